@@ -1,0 +1,226 @@
+package dev.gatehouse.core;
+
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The one object every protocol asks what to do. Everything cross-cutting sits behind it, in the
+ * order the methods below show; protocols only classify, ask, and carry out the answer.
+ *
+ * <p>Admission: authenticate → find resource → policy → connection caps → audit (durable).
+ * Each command: policy → (approval, later) → audit (durable) → the caller forwards → {@link
+ * #complete}. Fail closed: when the audit trail cannot take an event the answer is a refusal.
+ *
+ * <p>Thread-safe; one instance serves every listener and session.
+ */
+public final class Checkpoint {
+  /** Rule name for refusals decided before policy ran. */
+  public static final String RULE_AUTHENTICATION = "authentication";
+  public static final String RULE_RESOURCE = "resource";
+  public static final String RULE_LIMITS = "connection-limits";
+  public static final String RULE_AUDIT = "audit-unavailable";
+  public static final String RULE_EXPIRED = "session-expired";
+
+  private final Authenticator authenticator;
+  private final ResourceCatalog resources;
+  private final Policy policy;
+  private final AuditTrail audit;
+  private final SessionLimits limits;
+  private final Clock clock;
+  private final List<CheckpointListener> listeners;
+  private final Map<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
+  private final Map<String, AtomicInteger> perResource = new ConcurrentHashMap<>();
+  private final Map<SessionId, Session> live = new ConcurrentHashMap<>();
+
+  public Checkpoint(
+      Authenticator authenticator,
+      ResourceCatalog resources,
+      Policy policy,
+      AuditTrail audit,
+      SessionLimits limits,
+      Clock clock,
+      List<CheckpointListener> listeners) {
+    this.authenticator = Objects.requireNonNull(authenticator, "authenticator == null");
+    this.resources = Objects.requireNonNull(resources, "resources == null");
+    this.policy = Objects.requireNonNull(policy, "policy == null");
+    this.audit = Objects.requireNonNull(audit, "audit == null");
+    this.limits = Objects.requireNonNull(limits, "limits == null");
+    this.clock = Objects.requireNonNull(clock, "clock == null");
+    this.listeners = List.copyOf(listeners);
+  }
+
+  /**
+   * Admits a connection to the named resource, or says why not. Every refusal is audited (when the
+   * audit trail can take it). An admitted session must be {@linkplain #close closed}.
+   *
+   * @param type the protocol the client speaks: a resource of another type is unknown here
+   */
+  public Admission admit(Secret token, String resourceName, ResourceType type, ClientInfo client) {
+    Principal principal;
+    try {
+      principal = authenticator.authenticate(token);
+    } catch (AuthenticationException e) {
+      return refuse(Optional.empty(), resourceName, client,
+          new Admission.Refused(Admission.Reason.INVALID_TOKEN, RULE_AUTHENTICATION,
+              "authentication failed for resource \"" + resourceName + "\": " + e.getMessage()));
+    }
+    Optional<Resource> found = resources.find(resourceName).filter(r -> r.type() == type);
+    if (found.isEmpty()) {
+      return refuse(Optional.of(principal), resourceName, client,
+          new Admission.Refused(Admission.Reason.UNKNOWN_RESOURCE, RULE_RESOURCE,
+              "no " + type.name().toLowerCase(java.util.Locale.ROOT) + " resource named \"" + resourceName
+                  + "\" is available to " + principal.displayName()));
+    }
+    Resource resource = found.get();
+    Decision decision = policy.admit(principal, resource, client);
+    switch (decision) {
+      case Decision.Allow allow -> { }
+      case Decision.Deny deny -> {
+        return refuse(Optional.of(principal), resourceName, client,
+            new Admission.Refused(Admission.Reason.FORBIDDEN, deny.rule(),
+                principal.displayName() + " may not connect to \"" + resourceName + "\": " + deny.reason()
+                    + " (rule " + deny.rule() + ")"));
+      }
+      case Decision.RequireApproval approval -> {
+        return refuse(Optional.of(principal), resourceName, client,
+            new Admission.Refused(Admission.Reason.FORBIDDEN, approval.rule(),
+                "connecting to \"" + resourceName + "\" requires approval: " + approval.reason()
+                    + " (rule " + approval.rule() + ")"));
+      }
+    }
+    String userKey = principal.issuer() + "\u0000" + principal.subject();
+    if (!acquire(perUser, userKey, limits.perUser())) {
+      return refuse(Optional.of(principal), resourceName, client,
+          new Admission.Refused(Admission.Reason.TOO_MANY_CONNECTIONS, RULE_LIMITS,
+              principal.displayName() + " already holds " + limits.perUser() + " sessions (the per-user limit)"));
+    }
+    if (!acquire(perResource, resource.name(), limits.perResource())) {
+      release(perUser, userKey);
+      return refuse(Optional.of(principal), resourceName, client,
+          new Admission.Refused(Admission.Reason.TOO_MANY_CONNECTIONS, RULE_LIMITS,
+              "resource \"" + resourceName + "\" already carries " + limits.perResource()
+                  + " sessions (the per-resource limit)"));
+    }
+    Instant now = clock.instant();
+    Session session = new Session(SessionId.random(), principal, resource, client, now,
+        principal.expiresAt().plus(limits.tokenGrace()));
+    try {
+      audit.sessionOpened(session);
+    } catch (AuditUnavailableException e) {
+      release(perUser, userKey);
+      release(perResource, resource.name());
+      Admission.Refused refused = new Admission.Refused(Admission.Reason.UNAVAILABLE, RULE_AUDIT,
+          "the audit log is unavailable, so no session can be opened; try again later");
+      notify(l -> l.admissionRefused(resourceName, client, refused));
+      return refused;
+    }
+    live.put(session.id(), session);
+    notify(l -> l.sessionOpened(session));
+    return new Admission.Admitted(session);
+  }
+
+  /**
+   * Decides one execution of a command. The returned verdict's audit event is durable. When the
+   * session is past its deadline or the audit trail is down the verdict is a {@link Decision.Deny}
+   * (fail closed), so the caller handles one shape of refusal.
+   */
+  public Verdict decide(Session session, Command command) {
+    Instant now = clock.instant();
+    Decision decision;
+    if (!now.isBefore(session.deadline())) {
+      decision = new Decision.Deny(RULE_EXPIRED, "the session's token expired; reconnect with a fresh token");
+    } else {
+      decision = decideByPolicy(session, command);
+    }
+    // Step 3 of the data path: the event is durable before anything is forwarded.
+    AuditHandle handle;
+    try {
+      handle = audit.commandDecided(session, command, decision);
+    } catch (AuditUnavailableException e) {
+      Decision refused = new Decision.Deny(RULE_AUDIT, "the audit log is unavailable; the statement was not run");
+      notify(l -> l.commandDecided(session, command, refused));
+      return new Verdict(session, command, refused, new AuditHandle("unaudited"), now);
+    }
+    Decision decided = decision;
+    notify(l -> l.commandDecided(session, command, decided));
+    return new Verdict(session, command, decision, handle, now);
+  }
+
+  private Decision decideByPolicy(Session session, Command command) {
+    try {
+      return policy.decide(session, command);
+    } catch (RuntimeException e) {
+      return new Decision.Deny("policy-error", "the policy could not judge this statement, so it was refused");
+    }
+  }
+
+  /** Reports how a forwarded command ended; chained after its decision in the audit log. */
+  public void complete(Verdict verdict, Outcome outcome) {
+    if (!verdict.allowed() || verdict.audit().eventId().equals("unaudited")) return;
+    audit.commandCompleted(verdict.session(), verdict.audit(), outcome);
+    notify(l -> l.commandCompleted(verdict.session(), verdict.command(), outcome));
+  }
+
+  /** Ends a session: releases its connection slots and audits the end. Idempotent. */
+  public void close(Session session, String reason) {
+    if (live.remove(session.id()) == null) return;
+    release(perUser, session.principal().issuer() + "\u0000" + session.principal().subject());
+    release(perResource, session.resource().name());
+    try {
+      audit.sessionClosed(session, reason);
+    } catch (AuditUnavailableException e) {
+      // The session is over either way; the gap shows in the chain as a missing close event.
+    }
+    notify(l -> l.sessionClosed(session, reason));
+  }
+
+  /** Live sessions on this node. */
+  public List<Session> sessions() {
+    return List.copyOf(live.values());
+  }
+
+  private Admission.Refused refuse(
+      Optional<Principal> principal, String resourceName, ClientInfo client, Admission.Refused refused) {
+    try {
+      audit.admissionRefused(principal, resourceName, client, refused.rule(), refused.message());
+    } catch (AuditUnavailableException e) {
+      // Refusing is already the safe answer; nothing else to withhold.
+    }
+    notify(l -> l.admissionRefused(resourceName, client, refused));
+    return refused;
+  }
+
+  private static boolean acquire(Map<String, AtomicInteger> counts, String key, int cap) {
+    AtomicInteger count = counts.computeIfAbsent(key, k -> new AtomicInteger());
+    if (cap == 0) {
+      count.incrementAndGet();
+      return true;
+    }
+    while (true) {
+      int n = count.get();
+      if (n >= cap) return false;
+      if (count.compareAndSet(n, n + 1)) return true;
+    }
+  }
+
+  private static void release(Map<String, AtomicInteger> counts, String key) {
+    AtomicInteger count = counts.get(key);
+    if (count != null) count.decrementAndGet();
+  }
+
+  private void notify(java.util.function.Consumer<CheckpointListener> event) {
+    for (CheckpointListener listener : listeners) {
+      try {
+        event.accept(listener);
+      } catch (RuntimeException ignored) {
+        // Listeners only observe; one failing must not change the data path.
+      }
+    }
+  }
+}

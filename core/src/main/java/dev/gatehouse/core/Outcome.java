@@ -1,0 +1,39 @@
+package dev.gatehouse.core;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * How an executed (or refused) command ended.
+ *
+ * @param rows rows returned or affected, -1 when unknown
+ * @param errorCode the target's native error code (SQLSTATE, MySQL code, exit status), if any
+ * @param duration from forwarding to completion
+ */
+public record Outcome(Status status, long rows, Optional<String> errorCode, Duration duration) {
+  public enum Status {
+    /** The target completed it. */
+    OK,
+    /** The target reported an error. */
+    ERROR,
+    /** Gatehouse refused it; the target never saw it. */
+    REFUSED,
+    /** The connection ended before it completed. */
+    ABORTED
+  }
+
+  public Outcome {
+    Objects.requireNonNull(status, "status == null");
+    Objects.requireNonNull(errorCode, "errorCode == null");
+    Objects.requireNonNull(duration, "duration == null");
+  }
+
+  public static Outcome ok(long rows, Duration duration) {
+    return new Outcome(Status.OK, rows, Optional.empty(), duration);
+  }
+
+  public static Outcome error(String code, Duration duration) {
+    return new Outcome(Status.ERROR, -1, Optional.of(code), duration);
+  }
+}

@@ -1,0 +1,31 @@
+# Sourced by ./gatehouse and ./run-tests: exports JAVA_HOME pointing at a JDK 21 or newer.
+# Order: $JAVA_HOME, the java on PATH, then the usual install locations (Debian/Ubuntu, macOS, SDKMAN).
+
+gh_java_major() { # prints the major version of the java binary given, or 0
+  "$1" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2; exit}' | cut -d. -f1 | grep -E '^[0-9]+$' || echo 0
+}
+
+gh_find_jdk() {
+  local candidates=() c
+  [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
+  if command -v javac >/dev/null 2>&1; then
+    c=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")") && candidates+=("$c")
+  fi
+  for c in /usr/lib/jvm/*; do [ -d "$c" ] && candidates+=("$c"); done
+  for c in /Library/Java/JavaVirtualMachines/*/Contents/Home "$HOME"/Library/Java/JavaVirtualMachines/*/Contents/Home \
+           "$HOME"/.sdkman/candidates/java/* /opt/homebrew/opt/openjdk*/libexec/openjdk.jdk/Contents/Home; do
+    [ -d "$c" ] && candidates+=("$c")
+  done
+  local best="" best_major=0 m
+  for c in "${candidates[@]}"; do
+    [ -x "$c/bin/java" ] && [ -x "$c/bin/javac" ] || continue
+    m=$(gh_java_major "$c/bin/java")
+    if [ "$m" -ge 21 ] && [ "$m" -gt "$best_major" ]; then best="$c"; best_major=$m; fi
+  done
+  if [ -z "$best" ]; then
+    echo "gatehouse: no JDK 21 or newer found (looked at JAVA_HOME, PATH, /usr/lib/jvm, macOS and SDKMAN locations)." >&2
+    echo "gatehouse: install one (Debian/Ubuntu: apt-get install openjdk-21-jdk; macOS: brew install openjdk@21) and retry." >&2
+    return 1
+  fi
+  export JAVA_HOME="$best"
+}
