@@ -1,0 +1,180 @@
+package dev.gatehouse.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+  @TempDir Path dir;
+
+  private final ConfigLoader loader = new ConfigLoader(Map.of("PG_PASSWORD", "s3cr3t-value")::get);
+
+  private Path write(String yaml) throws IOException {
+    Path file = dir.resolve("gatehouse.yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  private static final String RESOURCE = """
+      resources:
+        - name: pg-prod
+          type: postgres
+          host: db.internal
+          database: app
+          user: gatehouse_app
+          password: ${env:PG_PASSWORD}
+      """;
+
+  @Test
+  void fullConfigurationLoadsWithDefaultsAndResolvedSecrets() throws IOException {
+    var loaded = loader.load(write("""
+        node: {id: 3}
+        listeners:
+          postgres: {port: 25432, startupTimeout: 5s}
+        identity:
+          issuers:
+            - name: corp
+              issuer: https://login.example.com
+              audiences: [gatehouse]
+        """ + RESOURCE));
+    assertThat(loaded.config().node().id()).isEqualTo(3);
+    assertThat(loaded.config().listeners().postgres().port()).isEqualTo(25432);
+    assertThat(loaded.config().listeners().postgres().startupTimeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(loaded.config().listeners().postgres().bind()).isEqualTo("127.0.0.1");
+    assertThat(loaded.config().identity().issuers().get(0).algorithms()).containsExactly("RS256", "ES256");
+    assertThat(loaded.resourcePasswords().get("pg-prod").reveal()).isEqualTo("s3cr3t-value");
+    assertThat(loaded.dataDir()).isEqualTo(dir.resolve("data"));
+  }
+
+  @Test
+  void inlineSecretIsRefusedWithoutEchoingIt() throws IOException {
+    Path file = write(RESOURCE.replace("${env:PG_PASSWORD}", "hunter2-inline"));
+    assertThatThrownBy(() -> loader.load(file))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("gatehouse.yaml")
+        .hasMessageContaining("resources[0].password")
+        .hasMessageContaining("not the secret itself")
+        .hasMessageNotContaining("hunter2-inline");
+  }
+
+  @Test
+  void missingEnvironmentVariableIsNamed() throws IOException {
+    Path file = write(RESOURCE.replace("PG_PASSWORD", "NOT_SET_ANYWHERE"));
+    assertThatThrownBy(() -> loader.load(file)).hasMessageContaining("environment variable NOT_SET_ANYWHERE is not set");
+  }
+
+  @Test
+  void secretFileIsReadRelativeToTheConfigFile() throws IOException {
+    Files.writeString(dir.resolve("pg.pass"), "from-file\n");
+    var loaded = loader.load(write(RESOURCE.replace("${env:PG_PASSWORD}", "${file:pg.pass}")));
+    assertThat(loaded.resourcePasswords().get("pg-prod").reveal()).isEqualTo("from-file");
+  }
+
+  @Test
+  void unknownKeyIsNamedWithItsPathAndLine() throws IOException {
+    Path file = write("""
+        listeners:
+          postgres:
+            prot: 15432
+        """);
+    assertThatThrownBy(() -> loader.load(file))
+        .hasMessageContaining("listeners.postgres")
+        .hasMessageContaining("unknown key \"prot\"")
+        .hasMessageContaining("line 3");
+  }
+
+  @Test
+  void plaintextListenerOffLoopbackIsRefused() throws IOException {
+    Path file = write("""
+        listeners:
+          postgres: {bind: 0.0.0.0, tls: {mode: off}}
+        """);
+    assertThatThrownBy(() -> loader.load(file))
+        .hasMessageContaining("listeners.postgres.tls.mode")
+        .hasMessageContaining("only on a listener bound to loopback");
+  }
+
+  @Test
+  void plaintextListenerOnLoopbackIsAccepted() throws IOException {
+    var loaded = loader.load(write("""
+        listeners:
+          postgres: {bind: 127.0.0.1, tls: {mode: off}}
+        """));
+    assertThat(loaded.config().listeners().postgres().tls().mode()).isEqualTo(GatehouseConfig.TlsMode.OFF);
+  }
+
+  @Test
+  void issuerWithoutAudienceIsRefused() throws IOException {
+    Path file = write("""
+        identity:
+          issuers:
+            - {name: corp, issuer: "https://login.example.com"}
+        """);
+    assertThatThrownBy(() -> loader.load(file)).hasMessageContaining("identity.issuers[0].audiences");
+  }
+
+  @Test
+  void plainHttpIssuerIsRefusedUnlessOnLoopback() throws IOException {
+    Path remote = write("""
+        identity:
+          issuers:
+            - {name: corp, issuer: "http://login.example.com", audiences: [g]}
+        """);
+    assertThatThrownBy(() -> loader.load(remote)).hasMessageContaining("must use https");
+    var local = loader.load(write("""
+        identity:
+          issuers:
+            - {name: dev, issuer: "http://127.0.0.1:9000/dev", audiences: [g]}
+        """));
+    assertThat(local.config().identity().issuers()).hasSize(1);
+  }
+
+  @Test
+  void symmetricAlgorithmsAreNeverAccepted() throws IOException {
+    Path file = write("""
+        identity:
+          issuers:
+            - {name: corp, issuer: "https://login.example.com", audiences: [g], algorithms: [HS256]}
+        """);
+    assertThatThrownBy(() -> loader.load(file)).hasMessageContaining("unsupported algorithm HS256");
+  }
+
+  @Test
+  void badDurationIsExplained() throws IOException {
+    Path file = write("sessions: {tokenGrace: soon}\n");
+    assertThatThrownBy(() -> loader.load(file))
+        .hasMessageContaining("sessions.tokenGrace")
+        .hasMessageContaining("not a duration");
+  }
+
+  @Test
+  void yamlAliasBombIsRefused() throws IOException {
+    StringBuilder yaml = new StringBuilder("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 0; i < 30; i++) {
+      yaml.append((char) ('b' + (i % 20))).append(i).append(": &").append((char) ('b' + (i % 20))).append(i)
+          .append(" [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n");
+    }
+    Path file = write(yaml.toString());
+    assertThatThrownBy(() -> loader.load(file)).isInstanceOf(ConfigException.class);
+  }
+
+  @Test
+  void duplicateResourceNamesAreRefused() throws IOException {
+    Path file = write(RESOURCE + """
+          - name: pg-prod
+            type: postgres
+            host: other
+            database: app
+            user: u
+            password: ${env:PG_PASSWORD}
+        """);
+    assertThatThrownBy(() -> loader.load(file)).hasMessageContaining("resources[1].name").hasMessageContaining("duplicate");
+  }
+}
