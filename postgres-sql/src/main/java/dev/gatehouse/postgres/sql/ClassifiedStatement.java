@@ -1,0 +1,30 @@
+package dev.gatehouse.postgres.sql;
+
+import dev.gatehouse.core.Classification;
+import java.util.Objects;
+
+/**
+ * One statement of a query text.
+ *
+ * @param text the statement's exact source slice (leading and trailing whitespace trimmed, the
+ *     terminating {@code ;} excluded, comments kept)
+ * @param redactedText {@code text} with secret-bearing literals (passwords, connection strings,
+ *     keys) replaced by {@code '***'}; what audit logs keep
+ * @param classification kinds, objects, functions and flags
+ * @param changesParsing true when the statement may change {@code client_encoding} or
+ *     {@code standard_conforming_strings} (SET, RESET, RESET ALL, DISCARD ALL, set_config with
+ *     such a name or a name that is not a constant, ALTER SYSTEM/ROLE/DATABASE ... SET of them):
+ *     Gatehouse reads text with the startup values and refuses every such statement; also true
+ *     when the classifier cannot rule it out
+ */
+public record ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {
+  public ClassifiedStatement {
+    Objects.requireNonNull(text, "text == null");
+    Objects.requireNonNull(redactedText, "redactedText == null");
+    Objects.requireNonNull(classification, "classification == null");
+  }
+
+  public ClassifiedStatement(String text, String redactedText, Classification classification) {
+    this(text, redactedText, classification, false);
+  }
+}

@@ -1,0 +1,67 @@
+package dev.gatehouse.postgres.sql;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Splits PostgreSQL query text into statements and classifies each one (kinds, objects touched,
+ * functions called, flags), the way the server's own grammar reads it.
+ *
+ * <p>Contract: {@link #analyze(String)} never throws for bad input. Text that does not parse yields
+ * exactly one statement (the whole text) flagged {@code UNCLASSIFIED}; empty, whitespace-only or
+ * comment-only text yields no statement. Implementations are thread-safe and keep no per-call
+ * state; native calls are short, but they pin a virtual thread's carrier while they run.
+ *
+ * <p>The statement-kind scheme, flags and the list of known-harmless functions are documented in
+ * {@code postgres-sql/CLASSIFICATION.md}.
+ */
+public interface SqlClassifier {
+
+  /** Splits and classifies {@code sql}; never throws for bad input (see the type's contract). */
+  Analysis analyze(String sql);
+
+  /** Which engine classifies: {@code "libpg_query"} or {@code "fallback"}. */
+  String name();
+
+  /**
+   * The best classifier this machine offers: libpg_query (PostgreSQL's grammar, through JNA) when
+   * the native library loads, else the strict {@link FallbackClassifier}. Logs the choice once per
+   * JVM. The result is not cached; wrap it in a {@link CachingClassifier} for the data path.
+   */
+  static SqlClassifier load() {
+    SqlClassifier chosen;
+    String reason;
+    try {
+      chosen = LibPgQueryClassifier.create();
+      reason = "native library loaded";
+    } catch (ClassifierException e) {
+      chosen = fallback();
+      reason = e.getMessage();
+    }
+    if (Loaded.LOGGED.compareAndSet(false, true)) {
+      Logger log = LoggerFactory.getLogger(SqlClassifier.class);
+      if (chosen instanceof FallbackClassifier) {
+        log.warn("SQL classifier: fallback (only a fixed list of statement shapes is classified, the rest is unclassified): {}", reason);
+      } else {
+        log.info("SQL classifier: {} ({})", chosen.name(), reason);
+      }
+    }
+    return chosen;
+  }
+
+  /**
+   * Forces the strict fallback classifier, for tests and for operators who do not want the native
+   * library in the process.
+   */
+  static SqlClassifier fallback() {
+    return new FallbackClassifier();
+  }
+
+  /** Holder of the log-once latch; not part of the API. */
+  final class Loaded {
+    private static final AtomicBoolean LOGGED = new AtomicBoolean();
+
+    private Loaded() {}
+  }
+}
