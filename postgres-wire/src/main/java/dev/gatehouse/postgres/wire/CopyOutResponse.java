@@ -1,0 +1,32 @@
+package dev.gatehouse.postgres.wire;
+
+import java.util.Arrays;
+
+/**
+ * CopyOutResponse: COPY TO STDOUT data follows. {@code format} is the overall format (0 text, 1 binary); {@code columnFormats} has
+ * one code per column.
+ */
+public record CopyOutResponse(byte format, short[] columnFormats) implements BackendMessage {
+  public static final byte TYPE = 'H';
+
+  public CopyOutResponse {
+    Values.count16(Values.nonNull(columnFormats, "columnFormats").length, "columnFormats");
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CopyOutResponse c
+        && c.format == format
+        && Arrays.equals(c.columnFormats, columnFormats);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * format + Arrays.hashCode(columnFormats);
+  }
+
+  @Override
+  public String toString() {
+    return "CopyOutResponse[format=" + format + ", columnFormats=" + Arrays.toString(columnFormats) + "]";
+  }
+}

@@ -1,0 +1,95 @@
+package dev.gatehouse.postgres.wire;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Objects;
+
+/**
+ * Buffered writer of frames and messages. Nothing reaches the peer before {@link #flush()}
+ * unless the buffer fills: the caller decides when a batch is complete (write many, flush once),
+ * which is how PostgreSQL itself batches replies.
+ *
+ * <p>Not thread-safe: each socket has exactly one writer, owned by one thread at a time.
+ */
+public final class MessageWriter {
+  /** Above this, buffered bytes go to the stream even before a flush. */
+  private static final int HIGH_WATER = 64 * 1024;
+
+  private final OutputStream out;
+  private final WireBuffer buffer = new WireBuffer(8192);
+
+  public MessageWriter(OutputStream out) {
+    this.out = Objects.requireNonNull(out, "out == null");
+  }
+
+  /** Writes a frame as is: type byte (none for a startup packet), length, body. */
+  public void write(Frame frame) throws IOException {
+    int at = buffer.beginMessage(frame.type());
+    byte[] body = frame.body();
+    if (body.length >= HIGH_WATER) {
+      // Large bodies go straight to the stream instead of through the buffer.
+      patchLength(at, body.length);
+      drain();
+      out.write(body);
+      return;
+    }
+    buffer.putBytes(body);
+    buffer.endMessage(at);
+    drainIfFull();
+  }
+
+  public void write(FrontendMessage message) throws IOException {
+    FrontendCodec.encode(message, buffer);
+    drainIfFull();
+  }
+
+  public void write(BackendMessage message) throws IOException {
+    BackendCodec.encode(message, buffer);
+    drainIfFull();
+  }
+
+  /**
+   * Relays the message whose header {@code reader} just returned: writes the header, then copies
+   * the body through in chunks, so a body of any size costs only the reader's buffer.
+   */
+  public void relay(FrameHeader header, FrameReader reader) throws IOException {
+    int at = buffer.beginMessage(header.type());
+    patchLength(at, header.bodyLength());
+    drain();
+    reader.copyBody(header, out);
+  }
+
+  /** Sends everything written so far to the peer. */
+  public void flush() throws IOException {
+    drain();
+    out.flush();
+  }
+
+  /** Bytes written but not yet handed to the stream. */
+  public int buffered() {
+    return buffer.size();
+  }
+
+  private void patchLength(int at, int bodyLength) {
+    // The placeholder written by beginMessage is the last thing in the buffer.
+    byte[] a = buffer.array();
+    int length = bodyLength + 4;
+    a[at] = (byte) (length >>> 24);
+    a[at + 1] = (byte) (length >>> 16);
+    a[at + 2] = (byte) (length >>> 8);
+    a[at + 3] = (byte) length;
+  }
+
+  private void drainIfFull() throws IOException {
+    if (buffer.size() >= HIGH_WATER) {
+      drain();
+    }
+  }
+
+  private void drain() throws IOException {
+    if (buffer.size() > 0) {
+      out.write(buffer.array(), 0, buffer.size());
+      buffer.reset();
+    }
+  }
+}
