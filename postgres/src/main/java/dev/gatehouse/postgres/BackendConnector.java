@@ -1,0 +1,481 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
+import dev.gatehouse.postgres.wire.AuthenticationMD5Password;
+import dev.gatehouse.postgres.wire.AuthenticationOk;
+import dev.gatehouse.postgres.wire.AuthenticationSASL;
+import dev.gatehouse.postgres.wire.AuthenticationSASLContinue;
+import dev.gatehouse.postgres.wire.AuthenticationSASLFinal;
+import dev.gatehouse.postgres.wire.AuthenticationUnsupported;
+import dev.gatehouse.postgres.wire.BackendCodec;
+import dev.gatehouse.postgres.wire.BackendKeyData;
+import dev.gatehouse.postgres.wire.BackendMessage;
+import dev.gatehouse.postgres.wire.CancelRequest;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.Frame;
+import dev.gatehouse.postgres.wire.FrameReader;
+import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.NegotiateProtocolVersion;
+import dev.gatehouse.postgres.wire.NoticeResponse;
+import dev.gatehouse.postgres.wire.ParameterStatus;
+import dev.gatehouse.postgres.wire.PasswordMessage;
+import dev.gatehouse.postgres.wire.ProtocolException;
+import dev.gatehouse.postgres.wire.ReadyForQuery;
+import dev.gatehouse.postgres.wire.SASLInitialResponse;
+import dev.gatehouse.postgres.wire.SASLResponse;
+import dev.gatehouse.postgres.wire.SSLRequest;
+import dev.gatehouse.postgres.wire.StartupMessage;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens authenticated connections to PostgreSQL targets with the credentials only Gatehouse
+ * holds, and forwards cancel requests to them.
+ *
+ * <p>{@link #connect} runs the whole startup phase of the protocol (documentation chapter
+ * "Frontend/Backend Protocol", section "Start-up"): TCP connect, SSLRequest and TLS as the
+ * target's {@link TargetTls} demands, StartupMessage, authentication, then BackendKeyData and
+ * ParameterStatus until the first ReadyForQuery. Authentication follows what the server asks:
+ *
+ * <ul>
+ *   <li>trust (AuthenticationOk straight away);
+ *   <li>SCRAM-SHA-256 (RFC 7677) and, over TLS when offered, SCRAM-SHA-256-PLUS with {@code
+ *       tls-server-end-point} channel binding; the server's final signature is verified, so a
+ *       server that does not know the verifier is refused;
+ *   <li>md5;
+ *   <li>cleartext password, only over TLS with {@link TargetTls.Mode#VERIFY_FULL} or to a loopback
+ *       address: anywhere else the password would go to whoever is on the path;
+ *   <li>Kerberos, GSSAPI and SSPI are refused with a message saying so.
+ * </ul>
+ *
+ * <p>Every failure is a {@link PostgresGatewayException} with a SQLSTATE: the server's own for an
+ * ErrorResponse (28P01 for a wrong password, 3D000 for a missing database), 08001 for a target
+ * that cannot be reached or fails TLS, 08P01 for a protocol violation, 28000 for an
+ * authentication that is refused on our side. Messages never contain the password.
+ *
+ * <p>Stateless apart from its settings; thread-safe. Each call blocks its thread (meant to be a
+ * virtual thread) for at most the connect timeout plus the startup timeout.
+ */
+public final class BackendConnector {
+  private static final Logger log = LoggerFactory.getLogger(BackendConnector.class);
+
+  /** Messages during startup are small; ErrorResponse is the largest a server legitimately sends. */
+  private static final int MAX_STARTUP_MESSAGE = 1 << 20;
+
+  /**
+   * Parameters the caller may not set: they choose the role and database (which come from the
+   * target alone), switch the session into replication mode, or smuggle arbitrary settings
+   * ({@code options}); {@code _pq_.} names are protocol extensions we do not negotiate.
+   */
+  private static final Set<String> RESERVED_PARAMETERS =
+      Set.of("user", "database", "replication", "options");
+
+  private final Duration connectTimeout;
+  private final Duration startupTimeout;
+  private final SecureRandom random;
+
+  /** Connect timeout 10 s, startup (TLS and authentication) timeout 30 s. */
+  public BackendConnector() {
+    this(Duration.ofSeconds(10), Duration.ofSeconds(30), new SecureRandom());
+  }
+
+  /**
+   * @param connectTimeout how long the TCP connect may take
+   * @param startupTimeout how long the server may take for each read during TLS, authentication
+   *     and startup; afterwards reads block without limit (a query may run for hours)
+   * @param random the source of SCRAM client nonces
+   */
+  public BackendConnector(Duration connectTimeout, Duration startupTimeout, SecureRandom random) {
+    this.connectTimeout = positive(connectTimeout, "connectTimeout");
+    this.startupTimeout = positive(startupTimeout, "startupTimeout");
+    this.random = Objects.requireNonNull(random, "random == null");
+  }
+
+  /**
+   * Connects and authenticates to {@code target}.
+   *
+   * @param startupParameters extra startup parameters in the order to send them (the gateway
+   *     passes {@code client_encoding=UTF8}, {@code standard_conforming_strings=on}, {@code
+   *     DateStyle=ISO} and allow-listed client values); {@code user}, {@code database}, {@code
+   *     replication}, {@code options} and {@code _pq_.*} are refused, as is any NUL
+   * @return a connection ready for the first query
+   * @throws PostgresGatewayException when the connection cannot be made or is refused
+   */
+  public BackendConnection connect(PostgresTarget target, Map<String, String> startupParameters) {
+    Objects.requireNonNull(target, "target == null");
+    Map<String, String> parameters = startupParameters(target, startupParameters);
+    Socket socket = open(target);
+    try {
+      Socket channel = target.tls().enabled() ? startTls(socket, target) : socket;
+      FrameReader reader = new FrameReader(channel.getInputStream());
+      MessageWriter writer = new MessageWriter(channel.getOutputStream());
+      writer.write(StartupMessage.of(parameters));
+      writer.flush();
+      BackendConnection connection = new Startup(target, channel, reader, writer).run();
+      channel.setSoTimeout(0); // from here on a query may legitimately run for hours
+      return connection;
+    } catch (SocketTimeoutException e) {
+      closeQuietly(socket);
+      throw new PostgresGatewayException(
+          "08001", "target " + target.address() + " did not complete startup within " + startupTimeout, e);
+    } catch (EOFException e) {
+      closeQuietly(socket);
+      throw new PostgresGatewayException(
+          "08006", "target " + target.address() + " closed the connection during startup", e);
+    } catch (IOException e) {
+      closeQuietly(socket);
+      throw new PostgresGatewayException(
+          "08006", "connection to target " + target.address() + " failed during startup: " + e.getMessage(), e);
+    } catch (ProtocolException e) {
+      closeQuietly(socket);
+      throw new PostgresGatewayException(
+          e.sqlstate(), "target " + target.address() + " broke the protocol: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      closeQuietly(socket);
+      throw e;
+    }
+  }
+
+  /**
+   * Asks the target to cancel the query running in the session with this key: a new connection
+   * (TLS first when the target's mode asks for it; PostgreSQL accepts a CancelRequest inside TLS),
+   * one CancelRequest, then waiting for the server to close. Best effort, like PostgreSQL's own
+   * cancel: it never throws for network or server trouble, only logs it at debug level. The
+   * server says nothing about whether anything was cancelled.
+   */
+  public void cancel(PostgresTarget target, int processId, byte[] secretKey) {
+    Objects.requireNonNull(target, "target == null");
+    CancelRequest request = new CancelRequest(processId, secretKey.clone());
+    Socket socket = null;
+    try {
+      socket = open(target);
+      Socket channel = target.tls().enabled() ? startTls(socket, target) : socket;
+      MessageWriter writer = new MessageWriter(channel.getOutputStream());
+      writer.write(request);
+      writer.flush();
+      // The server closes the connection once it has processed the request (libpq waits too).
+      InputStream in = channel.getInputStream();
+      while (in.read() >= 0) {
+        // nothing is expected; drain until close
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("cancel request to target {} failed: {}", target.address(), e.getMessage());
+    } finally {
+      if (socket != null) closeQuietly(socket);
+    }
+  }
+
+  private Socket open(PostgresTarget target) {
+    Socket socket = new Socket();
+    try {
+      socket.setTcpNoDelay(true);
+      socket.setKeepAlive(true);
+      socket.connect(new InetSocketAddress(target.host(), target.port()), (int) connectTimeout.toMillis());
+      socket.setSoTimeout((int) startupTimeout.toMillis());
+      return socket;
+    } catch (IOException e) {
+      closeQuietly(socket);
+      throw new PostgresGatewayException(
+          "08001", "could not connect to target " + target.address() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * SSLRequest, then the TLS handshake. The answer byte is read straight from the socket, with no
+   * buffer: bytes a man in the middle injects after 'S' must reach the TLS engine (which rejects
+   * them), never be taken as the server's messages (libpq CVE-2021-23222).
+   */
+  private static Socket startTls(Socket socket, PostgresTarget target) throws IOException {
+    MessageWriter writer = new MessageWriter(socket.getOutputStream());
+    writer.write(SSLRequest.INSTANCE);
+    writer.flush();
+    int answer = socket.getInputStream().read();
+    return switch (answer) {
+      case 'S' -> target.tls().handshake(socket, target.host(), target.port());
+      case 'N' ->
+          throw new PostgresGatewayException(
+              "08001",
+              "target "
+                  + target.address()
+                  + " does not accept TLS (answered N to SSLRequest) but tls mode is "
+                  + target.tls().mode()
+                  + ": refusing to continue in clear");
+      case -1 ->
+          throw new PostgresGatewayException(
+              "08006", "target " + target.address() + " closed the connection after SSLRequest");
+      default ->
+          throw new PostgresGatewayException(
+              "08P01",
+              "target " + target.address() + " answered SSLRequest with byte " + answer + ", not S or N");
+    };
+  }
+
+  private static Map<String, String> startupParameters(PostgresTarget target, Map<String, String> extra) {
+    Objects.requireNonNull(extra, "startupParameters == null");
+    Map<String, String> parameters = new LinkedHashMap<>();
+    parameters.put("user", target.user());
+    parameters.put("database", target.database());
+    extra.forEach(
+        (name, value) -> {
+          Objects.requireNonNull(name, "startup parameter name == null");
+          Objects.requireNonNull(value, "startup parameter " + name + " == null");
+          String lower = name.toLowerCase(Locale.ROOT);
+          if (name.isEmpty() || RESERVED_PARAMETERS.contains(lower) || lower.startsWith("_pq_.")) {
+            throw new IllegalArgumentException("startup parameter may not be set by the caller: " + name);
+          }
+          if (name.indexOf('\0') >= 0 || value.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("startup parameter contains a NUL character: " + name);
+          }
+          parameters.put(name, value);
+        });
+    return parameters;
+  }
+
+  /**
+   * Whether the password may travel in clear text inside the protocol: only inside TLS that
+   * authenticated the server, or to the local machine. Over TLS in REQUIRE mode the server is not
+   * authenticated, so whoever sits in the middle would receive the password.
+   */
+  static boolean cleartextAllowed(TargetTls.Mode tls, boolean encrypted, InetAddress remote) {
+    return (encrypted && tls == TargetTls.Mode.VERIFY_FULL) || remote.isLoopbackAddress();
+  }
+
+  /** The md5 method's answer: "md5" + hex(md5(hex(md5(password + user)) + salt)). */
+  static String md5Response(byte[] password, String user, byte[] salt) {
+    try {
+      MessageDigest md5 = MessageDigest.getInstance("MD5");
+      md5.update(password);
+      md5.update(user.getBytes(StandardCharsets.UTF_8));
+      byte[] inner = HexFormat.of().formatHex(md5.digest()).getBytes(StandardCharsets.US_ASCII);
+      md5.update(inner);
+      md5.update(salt);
+      return "md5" + HexFormat.of().formatHex(md5.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("MD5 unavailable", e);
+    }
+  }
+
+  private static Duration positive(Duration d, String name) {
+    Objects.requireNonNull(d, name + " == null");
+    if (d.isNegative() || d.isZero() || d.toMillis() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(name + " not in (0, " + Integer.MAX_VALUE + " ms]: " + d);
+    }
+    return d;
+  }
+
+  private static void closeQuietly(Socket socket) {
+    try {
+      socket.close();
+    } catch (IOException e) {
+      // already unusable
+    }
+  }
+
+  /** The startup conversation of one connection: a small state machine, one thread. */
+  private final class Startup {
+    private final PostgresTarget target;
+    private final Socket channel;
+    private final FrameReader reader;
+    private final MessageWriter writer;
+    private final Map<String, String> parameterStatus = new LinkedHashMap<>();
+    private Optional<BackendKeyData> backendKey = Optional.empty();
+    private ScramClient scram;
+    private boolean authenticated;
+
+    Startup(PostgresTarget target, Socket channel, FrameReader reader, MessageWriter writer) {
+      this.target = target;
+      this.channel = channel;
+      this.reader = reader;
+      this.writer = writer;
+    }
+
+    BackendConnection run() throws IOException {
+      while (true) {
+        Frame frame =
+            reader
+                .read(MAX_STARTUP_MESSAGE)
+                .orElseThrow(() -> new EOFException("target closed the connection during startup"));
+        BackendMessage message = BackendCodec.decode(frame);
+        switch (message) {
+          case ErrorResponse error -> throw refused(error);
+          case NoticeResponse notice ->
+              log.debug("target {} notice during startup: {}", target.address(), notice.message());
+          case NegotiateProtocolVersion negotiate ->
+              // We ask for 3.0 without _pq_ options, which every protocol-3 server speaks.
+              log.debug("target {} supports protocol 3.{} at most", target.address(), negotiate.newestMinor());
+          case AuthenticationOk ok -> authenticationOk();
+          case AuthenticationCleartextPassword request -> cleartext();
+          case AuthenticationMD5Password request -> md5(request.salt());
+          case AuthenticationSASL request -> saslStart(request);
+          case AuthenticationSASLContinue request -> saslContinue(request.data());
+          case AuthenticationSASLFinal request -> saslFinal(request.data());
+          case AuthenticationUnsupported request -> throw unsupported(request.code());
+          case BackendKeyData key -> {
+            requireAuthenticated("BackendKeyData");
+            backendKey = Optional.of(key);
+          }
+          case ParameterStatus status -> {
+            requireAuthenticated("ParameterStatus");
+            parameterStatus.put(status.name(), status.value());
+          }
+          case ReadyForQuery ready -> {
+            requireAuthenticated("ReadyForQuery");
+            log.debug("connected to target {} as {}", target.address(), target.user());
+            return new BackendConnection(channel, reader, writer, backendKey, parameterStatus);
+          }
+          default -> throw violation("unexpected " + message.getClass().getSimpleName() + " during startup");
+        }
+      }
+    }
+
+    private void authenticationOk() {
+      requireNotAuthenticated("AuthenticationOk");
+      if (scram != null && !scram.serverVerified()) {
+        // Accepting here would let a server that does not know the verifier impersonate the target.
+        throw new PostgresGatewayException(
+            "28000",
+            "target " + target.address() + " sent AuthenticationOk before proving its SCRAM server signature: refused");
+      }
+      authenticated = true;
+    }
+
+    private void cleartext() throws IOException {
+      requireNotAuthenticated("AuthenticationCleartextPassword");
+      boolean encrypted = channel instanceof SSLSocket;
+      if (!cleartextAllowed(target.tls().mode(), encrypted, channel.getInetAddress())) {
+        throw new PostgresGatewayException(
+            "28000",
+            "target "
+                + target.address()
+                + " asks for the password in clear text, which is allowed only over TLS in"
+                + " VERIFY_FULL mode or to a loopback address; configure scram-sha-256 for role "
+                + target.user()
+                + " in the target's pg_hba.conf, or verify the target with TLS");
+      }
+      String password = target.password().reveal();
+      if (password.indexOf('\0') >= 0) {
+        throw new PostgresGatewayException("28000", "the target password contains a NUL character and cannot be sent");
+      }
+      writer.write(PasswordMessage.cleartext(password));
+      writer.flush();
+    }
+
+    private void md5(byte[] salt) throws IOException {
+      requireNotAuthenticated("AuthenticationMD5Password");
+      String response = md5Response(target.password().revealBytes(), target.user(), salt);
+      writer.write(PasswordMessage.cleartext(response));
+      writer.flush();
+    }
+
+    private void saslStart(AuthenticationSASL request) throws IOException {
+      requireNotAuthenticated("AuthenticationSASL");
+      if (scram != null) throw violation("second AuthenticationSASL in one startup");
+      boolean encrypted = channel instanceof SSLSocket;
+      boolean offersPlus = request.mechanisms().contains(ScramClient.SCRAM_SHA_256_PLUS);
+      Optional<byte[]> binding = encrypted && offersPlus ? channelBinding() : Optional.empty();
+      if (binding.isEmpty() && !request.mechanisms().contains(ScramClient.SCRAM_SHA_256)) {
+        throw new PostgresGatewayException(
+            "28000",
+            "target " + target.address() + " offers SASL mechanisms " + request.mechanisms()
+                + ", none of which Gatehouse supports (SCRAM-SHA-256, SCRAM-SHA-256-PLUS over TLS)");
+      }
+      // "y" only when the server did not offer PLUS over TLS: if it then claims to support binding,
+      // someone removed the offer. When it offered PLUS but we could not bind, "n" is the truth.
+      boolean tlsWithoutPlus = encrypted && !offersPlus;
+      scram = new ScramClient(target.password().revealBytes(), binding, tlsWithoutPlus, random);
+      log.debug("authenticating to target {} with {}", target.address(), scram.mechanism());
+      writer.write(new SASLInitialResponse(scram.mechanism(), scram.clientFirstMessage()));
+      writer.flush();
+    }
+
+    private void saslContinue(byte[] data) throws IOException {
+      if (scram == null) throw violation("AuthenticationSASLContinue without AuthenticationSASL");
+      writer.write(new SASLResponse(scram.clientFinalMessage(data)));
+      writer.flush();
+    }
+
+    private void saslFinal(byte[] data) {
+      if (scram == null) throw violation("AuthenticationSASLFinal without AuthenticationSASL");
+      scram.verifyServerFinal(data);
+    }
+
+    private Optional<byte[]> channelBinding() {
+      try {
+        Certificate[] chain = ((SSLSocket) channel).getSession().getPeerCertificates();
+        if (chain.length > 0 && chain[0] instanceof X509Certificate certificate) {
+          Optional<byte[]> hash = TargetTls.tlsServerEndPoint(certificate);
+          if (hash.isEmpty()) {
+            log.debug("target {} certificate algorithm {} allows no channel binding", target.address(), certificate.getSigAlgName());
+          }
+          return hash;
+        }
+      } catch (SSLPeerUnverifiedException e) {
+        log.debug("target {} presented no certificate: no channel binding", target.address());
+      }
+      return Optional.empty();
+    }
+
+    private PostgresGatewayException refused(ErrorResponse error) {
+      String sqlstate = error.sqlstate().matches("[0-9A-Z]{5}") ? error.sqlstate() : "08001";
+      String message = scrub(error.message());
+      return new PostgresGatewayException(
+          sqlstate, "target " + target.address() + " refused the connection: " + message);
+    }
+
+    /** Servers never echo the password, but a hostile one could: never pass it on. */
+    private String scrub(String text) {
+      String password = target.password().reveal();
+      String cut = text.length() > 1000 ? text.substring(0, 1000) : text;
+      return password.length() >= 3 ? cut.replace(password, "[redacted]") : cut;
+    }
+
+    private PostgresGatewayException unsupported(int code) {
+      String method =
+          switch (code) {
+            case 2 -> "Kerberos V5";
+            case 7, 8 -> "GSSAPI";
+            case 9 -> "SSPI";
+            default -> "method " + code;
+          };
+      return new PostgresGatewayException(
+          "28000",
+          "target " + target.address() + " asks for " + method + " authentication, which Gatehouse does not support;"
+              + " configure scram-sha-256 for role " + target.user() + " in the target's pg_hba.conf");
+    }
+
+    private void requireAuthenticated(String what) {
+      if (!authenticated) throw violation(what + " before AuthenticationOk");
+    }
+
+    private void requireNotAuthenticated(String what) {
+      if (authenticated) throw violation(what + " after AuthenticationOk");
+    }
+
+    private PostgresGatewayException violation(String message) {
+      return new PostgresGatewayException("08P01", "target " + target.address() + " broke the protocol: " + message);
+    }
+  }
+}
