@@ -1,0 +1,157 @@
+package dev.gatehouse.policy;
+
+import dev.gatehouse.core.ClientInfo;
+import dev.gatehouse.core.Command;
+import dev.gatehouse.core.CommandFlag;
+import dev.gatehouse.core.Decision;
+import dev.gatehouse.core.Obligations;
+import dev.gatehouse.core.Policy;
+import dev.gatehouse.core.Principal;
+import dev.gatehouse.core.Resource;
+import dev.gatehouse.core.Session;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A loaded, compiled policy: the engine behind {@link Policy}. Immutable once built (by {@link
+ * PolicyLoader}); thread-safe; never throws from {@link #admit} or {@link #decide}.
+ *
+ * <p>Evaluation: rules are tried in load order (files in the order given, rules in file order, the
+ * built-in last). A rule counts only if its matchers match and its {@code unless} does not. The
+ * strictest effect among counting rules wins (deny over require_approval over allow), named after
+ * the first rule with that effect; an allow carries the masks of every allow rule that counted. No
+ * counting rule means {@link Decision#NO_MATCH}. Rules that cannot change the outcome any more are
+ * skipped, so conditions (CEL above all) are evaluated as rarely as possible.
+ *
+ * <p>Cost: matchers are precompiled; the rules that could apply to a resource are picked once per
+ * resource and cached (bounded), so a command is checked against those only.
+ */
+public final class PolicyEngine implements Policy {
+  private static final Logger LOG = LoggerFactory.getLogger(PolicyEngine.class);
+  private static final int MAX_CACHED_RESOURCES = 4096;
+  /** Rule name of the refusal given when evaluation itself failed (a bug, never expected). */
+  public static final String RULE_ERROR = "policy-error";
+
+  private final List<CompiledRule> rules;
+  private final String version;
+  private final List<String> sources;
+  private final Clock clock;
+  private final GrantLookup grants;
+  private final ConcurrentHashMap<Resource, CompiledRule[]> commandRules = new ConcurrentHashMap<>();
+
+  PolicyEngine(List<CompiledRule> rules, String version, List<String> sources, Clock clock, GrantLookup grants) {
+    this.rules = List.copyOf(rules);
+    this.version = Objects.requireNonNull(version, "version == null");
+    this.sources = List.copyOf(sources);
+    this.clock = Objects.requireNonNull(clock, "clock == null");
+    this.grants = Objects.requireNonNull(grants, "grants == null");
+  }
+
+  /** A short digest of the policy text: equal text, equal version. */
+  public String version() {
+    return version;
+  }
+
+  /** The files (or source names) this policy was loaded from, in order. */
+  public List<String> sources() {
+    return sources;
+  }
+
+  /** Every rule name in evaluation order, the built-in included when active. */
+  public List<String> ruleNames() {
+    return rules.stream().map(CompiledRule::name).toList();
+  }
+
+  /** Where a rule was written ({@code file:line}), for explanations. */
+  public Optional<String> origin(String rule) {
+    return rules.stream().filter(r -> r.name().equals(rule)).map(CompiledRule::origin).findFirst();
+  }
+
+  @Override
+  public Decision admit(Principal principal, Resource resource, ClientInfo client) {
+    try {
+      Facts facts = new Facts(principal, resource, client, Optional.empty(), Optional.empty(), clock.instant());
+      List<CompiledRule> candidates = new ArrayList<>();
+      for (CompiledRule r : rules) if (r.connect()) candidates.add(r);
+      return evaluate(facts, candidates.toArray(CompiledRule[]::new),
+          "no policy rule allows " + principal.displayName() + " to connect to \"" + resource.name() + "\"");
+    } catch (RuntimeException e) {
+      LOG.error("policy evaluation failed for admission to {}; refusing", resource.name(), e);
+      return new Decision.Deny(RULE_ERROR, "the policy could not be evaluated, so the connection is refused");
+    }
+  }
+
+  @Override
+  public Decision decide(Session session, Command command) {
+    try {
+      Facts facts = new Facts(session.principal(), session.resource(), session.client(), Optional.of(session),
+          Optional.of(command), clock.instant());
+      String none = command.classification().has(CommandFlag.UNCLASSIFIED)
+          ? "Gatehouse could not classify this command with certainty, and no policy rule allows unclassified commands"
+          : "no policy rule allows this command on \"" + session.resource().name() + "\"";
+      return evaluate(facts, candidates(session.resource()), none);
+    } catch (RuntimeException e) {
+      LOG.error("policy evaluation failed for a command in session {}; refusing", session.id(), e);
+      return new Decision.Deny(RULE_ERROR, "the policy could not be evaluated, so the command is refused");
+    }
+  }
+
+  /** Rules that apply to commands and whose resource matcher can match this resource. */
+  private CompiledRule[] candidates(Resource resource) {
+    CompiledRule[] cached = commandRules.get(resource);
+    if (cached != null) return cached;
+    Facts probe = new Facts(placeholder(), resource, new ClientInfo("", "", ""), Optional.empty(), Optional.empty(),
+        clock.instant());
+    CompiledRule[] picked = rules.stream()
+        .filter(CompiledRule::commands)
+        .filter(r -> r.match().matchesResource(probe, r.polarity()))
+        .toArray(CompiledRule[]::new);
+    if (commandRules.size() >= MAX_CACHED_RESOURCES) commandRules.clear();
+    commandRules.put(resource, picked);
+    return picked;
+  }
+
+  private static Principal placeholder() {
+    return new Principal("-", "-", Set.of(), Principal.Kind.HUMAN, "-", java.util.Map.of(), java.time.Instant.EPOCH);
+  }
+
+  private Decision evaluate(Facts facts, CompiledRule[] candidates, String noMatch) {
+    CompiledRule best = null;
+    Set<String> masks = null;
+    for (CompiledRule r : candidates) {
+      if (best != null) {
+        // Only a stricter effect changes the outcome; another allow may still add masks.
+        if (best.effect().stricterThan(r.effect())) continue;
+        if (best.effect() == r.effect() && r.effect() != Effect.ALLOW) continue;
+      }
+      if (!r.matches(facts, grants)) continue;
+      if (r.effect() == Effect.ALLOW) {
+        if (masks == null) masks = new LinkedHashSet<>();
+        masks.addAll(r.masks());
+      }
+      if (best == null || r.effect().stricterThan(best.effect())) best = r;
+      if (best.effect() == Effect.DENY) break;
+    }
+    if (best == null) return new Decision.Deny(Decision.NO_MATCH, noMatch);
+    return switch (best.effect()) {
+      case ALLOW -> new Decision.Allow(best.name(),
+          masks.isEmpty() ? Obligations.NONE : new Obligations(List.copyOf(masks)));
+      case DENY -> new Decision.Deny(best.name(), best.message().orElse("blocked by policy rule " + best.name()));
+      case REQUIRE_APPROVAL -> new Decision.RequireApproval(best.name(), best.reviewers(),
+          best.message().orElse("policy rule " + best.name() + " requires approval"));
+    };
+  }
+
+  @Override
+  public String toString() {
+    return "PolicyEngine[version=" + version + ", rules=" + rules.size() + ", sources=" + sources + "]";
+  }
+}
