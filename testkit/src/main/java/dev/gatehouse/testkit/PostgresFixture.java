@@ -4,12 +4,15 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
@@ -61,6 +64,8 @@ public final class PostgresFixture {
   }
 
   private static volatile PostgresFixture shared;
+  // A failed start is remembered, so a broken machine costs one attempt, not one per test.
+  private static TestkitException failure;
 
   private final Kind kind;
   private final String host;
@@ -87,8 +92,15 @@ public final class PostgresFixture {
     PostgresFixture f = shared;
     if (f != null) return f;
     synchronized (PostgresFixture.class) {
+      if (failure != null) throw new TestkitException(failure.getMessage(), failure);
       if (shared == null) {
-        PostgresFixture created = open(requestedMode());
+        PostgresFixture created;
+        try {
+          created = open(requestedMode());
+        } catch (TestkitException e) {
+          failure = e;
+          throw e;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(created::shutdown, "postgres-fixture-shutdown"));
         shared = created;
       }
@@ -168,18 +180,49 @@ public final class PostgresFixture {
     }
   }
 
+  /** Wraps an embedded server started elsewhere (its superuser must be trusted on 127.0.0.1). */
+  static PostgresFixture ofEmbedded(EmbeddedPostgres pg) {
+    return new PostgresFixture(Kind.EMBEDDED, "127.0.0.1", pg.getPort(), "postgres", Optional.of(pg));
+  }
+
   private static PostgresFixture startEmbedded() {
+    EmbeddedPostgres pg = startEmbedded(EmbeddedPostgres.builder()
+        // Enough for gateway tests that open many sessions at once.
+        .setServerConfig("max_connections", "300")
+        .setServerConfig("listen_addresses", "127.0.0.1"), "embedded PostgreSQL");
+    log.info("embedded PostgreSQL started on 127.0.0.1:{}", pg.getPort());
+    return ofEmbedded(pg);
+  }
+
+  /**
+   * Starts a configured zonky builder with the server's output in a temporary log file, whose tail
+   * the exception carries when the server does not come up (zonky otherwise logs it through SLF4J,
+   * which tests often do not bind).
+   */
+  static EmbeddedPostgres startEmbedded(EmbeddedPostgres.Builder builder, String what) {
+    Path logFile;
     try {
-      EmbeddedPostgres pg = EmbeddedPostgres.builder()
-          // Enough for gateway tests that open many sessions at once.
-          .setServerConfig("max_connections", "300")
-          .setServerConfig("listen_addresses", "127.0.0.1")
+      logFile = Files.createTempFile("gatehouse-embedded-pg-", ".log");
+      logFile.toFile().deleteOnExit();
+    } catch (IOException e) {
+      throw new TestkitException("could not create a log file for the " + what + ": " + e.getMessage(), e);
+    }
+    try {
+      return builder
           .setRegisterShutdownHook(false)
+          .setOutputRedirector(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+          .setErrorRedirector(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
           .start();
-      log.info("embedded PostgreSQL started on 127.0.0.1:{}", pg.getPort());
-      return new PostgresFixture(Kind.EMBEDDED, "127.0.0.1", pg.getPort(), "postgres", Optional.of(pg));
     } catch (IOException | RuntimeException e) {
-      throw new TestkitException("could not start an embedded PostgreSQL: " + e.getMessage(), e);
+      String tail;
+      try {
+        List<String> lines = Files.readAllLines(logFile);
+        tail = String.join("\n", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
+      } catch (IOException | RuntimeException unreadable) {
+        tail = "(server log unreadable: " + unreadable.getMessage() + ")";
+      }
+      throw new TestkitException("could not start the " + what + ": " + e.getMessage() + "; server log " + logFile
+          + " ends with:\n" + tail, e);
     }
   }
 
@@ -265,7 +308,9 @@ public final class PostgresFixture {
   }
 
   /**
-   * Runs SQL (one or several statements, simple query protocol) as the superuser in a database.
+   * Runs SQL as the superuser in a database, autocommit on. Several statements separated by
+   * {@code ;} run in one implicit transaction, so statements that refuse to run in one ({@code
+   * CREATE DATABASE}, {@code VACUUM}) must be passed alone.
    *
    * @throws TestkitException with the server's message when it fails
    */

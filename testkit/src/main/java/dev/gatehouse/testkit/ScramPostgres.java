@@ -1,0 +1,259 @@
+package dev.gatehouse.testkit;
+
+import dev.gatehouse.core.Secret;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.HexFormat;
+import java.util.Objects;
+import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A second real PostgreSQL 15 that demands passwords: the target a gateway's backend
+ * authentication and TLS are tested against. Started once per JVM on first use (embedded, on a free
+ * loopback port), stopped by a shutdown hook.
+ *
+ * <p>What it demands, from 127.0.0.1 and ::1 (pg_hba.conf, first match wins):
+ *
+ * <ul>
+ *   <li>{@link #scramUser()}: SCRAM-SHA-256 (its password is stored as a SCRAM verifier), with or
+ *       without TLS;
+ *   <li>{@link #md5User()}: MD5 (its password is stored as an MD5 hash), with or without TLS;
+ *   <li>{@link #tlsUser()}: SCRAM-SHA-256 over TLS only; a plaintext connection is rejected;
+ *   <li>the superuser {@code postgres}: trusted, for the fixture's own set-up through {@link
+ *       #admin()} (never use it as a gateway resource's role: the gateway refuses superusers);
+ *   <li>anyone else: SCRAM-SHA-256.
+ * </ul>
+ *
+ * <p>TLS is on with a server certificate for {@code localhost} and {@code 127.0.0.1} signed by a
+ * fresh CA ({@link #caCertificateFile()}), so clients can use {@code sslmode=verify-full}. Each role
+ * may connect to {@link #database()}, which holds {@code public.items(id int, name text)} with three
+ * rows the roles may read. Passwords are random per JVM and exposed only as {@link Secret}s.
+ * Thread-safe.
+ */
+public final class ScramPostgres {
+  private static final Logger log = LoggerFactory.getLogger(ScramPostgres.class);
+  private static final String SCRAM_USER = "gatehouse_scram";
+  private static final String MD5_USER = "gatehouse_md5";
+  private static final String TLS_USER = "gatehouse_tls";
+  private static final String DATABASE = "app";
+
+  private static volatile ScramPostgres shared;
+  // A failed start is remembered, so a broken machine costs one attempt, not one per test.
+  private static TestkitException failure;
+
+  private final PostgresFixture admin;
+  private final Path caFile;
+  private final X509Certificate ca;
+  private final Secret scramPassword;
+  private final Secret md5Password;
+  private final Secret tlsPassword;
+
+  private ScramPostgres(PostgresFixture admin, Path caFile, X509Certificate ca, Secret scram, Secret md5, Secret tls) {
+    this.admin = admin;
+    this.caFile = caFile;
+    this.ca = ca;
+    this.scramPassword = scram;
+    this.md5Password = md5;
+    this.tlsPassword = tls;
+  }
+
+  /**
+   * The JVM's password-demanding server, started on first call (a few seconds).
+   *
+   * @throws TestkitException when it cannot be started
+   */
+  public static ScramPostgres shared() {
+    ScramPostgres s = shared;
+    if (s != null) return s;
+    synchronized (ScramPostgres.class) {
+      if (failure != null) throw new TestkitException(failure.getMessage(), failure);
+      if (shared == null) {
+        ScramPostgres started;
+        try {
+          started = start();
+        } catch (TestkitException e) {
+          failure = e;
+          throw e;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(started::stop, "scram-postgres-shutdown"));
+        shared = started;
+      }
+      return shared;
+    }
+  }
+
+  /** Starts a new server, not shared (tests of the fixture); the caller {@linkplain #stop stops} it. */
+  static ScramPostgres start() {
+    ServerCertificates certs = ServerCertificates.generate("localhost");
+    Path dir;
+    try {
+      dir = Files.createTempDirectory("gatehouse-scram-pg-");
+    } catch (IOException e) {
+      throw new TestkitException("could not create a directory for the test CA: " + e.getMessage(), e);
+    }
+    // deleteOnExit runs in reverse order: the file goes before its directory.
+    dir.toFile().deleteOnExit();
+    Path caFile = dir.resolve("ca.crt");
+    caFile.toFile().deleteOnExit();
+    certs.writeCa(caFile);
+    EmbeddedPostgres pg = PostgresFixture.startEmbedded(EmbeddedPostgres.builder()
+        .setServerConfig("listen_addresses", "localhost")
+        .setServerConfig("ssl", "on")
+        .setServerConfig("password_encryption", "scram-sha-256")
+        .setServerConfig("max_connections", "200")
+        .setDataDirectoryCustomizer(dataDir -> {
+          // Runs after initdb, before the server starts: ssl_cert_file and ssl_key_file default
+          // to server.crt and server.key in the data directory.
+          certs.writeServer(dataDir.toPath(), "server");
+          writeHba(dataDir.toPath().resolve("pg_hba.conf"));
+        }), "SCRAM/TLS PostgreSQL");
+    PostgresFixture admin = PostgresFixture.ofEmbedded(pg);
+    Secret scram = randomPassword();
+    Secret md5 = randomPassword();
+    Secret tls = randomPassword();
+    try {
+      admin.execute("postgres", String.join(";\n",
+          "SET password_encryption = 'scram-sha-256'",
+          "CREATE ROLE " + SCRAM_USER + " LOGIN PASSWORD " + PostgresFixture.quoteLiteral(scram.reveal()),
+          "CREATE ROLE " + TLS_USER + " LOGIN PASSWORD " + PostgresFixture.quoteLiteral(tls.reveal()),
+          // md5 is deprecated but still met in the field; the role's password must be stored as
+          // an MD5 hash, or the server would silently run SCRAM instead.
+          "SET password_encryption = 'md5'",
+          "CREATE ROLE " + MD5_USER + " LOGIN PASSWORD " + PostgresFixture.quoteLiteral(md5.reveal())));
+      admin.execute("postgres", "CREATE DATABASE " + DATABASE);
+      admin.execute(DATABASE, String.join(";\n",
+          "CREATE TABLE public.items (id int PRIMARY KEY, name text NOT NULL)",
+          "INSERT INTO public.items VALUES (1, 'anchor'), (2, 'bolt'), (3, 'chain')",
+          "GRANT SELECT ON public.items TO " + SCRAM_USER + ", " + MD5_USER + ", " + TLS_USER));
+    } catch (RuntimeException e) {
+      PostgresFixture failed = admin;
+      failed.shutdown();
+      throw new TestkitException("could not set up roles on the SCRAM/TLS PostgreSQL: " + e.getMessage(), e);
+    }
+    log.info("SCRAM/TLS PostgreSQL started on 127.0.0.1:{}", pg.getPort());
+    return new ScramPostgres(admin, caFile, certs.ca(), scram, md5, tls);
+  }
+
+  private static void writeHba(Path file) {
+    String hba = String.join("\n",
+        "# Written by dev.gatehouse.testkit.ScramPostgres. First match wins.",
+        "# TYPE    DATABASE USER            ADDRESS       METHOD",
+        "local     all      postgres                      trust",
+        "host      all      postgres        127.0.0.1/32  trust",
+        "host      all      postgres        ::1/128       trust",
+        "hostnossl all      " + TLS_USER + "   all           reject",
+        "host      all      " + MD5_USER + "   127.0.0.1/32  md5",
+        "host      all      " + MD5_USER + "   ::1/128       md5",
+        "host      all      all             127.0.0.1/32  scram-sha-256",
+        "host      all      all             ::1/128       scram-sha-256",
+        "");
+    try {
+      Files.writeString(file, hba, StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      throw new TestkitException("could not write " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static Secret randomPassword() {
+    byte[] b = new byte[18];
+    new SecureRandom().nextBytes(b);
+    return Secret.of("pw-" + HexFormat.of().formatHex(b));
+  }
+
+  /** Stops the server. */
+  void stop() {
+    admin.shutdown();
+  }
+
+  /** {@code 127.0.0.1}. */
+  public String host() {
+    return admin.host();
+  }
+
+  public int port() {
+    return admin.port();
+  }
+
+  /** The database every role may connect to. */
+  public String database() {
+    return DATABASE;
+  }
+
+  /** A role that must authenticate with SCRAM-SHA-256; not a superuser, may read public.items. */
+  public String scramUser() {
+    return SCRAM_USER;
+  }
+
+  public Secret scramPassword() {
+    return scramPassword;
+  }
+
+  /** A role that must authenticate with MD5; not a superuser, may read public.items. */
+  public String md5User() {
+    return MD5_USER;
+  }
+
+  public Secret md5Password() {
+    return md5Password;
+  }
+
+  /** A role that must authenticate with SCRAM-SHA-256 over TLS; plaintext is rejected (28000). */
+  public String tlsUser() {
+    return TLS_USER;
+  }
+
+  public Secret tlsPassword() {
+    return tlsPassword;
+  }
+
+  /** The PEM file of the CA that signed the server's certificate (libpq's {@code sslrootcert}). */
+  public Path caCertificateFile() {
+    return caFile;
+  }
+
+  public X509Certificate caCertificate() {
+    return ca;
+  }
+
+  /** Superuser access to this server, for set-up: databases, tables, grants. */
+  public PostgresFixture admin() {
+    return admin;
+  }
+
+  /**
+   * A JDBC connection as one of the roles, verifying the server's certificate when {@code tls}.
+   *
+   * @throws TestkitException with the server's message (never the password) when refused
+   */
+  public Connection connect(String user, Secret password, boolean tls) {
+    Objects.requireNonNull(user, "user == null");
+    Objects.requireNonNull(password, "password == null");
+    Properties p = new Properties();
+    p.setProperty("user", user);
+    p.setProperty("password", password.reveal());
+    p.setProperty("connectTimeout", "10");
+    p.setProperty("sslmode", tls ? "verify-full" : "disable");
+    if (tls) p.setProperty("sslrootcert", caFile.toString());
+    try {
+      return DriverManager.getConnection("jdbc:postgresql://" + host() + ":" + port() + "/" + DATABASE, p);
+    } catch (SQLException e) {
+      throw new TestkitException("connecting as " + user + " (tls=" + tls + ") failed: " + e.getMessage()
+          + " [SQLSTATE " + e.getSQLState() + "]", e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "ScramPostgres[127.0.0.1:" + port() + "]";
+  }
+}
