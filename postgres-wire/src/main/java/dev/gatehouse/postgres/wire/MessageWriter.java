@@ -48,6 +48,16 @@ public final class MessageWriter {
     drainIfFull();
   }
 
+  /** CopyData is both a frontend and a backend message; this overload resolves the ambiguity. */
+  public void write(CopyData message) throws IOException {
+    write((BackendMessage) message);
+  }
+
+  /** CopyDone is both a frontend and a backend message; this overload resolves the ambiguity. */
+  public void write(CopyDone message) throws IOException {
+    write((BackendMessage) message);
+  }
+
   /**
    * Relays the message whose header {@code reader} just returned: writes the header, then copies
    * the body through in chunks, so a body of any size costs only the reader's buffer.
