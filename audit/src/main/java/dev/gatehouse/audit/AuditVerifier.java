@@ -1,0 +1,254 @@
+package dev.gatehouse.audit;
+
+import java.security.PublicKey;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * Checks every chain in an {@link AuditStore} and names the first broken link of each.
+ *
+ * <p>Per chain, in seq order: seq numbers run 1, 2, 3 … without gap or repeat (a deleted, duplicated
+ * or moved row breaks this); each event carries its predecessor's hash (a deleted, inserted or
+ * reordered row breaks this); each event's hash matches its contents (an edited row breaks this);
+ * each checkpoint carries a valid Ed25519 signature by a trusted key, and matches the event at its
+ * seq (a chain recomputed after an edit by someone without the key breaks this); the chain reaches
+ * its last signed checkpoint (a cut tail breaks this); no more events follow the last checkpoint
+ * than the writer's policy, recorded in the chain's first event, allows (deleted checkpoints break
+ * this); nothing follows a clean close. Across chains: a chain started after a store failure names
+ * the last acknowledged event of the chain it abandoned, which must still be there.
+ *
+ * <p>What cannot be detected, and how large the window is: the events after a chain's last signed
+ * checkpoint are consistent but unproven, so someone with write access to the store can remove or
+ * rewrite them undetected. A cleanly shut down chain has no such window. A chain whose writer
+ * crashed (or is running) has at most {@code checkpointEvents - 1} such events (default 255), and
+ * while the writer runs none of them is older than {@code checkpointInterval} (default 1 s). Such
+ * chains are reported as {@link ChainReport.Status#UNANCHORED_TAIL}, not as broken. Deleting a
+ * chain entirely (all its events and checkpoints) is not detected from the store alone, unless a
+ * later chain of the same writer refers to it; the checkpoints the writer also logs (one log line
+ * each) are the witness outside the store for that, and {@link #withWitnesses} checks them.
+ *
+ * <p>Reads the store with streaming; memory grows with the number of checkpoints, not events.
+ * Thread-safe if the store is.
+ */
+public final class AuditVerifier {
+  private final AuditStore store;
+  private final Map<String, PublicKey> trusted = new HashMap<>();
+  private final List<SignedCheckpoint> witnesses;
+
+  /** @param trustedKeys the public keys whose checkpoints are accepted (several during key rotation) */
+  public AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys) {
+    this(store, trustedKeys, List.of());
+  }
+
+  private AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys, List<SignedCheckpoint> witnesses) {
+    this.store = Objects.requireNonNull(store, "store == null");
+    if (trustedKeys.isEmpty()) throw new IllegalArgumentException("no trusted public key: nothing could be verified");
+    for (PublicKey k : trustedKeys) trusted.put(AuditSigner.keyId(k), k);
+    this.witnesses = List.copyOf(witnesses);
+  }
+
+  /**
+   * A verifier that also holds the chains to checkpoints kept outside the store (for example parsed
+   * from the gateway's logs): each must verify and must be present in the store's chain as well, so
+   * deleting a whole chain or its newest checkpoints is caught.
+   */
+  public AuditVerifier withWitnesses(Collection<SignedCheckpoint> checkpoints) {
+    return new AuditVerifier(store, trusted.values(), List.copyOf(checkpoints));
+  }
+
+  /** Verifies every chain the store (or a witness) knows. */
+  public VerificationReport verify() {
+    java.util.TreeSet<String> ids = new java.util.TreeSet<>(store.chainIds());
+    witnesses.forEach(w -> ids.add(w.chainId()));
+    Map<String, Walk> walks = new TreeMap<>();
+    for (String id : ids) walks.put(id, walk(id));
+    // A chain started after a failure vouches for the last acknowledged event of the one it abandoned.
+    for (Walk w : walks.values()) {
+      if (!w.mayVouch()) continue;
+      Walk prev = walks.get(w.previousChain);
+      if (prev == null) {
+        prev = walk(w.previousChain);
+        walks.put(w.previousChain, prev);
+      }
+      prev.vouched(w.chainId, w.previousSeq, w.previousHash, store);
+    }
+    return new VerificationReport(walks.values().stream().map(Walk::report).toList());
+  }
+
+  /** Verifies one chain (without the cross-chain checks). */
+  public ChainReport verify(String chainId) {
+    return walk(chainId).report();
+  }
+
+  private Walk walk(String chainId) {
+    Walk w = new Walk(chainId);
+    List<SignedCheckpoint> checkpoints = new ArrayList<>(store.checkpoints(chainId));
+    for (SignedCheckpoint c : witnesses) if (c.chainId().equals(chainId)) checkpoints.add(c);
+    for (SignedCheckpoint c : checkpoints) w.checkpoint(c);
+    try (Stream<AuditEvent> events = store.events(chainId)) {
+      events.forEachOrdered(w::event);
+    }
+    w.finish();
+    return w;
+  }
+
+  /** The state of one chain's walk; first problem by seq wins. */
+  private final class Walk {
+    final String chainId;
+    final TreeMap<Long, SignedCheckpoint> valid = new TreeMap<>();
+    ChainReport.Break first;
+    long rows;
+    long expected = 1;
+    String prev = AuditEvent.GENESIS;
+    long lastSeq;
+    long anchored;
+    boolean closed;
+    boolean eventsBroken;
+    int checkpointEvents;
+    String previousChain;
+    long previousSeq;
+    String previousHash;
+    boolean startAnchoredPending;
+
+    Walk(String chainId) {
+      this.chainId = chainId;
+    }
+
+    void checkpoint(SignedCheckpoint c) {
+      PublicKey key = trusted.get(c.keyId());
+      if (key == null) {
+        problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, "the checkpoint at seq " + c.seq() + " is signed by key "
+            + c.keyId() + ", which is not trusted");
+      } else if (!c.verifiedBy(key)) {
+        problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, "the checkpoint at seq " + c.seq()
+            + " does not carry a valid signature: it was forged or altered");
+      } else {
+        SignedCheckpoint same = valid.putIfAbsent(c.seq(), c);
+        if (same != null && !same.hash().equals(c.hash())) {
+          problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, "two validly signed checkpoints disagree about seq " + c.seq());
+        }
+      }
+    }
+
+    void event(AuditEvent e) {
+      rows++;
+      if (eventsBroken) {
+        lastSeq = Math.max(lastSeq, e.seq());
+        return;
+      }
+      long s = e.seq();
+      if (closed) {
+        eventProblem(s, ChainReport.Kind.AFTER_CLOSE, "event " + s + " follows the event that closed the chain");
+      } else if (s < expected) {
+        eventProblem(s, ChainReport.Kind.OUT_OF_ORDER, "seq " + s + " appears after seq " + (expected - 1)
+            + ": rows were duplicated or reordered");
+      } else if (s > expected) {
+        eventProblem(expected, ChainReport.Kind.MISSING, s == expected + 1
+            ? "event " + expected + " is missing: it was deleted"
+            : "events " + expected + ".." + (s - 1) + " are missing: they were deleted");
+      } else if (!e.prevHash().equals(prev)) {
+        eventProblem(s, ChainReport.Kind.LINK_BROKEN, "event " + s + " does not carry the hash of event " + (s - 1)
+            + ": an event before it was removed, inserted or moved");
+      } else if (!e.hashMatches()) {
+        eventProblem(s, ChainReport.Kind.EDITED, "event " + s + " (" + e.type() + ") does not match its hash: it was edited");
+      } else {
+        SignedCheckpoint c = valid.get(s);
+        if (c != null && !c.hash().equals(e.hash())) {
+          eventProblem(s, ChainReport.Kind.CHECKPOINT_MISMATCH, "the signed checkpoint at seq " + s
+              + " does not match the event there: the chain was altered in events " + (anchored + 1) + ".." + s
+              + " and its hashes recomputed");
+        } else {
+          if (c != null) anchored = s;
+          if (s == 1 && e.type() == EventType.CHAIN_STARTED) readPolicy(e.body().attributes());
+          if (e.type() == EventType.CHAIN_CLOSED) closed = true;
+        }
+      }
+      if (!eventsBroken) {
+        prev = e.hash();
+        expected = s + 1;
+      }
+      lastSeq = Math.max(lastSeq, s);
+    }
+
+    void finish() {
+      // These checks infer a break from what is absent; a break already found explains more.
+      if (first == null) {
+        Long last = valid.isEmpty() ? null : valid.lastKey();
+        if (last == null) {
+          problem(1, ChainReport.Kind.NOT_ANCHORED, "the chain has no validly signed checkpoint, though a writer signs "
+              + "one with its first events: the chain was fabricated or its checkpoints deleted");
+        } else if (last > expected - 1) {
+          long end = expected - 1;
+          problem(end + 1, ChainReport.Kind.TRUNCATED, "the chain ends at seq " + end + " but a checkpoint signed at "
+              + valid.get(last).time() + " covers seq " + last + ": events " + (end + 1) + ".." + last + " were removed");
+        } else if (closed && anchored < lastSeq) {
+          problem(anchored + 1, ChainReport.Kind.CHECKPOINTS_MISSING, "the chain was closed cleanly but its final "
+              + "checkpoint is gone: events " + (anchored + 1) + ".." + lastSeq + " are not covered");
+        } else if (checkpointEvents > 0 && lastSeq - anchored >= checkpointEvents) {
+          problem(anchored + 1, ChainReport.Kind.CHECKPOINTS_MISSING, (lastSeq - anchored) + " events follow the last "
+              + "checkpoint, but the writer signs one at least every " + checkpointEvents + ": checkpoints were deleted");
+        }
+      }
+    }
+
+    /** A later chain says this one held event {@code seq} with {@code hash} when it was abandoned. */
+    void vouched(String by, long seq, String hash, AuditStore store) {
+      if (first != null && first.seq() <= seq) return;
+      if (lastSeq < seq) {
+        problem(lastSeq + 1, ChainReport.Kind.TRUNCATED, "the chain ends at seq " + lastSeq + " but chain " + by
+            + " recorded that event " + seq + " was acknowledged: events " + (lastSeq + 1) + ".." + seq + " were removed");
+        return;
+      }
+      Optional<AuditEvent> e = store.find(AuditEvent.id(chainId, seq));
+      if (e.isEmpty() || !e.get().hash().equals(hash)) {
+        problem(anchored + 1, ChainReport.Kind.CHECKPOINT_MISMATCH, "chain " + by + " recorded a different hash for event "
+            + seq + ": events " + (anchored + 1) + ".." + seq + " were altered and their hashes recomputed");
+      }
+    }
+
+    private void readPolicy(Map<String, String> attrs) {
+      try {
+        checkpointEvents = Integer.parseInt(attrs.getOrDefault(ChainAttributes.CHECKPOINT_EVENTS, "0"));
+      } catch (NumberFormatException e) {
+        checkpointEvents = 0;
+      }
+      previousChain = attrs.get(ChainAttributes.PREVIOUS_CHAIN);
+      if (previousChain != null) {
+        try {
+          previousSeq = Long.parseLong(attrs.getOrDefault(ChainAttributes.PREVIOUS_SEQ, "0"));
+        } catch (NumberFormatException e) {
+          previousChain = null;
+        }
+        previousHash = attrs.getOrDefault(ChainAttributes.PREVIOUS_HASH, "");
+      }
+    }
+
+    private void eventProblem(long seq, ChainReport.Kind kind, String message) {
+      eventsBroken = true;
+      problem(seq, kind, message);
+    }
+
+    private void problem(long seq, ChainReport.Kind kind, String message) {
+      if (first == null || seq < first.seq()) first = new ChainReport.Break(seq, kind, message);
+    }
+
+    /** Only an anchored, intact start may vouch for another chain: otherwise anyone could write one. */
+    boolean mayVouch() {
+      return previousChain != null && anchored >= 1 && (first == null || first.seq() > 1);
+    }
+
+    ChainReport report() {
+      ChainReport.Status status = first != null ? ChainReport.Status.BROKEN
+          : anchored < lastSeq ? ChainReport.Status.UNANCHORED_TAIL
+          : ChainReport.Status.INTACT;
+      return new ChainReport(chainId, status, rows, lastSeq, anchored, closed, Optional.ofNullable(first));
+    }
+  }
+}

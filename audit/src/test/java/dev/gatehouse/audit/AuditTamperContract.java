@@ -1,0 +1,296 @@
+package dev.gatehouse.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.core.AuditHandle;
+import dev.gatehouse.core.ClientInfo;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What every {@link AuditStore} must let the verifier catch, and must store faithfully. Each store
+ * runs it with its own {@link StoreTamper} (SQL for the JDBC stores). Tests use fresh chain ids, so a
+ * store may be shared between tests.
+ */
+public abstract class AuditTamperContract {
+  protected final AuditSigner signer = AuditSigner.generate();
+
+  @TempDir
+  protected java.nio.file.Path tmp;
+
+  protected abstract AuditStore store();
+
+  protected abstract StoreTamper tamper();
+
+  protected static String newChainId(String node) {
+    byte[] b = new byte[8];
+    new SecureRandom().nextBytes(b);
+    return node + ":" + HexFormat.of().formatHex(b);
+  }
+
+  /** Checkpoints at 1, 8, 15 and (closed) 19. */
+  private ChainBuilder closedChain() {
+    return new ChainBuilder(store(), signer, newChainId("gw-1"), 8)
+        .commands(7).checkpoint()
+        .commands(7).checkpoint()
+        .commands(3).close();
+  }
+
+  /** Checkpoints at 1 and 8; events 9..11 after the last one, as a killed writer leaves them. */
+  private ChainBuilder crashedChain() {
+    return new ChainBuilder(store(), signer, newChainId("gw-1"), 8)
+        .commands(7).checkpoint()
+        .commands(3).flush();
+  }
+
+  protected ChainReport verify(String chainId) {
+    VerificationReport report = new AuditVerifier(store(), List.of(signer.publicKey())).verify();
+    return report.chains().stream().filter(c -> c.chainId().equals(chainId)).findFirst().orElseThrow();
+  }
+
+  private static ChainReport.Break breakOf(ChainReport r) {
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.BROKEN);
+    return r.firstBreak().orElseThrow();
+  }
+
+  /** Replaces event {@code from}'s text and rehashes it and every later event, as an attacker without the key can. */
+  private void editAndRecompute(ChainBuilder chain, long from) {
+    List<AuditEvent> events = chain.written();
+    String prev = events.get((int) from - 2).hash();
+    for (AuditEvent e : events.subList((int) from - 1, events.size())) {
+      EventBody body = e.seq() == from ? ChainBuilder.command("DROP TABLE customers", e.body().time()) : e.body();
+      AuditEvent forged = AuditEvent.seal(e.chainId(), e.seq(), prev, body);
+      tamper().replaceEvent(forged);
+      prev = forged.hash();
+    }
+  }
+
+  @Test
+  void aCleanlyClosedChainVerifiesIntact() {
+    ChainBuilder chain = closedChain();
+    ChainReport r = verify(chain.chainId());
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.INTACT);
+    assertThat(r.closed()).isTrue();
+    assertThat(r.lastSeq()).isEqualTo(19);
+    assertThat(r.anchoredSeq()).isEqualTo(19);
+  }
+
+  @Test
+  void eventsReadBackAreEqualToThoseWritten() {
+    Instant t = Instant.parse("2025-03-01T10:00:00.000001Z");
+    ChainBuilder chain = new ChainBuilder(store(), signer, newChainId("gw-1"), 8)
+        .add(ChainBuilder.command("SELECT 'a\nb', \"q\", '\u202Eevil', '\uD83D\uDE00', '', e'\\\\x1b[2J'", t))
+        .add(ChainBuilder.outcome("gw-1:00:2", t.plusNanos(1000)))
+        .add(new EventBody(EventType.SESSION_CLOSED, t, Optional.of(""), Optional.of(new EventBody.Actor("s", "", "", "MACHINE",
+            List.of())), Optional.empty(), Optional.of(new ClientInfo("", "", "")), Optional.empty(), Optional.empty(),
+            Optional.empty(), Optional.empty(), Map.of("reason", "", "k\nx", "v=1;w")))
+        .close();
+    try (Stream<AuditEvent> read = store().events(chain.chainId())) {
+      assertThat(read.toList()).containsExactlyElementsOf(chain.written());
+    }
+    assertThat(store().find(chain.written().get(1).id())).contains(chain.written().get(1));
+    assertThat(verify(chain.chainId()).status()).isEqualTo(ChainReport.Status.INTACT);
+  }
+
+  @Test
+  void anEditedRowIsReportedAsEditedAtItsSeq() {
+    ChainBuilder chain = closedChain();
+    tamper().setCommandText(chain.chainId(), 5, "SELECT 'nothing to see here'");
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.seq()).isEqualTo(5);
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.EDITED);
+  }
+
+  @Test
+  void aDeletedRowIsReportedAsMissingAtItsSeq() {
+    ChainBuilder chain = closedChain();
+    tamper().deleteEvent(chain.chainId(), 6);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.seq()).isEqualTo(6);
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.MISSING);
+  }
+
+  @Test
+  void twoSwappedRowsAreReportedAtTheFirstOfThem() {
+    ChainBuilder chain = closedChain();
+    tamper().swapSeq(chain.chainId(), 9, 10);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.seq()).isEqualTo(9);
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.LINK_BROKEN);
+  }
+
+  @Test
+  void aTailCutBelowTheLastCheckpointIsReportedAsTruncated() {
+    ChainBuilder chain = closedChain();
+    tamper().deleteEventsFrom(chain.chainId(), 17);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.seq()).isEqualTo(17);
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.message()).contains("17..19");
+  }
+
+  @Test
+  void aChainRecomputedAfterAnEditFailsAtTheNextCheckpoint() {
+    ChainBuilder chain = closedChain();
+    editAndRecompute(chain, 10);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.CHECKPOINT_MISMATCH);
+    assertThat(b.seq()).isEqualTo(15);
+    assertThat(b.message()).contains("9..15");
+  }
+
+  @Test
+  void checkpointsResignedWithAnotherKeyAreRejected() {
+    ChainBuilder chain = closedChain();
+    editAndRecompute(chain, 10);
+    AuditSigner attacker = AuditSigner.generate();
+    try (Stream<AuditEvent> events = store().events(chain.chainId())) {
+      List<AuditEvent> forged = events.toList();
+      for (long seq : new long[] {15, 19}) {
+        AuditEvent e = forged.get((int) seq - 1);
+        tamper().replaceCheckpoint(SignedCheckpoint.sign(attacker, chain.chainId(), seq, e.hash(), Instant.now()));
+      }
+    }
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.BAD_SIGNATURE);
+    assertThat(b.seq()).isEqualTo(15);
+  }
+
+  @Test
+  void aCheckpointWhoseSignatureWasAlteredIsRejected() {
+    ChainBuilder chain = closedChain();
+    SignedCheckpoint c = store().checkpoints(chain.chainId()).get(1);
+    String sig = c.signature();
+    String flipped = (sig.charAt(0) == 'A' ? "B" : "A") + sig.substring(1);
+    tamper().replaceCheckpoint(new SignedCheckpoint(c.chainId(), c.seq(), c.hash(), c.time(), c.keyId(), flipped));
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.BAD_SIGNATURE);
+    assertThat(b.seq()).isEqualTo(8);
+  }
+
+  @Test
+  void removingTheFinalCheckpointOfAClosedChainIsDetected() {
+    ChainBuilder chain = closedChain();
+    tamper().deleteCheckpointsFrom(chain.chainId(), 19);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.CHECKPOINTS_MISSING);
+    assertThat(b.seq()).isEqualTo(16);
+  }
+
+  @Test
+  void removingCheckpointsAndRecomputingTheRestIsCaughtByTheCheckpointPolicy() {
+    ChainBuilder chain = new ChainBuilder(store(), signer, newChainId("gw-1"), 8)
+        .commands(7).checkpoint().commands(7).checkpoint().commands(7).checkpoint().commands(3).flush();
+    editAndRecompute(chain, 10);
+    tamper().deleteCheckpointsFrom(chain.chainId(), 9);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.CHECKPOINTS_MISSING);
+    assertThat(b.seq()).isEqualTo(9);
+  }
+
+  @Test
+  void anEventAppendedAfterTheCloseIsDetected() {
+    ChainBuilder chain = closedChain();
+    AuditEvent last = chain.written().getLast();
+    store().append(List.of(AuditEvent.seal(chain.chainId(), 20, last.hash(),
+        ChainBuilder.command("SELECT 'added later'", Instant.now()))), Optional.empty());
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.AFTER_CLOSE);
+    assertThat(b.seq()).isEqualTo(20);
+  }
+
+  @Test
+  void aCrashedWritersTailIsReportedAsUnanchoredNotAsTampering() {
+    ChainBuilder chain = crashedChain();
+    ChainReport r = verify(chain.chainId());
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.UNANCHORED_TAIL);
+    assertThat(r.anchoredSeq()).isEqualTo(8);
+    assertThat(r.lastSeq()).isEqualTo(11);
+    assertThat(r.describe()).contains("9..11");
+  }
+
+  @Test
+  void aChainWithoutAnyCheckpointIsReportedAsNotAnchored() {
+    ChainBuilder chain = crashedChain();
+    tamper().deleteCheckpointsFrom(chain.chainId(), 1);
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.NOT_ANCHORED);
+  }
+
+  @Test
+  void aChainDeletedEntirelyIsCaughtByAWitnessCheckpoint() {
+    ChainBuilder chain = closedChain();
+    SignedCheckpoint witness = store().checkpoints(chain.chainId()).getLast();
+    tamper().deleteCheckpointsFrom(chain.chainId(), 1);
+    tamper().deleteEventsFrom(chain.chainId(), 1);
+    VerificationReport report = new AuditVerifier(store(), List.of(signer.publicKey())).withWitnesses(List.of(witness)).verify();
+    ChainReport r = report.chains().stream().filter(c -> c.chainId().equals(chain.chainId())).findFirst().orElseThrow();
+    assertThat(breakOf(r).kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(report.intact()).isFalse();
+  }
+
+  @Test
+  void theAuditLogWritesAChainThatVerifiesAndCanBeSearched() throws Exception {
+    String node = "gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    AuditConfig config = AuditConfig.defaults(node, tmp.resolve("key")).withCheckpoints(4, Duration.ofHours(1));
+    Samples s = new Samples("res-" + node);
+    String chainId;
+    AuditHandle handle;
+    try (AuditLog log = AuditLog.start(store(), config, signer, Clock.systemUTC())) {
+      log.sessionOpened(s.session);
+      handle = log.commandDecided(s.session, s.command("SELECT * FROM customers WHERE email = 'x@y'"), s.allow);
+      assertThat(store().find(handle.eventId())).isPresent();
+      log.commandCompleted(s.session, handle, dev.gatehouse.core.Outcome.ok(3, Duration.ofMillis(4)));
+      for (int i = 0; i < 9; i++) log.commandDecided(s.session, s.command("SELECT " + i), s.deny);
+      log.sessionClosed(s.session, "client terminated");
+      chainId = log.chainId().orElseThrow();
+    }
+    ChainReport r = verify(chainId);
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.INTACT);
+    assertThat(r.closed()).isTrue();
+    // CHAIN_STARTED, opened, decided, completed, 9 decided, closed, CHAIN_CLOSED
+    assertThat(r.lastSeq()).isEqualTo(15);
+
+    AuditEvent completed = store().find(AuditEvent.id(chainId, 4)).orElseThrow();
+    assertThat(completed.type()).isEqualTo(EventType.COMMAND_COMPLETED);
+    assertThat(completed.body().ref()).contains(handle.eventId());
+    assertThat(completed.body().outcome().orElseThrow().rows()).isEqualTo(3);
+
+    List<AuditEvent> byText = store().search(AuditQuery.all(50).withResource(s.resource.name()).withText("WHERE EMAIL"));
+    assertThat(byText).extracting(AuditEvent::id).containsExactly(handle.eventId());
+    List<AuditEvent> byPrincipal = store().search(AuditQuery.all(50).withPrincipal(s.principal.displayName())
+        .withResource(s.resource.name()));
+    assertThat(byPrincipal).hasSize(13).first().extracting(AuditEvent::type).isEqualTo(EventType.SESSION_OPENED);
+    assertThat(store().search(AuditQuery.all(2).withPrincipal(s.principal.subject()).withResource(s.resource.name())))
+        .extracting(AuditEvent::seq).containsExactly(13L, 14L);
+    Instant opened = byPrincipal.getFirst().body().time();
+    assertThat(store().search(AuditQuery.all(50).withResource(s.resource.name()).withTo(opened))).isEmpty();
+    assertThat(store().search(AuditQuery.all(50).withResource(s.resource.name()).withFrom(opened))).hasSize(13);
+    assertThat(store().search(AuditQuery.all(50).withResource(s.resource.name()).withText("no such text"))).isEmpty();
+
+    assertThat(store().tail(3)).extracting(AuditEvent::seq).containsExactly(13L, 14L, 15L);
+    assertThat(store().after(AuditEvent.id(chainId, 12), 2)).extracting(AuditEvent::seq).containsExactly(13L, 14L);
+    assertThat(store().after(AuditEvent.id(chainId, 15), 10)).isEmpty();
+  }
+
+  @Test
+  void searchTreatsLikeWildcardsInTextAsPlainCharacters() {
+    Instant t = Instant.parse("2025-03-01T10:00:00Z");
+    String marker = newChainId("m").substring(2);
+    ChainBuilder chain = new ChainBuilder(store(), signer, newChainId("gw-1"), 8)
+        .add(ChainBuilder.command("SELECT '" + marker + "100%_done'", t))
+        .add(ChainBuilder.command("SELECT '" + marker + "100xydone'", t))
+        .checkpoint();
+    assertThat(store().search(AuditQuery.all(10).withText(marker + "100%_d"))).extracting(AuditEvent::seq).containsExactly(2L);
+    assertThat(chain.seq()).isEqualTo(3);
+  }
+}
