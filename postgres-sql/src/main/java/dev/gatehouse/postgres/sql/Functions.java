@@ -1,0 +1,186 @@
+package dev.gatehouse.postgres.sql;
+
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What Gatehouse knows about PostgreSQL built-in functions. The lists are explicit and reviewed by
+ * hand; a name that is on none of them is treated as code Gatehouse cannot see into.
+ *
+ * <p>A name counts as a built-in only when called unqualified or qualified with
+ * {@code pg_catalog}: {@code public.lower(x)} is a user-defined function. (An unqualified call
+ * resolves to {@code pg_catalog} first unless the search path names {@code pg_catalog} later, which
+ * only a flagged {@code SET search_path} or {@code set_config} can do.)
+ */
+final class Functions {
+  private Functions() {}
+
+  /**
+   * Known-harmless built-ins: pure or read-only, no side effect on data, files, network, settings
+   * or locks, and none takes SQL text or a table name as a string. Calling anything else raises
+   * {@code OPAQUE_CODE}. Deliberately absent: {@code pg_sleep} (holds locks and connections),
+   * {@code setseed} (session state), {@code pg_advisory_*} (locks), {@code pg_notify}, every
+   * {@code *_to_xml} and {@code ts_stat}/{@code ts_rewrite} (run SQL given as text).
+   */
+  static final Set<String> HARMLESS = Set.of(
+      // aggregates
+      "avg", "bit_and", "bit_or", "bit_xor", "bool_and", "bool_or", "count", "every", "max", "min", "sum",
+      "string_agg", "array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "xmlagg",
+      "corr", "covar_pop", "covar_samp", "regr_avgx", "regr_avgy", "regr_count", "regr_intercept", "regr_r2",
+      "regr_slope", "regr_sxx", "regr_sxy", "regr_syy", "stddev", "stddev_pop", "stddev_samp", "variance",
+      "var_pop", "var_samp", "mode", "percentile_cont", "percentile_disc", "range_agg", "range_intersect_agg",
+      // window functions
+      "row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead", "first_value",
+      "last_value", "nth_value",
+      // strings
+      "ascii", "bit_length", "btrim", "char_length", "character_length", "chr", "concat", "concat_ws",
+      "convert", "convert_from", "convert_to", "decode", "encode", "format", "initcap", "left", "length",
+      "lower", "lpad", "ltrim", "md5", "normalize", "is_normalized", "octet_length", "overlay", "position",
+      "quote_ident", "quote_literal", "quote_nullable", "regexp_count", "regexp_instr", "regexp_like",
+      "regexp_match", "regexp_matches", "regexp_replace", "regexp_split_to_array", "regexp_split_to_table",
+      "regexp_substr", "repeat", "replace", "reverse", "right", "rpad", "rtrim", "split_part", "starts_with",
+      "strpos", "substr", "substring", "to_ascii", "to_hex", "translate", "upper", "unistr", "sha224", "sha256",
+      "sha384", "sha512", "similar_to_escape", "similar_escape", "string_to_array", "string_to_table",
+      "bit_count", "get_bit", "get_byte", "set_bit", "set_byte", "crc32", "crc32c",
+      // numbers
+      "abs", "cbrt", "ceil", "ceiling", "degrees", "div", "exp", "factorial", "floor", "gcd", "lcm", "ln", "log",
+      "log10", "min_scale", "mod", "pi", "power", "pow", "radians", "round", "scale", "sign", "sqrt", "trim_scale",
+      "trunc", "width_bucket", "random", "acos", "asin", "atan", "atan2", "cos", "cot", "sin", "tan", "acosd",
+      "asind", "atand", "atan2d", "cosd", "cotd", "sind", "tand", "sinh", "cosh", "tanh", "asinh", "acosh",
+      "atanh", "to_number",
+      // date and time
+      "age", "clock_timestamp", "date_bin", "date_part", "date_trunc", "extract", "isfinite", "justify_days",
+      "justify_hours", "justify_interval", "make_date", "make_interval", "make_time", "make_timestamp",
+      "make_timestamptz", "now", "statement_timestamp", "timeofday", "transaction_timestamp", "to_timestamp",
+      "to_date", "to_char", "timezone", "overlaps",
+      // json and jsonb
+      "to_json", "to_jsonb", "array_to_json", "row_to_json", "json_build_array", "json_build_object",
+      "jsonb_build_array", "jsonb_build_object", "json_object", "jsonb_object", "json_array_length",
+      "jsonb_array_length", "json_each", "jsonb_each", "json_each_text", "jsonb_each_text", "json_extract_path",
+      "jsonb_extract_path", "json_extract_path_text", "jsonb_extract_path_text", "json_object_keys",
+      "jsonb_object_keys", "json_populate_record", "jsonb_populate_record", "json_populate_recordset",
+      "jsonb_populate_recordset", "json_array_elements", "jsonb_array_elements", "json_array_elements_text",
+      "jsonb_array_elements_text", "json_typeof", "jsonb_typeof", "json_to_record", "jsonb_to_record",
+      "json_to_recordset", "jsonb_to_recordset", "json_strip_nulls", "jsonb_strip_nulls", "jsonb_set",
+      "jsonb_set_lax", "jsonb_insert", "jsonb_pretty", "jsonb_path_exists", "jsonb_path_match",
+      "jsonb_path_query", "jsonb_path_query_array", "jsonb_path_query_first", "jsonb_path_exists_tz",
+      "jsonb_path_match_tz", "jsonb_path_query_tz", "jsonb_path_query_array_tz", "jsonb_path_query_first_tz",
+      // arrays and set-returning
+      "array_append", "array_cat", "array_dims", "array_fill", "array_length", "array_lower", "array_ndims",
+      "array_position", "array_positions", "array_prepend", "array_remove", "array_replace", "array_to_string",
+      "array_upper", "cardinality", "trim_array", "unnest", "generate_series", "generate_subscripts",
+      // xml that reads no table and runs no SQL
+      "xpath", "xpath_exists", "xml_is_well_formed", "xml_is_well_formed_document", "xml_is_well_formed_content",
+      "xmlcomment",
+      // text search (ts_stat and ts_rewrite(query, text) are left out: they run SQL given as text)
+      "to_tsvector", "to_tsquery", "plainto_tsquery", "phraseto_tsquery", "websearch_to_tsquery", "ts_rank",
+      "ts_rank_cd", "ts_headline", "setweight", "strip", "tsvector_to_array", "array_to_tsvector", "numnode",
+      "querytree", "ts_lexize", "ts_debug", "ts_delete", "ts_filter",
+      // ranges and network types
+      "isempty", "lower_inc", "upper_inc", "lower_inf", "upper_inf", "range_merge", "int4range", "int8range",
+      "numrange", "tsrange", "tstzrange", "daterange", "host", "masklen", "network", "broadcast", "family",
+      "abbrev", "set_masklen", "netmask", "hostmask", "inet_same_family", "inet_merge",
+      // type conversions in function syntax
+      "int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "bool", "date", "time",
+      "timestamp", "timestamptz", "interval", "bytea", "uuid", "json", "jsonb", "inet", "cidr", "name", "oid",
+      // session and catalog information (read-only; psql's \d commands use these)
+      "num_nonnulls", "num_nulls", "pg_typeof", "gen_random_uuid", "version", "current_setting",
+      "current_database", "current_schema", "current_schemas", "pg_backend_pid", "pg_is_in_recovery",
+      "pg_postmaster_start_time", "pg_conf_load_time", "inet_client_addr", "inet_client_port",
+      "inet_server_addr", "inet_server_port", "pg_get_userbyid", "pg_get_expr", "pg_get_indexdef",
+      "pg_get_constraintdef", "pg_get_triggerdef", "pg_get_viewdef", "pg_get_ruledef", "pg_get_functiondef",
+      "pg_get_function_arguments", "pg_get_function_result", "pg_get_function_identity_arguments",
+      "pg_get_function_sqlbody", "pg_get_partkeydef", "pg_get_partition_constraintdef",
+      "pg_get_statisticsobjdef_columns", "pg_get_serial_sequence", "pg_get_keywords", "format_type",
+      "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_operator_is_visible",
+      "pg_opclass_is_visible", "pg_collation_is_visible", "pg_conversion_is_visible",
+      "pg_ts_config_is_visible", "pg_ts_dict_is_visible", "pg_ts_parser_is_visible",
+      "pg_ts_template_is_visible", "pg_statistics_obj_is_visible", "obj_description", "col_description",
+      "shobj_description", "pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size",
+      "pg_database_size", "pg_tablespace_size", "pg_column_size", "pg_size_pretty", "pg_size_bytes",
+      "pg_encoding_to_char", "pg_char_to_encoding", "pg_tablespace_location", "pg_relation_filenode",
+      "pg_collation_for", "to_regclass", "to_regtype", "to_regproc", "to_regprocedure", "to_regoper",
+      "to_regoperator", "to_regnamespace", "to_regrole", "to_regcollation", "has_any_column_privilege",
+      "has_column_privilege", "has_database_privilege", "has_foreign_data_wrapper_privilege",
+      "has_function_privilege", "has_language_privilege", "has_parameter_privilege", "has_schema_privilege",
+      "has_sequence_privilege", "has_server_privilege", "has_table_privilege", "has_tablespace_privilege",
+      "has_type_privilege", "pg_has_role", "row_security_active", "currval", "lastval",
+      // transaction ids and snapshots (read-only, even when they assign an id)
+      "txid_current", "txid_current_if_assigned", "txid_current_snapshot", "txid_snapshot_xmin",
+      "txid_snapshot_xmax", "txid_snapshot_xip", "txid_visible_in_snapshot", "txid_status",
+      "pg_current_xact_id", "pg_current_xact_id_if_assigned", "pg_current_snapshot", "pg_snapshot_xmin",
+      "pg_snapshot_xmax", "pg_snapshot_xip", "pg_visible_in_snapshot", "pg_xact_status");
+
+  /** Server-side files and large objects: {@code FILE_ACCESS} (and {@code OPAQUE_CODE}, being non-harmless). */
+  static final Set<String> FILE_ACCESS = Set.of(
+      "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_ls_logdir", "pg_ls_waldir",
+      "pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_ls_logicalsnapdir", "pg_ls_logicalmapdir",
+      "pg_ls_replslotdir", "pg_current_logfile", "pg_file_write", "pg_file_rename", "pg_file_unlink",
+      "pg_file_sync", "pg_logdir_ls", "lo_import", "lo_export", "lo_unlink", "lo_open", "lo_close", "lo_create",
+      "lo_creat", "lo_put", "lo_get", "lo_from_bytea", "lo_truncate", "lo_truncate64", "loread", "lowrite",
+      "lo_lseek", "lo_lseek64", "lo_tell", "lo_tell64");
+
+  /** Functions that write data: {@code DATA_MODIFYING}. */
+  static final Set<String> WRITES = Set.of(
+      "nextval", "setval", "lo_import", "lo_unlink", "lo_create", "lo_creat", "lo_put", "lo_from_bytea",
+      "lo_truncate", "lo_truncate64", "lowrite", "pg_file_write", "pg_file_rename", "pg_file_unlink");
+
+  /**
+   * Functions that run SQL, or read a table, named by a string argument (or over the network).
+   * Not harmless, so {@code OPAQUE_CODE}; listed so the documentation can name them.
+   */
+  static final Set<String> SQL_AS_STRING = Set.of(
+      "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "table_to_xml", "table_to_xmlschema",
+      "table_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "schema_to_xml",
+      "schema_to_xmlschema", "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema",
+      "database_to_xml_and_xmlschema", "ts_stat", "ts_rewrite", "dblink", "dblink_exec", "dblink_open",
+      "dblink_fetch", "dblink_send_query", "dblink_connect", "dblink_connect_u");
+
+  /** Settings functions: {@code SETTING_CHANGE} (and more, depending on the setting named). */
+  static final Set<String> SETTINGS = Set.of("set_config");
+
+  /** Argument positions (0-based) that carry a secret; -1 means every argument. */
+  static final Map<String, int[]> SECRET_ARGUMENTS = Map.ofEntries(
+      Map.entry("dblink_connect", new int[] {-1}),
+      Map.entry("dblink_connect_u", new int[] {-1}),
+      Map.entry("dblink", new int[] {0}),
+      Map.entry("dblink_exec", new int[] {0}),
+      Map.entry("dblink_send_query", new int[] {0}),
+      Map.entry("pgp_sym_encrypt", new int[] {1}),
+      Map.entry("pgp_sym_encrypt_bytea", new int[] {1}),
+      Map.entry("pgp_sym_decrypt", new int[] {1}),
+      Map.entry("pgp_sym_decrypt_bytea", new int[] {1}),
+      Map.entry("pgp_pub_encrypt", new int[] {1}),
+      Map.entry("pgp_pub_encrypt_bytea", new int[] {1}),
+      Map.entry("pgp_pub_decrypt", new int[] {1, 2}),
+      Map.entry("pgp_pub_decrypt_bytea", new int[] {1, 2}),
+      Map.entry("encrypt", new int[] {1}),
+      Map.entry("decrypt", new int[] {1}),
+      Map.entry("encrypt_iv", new int[] {1, 2}),
+      Map.entry("decrypt_iv", new int[] {1, 2}),
+      Map.entry("hmac", new int[] {1}),
+      Map.entry("crypt", new int[] {0}));
+
+  /** Setting names (lower-case) that change how the server reads later text. */
+  static final Set<String> PARSING_SETTINGS = Set.of("client_encoding", "standard_conforming_strings", "backslash_quote");
+
+  /** Setting names (lower-case) that change who the session acts as. */
+  static final Set<String> ROLE_SETTINGS = Set.of("role", "session_authorization");
+
+  /** True when a setting's name suggests its value is a secret. */
+  static boolean secretSetting(String name) {
+    String n = name.toLowerCase(java.util.Locale.ROOT);
+    return n.contains("password") || n.contains("passwd") || n.contains("secret") || n.contains("token");
+  }
+
+  /**
+   * Operators of the built-in types that only compare or compute. An operator not on this list (or
+   * written {@code OPERATOR(schema.op)} with a schema other than pg_catalog) may be user-defined
+   * and run any function: {@code OPAQUE_CODE}.
+   */
+  static final Set<String> OPERATORS = Set.of(
+      "=", "<>", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "^", "||", "|/", "||/", "@", "&", "|", "#",
+      "~", "<<", ">>", "~~", "!~~", "~~*", "!~~*", "!~", "~*", "!~*", "@>", "<@", "&&", "->", "->>", "#>", "#>>",
+      "?", "?|", "?&", "#-", "@?", "@@", "@@@", "-|-", "&<", "&>", "<<|", "|>>", "&<|", "|&>", "<->", "##",
+      "<<=", ">>=", "<^", ">^", "?#", "?-", "?-|", "?||", "~=", "!!");
+}

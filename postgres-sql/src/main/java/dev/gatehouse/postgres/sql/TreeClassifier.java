@@ -1,0 +1,651 @@
+package dev.gatehouse.postgres.sql;
+
+import static dev.gatehouse.core.CommandFlag.DATA_MODIFYING;
+import static dev.gatehouse.core.CommandFlag.DDL;
+import static dev.gatehouse.core.CommandFlag.FILE_ACCESS;
+import static dev.gatehouse.core.CommandFlag.NO_WHERE;
+import static dev.gatehouse.core.CommandFlag.OPAQUE_CODE;
+import static dev.gatehouse.core.CommandFlag.PRIVILEGE_CHANGE;
+import static dev.gatehouse.core.CommandFlag.ROLE_CHANGE;
+import static dev.gatehouse.core.CommandFlag.SETTING_CHANGE;
+import static dev.gatehouse.core.CommandFlag.UNCLASSIFIED;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.gatehouse.core.Classification;
+import dev.gatehouse.core.CommandFlag;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Classifies one statement from libpg_query's JSON parse tree (PostgreSQL 15 raw parse nodes).
+ *
+ * <p>The walk visits every node of the tree. Statement nodes set kinds and flags (one switch,
+ * {@link #statement}); function calls, operators, relations and a few clauses add facts; every
+ * other node type on the {@link #STRUCTURAL} list is only descended into. A node type that is on no
+ * list raises {@code UNCLASSIFIED}: a grammar the walker does not know never passes as harmless.
+ * This class is long because PostgreSQL has some 120 statement types; the table stays in one place
+ * so a reviewer can check it against the grammar. One instance per statement; not thread-safe.
+ */
+final class TreeClassifier {
+  /** Deeper trees are refused rather than risking the thread's stack. */
+  static final int MAX_DEPTH = 3000;
+
+  /** What the walk found in one statement. */
+  static final class Facts {
+    final LinkedHashSet<String> kinds = new LinkedHashSet<>();
+    final LinkedHashSet<String> objects = new LinkedHashSet<>();
+    final LinkedHashSet<String> functions = new LinkedHashSet<>();
+    final EnumSet<CommandFlag> flags = EnumSet.noneOf(CommandFlag.class);
+    boolean changesParsing;
+    /** Redact every string literal of the statement (secret-bearing statement types). */
+    boolean redactAllStrings;
+    /** Byte offsets (in the whole query text) of string constants to redact. */
+    final Set<Integer> redactAt = new HashSet<>();
+
+    Classification classification() {
+      return new Classification(new ArrayList<>(kinds), objects, functions, flags);
+    }
+  }
+
+  /** Node types that carry no fact of their own: descend only. */
+  private static final Set<String> STRUCTURAL = Set.of(
+      "List", "ResTarget", "ColumnRef", "A_Indirection", "A_Indices", "A_ArrayExpr", "TypeCast", "TypeName",
+      "CollateClause", "BoolExpr", "NullTest", "BooleanTest", "CaseExpr", "CaseWhen", "CoalesceExpr",
+      "MinMaxExpr", "SQLValueFunction", "XmlExpr", "XmlSerialize", "RowExpr", "GroupingFunc", "GroupingSet",
+      "SetToDefault", "CurrentOfExpr", "NamedArgExpr", "MultiAssignRef", "SortBy", "WindowDef",
+      "RangeSubselect", "RangeFunction", "RangeTableFunc", "RangeTableFuncCol", "JoinExpr", "IntoClause",
+      "WithClause", "CommonTableExpr", "CTESearchClause", "CTECycleClause", "OnConflictClause", "InferClause",
+      "IndexElem", "LockingClause", "ColumnDef", "Constraint", "DefElem", "RoleSpec", "ObjectWithArgs",
+      "AccessPriv", "FunctionParameter", "PartitionSpec", "PartitionElem", "PartitionBoundSpec",
+      "PartitionRangeDatum", "PartitionCmd", "TableLikeClause", "StatsElem", "PublicationObjSpec",
+      "PublicationTable", "CreateOpClassItem", "TriggerTransition", "VacuumRelation", "Alias", "IntList",
+      "OidList", "ParamRef", "A_Star", "A_Const", "String", "Integer", "Float", "Boolean", "BitString",
+      "ReplicaIdentityStmt", "ReturnStmt");
+
+  private static final Set<String> ROW_SECURITY_AND_OWNER = Set.of(
+      "AT_ChangeOwner", "AT_EnableRowSecurity", "AT_DisableRowSecurity", "AT_ForceRowSecurity",
+      "AT_NoForceRowSecurity");
+
+  private static final Set<String> RELATION_OBJECT_TYPES = Set.of(
+      "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_INDEX", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE");
+
+  private static final Map<String, String> OBJECT_WORDS = Map.ofEntries(
+      Map.entry("OBJECT_MATVIEW", "MATERIALIZED VIEW"),
+      Map.entry("OBJECT_FOREIGN_TABLE", "FOREIGN TABLE"),
+      Map.entry("OBJECT_FOREIGN_SERVER", "SERVER"),
+      Map.entry("OBJECT_FDW", "FOREIGN DATA WRAPPER"),
+      Map.entry("OBJECT_TSCONFIGURATION", "TEXT SEARCH CONFIGURATION"),
+      Map.entry("OBJECT_TSDICTIONARY", "TEXT SEARCH DICTIONARY"),
+      Map.entry("OBJECT_TSPARSER", "TEXT SEARCH PARSER"),
+      Map.entry("OBJECT_TSTEMPLATE", "TEXT SEARCH TEMPLATE"),
+      Map.entry("OBJECT_OPCLASS", "OPERATOR CLASS"),
+      Map.entry("OBJECT_OPFAMILY", "OPERATOR FAMILY"),
+      Map.entry("OBJECT_STATISTIC_EXT", "STATISTICS"),
+      Map.entry("OBJECT_LARGEOBJECT", "LARGE OBJECT"),
+      Map.entry("OBJECT_TABCONSTRAINT", "CONSTRAINT"),
+      Map.entry("OBJECT_DOMCONSTRAINT", "CONSTRAINT"),
+      Map.entry("OBJECT_ACCESS_METHOD", "ACCESS METHOD"),
+      Map.entry("OBJECT_PUBLICATION_NAMESPACE", "PUBLICATION"),
+      Map.entry("OBJECT_PUBLICATION_REL", "PUBLICATION"),
+      Map.entry("OBJECT_USER_MAPPING", "USER MAPPING"),
+      Map.entry("OBJECT_DEFACL", "DEFAULT PRIVILEGES"),
+      Map.entry("OBJECT_AMOP", "OPERATOR FAMILY"),
+      Map.entry("OBJECT_AMPROC", "OPERATOR FAMILY"),
+      Map.entry("OBJECT_ATTRIBUTE", "TYPE"),
+      Map.entry("OBJECT_SCHEMA", "SCHEMA"),
+      Map.entry("OBJECT_EVENT_TRIGGER", "EVENT TRIGGER"));
+
+  private final Facts facts = new Facts();
+
+  private TreeClassifier() {}
+
+  /** Classifies the statement node {@code {"SelectStmt": {...}}} of one RawStmt. */
+  static Facts classify(JsonNode stmt) {
+    TreeClassifier t = new TreeClassifier();
+    if (!stmt.isObject() || stmt.size() != 1) {
+      t.facts.flags.add(UNCLASSIFIED);
+      return t.facts;
+    }
+    Map.Entry<String, JsonNode> e = stmt.fields().next();
+    t.statement(e.getKey(), e.getValue(), Set.of(), true, 0);
+    if (t.facts.kinds.isEmpty()) t.facts.flags.add(UNCLASSIFIED);
+    return t.facts;
+  }
+
+  // ---- generic walk -------------------------------------------------------------------------
+
+  private void node(JsonNode n, Set<String> ctes, int depth) {
+    if (depth > MAX_DEPTH) {
+      facts.flags.add(UNCLASSIFIED);
+      return;
+    }
+    if (n.isArray()) {
+      for (JsonNode e : n) node(e, ctes, depth + 1);
+      return;
+    }
+    if (!n.isObject()) return;
+    if (n.size() == 1) {
+      Map.Entry<String, JsonNode> e = n.fields().next();
+      String key = e.getKey();
+      if (!key.isEmpty() && Character.isUpperCase(key.charAt(0)) && e.getValue().isObject()) {
+        typed(key, e.getValue(), ctes, depth + 1);
+        return;
+      }
+    }
+    // A struct embedded without its type name (a typed pointer field such as "relation").
+    if (n.has("relname")) {
+      rangeVar(n, ctes);
+      return;
+    }
+    fields(n, Set.of(), ctes, depth + 1);
+  }
+
+  private void fields(JsonNode body, Set<String> skip, Set<String> ctes, int depth) {
+    Iterator<Map.Entry<String, JsonNode>> it = body.fields();
+    while (it.hasNext()) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!skip.contains(e.getKey())) node(e.getValue(), ctes, depth);
+    }
+  }
+
+  private void typed(String type, JsonNode body, Set<String> ctes, int depth) {
+    switch (type) {
+      case "FuncCall" -> funcCall(body, ctes, depth);
+      case "A_Expr" -> {
+        String kind = body.path("kind").asText();
+        if (!kind.startsWith("AEXPR_BETWEEN") && !kind.startsWith("AEXPR_NOT_BETWEEN")) operator(body.path("name"));
+        fields(body, Set.of("name"), ctes, depth);
+      }
+      case "SubLink" -> {
+        if (body.has("operName")) operator(body.path("operName"));
+        fields(body, Set.of("operName"), ctes, depth);
+      }
+      case "RangeVar" -> rangeVar(body, ctes);
+      case "RangeTableSample" -> {
+        List<String> method = strings(body.path("method"));
+        boolean builtin = method.size() == 1 && (method.get(0).equals("bernoulli") || method.get(0).equals("system"));
+        if (!builtin) {
+          facts.flags.add(OPAQUE_CODE);
+          facts.functions.add(String.join(".", method));
+        }
+        fields(body, Set.of("method"), ctes, depth);
+      }
+      case "MergeWhenClause" -> {
+        switch (body.path("commandType").asText()) {
+          case "CMD_UPDATE" -> facts.kinds.add("UPDATE");
+          case "CMD_INSERT" -> facts.kinds.add("INSERT");
+          case "CMD_DELETE" -> facts.kinds.add("DELETE");
+          default -> {}
+        }
+        fields(body, Set.of(), ctes, depth);
+      }
+      case "AlterTableCmd" -> {
+        if (ROW_SECURITY_AND_OWNER.contains(body.path("subtype").asText())) facts.flags.add(PRIVILEGE_CHANGE);
+        fields(body, Set.of(), ctes, depth);
+      }
+      default -> {
+        if (STRUCTURAL.contains(type)) {
+          fields(body, Set.of(), ctes, depth);
+        } else if (type.endsWith("Stmt")) {
+          statement(type, body, ctes, false, depth);
+        } else {
+          // Unknown to this walker: say so rather than pass it as harmless.
+          facts.flags.add(UNCLASSIFIED);
+          fields(body, Set.of(), ctes, depth);
+        }
+      }
+    }
+  }
+
+  private void rangeVar(JsonNode rv, Set<String> ctes) {
+    String name = qualifiedName(rv);
+    boolean unqualified = !rv.has("schemaname") && !rv.has("catalogname");
+    if (unqualified && ctes.contains(name)) return;
+    facts.objects.add(name);
+  }
+
+  private static String qualifiedName(JsonNode rv) {
+    StringBuilder b = new StringBuilder();
+    if (rv.has("catalogname")) b.append(rv.get("catalogname").asText()).append('.');
+    if (rv.has("schemaname")) b.append(rv.get("schemaname").asText()).append('.');
+    return b.append(rv.path("relname").asText()).toString();
+  }
+
+  private void operator(JsonNode name) {
+    List<String> parts = strings(name);
+    if (parts.isEmpty()) return;
+    String op = parts.get(parts.size() - 1);
+    boolean builtinSchema = parts.size() == 1 || (parts.size() == 2 && parts.get(0).equals("pg_catalog"));
+    if (!builtinSchema || !Functions.OPERATORS.contains(op)) facts.flags.add(OPAQUE_CODE);
+  }
+
+  // ---- functions ----------------------------------------------------------------------------
+
+  private void funcCall(JsonNode body, Set<String> ctes, int depth) {
+    List<String> names = strings(body.path("funcname"));
+    if (names.isEmpty()) {
+      facts.flags.add(UNCLASSIFIED);
+      return;
+    }
+    String last = names.get(names.size() - 1);
+    String lower = last.toLowerCase(Locale.ROOT);
+    boolean builtinSchema = names.size() == 1 || (names.size() == 2 && names.get(0).equals("pg_catalog"));
+    // EXTRACT(...), SUBSTRING(... FROM ...), x AT TIME ZONE y: the grammar writes pg_catalog.* itself.
+    boolean sqlSyntax = body.path("funcformat").asText().equals("COERCE_SQL_SYNTAX") && builtinSchema;
+    facts.functions.add(sqlSyntax ? last : String.join(".", names));
+    if (!(builtinSchema && Functions.HARMLESS.contains(last))) facts.flags.add(OPAQUE_CODE);
+    // The checks below go by the bare name whatever the schema: extensions such as dblink and
+    // pgcrypto live in ordinary schemas, and flagging a look-alike user function costs nothing.
+    if (Functions.FILE_ACCESS.contains(lower)) facts.flags.add(FILE_ACCESS);
+    if (Functions.WRITES.contains(lower)) facts.flags.add(DATA_MODIFYING);
+    JsonNode args = body.path("args");
+    if (Functions.SETTINGS.contains(lower)) setConfig(args);
+    int[] secret = Functions.SECRET_ARGUMENTS.get(lower);
+    if (secret != null) {
+      boolean named = false;
+      for (JsonNode a : args) named |= a.has("NamedArgExpr");
+      for (int i = 0; i < args.size(); i++) {
+        if (named || contains(secret, -1) || contains(secret, i)) collectStrings(args.get(i), facts.redactAt, 0);
+      }
+    }
+    fields(body, Set.of("funcname"), ctes, depth);
+  }
+
+  private void setConfig(JsonNode args) {
+    facts.flags.add(SETTING_CHANGE);
+    String name = constantString(args.path(0));
+    if (name == null) {
+      // The setting is computed at run time: it could be any of them.
+      facts.flags.add(ROLE_CHANGE);
+      facts.changesParsing = true;
+      collectStrings(args.path(1), facts.redactAt, 0);
+      return;
+    }
+    String n = name.toLowerCase(Locale.ROOT);
+    if (Functions.ROLE_SETTINGS.contains(n)) facts.flags.add(ROLE_CHANGE);
+    if (Functions.PARSING_SETTINGS.contains(n)) facts.changesParsing = true;
+    if (Functions.secretSetting(n)) collectStrings(args.path(1), facts.redactAt, 0);
+  }
+
+  private static String constantString(JsonNode n) {
+    JsonNode c = n.path("A_Const");
+    if (c.has("sval")) return c.path("sval").path("sval").asText("");
+    return null;
+  }
+
+  /** Byte offsets of every string constant under {@code n}. */
+  private static void collectStrings(JsonNode n, Set<Integer> out, int depth) {
+    if (depth > MAX_DEPTH || n == null) return;
+    if (n.isArray()) {
+      for (JsonNode e : n) collectStrings(e, out, depth + 1);
+      return;
+    }
+    if (!n.isObject()) return;
+    JsonNode c = n.get("A_Const");
+    if (c != null && c.has("sval") && c.has("location")) out.add(c.get("location").asInt());
+    Iterator<JsonNode> it = n.elements();
+    while (it.hasNext()) collectStrings(it.next(), out, depth + 1);
+  }
+
+  // ---- statements ---------------------------------------------------------------------------
+
+  /**
+   * One statement node. {@code explicit} is true for the top-level statement and for the inner
+   * statement of EXPLAIN, PREPARE, DECLARE, CREATE TABLE AS, CREATE VIEW, COPY (query) and rule
+   * actions; a plain SELECT nested in an expression (subquery, CTE, INSERT ... SELECT) adds no kind.
+   */
+  private void statement(String type, JsonNode b, Set<String> ctes, boolean explicit, int depth) {
+    if (depth > MAX_DEPTH) {
+      facts.flags.add(UNCLASSIFIED);
+      return;
+    }
+    int d = depth + 1;
+    switch (type) {
+      case "SelectStmt" -> {
+        // Kinds first, so the statement's own kind leads the list and nested ones follow.
+        if (b.has("intoClause")) {
+          kind("CREATE TABLE AS", DDL, DATA_MODIFYING);
+          facts.kinds.add("SELECT");
+          node(b.path("intoClause").path("rel"), Set.of(), d);
+        } else if (explicit) {
+          facts.kinds.add("SELECT");
+        }
+        Set<String> scope = withClause(b, ctes, d);
+        if (b.has("larg")) statement("SelectStmt", b.get("larg"), scope, false, d);
+        if (b.has("rarg")) statement("SelectStmt", b.get("rarg"), scope, false, d);
+        fields(b, Set.of("withClause", "intoClause", "larg", "rarg"), scope, d);
+      }
+      case "InsertStmt" -> dml(b, ctes, d, "INSERT");
+      case "UpdateStmt" -> {
+        dml(b, ctes, d, "UPDATE");
+        if (!b.has("whereClause")) facts.flags.add(NO_WHERE);
+      }
+      case "DeleteStmt" -> {
+        dml(b, ctes, d, "DELETE");
+        if (!b.has("whereClause")) facts.flags.add(NO_WHERE);
+      }
+      case "MergeStmt" -> dml(b, ctes, d, "MERGE");
+      case "CopyStmt" -> {
+        kind("COPY");
+        if (b.path("is_from").asBoolean()) facts.flags.add(DATA_MODIFYING);
+        if (b.path("is_program").asBoolean()) facts.flags.add(CommandFlag.COPY_PROGRAM);
+        else if (b.has("filename")) facts.flags.add(FILE_ACCESS);
+        inner(b.path("query"), ctes, d);
+        fields(b, Set.of("query"), ctes, d);
+      }
+      case "ExplainStmt" -> explicitInner(b, "EXPLAIN", "query", ctes, d);
+      case "PrepareStmt" -> explicitInner(b, "PREPARE", "query", ctes, d);
+      case "DeclareCursorStmt" -> explicitInner(b, "DECLARE CURSOR", "query", ctes, d);
+      case "ExecuteStmt" -> simple(b, ctes, d, "EXECUTE", OPAQUE_CODE);
+      case "DeallocateStmt" -> simple(b, ctes, d, b.has("name") ? "DEALLOCATE" : "DEALLOCATE ALL");
+      case "FetchStmt" -> simple(b, ctes, d, b.path("ismove").asBoolean() ? "MOVE" : "FETCH");
+      case "ClosePortalStmt" -> simple(b, ctes, d, b.has("portalname") ? "CLOSE CURSOR" : "CLOSE CURSOR ALL");
+      case "TransactionStmt" -> simple(b, ctes, d, transactionKind(b.path("kind").asText()), CommandFlag.TRANSACTION_CONTROL);
+      case "VariableSetStmt" -> {
+        String k = b.path("kind").asText();
+        kind(k.startsWith("VAR_RESET") ? "RESET" : "SET");
+        setting(b);
+      }
+      case "VariableShowStmt" -> simple(b, ctes, d, "SHOW");
+      case "DiscardStmt" -> {
+        String target = b.path("target").asText();
+        switch (target) {
+          case "DISCARD_ALL" -> {
+            kind("DISCARD ALL", SETTING_CHANGE, ROLE_CHANGE);
+            facts.changesParsing = true;
+          }
+          case "DISCARD_PLANS" -> kind("DISCARD PLANS");
+          case "DISCARD_SEQUENCES" -> kind("DISCARD SEQUENCES");
+          case "DISCARD_TEMP" -> kind("DISCARD TEMP");
+          default -> kind("DISCARD", UNCLASSIFIED);
+        }
+      }
+      case "AlterSystemStmt" -> settingHolder(b, "ALTER SYSTEM");
+      case "AlterRoleSetStmt" -> {
+        settingHolder(b, "ALTER ROLE");
+        facts.flags.add(PRIVILEGE_CHANGE);
+      }
+      case "AlterDatabaseSetStmt" -> {
+        settingHolder(b, "ALTER DATABASE");
+        facts.flags.add(DDL);
+      }
+      case "CreateRoleStmt" -> {
+        String t = b.path("stmt_type").asText();
+        role(b, ctes, d, t.equals("ROLESTMT_USER") ? "CREATE USER" : t.equals("ROLESTMT_GROUP") ? "CREATE GROUP" : "CREATE ROLE");
+      }
+      case "AlterRoleStmt" -> role(b, ctes, d, "ALTER ROLE");
+      case "DropRoleStmt" -> simple(b, ctes, d, "DROP ROLE", PRIVILEGE_CHANGE);
+      case "GrantStmt", "GrantRoleStmt" -> simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
+      case "AlterDefaultPrivilegesStmt" -> simple(b, ctes, d, "ALTER DEFAULT PRIVILEGES", PRIVILEGE_CHANGE);
+      case "ReassignOwnedStmt" -> simple(b, ctes, d, "REASSIGN OWNED", PRIVILEGE_CHANGE);
+      case "DropOwnedStmt" -> simple(b, ctes, d, "DROP OWNED", PRIVILEGE_CHANGE, DDL);
+      case "DoStmt" -> simple(b, ctes, d, "DO", OPAQUE_CODE);
+      case "CallStmt" -> {
+        kind("CALL", OPAQUE_CODE);
+        if (b.has("funccall")) funcCall(b.get("funccall"), ctes, d);
+        fields(b, Set.of("funccall", "funcexpr"), ctes, d);
+      }
+      case "CreateFunctionStmt" -> simple(b, ctes, d, b.path("is_procedure").asBoolean() ? "CREATE PROCEDURE" : "CREATE FUNCTION", DDL, OPAQUE_CODE);
+      case "AlterFunctionStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objtype").asText("OBJECT_FUNCTION")), DDL);
+      case "CreateTrigStmt" -> simple(b, ctes, d, "CREATE TRIGGER", DDL, OPAQUE_CODE);
+      case "CreateEventTrigStmt" -> simple(b, ctes, d, "CREATE EVENT TRIGGER", DDL, OPAQUE_CODE);
+      case "AlterEventTrigStmt" -> simple(b, ctes, d, "ALTER EVENT TRIGGER", DDL);
+      case "RuleStmt" -> {
+        // Rule actions run later, on someone else's statement: report what they would do.
+        kind("CREATE RULE", DDL, OPAQUE_CODE);
+        for (JsonNode a : b.path("actions")) inner(a, ctes, d);
+        fields(b, Set.of("actions"), ctes, d);
+      }
+      case "CreateStmt" -> simple(b, ctes, d, "CREATE TABLE", DDL);
+      case "CreateForeignTableStmt" -> simple(b, ctes, d, "CREATE FOREIGN TABLE", DDL);
+      case "CreateTableAsStmt" -> {
+        boolean matview = b.path("objtype").asText().equals("OBJECT_MATVIEW");
+        kind(matview ? "CREATE MATERIALIZED VIEW" : "CREATE TABLE AS", DDL, DATA_MODIFYING);
+        inner(b.path("query"), ctes, d);
+        fields(b, Set.of("query"), ctes, d);
+      }
+      case "ViewStmt" -> {
+        kind("CREATE VIEW", DDL);
+        inner(b.path("query"), ctes, d);
+        fields(b, Set.of("query"), ctes, d);
+      }
+      case "IndexStmt" -> simple(b, ctes, d, "CREATE INDEX", DDL);
+      case "CreateSchemaStmt" -> {
+        kind("CREATE SCHEMA", DDL);
+        for (JsonNode e : b.path("schemaElts")) inner(e, ctes, d);
+        fields(b, Set.of("schemaElts"), ctes, d);
+      }
+      case "CreateSeqStmt" -> simple(b, ctes, d, "CREATE SEQUENCE", DDL);
+      case "AlterSeqStmt" -> simple(b, ctes, d, "ALTER SEQUENCE", DDL);
+      case "AlterTableStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objtype").asText("OBJECT_TABLE")), DDL);
+      case "AlterTableMoveAllStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objtype").asText("OBJECT_TABLE")), DDL);
+      case "RenameStmt" -> {
+        String t = b.path("renameType").asText();
+        boolean part = t.equals("OBJECT_COLUMN") || t.equals("OBJECT_TABCONSTRAINT") || t.equals("OBJECT_TRIGGER")
+            || t.equals("OBJECT_RULE") || t.equals("OBJECT_POLICY");
+        String words = part && b.has("relationType") && !t.equals("OBJECT_TRIGGER") && !t.equals("OBJECT_RULE") && !t.equals("OBJECT_POLICY")
+            ? objectWords(b.path("relationType").asText()) : objectWords(t);
+        simple(b, ctes, d, "ALTER " + words, DDL);
+      }
+      case "AlterObjectSchemaStmt", "AlterObjectDependsStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objectType").asText()), DDL);
+      case "AlterOwnerStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objectType").asText()), DDL, PRIVILEGE_CHANGE);
+      case "DropStmt" -> {
+        String t = b.path("removeType").asText();
+        kind("DROP " + objectWords(t), DDL);
+        if (RELATION_OBJECT_TYPES.contains(t)) {
+          for (JsonNode o : b.path("objects")) facts.objects.add(String.join(".", strings(o.path("List").path("items"))));
+        }
+        fields(b, Set.of("objects"), ctes, d);
+        node(b.path("objects"), Set.of(), d);
+      }
+      case "TruncateStmt" -> simple(b, ctes, d, "TRUNCATE", DATA_MODIFYING);
+      case "CommentStmt" -> simple(b, ctes, d, "COMMENT", DDL);
+      case "SecLabelStmt" -> simple(b, ctes, d, "SECURITY LABEL", DDL);
+      case "CreatedbStmt" -> simple(b, ctes, d, "CREATE DATABASE", DDL);
+      case "AlterDatabaseStmt", "AlterDatabaseRefreshCollStmt" -> simple(b, ctes, d, "ALTER DATABASE", DDL);
+      case "DropdbStmt" -> simple(b, ctes, d, "DROP DATABASE", DDL);
+      case "CreateTableSpaceStmt" -> simple(b, ctes, d, "CREATE TABLESPACE", DDL, FILE_ACCESS);
+      case "DropTableSpaceStmt" -> simple(b, ctes, d, "DROP TABLESPACE", DDL);
+      case "AlterTableSpaceOptionsStmt" -> simple(b, ctes, d, "ALTER TABLESPACE", DDL);
+      case "CreateExtensionStmt" -> simple(b, ctes, d, "CREATE EXTENSION", DDL, OPAQUE_CODE);
+      case "AlterExtensionStmt", "AlterExtensionContentsStmt" -> simple(b, ctes, d, "ALTER EXTENSION", DDL, OPAQUE_CODE);
+      case "CreateFdwStmt" -> secretOptions(b, ctes, d, "CREATE FOREIGN DATA WRAPPER", DDL);
+      case "AlterFdwStmt" -> secretOptions(b, ctes, d, "ALTER FOREIGN DATA WRAPPER", DDL);
+      case "CreateForeignServerStmt" -> secretOptions(b, ctes, d, "CREATE SERVER", DDL);
+      case "AlterForeignServerStmt" -> secretOptions(b, ctes, d, "ALTER SERVER", DDL);
+      case "CreateUserMappingStmt" -> secretOptions(b, ctes, d, "CREATE USER MAPPING", DDL, PRIVILEGE_CHANGE);
+      case "AlterUserMappingStmt" -> secretOptions(b, ctes, d, "ALTER USER MAPPING", DDL, PRIVILEGE_CHANGE);
+      case "DropUserMappingStmt" -> simple(b, ctes, d, "DROP USER MAPPING", DDL, PRIVILEGE_CHANGE);
+      case "ImportForeignSchemaStmt" -> simple(b, ctes, d, "IMPORT FOREIGN SCHEMA", DDL);
+      case "CreatePolicyStmt" -> simple(b, ctes, d, "CREATE POLICY", DDL, PRIVILEGE_CHANGE);
+      case "AlterPolicyStmt" -> simple(b, ctes, d, "ALTER POLICY", DDL, PRIVILEGE_CHANGE);
+      case "CreatePublicationStmt" -> simple(b, ctes, d, "CREATE PUBLICATION", DDL);
+      case "AlterPublicationStmt" -> simple(b, ctes, d, "ALTER PUBLICATION", DDL);
+      case "CreateSubscriptionStmt" -> secretOptions(b, ctes, d, "CREATE SUBSCRIPTION", DDL, OPAQUE_CODE);
+      case "AlterSubscriptionStmt" -> secretOptions(b, ctes, d, "ALTER SUBSCRIPTION", DDL, OPAQUE_CODE);
+      case "DropSubscriptionStmt" -> simple(b, ctes, d, "DROP SUBSCRIPTION", DDL);
+      case "CreateDomainStmt" -> simple(b, ctes, d, "CREATE DOMAIN", DDL);
+      case "AlterDomainStmt" -> simple(b, ctes, d, "ALTER DOMAIN", DDL);
+      case "CompositeTypeStmt", "CreateEnumStmt", "CreateRangeStmt" -> simple(b, ctes, d, "CREATE TYPE", DDL);
+      case "AlterEnumStmt", "AlterTypeStmt" -> simple(b, ctes, d, "ALTER TYPE", DDL);
+      case "DefineStmt" -> simple(b, ctes, d, "CREATE " + objectWords(b.path("kind").asText()), DDL);
+      case "CreateCastStmt" -> simple(b, ctes, d, "CREATE CAST", DDL);
+      case "CreateConversionStmt" -> simple(b, ctes, d, "CREATE CONVERSION", DDL);
+      case "CreateOpClassStmt" -> simple(b, ctes, d, "CREATE OPERATOR CLASS", DDL);
+      case "CreateOpFamilyStmt" -> simple(b, ctes, d, "CREATE OPERATOR FAMILY", DDL);
+      case "AlterOpFamilyStmt" -> simple(b, ctes, d, "ALTER OPERATOR FAMILY", DDL);
+      case "AlterOperatorStmt" -> simple(b, ctes, d, "ALTER OPERATOR", DDL);
+      case "CreatePLangStmt" -> simple(b, ctes, d, "CREATE LANGUAGE", DDL, OPAQUE_CODE);
+      case "CreateTransformStmt" -> simple(b, ctes, d, "CREATE TRANSFORM", DDL);
+      case "CreateAmStmt" -> simple(b, ctes, d, "CREATE ACCESS METHOD", DDL);
+      case "CreateStatsStmt" -> simple(b, ctes, d, "CREATE STATISTICS", DDL);
+      case "AlterStatsStmt" -> simple(b, ctes, d, "ALTER STATISTICS", DDL);
+      case "AlterCollationStmt" -> simple(b, ctes, d, "ALTER COLLATION", DDL);
+      case "AlterTSDictionaryStmt" -> simple(b, ctes, d, "ALTER TEXT SEARCH DICTIONARY", DDL);
+      case "AlterTSConfigurationStmt" -> simple(b, ctes, d, "ALTER TEXT SEARCH CONFIGURATION", DDL);
+      // The view's stored query runs again, with whatever functions it calls.
+      case "RefreshMatViewStmt" -> simple(b, ctes, d, "REFRESH MATERIALIZED VIEW", DATA_MODIFYING, OPAQUE_CODE);
+      case "VacuumStmt" -> simple(b, ctes, d, b.path("is_vacuumcmd").asBoolean() ? "VACUUM" : "ANALYZE");
+      case "ClusterStmt" -> simple(b, ctes, d, "CLUSTER");
+      case "ReindexStmt" -> simple(b, ctes, d, "REINDEX");
+      case "LockStmt" -> simple(b, ctes, d, "LOCK TABLE");
+      case "ListenStmt" -> simple(b, ctes, d, "LISTEN");
+      case "UnlistenStmt" -> simple(b, ctes, d, "UNLISTEN");
+      case "NotifyStmt" -> simple(b, ctes, d, "NOTIFY");
+      case "LoadStmt" -> simple(b, ctes, d, "LOAD", FILE_ACCESS, OPAQUE_CODE);
+      case "CheckPointStmt" -> simple(b, ctes, d, "CHECKPOINT");
+      case "ConstraintsSetStmt" -> simple(b, ctes, d, "SET CONSTRAINTS", SETTING_CHANGE);
+      default -> {
+        String name = type.endsWith("Stmt") ? type.substring(0, type.length() - 4) : type;
+        simple(b, ctes, d, name.toUpperCase(Locale.ROOT), UNCLASSIFIED);
+      }
+    }
+  }
+
+  private void kind(String kind, CommandFlag... flags) {
+    facts.kinds.add(kind);
+    for (CommandFlag f : flags) facts.flags.add(f);
+  }
+
+  private void simple(JsonNode b, Set<String> ctes, int d, String kind, CommandFlag... flags) {
+    kind(kind, flags);
+    fields(b, Set.of(), ctes, d);
+  }
+
+  private void explicitInner(JsonNode b, String kind, String field, Set<String> ctes, int d) {
+    // EXPLAIN without ANALYZE does not run its statement, but planning can evaluate functions and a
+    // policy is safer seeing the inner statement either way.
+    kind(kind);
+    inner(b.path(field), ctes, d);
+    fields(b, Set.of(field), ctes, d);
+  }
+
+  /** A statement that runs (or is stored) as such: its kind is reported even when it is a SELECT. */
+  private void inner(JsonNode wrapped, Set<String> ctes, int d) {
+    if (wrapped.isMissingNode() || wrapped.isNull()) return;
+    if (wrapped.isObject() && wrapped.size() == 1) {
+      Map.Entry<String, JsonNode> e = wrapped.fields().next();
+      if (e.getKey().endsWith("Stmt") && !STRUCTURAL.contains(e.getKey())) {
+        statement(e.getKey(), e.getValue(), ctes, true, d);
+        return;
+      }
+    }
+    node(wrapped, ctes, d);
+  }
+
+  private void dml(JsonNode b, Set<String> ctes, int d, String kind) {
+    kind(kind, DATA_MODIFYING);
+    Set<String> scope = withClause(b, ctes, d);
+    // The target is always a table, never a CTE of the same name.
+    if (b.has("relation")) facts.objects.add(qualifiedName(b.get("relation")));
+    fields(b, Set.of("withClause", "relation"), scope, d);
+  }
+
+  /** Visits the CTEs of a WITH and returns the scope in which the statement body sees them. */
+  private Set<String> withClause(JsonNode b, Set<String> ctes, int d) {
+    JsonNode with = b.path("withClause");
+    if (!with.isObject()) return ctes;
+    boolean recursive = with.path("recursive").asBoolean();
+    List<String> names = new ArrayList<>();
+    for (JsonNode c : with.path("ctes")) names.add(c.path("CommonTableExpr").path("ctename").asText());
+    Set<String> all = new HashSet<>(ctes);
+    all.addAll(names);
+    int i = 0;
+    for (JsonNode c : with.path("ctes")) {
+      // A CTE sees the ones before it; with RECURSIVE it sees all of them, itself included.
+      Set<String> visible = new HashSet<>(ctes);
+      visible.addAll(recursive ? names : names.subList(0, i));
+      JsonNode cte = c.path("CommonTableExpr");
+      if (cte.isObject()) {
+        node(cte.path("ctequery"), visible, d);
+        fields(cte, Set.of("ctequery"), visible, d);
+      } else {
+        facts.flags.add(UNCLASSIFIED);
+      }
+      i++;
+    }
+    return all;
+  }
+
+  private void setting(JsonNode set) {
+    facts.flags.add(SETTING_CHANGE);
+    String k = set.path("kind").asText();
+    String name = set.path("name").asText("").toLowerCase(Locale.ROOT);
+    if (k.equals("VAR_RESET_ALL")) {
+      // RESET ALL returns every setting, role included, to its session default.
+      facts.flags.add(ROLE_CHANGE);
+      facts.changesParsing = true;
+    }
+    if (Functions.ROLE_SETTINGS.contains(name)) facts.flags.add(ROLE_CHANGE);
+    if (Functions.PARSING_SETTINGS.contains(name)) facts.changesParsing = true;
+    if (Functions.secretSetting(name)) collectStrings(set.path("args"), facts.redactAt, 0);
+    // Arguments are constants by grammar; walk them anyway so nothing goes unseen.
+    node(set.path("args"), Set.of(), 1);
+  }
+
+  private void settingHolder(JsonNode b, String kind) {
+    kind(kind, SETTING_CHANGE);
+    JsonNode set = b.path("setstmt");
+    if (set.isObject()) setting(set);
+    fields(b, Set.of("setstmt"), Set.of(), 1);
+  }
+
+  private void role(JsonNode b, Set<String> ctes, int d, String kind) {
+    kind(kind, PRIVILEGE_CHANGE);
+    for (JsonNode o : b.path("options")) {
+      if (o.path("DefElem").path("defname").asText().equals("password")) facts.redactAllStrings = true;
+    }
+    fields(b, Set.of(), ctes, d);
+  }
+
+  private void secretOptions(JsonNode b, Set<String> ctes, int d, String kind, CommandFlag... flags) {
+    // Options of servers, user mappings and subscriptions carry passwords and connection strings,
+    // and the parse tree gives no location for them: redact every literal of the statement.
+    facts.redactAllStrings = true;
+    simple(b, ctes, d, kind, flags);
+  }
+
+  private static String transactionKind(String k) {
+    return switch (k) {
+      case "TRANS_STMT_BEGIN" -> "BEGIN";
+      case "TRANS_STMT_START" -> "START TRANSACTION";
+      case "TRANS_STMT_COMMIT" -> "COMMIT";
+      case "TRANS_STMT_ROLLBACK", "TRANS_STMT_ROLLBACK_TO" -> "ROLLBACK";
+      case "TRANS_STMT_SAVEPOINT" -> "SAVEPOINT";
+      case "TRANS_STMT_RELEASE" -> "RELEASE";
+      case "TRANS_STMT_PREPARE" -> "PREPARE TRANSACTION";
+      case "TRANS_STMT_COMMIT_PREPARED" -> "COMMIT PREPARED";
+      case "TRANS_STMT_ROLLBACK_PREPARED" -> "ROLLBACK PREPARED";
+      default -> "TRANSACTION";
+    };
+  }
+
+  static String objectWords(String objectType) {
+    String mapped = OBJECT_WORDS.get(objectType);
+    if (mapped != null) return mapped;
+    String t = objectType.startsWith("OBJECT_") ? objectType.substring(7) : objectType;
+    return t.replace('_', ' ');
+  }
+
+  /** The {@code sval}s of a list of String nodes. */
+  private static List<String> strings(JsonNode list) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode s : list) {
+      JsonNode v = s.path("String").path("sval");
+      if (v.isTextual()) out.add(v.asText());
+    }
+    return out;
+  }
+
+  private static boolean contains(int[] a, int v) {
+    for (int x : a) if (x == v) return true;
+    return false;
+  }
+}
