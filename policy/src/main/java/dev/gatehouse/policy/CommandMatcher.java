@@ -28,9 +28,9 @@ record CommandMatcher(Optional<Sql> sql, Set<CommandFlag> flags) {
       var cl = c.classification();
       if (!kinds.isEmpty()) {
         if (polarity.restrictive()) {
-          if (cl.kinds().stream().noneMatch(k -> kinds.stream().anyMatch(p -> p.matches(k)))) return false;
+          if (cl.kinds().stream().noneMatch(k -> kinds.stream().anyMatch(p -> p.matches(k, polarity)))) return false;
         } else {
-          if (cl.kinds().isEmpty() || !cl.kinds().stream().allMatch(k -> kinds.stream().anyMatch(p -> p.matches(k)))) return false;
+          if (cl.kinds().isEmpty() || !cl.kinds().stream().allMatch(k -> kinds.stream().anyMatch(p -> p.matches(k, polarity)))) return false;
         }
       }
       return names(objects, cl.objects(), polarity) && names(functions, cl.functions(), polarity);
@@ -68,20 +68,24 @@ record CommandMatcher(Optional<Sql> sql, Set<CommandFlag> flags) {
   }
 
   /**
-   * A statement kind pattern: {@code DROP} matches {@code DROP TABLE} and every other DROP, {@code
-   * DROP TABLE} only that; compared case-insensitively on whole words.
+   * A statement kind pattern, compared case-insensitively on whole words. A pattern that is only
+   * the leading words of kinds ({@code DROP}, {@code ALTER}) matches every kind that starts so. A
+   * pattern that is itself a full kind ({@code SELECT}, {@code SET}) matches the kinds it begins
+   * only when the match is RESTRICTIVE: a deny on {@code SET} catches {@code SET ROLE}, but an allow
+   * of {@code SELECT} does not let {@code SELECT INTO} (which creates a table) through.
    */
-  record KindPattern(String kind) {
-    KindPattern {
-      kind = normalise(kind);
+  record KindPattern(String kind, boolean full) {
+    KindPattern(String kind) {
+      this(normalise(kind), StatementKinds.KNOWN.contains(normalise(kind)));
     }
 
     static String normalise(String kind) {
       return String.join(" ", kind.strip().toUpperCase(Locale.ROOT).split("\\s+"));
     }
 
-    boolean matches(String commandKind) {
+    boolean matches(String commandKind, Polarity polarity) {
       int n = kind.length();
+      if (full && !polarity.restrictive()) return commandKind.equalsIgnoreCase(kind);
       return commandKind.regionMatches(true, 0, kind, 0, n)
           && (commandKind.length() == n || commandKind.charAt(n) == ' ');
     }
