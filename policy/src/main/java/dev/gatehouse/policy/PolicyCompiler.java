@@ -192,7 +192,9 @@ final class PolicyCompiler {
     SubjectMatcher m = new SubjectMatcher(Set.copyOf(strings(path + ".users", s.users())),
         Set.copyOf(strings(path + ".groups", s.groups())), Set.copyOf(strings(path + ".issuers", s.issuers())),
         Set.copyOf(kinds), Map.copyOf(claims));
-    if (m.equals(SubjectMatcher.ANY)) error(path, "subjects is empty: give users, groups, issuers, kinds or claims");
+    if (s.users() == null && s.groups() == null && s.issuers() == null && s.kinds() == null && s.claims() == null) {
+      error(path, "subjects is empty: give users, groups, issuers, kinds or claims");
+    }
     return m;
   }
 
@@ -219,7 +221,7 @@ final class PolicyCompiler {
       });
     }
     ResourceMatcher m = new ResourceMatcher(names, Set.copyOf(types), Map.copyOf(tags));
-    if (m.equals(ResourceMatcher.ANY)) error(path, "resources is empty: give names, types or tags");
+    if (r.names() == null && r.types() == null && r.tags() == null) error(path, "resources is empty: give names, types or tags");
     return m;
   }
 

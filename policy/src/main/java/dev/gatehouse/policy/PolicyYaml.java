@@ -102,8 +102,21 @@ final class PolicyYaml {
       }
       return new Parsed<>(value, locations);
     } catch (JsonProcessingException e) {
-      throw new PolicyException(List.of(bindingError(source, e)));
+      throw new PolicyException(List.of(relocate(bindingError(source, e), e, locations)));
     }
+  }
+
+  /**
+   * Jackson reports where its parser stood when binding failed, which can be past the offending
+   * value; the index knows where the value (or the unknown key's value) was written.
+   */
+  private static PolicyError relocate(PolicyError error, JsonProcessingException e, Locations locations) {
+    String key = e instanceof UnrecognizedPropertyException u
+        ? (error.path().isEmpty() ? "" : error.path() + ".") + u.getPropertyName()
+        : error.path();
+    return locations.exact(key)
+        .map(loc -> new PolicyError(error.file(), line(loc), column(loc), error.path(), error.message()))
+        .orElse(error);
   }
 
   /** The streaming pass: refuses aliases, anchors and tags, and records value locations. */
@@ -213,6 +226,10 @@ final class PolicyYaml {
 
     String source() {
       return source;
+    }
+
+    java.util.Optional<JsonLocation> exact(String path) {
+      return java.util.Optional.ofNullable(at.get(path));
     }
 
     PolicyError error(String path, String message) {
