@@ -149,6 +149,11 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     return writer.available();
   }
 
+  /** Events waiting for the writer (tests). */
+  int queued() {
+    return writer.queued();
+  }
+
   /** Outcome events dropped since the last {@link EventType#EVENTS_LOST} event was written. */
   public long lostEvents() {
     return writer.lost();

@@ -100,6 +100,10 @@ final class ChainWriter implements Runnable {
     return !closing && queue.offer(p, timeout.toNanos(), TimeUnit.NANOSECONDS);
   }
 
+  int queued() {
+    return queue.size();
+  }
+
   void countLost() {
     lost.incrementAndGet();
   }
