@@ -77,7 +77,11 @@ import org.slf4j.LoggerFactory;
  * authentication that is refused on our side. Messages never contain the password.
  *
  * <p>Stateless apart from its settings; thread-safe. Each call blocks its thread (meant to be a
- * virtual thread) for at most the connect timeout plus the startup timeout.
+ * virtual thread) for at most the connect timeout plus the startup timeout per read.
+ *
+ * <p>Longer than our usual 400 lines because the startup phase is one state machine ({@code
+ * Startup}) whose order checks (nothing before AuthenticationOk, no AuthenticationOk before the
+ * SCRAM server proof) are easiest to audit when they sit together.
  */
 public final class BackendConnector {
   private static final Logger log = LoggerFactory.getLogger(BackendConnector.class);

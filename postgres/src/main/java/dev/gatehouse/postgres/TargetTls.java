@@ -144,6 +144,9 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
           CertificateFactory.getInstance("X.509").generateCertificates(in)) {
         store.setCertificateEntry("ca-" + index++, certificate);
       }
+    } catch (IOException | GeneralSecurityException e) {
+      throw new PostgresGatewayException(
+          "08001", "cannot read CA certificates from caFile " + caFile.get() + ": " + e.getMessage(), e);
     }
     if (index == 0) {
       throw new PostgresGatewayException(
