@@ -23,7 +23,10 @@ final class Lexer {
     QUOTED_IDENT,
     /** {@code U&"..."}: value is the raw body (escapes not decoded). */
     UNICODE_IDENT,
-    /** {@code '...'}, {@code E'...'}, {@code B'...'}, {@code X'...'}, {@code N'...'}, {@code U&'...'}, with continuations. */
+    /**
+     * {@code '...'}, {@code E'...'}, {@code B'...'}, {@code X'...'}, {@code N'...'}, {@code U&'...'},
+     * with continuations; value is the lower-cased prefix ({@code ""}, {@code e}, {@code u&} ...).
+     */
     STRING,
     /** {@code $tag$ ... $tag$}. */
     DOLLAR_STRING,
@@ -152,7 +155,7 @@ final class Lexer {
           j = k + 1;
           continue;
         }
-        return new Token(Kind.STRING, start, j, "");
+        return new Token(Kind.STRING, start, j, lowerAscii(s.substring(start, quote)));
       }
       j++;
     }
