@@ -1,0 +1,319 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.postgres.wire.BackendCodec;
+import dev.gatehouse.postgres.wire.CommandComplete;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.Frame;
+import dev.gatehouse.postgres.wire.FrameHeader;
+import dev.gatehouse.postgres.wire.FrameReader;
+import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.ParameterStatus;
+import dev.gatehouse.postgres.wire.ProtocolException;
+import dev.gatehouse.postgres.wire.ReadyForQuery;
+import java.io.IOException;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The target→client direction of a session: relays every message, decoding only the few that
+ * carry what Gatehouse must know (CommandComplete, ErrorResponse, ReadyForQuery, ParameterStatus);
+ * rows and COPY data are streamed through in chunks. Each answer is matched, in order, with what
+ * {@link FrontendRelay} queued, to complete audit outcomes, confirm statement names, and replace
+ * the error a denied statement's stand-in provoked by the denial.
+ *
+ * <p>Writes to the client are batched and flushed when the target has nothing more immediately
+ * available, and at every ReadyForQuery. The only writer of the client socket after startup.
+ */
+final class BackendRelay {
+  private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
+
+  private final ProxySession s;
+  private final FrameReader reader;
+  private final MessageWriter client;
+  /** The target already told the client why it ends (a FATAL ErrorResponse). */
+  private boolean fatalRelayed;
+  /** A frame is partly written to the client: nothing else may be written after it. */
+  private boolean midFrame;
+  /** The SQLSTATE that made the target skip to Sync, for the executions it skipped. */
+  private String skipCause = "";
+
+  BackendRelay(ProxySession session) {
+    this.s = session;
+    this.reader = session.backend.reader();
+    this.client = session.clientWriter;
+  }
+
+  void run() {
+    try {
+      while (true) {
+        Optional<FrameHeader> next = reader.readHeader(Integer.MAX_VALUE);
+        if (next.isEmpty()) {
+          String resource = s.session.resource().name();
+          s.end(fatalRelayed ? "resource ended the session" : "connection to resource lost",
+              fatalRelayed ? Optional.empty() : Optional.of(Replies.resourceLost(resource)));
+          return;
+        }
+        handle(next.get());
+        if (!reader.hasBufferedBytes()) client.flush();
+      }
+    } catch (ProtocolException e) {
+      s.end("protocol violation by the resource: " + e.getMessage(), Optional.of(Replies.protocolViolation(
+          "resource \"" + s.session.resource().name() + "\" sent an invalid message; the session was ended")));
+    } catch (PostgresGatewayException e) {
+      s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
+    } catch (IOException e) {
+      if (s.clientOutput.failed()) {
+        s.end("client connection lost", Optional.empty());
+      } else {
+        s.end("connection to resource lost: " + e.getMessage(), fatalRelayed
+            ? Optional.empty() : Optional.of(Replies.resourceLost(s.session.resource().name())));
+      }
+    } catch (RuntimeException e) {
+      log.error("internal error relaying resource messages", e);
+      s.end("internal error: " + e, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
+    } finally {
+      tellClientAndClose();
+    }
+  }
+
+  private void handle(FrameHeader header) throws IOException {
+    switch (header.type()) {
+      case 'D' -> {
+        rowSeen();
+        relay(header);
+      }
+      case 'd', 'c', 'G', 'H', 'W', 'A', 'N', 't' -> relay(header);
+      case '1' -> {
+        Expected.ParseDone parse = head(Expected.ParseDone.class, "ParseComplete");
+        s.state.confirm(parse.entry());
+        s.state.answered();
+        relay(header);
+      }
+      case '2' -> {
+        head(Expected.BindDone.class, "BindComplete");
+        s.state.answered();
+        relay(header);
+      }
+      case '3' -> {
+        Expected.CloseDone close = head(Expected.CloseDone.class, "CloseComplete");
+        close.tombstone().ifPresent(s.state::confirm);
+        s.state.answered();
+        relay(header);
+      }
+      case 'T' -> {
+        if (s.state.head().orElse(null) instanceof Expected.DescribeDone) s.state.answered();
+        relay(header);
+      }
+      case 'n' -> {
+        head(Expected.DescribeDone.class, "NoData");
+        s.state.answered();
+        relay(header);
+      }
+      case 's' -> {
+        head(Expected.ExecuteDone.class, "PortalSuspended");
+        s.state.answered();
+        relay(header);
+      }
+      case 'I' -> {
+        if (s.state.head().orElse(null) instanceof Expected.ExecuteDone) s.state.answered();
+        relay(header);
+      }
+      case 'V' -> {
+        if (s.state.head().orElse(null) instanceof Expected.FunctionCallDone call) {
+          call.execution().ifPresent(e -> e.completeOk(s.checkpoint, Optional.empty()));
+        }
+        relay(header);
+      }
+      case 'C' -> commandComplete(read(header));
+      case 'E' -> error(read(header));
+      case 'Z' -> readyForQuery(read(header));
+      case 'S' -> parameterStatus(read(header));
+      default -> throw ProtocolException.violation(
+          "unexpected message type 0x" + Integer.toHexString(header.type() & 0xff) + " from the resource after startup");
+    }
+  }
+
+  private void commandComplete(Frame frame) throws IOException {
+    CommandComplete complete = (CommandComplete) BackendCodec.decode(frame);
+    OptionalLong rows = complete.rows();
+    Optional<Long> tagRows = rows.isPresent() ? Optional.of(rows.getAsLong()) : Optional.empty();
+    switch (s.state.head().orElse(null)) {
+      case Expected.ExecuteDone x -> {
+        x.execution().ifPresent(e -> e.completeOk(s.checkpoint, tagRows));
+        s.state.answered();
+      }
+      case Expected.QueryDone q -> {
+        q.current().ifPresent(e -> e.completeOk(s.checkpoint, tagRows));
+        q.advance();
+      }
+      case null, default -> { }
+    }
+    write(frame);
+  }
+
+  private void error(Frame frame) throws IOException {
+    ErrorResponse error = (ErrorResponse) BackendCodec.decode(frame);
+    String severity = error.severity();
+    if (severity.equals("FATAL") || severity.equals("PANIC")) {
+      // The target ends the session and says why; the client hears it in the target's words.
+      write(frame);
+      client.flush();
+      fatalRelayed = true;
+      return;
+    }
+    String code = error.sqlstate().isEmpty() ? "XX000" : error.sqlstate();
+    Optional<ErrorResponse> replacement = Optional.empty();
+    boolean skips = true;
+    switch (s.state.head().orElse(null)) {
+      case Expected.QueryDone q -> {
+        skips = false;
+        replacement = q.denial();
+        q.remaining().forEach(e -> e.completeError(s.checkpoint, code));
+        q.skipRest();
+      }
+      case Expected.FunctionCallDone call -> {
+        skips = false;
+        replacement = call.denial();
+        call.execution().ifPresent(e -> e.completeError(s.checkpoint, code));
+      }
+      case Expected.ExecuteDone x -> {
+        replacement = x.denial();
+        x.execution().ifPresent(e -> e.completeError(s.checkpoint, code));
+        s.state.answered();
+      }
+      case Expected.ParseDone parse -> {
+        s.state.reject(parse.entry());
+        s.state.answered();
+      }
+      case Expected.CloseDone close -> {
+        close.tombstone().ifPresent(s.state::reject);
+        s.state.answered();
+      }
+      case Expected.BindDone bind -> s.state.answered();
+      case Expected.DescribeDone describe -> s.state.answered();
+      case null, default -> skips = false; // e.g. COMMIT failing at Sync: no skipping follows
+    }
+    if (skips) {
+      // PostgreSQL now ignores every message up to Sync (protocol docs, "Extended Query").
+      skipCause = code;
+      s.state.startSkipping();
+      s.state.drainSkipped(this::skipped);
+    }
+    if (replacement.isPresent()) {
+      client.write(replacement.get());
+    } else {
+      write(frame);
+    }
+  }
+
+  private void readyForQuery(Frame frame) throws IOException {
+    ReadyForQuery ready = (ReadyForQuery) BackendCodec.decode(frame);
+    s.state.drainSkipped(this::skipped);
+    Expected head = s.state.head().orElse(null);
+    if (!(head instanceof Expected.SyncPoint point)) {
+      throw new PostgresGatewayException("08P01",
+          "Gatehouse lost track of the protocol state (ReadyForQuery without a pending Sync or Query); the session was ended");
+    }
+    switch (point) {
+      case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeAborted(s.checkpoint));
+      case Expected.FunctionCallDone call -> call.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
+      case Expected.SyncDone sync -> { }
+    }
+    s.state.readyForQuery(point.number(), ready.status());
+    s.state.answered();
+    write(frame);
+    client.flush();
+  }
+
+  private void parameterStatus(Frame frame) throws IOException {
+    ParameterStatus status = (ParameterStatus) BackendCodec.decode(frame);
+    String name = status.name().toLowerCase(Locale.ROOT);
+    String value = status.value();
+    boolean broken = (name.equals("client_encoding") && !value.equalsIgnoreCase("UTF8"))
+        || (name.equals("standard_conforming_strings") && !value.equalsIgnoreCase("on"));
+    if (broken) {
+      // The classifier reads SQL as UTF-8 with standard strings; once the server reads it
+      // differently, a statement could mean one thing to Gatehouse and another to the target.
+      throw new PostgresGatewayException("08P01", "resource \"" + s.session.resource().name() + "\" changed "
+          + status.name() + " to \"" + StartupParameters.sanitizeName(value)
+          + "\"; Gatehouse requires client_encoding UTF8 and standard_conforming_strings on, so the session was ended");
+    }
+    write(frame);
+  }
+
+  /** An expectation the target will never answer: it skipped the message after an error. */
+  private void skipped(Expected expected) {
+    switch (expected) {
+      case Expected.ParseDone parse -> s.state.reject(parse.entry());
+      case Expected.CloseDone close -> close.tombstone().ifPresent(s.state::reject);
+      case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
+      case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeError(s.checkpoint, skipCause));
+      case Expected.FunctionCallDone call -> call.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
+      default -> { }
+    }
+  }
+
+  private void rowSeen() {
+    switch (s.state.head().orElse(null)) {
+      case Expected.ExecuteDone x -> x.execution().ifPresent(Execution::rowSeen);
+      case Expected.QueryDone q -> q.current().ifPresent(Execution::rowSeen);
+      case null, default -> { }
+    }
+  }
+
+  /** The oldest expectation, which must be of {@code type} for {@code answer} to make sense. */
+  private <T extends Expected> T head(Class<T> type, String answer) {
+    Expected head = s.state.head().orElse(null);
+    if (!type.isInstance(head)) {
+      // Statement names are tracked from this order; if it is lost, fail closed.
+      throw new PostgresGatewayException("08P01", "Gatehouse lost track of the protocol state (" + answer
+          + " while expecting " + (head == null ? "nothing" : head.getClass().getSimpleName())
+          + "); the session was ended");
+    }
+    return type.cast(head);
+  }
+
+  private Frame read(FrameHeader header) throws IOException {
+    if (header.bodyLength() > s.config.maxMessageLength()) {
+      throw new ProtocolException(ProtocolException.PROGRAM_LIMIT_EXCEEDED, "message of " + header.length()
+          + " bytes from the resource exceeds the maximum " + s.config.maxMessageLength());
+    }
+    return reader.readBody(header);
+  }
+
+  private void relay(FrameHeader header) throws IOException {
+    midFrame = true;
+    client.relay(header, reader);
+    midFrame = false;
+  }
+
+  private void write(Frame frame) throws IOException {
+    midFrame = true;
+    client.write(frame);
+    midFrame = false;
+  }
+
+  /** Tells the client why the session ends (when it deserves to hear it), then closes its socket. */
+  private void tellClientAndClose() {
+    Optional<ProxySession.Ending> ending = s.ending();
+    if (ending.isPresent() && ending.get().toClient().isPresent() && !fatalRelayed && !midFrame
+        && !s.clientOutput.failed()) {
+      try {
+        client.write(ending.get().toClient().get());
+        client.flush();
+      } catch (IOException | RuntimeException e) {
+        // the client is gone too
+      }
+    } else {
+      try {
+        client.flush();
+      } catch (IOException | RuntimeException e) {
+        // nothing more can reach the client
+      }
+    }
+    s.closeClient();
+  }
+}

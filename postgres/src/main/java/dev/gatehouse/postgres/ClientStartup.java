@@ -1,0 +1,405 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Admission;
+import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.core.ClientInfo;
+import dev.gatehouse.core.ResourceType;
+import dev.gatehouse.core.Secret;
+import dev.gatehouse.core.Session;
+import dev.gatehouse.postgres.sql.SqlClassifier;
+import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
+import dev.gatehouse.postgres.wire.AuthenticationOk;
+import dev.gatehouse.postgres.wire.BackendKeyData;
+import dev.gatehouse.postgres.wire.CancelRequest;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.Frame;
+import dev.gatehouse.postgres.wire.FrameReader;
+import dev.gatehouse.postgres.wire.FrontendCodec;
+import dev.gatehouse.postgres.wire.FrontendMessage;
+import dev.gatehouse.postgres.wire.GSSENCRequest;
+import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.NegotiateProtocolVersion;
+import dev.gatehouse.postgres.wire.ParameterStatus;
+import dev.gatehouse.postgres.wire.PasswordMessage;
+import dev.gatehouse.postgres.wire.ProtocolException;
+import dev.gatehouse.postgres.wire.ProtocolVersion;
+import dev.gatehouse.postgres.wire.ReadyForQuery;
+import dev.gatehouse.postgres.wire.SSLRequest;
+import dev.gatehouse.postgres.wire.StartupMessage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The start of one client connection, from accept to the hand-over to a {@link ProxySession}
+ * (PostgreSQL protocol documentation, "Start-up" and "SSL Session Encryption"):
+ *
+ * <ol>
+ *   <li>PROXY protocol v2 header, only from a configured load balancer;
+ *   <li>encryption: SSLRequest answered 'S' and TLS when configured, else 'N'; bytes that arrive
+ *       after SSLRequest before the handshake end the connection (CVE-2021-23214); a second
+ *       SSLRequest is refused; GSSENCRequest is answered 'N'; direct TLS ({@code
+ *       sslnegotiation=direct}, libpq 17: the connection starts with a TLS ClientHello) is
+ *       accepted when TLS is configured and the client negotiates ALPN {@code postgresql};
+ *   <li>CancelRequest: forwarded to the session's backend when the key is one this node minted,
+ *       answered with silence either way;
+ *   <li>StartupMessage: protocol 3.0 (3.x above 0 gets NegotiateProtocolVersion 3.0), parameters
+ *       through {@link StartupParameters};
+ *   <li>AuthenticationCleartextPassword: the password is the token, checked by {@link
+ *       Checkpoint#admit};
+ *   <li>the backend connection, then AuthenticationOk, the backend's ParameterStatus values, a
+ *       BackendKeyData minted by Gatehouse, ReadyForQuery.
+ * </ol>
+ *
+ * <p>Everything up to the end of authentication must happen within the startup timeout, however
+ * slowly the client sends. Each refusal is a FATAL ErrorResponse in PostgreSQL's terms.
+ *
+ * <p>One instance per connection, used by the connection's virtual thread only.
+ */
+final class ClientStartup {
+  private static final Logger log = LoggerFactory.getLogger(ClientStartup.class);
+  /** Tokens are JWTs of several KiB; a password message longer than this is not one. */
+  static final int MAX_PASSWORD_LENGTH = 16 * 1024;
+  private static final int TLS_HANDSHAKE_RECORD = 0x16;
+  private static final String ALPN = "postgresql";
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final Gateway gateway;
+  private final Socket socket;
+
+  /** What the startup needs from the gateway, and where it registers the session it starts. */
+  record Gateway(
+      PostgresListenerConfig config,
+      Checkpoint checkpoint,
+      Function<String, Optional<PostgresTarget>> targets,
+      SqlClassifier classifier,
+      BackendConnector connector,
+      CancelKeys cancelKeys,
+      Clock clock,
+      Consumer<ProxySession> opened,
+      Consumer<ProxySession> closed) {}
+
+  /** The connection switched to TLS, or refused to; the reader and writer are the current ones. */
+  private Socket channel;
+  private WatchedStreams.ClientInput input;
+  private FrameReader reader;
+  private WatchedStreams.ClientOutput output;
+  private MessageWriter writer;
+  private boolean encrypted;
+  private String clientAddress = "?";
+  /** The end of the startup phase; reads past it time out. */
+  private Optional<Instant> deadline = Optional.empty();
+
+  private final Runnable startupDone;
+
+  /** @param startupDone called once the connection is a session (the gateway then tracks the session) */
+  ClientStartup(Gateway gateway, Socket socket, Runnable startupDone) {
+    this.gateway = gateway;
+    this.socket = socket;
+    this.startupDone = startupDone;
+  }
+
+  /** Runs the connection to its end (startup, then the relayed session). Never throws. */
+  void run() {
+    try {
+      socket.setTcpNoDelay(true);
+      socket.setKeepAlive(true);
+      useChannel(socket, Optional.of(gateway.clock().instant().plus(gateway.config().startupTimeout())));
+      InetSocketAddress peer = (InetSocketAddress) socket.getRemoteSocketAddress();
+      clientAddress = format(peer);
+      if (gateway.config().proxyProtocolFrom().contains(peer.getAddress().getHostAddress())) {
+        // The header is read straight from the socket (exactly its length), before any buffering.
+        clientAddress = format(ProxyProtocol.readClientAddress(input, peer));
+      }
+      Optional<Handoff> handoff = startup();
+      if (handoff.isPresent()) handoff.get().run();
+    } catch (SocketTimeoutException e) {
+      log.info("client {} did not complete startup within {}", clientAddress, gateway.config().startupTimeout());
+      refuse(Replies.protocolViolation("timeout: startup was not completed within "
+          + gateway.config().startupTimeout().toSeconds() + " s"));
+    } catch (ProtocolException e) {
+      log.info("client {} broke the protocol during startup: {}", clientAddress, e.getMessage());
+      refuse(Replies.fatal(e.sqlstate(), e.getMessage()));
+    } catch (PostgresGatewayException e) {
+      log.info("client {} refused during startup: {}", clientAddress, e.getMessage());
+      refuse(Replies.fatal(e.sqlstate(), e.getMessage()));
+    } catch (IOException e) {
+      log.debug("client {} connection failed during startup: {}", clientAddress, e.toString());
+    } catch (RuntimeException e) {
+      log.error("internal error during startup of a client connection", e);
+      refuse(Replies.fatal("XX000", "internal error in Gatehouse"));
+    } finally {
+      close();
+      MDC.remove("session");
+    }
+  }
+
+  /** The admitted session, ready to relay. */
+  private record Handoff(ProxySession session) {
+    void run() {
+      session.run();
+    }
+  }
+
+  private Optional<Handoff> startup() throws IOException {
+    PostgresListenerConfig config = gateway.config();
+    boolean sslRequested = false;
+    boolean gssRequested = false;
+    OptionalInt first = reader.peek();
+    if (first.isEmpty()) return Optional.empty();
+    if (first.getAsInt() == TLS_HANDSHAKE_RECORD) {
+      if (!directTls()) return Optional.empty();
+    }
+    StartupMessage startup = null;
+    while (startup == null) {
+      Optional<Frame> frame = reader.readStartup(config.maxStartupLength());
+      if (frame.isEmpty()) return Optional.empty();
+      FrontendMessage message = FrontendCodec.decode(frame.get());
+      switch (message) {
+        case SSLRequest ssl -> {
+          if (sslRequested || encrypted) {
+            throw ProtocolException.violation("SSLRequest repeated: encryption was already negotiated");
+          }
+          sslRequested = true;
+          if (config.tls().isEmpty()) {
+            answerByte('N');
+            continue;
+          }
+          if (reader.hasBufferedBytes()) {
+            // CVE-2021-23214: whatever was sent before the handshake was not protected by it.
+            throw ProtocolException.violation("received unencrypted data after SSL request");
+          }
+          answerByte('S');
+          startTls(null);
+        }
+        case GSSENCRequest gss -> {
+          if (gssRequested || encrypted) {
+            throw ProtocolException.violation("GSSENCRequest repeated or after encryption was negotiated");
+          }
+          gssRequested = true;
+          answerByte('N');
+        }
+        case CancelRequest cancel -> {
+          cancel(cancel);
+          return Optional.empty();
+        }
+        case StartupMessage s -> startup = s;
+        default -> throw ProtocolException.violation("expected a startup packet");
+      }
+    }
+    if (config.requireTls() && !encrypted) {
+      throw new PostgresGatewayException("28000",
+          "this Gatehouse listener accepts only TLS connections: connect with sslmode=require or verify-full");
+    }
+    StartupParameters parameters;
+    try {
+      parameters = StartupParameters.check(startup.parameters());
+    } finally {
+      if (ProtocolVersion.minor(startup.protocolVersion()) > 0 || hasProtocolOptions(startup)) {
+        // Answered before anything else, as PostgreSQL does; we speak 3.0 and no _pq_ option.
+        writer.write(new NegotiateProtocolVersion(0, startup.parameters().keySet().stream()
+            .filter(n -> n.startsWith("_pq_.")).toList()));
+      }
+    }
+    writer.write(AuthenticationCleartextPassword.INSTANCE);
+    writer.flush();
+    Optional<Frame> answer = reader.read(MAX_PASSWORD_LENGTH);
+    if (answer.isEmpty()) {
+      // psql asks the user for a password only now: it closes and reconnects with one.
+      return Optional.empty();
+    }
+    if (answer.get().type() != PasswordMessage.TYPE) {
+      throw ProtocolException.violation("expected a password message");
+    }
+    Secret token = Secret.of(((PasswordMessage) FrontendCodec.decode(answer.get())).password());
+    if (token.isEmpty()) {
+      throw new PostgresGatewayException("28P01", "empty password: pass your access token as the password");
+    }
+    return admit(token, parameters);
+  }
+
+  private Optional<Handoff> admit(Secret token, StartupParameters parameters) throws IOException {
+    ClientInfo client = new ClientInfo(clientAddress, parameters.user(), parameters.application());
+    Admission admission = gateway.checkpoint().admit(token, parameters.database(), ResourceType.POSTGRES, client);
+    Session session = switch (admission) {
+      case Admission.Refused refused -> {
+        log.info("client {} refused for resource \"{}\": {}", clientAddress,
+            StartupParameters.sanitizeName(parameters.database()), refused.message());
+        refuse(Replies.admissionRefused(refused));
+        yield null;
+      }
+      case Admission.Admitted admitted -> admitted.session();
+    };
+    if (session == null) return Optional.empty();
+    MDC.put("session", session.id().value());
+    String resource = session.resource().name();
+    Optional<PostgresTarget> target = gateway.targets().apply(resource);
+    if (target.isEmpty()) {
+      log.error("resource \"{}\" is admitted by the catalog but has no PostgreSQL target configured", resource);
+      refuse(Replies.cannotConnect(resource));
+      gateway.checkpoint().close(session, "no target configured for the resource");
+      return Optional.empty();
+    }
+    BackendConnection backend;
+    try {
+      backend = gateway.connector().connect(target.get(), parameters.backend());
+    } catch (PostgresGatewayException e) {
+      log.warn("could not connect to resource \"{}\" at {}: {} ({})", resource, target.get().address(),
+          e.getMessage(), e.sqlstate());
+      refuse(Replies.cannotConnect(resource));
+      gateway.checkpoint().close(session, "could not connect to the resource (" + e.sqlstate() + ")");
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(handOver(session, target.get(), backend));
+    } catch (IOException | RuntimeException e) {
+      backend.abort();
+      gateway.checkpoint().close(session, "client connection lost during startup");
+      throw e;
+    }
+  }
+
+  private Handoff handOver(Session session, PostgresTarget target, BackendConnection backend) throws IOException {
+    Map<String, String> reported = backend.parameterStatus();
+    if (!"UTF8".equalsIgnoreCase(reported.getOrDefault("client_encoding", ""))
+        || !"on".equalsIgnoreCase(reported.getOrDefault("standard_conforming_strings", ""))) {
+      throw new PostgresGatewayException("08006", "resource \"" + session.resource().name()
+          + "\" did not accept client_encoding UTF8 and standard_conforming_strings on");
+    }
+    BackendKeyData minted = backend.backendKey()
+        .map(key -> gateway.cancelKeys().mint(target, key))
+        .orElseGet(ClientStartup::unregisteredKey);
+    writer.write(AuthenticationOk.INSTANCE);
+    for (Map.Entry<String, String> p : reported.entrySet()) {
+      writer.write(new ParameterStatus(p.getKey(), p.getValue()));
+    }
+    writer.write(minted);
+    writer.write(ReadyForQuery.IDLE_INSTANCE);
+    writer.flush();
+    input.disarm();
+    log.info("session opened for {} to resource \"{}\" from {}", session.principal().displayName(),
+        session.resource().name(), clientAddress);
+    ProxySession proxy = new ProxySession(session, gateway.checkpoint(), gateway.classifier(), gateway.config(),
+        channel, reader, input, writer, output, backend, gateway.cancelKeys(), minted, gateway.clock(),
+        gateway.closed());
+    gateway.opened().accept(proxy);
+    startupDone.run();
+    return new Handoff(proxy);
+  }
+
+  private void cancel(CancelRequest request) {
+    Optional<CancelKeys.Entry> entry = gateway.cancelKeys().find(request.processId(), request.secretKey());
+    if (entry.isEmpty()) {
+      if (CancelKeys.nodeOf(request.processId()) != gateway.config().nodeId()) {
+        log.info("cancel request for a key minted by node {}; forwarding between nodes is not supported yet",
+            CancelKeys.nodeOf(request.processId()));
+      } else {
+        log.info("cancel request from {} with an unknown key: ignored", clientAddress);
+      }
+      return;
+    }
+    BackendKeyData key = entry.get().backendKey();
+    gateway.connector().cancel(entry.get().target(), key.processId(), key.secretKey());
+  }
+
+  /** Direct TLS: the first byte was a TLS handshake record. */
+  private boolean directTls() throws IOException {
+    if (gateway.config().tls().isEmpty()) {
+      log.info("client {} started TLS directly but this listener has no TLS", clientAddress);
+      return false;
+    }
+    startTls(reader.takeBuffered());
+    String protocol = ((SSLSocket) channel).getApplicationProtocol();
+    if (!ALPN.equals(protocol)) {
+      // PostgreSQL requires ALPN "postgresql" on direct TLS, so a TLS client of another protocol
+      // cannot be talked into sending its data here.
+      log.info("client {} started TLS directly without ALPN \"postgresql\"", clientAddress);
+      return false;
+    }
+    return true;
+  }
+
+  /** Runs the server side of the TLS handshake on the connection; {@code consumed} were read already. */
+  private void startTls(byte[] consumed) throws IOException {
+    SSLContext context = gateway.config().tls().orElseThrow();
+    SSLSocket tls = consumed == null
+        ? (SSLSocket) context.getSocketFactory().createSocket(socket, null, socket.getPort(), true)
+        : (SSLSocket) context.getSocketFactory().createSocket(socket, new ByteArrayInputStream(consumed), true);
+    tls.setUseClientMode(false);
+    SSLParameters parameters = tls.getSSLParameters();
+    parameters.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
+    parameters.setApplicationProtocols(new String[] {ALPN});
+    tls.setSSLParameters(parameters);
+    input.armTimeout();
+    tls.startHandshake();
+    encrypted = true;
+    useChannel(tls, deadline);
+  }
+
+  private void useChannel(Socket s, Optional<Instant> until) throws IOException {
+    deadline = until;
+    channel = s;
+    input = new WatchedStreams.ClientInput(s.getInputStream(), s, gateway.clock(), until);
+    reader = new FrameReader(input);
+    output = new WatchedStreams.ClientOutput(s.getOutputStream());
+    writer = new MessageWriter(output);
+  }
+
+  private void answerByte(char answer) throws IOException {
+    writer.flush();
+    output.write(answer);
+    output.flush();
+  }
+
+  /** Sends a FATAL error if the connection can still carry one. Never throws. */
+  private void refuse(ErrorResponse error) {
+    if (writer == null || output == null || output.failed()) return;
+    try {
+      writer.write(error);
+      writer.flush();
+    } catch (IOException | RuntimeException e) {
+      // the client is gone
+    }
+  }
+
+  private void close() {
+    try {
+      if (channel != null) channel.close();
+      socket.close();
+    } catch (IOException e) {
+      // nothing left to do
+    }
+  }
+
+  private static boolean hasProtocolOptions(StartupMessage startup) {
+    return startup.parameters().keySet().stream().anyMatch(n -> n.startsWith("_pq_."));
+  }
+
+  /** A key for a backend that sent none: it maps to nothing, so a cancel with it does nothing. */
+  private static BackendKeyData unregisteredKey() {
+    byte[] secret = new byte[4];
+    RANDOM.nextBytes(secret);
+    return new BackendKeyData(RANDOM.nextInt() & 0x7fffffff, secret);
+  }
+
+  private static String format(InetSocketAddress address) {
+    String host = address.getAddress() != null ? address.getAddress().getHostAddress() : address.getHostString();
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+  }
+}

@@ -1,0 +1,76 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.core.Outcome;
+import dev.gatehouse.core.Verdict;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One allowed execution forwarded to the target: a statement of a simple Query, an Execute of a
+ * portal (with its continuations after PortalSuspended), or a FunctionCall. Holds the verdicts it
+ * was forwarded under (normally one) and completes them exactly once, whichever thread and path
+ * gets there first: the result, an error, the pipeline being skipped, or the connection ending.
+ *
+ * <p>Thread-safe: created by the client→backend thread, completed by either thread.
+ */
+final class Execution {
+  private final List<Verdict> verdicts;
+  private final long startNanos = System.nanoTime();
+  private final AtomicBoolean done = new AtomicBoolean();
+  private final AtomicLong rows = new AtomicLong();
+
+  Execution(List<Verdict> verdicts) {
+    this.verdicts = List.copyOf(verdicts);
+  }
+
+  List<Verdict> verdicts() {
+    return verdicts;
+  }
+
+  boolean done() {
+    return done.get();
+  }
+
+  /** A DataRow of this execution passed by; counted so batches fetched across PortalSuspended add up. */
+  void rowSeen() {
+    rows.incrementAndGet();
+  }
+
+  /** The target completed it; {@code tagRows} from the CommandComplete tag, when it has a count. */
+  void completeOk(Checkpoint checkpoint, Optional<Long> tagRows) {
+    long counted = rows.get();
+    long reported = tagRows.map(r -> Math.max(r, counted)).orElse(counted > 0 ? counted : -1L);
+    finish(checkpoint, Outcome.Status.OK, reported, Optional.empty());
+  }
+
+  /** The target reported an error, or skipped it because an earlier message of its batch failed. */
+  void completeError(Checkpoint checkpoint, String sqlstate) {
+    finish(checkpoint, Outcome.Status.ERROR, -1, Optional.of(sqlstate));
+  }
+
+  /** Gatehouse did not forward it after all (another statement of its query was denied). */
+  void completeRefused(Checkpoint checkpoint) {
+    finish(checkpoint, Outcome.Status.REFUSED, -1, Optional.empty());
+  }
+
+  /** The connection ended before the target answered. */
+  void completeAborted(Checkpoint checkpoint) {
+    finish(checkpoint, Outcome.Status.ABORTED, -1, Optional.empty());
+  }
+
+  private void finish(Checkpoint checkpoint, Outcome.Status status, long rowCount, Optional<String> code) {
+    if (!done.compareAndSet(false, true)) return;
+    Outcome outcome = new Outcome(status, rowCount, code, Duration.ofNanos(System.nanoTime() - startNanos));
+    for (Verdict verdict : verdicts) {
+      try {
+        checkpoint.complete(verdict, outcome);
+      } catch (RuntimeException e) {
+        // The outcome event is best effort (its decision event is already durable); the data path goes on.
+      }
+    }
+  }
+}

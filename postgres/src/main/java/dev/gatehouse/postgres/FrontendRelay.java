@@ -1,0 +1,328 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Classification;
+import dev.gatehouse.core.Command;
+import dev.gatehouse.core.CommandFlag;
+import dev.gatehouse.core.Verdict;
+import dev.gatehouse.postgres.sql.Analysis;
+import dev.gatehouse.postgres.sql.ClassifiedStatement;
+import dev.gatehouse.postgres.wire.Bind;
+import dev.gatehouse.postgres.wire.Close;
+import dev.gatehouse.postgres.wire.CopyData;
+import dev.gatehouse.postgres.wire.CopyDone;
+import dev.gatehouse.postgres.wire.CopyFail;
+import dev.gatehouse.postgres.wire.Describe;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.Execute;
+import dev.gatehouse.postgres.wire.Flush;
+import dev.gatehouse.postgres.wire.Frame;
+import dev.gatehouse.postgres.wire.FrameHeader;
+import dev.gatehouse.postgres.wire.FrontendCodec;
+import dev.gatehouse.postgres.wire.FrontendMessage;
+import dev.gatehouse.postgres.wire.FunctionCall;
+import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.Parse;
+import dev.gatehouse.postgres.wire.ProtocolException;
+import dev.gatehouse.postgres.wire.Query;
+import dev.gatehouse.postgres.wire.Sync;
+import dev.gatehouse.postgres.wire.Terminate;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client→target direction of a session: reads each client message, classifies and decides
+ * what would execute, and forwards it (the same bytes) or, for a denied one, a stand-in that fails
+ * on the target without any side effect, so the target itself puts the session in the state a
+ * refusal leaves: the transaction block aborted, the rest of an extended-protocol batch skipped to
+ * Sync. The error coming back for the stand-in is replaced by the denial ({@link BackendRelay}).
+ *
+ * <ul>
+ *   <li>Simple Query: one decision per statement, before anything is forwarded; any denial
+ *       replaces the whole query by {@link #DENIED_QUERY}, a syntax error (nothing of it runs,
+ *       not even the statements before the denied one).
+ *   <li>Extended protocol: Parse is classified (once per statement) and forwarded; Bind ties the
+ *       portal to the statement's SQL; the first Execute of a portal is decided (continuations
+ *       share that decision and its audit event); a denied Execute is replaced by {@link
+ *       #DENIED_EXECUTE}, a Describe with an invalid subtype, which the server refuses with an
+ *       ERROR before looking at any name.
+ *   <li>FunctionCall: decided as a command flagged FUNCTION_CALL; denied, it is replaced by {@link
+ *       #DENIED_QUERY} (the same ErrorResponse + ReadyForQuery shape).
+ *   <li>COPY data, Describe, Close, Sync, Flush: relayed. CopyData is streamed, never held whole.
+ * </ul>
+ *
+ * <p>The only writer of the target socket; never writes to the client.
+ */
+final class FrontendRelay {
+  private static final Logger log = LoggerFactory.getLogger(FrontendRelay.class);
+
+  /** Stand-in for a denied Query or FunctionCall: fails in the raw parser, before anything runs. */
+  static final Frame DENIED_QUERY =
+      FrontendCodec.encode(new Query("GATEHOUSE_DENIED_THIS_STATEMENT"));
+
+  /**
+   * Stand-in for a denied Execute: a Describe whose subtype is neither 'S' nor 'P'. PostgreSQL
+   * answers it with ERROR 08P01 (not FATAL) before any lookup, which aborts the transaction and
+   * starts skipping to Sync exactly as a failing Execute would. Unlike a name that "cannot
+   * exist", no SQL (PREPARE, DECLARE) can make it succeed.
+   */
+  static final Frame DENIED_EXECUTE = new Frame(Describe.TYPE, new byte[] {'G', 0});
+
+  private static final byte COPY_DATA = 'd';
+
+  private final ProxySession s;
+  private final MessageWriter target;
+
+  FrontendRelay(ProxySession session) {
+    this.s = session;
+    this.target = session.backend.writer();
+  }
+
+  void run() {
+    try {
+      while (true) {
+        Optional<FrameHeader> next = s.clientReader.readHeader(s.config.maxMessageLength());
+        if (next.isEmpty()) {
+          s.end("client disconnected", Optional.empty());
+          return;
+        }
+        FrameHeader header = next.get();
+        if (header.type() == COPY_DATA) {
+          // COPY FROM STDIN data: decided with its COPY statement, relayed in chunks.
+          target.relay(header, s.clientReader);
+        } else {
+          Frame frame = s.clientReader.readBody(header);
+          if (!handle(frame)) return;
+        }
+        if (!s.clientReader.hasBufferedBytes()) target.flush();
+      }
+    } catch (ProtocolException e) {
+      s.end("protocol violation by the client: " + e.getMessage(),
+          Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
+    } catch (PostgresGatewayException e) {
+      s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
+    } catch (SessionState.Closed e) {
+      // ended elsewhere; the reason is recorded already
+    } catch (IOException | UncheckedIOException e) {
+      if (s.clientInput.failed()) {
+        s.end("client connection lost", Optional.empty());
+      } else {
+        s.end("connection to resource lost while sending", Optional.of(Replies.resourceLost(s.session.resource().name())));
+      }
+    } catch (RuntimeException e) {
+      log.error("internal error relaying client messages", e);
+      s.end("internal error: " + e, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
+    }
+  }
+
+  /** Handles one client message; false when the client said goodbye. */
+  private boolean handle(Frame frame) throws IOException {
+    FrontendMessage message = FrontendCodec.decode(frame);
+    switch (message) {
+      case Query q -> query(frame, q);
+      case Parse p -> {
+        Analysis analysis = s.classifier.analyze(p.query());
+        SessionState.Statement entry = s.state.parse(p.statement(), analysis);
+        forward(new Expected.ParseDone(entry), frame);
+      }
+      case Bind b -> {
+        Optional<Analysis> analysis = s.state.statement(b.statement(), this::flushUnchecked);
+        s.state.bind(b.portal(), b.statement(), analysis);
+        forward(new Expected.BindDone(), frame);
+      }
+      case Describe d -> forward(new Expected.DescribeDone(), frame);
+      case Execute e -> execute(frame, e);
+      case Close c -> {
+        if (c.kind() == Close.STATEMENT) {
+          forward(new Expected.CloseDone(Optional.of(s.state.closeStatement(c.name()))), frame);
+        } else {
+          s.state.closePortal(c.name());
+          forward(new Expected.CloseDone(Optional.empty()), frame);
+        }
+      }
+      case Sync sync -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
+      case Flush flush -> {
+        target.write(frame);
+        target.flush();
+      }
+      case CopyData data -> target.write(frame);
+      case CopyDone done -> target.write(frame);
+      case CopyFail fail -> target.write(frame);
+      case FunctionCall call -> functionCall(frame, call);
+      case Terminate t -> {
+        s.backend.close(); // forwards Terminate, so the target ends its backend cleanly
+        s.end("client terminated the session", Optional.empty());
+        return false;
+      }
+      default -> throw ProtocolException.violation(
+          "unexpected message type " + typeName(frame.type()) + " after startup");
+    }
+    return true;
+  }
+
+  private void query(Frame frame, Query q) throws IOException {
+    Analysis analysis = s.classifier.analyze(q.sql());
+    long number = s.state.nextSyncPoint();
+    List<Execution> allowed = new ArrayList<>();
+    Optional<ErrorResponse> denial = decideAll(analysis.statements(), Map.of("protocol", "simple"), allowed);
+    if (denial.isPresent()) {
+      allowed.forEach(e -> e.completeRefused(s.checkpoint));
+      forward(new Expected.QueryDone(number, List.of(), denial), DENIED_QUERY);
+      return;
+    }
+    if (touchesStatementNames(analysis)) s.state.forgetNamedStatements();
+    forward(new Expected.QueryDone(number, allowed, Optional.empty()), frame);
+  }
+
+  private void execute(Frame frame, Execute e) throws IOException {
+    Optional<SessionState.Portal> portal = s.state.portal(e.portal());
+    if (portal.isPresent() && portal.get().execution != null) {
+      // A later Execute of the same portal fetches more rows of the same execution (the server
+      // never runs a portal twice), so it shares the decision and the audit event.
+      forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty()), frame);
+      return;
+    }
+    List<ClassifiedStatement> statements = portal
+        .flatMap(p -> p.analysis)
+        .map(Analysis::statements)
+        .orElseGet(() -> List.of(unknownStatement(e.portal(), portal)));
+    if (statements.isEmpty()) {
+      forward(new Expected.ExecuteDone(Optional.empty(), Optional.empty()), frame); // empty query
+      return;
+    }
+    Map<String, String> details = new LinkedHashMap<>();
+    details.put("protocol", "extended");
+    details.put("portal", e.portal());
+    portal.ifPresent(p -> details.put("statement", p.statement));
+    List<Execution> allowed = new ArrayList<>();
+    Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
+    if (denial.isPresent()) {
+      allowed.forEach(x -> x.completeRefused(s.checkpoint));
+      forward(new Expected.ExecuteDone(Optional.empty(), denial), DENIED_EXECUTE);
+      return;
+    }
+    // One execution, one audit outcome: in practice a prepared statement holds one statement.
+    List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
+    Execution execution = new Execution(verdicts);
+    portal.ifPresent(p -> p.execution = execution);
+    if (statements.stream().anyMatch(FrontendRelay::touchesStatementNames)) s.state.forgetNamedStatements();
+    forward(new Expected.ExecuteDone(Optional.of(execution), Optional.empty()), frame);
+  }
+
+  private void functionCall(Frame frame, FunctionCall call) throws IOException {
+    long number = s.state.nextSyncPoint();
+    // The fast path names a function by OID and carries no SQL: nothing to classify, so it is
+    // opaque code, and policy denies FUNCTION_CALL unless a rule allows it.
+    Classification classification = new Classification(List.of("FUNCTION CALL"), Set.of(),
+        Set.of("oid:" + Integer.toUnsignedString(call.functionOid())),
+        Set.of(CommandFlag.FUNCTION_CALL, CommandFlag.OPAQUE_CODE));
+    ClassifiedStatement statement = new ClassifiedStatement(
+        "<fast-path function call of function oid " + Integer.toUnsignedString(call.functionOid()) + ">",
+        "<fast-path function call of function oid " + Integer.toUnsignedString(call.functionOid()) + ">",
+        classification, false);
+    List<Execution> allowed = new ArrayList<>();
+    Optional<ErrorResponse> denial = decideAll(List.of(statement), Map.of("protocol", "function-call"), allowed);
+    if (denial.isPresent()) {
+      forward(new Expected.FunctionCallDone(number, Optional.empty(), denial), DENIED_QUERY);
+      return;
+    }
+    forward(new Expected.FunctionCallDone(number, Optional.of(allowed.get(0)), Optional.empty()), frame);
+  }
+
+  /**
+   * Decides the statements in order, stopping at the first refusal (the server would not run the
+   * rest either). Allowed ones are added to {@code allowed}, one execution each.
+   *
+   * @return the client's error when one was refused
+   */
+  private Optional<ErrorResponse> decideAll(
+      List<ClassifiedStatement> statements, Map<String, String> details, List<Execution> allowed) throws IOException {
+    if (!statements.isEmpty() && target.buffered() > 0) {
+      // A decision waits for the audit log; let the target work on what came before meanwhile.
+      target.flush();
+    }
+    for (ClassifiedStatement statement : statements) {
+      Command command = new Command("sql", statement.redactedText(), statement.classification(), details);
+      Verdict verdict = s.checkpoint.decide(s.session, command);
+      if (!verdict.allowed()) {
+        return Optional.of(Replies.denial(verdict.decision()));
+      }
+      Execution execution = new Execution(List.of(verdict));
+      if (statement.changesParsing()) {
+        execution.completeRefused(s.checkpoint);
+        return Optional.of(Replies.parsingSettingRefused());
+      }
+      allowed.add(execution);
+    }
+    return Optional.empty();
+  }
+
+  /** Queues what the message expects back, then forwards {@code frame}. */
+  private void forward(Expected expected, Frame frame) throws IOException {
+    try {
+      s.state.expect(expected, this::flushUnchecked);
+    } catch (SessionState.Closed e) {
+      settleUnsent(expected);
+      throw e;
+    }
+    target.write(frame);
+  }
+
+  private void settleUnsent(Expected expected) {
+    switch (expected) {
+      case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
+      case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeAborted(s.checkpoint));
+      case Expected.FunctionCallDone f -> f.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
+      default -> { }
+    }
+  }
+
+  private void flushUnchecked() {
+    try {
+      target.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Whether a statement may create or remove prepared statements by name behind the protocol's
+   * back (PREPARE, DEALLOCATE, DISCARD), or could not be read at all.
+   */
+  static boolean touchesStatementNames(Analysis analysis) {
+    return analysis.statements().stream().anyMatch(FrontendRelay::touchesStatementNames);
+  }
+
+  static boolean touchesStatementNames(ClassifiedStatement statement) {
+    if (statement.classification().has(CommandFlag.UNCLASSIFIED)) return true;
+    for (String kind : statement.classification().kinds()) {
+      String k = kind.toUpperCase(Locale.ROOT);
+      if (k.startsWith("PREPARE") || k.startsWith("DEALLOCATE") || k.startsWith("DISCARD")) return true;
+    }
+    return false;
+  }
+
+  /** What an Execute of a portal whose SQL Gatehouse does not know is decided as: unclassified. */
+  private static ClassifiedStatement unknownStatement(String portalName, Optional<SessionState.Portal> portal) {
+    String text = portal.isPresent()
+        ? "<portal \"" + portalName + "\" of prepared statement \"" + portal.get().statement
+            + "\", whose SQL is unknown to Gatehouse>"
+        : "<portal \"" + portalName + "\", not bound through this connection's protocol>";
+    return new ClassifiedStatement(text, text, Classification.unclassified(), true);
+  }
+
+  private static String typeName(byte type) {
+    return type >= 0x20 && type < 0x7f
+        ? "'" + new String(new byte[] {type}, StandardCharsets.US_ASCII) + "'"
+        : "0x" + Integer.toHexString(type & 0xff);
+  }
+}

@@ -1,0 +1,207 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.postgres.sql.SqlClassifier;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The PostgreSQL listener: clients connect here with their token as the password and the resource
+ * name as the database, and reach the resource's target through Gatehouse with every statement
+ * decided by the {@link Checkpoint}. The entry point the {@code server} module wires.
+ *
+ * <p>One virtual thread per connection direction, blocking sockets. {@link #start()} binds and
+ * starts accepting; {@link #close()} stops accepting and ends every session with a FATAL message,
+ * closing it in the Checkpoint (audited).
+ *
+ * <p>Thread-safe. Lifecycle: constructed, started once, closed once (close is idempotent).
+ */
+public final class PostgresGateway implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PostgresGateway.class);
+  /** How long {@link #close()} waits for sessions to say goodbye. */
+  private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(10);
+
+  private final PostgresListenerConfig config;
+  private final ClientStartup.Gateway parts;
+  private final Set<Socket> starting = ConcurrentHashMap.newKeySet();
+  private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
+  private final AtomicLong connections = new AtomicLong();
+  private volatile ServerSocket server;
+  private volatile Thread acceptor;
+  private volatile boolean closed;
+
+  /**
+   * @param config how to listen
+   * @param checkpoint admits connections and decides every statement
+   * @param targets the PostgreSQL target of each resource name (empty: no such target)
+   * @param classifier splits and classifies SQL (share one {@link dev.gatehouse.postgres.sql.CachingClassifier})
+   * @param connector opens authenticated backend connections and forwards cancel requests
+   */
+  public PostgresGateway(
+      PostgresListenerConfig config,
+      Checkpoint checkpoint,
+      Function<String, Optional<PostgresTarget>> targets,
+      SqlClassifier classifier,
+      BackendConnector connector) {
+    this(config, checkpoint, targets, classifier, connector, Clock.systemUTC());
+  }
+
+  /** As above, with the clock that session deadlines are measured by (tests). */
+  public PostgresGateway(
+      PostgresListenerConfig config,
+      Checkpoint checkpoint,
+      Function<String, Optional<PostgresTarget>> targets,
+      SqlClassifier classifier,
+      BackendConnector connector,
+      Clock clock) {
+    this.config = Objects.requireNonNull(config, "config == null");
+    this.parts = new ClientStartup.Gateway(
+        config,
+        Objects.requireNonNull(checkpoint, "checkpoint == null"),
+        Objects.requireNonNull(targets, "targets == null"),
+        Objects.requireNonNull(classifier, "classifier == null"),
+        Objects.requireNonNull(connector, "connector == null"),
+        new CancelKeys(config.nodeId()),
+        Objects.requireNonNull(clock, "clock == null"),
+        this::opened,
+        sessions::remove);
+  }
+
+  /**
+   * Binds the listener and starts accepting connections.
+   *
+   * @throws PostgresGatewayException when the address cannot be bound
+   * @throws IllegalStateException when already started or closed
+   */
+  public synchronized void start() {
+    if (server != null || closed) throw new IllegalStateException("start() called twice or after close()");
+    try {
+      ServerSocket socket = new ServerSocket();
+      socket.setReuseAddress(true);
+      socket.bind(new InetSocketAddress(InetAddress.getByName(config.bindHost()), config.port()), 1024);
+      server = socket;
+    } catch (IOException e) {
+      throw new PostgresGatewayException("08000",
+          "cannot listen on " + config.bindHost() + ":" + config.port() + ": " + e.getMessage(), e);
+    }
+    acceptor = Thread.ofPlatform().daemon().name("pg-accept-" + port()).start(this::acceptLoop);
+    log.info("PostgreSQL listener on {}:{} ({})", config.bindHost(), port(),
+        config.tls().isPresent() ? (config.requireTls() ? "TLS required" : "TLS available") : "plaintext, loopback only");
+  }
+
+  /** The port actually bound (the ephemeral one when configured with 0). */
+  public int port() {
+    ServerSocket s = server;
+    if (s == null) throw new IllegalStateException("not started");
+    return s.getLocalPort();
+  }
+
+  /** Live relayed sessions on this listener. */
+  public int sessionCount() {
+    return sessions.size();
+  }
+
+  /**
+   * Stops accepting, ends every session (the client is told Gatehouse is shutting down, the
+   * Checkpoint closes the session) and waits a bounded time for them to finish. Idempotent.
+   */
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) return;
+      closed = true;
+    }
+    ServerSocket s = server;
+    if (s != null) {
+      try {
+        s.close();
+      } catch (IOException e) {
+        // the acceptor stops either way
+      }
+    }
+    for (Socket socket : starting) {
+      try {
+        socket.close();
+      } catch (IOException e) {
+        // a connection in startup has no session yet; closing it is enough
+      }
+    }
+    for (ProxySession session : sessions) {
+      session.end("gateway shutdown", Optional.of(Replies.shuttingDown()));
+    }
+    Instant until = Instant.now().plus(SHUTDOWN_WAIT);
+    while (!sessions.isEmpty() && Instant.now().isBefore(until)) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    Thread a = acceptor;
+    if (a != null) {
+      try {
+        a.join(SHUTDOWN_WAIT.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    log.info("PostgreSQL listener on {}:{} closed", config.bindHost(), s == null ? config.port() : s.getLocalPort());
+  }
+
+  private void opened(ProxySession session) {
+    sessions.add(session);
+    // A session that completed its startup while close() ran must not outlive the gateway.
+    if (closed) session.end("gateway shutdown", Optional.of(Replies.shuttingDown()));
+  }
+
+  private void acceptLoop() {
+    ServerSocket s = server;
+    while (!closed) {
+      Socket socket;
+      try {
+        socket = s.accept();
+      } catch (IOException e) {
+        if (!closed) log.warn("accepting a connection failed: {}", e.toString());
+        if (s.isClosed()) return;
+        continue;
+      }
+      starting.add(socket);
+      if (closed) {
+        closeQuietly(socket);
+        starting.remove(socket);
+        continue;
+      }
+      long n = connections.incrementAndGet();
+      Thread.ofVirtual().name("pg-client-" + n).start(() -> {
+        try {
+          new ClientStartup(parts, socket, () -> starting.remove(socket)).run();
+        } finally {
+          starting.remove(socket);
+        }
+      });
+    }
+  }
+
+  private static void closeQuietly(Socket socket) {
+    try {
+      socket.close();
+    } catch (IOException e) {
+      // nothing to do
+    }
+  }
+}

@@ -1,0 +1,84 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Admission;
+import dev.gatehouse.core.Decision;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+
+/**
+ * The one place where Gatehouse's own answers become PostgreSQL ErrorResponses: denials of
+ * statements, refused admissions and the FATAL messages that end a connection. Stateless.
+ */
+final class Replies {
+  /** SQLSTATE 42501 insufficient_privilege: what the server itself says for a refused command. */
+  static final String INSUFFICIENT_PRIVILEGE = "42501";
+  /** SQLSTATE chosen for the end of a session whose token expired: admin_shutdown, see {@link #sessionExpired}. */
+  static final String ADMIN_SHUTDOWN = "57P01";
+  static final String CONNECTION_FAILURE = "08006";
+  static final String PROTOCOL_VIOLATION = "08P01";
+
+  private Replies() {}
+
+  /**
+   * The error a denied command gets. The client sees the same shape a refusal by the server would
+   * produce; the message names the rule so the user knows what to ask for.
+   */
+  static ErrorResponse denial(Decision decision) {
+    return switch (decision) {
+      case Decision.Deny deny -> ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
+          "permission denied by Gatehouse policy: " + deny.reason() + " (rule " + deny.rule() + ")");
+      case Decision.RequireApproval approval -> ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
+          "permission denied by Gatehouse policy: this statement requires approval: " + approval.reason()
+              + " (rule " + approval.rule() + ")");
+      case Decision.Allow allow -> throw new IllegalArgumentException("an Allow is not a denial");
+    };
+  }
+
+  /**
+   * A statement that may change {@code client_encoding} or {@code standard_conforming_strings}:
+   * the classifier reads text with the startup values, so these stay fixed whatever policy says.
+   */
+  static ErrorResponse parsingSettingRefused() {
+    return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
+        "permission denied by Gatehouse: client_encoding and standard_conforming_strings are fixed for the session"
+            + " and a statement that may change them is refused (rule parsing-settings)");
+  }
+
+  static ErrorResponse admissionRefused(Admission.Refused refused) {
+    String sqlstate = switch (refused.reason()) {
+      case INVALID_TOKEN -> "28P01";
+      case UNKNOWN_RESOURCE, FORBIDDEN -> "28000";
+      case TOO_MANY_CONNECTIONS -> "53300";
+      case UNAVAILABLE -> "57P03";
+    };
+    return fatal(sqlstate, refused.message());
+  }
+
+  /**
+   * The end of a session whose token expired. SQLSTATE 57P01 (admin_shutdown): connection pools
+   * (HikariCP, pgjdbc) treat it as a dead connection to evict rather than an error to retry on the
+   * same connection, which is right, since only a fresh token helps.
+   */
+  static ErrorResponse sessionExpired() {
+    return fatal(ADMIN_SHUTDOWN, "session expired: your token expired; reconnect with a fresh token");
+  }
+
+  static ErrorResponse shuttingDown() {
+    return fatal(ADMIN_SHUTDOWN, "terminating connection because Gatehouse is shutting down");
+  }
+
+  static ErrorResponse resourceLost(String resource) {
+    return fatal(CONNECTION_FAILURE, "connection to resource \"" + resource + "\" lost");
+  }
+
+  static ErrorResponse cannotConnect(String resource) {
+    return fatal(CONNECTION_FAILURE, "could not connect to resource \"" + resource + "\"");
+  }
+
+  static ErrorResponse protocolViolation(String message) {
+    return fatal(PROTOCOL_VIOLATION, message);
+  }
+
+  static ErrorResponse fatal(String sqlstate, String message) {
+    return ErrorResponse.of("FATAL", sqlstate, message);
+  }
+}

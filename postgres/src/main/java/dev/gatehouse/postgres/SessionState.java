@@ -1,0 +1,390 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.postgres.sql.Analysis;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * What the two directions of a session share: the queue of answers the target owes, and the
+ * prepared statement and portal names with PostgreSQL's own lifetimes, so an Execute is decided on
+ * the SQL that will actually run.
+ *
+ * <p>The client→backend thread runs ahead of the target: it records each Parse, Close and Bind
+ * as if it will succeed. That guess is safe inside one Sync batch, because a failure makes the
+ * server skip every later message of the batch. Across batches it is not: a Parse that failed
+ * leaves the name as it was, a later Parse of the same name then succeeds on the server while the
+ * guess would have kept the old text. So each Parse and Close stays <em>pending</em> until the
+ * backend→client thread sees its answer (confirmed) or its error or skip (spliced out, restoring
+ * what it shadowed), and a Bind that depends on a pending entry of an <em>earlier</em> batch waits
+ * for that answer. Names changed by SQL (DEALLOCATE, DISCARD, PREPARE, or a statement the
+ * classifier could not read) make every known named statement unknown: an Execute of an unknown
+ * statement is decided as unclassified (fail closed).
+ *
+ * <p>Portals die with their transaction: ReadyForQuery with status idle drops every portal bound
+ * before that sync point. Errors need no bookkeeping for portals: an error aborts the transaction,
+ * so no portal bound before it can run again.
+ *
+ * <p>Thread-safe: one {@link ReentrantLock}, never held across I/O or a checkpoint call.
+ */
+final class SessionState {
+  /** Named statements or portals one session may hold before it is refused (bounded memory). */
+  static final int MAX_NAMES = 10_000;
+  /** Answers that may be outstanding before the client→backend thread waits (bounded memory). */
+  static final int MAX_PENDING = 100_000;
+
+  /** One Parse (or, as a tombstone, one Close) of a statement name. Guarded by the state's lock. */
+  static final class Statement {
+    enum Status { PENDING, CONFIRMED, FAILED }
+
+    final String name;
+    final Optional<Analysis> analysis;
+    final boolean tombstone;
+    final long syncPoint;
+    Status status = Status.PENDING;
+    Statement previous;
+    boolean tainted;
+
+    private Statement(String name, Optional<Analysis> analysis, boolean tombstone, long syncPoint) {
+      this.name = name;
+      this.analysis = analysis;
+      this.tombstone = tombstone;
+      this.syncPoint = syncPoint;
+    }
+  }
+
+  /** One bound portal. */
+  static final class Portal {
+    final String statement;
+    final Optional<Analysis> analysis;
+    final long syncPoint;
+    Execution execution;
+
+    private Portal(String statement, Optional<Analysis> analysis, long syncPoint) {
+      this.statement = statement;
+      this.analysis = analysis;
+      this.syncPoint = syncPoint;
+    }
+  }
+
+  /** The session is over; whoever was waiting on the state gives up. */
+  static final class Closed extends RuntimeException {
+    Closed() {
+      super("session closed", null, false, false);
+    }
+  }
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final ArrayDeque<Expected> pending = new ArrayDeque<>();
+  private final Map<String, Statement> statements = new HashMap<>();
+  private final Map<String, Portal> portals = new HashMap<>();
+  private long syncPoints;
+  private boolean skipping;
+  private boolean closed;
+  private byte transactionStatus = 'I';
+
+  // ---- client→backend thread ----------------------------------------------------------------
+
+  /**
+   * Queues what a forwarded message expects back; waits while too many answers are outstanding.
+   *
+   * @param beforeWait runs (without the lock) before waiting: it must flush what was forwarded,
+   *     or the answers waited for might never be asked for
+   */
+  void expect(Expected expected, Runnable beforeWait) {
+    lock.lock();
+    try {
+      boolean flushed = false;
+      while (pending.size() >= MAX_PENDING && !closed) {
+        if (!flushed) {
+          flushed = true;
+          runUnlocked(beforeWait);
+          continue;
+        }
+        changed.awaitUninterruptibly();
+      }
+      if (closed) throw new Closed();
+      if (expected instanceof Expected.SyncPoint) syncPoints++;
+      pending.addLast(expected);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The number the next sync point (Sync, Query, FunctionCall) will get. */
+  long nextSyncPoint() {
+    lock.lock();
+    try {
+      return syncPoints + 1;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Records a Parse of {@code name} as pending; returns the entry its answer resolves. */
+  Statement parse(String name, Analysis analysis) {
+    lock.lock();
+    try {
+      checkRoom(statements, name);
+      Statement entry = new Statement(name, Optional.of(analysis), false, syncPoints);
+      entry.previous = statements.put(name, entry);
+      return entry;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Records a Close of statement {@code name} as pending. */
+  Statement closeStatement(String name) {
+    lock.lock();
+    try {
+      Statement entry = new Statement(name, Optional.empty(), true, syncPoints);
+      entry.previous = statements.put(name, entry);
+      return entry;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The SQL statement {@code name} holds when a message of the current batch uses it: empty when
+   * no such statement is known (never prepared here, closed, or changed by SQL). Waits while the
+   * answer deciding it belongs to an earlier batch and has not arrived.
+   */
+  Optional<Analysis> statement(String name, Runnable beforeWait) {
+    lock.lock();
+    try {
+      boolean flushed = false;
+      while (true) {
+        if (closed) throw new Closed();
+        Statement head = statements.get(name);
+        if (head != null && head.status == Statement.Status.PENDING && head.syncPoint < syncPoints) {
+          if (!flushed) {
+            flushed = true;
+            runUnlocked(beforeWait);
+          } else {
+            changed.awaitUninterruptibly();
+          }
+          continue;
+        }
+        if (head == null || head.tombstone || head.tainted) return Optional.empty();
+        return head.analysis;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Records a Bind of {@code portal} (replacing the unnamed one, or shadowing a failed name). */
+  Portal bind(String portal, String statement, Optional<Analysis> analysis) {
+    lock.lock();
+    try {
+      checkRoom(portals, portal);
+      Portal entry = new Portal(statement, analysis, syncPoints);
+      portals.put(portal, entry);
+      return entry;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The portal an Execute names, if it was bound through this connection's protocol. */
+  Optional<Portal> portal(String name) {
+    lock.lock();
+    try {
+      return Optional.ofNullable(portals.get(name));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void closePortal(String name) {
+    lock.lock();
+    try {
+      portals.remove(name);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * A forwarded SQL statement may have created or removed prepared statements by name (PREPARE,
+   * DEALLOCATE, DISCARD) or could not be read: what is known about named statements no longer
+   * holds.
+   */
+  void forgetNamedStatements() {
+    lock.lock();
+    try {
+      for (Statement head : statements.values()) {
+        if (head.name.isEmpty()) continue;
+        for (Statement s = head; s != null; s = s.previous) s.tainted = true;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- backend→client thread ----------------------------------------------------------------
+
+  /** The oldest unanswered expectation, if any. */
+  Optional<Expected> head() {
+    lock.lock();
+    try {
+      return Optional.ofNullable(pending.peekFirst());
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Removes the oldest expectation: its answer is complete. */
+  void answered() {
+    lock.lock();
+    try {
+      pending.pollFirst();
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The server reported an error for an extended-protocol message: it skips everything up to Sync. */
+  void startSkipping() {
+    lock.lock();
+    try {
+      skipping = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * While the server skips to Sync, removes the expectations it will never answer (everything up to
+   * the next Sync, Query and FunctionCall included: a skipping server ignores them too) and hands
+   * each to {@code skipped}. Stops at a Sync, or when the queue is empty (more may still come).
+   */
+  void drainSkipped(Consumer<Expected> skipped) {
+    List<Expected> drained = new ArrayList<>();
+    lock.lock();
+    try {
+      if (!skipping) return;
+      while (!pending.isEmpty() && !(pending.peekFirst() instanceof Expected.SyncDone)) {
+        drained.add(pending.pollFirst());
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    drained.forEach(skipped);
+  }
+
+  /** ReadyForQuery arrived for sync point {@code number} with this transaction status. */
+  void readyForQuery(long number, byte status) {
+    lock.lock();
+    try {
+      skipping = false;
+      transactionStatus = status;
+      if (status == 'I') {
+        // The transaction ended: every portal bound before this sync point is gone with it.
+        portals.values().removeIf(p -> p.syncPoint < number);
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  byte transactionStatus() {
+    lock.lock();
+    try {
+      return transactionStatus;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The target answered a Parse or Close: the name now is what the entry says. */
+  void confirm(Statement entry) {
+    lock.lock();
+    try {
+      entry.status = Statement.Status.CONFIRMED;
+      entry.previous = null;
+      if (entry.tombstone && statements.get(entry.name) == entry) statements.remove(entry.name);
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** A Parse or Close failed or was skipped: the name is what it was before that message. */
+  void reject(Statement entry) {
+    lock.lock();
+    try {
+      entry.status = Statement.Status.FAILED;
+      Statement head = statements.get(entry.name);
+      if (head == entry) {
+        if (entry.previous == null) statements.remove(entry.name);
+        else statements.put(entry.name, entry.previous);
+      } else {
+        for (Statement s = head; s != null; s = s.previous) {
+          if (s.previous == entry) {
+            s.previous = entry.previous;
+            break;
+          }
+        }
+      }
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- both ------------------------------------------------------------------------------------
+
+  /** The session is ending: waiters wake up and give up, nothing more may be expected. */
+  void shutdown() {
+    lock.lock();
+    try {
+      closed = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ends the state for good; returns what was still expected, for the caller to settle. */
+  List<Expected> close() {
+    lock.lock();
+    try {
+      closed = true;
+      List<Expected> left = new ArrayList<>(pending);
+      pending.clear();
+      changed.signalAll();
+      return left;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void runUnlocked(Runnable action) {
+    lock.unlock();
+    try {
+      action.run();
+    } finally {
+      lock.lock();
+    }
+  }
+
+  private static void checkRoom(Map<String, ?> names, String name) {
+    if (names.size() >= MAX_NAMES && !names.containsKey(name)) {
+      throw new PostgresGatewayException("54000",
+          "too many prepared statements or portals in one session (the limit is " + MAX_NAMES + ")");
+    }
+  }
+}
