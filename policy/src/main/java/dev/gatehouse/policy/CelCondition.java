@@ -77,6 +77,12 @@ final class CelCondition {
       CelAbstractSyntaxTree ast = result.getAst();
       Optional<String> unknown = unknownField(ast);
       if (unknown.isPresent()) return new Compiled(Optional.empty(), unknown);
+      if (!ast.getResultType().equals(SimpleType.BOOL)) {
+        // Map fields are dyn to the checker; insisting on a visibly boolean expression catches
+        // "resource.name" written where "resource.name == ..." was meant.
+        return new Compiled(Optional.empty(), Optional.of("CEL: the expression must yield a boolean, but it yields "
+            + ast.getResultType().name() + " (compare it, e.g. principal.claims.admin == true)"));
+      }
       return new Compiled(Optional.of(new CelCondition(expression, RUNTIME.createProgram(ast))), Optional.empty());
     } catch (CelValidationException | CelEvaluationException e) {
       return new Compiled(Optional.empty(), Optional.of("CEL does not compile: " + e.getMessage()));
