@@ -30,6 +30,8 @@ import dev.gatehouse.postgres.wire.FrameReader;
 import dev.gatehouse.postgres.wire.FrontendCodec;
 import dev.gatehouse.postgres.wire.FrontendMessage;
 import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.NegotiateProtocolVersion;
+import dev.gatehouse.postgres.wire.ParameterStatus;
 import dev.gatehouse.postgres.wire.PasswordMessage;
 import dev.gatehouse.postgres.wire.Query;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
@@ -212,6 +214,39 @@ class BackendConnectorTest {
         })) {
       assertThatThrownBy(() -> connector.connect(fake.target("u", "pw", TargetTls.disabled()), PARAMETERS))
           .hasMessageContaining("before proving its SCRAM server signature");
+    }
+  }
+
+  @Test
+  void negotiateProtocolVersionFromAnOlderServerIsAccepted() throws Exception {
+    try (FakeServer fake = new FakeServer(InetAddress.getLoopbackAddress(), (in, out, socket) -> {
+          readStartup(in);
+          out.write(new NegotiateProtocolVersion(0, List.of()));
+          out.write(AuthenticationOk.INSTANCE);
+          out.write(new BackendKeyData(4711, new byte[] {1, 2, 3, 4}));
+          out.write(new ParameterStatus("server_version", "15.0"));
+          out.write(ReadyForQuery.IDLE_INSTANCE);
+          out.flush();
+          in.read(1024); // Terminate
+        })) {
+      try (BackendConnection connection = connector.connect(fake.target("u", "pw", TargetTls.disabled()), PARAMETERS)) {
+        assertThat(connection.serverVersion()).hasValue("15.0");
+        assertThat(connection.backendKey()).hasValueSatisfying(k -> assertThat(k.processId()).isEqualTo(4711));
+      }
+    }
+  }
+
+  @Test
+  void sessionMessagesBeforeAuthenticationAreAProtocolViolation() throws Exception {
+    try (FakeServer fake = new FakeServer(InetAddress.getLoopbackAddress(), (in, out, socket) -> {
+          readStartup(in);
+          out.write(new ParameterStatus("server_version", "15.0"));
+          out.write(ReadyForQuery.IDLE_INSTANCE);
+          out.flush();
+        })) {
+      assertThatThrownBy(() -> connector.connect(fake.target("u", "pw", TargetTls.disabled()), PARAMETERS))
+          .hasMessageContaining("ParameterStatus before AuthenticationOk")
+          .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("08P01"));
     }
   }
 
