@@ -1,0 +1,112 @@
+package dev.gatehouse.policy;
+
+import static dev.gatehouse.policy.Fixtures.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.gatehouse.core.Decision;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReloadingPolicyTest {
+  private static final String ALLOW_DEVS = """
+      version: 1
+      rules:
+        - name: devs
+          effect: allow
+          subjects: {groups: [developers]}
+      """;
+  private static final String ALLOW_ANALYSTS = """
+      version: 1
+      rules:
+        - name: analysts
+          effect: allow
+          subjects: {groups: [analysts]}
+      """;
+
+  @TempDir Path dir;
+
+  private ReloadingPolicy start(String yaml) throws Exception {
+    Path f = dir.resolve("policy.yaml");
+    Files.writeString(f, yaml);
+    return new ReloadingPolicy(new PolicyLoader(clock(NOW), GrantLookup.NONE), List.of(f), clock(NOW));
+  }
+
+  @Test
+  void aBrokenFileIsRejectedAndThePreviousPolicyStaysInForce() throws Exception {
+    ReloadingPolicy policy = start(ALLOW_DEVS);
+    List<String> notified = new CopyOnWriteArrayList<>();
+    policy.addListener((before, after) -> notified.add(after.version()));
+    String version = policy.status().version();
+
+    Files.writeString(dir.resolve("policy.yaml"), ALLOW_DEVS.replace("allow", "alow"));
+    ReloadingPolicy.Reload r = policy.reload();
+
+    assertThat(r).isInstanceOf(ReloadingPolicy.Reload.Rejected.class);
+    assertThat(((ReloadingPolicy.Reload.Rejected) r).errors()).singleElement()
+        .satisfies(e -> assertThat(e.toString()).contains("policy.yaml:4:").contains("unknown effect \"alow\""));
+    assertThat(policy.admit(user("alice", "developers"), PG_DEMO, CLIENT).rule()).isEqualTo("devs");
+    assertThat(policy.status().version()).isEqualTo(version);
+    assertThat(policy.status().current()).isFalse();
+    assertThat(policy.status().lastError()).hasValueSatisfying(e -> assertThat(e).contains("unknown effect"));
+    assertThat(notified).isEmpty();
+  }
+
+  @Test
+  void aGoodFileIsAppliedAndListenersAreToldOnce() throws Exception {
+    ReloadingPolicy policy = start(ALLOW_DEVS);
+    List<String> notified = new CopyOnWriteArrayList<>();
+    policy.addListener((before, after) -> notified.add(before.ruleNames() + "->" + after.ruleNames()));
+    policy.addListener((before, after) -> { throw new IllegalStateException("a broken listener"); });
+
+    Files.writeString(dir.resolve("policy.yaml"), ALLOW_ANALYSTS);
+    assertThat(policy.reload()).isInstanceOf(ReloadingPolicy.Reload.Applied.class);
+    assertThat(policy.reload()).isInstanceOf(ReloadingPolicy.Reload.Unchanged.class);
+
+    assertThat(notified).containsExactly("[devs]->[analysts]");
+    assertThat(policy.admit(user("alice", "developers"), PG_DEMO, CLIENT).rule()).isEqualTo(Decision.NO_MATCH);
+    assertThat(policy.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("analysts");
+    assertThat(policy.status().current()).isTrue();
+  }
+
+  @Test
+  void fixingABrokenFileClearsTheError() throws Exception {
+    ReloadingPolicy policy = start(ALLOW_DEVS);
+    Files.writeString(dir.resolve("policy.yaml"), "version: 1\nrules: [\n");
+    policy.reload();
+    assertThat(policy.status().current()).isFalse();
+    Files.writeString(dir.resolve("policy.yaml"), ALLOW_DEVS);
+    assertThat(policy.reload()).isInstanceOf(ReloadingPolicy.Reload.Unchanged.class);
+    assertThat(policy.status().current()).isTrue();
+  }
+
+  @Test
+  void anInvalidPolicyAtStartIsAnError() throws Exception {
+    assertThatThrownBy(() -> start("version: 1\nrules: [{name: x}]\n"))
+        .isInstanceOf(PolicyException.class)
+        .hasMessageContaining("missing key \"effect\"");
+  }
+
+  @Test
+  void theWatcherReloadsWhenTheFileChanges() throws Exception {
+    ReloadingPolicy policy = start(ALLOW_DEVS);
+    CountDownLatch applied = new CountDownLatch(1);
+    policy.addListener((before, after) -> applied.countDown());
+    try (PolicyWatcher watcher = PolicyWatcher.start(policy, Duration.ofMillis(100))) {
+      // Replace the file the way editors do: write a temporary file, then move it into place.
+      Path tmp = dir.resolve(".policy.yaml.swp");
+      Files.writeString(tmp, ALLOW_ANALYSTS);
+      Files.move(tmp, dir.resolve("policy.yaml"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      assertThat(applied.await(30, TimeUnit.SECONDS)).as("reload noticed").isTrue();
+    }
+    assertThat(policy.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("analysts");
+  }
+}
