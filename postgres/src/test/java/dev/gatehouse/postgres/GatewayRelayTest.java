@@ -251,6 +251,10 @@ class GatewayRelayTest {
   }
 
   static int runningSleeps() {
+    return runningSleepsIn(h);
+  }
+
+  static int runningSleepsIn(GatewayHarness h) {
     try (Connection c = h.admin(); ResultSet rs = c.createStatement().executeQuery(
         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'")) {
       rs.next();

@@ -1,0 +1,335 @@
+package dev.gatehouse.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.core.Decision;
+import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
+import dev.gatehouse.postgres.wire.BackendKeyData;
+import dev.gatehouse.postgres.wire.BackendMessage;
+import dev.gatehouse.postgres.wire.Bind;
+import dev.gatehouse.postgres.wire.BindComplete;
+import dev.gatehouse.postgres.wire.CancelRequest;
+import dev.gatehouse.postgres.wire.CommandComplete;
+import dev.gatehouse.postgres.wire.DataRow;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.Execute;
+import dev.gatehouse.postgres.wire.Flush;
+import dev.gatehouse.postgres.wire.FunctionCall;
+import dev.gatehouse.postgres.wire.NegotiateProtocolVersion;
+import dev.gatehouse.postgres.wire.Parse;
+import dev.gatehouse.postgres.wire.ParseComplete;
+import dev.gatehouse.postgres.wire.ProtocolVersion;
+import dev.gatehouse.postgres.wire.Query;
+import dev.gatehouse.postgres.wire.ReadyForQuery;
+import dev.gatehouse.postgres.wire.StartupMessage;
+import dev.gatehouse.postgres.wire.Sync;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What only a scripted client sends: startup abuse, framing garbage, pipelines that reuse names. */
+class GatewayProtocolTest {
+  static GatewayHarness h;
+
+  @BeforeAll
+  static void start() {
+    h = new GatewayHarness();
+  }
+
+  @AfterAll
+  static void stop() {
+    h.close();
+  }
+
+  @BeforeEach
+  void resetTable() throws SQLException {
+    try (Connection c = h.admin()) {
+      c.createStatement().execute("CREATE TABLE IF NOT EXISTS t (id int primary key, v text); TRUNCATE t");
+    }
+  }
+
+  private static Parse parse(String name, String sql) {
+    return new Parse(name, sql, new int[0]);
+  }
+
+  private static Bind bind(String portal, String statement) {
+    return new Bind(portal, statement, new short[0], List.of(), new short[0]);
+  }
+
+  private static Execute execute(String portal) {
+    return new Execute(portal, 0);
+  }
+
+  @Test
+  void reParsingAnExistingNameCannotSmuggleAnotherStatement() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s1", "SELECT 1"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isInstanceOf(ParseComplete.class);
+      // The second Parse fails on the server (s1 exists), so s1 is still SELECT 1.
+      c.send(parse("s1", "DROP TABLE t"), Sync.INSTANCE, bind("", "s1"), execute(""), Sync.INSTANCE);
+      List<BackendMessage> first = c.untilReady();
+      assertThat(RawClient.firstError(first)).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P05");
+      List<BackendMessage> second = c.untilReady();
+      assertThat(second).hasAtLeastOneElementOfType(DataRow.class)
+          .anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("SELECT 1")));
+    }
+    assertThat(h.tableExists("t")).isTrue();
+  }
+
+  @Test
+  void aNameWhoseParseFailedIsDecidedOnTheTextThatReallyRuns() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // Pipelined: the first Parse fails (no such table), so the second one creates s2 for real.
+      c.send(parse("s2", "SELECT * FROM no_such_table"), Sync.INSTANCE,
+          parse("s2", "DROP TABLE t"), bind("", "s2"), execute(""), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P01");
+      List<BackendMessage> second = c.untilReady();
+      assertThat(second).startsWith(ParseComplete.INSTANCE, BindComplete.INSTANCE);
+      assertThat(RawClient.firstError(second)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("rule no-drop");
+      });
+      assertThat(second).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+    }
+    assertThat(h.tableExists("t")).isTrue();
+  }
+
+  @Test
+  void deniedExecuteInsideATransactionBlockAbortsIt() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN; INSERT INTO t VALUES (1, 'x')"));
+      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IN_TRANSACTION));
+      c.send(parse("", "DROP TABLE t"), bind("", ""), execute(""), Sync.INSTANCE);
+      List<BackendMessage> answer = c.untilReady();
+      assertThat(RawClient.firstError(answer)).get().extracting(ErrorResponse::sqlstate).isEqualTo("42501");
+      assertThat(answer).last().isEqualTo(new ReadyForQuery(ReadyForQuery.FAILED_TRANSACTION));
+      c.send(new Query("COMMIT"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("ROLLBACK")));
+    }
+    assertThat(h.tableExists("t")).isTrue();
+    assertThat(h.count("t")).isZero();
+  }
+
+  @Test
+  void pipelineWithoutSyncGetsTheDenialOnFlushAndSkipsToSync() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "INSERT INTO t VALUES (1, 'a')"), bind("", ""), execute(""),
+          parse("", "DROP TABLE t"), bind("", ""), execute(""),
+          parse("", "INSERT INTO t VALUES (2, 'b')"), bind("", ""), execute(""), Flush.INSTANCE);
+      BackendMessage m;
+      do {
+        m = c.read().orElseThrow();
+      } while (!(m instanceof ErrorResponse));
+      assertThat(((ErrorResponse) m).sqlstate()).isEqualTo("42501");
+      c.send(Sync.INSTANCE);
+      assertThat(c.untilReady()).containsExactly(new ReadyForQuery(ReadyForQuery.IDLE));
+    }
+    assertThat(h.count("t")).isZero(); // the INSERT before the denial was rolled back with the batch
+  }
+
+  @Test
+  void fastPathFunctionCallIsDeniedAndTheSessionGoesOn() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new FunctionCall(89 /* version() */, new short[0], List.of(), (short) 0));
+      List<BackendMessage> answer = c.untilReady();
+      assertThat(RawClient.firstError(answer)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("rule no-fastpath");
+      });
+      c.send(new Query("SELECT 1"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+  }
+
+  @Test
+  void aWrongCancelKeyCancelsNothingAndTheRightOneCancels() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      BackendKeyData key = c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SELECT pg_sleep(1.5)"));
+      assertThat(GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0)).isTrue();
+      byte[] wrong = key.secretKey().clone();
+      wrong[0] ^= 1;
+      try (RawClient cancel = new RawClient(h.gateway.port())) {
+        cancel.send(new CancelRequest(key.processId(), wrong));
+        assertThat(cancel.untilClosed()).isEmpty(); // never an answer
+      }
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty(); // the sleep ran to its end
+
+      c.send(new Query("SELECT pg_sleep(60)"));
+      assertThat(GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0)).isTrue();
+      try (RawClient cancel = new RawClient(h.gateway.port())) {
+        cancel.send(new CancelRequest(key.processId(), key.secretKey()));
+        assertThat(cancel.untilClosed()).isEmpty();
+      }
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("57014");
+    }
+  }
+
+  @Test
+  void theCancelKeyIsMintedByGatehouseAndNamesTheNode() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port()); Connection admin = h.admin()) {
+      BackendKeyData key = c.login(GatewayHarness.TOKEN);
+      assertThat(CancelKeys.nodeOf(key.processId())).isZero();
+      var rs = admin.createStatement().executeQuery(
+          "SELECT count(*) FROM pg_stat_activity WHERE pid = " + key.processId());
+      rs.next();
+      assertThat(rs.getInt(1)).isZero(); // not the backend's own pid
+    }
+  }
+
+  @Test
+  void forbiddenStartupParametersAreRefusedByName() throws Exception {
+    for (Map.Entry<String, String> p : Map.of(
+        "options", "-c search_path=evil", "replication", "database",
+        "search_path", "evil", "session_authorization", "postgres").entrySet()) {
+      try (RawClient c = new RawClient(h.gateway.port())) {
+        Map<String, String> params = new LinkedHashMap<>();
+        params.put("user", "alice");
+        params.put("database", GatewayHarness.RESOURCE);
+        params.put(p.getKey(), p.getValue());
+        c.send(StartupMessage.of(params));
+        List<BackendMessage> got = c.untilClosed();
+        assertThat(RawClient.firstError(got)).get().satisfies(e -> {
+          assertThat(e.severity()).isEqualTo("FATAL");
+          assertThat(e.message()).contains("\"" + p.getKey() + "\"");
+        });
+      }
+    }
+  }
+
+  @Test
+  void anEmptyUserOrDatabaseIsRefused() throws Exception {
+    for (Map<String, String> params : List.of(
+        Map.of("user", "", "database", GatewayHarness.RESOURCE), Map.of("user", "alice", "database", ""))) {
+      try (RawClient c = new RawClient(h.gateway.port())) {
+        c.send(StartupMessage.of(params));
+        assertThat(RawClient.firstError(c.untilClosed())).get()
+            .extracting(ErrorResponse::sqlstate).isEqualTo("28000");
+      }
+    }
+  }
+
+  @Test
+  void protocol32IsNegotiatedDownTo30() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      Map<String, String> params = new LinkedHashMap<>();
+      params.put("user", "alice");
+      params.put("database", GatewayHarness.RESOURCE);
+      params.put("_pq_.some_option", "on");
+      c.send(new StartupMessage(ProtocolVersion.V3_2, params));
+      assertThat(c.read()).get().isEqualTo(new NegotiateProtocolVersion(0, List.of("_pq_.some_option")));
+      assertThat(c.read()).get().isInstanceOf(AuthenticationCleartextPassword.class);
+    }
+  }
+
+  @Test
+  void aWrongTokenIsRefusedWithInvalidPassword() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.send(StartupMessage.of(Map.of("user", "alice", "database", GatewayHarness.RESOURCE)));
+      c.read();
+      c.send(dev.gatehouse.postgres.wire.PasswordMessage.cleartext("not-a-token"));
+      assertThat(RawClient.firstError(c.untilClosed())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("28P01");
+        assertThat(e.message()).doesNotContain("not-a-token");
+      });
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Refused.class)).isNotEmpty();
+  }
+
+  @Test
+  void anUnknownResourceIsRefused() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.send(StartupMessage.of(Map.of("user", "alice", "database", "host=evil dbname=postgres")));
+      c.read();
+      c.send(dev.gatehouse.postgres.wire.PasswordMessage.cleartext(GatewayHarness.TOKEN));
+      assertThat(RawClient.firstError(c.untilClosed())).get().extracting(ErrorResponse::sqlstate).isEqualTo("28000");
+    }
+  }
+
+  @Test
+  void anOversizedStartupPacketIsRefused() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      ByteBuffer b = ByteBuffer.allocate(8).putInt(10_001).putInt(ProtocolVersion.V3_0);
+      c.sendBytes(b.array());
+      List<BackendMessage> got = c.untilClosed();
+      assertThat(RawClient.firstError(got)).get().extracting(ErrorResponse::severity).isEqualTo("FATAL");
+    }
+  }
+
+  @Test
+  void garbageIsRefusedWithAProtocolErrorAndClosed() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.sendBytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      List<BackendMessage> got = c.untilClosed();
+      assertThat(RawClient.firstError(got)).get().extracting(ErrorResponse::severity).isEqualTo("FATAL");
+    }
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.sendBytes(new byte[] {'!', 0, 0, 0, 4}); // an unknown message type after startup
+      List<BackendMessage> got = c.untilClosed();
+      assertThat(RawClient.firstError(got)).get().satisfies(e -> {
+        assertThat(e.severity()).isEqualTo("FATAL");
+        assertThat(e.sqlstate()).isEqualTo("08P01");
+      });
+    }
+  }
+
+  @Test
+  void aRepeatedSslRequestIsRefused() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      byte[] ssl = ByteBuffer.allocate(8).putInt(8).putInt(ProtocolVersion.SSL_REQUEST_CODE).array();
+      c.sendBytes(ssl);
+      assertThat(c.in.read()).isEqualTo('N');
+      c.sendBytes(ssl);
+      assertThat(RawClient.firstError(c.untilClosed())).get().extracting(ErrorResponse::sqlstate).isEqualTo("08P01");
+    }
+  }
+
+  @Test
+  void gssEncryptionIsDeclinedAndStartupGoesOn() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.sendBytes(ByteBuffer.allocate(8).putInt(8).putInt(ProtocolVersion.GSSENC_REQUEST_CODE).array());
+      assertThat(c.in.read()).isEqualTo('N');
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SELECT 1"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+  }
+
+  @Test
+  void everyAllowedStatementGetsExactlyOneOutcome() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("p", "SELECT generate_series(1, 10)"), bind("cur", "p"),
+          new Execute("cur", 3), new Execute("cur", 3), new Execute("cur", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got.stream().filter(DataRow.class::isInstance).count()).isEqualTo(10);
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains("generate_series(1, 10)")).toList();
+    assertThat(decided).hasSize(1);
+    assertThat(decided.get(0).decision()).isInstanceOf(Decision.Allow.class);
+    assertThat(h.audit.all(GatewayHarness.Event.Completed.class))
+        .filteredOn(e -> e.eventId().equals(decided.get(0).eventId()))
+        .singleElement()
+        .satisfies(e -> assertThat(e.outcome().rows()).isEqualTo(10));
+  }
+
+  static Optional<ErrorResponse> none() {
+    return Optional.empty();
+  }
+}

@@ -1,0 +1,118 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
+import dev.gatehouse.postgres.wire.BackendCodec;
+import dev.gatehouse.postgres.wire.BackendKeyData;
+import dev.gatehouse.postgres.wire.BackendMessage;
+import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.Frame;
+import dev.gatehouse.postgres.wire.FrameReader;
+import dev.gatehouse.postgres.wire.FrontendMessage;
+import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.PasswordMessage;
+import dev.gatehouse.postgres.wire.ReadyForQuery;
+import dev.gatehouse.postgres.wire.StartupMessage;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** A scripted PostgreSQL client over the wire codec, for what psql and pgjdbc never send. */
+final class RawClient implements AutoCloseable {
+  final Socket socket;
+  final OutputStream out;
+  final InputStream in;
+  final FrameReader reader;
+  final MessageWriter writer;
+
+  RawClient(int port) throws IOException {
+    socket = new Socket("127.0.0.1", port);
+    socket.setSoTimeout(30_000); // a safety net against a hung test, not an assertion
+    out = socket.getOutputStream();
+    in = socket.getInputStream();
+    reader = new FrameReader(in);
+    writer = new MessageWriter(out);
+  }
+
+  RawClient send(FrontendMessage... messages) throws IOException {
+    for (FrontendMessage m : messages) writer.write(m);
+    writer.flush();
+    return this;
+  }
+
+  RawClient sendFrame(Frame frame) throws IOException {
+    writer.write(frame);
+    writer.flush();
+    return this;
+  }
+
+  RawClient sendBytes(byte[] bytes) throws IOException {
+    out.write(bytes);
+    out.flush();
+    return this;
+  }
+
+  /** The next message, or empty when the gateway closed the connection. */
+  Optional<BackendMessage> read() throws IOException {
+    return reader.read(1 << 24).map(BackendCodec::decode);
+  }
+
+  /** Messages up to and including the next ReadyForQuery (or up to the end of the connection). */
+  List<BackendMessage> untilReady() throws IOException {
+    List<BackendMessage> got = new ArrayList<>();
+    while (true) {
+      Optional<BackendMessage> m = read();
+      if (m.isEmpty()) return got;
+      got.add(m.get());
+      if (m.get() instanceof ReadyForQuery) return got;
+    }
+  }
+
+  /** Reads until the connection ends; returns everything received. */
+  List<BackendMessage> untilClosed() throws IOException {
+    List<BackendMessage> got = new ArrayList<>();
+    try {
+      for (Optional<BackendMessage> m = read(); m.isPresent(); m = read()) got.add(m.get());
+    } catch (java.net.SocketException e) {
+      // a reset counts as closed
+    }
+    return got;
+  }
+
+  /** Logs in with the harness token; returns the cancel key the gateway handed out. */
+  BackendKeyData login(String token) throws IOException {
+    return login(token, Map.of());
+  }
+
+  BackendKeyData login(String token, Map<String, String> extra) throws IOException {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("user", "alice");
+    p.put("database", GatewayHarness.RESOURCE);
+    p.putAll(extra);
+    send(StartupMessage.of(p));
+    BackendMessage ask = read().orElseThrow();
+    if (!(ask instanceof AuthenticationCleartextPassword)) throw new IllegalStateException("got " + ask);
+    send(PasswordMessage.cleartext(token));
+    BackendKeyData key = null;
+    for (BackendMessage m : untilReady()) {
+      if (m instanceof BackendKeyData k) key = k;
+      if (m instanceof ErrorResponse e) throw new IllegalStateException("login failed: " + e.message());
+    }
+    if (key == null) throw new IllegalStateException("no BackendKeyData");
+    return key;
+  }
+
+  static Optional<ErrorResponse> firstError(List<BackendMessage> messages) {
+    return messages.stream().filter(ErrorResponse.class::isInstance).map(ErrorResponse.class::cast).findFirst();
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}
