@@ -94,6 +94,12 @@ public final class AuditVerifier {
     for (SignedCheckpoint c : checkpoints) w.checkpoint(c);
     try (Stream<AuditEvent> events = store.events(chainId)) {
       events.forEachOrdered(w::event);
+    } catch (AuditException e) {
+      if (e.unreadableSeq().isEmpty()) throw e;
+      long seq = e.unreadableSeq().getAsLong();
+      w.rows++;
+      w.lastSeq = Math.max(w.lastSeq, seq);
+      w.eventProblem(seq, ChainReport.Kind.EDITED, e.getMessage());
     }
     w.finish();
     return w;
