@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# pgbench select-only through three targets, interleaved in one run:
+#   direct    PostgreSQL itself
+#   haproxy   Debian's haproxy as a plain TCP relay (the reference for what any extra hop costs)
+#   gatehouse the gateway under test (host/port/database/token from start_gatehouse below)
+# For each protocol mode (simple, extended, prepared) and client count (1, 16) it runs
+# direct, haproxy, gatehouse, direct, haproxy, gatehouse ... and prints TPS, the ratios
+# gatehouse/haproxy and gatehouse/direct, and median/p99 latency at 1 client from `pgbench -l`.
+#
+# Everything runs on loopback, each pgbench is bounded by `timeout`, haproxy is stopped and the
+# temporary files removed on exit. See bench/README.md for the targets of issue #2.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: bench/pgbench.sh [--duration S] [--scale N] [--rounds N] [--modes "simple extended prepared"]
+                        [--clients "1 16"] [--smoke] [--keep-logs]
+
+Environment (all optional):
+  BENCH_PG_HOST/BENCH_PG_PORT/BENCH_PG_USER   PostgreSQL for the direct target (127.0.0.1/5432/postgres, trust)
+  BENCH_DB                                    database pgbench initialises there (gatehouse_bench)
+  BENCH_SSLMODE                               disable (default: all plaintext) or require (all TLS; the
+                                              server must have ssl=on; haproxy relays TLS untouched)
+  BENCH_HAPROXY_PORT                          loopback port for haproxy (a free one if unset)
+  GATEHOUSE_HOST/GATEHOUSE_PORT/GATEHOUSE_DB  the gateway's listener and the resource name
+  GATEHOUSE_TOKEN                             the token sent as password (PGPASSWORD) to the gateway
+  GATEHOUSE_USER                              the user name sent to the gateway (informational; bench)
+  --smoke                                     no gateway: point the gatehouse target at PostgreSQL itself,
+                                              to test this script only (the output says so)
+EOF
+}
+
+DURATION=${BENCH_DURATION:-10}
+SCALE=${BENCH_SCALE:-10}
+ROUNDS=${BENCH_ROUNDS:-1}
+MODES=${BENCH_MODES:-"simple extended prepared"}
+CLIENTS=${BENCH_CLIENTS:-"1 16"}
+SMOKE=0
+KEEP_LOGS=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --scale) SCALE=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --modes) MODES=$2; shift 2 ;;
+    --clients) CLIENTS=$2; shift 2 ;;
+    --smoke) SMOKE=1; shift ;;
+    --keep-logs) KEEP_LOGS=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "pgbench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+for n in "$DURATION" "$SCALE" "$ROUNDS"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "pgbench.sh: duration, scale and rounds must be positive integers" >&2; exit 2; }
+done
+
+PG_HOST=${BENCH_PG_HOST:-127.0.0.1}
+PG_PORT=${BENCH_PG_PORT:-5432}
+PG_USER=${BENCH_PG_USER:-postgres}
+BENCH_DB=${BENCH_DB:-gatehouse_bench}
+SSLMODE=${BENCH_SSLMODE:-disable}
+case "$SSLMODE" in disable|require) ;; *) echo "pgbench.sh: BENCH_SSLMODE must be disable or require" >&2; exit 2 ;; esac
+# A developer's PG* variables must not redirect or authenticate any of the runs.
+unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS PGSSLMODE
+
+find_pg_bin() {
+  local name=$1 d
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -rn); do
+    [ -x "$d/$name" ] && { echo "$d/$name"; return; }
+  done
+  echo "pgbench.sh: $name not found (Debian: apt-get install postgresql-client postgresql-contrib)" >&2
+  exit 1
+}
+PGBENCH=$(find_pg_bin pgbench)
+PSQL=$(find_pg_bin psql)
+command -v haproxy >/dev/null 2>&1 || { echo "pgbench.sh: haproxy not found (Debian: apt-get install haproxy)" >&2; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+HAPROXY_PID=""
+cleanup() {
+  if [ -n "$HAPROXY_PID" ] && kill -0 "$HAPROXY_PID" 2>/dev/null; then
+    kill "$HAPROXY_PID" 2>/dev/null || true
+    wait "$HAPROXY_PID" 2>/dev/null || true
+  fi
+  stop_gatehouse || true
+  if [ "$KEEP_LOGS" = 1 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  local p
+  for p in $(seq 25432 25532); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "pgbench.sh: no free port in 25432-25532" >&2
+  exit 1
+}
+
+# ---- the gateway ------------------------------------------------------------------------------
+# HOOK for the integrator: start Gatehouse with a bench config whose resource GATEHOUSE_DB points
+# at $PG_HOST:$PG_PORT/$BENCH_DB (audit on), mint a token, and set GATEHOUSE_HOST, GATEHOUSE_PORT,
+# GATEHOUSE_DB, GATEHOUSE_TOKEN (and optionally GATEHOUSE_USER). By default it only reads them from
+# the environment. stop_gatehouse is called on exit.
+start_gatehouse() {
+  if [ "$SMOKE" = 1 ]; then
+    GATEHOUSE_HOST=$PG_HOST GATEHOUSE_PORT=$PG_PORT GATEHOUSE_DB=$BENCH_DB GATEHOUSE_TOKEN="" GATEHOUSE_USER=$PG_USER
+    return
+  fi
+  : "${GATEHOUSE_HOST:=127.0.0.1}"
+  if [ -z "${GATEHOUSE_PORT:-}" ] || [ -z "${GATEHOUSE_DB:-}" ] || [ -z "${GATEHOUSE_TOKEN:-}" ]; then
+    echo "pgbench.sh: set GATEHOUSE_PORT, GATEHOUSE_DB and GATEHOUSE_TOKEN (or run with --smoke to test the script)" >&2
+    exit 2
+  fi
+  : "${GATEHOUSE_USER:=bench}"
+}
+stop_gatehouse() {
+  :
+}
+
+# ---- set-up -----------------------------------------------------------------------------------
+pg_direct() { PGSSLMODE=$SSLMODE "$PSQL" -X -w -At -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$@"; }
+
+pg_direct -d postgres -c 'SELECT 1' >/dev/null || { echo "pgbench.sh: cannot reach PostgreSQL at $PG_HOST:$PG_PORT as $PG_USER" >&2; exit 1; }
+if [ "$(pg_direct -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$BENCH_DB'")" = 0 ]; then
+  pg_direct -d postgres -c "CREATE DATABASE \"$BENCH_DB\"" >/dev/null
+fi
+have_scale=$(pg_direct -d "$BENCH_DB" -c "SELECT CASE WHEN to_regclass('pgbench_branches') IS NULL THEN 0 ELSE (SELECT count(*) FROM pgbench_branches) END" 2>/dev/null || echo 0)
+if [ "$have_scale" != "$SCALE" ]; then
+  echo "initialising pgbench tables at scale $SCALE in $BENCH_DB ..."
+  PGSSLMODE=$SSLMODE timeout 900 "$PGBENCH" -i -q -s "$SCALE" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$BENCH_DB" >"$WORK/init.log" 2>&1 \
+    || { cat "$WORK/init.log" >&2; exit 1; }
+fi
+
+HAPROXY_PORT=${BENCH_HAPROXY_PORT:-$(free_port)}
+cat >"$WORK/haproxy.cfg" <<EOF
+global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 10m
+    timeout server 10m
+frontend bench
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend postgres
+backend postgres
+    server pg $PG_HOST:$PG_PORT
+EOF
+haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 &
+HAPROXY_PID=$!
+for _ in $(seq 1 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$HAPROXY_PORT") 2>/dev/null && break
+  kill -0 "$HAPROXY_PID" 2>/dev/null || { cat "$WORK/haproxy.log" >&2; echo "pgbench.sh: haproxy did not start" >&2; exit 1; }
+  sleep 0.1
+done
+
+start_gatehouse
+SMOKE_NOTE=""
+if [ "$GATEHOUSE_PORT" = "$PG_PORT" ] || [ "$GATEHOUSE_PORT" = "$HAPROXY_PORT" ]; then
+  SMOKE_NOTE="SMOKE TEST ONLY: the 'gatehouse' target is $GATEHOUSE_HOST:$GATEHOUSE_PORT, not a gateway; the figures test this script, not Gatehouse."
+fi
+
+# ---- runs -------------------------------------------------------------------------------------
+# run TARGET MODE CLIENTS ROUND: one pgbench run; appends "target mode clients round tps" to runs.tsv
+run() {
+  local target=$1 mode=$2 clients=$3 round=$4 host port db user pass=""
+  case "$target" in
+    direct) host=$PG_HOST port=$PG_PORT db=$BENCH_DB user=$PG_USER ;;
+    haproxy) host=127.0.0.1 port=$HAPROXY_PORT db=$BENCH_DB user=$PG_USER ;;
+    gatehouse) host=$GATEHOUSE_HOST port=$GATEHOUSE_PORT db=$GATEHOUSE_DB user=$GATEHOUSE_USER pass=$GATEHOUSE_TOKEN ;;
+  esac
+  local threads=$(( clients < 2 ? clients : 2 ))
+  local dir="$WORK/$mode-c$clients-$target-r$round"
+  local log=()
+  mkdir -p "$dir"
+  [ "$clients" = 1 ] && log=(-l "--log-prefix=$dir/tx")
+  local out="$dir/pgbench.out"
+  if ! PGPASSWORD=$pass PGSSLMODE=$SSLMODE PGCONNECT_TIMEOUT=10 timeout $(( DURATION + 60 )) \
+      "$PGBENCH" -n -S -M "$mode" -c "$clients" -j "$threads" -T "$DURATION" "${log[@]}" \
+      -h "$host" -p "$port" -U "$user" "$db" >"$out" 2>&1; then
+    echo "pgbench.sh: pgbench failed against $target ($mode, $clients clients):" >&2
+    tail -5 "$out" >&2
+    exit 1
+  fi
+  local tps
+  tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
+  [ -n "$tps" ] || { echo "pgbench.sh: no tps in $out" >&2; cat "$out" >&2; exit 1; }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$mode" "$clients" "$round" "$tps" >>"$WORK/runs.tsv"
+  printf '  %-9s %-8s c=%-2s round %s: %10.1f tps\n' "$target" "$mode" "$clients" "$round" "$tps"
+}
+
+# percentiles TARGET MODE: "median_ms p99_ms count" over every 1-client transaction of the target.
+# pgbench -l lines: client_id transaction_no latency_us script_no epoch_s epoch_us
+percentiles() {
+  local target=$1 mode=$2
+  cat "$WORK/$mode-c1-$target"-r*/tx* 2>/dev/null | awk '{print $3}' | sort -n | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) { print "n/a n/a 0"; exit }
+      m = int((NR + 1) / 2); p = int(NR * 0.99); if (p < 1) p = 1; if (p > NR) p = NR
+      printf "%.3f %.3f %d\n", v[m] / 1000, v[p] / 1000, NR
+    }'
+}
+
+median_tps() {
+  awk -F'\t' -v t="$1" -v m="$2" -v c="$3" '$1 == t && $2 == m && $3 == c { print $5 }' "$WORK/runs.tsv" | sort -n | awk '
+    { v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "Gatehouse pgbench: select-only, scale $SCALE, ${DURATION}s per run, $ROUNDS round(s), sslmode=$SSLMODE"
+echo "  direct    $PG_HOST:$PG_PORT/$BENCH_DB"
+echo "  haproxy   127.0.0.1:$HAPROXY_PORT (tcp mode) -> $PG_HOST:$PG_PORT"
+echo "  gatehouse $GATEHOUSE_HOST:$GATEHOUSE_PORT/$GATEHOUSE_DB"
+[ -n "$SMOKE_NOTE" ] && echo "  $SMOKE_NOTE"
+runs=0
+for _ in $MODES; do for _ in $CLIENTS; do runs=$(( runs + 3 * ROUNDS )); done; done
+echo "  $runs runs, about $(( runs * (DURATION + 1) / 60 + 1 )) min"
+: >"$WORK/runs.tsv"
+for mode in $MODES; do
+  for clients in $CLIENTS; do
+    for round in $(seq 1 "$ROUNDS"); do
+      for target in direct haproxy gatehouse; do
+        run "$target" "$mode" "$clients" "$round"
+      done
+    done
+  done
+done
+
+# ---- report -----------------------------------------------------------------------------------
+report() {
+  local met=yes
+  echo "Gatehouse pgbench $(date -u +%Y-%m-%dT%H:%M:%SZ): select-only, scale $SCALE, ${DURATION}s per run, $ROUNDS round(s), sslmode=$SSLMODE"
+  echo "$("$PGBENCH" --version), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nproc) CPUs"
+  [ -n "$SMOKE_NOTE" ] && echo "$SMOKE_NOTE"
+  echo
+  echo "TPS (median of rounds); target: gatehouse >= 0.85 x haproxy at 16 clients in every mode"
+  printf '%-9s %7s %11s %11s %11s %10s %10s\n' mode clients direct haproxy gatehouse gh/haproxy gh/direct
+  for mode in $MODES; do
+    for clients in $CLIENTS; do
+      local d h g rh rd mark
+      d=$(median_tps direct "$mode" "$clients"); h=$(median_tps haproxy "$mode" "$clients"); g=$(median_tps gatehouse "$mode" "$clients")
+      read -r rh rd <<<"$(awk -v d="$d" -v h="$h" -v g="$g" 'BEGIN { printf "%.3f %.3f", (h > 0) ? g / h : 0, (d > 0) ? g / d : 0 }')"
+      mark=""
+      if [ "$clients" = 16 ]; then
+        if awk -v r="$rh" 'BEGIN { exit !(r >= 0.85) }'; then mark="ok"; else mark="BELOW TARGET"; met=no; fi
+      fi
+      printf '%-9s %7s %11.1f %11.1f %11.1f %10s %10s  %s\n' "$mode" "$clients" "$d" "$h" "$g" "$rh" "$rd" "$mark"
+    done
+  done
+  if [[ " $CLIENTS " == *" 1 "* ]]; then
+    echo
+    echo "Latency at 1 client in ms (pgbench -l, every transaction); target: gatehouse median <= haproxy median + 0.1 ms"
+    printf '%-9s %-9s %9s %9s %9s\n' mode target median p99 samples
+    for mode in $MODES; do
+      local med p99 n hmed gmed
+      for target in direct haproxy gatehouse; do
+        read -r med p99 n <<<"$(percentiles "$target" "$mode")"
+        printf '%-9s %-9s %9s %9s %9s\n' "$mode" "$target" "$med" "$p99" "$n"
+      done
+      read -r hmed _ _ <<<"$(percentiles haproxy "$mode")"
+      read -r gmed _ _ <<<"$(percentiles gatehouse "$mode")"
+      if awk -v h="$hmed" -v g="$gmed" 'BEGIN { exit !(h != "n/a" && g != "n/a" && g - h <= 0.1) }'; then mark="ok"; else mark="ABOVE TARGET"; met=no; fi
+      awk -v h="$hmed" -v g="$gmed" -v m="$mode" -v k="$mark" 'BEGIN {
+        if (h == "n/a" || g == "n/a") { printf "  %s: no samples\n", m; exit }
+        printf "  %s: gatehouse median - haproxy median = %+.3f ms  %s\n", m, g - h, k }'
+    done
+  fi
+  echo
+  echo "targets met: $met"
+  [ -n "$SMOKE_NOTE" ] && echo "$SMOKE_NOTE"
+  return 0
+}
+
+RESULTS_DIR=${BENCH_RESULTS:-$(cd "$(dirname "$0")" && pwd)/results}
+mkdir -p "$RESULTS_DIR"
+RESULTS_FILE="$RESULTS_DIR/pgbench-$(date -u +%Y%m%dT%H%M%SZ).txt"
+echo
+report | tee "$RESULTS_FILE"
+cp "$WORK/runs.tsv" "${RESULTS_FILE%.txt}.tsv"
+echo "(saved to $RESULTS_FILE)"
+exit 0
