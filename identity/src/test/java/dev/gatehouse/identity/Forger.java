@@ -16,6 +16,13 @@ import java.util.Date;
 
 /** Tokens an attacker could produce: own keys, chosen headers, no signature at all. */
 final class Forger {
+  /**
+   * Options for tests against a local provider on a shared, busy machine: the production read
+   * timeout (3 s) is about a remote provider, not about a JVM warming up a mock server.
+   */
+  static final OidcAuthenticator.Options PATIENT =
+      OidcAuthenticator.Options.defaults().withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(15));
+
   private Forger() {}
 
   static JWTClaimsSet.Builder claims(String issuer, String audience, String subject) {

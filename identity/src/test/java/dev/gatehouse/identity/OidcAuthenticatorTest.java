@@ -54,7 +54,7 @@ class OidcAuthenticatorTest {
   }
 
   private OidcAuthenticator trusting(TrustedIssuer... issuers) {
-    authenticator = new OidcAuthenticator(List.of(issuers));
+    authenticator = new OidcAuthenticator(List.of(issuers), Forger.PATIENT);
     return authenticator;
   }
 
