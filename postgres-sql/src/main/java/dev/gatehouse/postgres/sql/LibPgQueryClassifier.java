@@ -11,6 +11,12 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Classifies with PostgreSQL's own grammar: libpg_query (PostgreSQL 15.1 parser) through JNA, its
@@ -20,8 +26,10 @@ import java.util.Set;
  * <p>Fail closed: text containing NUL (the C parser would stop there, the server may not see the
  * same thing), text that is not valid UTF-16 (lone surrogates: its UTF-8 form would not be the
  * text), parse errors, and trees deeper than the walker follows all yield one statement flagged
- * {@code UNCLASSIFIED} with every literal redacted. Thread-safe; each call makes one short native
- * call, which pins a virtual thread's carrier while it runs.
+ * {@code UNCLASSIFIED} with every literal redacted, and so do texts over 2 MiB. Thread-safe. A text
+ * of up to 1 KiB is parsed on the calling thread (one short native call that pins a virtual thread's
+ * carrier while it runs); a longer one on a shared parser thread with a stack sized so that no
+ * input can overflow it, since a native stack overflow would end the JVM.
  */
 public final class LibPgQueryClassifier implements SqlClassifier {
   private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
@@ -31,6 +39,31 @@ public final class LibPgQueryClassifier implements SqlClassifier {
           .maxDocumentLength(-1)
           .build())
       .build());
+
+  /**
+   * Texts up to this many UTF-8 bytes are parsed on the calling thread. libpg_query recurses once
+   * per nesting level of the tree (about 130 bytes of native stack each, and a left-nested
+   * expression such as {@code 1+1+1...} nests once per two bytes), so 1 KiB needs at most ~130 KiB
+   * of stack, which any thread has to spare.
+   */
+  static final int INLINE_BYTES = 1024;
+  /** Longer texts are refused ({@code UNCLASSIFIED}): 2 MiB. */
+  static final int MAX_BYTES = 2 * 1024 * 1024;
+  /** Stack of the parser threads: 128 bytes per input byte plus a margin, enough for any text up to {@link #MAX_BYTES}. */
+  private static final long PARSER_STACK = 128L * MAX_BYTES + 16L * 1024 * 1024;
+
+  /**
+   * Platform threads with a stack big enough for {@link #MAX_BYTES}, shared by the process (the
+   * native library is process-wide too). A native stack overflow would kill the JVM, so longer
+   * texts never run on a thread of unknown stack size. The caller waits without pinning: a virtual
+   * thread parks on the future. Idle threads end after 30 seconds.
+   */
+  private static final ExecutorService LARGE_PARSES = new ThreadPoolExecutor(
+      0, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+        Thread t = new Thread(null, r, "gatehouse-pg_query-large", PARSER_STACK);
+        t.setDaemon(true);
+        return t;
+      });
 
   private final PgQueryLibrary.Api api;
 
@@ -67,6 +100,31 @@ public final class LibPgQueryClassifier implements SqlClassifier {
   private Analysis analyzeOrFail(String sql) throws com.fasterxml.jackson.core.JsonProcessingException {
     if (sql.indexOf('\0') >= 0 || hasLoneSurrogate(sql)) return unclassified(sql);
     byte[] utf8 = sql.getBytes(StandardCharsets.UTF_8);
+    if (utf8.length > MAX_BYTES) return unclassified(sql);
+    if (utf8.length > INLINE_BYTES) return onLargeStack(sql, utf8);
+    return classify(sql, utf8);
+  }
+
+  private Analysis onLargeStack(String sql, byte[] utf8) {
+    Future<Analysis> f = LARGE_PARSES.submit(() -> {
+      try {
+        return classify(sql, utf8);
+      } catch (RuntimeException | StackOverflowError | com.fasterxml.jackson.core.JsonProcessingException e) {
+        return unclassified(sql);
+      }
+    });
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      f.cancel(false);
+      return unclassified(sql);
+    } catch (ExecutionException e) {
+      return unclassified(sql);
+    }
+  }
+
+  private Analysis classify(String sql, byte[] utf8) throws com.fasterxml.jackson.core.JsonProcessingException {
     PgQueryLibrary.Parse parse = PgQueryLibrary.parse(api, utf8);
     if (parse.json() == null) return unclassified(sql);
     JsonNode root = JSON.readTree(parse.json());
