@@ -72,22 +72,22 @@ public record TrustedIssuer(
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   public TrustedIssuer {
-    Objects.requireNonNull(name, "name == null");
+    if (name == null) throw new IdentityException("trusted issuer without a name");
     if (!NAME.matcher(name).matches()) {
       throw new IdentityException("trusted issuer '" + name + "': the name must be 1-64 letters, digits, '.', '_' or '-'");
     }
     String where = "trusted issuer '" + name + "': ";
-    Objects.requireNonNull(issuer, where + "issuer == null");
+    required(issuer, where, "issuer");
     checkUrl(where + "issuer", issuer);
-    Objects.requireNonNull(audiences, where + "audiences == null");
+    required(audiences, where, "audiences");
     if (audiences.isEmpty()) throw new IdentityException(where + "audiences is empty; list the aud values its tokens carry for Gatehouse");
     for (String audience : audiences) {
       if (audience == null || audience.isBlank()) throw new IdentityException(where + "audiences contains a blank value");
     }
     audiences = Set.copyOf(audiences);
-    Objects.requireNonNull(jwksUri, where + "jwksUri == null (use Optional.empty() for discovery)");
+    required(jwksUri, where, "jwksUri");
     jwksUri.ifPresent(uri -> checkUrl(where + "jwksUri", uri));
-    Objects.requireNonNull(algorithms, where + "algorithms == null");
+    required(algorithms, where, "algorithms");
     if (algorithms.isEmpty()) throw new IdentityException(where + "algorithms is empty");
     for (String algorithm : algorithms) {
       if (algorithm == null) throw new IdentityException(where + "algorithms contains null");
@@ -102,31 +102,35 @@ public record TrustedIssuer(
       }
     }
     algorithms = Set.copyOf(algorithms);
-    Objects.requireNonNull(kind, where + "kind == null");
-    Objects.requireNonNull(subjectClaim, where + "subjectClaim == null");
+    required(kind, where, "kind");
+    required(subjectClaim, where, "subjectClaim");
     try {
       SubjectTemplate.parse(subjectClaim);
     } catch (IllegalArgumentException e) {
       throw new IdentityException(where + "subjectClaim '" + subjectClaim + "' " + e.getMessage());
     }
-    Objects.requireNonNull(displayNameClaim, where + "displayNameClaim == null");
+    required(displayNameClaim, where, "displayNameClaim");
     if (displayNameClaim.isBlank()) throw new IdentityException(where + "displayNameClaim is blank");
-    Objects.requireNonNull(groupsClaim, where + "groupsClaim == null");
+    required(groupsClaim, where, "groupsClaim");
     if (groupsClaim.isBlank()) throw new IdentityException(where + "groupsClaim is blank");
-    Objects.requireNonNull(groupMappings, where + "groupMappings == null");
+    required(groupMappings, where, "groupMappings");
     groupMappings = List.copyOf(groupMappings);
-    Objects.requireNonNull(requiredClaims, where + "requiredClaims == null");
+    required(requiredClaims, where, "requiredClaims");
     for (var entry : requiredClaims.entrySet()) {
       if (entry.getKey() == null || entry.getKey().isBlank() || entry.getValue() == null) {
         throw new IdentityException(where + "requiredClaims has a blank claim name or a missing value");
       }
     }
     requiredClaims = Map.copyOf(requiredClaims);
-    Objects.requireNonNull(clockSkew, where + "clockSkew == null");
+    required(clockSkew, where, "clockSkew");
     if (clockSkew.isNegative() || clockSkew.compareTo(MAX_CLOCK_SKEW) > 0) {
       throw new IdentityException(where + "clockSkew " + clockSkew + " is outside 0 to " + MAX_CLOCK_SKEW
           + "; a larger skew would accept tokens long after they expired");
     }
+  }
+
+  private static void required(Object value, String where, String setting) {
+    if (value == null) throw new IdentityException(where + setting + " is missing");
   }
 
   /** A builder with the defaults: RS256 and ES256, human, {@code sub}, {@code preferred_username}, {@code groups}, 60 s. */

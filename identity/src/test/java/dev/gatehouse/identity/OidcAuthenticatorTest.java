@@ -9,7 +9,6 @@ import dev.gatehouse.core.AuthenticationException;
 import dev.gatehouse.core.Principal;
 import dev.gatehouse.core.Secret;
 import java.net.URI;
-import java.net.URL;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -127,7 +126,7 @@ class OidcAuthenticatorTest {
   @Test
   void tokenClaimingIssuerBButSignedWithAnotherKeyUnderBsKidIsRefused() throws Exception {
     TrustedIssuer b = TrustedIssuer.builder("b", issuerUri("b")).audience(AUDIENCE).build();
-    String bKid = JWKSet.load(new URL(provider.jwksUrl("b").toString())).getKeys().get(0).getKeyID();
+    String bKid = JWKSet.load(provider.jwksUrl("b").url()).getKeys().get(0).getKeyID();
     RSAKey attacker = Forger.newRsaKey(bKid);
     String forged = Forger.signRs256(Forger.claims(issuerUri("b").toString(), AUDIENCE, "admin").build(), attacker);
 
@@ -149,6 +148,20 @@ class OidcAuthenticatorTest {
     assertThat(machine.issuer()).isEqualTo("ci");
     assertThat(machine.kind()).isEqualTo(Principal.Kind.MACHINE);
     assertThat(refusal(both, token("shared", "x", "neither", Map.of(), 3600)))
+        .hasMessageStartingWith("audience not accepted");
+  }
+
+  @Test
+  void issuerSharingAnotherIssuersKeysStillDoesNotAcceptThatIssuersTokens() {
+    // "b" verifies with a's JWKS (one provider, two configured issuers); a token from a carrying b's
+    // audience is a's token all the same, and a does not accept that audience.
+    TrustedIssuer a = TrustedIssuer.builder("a", issuerUri("a")).audience("gatehouse-a").build();
+    TrustedIssuer b = TrustedIssuer.builder("b", issuerUri("b")).audience("gatehouse-b")
+        .jwksUri(URI.create(provider.jwksUrl("a").toString())).build();
+    OidcAuthenticator both = trusting(a, b);
+
+    assertThat(both.authenticate(Secret.of(token("a", "alice", "gatehouse-a", Map.of(), 3600))).issuer()).isEqualTo("a");
+    assertThat(refusal(both, token("a", "alice", "gatehouse-b", Map.of(), 3600)))
         .hasMessageStartingWith("audience not accepted");
   }
 
@@ -191,7 +204,7 @@ class OidcAuthenticatorTest {
 
   @Test
   void hmacTokenSignedWithTheProvidersPublicKeyIsRefused() throws Exception {
-    RSAKey published = (RSAKey) JWKSet.load(new URL(provider.jwksUrl("corp").toString())).getKeys().get(0);
+    RSAKey published = (RSAKey) JWKSet.load(provider.jwksUrl("corp").url()).getKeys().get(0);
     byte[] publicKeyAsSecret = published.toRSAPublicKey().getEncoded();
     String token = Forger.signHs256(
         Forger.claims(issuerUri("corp").toString(), AUDIENCE, "admin").build(), publicKeyAsSecret, published.getKeyID());
