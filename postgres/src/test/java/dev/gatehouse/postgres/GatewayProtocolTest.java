@@ -73,12 +73,30 @@ class GatewayProtocolTest {
   void reParsingAnExistingNameCannotSmuggleAnotherStatement() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
-      c.send(parse("s1", "SELECT 1"), Sync.INSTANCE);
+      // s1 holds a DROP that was parsed but never executed.
+      c.send(parse("s1", "DROP TABLE t"), Sync.INSTANCE);
       assertThat(c.untilReady()).first().isInstanceOf(ParseComplete.class);
-      // The second Parse fails on the server (s1 exists), so s1 is still SELECT 1.
-      c.send(parse("s1", "DROP TABLE t"), Sync.INSTANCE, bind("", "s1"), execute(""), Sync.INSTANCE);
+      // Pipelined: re-Parse s1 as something harmless (the server refuses: s1 exists), then run s1.
+      c.send(parse("s1", "SELECT 1"), Sync.INSTANCE, bind("", "s1"), execute(""), Sync.INSTANCE);
       List<BackendMessage> first = c.untilReady();
       assertThat(RawClient.firstError(first)).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P05");
+      List<BackendMessage> second = c.untilReady();
+      assertThat(RawClient.firstError(second)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("rule no-drop");
+      });
+    }
+    assertThat(h.tableExists("t")).isTrue();
+  }
+
+  @Test
+  void reParsingAnExistingNameKeepsTheFirstStatement() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s1", "SELECT 1"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isInstanceOf(ParseComplete.class);
+      c.send(parse("s1", "DROP TABLE t"), Sync.INSTANCE, bind("", "s1"), execute(""), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P05");
       List<BackendMessage> second = c.untilReady();
       assertThat(second).hasAtLeastOneElementOfType(DataRow.class)
           .anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("SELECT 1")));
