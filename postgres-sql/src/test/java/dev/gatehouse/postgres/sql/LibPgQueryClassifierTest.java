@@ -1,0 +1,194 @@
+package dev.gatehouse.postgres.sql;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.core.CommandFlag;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class LibPgQueryClassifierTest {
+  private static LibPgQueryClassifier libpg;
+
+  @BeforeAll
+  static void load() {
+    libpg = LibPgQuerySupport.classifier();
+  }
+
+  private static List<String> texts(Analysis a) {
+    return a.statements().stream().map(ClassifiedStatement::text).toList();
+  }
+
+  @Test
+  void eachStatementKeepsItsExactSourceSliceWithoutTheSemicolon() {
+    Analysis a = libpg.analyze("SELECT 'a;b' AS x;\n  /* why */ DELETE FROM t WHERE id = $$;$$ ;  ");
+    assertThat(texts(a)).containsExactly("SELECT 'a;b' AS x", "/* why */ DELETE FROM t WHERE id = $$;$$");
+  }
+
+  @Test
+  void statementSlicesAreRightAfterMultiByteCharacters() {
+    Analysis a = libpg.analyze("SELECT 'é😀日本'; DROP TABLE \"clientèle\"; SELECT 1");
+    assertThat(texts(a)).containsExactly("SELECT 'é😀日本'", "DROP TABLE \"clientèle\"", "SELECT 1");
+    assertThat(a.statements().get(1).classification().objects()).containsExactly("clientèle");
+  }
+
+  @Test
+  void aParseErrorYieldsOneUnclassifiedStatementAndNoException() {
+    Analysis a = libpg.analyze("SELECT 1; SELEC 2; DROP TABLE t");
+    assertThat(a.statements()).hasSize(1);
+    assertThat(a.statements().get(0).text()).isEqualTo("SELECT 1; SELEC 2; DROP TABLE t");
+    assertThat(a.statements().get(0).classification().flags()).containsExactly(CommandFlag.UNCLASSIFIED);
+    assertThat(a.changesParsing()).isTrue();
+  }
+
+  @Test
+  void emptyWhitespaceAndCommentOnlyTextsHaveNoStatements() {
+    for (String s : List.of("", "  \n", "-- c", "/* a /* b */ */", ";;")) {
+      assertThat(libpg.analyze(s).statements()).as(s).isEmpty();
+    }
+  }
+
+  @Test
+  void textWithANulIsUnclassifiedBecauseTheParserWouldStopThere() {
+    Analysis a = libpg.analyze("SELECT 1\0; DROP TABLE customers");
+    assertThat(a.unclassified()).isTrue();
+    assertThat(a.statements()).hasSize(1);
+  }
+
+  @Test
+  void loneSurrogatesAreUnclassifiedNotGuessed() {
+    assertThat(libpg.analyze("SELECT '\uD800'; DROP TABLE t").unclassified()).isTrue();
+    assertThat(libpg.analyze("SELECT 'x\uDC00'").unclassified()).isTrue();
+    assertThat(libpg.analyze("SELECT '\uD83D\uDE00'").unclassified()).isFalse();
+  }
+
+  @Test
+  void aOneMebibyteStatementIsClassified() {
+    StringBuilder sb = new StringBuilder("SELECT * FROM customers WHERE id IN (");
+    while (sb.length() < 1 << 20) sb.append("1234567,");
+    sb.append("0)");
+    Analysis a = libpg.analyze(sb.toString());
+    assertThat(a.combined().kinds()).containsExactly("SELECT");
+    assertThat(a.combined().objects()).containsExactly("customers");
+  }
+
+  @Test
+  void textsOverTwoMebibytesAreUnclassified() {
+    String s = "SELECT '" + "x".repeat(LibPgQueryClassifier.MAX_BYTES) + "'";
+    assertThat(libpg.analyze(s).unclassified()).isTrue();
+  }
+
+  @Test
+  void deeplyNestedExpressionsAreUnclassifiedAndDoNotCrashTheJvm() {
+    // Left-nested operators are not limited by the grammar's stack and once overflowed the native stack.
+    assertThat(libpg.analyze("SELECT 1" + " + 1".repeat(200_000)).unclassified()).isTrue();
+    assertThat(libpg.analyze("SELECT 1" + "::int".repeat(100_000)).unclassified()).isTrue();
+    assertThat(libpg.analyze("SELECT " + "(".repeat(100_000) + "1" + ")".repeat(100_000)).unclassified()).isTrue();
+    assertThat(libpg.analyze("SELECT " + "f(".repeat(50_000) + "1" + ")".repeat(50_000)).unclassified()).isTrue();
+    // Moderate nesting is still understood.
+    assertThat(libpg.analyze("SELECT 1" + " + 1".repeat(200)).combined().kinds()).containsExactly("SELECT");
+  }
+
+  @Test
+  void deepNestingWorksFromAVirtualThreadToo() throws Exception {
+    List<Analysis> out = new ArrayList<>();
+    Thread t = Thread.ofVirtual().start(() -> {
+      out.add(libpg.analyze("SELECT " + "(".repeat(300) + "1" + ")".repeat(300)));
+      out.add(libpg.analyze("SELECT 1" + " + 1".repeat(5_000)));
+    });
+    t.join();
+    assertThat(out.get(0).combined().kinds()).containsExactly("SELECT");
+    assertThat(out.get(1).unclassified()).isTrue();
+  }
+
+  @Test
+  void concurrentCallsGiveTheSameAnswers() throws Exception {
+    List<String> sqls = List.of(
+        "SELECT * FROM a JOIN b ON a.id = b.id", "WITH d AS (DELETE FROM x RETURNING *) SELECT * FROM d",
+        "SET ROLE admin", "SELECT pg_read_file('/etc/passwd')", "COPY t TO PROGRAM 'x'", "SELEC broken");
+    List<Analysis> expected = sqls.stream().map(libpg::analyze).toList();
+    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      List<Callable<Boolean>> tasks = new ArrayList<>();
+      for (int i = 0; i < 400; i++) {
+        int k = i % sqls.size();
+        tasks.add(() -> libpg.analyze(sqls.get(k)).equals(expected.get(k)));
+      }
+      for (Future<Boolean> f : pool.invokeAll(tasks)) assertThat(f.get()).isTrue();
+    }
+  }
+
+  @Test
+  void rolePasswordsAreRedacted() {
+    ClassifiedStatement s = libpg.analyze("CREATE ROLE app LOGIN PASSWORD 'hunter2' VALID UNTIL 'infinity'").statements().get(0);
+    assertThat(s.redactedText()).doesNotContain("hunter2").contains("PASSWORD '***'");
+    assertThat(s.text()).contains("hunter2");
+    assertThat(libpg.analyze("ALTER USER postgres WITH PASSWORD E'it\\'s secret'").statements().get(0).redactedText())
+        .isEqualTo("ALTER USER postgres WITH PASSWORD '***'");
+    assertThat(libpg.analyze("ALTER ROLE x PASSWORD $p$s3cr3t$p$").statements().get(0).redactedText())
+        .isEqualTo("ALTER ROLE x PASSWORD '***'");
+  }
+
+  @Test
+  void userMappingServerAndSubscriptionOptionsAreRedacted() {
+    assertThat(libpg.analyze("CREATE USER MAPPING FOR bob SERVER s OPTIONS (user 'bob', password 'pw1')").statements().get(0).redactedText())
+        .doesNotContain("pw1");
+    assertThat(libpg.analyze("ALTER SERVER s OPTIONS (SET password 'pw2')").statements().get(0).redactedText())
+        .doesNotContain("pw2");
+    assertThat(libpg.analyze("CREATE SUBSCRIPTION sub CONNECTION 'host=h password=pw3' PUBLICATION p").statements().get(0).redactedText())
+        .doesNotContain("pw3");
+  }
+
+  @Test
+  void connectionStringsAndKeysPassedToFunctionsAreRedactedButTheSqlStays() {
+    ClassifiedStatement s = libpg.analyze(
+        "SELECT dblink('host=evil password=pw4', 'SELECT secret_column FROM t'), pgp_sym_encrypt(ssn, 'key5'), crypt('pw6', gen_salt('bf')) FROM p")
+        .statements().get(0);
+    assertThat(s.redactedText())
+        .doesNotContain("pw4").doesNotContain("key5").doesNotContain("pw6")
+        .contains("'SELECT secret_column FROM t'");
+    assertThat(libpg.analyze("SELECT dblink_connect('c', 'host=h ' || 'password=pw7')").statements().get(0).redactedText())
+        .doesNotContain("pw7");
+    assertThat(libpg.analyze("SELECT pgp_sym_decrypt(psw => 'pw8', msg => m) FROM t").statements().get(0).redactedText())
+        .doesNotContain("pw8");
+  }
+
+  @Test
+  void passwordSettingsAreRedacted() {
+    assertThat(libpg.analyze("ALTER SYSTEM SET my.password = 'pw9'").statements().get(0).redactedText()).doesNotContain("pw9");
+    assertThat(libpg.analyze("SET app.secret TO 'pw10'").statements().get(0).redactedText()).doesNotContain("pw10");
+    assertThat(libpg.analyze("SELECT set_config('app.password', 'pw11', false)").statements().get(0).redactedText())
+        .doesNotContain("pw11").contains("'app.password'");
+  }
+
+  @Test
+  void redactionKeepsOffsetsRightAfterNonAsciiText() {
+    ClassifiedStatement s = libpg.analyze("SELECT 'ümlaut', dblink('password=pw12', 'q')").statements().get(0);
+    assertThat(s.redactedText()).isEqualTo("SELECT 'ümlaut', dblink('***', 'q')");
+  }
+
+  @Test
+  void unparseableTextHasEveryLiteralRedacted() {
+    ClassifiedStatement s = libpg.analyze("CREATE ROLE x PASSWORD 'pw13' garbage garbage").statements().get(0);
+    assertThat(s.classification().has(CommandFlag.UNCLASSIFIED)).isTrue();
+    assertThat(s.redactedText()).doesNotContain("pw13");
+    assertThat(libpg.analyze("ALTER ROLE x PASSWORD 'pw14").statements().get(0).redactedText()).doesNotContain("pw14");
+  }
+
+  @Test
+  void ordinaryStatementsAreNotRedacted() {
+    String sql = "SELECT * FROM users WHERE name = 'alice'";
+    assertThat(libpg.analyze(sql).statements().get(0).redactedText()).isEqualTo(sql);
+  }
+
+  @Test
+  void theClassifierNamesItself() {
+    assertThat(libpg.name()).isEqualTo("libpg_query");
+    assertThat(SqlClassifier.load().name()).isEqualTo("libpg_query");
+    assertThat(SqlClassifier.fallback().name()).isEqualTo("fallback");
+  }
+}
