@@ -166,7 +166,7 @@ public final class JdbcStore implements AutoCloseable {
           .dataSource(pool)
           .locations("classpath:db/migration/common", "classpath:db/migration/" + dialect.migrations)
           .placeholders(Map.of("identity", switch (dialect) {
-            case SQLITE -> "INTEGER PRIMARY KEY AUTOINCREMENT";
+            case SQLITE -> "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT";
             case POSTGRESQL -> "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
           }))
           .table("gatehouse_schema_history")

@@ -1,0 +1,157 @@
+package dev.gatehouse.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.gatehouse.audit.AuditConfig;
+import dev.gatehouse.audit.AuditLog;
+import dev.gatehouse.audit.AuditSigner;
+import dev.gatehouse.audit.AuditStore;
+import dev.gatehouse.audit.AuditVerifier;
+import dev.gatehouse.audit.ChainBuilder;
+import dev.gatehouse.audit.ChainReport;
+import dev.gatehouse.audit.Samples;
+import dev.gatehouse.audit.VerificationReport;
+import dev.gatehouse.core.AuditHandle;
+import dev.gatehouse.core.AuditUnavailableException;
+import dev.gatehouse.core.Outcome;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The audit log on the real stores: group commit, durability as seen by the caller, failures. */
+class AuditLogOnStoresTest {
+  private static Path dir;
+  private static String database;
+  private static JdbcStore sqlite;
+  private static JdbcStore postgres;
+
+  @TempDir Path tmp;
+  private final AuditSigner signer = AuditSigner.generate();
+
+  @BeforeAll
+  static void open() throws Exception {
+    dir = Files.createTempDirectory("gh-audit-stores");
+    sqlite = JdbcStore.open(StoreConfig.sqlite(dir.resolve("gatehouse.db")));
+    database = TestPostgres.createDatabase();
+    postgres = JdbcStore.open(TestPostgres.config(database));
+  }
+
+  @AfterAll
+  static void close() throws Exception {
+    sqlite.close();
+    postgres.close();
+    TestPostgres.dropDatabase(database);
+    try (Stream<Path> files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    }
+  }
+
+  /** Dialects, not stores: JUnit closes AutoCloseable arguments after each test. */
+  static List<Dialect> stores() {
+    return List.of(Dialect.SQLITE, Dialect.POSTGRESQL);
+  }
+
+  private static JdbcStore store(Dialect dialect) {
+    return dialect == Dialect.SQLITE ? sqlite : postgres;
+  }
+
+  private AuditConfig config(String node) {
+    return AuditConfig.defaults(node, tmp.resolve("audit.key")).withCheckpoints(32, Duration.ofMillis(200));
+  }
+
+  private ChainReport report(AuditStore store, String chainId) {
+    VerificationReport r = new AuditVerifier(store, List.of(signer.publicKey())).verify();
+    return r.chains().stream().filter(c -> c.chainId().equals(chainId)).findFirst().orElseThrow();
+  }
+
+  @ParameterizedTest
+  @MethodSource("stores")
+  void everyDurableCallIsReadableFromTheStoreWhenItReturns(Dialect dialect) throws Exception {
+    JdbcStore store = store(dialect);
+    AuditStore audit = store.audit();
+    Samples s = new Samples("pg-concurrent");
+    int threads = 16;
+    int each = 25;
+    ConcurrentLinkedQueue<String> missing = new ConcurrentLinkedQueue<>();
+    ConcurrentLinkedQueue<String> ids = new ConcurrentLinkedQueue<>();
+    String chainId;
+    try (AuditLog log = AuditLog.start(audit, config("conc-" + store.dialect().name().toLowerCase()), signer, Clock.systemUTC());
+        ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int thread = t;
+        done.add(pool.submit(() -> {
+          for (int i = 0; i < each; i++) {
+            AuditHandle h = log.commandDecided(s.session, s.command("SELECT " + thread + ", " + i), s.allow);
+            if (audit.find(h.eventId()).isEmpty()) missing.add(h.eventId());
+            ids.add(h.eventId());
+            log.commandCompleted(s.session, h, Outcome.ok(i, Duration.ofMillis(1)));
+          }
+        }));
+      }
+      for (Future<?> f : done) f.get(120, TimeUnit.SECONDS);
+      chainId = log.chainId().orElseThrow();
+    }
+    assertThat(missing).isEmpty();
+    assertThat(ids).hasSize(threads * each).doesNotHaveDuplicates();
+    ChainReport r = report(audit, chainId);
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.INTACT);
+    assertThat(r.lastSeq()).isEqualTo(2 + 2L * threads * each);
+  }
+
+  @ParameterizedTest
+  @MethodSource("stores")
+  void aStoreThatCannotTakeEventsMakesDurableCallsRefuseAndRecoversOnANewChain(Dialect dialect) {
+    JdbcStore store = store(dialect);
+    AuditStore audit = store.audit();
+    Samples s = new Samples("pg-failing");
+    SqlTamper sql = new SqlTamper(store);
+    String first;
+    String second;
+    try (AuditLog log = AuditLog.start(audit, config("fail-" + store.dialect().name().toLowerCase()), signer, Clock.systemUTC())) {
+      log.sessionOpened(s.session);
+      first = log.chainId().orElseThrow();
+      sql.update("ALTER TABLE audit_events RENAME TO audit_events_away");
+      try {
+        assertThatThrownBy(() -> log.commandDecided(s.session, s.command("DROP TABLE customers"), s.allow))
+            .isInstanceOf(AuditUnavailableException.class)
+            .hasMessageContaining("audit store could not take the event");
+      } finally {
+        sql.update("ALTER TABLE audit_events_away RENAME TO audit_events");
+      }
+      log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
+      second = log.chainId().orElseThrow();
+    }
+    assertThat(second).isNotEqualTo(first);
+    assertThat(report(audit, first).broken()).isFalse();
+    assertThat(report(audit, second).status()).isEqualTo(ChainReport.Status.INTACT);
+  }
+
+  @ParameterizedTest
+  @MethodSource("stores")
+  void aRowEditedIntoSomethingNoEventCanHoldIsReportedAsEdited(Dialect dialect) {
+    JdbcStore store = store(dialect);
+    AuditStore audit = store.audit();
+    ChainBuilder chain = new ChainBuilder(audit, signer, "gw-x:" + store.dialect().name().toLowerCase(), 8).commands(5).close();
+    new SqlTamper(store).update("UPDATE audit_events SET type = 'NOTHING_HAPPENED' WHERE chain_id = ? AND seq = 4",
+        chain.chainId());
+    ChainReport.Break b = report(audit, chain.chainId()).firstBreak().orElseThrow();
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.EDITED);
+    assertThat(b.seq()).isEqualTo(4);
+  }
+}

@@ -1,0 +1,157 @@
+package dev.gatehouse.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.gatehouse.audit.AuditSigner;
+import dev.gatehouse.audit.ChainBuilder;
+import dev.gatehouse.audit.Durability;
+import dev.gatehouse.core.Secret;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JdbcStoreTest {
+  @TempDir Path tmp;
+  private static String database;
+
+  @BeforeAll
+  static void createDatabase() {
+    database = TestPostgres.createDatabase();
+  }
+
+  @AfterAll
+  static void dropDatabase() {
+    TestPostgres.dropDatabase(database);
+  }
+
+  private static String single(JdbcStore store, String sql) throws SQLException {
+    try (Connection c = store.dataSource().getConnection(); Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  @Test
+  void sqliteWithProcessDurabilityUsesWalAndSynchronousNormal() throws Exception {
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("a/gatehouse.db")))) {
+      assertThat(store.dialect()).isEqualTo(Dialect.SQLITE);
+      assertThat(single(store, "PRAGMA journal_mode")).isEqualTo("wal");
+      assertThat(single(store, "PRAGMA synchronous")).isEqualTo("1"); // NORMAL
+    }
+  }
+
+  @Test
+  void sqliteWithMachineDurabilitySyncsEveryCommit() throws Exception {
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("gatehouse.db")).withDurability(Durability.MACHINE))) {
+      assertThat(single(store, "PRAGMA synchronous")).isEqualTo("2"); // FULL
+      assertThat(store.audit().durability()).isEqualTo(Durability.MACHINE);
+    }
+  }
+
+  @Test
+  void postgresConnectionsCommitSynchronouslyEvenWhenTheDatabaseDefaultIsOff() throws Exception {
+    String db = TestPostgres.createDatabase();
+    try {
+      try (Connection c = TestPostgres.connect(db); Statement s = c.createStatement()) {
+        s.execute("ALTER DATABASE " + db + " SET synchronous_commit = off");
+      }
+      try (JdbcStore store = JdbcStore.open(TestPostgres.config(db))) {
+        assertThat(single(store, "SHOW synchronous_commit")).isEqualTo("on");
+      }
+    } finally {
+      TestPostgres.dropDatabase(db);
+    }
+  }
+
+  @Test
+  void bothDatabasesGetTheSameSchema() throws Exception {
+    try (JdbcStore sqlite = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("gatehouse.db")));
+        JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
+      for (String table : List.of("audit_events", "audit_checkpoints")) {
+        assertThat(columns(sqlite, table)).isNotEmpty().isEqualTo(columns(postgres, table));
+      }
+    }
+  }
+
+  @Test
+  void theDatabaseRefusesUpdatesAndDeletesOfAuditRows() throws Exception {
+    try (JdbcStore sqlite = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("gatehouse.db")));
+        JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
+      for (JdbcStore store : List.of(sqlite, postgres)) {
+        new ChainBuilder(store.audit(), AuditSigner.generate(), "gw-1:" + store.dialect().name().toLowerCase(), 8).commands(2).close();
+        for (String sql : List.of("UPDATE audit_events SET command_text = 'x'", "DELETE FROM audit_events",
+            "UPDATE audit_checkpoints SET hash = 'x'", "DELETE FROM audit_checkpoints")) {
+          try (Connection c = store.dataSource().getConnection(); Statement s = c.createStatement()) {
+            assertThatThrownBy(() -> s.executeUpdate(sql)).as(store.dialect() + ": " + sql)
+                .isInstanceOf(SQLException.class).hasMessageContaining("append-only");
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void eventsSurviveClosingAndReopeningTheStore() {
+    Path file = tmp.resolve("gatehouse.db");
+    ChainBuilder chain;
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(file))) {
+      chain = new ChainBuilder(store.audit(), AuditSigner.generate(), "gw-1:0001", 8).commands(3).close();
+    }
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(file))) {
+      assertThat(store.audit().find(chain.written().get(2).id())).contains(chain.written().get(2));
+    }
+  }
+
+  @Test
+  void aSqliteUrlThatIsNotAFileIsRefused() {
+    for (String url : List.of("jdbc:sqlite::memory:", "jdbc:sqlite:", "jdbc:sqlite:file:x.db?mode=memory")) {
+      assertThatThrownBy(() -> JdbcStore.open(StoreConfig.of(url, Optional.empty(), Optional.empty())))
+          .isInstanceOf(StoreException.class)
+          .hasMessageContaining("must name a SQLite file");
+    }
+  }
+
+  @Test
+  void aUrlOfAnotherDatabaseIsRefused() {
+    assertThatThrownBy(() -> JdbcStore.open(StoreConfig.of("jdbc:mysql://db/x", Optional.empty(), Optional.empty())))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("neither jdbc:sqlite: nor jdbc:postgresql:");
+  }
+
+  @Test
+  void anUnreachableStoreIsNamedWithoutItsCredentials() {
+    StoreConfig config = StoreConfig.of("jdbc:postgresql://127.0.0.1:1/gatehouse?password=hunter2", Optional.of("gh"),
+        Optional.of(Secret.of("s3cret")));
+    assertThatThrownBy(() -> JdbcStore.open(config))
+        .isInstanceOf(StoreException.class)
+        .hasMessageContaining("jdbc:postgresql://127.0.0.1:1/gatehouse")
+        .hasMessageNotContaining("hunter2")
+        .hasMessageNotContaining("s3cret");
+    assertThat(config.toString()).doesNotContain("hunter2").doesNotContain("s3cret");
+  }
+
+  @Test
+  void credentialsInAUrlAreRedacted() {
+    StoreConfig config = StoreConfig.of("jdbc:postgresql://gh:pw@db.example:5432/audit?sslmode=verify-full",
+        Optional.empty(), Optional.empty());
+    assertThat(config.redactedUrl()).isEqualTo("jdbc:postgresql://…@db.example:5432/audit?…");
+  }
+
+  private static List<String> columns(JdbcStore store, String table) throws SQLException {
+    List<String> names = new ArrayList<>();
+    try (Connection c = store.dataSource().getConnection(); ResultSet rs = c.getMetaData().getColumns(null, null, table, null)) {
+      while (rs.next()) names.add(rs.getString("COLUMN_NAME") + " " + rs.getString("IS_NULLABLE"));
+    }
+    return names;
+  }
+}
