@@ -285,21 +285,28 @@ final class ClientStartup {
     BackendKeyData minted = backend.backendKey()
         .map(key -> gateway.cancelKeys().mint(target, key))
         .orElseGet(ClientStartup::unregisteredKey);
-    writer.write(AuthenticationOk.INSTANCE);
-    for (Map.Entry<String, String> p : reported.entrySet()) {
-      writer.write(new ParameterStatus(p.getKey(), p.getValue()));
-    }
-    writer.write(minted);
-    writer.write(ReadyForQuery.IDLE_INSTANCE);
-    writer.flush();
-    input.disarm();
-    log.info("session opened for {} to resource \"{}\" from {}", session.principal().displayName(),
-        session.resource().name(), clientAddress);
     ProxySession proxy = new ProxySession(session, gateway.checkpoint(), gateway.classifier(), gateway.config(),
         channel, reader, input, writer, output, backend, gateway.cancelKeys(), minted, gateway.clock(),
         gateway.closed());
+    // Tracked before the client hears it is in, so a gateway shutdown cannot miss it.
     gateway.opened().accept(proxy);
     startupDone.run();
+    try {
+      writer.write(AuthenticationOk.INSTANCE);
+      for (Map.Entry<String, String> p : reported.entrySet()) {
+        writer.write(new ParameterStatus(p.getKey(), p.getValue()));
+      }
+      writer.write(minted);
+      writer.write(ReadyForQuery.IDLE_INSTANCE);
+      writer.flush();
+      input.disarm();
+    } catch (IOException e) {
+      // Running the ended session is what cleans it up (checkpoint, cancel key, gateway).
+      proxy.end("client connection lost during startup", Optional.empty());
+      return new Handoff(proxy);
+    }
+    log.info("session opened for {} to resource \"{}\" from {}", session.principal().displayName(),
+        session.resource().name(), clientAddress);
     return new Handoff(proxy);
   }
 

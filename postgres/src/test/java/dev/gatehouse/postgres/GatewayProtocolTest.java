@@ -347,7 +347,4 @@ class GatewayProtocolTest {
         .satisfies(e -> assertThat(e.outcome().rows()).isEqualTo(10));
   }
 
-  static Optional<ErrorResponse> none() {
-    return Optional.empty();
-  }
 }
