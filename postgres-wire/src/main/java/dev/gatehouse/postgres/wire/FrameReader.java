@@ -154,6 +154,16 @@ public final class FrameReader {
     }
   }
 
+  /**
+   * Bytes already read from the stream past the last message, without asking the stream. Cheap
+   * (no system call): a relay loop can use it to decide whether to flush before blocking on the
+   * next read. For the CVE-2021-23214 check use {@link #hasBufferedBytes()}, which also asks the
+   * stream.
+   */
+  public int buffered() {
+    return limit - pos;
+  }
+
   /** Removes and returns the bytes read ahead of the last message (possibly none). */
   public byte[] takeBuffered() {
     checkNoPending();

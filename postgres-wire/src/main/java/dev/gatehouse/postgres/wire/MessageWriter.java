@@ -17,6 +17,18 @@ public final class MessageWriter {
 
   private final OutputStream out;
   private final WireBuffer buffer = new WireBuffer(8192);
+  private final OutputStream bufferSink =
+      new OutputStream() {
+        @Override
+        public void write(int b) {
+          buffer.putByte(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+          buffer.putBytes(b, off, len);
+        }
+      };
 
   public MessageWriter(OutputStream out) {
     this.out = Objects.requireNonNull(out, "out == null");
@@ -59,14 +71,21 @@ public final class MessageWriter {
   }
 
   /**
-   * Relays the message whose header {@code reader} just returned: writes the header, then copies
-   * the body through in chunks, so a body of any size costs only the reader's buffer.
+   * Relays the message whose header {@code reader} just returned. A small body is copied into the
+   * buffer like any other message (relaying many small messages costs no extra writes); a body of
+   * the high-water size or more is streamed through in chunks, so a body of any size costs only
+   * the reader's buffer.
    */
   public void relay(FrameHeader header, FrameReader reader) throws IOException {
     int at = buffer.beginMessage(header.type());
     patchLength(at, header.bodyLength());
-    drain();
-    reader.copyBody(header, out);
+    if (header.bodyLength() < HIGH_WATER) {
+      reader.copyBody(header, bufferSink);
+      drainIfFull();
+    } else {
+      drain();
+      reader.copyBody(header, out);
+    }
   }
 
   /** Sends everything written so far to the peer. */

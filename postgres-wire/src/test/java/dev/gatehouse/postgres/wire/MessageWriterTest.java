@@ -3,8 +3,11 @@ package dev.gatehouse.postgres.wire;
 import static dev.gatehouse.postgres.wire.Wire.hex;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class MessageWriterTest {
@@ -50,5 +53,33 @@ class MessageWriterTest {
     assertThat(writer.buffered()).isLessThan(128 * 1024);
     writer.flush();
     assertThat(sink.size()).isEqualTo(1000 * 1005);
+  }
+
+  @Test
+  void relayedSmallMessagesAreBatchedUntilFlush() throws IOException {
+    var rows = new ArrayList<Object>();
+    for (int i = 0; i < 100; i++) {
+      rows.add(DataRow.of(List.of(("row " + i).getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+    }
+    byte[] wire = Wire.written(rows);
+    var reader = new FrameReader(new ByteArrayInputStream(wire));
+    var writes = new int[1];
+    var sink = new ByteArrayOutputStream() {
+      @Override
+      public void write(byte[] b, int off, int len) {
+        writes[0]++;
+        super.write(b, off, len);
+      }
+    };
+    var writer = new MessageWriter(sink);
+
+    for (var h = reader.readHeader(1 << 20); h.isPresent(); h = reader.readHeader(1 << 20)) {
+      writer.relay(h.get(), reader);
+    }
+    assertThat(writes[0]).isZero();
+    writer.flush();
+
+    assertThat(writes[0]).isEqualTo(1);
+    assertThat(sink.toByteArray()).isEqualTo(wire);
   }
 }
