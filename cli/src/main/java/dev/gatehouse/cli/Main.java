@@ -13,10 +13,23 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Identity-aware access gateway: audit, guardrails, approvals, masking, recording.",
-    subcommands = {})
+    subcommands = {ServeCommand.class, DemoCommand.class, AuditCommand.class, PolicyCommand.class})
 public final class Main {
   public static void main(String[] args) {
+    // Before any logger exists: the demo keeps the terminal for its instructions and logs to a file.
+    if (args.length > 0 && args[0].equals("demo") && System.getProperty("gatehouse.log.appender") == null) {
+      System.setProperty("gatehouse.log.appender", "FILE");
+      System.setProperty("gatehouse.log.file", demoDir(args).resolve("gatehouse.log").toString());
+    }
     System.exit(run(args));
+  }
+
+  private static java.nio.file.Path demoDir(String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--dir") && i + 1 < args.length) return java.nio.file.Path.of(args[i + 1]);
+      if (args[i].startsWith("--dir=")) return java.nio.file.Path.of(args[i].substring(6));
+    }
+    return java.nio.file.Path.of("data", "demo");
   }
 
   static int run(String... args) {

@@ -1,0 +1,161 @@
+package dev.gatehouse.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.gatehouse.audit.AuditEvent;
+import dev.gatehouse.audit.AuditFormatter;
+import dev.gatehouse.audit.AuditQuery;
+import dev.gatehouse.audit.AuditSigner;
+import dev.gatehouse.audit.AuditVerifier;
+import dev.gatehouse.audit.ChainReport;
+import dev.gatehouse.audit.VerificationReport;
+import dev.gatehouse.server.ConfigLoader;
+import dev.gatehouse.server.Gatehouse;
+import dev.gatehouse.server.SecretRef;
+import dev.gatehouse.store.JdbcStore;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.PublicKey;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code gatehouse audit tail|search|verify}: read and verify the audit log of a configuration. */
+@Command(name = "audit", mixinStandardHelpOptions = true, description = "Read and verify the audit log.",
+    subcommands = {AuditCommand.Tail.class, AuditCommand.Search.class, AuditCommand.Verify.class})
+final class AuditCommand {
+  private static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+
+  abstract static class StoreOptions {
+    @Option(names = {"-c", "--config"}, defaultValue = "gatehouse.yaml", description = "Configuration naming the audit store (default: ${DEFAULT-VALUE}).")
+    Path config;
+
+    @Option(names = "--json", description = "One JSON object per line, for scripts.")
+    boolean json;
+
+    ConfigLoader.Loaded loaded() {
+      return new ConfigLoader(SecretRef.systemEnv()).load(config);
+    }
+
+    JdbcStore open() {
+      return JdbcStore.open(Gatehouse.storeConfig(loaded()));
+    }
+
+    void print(PrintStream out, List<AuditEvent> events) throws Exception {
+      for (AuditEvent e : events) {
+        out.println(json ? JSON.writeValueAsString(AuditFormatter.toMap(e)) : AuditFormatter.line(e));
+      }
+      out.flush();
+    }
+  }
+
+  @Command(name = "tail", mixinStandardHelpOptions = true, description = "Show the newest events; --follow keeps printing new ones.")
+  static final class Tail extends StoreOptions implements Callable<Integer> {
+    @Option(names = {"-n", "--lines"}, defaultValue = "20", description = "How many events (default: ${DEFAULT-VALUE}).")
+    int lines;
+
+    @Option(names = {"-f", "--follow"}, description = "Keep printing events as they are written (Ctrl-C to stop).")
+    boolean follow;
+
+    @Override
+    public Integer call() throws Exception {
+      try (JdbcStore store = open()) {
+        List<AuditEvent> events = store.audit().tail(lines);
+        print(System.out, events);
+        String last = events.isEmpty() ? null : events.get(events.size() - 1).id();
+        while (follow) {
+          Thread.sleep(500);
+          List<AuditEvent> more = last == null ? store.audit().tail(100) : store.audit().after(last, 1000);
+          if (!more.isEmpty()) {
+            print(System.out, more);
+            last = more.get(more.size() - 1).id();
+          }
+        }
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "search", mixinStandardHelpOptions = true, description = "Find events by principal, resource, time and text.")
+  static final class Search extends StoreOptions implements Callable<Integer> {
+    @Option(names = "--principal", description = "Subject or display name.") String principal;
+    @Option(names = "--resource", description = "Resource name.") String resource;
+    @Option(names = "--from", description = "ISO-8601 instant, e.g. 2026-11-22T10:00:00Z.") String from;
+    @Option(names = "--to", description = "ISO-8601 instant.") String to;
+    @Option(names = "--text", description = "Text the command contains.") String text;
+    @Option(names = "--limit", defaultValue = "100", description = "At most this many events (default: ${DEFAULT-VALUE}).") int limit;
+
+    @Override
+    public Integer call() throws Exception {
+      AuditQuery q = AuditQuery.all(limit);
+      if (principal != null) q = q.withPrincipal(principal);
+      if (resource != null) q = q.withResource(resource);
+      if (from != null) q = q.withFrom(instant("--from", from));
+      if (to != null) q = q.withTo(instant("--to", to));
+      if (text != null) q = q.withText(text);
+      try (JdbcStore store = open()) {
+        print(System.out, store.audit().search(q));
+      }
+      return 0;
+    }
+
+    private static Instant instant(String option, String value) {
+      try {
+        return Instant.parse(value);
+      } catch (DateTimeParseException e) {
+        throw new IllegalArgumentException(option + ": not an ISO-8601 instant: " + value);
+      }
+    }
+  }
+
+  @Command(name = "verify", mixinStandardHelpOptions = true,
+      description = "Check every chain: hashes, links, signed checkpoints. Exit 1 and name the first broken link if any.")
+  static final class Verify extends StoreOptions implements Callable<Integer> {
+    @Option(names = "--public-key", description = "Verify with this public key (PEM) instead of the configured signing key's public part.")
+    Path publicKey;
+
+    @Override
+    public Integer call() throws Exception {
+      ConfigLoader.Loaded loaded = loaded();
+      Path keyFile = publicKey != null ? publicKey : Gatehouse.signingKey(loaded);
+      if (!Files.exists(keyFile)) throw new IllegalArgumentException("no signing key at " + keyFile + ": cannot verify signatures");
+      PublicKey key = AuditSigner.readPublicKey(keyFile);
+      VerificationReport report;
+      try (JdbcStore store = JdbcStore.open(Gatehouse.storeConfig(loaded))) {
+        report = new AuditVerifier(store.audit(), List.of(key)).verify();
+      }
+      PrintStream out = System.out;
+      List<Map<String, Object>> rows = new ArrayList<>();
+      for (ChainReport chain : report.chains()) {
+        if (json) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put("chain", chain.chainId());
+          row.put("status", chain.status().name().toLowerCase());
+          row.put("events", chain.events());
+          row.put("lastSeq", chain.lastSeq());
+          row.put("anchoredSeq", chain.anchoredSeq());
+          chain.firstBreak().ifPresent(b -> row.put("firstBreak", Map.of("seq", b.seq(), "kind", b.kind().name().toLowerCase(), "message", b.message())));
+          rows.add(row);
+        } else {
+          out.println(chain.describe());
+        }
+      }
+      if (json) {
+        for (Map<String, Object> row : rows) out.println(JSON.writeValueAsString(row));
+      } else {
+        out.println(report.intact()
+            ? "audit log intact: " + report.chains().size() + " chain(s) verified"
+            : "AUDIT LOG BROKEN: " + report.broken().size() + " of " + report.chains().size() + " chain(s) fail verification");
+      }
+      out.flush();
+      return report.intact() ? 0 : 1;
+    }
+  }
+}

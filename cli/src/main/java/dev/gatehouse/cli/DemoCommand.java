@@ -1,0 +1,199 @@
+package dev.gatehouse.cli;
+
+import dev.gatehouse.identity.DevelopmentIssuer;
+import dev.gatehouse.policy.PolicySource;
+import dev.gatehouse.server.ConfigLoader;
+import dev.gatehouse.server.Gatehouse;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code gatehouse demo}: everything on embedded defaults. An embedded PostgreSQL 15 with a small
+ * shop, a development identity provider (FOR DEMOS ONLY: it mints tokens for anyone who asks), the
+ * reference policy, and the gateway; then it prints how to connect as each demo user.
+ *
+ * <p>The demo writes a real configuration file ({@code <dir>/gatehouse.yaml}) so the other
+ * commands ({@code audit verify --config ...}) work on the demo's audit log.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+    description = "Start an embedded target, demo identities, the reference policy and the gateway; print how to connect.")
+final class DemoCommand implements Callable<Integer> {
+  static final String AUDIENCE = "gatehouse-demo";
+  static final String RESOURCE = "pg-demo";
+
+  /** The demo users: who they are and what the reference policy lets them do. */
+  record DemoUser(String name, String email, Set<String> groups, String can) {}
+
+  static final List<DemoUser> USERS = List.of(
+      new DemoUser("alice", "alice@demo.gatehouse.dev", Set.of("developers"),
+          "reads and writes; DROP/TRUNCATE, UPDATE/DELETE without WHERE, server files and opaque code are blocked; DDL needs approval"),
+      new DemoUser("bob", "bob@demo.gatehouse.dev", Set.of("analysts"),
+          "read-only: SELECT and transactions; any write is refused"),
+      new DemoUser("dana", "dana@demo.gatehouse.dev", Set.of("dba"),
+          "a DBA: server files, opaque code, GRANT allowed; still no UPDATE/DELETE without WHERE; DDL needs approval"),
+      new DemoUser("eve", "eve@demo.gatehouse.dev", Set.of("contractors"),
+          "in no group the policy knows: refused at connection"));
+
+  @Option(names = "--dir", defaultValue = "data/demo", description = "Where the demo keeps its files (default: ${DEFAULT-VALUE}).")
+  Path dir;
+
+  @Option(names = "--port", defaultValue = "15432", description = "PostgreSQL listener port (default: ${DEFAULT-VALUE}; 0 = any free port).")
+  int port;
+
+  @Option(names = "--control-port", defaultValue = "18080", description = "Control plane port (default: ${DEFAULT-VALUE}).")
+  int controlPort;
+
+  @Option(names = "--token-ttl", defaultValue = "8h", description = "Lifetime of the demo tokens (default: ${DEFAULT-VALUE}).")
+  String tokenTtl;
+
+  @Option(names = "--exit-after-start", hidden = true, description = "Start, print, stop (for tests).")
+  boolean exitAfterStart;
+
+  @Override
+  public Integer call() throws Exception {
+    Files.createDirectories(dir);
+    Path base = dir.toAbsolutePath().normalize();
+    PrintStream out = System.out;
+    Terminal t = new Terminal();
+    out.println(t.dim("Starting the embedded PostgreSQL 15 target (the first start unpacks it; a few seconds)..."));
+    try (DemoDatabase database = DemoDatabase.start(base.resolve("postgres"));
+        DevelopmentIssuer issuer = DevelopmentIssuer.start(0)) {
+      writePrivate(base.resolve("pg-demo.password"), database.password().reveal());
+      Files.writeString(base.resolve("policy.yaml"), PolicySource.demo().text());
+      Path config = base.resolve("gatehouse.yaml");
+      Files.writeString(config, configYaml(issuer, database));
+      ConfigLoader.Loaded loaded = new ConfigLoader(System::getenv).load(config);
+      try (Gatehouse gatehouse = Gatehouse.start(loaded, Clock.systemUTC())) {
+        Duration ttl = parseDuration(tokenTtl);
+        Path tokens = base.resolve("tokens");
+        Files.createDirectories(tokens);
+        for (DemoUser u : USERS) {
+          issuer.register(new DevelopmentIssuer.DemoUser(u.name(), u.email(), u.groups()));
+          writePrivate(tokens.resolve(u.name() + ".token"), issuer.mint(u.name(), u.email(), u.groups(), AUDIENCE, ttl));
+        }
+        printInstructions(out, t, base, gatehouse, ttl);
+        if (exitAfterStart) return 0;
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "demo-shutdown"));
+        stop.await();
+        out.println(t.dim("Stopping the demo..."));
+      }
+    }
+    return 0;
+  }
+
+  private String configYaml(DevelopmentIssuer issuer, DemoDatabase database) {
+    return """
+        # Written by `gatehouse demo` at each start: the demo's real configuration. Read it as an
+        # example (docs/configuration.md explains every key); the issuer below is the demo's
+        # development identity provider, which mints tokens for anyone: never trust it elsewhere.
+        node: {id: 0, dataDir: .}
+        listeners:
+          postgres: {bind: 127.0.0.1, port: %d, tls: {mode: auto}}
+          controlPlane: {bind: 127.0.0.1, port: %d}
+        identity:
+          issuers:
+            - name: demo
+              issuer: "%s"
+              audiences: [%s]
+              displayName: email
+              groupsClaim: groups
+        sessions: {maxPerUser: 20, maxPerResource: 100}
+        resources:
+          - name: %s
+            type: postgres
+            host: 127.0.0.1
+            port: %d
+            database: %s
+            user: %s
+            password: ${file:pg-demo.password}
+            tls: {mode: disable}   # the embedded target listens on loopback only
+            tags: {env: demo}
+        policy:
+          files: [policy.yaml]
+        audit:
+          store: jdbc:sqlite:gatehouse.db
+          durability: process
+          signingKey: audit-signing.key
+        """.formatted(port, controlPort, issuer.issuer(), AUDIENCE, RESOURCE, database.port(),
+        DemoDatabase.DATABASE, DemoDatabase.ROLE);
+  }
+
+  private void printInstructions(PrintStream out, Terminal t, Path base, Gatehouse gatehouse, Duration ttl) {
+    Path here = Path.of("").toAbsolutePath();
+    String dirShown = base.startsWith(here) ? here.relativize(base).toString() : base.toString();
+    String ca = gatehouse.caCertificate().map(p -> base.startsWith(here) ? here.relativize(p).toString() : p.toString())
+        .orElse("");
+    String sslPart = ca.isEmpty() ? "sslmode=disable" : "sslmode=verify-full sslrootcert=" + ca;
+    out.println();
+    out.println(t.bold("Gatehouse demo is running.") + " Press Ctrl-C to stop.");
+    out.println();
+    out.println("  PostgreSQL listener   127.0.0.1:" + gatehouse.postgresPort() + "  (TLS; clients verify it against " + ca + ")");
+    out.println("  Control plane         http://127.0.0.1:" + gatehouse.controlPlanePort() + "/readyz  and  /metrics");
+    out.println("  Target                an embedded PostgreSQL 15 with database \"" + DemoDatabase.DATABASE
+        + "\" (customers, orders), reached as resource \"" + RESOURCE + "\"");
+    out.println("  Identity provider     a development issuer FOR DEMOS ONLY; tokens valid " + ttl.toHours() + "h are in "
+        + dirShown + "/tokens/");
+    out.println("  Audit log             " + dirShown + "/gatehouse.db (hash-chained, signed); logs in " + dirShown + "/gatehouse.log");
+    out.println();
+    out.println(t.bold("Connect as each demo user") + " (the token is the password; the user name is only informational):");
+    for (DemoUser u : USERS) {
+      out.println();
+      out.println("  " + t.bold(u.name()) + " " + t.dim("(" + String.join(", ", u.groups()) + ")") + ": " + u.can());
+      out.println("    PGPASSWORD=$(cat " + dirShown + "/tokens/" + u.name() + ".token) psql \"host=localhost port="
+          + gatehouse.postgresPort() + " dbname=" + RESOURCE + " user=" + u.name() + " " + sslPart + "\"");
+    }
+    out.println();
+    out.println(t.bold("Things to try") + " (as alice unless said otherwise):");
+    out.println("    SELECT name, email FROM customers LIMIT 3;                      -- allowed, audited");
+    out.println("    DELETE FROM orders;                                             -- refused: no WHERE (42501)");
+    out.println("    DROP TABLE orders;                                              -- refused: DROP is for dba");
+    out.println("    SELECT 1; DROP /* hidden */ TABLE orders;                       -- refused: each statement is parsed");
+    out.println("    SELECT pg_read_file('/etc/passwd');                             -- refused: server files");
+    out.println("    DO $$ BEGIN PERFORM 1; END $$;                                   -- refused: opaque code");
+    out.println("    ALTER TABLE customers ADD COLUMN note text;                      -- needs approval (refused until approvals land)");
+    out.println("    as bob:  UPDATE orders SET status = 'x' WHERE id = 1;            -- refused: analysts read only");
+    out.println("    as eve:  any connection                                          -- refused at connection (28000)");
+    out.println();
+    out.println(t.bold("Then look at the evidence:"));
+    out.println("    ./gatehouse audit tail   --config " + dirShown + "/gatehouse.yaml");
+    out.println("    ./gatehouse audit search --config " + dirShown + "/gatehouse.yaml --principal alice --text DROP");
+    out.println("    ./gatehouse audit verify --config " + dirShown + "/gatehouse.yaml");
+    out.println("    ./gatehouse policy test  --config " + dirShown + "/gatehouse.yaml --as alice --group developers --resource "
+        + RESOURCE + " --sql 'DELETE FROM orders'");
+    out.println();
+    out.flush();
+  }
+
+  static Duration parseDuration(String text) {
+    String s = text.strip();
+    if (s.endsWith("h")) return Duration.ofHours(Long.parseLong(s.substring(0, s.length() - 1)));
+    if (s.endsWith("m")) return Duration.ofMinutes(Long.parseLong(s.substring(0, s.length() - 1)));
+    if (s.endsWith("s")) return Duration.ofSeconds(Long.parseLong(s.substring(0, s.length() - 1)));
+    return Duration.parse(s);
+  }
+
+  private static void writePrivate(Path file, String content) throws IOException {
+    Files.deleteIfExists(file);
+    try {
+      Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    } catch (UnsupportedOperationException e) {
+      Files.createFile(file);
+    }
+    Files.writeString(file, content, StandardCharsets.UTF_8);
+  }
+
+}

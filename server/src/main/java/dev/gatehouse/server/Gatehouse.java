@@ -1,0 +1,259 @@
+package dev.gatehouse.server;
+
+import dev.gatehouse.audit.AuditConfig;
+import dev.gatehouse.audit.AuditLog;
+import dev.gatehouse.audit.Durability;
+import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.core.Principal;
+import dev.gatehouse.core.Resource;
+import dev.gatehouse.core.ResourceType;
+import dev.gatehouse.core.SessionLimits;
+import dev.gatehouse.identity.ClaimMapping;
+import dev.gatehouse.identity.OidcAuthenticator;
+import dev.gatehouse.identity.TrustedIssuer;
+import dev.gatehouse.policy.PolicyLoader;
+import dev.gatehouse.policy.PolicyWatcher;
+import dev.gatehouse.policy.ReloadingPolicy;
+import dev.gatehouse.postgres.BackendConnector;
+import dev.gatehouse.postgres.PostgresGateway;
+import dev.gatehouse.postgres.PostgresListenerConfig;
+import dev.gatehouse.postgres.PostgresTarget;
+import dev.gatehouse.postgres.TargetInspector;
+import dev.gatehouse.postgres.TargetTls;
+import dev.gatehouse.postgres.sql.CachingClassifier;
+import dev.gatehouse.postgres.sql.SqlClassifier;
+import dev.gatehouse.store.JdbcStore;
+import dev.gatehouse.store.StoreConfig;
+import dev.gatehouse.tls.CertificateAuthority;
+import dev.gatehouse.tls.ServerTls;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The composition root: turns a validated configuration into running objects, in dependency order,
+ * and stops them in reverse. The only class that knows every module.
+ *
+ * <p>Start order: data directory → audit store → audit log (fails start when the store is
+ * unusable) → identity → policy (+ watcher) → targets (inspected) → Checkpoint → PostgreSQL
+ * listener → control plane. Anything that fails stops what was already started.
+ */
+public final class Gatehouse implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Gatehouse.class);
+
+  private final Deque<AutoCloseable> started = new ArrayDeque<>();
+  private final ConfigLoader.Loaded loaded;
+  private Optional<Path> caCertificate = Optional.empty();
+  private PostgresGateway postgres;
+  private ControlPlane controlPlane;
+  private AuditLog audit;
+  private Checkpoint checkpoint;
+  private ReloadingPolicy policy;
+
+  private Gatehouse(ConfigLoader.Loaded loaded) {
+    this.loaded = loaded;
+  }
+
+  /** Starts everything the configuration describes; on failure nothing is left running. */
+  public static Gatehouse start(ConfigLoader.Loaded loaded, Clock clock) {
+    Gatehouse g = new Gatehouse(loaded);
+    try {
+      g.startAll(clock);
+      return g;
+    } catch (RuntimeException | IOException e) {
+      g.close();
+      if (e instanceof RuntimeException r) throw r;
+      throw new ConfigException(loaded.file().toString(), "", "cannot start: " + e.getMessage());
+    }
+  }
+
+  private void startAll(Clock clock) throws IOException {
+    GatehouseConfig config = loaded.config();
+    String file = loaded.file().toString();
+    Files.createDirectories(loaded.dataDir());
+
+    JdbcStore store = JdbcStore.open(storeConfig(loaded));
+    started.push(store);
+    var auditConfig = config.audit();
+    Path keyFile = signingKey(loaded);
+    audit = AuditLog.start(store.audit(),
+        AuditConfig.defaults("node-" + config.node().id(), keyFile)
+            .withCheckpoints(auditConfig.checkpointEvery(), auditConfig.checkpointInterval()),
+        clock);
+    started.push(audit);
+
+    OidcAuthenticator authenticator = new OidcAuthenticator(issuers(config));
+    started.push(authenticator);
+
+    policy = new ReloadingPolicy(new PolicyLoader(clock, (principal, resource, at) -> false),
+        config.policy().files().stream().map(loaded::resolve).toList(), clock);
+    if (!config.policy().files().isEmpty()) started.push(PolicyWatcher.start(policy, Duration.ofMillis(300)));
+    if (config.policy().files().isEmpty()) {
+      log.warn("no policy files configured: every connection and statement is denied");
+    }
+
+    Map<String, Resource> resources = new LinkedHashMap<>();
+    Map<String, PostgresTarget> targets = new LinkedHashMap<>();
+    for (var r : config.resources()) {
+      resources.put(r.name(), new Resource(r.name(), ResourceType.POSTGRES, r.host() + ":" + r.port(), r.tags()));
+      targets.put(r.name(), new PostgresTarget(r.host(), r.port(), r.database(), r.user(),
+          loaded.resourcePasswords().get(r.name()), targetTls(r.tls()), r.acceptPrivilegedRole()));
+    }
+    BackendConnector connector = new BackendConnector();
+    InspectedTargets inspected = new InspectedTargets(targets, new TargetInspector(connector));
+    inspected.inspectAll(file);
+
+    PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(metrics);
+    new JvmThreadMetrics().bindTo(metrics);
+    JvmGcMetrics gc = new JvmGcMetrics();
+    gc.bindTo(metrics);
+    started.push(gc);
+    var sessions = config.sessions();
+    checkpoint = new Checkpoint(authenticator, name -> Optional.ofNullable(resources.get(name)), policy, audit,
+        new SessionLimits(sessions.maxPerUser(), sessions.maxPerResource(), sessions.tokenGrace()),
+        clock, List.of(new MetricsListener(metrics)));
+
+    var pg = config.listeners().postgres();
+    if (pg.enabled()) {
+      SqlClassifier classifier = new CachingClassifier(SqlClassifier.load());
+      log.info("PostgreSQL statements are classified by {}", classifier.name());
+      postgres = new PostgresGateway(
+          new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
+              pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
+              pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id()),
+          checkpoint, inspected, classifier, connector, clock);
+      postgres.start();
+      started.push(postgres);
+      log.info("PostgreSQL listener on {}:{} (TLS {})", pg.bind(), postgres.port(), pg.tls().mode().name().toLowerCase());
+    }
+
+    var cp = config.listeners().controlPlane();
+    controlPlane = new ControlPlane(cp.bind(), cp.port(), metrics, List.of(
+        new ControlPlane.ReadinessCheck("audit", () -> audit.available()
+            ? Optional.empty() : Optional.of("the audit store is not accepting events: statements are refused")),
+        new ControlPlane.ReadinessCheck("policy", () -> policy.status().lastError()
+            .map(e -> "the last policy change was rejected, the previous policy stays in force: " + e)),
+        new ControlPlane.ReadinessCheck("postgres", () -> postgres == null || postgres.port() > 0
+            ? Optional.empty() : Optional.of("listener not bound"))));
+    controlPlane.start();
+    started.push(controlPlane);
+    log.info("control plane on {}:{}", cp.bind(), controlPlane.port());
+  }
+
+  public static StoreConfig storeConfig(ConfigLoader.Loaded loaded) {
+    var audit = loaded.config().audit();
+    StoreConfig store = audit.store().isEmpty()
+        ? StoreConfig.sqlite(loaded.dataDir().resolve("gatehouse.db"))
+        : StoreConfig.of(sqliteRelative(loaded, audit.store()),
+            audit.user().isEmpty() ? Optional.empty() : Optional.of(audit.user()), loaded.auditPassword());
+    return store.withDurability(audit.durability().equals("machine") ? Durability.MACHINE : Durability.PROCESS);
+  }
+
+  /** Where the audit signing key lives for this configuration. */
+  public static Path signingKey(ConfigLoader.Loaded loaded) {
+    String key = loaded.config().audit().signingKey();
+    return key.isEmpty() ? loaded.dataDir().resolve("audit-signing.key") : loaded.resolve(key);
+  }
+
+  /** A relative SQLite path is relative to the configuration file, like every other path. */
+  private static String sqliteRelative(ConfigLoader.Loaded loaded, String url) {
+    String prefix = "jdbc:sqlite:";
+    if (!url.startsWith(prefix)) return url;
+    String path = url.substring(prefix.length());
+    if (path.startsWith("/") || path.startsWith(":memory:") || path.startsWith("file:")) return url;
+    return prefix + loaded.resolve(path);
+  }
+
+  private Optional<SSLContext> listenerTls(GatehouseConfig.ListenerTlsConfig tls) {
+    return switch (tls.mode()) {
+      case OFF -> Optional.empty();
+      case FILES -> Optional.of(ServerTls.load(loaded.resolve(tls.certificate()), loaded.resolve(tls.key())).context());
+      case AUTO -> {
+        var prepared = CertificateAuthority.prepare(loaded.dataDir().resolve("tls"), tls.hostnames());
+        caCertificate = Optional.of(prepared.caCertificate());
+        yield Optional.of(prepared.serverTls().context());
+      }
+    };
+  }
+
+  private TargetTls targetTls(GatehouseConfig.TargetTlsConfig tls) {
+    TargetTls.Mode mode = switch (tls.mode()) {
+      case "disable" -> TargetTls.Mode.DISABLE;
+      case "require" -> TargetTls.Mode.REQUIRE;
+      default -> TargetTls.Mode.VERIFY_FULL;
+    };
+    return new TargetTls(mode,
+        tls.ca().isEmpty() ? Optional.empty() : Optional.of(loaded.resolve(tls.ca())),
+        tls.serverName().isEmpty() ? Optional.empty() : Optional.of(tls.serverName()));
+  }
+
+  static List<TrustedIssuer> issuers(GatehouseConfig config) {
+    return config.identity().issuers().stream().map(is -> {
+      TrustedIssuer.Builder b = TrustedIssuer.builder(is.name(), URI.create(is.issuer()));
+      is.audiences().forEach(b::audience);
+      if (!is.jwksUri().isEmpty()) b.jwksUri(URI.create(is.jwksUri()));
+      b.algorithms(new HashSet<>(is.algorithms()))
+          .kind(is.kind().equals("machine") ? Principal.Kind.MACHINE : Principal.Kind.HUMAN)
+          .subjectClaim(is.subject())
+          .displayNameClaim(is.displayName())
+          .groupsClaim(is.groupsClaim())
+          .clockSkew(is.clockSkew());
+      is.groupMappings().forEach(m -> b.groupMapping(ClaimMapping.of(m.claim(), m.equals(), m.group())));
+      is.requiredClaims().forEach(b::requiredClaim);
+      return b.build();
+    }).toList();
+  }
+
+  public int postgresPort() {
+    return postgres == null ? -1 : postgres.port();
+  }
+
+  public int controlPlanePort() {
+    return controlPlane.port();
+  }
+
+  /** The CA clients should trust, when the listener generated its own certificate. */
+  public Optional<Path> caCertificate() {
+    return caCertificate;
+  }
+
+  public Checkpoint checkpoint() {
+    return checkpoint;
+  }
+
+  public ReloadingPolicy policy() {
+    return policy;
+  }
+
+  /** Stops listeners first (no new work), then drains the audit log, then closes the store. */
+  @Override
+  public void close() {
+    while (!started.isEmpty()) {
+      AutoCloseable c = started.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("error while stopping {}: {}", c.getClass().getSimpleName(), e.getMessage());
+      }
+    }
+  }
+}
