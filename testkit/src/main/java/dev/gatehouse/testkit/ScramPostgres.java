@@ -1,6 +1,8 @@
 package dev.gatehouse.testkit;
 
 import dev.gatehouse.core.Secret;
+import dev.gatehouse.tls.CertificateAuthority;
+import dev.gatehouse.tls.PemFiles;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,6 +14,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Objects;
 import java.util.Properties;
 import org.slf4j.Logger;
@@ -94,29 +97,37 @@ public final class ScramPostgres {
 
   /** Starts a new server, not shared (tests of the fixture); the caller {@linkplain #stop stops} it. */
   static ScramPostgres start() {
-    ServerCertificates certs = ServerCertificates.generate("localhost");
     Path dir;
     try {
       dir = Files.createTempDirectory("gatehouse-scram-pg-");
     } catch (IOException e) {
       throw new TestkitException("could not create a directory for the test CA: " + e.getMessage(), e);
     }
-    // deleteOnExit runs in reverse order: the file goes before its directory.
+    // deleteOnExit runs in reverse order of registration: the files go before their directory.
     dir.toFile().deleteOnExit();
-    Path caFile = dir.resolve("ca.crt");
-    caFile.toFile().deleteOnExit();
-    certs.writeCa(caFile);
+    for (String f : List.of(CertificateAuthority.CA_CERTIFICATE, CertificateAuthority.CA_KEY,
+        CertificateAuthority.SERVER_CERTIFICATE, CertificateAuthority.SERVER_KEY)) {
+      dir.resolve(f).toFile().deleteOnExit();
+    }
+    // The tls module's generator: a CA and a server certificate for localhost, 127.0.0.1 and ::1.
+    CertificateAuthority.Prepared pki;
+    X509Certificate ca;
+    try {
+      pki = CertificateAuthority.prepare(dir, List.of());
+      ca = PemFiles.readCertificates(pki.caCertificate()).getFirst();
+    } catch (RuntimeException e) {
+      throw new TestkitException("could not generate the test CA and server certificate: " + e.getMessage(), e);
+    }
     EmbeddedPostgres pg = PostgresFixture.startEmbedded(EmbeddedPostgres.builder()
         .setServerConfig("listen_addresses", "localhost")
         .setServerConfig("ssl", "on")
+        .setServerConfig("ssl_cert_file", pki.serverCertificate().toString())
+        .setServerConfig("ssl_key_file", pki.serverKey().toString())
         .setServerConfig("password_encryption", "scram-sha-256")
         .setServerConfig("max_connections", "200")
-        .setDataDirectoryCustomizer(dataDir -> {
-          // Runs after initdb, before the server starts: ssl_cert_file and ssl_key_file default
-          // to server.crt and server.key in the data directory.
-          certs.writeServer(dataDir.toPath(), "server");
-          writeHba(dataDir.toPath().resolve("pg_hba.conf"));
-        }), "SCRAM/TLS PostgreSQL");
+        // Runs after initdb, before the server starts.
+        .setDataDirectoryCustomizer(dataDir -> writeHba(dataDir.toPath().resolve("pg_hba.conf"))),
+        "SCRAM/TLS PostgreSQL");
     PostgresFixture admin = PostgresFixture.ofEmbedded(pg);
     Secret scram = randomPassword();
     Secret md5 = randomPassword();
@@ -141,7 +152,7 @@ public final class ScramPostgres {
       throw new TestkitException("could not set up roles on the SCRAM/TLS PostgreSQL: " + e.getMessage(), e);
     }
     log.info("SCRAM/TLS PostgreSQL started on 127.0.0.1:{}", pg.getPort());
-    return new ScramPostgres(admin, caFile, certs.ca(), scram, md5, tls);
+    return new ScramPostgres(admin, pki.caCertificate(), ca, scram, md5, tls);
   }
 
   private static void writeHba(Path file) {

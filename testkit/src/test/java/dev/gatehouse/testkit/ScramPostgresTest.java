@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.gatehouse.core.Secret;
+import dev.gatehouse.tls.CertificateAuthority;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -11,6 +12,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
 
@@ -71,9 +73,9 @@ class ScramPostgresTest {
 
   @Test
   void certificateFromAnotherCaFailsVerification() throws Exception {
-    Path other = Files.createTempFile("other-ca", ".crt");
+    Path dir = Files.createTempDirectory("other-ca");
     try {
-      ServerCertificates.generate("localhost").writeCa(other);
+      Path other = CertificateAuthority.prepare(dir, List.of()).caCertificate();
       Properties p = new Properties();
       p.setProperty("user", pg.scramUser());
       p.setProperty("password", pg.scramPassword().reveal());
@@ -83,7 +85,10 @@ class ScramPostgresTest {
               "jdbc:postgresql://" + pg.host() + ":" + pg.port() + "/" + pg.database(), p).close())
           .isInstanceOf(SQLException.class);
     } finally {
-      Files.deleteIfExists(other);
+      try (var files = Files.list(dir)) {
+        for (Path f : files.toList()) Files.delete(f);
+      }
+      Files.delete(dir);
     }
   }
 
