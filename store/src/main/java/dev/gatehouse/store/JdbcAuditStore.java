@@ -143,8 +143,14 @@ public final class JdbcAuditStore implements AuditStore {
   public List<SignedCheckpoint> checkpoints(String chainId) {
     return query("SELECT chain_id, seq, hash, time_us, key_id, signature FROM audit_checkpoints WHERE chain_id = ? ORDER BY seq",
         ps -> ps.setString(1, chainId),
-        rs -> new SignedCheckpoint(rs.getString(1), rs.getLong(2), rs.getString(3), instant(rs.getLong(4)),
-            rs.getString(5), rs.getString(6)));
+        rs -> {
+          try {
+            return new SignedCheckpoint(rs.getString(1), rs.getLong(2), rs.getString(3), instant(rs.getLong(4)),
+                rs.getString(5), rs.getString(6));
+          } catch (RuntimeException e) {
+            throw AuditException.unreadable(chainId, rs.getLong(2), "checkpoint " + e.getMessage(), e);
+          }
+        });
   }
 
   @Override

@@ -154,4 +154,16 @@ class AuditLogOnStoresTest {
     assertThat(b.kind()).isEqualTo(ChainReport.Kind.EDITED);
     assertThat(b.seq()).isEqualTo(4);
   }
+
+  @ParameterizedTest
+  @MethodSource("stores")
+  void aCheckpointRowEditedBeyondReadingIsReportedAsABadSignature(Dialect dialect) {
+    JdbcStore store = store(dialect);
+    AuditStore audit = store.audit();
+    ChainBuilder chain = new ChainBuilder(audit, signer, "gw-y:" + dialect.name().toLowerCase(), 8).commands(5).close();
+    new SqlTamper(store).update("UPDATE audit_checkpoints SET seq = 0 WHERE chain_id = ? AND seq = 7", chain.chainId());
+    ChainReport.Break b = report(audit, chain.chainId()).firstBreak().orElseThrow();
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.BAD_SIGNATURE);
+    assertThat(b.message()).contains("cannot be read back");
+  }
 }
