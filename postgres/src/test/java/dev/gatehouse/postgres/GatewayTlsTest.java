@@ -1,0 +1,195 @@
+package dev.gatehouse.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.core.Secret;
+import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
+import dev.gatehouse.postgres.wire.BackendCodec;
+import dev.gatehouse.postgres.wire.FrameReader;
+import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.ProtocolVersion;
+import dev.gatehouse.postgres.wire.StartupMessage;
+import dev.gatehouse.testkit.Psql;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Client TLS: SSLRequest, verify-full with psql, direct TLS, and the plaintext refusals. */
+class GatewayTlsTest {
+  @TempDir static Path dir;
+  static Path certificate;
+  static SSLContext server;
+  static SSLContext client;
+  static GatewayHarness h;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Path keystore = dir.resolve("server.p12");
+    certificate = dir.resolve("server.pem");
+    Path keytool = Path.of(ProcessHandle.current().info().command().orElseThrow()).resolveSibling("keytool");
+    run(keytool.toString(), "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1",
+        "-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-validity", "2",
+        "-keystore", keystore.toString(), "-storetype", "PKCS12", "-storepass", "changeit");
+    run(keytool.toString(), "-exportcert", "-rfc", "-alias", "server", "-keystore", keystore.toString(),
+        "-storepass", "changeit", "-file", certificate.toString());
+    KeyStore ks = KeyStore.getInstance("PKCS12");
+    try (InputStream in = Files.newInputStream(keystore)) {
+      ks.load(in, "changeit".toCharArray());
+    }
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(ks, "changeit".toCharArray());
+    server = SSLContext.getInstance("TLS");
+    server.init(kmf.getKeyManagers(), null, null);
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(ks);
+    client = SSLContext.getInstance("TLS");
+    client.init(null, tmf.getTrustManagers(), null);
+    h = new GatewayHarness(PostgresListenerConfig.loopback(0).withTls(Optional.of(server), true));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (h != null) h.close();
+  }
+
+  private static void run(String... command) throws Exception {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    byte[] out = p.getInputStream().readAllBytes();
+    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(new String(out)).isZero();
+  }
+
+  private Psql psql(String sslmode) {
+    return Psql.connect("host=localhost port=" + h.gateway.port() + " dbname=" + GatewayHarness.RESOURCE
+        + " user=alice sslmode=" + sslmode + " sslrootcert=" + certificate)
+        .withPassword(Secret.of(GatewayHarness.TOKEN));
+  }
+
+  @Test
+  void psqlConnectsWithSslmodeRequire() {
+    Psql.Result r = psql("require").script("\\conninfo\n");
+    assertThat(r.stderr()).isEmpty();
+    assertThat(r.stdout()).contains("SSL connection (protocol: TLSv1.3");
+  }
+
+  @Test
+  void psqlVerifiesTheGatewayWithVerifyFull() {
+    Psql.Result r = psql("verify-full").withArgs("-At").command("SELECT 'verified'");
+    assertThat(r.stderr()).isEmpty();
+    assertThat(r.stdout().strip()).isEqualTo("verified");
+  }
+
+  @Test
+  void plaintextIsRefusedWhenTheListenerRequiresTls() {
+    Psql.Result r = psql("disable").command("SELECT 1");
+    assertThat(r.succeeded()).isFalse();
+    assertThat(r.stderr()).contains("accepts only TLS connections");
+  }
+
+  @Test
+  void bytesSentAfterSslRequestBeforeTheHandshakeEndTheConnection() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      ByteArrayOutputStream both = new ByteArrayOutputStream();
+      both.write(ByteBuffer.allocate(8).putInt(8).putInt(ProtocolVersion.SSL_REQUEST_CODE).array());
+      MessageWriter w = new MessageWriter(both);
+      w.write(StartupMessage.of(Map.of("user", "alice", "database", GatewayHarness.RESOURCE)));
+      w.flush();
+      c.sendBytes(both.toByteArray());
+      List<dev.gatehouse.postgres.wire.BackendMessage> got = c.untilClosed();
+      assertThat(RawClient.firstError(got)).get()
+          .satisfies(e -> assertThat(e.message()).contains("unencrypted data after SSL request"));
+    }
+  }
+
+  @Test
+  void pgjdbcOverTlsRunsQueriesAndCancels() throws Exception {
+    Properties p = new Properties();
+    p.setProperty("sslmode", "verify-full");
+    p.setProperty("sslrootcert", certificate.toString());
+    try (Connection c = java.sql.DriverManager.getConnection(
+        "jdbc:postgresql://localhost:" + h.gateway.port() + "/" + GatewayHarness.RESOURCE + "?user=alice&password="
+            + GatewayHarness.TOKEN, p);
+        Statement s = c.createStatement()) {
+      try (ResultSet rs = s.executeQuery("SELECT 7")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getInt(1)).isEqualTo(7);
+      }
+      Thread canceller = Thread.ofVirtual().start(() -> {
+        GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0);
+        try {
+          s.cancel();
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      try {
+        s.execute("SELECT pg_sleep(60)");
+        throw new AssertionError("the query was not cancelled");
+      } catch (SQLException e) {
+        assertThat(e.getSQLState()).isEqualTo("57014");
+      }
+      canceller.join(Duration.ofSeconds(30));
+    }
+  }
+
+  @Test
+  void directTlsWithAlpnPostgresqlIsAccepted() throws Exception {
+    try (Socket plain = new Socket("127.0.0.1", h.gateway.port());
+        SSLSocket tls = (SSLSocket) client.getSocketFactory().createSocket(plain, "localhost", plain.getPort(), true)) {
+      tls.setSoTimeout(30_000);
+      SSLParameters params = tls.getSSLParameters();
+      params.setApplicationProtocols(new String[] {"postgresql"});
+      params.setEndpointIdentificationAlgorithm("HTTPS");
+      tls.setSSLParameters(params);
+      tls.startHandshake();
+      MessageWriter w = new MessageWriter(tls.getOutputStream());
+      w.write(StartupMessage.of(Map.of("user", "alice", "database", GatewayHarness.RESOURCE)));
+      w.flush();
+      FrameReader r = new FrameReader(tls.getInputStream());
+      assertThat(BackendCodec.decode(r.read(1 << 20).orElseThrow())).isInstanceOf(AuthenticationCleartextPassword.class);
+    }
+  }
+
+  @Test
+  void directTlsWithoutAlpnIsRefused() throws Exception {
+    try (Socket plain = new Socket("127.0.0.1", h.gateway.port());
+        SSLSocket tls = (SSLSocket) client.getSocketFactory().createSocket(plain, "localhost", plain.getPort(), true)) {
+      tls.setSoTimeout(30_000);
+      boolean refused;
+      try {
+        tls.startHandshake();
+        MessageWriter w = new MessageWriter(tls.getOutputStream());
+        w.write(StartupMessage.of(Map.of("user", "alice", "database", GatewayHarness.RESOURCE)));
+        w.flush();
+        refused = tls.getInputStream().read() < 0;
+      } catch (java.io.IOException e) {
+        refused = true;
+      }
+      assertThat(refused).isTrue();
+    }
+  }
+
+}
