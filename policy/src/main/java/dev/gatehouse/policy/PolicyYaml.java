@@ -22,6 +22,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import org.yaml.snakeyaml.LoaderOptions;
 
@@ -108,13 +109,13 @@ final class PolicyYaml {
 
   /**
    * Jackson reports where its parser stood when binding failed, which can be past the offending
-   * value; the index knows where the value (or the unknown key's value) was written.
+   * value; the index knows where the value (or the unknown key itself) was written.
    */
   private static PolicyError relocate(PolicyError error, JsonProcessingException e, Locations locations) {
-    String key = e instanceof UnrecognizedPropertyException u
-        ? (error.path().isEmpty() ? "" : error.path() + ".") + u.getPropertyName()
-        : error.path();
-    return locations.exact(key)
+    Optional<JsonLocation> found = e instanceof UnrecognizedPropertyException u
+        ? locations.key((error.path().isEmpty() ? "" : error.path() + ".") + u.getPropertyName())
+        : locations.exact(error.path());
+    return found
         .map(loc -> new PolicyError(error.file(), line(loc), column(loc), error.path(), error.message()))
         .orElse(error);
   }
@@ -122,10 +123,15 @@ final class PolicyYaml {
   /** The streaming pass: refuses aliases, anchors and tags, and records value locations. */
   private Locations index(String source, String text) {
     Map<String, JsonLocation> at = new HashMap<>();
+    Map<String, JsonLocation> keys = new HashMap<>();
     try (YAMLParser p = (YAMLParser) factory.createParser(text)) {
       JsonToken t;
       while ((t = p.nextToken()) != null) {
-        if (t == JsonToken.FIELD_NAME || t.isStructEnd()) continue;
+        if (t == JsonToken.FIELD_NAME) {
+          keys.putIfAbsent(path(p.getParsingContext()), p.currentTokenLocation());
+          continue;
+        }
+        if (t.isStructEnd()) continue;
         JsonStreamContext ctx = t.isStructStart() ? p.getParsingContext().getParent() : p.getParsingContext();
         String path = path(ctx);
         if (p.isCurrentAlias() || p.getCurrentAnchor() != null) {
@@ -147,7 +153,7 @@ final class PolicyYaml {
       // SnakeYAML reports its limits (code points, nesting, aliases) with its own unchecked types.
       throw new PolicyException(List.of(new PolicyError(source, 0, 0, "", "not valid YAML: " + firstLine(e.getMessage()))));
     }
-    return new Locations(source, at);
+    return new Locations(source, at, keys);
   }
 
   private static PolicyException located(String source, JsonLocation loc, String path, String message) {
@@ -218,18 +224,25 @@ final class PolicyYaml {
   static final class Locations {
     private final String source;
     private final Map<String, JsonLocation> at;
+    private final Map<String, JsonLocation> keys;
 
-    Locations(String source, Map<String, JsonLocation> at) {
+    Locations(String source, Map<String, JsonLocation> at, Map<String, JsonLocation> keys) {
       this.source = source;
       this.at = Map.copyOf(at);
+      this.keys = Map.copyOf(keys);
+    }
+
+    /** Where a key (rather than its value) was written. */
+    Optional<JsonLocation> key(String path) {
+      return Optional.ofNullable(keys.get(path));
     }
 
     String source() {
       return source;
     }
 
-    java.util.Optional<JsonLocation> exact(String path) {
-      return java.util.Optional.ofNullable(at.get(path));
+    Optional<JsonLocation> exact(String path) {
+      return Optional.ofNullable(at.get(path));
     }
 
     PolicyError error(String path, String message) {

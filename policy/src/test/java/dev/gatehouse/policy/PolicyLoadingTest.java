@@ -51,6 +51,7 @@ class PolicyLoadingTest {
         """);
     assertThat(errors).hasSize(1);
     assertThat(errors.get(0).line()).isEqualTo(5);
+    assertThat(errors.get(0).column()).isEqualTo(5);
     assertThat(errors.get(0).path()).isEqualTo("rules[0]");
     assertThat(errors.get(0).message()).startsWith("unknown key \"comands\"").contains("commands");
   }
