@@ -1,0 +1,37 @@
+package dev.gatehouse.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.ByteBuffer;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** A trusted load balancer's PROXY protocol v2 header makes the audit show the real client. */
+class GatewayProxyProtocolTest {
+  private static final byte[] SIGNATURE = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
+
+  @Test
+  void theAuditShowsTheAddressTheTrustedBalancerReports() throws Exception {
+    try (GatewayHarness h = new GatewayHarness(
+        PostgresListenerConfig.loopback(0).withProxyProtocolFrom(Set.of("127.0.0.1")));
+        RawClient c = new RawClient(h.gateway.port())) {
+      ByteBuffer header = ByteBuffer.allocate(16 + 12)
+          .put(SIGNATURE).put((byte) 0x21).put((byte) 0x11).putShort((short) 12)
+          .put(new byte[] {(byte) 203, 0, 113, 7}).put(new byte[] {127, 0, 0, 1})
+          .putShort((short) 40000).putShort((short) 15432);
+      c.sendBytes(header.array());
+      c.login(GatewayHarness.TOKEN);
+      assertThat(h.audit.all(GatewayHarness.Event.Opened.class)).singleElement()
+          .satisfies(o -> assertThat(o.session().client().address()).isEqualTo("203.0.113.7:40000"));
+    }
+  }
+
+  @Test
+  void withoutTrustTheHeaderIsNotHonoured() throws Exception {
+    try (GatewayHarness h = new GatewayHarness(); RawClient c = new RawClient(h.gateway.port())) {
+      c.sendBytes(ByteBuffer.allocate(16).put(SIGNATURE).put((byte) 0x21).put((byte) 0x11).putShort((short) 0).array());
+      assertThat(RawClient.firstError(c.untilClosed())).isPresent();
+      assertThat(h.audit.all(GatewayHarness.Event.Opened.class)).isEmpty();
+    }
+  }
+}
