@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -48,7 +49,20 @@ public final class Psql {
     public boolean succeeded() {
       return exitCode == 0;
     }
+
+    /**
+     * The SQLSTATE of the first error or fatal message on stderr; psql prints it only with
+     * {@link Psql#withVerboseErrors()} (or {@code \\set VERBOSITY verbose} in a script). Errors
+     * while connecting come from libpq without a SQLSTATE, so a refused connection has none here:
+     * read those codes with pgjdbc ({@code SQLException.getSQLState()}).
+     */
+    public Optional<String> sqlState() {
+      Matcher m = SQLSTATE.matcher(stderr);
+      return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+    }
   }
+
+  private static final Pattern SQLSTATE = Pattern.compile("(?m)^(?:psql:[^\\n]*?)?(?:ERROR|FATAL|PANIC):  ([0-9A-Z]{5}): ");
 
   private final Path binary;
   private final String conninfo;
@@ -108,6 +122,11 @@ public final class Psql {
     Objects.requireNonNull(timeout, "timeout == null");
     if (timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("timeout <= 0");
     return new Psql(binary, conninfo, env, password, onErrorStop, timeout, extraArgs);
+  }
+
+  /** {@code -v VERBOSITY=verbose}: error messages carry their SQLSTATE, read by {@link Result#sqlState()}. */
+  public Psql withVerboseErrors() {
+    return withArgs("-v", "VERBOSITY=verbose");
   }
 
   /** Extra command-line arguments, e.g. {@code "-At"} for bare values, {@code "-e"} to echo. */

@@ -28,6 +28,15 @@ class PsqlTest {
   }
 
   @Test
+  void verboseErrorsCarryTheSqlState() {
+    Psql.Result r = Psql.connect(pg.conninfo("postgres")).withVerboseErrors().command("SELECT * FROM no_such_table");
+    assertThat(r.sqlState()).contains("42P01");
+    Psql.Result script = Psql.connect(pg.conninfo("postgres")).withVerboseErrors().script("SELECT 1/0;\n");
+    assertThat(script.sqlState()).contains("22012");
+    assertThat(Psql.connect(pg.conninfo("postgres")).command("SELECT 1").sqlState()).isEmpty();
+  }
+
+  @Test
   void withoutOnErrorStopTheScriptGoesOn() {
     Psql.Result r = Psql.connect(pg.conninfo("postgres")).withArgs("-At").withOnErrorStop(false)
         .script("SELECT * FROM no_such_table;\nSELECT 'after';\n");
