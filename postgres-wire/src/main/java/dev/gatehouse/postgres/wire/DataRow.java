@@ -11,23 +11,24 @@ import java.util.Optional;
  * DataRow, decoded lazily: it holds the raw body as it came off the wire and reads a column only
  * when asked, so a row that needs no masking costs nothing beyond the structural check {@link
  * BackendCodec#decode(Frame)} makes (every length fits in the body, nothing after the last
- * column). The column offsets are computed on the first value access.
+ * column), which also notes where each column starts. A row that is only relayed is never
+ * decoded at all: relay its {@link Frame}.
  *
- * <p>Immutable once built; the offset cache is computed idempotently, so instances may be shared
- * between threads. The body array is not copied and must not be modified. {@link #toString()}
- * shows the column count only.
+ * <p>Immutable, so instances may be shared between threads. The body array is not copied and
+ * must not be modified. {@link #toString()} shows the column count only.
  */
 public final class DataRow implements BackendMessage {
   public static final byte TYPE = 'D';
 
   private final byte[] body;
   private final int columnCount;
-  // Start of each column's length word; filled on first access (benign race: same values).
-  private int[] offsets;
+  // Where each column's length word starts.
+  private final int[] offsets;
 
-  private DataRow(byte[] body, int columnCount) {
+  private DataRow(byte[] body, int[] offsets) {
     this.body = body;
-    this.columnCount = columnCount;
+    this.columnCount = offsets.length;
+    this.offsets = offsets;
   }
 
   /**
@@ -39,7 +40,11 @@ public final class DataRow implements BackendMessage {
     Objects.requireNonNull(body, "body == null");
     var reader = new BodyReader(body, "DataRow");
     int count = reader.uint16();
+    // Each column takes at least its 4-byte length: check before allocating the offsets.
+    reader.needElements(count, 4, "column");
+    int[] offsets = new int[count];
     for (int i = 0; i < count; i++) {
+      offsets[i] = body.length - reader.remaining();
       int length = reader.int32();
       if (length == -1) {
         continue;
@@ -50,7 +55,7 @@ public final class DataRow implements BackendMessage {
       reader.skip(length);
     }
     reader.expectEnd();
-    return new DataRow(body, count);
+    return new DataRow(body, offsets);
   }
 
   /** A row from column values; a null element stands for SQL NULL. */
@@ -63,7 +68,10 @@ public final class DataRow implements BackendMessage {
     }
     var buf = new WireBuffer(size);
     buf.putInt16(values.size());
-    for (byte[] v : values) {
+    int[] offsets = new int[values.size()];
+    for (int i = 0; i < offsets.length; i++) {
+      byte[] v = values.get(i);
+      offsets[i] = buf.size();
       if (v == null) {
         buf.putInt32(-1);
       } else {
@@ -71,7 +79,7 @@ public final class DataRow implements BackendMessage {
         buf.putBytes(v);
       }
     }
-    return new DataRow(buf.toByteArray(), values.size());
+    return new DataRow(buf.toByteArray(), offsets);
   }
 
   /** The raw body, exactly as on the wire (not a copy: do not modify). */
@@ -125,18 +133,7 @@ public final class DataRow implements BackendMessage {
 
   private int length(int index) {
     Objects.checkIndex(index, columnCount);
-    int[] o = offsets;
-    if (o == null) {
-      o = new int[columnCount];
-      int at = 2;
-      for (int i = 0; i < columnCount; i++) {
-        o[i] = at;
-        int length = BodyReader.int32At(body, at);
-        at += 4 + Math.max(length, 0);
-      }
-      offsets = o;
-    }
-    return BodyReader.int32At(body, o[index]);
+    return BodyReader.int32At(body, offsets[index]);
   }
 
   @Override

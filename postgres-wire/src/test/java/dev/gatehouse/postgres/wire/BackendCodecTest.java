@@ -129,6 +129,8 @@ class BackendCodecTest {
   @Test
   void dataRowWhoseLengthsDoNotFitTheBodyIsRefused() {
     assertViolation(() -> BackendCodec.decode(new Frame((byte) 'D', hex("0002 00000001 '1'"))),
+        "08P01", "column count 2 exceeds the 5 bytes that remain");
+    assertViolation(() -> BackendCodec.decode(new Frame((byte) 'D', hex("0002 00000001 '1' 000000"))),
         "08P01", "needs 4 bytes");
     assertViolation(() -> BackendCodec.decode(new Frame((byte) 'D', hex("0001 00000005 '1'"))),
         "08P01", "needs 5 bytes");
