@@ -50,6 +50,12 @@ public interface AuditStore extends AutoCloseable {
    */
   List<AuditEvent> after(String eventId, int limit);
 
+  /**
+   * The newest checkpoint (by its time) of any chain of node {@code nodeId} (chain ids {@code
+   * <nodeId>:…}): what a new chain of that node records as its predecessor.
+   */
+  Optional<SignedCheckpoint> latestCheckpoint(String nodeId);
+
   /** What an acknowledged append survives. */
   Durability durability();
 

@@ -29,10 +29,12 @@ import java.util.stream.Stream;
  * rewrite them undetected. A cleanly shut down chain has no such window. A chain whose writer
  * crashed (or is running) has at most {@code checkpointEvents - 1} such events (default 255), and
  * while the writer runs none of them is older than {@code checkpointInterval} (default 1 s). Such
- * chains are reported as {@link ChainReport.Status#UNANCHORED_TAIL}, not as broken. Deleting a
- * chain entirely (all its events and checkpoints) is not detected from the store alone, unless a
- * later chain of the same writer refers to it; the checkpoints the writer also logs (one log line
- * each) are the witness outside the store for that, and {@link #withWitnesses} checks them.
+ * chains are reported as {@link ChainReport.Status#UNANCHORED_TAIL}, not as broken. Every chain's
+ * first event names its node's previous chain and that chain's newest checkpoint (or, after a store
+ * failure, its last acknowledged event), so deleting or cutting an older chain is caught as long as
+ * a newer chain of the same node survives. Deleting a node's newest chains entirely is not detected
+ * from the store alone: the checkpoints the writer also logs (one log line each) are the witness
+ * outside the store for that, and {@link #withWitnesses} checks them.
  *
  * <p>Reads the store with streaming; memory grows with the number of checkpoints, not events.
  * Thread-safe if the store is.
@@ -69,13 +71,17 @@ public final class AuditVerifier {
     witnesses.forEach(w -> ids.add(w.chainId()));
     Map<String, Walk> walks = new TreeMap<>();
     for (String id : ids) walks.put(id, walk(id));
-    // A chain started after a failure vouches for the last acknowledged event of the one it abandoned.
-    for (Walk w : walks.values()) {
+    // A chain's start vouches for its predecessor on the same node: the last event acknowledged in a
+    // chain abandoned after a failure, or the newest checkpoint of the previous run.
+    for (Walk w : List.copyOf(walks.values())) {
       if (!w.mayVouch()) continue;
       Walk prev = walks.get(w.previousChain);
       if (prev == null) {
-        prev = walk(w.previousChain);
+        prev = new Walk(w.previousChain);
+        prev.problem(1, ChainReport.Kind.TRUNCATED, "chain " + w.chainId + " names this chain as its predecessor with "
+            + w.previousSeq + " events, but the store holds none of it: it was deleted entirely");
         walks.put(w.previousChain, prev);
+        continue;
       }
       prev.vouched(w.chainId, w.previousSeq, w.previousHash, store);
     }

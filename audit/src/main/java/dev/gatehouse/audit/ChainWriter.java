@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * <p>A failed append abandons the chain: the store may or may not hold the batch (a lost commit
  * acknowledgement), so continuing the chain could fork it. The next batch starts a new chain whose
  * first event names the abandoned one and the last event acknowledged in it, so a later truncation
- * of those acknowledged events is still detected. Durable events of the failed batch fail (their
+ * of those acknowledged events is still detected. The first chain of a process names the newest
+ * checkpoint of the node's previous chain in the store, so deleting an older chain is detected too. Durable events of the failed batch fail (their
  * commands are refused); outcome events are carried into the next chain.
  *
  * <p>It runs on a platform thread because the SQLite driver is native code, which would pin a
@@ -77,6 +78,7 @@ final class ChainWriter implements Runnable {
   private long lastCheckpointSeq;
   private long uncheckpointed;
   private Instant oldestUncheckpointed;
+  private boolean linkedPreviousRun;
   private String abandonedChain;
   private long abandonedSeq;
   private String abandonedHash;
@@ -274,6 +276,18 @@ final class ChainWriter implements Runnable {
     attrs.put(ChainAttributes.KEY_ID, signer.keyId());
     attrs.put(ChainAttributes.CHECKPOINT_EVENTS, Integer.toString(config.checkpointEvents()));
     attrs.put(ChainAttributes.CHECKPOINT_INTERVAL_MS, Long.toString(config.checkpointInterval().toMillis()));
+    if (abandonedChain == null && !linkedPreviousRun) {
+      try {
+        store.latestCheckpoint(config.nodeId()).ifPresent(c -> {
+          abandonedChain = c.chainId();
+          abandonedSeq = c.seq();
+          abandonedHash = c.hash();
+        });
+        linkedPreviousRun = true;
+      } catch (RuntimeException e) {
+        LOG.warn("cannot find the previous audit chain of node {}; the new chain will not name it: {}", config.nodeId(), e.toString());
+      }
+    }
     if (abandonedChain != null) {
       attrs.put(ChainAttributes.PREVIOUS_CHAIN, abandonedChain);
       attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(abandonedSeq));

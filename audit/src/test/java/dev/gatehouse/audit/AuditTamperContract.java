@@ -293,4 +293,31 @@ public abstract class AuditTamperContract {
     assertThat(store().search(AuditQuery.all(10).withText(marker + "100%_d"))).extracting(AuditEvent::seq).containsExactly(2L);
     assertThat(chain.seq()).isEqualTo(3);
   }
+
+  @Test
+  void aNodesOlderChainDeletedEntirelyIsCaughtThroughItsSuccessor() {
+    String node = "gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    AuditConfig config = AuditConfig.defaults(node, tmp.resolve("key")).withCheckpoints(4, Duration.ofHours(1));
+    Samples s = new Samples("res-" + node);
+    String older;
+    String newer;
+    try (AuditLog log = AuditLog.start(store(), config, signer, Clock.systemUTC())) {
+      log.sessionOpened(s.session);
+      older = log.chainId().orElseThrow();
+    }
+    try (AuditLog log = AuditLog.start(store(), config, signer, Clock.systemUTC())) {
+      log.sessionOpened(s.session);
+      newer = log.chainId().orElseThrow();
+    }
+    assertThat(store().find(AuditEvent.id(newer, 1)).orElseThrow().body().attributes())
+        .containsEntry("previous_chain", older).containsEntry("previous_seq", "3");
+    assertThat(verify(older).status()).isEqualTo(ChainReport.Status.INTACT);
+
+    tamper().deleteEventsFrom(older, 1);
+    tamper().deleteCheckpointsFrom(older, 1);
+    ChainReport.Break b = breakOf(verify(older));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.message()).contains("deleted entirely");
+    assertThat(verify(newer).status()).isEqualTo(ChainReport.Status.INTACT);
+  }
 }

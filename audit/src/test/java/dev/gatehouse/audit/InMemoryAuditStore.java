@@ -117,6 +117,12 @@ public final class InMemoryAuditStore implements AuditStore {
   }
 
   @Override
+  public synchronized Optional<SignedCheckpoint> latestCheckpoint(String nodeId) {
+    return checkpoints.stream().filter(c -> c.chainId().startsWith(nodeId + ":"))
+        .max(Comparator.comparing(SignedCheckpoint::time));
+  }
+
+  @Override
   public Durability durability() {
     return Durability.PROCESS;
   }

@@ -154,6 +154,22 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   @Override
+  public Optional<SignedCheckpoint> latestCheckpoint(String nodeId) {
+    // A prefix compare rather than LIKE (node ids may contain '_') or a range (PostgreSQL compares
+    // text by the database's collation, which may ignore punctuation).
+    String prefix = nodeId + ":";
+    return query("SELECT chain_id, seq, hash, time_us, key_id, signature FROM audit_checkpoints"
+            + " WHERE substr(chain_id, 1, ?) = ? ORDER BY time_us DESC, seq DESC LIMIT 1",
+        ps -> {
+          ps.setInt(1, prefix.length());
+          ps.setString(2, prefix);
+        },
+        rs -> new SignedCheckpoint(rs.getString(1), rs.getLong(2), rs.getString(3), instant(rs.getLong(4)),
+            rs.getString(5), rs.getString(6)))
+        .stream().findFirst();
+  }
+
+  @Override
   public Optional<AuditEvent> find(String eventId) {
     return query(SELECT + " WHERE event_id = ?", ps -> ps.setString(1, eventId), JdbcAuditStore::read)
         .stream().findFirst();
