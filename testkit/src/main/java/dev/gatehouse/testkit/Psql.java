@@ -52,7 +52,7 @@ public final class Psql {
 
     /**
      * The SQLSTATE of the first error or fatal message on stderr; psql prints it only with
-     * {@link Psql#withVerboseErrors()} (or {@code \\set VERBOSITY verbose} in a script). Errors
+     * {@link Psql#withVerboseErrors()} (or {@code \set VERBOSITY verbose} in a script). Errors
      * while connecting come from libpq without a SQLSTATE, so a refused connection has none here:
      * read those codes with pgjdbc ({@code SQLException.getSQLState()}).
      */
