@@ -11,13 +11,26 @@ final class Values {
   private Values() {}
 
   /**
-   * A string to be sent NUL-terminated: a NUL inside would end it early on the wire and let the
-   * rest be read as another field (an injection), so it is refused here, at construction.
+   * A string to be sent NUL-terminated UTF-8. A NUL inside would end it early on the wire and let
+   * the rest be read as another field (an injection); an unpaired surrogate has no UTF-8 form and
+   * would be sent as '?', a different text. Both are refused here, at construction.
    */
   static String text(String value, String name) {
     Objects.requireNonNull(value, () -> name + " == null");
-    if (value.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException(name + " contains a NUL character");
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c == '\0') {
+        throw new IllegalArgumentException(name + " contains a NUL character");
+      }
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c)
+            && i + 1 < value.length()
+            && Character.isLowSurrogate(value.charAt(i + 1))) {
+          i++;
+        } else {
+          throw new IllegalArgumentException(name + " contains an unpaired surrogate");
+        }
+      }
     }
     return value;
   }

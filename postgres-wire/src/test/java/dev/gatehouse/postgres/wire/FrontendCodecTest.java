@@ -266,10 +266,14 @@ class FrontendCodecTest {
   }
 
   @Test
-  void stringsWithAnEmbeddedNulCannotBeEncoded() {
+  void stringsWithAnEmbeddedNulOrAnUnpairedSurrogateCannotBeEncoded() {
     assertThatThrownBy(() -> new Query("SELECT 1\0; DROP TABLE t"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("sql contains a NUL character");
+    assertThatThrownBy(() -> new Query("SELECT '\uD800'"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("sql contains an unpaired surrogate");
+    assertThat(new Query("SELECT '\uD83D\uDE00'").sql()).hasSize(11);
   }
 
   static void assertViolation(Runnable decode, String sqlstate, String messagePart) {
