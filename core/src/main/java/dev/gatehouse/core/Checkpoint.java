@@ -180,6 +180,36 @@ public final class Checkpoint {
     notify(l -> l.sessionClosed(session, reason));
   }
 
+  /** A live session the policy no longer admits, and the decision that says so. */
+  public record Revocation(Session session, Decision decision) {}
+
+  /**
+   * Re-judges the admission of every live session, after the policy changed. Returns the sessions
+   * the policy no longer admits (each refusal audited); the caller ends them, and their ends are
+   * audited by {@link #close} as usual. Sessions stay admitted until ended: a statement they send
+   * meanwhile is decided by the new policy anyway.
+   */
+  public List<Revocation> recheck() {
+    List<Revocation> revoked = new java.util.ArrayList<>();
+    for (Session session : live.values()) {
+      Decision decision;
+      try {
+        decision = policy.admit(session.principal(), session.resource(), session.client());
+      } catch (RuntimeException e) {
+        decision = new Decision.Deny("policy-error", "the policy could not judge this session");
+      }
+      if (decision instanceof Decision.Allow) continue;
+      revoked.add(new Revocation(session, decision));
+      try {
+        audit.admissionRefused(Optional.of(session.principal()), session.resource().name(), session.client(),
+            decision.rule(), "session " + session.id() + " ended: the new policy no longer admits it");
+      } catch (AuditUnavailableException e) {
+        // Ending the session is the safe side either way.
+      }
+    }
+    return revoked;
+  }
+
   /** Live sessions on this node. */
   public List<Session> sessions() {
     return List.copyOf(live.values());

@@ -1,6 +1,7 @@
 package dev.gatehouse.postgres;
 
 import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.core.SessionId;
 import dev.gatehouse.postgres.sql.SqlClassifier;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -113,6 +114,21 @@ public final class PostgresGateway implements AutoCloseable {
   /** Live relayed sessions on this listener. */
   public int sessionCount() {
     return sessions.size();
+  }
+
+  /**
+   * Ends one live session (after a policy change, or by an operator): the client gets FATAL 57P01
+   * with the reason, and the Checkpoint closes the session. Returns false when no such session
+   * runs on this listener.
+   */
+  public boolean terminate(SessionId id, String reason) {
+    for (ProxySession session : sessions) {
+      if (session.session.id().equals(id)) {
+        session.end(reason, Optional.of(Replies.terminated(reason)));
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -62,6 +62,10 @@ final class Replies {
     return fatal(ADMIN_SHUTDOWN, "session expired: your token expired; reconnect with a fresh token");
   }
 
+  static ErrorResponse terminated(String reason) {
+    return fatal(ADMIN_SHUTDOWN, "terminating connection: " + reason);
+  }
+
   static ErrorResponse shuttingDown() {
     return fatal(ADMIN_SHUTDOWN, "terminating connection because Gatehouse is shutting down");
   }

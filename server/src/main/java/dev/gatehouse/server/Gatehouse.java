@@ -146,6 +146,16 @@ public final class Gatehouse implements AutoCloseable {
       log.info("PostgreSQL listener on {}:{} (TLS {})", pg.bind(), postgres.port(), pg.tls().mode().name().toLowerCase());
     }
 
+    // Issue #3: open sessions are re-checked against a new policy; those it no longer admits end.
+    policy.addListener((previous, current) -> {
+      for (Checkpoint.Revocation r : checkpoint.recheck()) {
+        String reason = "the policy changed and no longer allows this session (rule " + r.decision().rule() + ")";
+        if (postgres != null && postgres.terminate(r.session().id(), reason)) {
+          log.info("session {} of {} ended: {}", r.session().id(), r.session().principal().displayName(), reason);
+        }
+      }
+    });
+
     var cp = config.listeners().controlPlane();
     controlPlane = new ControlPlane(cp.bind(), cp.port(), metrics, List.of(
         new ControlPlane.ReadinessCheck("audit", () -> audit.available()
