@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Identity-aware access gateway: audit, guardrails, approvals, masking, recording.",
-    subcommands = {ServeCommand.class, DemoCommand.class, AuditCommand.class, PolicyCommand.class})
+    subcommands = {ServeCommand.class, DemoCommand.class, AuditCommand.class, PolicyCommand.class, DevIssuerCommand.class})
 public final class Main {
   public static void main(String[] args) {
     // Before any logger exists: the demo keeps the terminal for its instructions and logs to a file.
