@@ -27,13 +27,22 @@ record CommandMatcher(Optional<Sql> sql, Set<CommandFlag> flags) {
     boolean matches(Command c, Polarity polarity) {
       var cl = c.classification();
       if (!kinds.isEmpty()) {
+        // Loops, not streams: this runs for every rule on every statement.
         if (polarity.restrictive()) {
-          if (cl.kinds().stream().noneMatch(k -> kinds.stream().anyMatch(p -> p.matches(k, polarity)))) return false;
+          boolean any = false;
+          for (String k : cl.kinds()) if (kind(k, polarity)) { any = true; break; }
+          if (!any) return false;
         } else {
-          if (cl.kinds().isEmpty() || !cl.kinds().stream().allMatch(k -> kinds.stream().anyMatch(p -> p.matches(k, polarity)))) return false;
+          if (cl.kinds().isEmpty()) return false;
+          for (String k : cl.kinds()) if (!kind(k, polarity)) return false;
         }
       }
       return names(objects, cl.objects(), polarity) && names(functions, cl.functions(), polarity);
+    }
+
+    private boolean kind(String k, Polarity polarity) {
+      for (KindPattern p : kinds) if (p.matches(k, polarity)) return true;
+      return false;
     }
 
     private static boolean names(List<NamePattern> patterns, Collection<String> names, Polarity polarity) {
@@ -62,9 +71,11 @@ record CommandMatcher(Optional<Sql> sql, Set<CommandFlag> flags) {
     }
     if (flags.isEmpty()) return true;
     Set<CommandFlag> present = c.classification().flags();
-    return polarity.restrictive()
-        ? present.stream().anyMatch(flags::contains)
-        : flags.containsAll(present);
+    if (polarity.restrictive()) {
+      for (CommandFlag f : present) if (flags.contains(f)) return true;
+      return false;
+    }
+    return flags.containsAll(present);
   }
 
   /**

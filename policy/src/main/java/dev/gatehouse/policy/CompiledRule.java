@@ -26,14 +26,21 @@ record CompiledRule(
   }
 
   boolean matches(Facts f, GrantLookup grants) {
+    return matches(f, grants, false);
+  }
+
+  /** @param resourceChecked the rule was picked for this resource already (see PolicyEngine) */
+  boolean matches(Facts f, GrantLookup grants, boolean resourceChecked) {
     if (effect == Effect.ALLOW && f.command.isPresent()) {
       var flags = f.command.get().classification().flags();
-      for (CommandFlag opt : CommandMatcher.OPT_IN) {
-        if (flags.contains(opt) && !explicitlyAllows(opt)) return false;
+      if (!flags.isEmpty()) {
+        for (CommandFlag opt : CommandMatcher.OPT_IN) {
+          if (flags.contains(opt) && !explicitlyAllows(opt)) return false;
+        }
       }
     }
     Polarity polarity = polarity();
-    if (!match.matches(f, polarity, name, grants)) return false;
+    if (!match.matches(f, polarity, name, grants, resourceChecked)) return false;
     return unless.isEmpty() || !unless.get().matches(f, polarity.inverse(), name, grants);
   }
 

@@ -30,8 +30,13 @@ record Matcher(
   }
 
   boolean matches(Facts f, Polarity polarity, String rule, GrantLookup grants) {
+    return matches(f, polarity, rule, grants, false);
+  }
+
+  /** @param resourceChecked the caller already knows the resource matcher matches */
+  boolean matches(Facts f, Polarity polarity, String rule, GrantLookup grants, boolean resourceChecked) {
     if (!subjects.matches(f.principal)) return false;
-    if (!resources.matches(f.resource, polarity)) return false;
+    if (!resourceChecked && !resources.matches(f.resource, polarity)) return false;
     if (commands.isPresent()) {
       if (f.command.isEmpty() || !commands.get().matches(f.command.get(), polarity)) return false;
     }

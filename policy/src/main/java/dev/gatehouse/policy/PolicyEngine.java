@@ -45,7 +45,10 @@ public final class PolicyEngine implements Policy {
   private final List<String> sources;
   private final Clock clock;
   private final GrantLookup grants;
-  private final ConcurrentHashMap<Resource, CompiledRule[]> commandRules = new ConcurrentHashMap<>();
+  /** By resource name (a String caches its hash; a Resource record would rehash its tags each time). */
+  private final ConcurrentHashMap<String, Picked> commandRules = new ConcurrentHashMap<>();
+
+  private record Picked(Resource resource, CompiledRule[] rules) {}
 
   PolicyEngine(List<CompiledRule> rules, String version, List<String> sources, Clock clock, GrantLookup grants) {
     this.rules = List.copyOf(rules);
@@ -86,7 +89,7 @@ public final class PolicyEngine implements Policy {
       Facts facts = new Facts(principal, resource, client, Optional.empty(), Optional.empty(), clock.instant());
       List<CompiledRule> candidates = new ArrayList<>();
       for (CompiledRule r : rules) if (r.connect()) candidates.add(r);
-      return evaluate(facts, candidates.toArray(CompiledRule[]::new),
+      return evaluate(facts, candidates.toArray(CompiledRule[]::new), false,
           "no policy rule allows " + principal.displayName() + " to connect to \"" + resource.name() + "\"");
     } catch (RuntimeException e) {
       LOG.error("policy evaluation failed for admission to {}; refusing", resource.name(), e);
@@ -102,7 +105,7 @@ public final class PolicyEngine implements Policy {
       String none = command.classification().has(CommandFlag.UNCLASSIFIED)
           ? "Gatehouse could not classify this command with certainty, and no policy rule allows unclassified commands"
           : "no policy rule allows this command on \"" + session.resource().name() + "\"";
-      return evaluate(facts, candidates(session.resource()), none);
+      return evaluate(facts, candidates(session.resource()), true, none);
     } catch (RuntimeException e) {
       LOG.error("policy evaluation failed for a command in session {}; refusing", session.id(), e);
       return new Decision.Deny(RULE_ERROR, "the policy could not be evaluated, so the command is refused");
@@ -111,8 +114,8 @@ public final class PolicyEngine implements Policy {
 
   /** Rules that apply to commands and whose resource matcher can match this resource. */
   private CompiledRule[] candidates(Resource resource) {
-    CompiledRule[] cached = commandRules.get(resource);
-    if (cached != null) return cached;
+    Picked cached = commandRules.get(resource.name());
+    if (cached != null && (cached.resource() == resource || cached.resource().equals(resource))) return cached.rules();
     Facts probe = new Facts(placeholder(), resource, new ClientInfo("", "", ""), Optional.empty(), Optional.empty(),
         clock.instant());
     CompiledRule[] picked = rules.stream()
@@ -120,7 +123,7 @@ public final class PolicyEngine implements Policy {
         .filter(r -> r.match().matchesResource(probe, r.polarity()))
         .toArray(CompiledRule[]::new);
     if (commandRules.size() >= MAX_CACHED_RESOURCES) commandRules.clear();
-    commandRules.put(resource, picked);
+    commandRules.put(resource.name(), new Picked(resource, picked));
     return picked;
   }
 
@@ -128,7 +131,7 @@ public final class PolicyEngine implements Policy {
     return new Principal("-", "-", Set.of(), Principal.Kind.HUMAN, "-", java.util.Map.of(), java.time.Instant.EPOCH);
   }
 
-  private Decision evaluate(Facts facts, CompiledRule[] candidates, String noMatch) {
+  private Decision evaluate(Facts facts, CompiledRule[] candidates, boolean resourceChecked, String noMatch) {
     CompiledRule best = null;
     Set<String> masks = null;
     for (CompiledRule r : candidates) {
@@ -137,7 +140,7 @@ public final class PolicyEngine implements Policy {
         if (best.effect().stricterThan(r.effect())) continue;
         if (best.effect() == r.effect() && r.effect() != Effect.ALLOW) continue;
       }
-      if (!r.matches(facts, grants)) continue;
+      if (!r.matches(facts, grants, resourceChecked)) continue;
       if (r.effect() == Effect.ALLOW) {
         if (masks == null) masks = new LinkedHashSet<>();
         masks.addAll(r.masks());

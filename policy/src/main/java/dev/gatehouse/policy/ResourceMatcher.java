@@ -16,12 +16,17 @@ record ResourceMatcher(List<Glob> names, Set<ResourceType> types, Map<String, Li
 
   boolean matches(Resource r, Polarity polarity) {
     boolean ignoreCase = polarity.restrictive();
-    if (!names.isEmpty() && names.stream().noneMatch(g -> g.matches(r.name(), ignoreCase))) return false;
+    if (!names.isEmpty() && !any(names, r.name(), ignoreCase)) return false;
     if (!types.isEmpty() && !types.contains(r.type())) return false;
     for (Map.Entry<String, List<Glob>> tag : tags.entrySet()) {
       String value = r.tags().get(tag.getKey());
-      if (value == null || tag.getValue().stream().noneMatch(g -> g.matches(value, ignoreCase))) return false;
+      if (value == null || !any(tag.getValue(), value, ignoreCase)) return false;
     }
     return true;
+  }
+
+  private static boolean any(List<Glob> globs, String text, boolean ignoreCase) {
+    for (Glob g : globs) if (g.matches(text, ignoreCase)) return true;
+    return false;
   }
 }
