@@ -103,6 +103,7 @@ final class Facts {
     if (v instanceof String || v instanceof Boolean || v instanceof Long || v instanceof Double || v instanceof Instant) return v;
     if (v instanceof Integer || v instanceof Short || v instanceof Byte) return ((Number) v).longValue();
     if (v instanceof Float f) return f.doubleValue();
+    if (v instanceof java.util.Date d) return d.toInstant(); // JWT libraries hand out exp/iat/nbf as Dates
     if (v instanceof Number n) return n.doubleValue();
     if (v instanceof Map<?, ?> map) {
       Map<String, Object> out = new HashMap<>();

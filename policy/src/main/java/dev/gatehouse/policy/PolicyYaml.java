@@ -124,7 +124,7 @@ final class PolicyYaml {
   private Locations index(String source, String text) {
     Map<String, JsonLocation> at = new HashMap<>();
     Map<String, JsonLocation> keys = new HashMap<>();
-    try (YAMLParser p = (YAMLParser) factory.createParser(text)) {
+    try (YAMLParser p = factory.createParser(text)) {
       JsonToken t;
       while ((t = p.nextToken()) != null) {
         if (t == JsonToken.FIELD_NAME) {
@@ -134,7 +134,7 @@ final class PolicyYaml {
         if (t.isStructEnd()) continue;
         JsonStreamContext ctx = t.isStructStart() ? p.getParsingContext().getParent() : p.getParsingContext();
         String path = path(ctx);
-        if (p.isCurrentAlias() || p.getCurrentAnchor() != null) {
+        if (p.isCurrentAlias() || p.getObjectId() != null) {
           throw located(source, p.currentTokenLocation(), path,
               "anchors and aliases (&name, *name) are not allowed in policy files: write each value out");
         }

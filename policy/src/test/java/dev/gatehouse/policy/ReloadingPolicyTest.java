@@ -99,13 +99,16 @@ class ReloadingPolicyTest {
     ReloadingPolicy policy = start(ALLOW_DEVS);
     CountDownLatch applied = new CountDownLatch(1);
     policy.addListener((before, after) -> applied.countDown());
-    try (PolicyWatcher watcher = PolicyWatcher.start(policy, Duration.ofMillis(100))) {
+    PolicyWatcher watcher = PolicyWatcher.start(policy, Duration.ofMillis(100));
+    try {
       // Replace the file the way editors do: write a temporary file, then move it into place.
       Path tmp = dir.resolve(".policy.yaml.swp");
       Files.writeString(tmp, ALLOW_ANALYSTS);
       Files.move(tmp, dir.resolve("policy.yaml"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
           java.nio.file.StandardCopyOption.ATOMIC_MOVE);
       assertThat(applied.await(30, TimeUnit.SECONDS)).as("reload noticed").isTrue();
+    } finally {
+      watcher.close();
     }
     assertThat(policy.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("analysts");
   }
