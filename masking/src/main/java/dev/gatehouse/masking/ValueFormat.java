@@ -1,0 +1,7 @@
+package dev.gatehouse.masking;
+
+/** How a column's values travel: the type's text form, or its binary form. */
+public enum ValueFormat {
+  TEXT,
+  BINARY
+}
