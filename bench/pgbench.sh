@@ -2,7 +2,9 @@
 # pgbench select-only through three targets, interleaved in one run:
 #   direct    PostgreSQL itself
 #   haproxy   Debian's haproxy as a plain TCP relay (the reference for what any extra hop costs)
-#   gatehouse the gateway under test (host/port/database/token from start_gatehouse below)
+#   gatehouse the gateway under test, started by this script (bench/gatehouse.sh) with the policy
+#             of --policy, or an already running one named by GATEHOUSE_PORT/DB/TOKEN
+#   gh-real   with --policy both: a second gateway with the realistic 22-rule policy (issue #3)
 # For each protocol mode (simple, extended, prepared) and client count (1, 16) it runs
 # direct, haproxy, gatehouse, direct, haproxy, gatehouse ... and prints TPS, the ratios
 # gatehouse/haproxy and gatehouse/direct, and median/p99 latency at 1 client from `pgbench -l`.
@@ -14,7 +16,14 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/pgbench.sh [--duration S] [--scale N] [--rounds N] [--modes "simple extended prepared"]
-                        [--clients "1 16"] [--smoke] [--keep-logs]
+                        [--clients "1 16"] [--policy minimal|realistic|both|FILE] [--smoke] [--keep-logs]
+
+By default the script starts a real Gatehouse itself (bench/gatehouse.sh: development issuer,
+least-privileged role gh_bench, gatehouse.yaml on loopback, audit on) and stops it afterwards.
+  --policy minimal     one rule allowing group bench everything the guardrails allow (default)
+  --policy realistic   the policy module's 22-rule realistic policy
+  --policy both        two gateways, minimal ("gatehouse") and realistic ("gh-real"), interleaved;
+                       reports issue #3's check: gh-real >= 0.9 x gatehouse in every mode
 
 Environment (all optional):
   BENCH_PG_HOST/BENCH_PG_PORT/BENCH_PG_USER   PostgreSQL for the direct target (127.0.0.1/5432/postgres, trust)
@@ -22,9 +31,11 @@ Environment (all optional):
   BENCH_SSLMODE                               disable (default: all plaintext) or require (all TLS; the
                                               server must have ssl=on; haproxy relays TLS untouched)
   BENCH_HAPROXY_PORT                          loopback port for haproxy (a free one if unset)
-  GATEHOUSE_HOST/GATEHOUSE_PORT/GATEHOUSE_DB  the gateway's listener and the resource name
-  GATEHOUSE_TOKEN                             the token sent as password (PGPASSWORD) to the gateway
-  GATEHOUSE_USER                              the user name sent to the gateway (informational; bench)
+  GATEHOUSE_HOST/GATEHOUSE_PORT/GATEHOUSE_DB  set GATEHOUSE_PORT to use an already running gateway instead:
+  GATEHOUSE_TOKEN                             its listener, resource name, the token sent as password
+  GATEHOUSE_USER                              (PGPASSWORD) and the user name (informational; bench)
+  GATEHOUSE_JAVA_OPTS                         JVM options for the gateway the script starts
+  GATEHOUSE_CMD                               the gatehouse launcher (default: ./gatehouse)
   --smoke                                     no gateway: point the gatehouse target at PostgreSQL itself,
                                               to test this script only (the output says so)
 EOF
@@ -35,6 +46,7 @@ SCALE=${BENCH_SCALE:-10}
 ROUNDS=${BENCH_ROUNDS:-1}
 MODES=${BENCH_MODES:-"simple extended prepared"}
 CLIENTS=${BENCH_CLIENTS:-"1 16"}
+POLICY=${BENCH_POLICY:-minimal}
 SMOKE=0
 KEEP_LOGS=0
 while [ $# -gt 0 ]; do
@@ -44,12 +56,14 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --modes) MODES=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;;
+    --policy) POLICY=$2; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     --keep-logs) KEEP_LOGS=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "pgbench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
+case "$POLICY" in minimal|realistic|both) ;; *) [ -f "$POLICY" ] || { echo "pgbench.sh: --policy: minimal, realistic, both or a file" >&2; exit 2; } ;; esac
 for n in "$DURATION" "$SCALE" "$ROUNDS"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "pgbench.sh: duration, scale and rounds must be positive integers" >&2; exit 2; }
 done
@@ -62,6 +76,7 @@ SSLMODE=${BENCH_SSLMODE:-disable}
 case "$SSLMODE" in disable|require) ;; *) echo "pgbench.sh: BENCH_SSLMODE must be disable or require" >&2; exit 2 ;; esac
 # A developer's PG* variables must not redirect or authenticate any of the runs.
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS PGSSLMODE
+. "$(cd "$(dirname "$0")" && pwd)/gatehouse.sh"
 
 find_pg_bin() {
   local name=$1 d
@@ -99,24 +114,49 @@ free_port() {
 }
 
 # ---- the gateway ------------------------------------------------------------------------------
-# HOOK for the integrator: start Gatehouse with a bench config whose resource GATEHOUSE_DB points
-# at $PG_HOST:$PG_PORT/$BENCH_DB (audit on), mint a token, and set GATEHOUSE_HOST, GATEHOUSE_PORT,
-# GATEHOUSE_DB, GATEHOUSE_TOKEN (and optionally GATEHOUSE_USER). By default it only reads them from
-# the environment. stop_gatehouse is called on exit.
+# start_gatehouse: starts the gateway(s) with bench/gatehouse.sh against $PG_HOST:$PG_PORT/$BENCH_DB,
+# unless GATEHOUSE_PORT names one already running (then GATEHOUSE_DB and GATEHOUSE_TOKEN too).
+TARGETS="direct haproxy gatehouse"
+EXTERNAL=0
+GH_POLICY_NOTE=""
+GH_DIRS=()
 start_gatehouse() {
   if [ "$SMOKE" = 1 ]; then
     GATEHOUSE_HOST=$PG_HOST GATEHOUSE_PORT=$PG_PORT GATEHOUSE_DB=$BENCH_DB GATEHOUSE_TOKEN="" GATEHOUSE_USER=$PG_USER
     return
   fi
-  : "${GATEHOUSE_HOST:=127.0.0.1}"
-  if [ -z "${GATEHOUSE_PORT:-}" ] || [ -z "${GATEHOUSE_DB:-}" ] || [ -z "${GATEHOUSE_TOKEN:-}" ]; then
-    echo "pgbench.sh: set GATEHOUSE_PORT, GATEHOUSE_DB and GATEHOUSE_TOKEN (or run with --smoke to test the script)" >&2
-    exit 2
+  if [ -n "${GATEHOUSE_PORT:-}" ]; then
+    EXTERNAL=1
+    : "${GATEHOUSE_HOST:=127.0.0.1}"
+    if [ -z "${GATEHOUSE_DB:-}" ] || [ -z "${GATEHOUSE_TOKEN:-}" ]; then
+      echo "pgbench.sh: with GATEHOUSE_PORT set, set GATEHOUSE_DB and GATEHOUSE_TOKEN too (or unset it to let the script start one)" >&2
+      exit 2
+    fi
+    : "${GATEHOUSE_USER:=bench}"
+    GH_POLICY_NOTE="gatehouse: an external gateway (policy unknown to this script)"
+    return
   fi
-  : "${GATEHOUSE_USER:=bench}"
+  local tls=off first=$POLICY
+  [ "$SSLMODE" = require ] && tls=auto
+  [ "$POLICY" = both ] && first=minimal
+  echo "starting Gatehouse (policy $first, TLS $tls) ..."
+  gh_start "$WORK" main "$PG_HOST" "$PG_PORT" "$BENCH_DB" "$first" "$tls" 200 "${GATEHOUSE_JAVA_OPTS:-}" || exit 1
+  GH_DIRS+=("$GH_DIR")
+  GH_POLICY_NOTE="gatehouse: policy $GATEHOUSE_POLICY_NAME, audit on (SQLite, durability process), pid $GATEHOUSE_PID"
+  if [ "$POLICY" = both ]; then
+    local p=$GATEHOUSE_PORT pid=$GATEHOUSE_PID
+    echo "starting a second Gatehouse (policy realistic, TLS $tls) ..."
+    gh_start "$WORK" real "$PG_HOST" "$PG_PORT" "$BENCH_DB" realistic "$tls" 200 "${GATEHOUSE_JAVA_OPTS:-}" || exit 1
+    GH_DIRS+=("$GH_DIR")
+    GHR_PORT=$GATEHOUSE_PORT
+    GH_POLICY_NOTE="$GH_POLICY_NOTE
+gh-real:   policy $GATEHOUSE_POLICY_NAME, audit on (SQLite, durability process), pid $GATEHOUSE_PID"
+    GATEHOUSE_PORT=$p GATEHOUSE_PID=$pid
+    TARGETS="direct haproxy gatehouse gh-real"
+  fi
 }
 stop_gatehouse() {
-  :
+  gh_stop
 }
 
 # ---- set-up -----------------------------------------------------------------------------------
@@ -170,6 +210,7 @@ run() {
     direct) host=$PG_HOST port=$PG_PORT db=$BENCH_DB user=$PG_USER ;;
     haproxy) host=127.0.0.1 port=$HAPROXY_PORT db=$BENCH_DB user=$PG_USER ;;
     gatehouse) host=$GATEHOUSE_HOST port=$GATEHOUSE_PORT db=$GATEHOUSE_DB user=$GATEHOUSE_USER pass=$GATEHOUSE_TOKEN ;;
+    gh-real) host=$GATEHOUSE_HOST port=$GHR_PORT db=$GATEHOUSE_DB user=$GATEHOUSE_USER pass=$GATEHOUSE_TOKEN ;;
   esac
   local threads=$(( clients < 2 ? clients : 2 ))
   local dir="$WORK/$mode-c$clients-$target-r$round"
@@ -213,15 +254,19 @@ echo "Gatehouse pgbench: select-only, scale $SCALE, ${DURATION}s per run, $ROUND
 echo "  direct    $PG_HOST:$PG_PORT/$BENCH_DB"
 echo "  haproxy   127.0.0.1:$HAPROXY_PORT (tcp mode) -> $PG_HOST:$PG_PORT"
 echo "  gatehouse $GATEHOUSE_HOST:$GATEHOUSE_PORT/$GATEHOUSE_DB"
+[ -n "${GHR_PORT:-}" ] && echo "  gh-real   $GATEHOUSE_HOST:$GHR_PORT/$GATEHOUSE_DB"
+[ -n "$GH_POLICY_NOTE" ] && echo "$GH_POLICY_NOTE" | sed 's/^/  /'
 [ -n "$SMOKE_NOTE" ] && echo "  $SMOKE_NOTE"
+NTARGETS=$(echo $TARGETS | wc -w)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 runs=0
-for _ in $MODES; do for _ in $CLIENTS; do runs=$(( runs + 3 * ROUNDS )); done; done
+for _ in $MODES; do for _ in $CLIENTS; do runs=$(( runs + NTARGETS * ROUNDS )); done; done
 echo "  $runs runs, about $(( runs * (DURATION + 1) / 60 + 1 )) min"
 : >"$WORK/runs.tsv"
 for mode in $MODES; do
   for clients in $CLIENTS; do
     for round in $(seq 1 "$ROUNDS"); do
-      for target in direct haproxy gatehouse; do
+      for target in $TARGETS; do
         run "$target" "$mode" "$clients" "$round"
       done
     done
@@ -229,24 +274,45 @@ for mode in $MODES; do
 done
 
 # ---- report -----------------------------------------------------------------------------------
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+AUDIT_NOTE=""
+for d in "${GH_DIRS[@]}"; do
+  AUDIT_NOTE="$AUDIT_NOTE $(basename "$d"): $(gh_audit_count "$d") audit events;"
+done
+
 report() {
-  local met=yes
+  local met=yes real=no
+  [[ " $TARGETS " == *" gh-real "* ]] && real=yes
   echo "Gatehouse pgbench $(date -u +%Y-%m-%dT%H:%M:%SZ): select-only, scale $SCALE, ${DURATION}s per run, $ROUNDS round(s), sslmode=$SSLMODE"
-  echo "$("$PGBENCH" --version), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nproc) CPUs"
+  echo "$("$PGBENCH" --version), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(nproc) CPUs, load average before $LOAD_BEFORE, after $LOAD_AFTER"
+  [ -n "$GH_POLICY_NOTE" ] && echo "$GH_POLICY_NOTE"
+  [ -n "$AUDIT_NOTE" ] && echo "audit:$AUDIT_NOTE"
   [ -n "$SMOKE_NOTE" ] && echo "$SMOKE_NOTE"
   echo
   echo "TPS (median of rounds); target: gatehouse >= 0.85 x haproxy at 16 clients in every mode"
-  printf '%-9s %7s %11s %11s %11s %10s %10s\n' mode clients direct haproxy gatehouse gh/haproxy gh/direct
+  [ "$real" = yes ] && echo "issue #3: gh-real (realistic policy) >= 0.9 x gatehouse (minimal policy), i.e. its ratio to haproxy no more than 10% lower"
+  if [ "$real" = yes ]; then
+    printf '%-9s %7s %10s %10s %10s %10s %10s %10s %10s %9s\n' mode clients direct haproxy gatehouse gh-real gh/haproxy gh/direct real/hapr real/gh
+  else
+    printf '%-9s %7s %10s %10s %10s %10s %10s\n' mode clients direct haproxy gatehouse gh/haproxy gh/direct
+  fi
   for mode in $MODES; do
     for clients in $CLIENTS; do
-      local d h g rh rd mark
+      local d h g r rh rd rr rg mark mark3
       d=$(median_tps direct "$mode" "$clients"); h=$(median_tps haproxy "$mode" "$clients"); g=$(median_tps gatehouse "$mode" "$clients")
       read -r rh rd <<<"$(awk -v d="$d" -v h="$h" -v g="$g" 'BEGIN { printf "%.3f %.3f", (h > 0) ? g / h : 0, (d > 0) ? g / d : 0 }')"
       mark=""
       if [ "$clients" = 16 ]; then
         if awk -v r="$rh" 'BEGIN { exit !(r >= 0.85) }'; then mark="ok"; else mark="BELOW TARGET"; met=no; fi
       fi
-      printf '%-9s %7s %11.1f %11.1f %11.1f %10s %10s  %s\n' "$mode" "$clients" "$d" "$h" "$g" "$rh" "$rd" "$mark"
+      if [ "$real" = yes ]; then
+        r=$(median_tps gh-real "$mode" "$clients")
+        read -r rr rg <<<"$(awk -v h="$h" -v g="$g" -v r="$r" 'BEGIN { printf "%.3f %.3f", (h > 0) ? r / h : 0, (g > 0) ? r / g : 0 }')"
+        if awk -v x="$rg" 'BEGIN { exit !(x >= 0.9) }'; then mark3="#3 ok"; else mark3="#3 BELOW TARGET"; met=no; fi
+        printf '%-9s %7s %10.1f %10.1f %10.1f %10.1f %10s %10s %10s %9s  %s\n' "$mode" "$clients" "$d" "$h" "$g" "$r" "$rh" "$rd" "$rr" "$rg" "$mark${mark:+ }$mark3"
+      else
+        printf '%-9s %7s %10.1f %10.1f %10.1f %10s %10s  %s\n' "$mode" "$clients" "$d" "$h" "$g" "$rh" "$rd" "$mark"
+      fi
     done
   done
   if [[ " $CLIENTS " == *" 1 "* ]]; then
@@ -254,8 +320,8 @@ report() {
     echo "Latency at 1 client in ms (pgbench -l, every transaction); target: gatehouse median <= haproxy median + 0.1 ms"
     printf '%-9s %-9s %9s %9s %9s\n' mode target median p99 samples
     for mode in $MODES; do
-      local med p99 n hmed gmed
-      for target in direct haproxy gatehouse; do
+      local med p99 n hmed gmed rmed
+      for target in $TARGETS; do
         read -r med p99 n <<<"$(percentiles "$target" "$mode")"
         printf '%-9s %-9s %9s %9s %9s\n' "$mode" "$target" "$med" "$p99" "$n"
       done
@@ -265,6 +331,12 @@ report() {
       awk -v h="$hmed" -v g="$gmed" -v m="$mode" -v k="$mark" 'BEGIN {
         if (h == "n/a" || g == "n/a") { printf "  %s: no samples\n", m; exit }
         printf "  %s: gatehouse median - haproxy median = %+.3f ms  %s\n", m, g - h, k }'
+      if [ "$real" = yes ]; then
+        read -r rmed _ _ <<<"$(percentiles gh-real "$mode")"
+        awk -v h="$hmed" -v g="$rmed" -v m="$mode" 'BEGIN {
+          if (h == "n/a" || g == "n/a") exit
+          printf "  %s: gh-real median - haproxy median = %+.3f ms (information)\n", m, g - h }'
+      fi
     done
   fi
   echo
