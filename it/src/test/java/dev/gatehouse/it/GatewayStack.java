@@ -12,6 +12,10 @@ import dev.gatehouse.testkit.OidcFixture;
 import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -98,10 +102,33 @@ final class GatewayStack implements AutoCloseable {
   }
 
   static GatewayStack start(Path dir, OidcFixture oidc, Target target, Settings settings) {
+    warmUp(oidc);
     Path config = writeConfig(dir, oidc, target, settings);
     ConfigLoader.Loaded loaded = new ConfigLoader(name -> null).load(config);
     Gatehouse gatehouse = Gatehouse.start(loaded, Clock.systemUTC());
     return new GatewayStack(dir, config, oidc, target, loaded, gatehouse);
+  }
+
+  /**
+   * Fetches the issuer's discovery document and keys once, generously bounded. The gateway gives a
+   * provider 3 s per request and then fails logins fast for 5 s; the in-process provider's first
+   * answers on a loaded two-core machine can take longer than that while its JIT warms up, which is
+   * not what these tests are about.
+   */
+  static void warmUp(OidcFixture oidc) {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(30)).build();
+    for (URI uri : List.of(oidc.discovery(ISSUER), oidc.jwks(ISSUER))) {
+      try {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(60)).build(),
+            HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) throw new IllegalStateException(uri + " answered " + r.statusCode());
+      } catch (IOException e) {
+        throw new UncheckedIOException("warming up the OIDC provider at " + uri, e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      }
+    }
   }
 
   /** Writes the configuration a user would write, with the target password in a file next to it. */
