@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Spliterator;
 import java.util.Spliterators;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
@@ -37,7 +38,8 @@ import java.util.stream.StreamSupport;
  *
  * <p>On PostgreSQL with several nodes, {@link #after} follows the insertion key, which concurrent
  * transactions may commit out of order: a follower can miss an event committed late (verification
- * is not affected). Thread-safe. {@link #close()} does nothing: close the {@link JdbcStore}.
+ * is not affected). Thread-safe: appends are serialised on one connection kept for them (the audit
+ * writer is the only appender); reads use the pool. One instance per store ({@link JdbcStore#audit()}).
  */
 public final class JdbcAuditStore implements AuditStore {
   private static final String COLUMNS = "chain_id, seq, time_us, type, session_id, principal_subject, principal_issuer, "
@@ -45,14 +47,19 @@ public final class JdbcAuditStore implements AuditStore {
       + "command_protocol, command_text, command_kinds, command_objects, command_functions, command_flags, command_details, "
       + "decision_effect, decision_rule, decision_reason, outcome_status, outcome_rows, outcome_error, outcome_duration_ms, "
       + "ref_event_id, attributes, prev_hash, hash";
-  private static final String INSERT_EVENT = "INSERT INTO audit_events (event_id, " + COLUMNS + ") VALUES ("
-      + "?, ".repeat(32) + "?)";
+  private static final String INSERT_EVENT = "INSERT INTO audit_events (" + COLUMNS + ") VALUES ("
+      + "?, ".repeat(31) + "?)";
   private static final String INSERT_CHECKPOINT =
       "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)";
   private static final String SELECT = "SELECT " + COLUMNS + " FROM audit_events";
   private static final int FETCH = 500;
 
   private final JdbcStore store;
+  private final ReentrantLock writeLock = new ReentrantLock();
+  // Guarded by writeLock.
+  private Connection writer;
+  private PreparedStatement insertEvent;
+  private PreparedStatement insertCheckpoint;
 
   JdbcAuditStore(JdbcStore store) {
     this.store = store;
@@ -61,30 +68,67 @@ public final class JdbcAuditStore implements AuditStore {
   @Override
   public void append(List<AuditEvent> events, Optional<SignedCheckpoint> checkpoint) {
     if (events.isEmpty() && checkpoint.isEmpty()) return;
-    try (Connection c = store.dataSource().getConnection()) {
+    writeLock.lock();
+    try {
+      Connection c = writer();
       c.setAutoCommit(false);
       try {
-        insertEvents(c, events);
+        if (!events.isEmpty()) {
+          for (AuditEvent e : events) {
+            bind(insertEvent, e);
+            insertEvent.addBatch();
+          }
+          insertEvent.executeBatch();
+        }
         if (checkpoint.isPresent()) {
           SignedCheckpoint cp = checkpoint.get();
-          try (PreparedStatement ps = c.prepareStatement(INSERT_CHECKPOINT)) {
-            ps.setString(1, cp.chainId());
-            ps.setLong(2, cp.seq());
-            ps.setString(3, cp.hash());
-            ps.setLong(4, micros(cp.time()));
-            ps.setString(5, cp.keyId());
-            ps.setString(6, cp.signature());
-            ps.executeUpdate();
-          }
+          insertCheckpoint.setString(1, cp.chainId());
+          insertCheckpoint.setLong(2, cp.seq());
+          insertCheckpoint.setString(3, cp.hash());
+          insertCheckpoint.setLong(4, micros(cp.time()));
+          insertCheckpoint.setString(5, cp.keyId());
+          insertCheckpoint.setString(6, cp.signature());
+          insertCheckpoint.executeUpdate();
         }
         c.commit();
+        // Back to autocommit between batches, so no transaction (nor SQLite's write lock) stays open.
+        c.setAutoCommit(true);
       } catch (SQLException | RuntimeException e) {
         rollback(c, e);
+        closeWriter(); // a connection in an unknown state is not reused
         throw e;
       }
     } catch (SQLException e) {
       throw new StoreException("cannot append " + events.size() + " audit events to " + store.url() + ": " + e.getMessage(), e);
+    } finally {
+      writeLock.unlock();
     }
+  }
+
+  /**
+   * The connection appends use, kept with its two prepared inserts: preparing a 33-column insert
+   * and taking a pooled connection per batch would cost more than the insert itself.
+   */
+  private Connection writer() throws SQLException {
+    if (writer == null) {
+      Connection c = store.dataSource().getConnection();
+      try {
+        insertEvent = c.prepareStatement(INSERT_EVENT);
+        insertCheckpoint = c.prepareStatement(INSERT_CHECKPOINT);
+      } catch (SQLException e) {
+        closeQuietly(c);
+        throw e;
+      }
+      writer = c;
+    }
+    return writer;
+  }
+
+  private void closeWriter() {
+    closeQuietly(insertEvent, insertCheckpoint, writer);
+    insertEvent = null;
+    insertCheckpoint = null;
+    writer = null;
   }
 
   static void insertEvents(Connection c, List<AuditEvent> events) throws SQLException {
@@ -171,8 +215,23 @@ public final class JdbcAuditStore implements AuditStore {
 
   @Override
   public Optional<AuditEvent> find(String eventId) {
-    return query(SELECT + " WHERE event_id = ?", ps -> ps.setString(1, eventId), JdbcAuditStore::read)
-        .stream().findFirst();
+    return key(eventId).flatMap(k -> query(SELECT + " WHERE chain_id = ? AND seq = ?", ps -> {
+      ps.setString(1, k.chainId());
+      ps.setLong(2, k.seq());
+    }, JdbcAuditStore::read).stream().findFirst());
+  }
+
+  private record Key(String chainId, long seq) {}
+
+  /** An event id is {@code <chainId>:<seq>}; chain ids contain ':' themselves, so split at the last. */
+  private static Optional<Key> key(String eventId) {
+    int colon = eventId.lastIndexOf(':');
+    if (colon <= 0) return Optional.empty();
+    try {
+      return Optional.of(new Key(eventId.substring(0, colon), Long.parseLong(eventId.substring(colon + 1))));
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
   }
 
   @Override
@@ -216,10 +275,13 @@ public final class JdbcAuditStore implements AuditStore {
   @Override
   public List<AuditEvent> after(String eventId, int limit) {
     if (limit < 1) throw new IllegalArgumentException("limit < 1");
-    return query(SELECT + " WHERE pos > (SELECT pos FROM audit_events WHERE event_id = ?) ORDER BY pos LIMIT ?",
+    Optional<Key> key = key(eventId);
+    if (key.isEmpty()) return List.of();
+    return query(SELECT + " WHERE pos > (SELECT pos FROM audit_events WHERE chain_id = ? AND seq = ?) ORDER BY pos LIMIT ?",
         ps -> {
-          ps.setString(1, eventId);
-          ps.setInt(2, limit);
+          ps.setString(1, key.get().chainId());
+          ps.setLong(2, key.get().seq());
+          ps.setInt(3, limit);
         }, JdbcAuditStore::read);
   }
 
@@ -228,9 +290,16 @@ public final class JdbcAuditStore implements AuditStore {
     return store.durability();
   }
 
-  /** Does nothing: the {@link JdbcStore} owns the connections. */
+  /** Returns the append connection to the pool; the {@link JdbcStore} owns the rest. */
   @Override
-  public void close() {}
+  public void close() {
+    writeLock.lock();
+    try {
+      closeWriter();
+    } finally {
+      writeLock.unlock();
+    }
+  }
 
   @Override
   public String toString() {
@@ -240,7 +309,6 @@ public final class JdbcAuditStore implements AuditStore {
   private static void bind(PreparedStatement ps, AuditEvent e) throws SQLException {
     EventBody b = e.body();
     int i = 1;
-    ps.setString(i++, e.id());
     ps.setString(i++, e.chainId());
     ps.setLong(i++, e.seq());
     ps.setLong(i++, micros(b.time()));

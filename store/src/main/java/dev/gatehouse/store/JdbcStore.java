@@ -45,11 +45,13 @@ public final class JdbcStore implements AutoCloseable {
   private final StoreConfig config;
   private final Dialect dialect;
   private final HikariDataSource pool;
+  private final JdbcAuditStore audit;
 
   private JdbcStore(StoreConfig config, Dialect dialect, HikariDataSource pool) {
     this.config = config;
     this.dialect = dialect;
     this.pool = pool;
+    this.audit = new JdbcAuditStore(this);
   }
 
   /**
@@ -115,9 +117,9 @@ public final class JdbcStore implements AutoCloseable {
     return config.redactedUrl();
   }
 
-  /** The audit store on this database. Closing it does nothing; close this {@link JdbcStore}. */
+  /** The audit store on this database (always the same instance; closed with this store). */
   public JdbcAuditStore audit() {
-    return new JdbcAuditStore(this);
+    return audit;
   }
 
   DataSource dataSource() {
@@ -126,6 +128,7 @@ public final class JdbcStore implements AutoCloseable {
 
   @Override
   public void close() {
+    audit.close();
     pool.close();
   }
 
