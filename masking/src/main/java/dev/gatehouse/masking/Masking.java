@@ -6,6 +6,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -34,6 +36,7 @@ import javax.crypto.spec.SecretKeySpec;
 public final class Masking {
   private static final Masking NONE = new Masking(Map.of(), Optional.empty());
 
+  /** In configuration order. */
   private final Map<String, CompiledRule> rules;
   private final Optional<Secret> hashKey;
 
@@ -114,7 +117,7 @@ public final class Masking {
       errors.add("hashKey: the masking key must be at least 32 bytes (it is " + hashKey.get().length() + ")");
     }
     if (!errors.isEmpty()) throw new MaskingException("invalid masking rules: " + String.join("; ", errors));
-    return new Masking(Map.copyOf(compiled), hashKey);
+    return new Masking(Collections.unmodifiableMap(compiled), hashKey);
   }
 
   private static MaskStyle style(MaskingRules.Style s, String at, List<String> errors) {
@@ -188,9 +191,9 @@ public final class Masking {
       if (seen.add(name) && r.appliesTo(resource)) inForce.add(r);
     }
     if (inForce.isEmpty()) return MaskPlanner.EMPTY;
-    // Rules keep configuration order, whatever order policy listed them in.
+    // Rules keep configuration order (the map's), whatever order policy listed them in.
     List<String> order = new ArrayList<>(rules.keySet());
-    inForce.sort((a, b) -> Integer.compare(order.indexOf(a.name()), order.indexOf(b.name())));
+    inForce.sort(Comparator.comparingInt(r -> order.indexOf(r.name())));
     Optional<byte[]> resourceKey = hashKey.map(k -> derive(k.revealBytes(), "resource", resource));
     Optional<byte[]> principalKey = resourceKey.map(k -> derive(k, "principal", principal.issuer() + "\u0000" + principal.subject()));
     return new MaskPlanner(List.copyOf(inForce), resourceKey, principalKey);
