@@ -108,9 +108,19 @@ final class TargetDatabase implements AutoCloseable {
    * objects, the role's attributes, settings and memberships.
    */
   Map<String, String> snapshot() {
+    try (Connection c = admin()) {
+      return snapshot(c);
+    } catch (SQLException e) {
+      throw new IllegalStateException("snapshot of " + database + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** {@link #snapshot()} over a superuser connection the caller holds (from {@link #admin()}). */
+  Map<String, String> snapshot(Connection c) {
     Map<String, String> state = new LinkedHashMap<>();
-    try (Connection c = admin(); Statement s = c.createStatement()) {
-      query(s, state, "tables", "SELECT coalesce(string_agg(tablename, ',' ORDER BY tablename), '') FROM pg_tables WHERE schemaname = 'public'");
+    try (Statement s = c.createStatement()) {
+      query(s, state, "tables", "SELECT coalesce(string_agg(c.relname || ':' || c.relkind::text || ':' || coalesce(c.relacl::text, '')"
+          + ", ',' ORDER BY c.relname), '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'");
       for (String table : new String[] {"customers", "orders", "scratch"}) {
         query(s, state, table, "SELECT CASE WHEN to_regclass('public." + table + "') IS NULL THEN 'missing' ELSE"
             + " (SELECT coalesce(string_agg(t::text, ';' ORDER BY t::text), '') FROM public." + table + " t) END");
