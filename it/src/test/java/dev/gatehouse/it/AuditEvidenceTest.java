@@ -1,0 +1,157 @@
+package dev.gatehouse.it;
+
+import static dev.gatehouse.it.GatewayStack.ALICE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gatehouse.testkit.OidcFixture;
+import dev.gatehouse.testkit.Psql;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The evidence a session leaves, read with the {@code gatehouse audit} commands a user runs: search
+ * finds the statements with who ran them, secrets in statement text are stored redacted, verify
+ * passes on the untouched log and names the broken link once a row is edited in the SQLite file.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class AuditEvidenceTest {
+  static final String SECRET = "hunter2-very-s3cret-literal";
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir static Path dir;
+  static OidcFixture oidc;
+  static TargetDatabase target;
+  static GatewayStack stack;
+  static Psql.Result session;
+
+  @BeforeAll
+  static void runASession() {
+    oidc = OidcFixture.start();
+    target = TargetDatabase.create();
+    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target));
+    session = stack.psql(ALICE).withOnErrorStop(false).withArgs("-Atq").script("""
+        SELECT count(*) FROM customers;
+        UPDATE orders SET status = 'shipped' WHERE id = 2;
+        ALTER ROLE %s PASSWORD '%s';
+        SELECT name FROM customers WHERE id = 1;
+        """.formatted(target.role(), SECRET));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (stack != null) stack.close();
+    if (target != null) target.close();
+    if (oidc != null) oidc.close();
+  }
+
+  @Test
+  @Order(1)
+  void auditSearchReturnsTheSessionsStatementsWithTheCallerAsJson() throws Exception {
+    assertThat(session.stdout().lines().toList()).as(PsqlOutput.describe(session)).containsExactly("3", "Ada");
+    List<JsonNode> events = awaitSearch();
+    List<String> statements = events.stream()
+        .filter(e -> e.path("type").asText().equals("COMMAND_DECIDED"))
+        .map(e -> e.path("command").path("text").asText()).toList();
+    assertThat(statements).contains("SELECT count(*) FROM customers", "UPDATE orders SET status = 'shipped' WHERE id = 2",
+        "SELECT name FROM customers WHERE id = 1");
+    assertThat(events).allSatisfy(e -> {
+      assertThat(e.path("principal").path("subject").asText()).isEqualTo("alice");
+      assertThat(e.path("principal").path("issuer").asText()).isEqualTo("corp");
+    });
+    assertThat(events).anySatisfy(e -> {
+      assertThat(e.path("type").asText()).isEqualTo("COMMAND_DECIDED");
+      assertThat(e.path("command").path("text").asText()).startsWith("ALTER ROLE");
+      assertThat(e.path("decision").path("effect").asText()).isEqualTo("DENY");
+    });
+    assertThat(events.stream().map(e -> e.path("type").asText()).toList()).contains("SESSION_OPENED", "SESSION_CLOSED");
+  }
+
+  @Test
+  @Order(2)
+  void passwordInAlterRoleIsStoredRedacted() throws Exception {
+    List<JsonNode> events = awaitSearch();
+    String alter = events.stream().map(e -> e.path("command").path("text").asText())
+        .filter(t -> t.startsWith("ALTER ROLE")).findFirst().orElseThrow();
+    assertThat(alter).doesNotContain(SECRET).contains("PASSWORD");
+    // Nowhere in the store file either (text search, tail, raw bytes of the database and its WAL).
+    Cli.Result text = Cli.run("audit", "search", "--config", stack.config().toString(), "--text", "ALTER ROLE");
+    assertThat(text.exitCode()).isZero();
+    assertThat(text.out()).contains("ALTER ROLE").doesNotContain(SECRET);
+    for (String file : List.of("gatehouse.db", "gatehouse.db-wal")) {
+      Path p = stack.auditDatabase().resolveSibling(file);
+      if (Files.exists(p)) {
+        assertThat(new String(Files.readAllBytes(p), java.nio.charset.StandardCharsets.ISO_8859_1)).as(file).doesNotContain(SECRET);
+      }
+    }
+  }
+
+  @Test
+  @Order(3) // last: it stops the gateway and edits the store
+  void auditVerifyPassesAndThenNamesTheRowEditedInTheStore() throws Exception {
+    // Verify on a closed chain: stopping the gateway closes and signs it.
+    awaitSearch();
+    stack.close();
+    Cli.Result intact = Cli.run("audit", "verify", "--config", stack.config().toString());
+    assertThat(intact.exitCode()).as(intact.out() + intact.err()).isZero();
+    assertThat(intact.out()).contains("audit log intact").contains("intact,").contains("closed cleanly");
+
+    // Someone with write access to the file rewrites what alice ran, as an insider covering tracks.
+    long seq;
+    String chain;
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + stack.auditDatabase());
+        Statement s = c.createStatement()) {
+      s.execute("DROP TRIGGER audit_events_no_update");
+      try (ResultSet rs = s.executeQuery("SELECT chain_id, seq FROM audit_events WHERE type = 'COMMAND_DECIDED'"
+          + " AND command_text LIKE 'UPDATE orders%'")) {
+        assertThat(rs.next()).as("the UPDATE's decision row").isTrue();
+        chain = rs.getString(1);
+        seq = rs.getLong(2);
+      }
+      try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET command_text = 'SELECT 1' WHERE chain_id = ? AND seq = ?")) {
+        ps.setString(1, chain);
+        ps.setLong(2, seq);
+        assertThat(ps.executeUpdate()).isEqualTo(1);
+      }
+    }
+    Cli.Result broken = Cli.run("audit", "verify", "--config", stack.config().toString());
+    assertThat(broken.exitCode()).as(broken.out() + broken.err()).isEqualTo(1);
+    assertThat(broken.out()).contains("AUDIT LOG BROKEN").contains(chain + ": BROKEN at seq " + seq + " (EDITED)");
+    Cli.Result json = Cli.run("audit", "verify", "--config", stack.config().toString(), "--json");
+    assertThat(json.exitCode()).isEqualTo(1);
+    JsonNode report = JSON.readTree(json.out().lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow());
+    assertThat(report.path("status").asText()).isEqualTo("broken");
+    assertThat(report.path("firstBreak").path("seq").asLong()).isEqualTo(seq);
+    assertThat(report.path("firstBreak").path("kind").asText()).isEqualTo("edited");
+  }
+
+  /** {@code audit search --principal alice@corp.example --json}, until the session's close is in it. */
+  private static List<JsonNode> awaitSearch() {
+    List<JsonNode> found = new ArrayList<>();
+    org.awaitility.Awaitility.await("the session's events in audit search").atMost(java.time.Duration.ofSeconds(30)).until(() -> {
+      Cli.Result r = Cli.run("audit", "search", "--config", stack.config().toString(), "--principal", "alice@corp.example", "--json");
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      found.clear();
+      for (String line : r.out().split("\n")) {
+        if (line.startsWith("{")) found.add(JSON.readTree(line));
+      }
+      return found.stream().anyMatch(e -> e.path("type").asText().equals("SESSION_CLOSED"));
+    });
+    return found;
+  }
+}
