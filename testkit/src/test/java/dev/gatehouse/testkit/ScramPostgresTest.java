@@ -5,8 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.gatehouse.core.Secret;
 import dev.gatehouse.tls.CertificateAuthority;
+import dev.gatehouse.tls.ClientTls;
+import java.io.DataOutputStream;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -14,6 +18,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import java.util.Properties;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 
 class ScramPostgresTest {
@@ -72,6 +77,40 @@ class ScramPostgresTest {
   }
 
   @Test
+  void cleartextRoleIsAskedForItsPasswordInClearAndLogsIn() throws Exception {
+    try (Connection c = pg.admin().connect("postgres")) {
+      assertThat(single(c, "SELECT string_agg(DISTINCT auth_method, ',') FROM pg_hba_file_rules"
+          + " WHERE '" + pg.cleartextUser() + "' = ANY(user_name)")).isEqualTo("password");
+    }
+    try (Connection c = pg.connect(pg.cleartextUser(), pg.cleartextPassword(), true)) {
+      assertThat(single(c, "SELECT current_user::text")).isEqualTo(pg.cleartextUser());
+      assertThat(single(c, "SELECT count(*)::text FROM items")).isEqualTo("3");
+    }
+    assertThatThrownBy(() -> pg.connect(pg.cleartextUser(), Secret.of("not-the-password"), false))
+        .hasMessageContaining("28P01");
+  }
+
+  @Test
+  void serverCertificateIsSignedWithSha384AndVerifiesUnderItsCertificateOnlyName() throws Exception {
+    // A libpq-style TLS start by hand: SSLRequest, 'S', then a handshake verifying the name that
+    // the certificate carries but 127.0.0.1 is not called by.
+    try (Socket plain = new Socket(pg.host(), pg.port())) {
+      DataOutputStream out = new DataOutputStream(plain.getOutputStream());
+      out.writeInt(8);
+      out.writeInt(80877103);
+      out.flush();
+      assertThat(plain.getInputStream().read()).as("answer to SSLRequest").isEqualTo('S');
+      try (SSLSocket tls = ClientTls.trusting(pg.caCertificateFile())
+          .wrap(plain, pg.certificateOnlyHostName(), pg.port(), ClientTls.Verification.FULL)) {
+        tls.startHandshake();
+        X509Certificate leaf = (X509Certificate) tls.getSession().getPeerCertificates()[0];
+        assertThat(leaf.getSigAlgName()).isEqualTo("SHA384withECDSA");
+        leaf.verify(pg.caCertificate().getPublicKey());
+      }
+    }
+  }
+
+  @Test
   void certificateFromAnotherCaFailsVerification() throws Exception {
     Path dir = Files.createTempDirectory("other-ca");
     try {
@@ -95,7 +134,8 @@ class ScramPostgresTest {
   @Test
   void passwordsStayOutOfToString() {
     assertThat(pg.scramPassword().toString()).doesNotContain(pg.scramPassword().reveal());
-    assertThat(pg.toString()).doesNotContain(pg.scramPassword().reveal()).doesNotContain(pg.md5Password().reveal());
+    assertThat(pg.toString()).doesNotContain(pg.scramPassword().reveal()).doesNotContain(pg.md5Password().reveal())
+        .doesNotContain(pg.cleartextPassword().reveal());
   }
 
   private static String single(Connection c, String sql) throws SQLException {
