@@ -1,11 +1,5 @@
 package dev.gatehouse.postgres;
 
-import static dev.gatehouse.postgres.ScramTargetFixture.CLEAR_PASSWORD;
-import static dev.gatehouse.postgres.ScramTargetFixture.CLEAR_USER;
-import static dev.gatehouse.postgres.ScramTargetFixture.MD5_PASSWORD;
-import static dev.gatehouse.postgres.ScramTargetFixture.MD5_USER;
-import static dev.gatehouse.postgres.ScramTargetFixture.SCRAM_PASSWORD;
-import static dev.gatehouse.postgres.ScramTargetFixture.SCRAM_USER;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -37,6 +31,9 @@ import dev.gatehouse.postgres.wire.Query;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
 import dev.gatehouse.postgres.wire.SASLInitialResponse;
 import dev.gatehouse.postgres.wire.StartupMessage;
+import dev.gatehouse.testkit.PostgresFixture;
+import dev.gatehouse.testkit.ScramPostgres;
+import dev.gatehouse.tls.CertificateAuthority;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -46,8 +43,8 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
-import java.time.Duration;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
@@ -62,26 +59,40 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
+/**
+ * Against testkit's {@link ScramPostgres}: an embedded PostgreSQL 15 that demands SCRAM, md5 or a
+ * cleartext password per role, with TLS whose server certificate is signed with SHA-384; and
+ * against scripted fake servers for what a real one will not do.
+ */
 @Timeout(value = 60, unit = TimeUnit.SECONDS) // a hang guard, not a timing assertion
 class BackendConnectorTest {
   private static final Map<String, String> PARAMETERS =
       Map.of("client_encoding", "UTF8", "application_name", "gatehouse-test");
+  /** A SCRAM role of this test's own, with a password SASLprep changes (\u2168 becomes "IX"). */
+  private static final String SCRAM_USER = "connector_scram";
+  private static final String SCRAM_PASSWORD = "Scr4m-p\u00E4ss-\u2168";
 
-  private static ScramTargetFixture server;
+  private static ScramPostgres server;
+  /** A CA that signed nothing the server presents. */
+  private static Path otherCaFile;
   private final BackendConnector connector = new BackendConnector();
   private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
   private final Logger connectorLog = (Logger) LoggerFactory.getLogger(BackendConnector.class);
 
   @BeforeAll
-  static void startServer() {
-    server = ScramTargetFixture.start();
+  static void startServer(@TempDir Path otherCa) {
+    server = ScramPostgres.shared();
+    server.admin().execute("postgres", "DROP ROLE IF EXISTS " + SCRAM_USER + "; CREATE ROLE " + SCRAM_USER
+        + " LOGIN PASSWORD " + PostgresFixture.quoteLiteral(SCRAM_PASSWORD));
+    otherCaFile = CertificateAuthority.prepare(otherCa, List.of()).caCertificate();
   }
 
   @AfterAll
-  static void stopServer() {
-    server.close();
+  static void dropRole() {
+    server.admin().execute("postgres", "DROP ROLE IF EXISTS " + SCRAM_USER);
   }
 
   @BeforeEach
@@ -99,7 +110,7 @@ class BackendConnectorTest {
   @Test
   void scramLoginWithANonAsciiPasswordReachesAUsableSession() throws IOException {
     try (BackendConnection connection =
-        connector.connect(server.target(SCRAM_USER, SCRAM_PASSWORD, TargetTls.disabled()), PARAMETERS)) {
+        connector.connect(target(SCRAM_USER, SCRAM_PASSWORD, TargetTls.disabled()), PARAMETERS)) {
       assertThat(query(connection, "SELECT current_user")).containsExactly(SCRAM_USER);
       assertThat(connection.serverVersion()).hasValueSatisfying(v -> assertThat(v).startsWith("15."));
       assertThat(connection.parameterStatus())
@@ -114,9 +125,9 @@ class BackendConnectorTest {
   void wrongScramPasswordSurfacesTheServersErrorWithoutThePassword() {
     String wrong = "not-the-Scr4m-password";
 
-    assertThatThrownBy(() -> connector.connect(server.target(SCRAM_USER, wrong, TargetTls.disabled()), PARAMETERS))
+    assertThatThrownBy(() -> connector.connect(target(SCRAM_USER, wrong, TargetTls.disabled()), PARAMETERS))
         .isInstanceOf(PostgresGatewayException.class)
-        .hasMessageContaining("password authentication failed for user \"scram_user\"")
+        .hasMessageContaining("password authentication failed for user \"" + SCRAM_USER + "\"")
         .hasMessageNotContaining(wrong)
         .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("28P01"));
     assertThat(logText()).isNotEmpty().doesNotContain(wrong);
@@ -125,17 +136,17 @@ class BackendConnectorTest {
   @Test
   void md5LoginWorksAndAWrongMd5PasswordIsRefused() throws IOException {
     try (BackendConnection connection =
-        connector.connect(server.target(MD5_USER, MD5_PASSWORD, TargetTls.disabled()), PARAMETERS)) {
-      assertThat(query(connection, "SELECT current_user")).containsExactly(MD5_USER);
+        connector.connect(target(server.md5User(), server.md5Password(), TargetTls.disabled()), PARAMETERS)) {
+      assertThat(query(connection, "SELECT current_user")).containsExactly(server.md5User());
     }
-    assertThatThrownBy(() -> connector.connect(server.target(MD5_USER, "wrong-md5", TargetTls.disabled()), PARAMETERS))
+    assertThatThrownBy(() -> connector.connect(target(server.md5User(), "wrong-md5", TargetTls.disabled()), PARAMETERS))
         .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("28P01"));
   }
 
   @Test
   void trustLoginNeedsNoPassword() throws IOException {
     try (BackendConnection connection =
-        connector.connect(server.target("postgres", "", TargetTls.disabled()), PARAMETERS)) {
+        connector.connect(target("postgres", "", TargetTls.disabled()), PARAMETERS)) {
       assertThat(query(connection, "SELECT current_user")).containsExactly("postgres");
     }
   }
@@ -143,8 +154,8 @@ class BackendConnectorTest {
   @Test
   void cleartextPasswordGoesToALoopbackTarget() throws IOException {
     try (BackendConnection connection =
-        connector.connect(server.target(CLEAR_USER, CLEAR_PASSWORD, TargetTls.disabled()), PARAMETERS)) {
-      assertThat(query(connection, "SELECT current_user")).containsExactly(CLEAR_USER);
+        connector.connect(target(server.cleartextUser(), server.cleartextPassword(), TargetTls.disabled()), PARAMETERS)) {
+      assertThat(query(connection, "SELECT current_user")).containsExactly(server.cleartextUser());
     }
   }
 
@@ -271,7 +282,7 @@ class BackendConnectorTest {
           socket.getOutputStream().write('N');
           in.readStartup(10_000).ifPresent(f -> afterRefusal.add(f.body().length));
         })) {
-      PostgresTarget target = fake.target("u", "pw", TargetTls.verifyFull(server.caFile()));
+      PostgresTarget target = fake.target("u", "pw", TargetTls.verifyFull(server.caCertificateFile()));
       assertThatThrownBy(() -> connector.connect(target, PARAMETERS))
           .hasMessageContaining("answered N to SSLRequest")
           .hasMessageContaining("refusing to continue in clear");
@@ -281,20 +292,33 @@ class BackendConnectorTest {
   }
 
   @Test
-  void verifiedTlsUsesChannelBoundScram() throws IOException {
-    PostgresTarget target = server.target(SCRAM_USER, SCRAM_PASSWORD, server.verifiedTls());
+  void verifiedTlsUsesChannelBoundScram() throws Exception {
+    PostgresTarget target = target(SCRAM_USER, SCRAM_PASSWORD, verifiedTls());
     try (BackendConnection connection = connector.connect(target, PARAMETERS)) {
       assertThat(query(connection, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))
           .containsExactly("t");
-      assertThat(connection.tlsSession()).isPresent();
+      X509Certificate leaf = (X509Certificate) connection.tlsSession().orElseThrow().getPeerCertificates()[0];
+      assertThat(leaf.getSigAlgName()).isEqualTo("SHA384withECDSA");
     }
-    // The server checked the channel binding data; a wrong certificate hash would have failed.
+    // The server checked the channel binding data against its SHA-384-signed certificate: a hash
+    // taken with SHA-256 regardless of the signature (RFC 5929 4.1) would have failed.
     assertThat(logText()).contains("with SCRAM-SHA-256-PLUS");
   }
 
   @Test
+  void verifiedTlsChecksTheConfiguredServerNameNotTheDialledAddress() throws IOException {
+    // The certificate names scram-postgres.gatehouse.test, which no DNS resolves: connecting to
+    // 127.0.0.1 succeeds only when that name, not the address, is what the certificate is held to.
+    TargetTls byName = new TargetTls(
+        TargetTls.Mode.VERIFY_FULL, Optional.of(server.caCertificateFile()), Optional.of(server.certificateOnlyHostName()));
+    try (BackendConnection connection = connector.connect(target(SCRAM_USER, SCRAM_PASSWORD, byName), PARAMETERS)) {
+      assertThat(connection.tlsSession()).isPresent();
+    }
+  }
+
+  @Test
   void verifiedTlsByIpAddressChecksTheCertificatesIpEntry() throws IOException {
-    PostgresTarget target = server.target(SCRAM_USER, SCRAM_PASSWORD, TargetTls.verifyFull(server.caFile()));
+    PostgresTarget target = target(SCRAM_USER, SCRAM_PASSWORD, TargetTls.verifyFull(server.caCertificateFile()));
     try (BackendConnection connection = connector.connect(target, PARAMETERS)) {
       assertThat(connection.tlsSession()).isPresent();
     }
@@ -303,9 +327,9 @@ class BackendConnectorTest {
   @Test
   void certificateForAnotherHostNameIsRefused() {
     TargetTls wrongName =
-        new TargetTls(TargetTls.Mode.VERIFY_FULL, Optional.of(server.caFile()), Optional.of("db.example.com"));
+        new TargetTls(TargetTls.Mode.VERIFY_FULL, Optional.of(server.caCertificateFile()), Optional.of("db.example.com"));
 
-    assertThatThrownBy(() -> connector.connect(server.target(SCRAM_USER, SCRAM_PASSWORD, wrongName), PARAMETERS))
+    assertThatThrownBy(() -> connector.connect(target(SCRAM_USER, SCRAM_PASSWORD, wrongName), PARAMETERS))
         .isInstanceOf(PostgresGatewayException.class)
         .hasMessageContaining("TLS handshake")
         .hasMessageContaining("db.example.com")
@@ -314,24 +338,24 @@ class BackendConnectorTest {
 
   @Test
   void certificateFromAnUntrustedCaIsRefused() {
-    TargetTls otherCa = new TargetTls(TargetTls.Mode.VERIFY_FULL, Optional.of(server.otherCaFile()), Optional.of("localhost"));
+    TargetTls otherCa = new TargetTls(TargetTls.Mode.VERIFY_FULL, Optional.of(otherCaFile), Optional.of("localhost"));
 
-    assertThatThrownBy(() -> connector.connect(server.target(SCRAM_USER, SCRAM_PASSWORD, otherCa), PARAMETERS))
+    assertThatThrownBy(() -> connector.connect(target(SCRAM_USER, SCRAM_PASSWORD, otherCa), PARAMETERS))
         .hasMessageContaining("TLS handshake");
   }
 
   @Test
   void requireModeEncryptsWithoutVerifying() throws IOException {
     try (BackendConnection connection =
-        connector.connect(server.target(MD5_USER, MD5_PASSWORD, TargetTls.require()), PARAMETERS)) {
+        connector.connect(target(server.md5User(), server.md5Password(), TargetTls.require()), PARAMETERS)) {
       assertThat(query(connection, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).containsExactly("t");
     }
   }
 
   @Test
   void cancelStopsARunningQueryInClearAndOverTls() throws Exception {
-    for (TargetTls tls : List.of(TargetTls.disabled(), server.verifiedTls())) {
-      PostgresTarget target = server.target(SCRAM_USER, SCRAM_PASSWORD, tls);
+    for (TargetTls tls : List.of(TargetTls.disabled(), verifiedTls())) {
+      PostgresTarget target = target(SCRAM_USER, SCRAM_PASSWORD, tls);
       try (BackendConnection connection = connector.connect(target, PARAMETERS)) {
         BackendKeyData key = connection.backendKey().orElseThrow();
         connection.writer().write(new Query("SELECT pg_sleep(30)"));
@@ -366,7 +390,7 @@ class BackendConnectorTest {
   @Test
   void missingDatabaseSurfacesTheServersSqlstate() {
     PostgresTarget target =
-        new PostgresTarget("127.0.0.1", server.port(), "no_such_db", SCRAM_USER, Secret.of(SCRAM_PASSWORD), TargetTls.disabled(), false);
+        new PostgresTarget(server.host(), server.port(), "no_such_db", SCRAM_USER, Secret.of(SCRAM_PASSWORD), TargetTls.disabled(), false);
 
     assertThatThrownBy(() -> connector.connect(target, PARAMETERS))
         .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("3D000"))
@@ -389,7 +413,7 @@ class BackendConnectorTest {
 
   @Test
   void identityAndUnsafeParametersCannotBeInjected() {
-    PostgresTarget target = server.target("postgres", "", TargetTls.disabled());
+    PostgresTarget target = target("postgres", "", TargetTls.disabled());
 
     for (String name : List.of("user", "database", "Options", "replication", "_pq_.anything")) {
       assertThatThrownBy(() -> connector.connect(target, Map.of(name, "x")))
@@ -409,6 +433,20 @@ class BackendConnectorTest {
 
   // ---- helpers
 
+  /** A target on the SCRAM server, in its database, over 127.0.0.1. */
+  private static PostgresTarget target(String user, String password, TargetTls tls) {
+    return new PostgresTarget(server.host(), server.port(), server.database(), user, Secret.of(password), tls, false);
+  }
+
+  private static PostgresTarget target(String user, Secret password, TargetTls tls) {
+    return new PostgresTarget(server.host(), server.port(), server.database(), user, password, tls, false);
+  }
+
+  /** TLS verified against the server's CA, for the name {@code localhost}. */
+  private static TargetTls verifiedTls() {
+    return new TargetTls(TargetTls.Mode.VERIFY_FULL, Optional.of(server.caCertificateFile()), Optional.of("localhost"));
+  }
+
   private String logText() {
     StringBuilder text = new StringBuilder();
     for (ILoggingEvent event : logs.list) text.append(event.getFormattedMessage()).append('\n');
@@ -417,8 +455,7 @@ class BackendConnectorTest {
 
   private static void awaitActive(int pid) throws InterruptedException {
     for (int i = 0; i < 200; i++) {
-      try (var c = java.sql.DriverManager.getConnection(
-              "jdbc:postgresql://127.0.0.1:" + server.port() + "/postgres?user=postgres&sslmode=disable");
+      try (var c = server.admin().connect("postgres");
           var s = c.prepareStatement("SELECT 1 FROM pg_stat_activity WHERE pid = ? AND state = 'active' AND query LIKE '%pg_sleep%'")) {
         s.setInt(1, pid);
         if (s.executeQuery().next()) return;
