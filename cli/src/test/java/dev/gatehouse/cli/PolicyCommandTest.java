@@ -1,0 +1,194 @@
+package dev.gatehouse.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code gatehouse policy check} and the one-off form of {@code gatehouse policy test}, run the way a
+ * user runs them (the case-file form is {@link PolicyCorpusTest}'s).
+ */
+class PolicyCommandTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir static Path dir;
+  private static Path demoPolicy;
+
+  @BeforeAll
+  static void findTheDemoPolicy() {
+    demoPolicy = CliRun.demoPolicy(dir);
+  }
+
+  @Test
+  void policyCheckAcceptsTheDemoPolicy() {
+    CliRun run = CliRun.inProcess("policy", "check", demoPolicy.toString());
+
+    assertThat(run.outLines()).containsExactly("policy OK: 1 file(s)");
+    assertThat(run.exit()).isZero();
+  }
+
+  @Test
+  void policyCheckListsEveryErrorOfAFileWithItsLineAndColumn() throws IOException {
+    Path file = write("two-errors.yaml", """
+        version: 1
+        rules:
+          - name: x
+            effect: maybe
+            subjects: {groups: [a]}
+          - name: y
+            effect: deny
+            commands: {sql: {kinds: [DRP]}}
+        """);
+
+    CliRun run = CliRun.inProcess("policy", "check", file.toString());
+
+    assertThat(run.outLines()).containsExactly(
+        file + ":4:13: rules[0].effect: unknown effect \"maybe\" (allow, deny or require_approval)",
+        file + ":8:30: rules[1].commands.sql.kinds[0]: unknown statement kind \"DRP\" (did you mean DROP?)",
+        "2 error(s)");
+    assertThat(run.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void policyCheckLocatesAMisspeltKeyAtTheKey() throws IOException {
+    Path file = write("misspelt.yaml", """
+        version: 1
+        rules:
+          - name: no-unbounded-writes
+            effect: deny
+            comands: {flags: [no_where]}
+        """);
+
+    CliRun run = CliRun.inProcess("policy", "check", file.toString());
+
+    assertThat(run.outLines()).hasSize(2);
+    assertThat(run.outLines().get(0)).startsWith(file + ":5:5: rules[0]: unknown key \"comands\"");
+    assertThat(run.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void policyCheckReportsBrokenYamlWithFileAndLine() throws IOException {
+    Path file = write("not-yaml.yaml", """
+        version: 1
+        rules:
+          - name: a
+            effect: allow
+            subjects: {groups: [x]
+        """);
+
+    CliRun run = CliRun.inProcess("policy", "check", file.toString());
+
+    assertThat(run.outLines().get(0)).matches(java.util.regex.Pattern.quote(file.toString()) + ":[5-6]:\\d+: .+");
+    assertThat(run.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void policyCheckOfSeveralFilesReportsARuleNameUsedTwice() throws IOException {
+    Path second = write("second.yaml", """
+        version: 1
+        rules:
+          - name: staff-connect
+            effect: deny
+        """);
+
+    CliRun run = CliRun.inProcess("policy", "check", demoPolicy.toString(), second.toString());
+
+    assertThat(run.outLines().get(0))
+        .startsWith(second + ":3:11: rules[0].name: rule name \"staff-connect\" is already used at " + demoPolicy + ":");
+    assertThat(run.exit()).isEqualTo(1);
+  }
+
+  @Test
+  void policyTestPrintsTheDecisionTheRuleTheReasonAndTheClassification() {
+    CliRun run = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "alice", "--group", "developers",
+        "--resource", "pg-demo", "--sql", "DELETE FROM orders");
+
+    assertThat(run.outLines()).contains(
+        "decision: deny (rule no-unbounded-writes)",
+        "reason:   UPDATE and DELETE need a WHERE clause",
+        "statement: DELETE FROM orders",
+        "  kinds [DELETE]  objects [orders]  functions []  flags [data_modifying, no_where]",
+        "parser:   libpg_query");
+    assertThat(run.exit()).isZero();
+  }
+
+  @Test
+  void policyTestWithoutSqlJudgesTheConnection() {
+    CliRun stranger = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "mallory",
+        "--resource", "pg-demo");
+    CliRun analyst = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "ann",
+        "--group", "analysts", "--resource", "pg-demo");
+
+    assertThat(stranger.outLines()).contains("decision: deny (rule default-deny)");
+    assertThat(analyst.outLines()).contains("decision: allow (rule staff-connect)");
+  }
+
+  @Test
+  void policyTestJsonGivesTheDecisionTheRuleAndEveryStatement() throws Exception {
+    CliRun run = CliRun.childProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "alice",
+        "--group", "developers", "--resource", "pg-demo", "--sql", "SELECT 1; DROP TABLE orders", "--json");
+
+    JsonNode result = resultRecord(run);
+    assertThat(result.get("decision").asText()).isEqualTo("deny");
+    assertThat(result.get("rule").asText()).isEqualTo("no-drop-truncate");
+    assertThat(result.get("reason").asText()).isEqualTo("DROP and TRUNCATE are reserved to the dba group");
+    JsonNode statements = result.get("statements");
+    assertThat(statements).hasSize(2);
+    assertThat(statements.get(0).get("text").asText()).isEqualTo("SELECT 1");
+    assertThat(texts(statements.get(0).get("kinds"))).containsExactly("SELECT");
+    assertThat(statements.get(1).get("text").asText()).isEqualTo("DROP TABLE orders");
+    assertThat(texts(statements.get(1).get("kinds"))).containsExactly("DROP TABLE");
+    assertThat(texts(statements.get(1).get("objects"))).containsExactly("orders");
+    assertThat(texts(statements.get(1).get("flags"))).containsExactly("ddl");
+    assertThat(run.exit()).isZero();
+  }
+
+  /**
+   * KNOWN BUG (reported): {@code --json} output is meant for scripts, but the classifier's one-time
+   * "SQL classifier: libpg_query" log record (logback's JSON console appender writes to standard
+   * output for every command) comes first, so the output is two JSON documents and {@code jq
+   * .decision} prints {@code null} before the answer. This test asserts the bug is still there; when
+   * it fails, the bug is fixed: delete it and make {@link #resultRecord} require exactly one line.
+   */
+  @Test
+  void knownBugPolicyTestJsonOutputStartsWithALogRecord() throws Exception {
+    CliRun run = CliRun.childProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "alice",
+        "--group", "developers", "--resource", "pg-demo", "--sql", "SELECT 1", "--json");
+
+    assertThat(run.outLines()).hasSize(2);
+    JsonNode first = JSON.readTree(run.outLines().get(0));
+    assertThat(first.has("decision")).isFalse();
+    assertThat(first.path("logger_name").asText()).isEqualTo("dev.gatehouse.postgres.sql.SqlClassifier");
+  }
+
+  /** The one line of standard output that is the result (see the known bug above for the others). */
+  private static JsonNode resultRecord(CliRun run) throws IOException {
+    List<JsonNode> results = new ArrayList<>();
+    for (String line : run.outLines()) {
+      JsonNode node = JSON.readTree(line);
+      assertThat(node.isObject()).as("every line of --json output is a JSON object: %s", line).isTrue();
+      if (node.has("decision")) results.add(node);
+    }
+    assertThat(results).as("result records in: %s", run.out()).hasSize(1);
+    return results.get(0);
+  }
+
+  private static List<String> texts(JsonNode array) {
+    List<String> out = new ArrayList<>();
+    array.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  private static Path write(String name, String text) throws IOException {
+    return Files.writeString(dir.resolve(name), text);
+  }
+}
