@@ -1,24 +1,19 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.tls.ChannelBinding;
+import dev.gatehouse.tls.ClientTls;
+import dev.gatehouse.tls.TlsException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.MessageDigest;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -88,103 +83,80 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
 
   /**
    * Runs the TLS handshake over an already connected socket (after PostgreSQL answered 'S' to
-   * SSLRequest) and returns the TLS socket. In {@link Mode#VERIFY_FULL} the chain and the host
-   * name are verified by the JDK during the handshake; any failure is a {@link
-   * PostgresGatewayException} with SQLSTATE 08001.
+   * SSLRequest) and returns the TLS socket. In {@link Mode#VERIFY_FULL} the tls module's {@link
+   * ClientTls} verifies the chain against {@link #caFile} (or the system trust store) and the
+   * certificate against {@link #serverName} (or {@code host}) during the handshake; {@link
+   * Mode#REQUIRE} encrypts without verifying. The CA file is read on every call, so a replaced
+   * file takes effect for the next connection. Any failure is a {@link PostgresGatewayException}
+   * with SQLSTATE 08001.
    */
   SSLSocket handshake(Socket plain, String host, int port) {
     if (mode == Mode.DISABLE) throw new IllegalStateException("tls mode is DISABLE");
     String verifiedName = serverName.orElse(host);
     try {
-      SSLContext context = SSLContext.getInstance("TLS");
-      context.init(null, trustManagers(), null);
-      SSLSocket socket =
-          (SSLSocket) context.getSocketFactory().createSocket(plain, verifiedName, port, true);
-      SSLParameters parameters = socket.getSSLParameters();
-      // PostgreSQL accepts TLS 1.2 and 1.3 only by default (ssl_min_protocol_version); so do we.
-      parameters.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
-      if (mode == Mode.VERIFY_FULL) {
-        // RFC 2818/6125 host name rules, the same libpq's verify-full applies.
-        parameters.setEndpointIdentificationAlgorithm("HTTPS");
-      }
-      socket.setSSLParameters(parameters);
-      socket.setUseClientMode(true);
+      // trust() reports an unusable caFile as such (not as a failed handshake) before any TLS byte.
+      SSLSocket socket = mode == Mode.VERIFY_FULL
+          ? trust().wrap(plain, verifiedName, port, ClientTls.Verification.FULL)
+          : unverified(plain, verifiedName, port);
       socket.startHandshake();
       return socket;
-    } catch (GeneralSecurityException | IOException e) {
+    } catch (IOException | GeneralSecurityException | TlsException e) {
       throw new PostgresGatewayException(
           "08001",
-          "TLS handshake with target "
-              + host
-              + ":"
-              + port
-              + " failed (mode "
-              + mode
-              + ", verified name "
-              + verifiedName
-              + "): "
-              + e.getMessage(),
+          "TLS handshake with target " + host + ":" + port + " failed (mode " + mode + ", verified name "
+              + verifiedName + "): " + e.getMessage(),
           e);
     }
   }
 
-  private TrustManager[] trustManagers() throws GeneralSecurityException, IOException {
-    if (mode == Mode.REQUIRE) return new TrustManager[] {new AcceptAnyServer()};
-    TrustManagerFactory factory =
-        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    if (caFile.isEmpty()) {
-      factory.init((KeyStore) null); // the JDK's system trust store
-      return factory.getTrustManagers();
-    }
-    KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-    store.load(null, null);
-    int index = 0;
-    try (InputStream in = Files.newInputStream(caFile.get())) {
-      for (Certificate certificate :
-          CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-        store.setCertificateEntry("ca-" + index++, certificate);
-      }
-    } catch (IOException | GeneralSecurityException e) {
+  private ClientTls trust() {
+    if (caFile.isEmpty()) return ClientTls.systemTrust();
+    try {
+      return ClientTls.trusting(caFile.get());
+    } catch (TlsException e) {
+      // The tls module names the file and what is wrong with it (missing, not PEM, no certificate).
       throw new PostgresGatewayException(
           "08001", "cannot read CA certificates from caFile " + caFile.get() + ": " + e.getMessage(), e);
     }
-    if (index == 0) {
-      throw new PostgresGatewayException(
-          "08001", "caFile " + caFile.get() + " holds no PEM certificate");
-    }
-    factory.init(store);
-    return factory.getTrustManagers();
   }
 
   /**
-   * The {@code tls-server-end-point} channel binding data of RFC 5929 section 4.1: the hash of
-   * the server certificate's DER encoding, with the hash function of the certificate's signature
-   * algorithm, except that MD5 and SHA-1 are replaced by SHA-256.
+   * The {@code tls-server-end-point} channel binding data of RFC 5929 section 4.1 for the target's
+   * certificate, computed by the tls module's {@link ChannelBinding}.
    *
-   * @return empty when the signature algorithm names no hash (Ed25519, RSASSA-PSS), as PostgreSQL
-   *     itself cannot bind to such a certificate either
+   * @return empty when the certificate's signature algorithm defines no binding hash (Ed25519,
+   *     Ed448): the connector then authenticates with plain SCRAM-SHA-256, as PostgreSQL cannot
+   *     bind to such a certificate either
    */
   static Optional<byte[]> tlsServerEndPoint(X509Certificate certificate) {
-    String algorithm = certificate.getSigAlgName().toUpperCase(Locale.ROOT);
-    int with = algorithm.indexOf("WITH");
-    if (with <= 0) return Optional.empty();
-    String hash =
-        switch (algorithm.substring(0, with)) {
-          case "MD5", "SHA1", "SHA256" -> "SHA-256";
-          case "SHA224" -> "SHA-224";
-          case "SHA384" -> "SHA-384";
-          case "SHA512" -> "SHA-512";
-          default -> "";
-        };
-    if (hash.isEmpty()) return Optional.empty();
     try {
-      return Optional.of(MessageDigest.getInstance(hash).digest(certificate.getEncoded()));
-    } catch (GeneralSecurityException e) {
+      return Optional.of(ChannelBinding.tlsServerEndPoint(certificate));
+    } catch (TlsException e) {
       return Optional.empty();
     }
   }
 
-  /** For {@link Mode#REQUIRE}: encryption without authentication of the server. */
+  /**
+   * TLS for {@link Mode#REQUIRE}: encryption without authentication of the server. This is the one
+   * piece the tls module deliberately does not offer (its {@link ClientTls} always verifies the
+   * chain), so it lives here, next to the mode that needs it. The connector compensates where it
+   * matters: it never sends a cleartext password over such a connection ({@link
+   * BackendConnector#cleartextAllowed}), and SCRAM-SHA-256-PLUS, used whenever the server offers it,
+   * fails against a man in the middle that presents its own certificate.
+   */
+  private static SSLSocket unverified(Socket plain, String host, int port) throws IOException, GeneralSecurityException {
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(null, new TrustManager[] {new AcceptAnyServer()}, null);
+    SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(plain, host, port, true);
+    SSLParameters parameters = socket.getSSLParameters();
+    // PostgreSQL accepts TLS 1.2 and 1.3 only by default (ssl_min_protocol_version); so do we.
+    parameters.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
+    socket.setSSLParameters(parameters);
+    socket.setUseClientMode(true);
+    return socket;
+  }
+
+  /** Accepts every server certificate: that is what REQUIRE means. */
   private static final class AcceptAnyServer implements X509TrustManager {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) {
@@ -193,7 +165,7 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) {
-      // Deliberately accepts every server: that is what REQUIRE means.
+      // Deliberately accepts every server.
     }
 
     @Override
