@@ -41,8 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
  * stricter than libpg_query on any case but never looser.
  *
  * <p>Expectations come from the policy text, not from the engine. A case the engine or the
- * classifier gets wrong keeps its correct expectation and moves to a known-wrong list asserted to
- * still fail, so that fixing the bug flips a test; there is none at the moment.
+ * classifier gets wrong keeps its correct expectation and lives in {@code corpus-known-wrong.yaml},
+ * whose cases are asserted to still fail, so that fixing the bug flips a test.
  */
 class PolicyCorpusTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,10 +71,13 @@ class PolicyCorpusTest {
 
   private static Path policyFile;
   private static Path casesFile;
+  private static Path knownWrongFile;
   private static List<PolicyTestCase> corpus;
   private static SqlClassifier libpgQuery;
   private static PolicyTestReport byLibpgQuery;
   private static PolicyTestReport byFallback;
+  private static PolicyTestReport knownWrongByLibpgQuery;
+  private static PolicyTestReport knownWrongByFallback;
 
   @BeforeAll
   static void runTheCorpusWithBothParsers() {
@@ -85,6 +88,10 @@ class PolicyCorpusTest {
     libpgQuery = SqlClassifier.load();
     byLibpgQuery = new PolicyTestRunner(engine, commands(libpgQuery)).run(corpus);
     byFallback = new PolicyTestRunner(engine, commands(SqlClassifier.fallback())).run(corpus);
+    knownWrongFile = CliRun.resource("/corpus-known-wrong.yaml");
+    List<PolicyTestCase> knownWrong = PolicyTestRunner.readCases(knownWrongFile);
+    knownWrongByLibpgQuery = new PolicyTestRunner(engine, commands(libpgQuery)).run(knownWrong);
+    knownWrongByFallback = new PolicyTestRunner(engine, commands(SqlClassifier.fallback())).run(knownWrong);
   }
 
   /** Statements as the CLI and the gateway hand them to the policy: one command per statement. */
@@ -158,15 +165,40 @@ class PolicyCorpusTest {
   @Test
   void theFallbackParserIsNeverLooserThanLibpgQuery() {
     List<String> looser = new ArrayList<>();
-    for (int i = 0; i < corpus.size(); i++) {
-      PolicyTestResult strict = byLibpgQuery.results().get(i);
-      PolicyTestResult fallback = byFallback.results().get(i);
-      if (rank(fallback.effect()) < rank(strict.effect())) {
-        looser.add(strict.testCase().name() + ": libpg_query " + decision(strict) + ", fallback " + decision(fallback)
-            + "\n    fallback read " + classifications(fallback));
+    looser.addAll(looser(byLibpgQuery, byFallback));
+    looser.addAll(looser(knownWrongByLibpgQuery, knownWrongByFallback));
+    assertThat(looser).as("cases the fallback lets through more easily than libpg_query").isEmpty();
+  }
+
+  private static List<String> looser(PolicyTestReport libpg, PolicyTestReport fallback) {
+    List<String> looser = new ArrayList<>();
+    for (int i = 0; i < libpg.results().size(); i++) {
+      PolicyTestResult strict = libpg.results().get(i);
+      PolicyTestResult lax = fallback.results().get(i);
+      if (rank(lax.effect()) < rank(strict.effect())) {
+        looser.add(strict.testCase().name() + ": libpg_query " + decision(strict) + ", fallback " + decision(lax)
+            + "\n    fallback read " + classifications(lax));
       }
     }
-    assertThat(looser).as("cases the fallback lets through more easily than libpg_query").isEmpty();
+    return looser;
+  }
+
+  @Test
+  void knownWrongCasesStillGetTheWrongDecision() {
+    assertThat(knownWrongByLibpgQuery.results()).isNotEmpty();
+    assertThat(knownWrongByLibpgQuery.results().stream().filter(PolicyTestResult::passed).map(r -> r.testCase().name()).toList())
+        .as("known-wrong cases that now get their expected decision: the bug is fixed, move them to corpus-cases.yaml")
+        .isEmpty();
+  }
+
+  @Test
+  void gatehousePolicyTestReportsEveryKnownWrongCaseAsAFailure() {
+    CliRun run = CliRun.inProcess("policy", "test", "--policy", policyFile.toString(), "--cases", knownWrongFile.toString());
+
+    int n = knownWrongByLibpgQuery.results().size();
+    assertThat(run.outLines()).filteredOn(l -> l.startsWith("FAIL KNOWN-WRONG ")).hasSize(n);
+    assertThat(run.out()).contains("0 passed, " + n + " failed");
+    assertThat(run.exit()).isEqualTo(1);
   }
 
   @Test
