@@ -48,7 +48,8 @@ record CliRun(int exit, String out, String err) {
     List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
         "-cp", System.getProperty("java.class.path"), Main.class.getName()));
     command.addAll(List.of(args));
-    Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(nullFile())).start();
+    Process p = new ProcessBuilder(command).start();
+    p.getOutputStream().close(); // no input: a command waiting for some would see end of file
     // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
     byte[][] errBytes = new byte[1][];
     Thread err = Thread.ofVirtual().start(() -> errBytes[0] = readAll(p.getErrorStream()));
@@ -91,10 +92,6 @@ record CliRun(int exit, String out, String err) {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-  }
-
-  private static java.io.File nullFile() {
-    return new java.io.File(System.getProperty("os.name").startsWith("Windows") ? "NUL" : "/dev/null");
   }
 
   private static byte[] readAll(InputStream in) {

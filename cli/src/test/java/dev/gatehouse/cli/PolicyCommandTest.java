@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -87,7 +88,7 @@ class PolicyCommandTest {
 
     CliRun run = CliRun.inProcess("policy", "check", file.toString());
 
-    assertThat(run.outLines().get(0)).matches(java.util.regex.Pattern.quote(file.toString()) + ":[5-6]:\\d+: .+");
+    assertThat(run.outLines().get(0)).matches(Pattern.quote(file.toString()) + ":[5-6]:\\d+: .+");
     assertThat(run.exit()).isEqualTo(1);
   }
 

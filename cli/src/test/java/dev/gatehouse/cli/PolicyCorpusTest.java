@@ -25,9 +25,11 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -152,7 +154,7 @@ class PolicyCorpusTest {
     String right = "sql: \"TRUNCATE orders\", expect: deny, rule: no-drop-truncate}";
     assertThat(text).contains(right);
     Path wrong = dir.resolve("one-wrong.yaml");
-    Files.writeString(wrong, text.replaceFirst(java.util.regex.Pattern.quote(right), "sql: \"TRUNCATE orders\", expect: allow}"));
+    Files.writeString(wrong, text.replaceFirst(Pattern.quote(right), "sql: \"TRUNCATE orders\", expect: allow}"));
 
     CliRun run = CliRun.inProcess("policy", "test", "--policy", policyFile.toString(), "--cases", wrong.toString());
 
@@ -256,8 +258,8 @@ class PolicyCorpusTest {
     assertThat(marked).containsExactlyInAnyOrderElementsOf(CHANGES_PARSING);
   }
 
-  private static java.util.Optional<String> sql(PolicyTestCase c) {
-    return c.input() instanceof PolicyTestCase.Input.Sql s ? java.util.Optional.of(s.text()) : java.util.Optional.empty();
+  private static Optional<String> sql(PolicyTestCase c) {
+    return c.input() instanceof PolicyTestCase.Input.Sql s ? Optional.of(s.text()) : Optional.empty();
   }
 
   private static int rank(Effect e) {
