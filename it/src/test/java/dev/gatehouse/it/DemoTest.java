@@ -1,0 +1,180 @@
+package dev.gatehouse.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.gatehouse.testkit.Psql;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code gatehouse demo} as a newcomer meets it: it starts with nothing installed, prints one psql
+ * command line per demo user, and those lines, pasted into a shell, work and show the reference
+ * policy at work.
+ */
+class DemoTest {
+  private static final Pattern PSQL_LINE = Pattern.compile(
+      "^\\s*(PGPASSWORD=\\$\\(cat (\\S+)/tokens/(\\w+)\\.token\\) psql \"host=localhost port=(\\d+) dbname=pg-demo user=\\3"
+          + " sslmode=verify-full sslrootcert=(\\S+)\")\\s*$", Pattern.MULTILINE);
+
+  @TempDir Path dir;
+
+  @Test
+  void demoStartsPrintsAVerifyingPsqlLinePerUserAndLeavesAVerifiableAuditLog() throws IOException {
+    Cli.Result r = Cli.run("demo", "--dir", dir.toString(), "--port", "0", "--control-port", "0", "--exit-after-start");
+    assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
+    Map<String, Matcher> lines = psqlLines(r.out());
+    assertThat(lines).containsOnlyKeys("alice", "bob", "dana", "eve");
+    for (Matcher m : lines.values()) {
+      assertThat(Integer.parseInt(m.group(4))).as("the port printed is the one bound").isPositive();
+      assertThat(Path.of(m.group(5))).as("the CA file the line verifies against").isRegularFile();
+      assertThat(Path.of(m.group(2)).resolve("tokens").resolve(m.group(3) + ".token")).isRegularFile();
+    }
+    assertThat(r.out()).contains("FOR DEMOS ONLY").contains("DELETE FROM orders;").contains("audit verify --config");
+    // The demo's own configuration file works with the other commands.
+    Cli.Result verify = Cli.run("audit", "verify", "--config", dir.resolve("gatehouse.yaml").toString());
+    assertThat(verify.exitCode()).as(verify.out() + verify.err()).isZero();
+  }
+
+  @Test
+  void thePrintedPsqlLinesWorkInAShellWhileTheDemoRuns() throws Exception {
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    PrintStream original = System.out;
+    System.setOut(new PrintStream(new Tee(captured, original), true, StandardCharsets.UTF_8));
+    Thread demo = null;
+    CompletableFuture<Object> exit = new CompletableFuture<>();
+    try {
+      demo = Thread.ofPlatform().name("gatehouse-demo").start(() -> {
+        try {
+          exit.complete(Cli.main().invoke(null, (Object) new String[] {"demo", "--dir", dir.toString(), "--port", "0", "--control-port", "0"}));
+        } catch (Throwable t) {
+          exit.completeExceptionally(t);
+        }
+      });
+      await("the demo's instructions").atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(200))
+          .until(() -> exit.isDone() || text(captured).contains("Then look at the evidence"));
+      assertThat(exit).as("the demo ended before printing its instructions: " + text(captured)).isNotDone();
+      Map<String, Matcher> lines = psqlLines(text(captured));
+      int port = Integer.parseInt(lines.get("alice").group(4));
+
+      Shell alice = shell(lines.get("alice").group(1), "SELECT count(*) FROM customers");
+      assertThat(alice.exit()).as(alice.toString()).isZero();
+      assertThat(alice.out().strip()).isEqualTo("10");
+
+      Shell unbounded = shell(lines.get("alice").group(1), "DELETE FROM orders");
+      assertThat(unbounded.exit()).as(unbounded.toString()).isNotZero();
+      assertThat(unbounded.err()).contains("permission denied by Gatehouse policy").contains("rule no-unbounded-writes");
+
+      Shell bob = shell(lines.get("bob").group(1), "UPDATE orders SET status = 'x' WHERE id = 1");
+      assertThat(bob.err()).as(bob.toString()).contains("permission denied by Gatehouse policy");
+
+      Shell eve = shell(lines.get("eve").group(1), "SELECT 1");
+      assertThat(eve.exit()).isNotZero();
+      assertThat(eve.err()).as(eve.toString()).contains("may not connect to \"pg-demo\"").contains("rule default-deny");
+
+      // Stopping: the demo waits for a signal; interrupting its thread is the in-process equivalent.
+      demo.interrupt();
+      exit.handle((v, t) -> v).get(60, TimeUnit.SECONDS);
+      assertThat(listening(port)).as("the gateway's port after the demo stopped").isFalse();
+    } finally {
+      if (demo != null && demo.isAlive()) {
+        demo.interrupt();
+        demo.join(60_000);
+      }
+      System.setOut(original);
+    }
+  }
+
+  private static Map<String, Matcher> psqlLines(String out) {
+    Map<String, Matcher> lines = new java.util.TreeMap<>();
+    Matcher m = PSQL_LINE.matcher(out);
+    while (m.find()) {
+      Matcher one = PSQL_LINE.matcher(m.group());
+      assertThat(one.find()).isTrue();
+      lines.put(m.group(3), one);
+    }
+    return lines;
+  }
+
+  record Shell(int exit, String out, String err) {}
+
+  /** Runs a printed command line in bash, with the query appended, as a user pasting it would. */
+  private static Shell shell(String printed, String sql) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder("bash", "-c", printed + " -X -w -At -c '" + sql.replace("'", "'\\''") + "'");
+    pb.environment().keySet().removeIf(k -> k.startsWith("PG"));
+    pb.environment().put("PATH", Psql.psql().getParent() + ":" + System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    pb.environment().put("LC_ALL", "C.UTF-8");
+    Process p = pb.start();
+    CompletableFuture<byte[]> out = CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
+    CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("the printed psql line did not finish within 60 s: " + printed);
+    }
+    return new Shell(p.exitValue(), new String(out.join(), StandardCharsets.UTF_8), new String(err.join(), StandardCharsets.UTF_8));
+  }
+
+  private static byte[] readAll(java.io.InputStream in) {
+    try (in) {
+      return in.readAllBytes();
+    } catch (IOException e) {
+      return new byte[0];
+    }
+  }
+
+  private static boolean listening(int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static String text(ByteArrayOutputStream out) {
+    synchronized (out) {
+      return out.toString(StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Keeps what is printed and still shows it. */
+  private static final class Tee extends OutputStream {
+    private final ByteArrayOutputStream copy;
+    private final OutputStream out;
+
+    Tee(ByteArrayOutputStream copy, OutputStream out) {
+      this.copy = copy;
+      this.out = out;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      synchronized (copy) {
+        copy.write(b);
+      }
+      out.write(b);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      synchronized (copy) {
+        copy.write(b, off, len);
+      }
+      out.write(b, off, len);
+    }
+  }
+}
