@@ -6,7 +6,6 @@ import dev.gatehouse.postgres.wire.RecordingRelay.Capture;
 import dev.gatehouse.postgres.wire.Wire.Feed;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,15 +20,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Real traffic as vectors: psql and pgjdbc talk to the machine's PostgreSQL (127.0.0.1:5432, user
- * postgres, trust) through a recording relay; every message both sides sent must decode, and
- * encode back to exactly the bytes that were sent. With {@code -Dgatehouse.wire.vectors=<dir>}
+ * Real traffic as vectors: psql and pgjdbc talk to a real PostgreSQL (user postgres, trust; the
+ * machine's at 127.0.0.1:5432 or an embedded one, see {@link LocalPostgres}) through a recording
+ * relay; every message both sides sent must decode, and encode back to exactly the bytes that were
+ * sent. With {@code -Dgatehouse.wire.vectors=<dir>}
  * the captures are also written there as hex, which is how {@code src/test/resources/captured}
  * was made (see {@link RecordedVectorsTest}).
  */
 class CapturedTrafficTest {
-  private static final InetSocketAddress POSTGRES = new InetSocketAddress("127.0.0.1", 5432);
-
   @Test
   void psqlSessionDecodesAndEncodesBackByteForByte(@TempDir Path dir) throws Exception {
     Path script = dir.resolve("session.sql");
@@ -50,7 +48,7 @@ class CapturedTrafficTest {
         SELECT count(*) FROM t;
         """);
     Capture capture;
-    try (var relay = new RecordingRelay(POSTGRES)) {
+    try (var relay = new RecordingRelay(LocalPostgres.address())) {
       var psql = new ProcessBuilder("psql", "-X", "-q", "-f", script.toString(),
               "host=127.0.0.1 port=" + relay.port()
                   + " user=postgres dbname=postgres sslmode=disable gssencmode=disable")
@@ -97,7 +95,7 @@ class CapturedTrafficTest {
   @Test
   void pgjdbcExtendedProtocolSessionDecodesAndEncodesBackByteForByte() throws Exception {
     Capture capture;
-    try (var relay = new RecordingRelay(POSTGRES)) {
+    try (var relay = new RecordingRelay(LocalPostgres.address())) {
       String url = "jdbc:postgresql://127.0.0.1:" + relay.port()
           + "/postgres?sslmode=disable&gssEncMode=disable&prepareThreshold=1";
       try (var c = DriverManager.getConnection(url, "postgres", "")) {
