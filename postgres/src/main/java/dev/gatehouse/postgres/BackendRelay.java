@@ -1,16 +1,27 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.masking.MaskPlan;
+import dev.gatehouse.masking.Refusal;
 import dev.gatehouse.postgres.wire.BackendCodec;
 import dev.gatehouse.postgres.wire.CommandComplete;
+import dev.gatehouse.postgres.wire.CopyOutResponse;
+import dev.gatehouse.postgres.wire.DiagnosticMessage;
+import dev.gatehouse.postgres.wire.ErrorField;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Frame;
 import dev.gatehouse.postgres.wire.FrameHeader;
 import dev.gatehouse.postgres.wire.FrameReader;
 import dev.gatehouse.postgres.wire.MessageWriter;
+import dev.gatehouse.postgres.wire.NoticeResponse;
+import dev.gatehouse.postgres.wire.NotificationResponse;
 import dev.gatehouse.postgres.wire.ParameterStatus;
 import dev.gatehouse.postgres.wire.ProtocolException;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
+import dev.gatehouse.postgres.wire.RowDescription;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -23,6 +34,14 @@ import org.slf4j.LoggerFactory;
  * rows and COPY data are streamed through in chunks. Each answer is matched, in order, with what
  * {@link FrontendRelay} queued, to complete audit outcomes, confirm statement names, and replace
  * the error a denied statement's stand-in provoked by the denial.
+ *
+ * <p>Masking (when the statement's execution carries a {@link StatementMasking}): a RowDescription
+ * of a simple query is turned into a {@link MaskPlan} before it is relayed (an extended-protocol
+ * Execute brings its plan along, built before it was sent), and each DataRow and COPY row is
+ * rewritten by it; a result the plan refuses is withheld and its CommandComplete replaced by the
+ * refusal. Notices and errors of a statement that reads masked columns lose their text; parameter
+ * values it changes are masked; notifications, and the texts of other statements' messages, go
+ * through the session's detectors. A result no rule can touch is relayed without decoding.
  *
  * <p>Writes to the client are batched and flushed when the target has nothing more immediately
  * available, and at every ReadyForQuery. The only writer of the client socket after startup.
@@ -39,6 +58,13 @@ final class BackendRelay {
   private boolean midFrame;
   /** The SQLSTATE that made the target skip to Sync, for the executions it skipped. */
   private String skipCause = "";
+  private final RowRewriter rewriter = new RowRewriter();
+  /** The plan of the simple-query result (or COPY) being relayed; null when none applies. */
+  private MaskPlan current;
+  /** The result being relayed is withheld: its rows are dropped, its completion becomes this refusal. */
+  private Refusal withholding;
+  /** A DDL statement completed inside a transaction: column origins are stale once it ends. */
+  private boolean schemaChanged;
 
   BackendRelay(ProxySession session) {
     this.s = session;
@@ -82,10 +108,27 @@ final class BackendRelay {
   private void handle(FrameHeader header) throws IOException {
     switch (header.type()) {
       case 'D' -> {
-        rowSeen();
-        relay(header);
+        if (s.masking.configured()) {
+          maskedRow(header);
+        } else {
+          rowSeen();
+          relay(header);
+        }
       }
-      case 'd', 'c', 'G', 'H', 'W', 'A', 'N', 't' -> relay(header);
+      case 'd', 'c' -> {
+        if (withholding != null) skip(header);
+        else if (header.type() == 'd' && current != null) copyRow(header);
+        else relay(header);
+      }
+      case 'H' -> {
+        if (s.masking.configured()) copyOut(read(header));
+        else relay(header);
+      }
+      case 'N', 'A' -> {
+        if (s.masking.configured()) sideChannel(read(header));
+        else relay(header);
+      }
+      case 'G', 'W', 't' -> relay(header);
       case '1' -> {
         Expected.ParseDone parse = head(Expected.ParseDone.class, "ParseComplete");
         s.state.confirm(parse.entry());
@@ -104,13 +147,19 @@ final class BackendRelay {
         relay(header);
       }
       case 'T' -> {
-        if (s.state.head().orElse(null) instanceof Expected.DescribeDone) s.state.answered();
-        relay(header);
+        if (s.masking.configured()) {
+          rowDescription(header);
+        } else {
+          if (s.state.head().orElse(null) instanceof Expected.DescribeDone) s.state.answered();
+          relay(header);
+        }
       }
       case 'n' -> {
-        head(Expected.DescribeDone.class, "NoData");
+        Expected.DescribeDone describe = head(Expected.DescribeDone.class, "NoData");
+        s.state.described(describe, new SessionState.Shape(Optional.empty(), describe.portal().isPresent()));
         s.state.answered();
-        relay(header);
+        if (describe.own()) skip(header);
+        else relay(header);
       }
       case 's' -> {
         head(Expected.ExecuteDone.class, "PortalSuspended");
@@ -140,7 +189,14 @@ final class BackendRelay {
     CommandComplete complete = (CommandComplete) BackendCodec.decode(frame);
     OptionalLong rows = complete.rows();
     Optional<Long> tagRows = rows.isPresent() ? Optional.of(rows.getAsLong()) : Optional.empty();
-    switch (s.state.head().orElse(null)) {
+    Expected head = s.state.head().orElse(null);
+    executionOf(head).ifPresent(e -> {
+      if (e.schemaChange()) {
+        s.masking.schemaChanged();
+        schemaChanged = true;
+      }
+    });
+    switch (head) {
       case Expected.ExecuteDone x -> {
         x.execution().ifPresent(e -> e.completeOk(s.checkpoint, tagRows));
         s.state.answered();
@@ -151,12 +207,28 @@ final class BackendRelay {
       }
       case null, default -> { }
     }
+    current = null;
+    if (withholding != null) {
+      // The rows were withheld: the client learns why instead of how many.
+      Refusal refusal = withholding;
+      withholding = null;
+      client.write(Replies.maskingRefused(refusal));
+      return;
+    }
     write(frame);
   }
 
   private void error(Frame frame) throws IOException {
     ErrorResponse error = (ErrorResponse) BackendCodec.decode(frame);
     String severity = error.severity();
+    Expected at = s.state.head().orElse(null);
+    current = null;
+    withholding = null;
+    if (s.masking.configured()) {
+      ErrorResponse masked = new ErrorResponse(maskDiagnostic(error.fields(), at));
+      if (!masked.equals(error)) frame = BackendCodec.encode(masked);
+      if (at instanceof Expected.DescribeDone d) s.state.describeSettled(d);
+    }
     if (severity.equals("FATAL") || severity.equals("PANIC")) {
       // The target ends the session and says why; the client hears it in the target's words.
       write(frame);
@@ -224,6 +296,13 @@ final class BackendRelay {
     }
     s.state.readyForQuery(point.number(), ready.status());
     s.state.answered();
+    current = null;
+    withholding = null;
+    if (schemaChanged && ready.status() == 'I') {
+      // DDL inside a transaction becomes visible to the catalog connection only now.
+      schemaChanged = false;
+      s.masking.schemaChanged();
+    }
     write(frame);
     client.flush();
   }
@@ -241,12 +320,23 @@ final class BackendRelay {
           + status.name() + " to \"" + StartupParameters.sanitizeName(value)
           + "\"; Gatehouse requires client_encoding UTF8 and standard_conforming_strings on, so the session was ended");
     }
+    if (s.masking.masked()) {
+      // set_config('application_name', email, false) echoes a value; masked statements lose it whole.
+      boolean touching = executionOf(s.state.head().orElse(null))
+          .flatMap(Execution::masking).map(StatementMasking::touchesMasked).orElse(false);
+      String masked = touching && !value.isEmpty() ? "****" : s.masking.scan(value);
+      if (!masked.equals(value)) {
+        write(BackendCodec.encode(new ParameterStatus(status.name(), masked)));
+        return;
+      }
+    }
     write(frame);
   }
 
   /** An expectation the target will never answer: it skipped the message after an error. */
   private void skipped(Expected expected) {
     switch (expected) {
+      case Expected.DescribeDone describe -> s.state.describeSettled(describe);
       case Expected.ParseDone parse -> s.state.reject(parse.entry());
       case Expected.CloseDone close -> close.tombstone().ifPresent(s.state::reject);
       case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
@@ -254,6 +344,162 @@ final class BackendRelay {
       case Expected.FunctionCallDone call -> call.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
       default -> { }
     }
+  }
+
+  // ---- masking -------------------------------------------------------------------------------
+
+  /** A DataRow while masking is configured: counted, then relayed, rewritten or withheld. */
+  private void maskedRow(FrameHeader header) throws IOException {
+    Expected head = s.state.head().orElse(null);
+    MaskPlan plan = null;
+    Optional<Execution> execution = Optional.empty();
+    switch (head) {
+      case Expected.ExecuteDone x -> {
+        execution = x.execution();
+        plan = x.plan().orElse(null);
+      }
+      case Expected.QueryDone q -> {
+        execution = q.current();
+        plan = current;
+      }
+      case null, default -> { }
+    }
+    execution.ifPresent(Execution::rowSeen);
+    if (withholding != null) {
+      skip(header);
+      return;
+    }
+    if (plan == null) {
+      if (execution.isPresent() && execution.get().masking().isPresent()) {
+        // Masking applies and no plan exists for these rows: never relay a row before its plan.
+        throw new PostgresGatewayException("08P01",
+            "Gatehouse received rows it has no mask plan for; the session was ended rather than relay them");
+      }
+      relay(header);
+      return;
+    }
+    if (!plan.needsDecoding()) {
+      relay(header);
+      return;
+    }
+    Frame frame = read(header);
+    write(new Frame(frame.type(), rewriter.dataRow(plan, frame.body())));
+  }
+
+  /** RowDescription while masking is configured: remembered for a Describe, planned for a simple query. */
+  private void rowDescription(FrameHeader header) throws IOException {
+    Expected head = s.state.head().orElse(null);
+    if (head instanceof Expected.DescribeDone describe) {
+      Frame frame = read(header);
+      RowDescription rows = (RowDescription) BackendCodec.decode(frame);
+      s.state.described(describe, new SessionState.Shape(Optional.of(rows), describe.portal().isPresent()));
+      s.state.answered();
+      if (!describe.own()) write(frame);
+      return;
+    }
+    Optional<StatementMasking> masking = executionOf(head).flatMap(Execution::masking);
+    if (masking.isEmpty()) {
+      current = null;
+      relay(header);
+      return;
+    }
+    Frame frame = read(header);
+    MaskPlan plan = masking.get().plan((RowDescription) BackendCodec.decode(frame), new short[0]);
+    current = plan;
+    if (plan.refusal().isPresent()) {
+      withholding = plan.refusal().get();
+      return;
+    }
+    write(frame);
+  }
+
+  /** CopyOutResponse: COPY TO STDOUT rows follow; plan them like a result. */
+  private void copyOut(Frame frame) throws IOException {
+    Optional<StatementMasking> masking = executionOf(s.state.head().orElse(null)).flatMap(Execution::masking);
+    current = null;
+    if (masking.isPresent()) {
+      CopyOutResponse copy = (CopyOutResponse) BackendCodec.decode(frame);
+      boolean binary = copy.format() != 0;
+      MaskPlan plan = masking.get().copyPlan(copy.columnFormats().length, masking.get().copyColumns(), binary);
+      if (plan.refusal().isPresent()) {
+        withholding = plan.refusal().get();
+        return;
+      }
+      if (plan.needsDecoding()) {
+        if (binary) {
+          withholding = new Refusal(masking.get().planner().rules().get(0),
+              "binary COPY output cannot be scanned or masked; use the text format");
+          return;
+        }
+        current = plan;
+      }
+    }
+    write(frame);
+  }
+
+  private void copyRow(FrameHeader header) throws IOException {
+    Frame frame = read(header);
+    write(new Frame(frame.type(), rewriter.copyTextRow(current, frame.body())));
+  }
+
+  /** NoticeResponse or NotificationResponse while masking is configured. */
+  private void sideChannel(Frame frame) throws IOException {
+    if (!s.masking.masked()) {
+      write(frame);
+      return;
+    }
+    switch (BackendCodec.decode(frame)) {
+      case NoticeResponse notice -> {
+        NoticeResponse masked = new NoticeResponse(maskDiagnostic(notice.fields(), s.state.head().orElse(null)));
+        write(masked.equals(notice) ? frame : BackendCodec.encode(masked));
+      }
+      case NotificationResponse n -> {
+        NotificationResponse masked = new NotificationResponse(n.processId(), s.masking.scan(n.channel()),
+            s.masking.scan(n.payload()));
+        write(masked.equals(n) ? frame : BackendCodec.encode(masked));
+      }
+      default -> write(frame);
+    }
+  }
+
+  /**
+   * The fields of a notice or error as the client may see them: for a statement that reads masked
+   * columns, severity, SQLSTATE, source location and object names only, with a generic message;
+   * otherwise every text field through the session's detectors.
+   */
+  private List<ErrorField> maskDiagnostic(List<ErrorField> fields, Expected at) {
+    boolean touching = executionOf(at).flatMap(Execution::masking).map(StatementMasking::touchesMasked).orElse(false);
+    if (!touching && !s.masking.masked()) return fields;
+    String sqlstate = "XX000";
+    for (ErrorField f : fields) if (f.code() == ErrorField.SQLSTATE) sqlstate = f.value();
+    List<ErrorField> out = new ArrayList<>(fields.size());
+    for (ErrorField f : fields) {
+      switch (f.code()) {
+        case ErrorField.SEVERITY, ErrorField.SEVERITY_NONLOCALIZED, ErrorField.SQLSTATE, ErrorField.FILE,
+            ErrorField.LINE, ErrorField.ROUTINE, ErrorField.SCHEMA, ErrorField.TABLE, ErrorField.COLUMN,
+            ErrorField.DATA_TYPE, ErrorField.CONSTRAINT -> out.add(f);
+        case ErrorField.MESSAGE -> out.add(touching ? new ErrorField(f.code(), Replies.withheldText(sqlstate))
+            : new ErrorField(f.code(), s.masking.scan(f.value())));
+        default -> {
+          // detail, hint, context, internal query and anything unknown may quote values
+          if (!touching) out.add(new ErrorField(f.code(), s.masking.scan(f.value())));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static Optional<Execution> executionOf(Expected head) {
+    return switch (head) {
+      case Expected.ExecuteDone x -> x.execution();
+      case Expected.QueryDone q -> q.current();
+      case Expected.FunctionCallDone f -> f.execution();
+      case null, default -> Optional.empty();
+    };
+  }
+
+  private void skip(FrameHeader header) throws IOException {
+    reader.copyBody(header, OutputStream.nullOutputStream());
   }
 
   private void rowSeen() {

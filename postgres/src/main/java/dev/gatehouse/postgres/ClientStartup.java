@@ -93,7 +93,8 @@ final class ClientStartup {
       CancelKeys cancelKeys,
       Clock clock,
       Consumer<ProxySession> opened,
-      Consumer<ProxySession> closed) {}
+      Consumer<ProxySession> closed,
+      java.util.function.BiFunction<Session, PostgresTarget, SessionMasking> masking) {}
 
   /** The connection switched to TLS, or refused to; the reader and writer are the current ones. */
   private Socket channel;
@@ -287,7 +288,7 @@ final class ClientStartup {
         .orElseGet(ClientStartup::unregisteredKey);
     ProxySession proxy = new ProxySession(session, gateway.checkpoint(), gateway.classifier(), gateway.config(),
         channel, reader, input, writer, output, backend, gateway.cancelKeys(), minted, gateway.clock(),
-        gateway.closed());
+        gateway.closed(), gateway.masking().apply(session, target));
     // Tracked before the client hears it is in, so a gateway shutdown cannot miss it.
     gateway.opened().accept(proxy);
     startupDone.run();

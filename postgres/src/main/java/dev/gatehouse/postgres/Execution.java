@@ -19,12 +19,32 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class Execution {
   private final List<Verdict> verdicts;
+  private final Optional<StatementMasking> masking;
+  private final boolean schemaChange;
   private final long startNanos = System.nanoTime();
   private final AtomicBoolean done = new AtomicBoolean();
   private final AtomicLong rows = new AtomicLong();
 
   Execution(List<Verdict> verdicts) {
+    this(verdicts, Optional.empty(), false);
+  }
+
+  /**
+   * @param masking how its results are masked; empty: relayed untouched
+   * @param schemaChange whether it may change the schema (DDL): column origins must be looked up again
+   */
+  Execution(List<Verdict> verdicts, Optional<StatementMasking> masking, boolean schemaChange) {
     this.verdicts = List.copyOf(verdicts);
+    this.masking = masking;
+    this.schemaChange = schemaChange;
+  }
+
+  Optional<StatementMasking> masking() {
+    return masking;
+  }
+
+  boolean schemaChange() {
+    return schemaChange;
   }
 
   List<Verdict> verdicts() {

@@ -1,5 +1,6 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.masking.MaskPlan;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import java.util.List;
 import java.util.Optional;
@@ -23,8 +24,19 @@ sealed interface Expected {
   /** BindComplete, or an error. */
   record BindDone() implements Expected {}
 
-  /** ParameterDescription (for a statement), then RowDescription or NoData; or an error. */
-  record DescribeDone() implements Expected {}
+  /**
+   * ParameterDescription (for a statement), then RowDescription or NoData; or an error. The answer
+   * is remembered on the statement or portal described, so a later Execute knows its result's
+   * shape.
+   *
+   * @param own Gatehouse sent this Describe itself (to plan masking): its answer is not relayed
+   */
+  record DescribeDone(Optional<SessionState.Statement> statement, Optional<SessionState.Portal> portal, boolean own)
+      implements Expected {
+    DescribeDone() {
+      this(Optional.empty(), Optional.empty(), false);
+    }
+  }
 
   /** CloseComplete, or an error. {@code tombstone} is the statement removal it confirms. */
   record CloseDone(Optional<SessionState.Statement> tombstone) implements Expected {}
@@ -34,10 +46,16 @@ sealed interface Expected {
    * or an error.
    *
    * @param execution the execution it belongs to; empty for an empty statement (nothing decided)
+   * @param plan how its rows are masked, when masking applies (built before the Execute was sent)
    * @param denial when present, the Execute was denied and replaced by a message that fails
    *     without side effects: the error that comes back is replaced by this one
    */
-  record ExecuteDone(Optional<Execution> execution, Optional<ErrorResponse> denial) implements Expected {}
+  record ExecuteDone(Optional<Execution> execution, Optional<ErrorResponse> denial, Optional<MaskPlan> plan)
+      implements Expected {
+    ExecuteDone(Optional<Execution> execution, Optional<ErrorResponse> denial) {
+      this(execution, denial, Optional.empty());
+    }
+  }
 
   record SyncDone(long number) implements SyncPoint {}
 

@@ -4,6 +4,9 @@ import dev.gatehouse.core.Classification;
 import dev.gatehouse.core.Command;
 import dev.gatehouse.core.CommandFlag;
 import dev.gatehouse.core.Verdict;
+import dev.gatehouse.masking.MaskPlan;
+import dev.gatehouse.masking.MaskingException;
+import dev.gatehouse.masking.Refusal;
 import dev.gatehouse.postgres.sql.Analysis;
 import dev.gatehouse.postgres.sql.ClassifiedStatement;
 import dev.gatehouse.postgres.wire.Bind;
@@ -136,10 +139,12 @@ final class FrontendRelay {
       }
       case Bind b -> {
         Optional<Analysis> analysis = s.state.statement(b.statement(), this::flushUnchecked);
-        s.state.bind(b.portal(), b.statement(), analysis);
+        s.state.bind(b.portal(), b.statement(), analysis, b.resultFormats());
         forward(new Expected.BindDone(), frame);
       }
-      case Describe d -> forward(new Expected.DescribeDone(), frame);
+      case Describe d -> forward(d.kind() == Describe.STATEMENT
+          ? new Expected.DescribeDone(s.state.statementEntry(d.name()), Optional.empty(), false)
+          : new Expected.DescribeDone(Optional.empty(), s.state.portal(d.name()), false), frame);
       case Execute e -> execute(frame, e);
       case Close c -> {
         if (c.kind() == Close.STATEMENT) {
@@ -187,8 +192,9 @@ final class FrontendRelay {
     Optional<SessionState.Portal> portal = s.state.portal(e.portal());
     if (portal.isPresent() && portal.get().execution != null) {
       // A later Execute of the same portal fetches more rows of the same execution (the server
-      // never runs a portal twice), so it shares the decision and the audit event.
-      forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty()), frame);
+      // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
+      forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
+          Optional.ofNullable(portal.get().plan)), frame);
       return;
     }
     List<ClassifiedStatement> statements = portal
@@ -212,10 +218,42 @@ final class FrontendRelay {
     }
     // One execution, one audit outcome: in practice a prepared statement holds one statement.
     List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
-    Execution execution = new Execution(verdicts);
+    Optional<StatementMasking> masking = allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst();
+    Execution execution = new Execution(verdicts, masking, allowed.stream().anyMatch(Execution::schemaChange));
+    Optional<MaskPlan> plan = Optional.empty();
+    if (masking.isPresent()) {
+      // Never relay a row before its plan exists: learn the result's shape before the Execute goes.
+      Optional<ErrorResponse> refused = Optional.empty();
+      if (portal.isEmpty()) {
+        refused = Optional.of(Replies.maskingRefused(new Refusal(masking.get().planner().rules().get(0),
+            "portal \"" + e.portal() + "\" was not bound through this connection, so the shape of its rows is unknown")));
+      } else {
+        Optional<SessionState.Shape> shape = s.state.shape(portal.get());
+        if (shape.isEmpty()) {
+          forward(new Expected.DescribeDone(Optional.empty(), portal, true), FrontendCodec.encode(Describe.portal(e.portal())));
+          shape = s.state.awaitShape(portal.get(), this::flushUnchecked);
+        }
+        if (shape.isEmpty()) {
+          refused = Optional.of(Replies.maskingRefused(new Refusal(masking.get().planner().rules().get(0),
+              "the shape of the rows of portal \"" + e.portal() + "\" could not be learnt, so they cannot be masked")));
+        } else if (shape.get().rows().isPresent()) {
+          MaskPlan p = masking.get().plan(shape.get().rows().get(),
+              shape.get().formatsKnown() ? new short[0] : portal.get().resultFormats);
+          if (p.refusal().isPresent()) refused = Optional.of(Replies.maskingRefused(p.refusal().get()));
+          plan = Optional.of(p);
+        }
+      }
+      if (refused.isPresent()) {
+        execution.completeRefused(s.checkpoint);
+        forward(new Expected.ExecuteDone(Optional.empty(), refused), DENIED_EXECUTE);
+        return;
+      }
+    }
     portal.ifPresent(p -> p.execution = execution);
+    MaskPlan chosen = plan.orElse(null);
+    portal.ifPresent(p -> p.plan = chosen);
     if (statements.stream().anyMatch(FrontendRelay::touchesStatementNames)) s.state.forgetNamedStatements();
-    forward(new Expected.ExecuteDone(Optional.of(execution), Optional.empty()), frame);
+    forward(new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan), frame);
   }
 
   private void functionCall(Frame frame, FunctionCall call) throws IOException {
@@ -256,14 +294,49 @@ final class FrontendRelay {
       if (!verdict.allowed()) {
         return Optional.of(Replies.denial(verdict.decision()));
       }
-      Execution execution = new Execution(List.of(verdict));
       if (statement.changesParsing()) {
-        execution.completeRefused(s.checkpoint);
+        new Execution(List.of(verdict)).completeRefused(s.checkpoint);
         return Optional.of(Replies.parsingSettingRefused());
       }
-      allowed.add(execution);
+      boolean ddl = statement.classification().has(CommandFlag.DDL);
+      if (ddl) s.masking.schemaChanged();
+      Optional<StatementMasking> masking;
+      try {
+        masking = s.masking.statement(verdict.decision(), statement);
+      } catch (MaskingException | PostgresGatewayException e) {
+        new Execution(List.of(verdict)).completeRefused(s.checkpoint);
+        return Optional.of(Replies.maskingUnavailable(e.getMessage()));
+      }
+      Optional<Refusal> refusal = masking.flatMap(m -> m.screen().or(() -> copyRefusal(statement, m)));
+      if (refusal.isPresent()) {
+        new Execution(List.of(verdict)).completeRefused(s.checkpoint);
+        return Optional.of(Replies.maskingRefused(refusal.get()));
+      }
+      allowed.add(new Execution(List.of(verdict), masking, ddl));
     }
     return Optional.empty();
+  }
+
+  /**
+   * COPY … TO STDOUT of masked data is masked only in text format with the default delimiter and
+   * NULL string (what the relay can parse row by row); other formats are refused.
+   */
+  private static Optional<Refusal> copyRefusal(ClassifiedStatement statement, StatementMasking masking) {
+    Classification c = statement.classification();
+    if (!c.kinds().contains("COPY") || !masking.touchesMasked() || c.has(CommandFlag.DATA_MODIFYING)) {
+      return Optional.empty();
+    }
+    String rule = masking.planner().rules().get(0);
+    if (statement.columnUse().isEmpty()) {
+      return Optional.of(new Refusal(rule, "this COPY reads masked columns and its options cannot be read"));
+    }
+    Map<String, String> options = statement.columnUse().get().copyOptions();
+    String format = options.getOrDefault("format", "text").toLowerCase(Locale.ROOT);
+    boolean plain = format.equals("text") && !options.containsKey("delimiter") && !options.containsKey("null")
+        && !options.containsKey("encoding") && !options.containsKey("binary") && !options.containsKey("csv");
+    if (plain) return Optional.empty();
+    return Optional.of(new Refusal(rule, "COPY of masked columns is masked only in the default text format"
+        + " (no CSV, binary, DELIMITER, NULL or ENCODING option)"));
   }
 
   /** Queues what the message expects back, then forwards {@code frame}. */

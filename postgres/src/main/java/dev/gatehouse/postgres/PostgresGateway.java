@@ -1,7 +1,9 @@
 package dev.gatehouse.postgres;
 
 import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.core.Session;
 import dev.gatehouse.core.SessionId;
+import dev.gatehouse.masking.Masking;
 import dev.gatehouse.postgres.sql.SqlClassifier;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -11,6 +13,7 @@ import java.net.Socket;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -41,6 +44,11 @@ public final class PostgresGateway implements AutoCloseable {
   private final Set<Socket> starting = ConcurrentHashMap.newKeySet();
   private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
   private final AtomicLong connections = new AtomicLong();
+  private final Masking masking;
+  private final BackendConnector connector;
+  private final Clock clock;
+  /** Column provenance per resource, on Gatehouse's own backend connection; opened on first use. */
+  private final Map<String, ColumnCatalog> catalogs = new ConcurrentHashMap<>();
   private volatile ServerSocket server;
   private volatile Thread acceptor;
   private volatile boolean closed;
@@ -69,6 +77,25 @@ public final class PostgresGateway implements AutoCloseable {
       SqlClassifier classifier,
       BackendConnector connector,
       Clock clock) {
+    this(config, checkpoint, targets, classifier, connector, clock, Masking.none());
+  }
+
+  /**
+   * As above, masking results: each allowed statement's obligations name the masking rules (of
+   * {@code masking}) that apply to it; column origins are looked up in each resource's catalog over
+   * a connection of Gatehouse's own (see docs/masking.md, "PostgreSQL").
+   */
+  public PostgresGateway(
+      PostgresListenerConfig config,
+      Checkpoint checkpoint,
+      Function<String, Optional<PostgresTarget>> targets,
+      SqlClassifier classifier,
+      BackendConnector connector,
+      Clock clock,
+      Masking masking) {
+    this.masking = Objects.requireNonNull(masking, "masking == null");
+    this.connector = Objects.requireNonNull(connector, "connector == null");
+    this.clock = Objects.requireNonNull(clock, "clock == null");
     this.config = Objects.requireNonNull(config, "config == null");
     this.parts = new ClientStartup.Gateway(
         config,
@@ -79,7 +106,8 @@ public final class PostgresGateway implements AutoCloseable {
         new CancelKeys(config.nodeId()),
         Objects.requireNonNull(clock, "clock == null"),
         this::opened,
-        sessions::remove);
+        sessions::remove,
+        this::sessionMasking);
   }
 
   /**
@@ -176,7 +204,17 @@ public final class PostgresGateway implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
+    for (ColumnCatalog catalog : catalogs.values()) catalog.close();
     log.info("PostgreSQL listener on {}:{} closed", config.bindHost(), s == null ? config.port() : s.getLocalPort());
+  }
+
+  private SessionMasking sessionMasking(Session session, PostgresTarget target) {
+    if (masking.ruleNames().isEmpty()) return SessionMasking.NONE;
+    String resource = session.resource().name();
+    ColumnCatalog catalog = catalogs.computeIfAbsent(resource, r -> new ColumnCatalog(
+        () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog")),
+        ColumnCatalog.DEFAULT_TTL, clock));
+    return new SessionMasking(masking, Optional.of(catalog), resource, session.principal());
   }
 
   private void opened(ProxySession session) {

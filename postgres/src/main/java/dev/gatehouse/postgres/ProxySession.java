@@ -53,6 +53,8 @@ final class ProxySession {
   final WatchedStreams.ClientOutput clientOutput;
   final BackendConnection backend;
   final SessionState state = new SessionState();
+  /** How results are masked for this session's principal on this resource. */
+  final SessionMasking masking;
 
   private final CancelKeys cancelKeys;
   private final BackendKeyData mintedKey;
@@ -76,7 +78,8 @@ final class ProxySession {
       CancelKeys cancelKeys,
       BackendKeyData mintedKey,
       Clock clock,
-      Consumer<ProxySession> onFinished) {
+      Consumer<ProxySession> onFinished,
+      SessionMasking masking) {
     this.session = session;
     this.checkpoint = checkpoint;
     this.classifier = classifier;
@@ -91,6 +94,7 @@ final class ProxySession {
     this.mintedKey = mintedKey;
     this.clock = clock;
     this.onFinished = onFinished;
+    this.masking = masking;
   }
 
   /** Runs the session on the calling thread (client→target) and one more virtual thread; returns when both ended. */

@@ -43,6 +43,28 @@ final class Replies {
             + " and a statement that may change them is refused (rule parsing-settings)");
   }
 
+  /** A statement or result masking refuses (strict mode, laundering, a type that cannot be masked). */
+  static ErrorResponse maskingRefused(dev.gatehouse.masking.Refusal refusal) {
+    return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
+        "permission denied by Gatehouse masking: " + refusal.reason() + " (masking rule " + refusal.rule() + ")");
+  }
+
+  /** Masking could not be planned (a rule policy names is undefined, the catalog is unreachable): fail closed. */
+  static ErrorResponse maskingUnavailable(String why) {
+    return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
+        "permission denied by Gatehouse masking: the statement's result could not be masked, so it was not run: " + why);
+  }
+
+  /**
+   * The text of a notice or error raised by a statement that reads masked columns: it may quote a
+   * value ({@code invalid input syntax for type integer: "123-45-6789"}, a unique violation's
+   * detail), so only its severity and SQLSTATE are kept.
+   */
+  static String withheldText(String sqlstate) {
+    return "the server's message for this statement (SQLSTATE " + sqlstate + ") is withheld by Gatehouse:"
+        + " the statement reads masked columns, and the message could quote a value";
+  }
+
   static ErrorResponse admissionRefused(Admission.Refused refused) {
     String sqlstate = switch (refused.reason()) {
       case INVALID_TOKEN -> "28P01";

@@ -1,6 +1,8 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.masking.MaskPlan;
 import dev.gatehouse.postgres.sql.Analysis;
+import dev.gatehouse.postgres.wire.RowDescription;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -50,6 +52,8 @@ final class SessionState {
     Status status = Status.PENDING;
     Statement previous;
     boolean tainted;
+    /** The result shape a Describe of this statement returned (formats unknown until a Bind); null until then. */
+    Shape shape;
 
     private Statement(String name, Optional<Analysis> analysis, boolean tombstone, long syncPoint) {
       this.name = name;
@@ -64,14 +68,33 @@ final class SessionState {
     final String statement;
     final Optional<Analysis> analysis;
     final long syncPoint;
+    /** The result formats the Bind asked for (protocol rules: none = text, one = all). */
+    final short[] resultFormats;
+    /** The statement entry the portal was bound from (its shape may be known); null when unknown. */
+    final Statement source;
     Execution execution;
+    /** The masking plan of its execution, shared by continuations after PortalSuspended. */
+    MaskPlan plan;
+    /** Guarded by the state's lock: the shape a Describe of this portal returned, or null. */
+    Shape shape;
+    /** Guarded by the state's lock: Gatehouse's own Describe of this portal was answered (or skipped). */
+    boolean settled;
 
-    private Portal(String statement, Optional<Analysis> analysis, long syncPoint) {
+    private Portal(String statement, Optional<Analysis> analysis, long syncPoint, short[] resultFormats, Statement source) {
       this.statement = statement;
       this.analysis = analysis;
       this.syncPoint = syncPoint;
+      this.resultFormats = resultFormats;
+      this.source = source;
     }
   }
+
+  /**
+   * What a Describe said about a result: its row description, or none (NoData).
+   *
+   * @param formatsKnown whether the description's format codes are the real ones (a portal's)
+   */
+  record Shape(Optional<RowDescription> rows, boolean formatsKnown) {}
 
   /** The session is over; whoever was waiting on the state gives up. */
   static final class Closed extends RuntimeException {
@@ -184,10 +207,17 @@ final class SessionState {
 
   /** Records a Bind of {@code portal} (replacing the unnamed one, or shadowing a failed name). */
   Portal bind(String portal, String statement, Optional<Analysis> analysis) {
+    return bind(portal, statement, analysis, new short[0]);
+  }
+
+  /** As above, with the result formats the Bind asked for. */
+  Portal bind(String portal, String statement, Optional<Analysis> analysis, short[] resultFormats) {
     lock.lock();
     try {
       checkRoom(portals, portal);
-      Portal entry = new Portal(statement, analysis, syncPoints);
+      Statement source = statements.get(statement);
+      if (source != null && (source.tombstone || source.tainted)) source = null;
+      Portal entry = new Portal(statement, analysis, syncPoints, resultFormats.clone(), source);
       portals.put(portal, entry);
       return entry;
     } finally {
@@ -200,6 +230,83 @@ final class SessionState {
     lock.lock();
     try {
       return Optional.ofNullable(portals.get(name));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The current entry of statement {@code name}, for a Describe of it to record its answer on. */
+  Optional<Statement> statementEntry(String name) {
+    lock.lock();
+    try {
+      Statement s = statements.get(name);
+      return s == null || s.tombstone ? Optional.empty() : Optional.of(s);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The result shape of an Execute of {@code portal}, if known: from a Describe of the portal, or
+   * of the statement it was bound from.
+   */
+  Optional<Shape> shape(Portal portal) {
+    lock.lock();
+    try {
+      if (portal.shape != null) return Optional.of(portal.shape);
+      if (portal.source != null && portal.source.shape != null) return Optional.of(portal.source.shape);
+      return Optional.empty();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits until Gatehouse's own Describe of {@code portal} is answered (or skipped by the server);
+   * returns the shape, empty when none was learnt.
+   */
+  Optional<Shape> awaitShape(Portal portal, Runnable beforeWait) {
+    lock.lock();
+    try {
+      boolean flushed = false;
+      while (!portal.settled) {
+        if (closed) throw new Closed();
+        if (!flushed) {
+          flushed = true;
+          runUnlocked(beforeWait);
+          continue;
+        }
+        changed.awaitUninterruptibly();
+      }
+      return Optional.ofNullable(portal.shape);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** A Describe was answered (backend→client thread): remember the shape where the Describe pointed. */
+  void described(Expected.DescribeDone describe, Shape shape) {
+    lock.lock();
+    try {
+      describe.statement().ifPresent(s -> s.shape = shape);
+      describe.portal().ifPresent(p -> {
+        p.shape = shape;
+        if (describe.own()) p.settled = true;
+      });
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** A Describe failed or was skipped: whoever waits for its answer stops waiting. */
+  void describeSettled(Expected.DescribeDone describe) {
+    lock.lock();
+    try {
+      describe.portal().ifPresent(p -> {
+        if (describe.own()) p.settled = true;
+      });
+      changed.signalAll();
     } finally {
       lock.unlock();
     }

@@ -2,6 +2,7 @@ package dev.gatehouse.postgres.sql;
 
 import dev.gatehouse.core.Classification;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * One statement of a query text.
@@ -16,12 +17,20 @@ import java.util.Objects;
  *     such a name or a name that is not a constant, ALTER SYSTEM/ROLE/DATABASE ... SET of them):
  *     Gatehouse reads text with the startup values and refuses every such statement; also true
  *     when the classifier cannot rule it out
+ * @param columnUse which columns the statement names and where (for masking); empty when the
+ *     classifier cannot tell (the fallback classifier, unclassified text): assume every column
  */
-public record ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {
+public record ClassifiedStatement(
+    String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse) {
   public ClassifiedStatement {
     Objects.requireNonNull(text, "text == null");
     Objects.requireNonNull(redactedText, "redactedText == null");
     Objects.requireNonNull(classification, "classification == null");
+    Objects.requireNonNull(columnUse, "columnUse == null");
+  }
+
+  public ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {
+    this(text, redactedText, classification, changesParsing, Optional.empty());
   }
 
   public ClassifiedStatement(String text, String redactedText, Classification classification) {

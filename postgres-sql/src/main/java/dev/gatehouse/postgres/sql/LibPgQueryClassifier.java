@@ -146,7 +146,8 @@ public final class LibPgQueryClassifier implements SqlClassifier {
         if (b >= 0 && b <= utf8.length) redactAt.add(offsets.charIndex(b) - start);
       }
       String redacted = Redaction.redact(text, redactAt, facts.redactAllStrings);
-      out.add(new ClassifiedStatement(text, redacted, facts.classification(), facts.changesParsing));
+      out.add(new ClassifiedStatement(text, redacted, facts.classification(), facts.changesParsing,
+          java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt")))));
     }
     return new Analysis(out);
   }

@@ -367,7 +367,13 @@ final class TreeClassifier {
           default -> kind("DISCARD", UNCLASSIFIED);
         }
       }
-      case "AlterSystemStmt" -> settingHolder(b, "ALTER SYSTEM");
+      case "AlterSystemStmt" -> {
+        // Writes postgresql.auto.conf on the server; settings such as archive_command or
+        // shared_preload_libraries run programs or load code later: as risky as COPY ... PROGRAM.
+        settingHolder(b, "ALTER SYSTEM");
+        facts.flags.add(FILE_ACCESS);
+        facts.flags.add(OPAQUE_CODE);
+      }
       case "AlterRoleSetStmt" -> {
         settingHolder(b, "ALTER ROLE");
         facts.flags.add(PRIVILEGE_CHANGE);
@@ -475,8 +481,19 @@ final class TreeClassifier {
       case "AlterDomainStmt" -> simple(b, ctes, d, "ALTER DOMAIN", DDL);
       case "CompositeTypeStmt", "CreateEnumStmt", "CreateRangeStmt" -> simple(b, ctes, d, "CREATE TYPE", DDL);
       case "AlterEnumStmt", "AlterTypeStmt" -> simple(b, ctes, d, "ALTER TYPE", DDL);
-      case "DefineStmt" -> simple(b, ctes, d, "CREATE " + objectWords(b.path("kind").asText()), DDL);
-      case "CreateCastStmt" -> simple(b, ctes, d, "CREATE CAST", DDL);
+      case "DefineStmt" -> {
+        // Base types (input/output functions), aggregates (state functions) and operators bind
+        // functions that later run without being named in the statement that triggers them.
+        String object = b.path("kind").asText();
+        boolean bindsFunctions = Set.of("OBJECT_TYPE", "OBJECT_AGGREGATE", "OBJECT_OPERATOR").contains(object);
+        if (bindsFunctions) simple(b, ctes, d, "CREATE " + objectWords(object), DDL, OPAQUE_CODE);
+        else simple(b, ctes, d, "CREATE " + objectWords(object), DDL);
+      }
+      case "CreateCastStmt" -> {
+        // A cast WITH FUNCTION runs that function wherever the cast is applied, implicitly too.
+        if (b.has("func")) simple(b, ctes, d, "CREATE CAST", DDL, OPAQUE_CODE);
+        else simple(b, ctes, d, "CREATE CAST", DDL);
+      }
       case "CreateConversionStmt" -> simple(b, ctes, d, "CREATE CONVERSION", DDL);
       case "CreateOpClassStmt" -> simple(b, ctes, d, "CREATE OPERATOR CLASS", DDL);
       case "CreateOpFamilyStmt" -> simple(b, ctes, d, "CREATE OPERATOR FAMILY", DDL);

@@ -1,0 +1,36 @@
+package dev.gatehouse.postgres.sql;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Which columns one statement names, and where: the input masking needs to tell a statement that
+ * merely touches a table from one that reads (or probes) its sensitive columns. Names only, as the
+ * parser gives them (unquoted names lower-cased; the table qualifier is not kept): whoever uses this
+ * resolves them against the tables the statement reads, and must treat a name that is no column of
+ * those tables as a whole-row reference (a table alias used as a value).
+ *
+ * <p>Columns a statement only writes ({@code INSERT INTO t (a, b)}, {@code UPDATE t SET a = …}'s
+ * {@code a}) are not reads; the expressions that produce the written values are.
+ *
+ * @param read every column named anywhere the statement reads values; {@code *} for {@code SELECT *}
+ *     or {@code t.*}
+ * @param outsideProjection columns named outside the select lists: WHERE, JOIN conditions, GROUP
+ *     BY, HAVING, ORDER BY, window definitions, DISTINCT ON, LIMIT, aggregate arguments, subqueries
+ *     of those — where a value can be probed without being shown
+ * @param copyColumns for {@code COPY table (a, b) …}: the column list (empty: every column)
+ * @param copyOptions for COPY: each option's name (lower case) and its value as written ({@code
+ *     format → csv}, {@code delimiter → ,}); an option without a value maps to {@code ""}
+ */
+public record ColumnUse(
+    Set<String> read, Set<String> outsideProjection, List<String> copyColumns, Map<String, String> copyOptions) {
+  public ColumnUse {
+    read = Set.copyOf(read);
+    outsideProjection = Set.copyOf(outsideProjection);
+    copyColumns = List.copyOf(copyColumns);
+    copyOptions = Map.copyOf(copyOptions);
+    Objects.requireNonNull(read, "read == null");
+  }
+}

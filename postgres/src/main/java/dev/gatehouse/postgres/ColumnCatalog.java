@@ -1,0 +1,429 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.ColumnOrigin;
+import dev.gatehouse.masking.Reads;
+import dev.gatehouse.masking.ResultColumn;
+import dev.gatehouse.masking.TypeFamily;
+import dev.gatehouse.masking.ValueFormat;
+import dev.gatehouse.postgres.wire.RowDescription;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+
+/**
+ * Where result columns come from, for one resource: maps a RowDescription's (table OID, attribute
+ * number) to a {@link ColumnOrigin}, and relation names to the base columns they hold, through
+ * catalog queries on Gatehouse's own backend connection (opened with the resource's credentials,
+ * never a client's session, so nothing a client does to its own session changes the answers).
+ *
+ * <ul>
+ *   <li>A table (plain, partitioned, foreign) column is a {@link ColumnOrigin.Column}; attribute
+ *       number 0 is the whole row, a {@link ColumnOrigin.Row} carrying every column of the table.
+ *   <li>A view or materialized view reports its own OID. Its columns are resolved by asking
+ *       PostgreSQL to analyse the view's definition ({@code pg_get_viewdef}) with Parse and Describe
+ *       on this connection: the server's own analysis says which base column each output column is
+ *       (recursively through views over views), with no SQL parser of ours to get wrong. A column
+ *       that is an expression there is untraceable; so is a whole row of a view.
+ *   <li>OID 0 (expressions, functions, UNION), a temporary table, or an OID this connection cannot
+ *       see (a table created in the client's uncommitted transaction) is {@link
+ *       ColumnOrigin.Untraceable}, never "no rule".
+ * </ul>
+ *
+ * <p>What a view <em>reads</em> (for strict mode: a view can filter on a column it does not show)
+ * comes from {@code pg_depend}, recursively to base columns.
+ *
+ * <p>Cached per relation; the cache is dropped by {@link #invalidate()} (the proxy calls it for
+ * every DDL statement run on the resource) and entries expire after a TTL, which bounds how long a
+ * change made outside Gatehouse goes unnoticed. An attribute number the cache does not know reloads
+ * the relation once (a column added since).
+ *
+ * <p>Thread-safe: one connection, used under a {@link ReentrantLock} (lookups are short and mostly
+ * served from the cache). A lookup that fails raises {@link PostgresGatewayException}; callers treat
+ * that as "cannot trace" (fail closed), and the next lookup reconnects.
+ */
+final class ColumnCatalog implements AutoCloseable {
+  static final Duration DEFAULT_TTL = Duration.ofSeconds(60);
+  /** Views over views deeper than this are not followed: their columns are untraceable. */
+  private static final int MAX_VIEW_DEPTH = 16;
+
+  private static final String RELATION_BY_OID = """
+      SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE c.oid = $1::pg_catalog.oid
+       ORDER BY a.attnum""";
+  private static final String RELATIONS_BY_NAME = """
+      SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relname = $1 AND ($2 = '' OR n.nspname = $2)""";
+  private static final String VIEW_DEFINITION = "SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)";
+  private static final String VIEW_DEPENDENCIES = """
+      SELECT DISTINCT d.refobjid, d.refobjsubid
+        FROM pg_catalog.pg_rewrite r
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+       WHERE r.ev_class = $1::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+         AND d.refobjid <> $1::pg_catalog.oid""";
+  private static final String TYPE_BY_OID =
+      "SELECT typtype, typcategory, typbasetype FROM pg_catalog.pg_type WHERE oid = $1::pg_catalog.oid";
+
+  /** Built-in type OIDs (pg_type.dat), so the common types need no lookup. */
+  private static final Map<Integer, TypeFamily> BUILTIN_TYPES = Map.ofEntries(
+      Map.entry(25, TypeFamily.TEXT), Map.entry(1043, TypeFamily.TEXT), Map.entry(1042, TypeFamily.TEXT),
+      Map.entry(19, TypeFamily.TEXT), Map.entry(18, TypeFamily.TEXT), Map.entry(705, TypeFamily.TEXT),
+      Map.entry(21, TypeFamily.INTEGER), Map.entry(23, TypeFamily.INTEGER), Map.entry(20, TypeFamily.INTEGER),
+      Map.entry(1700, TypeFamily.DECIMAL), Map.entry(700, TypeFamily.DECIMAL), Map.entry(701, TypeFamily.DECIMAL),
+      Map.entry(16, TypeFamily.BOOLEAN), Map.entry(1082, TypeFamily.DATE), Map.entry(1083, TypeFamily.TIME),
+      Map.entry(1266, TypeFamily.TIME), Map.entry(1114, TypeFamily.TIMESTAMP), Map.entry(1184, TypeFamily.TIMESTAMPTZ),
+      Map.entry(2950, TypeFamily.UUID), Map.entry(114, TypeFamily.JSON), Map.entry(3802, TypeFamily.JSON),
+      Map.entry(17, TypeFamily.BYTEA), Map.entry(2249, TypeFamily.COMPOSITE));
+
+  /** One relation as the catalog describes it. */
+  record Relation(
+      int oid, char kind, boolean temporary, String schema, String name,
+      TreeMap<Integer, Attribute> attributes, Instant loadedAt) {
+    boolean isView() {
+      return kind == 'v' || kind == 'm';
+    }
+  }
+
+  record Attribute(String name, int typeOid) {}
+
+  private final Supplier<BackendConnection> connect;
+  private final Duration ttl;
+  private final Clock clock;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Map<Integer, Relation> relations = new ConcurrentHashMap<>();
+  /** View OID → origin of each output column (by attribute number). */
+  private final Map<Integer, Map<Integer, ColumnOrigin>> viewColumns = new ConcurrentHashMap<>();
+  /** View OID → every base column it reads. */
+  private final Map<Integer, Set<ColumnOrigin.Column>> viewReads = new ConcurrentHashMap<>();
+  private final Map<Integer, TypeFamily> types = new ConcurrentHashMap<>(BUILTIN_TYPES);
+  private volatile Instant generation;
+  private BackendConnection connection;
+
+  /**
+   * @param connect opens a backend connection with the resource's own credentials
+   * @param ttl how long a cached relation is trusted without DDL through Gatehouse
+   */
+  ColumnCatalog(Supplier<BackendConnection> connect, Duration ttl, Clock clock) {
+    this.connect = connect;
+    this.ttl = ttl;
+    this.clock = clock;
+    this.generation = clock.instant();
+  }
+
+  /** Forgets everything known: a DDL statement ran on the resource. */
+  void invalidate() {
+    relations.clear();
+    viewColumns.clear();
+    viewReads.clear();
+    generation = clock.instant();
+  }
+
+  /**
+   * The result columns of a row description, with the formats they travel in.
+   *
+   * @param formats the result format of each column (0 text, 1 binary), as the Bind asked; the row
+   *     description's own format codes are used when this is empty
+   */
+  List<ResultColumn> columns(RowDescription description, short[] formats) {
+    List<RowDescription.Field> fields = description.fields();
+    List<ResultColumn> out = new ArrayList<>(fields.size());
+    for (int i = 0; i < fields.size(); i++) {
+      RowDescription.Field f = fields.get(i);
+      short format = formats.length == 0 ? f.format() : formats.length == 1 ? formats[0] : formats[i];
+      ValueFormat vf = format == 1 ? ValueFormat.BINARY : ValueFormat.TEXT;
+      ColumnOrigin origin = origin(f.tableOid(), f.columnAttribute());
+      List<TypeFamily> fieldTypes = List.of();
+      TypeFamily type;
+      if (origin instanceof ColumnOrigin.Row) {
+        type = TypeFamily.COMPOSITE;
+        fieldTypes = rowFieldTypes(f.tableOid());
+      } else {
+        type = family(f.typeOid());
+      }
+      out.add(new ResultColumn(origin, type, vf, fieldTypes));
+    }
+    return out;
+  }
+
+  /** Where the values of attribute {@code attnum} of relation {@code tableOid} come from. */
+  ColumnOrigin origin(int tableOid, int attnum) {
+    if (tableOid == 0) return ColumnOrigin.untraceable("expression");
+    try {
+      return originOf(tableOid, attnum, 0);
+    } catch (PostgresGatewayException e) {
+      return ColumnOrigin.untraceable("catalog unavailable");
+    }
+  }
+
+  private ColumnOrigin originOf(int oid, int attnum, int depth) {
+    Optional<Relation> found = relation(oid, attnum);
+    if (found.isEmpty()) return ColumnOrigin.untraceable("relation not visible to Gatehouse");
+    Relation r = found.get();
+    if (r.temporary()) return ColumnOrigin.untraceable("temporary table");
+    if (r.isView()) {
+      if (attnum == 0) return ColumnOrigin.untraceable("whole row of a view");
+      if (depth >= MAX_VIEW_DEPTH) return ColumnOrigin.untraceable("views nested too deep");
+      Map<Integer, ColumnOrigin> columns = viewColumns.get(oid);
+      if (columns == null) {
+        columns = resolveView(r, depth);
+        viewColumns.put(oid, columns);
+      }
+      return columns.getOrDefault(attnum, ColumnOrigin.untraceable("view column unknown to Gatehouse"));
+    }
+    if (attnum == 0) return new ColumnOrigin.Row(r.schema(), r.name(), names(r));
+    Attribute a = r.attributes().get(attnum);
+    if (a == null) return ColumnOrigin.untraceable("column unknown to Gatehouse");
+    return ColumnOrigin.column(r.schema(), r.name(), a.name());
+  }
+
+  private Map<Integer, ColumnOrigin> resolveView(Relation view, int depth) {
+    Map<Integer, ColumnOrigin> columns = new HashMap<>();
+    String definition = locked(c -> c.query(VIEW_DEFINITION, Integer.toUnsignedString(view.oid())))
+        .stream().findFirst().flatMap(row -> row.get(0)).orElse("");
+    if (definition.isBlank()) return columns;
+    Optional<RowDescription> shape;
+    try {
+      shape = locked(c -> c.describe(definition));
+    } catch (PostgresGatewayException e) {
+      return columns; // every column untraceable
+    }
+    if (shape.isEmpty()) return columns;
+    List<RowDescription.Field> fields = shape.get().fields();
+    for (int i = 0; i < fields.size(); i++) {
+      RowDescription.Field f = fields.get(i);
+      ColumnOrigin o = f.tableOid() == 0 ? ColumnOrigin.untraceable("expression in a view")
+          : originOf(f.tableOid(), f.columnAttribute(), depth + 1);
+      // Output column i of the definition is attribute i + 1 of the view.
+      columns.put(i + 1, o instanceof ColumnOrigin.Row ? ColumnOrigin.untraceable("whole row in a view") : o);
+    }
+    return columns;
+  }
+
+  private List<String> names(Relation r) {
+    List<String> names = new ArrayList<>();
+    for (Attribute a : r.attributes().values()) names.add(a.name());
+    return names;
+  }
+
+  private List<TypeFamily> rowFieldTypes(int tableOid) {
+    try {
+      Optional<Relation> r = relation(tableOid, -1);
+      if (r.isEmpty()) return List.of();
+      List<TypeFamily> types = new ArrayList<>();
+      for (Attribute a : r.get().attributes().values()) types.add(family(a.typeOid()));
+      return types;
+    } catch (PostgresGatewayException e) {
+      return List.of();
+    }
+  }
+
+  /** The type family of a type OID; unknown types are looked up (domains resolve to their base). */
+  TypeFamily family(int typeOid) {
+    TypeFamily known = types.get(typeOid);
+    if (known != null) return known;
+    try {
+      TypeFamily f = lookupType(typeOid, 0);
+      types.put(typeOid, f);
+      return f;
+    } catch (PostgresGatewayException e) {
+      return TypeFamily.OTHER;
+    }
+  }
+
+  private TypeFamily lookupType(int typeOid, int depth) {
+    TypeFamily known = types.get(typeOid);
+    if (known != null) return known;
+    if (depth > 8) return TypeFamily.OTHER;
+    List<List<Optional<String>>> rows = locked(c -> c.query(TYPE_BY_OID, Integer.toUnsignedString(typeOid)));
+    if (rows.isEmpty()) return TypeFamily.OTHER;
+    String typtype = rows.get(0).get(0).orElse("");
+    String category = rows.get(0).get(1).orElse("");
+    if (typtype.equals("d")) {
+      return lookupType(Integer.parseUnsignedInt(rows.get(0).get(2).orElse("0")), depth + 1);
+    }
+    if (typtype.equals("c")) return TypeFamily.COMPOSITE;
+    // citext and other extension string types are in the string category.
+    if (typtype.equals("b") && category.equals("S")) return TypeFamily.TEXT;
+    return TypeFamily.OTHER;
+  }
+
+  /**
+   * The base columns a statement may read through these relations: every column of each table, and
+   * for a view every base column it depends on. Names as the classifier reports them ({@code
+   * schema.table} or {@code table}: then every schema's relation of that name). Relations the
+   * catalog does not know (CTE names, tables created in the client's open transaction) add nothing:
+   * they hold no base column Gatehouse knows of.
+   *
+   * @param columnNames when present, only table columns of these names count (the statement names
+   *     no other column of a table); {@code *} or a name no table read has (a whole-row reference)
+   *     means every column
+   * @return {@link Reads#unknown()} when the catalog cannot be asked
+   */
+  Reads reads(Collection<String> relationNames, Optional<Set<String>> columnNames) {
+    try {
+      Set<ColumnOrigin.Column> columns = new LinkedHashSet<>();
+      List<Relation> tables = new ArrayList<>();
+      for (String name : relationNames) {
+        for (Relation r : relationsNamed(name)) {
+          if (r.isView()) columns.addAll(viewReads(r, 0));
+          else tables.add(r);
+        }
+      }
+      boolean everything = columnNames.isEmpty() || columnNames.get().contains("*");
+      if (!everything) {
+        Set<String> known = new HashSet<>();
+        for (Relation t : tables) for (Attribute a : t.attributes().values()) known.add(a.name());
+        for (String n : columnNames.get()) {
+          if (!known.contains(n)) {
+            everything = true; // perhaps a table alias used as a whole-row value
+            break;
+          }
+        }
+      }
+      for (Relation t : tables) {
+        for (Attribute a : t.attributes().values()) {
+          if (everything || columnNames.get().contains(a.name())) {
+            columns.add(ColumnOrigin.column(t.schema(), t.name(), a.name()));
+          }
+        }
+      }
+      return Reads.columns(columns);
+    } catch (PostgresGatewayException e) {
+      return Reads.unknown();
+    }
+  }
+
+  /** The columns of the named tables, in attribute order; empty when no such table is known. */
+  List<ColumnOrigin.Column> tableColumns(String name) {
+    for (Relation r : relationsNamed(name)) {
+      if (r.isView() || r.temporary()) continue;
+      List<ColumnOrigin.Column> out = new ArrayList<>();
+      for (Attribute a : r.attributes().values()) out.add(ColumnOrigin.column(r.schema(), r.name(), a.name()));
+      return out;
+    }
+    return List.of();
+  }
+
+  private Set<ColumnOrigin.Column> viewReads(Relation view, int depth) {
+    Set<ColumnOrigin.Column> cached = viewReads.get(view.oid());
+    if (cached != null) return cached;
+    Set<ColumnOrigin.Column> out = new LinkedHashSet<>();
+    if (depth < MAX_VIEW_DEPTH) {
+      for (List<Optional<String>> row : locked(c -> c.query(VIEW_DEPENDENCIES, Integer.toUnsignedString(view.oid())))) {
+        int oid = Integer.parseUnsignedInt(row.get(0).orElse("0"));
+        int sub = Integer.parseInt(row.get(1).orElse("0"));
+        Optional<Relation> dep = relation(oid, sub);
+        if (dep.isEmpty()) continue;
+        Relation d = dep.get();
+        if (d.isView()) {
+          out.addAll(viewReads(d, depth + 1));
+        } else if (sub == 0) {
+          for (Attribute a : d.attributes().values()) out.add(ColumnOrigin.column(d.schema(), d.name(), a.name()));
+        } else {
+          Attribute a = d.attributes().get(sub);
+          if (a != null) out.add(ColumnOrigin.column(d.schema(), d.name(), a.name()));
+        }
+      }
+    }
+    Set<ColumnOrigin.Column> result = Set.copyOf(out);
+    viewReads.put(view.oid(), result);
+    return result;
+  }
+
+  private List<Relation> relationsNamed(String name) {
+    String[] parts = name.replace("\"", "").split("\\.", -1);
+    String relname = parts[parts.length - 1];
+    String schema = parts.length >= 2 ? parts[parts.length - 2] : "";
+    List<Relation> out = new ArrayList<>();
+    for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, relname, schema))) {
+      relation(Integer.parseUnsignedInt(row.get(0).orElse("0")), -1).ifPresent(out::add);
+    }
+    return out;
+  }
+
+  /**
+   * The relation with this OID, from the cache when fresh and when it knows {@code attnum} (a
+   * positive attribute number it lacks means the table changed: reload once).
+   */
+  private Optional<Relation> relation(int oid, int attnum) {
+    Instant now = clock.instant();
+    Relation cached = relations.get(oid);
+    if (cached != null && cached.loadedAt().plus(ttl).isAfter(now) && !cached.loadedAt().isBefore(generation)
+        && (attnum <= 0 || cached.attributes().containsKey(attnum))) {
+      return Optional.of(cached);
+    }
+    List<List<Optional<String>>> rows = locked(c -> c.query(RELATION_BY_OID, Integer.toUnsignedString(oid)));
+    if (rows.isEmpty()) {
+      relations.remove(oid);
+      return Optional.empty();
+    }
+    List<Optional<String>> first = rows.get(0);
+    TreeMap<Integer, Attribute> attributes = new TreeMap<>();
+    for (List<Optional<String>> row : rows) {
+      if (row.get(4).isEmpty()) continue; // a relation without columns
+      attributes.put(Integer.parseInt(row.get(4).get()),
+          new Attribute(row.get(5).orElse(""), Integer.parseUnsignedInt(row.get(6).orElse("0"))));
+    }
+    Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
+        first.get(2).orElse(""), first.get(3).orElse(""), attributes, now);
+    relations.put(oid, r);
+    if (cached != null) {
+      viewColumns.remove(oid);
+      viewReads.remove(oid);
+    }
+    return Optional.of(r);
+  }
+
+  private interface Call<T> {
+    T run(CatalogClient client);
+  }
+
+  private <T> T locked(Call<T> call) {
+    lock.lock();
+    try {
+      if (connection == null || connection.isClosed()) connection = connect.get();
+      try {
+        return call.run(new CatalogClient(connection));
+      } catch (PostgresGatewayException e) {
+        if (!e.sqlstate().equals("XX000")) {
+          // The connection is in an unknown state: drop it, the next lookup reconnects.
+          connection.abort();
+          connection = null;
+        }
+        throw e;
+      } catch (RuntimeException e) {
+        connection.abort();
+        connection = null;
+        throw new PostgresGatewayException("XX000", "catalog lookup failed: " + e.getMessage(), e);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      if (connection != null) connection.close();
+      connection = null;
+    } finally {
+      lock.unlock();
+    }
+  }
+}

@@ -1,0 +1,168 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Classification;
+import dev.gatehouse.core.CommandFlag;
+import dev.gatehouse.core.Decision;
+import dev.gatehouse.core.Principal;
+import dev.gatehouse.masking.Detectors;
+import dev.gatehouse.masking.MaskPlanner;
+import dev.gatehouse.masking.Masking;
+import dev.gatehouse.masking.MaskingException;
+import dev.gatehouse.masking.Reads;
+import dev.gatehouse.masking.StatementFacts;
+import dev.gatehouse.postgres.sql.ClassifiedStatement;
+import dev.gatehouse.postgres.sql.ColumnUse;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Masking for one session: turns each allowed statement's obligations (the masking rule names
+ * policy applied) into a {@link StatementMasking}, using the resource's {@link ColumnCatalog} to
+ * learn what the statement reads, and keeps the detectors for text that reaches the client outside
+ * any statement's result (notifications, parameter values).
+ *
+ * <p>Asynchronous side channels belong to no statement, so they use every detector of every rule
+ * policy has applied in this session so far (sticky: once a session has been masked, it stays
+ * scanned).
+ *
+ * <p>Thread-safe: both directions of the session use it.
+ */
+final class SessionMasking {
+  /** No masking configured: every method is a cheap no-op. */
+  static final SessionMasking NONE = new SessionMasking(Masking.none(), Optional.empty(), "", null);
+
+  /**
+   * Views and functions that quote other rows' data or other sessions' statements: reading them
+   * counts as reading every masked column (strict mode then masks their untraceable columns whole).
+   */
+  static final Set<String> QUOTING_RELATIONS = Set.of(
+      "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs", "pg_statistic", "pg_statistic_ext_data",
+      "pg_stat_activity", "pg_stat_statements", "pg_stat_statements_info", "pg_prepared_statements",
+      "pg_cursors", "pg_prepared_xacts", "pg_stat_get_activity", "pg_stat_statements_reset",
+      "pg_stat_get_backend_activity", "pg_mcv_list_items", "pg_stat_progress_copy");
+
+  /**
+   * Functions that move what they are given somewhere masking cannot follow: SQL or table names as
+   * strings, settings echoed back and kept, notification payloads, messages to replication.
+   */
+  static final Set<String> LAUNDERING_FUNCTIONS = Set.of(
+      "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "table_to_xml", "table_to_xmlschema",
+      "table_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "schema_to_xml", "schema_to_xmlschema",
+      "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+      "dblink", "dblink_exec", "dblink_send_query", "dblink_open", "dblink_fetch", "set_config", "pg_notify",
+      "pg_logical_emit_message", "lo_from_bytea", "lo_put", "ts_stat", "ts_rewrite", "xpath_table");
+
+  private static final Set<String> LAUNDERING_KINDS = Set.of(
+      "CREATE TABLE AS", "CREATE MATERIALIZED VIEW", "REFRESH MATERIALIZED VIEW", "INSERT", "UPDATE", "MERGE",
+      "SELECT INTO");
+
+  /** Statement kinds whose rows come from something declared or prepared earlier. */
+  private static final Set<String> DEFERRED_KINDS = Set.of("FETCH", "MOVE", "EXECUTE", "CALL", "DO");
+
+  private final Masking masking;
+  private final Optional<ColumnCatalog> catalog;
+  private final String resource;
+  private final Principal principal;
+  private final Map<List<String>, MaskPlanner> planners = new ConcurrentHashMap<>();
+  private volatile Detectors sideChannel = Detectors.none();
+  private volatile boolean masked;
+
+  SessionMasking(Masking masking, Optional<ColumnCatalog> catalog, String resource, Principal principal) {
+    this.masking = masking;
+    this.catalog = catalog;
+    this.resource = resource;
+    this.principal = principal;
+  }
+
+  /** Whether any masking rule is configured at all. */
+  boolean configured() {
+    return !masking.ruleNames().isEmpty();
+  }
+
+  /**
+   * The masking of one allowed statement, or empty when no rule in force applies (its result is
+   * relayed without decoding).
+   *
+   * @throws MaskingException when policy names a masking rule that is not defined (fail closed: the
+   *     caller refuses the statement)
+   */
+  Optional<StatementMasking> statement(Decision decision, ClassifiedStatement statement) {
+    if (!(decision instanceof Decision.Allow allow) || allow.obligations().masks().isEmpty() || !configured()) {
+      return Optional.empty();
+    }
+    List<String> masks = allow.obligations().masks();
+    MaskPlanner planner = planners.computeIfAbsent(masks, m -> masking.planner(resource, principal, m));
+    if (planner.isEmpty()) return Optional.empty();
+    masked = true;
+    sideChannel = sideChannel.with(planner.detectors());
+    StatementFacts facts = facts(statement);
+    return Optional.of(new StatementMasking(planner, facts, catalog, copyTarget(statement),
+        statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of())));
+  }
+
+  /** What the statement reads and whether it copies what it reads somewhere masking cannot follow. */
+  StatementFacts facts(ClassifiedStatement statement) {
+    Classification c = statement.classification();
+    boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE);
+    boolean launders = c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
+    for (String kind : c.kinds()) {
+      String k = kind.toUpperCase(Locale.ROOT);
+      if (DEFERRED_KINDS.contains(k)) unknown = true;
+      if (LAUNDERING_KINDS.contains(k)) launders = true;
+      if (k.equals("COPY") && (c.has(CommandFlag.FILE_ACCESS) || c.has(CommandFlag.COPY_PROGRAM))) launders = true;
+    }
+    for (String f : c.functions()) {
+      String name = lastPart(f);
+      if (LAUNDERING_FUNCTIONS.contains(name) || name.startsWith("dblink")) launders = true;
+      if (QUOTING_RELATIONS.contains(name)) unknown = true;
+    }
+    for (String o : c.objects()) {
+      if (QUOTING_RELATIONS.contains(lastPart(o))) unknown = true;
+    }
+    if (unknown || catalog.isEmpty()) return StatementFacts.unknown(launders);
+    Optional<ColumnUse> use = statement.columnUse();
+    Reads reads = catalog.get().reads(c.objects(), use.map(ColumnUse::read));
+    Reads outside = use.isPresent()
+        ? catalog.get().reads(c.objects(), Optional.of(use.get().outsideProjection()))
+        : reads;
+    if (use.isPresent() && use.get().read().isEmpty()) reads = Reads.columns(Set.of());
+    if (use.isPresent() && use.get().outsideProjection().isEmpty()) outside = Reads.columns(Set.of());
+    return new StatementFacts(reads, outside, launders);
+  }
+
+  /** For {@code COPY table [(columns)] TO STDOUT}: the table, so its columns map through the catalog. */
+  private static Optional<String> copyTarget(ClassifiedStatement statement) {
+    Classification c = statement.classification();
+    if (!c.kinds().equals(List.of("COPY")) || c.objects().size() != 1) return Optional.empty();
+    return Optional.of(c.objects().iterator().next());
+  }
+
+  /** A DDL statement ran (or may have): the catalog's answers may be stale. */
+  void schemaChanged() {
+    catalog.ifPresent(ColumnCatalog::invalidate);
+  }
+
+  /** Whether a statement of this session has been masked: side channels are then scanned. */
+  boolean masked() {
+    return masked;
+  }
+
+  /** Masks what the detectors of this session's rules find in a text going to the client. */
+  String scan(String text) {
+    Detectors d = sideChannel;
+    if (d.isEmpty() || text.isEmpty()) return text;
+    byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+    byte[] out = d.redact(utf8);
+    return out == utf8 ? text : new String(out, StandardCharsets.UTF_8);
+  }
+
+  private static String lastPart(String name) {
+    int dot = name.lastIndexOf('.');
+    return (dot < 0 ? name : name.substring(dot + 1)).replace("\"", "").toLowerCase(Locale.ROOT);
+  }
+}
