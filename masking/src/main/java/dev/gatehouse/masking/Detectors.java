@@ -72,6 +72,8 @@ public final class Detectors {
 
   private final Set<Detector> enabled;
   private final byte[] cls = new byte[256];
+  /** Bit (first byte << 8 | second byte): whether a match of an enabled detector can start with these two bytes. */
+  private final long[] pairs = new long[1024];
   private final boolean card, email, phone, ssn, iban, ip, cloud, pem, jwt, bearer;
 
   private Detectors(EnumSet<Detector> set) {
@@ -91,20 +93,63 @@ public final class Detectors {
     for (int c = 'a'; c <= 'z'; c++) cls[c] = WORD;
     if (card || ssn || phone || ip) for (int c = '0'; c <= '9'; c++) cls[c] |= TRIGGER;
     if (iban) for (int c = 'A'; c <= 'Z'; c++) cls[c] |= TRIGGER;
-    if (ip) {
-      for (int c = 'a'; c <= 'f'; c++) cls[c] |= TRIGGER;
-      for (int c = 'A'; c <= 'F'; c++) cls[c] |= TRIGGER;
-      cls[':'] = TRIGGER;
-    }
-    if (cloud) for (char c : "Agxsrp".toCharArray()) cls[c] |= TRIGGER;
+    // IPv6 is found from its first colon (rare in prose), looking back over the first group.
+    if (ip) cls[':'] = TRIGGER;
+    if (cloud) for (char c : "Agxsr".toCharArray()) cls[c] |= TRIGGER;
     if (jwt) cls['e'] |= TRIGGER;
-    if (bearer) for (char c : "Bbarci".toCharArray()) cls[c] |= TRIGGER;
+    if (bearer) cls['B'] |= TRIGGER;
+    if (bearer) cls['b'] |= TRIGGER;
+    // Key names (access_token, private_key_id ...) are found from their underscore, also rare in prose.
+    if (bearer || cloud) cls['_'] = TRIGGER;
     if (email) cls['@'] = TRIGGER;
     if (phone) {
       cls['+'] = TRIGGER;
       cls['('] = TRIGGER;
     }
     if (pem) cls['-'] = TRIGGER;
+    buildPairs();
+  }
+
+  /**
+   * Second-byte filter behind each trigger: most words start with a trigger letter or a digit, few
+   * continue like a match ({@code ey} for a JWT, {@code gh} for a GitHub token, a digit then a digit
+   * or a dot for numbers), so the checks behind a trigger run only for those.
+   */
+  private void buildPairs() {
+    String digits = "0123456789";
+    String hex = "0123456789abcdefABCDEF";
+    String upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if (card || ssn || phone || ip) for (char d : digits.toCharArray()) pair(d, digits + ".");
+    if (ip) pair(':', hex + ":");
+    if (iban) for (char u : upper.toCharArray()) pair(u, upper);
+    if (cloud) {
+      pair('A', "KSGIRNBC");
+      pair('g', "hil");
+      pair('x', "o");
+      pair('s', "k");
+      pair('r', "k");
+      pair('_', "k");
+    }
+    if (jwt) pair('e', "y");
+    if (bearer) {
+      pair('b', "eE");
+      pair('B', "eE");
+      pair('_', "tsk");
+    }
+    if (email) for (int c = 0; c < 256; c++) set('@' << 8 | c);
+    if (phone) {
+      pair('+', "123456789");
+      pair('(', digits);
+    }
+    if (pem) pair('-', "-");
+  }
+
+  private void pair(char first, String seconds) {
+    for (char c : seconds.toCharArray()) set(first << 8 | c);
+  }
+
+  private void set(int index) {
+    pairs[index >>> 6] |= 1L << (index & 63);
   }
 
   /** The given detectors. */
@@ -204,86 +249,99 @@ public final class Detectors {
     Objects.checkFromIndexSize(off, len, b.length);
     final int end = off + len;
     if (end > MAX_END) throw new MaskingException("value too large to scan: " + len + " bytes");
-    final byte[] k = cls;
     int found = 0;
-    boolean inWord = false;
-    // JSON string state, advanced lazily up to each match (only in JSON mode).
-    int jsonPos = off;
-    boolean jsonStr = false;
-    int i = off;
-    while (i < end) {
-      int c = b[i] & 0xff;
-      int kind = k[c];
-      if (kind == 0) {
-        inWord = false;
-        i++;
-        continue;
-      }
-      if ((kind & WORD) != 0) {
-        if (inWord) {
-          i++;
-          continue;
-        }
-        inWord = true;
-        if ((kind & TRIGGER) == 0) {
-          i++;
-          continue;
-        }
-      } else {
-        inWord = false;
-      }
-      long m = dispatch(b, i, off, end, c);
+    long json = off; // JSON mode: the position up to which string state is known, and that state in bit 62
+    int i = off, prev = 0;
+    while ((i = nextCandidate(b, i, end, prev)) < end) {
+      long m = dispatch(b, i, off, end, b[i] & 0xff);
       if (m == NONE) {
+        prev = cls[b[i] & 0xff] & WORD;
         i++;
         continue;
       }
       found++;
+      if (first) return found;
       int s = (int) ((m >>> 30) & MASK30);
       int e = (int) (m & MASK30);
-      if (first) return found;
       switch (mode) {
         case NONE -> sink.match(Detector.of((int) (m >>> 60)), s, e);
         case TEXT -> Arrays.fill(b, s, e, (byte) '*');
         case DIGITS -> {
           for (int p = s; p < e; p++) b[p] = (CHAR[b[p] & 0xff] & C_DIGIT) != 0 ? (byte) '0' : (byte) '*';
         }
-        case JSON -> {
-          while (jsonPos < s) {
-            byte x = b[jsonPos++];
-            if (jsonStr) {
-              if (x == '\\') jsonPos++;
-              else if (x == '"') jsonStr = false;
-            } else if (x == '"') {
-              jsonStr = true;
-            }
-          }
-          boolean firstOutside = true;
-          int p = s;
-          while (p < e) {
-            byte x = b[p];
-            if (jsonStr) {
-              if (x == '\\') {
-                p += (p + 1 < end && b[p + 1] == 'u') ? 6 : 2;
-                continue;
-              }
-              if (x == '"') jsonStr = false;
-              else b[p] = '*';
-            } else if (x == '"') {
-              jsonStr = true;
-            } else {
-              b[p] = firstOutside ? (byte) '0' : (byte) ' ';
-              firstOutside = false;
-            }
-            p++;
-          }
-          jsonPos = p;
-        }
+        case JSON -> json = replaceJson(b, s, e, end, json);
       }
       // Checks end matches at word boundaries, so the byte at e starts afresh.
       i = Math.max(e, i + 1);
-      inWord = false;
+      prev = 0;
     }
     return found;
+  }
+
+  /**
+   * The hot loop, kept small so that it compiles to a tight loop whatever the rest does: the index
+   * of the next byte that starts a word (or is a symbol) with a trigger class and whose next byte can
+   * continue a match, or {@code end}.
+   *
+   * @param prev 1 when the byte before {@code i} is a word byte
+   */
+  private int nextCandidate(byte[] b, int i, int end, int prev) {
+    final byte[] k = cls;
+    final long[] pair = pairs;
+    for (; i < end; i++) {
+      int c = b[i] & 0xff;
+      int kind = k[c];
+      // Branch-free: word boundaries in prose are too frequent and irregular to predict.
+      int fire = (kind >> 1) & ~(prev & kind);
+      prev = kind & WORD;
+      if (fire != 0 && i + 1 < end) {
+        int index = c << 8 | (b[i + 1] & 0xff);
+        if ((pair[index >>> 6] & (1L << index)) != 0) return i;
+      }
+    }
+    return end;
+  }
+
+  private static final long IN_STRING = 1L << 62;
+
+  /**
+   * Masks {@code b[s, e)} inside a JSON text: {@code *} within strings (escape sequences kept, so
+   * the string still ends where it did), {@code 0} and spaces outside (a number stays a number).
+   * {@code state} is where string state is known and whether that point is inside a string; the
+   * new state is returned. Matches come in order, so the text is walked once in all.
+   */
+  private static long replaceJson(byte[] b, int s, int e, int end, long state) {
+    int pos = (int) (state & MASK30);
+    boolean inString = (state & IN_STRING) != 0;
+    while (pos < s) {
+      byte x = b[pos++];
+      if (inString) {
+        if (x == '\\') pos++;
+        else if (x == '"') inString = false;
+      } else if (x == '"') {
+        inString = true;
+      }
+    }
+    boolean firstOutside = true;
+    int p = Math.max(pos, s);
+    while (p < e) {
+      byte x = b[p];
+      if (inString) {
+        if (x == '\\') {
+          p += (p + 1 < end && b[p + 1] == 'u') ? 6 : 2;
+          continue;
+        }
+        if (x == '"') inString = false;
+        else b[p] = '*';
+      } else if (x == '"') {
+        inString = true;
+      } else {
+        b[p] = firstOutside ? (byte) '0' : (byte) ' ';
+        firstOutside = false;
+      }
+      p++;
+    }
+    return Math.min(p, end) | (inString ? IN_STRING : 0);
   }
 
   private static long pack(Detector d, int start, int end) {
@@ -293,12 +351,19 @@ public final class Detectors {
   private long dispatch(byte[] b, int i, int lo, int end, int c) {
     long m;
     if (c >= '0' && c <= '9') {
+      // The first digit run's length and the byte after it say which numeric checks can apply.
+      int d = i;
+      while (d < end && d - i < 14 && isDigit(b[d])) d++;
+      int run = d - i;
+      byte x = d < end ? b[d] : 0;
       boolean inDecimal = i - 2 >= lo && b[i - 1] == '.' && isDigit(b[i - 2]);
-      if (ip && !inDecimal && (m = ipv4(b, i, end)) != NONE) return m;
-      if (ssn && (m = ssn(b, i, end)) != NONE) return m;
-      if (phone && (m = nanp(b, i, end)) != NONE) return m;
-      if (card && !inDecimal && (m = card(b, i, end)) != NONE) return m;
-      if (ip && (m = ipv6(b, i, lo, end)) != NONE) return m;
+      if (ip && run <= 3 && x == '.' && !inDecimal && (m = ipv4(b, i, end)) != NONE) return m;
+      if (ssn && run == 3 && x == '-' && (m = ssn(b, i, end)) != NONE) return m;
+      if (phone && run == 3 && (x == '-' || x == '.') && (m = nanp(b, i, end)) != NONE) return m;
+      if (card && !inDecimal && (run >= 13 || (run >= 2 && (x == ' ' || x == '-')))
+          && (m = card(b, i, end)) != NONE) {
+        return m;
+      }
       return NONE;
     }
     switch (c) {
@@ -306,14 +371,14 @@ public final class Detectors {
       case '+' -> { return e164(b, i, lo, end); }
       case '(' -> { return nanpParen(b, i, lo, end); }
       case '-' -> { return pem(b, i, end); }
-      case ':' -> { return ipv6(b, i, lo, end); }
+      case ':' -> { return ipv6FromColon(b, i, lo, end); }
+      case '_' -> { return keyValue(b, i, lo, end); }
       default -> { }
     }
     if (jwt && c == 'e' && (m = jwt(b, i, end)) != NONE) return m;
     if (cloud && (m = cloudKey(b, i, end, c)) != NONE) return m;
     if (bearer && (m = bearerToken(b, i, end, c)) != NONE) return m;
     if (iban && c >= 'A' && c <= 'Z' && (m = iban(b, i, end)) != NONE) return m;
-    if (ip && (CHAR[c] & C_HEX) != 0 && (m = ipv6(b, i, lo, end)) != NONE) return m;
     return NONE;
   }
 
@@ -679,9 +744,6 @@ public final class Detectors {
       case 's', 'r' -> {
         if (at(b, i + 1, end, "k_live_")) return token(b, i, 8, end, (byte) (C_UPPER | C_LOWER | C_DIGIT), 16, 250);
       }
-      case 'p' -> {
-        if (at(b, i, end, "private_key_id")) return assigned(b, i + 14, end, Detector.CLOUD_KEY, C_HEX, 40);
-      }
       default -> { }
     }
     return NONE;
@@ -700,7 +762,30 @@ public final class Detectors {
     return p == end || !is(b[p], C_B64URL);
   }
 
-  private static final String[] SECRET_KEYS = {"access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey"};
+  /** Key names whose value is a secret, and what finds it; each has an underscore, the trigger. */
+  private static final String[] SECRET_KEYS = {"access_token", "refresh_token", "id_token", "client_secret", "api_key", "private_key_id"};
+
+  /** At an underscore: is it inside one of {@link #SECRET_KEYS}, followed by an assigned value? */
+  private long keyValue(byte[] b, int i, int lo, int end) {
+    for (String key : SECRET_KEYS) {
+      int start = i - key.indexOf('_');
+      if (start < lo || !at(b, start, end, key) || (start > lo && isWord(b[start - 1]))) continue;
+      boolean keyId = key.equals("private_key_id");
+      if (keyId ? !cloud : !bearer) return NONE;
+      return keyId
+          ? assigned(b, start + key.length(), end, Detector.CLOUD_KEY, C_HEX, 40)
+          : assigned(b, start + key.length(), end, Detector.BEARER_TOKEN, C_TOKEN, 8);
+    }
+    return NONE;
+  }
+
+  /** At a colon: the start of {@code ::…}, or the end of an IPv6 address's first group of 1–4 hex digits. */
+  private static long ipv6FromColon(byte[] b, int i, int lo, int end) {
+    int start = i;
+    while (start > lo && i - start < 4 && is(b[start - 1], C_HEX)) start--;
+    if (start == i && (i + 1 >= end || b[i + 1] != ':')) return NONE;
+    return ipv6(b, start, lo, end);
+  }
 
   private static long bearerToken(byte[] b, int i, int end, int c) {
     if (c == 'B' || c == 'b') {
@@ -713,9 +798,6 @@ public final class Detectors {
       if (spaces == 0) return NONE;
       int q = run(b, p, end, C_TOKEN);
       return q - p >= 16 ? pack(Detector.BEARER_TOKEN, p, q) : NONE;
-    }
-    for (String key : SECRET_KEYS) {
-      if (key.charAt(0) == c && at(b, i, end, key)) return assigned(b, i + key.length(), end, Detector.BEARER_TOKEN, C_TOKEN, 8);
     }
     return NONE;
   }
