@@ -21,6 +21,12 @@ public final class Main {
       System.setProperty("gatehouse.log.appender", "FILE");
       System.setProperty("gatehouse.log.file", demoDir(args).resolve("gatehouse.log").toString());
     }
+    // Tools other than serve and demo print results on stdout: their logs go to stderr, warnings only.
+    if (args.length > 0 && !args[0].equals("serve") && !args[0].equals("demo")
+        && System.getProperty("gatehouse.log.appender") == null) {
+      System.setProperty("gatehouse.log.appender", "STDERR");
+      if (System.getProperty("gatehouse.log.level") == null) System.setProperty("gatehouse.log.level", "WARN");
+    }
     System.exit(run(args));
   }
 

@@ -153,34 +153,22 @@ class PolicyCommandTest {
     assertThat(run.exit()).isZero();
   }
 
-  /**
-   * KNOWN BUG (reported): {@code --json} output is meant for scripts, but the classifier's one-time
-   * "SQL classifier: libpg_query" log record (logback's JSON console appender writes to standard
-   * output for every command) comes first, so the output is two JSON documents and {@code jq
-   * .decision} prints {@code null} before the answer. This test asserts the bug is still there; when
-   * it fails, the bug is fixed: delete it and make {@link #resultRecord} require exactly one line.
-   */
+  /** Scripts pipe {@code --json} into jq: standard output holds the result and nothing else (logs go to stderr). */
   @Test
-  void knownBugPolicyTestJsonOutputStartsWithALogRecord() throws Exception {
+  void policyTestJsonOutputIsExactlyOneJsonDocumentEvenInAFreshJvm() throws Exception {
     CliRun run = CliRun.childProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "alice",
         "--group", "developers", "--resource", "pg-demo", "--sql", "SELECT 1", "--json");
 
-    assertThat(run.outLines()).hasSize(2);
-    JsonNode first = JSON.readTree(run.outLines().get(0));
-    assertThat(first.has("decision")).isFalse();
-    assertThat(first.path("logger_name").asText()).isEqualTo("dev.gatehouse.postgres.sql.SqlClassifier");
+    assertThat(run.outLines()).hasSize(1);
+    assertThat(JSON.readTree(run.outLines().get(0)).path("decision").asText()).isEqualTo("allow");
   }
 
-  /** The one line of standard output that is the result (see the known bug above for the others). */
+  /** The one line of standard output that is the result. */
   private static JsonNode resultRecord(CliRun run) throws IOException {
-    List<JsonNode> results = new ArrayList<>();
-    for (String line : run.outLines()) {
-      JsonNode node = JSON.readTree(line);
-      assertThat(node.isObject()).as("every line of --json output is a JSON object: %s", line).isTrue();
-      if (node.has("decision")) results.add(node);
-    }
-    assertThat(results).as("result records in: %s", run.out()).hasSize(1);
-    return results.get(0);
+    assertThat(run.outLines()).as("--json output: %s", run.out()).hasSize(1);
+    JsonNode node = JSON.readTree(run.outLines().get(0));
+    assertThat(node.has("decision")).isTrue();
+    return node;
   }
 
   private static List<String> texts(JsonNode array) {

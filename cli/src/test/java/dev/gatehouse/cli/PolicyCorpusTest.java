@@ -73,13 +73,10 @@ class PolicyCorpusTest {
 
   private static Path policyFile;
   private static Path casesFile;
-  private static Path knownWrongFile;
   private static List<PolicyTestCase> corpus;
   private static SqlClassifier libpgQuery;
   private static PolicyTestReport byLibpgQuery;
   private static PolicyTestReport byFallback;
-  private static PolicyTestReport knownWrongByLibpgQuery;
-  private static PolicyTestReport knownWrongByFallback;
 
   @BeforeAll
   static void runTheCorpusWithBothParsers() {
@@ -90,10 +87,6 @@ class PolicyCorpusTest {
     libpgQuery = SqlClassifier.load();
     byLibpgQuery = new PolicyTestRunner(engine, commands(libpgQuery)).run(corpus);
     byFallback = new PolicyTestRunner(engine, commands(SqlClassifier.fallback())).run(corpus);
-    knownWrongFile = CliRun.resource("/corpus-known-wrong.yaml");
-    List<PolicyTestCase> knownWrong = PolicyTestRunner.readCases(knownWrongFile);
-    knownWrongByLibpgQuery = new PolicyTestRunner(engine, commands(libpgQuery)).run(knownWrong);
-    knownWrongByFallback = new PolicyTestRunner(engine, commands(SqlClassifier.fallback())).run(knownWrong);
   }
 
   /** Statements as the CLI and the gateway hand them to the policy: one command per statement. */
@@ -168,7 +161,6 @@ class PolicyCorpusTest {
   void theFallbackParserIsNeverLooserThanLibpgQuery() {
     List<String> looser = new ArrayList<>();
     looser.addAll(looser(byLibpgQuery, byFallback));
-    looser.addAll(looser(knownWrongByLibpgQuery, knownWrongByFallback));
     assertThat(looser).as("cases the fallback lets through more easily than libpg_query").isEmpty();
   }
 
@@ -185,23 +177,7 @@ class PolicyCorpusTest {
     return looser;
   }
 
-  @Test
-  void knownWrongCasesStillGetTheWrongDecision() {
-    assertThat(knownWrongByLibpgQuery.results()).isNotEmpty();
-    assertThat(knownWrongByLibpgQuery.results().stream().filter(PolicyTestResult::passed).map(r -> r.testCase().name()).toList())
-        .as("known-wrong cases that now get their expected decision: the bug is fixed, move them to corpus-cases.yaml")
-        .isEmpty();
-  }
 
-  @Test
-  void gatehousePolicyTestReportsEveryKnownWrongCaseAsAFailure() {
-    CliRun run = CliRun.inProcess("policy", "test", "--policy", policyFile.toString(), "--cases", knownWrongFile.toString());
-
-    int n = knownWrongByLibpgQuery.results().size();
-    assertThat(run.outLines()).filteredOn(l -> l.startsWith("FAIL KNOWN-WRONG ")).hasSize(n);
-    assertThat(run.out()).contains("0 passed, " + n + " failed");
-    assertThat(run.exit()).isEqualTo(1);
-  }
 
   @Test
   void whereTheFallbackClassifiesEveryStatementItDecidesExactlyLikeLibpgQuery() {

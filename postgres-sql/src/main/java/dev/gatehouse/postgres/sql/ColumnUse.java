@@ -20,15 +20,20 @@ import java.util.Set;
  * @param outsideProjection columns named outside the select lists: WHERE, JOIN conditions, GROUP
  *     BY, HAVING, ORDER BY, window definitions, DISTINCT ON, LIMIT, aggregate arguments, subqueries
  *     of those — where a value can be probed without being shown
+ * @param intoWrite columns named where their values may be copied into what the statement writes:
+ *     every column read outside the clauses above and outside RETURNING (for a SELECT, its select
+ *     list; for INSERT … SELECT, UPDATE … SET, CREATE TABLE AS, the values written)
  * @param copyColumns for {@code COPY table (a, b) …}: the column list (empty: every column)
  * @param copyOptions for COPY: each option's name (lower case) and its value as written ({@code
  *     format → csv}, {@code delimiter → ,}); an option without a value maps to {@code ""}
  */
 public record ColumnUse(
-    Set<String> read, Set<String> outsideProjection, List<String> copyColumns, Map<String, String> copyOptions) {
+    Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
+    Map<String, String> copyOptions) {
   public ColumnUse {
     read = Set.copyOf(read);
     outsideProjection = Set.copyOf(outsideProjection);
+    intoWrite = Set.copyOf(intoWrite);
     copyColumns = List.copyOf(copyColumns);
     copyOptions = Map.copyOf(copyOptions);
     Objects.requireNonNull(read, "read == null");

@@ -33,6 +33,9 @@ final class ColumnUseWalker {
 
   private final Set<String> read = new LinkedHashSet<>();
   private final Set<String> outside = new LinkedHashSet<>();
+  private final Set<String> intoWrite = new LinkedHashSet<>();
+  /** Depth of RETURNING lists being walked: what they name is shown, not written. */
+  private int returning;
   private final List<String> copyColumns = new ArrayList<>();
   private final Map<String, String> copyOptions = new LinkedHashMap<>();
 
@@ -41,7 +44,7 @@ final class ColumnUseWalker {
   static ColumnUse walk(JsonNode stmt) {
     ColumnUseWalker w = new ColumnUseWalker();
     w.node(stmt, false, 0);
-    return new ColumnUse(w.read, w.outside, w.copyColumns, w.copyOptions);
+    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions);
   }
 
   private void node(JsonNode n, boolean out, int depth) {
@@ -70,7 +73,10 @@ final class ColumnUseWalker {
     Iterator<Map.Entry<String, JsonNode>> it = body.fields();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
+      boolean ret = e.getKey().equals("returningList");
+      if (ret) returning++;
       node(e.getValue(), out || OUTSIDE.contains(e.getKey()), depth);
+      if (ret) returning--;
     }
   }
 
@@ -86,6 +92,7 @@ final class ColumnUseWalker {
         }
         read.add(name);
         if (out) outside.add(name);
+        else if (returning == 0) intoWrite.add(name);
       }
       case "FuncCall" -> {
         List<String> names = new ArrayList<>();
@@ -121,6 +128,7 @@ final class ColumnUseWalker {
           if (!name.isEmpty()) copyOptions.put(name, value);
         }
         if (copyColumns.isEmpty() && body.has("relation")) read.add("*");
+        for (String c : copyColumns) read.add(c);
         node(body.path("query"), out, depth);
         node(body.path("whereClause"), true, depth);
       }
