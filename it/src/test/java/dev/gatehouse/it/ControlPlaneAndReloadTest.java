@@ -1,0 +1,129 @@
+package dev.gatehouse.it;
+
+import static dev.gatehouse.it.GatewayStack.ALICE;
+import static dev.gatehouse.it.GatewayStack.BOB;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gatehouse.testkit.OidcFixture;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The operator's side of a running gateway: the control plane's health, readiness and metrics, and
+ * a policy file edited under it: a broken edit is rejected (the previous policy stays, readiness
+ * says why), a valid one takes effect for new connections and ends open sessions it no longer
+ * admits.
+ */
+class ControlPlaneAndReloadTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+  @TempDir static Path dir;
+  static OidcFixture oidc;
+  static TargetDatabase target;
+  static GatewayStack stack;
+
+  @BeforeAll
+  static void start() {
+    oidc = OidcFixture.start();
+    target = TargetDatabase.create();
+    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (stack != null) stack.close();
+    if (target != null) target.close();
+    if (oidc != null) oidc.close();
+  }
+
+  @Test
+  void controlPlaneAnswersHealthReadinessAndMetrics() throws Exception {
+    assertThat(stack.psql(ALICE).command("SELECT 1").succeeded()).isTrue();
+    HttpResponse<String> health = get("/healthz");
+    assertThat(health.statusCode()).isEqualTo(200);
+    assertThat(JSON.readTree(health.body()).path("status").asText()).isEqualTo("ok");
+    HttpResponse<String> ready = get("/readyz");
+    assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+    assertThat(JSON.readTree(ready.body()).path("checks").path("audit").asText()).isEqualTo("ok");
+    HttpResponse<String> metrics = get("/metrics");
+    assertThat(metrics.statusCode()).isEqualTo(200);
+    assertThat(metrics.body()).contains("gatehouse_sessions_opened_total{resource=\"pg-demo\"}");
+    assertThat(metrics.body()).doesNotContain(stack.credentials().getLast().reveal());
+  }
+
+  @Test
+  void policyEditsAreRejectedWhenBrokenAndApplyToOpenSessionsWhenValid() throws Exception {
+    Path policy = dir.resolve("policy.yaml");
+    String original = Files.readString(policy);
+    try (Connection bob = stack.jdbc(BOB)) {
+      assertThat(count(bob)).isEqualTo(3);
+
+      // A broken edit: rejected, readiness says so, the previous policy stays in force.
+      Files.writeString(policy, original + "\n  - name: [broken\n");
+      await("readiness reports the rejected policy").atMost(Duration.ofSeconds(30)).until(() -> get("/readyz").statusCode() == 503);
+      JsonNode ready = JSON.readTree(get("/readyz").body());
+      assertThat(ready.path("checks").path("policy").asText()).contains("the previous policy stays in force");
+      assertThat(count(bob)).as("bob's session under the previous policy").isEqualTo(3);
+      try (Connection alice = stack.jdbc(ALICE); Statement s = alice.createStatement()) {
+        assertThatThrownBy(() -> s.execute("DROP TABLE orders")).isInstanceOfSatisfying(SQLException.class,
+            e -> assertThat(e.getSQLState()).isEqualTo("42501"));
+      }
+
+      // A valid edit that no longer lets analysts connect: bob's open session ends, new ones are refused.
+      Files.writeString(policy, original.replace("subjects: {groups: [developers, analysts, dba]}", "subjects: {groups: [developers, dba]}"));
+      await("readiness after the valid edit").atMost(Duration.ofSeconds(30)).until(() -> get("/readyz").statusCode() == 200);
+      await("bob's session ended by the new policy").atMost(Duration.ofSeconds(30)).until(() -> {
+        try {
+          count(bob);
+          return false;
+        } catch (SQLException e) {
+          return true;
+        }
+      });
+      assertThatThrownBy(() -> stack.jdbc(BOB).close()).isInstanceOfSatisfying(SQLException.class,
+          e -> assertThat(e.getSQLState()).isEqualTo("28000"));
+      try (Connection alice = stack.jdbc(ALICE)) {
+        assertThat(count(alice)).as("alice is still admitted").isEqualTo(3);
+      }
+    } finally {
+      Files.writeString(policy, original);
+      await("the original policy back").atMost(Duration.ofSeconds(30)).until(() -> {
+        try (Connection bob = stack.jdbc(BOB)) {
+          return count(bob) == 3;
+        } catch (SQLException e) {
+          return false;
+        }
+      });
+    }
+  }
+
+  private static int count(Connection c) throws SQLException {
+    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT count(*) FROM customers")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  private static HttpResponse<String> get(String path) throws Exception {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + stack.gatehouse().controlPlanePort() + path))
+        .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+}
