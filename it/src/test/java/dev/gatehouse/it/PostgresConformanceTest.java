@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatehouse.testkit.GatewayConformance;
 import dev.gatehouse.testkit.GatewayUnderTest;
 import dev.gatehouse.testkit.OidcFixture;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,6 +51,29 @@ class PostgresConformanceTest implements GatewayConformance {
   @Override
   public GatewayUnderTest gateway() {
     return adapter;
+  }
+
+  /** Beyond the events as read back: the store's files themselves (database and WAL) hold no credential. */
+  @Test
+  void noCredentialIsInTheAuditStoresFiles() throws Exception {
+    try (var session = ((GatewayUnderTest.Opening.Opened) adapter.open(GatewayUnderTest.Caller.PERMITTED)).session()) {
+      session.run("SELECT count(*) FROM customers");
+    }
+    adapter.open(GatewayUnderTest.Caller.BAD_TOKEN);
+    int checked = 0;
+    for (String file : List.of("gatehouse.db", "gatehouse.db-wal")) {
+      Path p = stack.auditDatabase().resolveSibling(file);
+      if (!Files.exists(p)) continue;
+      String bytes = new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1);
+      for (var secret : stack.credentials()) {
+        assertThat(bytes).as("a credential in " + file).doesNotContain(secret.reveal());
+        for (String part : secret.reveal().split("\\.")) {
+          if (part.length() >= 20) assertThat(bytes).as("part of a token in " + file).doesNotContain(part);
+        }
+      }
+      checked++;
+    }
+    assertThat(checked).as("audit store files found").isPositive();
   }
 
   /**
