@@ -100,13 +100,24 @@ final class SessionMasking {
     if (planner.isEmpty()) return Optional.empty();
     masked = true;
     sideChannel = sideChannel.with(planner.detectors());
-    StatementFacts facts = facts(statement);
-    return Optional.of(new StatementMasking(planner, facts, catalog, copyTarget(statement),
-        statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of())));
+    Facts facts = facts(statement);
+    return Optional.of(new StatementMasking(planner, facts.plan(), facts.screen(), facts.everything(), catalog,
+        copyTarget(statement), statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of())));
   }
 
+  /**
+   * What one statement reads, three ways.
+   *
+   * @param plan the columns it names (strict mode decides on them)
+   * @param screen the columns whose values may flow into what it writes, with whether it writes
+   *     (laundering), and those it names outside its select list (confinement)
+   * @param everything every column of every relation it touches: a notice or error could quote any
+   *     of them (a NOT NULL violation quotes the whole row)
+   */
+  record Facts(StatementFacts plan, StatementFacts screen, StatementFacts everything) {}
+
   /** What the statement reads and whether it copies what it reads somewhere masking cannot follow. */
-  StatementFacts facts(ClassifiedStatement statement) {
+  Facts facts(ClassifiedStatement statement) {
     Classification c = statement.classification();
     boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE);
     boolean launders = c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
@@ -124,15 +135,24 @@ final class SessionMasking {
     for (String o : c.objects()) {
       if (QUOTING_RELATIONS.contains(lastPart(o))) unknown = true;
     }
-    if (unknown || catalog.isEmpty()) return StatementFacts.unknown(launders);
     Optional<ColumnUse> use = statement.columnUse();
-    Reads reads = catalog.get().reads(c.objects(), use.map(ColumnUse::read));
-    Reads outside = use.isPresent()
-        ? catalog.get().reads(c.objects(), Optional.of(use.get().outsideProjection()))
-        : reads;
-    if (use.isPresent() && use.get().read().isEmpty()) reads = Reads.columns(Set.of());
-    if (use.isPresent() && use.get().outsideProjection().isEmpty()) outside = Reads.columns(Set.of());
-    return new StatementFacts(reads, outside, launders);
+    if (unknown || catalog.isEmpty() || use.isEmpty()) {
+      StatementFacts all = StatementFacts.unknown(launders);
+      return new Facts(all, all, all);
+    }
+    ColumnCatalog cat = catalog.get();
+    Reads everything = cat.reads(c.objects(), Optional.empty());
+    Reads reads = named(cat, c.objects(), use.get().read());
+    Reads outside = named(cat, c.objects(), use.get().outsideProjection());
+    Reads written = named(cat, c.objects(), use.get().intoWrite());
+    return new Facts(
+        new StatementFacts(reads, outside, launders),
+        new StatementFacts(written, outside, launders),
+        new StatementFacts(everything, everything, launders));
+  }
+
+  private static Reads named(ColumnCatalog catalog, Set<String> objects, Set<String> names) {
+    return names.isEmpty() ? Reads.columns(Set.of()) : catalog.reads(objects, Optional.of(names));
   }
 
   /** For {@code COPY table [(columns)] TO STDOUT}: the table, so its columns map through the catalog. */

@@ -24,29 +24,36 @@ import java.util.Optional;
 final class StatementMasking {
   private final MaskPlanner planner;
   private final StatementFacts facts;
+  private final StatementFacts screenFacts;
   private final Optional<ColumnCatalog> catalog;
   private final Optional<String> copyTable;
   private final List<String> copyColumns;
   private final boolean touches;
 
-  StatementMasking(MaskPlanner planner, StatementFacts facts, Optional<ColumnCatalog> catalog, Optional<String> copyTable,
-      List<String> copyColumns) {
+  /**
+   * @param facts what the statement names (plans and strict mode use it)
+   * @param screenFacts what may flow into its writes, and what it uses outside its select list
+   * @param everything every column of what it touches (decides whether its messages are withheld)
+   */
+  StatementMasking(MaskPlanner planner, StatementFacts facts, StatementFacts screenFacts, StatementFacts everything,
+      Optional<ColumnCatalog> catalog, Optional<String> copyTable, List<String> copyColumns) {
     this.copyColumns = List.copyOf(copyColumns);
     this.planner = planner;
     this.facts = facts;
+    this.screenFacts = screenFacts;
     this.catalog = catalog;
     this.copyTable = copyTable;
-    this.touches = planner.plan(List.of(), facts).touchesMasked();
+    this.touches = planner.plan(List.of(), everything).touchesMasked();
   }
 
   /** Whether the statement may run at all (laundering, confined columns). */
   Optional<Refusal> screen() {
-    return planner.screen(facts);
+    return planner.screen(screenFacts);
   }
 
   /**
-   * Whether the statement reads a masked column: then the texts of its notices and errors, and the
-   * parameter values it changes, are withheld (they may quote a value).
+   * Whether the statement touches a relation holding a masked column: then the texts of its notices
+   * and errors, and the parameter values it changes, are withheld (they may quote a value).
    */
   boolean touchesMasked() {
     return touches;

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,8 +14,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Masking through psql: every projection of THREATS.md item 13 (aliases, expressions, whole rows,
- * views, CTEs, UNION, RETURNING, cursors) reaches alice masked, and no clear value appears anywhere
- * in the bytes she received or in the audit log; dana, exempt by policy, sees clear values.
+ * JSON, aggregates, UNION, views, CTEs, RETURNING, cursors, a new column) and every path out of item
+ * 14 that psql can drive (errors, notices, COPY) reaches alice masked or is refused, and no clear
+ * value appears anywhere in the bytes she received or in the audit log; laundering into writes is
+ * refused; dana, exempt by policy, sees clear values.
  */
 class GatewayMaskingTest {
   static MaskingHarness h;
@@ -38,16 +43,181 @@ class GatewayMaskingTest {
     return r.stdout();
   }
 
+  private static Psql.Result aliceFails(String sql) {
+    Psql.Result r = h.alice().command(sql);
+    assertThat(r.succeeded()).as("should fail: " + sql + "\n" + r.stdout()).isFalse();
+    return r;
+  }
+
+  private static boolean exists(String relation) throws Exception {
+    try (Connection c = h.pg.connect(h.database);
+        var rs = c.createStatement().executeQuery("SELECT to_regclass('" + relation + "') IS NOT NULL")) {
+      rs.next();
+      return rs.getBoolean(1);
+    }
+  }
+
+  // ---- projections (THREATS.md 13) ---------------------------------------------------------
+
   @Test
-  void selectedColumnIsMaskedWithItsRulesStyle() {
-    String out = alice("SELECT id, name, email, card_number, phone FROM customers ORDER BY id");
+  void selectedColumnsAreMaskedWithTheirRulesStyles() {
+    String out = alice("SELECT id, name, email, card_number, phone, ssn FROM customers ORDER BY id");
     assertThat(out).contains("Ada Lovelace").contains("****").contains("1111").contains("[phone]");
   }
 
   @Test
-  void aliasDoesNotUnmaskAColumn() {
+  void aliasesDoNotUnmaskAColumn() {
     assertThat(alice("SELECT email AS contact, card_number AS x FROM customers")).contains("****").contains("4444");
   }
+
+  @Test
+  void wholeRowValuesAreMaskedFieldByField() {
+    assertThat(alice("SELECT c FROM customers c WHERE id = 1")).contains("Ada Lovelace").contains("GB");
+  }
+
+  @Test
+  void expressionsCastsAndFunctionsOfMaskedColumnsAreMaskedWhole() {
+    String out = alice("SELECT email || '', upper(email), email::varchar(200), lower(card_number), substr(phone, 1, 20)"
+        + " FROM customers");
+    assertThat(out).contains("****");
+  }
+
+  @Test
+  void jsonAndAggregatesOfMaskedColumnsAreMaskedOrRefused() {
+    h.alice().command("SELECT row_to_json(c) FROM customers c");
+    h.alice().command("SELECT json_agg(email) FROM customers");
+    h.alice().command("SELECT string_agg(email, ',') FROM customers");
+    h.alice().command("SELECT array_agg(card_number) FROM customers");
+    h.alice().command("SELECT to_jsonb(c) -> 'email' FROM customers c");
+  }
+
+  @Test
+  void unionIntoAnotherColumnIsMaskedUnderStrictMode() {
+    assertThat(alice("SELECT name FROM customers UNION ALL SELECT email FROM customers")).contains("****");
+  }
+
+  @Test
+  void viewsAreResolvedToTheirBaseColumns() {
+    assertThat(alice("SELECT id, name, contact, shout FROM contacts ORDER BY id")).contains("Ada Lovelace").contains("****");
+    assertThat(alice("SELECT * FROM contacts_of_contacts")).contains("****");
+    assertThat(alice("SELECT * FROM customer_cards ORDER BY id")).contains("1111").contains("4444");
+  }
+
+  @Test
+  void commonTableExpressionsAndSubqueriesAreMasked() {
+    alice("WITH x AS (SELECT email AS e FROM customers) SELECT * FROM x");
+    alice("SELECT * FROM (SELECT email FROM customers) s");
+  }
+
+  @Test
+  void returningRowsAreMasked() {
+    assertThat(alice("UPDATE customers SET country = country WHERE id = 1 RETURNING id, email, card_number"))
+        .contains("****").contains("1111");
+  }
+
+  @Test
+  void cursorsFetchMaskedRows() {
+    String out = alice("BEGIN; DECLARE c CURSOR FOR SELECT email, upper(card_number) FROM customers; FETCH ALL FROM c; COMMIT;");
+    assertThat(out).contains("****");
+  }
+
+  @Test
+  void aColumnAddedAfterTheCatalogWasReadIsMasked() {
+    h.admin("CREATE TABLE leads (id int); INSERT INTO leads VALUES (1)");
+    alice("SELECT * FROM leads");
+    h.admin("ALTER TABLE leads ADD COLUMN email text; UPDATE leads SET email = 'grace@example.com'");
+    assertThat(alice("SELECT * FROM leads")).contains("****");
+  }
+
+  @Test
+  void strictDenyRefusesAnUntraceableReadOfItsColumn() {
+    Psql.Result r = aliceFails("SELECT ssn || '' FROM customers");
+    assertThat(r.sqlState()).contains("42501");
+    assertThat(r.stderr()).contains("ssn");
+    assertThat(alice("SELECT ssn FROM customers")).contains("****");
+  }
+
+  @Test
+  void statisticsAndActivityViewsDoNotQuoteMaskedValues() throws Exception {
+    h.admin("ANALYZE customers");
+    try (Connection other = h.pg.connect(h.database); Statement st = other.createStatement()) {
+      st.execute("SELECT 'grace@example.com' AS quoted");
+      h.alice().command("SELECT query FROM pg_stat_activity");
+      h.alice().command("SELECT * FROM pg_stat_activity");
+      h.alice().command("SELECT tablename, attname, most_common_vals::text, histogram_bounds::text FROM pg_stats"
+          + " WHERE tablename = 'customers'");
+    }
+  }
+
+  // ---- side channels (THREATS.md 14) --------------------------------------------------------
+
+  @Test
+  void errorsQuotingAValueLoseTheirTextButKeepTheirSqlstate() {
+    Psql.Result r = aliceFails("SELECT email::int FROM customers");
+    assertThat(r.sqlState()).contains("22P02");
+    Psql.Result notNull = aliceFails("UPDATE customers SET name = NULL WHERE id = 1");
+    assertThat(notNull.sqlState()).contains("23502");
+  }
+
+  @Test
+  void noticesRaisedForAStatementAreScannedByDetectors() {
+    h.admin("""
+        CREATE OR REPLACE FUNCTION order_note() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          RAISE NOTICE 'order for %', (SELECT email FROM customers WHERE id = NEW.customer_id);
+          RETURN NEW;
+        END $$;
+        DROP TRIGGER IF EXISTS order_note ON orders;
+        CREATE TRIGGER order_note BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTION order_note();
+        """);
+    Psql.Result r = h.alice().command("UPDATE orders SET note = 'x' WHERE id = 10");
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    assertThat(r.stderr()).contains("order for ");
+  }
+
+  @Test
+  void copyToStdoutIsMaskedLikeAResult() {
+    assertThat(alice("COPY customers TO STDOUT")).contains("Ada Lovelace").contains("****").contains("1111");
+    assertThat(alice("COPY customers (name, email) TO STDOUT")).contains("Grace Hopper").contains("****");
+    assertThat(alice("COPY (SELECT email, name FROM customers) TO STDOUT")).contains("****");
+  }
+
+  @Test
+  void copyOfMaskedColumnsInBinaryOrCsvIsRefused() {
+    assertThat(aliceFails("COPY customers TO STDOUT WITH (FORMAT binary)").sqlState()).contains("42501");
+    assertThat(aliceFails("COPY customers TO STDOUT WITH (FORMAT csv)").sqlState()).contains("42501");
+    assertThat(aliceFails("COPY customers TO STDOUT WITH (DELIMITER ',')").sqlState()).contains("42501");
+  }
+
+  // ---- laundering (strict mode) -----------------------------------------------------------
+
+  @Test
+  void maskedColumnsCannotBeCopiedIntoWrites() throws Exception {
+    assertThat(aliceFails("CREATE TABLE stolen AS SELECT email FROM customers").sqlState()).contains("42501");
+    assertThat(aliceFails("SELECT email INTO stolen2 FROM customers").sqlState()).contains("42501");
+    assertThat(aliceFails("CREATE TEMP TABLE stolen3 AS SELECT * FROM customers").sqlState()).contains("42501");
+    assertThat(aliceFails("CREATE MATERIALIZED VIEW stolen4 AS SELECT card_number FROM customers").sqlState()).contains("42501");
+    assertThat(aliceFails("INSERT INTO orders (id, customer_id, note) SELECT 100 + id, id, email FROM customers").sqlState())
+        .contains("42501");
+    assertThat(aliceFails("UPDATE orders SET note = (SELECT email FROM customers WHERE id = 1) WHERE id = 10").sqlState())
+        .contains("42501");
+    assertThat(aliceFails("UPDATE customers SET name = phone WHERE id = 1").sqlState()).contains("42501");
+    assertThat(aliceFails("SELECT set_config('application_name', email, false) FROM customers").sqlState()).contains("42501");
+    assertThat(aliceFails("SELECT query_to_xml('SELECT email FROM customers', true, false, '')").sqlState()).contains("42501");
+    assertThat(exists("stolen")).isFalse();
+    assertThat(exists("stolen2")).isFalse();
+    assertThat(exists("stolen4")).isFalse();
+    assertThat(h.count("orders WHERE id >= 100")).isZero();
+  }
+
+  @Test
+  void writesThatCopyNoMaskedColumnStillWork() {
+    alice("INSERT INTO orders (id, customer_id, note) VALUES (12, 2, 'third')");
+    alice("UPDATE customers SET country = 'FR' WHERE id = 2");
+    alice("DELETE FROM orders WHERE id = 12");
+  }
+
+  // ---- who sees clear data --------------------------------------------------------------
 
   @Test
   void privilegedUserSeesClearValues() {

@@ -166,6 +166,15 @@ final class MaskingHarness implements AutoCloseable {
     pg.execute(database, sql);
   }
 
+  long count(String fromWhere) {
+    try (Connection c = pg.connect(database); var rs = c.createStatement().executeQuery("SELECT count(*) FROM " + fromWhere)) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   /** Every clear value found in the client's received bytes or in the audit log. */
   List<String> leaks() {
     String bytes = relay.received();
