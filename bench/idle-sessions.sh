@@ -7,18 +7,30 @@
 # max_connections + restart) is intrusive, so by default this script starts a dedicated, throw-away
 # PostgreSQL (initdb into a temp dir, max_connections = N + 100, loopback only) and removes it on
 # exit. Everything is bounded in time and cleaned up.
+#
+# By default the script also starts the gateway itself (bench/gatehouse.sh: development issuer,
+# least-privileged role gh_bench on the dedicated target, loopback config, audit on, session caps
+# above N) with the heap limit to prove (GATEHOUSE_JAVA_OPTS, default -Xmx256m), and stops it.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 usage: bench/idle-sessions.sh [--count N] [--smoke] [--keep-logs]
 
+By default the script starts a real Gatehouse itself and stops it afterwards.
+
 Environment:
-  GATEHOUSE_HOST/GATEHOUSE_PORT/GATEHOUSE_DB  the gateway's listener and the resource name, whose target
-                                              must be TARGET_HOST:TARGET_PORT/TARGET_DB (printed below)
+  GATEHOUSE_JAVA_OPTS                         JVM options of the gateway it starts (default: -Xmx256m)
+  GATEHOUSE_CMD                               the gatehouse launcher (default: ./gatehouse)
+  GATEHOUSE_SSLMODE                           TLS towards the gateway: disable (default: plaintext), require
+                                              or verify-full (the gateway then runs with tls mode auto, and
+                                              verify-full checks its generated CA)
+  GATEHOUSE_PORT                              set it to use an already running gateway instead, with:
+  GATEHOUSE_HOST/GATEHOUSE_DB                 its listener and the resource name, whose target must be
+                                              TARGET_HOST:TARGET_PORT/TARGET_DB (printed below)
   GATEHOUSE_TOKEN                             the token sent as password
   GATEHOUSE_PID                               the gateway's JVM process id (for jcmd/jstat; same user)
-  GATEHOUSE_SSLMODE, GATEHOUSE_SSLROOTCERT    TLS towards the gateway (default: disable, i.e. plaintext)
+  GATEHOUSE_SSLROOTCERT                       the CA for verify-full
   BENCH_TARGET_HOST/BENCH_TARGET_PORT         use this PostgreSQL (trust for user postgres) instead of
                                               starting a dedicated one; its max_connections must exceed N
   --smoke                                     no gateway: the sessions go straight to the target and the
@@ -43,6 +55,7 @@ unset PGHOST PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS PGSSLMODE
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+. "$HERE/gatehouse.sh"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-idle.XXXXXX")
 chmod 755 "$WORK"
 PG_DATA=""
@@ -127,28 +140,39 @@ MAXCONN=$(target_sql 'SHOW max_connections')
 echo "target: PostgreSQL at $TARGET_HOST:$TARGET_PORT/$TARGET_DB, max_connections $MAXCONN"
 
 # ---- the gateway ------------------------------------------------------------------------------
-# HOOK for the integrator: start Gatehouse (with the heap limit to prove, e.g. -Xmx256m) with a
-# resource GATEHOUSE_DB whose target is $TARGET_HOST:$TARGET_PORT/$TARGET_DB (user postgres,
-# trust; a bench-only set-up: the gateway refuses superusers unless the config accepts the risk),
-# raise its per-user and per-resource session caps above $COUNT, mint a token, and set
-# GATEHOUSE_HOST, GATEHOUSE_PORT, GATEHOUSE_DB, GATEHOUSE_TOKEN and GATEHOUSE_PID. By default it
-# only reads them from the environment. stop_gatehouse is called on exit.
+# start_gatehouse: starts the gateway with bench/gatehouse.sh, its resource "bench" pointing at
+# $TARGET_HOST:$TARGET_PORT/$TARGET_DB as the least-privileged role gh_bench, session caps above
+# $COUNT; or, when GATEHOUSE_PORT is set, uses that running gateway (GATEHOUSE_DB, GATEHOUSE_TOKEN
+# and GATEHOUSE_PID needed too). stop_gatehouse is called on exit.
+GH_NOTE=""
 start_gatehouse() {
   if [ "$SMOKE" = 1 ]; then
     GATEHOUSE_HOST=$TARGET_HOST GATEHOUSE_PORT=$TARGET_PORT GATEHOUSE_DB=$TARGET_DB GATEHOUSE_TOKEN="" GATEHOUSE_USER=postgres
     GATEHOUSE_PID=""
     return
   fi
-  : "${GATEHOUSE_HOST:=127.0.0.1}"
-  if [ -z "${GATEHOUSE_PORT:-}" ] || [ -z "${GATEHOUSE_DB:-}" ] || [ -z "${GATEHOUSE_TOKEN:-}" ] || [ -z "${GATEHOUSE_PID:-}" ]; then
-    echo "idle-sessions.sh: set GATEHOUSE_PORT, GATEHOUSE_DB, GATEHOUSE_TOKEN and GATEHOUSE_PID (gateway configured for the target above)," >&2
-    echo "                  or run with --smoke to test the script" >&2
-    exit 2
+  if [ -n "${GATEHOUSE_PORT:-}" ]; then
+    : "${GATEHOUSE_HOST:=127.0.0.1}"
+    if [ -z "${GATEHOUSE_DB:-}" ] || [ -z "${GATEHOUSE_TOKEN:-}" ] || [ -z "${GATEHOUSE_PID:-}" ]; then
+      echo "idle-sessions.sh: with GATEHOUSE_PORT set, set GATEHOUSE_DB, GATEHOUSE_TOKEN and GATEHOUSE_PID too" >&2
+      echo "                  (or unset it to let the script start a gateway; --smoke tests the script alone)" >&2
+      exit 2
+    fi
+    : "${GATEHOUSE_USER:=bench}"
+    GH_NOTE="an external gateway"
+    return
   fi
-  : "${GATEHOUSE_USER:=bench}"
+  local tls=off opts=${GATEHOUSE_JAVA_OPTS:--Xmx256m}
+  [ "${GATEHOUSE_SSLMODE:-disable}" = disable ] || tls=auto
+  echo "starting Gatehouse (TLS $tls, JVM options $opts) ..."
+  gh_start "$WORK" idle "$TARGET_HOST" "$TARGET_PORT" "$TARGET_DB" minimal "$tls" $(( COUNT + 200 )) "$opts" || exit 1
+  if [ "${GATEHOUSE_SSLMODE:-disable}" = verify-full ] && [ -z "${GATEHOUSE_SSLROOTCERT:-}" ]; then
+    GATEHOUSE_SSLROOTCERT=$GATEHOUSE_CA
+  fi
+  GH_NOTE="started by this script: JVM options $opts (plus the launcher's -XX:+UseSerialGC -Xss1m), policy $GATEHOUSE_POLICY_NAME, audit on (SQLite, durability process)"
 }
 stop_gatehouse() {
-  :
+  gh_stop
 }
 
 # heap_used_kib PID: heap in use right after a full GC (young + survivor + old), from jstat -gc.
@@ -205,6 +229,7 @@ HOLDER_PID=""
 report() {
   echo "Gatehouse idle sessions $(date -u +%Y-%m-%dT%H:%M:%SZ): $COUNT sessions, TLS to the gateway: $([ "$SSLMODE" = disable ] && echo off || echo "on ($SSLMODE)")"
   [ -n "$NOTE" ] && echo "$NOTE"
+  [ -n "$GH_NOTE" ] && echo "gateway: $GH_NOTE"
   echo "holder: $READY; client backends on the target while held: $BACKENDS"
   echo "measured JVM pid $MEASURED_PID: max heap ${MAXH:-?} MiB, RSS $(( ${RSS:-0} / 1024 )) MiB with the sessions open"
   awk -v b="$BEFORE" -v w="$WITH" -v n="$COUNT" 'BEGIN {
