@@ -154,7 +154,7 @@ class PsqlAdmissionTest {
   @Test
   void tokenThatExpiresDuringTheSessionEndsItWithAClearMessage() {
     // dana (dba) may call pg_sleep, which the reference policy counts as opaque code for others.
-    String token = stack.token(DANA, Duration.ofSeconds(8));
+    String token = stack.token(DANA, Duration.ofSeconds(15));
     // The second statement outlives the token: the gateway must end the session under it.
     Psql.Result r = stack.psql(DANA, token).withArgs("-At").withTimeout(Duration.ofSeconds(150)).script("""
         SELECT 'connected';
