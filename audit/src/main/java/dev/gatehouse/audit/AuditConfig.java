@@ -18,6 +18,9 @@ import java.util.regex.Pattern;
  *     closed) instead of buffering more
  * @param maxBatch at most this many events per store transaction
  * @param durableTimeout how long a durable call waits for its batch to commit before it is refused
+ * @param outcomeDelay how long the writer may hold back a batch of only outcome events (which
+ *     nobody waits for) so that they share the commit of the next durable event rather than pay a
+ *     commit of their own; zero commits them at once. Durable events are never held back.
  */
 public record AuditConfig(
     String nodeId,
@@ -26,7 +29,8 @@ public record AuditConfig(
     Duration checkpointInterval,
     int queueCapacity,
     int maxBatch,
-    Duration durableTimeout) {
+    Duration durableTimeout,
+    Duration outcomeDelay) {
   private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
   public static final int DEFAULT_CHECKPOINT_EVENTS = 256;
@@ -34,6 +38,7 @@ public record AuditConfig(
   public static final int DEFAULT_QUEUE_CAPACITY = 10_000;
   public static final int DEFAULT_MAX_BATCH = 512;
   public static final Duration DEFAULT_DURABLE_TIMEOUT = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_OUTCOME_DELAY = Duration.ofMillis(2);
 
   public AuditConfig {
     Objects.requireNonNull(nodeId, "nodeId == null");
@@ -50,23 +55,34 @@ public record AuditConfig(
     if (maxBatch < 1) throw new IllegalArgumentException("maxBatch < 1");
     Objects.requireNonNull(durableTimeout, "durableTimeout == null");
     if (durableTimeout.isNegative() || durableTimeout.isZero()) throw new IllegalArgumentException("durableTimeout <= 0");
+    Objects.requireNonNull(outcomeDelay, "outcomeDelay == null");
+    if (outcomeDelay.isNegative()) throw new IllegalArgumentException("outcomeDelay < 0");
+    if (outcomeDelay.compareTo(checkpointInterval) > 0) throw new IllegalArgumentException("outcomeDelay > checkpointInterval");
   }
 
-  /** The defaults: checkpoint every 256 events or 1 s, 10,000 queued events, batches of 512, 5 s timeout. */
+  /**
+   * The defaults: checkpoint every 256 events or 1 s, 10,000 queued events, batches of 512, 5 s
+   * timeout, outcome events held back at most 2 ms.
+   */
   public static AuditConfig defaults(String nodeId, Path keyFile) {
     return new AuditConfig(nodeId, keyFile, DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_INTERVAL,
-        DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH, DEFAULT_DURABLE_TIMEOUT);
+        DEFAULT_QUEUE_CAPACITY, DEFAULT_MAX_BATCH, DEFAULT_DURABLE_TIMEOUT, DEFAULT_OUTCOME_DELAY);
   }
 
   public AuditConfig withCheckpoints(int events, Duration interval) {
-    return new AuditConfig(nodeId, keyFile, events, interval, queueCapacity, maxBatch, durableTimeout);
+    return new AuditConfig(nodeId, keyFile, events, interval, queueCapacity, maxBatch, durableTimeout,
+        outcomeDelay.compareTo(interval) > 0 ? interval : outcomeDelay);
   }
 
   public AuditConfig withQueue(int capacity, int batch) {
-    return new AuditConfig(nodeId, keyFile, checkpointEvents, checkpointInterval, capacity, batch, durableTimeout);
+    return new AuditConfig(nodeId, keyFile, checkpointEvents, checkpointInterval, capacity, batch, durableTimeout, outcomeDelay);
   }
 
   public AuditConfig withDurableTimeout(Duration timeout) {
-    return new AuditConfig(nodeId, keyFile, checkpointEvents, checkpointInterval, queueCapacity, maxBatch, timeout);
+    return new AuditConfig(nodeId, keyFile, checkpointEvents, checkpointInterval, queueCapacity, maxBatch, timeout, outcomeDelay);
+  }
+
+  public AuditConfig withOutcomeDelay(Duration delay) {
+    return new AuditConfig(nodeId, keyFile, checkpointEvents, checkpointInterval, queueCapacity, maxBatch, durableTimeout, delay);
   }
 }
