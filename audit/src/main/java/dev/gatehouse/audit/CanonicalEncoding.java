@@ -1,6 +1,5 @@
 package dev.gatehouse.audit;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -20,13 +19,24 @@ import java.util.Optional;
  * tag opens each encoding, so a later format can never be confused with this one.
  *
  * <p>Changing anything here invalidates every stored chain: add a new version tag instead.
- * Not thread-safe; one instance per encoding.
+ * Not thread-safe; one instance per encoding. It runs for every event on the audit writer's
+ * thread, so it writes into a plain array (no synchronized stream) and copies ASCII text without
+ * an intermediate array; the bytes are exactly those of {@link String#getBytes} in UTF-8.
  */
 final class CanonicalEncoding {
   static final String EVENT_TAG = "gatehouse.audit.event.v1";
   static final String CHECKPOINT_TAG = "gatehouse.audit.checkpoint.v1";
 
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new AuditException("this JDK offers no SHA-256", e);
+    }
+  });
+
+  private byte[] out = new byte[512];
+  private int size;
 
   static String eventHash(String chainId, long seq, String prevHash, EventBody body) {
     CanonicalEncoding e = new CanonicalEncoding();
@@ -77,7 +87,9 @@ final class CanonicalEncoding {
     });
     e.optionalString(body.ref());
     e.map(body.attributes());
-    return HexFormat.of().formatHex(sha256(e.out.toByteArray()));
+    MessageDigest sha256 = SHA256.get();
+    sha256.update(e.out, 0, e.size);
+    return HexFormat.of().formatHex(sha256.digest());
   }
 
   static byte[] checkpointPayload(String chainId, long seq, String hash, Instant time, String keyId) {
@@ -88,7 +100,7 @@ final class CanonicalEncoding {
     e.string(hash);
     e.instant(time);
     e.string(keyId);
-    return e.out.toByteArray();
+    return java.util.Arrays.copyOf(e.out, e.size);
   }
 
   static byte[] sha256(byte[] bytes) {
@@ -100,9 +112,27 @@ final class CanonicalEncoding {
   }
 
   private void string(String s) {
-    byte[] b = s.getBytes(StandardCharsets.UTF_8);
-    int32(b.length);
-    out.writeBytes(b);
+    int n = s.length();
+    ensure(4 + n);
+    int start = size + 4;
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c >= 0x80) { // not ASCII: let the JDK encode it, exactly as before
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        int32(b.length);
+        ensure(b.length);
+        System.arraycopy(b, 0, out, size, b.length);
+        size += b.length;
+        return;
+      }
+      out[start + i] = (byte) c;
+    }
+    int32(n);
+    size += n;
+  }
+
+  private void ensure(int more) {
+    if (size + more > out.length) out = java.util.Arrays.copyOf(out, Math.max(out.length * 2, size + more));
   }
 
   private void optionalString(Optional<String> s) {
@@ -111,7 +141,8 @@ final class CanonicalEncoding {
   }
 
   private void present(boolean present) {
-    out.write(present ? 1 : 0);
+    ensure(1);
+    out[size++] = (byte) (present ? 1 : 0);
   }
 
   private void list(List<String> values) {
@@ -134,10 +165,12 @@ final class CanonicalEncoding {
   }
 
   private void int32(int v) {
-    out.write(v >>> 24);
-    out.write(v >>> 16);
-    out.write(v >>> 8);
-    out.write(v);
+    ensure(4);
+    out[size] = (byte) (v >>> 24);
+    out[size + 1] = (byte) (v >>> 16);
+    out[size + 2] = (byte) (v >>> 8);
+    out[size + 3] = (byte) v;
+    size += 4;
   }
 
   private void int64(long v) {
