@@ -81,6 +81,7 @@ final class FrontendRelay {
   static final Frame DENIED_EXECUTE = new Frame(Describe.TYPE, new byte[] {'G', 0});
 
   private static final byte COPY_DATA = 'd';
+  private static final Frame FLUSH = FrontendCodec.encode(Flush.INSTANCE);
 
   private final ProxySession s;
   private final MessageWriter target;
@@ -231,6 +232,8 @@ final class FrontendRelay {
         Optional<SessionState.Shape> shape = s.state.shape(portal.get());
         if (shape.isEmpty()) {
           forward(new Expected.DescribeDone(Optional.empty(), portal, true), FrontendCodec.encode(Describe.portal(e.portal())));
+          // The server holds its answers until a Sync or Flush; the client's Sync is still behind the Execute.
+          target.write(FLUSH);
           shape = s.state.awaitShape(portal.get(), this::flushUnchecked);
         }
         if (shape.isEmpty()) {
