@@ -47,6 +47,7 @@ public final class PostgresGateway implements AutoCloseable {
   private final Masking masking;
   private final BackendConnector connector;
   private final Clock clock;
+  private final Duration catalogTtl;
   /** Column provenance per resource, on Gatehouse's own backend connection; opened on first use. */
   private final Map<String, ColumnCatalog> catalogs = new ConcurrentHashMap<>();
   private volatile ServerSocket server;
@@ -77,13 +78,15 @@ public final class PostgresGateway implements AutoCloseable {
       SqlClassifier classifier,
       BackendConnector connector,
       Clock clock) {
-    this(config, checkpoint, targets, classifier, connector, clock, Masking.none());
+    this(config, checkpoint, targets, classifier, connector, clock, Masking.none(), ColumnCatalog.DEFAULT_TTL);
   }
 
   /**
    * As above, masking results: each allowed statement's obligations name the masking rules (of
    * {@code masking}) that apply to it; column origins are looked up in each resource's catalog over
    * a connection of Gatehouse's own (see docs/masking.md, "PostgreSQL").
+   *
+   * @param catalogTtl how long a column origin is trusted without DDL through Gatehouse
    */
   public PostgresGateway(
       PostgresListenerConfig config,
@@ -92,7 +95,10 @@ public final class PostgresGateway implements AutoCloseable {
       SqlClassifier classifier,
       BackendConnector connector,
       Clock clock,
-      Masking masking) {
+      Masking masking,
+      Duration catalogTtl) {
+    if (catalogTtl.isNegative() || catalogTtl.isZero()) throw new IllegalArgumentException("catalogTtl <= 0");
+    this.catalogTtl = catalogTtl;
     this.masking = Objects.requireNonNull(masking, "masking == null");
     this.connector = Objects.requireNonNull(connector, "connector == null");
     this.clock = Objects.requireNonNull(clock, "clock == null");
@@ -213,7 +219,7 @@ public final class PostgresGateway implements AutoCloseable {
     String resource = session.resource().name();
     ColumnCatalog catalog = catalogs.computeIfAbsent(resource, r -> new ColumnCatalog(
         () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog")),
-        ColumnCatalog.DEFAULT_TTL, clock));
+        catalogTtl, clock));
     return new SessionMasking(masking, Optional.of(catalog), resource, session.principal());
   }
 

@@ -113,7 +113,7 @@ final class MaskingHarness implements AutoCloseable {
     gateway = new PostgresGateway(PostgresListenerConfig.loopback(0), checkpoint,
         name -> name.equals(RESOURCE) ? Optional.of(target) : Optional.empty(), SqlClassifier.load(),
         new BackendConnector(), Clock.systemUTC(),
-        Masking.compile(rules, Optional.of(Secret.of("k".repeat(32)))));
+        Masking.compile(rules, Optional.of(Secret.of("k".repeat(32)))), Duration.ofSeconds(60));
     gateway.start();
     try {
       relay = new RecordingRelay(gateway.port());

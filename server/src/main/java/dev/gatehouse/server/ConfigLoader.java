@@ -13,6 +13,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.gatehouse.core.Secret;
+import dev.gatehouse.masking.Masking;
+import dev.gatehouse.masking.MaskingException;
+import dev.gatehouse.masking.MaskingRules;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
@@ -57,7 +60,14 @@ public final class ConfigLoader {
       Path file,
       Path dataDir,
       Map<String, Secret> resourcePasswords,
-      Optional<Secret> auditPassword) {
+      Optional<Secret> auditPassword,
+      Masking masking) {
+    /** Without masking rules. */
+    public Loaded(GatehouseConfig config, Path file, Path dataDir, Map<String, Secret> resourcePasswords,
+        Optional<Secret> auditPassword) {
+      this(config, file, dataDir, resourcePasswords, auditPassword, Masking.none());
+    }
+
     public Path resolve(String path) {
       return file.toAbsolutePath().getParent().resolve(path).normalize();
     }
@@ -172,7 +182,31 @@ public final class ConfigLoader {
     Optional<Secret> auditPassword = audit.password() == null
         ? Optional.empty()
         : Optional.of(secret(name, "audit.password", audit.password(), base));
-    return new Loaded(config, file, dataDir, Map.copyOf(passwords), auditPassword);
+    Masking masking = masking(name, config.masking(), base);
+    return new Loaded(config, file, dataDir, Map.copyOf(passwords), auditPassword, masking);
+  }
+
+  /** Compiles the masking section; every problem is reported with its key. */
+  private Masking masking(String file, GatehouseConfig.MaskingConfig config, Path base) {
+    if (config.catalogTtl().isNegative() || config.catalogTtl().isZero()) {
+      throw new ConfigException(file, "masking.catalogTtl", "must be positive");
+    }
+    if (config.rules().isEmpty()) return Masking.none();
+    java.util.List<MaskingRules.Rule> rules = new java.util.ArrayList<>();
+    for (MaskingRules.Rule r : config.rules()) {
+      if (r == null) throw new ConfigException(file, "masking.rules", "a rule is empty");
+      // YAML 1.1 reads a bare `off` as false; `strict: off` is what people write.
+      String strict = r.strict().equals("false") ? "off" : r.strict();
+      rules.add(new MaskingRules.Rule(r.name(), r.description(), r.resources(), r.columns(), r.style(), r.detect(),
+          r.detectIn(), strict, r.confine()));
+    }
+    Optional<Secret> key = config.hashKey() == null
+        ? Optional.empty() : Optional.of(secret(file, "masking.hashKey", config.hashKey(), base));
+    try {
+      return Masking.compile(new MaskingRules(rules), key);
+    } catch (MaskingException e) {
+      throw new ConfigException(file, "masking", e.getMessage());
+    }
   }
 
   private Secret secret(String file, String key, SecretRef ref, Path base) {

@@ -140,7 +140,11 @@ public final class Gatehouse implements AutoCloseable {
           new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
               pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
               pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id()),
-          checkpoint, inspected, classifier, connector, clock);
+          checkpoint, inspected, classifier, connector, clock, loaded.masking(),
+          config.masking().catalogTtl());
+      if (!loaded.masking().ruleNames().isEmpty()) {
+        log.info("masking rules {} are in force where policy applies them", loaded.masking().ruleNames());
+      }
       postgres.start();
       started.push(postgres);
       log.info("PostgreSQL listener on {}:{} (TLS {})", pg.bind(), postgres.port(), pg.tls().mode().name().toLowerCase());

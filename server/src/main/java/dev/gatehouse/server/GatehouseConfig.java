@@ -1,5 +1,6 @@
 package dev.gatehouse.server;
 
+import dev.gatehouse.masking.MaskingRules;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +18,14 @@ public record GatehouseConfig(
     SessionsConfig sessions,
     List<ResourceConfig> resources,
     PolicyConfig policy,
-    AuditConfig audit) {
+    AuditConfig audit,
+    MaskingConfig masking) {
+
+  /** Without a masking section. */
+  public GatehouseConfig(NodeConfig node, ListenersConfig listeners, IdentityConfig identity, SessionsConfig sessions,
+      List<ResourceConfig> resources, PolicyConfig policy, AuditConfig audit) {
+    this(node, listeners, identity, sessions, resources, policy, audit, null);
+  }
 
   public GatehouseConfig {
     node = node == null ? new NodeConfig(null, null) : node;
@@ -27,6 +35,7 @@ public record GatehouseConfig(
     resources = resources == null ? List.of() : List.copyOf(resources);
     policy = policy == null ? new PolicyConfig(null) : policy;
     audit = audit == null ? new AuditConfig(null, null, null, null, null, null, null) : audit;
+    masking = masking == null ? new MaskingConfig(null, null, null) : masking;
   }
 
   /** @param id 0..255: goes into cancel keys and audit chain ids, unique per node of a cluster */
@@ -199,6 +208,27 @@ public record GatehouseConfig(
       signingKey = signingKey == null ? "" : signingKey;
       checkpointEvery = checkpointEvery == null ? 256 : checkpointEvery;
       checkpointInterval = checkpointInterval == null ? Duration.ofSeconds(1) : checkpointInterval;
+    }
+  }
+
+  /**
+   * Inline masking (docs/masking.md): the rules policy's {@code mask: [...]} lists name, and the key
+   * of keyed hashing.
+   *
+   * @param hashKey the master key of {@code hash} styles, at least 32 bytes: a secret reference
+   *     ({@code ${env:NAME}}, {@code ${file:path}}); required only when a rule hashes
+   * @param catalogTtl how long a column origin learnt from a resource's catalog is trusted without
+   *     DDL through Gatehouse (default 60s)
+   * @param rules the masking rules, each with the resources it applies to and its detectors
+   */
+  public record MaskingConfig(SecretRef hashKey, Duration catalogTtl, List<MaskingRules.Rule> rules) {
+    public MaskingConfig {
+      catalogTtl = catalogTtl == null ? Duration.ofSeconds(60) : catalogTtl;
+      rules = rules == null ? List.of() : List.copyOf(rules);
+    }
+
+    public MaskingRules toRules() {
+      return new MaskingRules(rules);
     }
   }
 }
