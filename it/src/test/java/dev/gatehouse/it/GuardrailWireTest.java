@@ -24,7 +24,6 @@ import java.util.Properties;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -251,15 +250,11 @@ class GuardrailWireTest {
   }
 
   @Test
-  @Disabled("BUG (postgres module, FrontendRelay.handle, case Bind): a Bind is forwarded before the statement is"
-      + " decided (the decision waits for Execute), but PostgreSQL plans the portal and starts its executor at Bind"
-      + " (exec_bind_message -> GetCachedPlan, PortalStart -> ExecutorStart): immutable calls with constant arguments"
-      + " run during planning and function privileges are checked. A denied statement must not reach the target:"
-      + " decide at Bind (or hold the Bind until its Execute) and replace a denied Bind by the stand-in.")
   void deniedExtendedProtocolStatementIsNotEvenPlannedOnTheTarget() throws SQLException {
     // bump() is opaque code to the policy, so alice may not call it. Over the simple protocol the
-    // whole Query is replaced; over the extended protocol the decision is taken at Execute, but
-    // PostgreSQL plans a portal (folding immutable calls) and starts its executor at Bind.
+    // whole Query is replaced; over the extended protocol PostgreSQL plans a portal (folding
+    // immutable calls) and starts its executor at Bind, so Gatehouse decides at Bind and a denied
+    // Bind never reaches the target.
     Psql.Result simple = stack.psql(ALICE, token()).command("SELECT bump(1)");
     assertThat(PsqlOutput.sqlState(simple)).as(PsqlOutput.describe(simple)).contains("42501");
     assertThat(ticketAdvanced()).as("the sequence after the simple-protocol denial").isFalse();

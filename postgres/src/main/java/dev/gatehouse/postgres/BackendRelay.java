@@ -264,7 +264,11 @@ final class BackendRelay {
         close.tombstone().ifPresent(s.state::reject);
         s.state.answered();
       }
-      case Expected.BindDone bind -> s.state.answered();
+      case Expected.BindDone bind -> {
+        replacement = bind.denial();
+        bind.decided().ifPresent(e -> e.completeError(s.checkpoint, code));
+        s.state.answered();
+      }
       case Expected.DescribeDone describe -> s.state.answered();
       case null, default -> skips = false; // e.g. COMMIT failing at Sync: no skipping follows
     }
@@ -340,6 +344,7 @@ final class BackendRelay {
       case Expected.ParseDone parse -> s.state.reject(parse.entry());
       case Expected.CloseDone close -> close.tombstone().ifPresent(s.state::reject);
       case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
+      case Expected.BindDone bind -> bind.decided().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
       case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeError(s.checkpoint, skipCause));
       case Expected.FunctionCallDone call -> call.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
       default -> { }

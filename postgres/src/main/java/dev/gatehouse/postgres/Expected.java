@@ -21,8 +21,19 @@ sealed interface Expected {
   /** ParseComplete, or an error. */
   record ParseDone(SessionState.Statement entry) implements Expected {}
 
-  /** BindComplete, or an error. */
-  record BindDone() implements Expected {}
+  /**
+   * BindComplete, or an error. PostgreSQL plans a statement when it binds it (and planning can run
+   * functions), so the execution is decided at Bind, not at Execute.
+   *
+   * @param decided the execution decided (allowed) at this Bind; the portal's Execute carries it out
+   * @param denial when present, the Bind was denied and replaced by a message that fails without
+   *     side effects: the error that comes back is replaced by this one
+   */
+  record BindDone(Optional<Execution> decided, Optional<ErrorResponse> denial) implements Expected {
+    BindDone() {
+      this(Optional.empty(), Optional.empty());
+    }
+  }
 
   /**
    * ParameterDescription (for a statement), then RowDescription or NoData; or an error. The answer

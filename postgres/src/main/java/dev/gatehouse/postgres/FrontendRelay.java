@@ -138,11 +138,7 @@ final class FrontendRelay {
         SessionState.Statement entry = s.state.parse(p.statement(), analysis);
         forward(new Expected.ParseDone(entry), frame);
       }
-      case Bind b -> {
-        Optional<Analysis> analysis = s.state.statement(b.statement(), this::flushUnchecked);
-        s.state.bind(b.portal(), b.statement(), analysis, b.resultFormats());
-        forward(new Expected.BindDone(), frame);
-      }
+      case Bind b -> bind(frame, b);
       case Describe d -> forward(d.kind() == Describe.STATEMENT
           ? new Expected.DescribeDone(s.state.statementEntry(d.name()), Optional.empty(), false)
           : new Expected.DescribeDone(Optional.empty(), s.state.portal(d.name()), false), frame);
@@ -189,8 +185,51 @@ final class FrontendRelay {
     forward(new Expected.QueryDone(number, allowed, Optional.empty()), frame);
   }
 
+  /**
+   * Decides the portal's execution at its Bind: PostgreSQL plans the statement when it binds it, and
+   * planning can already run functions (constant folding of immutable calls) and check privileges,
+   * so a denied statement must not even be bound. A denied Bind is replaced by the side-effect-free
+   * stand-in (the target then skips to Sync, as after a refusal of its own); an allowed one is
+   * carried out by the portal's Execute, which shares its decision and audit event.
+   */
+  private void bind(Frame frame, Bind b) throws IOException {
+    Optional<Analysis> analysis = s.state.statement(b.statement(), this::flushUnchecked);
+    SessionState.Portal portal = s.state.bind(b.portal(), b.statement(), analysis, b.resultFormats());
+    List<ClassifiedStatement> statements = analysis
+        .map(Analysis::statements)
+        .orElseGet(() -> List.of(unknownStatement(b.portal(), Optional.of(portal))));
+    if (statements.isEmpty()) {
+      forward(new Expected.BindDone(), frame); // an empty query: nothing to decide
+      return;
+    }
+    Map<String, String> details = new LinkedHashMap<>();
+    details.put("protocol", "extended");
+    details.put("portal", b.portal());
+    details.put("statement", b.statement());
+    List<Execution> allowed = new ArrayList<>();
+    Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
+    if (denial.isPresent()) {
+      allowed.forEach(x -> x.completeRefused(s.checkpoint));
+      portal.denied = true;
+      forward(new Expected.BindDone(Optional.empty(), denial), DENIED_EXECUTE);
+      return;
+    }
+    // One execution, one audit outcome: in practice a prepared statement holds one statement.
+    List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
+    Optional<StatementMasking> masking = allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst();
+    Execution execution = new Execution(verdicts, masking, allowed.stream().anyMatch(Execution::schemaChange));
+    portal.decided = execution;
+    forward(new Expected.BindDone(Optional.of(execution), Optional.empty()), frame);
+  }
+
   private void execute(Frame frame, Execute e) throws IOException {
     Optional<SessionState.Portal> portal = s.state.portal(e.portal());
+    if (portal.isPresent() && portal.get().denied) {
+      // Its Bind was refused: the target never bound it and answers this Execute with an error
+      // (or skips it, in the same Sync batch). Nothing runs, so nothing more to decide.
+      forward(new Expected.ExecuteDone(Optional.empty(), Optional.empty()), frame);
+      return;
+    }
     if (portal.isPresent() && portal.get().execution != null) {
       // A later Execute of the same portal fetches more rows of the same execution (the server
       // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
@@ -206,21 +245,28 @@ final class FrontendRelay {
       forward(new Expected.ExecuteDone(Optional.empty(), Optional.empty()), frame); // empty query
       return;
     }
-    Map<String, String> details = new LinkedHashMap<>();
-    details.put("protocol", "extended");
-    details.put("portal", e.portal());
-    portal.ifPresent(p -> details.put("statement", p.statement));
-    List<Execution> allowed = new ArrayList<>();
-    Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
-    if (denial.isPresent()) {
-      allowed.forEach(x -> x.completeRefused(s.checkpoint));
-      forward(new Expected.ExecuteDone(Optional.empty(), denial), DENIED_EXECUTE);
-      return;
+    Execution execution;
+    if (portal.isPresent() && portal.get().decided != null) {
+      execution = portal.get().decided; // decided at its Bind
+    } else {
+      // A portal Gatehouse did not see bound (a cursor from SQL DECLARE): decided here, as unknown.
+      Map<String, String> details = new LinkedHashMap<>();
+      details.put("protocol", "extended");
+      details.put("portal", e.portal());
+      portal.ifPresent(p -> details.put("statement", p.statement));
+      List<Execution> allowed = new ArrayList<>();
+      Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
+      if (denial.isPresent()) {
+        allowed.forEach(x -> x.completeRefused(s.checkpoint));
+        forward(new Expected.ExecuteDone(Optional.empty(), denial), DENIED_EXECUTE);
+        return;
+      }
+      List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
+      execution = new Execution(verdicts,
+          allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst(),
+          allowed.stream().anyMatch(Execution::schemaChange));
     }
-    // One execution, one audit outcome: in practice a prepared statement holds one statement.
-    List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
-    Optional<StatementMasking> masking = allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst();
-    Execution execution = new Execution(verdicts, masking, allowed.stream().anyMatch(Execution::schemaChange));
+    Optional<StatementMasking> masking = execution.masking();
     Optional<MaskPlan> plan = Optional.empty();
     if (masking.isPresent()) {
       // Never relay a row before its plan exists: learn the result's shape before the Execute goes.
@@ -356,6 +402,7 @@ final class FrontendRelay {
   private void settleUnsent(Expected expected) {
     switch (expected) {
       case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
+      case Expected.BindDone b -> b.decided().ifPresent(e -> e.completeAborted(s.checkpoint));
       case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeAborted(s.checkpoint));
       case Expected.FunctionCallDone f -> f.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
       default -> { }

@@ -52,7 +52,8 @@ final class ProxySession {
   final MessageWriter clientWriter;
   final WatchedStreams.ClientOutput clientOutput;
   final BackendConnection backend;
-  final SessionState state = new SessionState();
+  /** A portal bound (and decided) but never executed ends with nothing run: completed with no rows. */
+  final SessionState state = new SessionState(this::portalEndedUnexecuted);
   /** How results are masked for this session's principal on this resource. */
   final SessionMasking masking;
 
@@ -165,6 +166,10 @@ final class ProxySession {
     if (running.get() > 0) end("session expired", Optional.of(Replies.sessionExpired()));
   }
 
+  private void portalEndedUnexecuted(Execution execution) {
+    execution.completeOk(checkpoint, Optional.of(0L));
+  }
+
   private void finished() {
     if (running.decrementAndGet() != 0) return;
     Ending end = ending.get();
@@ -172,6 +177,7 @@ final class ProxySession {
     for (Expected left : state.close()) {
       switch (left) {
         case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeAborted(checkpoint));
+        case Expected.BindDone b -> b.decided().ifPresent(e -> e.completeAborted(checkpoint));
         case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeAborted(checkpoint));
         case Expected.FunctionCallDone f -> f.execution().ifPresent(e -> e.completeAborted(checkpoint));
         default -> { }

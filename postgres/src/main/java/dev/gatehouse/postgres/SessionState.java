@@ -73,6 +73,10 @@ final class SessionState {
     /** The statement entry the portal was bound from (its shape may be known); null when unknown. */
     final Statement source;
     Execution execution;
+    /** Decided (allowed) at its Bind and not executed yet; its Execute carries it out. */
+    Execution decided;
+    /** Its Bind was denied (the target never bound it). */
+    boolean denied;
     /** The masking plan of its execution, shared by continuations after PortalSuspended. */
     MaskPlan plan;
     /** Guarded by the state's lock: the shape a Describe of this portal returned, or null. */
@@ -108,6 +112,37 @@ final class SessionState {
   private final ArrayDeque<Expected> pending = new ArrayDeque<>();
   private final Map<String, Statement> statements = new HashMap<>();
   private final Map<String, Portal> portals = new HashMap<>();
+  /** Completes an execution decided at a Bind whose portal ended without being executed. */
+  private final Consumer<Execution> onUnexecuted;
+  /** Guarded by the lock: such executions, settled by the caller after the lock is released. */
+  private final List<Execution> unexecuted = new ArrayList<>();
+
+  SessionState() {
+    this(e -> { });
+  }
+
+  SessionState(Consumer<Execution> onUnexecuted) {
+    this.onUnexecuted = onUnexecuted;
+  }
+
+  /** Under the lock: a portal ended; remember its decided execution if it never ran. */
+  private void unexecuted(Portal p) {
+    if (p != null && p.decided != null && p.execution == null) unexecuted.add(p.decided);
+  }
+
+  /** Outside the lock: completes what {@link #unexecuted(Portal)} collected (it may write to the audit queue). */
+  private void settleUnexecuted() {
+    List<Execution> done;
+    lock.lock();
+    try {
+      if (unexecuted.isEmpty()) return;
+      done = new ArrayList<>(unexecuted);
+      unexecuted.clear();
+    } finally {
+      lock.unlock();
+    }
+    done.forEach(onUnexecuted);
+  }
   private long syncPoints;
   private boolean skipping;
   private boolean closed;
@@ -218,10 +253,11 @@ final class SessionState {
       Statement source = statements.get(statement);
       if (source != null && (source.tombstone || source.tainted)) source = null;
       Portal entry = new Portal(statement, analysis, syncPoints, resultFormats.clone(), source);
-      portals.put(portal, entry);
+      unexecuted(portals.put(portal, entry));
       return entry;
     } finally {
       lock.unlock();
+      settleUnexecuted();
     }
   }
 
@@ -315,9 +351,10 @@ final class SessionState {
   void closePortal(String name) {
     lock.lock();
     try {
-      portals.remove(name);
+      unexecuted(portals.remove(name));
     } finally {
       lock.unlock();
+      settleUnexecuted();
     }
   }
 
@@ -399,11 +436,16 @@ final class SessionState {
       transactionStatus = status;
       if (status == 'I') {
         // The transaction ended: every portal bound before this sync point is gone with it.
-        portals.values().removeIf(p -> p.syncPoint < number);
+        portals.values().removeIf(p -> {
+          if (p.syncPoint >= number) return false;
+          unexecuted(p);
+          return true;
+        });
       }
       changed.signalAll();
     } finally {
       lock.unlock();
+      settleUnexecuted();
     }
   }
 
@@ -472,10 +514,13 @@ final class SessionState {
       closed = true;
       List<Expected> left = new ArrayList<>(pending);
       pending.clear();
+      portals.values().forEach(this::unexecuted);
+      portals.clear();
       changed.signalAll();
       return left;
     } finally {
       lock.unlock();
+      settleUnexecuted();
     }
   }
 

@@ -113,7 +113,9 @@ class GatewayProtocolTest {
           parse("s2", "DROP TABLE t"), bind("", "s2"), execute(""), Sync.INSTANCE);
       assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P01");
       List<BackendMessage> second = c.untilReady();
-      assertThat(second).startsWith(ParseComplete.INSTANCE, BindComplete.INSTANCE);
+      // Decided at the Bind (PostgreSQL plans a statement when it binds it): refused there, so no BindComplete.
+      assertThat(second.get(0)).isEqualTo(ParseComplete.INSTANCE);
+      assertThat(second).doesNotContain(BindComplete.INSTANCE);
       assertThat(RawClient.firstError(second)).get().satisfies(e -> {
         assertThat(e.sqlstate()).isEqualTo("42501");
         assertThat(e.message()).contains("rule no-drop");
