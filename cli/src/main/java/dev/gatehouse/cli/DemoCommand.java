@@ -25,6 +25,11 @@ import picocli.CommandLine.Option;
  * shop, a development identity provider (FOR DEMOS ONLY: it mints tokens for anyone who asks), the
  * reference policy, and the gateway; then it prints how to connect as each demo user.
  *
+ * <p>Masking: alice (developers) and bob (analysts) see customers' e-mails as keyed hashes, card
+ * numbers with only their last four digits and phone numbers redacted; dana (dba) sees them clear.
+ * Who is masked is policy ({@code masking-policy.yaml}); how is the configuration's {@code masking}
+ * section.
+ *
  * <p>The demo writes a real configuration file ({@code <dir>/gatehouse.yaml}) so the other
  * commands ({@code audit verify --config ...}) work on the demo's audit log.
  */
@@ -73,6 +78,8 @@ final class DemoCommand implements Callable<Integer> {
         DevelopmentIssuer issuer = DevelopmentIssuer.start(0)) {
       writePrivate(base.resolve("pg-demo.password"), database.password().reveal());
       Files.writeString(base.resolve("policy.yaml"), PolicySource.demo().text());
+      Files.writeString(base.resolve("masking-policy.yaml"), MASKING_POLICY);
+      if (!Files.exists(base.resolve("masking.key"))) writePrivate(base.resolve("masking.key"), randomKey());
       Path config = base.resolve("gatehouse.yaml");
       Files.writeString(config, configYaml(issuer, database));
       ConfigLoader.Loaded loaded = new ConfigLoader(System::getenv).load(config);
@@ -123,7 +130,27 @@ final class DemoCommand implements Callable<Integer> {
             tls: {mode: disable}   # the embedded target listens on loopback only
             tags: {env: demo}
         policy:
-          files: [policy.yaml]
+          files: [policy.yaml, masking-policy.yaml]
+        # Inline masking (docs/masking.md): what is masked and how. Who is masked is policy: the
+        # rules in masking-policy.yaml name these rules in their `mask:` lists.
+        masking:
+          hashKey: ${file:masking.key}
+          rules:
+            - name: email
+              description: customers' e-mail addresses, as keyed hashes (still joinable and countable)
+              columns: ["public.customers.email"]
+              style: {type: hash, length: 12, prefix: "email:"}
+              detect: [email]
+            - name: card_number
+              description: payment card numbers, last four digits kept
+              columns: ["public.customers.card_number"]
+              style: {type: keep_last, keep: 4}
+              detect: [card]
+            - name: phone
+              description: phone numbers, redacted
+              columns: ["public.customers.phone"]
+              style: {type: redact}
+              detect: [phone]
         audit:
           store: jdbc:sqlite:gatehouse.db
           durability: process
@@ -158,7 +185,9 @@ final class DemoCommand implements Callable<Integer> {
     }
     out.println();
     out.println(t.bold("Things to try") + " (as alice unless said otherwise):");
-    out.println("    SELECT name, email FROM customers LIMIT 3;                      -- allowed, audited");
+    out.println("    SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- masked for alice: e-mails hashed, cards ****1111, phones ****");
+    out.println("    SELECT upper(email) AS x, c FROM customers c LIMIT 1;           -- still masked: columns are traced, not matched by name");
+    out.println("    as dana: SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- clear: the dba group is not masked");
     out.println("    DELETE FROM orders;                                             -- refused: no WHERE (42501)");
     out.println("    DROP TABLE orders;                                              -- refused: DROP is for dba");
     out.println("    SELECT 1; DROP /* hidden */ TABLE orders;                       -- refused: each statement is parsed");
@@ -176,6 +205,40 @@ final class DemoCommand implements Callable<Integer> {
         + RESOURCE + " --sql 'DELETE FROM orders'");
     out.println();
     out.flush();
+  }
+
+  /**
+   * Who is masked: the reference policy's own rules stay as they are; these allow rules add masking
+   * obligations to what developers and analysts may already run (an allow only adds its masks to
+   * statements another rule allows too, so it widens nothing). dba is in neither: clear data.
+   */
+  static final String MASKING_POLICY = """
+      # Written by `gatehouse demo`: who sees customers' personal data masked (docs/policy.md, mask).
+      version: 1
+      rules:
+        - name: developers-see-masked-personal-data
+          description: Developers get e-mails, card numbers and phone numbers masked.
+          effect: allow
+          applies_to: [commands]
+          subjects: {groups: [developers]}
+          resources: {names: [pg-demo]}
+          mask: [email, card_number, phone]
+
+        - name: analysts-see-masked-personal-data
+          description: Analysts too, on the statements they may run.
+          effect: allow
+          subjects: {groups: [analysts]}
+          resources: {names: [pg-demo]}
+          commands:
+            sql:
+              kinds: [SELECT, SHOW, BEGIN, START TRANSACTION, COMMIT, ROLLBACK]
+          mask: [email, card_number, phone]
+      """;
+
+  private static String randomKey() {
+    byte[] key = new byte[32];
+    new java.security.SecureRandom().nextBytes(key);
+    return java.util.HexFormat.of().formatHex(key);
   }
 
   static Duration parseDuration(String text) {
