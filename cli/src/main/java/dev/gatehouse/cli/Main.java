@@ -38,7 +38,8 @@ public final class Main {
     return java.nio.file.Path.of("data", "demo");
   }
 
-  static int run(String... args) {
+  /** Runs the CLI in this JVM and returns the exit code (for embedding and tests; {@link #main} exits). */
+  public static int run(String... args) {
     CommandLine cli = new CommandLine(new Main());
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       commandLine.getErr().println("gatehouse: " + e.getMessage());

@@ -3,8 +3,6 @@ package dev.gatehouse.it;
 import dev.gatehouse.cli.Main;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -28,23 +26,15 @@ final class Cli {
     System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
     System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
     try {
-      int code = (int) main().invoke(null, (Object) args);
+      int code = Main.run(args);
       return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    } catch (InvocationTargetException e) {
-      throw new AssertionError("gatehouse " + String.join(" ", args) + " threw instead of returning an exit code", e.getCause());
-    } catch (ReflectiveOperationException e) {
-      throw new AssertionError("cannot call dev.gatehouse.cli.Main.run", e);
+    } catch (RuntimeException e) {
+      throw new AssertionError("gatehouse " + String.join(" ", args) + " threw instead of returning an exit code", e);
     } finally {
       System.out.flush();
       System.err.flush();
       System.setOut(oldOut);
       System.setErr(oldErr);
     }
-  }
-
-  static Method main() throws NoSuchMethodException {
-    Method run = Main.class.getDeclaredMethod("run", String[].class);
-    run.setAccessible(true);
-    return run;
   }
 }

@@ -97,7 +97,7 @@ class ConfigErrorTest {
     Path config = write(yaml);
     Cli.Result r = Cli.run("serve", "--config", config.toString());
     assertThat(r.exitCode()).as(r.err()).isEqualTo(2);
-    assertThat(r.err()).contains(config + ": resources[pg-demo]").contains("role \"" + pg.superuser() + "\" has SUPERUSER").contains("acceptPrivilegedRole");
+    assertThat(r.err()).contains(config + ": resources[0]: resource \"pg-demo\"").contains("role \"" + pg.superuser() + "\" has SUPERUSER").contains("acceptPrivilegedRole");
   }
 
   private Path write(String yaml) throws IOException {

@@ -60,7 +60,7 @@ class DemoTest {
     try {
       demo = Thread.ofPlatform().name("gatehouse-demo").start(() -> {
         try {
-          exit.complete(Cli.main().invoke(null, (Object) new String[] {"demo", "--dir", dir.toString(), "--port", "0", "--control-port", "0"}));
+          exit.complete(dev.gatehouse.cli.Main.run("demo", "--dir", dir.toString(), "--port", "0", "--control-port", "0"));
         } catch (Throwable t) {
           exit.completeExceptionally(t);
         }

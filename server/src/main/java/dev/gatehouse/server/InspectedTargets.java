@@ -30,7 +30,8 @@ final class InspectedTargets implements Function<String, Optional<PostgresTarget
   private final ReentrantLock lock = new ReentrantLock();
 
   InspectedTargets(Map<String, PostgresTarget> targets, TargetInspector inspector) {
-    this.targets = Map.copyOf(targets);
+    // In configuration order: errors name resources[i].
+    this.targets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(targets));
     this.inspector = inspector;
     targets.keySet().forEach(name -> states.put(name, State.UNCHECKED));
   }
@@ -42,13 +43,14 @@ final class InspectedTargets implements Function<String, Optional<PostgresTarget
    * @throws ConfigException naming the resource and the risky power
    */
   void inspectAll(String configFile) {
+    int index = 0;
     for (String name : targets.keySet()) {
+      String key = "resources[" + index++ + "]";
       try {
         check(name);
       } catch (PostgresGatewayException e) {
         if ("42501".equals(e.sqlstate())) {
-          throw new ConfigException(configFile, "resources[" + name + "]",
-              e.getMessage() + "; use a least-privileged role (docs/postgres.md) or set acceptPrivilegedRole: true");
+          throw new ConfigException(configFile, key, "resource \"" + name + "\": " + e.getMessage());
         }
         log.warn("resource \"{}\" could not be inspected at start ({}); it will be checked on first use", name, e.getMessage());
       }
