@@ -88,7 +88,8 @@ class DemoTest {
 
       // Stopping: the demo waits for a signal; interrupting its thread is the in-process equivalent.
       demo.interrupt();
-      exit.handle((v, t) -> v).get(60, TimeUnit.SECONDS);
+      assertThat(exit.get(60, TimeUnit.SECONDS)).as("the demo's exit code after a clean stop").isEqualTo(0);
+      assertThat(text(captured)).contains("Stopping the demo");
       assertThat(listening(port)).as("the gateway's port after the demo stopped").isFalse();
     } finally {
       if (demo != null && demo.isAlive()) {
