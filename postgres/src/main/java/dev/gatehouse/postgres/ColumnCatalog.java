@@ -111,6 +111,10 @@ final class ColumnCatalog implements AutoCloseable {
   /** View OID → every base column it reads. */
   private final Map<Integer, Set<ColumnOrigin.Column>> viewReads = new ConcurrentHashMap<>();
   private final Map<Integer, TypeFamily> types = new ConcurrentHashMap<>(BUILTIN_TYPES);
+  /** Relation name as written → the OIDs it may name, with when that was learnt. */
+  private final Map<String, Named> names = new ConcurrentHashMap<>();
+
+  private record Named(List<Integer> oids, Instant loadedAt) {}
   private volatile Instant generation;
   private BackendConnection connection;
 
@@ -128,6 +132,7 @@ final class ColumnCatalog implements AutoCloseable {
   /** Forgets everything known: a DDL statement ran on the resource. */
   void invalidate() {
     relations.clear();
+    names.clear();
     viewColumns.clear();
     viewReads.clear();
     generation = clock.instant();
@@ -346,13 +351,22 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   private List<Relation> relationsNamed(String name) {
-    String[] parts = name.replace("\"", "").split("\\.", -1);
-    String relname = parts[parts.length - 1];
-    String schema = parts.length >= 2 ? parts[parts.length - 2] : "";
-    List<Relation> out = new ArrayList<>();
-    for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, relname, schema))) {
-      relation(Integer.parseUnsignedInt(row.get(0).orElse("0")), -1).ifPresent(out::add);
+    Instant now = clock.instant();
+    Named known = names.get(name);
+    if (known == null || !known.loadedAt().plus(ttl).isAfter(now) || known.loadedAt().isBefore(generation)) {
+      String[] parts = name.replace("\"", "").split("\\.", -1);
+      String relname = parts[parts.length - 1];
+      String schema = parts.length >= 2 ? parts[parts.length - 2] : "";
+      List<Integer> oids = new ArrayList<>();
+      for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, relname, schema))) {
+        oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
+      }
+      known = new Named(List.copyOf(oids), now);
+      if (names.size() > 10_000) names.clear(); // bounded: names come from clients' statements
+      names.put(name, known);
     }
+    List<Relation> out = new ArrayList<>();
+    for (int oid : known.oids()) relation(oid, -1).ifPresent(out::add);
     return out;
   }
 
