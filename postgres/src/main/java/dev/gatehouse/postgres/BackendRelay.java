@@ -65,6 +65,14 @@ final class BackendRelay {
   private Refusal withholding;
   /** A DDL statement completed inside a transaction: column origins are stale once it ends. */
   private boolean schemaChanged;
+  /**
+   * The execution and plan of the rows being relayed, resolved at the first DataRow of a result and
+   * kept while only DataRows follow (the expectation queue's head cannot change between them), so
+   * a row costs no lock.
+   */
+  private boolean rowsResolved;
+  private Optional<Execution> rowExecution = Optional.empty();
+  private MaskPlan rowPlan;
 
   BackendRelay(ProxySession session) {
     this.s = session;
@@ -106,6 +114,7 @@ final class BackendRelay {
   }
 
   private void handle(FrameHeader header) throws IOException {
+    if (header.type() != 'D') rowsResolved = false;
     switch (header.type()) {
       case 'D' -> {
         if (s.masking.configured()) {
@@ -355,20 +364,24 @@ final class BackendRelay {
 
   /** A DataRow while masking is configured: counted, then relayed, rewritten or withheld. */
   private void maskedRow(FrameHeader header) throws IOException {
-    Expected head = s.state.head().orElse(null);
-    MaskPlan plan = null;
-    Optional<Execution> execution = Optional.empty();
-    switch (head) {
-      case Expected.ExecuteDone x -> {
-        execution = x.execution();
-        plan = x.plan().orElse(null);
+    if (!rowsResolved) {
+      rowPlan = null;
+      rowExecution = Optional.empty();
+      switch (s.state.head().orElse(null)) {
+        case Expected.ExecuteDone x -> {
+          rowExecution = x.execution();
+          rowPlan = x.plan().orElse(null);
+        }
+        case Expected.QueryDone q -> {
+          rowExecution = q.current();
+          rowPlan = current;
+        }
+        case null, default -> { }
       }
-      case Expected.QueryDone q -> {
-        execution = q.current();
-        plan = current;
-      }
-      case null, default -> { }
+      rowsResolved = true;
     }
+    MaskPlan plan = rowPlan;
+    Optional<Execution> execution = rowExecution;
     execution.ifPresent(Execution::rowSeen);
     if (withholding != null) {
       skip(header);
