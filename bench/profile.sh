@@ -59,7 +59,7 @@ echo "JFR recording: $OUT ($EVENT)"
 TOTAL=$(grep -c "^$EVENT" "$WORK/samples.txt" || true)
 echo
 echo "== samples by thread (virtual threads as 'virtual') =="
-awk -v ev="$EVENT" '$0 ~ "^" ev { t = "" } /sampledThread = / { t = $0; sub(/.*sampledThread = "/, "", t); v = ($0 ~ /virtual\)/); sub(/".*/, "", t); gsub(/[0-9]+$/, "N", t); if (v) t = "virtual " t; print t }' \
+awk -v ev="$EVENT" '$0 ~ "^" ev { t = "" } /(sampledThread|eventThread) = / { t = $0; sub(/.*(sampledThread|eventThread) = "/, "", t); v = ($0 ~ /virtual\)/); sub(/".*/, "", t); gsub(/[0-9]+$/, "N", t); if (v) t = "virtual " t; print t }' \
   "$WORK/samples.txt" | sort | uniq -c | sort -rn | head -15
 echo
 echo "== top frames (self samples) =="
