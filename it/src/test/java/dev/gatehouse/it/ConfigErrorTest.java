@@ -100,6 +100,26 @@ class ConfigErrorTest {
     assertThat(r.err()).contains(config + ": resources[0]: resource \"pg-demo\"").contains("role \"" + pg.superuser() + "\" has SUPERUSER").contains("acceptPrivilegedRole");
   }
 
+  @Test
+  void serveRefusesAPolicyThatAppliesAnUndefinedMaskingRule() throws IOException {
+    // Policy decides who gets masked data; masking.rules says how. A name policy uses but no rule
+    // defines would otherwise only show as refused statements at run time.
+    Files.writeString(dir.resolve("masks.yaml"), """
+        version: 1
+        rules:
+          - name: developers-see-masked-cards
+            effect: allow
+            applies_to: [commands]
+            subjects: {groups: [developers]}
+            resources: {names: [pg-demo]}
+            mask: [card-numbers]
+        """);
+    Path config = write(VALID.replace("files: [policy.yaml]", "files: [policy.yaml, masks.yaml]"));
+    Cli.Result r = Cli.run("serve", "--config", config.toString());
+    assertThat(r.exitCode()).as(r.err()).isEqualTo(2);
+    assertThat(r.err()).contains(config + ": policy.files: ").contains("masking rules that masking.rules does not define: card-numbers");
+  }
+
   private Path write(String yaml) throws IOException {
     Files.writeString(dir.resolve("target.password"), "not-used\n");
     Files.writeString(dir.resolve("policy.yaml"), dev.gatehouse.policy.PolicySource.demo().text());

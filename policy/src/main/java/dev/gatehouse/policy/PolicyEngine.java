@@ -78,6 +78,13 @@ public final class PolicyEngine implements Policy {
     return rules.stream().map(CompiledRule::name).toList();
   }
 
+  /** Every masking rule name an allow rule of this policy applies, in policy order. */
+  public Set<String> maskNames() {
+    Set<String> names = new LinkedHashSet<>();
+    rules.forEach(r -> names.addAll(r.masks()));
+    return names;
+  }
+
   /** Where a rule was written ({@code file:line}), for explanations. */
   public Optional<String> origin(String rule) {
     return rules.stream().filter(r -> r.name().equals(rule)).map(CompiledRule::origin).findFirst();

@@ -109,6 +109,11 @@ public final class Gatehouse implements AutoCloseable {
     if (config.policy().files().isEmpty()) {
       log.warn("no policy files configured: every connection and statement is denied");
     }
+    List<String> undefinedMasks = loaded.masking().undefined(policy.current().maskNames());
+    if (!undefinedMasks.isEmpty()) {
+      throw new ConfigException(file, "policy.files",
+          "the policy applies masking rules that masking.rules does not define: " + String.join(", ", undefinedMasks));
+    }
 
     Map<String, Resource> resources = new LinkedHashMap<>();
     Map<String, PostgresTarget> targets = new LinkedHashMap<>();
