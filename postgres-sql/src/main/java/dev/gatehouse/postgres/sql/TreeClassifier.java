@@ -603,8 +603,49 @@ final class TreeClassifier {
     if (Functions.ROLE_SETTINGS.contains(name)) facts.flags.add(ROLE_CHANGE);
     if (Functions.PARSING_SETTINGS.contains(name)) facts.changesParsing = true;
     if (Functions.secretSetting(name)) collectStrings(set.path("args"), facts.redactAt, 0);
+    // pg_catalog is searched first unless the path names it later: then a schema listed before it
+    // can shadow built-ins (public.lower() answering lower()), and the harmless-function list no
+    // longer says what unqualified calls run. Such a path makes every later call opaque.
+    if (name.equals("search_path") && shadowsCatalog(set.path("args"))) facts.flags.add(OPAQUE_CODE);
     // Arguments are constants by grammar; walk them anyway so nothing goes unseen.
     node(set.path("args"), Set.of(), 1);
+  }
+
+  /** Whether a search_path value lists another schema before pg_catalog. */
+  static boolean shadowsCatalog(JsonNode args) {
+    java.util.List<String> schemas = new java.util.ArrayList<>();
+    collectSchemaNames(args, schemas, 0);
+    int catalog = schemas.indexOf("pg_catalog");
+    return catalog > 0;
+  }
+
+  private static void collectSchemaNames(JsonNode n, java.util.List<String> out, int depth) {
+    if (depth > 32) return;
+    if (n.isArray() || n.isObject()) {
+      var fields = n.fields();
+      if (n.isArray()) {
+        for (JsonNode e : n) collectSchemaNames(e, out, depth + 1);
+        return;
+      }
+      while (fields.hasNext()) {
+        var f = fields.next();
+        if (f.getKey().equals("location")) continue;
+        if (f.getValue().isTextual()) {
+          // A single string may hold the whole list: SET search_path = 'public, pg_catalog'.
+          for (String part : f.getValue().asText().split(",")) {
+            String schema = part.strip();
+            if (schema.startsWith("\"") && schema.endsWith("\"") && schema.length() >= 2) {
+              schema = schema.substring(1, schema.length() - 1);
+            } else {
+              schema = schema.toLowerCase(Locale.ROOT);
+            }
+            if (!schema.isEmpty()) out.add(schema);
+          }
+        } else {
+          collectSchemaNames(f.getValue(), out, depth + 1);
+        }
+      }
+    }
   }
 
   private void settingHolder(JsonNode b, String kind) {
