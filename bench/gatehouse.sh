@@ -235,3 +235,15 @@ gh_audit_count() {
     echo "n/a"
   fi
 }
+
+# gh_pg_bin NAME: the PostgreSQL client program NAME (pgbench, psql): from PATH, else the newest
+# /usr/lib/postgresql/*/bin. Prints an install hint and fails when there is none.
+gh_pg_bin() {
+  local name=$1 d
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -rn); do
+    [ -x "$d/$name" ] && { echo "$d/$name"; return; }
+  done
+  echo "$(basename "$0"): $name not found (Debian: apt-get install postgresql-client postgresql-contrib)" >&2
+  exit 1
+}

@@ -78,17 +78,8 @@ case "$SSLMODE" in disable|require) ;; *) echo "pgbench.sh: BENCH_SSLMODE must b
 unset PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS PGSSLMODE
 . "$(cd "$(dirname "$0")" && pwd)/gatehouse.sh"
 
-find_pg_bin() {
-  local name=$1 d
-  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -rn); do
-    [ -x "$d/$name" ] && { echo "$d/$name"; return; }
-  done
-  echo "pgbench.sh: $name not found (Debian: apt-get install postgresql-client postgresql-contrib)" >&2
-  exit 1
-}
-PGBENCH=$(find_pg_bin pgbench)
-PSQL=$(find_pg_bin psql)
+PGBENCH=$(gh_pg_bin pgbench)
+PSQL=$(gh_pg_bin psql)
 command -v haproxy >/dev/null 2>&1 || { echo "pgbench.sh: haproxy not found (Debian: apt-get install haproxy)" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
