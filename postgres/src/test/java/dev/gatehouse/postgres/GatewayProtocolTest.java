@@ -11,6 +11,7 @@ import dev.gatehouse.postgres.wire.BindComplete;
 import dev.gatehouse.postgres.wire.CancelRequest;
 import dev.gatehouse.postgres.wire.CommandComplete;
 import dev.gatehouse.postgres.wire.DataRow;
+import dev.gatehouse.postgres.wire.Describe;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Execute;
 import dev.gatehouse.postgres.wire.Flush;
@@ -349,4 +350,35 @@ class GatewayProtocolTest {
         .satisfies(e -> assertThat(e.outcome().rows()).isEqualTo(10));
   }
 
+
+  @Test
+  void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedWithNoRows() throws Exception {
+    // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
+    // with its transaction at Sync, still closes its audit record: one decision, one outcome.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT 'bound but never run'"), bind("", ""), Describe.portal(""), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got).contains(BindComplete.INSTANCE).noneMatch(DataRow.class::isInstance);
+      c.send(new Query("SELECT 1"));
+      c.untilReady();
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains("bound but never run")).toList();
+    assertThat(decided).singleElement().satisfies(d -> assertThat(d.decision()).isInstanceOf(Decision.Allow.class));
+    String id = decided.get(0).eventId();
+    // The outcome is written by the target->client thread as the ReadyForQuery passes: wait for it, boundedly.
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (h.audit.all(GatewayHarness.Event.Completed.class).stream().noneMatch(e -> e.eventId().equals(id))
+        && System.nanoTime() < until) {
+      Thread.sleep(20);
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Completed.class))
+        .filteredOn(e -> e.eventId().equals(id))
+        .singleElement()
+        .satisfies(e -> {
+          assertThat(e.outcome().status()).isEqualTo(dev.gatehouse.core.Outcome.Status.OK);
+          assertThat(e.outcome().rows()).isZero();
+        });
+  }
 }
