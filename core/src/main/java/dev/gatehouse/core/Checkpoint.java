@@ -145,7 +145,7 @@ public final class Checkpoint {
     } catch (AuditUnavailableException e) {
       Decision refused = new Decision.Deny(RULE_AUDIT, "the audit log is unavailable; the statement was not run");
       notify(l -> l.commandDecided(session, command, refused));
-      return new Verdict(session, command, refused, new AuditHandle("unaudited"), now);
+      return new Verdict(session, command, refused, AuditHandle.UNAUDITED, now);
     }
     Decision decided = decision;
     notify(l -> l.commandDecided(session, command, decided));
@@ -162,7 +162,7 @@ public final class Checkpoint {
 
   /** Reports how a forwarded command ended; chained after its decision in the audit log. */
   public void complete(Verdict verdict, Outcome outcome) {
-    if (!verdict.allowed() || verdict.audit().eventId().equals("unaudited")) return;
+    if (!verdict.allowed() || verdict.audit().equals(AuditHandle.UNAUDITED)) return;
     audit.commandCompleted(verdict.session(), verdict.audit(), outcome);
     notify(l -> l.commandCompleted(verdict.session(), verdict.command(), outcome));
   }

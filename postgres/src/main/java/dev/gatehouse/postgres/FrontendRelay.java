@@ -202,24 +202,37 @@ final class FrontendRelay {
       forward(new Expected.BindDone(), frame); // an empty query: nothing to decide
       return;
     }
+    PortalDecision decision = decidePortal(statements, b.portal(), Optional.of(b.statement()));
+    if (decision.denial().isPresent()) {
+      portal.denied = true;
+      forward(new Expected.BindDone(Optional.empty(), decision.denial()), DENIED_EXECUTE);
+      return;
+    }
+    portal.decided = decision.execution().orElseThrow();
+    forward(new Expected.BindDone(decision.execution(), Optional.empty()), frame);
+  }
+
+  /** A portal's statements decided as one execution, or the refusal of one of them. */
+  private record PortalDecision(Optional<Execution> execution, Optional<ErrorResponse> denial) {}
+
+  private PortalDecision decidePortal(List<ClassifiedStatement> statements, String portalName, Optional<String> statementName)
+      throws IOException {
     Map<String, String> details = new LinkedHashMap<>();
     details.put("protocol", "extended");
-    details.put("portal", b.portal());
-    details.put("statement", b.statement());
+    details.put("portal", portalName);
+    statementName.ifPresent(n -> details.put("statement", n));
     List<Execution> allowed = new ArrayList<>();
     Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
     if (denial.isPresent()) {
       allowed.forEach(x -> x.completeRefused(s.checkpoint));
-      portal.denied = true;
-      forward(new Expected.BindDone(Optional.empty(), denial), DENIED_EXECUTE);
-      return;
+      return new PortalDecision(Optional.empty(), denial);
     }
     // One execution, one audit outcome: in practice a prepared statement holds one statement.
     List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
     Optional<StatementMasking> masking = allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst();
-    Execution execution = new Execution(verdicts, masking, allowed.stream().anyMatch(Execution::schemaChange));
-    portal.decided = execution;
-    forward(new Expected.BindDone(Optional.of(execution), Optional.empty()), frame);
+    return new PortalDecision(
+        Optional.of(new Execution(verdicts, masking, allowed.stream().anyMatch(Execution::schemaChange))),
+        Optional.empty());
   }
 
   private void execute(Frame frame, Execute e) throws IOException {
@@ -250,21 +263,12 @@ final class FrontendRelay {
       execution = portal.get().decided; // decided at its Bind
     } else {
       // A portal Gatehouse did not see bound (a cursor from SQL DECLARE): decided here, as unknown.
-      Map<String, String> details = new LinkedHashMap<>();
-      details.put("protocol", "extended");
-      details.put("portal", e.portal());
-      portal.ifPresent(p -> details.put("statement", p.statement));
-      List<Execution> allowed = new ArrayList<>();
-      Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
-      if (denial.isPresent()) {
-        allowed.forEach(x -> x.completeRefused(s.checkpoint));
-        forward(new Expected.ExecuteDone(Optional.empty(), denial), DENIED_EXECUTE);
+      PortalDecision decision = decidePortal(statements, e.portal(), portal.map(p -> p.statement));
+      if (decision.denial().isPresent()) {
+        forward(new Expected.ExecuteDone(Optional.empty(), decision.denial()), DENIED_EXECUTE);
         return;
       }
-      List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
-      execution = new Execution(verdicts,
-          allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst(),
-          allowed.stream().anyMatch(Execution::schemaChange));
+      execution = decision.execution().orElseThrow();
     }
     Optional<StatementMasking> masking = execution.masking();
     Optional<MaskPlan> plan = Optional.empty();
