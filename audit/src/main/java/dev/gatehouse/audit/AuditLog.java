@@ -9,40 +9,44 @@ import dev.gatehouse.core.Decision;
 import dev.gatehouse.core.Outcome;
 import dev.gatehouse.core.Principal;
 import dev.gatehouse.core.Session;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The tamper-evident audit log: {@link AuditTrail} over an {@link AuditStore}, one hash chain per
- * node and start, written by one platform thread with group commit (see {@link ChainWriter}).
+ * node and start (see {@link ChainWriter}).
  *
- * <p>Durable methods queue the event and wait until the batch holding it is committed. They throw
- * {@link AuditUnavailableException}, so the caller refuses the command, when the queue is full
- * ({@link AuditConfig#queueCapacity()}, checked without waiting: memory stays bounded), when the
- * commit does not happen within {@link AuditConfig#durableTimeout()}, when the store fails, or after
- * {@link #close()}. A caller that gave up before its event was written is never recorded as decided;
- * one that gave up while the batch was committing may be (the log can over-report, never
- * under-report). {@link #commandCompleted} only queues, after every event queued before it; when the
- * queue stays full for the durable timeout the outcome is dropped and counted, and the chain records
- * an {@link EventType#EVENTS_LOST} event with the count.
+ * <p>Every event is sealed into the chain and written to the node's {@link AuditJournal} on the
+ * calling thread; a call returns once the journal holds the event, which then survives the gateway
+ * process being killed ({@code kill -9}), and with {@link Durability#MACHINE} once it is on stable
+ * storage. A background thread moves journaled events into the store in large batches, with signed
+ * checkpoints; a process that dies leaves its journal behind, and the next start of the same node
+ * (or a {@code gatehouse audit} command) moves what is missing into the store.
+ *
+ * <p>Durable methods throw {@link AuditUnavailableException}, so the caller refuses the command,
+ * when the journal cannot be written, while the store is failing, when more than {@link
+ * AuditConfig#queueCapacity()} events wait for the store (memory stays bounded), and after {@link
+ * #close()}. {@link #commandCompleted} never throws: an outcome that cannot be recorded is counted
+ * and the chain records an {@link EventType#EVENTS_LOST} event with the count.
  *
  * <p>Values are recorded raw, with two exceptions PostgreSQL's text type forces on every store
  * alike: NUL characters and unpaired UTF-16 surrogates are recorded as U+FFFD.
  *
- * <p>Thread-safe; one instance per node. {@link #close()} (at clean shutdown) drains the queue,
- * appends a {@link EventType#CHAIN_CLOSED} event with a final signed checkpoint and stops the writer;
- * it does not close the store, which the caller owns.
+ * <p>Thread-safe; one instance per node. {@link #close()} (at clean shutdown) appends a {@link
+ * EventType#CHAIN_CLOSED} event, stores everything under a final signed checkpoint, removes the
+ * journal and stops the background thread; it does not close the store, which the caller owns.
  */
 public final class AuditLog implements AuditTrail, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AuditLog.class);
@@ -52,11 +56,12 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   private final ChainWriter writer;
   private final Thread thread;
 
-  private AuditLog(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock) {
+  private AuditLog(AuditConfig config, Clock clock, ChainWriter writer) {
     this.config = config;
     this.clock = clock;
-    this.writer = new ChainWriter(store, config, signer, clock);
-    this.thread = Thread.ofPlatform().name("gatehouse-audit-writer").daemon(true).unstarted(writer);
+    this.writer = writer;
+    this.thread = Thread.ofPlatform().name("gatehouse-audit-indexer").daemon(true).unstarted(writer);
+    writer.bind(thread);
   }
 
   /** Starts the log with the signing key from {@link AuditConfig#keyFile()} (created when absent). */
@@ -64,15 +69,44 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     return start(store, config, AuditSigner.loadOrCreate(config.keyFile()), clock);
   }
 
-  /** Starts the log with the given signing key; {@link AuditConfig#keyFile()} is not read. */
+  /**
+   * Starts the log with the given signing key ({@link AuditConfig#keyFile()} is not read): first
+   * stores what earlier processes of this node left in the journal, then opens a new chain. Throws
+   * {@link AuditUnavailableException} when the journal is in use by another process or cannot be
+   * written, and the store's exception when recovery cannot store what it found.
+   */
   public static AuditLog start(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock) {
     Objects.requireNonNull(store, "store == null");
     Objects.requireNonNull(config, "config == null");
     Objects.requireNonNull(signer, "signer == null");
     Objects.requireNonNull(clock, "clock == null");
-    AuditLog log = new AuditLog(store, config, signer, clock);
+    AuditLog log = new AuditLog(config, clock, ChainWriter.open(store, config, signer, clock));
     log.thread.start();
     return log;
+  }
+
+  /**
+   * Stores what stopped gateways left in the journals under {@code journalDir} (every node folder
+   * no running process holds), without signing checkpoints: what {@code gatehouse audit} does
+   * before reading. Returns the number of events stored.
+   */
+  public static long recoverJournals(AuditStore store, Path journalDir, Clock clock) {
+    if (!Files.isDirectory(journalDir)) return 0;
+    long total = 0;
+    List<Path> nodes;
+    try (var list = Files.list(journalDir)) {
+      nodes = list.filter(Files::isDirectory).sorted().toList();
+    } catch (IOException e) {
+      throw new AuditException("cannot read the audit journal folder " + journalDir + ": " + e.getMessage(), e);
+    }
+    for (Path node : nodes) {
+      try (AuditJournal.NodeLock lock = AuditJournal.lockNode(journalDir, node.getFileName().toString())) {
+        total += ChainWriter.recover(store, lock.dir(), Optional.empty(), clock);
+      } catch (IOException e) {
+        LOG.debug("journal {} not recovered: {}", node, e.getMessage()); // in use by a running gateway
+      }
+    }
+    return total;
   }
 
   @Override
@@ -119,18 +153,8 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
             outcome.duration().toMillis()))
         .ref(handle.eventId())
         .build();
-    ChainWriter.Pending p = new ChainWriter.Pending(body, false);
-    boolean queued;
-    try {
-      queued = writer.offer(p, config.durableTimeout());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      queued = false;
-    }
-    if (!queued) {
-      writer.countLost();
-      LOG.warn("audit outcome event for {} dropped: {}", handle.eventId(),
-          writer.closing() ? "the audit log is shut down" : "the audit queue stayed full");
+    if (writer.append(body, false).isEmpty()) {
+      LOG.warn("audit outcome event for {} could not be recorded; it is counted as lost", handle.eventId());
     }
   }
 
@@ -139,79 +163,69 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     durable(sessionEvent(EventType.SESSION_CLOSED, session, Map.of("reason", reason)).build());
   }
 
-  /** The chain this node is writing, if one is open (none after a store failure, until the next commit). */
+  /** The chain this node is writing. */
   public Optional<String> chainId() {
-    return writer.chainId();
+    return Optional.of(writer.chainId());
   }
 
-  /** False after a failed commit, until a commit succeeds again: for readiness checks. */
+  /** False while the store or the journal fails, and after {@link #close()}: for readiness checks. */
   public boolean available() {
     return writer.available();
   }
 
-  /** Events waiting for the writer (tests). */
-  int queued() {
-    return writer.queued();
+  /** Events journaled but not yet in the store. */
+  public long unindexed() {
+    return writer.unindexed();
   }
 
-  /** Outcome events dropped since the last {@link EventType#EVENTS_LOST} event was written. */
+  /** Outcome events that could not be recorded since the log started. */
   public long lostEvents() {
     return writer.lost();
   }
 
   /**
-   * Clean shutdown: refuses new events, writes what is queued, closes the chain with a signed
-   * checkpoint, and stops the writer. Waits at most twice the durable timeout. Idempotent.
+   * Waits until every event recorded before the call is in the store (readers such as {@code audit
+   * tail} see the store only). Throws {@link AuditUnavailableException} when the store fails or does
+   * not catch up within {@link AuditConfig#durableTimeout()}.
+   */
+  public void flush() {
+    long target = writer.head();
+    long deadline = System.nanoTime() + config.durableTimeout().toNanos();
+    while (writer.indexedSeq() < target) {
+      if (!thread.isAlive()) throw new AuditUnavailableException("the audit log is shut down; the rest of its chain is in the journal", null);
+      writer.storeFailure().ifPresent(e -> {
+        throw new AuditUnavailableException("the audit store failed: " + e.getMessage(), e);
+      });
+      if (System.nanoTime() > deadline) {
+        throw new AuditUnavailableException("the audit store did not catch up within " + config.durableTimeout().toMillis() + " ms", null);
+      }
+      writer.wake();
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+    }
+  }
+
+  /**
+   * Clean shutdown: refuses new events, closes the chain, stores everything under a final signed
+   * checkpoint and removes the journal. When the store fails, it retries for twice the durable
+   * timeout and then leaves the rest in the journal for the next start. Idempotent.
    */
   @Override
   public void close() {
     writer.shutdown();
     try {
-      thread.join(config.durableTimeout().multipliedBy(2));
+      thread.join(config.durableTimeout().multipliedBy(4));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (thread.isAlive()) LOG.warn("the audit writer did not finish within {}; the chain stays open", config.durableTimeout().multipliedBy(2));
+    if (thread.isAlive()) {
+      LOG.warn("the audit indexer did not finish in time; the rest of the chain stays in the journal");
+      return;
+    }
+    writer.closeJournal();
   }
 
   private String durable(EventBody body) {
-    ChainWriter.Pending p = new ChainWriter.Pending(body, true);
-    if (!writer.offer(p)) {
-      throw new AuditUnavailableException(writer.closing()
-          ? "the audit log is shut down, so nothing more can be audited"
-          : "the audit queue is full (" + config.queueCapacity() + " events wait for the store); refusing rather than buffering more",
-          null);
-    }
-    Duration timeout = config.durableTimeout();
-    try {
-      return p.done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
-      AuditUnavailableException refused = new AuditUnavailableException(
-          "the audit store did not commit the event within " + timeout.toMillis() + " ms", e);
-      if (p.done.completeExceptionally(refused)) throw refused;
-      return settled(p); // committed or failed just now
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      AuditUnavailableException refused = new AuditUnavailableException("interrupted while waiting for the audit store", e);
-      if (p.done.completeExceptionally(refused)) throw refused;
-      return settled(p);
-    } catch (ExecutionException e) {
-      throw unavailable(e);
-    }
-  }
-
-  private static String settled(ChainWriter.Pending p) {
-    try {
-      return p.done.getNow("");
-    } catch (java.util.concurrent.CompletionException e) {
-      throw unavailable(e);
-    }
-  }
-
-  private static AuditUnavailableException unavailable(Exception e) {
-    Throwable cause = e.getCause();
-    if (cause instanceof AuditUnavailableException a) return new AuditUnavailableException(a.getMessage(), a);
-    return new AuditUnavailableException("the audit store failed: " + cause, cause);
+    return writer.append(body, true).orElseThrow();
   }
 
   private Builder sessionEvent(EventType type, Session session, Map<String, String> attributes) {

@@ -56,6 +56,16 @@ public interface AuditStore extends AutoCloseable {
    */
   Optional<SignedCheckpoint> latestCheckpoint(String nodeId);
 
+  /**
+   * The highest seq stored for a chain, if any: where recovery and a retried append continue. The
+   * default reads the chain; stores override it with an index lookup.
+   */
+  default java.util.OptionalLong lastSeq(String chainId) {
+    try (Stream<AuditEvent> events = events(chainId)) {
+      return events.mapToLong(AuditEvent::seq).max();
+    }
+  }
+
   /** What an acknowledged append survives. */
   Durability durability();
 

@@ -39,6 +39,17 @@ final class CanonicalEncoding {
   private int size;
 
   static String eventHash(String chainId, long seq, String prevHash, EventBody body) {
+    return hash(encodeEvent(chainId, seq, prevHash, body));
+  }
+
+  /** The SHA-256 (lower-case hex) of an event's canonical bytes: its hash. */
+  static String hash(byte[] canonical) {
+    MessageDigest sha256 = SHA256.get();
+    return HexFormat.of().formatHex(sha256.digest(canonical));
+  }
+
+  /** The canonical bytes of an event: what its hash covers, and what the journal holds. */
+  static byte[] encodeEvent(String chainId, long seq, String prevHash, EventBody body) {
     CanonicalEncoding e = new CanonicalEncoding();
     e.string(EVENT_TAG);
     e.string(chainId);
@@ -87,9 +98,109 @@ final class CanonicalEncoding {
     });
     e.optionalString(body.ref());
     e.map(body.attributes());
-    MessageDigest sha256 = SHA256.get();
-    sha256.update(e.out, 0, e.size);
-    return HexFormat.of().formatHex(sha256.digest());
+    return java.util.Arrays.copyOf(e.out, e.size);
+  }
+
+  /**
+   * Reads back what {@link #encodeEvent} wrote, with the hash of those bytes: the event exactly as
+   * it was sealed. Throws {@link IllegalArgumentException} for bytes it did not write (a torn or
+   * corrupted journal record).
+   */
+  static AuditEvent decodeEvent(byte[] bytes) {
+    Reader r = new Reader(bytes);
+    if (!EVENT_TAG.equals(r.string())) throw new IllegalArgumentException("not a " + EVENT_TAG + " encoding");
+    String chainId = r.string();
+    long seq = r.int64();
+    String prevHash = r.string();
+    EventType type = EventType.valueOf(r.string());
+    Instant time = r.instant();
+    Optional<String> sessionId = r.optionalString();
+    Optional<EventBody.Actor> principal = r.present()
+        ? Optional.of(new EventBody.Actor(r.string(), r.string(), r.string(), r.string(), r.list()))
+        : Optional.empty();
+    Optional<String> resource = r.optionalString();
+    Optional<dev.gatehouse.core.ClientInfo> client = r.present()
+        ? Optional.of(new dev.gatehouse.core.ClientInfo(r.string(), r.string(), r.string()))
+        : Optional.empty();
+    Optional<EventBody.CommandRecord> command = r.present()
+        ? Optional.of(new EventBody.CommandRecord(r.string(), r.string(), r.list(), r.list(), r.list(), r.list(), r.map()))
+        : Optional.empty();
+    Optional<EventBody.Ruling> decision = r.present()
+        ? Optional.of(new EventBody.Ruling(EventBody.Ruling.Effect.valueOf(r.string()), r.string(), r.optionalString()))
+        : Optional.empty();
+    Optional<EventBody.Result> outcome = r.present()
+        ? Optional.of(new EventBody.Result(r.string(), r.int64(), r.optionalString(), r.int64()))
+        : Optional.empty();
+    Optional<String> ref = r.optionalString();
+    Map<String, String> attributes = r.map();
+    if (r.pos != bytes.length) throw new IllegalArgumentException("trailing bytes after an event");
+    EventBody body = new EventBody(type, time, sessionId, principal, resource, client, command, decision, outcome, ref, attributes);
+    return new AuditEvent(chainId, seq, prevHash, body, hash(bytes));
+  }
+
+  /** Reads the primitives of this encoding; every read checks the bounds. */
+  private static final class Reader {
+    private final byte[] in;
+    private int pos;
+
+    Reader(byte[] in) {
+      this.in = in;
+    }
+
+    private void need(int n) {
+      if (n < 0 || in.length - pos < n) throw new IllegalArgumentException("truncated encoding");
+    }
+
+    int int32() {
+      need(4);
+      int v = ((in[pos] & 0xff) << 24) | ((in[pos + 1] & 0xff) << 16) | ((in[pos + 2] & 0xff) << 8) | (in[pos + 3] & 0xff);
+      pos += 4;
+      return v;
+    }
+
+    long int64() {
+      return ((long) int32() << 32) | (int32() & 0xffffffffL);
+    }
+
+    String string() {
+      int n = int32();
+      need(n);
+      String s = new String(in, pos, n, StandardCharsets.UTF_8);
+      pos += n;
+      return s;
+    }
+
+    boolean present() {
+      need(1);
+      byte b = in[pos++];
+      if (b != 0 && b != 1) throw new IllegalArgumentException("bad presence byte");
+      return b == 1;
+    }
+
+    Optional<String> optionalString() {
+      return present() ? Optional.of(string()) : Optional.empty();
+    }
+
+    List<String> list() {
+      int n = int32();
+      need(n); // every element takes at least one byte: bounds the allocation
+      List<String> values = new java.util.ArrayList<>(n);
+      for (int i = 0; i < n; i++) values.add(string());
+      return values;
+    }
+
+    Map<String, String> map() {
+      int n = int32();
+      need(n);
+      Map<String, String> values = new java.util.TreeMap<>();
+      for (int i = 0; i < n; i++) values.put(string(), string());
+      return values;
+    }
+
+    Instant instant() {
+      long seconds = int64();
+      return Instant.ofEpochSecond(seconds, int32());
+    }
   }
 
   static byte[] checkpointPayload(String chainId, long seq, String hash, Instant time, String keyId) {

@@ -1,6 +1,10 @@
 package dev.gatehouse.audit;
 
 import dev.gatehouse.core.AuditUnavailableException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
@@ -11,300 +15,121 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The single writer of this node's chain: group commit on one platform thread.
+ * This node's chain: sealed and journaled on the caller's thread, indexed into the store in the
+ * background.
  *
- * <p>Session threads put {@link Pending} events on a bounded queue. The writer takes whatever has
- * accumulated (up to {@code maxBatch}), gives each event its seq and hash in queue order, appends the
- * batch to the store in one transaction (with a signed checkpoint when one is due) and only then
- * completes each event's future, which wakes its waiter. While one batch commits, the next one
- * accumulates, so under load a commit carries many events and each caller waits for its own batch
- * only. A batch of nothing but outcome events (which no caller waits for) is held back for up to
- * {@link AuditConfig#outcomeDelay()}, until a durable event joins it: a commit rewrites every index
- * page it touches whatever the number of rows, so an outcome sharing the next statement's commit
- * costs a fraction of one committed alone (measured with bench/pgbench.sh: half the commits at one
- * client, and the next statement no longer waits behind its predecessor's outcome commit).
+ * <p><b>On the statement path</b> ({@link #append}): under one lock, the event gets its seq and
+ * the previous event's hash, its canonical bytes are hashed and written to the {@link AuditJournal}
+ * (one {@code write} system call), and it joins the backlog for the store. No other thread is
+ * involved, so a statement waits for nothing but that write (and, with {@link Durability#MACHINE},
+ * a shared fsync). The lock also makes the journal's order the chain's order.
  *
- * <p>A failed append abandons the chain: the store may or may not hold the batch (a lost commit
- * acknowledgement), so continuing the chain could fork it. The next batch starts a new chain whose
- * first event names the abandoned one and the last event acknowledged in it, so a later truncation
- * of those acknowledged events is still detected. The first chain of a process names the newest
- * checkpoint of the node's previous chain in the store, so deleting an older chain is detected too. Durable events of the failed batch fail (their
- * commands are refused); outcome events are carried into the next chain.
+ * <p><b>In the background</b> ({@link #run}, one platform thread, since the SQLite driver is native
+ * code that would pin a virtual thread's carrier): every {@link AuditConfig#indexInterval()}, or
+ * sooner when a full batch waits, the backlog is appended to the store in batches of up to {@link
+ * AuditConfig#maxBatch()}, each batch in one transaction, with a signed checkpoint when one is due;
+ * journal segments whose events are all stored are deleted. Large batches are what make the store
+ * cheap: a commit rewrites each index page it touches once, whatever the number of rows.
  *
- * <p>It runs on a platform thread because the SQLite driver is native code, which would pin a
- * virtual thread's carrier for the whole commit.
+ * <p><b>Failures.</b> A journal write that fails is cut off again and the event is not part of the
+ * chain: a durable caller gets {@link AuditUnavailableException} (its command is refused), an
+ * outcome is counted as lost and recorded as an {@link EventType#EVENTS_LOST} event. A store
+ * append that fails is retried (after asking the store how far it got, in case only the
+ * acknowledgement was lost) with back-off; meanwhile durable calls are refused, because the store
+ * cannot take their events, and the chain stays unbroken in the journal. The backlog is bounded by
+ * {@link AuditConfig#queueCapacity()}: beyond it durable calls are refused instead of buffering more.
  */
 final class ChainWriter implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(ChainWriter.class);
   private static final SecureRandom RANDOM = new SecureRandom();
-  /** Sentinel that wakes the writer for shutdown. */
-  private static final Pending STOP = new Pending(EventBody.of(EventType.CHAIN_CLOSED, Instant.EPOCH, Map.of()), false);
-  /** The longest the writer sleeps with nothing due, so it notices a shutdown it was not woken for. */
-  private static final long IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
-
-  /** An event waiting for the writer, and the future its caller waits on (completed with the event id). */
-  static final class Pending {
-    final EventBody body;
-    final boolean durable;
-    final CompletableFuture<String> done = new CompletableFuture<>();
-
-    Pending(EventBody body, boolean durable) {
-      this.body = body;
-      this.durable = durable;
-    }
-  }
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(2);
 
   private final AuditStore store;
   private final AuditConfig config;
   private final AuditSigner signer;
   private final Clock clock;
-  private final BlockingQueue<Pending> queue;
-  private final AtomicLong lost = new AtomicLong();
-  private volatile boolean closing;
-  private volatile boolean available = true;
-  private volatile String currentChain;
+  private final AuditJournal journal;
+  private final boolean fsync;
+  private final String chainId;
 
-  // Writer-thread state.
-  private String chainId;
+  private final ReentrantLock lock = new ReentrantLock();
+  // Under lock: the chain's head and the events not yet handed to the indexer.
   private long seq;
   private String head = AuditEvent.GENESIS;
-  private long acknowledgedSeq;
-  private String acknowledgedHash = AuditEvent.GENESIS;
+  private ArrayList<AuditEvent> backlog = new ArrayList<>();
+  private long lostPending;
+  private boolean closed;
+
+  private final AtomicLong unindexed = new AtomicLong();
+  private final AtomicLong lostTotal = new AtomicLong();
+  private volatile long indexedSeq;
+  private volatile RuntimeException storeFailure;
+  private volatile boolean journalBroken;
+  private volatile boolean closing;
+  private volatile Thread indexer;
+
+  // Indexer-thread state.
+  private final List<AuditEvent> pending = new ArrayList<>();
   private long lastCheckpointSeq;
   private long uncheckpointed;
   private Instant oldestUncheckpointed;
-  private boolean linkedPreviousRun;
-  private String abandonedChain;
-  private long abandonedSeq;
-  private String abandonedHash;
-  private final List<Pending> carry = new ArrayList<>();
+  private long backoffNanos;
+  private String lastIndexedHash = AuditEvent.GENESIS;
+  private long closingSince;
 
-  ChainWriter(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock) {
+  private ChainWriter(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock, AuditJournal journal,
+      String chainId) {
     this.store = store;
     this.config = config;
     this.signer = signer;
     this.clock = clock;
-    this.queue = new ArrayBlockingQueue<>(config.queueCapacity());
-  }
-
-  /** Queues without waiting; false when the queue is full or the writer is shutting down. */
-  boolean offer(Pending p) {
-    return !closing && queue.offer(p);
-  }
-
-  /** Queues, waiting up to {@code timeout} for room; false when there was none or the writer is shutting down. */
-  boolean offer(Pending p, Duration timeout) throws InterruptedException {
-    return !closing && queue.offer(p, timeout.toNanos(), TimeUnit.NANOSECONDS);
-  }
-
-  int queued() {
-    return queue.size();
-  }
-
-  void countLost() {
-    lost.incrementAndGet();
-  }
-
-  long lost() {
-    return lost.get();
-  }
-
-  boolean available() {
-    return available;
-  }
-
-  Optional<String> chainId() {
-    return Optional.ofNullable(currentChain);
-  }
-
-  /** Stops taking events; the writer drains what is queued, closes the chain and exits. */
-  void shutdown() {
-    closing = true;
-    queue.offer(STOP); // a full queue needs no wake-up: the writer is busy and checks `closing`
-  }
-
-  boolean closing() {
-    return closing;
-  }
-
-  @Override
-  public void run() {
-    write(new ArrayList<>(), false); // open the chain now, so a started node is visible in the log
-    while (true) {
-      Pending first;
-      try {
-        first = queue.poll(waitNanos(), TimeUnit.NANOSECONDS);
-      } catch (InterruptedException e) {
-        first = null; // only shutdown interrupts; handled below
-      }
-      List<Pending> batch = new ArrayList<>(carry);
-      carry.clear();
-      if (first != null) {
-        batch.add(first);
-        queue.drainTo(batch, config.maxBatch() - 1);
-        if (!anyDurable(batch)) awaitDurable(batch);
-      }
-      batch.removeIf(p -> p == STOP);
-      boolean last = closing && queue.isEmpty();
-      if (!batch.isEmpty() || last || checkpointDue(clock.instant())) {
-        write(batch, last);
-      }
-      if (last) break;
-    }
-    // Anything that slipped in after the final batch was never written: tell its waiter.
-    List<Pending> rest = new ArrayList<>(carry);
-    queue.drainTo(rest);
-    for (Pending p : rest) {
-      if (p == STOP) continue;
-      if (p.durable) {
-        p.done.completeExceptionally(new AuditUnavailableException("the audit log shut down before the event was stored", null));
-      } else {
-        lost.incrementAndGet();
-      }
-    }
-    if (lost.get() > 0) LOG.warn("audit log shut down; {} outcome events could not be stored", lost.get());
-  }
-
-  private static boolean anyDurable(List<Pending> batch) {
-    for (Pending p : batch) {
-      if (p.durable || p == STOP) return true;
-    }
-    return false;
+    this.journal = journal;
+    this.chainId = chainId;
+    this.fsync = store.durability() == Durability.MACHINE;
   }
 
   /**
-   * Holds a batch of outcome events back until a durable event (or shutdown) joins it, the batch is
-   * full, or {@link AuditConfig#outcomeDelay()} has passed; queue order is kept.
+   * Recovers what a previous process of this node left in the journal, then opens a new chain whose
+   * first event names the node's previous chain. The caller starts {@link #run} on a thread.
    */
-  private void awaitDurable(List<Pending> batch) {
-    long deadline = System.nanoTime() + config.outcomeDelay().toNanos();
-    while (batch.size() < config.maxBatch() && !closing) {
-      long left = deadline - System.nanoTime();
-      if (left <= 0) return;
-      Pending next;
-      try {
-        next = queue.poll(left, TimeUnit.NANOSECONDS);
-      } catch (InterruptedException e) {
-        return; // only shutdown interrupts; the caller writes what it has
-      }
-      if (next == null) return;
-      batch.add(next);
-      if (next.durable || next == STOP) {
-        queue.drainTo(batch, config.maxBatch() - batch.size());
-        return;
-      }
-    }
-  }
-
-  private long waitNanos() {
-    if (oldestUncheckpointed == null) return IDLE_NANOS;
-    Instant due = oldestUncheckpointed.plus(config.checkpointInterval());
-    long nanos = Duration.between(clock.instant(), due).toNanos();
-    return Math.max(0, Math.min(nanos, IDLE_NANOS));
-  }
-
-  private boolean checkpointDue(Instant now) {
-    return oldestUncheckpointed != null && !now.isBefore(oldestUncheckpointed.plus(config.checkpointInterval()));
-  }
-
-  private void write(List<Pending> batch, boolean last) {
-    List<AuditEvent> events = new ArrayList<>(batch.size() + 2);
-    boolean newChain = chainId == null;
-    if (newChain) events.add(seal(openChain()));
-    long lostNow = lost.getAndSet(0);
-    if (lostNow > 0) {
-      events.add(seal(EventBody.of(EventType.EVENTS_LOST, clock.instant(), Map.of("count", Long.toString(lostNow)))));
-    }
-    List<Pending> included = new ArrayList<>(batch.size());
-    List<String> ids = new ArrayList<>(batch.size());
-    for (Pending p : batch) {
-      // A waiter that gave up was told its command is refused: do not record it as decided.
-      if (p.done.isDone()) continue;
-      AuditEvent e = seal(p.body);
-      events.add(e);
-      included.add(p);
-      ids.add(e.id());
-    }
-    if (last) events.add(seal(EventBody.of(EventType.CHAIN_CLOSED, clock.instant(), Map.of())));
-    Instant now = clock.instant();
-    boolean checkpoint = newChain || last
-        || uncheckpointed + events.size() >= config.checkpointEvents()
-        || checkpointDue(now);
-    if (events.isEmpty() && !(checkpoint && seq > lastCheckpointSeq)) return;
-    Optional<SignedCheckpoint> cp = checkpoint && seq > 0
-        ? Optional.of(SignedCheckpoint.sign(signer, chainId, seq, head, now))
-        : Optional.empty();
+  static ChainWriter open(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock) {
+    AuditJournal.NodeLock node;
     try {
-      store.append(events, cp);
+      node = AuditJournal.lockNode(config.journalDir(), config.nodeId());
+    } catch (IOException e) {
+      throw new AuditUnavailableException("cannot open the audit journal: " + e.getMessage(), e);
+    }
+    try {
+      recover(store, node.dir(), Optional.of(signer), clock);
+      byte[] start = new byte[8];
+      RANDOM.nextBytes(start);
+      String chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
+      AuditJournal journal = AuditJournal.create(node, chainId);
+      ChainWriter w = new ChainWriter(store, config, signer, clock, journal, chainId);
+      w.append(w.chainStarted(), true);
+      return w;
+    } catch (IOException e) {
+      node.close();
+      throw new AuditUnavailableException("cannot open the audit journal: " + e.getMessage(), e);
     } catch (RuntimeException e) {
-      fail(included, lostNow, e);
-      return;
-    }
-    available = true;
-    acknowledgedSeq = seq;
-    acknowledgedHash = head;
-    for (int i = 0; i < included.size(); i++) included.get(i).done.complete(ids.get(i));
-    if (cp.isPresent()) {
-      uncheckpointed = 0;
-      oldestUncheckpointed = null;
-      lastCheckpointSeq = seq;
-      SignedCheckpoint c = cp.get();
-      // Logged as a witness outside the store: a log shipped elsewhere anchors the chain even if
-      // someone with write access to the store deletes checkpoints.
-      LOG.info("audit checkpoint chain={} seq={} hash={} time={} key={} signature={}",
-          c.chainId(), c.seq(), c.hash(), c.time(), c.keyId(), c.signature());
-    } else if (!events.isEmpty()) {
-      uncheckpointed += events.size();
-      if (oldestUncheckpointed == null) oldestUncheckpointed = events.getFirst().body().time();
+      node.close();
+      throw e;
     }
   }
 
-  private void fail(List<Pending> included, long lostNow, RuntimeException cause) {
-    available = false;
-    LOG.warn("audit store append failed; abandoning chain {} after seq {}: {}", chainId, acknowledgedSeq, cause.toString());
-    if (acknowledgedSeq > 0) {
-      abandonedChain = chainId;
-      abandonedSeq = acknowledgedSeq;
-      abandonedHash = acknowledgedHash;
-    }
-    chainId = null;
-    currentChain = null;
-    uncheckpointed = 0;
-    oldestUncheckpointed = null; // nothing is due on a chain that no longer exists
-    lost.addAndGet(lostNow);
-    for (Pending p : included) {
-      if (p.durable) {
-        p.done.completeExceptionally(new AuditUnavailableException(
-            "the audit store could not take the event: " + cause.getMessage(), cause));
-      } else if (carry.size() < config.queueCapacity()) {
-        carry.add(p); // the command already ran: keep its outcome for the next chain
-      } else {
-        lost.incrementAndGet();
-      }
-    }
+  void bind(Thread thread) {
+    this.indexer = thread;
   }
 
-  private EventBody openChain() {
-    byte[] start = new byte[8];
-    RANDOM.nextBytes(start);
-    chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
-    currentChain = chainId;
-    seq = 0;
-    head = AuditEvent.GENESIS;
-    acknowledgedSeq = 0;
-    acknowledgedHash = AuditEvent.GENESIS;
-    uncheckpointed = 0;
-    oldestUncheckpointed = null;
-    lastCheckpointSeq = 0;
+  private EventBody chainStarted() {
     Instant now = clock.instant();
     Map<String, String> attrs = new TreeMap<>();
     attrs.put(ChainAttributes.NODE, config.nodeId());
@@ -312,30 +137,316 @@ final class ChainWriter implements Runnable {
     attrs.put(ChainAttributes.KEY_ID, signer.keyId());
     attrs.put(ChainAttributes.CHECKPOINT_EVENTS, Integer.toString(config.checkpointEvents()));
     attrs.put(ChainAttributes.CHECKPOINT_INTERVAL_MS, Long.toString(config.checkpointInterval().toMillis()));
-    if (abandonedChain == null && !linkedPreviousRun) {
-      try {
-        store.latestCheckpoint(config.nodeId()).ifPresent(c -> {
-          abandonedChain = c.chainId();
-          abandonedSeq = c.seq();
-          abandonedHash = c.hash();
-        });
-        linkedPreviousRun = true;
-      } catch (RuntimeException e) {
-        LOG.warn("cannot find the previous audit chain of node {}; the new chain will not name it: {}", config.nodeId(), e.toString());
-      }
-    }
-    if (abandonedChain != null) {
-      attrs.put(ChainAttributes.PREVIOUS_CHAIN, abandonedChain);
-      attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(abandonedSeq));
-      attrs.put(ChainAttributes.PREVIOUS_HASH, abandonedHash);
+    try {
+      store.latestCheckpoint(config.nodeId()).ifPresent(c -> {
+        attrs.put(ChainAttributes.PREVIOUS_CHAIN, c.chainId());
+        attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(c.seq()));
+        attrs.put(ChainAttributes.PREVIOUS_HASH, c.hash());
+      });
+    } catch (RuntimeException e) {
+      LOG.warn("cannot find the previous audit chain of node {}; the new chain will not name it: {}", config.nodeId(), e.toString());
     }
     return EventBody.of(EventType.CHAIN_STARTED, now, attrs);
   }
 
-  private AuditEvent seal(EventBody body) {
-    AuditEvent e = AuditEvent.seal(chainId, seq + 1, head, body);
-    seq = e.seq();
+  /**
+   * Seals the event into the chain and writes it to the journal; returns its id once the journal
+   * holds it (and, with machine durability, once it is on stable storage). A durable event that
+   * cannot be recorded throws {@link AuditUnavailableException}; an outcome (not durable) that
+   * cannot be recorded is counted as lost and returns empty.
+   */
+  Optional<String> append(EventBody body, boolean durable) {
+    String id;
+    long ticket;
+    boolean wake;
+    lock.lock();
+    try {
+      String refusal = refusal(durable);
+      if (refusal != null) {
+        if (durable) throw new AuditUnavailableException(refusal, storeFailure);
+        lostPending++;
+        lostTotal.incrementAndGet();
+        return Optional.empty();
+      }
+      if (lostPending > 0) {
+        journalLocked(EventBody.of(EventType.EVENTS_LOST, clock.instant(), Map.of("count", Long.toString(lostPending))));
+        lostPending = 0;
+      }
+      id = journalLocked(body).id();
+      ticket = journal.written();
+      wake = backlog.size() == config.maxBatch();
+    } catch (IOException e) {
+      journalBroken = !journal.isOpen();
+      LOG.warn("cannot write the audit journal: {}", e.toString());
+      if (durable) throw new AuditUnavailableException("cannot write the audit journal: " + e.getMessage(), e);
+      lostPending++;
+      lostTotal.incrementAndGet();
+      return Optional.empty();
+    } finally {
+      lock.unlock();
+    }
+    if (wake) LockSupport.unpark(indexer);
+    if (fsync) {
+      try {
+        journal.sync(ticket);
+      } catch (IOException e) {
+        journalBroken = true;
+        if (durable) throw new AuditUnavailableException("cannot flush the audit journal to disk: " + e.getMessage(), e);
+      }
+    }
+    return Optional.of(id);
+  }
+
+  /** Why an event cannot be taken now, or null. Under lock. */
+  private String refusal(boolean durable) {
+    if (closed) return "the audit log is shut down, so nothing more can be audited";
+    if (journalBroken || !journal.isOpen()) return "the audit journal cannot be written";
+    if (durable && storeFailure != null) return "the audit store failed: " + storeFailure.getMessage();
+    if (unindexed.get() >= config.queueCapacity()) {
+      return "the audit queue is full (" + config.queueCapacity() + " events wait for the store); refusing rather than buffering more";
+    }
+    return null;
+  }
+
+  private AuditEvent journalLocked(EventBody body) throws IOException {
+    long next = seq + 1;
+    byte[] bytes = CanonicalEncoding.encodeEvent(chainId, next, head, body);
+    journal.append(next, bytes);
+    AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(bytes));
+    seq = next;
     head = e.hash();
+    backlog.add(e);
+    unindexed.incrementAndGet();
     return e;
+  }
+
+  String chainId() {
+    return chainId;
+  }
+
+  boolean available() {
+    return storeFailure == null && !journalBroken && !closing;
+  }
+
+  long lost() {
+    return lostTotal.get();
+  }
+
+  /** Events journaled but not yet in the store. */
+  long unindexed() {
+    return unindexed.get();
+  }
+
+  /** The seq of the newest event sealed so far. */
+  long head() {
+    lock.lock();
+    try {
+      return seq;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  long indexedSeq() {
+    return indexedSeq;
+  }
+
+  Optional<RuntimeException> storeFailure() {
+    return Optional.ofNullable(storeFailure);
+  }
+
+  void wake() {
+    Thread t = indexer;
+    if (t != null) LockSupport.unpark(t);
+  }
+
+  /** Closes the chain (a last event and a final checkpoint) and tells the indexer to finish. */
+  void shutdown() {
+    lock.lock();
+    try {
+      if (closed) return;
+      try {
+        journalLocked(EventBody.of(EventType.CHAIN_CLOSED, clock.instant(), Map.of()));
+      } catch (IOException e) {
+        LOG.warn("cannot journal the end of audit chain {}: {}", chainId, e.toString());
+      }
+      closed = true;
+    } finally {
+      lock.unlock();
+    }
+    closing = true;
+    wake();
+  }
+
+  /** After the indexer stopped: removes the journal when the store holds all of it. */
+  void closeJournal() {
+    boolean complete = unindexed.get() == 0;
+    journal.close(complete);
+    if (!complete) {
+      LOG.warn("{} audit events of chain {} are not in the store yet; they stay in the journal and are stored at the next start",
+          unindexed.get(), chainId);
+    }
+  }
+
+  @Override
+  public void run() {
+    while (true) {
+      boolean last = closing;
+      List<AuditEvent> taken = take();
+      pending.addAll(taken);
+      if (!pending.isEmpty() || checkpointDue(clock.instant())) index(last);
+      if (last && (pending.isEmpty() || givenUp())) break;
+      LockSupport.parkNanos(sleepNanos());
+    }
+  }
+
+  /** At shutdown the indexer keeps retrying a failing store for twice the durable timeout, then leaves the rest in the journal. */
+  private boolean givenUp() {
+    if (closingSince == 0) closingSince = System.nanoTime();
+    return System.nanoTime() - closingSince > config.durableTimeout().multipliedBy(2).toNanos();
+  }
+
+  private List<AuditEvent> take() {
+    lock.lock();
+    try {
+      if (backlog.isEmpty()) return List.of();
+      List<AuditEvent> taken = backlog;
+      backlog = new ArrayList<>(Math.max(16, taken.size()));
+      return taken;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private long sleepNanos() {
+    if (storeFailure != null) return backoffNanos;
+    long nanos = config.indexInterval().toNanos();
+    if (oldestUncheckpointed != null) {
+      long due = Duration.between(clock.instant(), oldestUncheckpointed.plus(config.checkpointInterval())).toNanos();
+      nanos = Math.min(nanos, Math.max(0, due));
+    }
+    return Math.max(nanos, 1);
+  }
+
+  private boolean checkpointDue(Instant now) {
+    return oldestUncheckpointed != null && !now.isBefore(oldestUncheckpointed.plus(config.checkpointInterval()));
+  }
+
+  /** Stores what is pending, batch by batch, until done or the store fails. */
+  private void index(boolean last) {
+    if (storeFailure != null) dropStored();
+    do {
+      int n = Math.min(pending.size(), config.maxBatch());
+      List<AuditEvent> batch = new ArrayList<>(pending.subList(0, n));
+      boolean finalBatch = n == pending.size();
+      Instant now = clock.instant();
+      long tip = batch.isEmpty() ? indexedSeq : batch.getLast().seq();
+      boolean checkpoint = tip > lastCheckpointSeq && (lastCheckpointSeq == 0
+          || (last && finalBatch)
+          || uncheckpointed + n >= config.checkpointEvents()
+          || checkpointDue(now));
+      if (batch.isEmpty() && !checkpoint) return;
+      String tipHash = batch.isEmpty() ? null : batch.getLast().hash();
+      Optional<SignedCheckpoint> cp = checkpoint
+          ? Optional.of(SignedCheckpoint.sign(signer, chainId, tip, tipHash != null ? tipHash : lastIndexedHash, now))
+          : Optional.empty();
+      try {
+        store.append(batch, cp);
+      } catch (RuntimeException e) {
+        if (storeFailure == null) {
+          LOG.warn("audit store append failed; {} events wait in the journal and are retried: {}", pending.size(), e.toString());
+        }
+        storeFailure = e;
+        backoffNanos = Math.min(MAX_BACKOFF_NANOS, Math.max(TimeUnit.MILLISECONDS.toNanos(50), backoffNanos * 2));
+        return;
+      }
+      if (storeFailure != null) LOG.info("audit store is back; chain {} continues", chainId);
+      storeFailure = null;
+      backoffNanos = 0;
+      pending.subList(0, n).clear();
+      stored(batch, cp, now);
+    } while (!pending.isEmpty());
+  }
+
+  private void stored(List<AuditEvent> batch, Optional<SignedCheckpoint> cp, Instant now) {
+    if (!batch.isEmpty()) {
+      indexedSeq = batch.getLast().seq();
+      lastIndexedHash = batch.getLast().hash();
+      unindexed.addAndGet(-batch.size());
+    }
+    if (cp.isPresent()) {
+      uncheckpointed = 0;
+      oldestUncheckpointed = null;
+      lastCheckpointSeq = cp.get().seq();
+      SignedCheckpoint c = cp.get();
+      // Logged as a witness outside the store: a log shipped elsewhere anchors the chain even if
+      // someone with write access to the store deletes checkpoints.
+      LOG.info("audit checkpoint chain={} seq={} hash={} time={} key={} signature={}",
+          c.chainId(), c.seq(), c.hash(), c.time(), c.keyId(), c.signature());
+    } else if (!batch.isEmpty()) {
+      uncheckpointed += batch.size();
+      if (oldestUncheckpointed == null) oldestUncheckpointed = batch.getFirst().body().time();
+    }
+    try {
+      journal.release(indexedSeq);
+    } catch (UncheckedIOException e) {
+      LOG.warn("{}", e.getMessage());
+    }
+  }
+
+  /** After a failed append: the store may have committed it without saying so; skip what it holds. */
+  private void dropStored() {
+    long stored;
+    try {
+      stored = store.lastSeq(chainId).orElse(0);
+    } catch (RuntimeException e) {
+      return; // still failing; the append will say so
+    }
+    int skip = 0;
+    while (skip < pending.size() && pending.get(skip).seq() <= stored) skip++;
+    if (skip > 0) {
+      List<AuditEvent> already = new ArrayList<>(pending.subList(0, skip));
+      pending.subList(0, skip).clear();
+      stored(already, Optional.empty(), clock.instant());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Recovery
+
+  /**
+   * Moves the events journaled by earlier processes of a node into the store: for each chain, the
+   * events after the newest one the store holds, in batches, the last under a checkpoint signed
+   * with {@code signer} when one is given. A chain's journal is deleted once stored, or kept and
+   * renamed {@code *.damaged} when it ends in a record that is not whole (reported in the log).
+   * The caller holds the node folder's lock. Returns the number of events stored.
+   */
+  static long recover(AuditStore store, Path nodeDir, Optional<AuditSigner> signer, Clock clock) throws IOException {
+    long total = 0;
+    for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
+      long stored = store.lastSeq(r.chainId()).orElse(0);
+      List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
+      for (int i = 0; i < missing.size(); i += 1000) {
+        List<AuditEvent> batch = missing.subList(i, Math.min(missing.size(), i + 1000));
+        boolean lastBatch = i + 1000 >= missing.size();
+        Optional<SignedCheckpoint> cp = lastBatch && signer.isPresent()
+            ? Optional.of(SignedCheckpoint.sign(signer.get(), r.chainId(), batch.getLast().seq(), batch.getLast().hash(), clock.instant()))
+            : Optional.empty();
+        store.append(batch, cp);
+      }
+      total += missing.size();
+      if (!missing.isEmpty()) {
+        LOG.info("recovered {} audit events of chain {} from the journal (seq {} to {})",
+            missing.size(), r.chainId(), missing.getFirst().seq(), missing.getLast().seq());
+      }
+      if (r.damage().isPresent()) {
+        LOG.error("the audit journal of chain {} ends in damage after seq {}: {}; its files are kept as *.damaged",
+            r.chainId(), r.events().isEmpty() ? 0 : r.events().getLast().seq(), r.damage().get());
+        for (Path f : r.files()) Files.move(f, f.resolveSibling(f.getFileName() + ".damaged"));
+      } else {
+        for (Path f : r.files()) Files.deleteIfExists(f);
+      }
+    }
+    return total;
   }
 }

@@ -248,6 +248,7 @@ public abstract class AuditTamperContract {
     try (AuditLog log = AuditLog.start(store(), config, signer, Clock.systemUTC())) {
       log.sessionOpened(s.session);
       handle = log.commandDecided(s.session, s.command("SELECT * FROM customers WHERE email = 'x@y'"), s.allow);
+      log.flush();
       assertThat(store().find(handle.eventId())).isPresent();
       log.commandCompleted(s.session, handle, dev.gatehouse.core.Outcome.ok(3, Duration.ofMillis(4)));
       for (int i = 0; i < 9; i++) log.commandDecided(s.session, s.command("SELECT " + i), s.deny);

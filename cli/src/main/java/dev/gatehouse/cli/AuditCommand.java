@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.AuditFormatter;
+import dev.gatehouse.audit.AuditLog;
 import dev.gatehouse.audit.AuditQuery;
 import dev.gatehouse.audit.AuditSigner;
 import dev.gatehouse.audit.AuditVerifier;
@@ -21,6 +22,7 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -45,7 +47,23 @@ final class AuditCommand {
     }
 
     JdbcStore open() {
-      return JdbcStore.open(Gatehouse.storeConfig(loaded()));
+      return open(loaded());
+    }
+
+    /**
+     * Opens the store, first storing what a stopped gateway left in its journal (a running one
+     * indexes its own within a fraction of a second), so readers see every acknowledged event.
+     */
+    static JdbcStore open(ConfigLoader.Loaded loaded) {
+      JdbcStore store = JdbcStore.open(Gatehouse.storeConfig(loaded));
+      try {
+        long n = AuditLog.recoverJournals(store.audit(), Gatehouse.journalDir(loaded), Clock.systemUTC());
+        if (n > 0) System.err.println("gatehouse audit: stored " + n + " events that a stopped gateway left in its journal");
+      } catch (RuntimeException e) {
+        store.close();
+        throw e;
+      }
+      return store;
     }
 
     void print(PrintStream out, List<AuditEvent> events) throws Exception {
@@ -128,7 +146,7 @@ final class AuditCommand {
       if (!Files.exists(keyFile)) throw new IllegalArgumentException("no signing key at " + keyFile + ": cannot verify signatures");
       PublicKey key = AuditSigner.readPublicKey(keyFile);
       VerificationReport report;
-      try (JdbcStore store = JdbcStore.open(Gatehouse.storeConfig(loaded))) {
+      try (JdbcStore store = open(loaded)) {
         report = new AuditVerifier(store.audit(), List.of(key)).verify();
       }
       PrintStream out = System.out;

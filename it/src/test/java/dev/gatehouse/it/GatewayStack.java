@@ -268,6 +268,7 @@ final class GatewayStack implements AutoCloseable {
 
   /** Every audit event stored so far, chain by chain, each chain in order. */
   List<AuditEvent> events() {
+    gatehouse.flushAudit(); // durable in the journal already; this moves it into the store we read
     JdbcStore store = reader();
     List<AuditEvent> all = new ArrayList<>();
     for (String chain : store.audit().chainIds()) {

@@ -96,6 +96,7 @@ public final class Gatehouse implements AutoCloseable {
     Path keyFile = signingKey(loaded);
     audit = AuditLog.start(store.audit(),
         AuditConfig.defaults("node-" + config.node().id(), keyFile)
+            .withJournal(journalDir(loaded))
             .withCheckpoints(auditConfig.checkpointEvery(), auditConfig.checkpointInterval()),
         clock);
     started.push(audit);
@@ -176,6 +177,19 @@ public final class Gatehouse implements AutoCloseable {
     controlPlane.start();
     started.push(controlPlane);
     log.info("control plane on {}:{}", cp.bind(), controlPlane.port());
+  }
+
+  /**
+   * Waits until every audit event recorded so far is in the store, which readers (audit commands,
+   * tests) see; events are durable in the journal before that.
+   */
+  public void flushAudit() {
+    if (audit != null) audit.flush();
+  }
+
+  /** Where the audit journal lives: {@code audit-journal} in the data directory. */
+  public static Path journalDir(ConfigLoader.Loaded loaded) {
+    return loaded.dataDir().resolve("audit-journal");
   }
 
   public static StoreConfig storeConfig(ConfigLoader.Loaded loaded) {

@@ -206,7 +206,7 @@ public record GatehouseConfig(
       user = user == null ? "" : user;
       durability = durability == null ? "process" : durability;
       signingKey = signingKey == null ? "" : signingKey;
-      checkpointEvery = checkpointEvery == null ? 256 : checkpointEvery;
+      checkpointEvery = checkpointEvery == null ? 10_000 : checkpointEvery;
       checkpointInterval = checkpointInterval == null ? Duration.ofSeconds(1) : checkpointInterval;
     }
   }

@@ -211,6 +211,16 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   @Override
+  public java.util.OptionalLong lastSeq(String chainId) {
+    List<Long> max = query("SELECT MAX(seq) FROM audit_events WHERE chain_id = ?", ps -> ps.setString(1, chainId),
+        rs -> {
+          long v = rs.getLong(1);
+          return rs.wasNull() ? -1L : v;
+        });
+    return max.isEmpty() || max.getFirst() < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(max.getFirst());
+  }
+
+  @Override
   public List<SignedCheckpoint> checkpoints(String chainId) {
     return query("SELECT chain_id, seq, hash, time_us, key_id, signature FROM audit_checkpoints WHERE chain_id = ? ORDER BY seq",
         ps -> ps.setString(1, chainId),

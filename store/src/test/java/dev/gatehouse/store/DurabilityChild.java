@@ -26,7 +26,6 @@ public final class DurabilityChild {
     AuditLog log = AuditLog.start(store.audit(),
         AuditConfig.defaults(args[3], Path.of(args[2])).withCheckpoints(64, Duration.ofMillis(250)), Clock.systemUTC());
     PrintStream out = System.out;
-    while (log.chainId().isEmpty()) Thread.sleep(5); // the writer opens the chain on its own thread
     synchronized (out) {
       out.println("CHAIN " + log.chainId().orElse("?"));
       out.flush();

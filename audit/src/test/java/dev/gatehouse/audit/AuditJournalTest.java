@@ -1,0 +1,179 @@
+package dev.gatehouse.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.gatehouse.core.AuditHandle;
+import dev.gatehouse.core.AuditUnavailableException;
+import dev.gatehouse.core.ClientInfo;
+import dev.gatehouse.core.Outcome;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The journal: what a statement's event is durable in before the statement is forwarded, and what
+ * a node that died leaves for the next start to store.
+ */
+class AuditJournalTest {
+  @TempDir Path tmp;
+
+  private final InMemoryAuditStore store = new InMemoryAuditStore();
+  private final AuditSigner signer = AuditSigner.generate();
+  private final Samples s = new Samples("pg-prod");
+
+  private AuditConfig config(Path journal) {
+    return AuditConfig.defaults("gw-1", tmp.resolve("audit.key")).withJournal(journal).withCheckpoints(1000, Duration.ofHours(1));
+  }
+
+  private List<AuditEvent> events(String chainId) {
+    try (Stream<AuditEvent> e = store.events(chainId)) {
+      return e.toList();
+    }
+  }
+
+  private static List<Path> segments(Path nodeDir) throws IOException {
+    try (Stream<Path> files = Files.list(nodeDir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(AuditJournal.SUFFIX)).sorted().toList();
+    }
+  }
+
+  /** Copies a live node's journal elsewhere: what a process killed at this instant leaves on disk. */
+  private static Path crashCopy(Path liveNodeDir, Path root) throws IOException {
+    Path dir = root.resolve("gw-1");
+    Files.createDirectories(dir);
+    for (Path f : segments(liveNodeDir)) Files.copy(f, dir.resolve(f.getFileName()));
+    return root;
+  }
+
+  @Test
+  void everyFieldOfAnEventSurvivesTheJournalEncodingWithItsHash() {
+    EventBody body = new EventBody(EventType.COMMAND_DECIDED, Instant.parse("2026-11-22T10:15:30.123456789Z"),
+        Optional.of("sess-1"), Optional.of(new EventBody.Actor("alice", "https://idp", "Alice Ü", "HUMAN", List.of("b", "a"))),
+        Optional.of("pg-prod"), Optional.of(new ClientInfo("10.0.0.1:5000", "alice", "psql")),
+        Optional.of(new EventBody.CommandRecord("simple", "SELECT 'ünï' -- \n;", List.of("SELECT"), List.of("public.t"),
+            List.of("now"), List.of("NO_WHERE"), Map.of("k", "v"))),
+        Optional.of(new EventBody.Ruling(EventBody.Ruling.Effect.DENY, "rule", Optional.of("why"))),
+        Optional.of(new EventBody.Result("OK", 3, Optional.of("42P01"), 7)), Optional.of("gw-1:x:1"), Map.of("a", "1"));
+    AuditEvent sealed = AuditEvent.seal("gw-1:abc", 7, "f".repeat(64), body);
+    AuditEvent back = CanonicalEncoding.decodeEvent(CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body));
+    assertThat(back).isEqualTo(sealed);
+    assertThat(back.hashMatches()).isTrue();
+    assertThatThrownBy(() -> CanonicalEncoding.decodeEvent(java.util.Arrays.copyOf(
+        CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), 40)))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void eventsOfAKilledProcessAreStoredAtTheNextStartAndTheNewChainNamesTheOldOne() throws Exception {
+    Path live = tmp.resolve("live");
+    Path crashed = tmp.resolve("crashed");
+    CountingHold hold = new CountingHold();
+    String oldChain;
+    AuditHandle last;
+    try (AuditLog log = AuditLog.start(store, config(live), signer, Clock.systemUTC())) {
+      log.flush(); // the chain start is stored ...
+      hold.hold(store); // ... nothing after it reaches the store
+      log.sessionOpened(s.session);
+      AuditHandle h = log.commandDecided(s.session, s.command("DELETE FROM t WHERE id = 1"), s.allow);
+      log.commandCompleted(s.session, h, Outcome.ok(1, Duration.ofMillis(1)));
+      last = log.commandDecided(s.session, s.command("SELECT 2"), s.deny);
+      oldChain = log.chainId().orElseThrow();
+      crashCopy(live.resolve("gw-1"), crashed);
+      assertThat(store.find(last.eventId())).isEmpty();
+      hold.release();
+    }
+    // A new process of the same node, on the crashed journal, with a store lacking the tail.
+    store.tamper().deleteEventsFrom(oldChain, 2);
+    store.tamper().deleteCheckpointsFrom(oldChain, 2);
+    try (AuditLog log = AuditLog.start(store, config(crashed), signer, Clock.systemUTC())) {
+      String newChain = log.chainId().orElseThrow();
+      assertThat(newChain).isNotEqualTo(oldChain);
+      assertThat(events(oldChain)).extracting(AuditEvent::type).containsExactly(EventType.CHAIN_STARTED,
+          EventType.SESSION_OPENED, EventType.COMMAND_DECIDED, EventType.COMMAND_COMPLETED, EventType.COMMAND_DECIDED);
+      assertThat(store.find(last.eventId())).isPresent();
+      log.flush();
+      assertThat(events(newChain).getFirst().body().attributes())
+          .containsEntry(ChainAttributes.PREVIOUS_CHAIN, oldChain)
+          .containsEntry(ChainAttributes.PREVIOUS_SEQ, "5");
+    }
+    assertThat(segments(crashed.resolve("gw-1"))).isEmpty();
+    VerificationReport report = new AuditVerifier(store, List.of(signer.publicKey())).verify();
+    // The recovered chain is anchored by the checkpoint recovery signed; it just never closed.
+    ChainReport old = report.chains().stream().filter(c -> c.chainId().equals(oldChain)).findFirst().orElseThrow();
+    assertThat(old.status()).as(old.describe()).isEqualTo(ChainReport.Status.INTACT);
+  }
+
+  @Test
+  void aTornLastRecordIsLeftOutAndTheJournalIsKeptAsDamaged() throws Exception {
+    Path live = tmp.resolve("live");
+    Path crashed = tmp.resolve("crashed");
+    String chain;
+    CountingHold hold = new CountingHold();
+    try (AuditLog log = AuditLog.start(store, config(live), signer, Clock.systemUTC())) {
+      log.flush();
+      hold.hold(store);
+      log.sessionOpened(s.session);
+      log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
+      chain = log.chainId().orElseThrow();
+      crashCopy(live.resolve("gw-1"), crashed);
+      hold.release();
+    }
+    store.tamper().deleteEventsFrom(chain, 2);
+    Path segment = segments(crashed.resolve("gw-1")).getFirst();
+    try (RandomAccessFile f = new RandomAccessFile(segment.toFile(), "rw")) {
+      f.setLength(f.length() - 3); // the last record cut short, as by a crash of the machine
+    }
+    assertThat(AuditLog.recoverJournals(store, crashed, Clock.systemUTC())).isEqualTo(1);
+    assertThat(events(chain)).extracting(AuditEvent::type).containsExactly(EventType.CHAIN_STARTED, EventType.SESSION_OPENED);
+    assertThat(segments(crashed.resolve("gw-1"))).isEmpty();
+    assertThat(Files.exists(segment.resolveSibling(segment.getFileName() + ".damaged"))).isTrue();
+  }
+
+  @Test
+  void aSecondLogOfTheSameNodeCannotShareTheJournal() {
+    Path journal = tmp.resolve("journal");
+    try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {
+      assertThatThrownBy(() -> AuditLog.start(store, config(journal), signer, Clock.systemUTC()))
+          .isInstanceOf(AuditUnavailableException.class)
+          .hasMessageContaining("in use");
+      assertThat(log.available()).isTrue();
+    }
+  }
+
+  @Test
+  void recoveryWhileTheNodeRunsLeavesItsJournalAlone() throws Exception {
+    Path journal = tmp.resolve("journal");
+    try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {
+      log.sessionOpened(s.session);
+      assertThat(AuditLog.recoverJournals(store, journal, Clock.systemUTC())).isZero();
+      assertThat(segments(journal.resolve("gw-1"))).isNotEmpty();
+      log.flush();
+    }
+    VerificationReport report = new AuditVerifier(store, List.of(signer.publicKey())).verify();
+    assertThat(report.intact()).as(report.chains().toString()).isTrue();
+  }
+
+  /** Holds the store's appends from some point on, and lets them go at the end of a test. */
+  private static final class CountingHold {
+    private java.util.concurrent.CountDownLatch gate;
+
+    void hold(InMemoryAuditStore store) {
+      gate = store.hold();
+    }
+
+    void release() {
+      if (gate != null) gate.countDown();
+    }
+  }
+}
