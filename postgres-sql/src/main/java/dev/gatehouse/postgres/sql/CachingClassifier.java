@@ -4,15 +4,26 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * A bounded least-recently-used cache in front of another classifier, keyed by the exact query
- * text. Bounded twice: by entry count, and by an estimate of the characters it holds; texts longer
- * than {@code maxTextChars} are never cached (they are rare and would evict many useful entries).
+ * A bounded least-recently-used cache in front of another classifier. Bounded twice: by entry
+ * count, and by an estimate of the characters it holds; texts longer than {@code maxTextChars} are
+ * never cached (they are rare and would evict many useful entries).
  *
- * <p>Thread-safe. The lock is held only for map operations, never while classifying, so two
- * threads may classify the same new text at once; both results are equal and the last one wins.
+ * <p>Two kinds of entry share the bounds. A text is first looked up as is. When the delegate is
+ * {@link LibPgQueryClassifier}, a text that holds numeric literals is also looked up by its
+ * {@link Template} (the text with each number replaced by a placeholder), so that statements sent
+ * with their values inline ({@code ... WHERE aid = 48213}, new numbers every time, as in pgbench's
+ * simple protocol) are parsed once per shape. A template is stored only when the first full parse
+ * proves that no number can change the classification ({@link TemplateShape} states the rule); the
+ * {@link Analysis} a template gives is the one a full parse of the current text would give, its
+ * statement texts cut from the current text. A text whose parse proves no template is cached as is.
+ *
+ * <p>Thread-safe. The lock is held only for map operations, never while lexing or classifying, so
+ * two threads may classify the same new text at once; both results are equal and the last one wins.
  */
 public final class CachingClassifier implements SqlClassifier {
   /** Default number of entries. */
@@ -23,12 +34,21 @@ public final class CachingClassifier implements SqlClassifier {
   public static final long DEFAULT_MAX_TOTAL_CHARS = 32L * 1024 * 1024;
 
   private final SqlClassifier delegate;
+  /** The delegate when templates apply to it, else null. */
+  private final LibPgQueryClassifier templating;
   private final int maxEntries;
   private final int maxTextChars;
   private final long maxTotalChars;
   private final ReentrantLock lock = new ReentrantLock();
-  private final LinkedHashMap<String, Analysis> entries = new LinkedHashMap<>(256, 0.75f, true);
+  /** Keys: a {@code String} (exact text, value {@link Analysis}) or a {@link TemplateKey} (value {@link TemplateShape}). */
+  private final LinkedHashMap<Object, Entry> entries = new LinkedHashMap<>(256, 0.75f, true);
   private long totalChars;
+  private final LongAdder templateHits = new LongAdder();
+
+  /** A template's key, a type apart from exact texts so that the two can never be confused. */
+  private record TemplateKey(String key) {}
+
+  private record Entry(Object value, long weight) {}
 
   public CachingClassifier(SqlClassifier delegate) {
     this(delegate, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TEXT_CHARS, DEFAULT_MAX_TOTAL_CHARS);
@@ -43,6 +63,7 @@ public final class CachingClassifier implements SqlClassifier {
     if (maxEntries < 0) throw new IllegalArgumentException("maxEntries < 0");
     if (maxTextChars < 0) throw new IllegalArgumentException("maxTextChars < 0");
     if (maxTotalChars < 0) throw new IllegalArgumentException("maxTotalChars < 0");
+    this.templating = delegate instanceof LibPgQueryClassifier l ? l : null;
     this.maxEntries = maxEntries;
     this.maxTextChars = maxTextChars;
     this.maxTotalChars = maxTotalChars;
@@ -54,34 +75,60 @@ public final class CachingClassifier implements SqlClassifier {
     if (sql.length() > maxTextChars || maxEntries == 0) {
       return delegate.analyze(sql);
     }
+    Entry hit = get(sql);
+    if (hit != null) return (Analysis) hit.value();
+    // Every text of a template must stay under the parser's size limit, as the first one was.
+    boolean templated = templating != null && (long) sql.length() * 3 <= LibPgQueryClassifier.MAX_BYTES;
+    Template template = templated ? Template.of(sql).orElse(null) : null;
+    if (template == null) {
+      Analysis fresh = delegate.analyze(sql);
+      put(sql, fresh, weight(sql, fresh));
+      return fresh;
+    }
+    TemplateKey key = new TemplateKey(template.key());
+    Entry shaped = get(key);
+    if (shaped != null) {
+      templateHits.increment();
+      return ((TemplateShape) shaped.value()).apply(sql, template);
+    }
+    LibPgQueryClassifier.Parsed parsed = templating.parse(sql, true);
+    Optional<TemplateShape> shape = TemplateShape.of(sql, template, parsed);
+    if (shape.isPresent()) {
+      put(key, shape.get(), shape.get().weight());
+    } else {
+      put(sql, parsed.analysis(), weight(sql, parsed.analysis()));
+    }
+    return parsed.analysis();
+  }
+
+  private Entry get(Object key) {
     lock.lock();
     try {
-      Analysis hit = entries.get(sql);
-      if (hit != null) return hit;
+      return entries.get(key);
     } finally {
       lock.unlock();
     }
-    Analysis fresh = delegate.analyze(sql);
-    long weight = weight(sql, fresh);
-    if (weight > maxTotalChars) return fresh;
+  }
+
+  private void put(Object key, Object value, long weight) {
+    if (weight > maxTotalChars) return;
     lock.lock();
     try {
-      Analysis previous = entries.put(sql, fresh);
-      if (previous != null) totalChars -= weight(sql, previous);
+      Entry previous = entries.put(key, new Entry(value, weight));
+      if (previous != null) totalChars -= previous.weight();
       totalChars += weight;
-      Iterator<Map.Entry<String, Analysis>> eldest = entries.entrySet().iterator();
+      Iterator<Map.Entry<Object, Entry>> eldest = entries.entrySet().iterator();
       while ((entries.size() > maxEntries || totalChars > maxTotalChars) && eldest.hasNext()) {
-        Map.Entry<String, Analysis> e = eldest.next();
-        totalChars -= weight(e.getKey(), e.getValue());
+        Map.Entry<Object, Entry> e = eldest.next();
+        totalChars -= e.getValue().weight();
         eldest.remove();
       }
     } finally {
       lock.unlock();
     }
-    return fresh;
   }
 
-  /** Number of cached texts (for metrics and tests). */
+  /** Number of cached texts and templates (for metrics and tests). */
   public int size() {
     lock.lock();
     try {
@@ -89,6 +136,11 @@ public final class CachingClassifier implements SqlClassifier {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Number of texts answered from a template (for metrics and tests). */
+  public long templateHits() {
+    return templateHits.sum();
   }
 
   @Override

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -88,29 +89,50 @@ public final class LibPgQueryClassifier implements SqlClassifier {
 
   @Override
   public Analysis analyze(String sql) {
-    Objects.requireNonNull(sql, "sql == null");
-    try {
-      return analyzeOrFail(sql);
-    } catch (RuntimeException | StackOverflowError | com.fasterxml.jackson.core.JsonProcessingException e) {
-      // Never let a classifier defect become an exception on the data path: refuse to classify.
-      return unclassified(sql);
+    return parse(sql, false).analysis();
+  }
+
+  /**
+   * One full parse, with what {@link CachingClassifier} needs to reuse it for texts that differ
+   * only in numeric literals.
+   *
+   * @param analysis what {@link #analyze} returns
+   * @param bounds each statement's start and end char offsets in the text, in pairs (empty when
+   *     the text was not parsed: unclassified)
+   * @param constants when {@code withConstants} was asked and every statement qualifies ({@link
+   *     ConstantWalker}): their numeric constants, locations as char offsets
+   */
+  record Parsed(Analysis analysis, int[] bounds, Optional<List<ConstantWalker.Constant>> constants) {
+    static Parsed unparsed(Analysis analysis) {
+      return new Parsed(analysis, new int[0], Optional.empty());
     }
   }
 
-  private Analysis analyzeOrFail(String sql) throws com.fasterxml.jackson.core.JsonProcessingException {
-    if (sql.indexOf('\0') >= 0 || hasLoneSurrogate(sql)) return unclassified(sql);
-    byte[] utf8 = sql.getBytes(StandardCharsets.UTF_8);
-    if (utf8.length > MAX_BYTES) return unclassified(sql);
-    if (utf8.length > INLINE_BYTES) return onLargeStack(sql, utf8);
-    return classify(sql, utf8);
+  /** {@link #analyze}, plus the numeric constants when {@code withConstants}. Never throws for bad input. */
+  Parsed parse(String sql, boolean withConstants) {
+    Objects.requireNonNull(sql, "sql == null");
+    try {
+      return parseOrFail(sql, withConstants);
+    } catch (RuntimeException | StackOverflowError | com.fasterxml.jackson.core.JsonProcessingException e) {
+      // Never let a classifier defect become an exception on the data path: refuse to classify.
+      return Parsed.unparsed(unclassified(sql));
+    }
   }
 
-  private Analysis onLargeStack(String sql, byte[] utf8) {
-    Future<Analysis> f = LARGE_PARSES.submit(() -> {
+  private Parsed parseOrFail(String sql, boolean withConstants) throws com.fasterxml.jackson.core.JsonProcessingException {
+    if (sql.indexOf('\0') >= 0 || hasLoneSurrogate(sql)) return Parsed.unparsed(unclassified(sql));
+    byte[] utf8 = sql.getBytes(StandardCharsets.UTF_8);
+    if (utf8.length > MAX_BYTES) return Parsed.unparsed(unclassified(sql));
+    if (utf8.length > INLINE_BYTES) return onLargeStack(sql, utf8, withConstants);
+    return classify(sql, utf8, withConstants);
+  }
+
+  private Parsed onLargeStack(String sql, byte[] utf8, boolean withConstants) {
+    Future<Parsed> f = LARGE_PARSES.submit(() -> {
       try {
-        return classify(sql, utf8);
+        return classify(sql, utf8, withConstants);
       } catch (RuntimeException | StackOverflowError | com.fasterxml.jackson.core.JsonProcessingException e) {
-        return unclassified(sql);
+        return Parsed.unparsed(unclassified(sql));
       }
     });
     try {
@@ -118,18 +140,20 @@ public final class LibPgQueryClassifier implements SqlClassifier {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       f.cancel(false);
-      return unclassified(sql);
+      return Parsed.unparsed(unclassified(sql));
     } catch (ExecutionException e) {
-      return unclassified(sql);
+      return Parsed.unparsed(unclassified(sql));
     }
   }
 
-  private Analysis classify(String sql, byte[] utf8) throws com.fasterxml.jackson.core.JsonProcessingException {
+  private Parsed classify(String sql, byte[] utf8, boolean withConstants) throws com.fasterxml.jackson.core.JsonProcessingException {
     PgQueryLibrary.Parse parse = PgQueryLibrary.parse(api, utf8);
-    if (parse.json() == null) return unclassified(sql);
+    if (parse.json() == null) return Parsed.unparsed(unclassified(sql));
     JsonNode root = JSON.readTree(parse.json());
     Offsets offsets = Offsets.of(sql, utf8);
     List<ClassifiedStatement> out = new ArrayList<>();
+    int[] bounds = new int[2 * root.path("stmts").size()];
+    List<ConstantWalker.Constant> constants = withConstants ? new ArrayList<>() : null;
     for (JsonNode raw : root.path("stmts")) {
       int loc = raw.path("stmt_location").asInt(0);
       int len = raw.path("stmt_len").asInt(0);
@@ -139,6 +163,8 @@ public final class LibPgQueryClassifier implements SqlClassifier {
       int end = offsets.charIndex(endByte);
       while (start < end && Lexer.isSpace(sql.charAt(start))) start++;
       while (end > start && Lexer.isSpace(sql.charAt(end - 1))) end--;
+      bounds[2 * out.size()] = start;
+      bounds[2 * out.size() + 1] = end;
       String text = sql.substring(start, end);
       TreeClassifier.Facts facts = TreeClassifier.classify(raw.path("stmt"));
       Set<Integer> redactAt = new HashSet<>();
@@ -148,8 +174,19 @@ public final class LibPgQueryClassifier implements SqlClassifier {
       String redacted = Redaction.redact(text, redactAt, facts.redactAllStrings);
       out.add(new ClassifiedStatement(text, redacted, facts.classification(), facts.changesParsing,
           java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt")))));
+      if (constants != null) {
+        Optional<List<ConstantWalker.Constant>> found = ConstantWalker.walk(raw.path("stmt"));
+        if (found.isEmpty()) {
+          constants = null;
+        } else {
+          for (ConstantWalker.Constant c : found.get()) {
+            int at = c.location() >= 0 && c.location() <= utf8.length ? offsets.charIndex(c.location()) : -1;
+            constants.add(new ConstantWalker.Constant(at, c.integer(), c.value()));
+          }
+        }
+      }
     }
-    return new Analysis(out);
+    return new Parsed(new Analysis(out), bounds, Optional.ofNullable(constants));
   }
 
   /** The whole text as one unclassified statement, every literal redacted. */
