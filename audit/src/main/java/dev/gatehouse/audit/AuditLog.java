@@ -20,7 +20,6 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -265,12 +264,17 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   }
 
   private static List<String> clean(java.util.Collection<String> values) {
-    return values.stream().map(AuditLog::clean).toList();
+    if (values.isEmpty()) return List.of();
+    List<String> out = new java.util.ArrayList<>(values.size());
+    for (String v : values) out.add(clean(v));
+    return out;
   }
 
   private static Map<String, String> clean(Map<String, String> values) {
-    return values.entrySet().stream()
-        .collect(Collectors.toMap(e -> clean(e.getKey()), e -> clean(e.getValue()), (a, b) -> a, TreeMap::new));
+    if (values.isEmpty()) return Map.of();
+    Map<String, String> out = new TreeMap<>();
+    values.forEach((k, v) -> out.putIfAbsent(clean(k), clean(v)));
+    return out;
   }
 
   /** Assembles one event body from core values, cleaning every string on the way. */

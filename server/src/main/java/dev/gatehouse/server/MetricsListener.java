@@ -21,6 +21,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class MetricsListener implements CheckpointListener {
   private final MeterRegistry registry;
   private final AtomicInteger live = new AtomicInteger();
+  // Per statement, registering a meter sorts and merges its tags: keep the meters, keyed by their tags.
+  private final java.util.concurrent.ConcurrentHashMap<String, Counter> decided = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.concurrent.ConcurrentHashMap<String, Timer> durations = new java.util.concurrent.ConcurrentHashMap<>();
 
   public MetricsListener(MeterRegistry registry) {
     this.registry = registry;
@@ -48,20 +51,21 @@ public final class MetricsListener implements CheckpointListener {
       case Decision.Deny d -> "deny";
       case Decision.RequireApproval r -> "require_approval";
     };
-    Counter.builder("gatehouse_commands_decided")
-        .tag("resource", session.resource().name())
+    String resource = session.resource().name();
+    decided.computeIfAbsent(resource + '\u0000' + effect, k -> Counter.builder("gatehouse_commands_decided")
+        .tag("resource", resource)
         .tag("decision", effect)
-        .register(registry)
-        .increment();
+        .register(registry)).increment();
   }
 
   @Override
   public void commandCompleted(Session session, Command command, Outcome outcome) {
-    Timer.builder("gatehouse_command_duration")
-        .tag("resource", session.resource().name())
-        .tag("status", outcome.status().name().toLowerCase(Locale.ROOT))
-        .register(registry)
-        .record(outcome.duration());
+    String resource = session.resource().name();
+    String status = outcome.status().name().toLowerCase(Locale.ROOT);
+    durations.computeIfAbsent(resource + '\u0000' + status, k -> Timer.builder("gatehouse_command_duration")
+        .tag("resource", resource)
+        .tag("status", status)
+        .register(registry)).record(outcome.duration());
   }
 
   @Override
