@@ -20,7 +20,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * simple protocol) are parsed once per shape. A template is stored only when the first full parse
  * proves that no number can change the classification ({@link TemplateShape} states the rule); the
  * {@link Analysis} a template gives is the one a full parse of the current text would give, its
- * statement texts cut from the current text. A text whose parse proves no template is cached as is.
+ * statement texts cut from the current text. The text of a full parse is cached as is too; a text
+ * answered from a template is not (a flood of them evicts nothing).
  *
  * <p>Thread-safe. The lock is held only for map operations, never while lexing or classifying, so
  * two threads may classify the same new text at once; both results are equal and the last one wins.
@@ -93,11 +94,10 @@ public final class CachingClassifier implements SqlClassifier {
     }
     LibPgQueryClassifier.Parsed parsed = templating.parse(sql, true);
     Optional<TemplateShape> shape = TemplateShape.of(sql, template, parsed);
-    if (shape.isPresent()) {
-      put(key, shape.get(), shape.get().weight());
-    } else {
-      put(sql, parsed.analysis(), weight(sql, parsed.analysis()));
-    }
+    // The text itself is kept too, so that repeating it costs a lookup; texts answered from the
+    // template later are not, so a flood of them cannot evict anything.
+    if (shape.isPresent()) put(key, shape.get(), shape.get().weight());
+    put(sql, parsed.analysis(), weight(sql, parsed.analysis()));
     return parsed.analysis();
   }
 

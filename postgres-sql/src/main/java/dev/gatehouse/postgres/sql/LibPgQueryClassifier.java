@@ -113,13 +113,13 @@ public final class LibPgQueryClassifier implements SqlClassifier {
     Objects.requireNonNull(sql, "sql == null");
     try {
       return parseOrFail(sql, withConstants);
-    } catch (RuntimeException | StackOverflowError | com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (RuntimeException | StackOverflowError | java.io.IOException e) {
       // Never let a classifier defect become an exception on the data path: refuse to classify.
       return Parsed.unparsed(unclassified(sql));
     }
   }
 
-  private Parsed parseOrFail(String sql, boolean withConstants) throws com.fasterxml.jackson.core.JsonProcessingException {
+  private Parsed parseOrFail(String sql, boolean withConstants) throws java.io.IOException {
     if (sql.indexOf('\0') >= 0 || hasLoneSurrogate(sql)) return Parsed.unparsed(unclassified(sql));
     byte[] utf8 = sql.getBytes(StandardCharsets.UTF_8);
     if (utf8.length > MAX_BYTES) return Parsed.unparsed(unclassified(sql));
@@ -131,7 +131,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
     Future<Parsed> f = LARGE_PARSES.submit(() -> {
       try {
         return classify(sql, utf8, withConstants);
-      } catch (RuntimeException | StackOverflowError | com.fasterxml.jackson.core.JsonProcessingException e) {
+      } catch (RuntimeException | StackOverflowError | java.io.IOException e) {
         return Parsed.unparsed(unclassified(sql));
       }
     });
@@ -146,7 +146,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
     }
   }
 
-  private Parsed classify(String sql, byte[] utf8, boolean withConstants) throws com.fasterxml.jackson.core.JsonProcessingException {
+  private Parsed classify(String sql, byte[] utf8, boolean withConstants) throws java.io.IOException {
     PgQueryLibrary.Parse parse = PgQueryLibrary.parse(api, utf8);
     if (parse.json() == null) return Parsed.unparsed(unclassified(sql));
     JsonNode root = JSON.readTree(parse.json());

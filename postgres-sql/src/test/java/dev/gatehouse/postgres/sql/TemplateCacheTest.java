@@ -96,7 +96,7 @@ class TemplateCacheTest {
       assertThat(a.statements().get(0).text()).isEqualTo(sql);
     }
     assertThat(cache.templateHits()).isEqualTo(99);
-    assertThat(cache.size()).isEqualTo(1);
+    assertThat(cache.size()).as("the template and the first text").isEqualTo(2);
   }
 
   @Test
