@@ -9,7 +9,12 @@
 #   gh-scan    Gatehouse with value detectors scanning every text column of every row
 #              (target: >= 0.60 x direct rows/s)
 # Both gateways are real (`gatehouse serve`, development issuer, least-privileged role, audit on),
-# started by this script with bench/gatehouse.sh's helpers and stopped on exit.
+# started by this script with bench/gatehouse.sh's helpers and stopped on exit. Besides rows/s the
+# report gives each relay's CPU time per row (haproxy's and each gateway's, read from /proc before
+# and after its runs: steadier than rows/s on a shared machine) and each gateway's peak RSS.
+#
+# BENCH_COMPARE_CMD=/path/to/gatehouse (a frozen build from bench/snapshot.sh) adds gh-nomatch-b and
+# gh-scan-b: the same two gateways run by that build, interleaved with the others (an A/B of a change).
 #
 # usage: bench/masking.sh [--duration S] [--rounds N] [--rows N] [--keep-logs]
 set -euo pipefail
@@ -126,12 +131,16 @@ MASKING_RULES='masking:
 
 # start_masked NAME MASKS: a gateway whose policy applies masking rules MASKS; sets NAME_PORT.
 start_masked() {
-  local name=$1 masks=$2 policy="$WORK/policy-$1.yaml"
-  masking_policy "$policy" "$masks"
-  gh_start "$WORK" "$name" "$PG_HOST" "$PG_PORT" "$BENCH_DB" "$policy" off 20 "${GATEHOUSE_JAVA_OPTS:-}" || exit 1
-  # gh_start writes gatehouse.yaml without masking: add the section and restart that instance.
+  local name=$1 masks=$2
+  # gh_start writes its own masking section, and the gateway refuses a policy naming rules that
+  # section does not define: start with the minimal policy, then swap in this benchmark's rules
+  # and policy and restart that instance.
+  gh_start "$WORK" "$name" "$PG_HOST" "$PG_PORT" "$BENCH_DB" minimal off 20 "${GATEHOUSE_JAVA_OPTS:-}" || exit 1
   gh_stop_last
-  printf '%s\n' "$MASKING_RULES" >>"$GH_DIR/gatehouse.yaml"
+  masking_policy "$GH_DIR/policy.yaml" "$masks"
+  awk '/^masking:/ { skip = 1; next } skip && /^[^ #]/ { skip = 0 } !skip' "$GH_DIR/gatehouse.yaml" >"$GH_DIR/gatehouse.yaml.new"
+  printf '%s\n' "$MASKING_RULES" >>"$GH_DIR/gatehouse.yaml.new"
+  mv "$GH_DIR/gatehouse.yaml.new" "$GH_DIR/gatehouse.yaml"
   gh_restart "$name"
 }
 gh_stop_last() {
@@ -157,9 +166,20 @@ gh_restart() {
 echo "starting Gatehouse with masking configured, not matching ..."
 start_masked nomatch nomatch
 NOMATCH_PORT=$GATEHOUSE_PORT
+NOMATCH_PID=${GH_SERVE_PIDS[-1]}
 echo "starting Gatehouse with detectors scanning every text column ..."
 start_masked scan scan
 SCAN_PORT=$GATEHOUSE_PORT
+SCAN_PID=${GH_SERVE_PIDS[-1]}
+TARGETS="direct haproxy gh-nomatch gh-scan"
+if [ -n "${BENCH_COMPARE_CMD:-}" ]; then
+  echo "starting the same two gateways with $BENCH_COMPARE_CMD ..."
+  GATEHOUSE_CMD=$BENCH_COMPARE_CMD start_masked nomatch-b nomatch
+  NOMATCH_B_PORT=$GATEHOUSE_PORT NOMATCH_B_PID=${GH_SERVE_PIDS[-1]}
+  GATEHOUSE_CMD=$BENCH_COMPARE_CMD start_masked scan-b scan
+  SCAN_B_PORT=$GATEHOUSE_PORT SCAN_B_PID=${GH_SERVE_PIDS[-1]}
+  TARGETS="$TARGETS gh-nomatch-b gh-scan-b"
+fi
 pg_direct -d "$BENCH_DB" -c "GRANT SELECT ON big TO gh_bench" >/dev/null
 
 # A check before measuring: the scanning gateway really masks what its detectors find.
@@ -169,13 +189,17 @@ case "$probe" in *ada@example.com*) echo "masking.sh: the scanning gateway did n
 
 # ---- runs ---------------------------------------------------------------------------------------
 run() {
-  local target=$1 round=$2 port user=$PG_USER db=$BENCH_DB pass=""
+  local target=$1 round=$2 port user=$PG_USER db=$BENCH_DB pass="" pid=""
   case "$target" in
     direct) port=$PG_PORT ;;
-    haproxy) port=$HAPROXY_PORT ;;
-    gh-nomatch) port=$NOMATCH_PORT user=bench db=bench pass=$GATEHOUSE_TOKEN ;;
-    gh-scan) port=$SCAN_PORT user=bench db=bench pass=$GATEHOUSE_TOKEN ;;
+    haproxy) port=$HAPROXY_PORT pid=$HAPROXY_PID ;;
+    gh-nomatch) port=$NOMATCH_PORT user=bench db=bench pass=$GATEHOUSE_TOKEN pid=$NOMATCH_PID ;;
+    gh-scan) port=$SCAN_PORT user=bench db=bench pass=$GATEHOUSE_TOKEN pid=$SCAN_PID ;;
+    gh-nomatch-b) port=$NOMATCH_B_PORT user=bench db=bench pass=$GATEHOUSE_TOKEN pid=$NOMATCH_B_PID ;;
+    gh-scan-b) port=$SCAN_B_PORT user=bench db=bench pass=$GATEHOUSE_TOKEN pid=$SCAN_B_PID ;;
   esac
+  local ticks0=0
+  [ -n "$pid" ] && ticks0=$(cpu_ticks "$pid")
   local out="$WORK/$target-r$round.out"
   if ! PGPASSWORD=$pass PGCONNECT_TIMEOUT=10 timeout $(( DURATION + 120 )) "$PGBENCH" -n -M simple -c 1 -j 1 \
       -T "$DURATION" -f "$WORK/select-big.sql" -h 127.0.0.1 -p "$port" -U "$user" "$db" >"$out" 2>&1; then
@@ -186,11 +210,21 @@ run() {
   local tps
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$out")
   [ -n "$tps" ] || { echo "masking.sh: no tps in $out" >&2; cat "$out" >&2; exit 1; }
-  printf '%s\t%s\t%s\n' "$target" "$round" "$tps" >>"$WORK/runs.tsv"
+  # The relay's CPU time per row (user + system, all its threads): robust where rows/s is noisy.
+  local nsrow=0 scans
+  scans=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+  if [ -n "$pid" ] && [ "${scans:-0}" -gt 0 ]; then
+    nsrow=$(awk -v a="$ticks0" -v b="$(cpu_ticks "$pid")" -v hz="$CLK_TCK" -v n="$scans" -v r="$ROWS" \
+      'BEGIN { printf "%.0f", (b - a) * 1e9 / hz / (n * r) }')
+  fi
+  printf '%s\t%s\t%s\t%s\n' "$target" "$round" "$tps" "$nsrow" >>"$WORK/runs.tsv"
   printf '  %-10s round %s: %8.3f scans/s = %12.0f rows/s\n' "$target" "$round" "$tps" "$(awk -v t="$tps" -v r="$ROWS" 'BEGIN { print t * r }')"
 }
+vm_hwm() { awk '/^VmHWM:/ { printf "%d MiB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+CLK_TCK=$(getconf CLK_TCK)
 median() {
-  awk -F'\t' -v t="$1" '$1 == t { print $3 }' "$WORK/runs.tsv" | sort -n | awk '
+  awk -F'\t' -v t="$1" -v c="${2:-3}" '$1 == t { print $c }' "$WORK/runs.tsv" | sort -n | awk '
     { v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
@@ -198,7 +232,7 @@ echo "Gatehouse masking benchmark: SELECT * FROM big ($ROWS rows), 1 client, sim
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$WORK/runs.tsv"
 for round in $(seq 1 "$ROUNDS"); do
-  for target in direct haproxy gh-nomatch gh-scan; do run "$target" "$round"; done
+  for target in $TARGETS; do run "$target" "$round"; done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -207,12 +241,16 @@ report() {
   d=$(median direct); h=$(median haproxy); n=$(median gh-nomatch); s=$(median gh-scan)
   echo "Gatehouse masking benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ): SELECT * FROM big ($ROWS rows: int + 32-char text),"
   echo "1 client, pgbench -M simple, ${DURATION}s per run, median of $ROUNDS round(s); $(nproc) CPUs, load before $LOAD_BEFORE, after $LOAD_AFTER"
-  printf '%-11s %14s %10s\n' target rows/s x-direct
-  for t in direct haproxy gh-nomatch gh-scan; do
-    local v
-    v=$(median "$t")
-    awk -v t="$t" -v v="$v" -v d="$d" -v r="$ROWS" 'BEGIN { printf "%-11s %14.0f %10.3f\n", t, v * r, (d > 0) ? v / d : 0 }'
+  printf '%-11s %14s %10s %14s\n' target rows/s x-direct 'relay ns/row'
+  for t in $TARGETS; do
+    local v c
+    v=$(median "$t"); c=$(median "$t" 4)
+    awk -v t="$t" -v v="$v" -v d="$d" -v r="$ROWS" -v c="$c" 'BEGIN {
+      printf "%-11s %14.0f %10.3f %14s\n", t, v * r, (d > 0) ? v / d : 0, (t == "direct") ? "-" : c }'
   done
+  echo "relay ns/row: the relay's CPU time (user + system) per row relayed, median of the rounds"
+  echo "gateway peak RSS: gh-nomatch $(vm_hwm "$NOMATCH_PID"), gh-scan $(vm_hwm "$SCAN_PID")${NOMATCH_B_PID:+,\
+ gh-nomatch-b $(vm_hwm "$NOMATCH_B_PID"), gh-scan-b $(vm_hwm "$SCAN_B_PID")}"
   awk -v n="$n" -v s="$s" -v d="$d" 'BEGIN {
     a = (d > 0) ? n / d : 0; b = (d > 0) ? s / d : 0
     printf "masking configured, not matching: %.3f x direct (target 0.90) %s\n", a, (a >= 0.90) ? "ok" : "BELOW TARGET"

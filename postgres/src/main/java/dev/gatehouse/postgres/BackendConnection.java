@@ -53,6 +53,14 @@ public final class BackendConnection implements AutoCloseable {
     return reader;
   }
 
+  /**
+   * Hands the server's bytes over to {@link BackendRelay}: what {@link #reader()} read ahead, then
+   * the socket's stream, read in large slices. After this call {@link #reader()} must not be used.
+   */
+  BackendInput relayInput(BackendInput.BeforeRead beforeRead) throws IOException {
+    return new BackendInput(socket.getInputStream(), reader.takeBuffered(), beforeRead);
+  }
+
   /** Messages to the server; nothing leaves before {@link MessageWriter#flush()}. */
   public MessageWriter writer() {
     return writer;

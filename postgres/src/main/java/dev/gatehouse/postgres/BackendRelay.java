@@ -9,9 +9,6 @@ import dev.gatehouse.postgres.wire.DiagnosticMessage;
 import dev.gatehouse.postgres.wire.ErrorField;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Frame;
-import dev.gatehouse.postgres.wire.FrameHeader;
-import dev.gatehouse.postgres.wire.FrameReader;
-import dev.gatehouse.postgres.wire.MessageWriter;
 import dev.gatehouse.postgres.wire.NoticeResponse;
 import dev.gatehouse.postgres.wire.NotificationResponse;
 import dev.gatehouse.postgres.wire.ParameterStatus;
@@ -19,7 +16,6 @@ import dev.gatehouse.postgres.wire.ProtocolException;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
 import dev.gatehouse.postgres.wire.RowDescription;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -43,15 +39,20 @@ import org.slf4j.LoggerFactory;
  * values it changes are masked; notifications, and the texts of other statements' messages, go
  * through the session's detectors. A result no rule can touch is relayed without decoding.
  *
- * <p>Writes to the client are batched and flushed when the target has nothing more immediately
- * available, and at every ReadyForQuery. The only writer of the client socket after startup.
+ * <p>Rows move in runs ({@link #rows}): the DataRows that lie whole in the {@link BackendInput}
+ * buffer are checked by their headers only and handed to the client as one slice of that buffer
+ * (masked in place first when the plan scans them), with one count per run for the audit outcome,
+ * no object per row and no lock. Writes to the client are gathered in a {@link ClientBatch} and
+ * sent before each read of the target that may block and at every ReadyForQuery. The only writer
+ * of the client socket after startup.
  */
 final class BackendRelay {
   private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
 
   private final ProxySession s;
-  private final FrameReader reader;
-  private final MessageWriter client;
+  private final ClientBatch client;
+  /** The target's bytes; set when the relay starts. */
+  private BackendInput input;
   /** The target already told the client why it ends (a FATAL ErrorResponse). */
   private boolean fatalRelayed;
   /** A frame is partly written to the client: nothing else may be written after it. */
@@ -76,22 +77,22 @@ final class BackendRelay {
 
   BackendRelay(ProxySession session) {
     this.s = session;
-    this.reader = session.backend.reader();
-    this.client = session.clientWriter;
+    this.client = new ClientBatch(session.clientOutput);
   }
 
   void run() {
     try {
+      // What startup wrote is sent already; from here on this relay writes through its own batch.
+      s.clientWriter.flush();
+      input = s.backend.relayInput(this::beforeRead);
       while (true) {
-        Optional<FrameHeader> next = reader.readHeader(Integer.MAX_VALUE);
-        if (next.isEmpty()) {
+        if (!input.next()) {
           String resource = s.session.resource().name();
           s.end(fatalRelayed ? "resource ended the session" : "connection to resource lost",
               fatalRelayed ? Optional.empty() : Optional.of(Replies.resourceLost(resource)));
           return;
         }
-        handle(next.get());
-        if (!reader.hasBufferedBytes()) client.flush();
+        handle(input.type());
       }
     } catch (ProtocolException e) {
       s.end("protocol violation by the resource: " + e.getMessage(), Optional.of(Replies.protocolViolation(
@@ -113,84 +114,82 @@ final class BackendRelay {
     }
   }
 
-  private void handle(FrameHeader header) throws IOException {
-    if (header.type() != 'D') rowsResolved = false;
-    switch (header.type()) {
-      case 'D' -> {
-        if (s.masking.configured()) {
-          maskedRow(header);
-        } else {
-          rowSeen();
-          relay(header);
-        }
-      }
+  /** Sends the client what was gathered: the relay is about to wait for the target. */
+  private void beforeRead() throws IOException {
+    if (client.buffered() > 0) client.flush();
+  }
+
+  private void handle(byte type) throws IOException {
+    if (type != 'D') rowsResolved = false;
+    switch (type) {
+      case 'D' -> rows();
       case 'd', 'c' -> {
-        if (withholding != null) skip(header);
-        else if (header.type() == 'd' && current != null) copyRow(header);
-        else relay(header);
+        if (withholding != null) skip();
+        else if (type == 'd' && current != null) copyRow();
+        else relay();
       }
       case 'H' -> {
-        if (s.masking.configured()) copyOut(read(header));
-        else relay(header);
+        if (s.masking.configured()) copyOut(read());
+        else relay();
       }
       case 'N', 'A' -> {
-        if (s.masking.configured()) sideChannel(read(header));
-        else relay(header);
+        if (s.masking.configured()) sideChannel(read());
+        else relay();
       }
-      case 'G', 'W', 't' -> relay(header);
+      case 'G', 'W', 't' -> relay();
       case '1' -> {
         Expected.ParseDone parse = head(Expected.ParseDone.class, "ParseComplete");
         s.state.confirm(parse.entry());
         s.state.answered();
-        relay(header);
+        relay();
       }
       case '2' -> {
         head(Expected.BindDone.class, "BindComplete");
         s.state.answered();
-        relay(header);
+        relay();
       }
       case '3' -> {
         Expected.CloseDone close = head(Expected.CloseDone.class, "CloseComplete");
         close.tombstone().ifPresent(s.state::confirm);
         s.state.answered();
-        relay(header);
+        relay();
       }
       case 'T' -> {
         if (s.masking.configured()) {
-          rowDescription(header);
+          rowDescription();
         } else {
           if (s.state.head().orElse(null) instanceof Expected.DescribeDone) s.state.answered();
-          relay(header);
+          relay();
         }
       }
       case 'n' -> {
         Expected.DescribeDone describe = head(Expected.DescribeDone.class, "NoData");
         s.state.described(describe, new SessionState.Shape(Optional.empty(), describe.portal().isPresent()));
         s.state.answered();
-        if (describe.own()) skip(header);
-        else relay(header);
+        if (describe.own()) skip();
+        else relay();
       }
       case 's' -> {
         head(Expected.ExecuteDone.class, "PortalSuspended");
         s.state.answered();
-        relay(header);
+        relay();
       }
       case 'I' -> {
         if (s.state.head().orElse(null) instanceof Expected.ExecuteDone) s.state.answered();
-        relay(header);
+        relay();
       }
       case 'V' -> {
         if (s.state.head().orElse(null) instanceof Expected.FunctionCallDone call) {
           call.execution().ifPresent(e -> e.completeOk(s.checkpoint, Optional.empty()));
         }
-        relay(header);
+        relay();
       }
-      case 'C' -> commandComplete(read(header));
-      case 'E' -> error(read(header));
-      case 'Z' -> readyForQuery(read(header));
-      case 'S' -> parameterStatus(read(header));
+      case 'C' -> commandComplete(read());
+      case 'E' -> error(read());
+      case 'Z' -> readyForQuery(read());
+      case 'S' -> parameterStatus(read());
       default -> throw ProtocolException.violation(
-          "unexpected message type 0x" + Integer.toHexString(header.type() & 0xff) + " from the resource after startup");
+          "unexpected message type 0x" + Integer.toHexString(type & 0xff) + " from the resource after startup");
     }
   }
 
@@ -318,6 +317,9 @@ final class BackendRelay {
     }
     write(frame);
     client.flush();
+    // A quiet moment: a buffer grown by a large result goes back to its small size.
+    input.shrink();
+    client.shrink();
   }
 
   private void parameterStatus(Frame frame) throws IOException {
@@ -362,8 +364,11 @@ final class BackendRelay {
 
   // ---- masking -------------------------------------------------------------------------------
 
-  /** A DataRow while masking is configured: counted, then relayed, rewritten or withheld. */
-  private void maskedRow(FrameHeader header) throws IOException {
+  /**
+   * A DataRow and the DataRows after it that are already buffered: counted, then relayed,
+   * masked or withheld, as one run.
+   */
+  private void rows() throws IOException {
     if (!rowsResolved) {
       rowPlan = null;
       rowExecution = Optional.empty();
@@ -381,34 +386,61 @@ final class BackendRelay {
       rowsResolved = true;
     }
     MaskPlan plan = rowPlan;
-    Optional<Execution> execution = rowExecution;
-    execution.ifPresent(Execution::rowSeen);
-    if (withholding != null) {
-      skip(header);
-      return;
+    if (plan == null && rowExecution.isPresent() && rowExecution.get().masking().isPresent()) {
+      // Masking applies and no plan exists for these rows: never relay a row before its plan.
+      throw new PostgresGatewayException("08P01",
+          "Gatehouse received rows it has no mask plan for; the session was ended rather than relay them");
     }
-    if (plan == null) {
-      if (execution.isPresent() && execution.get().masking().isPresent()) {
-        // Masking applies and no plan exists for these rows: never relay a row before its plan.
-        throw new PostgresGatewayException("08P01",
-            "Gatehouse received rows it has no mask plan for; the session was ended rather than relay them");
+    boolean drop = withholding != null;
+    MaskPlan masking = drop || plan == null || !plan.needsDecoding() ? null : plan;
+    if (input.buffered() < 5L + input.bodyLength()) {
+      // The row is not whole in the buffer. One that is relayed untouched and larger than a read
+      // streams through in slices; one to mask is held whole, up to the message length limit.
+      if (masking == null && input.bodyLength() >= BackendInput.MAX_READ) {
+        rowExecution.ifPresent(e -> e.rowsSeen(1));
+        if (drop) skip();
+        else relay();
+        return;
       }
-      relay(header);
-      return;
+      input.whole(masking == null ? Integer.MAX_VALUE : s.config.maxMessageLength());
     }
-    if (!plan.needsDecoding()) {
-      relay(header);
-      return;
+    byte[] b = input.array();
+    int p = input.position();
+    int limit = input.limit();
+    int from = p;
+    long count = 0;
+    // Only whole frames are written here: a failure leaves no frame half-sent.
+    while (limit - p >= 5 && b[p] == 'D') {
+      int length = BackendInput.int32(b, p + 1);
+      if (length < 4) throw ProtocolException.violation("invalid length of message 'D': " + length + " < 4");
+      if (length > limit - p - 1) break; // not whole in the buffer: the next run starts with it
+      if (masking != null) {
+        if (length - 4 > s.config.maxMessageLength()) {
+          throw new ProtocolException(ProtocolException.PROGRAM_LIMIT_EXCEEDED, "message 'D' of " + length
+              + " bytes from the resource exceeds the maximum " + s.config.maxMessageLength());
+        }
+        int rewritten = rewriter.dataRow(masking, b, p + 5, length - 4);
+        if (rewritten >= 0) {
+          client.bytes(b, from, p - from);
+          client.header((byte) 'D', rewritten);
+          client.bytes(rewriter.row(), 0, rewritten);
+          from = p + 1 + length;
+        }
+      }
+      p += 1 + length;
+      count++;
     }
-    Frame frame = read(header);
-    write(new Frame(frame.type(), rewriter.dataRow(plan, frame.body())));
+    if (!drop) client.bytes(b, from, p - from);
+    input.consume(p);
+    long seen = count;
+    rowExecution.ifPresent(e -> e.rowsSeen(seen));
   }
 
   /** RowDescription while masking is configured: remembered for a Describe, planned for a simple query. */
-  private void rowDescription(FrameHeader header) throws IOException {
+  private void rowDescription() throws IOException {
     Expected head = s.state.head().orElse(null);
     if (head instanceof Expected.DescribeDone describe) {
-      Frame frame = read(header);
+      Frame frame = read();
       RowDescription rows = (RowDescription) BackendCodec.decode(frame);
       s.state.described(describe, new SessionState.Shape(Optional.of(rows), describe.portal().isPresent()));
       s.state.answered();
@@ -418,10 +450,10 @@ final class BackendRelay {
     Optional<StatementMasking> masking = executionOf(head).flatMap(Execution::masking);
     if (masking.isEmpty()) {
       current = null;
-      relay(header);
+      relay();
       return;
     }
-    Frame frame = read(header);
+    Frame frame = read();
     MaskPlan plan = masking.get().plan((RowDescription) BackendCodec.decode(frame), new short[0]);
     current = plan;
     if (plan.refusal().isPresent()) {
@@ -455,8 +487,8 @@ final class BackendRelay {
     write(frame);
   }
 
-  private void copyRow(FrameHeader header) throws IOException {
-    Frame frame = read(header);
+  private void copyRow() throws IOException {
+    Frame frame = read();
     write(new Frame(frame.type(), rewriter.copyTextRow(current, frame.body())));
   }
 
@@ -516,16 +548,8 @@ final class BackendRelay {
     };
   }
 
-  private void skip(FrameHeader header) throws IOException {
-    reader.copyBody(header, OutputStream.nullOutputStream());
-  }
-
-  private void rowSeen() {
-    switch (s.state.head().orElse(null)) {
-      case Expected.ExecuteDone x -> x.execution().ifPresent(Execution::rowSeen);
-      case Expected.QueryDone q -> q.current().ifPresent(Execution::rowSeen);
-      case null, default -> { }
-    }
+  private void skip() throws IOException {
+    input.skip();
   }
 
   /** The oldest expectation, which must be of {@code type} for {@code answer} to make sense. */
@@ -540,17 +564,13 @@ final class BackendRelay {
     return type.cast(head);
   }
 
-  private Frame read(FrameHeader header) throws IOException {
-    if (header.bodyLength() > s.config.maxMessageLength()) {
-      throw new ProtocolException(ProtocolException.PROGRAM_LIMIT_EXCEEDED, "message of " + header.length()
-          + " bytes from the resource exceeds the maximum " + s.config.maxMessageLength());
-    }
-    return reader.readBody(header);
+  private Frame read() throws IOException {
+    return input.frame(s.config.maxMessageLength());
   }
 
-  private void relay(FrameHeader header) throws IOException {
+  private void relay() throws IOException {
     midFrame = true;
-    client.relay(header, reader);
+    input.relay(client);
     midFrame = false;
   }
 

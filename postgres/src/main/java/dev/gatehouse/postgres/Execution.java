@@ -55,9 +55,9 @@ final class Execution {
     return done.get();
   }
 
-  /** A DataRow of this execution passed by; counted so batches fetched across PortalSuspended add up. */
-  void rowSeen() {
-    rows.incrementAndGet();
+  /** DataRows of this execution passed by; counted so batches fetched across PortalSuspended add up. */
+  void rowsSeen(long count) {
+    rows.addAndGet(count);
   }
 
   /** The target completed it; {@code tagRows} from the CommandComplete tag, when it has a count. */

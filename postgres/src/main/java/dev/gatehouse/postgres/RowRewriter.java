@@ -7,9 +7,10 @@ import java.util.Arrays;
 
 /**
  * Applies a {@link MaskPlan} to DataRow bodies and to COPY text rows. When the plan only scans
- * (detectors, length unchanged) the body is masked in place and relayed as it is; when it replaces
- * values, the row is re-encoded into a buffer reused across rows. Columns the plan passes are
- * copied without being looked at.
+ * (detectors, length unchanged) the body is masked in place, where it lies in the relay's buffer,
+ * and relayed as it is: one pass over its bytes, nothing allocated. When the plan replaces values,
+ * the row is re-encoded into a buffer reused across rows. Columns the plan passes are copied
+ * without being looked at.
  *
  * <p>Not thread-safe: one per session, used by the target→client thread.
  */
@@ -19,54 +20,62 @@ final class RowRewriter {
   private int size;
 
   /**
-   * The DataRow body to send for {@code body} under {@code plan}: {@code body} itself (masked in
-   * place) or a new array.
+   * Masks the DataRow body {@code buf[off, off+len)} under {@code plan}: in place when the plan
+   * only scans (detectors keep the length), or re-encoded into {@link #row()}.
    *
+   * @return -1 when the body was masked in place (send it as it is), otherwise the length of the
+   *     body to send instead, in {@link #row()}
    * @throws ProtocolException when the row does not match its description (fail closed)
    */
-  byte[] dataRow(MaskPlan plan, byte[] body) {
-    if (body.length < 2) throw ProtocolException.violation("DataRow shorter than its column count");
-    int count = ((body[0] & 0xff) << 8) | (body[1] & 0xff);
+  int dataRow(MaskPlan plan, byte[] buf, int off, int len) {
+    if (len < 2) throw ProtocolException.violation("DataRow shorter than its column count");
+    int end = off + len;
+    int count = ((buf[off] & 0xff) << 8) | (buf[off + 1] & 0xff);
     if (count != plan.size()) {
       throw ProtocolException.violation("DataRow has " + count + " columns, its row description " + plan.size());
     }
     boolean inPlace = !plan.changesLength();
     size = 0;
     if (!inPlace) {
-      ensure(body.length + 64);
-      row[0] = body[0];
-      row[1] = body[1];
+      ensure(len + 64);
+      row[0] = buf[off];
+      row[1] = buf[off + 1];
       size = 2;
     }
-    int p = 2;
+    int p = off + 2;
     for (int i = 0; i < count; i++) {
-      if (p + 4 > body.length) throw ProtocolException.violation("DataRow column " + (i + 1) + " cut short");
-      int len = ((body[p] & 0xff) << 24) | ((body[p + 1] & 0xff) << 16) | ((body[p + 2] & 0xff) << 8) | (body[p + 3] & 0xff);
+      if (p + 4 > end) throw ProtocolException.violation("DataRow column " + (i + 1) + " cut short");
+      int n = ((buf[p] & 0xff) << 24) | ((buf[p + 1] & 0xff) << 16) | ((buf[p + 2] & 0xff) << 8) | (buf[p + 3] & 0xff);
       p += 4;
-      if (len < -1 || (len > 0 && len > body.length - p)) {
+      if (n < -1 || (n > 0 && n > end - p)) {
         throw ProtocolException.violation("DataRow column " + (i + 1) + " has an invalid length");
       }
       if (inPlace) {
-        if (len > 0 && plan.action(i) == MaskPlan.Action.DETECT) plan.detect(i, body, p, len);
-      } else if (len == -1) {
+        if (n > 0 && plan.action(i) == MaskPlan.Action.DETECT) plan.detect(i, buf, p, n);
+      } else if (n == -1) {
         putInt(-1);
       } else if (plan.action(i) == MaskPlan.Action.PASS) {
-        putInt(len);
-        put(body, p, len);
+        putInt(n);
+        put(buf, p, n);
       } else {
         value.reset();
-        int n = plan.write(i, body, p, len, value);
-        if (n < 0) {
+        int w = plan.write(i, buf, p, n, value);
+        if (w < 0) {
           putInt(-1);
         } else {
-          putInt(n);
-          put(value.array(), 0, n);
+          putInt(w);
+          put(value.array(), 0, w);
         }
       }
-      if (len > 0) p += len;
+      if (n > 0) p += n;
     }
-    if (p != body.length) throw ProtocolException.violation("DataRow has bytes after its last column");
-    return inPlace ? body : Arrays.copyOf(row, size);
+    if (p != end) throw ProtocolException.violation("DataRow has bytes after its last column");
+    return inPlace ? -1 : size;
+  }
+
+  /** The body {@link #dataRow} re-encoded (its first {@code n} bytes), until the next call. */
+  byte[] row() {
+    return row;
   }
 
   /**

@@ -4,9 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
+import java.util.HexFormat;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -215,6 +219,61 @@ class GatewayMaskingTest {
     alice("INSERT INTO orders (id, customer_id, note) VALUES (12, 2, 'third')");
     alice("UPDATE customers SET country = 'FR' WHERE id = 2");
     alice("DELETE FROM orders WHERE id = 12");
+  }
+
+  // ---- large results: rows relayed in runs, across many reads of the target -----------------
+
+  @Test
+  void everyRowOfALargeScannedResultIsMasked() {
+    Psql.Result r = h.alice().withArgs("-At").command(
+        // Built by the query, so the statement text (which the audit log holds) does not contain them.
+        "SELECT g, 'mail ada' || '@example.com card 4111 1111' || ' 1111 1111 #' || g FROM generate_series(1, 40000) g");
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    List<String> lines = r.stdout().lines().toList();
+    assertThat(lines).hasSize(40000);
+    for (int i = 0; i < lines.size(); i++) {
+      assertThat(lines.get(i)).startsWith((i + 1) + "|mail *").endsWith("#" + (i + 1)).doesNotContain("@");
+    }
+  }
+
+  @Test
+  void everyRowOfALargeResultOfAMaskedColumnIsMasked() {
+    Psql.Result r = h.alice().withArgs("-At").command(
+        "SELECT c.id, c.email, c.name FROM customers c, generate_series(1, 20000) g ORDER BY g, c.id");
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    List<String> lines = r.stdout().lines().toList();
+    assertThat(lines).hasSize(40000);
+    for (int i = 0; i < lines.size(); i++) {
+      assertThat(lines.get(i)).isEqualTo(i % 2 == 0 ? "1|****|Ada Lovelace" : "2|****|Grace Hopper");
+    }
+  }
+
+  @Test
+  void aLargeResultNoRuleTouchesArrivesIntact() throws Exception {
+    Psql.Result masked = h.alice().withArgs("-At").command(
+        "SELECT o.id, o.note FROM orders o, generate_series(1, 30000) g ORDER BY g, o.id");
+    assertThat(masked.succeeded()).as(masked.stderr()).isTrue();
+    assertThat(masked.stdout().lines().toList()).hasSize(60000).allMatch(l -> l.equals("10|first") || l.equals("11|second"));
+    Psql.Result clear = h.dana().withArgs("-At").command("SELECT g, md5(g::text) FROM generate_series(1, 100000) g");
+    assertThat(clear.succeeded()).as(clear.stderr()).isTrue();
+    List<String> lines = clear.stdout().lines().toList();
+    assertThat(lines).hasSize(100000);
+    MessageDigest md5 = MessageDigest.getInstance("MD5");
+    for (int i = 0; i < lines.size(); i++) {
+      String g = Integer.toString(i + 1);
+      assertThat(lines.get(i)).isEqualTo(g + "|" + HexFormat.of().formatHex(md5.digest(g.getBytes(StandardCharsets.US_ASCII))));
+    }
+  }
+
+  @Test
+  void rowsLargerThanARelayReadAreMaskedWholeOrRelayedIntact() {
+    Psql.Result masked = h.alice().withArgs("-At").command(
+        "SELECT repeat('x', 700000) || ' grace' || '@example.com ' || repeat('y', 300000)");
+    assertThat(masked.succeeded()).as(masked.stderr()).isTrue();
+    assertThat(masked.stdout().strip()).hasSize(700000 + 19 + 300000).contains(" ***************** ");
+    Psql.Result clear = h.dana().withArgs("-At").command("SELECT repeat('z', 1500000) || ' end'");
+    assertThat(clear.succeeded()).as(clear.stderr()).isTrue();
+    assertThat(clear.stdout().strip()).isEqualTo("z".repeat(1500000) + " end");
   }
 
   // ---- who sees clear data --------------------------------------------------------------
