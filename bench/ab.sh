@@ -40,7 +40,7 @@ run() { # run NAME PORT PID MODE CLIENTS ROUND
   [ "$5" = 1 ] && { mkdir -p "$out.tx"; log=(-l "--log-prefix=$out.tx/tx"); }
   c0=$(cpu "$3")
   PGPASSWORD=$GATEHOUSE_TOKEN timeout $(( DURATION + 60 )) pgbench -n -S -M "$4" -c "$5" -j $(( $5 < 2 ? $5 : 2 )) -T "$DURATION" \
-    "${log[@]}" -h 127.0.0.1 -p "$2" -U bench bench >"$out" 2>&1 || { tail -3 "$out" >&2; exit 1; }
+    "${log[@]}" -h 127.0.0.1 -p "$2" -U bench bench >"$out" 2>&1 || { grep -m3 -E "aborted|ERROR|FATAL" "$out" >&2; tail -3 "$out" >&2; exit 1; }
   c1=$(cpu "$3")
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$out")
   n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")

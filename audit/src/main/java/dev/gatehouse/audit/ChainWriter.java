@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * append that fails is retried (after asking the store how far it got, in case only the
  * acknowledgement was lost) with back-off; meanwhile durable calls are refused, because the store
  * cannot take their events, and the chain stays unbroken in the journal. The backlog is bounded by
- * {@link AuditConfig#queueCapacity()}: beyond it durable calls are refused instead of buffering more.
+ * {@link AuditConfig#queueCapacity()}: when it is full, callers wait for room (back-pressure) up to
+ * {@link AuditConfig#durableTimeout()}, and are then refused instead of buffering more.
  */
 final class ChainWriter implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(ChainWriter.class);
@@ -61,6 +62,8 @@ final class ChainWriter implements Runnable {
   private final String chainId;
 
   private final ReentrantLock lock = new ReentrantLock();
+  /** Signalled when the indexer has stored a batch: room in the backlog. */
+  private final java.util.concurrent.locks.Condition room = lock.newCondition();
   // Under lock: the chain's head and the events not yet handed to the indexer.
   private long seq;
   private String head = AuditEvent.GENESIS;
@@ -161,6 +164,7 @@ final class ChainWriter implements Runnable {
     boolean wake;
     lock.lock();
     try {
+      awaitRoom();
       String refusal = refusal(durable);
       if (refusal != null) {
         if (durable) throw new AuditUnavailableException(refusal, storeFailure);
@@ -195,6 +199,25 @@ final class ChainWriter implements Runnable {
       }
     }
     return Optional.of(id);
+  }
+
+  /**
+   * Back-pressure: while {@link AuditConfig#queueCapacity()} events wait for the store, waits (up to
+   * {@link AuditConfig#durableTimeout()}) for the indexer to make room, so a burst slows statements
+   * down instead of refusing them; {@link #refusal} refuses what still finds no room. Under lock.
+   */
+  private void awaitRoom() {
+    if (unindexed.get() < config.queueCapacity()) return;
+    long left = config.durableTimeout().toNanos();
+    while (unindexed.get() >= config.queueCapacity() && left > 0 && !closed && storeFailure == null) {
+      wake();
+      try {
+        left = room.awaitNanos(left);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   /** Why an event cannot be taken now, or null. Under lock. */
@@ -372,7 +395,14 @@ final class ChainWriter implements Runnable {
     if (!batch.isEmpty()) {
       indexedSeq = batch.getLast().seq();
       lastIndexedHash = batch.getLast().hash();
-      unindexed.addAndGet(-batch.size());
+      if (unindexed.getAndAdd(-batch.size()) >= config.queueCapacity()) {
+        lock.lock();
+        try {
+          room.signalAll();
+        } finally {
+          lock.unlock();
+        }
+      }
     }
     if (cp.isPresent()) {
       uncheckpointed = 0;

@@ -174,8 +174,8 @@ class AuditLogTest {
   }
 
   @Test
-  void aFullBacklogRefusesDurableCallsInsteadOfBuffering() throws Exception {
-    AuditConfig config = config().withQueue(4, 1);
+  void aFullBacklogMakesCallersWaitAndThenRefusesInsteadOfBuffering() throws Exception {
+    AuditConfig config = config().withQueue(4, 1).withDurableTimeout(Duration.ofMillis(300));
     CountDownLatch gate = store.hold(); // the indexer blocks on the chain start
     try (AuditLog log = start(config)) {
       assertThat(store.entered().await(20, TimeUnit.SECONDS)).isTrue();
@@ -185,7 +185,12 @@ class AuditLogTest {
       assertThatThrownBy(() -> log.commandDecided(s.session, s.command("SELECT 'one too many'"), s.allow))
           .isInstanceOf(AuditUnavailableException.class)
           .hasMessageContaining("queue is full");
+      // A caller that finds the backlog full waits for room instead of being refused at once.
+      CompletableFuture<AuditHandle> waiting = CompletableFuture.supplyAsync(
+          () -> log.commandDecided(s.session, s.command("SELECT 'waits'"), s.allow));
+      Thread.sleep(100);
       gate.countDown();
+      accepted.add(waiting.get(20, TimeUnit.SECONDS));
       log.flush();
       for (AuditHandle h : accepted) assertThat(store.find(h.eventId())).isPresent();
     }
@@ -193,7 +198,7 @@ class AuditLogTest {
 
   @Test
   void anOutcomeThatCannotBeQueuedIsCountedAndRecordedAsLost() throws Exception {
-    AuditConfig config = config().withQueue(2, 1);
+    AuditConfig config = config().withQueue(2, 1).withDurableTimeout(Duration.ofMillis(300));
     CountDownLatch gate = store.hold();
     String chainId;
     try (AuditLog log = start(config)) {
