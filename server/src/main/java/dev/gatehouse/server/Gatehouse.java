@@ -129,6 +129,9 @@ public final class Gatehouse implements AutoCloseable {
 
     PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(metrics);
+    // Events journaled but not yet in the store (the indexer's lag), and outcomes that could not be recorded.
+    metrics.gauge("gatehouse_audit_unindexed_events", audit, AuditLog::unindexed);
+    metrics.gauge("gatehouse_audit_lost_events", audit, AuditLog::lostEvents);
     new JvmThreadMetrics().bindTo(metrics);
     JvmGcMetrics gc = new JvmGcMetrics();
     gc.bindTo(metrics);
