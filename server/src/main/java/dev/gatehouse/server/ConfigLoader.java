@@ -119,6 +119,12 @@ public final class ConfigLoader {
     }
     port(name, "listeners.controlPlane.port", config.listeners().controlPlane().port());
 
+    for (var t : java.util.Map.of("identity.connectTimeout", config.identity().connectTimeout(),
+        "identity.readTimeout", config.identity().readTimeout()).entrySet()) {
+      if (t.getValue().isNegative() || t.getValue().isZero() || t.getValue().compareTo(java.time.Duration.ofMinutes(1)) > 0) {
+        throw new ConfigException(name, t.getKey(), "must be between 1ms and 1m (connections wait this long for an unreachable issuer)");
+      }
+    }
     Set<String> issuerNames = new HashSet<>();
     List<GatehouseConfig.IssuerConfig> issuers = config.identity().issuers();
     for (int i = 0; i < issuers.size(); i++) {

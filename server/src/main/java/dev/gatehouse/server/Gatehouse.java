@@ -101,7 +101,8 @@ public final class Gatehouse implements AutoCloseable {
         clock);
     started.push(audit);
 
-    OidcAuthenticator authenticator = new OidcAuthenticator(issuers(config));
+    OidcAuthenticator authenticator = new OidcAuthenticator(issuers(config), OidcAuthenticator.Options.defaults()
+        .withTimeouts(config.identity().connectTimeout(), config.identity().readTimeout()));
     started.push(authenticator);
 
     policy = new ReloadingPolicy(new PolicyLoader(clock, (principal, resource, at) -> false),

@@ -97,9 +97,21 @@ public record GatehouseConfig(
     }
   }
 
-  public record IdentityConfig(List<IssuerConfig> issuers) {
+  /**
+   * @param issuers the trusted token issuers
+   * @param connectTimeout TCP connect timeout towards an issuer (discovery, keys); default 2s
+   * @param readTimeout read timeout towards an issuer; default 3s. After a failed discovery, tokens
+   *     of that issuer are refused at once for 5 s instead of each connection waiting again.
+   */
+  public record IdentityConfig(List<IssuerConfig> issuers, Duration connectTimeout, Duration readTimeout) {
+    public IdentityConfig(List<IssuerConfig> issuers) {
+      this(issuers, null, null);
+    }
+
     public IdentityConfig {
       issuers = issuers == null ? List.of() : List.copyOf(issuers);
+      connectTimeout = connectTimeout == null ? Duration.ofSeconds(2) : connectTimeout;
+      readTimeout = readTimeout == null ? Duration.ofSeconds(3) : readTimeout;
     }
   }
 

@@ -121,6 +121,24 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void issuerTimeoutsHaveDefaultsCanBeSetAndMustBeSensible() throws IOException {
+    String issuers = """
+          issuers:
+            - {name: corp, issuer: "https://login.example.com", audiences: [g]}
+        """;
+    var defaults = loader.load(write("identity:\n" + issuers));
+    assertThat(defaults.config().identity().connectTimeout()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(defaults.config().identity().readTimeout()).isEqualTo(Duration.ofSeconds(3));
+    var set = loader.load(write("identity:\n  connectTimeout: 500ms\n  readTimeout: 10s\n" + issuers));
+    assertThat(set.config().identity().connectTimeout()).isEqualTo(Duration.ofMillis(500));
+    assertThat(set.config().identity().readTimeout()).isEqualTo(Duration.ofSeconds(10));
+    Path zero = write("identity:\n  readTimeout: 0s\n" + issuers);
+    assertThatThrownBy(() -> loader.load(zero)).isInstanceOf(ConfigException.class).hasMessageContaining("identity.readTimeout");
+    Path huge = write("identity:\n  connectTimeout: 2h\n" + issuers);
+    assertThatThrownBy(() -> loader.load(huge)).isInstanceOf(ConfigException.class).hasMessageContaining("identity.connectTimeout");
+  }
+
+  @Test
   void plainHttpIssuerIsRefusedUnlessOnLoopback() throws IOException {
     Path remote = write("""
         identity:
