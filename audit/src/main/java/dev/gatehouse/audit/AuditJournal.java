@@ -58,7 +58,7 @@ final class AuditJournal implements AutoCloseable {
   private final FileLock lock;
   private final Deque<Segment> segments = new ArrayDeque<>();
   private final ReentrantLock syncLock = new ReentrantLock();
-  private final ByteBuffer header = ByteBuffer.allocateDirect(8);
+  private ByteBuffer out = ByteBuffer.allocateDirect(16 * 1024); // appender only
   private final CRC32C crc = new CRC32C();
   private Segment current; // appender only
   private long position;
@@ -149,11 +149,14 @@ final class AuditJournal implements AutoCloseable {
     Segment seg = current;
     crc.reset();
     crc.update(canonical);
-    header.clear();
-    header.putInt(canonical.length).putInt((int) crc.getValue()).flip();
+    int size = 8 + canonical.length;
+    // One direct buffer, reused: a heap buffer would be copied into a temporary direct one per write.
+    if (out.capacity() < size) out = ByteBuffer.allocateDirect(Math.max(size, out.capacity() * 2));
+    out.clear();
+    out.putInt(canonical.length).putInt((int) crc.getValue()).put(canonical).flip();
     long start = position;
     try {
-      writeFully(seg.channel(), new ByteBuffer[] {header, ByteBuffer.wrap(canonical)}, 8L + canonical.length);
+      writeFully(seg.channel(), out);
     } catch (IOException e) {
       try {
         seg.channel().truncate(start);
@@ -344,14 +347,5 @@ final class AuditJournal implements AutoCloseable {
 
   private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
     while (b.hasRemaining()) ch.write(b);
-  }
-
-  private static void writeFully(FileChannel ch, ByteBuffer[] bs, long total) throws IOException {
-    long done = 0;
-    while (done < total) {
-      long n = ch.write(bs);
-      if (n < 0) throw new IOException("write returned " + n);
-      done += n;
-    }
   }
 }
