@@ -146,15 +146,19 @@ start_masked() {
 gh_stop_last() {
   local pid=${GH_SERVE_PIDS[-1]}
   kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # Gone before its ports are reused (a loaded machine can take a while to stop a JVM).
+  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; sleep 1; fi
   unset 'GH_SERVE_PIDS[-1]'
 }
 gh_restart() {
   local name=$1 cmd=${GATEHOUSE_CMD:-$GH_ROOT/gatehouse}
   JAVA_OPTS="${GATEHOUSE_JAVA_OPTS:-}" "$cmd" serve --config "$GH_DIR/gatehouse.yaml" >"$GH_DIR/gatehouse.log" 2>&1 &
-  GH_SERVE_PIDS+=("$!")
+  local pid=$!
+  GH_SERVE_PIDS+=("$pid")
   local code=""
   for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || break
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GATEHOUSE_CONTROL_PORT/readyz" 2>/dev/null || true)
     [ "$code" = 200 ] && break
     sleep 0.5
