@@ -62,17 +62,31 @@ final class Lexer {
 
   /** The token starting at {@code i} (which must be {@code < s.length()}). */
   static Token next(String s, int i) {
+    long scanned = scan(s, i);
+    Kind kind = kind(scanned);
+    int end = end(scanned);
+    return new Token(kind, i, end, value(s, kind, i, end));
+  }
+
+  private static final Kind[] KINDS = Kind.values();
+
+  /**
+   * The kind and end of the token starting at {@code i} (which must be {@code < s.length()}), packed
+   * into one long ({@link #kind}, {@link #end}) so that a pass that needs no token values allocates
+   * nothing.
+   */
+  static long scan(String s, int i) {
     int n = s.length();
     char c = s.charAt(i);
     if (isSpace(c)) {
       int j = i;
       while (j < n && isSpace(s.charAt(j))) j++;
-      return new Token(Kind.WHITESPACE, i, j, "");
+      return pack(Kind.WHITESPACE, j);
     }
     if (c == '-' && i + 1 < n && s.charAt(i + 1) == '-') {
       int j = i + 2;
       while (j < n && s.charAt(j) != '\n' && s.charAt(j) != '\r') j++;
-      return new Token(Kind.COMMENT, i, j, "");
+      return pack(Kind.COMMENT, j);
     }
     if (c == '/' && i + 1 < n && s.charAt(i + 1) == '*') {
       int depth = 1;
@@ -88,51 +102,76 @@ final class Lexer {
           j++;
         }
       }
-      return depth == 0 ? new Token(Kind.COMMENT, i, j, "") : new Token(Kind.ERROR, i, n, "unterminated comment");
+      return depth == 0 ? pack(Kind.COMMENT, j) : pack(Kind.ERROR, n); // unterminated comment
     }
     // String prefixes must be checked before identifiers: "E'" is one token, like scan.l's xestart.
-    if ((c == 'e' || c == 'E') && at(s, i + 1, '\'')) return string(s, i, i + 1, true);
+    if ((c == 'e' || c == 'E') && at(s, i + 1, '\'')) return string(s, i + 1, true);
     if ((c == 'b' || c == 'B' || c == 'x' || c == 'X' || c == 'n' || c == 'N') && at(s, i + 1, '\'')) {
-      return string(s, i, i + 1, false);
+      return string(s, i + 1, false);
     }
     if ((c == 'u' || c == 'U') && at(s, i + 1, '&')) {
-      if (at(s, i + 2, '\'')) return string(s, i, i + 2, false);
+      if (at(s, i + 2, '\'')) return string(s, i + 2, false);
       if (at(s, i + 2, '"')) {
-        Token q = quoted(s, i + 2);
-        return q.kind() == Kind.ERROR ? q : new Token(Kind.UNICODE_IDENT, i, q.end(), q.value());
+        long q = quoted(s, i + 2);
+        return kind(q) == Kind.ERROR ? q : pack(Kind.UNICODE_IDENT, end(q));
       }
     }
-    if (c == '\'') return string(s, i, i, false);
+    if (c == '\'') return string(s, i, false);
     if (c == '"') return quoted(s, i);
     if (c == '$') {
       if (i + 1 < n && isDigit(s.charAt(i + 1))) {
         int j = i + 1;
         while (j < n && isDigit(s.charAt(j))) j++;
-        if (j < n && isIdentCont(s.charAt(j))) return new Token(Kind.ERROR, i, j, "junk after parameter");
-        return new Token(Kind.PARAM, i, j, s.substring(i + 1, j));
+        if (j < n && isIdentCont(s.charAt(j))) return pack(Kind.ERROR, j); // junk after parameter
+        return pack(Kind.PARAM, j);
       }
       return dollar(s, i);
     }
     if (isIdentStart(c)) {
       int j = i + 1;
       while (j < n && isIdentCont(s.charAt(j))) j++;
-      return new Token(Kind.IDENT, i, j, lowerAscii(s.substring(i, j)));
+      return pack(Kind.IDENT, j);
     }
     if (isDigit(c) || (c == '.' && i + 1 < n && isDigit(s.charAt(i + 1)))) return number(s, i);
-    if (c == ':' && at(s, i + 1, ':')) return new Token(Kind.PUNCT, i, i + 2, "::");
-    if (c == ':' && at(s, i + 1, '=')) return new Token(Kind.PUNCT, i, i + 2, ":=");
-    if (c == '=' && at(s, i + 1, '>')) return new Token(Kind.PUNCT, i, i + 2, "=>");
-    if (c == '.' && at(s, i + 1, '.')) return new Token(Kind.PUNCT, i, i + 2, "..");
-    if ("()[],;:.".indexOf(c) >= 0) return new Token(Kind.PUNCT, i, i + 1, String.valueOf(c));
+    if (c == ':' && (at(s, i + 1, ':') || at(s, i + 1, '='))) return pack(Kind.PUNCT, i + 2);
+    if (c == '=' && at(s, i + 1, '>')) return pack(Kind.PUNCT, i + 2);
+    if (c == '.' && at(s, i + 1, '.')) return pack(Kind.PUNCT, i + 2);
+    if ("()[],;:.".indexOf(c) >= 0) return pack(Kind.PUNCT, i + 1);
     if (OP_CHARS.indexOf(c) >= 0) return operator(s, i);
-    return new Token(Kind.ERROR, i, i + 1, "unexpected character");
+    return pack(Kind.ERROR, i + 1); // unexpected character
   }
 
-  private static Token string(String s, int start, int quote, boolean backslashEscapes) {
+  static Kind kind(long scanned) {
+    return KINDS[(int) (scanned >>> 32)];
+  }
+
+  static int end(long scanned) {
+    return (int) scanned;
+  }
+
+  private static long pack(Kind kind, int end) {
+    return ((long) kind.ordinal() << 32) | end;
+  }
+
+  /** The value {@link Token#value()} documents for each kind; {@code ""} for an error. */
+  private static String value(String s, Kind kind, int start, int end) {
+    return switch (kind) {
+      case WHITESPACE, COMMENT, DOLLAR_STRING, ERROR -> "";
+      case IDENT -> lowerAscii(s.substring(start, end));
+      case QUOTED_IDENT -> s.substring(start + 1, end - 1).replace("\"\"", "\"");
+      case UNICODE_IDENT -> s.substring(start + 3, end - 1).replace("\"\"", "\"");
+      case STRING -> lowerAscii(s.substring(start, s.indexOf('\'', start)));
+      case PARAM -> s.substring(start + 1, end);
+      case NUMBER, OPERATOR, PUNCT -> s.substring(start, end);
+    };
+  }
+
+  /** A string whose opening quote is at {@code quote} (any prefix before it). */
+  private static long string(String s, int quote, boolean backslashEscapes) {
     int n = s.length();
     int j = quote + 1;
     while (true) {
-      if (j >= n) return new Token(Kind.ERROR, start, n, "unterminated string");
+      if (j >= n) return pack(Kind.ERROR, n); // unterminated string
       char c = s.charAt(j);
       if (backslashEscapes && c == '\\') {
         j += 2;
@@ -155,48 +194,44 @@ final class Lexer {
           j = k + 1;
           continue;
         }
-        return new Token(Kind.STRING, start, j, lowerAscii(s.substring(start, quote)));
+        return pack(Kind.STRING, j);
       }
       j++;
     }
   }
 
-  private static Token quoted(String s, int start) {
+  private static long quoted(String s, int start) {
     int n = s.length();
-    StringBuilder value = new StringBuilder();
     int j = start + 1;
     while (true) {
-      if (j >= n) return new Token(Kind.ERROR, start, n, "unterminated quoted identifier");
-      char c = s.charAt(j);
-      if (c == '"') {
+      if (j >= n) return pack(Kind.ERROR, n); // unterminated quoted identifier
+      if (s.charAt(j) == '"') {
         if (at(s, j + 1, '"')) {
-          value.append('"');
           j += 2;
           continue;
         }
-        if (value.isEmpty()) return new Token(Kind.ERROR, start, j + 1, "zero-length delimited identifier");
-        return new Token(Kind.QUOTED_IDENT, start, j + 1, value.toString());
+        if (j == start + 1) return pack(Kind.ERROR, j + 1); // zero-length delimited identifier
+        return pack(Kind.QUOTED_IDENT, j + 1);
       }
-      value.append(c);
       j++;
     }
   }
 
-  private static Token dollar(String s, int start) {
+  private static long dollar(String s, int start) {
     int n = s.length();
     int j = start + 1;
     if (j < n && isDollarTagStart(s.charAt(j))) {
       j++;
       while (j < n && isDollarTagCont(s.charAt(j))) j++;
     }
-    if (!at(s, j, '$')) return new Token(Kind.ERROR, start, start + 1, "stray $");
-    String tag = s.substring(start, j + 1);
-    int close = s.indexOf(tag, j + 1);
-    if (close < 0) return new Token(Kind.ERROR, start, n, "unterminated dollar-quoted string");
-    return new Token(Kind.DOLLAR_STRING, start, close + tag.length(), "");
+    if (!at(s, j, '$')) return pack(Kind.ERROR, start + 1); // stray $
+    int tagLength = j + 1 - start;
+    int close = s.indexOf(s.substring(start, j + 1), j + 1);
+    if (close < 0) return pack(Kind.ERROR, n); // unterminated dollar-quoted string
+    return pack(Kind.DOLLAR_STRING, close + tagLength);
   }
 
-  private static Token number(String s, int start) {
+  private static long number(String s, int start) {
     int n = s.length();
     int j = start;
     while (j < n && isDigit(s.charAt(j))) j++;
@@ -211,31 +246,29 @@ final class Lexer {
         j = k;
         while (j < n && isDigit(s.charAt(j))) j++;
       } else {
-        return new Token(Kind.ERROR, start, k, "trailing junk after numeric literal");
+        return pack(Kind.ERROR, k); // trailing junk after numeric literal
       }
     }
     // PostgreSQL 15 would read "123abc" as a number then an identifier; we refuse to guess.
-    if (j < n && isIdentCont(s.charAt(j))) return new Token(Kind.ERROR, start, j + 1, "trailing junk after numeric literal");
-    return new Token(Kind.NUMBER, start, j, s.substring(start, j));
+    if (j < n && isIdentCont(s.charAt(j))) return pack(Kind.ERROR, j + 1); // trailing junk after numeric literal
+    return pack(Kind.NUMBER, j);
   }
 
-  private static Token operator(String s, int start) {
+  private static long operator(String s, int start) {
     int n = s.length();
     int j = start;
+    boolean special = false;
     while (j < n && OP_CHARS.indexOf(s.charAt(j)) >= 0) {
       // A comment start ends the operator (scan.l: "--" and "/*" may not appear inside one).
       if (j > start && (s.startsWith("--", j) || s.startsWith("/*", j))) break;
+      special |= "~!@#%^&|`?".indexOf(s.charAt(j)) >= 0;
       j++;
     }
-    String op = s.substring(start, j);
     // scan.l: a multi-char operator may not end in + or - unless it contains ~ ! @ # % ^ & | ` ?.
-    if (op.length() > 1 && (op.endsWith("+") || op.endsWith("-")) && op.chars().noneMatch(ch -> "~!@#%^&|`?".indexOf(ch) >= 0)) {
-      int k = op.length();
-      while (k > 1 && (op.charAt(k - 1) == '+' || op.charAt(k - 1) == '-')) k--;
-      op = op.substring(0, k);
-      j = start + k;
+    if (j - start > 1 && !special) {
+      while (j - start > 1 && (s.charAt(j - 1) == '+' || s.charAt(j - 1) == '-')) j--;
     }
-    return new Token(Kind.OPERATOR, start, j, op);
+    return pack(Kind.OPERATOR, j);
   }
 
   static boolean isSpace(char c) {

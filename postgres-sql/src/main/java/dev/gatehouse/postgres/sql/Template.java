@@ -1,5 +1,6 @@
 package dev.gatehouse.postgres.sql;
 
+import java.util.Arrays;
 import java.util.Optional;
 
 /**
@@ -37,16 +38,17 @@ final class Template {
   static Optional<Template> of(String sql) {
     if (sql.indexOf(INTEGER) >= 0 || sql.indexOf(NUMERIC) >= 0) return Optional.empty();
     StringBuilder key = null;
-    int[] starts = new int[8];
-    int[] ends = new int[8];
-    int[] minus = new int[8];
+    int[] starts = new int[4];
+    int[] ends = new int[4];
+    int[] minus = new int[4];
     int count = 0;
     int copied = 0;
     int lastMinus = -1;
     int n = sql.length();
     for (int i = 0; i < n; ) {
-      Lexer.Token t = Lexer.next(sql, i);
-      switch (t.kind()) {
+      long scanned = Lexer.scan(sql, i);
+      int end = Lexer.end(scanned);
+      switch (Lexer.kind(scanned)) {
         case ERROR -> {
           return Optional.empty();
         }
@@ -54,26 +56,27 @@ final class Template {
         case NUMBER -> {
           if (key == null) key = new StringBuilder(n);
           if (count == starts.length) {
-            starts = java.util.Arrays.copyOf(starts, count * 2);
-            ends = java.util.Arrays.copyOf(ends, count * 2);
-            minus = java.util.Arrays.copyOf(minus, count * 2);
+            starts = Arrays.copyOf(starts, count * 2);
+            ends = Arrays.copyOf(ends, count * 2);
+            minus = Arrays.copyOf(minus, count * 2);
           }
-          starts[count] = t.start();
-          ends[count] = t.end();
+          starts[count] = i;
+          ends[count] = end;
           minus[count] = lastMinus;
           count++;
-          key.append(sql, copied, t.start()).append(isInteger(sql, t.start(), t.end()) ? INTEGER : NUMERIC);
-          copied = t.end();
+          key.append(sql, copied, i).append(isInteger(sql, i, end) ? INTEGER : NUMERIC);
+          copied = end;
           lastMinus = -1;
         }
-        default -> lastMinus = t.kind() == Lexer.Kind.OPERATOR && t.value().equals("-") ? t.start() : -1;
+        case OPERATOR -> lastMinus = end == i + 1 && sql.charAt(i) == '-' ? i : -1;
+        default -> lastMinus = -1;
       }
-      i = t.end();
+      i = end;
     }
     if (count == 0) return Optional.empty();
     key.append(sql, copied, n);
-    return Optional.of(new Template(key.toString(), java.util.Arrays.copyOf(starts, count),
-        java.util.Arrays.copyOf(ends, count), java.util.Arrays.copyOf(minus, count)));
+    return Optional.of(new Template(key.toString(), Arrays.copyOf(starts, count),
+        Arrays.copyOf(ends, count), Arrays.copyOf(minus, count)));
   }
 
   /**
