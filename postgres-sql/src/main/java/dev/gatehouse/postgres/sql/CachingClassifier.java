@@ -17,8 +17,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link LibPgQueryClassifier}, a text that holds numeric literals is also looked up by its
  * {@link Template} (the text with each number replaced by a placeholder), so that statements sent
  * with their values inline ({@code ... WHERE aid = 48213}, new numbers every time, as in pgbench's
- * simple protocol) are parsed once per shape. A template is stored only when the first full parse
- * proves that no number can change the classification ({@link TemplateShape} states the rule); the
+ * simple protocol) are parsed twice per shape: the first text of a shape is parsed as any other
+ * (most shapes never come back, and proving a template costs a walk of the tree), the second one
+ * with what proving a template takes. A template is stored only when that parse proves that no
+ * number can change the classification ({@link TemplateShape} states the rule); the
  * {@link Analysis} a template gives is the one a full parse of the current text would give, its
  * statement texts cut from the current text. The text of a full parse is cached as is too; a text
  * answered from a template is not (a flood of them evicts nothing).
@@ -41,10 +43,18 @@ public final class CachingClassifier implements SqlClassifier {
   private final int maxTextChars;
   private final long maxTotalChars;
   private final ReentrantLock lock = new ReentrantLock();
-  /** Keys: a {@code String} (exact text, value {@link Analysis}) or a {@link TemplateKey} (value {@link TemplateShape}). */
+  /** Keys: a {@code String} (exact text, value {@link Analysis}) or a {@link TemplateKey} (value {@link TemplateShape} or {@link Mark}). */
   private final LinkedHashMap<Object, Entry> entries = new LinkedHashMap<>(256, 0.75f, true);
   private long totalChars;
   private final LongAdder templateHits = new LongAdder();
+
+  /** What a template key holds until (or instead of) a {@link TemplateShape}. */
+  private enum Mark {
+    /** One text of this shape was parsed. */
+    SEEN_ONCE,
+    /** The second text's parse proved no template: texts of this shape are parsed in full. */
+    NO_TEMPLATE
+  }
 
   /** A template's key, a type apart from exact texts so that the two can never be confused. */
   private record TemplateKey(String key) {}
@@ -88,15 +98,28 @@ public final class CachingClassifier implements SqlClassifier {
     }
     TemplateKey key = new TemplateKey(template.key());
     Entry shaped = get(key);
-    if (shaped != null) {
+    Object state = shaped == null ? null : shaped.value();
+    if (state instanceof TemplateShape shape) {
       templateHits.increment();
-      return ((TemplateShape) shaped.value()).apply(sql, template);
+      return shape.apply(sql, template);
+    }
+    if (state != Mark.SEEN_ONCE) {
+      // The first text of its shape (most shapes never come back), or a shape proved to have no
+      // template: a plain parse, and a mark so that a second text of the shape tries to prove one.
+      Analysis fresh = delegate.analyze(sql);
+      put(sql, fresh, weight(sql, fresh));
+      if (state == null) put(key, Mark.SEEN_ONCE, key.key().length() + 64L);
+      return fresh;
     }
     LibPgQueryClassifier.Parsed parsed = templating.parse(sql, true);
     Optional<TemplateShape> shape = TemplateShape.of(sql, template, parsed);
+    if (shape.isPresent()) {
+      put(key, shape.get(), shape.get().weight());
+    } else {
+      put(key, Mark.NO_TEMPLATE, key.key().length() + 64L);
+    }
     // The text itself is kept too, so that repeating it costs a lookup; texts answered from the
     // template later are not, so a flood of them cannot evict anything.
-    if (shape.isPresent()) put(key, shape.get(), shape.get().weight());
     put(sql, parsed.analysis(), weight(sql, parsed.analysis()));
     return parsed.analysis();
   }
