@@ -195,31 +195,26 @@ class TemplateCacheTest {
 
   /** {@code sql} with each number replaced by another of the same scanner token type, unlike any used in these tests. */
   static String renumbered(String sql) {
-    StringBuilder out = new StringBuilder();
-    int copied = 0;
-    for (int i = 0; i < sql.length(); ) {
-      Lexer.Token t = Lexer.next(sql, i);
-      if (t.kind() == Lexer.Kind.ERROR) break;
-      if (t.kind() == Lexer.Kind.NUMBER) {
-        out.append(sql, copied, t.start()).append(Template.isInteger(sql, t.start(), t.end()) ? "4242" : "42.42");
-        copied = t.end();
-      }
-      i = t.end();
-    }
-    return out.append(sql, copied, sql.length()).toString();
+    return replaceNumbers(sql, integer -> integer ? "4242" : "42.42");
   }
 
   /** {@code sql} with each number token replaced: by one of the same scanner type, or by any when {@code anyType}. */
   static String variant(String sql, Random random, boolean anyType) {
+    return replaceNumbers(sql, integer -> {
+      String[] pool = anyType ? (random.nextBoolean() ? INTEGERS : OTHERS) : integer ? INTEGERS : OTHERS;
+      return pool[random.nextInt(pool.length)];
+    });
+  }
+
+  /** {@code sql} with each number token replaced by what {@code replacement} gives for its type (true: ICONST). */
+  private static String replaceNumbers(String sql, java.util.function.Function<Boolean, String> replacement) {
     StringBuilder out = new StringBuilder();
     int copied = 0;
     for (int i = 0; i < sql.length(); ) {
       Lexer.Token t = Lexer.next(sql, i);
       if (t.kind() == Lexer.Kind.ERROR) break;
       if (t.kind() == Lexer.Kind.NUMBER) {
-        boolean integer = Template.isInteger(sql, t.start(), t.end());
-        String[] pool = anyType ? (random.nextBoolean() ? INTEGERS : OTHERS) : integer ? INTEGERS : OTHERS;
-        out.append(sql, copied, t.start()).append(pool[random.nextInt(pool.length)]);
+        out.append(sql, copied, t.start()).append(replacement.apply(Template.isInteger(sql, t.start(), t.end())));
         copied = t.end();
       }
       i = t.end();
