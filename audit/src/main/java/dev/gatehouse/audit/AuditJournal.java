@@ -143,17 +143,22 @@ final class AuditJournal implements AutoCloseable {
    * even that fails, the journal refuses every later append. Callers serialise appends.
    */
   void append(long seq, byte[] canonical) throws IOException {
+    append(seq, canonical, canonical.length);
+  }
+
+  /** {@link #append(long, byte[])} of the first {@code length} bytes. */
+  void append(long seq, byte[] canonical, int length) throws IOException {
     if (closed) throw new IOException("the audit journal is closed");
-    if (canonical.length > MAX_RECORD) throw new IOException("audit event of " + canonical.length + " bytes is too large");
+    if (length > MAX_RECORD) throw new IOException("audit event of " + length + " bytes is too large");
     if (position >= SEGMENT_BYTES) startSegment();
     Segment seg = current;
     crc.reset();
-    crc.update(canonical);
-    int size = 8 + canonical.length;
+    crc.update(canonical, 0, length);
+    int size = 8 + length;
     // One direct buffer, reused: a heap buffer would be copied into a temporary direct one per write.
     if (out.capacity() < size) out = ByteBuffer.allocateDirect(Math.max(size, out.capacity() * 2));
     out.clear();
-    out.putInt(canonical.length).putInt((int) crc.getValue()).put(canonical).flip();
+    out.putInt(length).putInt((int) crc.getValue()).put(canonical, 0, length).flip();
     long start = position;
     try {
       writeFully(seg.channel(), out);
@@ -167,9 +172,9 @@ final class AuditJournal implements AutoCloseable {
       }
       throw e;
     }
-    position = start + 8 + canonical.length;
+    position = start + size;
     seg.lastSeq().set(seq);
-    written += 8 + canonical.length;
+    written += size;
   }
 
   /** Bytes appended so far by this process (a ticket for {@link #sync}). */

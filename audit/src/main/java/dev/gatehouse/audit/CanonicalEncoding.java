@@ -44,13 +44,41 @@ final class CanonicalEncoding {
 
   /** The SHA-256 (lower-case hex) of an event's canonical bytes: its hash. */
   static String hash(byte[] canonical) {
+    return hash(canonical, canonical.length);
+  }
+
+  /** The SHA-256 (lower-case hex) of the first {@code length} bytes. */
+  static String hash(byte[] canonical, int length) {
     MessageDigest sha256 = SHA256.get();
-    return HexFormat.of().formatHex(sha256.digest(canonical));
+    sha256.update(canonical, 0, length);
+    return HexFormat.of().formatHex(sha256.digest());
   }
 
   /** The canonical bytes of an event: what its hash covers, and what the journal holds. */
   static byte[] encodeEvent(String chainId, long seq, String prevHash, EventBody body) {
     CanonicalEncoding e = new CanonicalEncoding();
+    e.event(chainId, seq, prevHash, body);
+    return java.util.Arrays.copyOf(e.out, e.size);
+  }
+
+  /** A reusable encoder (not thread-safe): {@link #event} then {@link #bytes()} / {@link #size()}. */
+  static CanonicalEncoding reusable() {
+    return new CanonicalEncoding();
+  }
+
+  /** The encoder's buffer; its first {@link #size()} bytes are the encoding. */
+  byte[] bytes() {
+    return out;
+  }
+
+  int size() {
+    return size;
+  }
+
+  /** Encodes an event into this encoder, replacing what it held. */
+  void event(String chainId, long seq, String prevHash, EventBody body) {
+    size = 0;
+    CanonicalEncoding e = this;
     e.string(EVENT_TAG);
     e.string(chainId);
     e.int64(seq);
@@ -98,7 +126,6 @@ final class CanonicalEncoding {
     });
     e.optionalString(body.ref());
     e.map(body.attributes());
-    return java.util.Arrays.copyOf(e.out, e.size);
   }
 
   /**

@@ -68,6 +68,7 @@ final class ChainWriter implements Runnable {
   private long seq;
   private String head = AuditEvent.GENESIS;
   private ArrayList<AuditEvent> backlog = new ArrayList<>();
+  private final CanonicalEncoding encoder = CanonicalEncoding.reusable();
   private long lostPending;
   private boolean closed;
 
@@ -233,9 +234,9 @@ final class ChainWriter implements Runnable {
 
   private AuditEvent journalLocked(EventBody body) throws IOException {
     long next = seq + 1;
-    byte[] bytes = CanonicalEncoding.encodeEvent(chainId, next, head, body);
-    journal.append(next, bytes);
-    AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(bytes));
+    encoder.event(chainId, next, head, body);
+    journal.append(next, encoder.bytes(), encoder.size());
+    AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(encoder.bytes(), encoder.size()));
     seq = next;
     head = e.hash();
     backlog.add(e);

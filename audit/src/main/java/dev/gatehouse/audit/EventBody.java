@@ -74,7 +74,7 @@ public record EventBody(
       Objects.requireNonNull(issuer, "issuer == null");
       Objects.requireNonNull(displayName, "displayName == null");
       Objects.requireNonNull(kind, "kind == null");
-      groups = groups.stream().sorted().toList();
+      groups = sorted(groups);
     }
   }
 
@@ -100,9 +100,9 @@ public record EventBody(
       Objects.requireNonNull(protocol, "protocol == null");
       Objects.requireNonNull(text, "text == null");
       kinds = List.copyOf(kinds);
-      objects = objects.stream().sorted().toList();
-      functions = functions.stream().sorted().toList();
-      flags = flags.stream().sorted().toList();
+      objects = sorted(objects);
+      functions = sorted(functions);
+      flags = sorted(flags);
       details = sortedCopy(details);
     }
   }
@@ -136,8 +136,22 @@ public record EventBody(
     }
   }
 
+  /** An unmodifiable sorted copy (no copy of the order when it is sorted already: the usual case). */
+  private static List<String> sorted(List<String> values) {
+    Objects.requireNonNull(values, "list == null");
+    String[] a = values.toArray(new String[0]); // throws on null elements below, like List.copyOf
+    for (int i = 1; i < a.length; i++) {
+      if (a[i - 1].compareTo(a[i]) > 0) {
+        java.util.Arrays.sort(a);
+        break;
+      }
+    }
+    return List.of(a);
+  }
+
   private static Map<String, String> sortedCopy(Map<String, String> map) {
     Objects.requireNonNull(map, "map == null");
+    if (map.isEmpty()) return java.util.Collections.emptySortedMap();
     TreeMap<String, String> copy = new TreeMap<>();
     map.forEach((k, v) -> copy.put(Objects.requireNonNull(k, "map key == null"), Objects.requireNonNull(v, "map value == null")));
     return java.util.Collections.unmodifiableSortedMap(copy);

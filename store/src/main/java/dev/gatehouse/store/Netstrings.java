@@ -14,17 +14,23 @@ final class Netstrings {
   private Netstrings() {}
 
   static String encode(List<String> values) {
-    StringBuilder b = new StringBuilder();
+    if (values.isEmpty()) return "";
+    int size = 0;
+    for (String v : values) size += v.length() + 12;
+    StringBuilder b = new StringBuilder(size);
     for (String v : values) b.append(v.length()).append(':').append(v).append(',');
     return b.toString();
   }
 
   static String encode(Map<String, String> values) {
-    StringBuilder b = new StringBuilder();
-    values.forEach((k, v) -> {
-      b.append(k.length()).append(':').append(k).append(',');
-      b.append(v.length()).append(':').append(v).append(',');
-    });
+    if (values.isEmpty()) return "";
+    int size = 0;
+    for (Map.Entry<String, String> e : values.entrySet()) size += e.getKey().length() + e.getValue().length() + 24;
+    StringBuilder b = new StringBuilder(size);
+    for (Map.Entry<String, String> e : values.entrySet()) {
+      b.append(e.getKey().length()).append(':').append(e.getKey()).append(',');
+      b.append(e.getValue().length()).append(':').append(e.getValue()).append(',');
+    }
     return b.toString();
   }
 
