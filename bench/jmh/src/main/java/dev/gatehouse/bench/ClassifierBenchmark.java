@@ -22,8 +22,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * Classification cost per statement text (issue #3): {@code SqlClassifier.analyze} on libpg_query
  * and on the fallback, for a few typical texts, without a cache, through a {@link
  * CachingClassifier} that already holds the text ({@code hit}: a prepared statement's Parse, a
- * repeated query), and through one that never holds it ({@code miss}: pgbench's simple protocol,
- * where every text carries new literals, so the cache only adds its own bookkeeping).
+ * repeated query), through one that holds the text's template but never the text ({@code
+ * template}: pgbench's simple protocol, where every text carries new numbers), and through one that
+ * holds neither ({@code miss}: every text new, here by a comment that differs, so the cache adds
+ * its lexing pass and bookkeeping to a full parse).
  *
  * <p>Texts of more than 1 KiB are parsed by libpg_query on a big-stack platform thread (deep parse
  * trees overflowed virtual-thread stacks), so {@code big2k} includes that hand-off.
@@ -44,7 +46,7 @@ public class ClassifierBenchmark {
   @Param({"libpg_query", "fallback"})
   public String engine;
 
-  @Param({"none", "hit", "miss"})
+  @Param({"none", "hit", "template", "miss"})
   public String cache;
 
   @Param({"select", "insert", "multi5", "big2k"})
@@ -72,6 +74,12 @@ public class ClassifierBenchmark {
         texts = new String[] {text};
         classifier.analyze(text);
       }
+      case "template" -> {
+        classifier = new CachingClassifier(base, MISS_CACHE_ENTRIES);
+        texts = new String[VARIANTS];
+        for (int i = 0; i < VARIANTS; i++) texts[i] = text(statement, i);
+        classifier.analyze(texts[0]);
+      }
       case "miss" -> {
         classifier = new CachingClassifier(base, MISS_CACHE_ENTRIES);
         texts = new String[VARIANTS];
@@ -89,25 +97,32 @@ public class ClassifierBenchmark {
   }
 
   static String text(String statement) {
+    return text(statement, -1);
+  }
+
+  /** The statement with other numbers for each {@code variant} >= 0 (the same shape, a new text). */
+  static String text(String statement, int variant) {
+    String aid = variant < 0 ? "48213" : String.valueOf(1 + variant * 7919 % 100_000);
+    String delta = variant < 0 ? "-2714" : String.valueOf(-1 - variant * 31 % 5000);
     return switch (statement) {
       // what pgbench -S sends in the simple protocol
-      case "select" -> "SELECT abalance FROM pgbench_accounts WHERE aid = 48213";
-      case "insert" -> "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, 48213, -2714, CURRENT_TIMESTAMP)";
+      case "select" -> "SELECT abalance FROM pgbench_accounts WHERE aid = " + aid;
+      case "insert" -> "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, " + aid + ", " + delta + ", CURRENT_TIMESTAMP)";
       // pgbench's TPC-B-like transaction as one simple-protocol message
-      case "multi5" -> "BEGIN; UPDATE pgbench_accounts SET abalance = abalance + -2714 WHERE aid = 48213; "
-          + "SELECT abalance FROM pgbench_accounts WHERE aid = 48213; "
-          + "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, 48213, -2714, CURRENT_TIMESTAMP); COMMIT;";
-      case "big2k" -> big();
+      case "multi5" -> "BEGIN; UPDATE pgbench_accounts SET abalance = abalance + " + delta + " WHERE aid = " + aid + "; "
+          + "SELECT abalance FROM pgbench_accounts WHERE aid = " + aid + "; "
+          + "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, " + aid + ", " + delta + ", CURRENT_TIMESTAMP); COMMIT;";
+      case "big2k" -> big(Math.max(variant, 0));
       default -> throw new IllegalArgumentException("statement " + statement);
     };
   }
 
   /** A reporting query of about 2 KiB: joins, a CTE, aggregates, CASE, an IN list. */
-  private static String big() {
+  private static String big(int variant) {
     StringBuilder in = new StringBuilder();
     for (int i = 0; in.length() < 900; i++) {
       if (i > 0) in.append(", ");
-      in.append(10_000 + i * 37);
+      in.append(10_000 + (i + variant) * 37 % 90_000);
     }
     String sql = "WITH recent AS (SELECT o.customer_id, o.id AS order_id, o.total, o.created_at FROM orders o "
         + "WHERE o.created_at >= now() - interval '30 days' AND o.status IN ('paid', 'shipped', 'delivered')) "
