@@ -174,6 +174,31 @@ class TemplateCacheTest {
   }
 
   @Test
+  void threadsSharingOneSmallCacheGetWhatAFullParseGives() throws Exception {
+    // A small cache, so that templates, marks and texts are evicted while other threads read them.
+    CachingClassifier cache = new CachingClassifier(LibPgQueryClassifier.create(), 8);
+    List<Thread> threads = new ArrayList<>();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    for (int n = 0; n < 4; n++) {
+      Random random = new Random(n);
+      threads.add(Thread.ofPlatform().start(() -> {
+        try {
+          for (int i = 0; i < 400; i++) {
+            String sql = variant(EDGE.get(random.nextInt(EDGE.size())), random, random.nextInt(4) == 0);
+            assertThat(cache.analyze(sql)).as(sql).isEqualTo(libpg.analyze(sql));
+          }
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      }));
+    }
+    for (Thread t : threads) t.join();
+    assertThat(failures).isEmpty();
+    assertThat(cache.templateHits()).isPositive();
+    assertThat(cache.size()).isLessThanOrEqualTo(8);
+  }
+
+  @Test
   void theFallbackIsNeverTemplated() {
     CachingClassifier cache = new CachingClassifier(new FallbackClassifier());
     cache.analyze("SELECT a FROM t WHERE id = 1");
