@@ -9,11 +9,13 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
@@ -48,6 +50,14 @@ final class AuditJournal implements AutoCloseable {
   static final long SEGMENT_BYTES = 64L * 1024 * 1024;
   /** Larger records are refused: an event is statement text and metadata (statement text is capped well below). */
   static final int MAX_RECORD = 64 * 1024 * 1024;
+
+  private static final boolean POSIX = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+  private static final java.nio.file.attribute.FileAttribute<?>[] OWNER_ONLY_DIR = POSIX
+      ? new java.nio.file.attribute.FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"))}
+      : new java.nio.file.attribute.FileAttribute<?>[0];
+  private static final java.nio.file.attribute.FileAttribute<?>[] OWNER_ONLY_FILE = POSIX
+      ? new java.nio.file.attribute.FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
+      : new java.nio.file.attribute.FileAttribute<?>[0];
 
   /** A segment written by this process, with the last seq it holds (0 when empty). */
   private record Segment(Path file, FileChannel channel, java.util.concurrent.atomic.AtomicLong lastSeq) {}
@@ -85,8 +95,10 @@ final class AuditJournal implements AutoCloseable {
    */
   static NodeLock lockNode(Path root, String nodeId) throws IOException {
     Path dir = nodeDir(root, nodeId);
-    Files.createDirectories(dir);
-    FileChannel ch = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    // Statement texts are in here: only the gateway's user may read them (as the signing key).
+    Files.createDirectories(root, OWNER_ONLY_DIR);
+    Files.createDirectories(dir, OWNER_ONLY_DIR);
+    FileChannel ch = FileChannel.open(dir.resolve(".lock"), Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
     FileLock l;
     try {
       l = ch.tryLock();
@@ -121,7 +133,7 @@ final class AuditJournal implements AutoCloseable {
 
   private void startSegment() throws IOException {
     Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
-    FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    FileChannel ch = FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
     writeFully(ch, ByteBuffer.wrap(MAGIC));
     // What sync() does not reach any more must be on disk before the tail moves on.
     if (current != null) current.channel().force(false);

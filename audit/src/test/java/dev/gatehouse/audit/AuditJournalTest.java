@@ -141,6 +141,20 @@ class AuditJournalTest {
   }
 
   @Test
+  void onlyTheGatewaysUserCanReadTheJournal() throws Exception {
+    Path journal = tmp.resolve("journal");
+    try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {
+      log.commandDecided(s.session, s.command("SELECT secret_plan FROM board"), s.allow);
+      Path node = journal.resolve("gw-1");
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(node))).isEqualTo("rwx------");
+      for (Path f : segments(node)) {
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f))).isEqualTo("rw-------");
+      }
+      assertThat(segments(node)).isNotEmpty();
+    }
+  }
+
+  @Test
   void aSecondLogOfTheSameNodeCannotShareTheJournal() {
     Path journal = tmp.resolve("journal");
     try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {

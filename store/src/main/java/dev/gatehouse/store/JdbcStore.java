@@ -193,9 +193,16 @@ public final class JdbcStore implements AutoCloseable {
       throw new StoreException("store URL " + config.redactedUrl()
           + " must name a SQLite file (jdbc:sqlite:/path/gatehouse.db): an audit log must outlive the process");
     }
-    Path parent = Path.of(rest).toAbsolutePath().getParent();
+    Path file = Path.of(rest).toAbsolutePath();
+    Path parent = file.getParent();
     try {
       if (parent != null) Files.createDirectories(parent);
+      // The log holds statement texts: only the gateway's user reads it. SQLite gives its -wal and
+      // -shm files the database file's permissions.
+      if (!Files.exists(file) && file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+        Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+      }
     } catch (IOException e) {
       throw new StoreException("cannot create the directory of the store " + config.redactedUrl() + ": " + e.getMessage(), e);
     }

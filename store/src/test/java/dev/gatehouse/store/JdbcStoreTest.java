@@ -51,6 +51,18 @@ class JdbcStoreTest {
   }
 
   @Test
+  void aNewSqliteStoreAndItsWalAreReadableByTheGatewaysUserOnly() throws Exception {
+    Path db = tmp.resolve("private/gatehouse.db");
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(db))) {
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(db)))
+          .isEqualTo("rw-------");
+      Path wal = db.resolveSibling("gatehouse.db-wal"); // open, migrated: the WAL exists
+      assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(wal)))
+          .isEqualTo("rw-------");
+    }
+  }
+
+  @Test
   void sqliteWithMachineDurabilitySyncsEveryCommit() throws Exception {
     try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("gatehouse.db")).withDurability(Durability.MACHINE))) {
       assertThat(single(store, "PRAGMA synchronous")).isEqualTo("2"); // FULL
