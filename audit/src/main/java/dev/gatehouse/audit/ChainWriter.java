@@ -73,6 +73,10 @@ final class ChainWriter implements Runnable {
   private boolean closed;
 
   private final AtomicLong unindexed = new AtomicLong();
+  // Machine durability: callers waiting for the store, woken after each committed batch.
+  private final ReentrantLock storedLock = new ReentrantLock();
+  private final java.util.concurrent.locks.Condition stored = storedLock.newCondition();
+  private final java.util.concurrent.atomic.AtomicInteger storeWaiters = new java.util.concurrent.atomic.AtomicInteger();
   private final AtomicLong lostTotal = new AtomicLong();
   private volatile long indexedSeq;
   private volatile RuntimeException storeFailure;
@@ -161,6 +165,7 @@ final class ChainWriter implements Runnable {
    */
   Optional<String> append(EventBody body, boolean durable) {
     String id;
+    long mySeq;
     long ticket;
     boolean wake;
     lock.lock();
@@ -177,7 +182,9 @@ final class ChainWriter implements Runnable {
         journalLocked(EventBody.of(EventType.EVENTS_LOST, clock.instant(), Map.of("count", Long.toString(lostPending))));
         lostPending = 0;
       }
-      id = journalLocked(body).id();
+      AuditEvent sealed = journalLocked(body);
+      id = sealed.id();
+      mySeq = sealed.seq();
       ticket = journal.written();
       wake = backlog.size() == config.maxBatch();
     } catch (IOException e) {
@@ -198,6 +205,9 @@ final class ChainWriter implements Runnable {
         journalBroken = true;
         if (durable) throw new AuditUnavailableException("cannot flush the audit journal to disk: " + e.getMessage(), e);
       }
+      // Machine durability also means the store: a gateway host lost for good (a terminated cloud
+      // instance) takes its journal with it, so the statement waits until its batch is committed.
+      if (durable && indexer != null) awaitStored(mySeq); // (the chain start is journaled before the indexer runs)
     }
     return Optional.of(id);
   }
@@ -218,6 +228,41 @@ final class ChainWriter implements Runnable {
         Thread.currentThread().interrupt();
         return;
       }
+    }
+  }
+
+  /**
+   * Waits until the store holds the event with seq {@code target} (group commit: every caller
+   * waiting at the same moment shares the indexer's next transaction). Throws {@link
+   * AuditUnavailableException} when the store fails or does not commit within the durable timeout;
+   * the event stays in the journal then (the log may over-report a refused command, never
+   * under-report).
+   */
+  private void awaitStored(long target) {
+    long deadline = System.nanoTime() + config.durableTimeout().toNanos();
+    storeWaiters.incrementAndGet();
+    try {
+      while (indexedSeq < target) {
+        RuntimeException failure = storeFailure;
+        if (failure != null) throw new AuditUnavailableException("the audit store failed: " + failure.getMessage(), failure);
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new AuditUnavailableException("the audit store did not commit the event within "
+              + config.durableTimeout().toMillis() + " ms", null);
+        }
+        wake();
+        storedLock.lock();
+        try {
+          if (indexedSeq < target) stored.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(10)));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AuditUnavailableException("interrupted while waiting for the audit store", e);
+        } finally {
+          storedLock.unlock();
+        }
+      }
+    } finally {
+      storeWaiters.decrementAndGet();
     }
   }
 
@@ -344,6 +389,7 @@ final class ChainWriter implements Runnable {
 
   private long sleepNanos() {
     if (storeFailure != null) return backoffNanos;
+    if (storeWaiters.get() > 0) return 1; // callers wait for the store: index what arrives at once
     long nanos = config.indexInterval().toNanos();
     if (oldestUncheckpointed != null) {
       long due = Duration.between(clock.instant(), oldestUncheckpointed.plus(config.checkpointInterval())).toNanos();
@@ -381,6 +427,7 @@ final class ChainWriter implements Runnable {
           LOG.warn("audit store append failed; {} events wait in the journal and are retried: {}", pending.size(), e.toString());
         }
         storeFailure = e;
+        signalStoreWaiters();
         backoffNanos = Math.min(MAX_BACKOFF_NANOS, Math.max(TimeUnit.MILLISECONDS.toNanos(50), backoffNanos * 2));
         return;
       }
@@ -405,6 +452,7 @@ final class ChainWriter implements Runnable {
         }
       }
     }
+    if (!batch.isEmpty()) signalStoreWaiters();
     if (cp.isPresent()) {
       uncheckpointed = 0;
       oldestUncheckpointed = null;
@@ -422,6 +470,16 @@ final class ChainWriter implements Runnable {
       journal.release(indexedSeq);
     } catch (UncheckedIOException e) {
       LOG.warn("{}", e.getMessage());
+    }
+  }
+
+  private void signalStoreWaiters() {
+    if (storeWaiters.get() == 0) return;
+    storedLock.lock();
+    try {
+      stored.signalAll();
+    } finally {
+      storedLock.unlock();
     }
   }
 

@@ -155,6 +155,27 @@ class AuditJournalTest {
   }
 
   @Test
+  void withMachineDurabilityADurableCallReturnsOnlyOnceTheStoreCommittedIt() throws Exception {
+    InMemoryAuditStore machine = new InMemoryAuditStore().withDurability(Durability.MACHINE);
+    try (AuditLog log = AuditLog.start(machine, config(tmp.resolve("journal")).withDurableTimeout(Duration.ofSeconds(20)),
+        signer, Clock.systemUTC())) {
+      java.util.concurrent.CountDownLatch gate = machine.hold();
+      java.util.concurrent.CompletableFuture<AuditHandle> call = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> log.commandDecided(s.session, s.command("DELETE FROM t WHERE id = 1"), s.allow));
+      assertThat(machine.entered().await(20, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      Thread.sleep(100);
+      assertThat(call).as("waits for the store's commit").isNotDone();
+      gate.countDown();
+      AuditHandle h = call.get(20, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(machine.find(h.eventId())).isPresent();
+      machine.failWith(new IllegalStateException("store unreachable"));
+      assertThatThrownBy(() -> log.commandDecided(s.session, s.command("SELECT 1"), s.allow))
+          .isInstanceOf(AuditUnavailableException.class).hasMessageContaining("store unreachable");
+      machine.failWith(null);
+    }
+  }
+
+  @Test
   void aSecondLogOfTheSameNodeCannotShareTheJournal() {
     Path journal = tmp.resolve("journal");
     try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {

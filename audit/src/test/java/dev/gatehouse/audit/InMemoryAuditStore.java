@@ -122,9 +122,17 @@ public final class InMemoryAuditStore implements AuditStore {
         .max(Comparator.comparing(SignedCheckpoint::time));
   }
 
+  private volatile Durability durability = Durability.PROCESS;
+
+  /** What the store claims to give (the audit log fsyncs its journal and waits for commits in MACHINE). */
+  public InMemoryAuditStore withDurability(Durability value) {
+    durability = value;
+    return this;
+  }
+
   @Override
   public Durability durability() {
-    return Durability.PROCESS;
+    return durability;
   }
 
   @Override
