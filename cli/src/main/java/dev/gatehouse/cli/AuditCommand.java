@@ -58,7 +58,10 @@ final class AuditCommand {
       JdbcStore store = JdbcStore.open(Gatehouse.storeConfig(loaded));
       try {
         long n = AuditLog.recoverJournals(store.audit(), Gatehouse.journalDir(loaded), Clock.systemUTC());
-        if (n > 0) System.err.println("gatehouse audit: stored " + n + " events that a stopped gateway left in its journal");
+        if (n > 0) {
+          System.err.println("gatehouse audit: stored " + n + " events that a stopped gateway left in its journal;"
+              + " the gateway signs a checkpoint over them when it starts again");
+        }
       } catch (RuntimeException e) {
         store.close();
         throw e;
