@@ -67,7 +67,8 @@ class ControlPlaneAndReloadTest {
     assertThat(metrics.statusCode()).isEqualTo(200);
     assertThat(metrics.body()).contains("gatehouse_sessions_opened_total{resource=\"pg-demo\"}");
     assertThat(metrics.body()).contains("gatehouse_commands_decided_total{decision=\"allow\",resource=\"pg-demo\"}")
-        .contains("gatehouse_audit_unindexed_events").contains("gatehouse_audit_lost_events 0.0");
+        .contains("gatehouse_audit_unindexed_events").contains("gatehouse_audit_lost_events 0.0")
+        .contains("gatehouse_classifier_template_hits_total").contains("gatehouse_classifier_cached_texts");
     assertThat(metrics.body()).doesNotContain(stack.credentials().getLast().reveal());
   }
 

@@ -144,8 +144,10 @@ public final class Gatehouse implements AutoCloseable {
 
     var pg = config.listeners().postgres();
     if (pg.enabled()) {
-      SqlClassifier classifier = new CachingClassifier(SqlClassifier.load());
+      CachingClassifier classifier = new CachingClassifier(SqlClassifier.load());
       log.info("PostgreSQL statements are classified by {}", classifier.name());
+      metrics.gauge("gatehouse_classifier_cached_texts", classifier, CachingClassifier::size);
+      metrics.more().counter("gatehouse_classifier_template_hits", List.of(), classifier, CachingClassifier::templateHits);
       postgres = new PostgresGateway(
           new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
               pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
