@@ -1,0 +1,78 @@
+package dev.gatehouse.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.audit.AuditConfig;
+import dev.gatehouse.audit.AuditLog;
+import dev.gatehouse.core.Classification;
+import dev.gatehouse.core.ClientInfo;
+import dev.gatehouse.core.Command;
+import dev.gatehouse.core.Decision;
+import dev.gatehouse.core.Obligations;
+import dev.gatehouse.core.Principal;
+import dev.gatehouse.core.Resource;
+import dev.gatehouse.core.ResourceType;
+import dev.gatehouse.core.Session;
+import dev.gatehouse.core.SessionId;
+import dev.gatehouse.store.JdbcStore;
+import dev.gatehouse.store.StoreConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code gatehouse audit} on a data directory that a killed gateway left behind. */
+class AuditCommandTest {
+  @TempDir Path dir;
+
+  private static List<Path> journalFiles(Path nodeDir) throws IOException {
+    if (!Files.isDirectory(nodeDir)) return List.of();
+    try (Stream<Path> files = Files.list(nodeDir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".journal")).toList();
+    }
+  }
+
+  @Test
+  void auditCommandsStoreWhatAKilledGatewayLeftInItsJournalBeforeReading() throws Exception {
+    Path config = dir.resolve("gatehouse.yaml");
+    Files.writeString(config, "node: {id: 0}\n");
+    Path journal = dir.resolve("data/audit-journal/node-0");
+
+    // A running node-0 whose store never got the statement: its journal as kill -9 leaves it.
+    Principal alice = new Principal("alice", "Alice", Set.of("dev"), Principal.Kind.HUMAN, "corp", Map.of(),
+        Instant.parse("2099-01-01T00:00:00Z"));
+    Session session = new Session(SessionId.random(), alice,
+        new Resource("pg-demo", ResourceType.POSTGRES, "127.0.0.1:5432", Map.of()),
+        new ClientInfo("127.0.0.1:5555", "alice", "psql"), Instant.now(), Instant.parse("2099-01-01T00:00:00Z"));
+    Path elsewhere = dir.resolve("elsewhere");
+    try (JdbcStore other = JdbcStore.open(StoreConfig.sqlite(elsewhere.resolve("other.db")))) {
+      AuditConfig ac = AuditConfig.defaults("node-0", elsewhere.resolve("audit.key")).withJournal(elsewhere.resolve("journal"));
+      try (AuditLog log = AuditLog.start(other.audit(), ac, Clock.systemUTC())) {
+        log.commandDecided(session, new Command("sql", "DELETE FROM orders WHERE id = 42",
+            new Classification(List.of("DELETE"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
+            new Decision.Allow("developers", new Obligations(List.of())));
+        Files.createDirectories(journal);
+        for (Path f : journalFiles(elsewhere.resolve("journal/node-0"))) Files.copy(f, journal.resolve(f.getFileName()));
+      }
+    }
+    assertThat(journalFiles(journal)).isNotEmpty();
+
+    CliRun tail = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
+
+    assertThat(tail.exit()).as(tail.err()).isZero();
+    assertThat(tail.err()).contains("stored 2 events that a stopped gateway left in its journal");
+    assertThat(tail.out()).contains("COMMAND_DECIDED").contains("DELETE FROM orders WHERE id = 42");
+    assertThat(journalFiles(journal)).as("stored, so removed").isEmpty();
+
+    CliRun again = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
+    assertThat(again.err()).doesNotContain("stored");
+    assertThat(again.out()).contains("DELETE FROM orders WHERE id = 42");
+  }
+}
