@@ -90,7 +90,4 @@ public record AuditConfig(
     return new AuditConfig(nodeId, keyFile, journalDir, checkpointEvents, checkpointInterval, queueCapacity, maxBatch, timeout, indexInterval);
   }
 
-  public AuditConfig withIndexInterval(Duration interval) {
-    return new AuditConfig(nodeId, keyFile, journalDir, checkpointEvents, checkpointInterval, queueCapacity, maxBatch, durableTimeout, interval);
-  }
 }

@@ -40,7 +40,7 @@ import java.util.zip.CRC32C;
  * big-endian), the CRC-32C of the payload, and the payload: the event's canonical encoding
  * ({@link CanonicalEncoding}), so the hash chain runs through the journal too.
  *
- * <p>Appends are serialised by the caller ({@link AuditLog} holds its lock); {@link #sync} and
+ * <p>Appends are serialised by the caller ({@link ChainWriter} holds its lock); {@link #sync} and
  * {@link #release} are thread-safe.
  */
 final class AuditJournal implements AutoCloseable {
@@ -154,11 +154,6 @@ final class AuditJournal implements AutoCloseable {
    * hands. On failure nothing of the record remains in the journal (it is cut off again), or, when
    * even that fails, the journal refuses every later append. Callers serialise appends.
    */
-  void append(long seq, byte[] canonical) throws IOException {
-    append(seq, canonical, canonical.length);
-  }
-
-  /** {@link #append(long, byte[])} of the first {@code length} bytes. */
   void append(long seq, byte[] canonical, int length) throws IOException {
     if (closed) throw new IOException("the audit journal is closed");
     if (length > MAX_RECORD) throw new IOException("audit event of " + length + " bytes is too large");

@@ -70,7 +70,8 @@ final class ChainWriter implements Runnable {
   private ArrayList<AuditEvent> backlog = new ArrayList<>();
   private final CanonicalEncoding encoder = CanonicalEncoding.reusable();
   private long lostPending;
-  private boolean closed;
+  /** Set under the lock, after the chain's last event: nothing more is taken. */
+  private volatile boolean closed;
 
   private final AtomicLong unindexed = new AtomicLong();
   // Machine durability: callers waiting for the store, woken after each committed batch.
@@ -81,7 +82,6 @@ final class ChainWriter implements Runnable {
   private volatile long indexedSeq;
   private volatile RuntimeException storeFailure;
   private volatile boolean journalBroken;
-  private volatile boolean closing;
   private volatile Thread indexer;
 
   // Indexer-thread state.
@@ -294,7 +294,7 @@ final class ChainWriter implements Runnable {
   }
 
   boolean available() {
-    return storeFailure == null && !journalBroken && !closing;
+    return storeFailure == null && !journalBroken && !closed;
   }
 
   long lost() {
@@ -343,7 +343,6 @@ final class ChainWriter implements Runnable {
     } finally {
       lock.unlock();
     }
-    closing = true;
     wake();
   }
 
@@ -360,7 +359,7 @@ final class ChainWriter implements Runnable {
   @Override
   public void run() {
     while (true) {
-      boolean last = closing;
+      boolean last = closed; // read before take(): the chain's last event is in the backlog by then
       List<AuditEvent> taken = take();
       pending.addAll(taken);
       if (!pending.isEmpty() || checkpointDue(clock.instant())) index(last);

@@ -189,6 +189,7 @@ class AuditLogTest {
       CompletableFuture<AuditHandle> waiting = CompletableFuture.supplyAsync(
           () -> log.commandDecided(s.session, s.command("SELECT 'waits'"), s.allow));
       Thread.sleep(100);
+      assertThat(waiting).as("waits for room rather than being refused").isNotDone();
       gate.countDown();
       accepted.add(waiting.get(20, TimeUnit.SECONDS));
       log.flush();
