@@ -16,7 +16,8 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/pgbench.sh [--duration S] [--scale N] [--rounds N] [--modes "simple extended prepared"]
-                        [--clients "1 16"] [--policy minimal|realistic|both|FILE] [--smoke] [--keep-logs]
+                        [--clients "1 16"] [--policy minimal|realistic|both|FILE] [--warmup S]
+                        [--smoke] [--keep-logs]
 
 By default the script starts a real Gatehouse itself (bench/gatehouse.sh: development issuer,
 least-privileged role gh_bench, gatehouse.yaml on loopback, audit on) and stops it afterwards.
@@ -24,6 +25,9 @@ least-privileged role gh_bench, gatehouse.yaml on loopback, audit on) and stops 
   --policy realistic   the policy module's 22-rule realistic policy
   --policy both        two gateways, minimal ("gatehouse") and realistic ("gh-real"), interleaved;
                        reports issue #3's check: gh-real >= 0.9 x gatehouse in every mode
+  --warmup S           unmeasured load through each gateway before the runs, S seconds per mode at
+                       16 clients (default 15; 0: none), so the JIT has compiled the data path: a JVM
+                       reaches its steady state after some 30-40 s of load, haproxy needs none
 
 Environment (all optional):
   BENCH_PG_HOST/BENCH_PG_PORT/BENCH_PG_USER   PostgreSQL for the direct target (127.0.0.1/5432/postgres, trust)
@@ -49,6 +53,7 @@ CLIENTS=${BENCH_CLIENTS:-"1 16"}
 POLICY=${BENCH_POLICY:-minimal}
 SMOKE=0
 KEEP_LOGS=0
+WARMUP=${BENCH_WARMUP:-15}
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -57,6 +62,7 @@ while [ $# -gt 0 ]; do
     --modes) MODES=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;;
     --policy) POLICY=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     --keep-logs) KEEP_LOGS=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -67,6 +73,7 @@ case "$POLICY" in minimal|realistic|both) ;; *) [ -f "$POLICY" ] || { echo "pgbe
 for n in "$DURATION" "$SCALE" "$ROUNDS"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "pgbench.sh: duration, scale and rounds must be positive integers" >&2; exit 2; }
 done
+[[ "$WARMUP" =~ ^[0-9]+$ ]] || { echo "pgbench.sh: --warmup must be a number of seconds" >&2; exit 2; }
 
 PG_HOST=${BENCH_PG_HOST:-127.0.0.1}
 PG_PORT=${BENCH_PG_PORT:-5432}
@@ -254,6 +261,14 @@ runs=0
 for _ in $MODES; do for _ in $CLIENTS; do runs=$(( runs + NTARGETS * ROUNDS )); done; done
 echo "  $runs runs, about $(( runs * (DURATION + 1) / 60 + 1 )) min"
 : >"$WORK/runs.tsv"
+if [ "$WARMUP" -gt 0 ] && [ "$SMOKE" = 0 ]; then
+  for target in $TARGETS; do
+    case "$target" in gatehouse|gh-real) ;; *) continue ;; esac
+    echo "  warming up $target: ${WARMUP}s per mode at 16 clients (not measured)"
+    for mode in $MODES; do DURATION=$WARMUP run "$target" "$mode" 16 0 >/dev/null; done
+  done
+  : >"$WORK/runs.tsv"
+fi
 for mode in $MODES; do
   for clients in $CLIENTS; do
     for round in $(seq 1 "$ROUNDS"); do
