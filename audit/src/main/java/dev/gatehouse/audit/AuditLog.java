@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -54,6 +55,11 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   private final Clock clock;
   private final ChainWriter writer;
   private final Thread thread;
+  /**
+   * The cleaned parts every event of an open session repeats (its id, principal, resource, client),
+   * made once at {@link #sessionOpened} instead of once per event; removed at {@link #sessionClosed}.
+   */
+  private final ConcurrentHashMap<String, SessionParts> sessions = new ConcurrentHashMap<>();
 
   private AuditLog(AuditConfig config, Clock clock, ChainWriter writer) {
     this.config = config;
@@ -110,8 +116,9 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   @Override
   public void sessionOpened(Session session) {
-    durable(sessionEvent(EventType.SESSION_OPENED, session, Map.of("deadline", session.deadline().toString()))
-        .build());
+    SessionParts parts = SessionParts.of(session);
+    durable(new Builder(EventType.SESSION_OPENED, Map.of("deadline", session.deadline().toString())).session(parts).build());
+    sessions.put(session.id().value(), parts); // only once the session exists: a refused one is never closed
   }
 
   @Override
@@ -159,7 +166,11 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   @Override
   public void sessionClosed(Session session, String reason) {
-    durable(sessionEvent(EventType.SESSION_CLOSED, session, Map.of("reason", reason)).build());
+    try {
+      durable(sessionEvent(EventType.SESSION_CLOSED, session, Map.of("reason", reason)).build());
+    } finally {
+      sessions.remove(session.id().value());
+    }
   }
 
   /** The chain this node is writing. */
@@ -228,11 +239,29 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   }
 
   private Builder sessionEvent(EventType type, Session session, Map<String, String> attributes) {
-    return new Builder(type, attributes)
-        .session(session.id().value())
-        .principal(Optional.of(session.principal()))
-        .resource(session.resource().name())
-        .client(session.client());
+    SessionParts parts = sessions.get(session.id().value());
+    // The same session object as at its opening (never another session that reuses the id).
+    if (parts == null || parts.session() != session) parts = SessionParts.of(session);
+    return new Builder(type, attributes).session(parts);
+  }
+
+  /** A session's parts of an event, cleaned. */
+  private record SessionParts(
+      Session session, Optional<String> id, Optional<EventBody.Actor> principal, Optional<String> resource,
+      Optional<ClientInfo> client) {
+    static SessionParts of(Session s) {
+      return new SessionParts(s, Optional.of(clean(s.id().value())), actor(Optional.of(s.principal())),
+          Optional.of(clean(s.resource().name())), Optional.of(cleanClient(s.client())));
+    }
+  }
+
+  private static Optional<EventBody.Actor> actor(Optional<Principal> p) {
+    return p.map(x -> new EventBody.Actor(clean(x.subject()), clean(x.issuer()), clean(x.displayName()),
+        x.kind().name(), clean(x.groups())));
+  }
+
+  private static ClientInfo cleanClient(ClientInfo c) {
+    return new ClientInfo(clean(c.address()), clean(c.claimedUser()), clean(c.application()));
   }
 
   /**
@@ -295,14 +324,16 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       this.attributes = clean(attributes);
     }
 
-    Builder session(String id) {
-      sessionId = Optional.of(clean(id));
+    Builder session(SessionParts parts) {
+      sessionId = parts.id();
+      principal = parts.principal();
+      resource = parts.resource();
+      client = parts.client();
       return this;
     }
 
     Builder principal(Optional<Principal> p) {
-      principal = p.map(x -> new EventBody.Actor(clean(x.subject()), clean(x.issuer()), clean(x.displayName()),
-          x.kind().name(), clean(x.groups())));
+      principal = actor(p);
       return this;
     }
 
@@ -312,7 +343,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     }
 
     Builder client(ClientInfo c) {
-      client = Optional.of(new ClientInfo(clean(c.address()), clean(c.claimedUser()), clean(c.application())));
+      client = Optional.of(cleanClient(c));
       return this;
     }
 

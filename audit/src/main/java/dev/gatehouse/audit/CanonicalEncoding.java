@@ -284,17 +284,18 @@ final class CanonicalEncoding {
   }
 
   private void list(List<String> values) {
-    int32(values.size());
-    values.forEach(this::string);
+    int n = values.size();
+    int32(n);
+    for (int i = 0; i < n; i++) string(values.get(i));
   }
 
   /** Callers pass sorted maps, so iteration order is the key order. */
   private void map(Map<String, String> values) {
     int32(values.size());
-    values.forEach((k, v) -> {
-      string(k);
-      string(v);
-    });
+    for (Map.Entry<String, String> entry : values.entrySet()) {
+      string(entry.getKey());
+      string(entry.getValue());
+    }
   }
 
   private void instant(Instant t) {
