@@ -2,7 +2,12 @@ package dev.gatehouse.audit;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -16,17 +21,19 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 
 /**
- * The audit log's durable medium on the statement path: an append-only file per chain, written
- * with one {@code write} system call per event by the thread that needs the event durable, before
- * its statement is forwarded. Once {@code write} returns, the bytes belong to the operating system:
- * they survive the gateway process being killed ({@code kill -9}). With {@link
- * Durability#MACHINE} a caller also waits for {@link #sync} (fsync, shared by every caller waiting
- * at the same time: group commit without a writer thread).
+ * The audit log's durable medium on the statement path: an append-only file per chain, memory-mapped
+ * ({@code MAP_SHARED}), into which the thread that needs an event durable copies its record before
+ * the statement is forwarded: no system call per event. The mapping's dirty pages belong to the
+ * operating system's page cache, so a copied record survives the gateway process being killed
+ * ({@code kill -9}) exactly as a {@code write} would. With {@link Durability#MACHINE} a caller also
+ * waits for {@link #sync} ({@code msync} of what was copied since the last one, shared by every
+ * caller waiting at the same time: group commit without a writer thread).
  *
  * <p>The store (SQLite, PostgreSQL) is an index of the journal, filled in the background in large
  * batches ({@link AuditLog}); a segment is deleted once every event in it is in the store. Events
@@ -38,18 +45,37 @@ import java.util.zip.CRC32C;
  * as long as a process writes there, so two gateways never share a node's journal and recovery
  * never reads a live one. A segment starts with {@link #MAGIC}; each record is its length (4 bytes,
  * big-endian), the CRC-32C of the payload, and the payload: the event's canonical encoding
- * ({@link CanonicalEncoding}), so the hash chain runs through the journal too.
+ * ({@link CanonicalEncoding}), so the hash chain runs through the journal too; records are padded
+ * with zeros to a multiple of 4 bytes. The rest of a segment is zeros: a length of 0 ends it.
  *
- * <p>Appends are serialised by the caller ({@link ChainWriter} holds its lock); {@link #sync} and
- * {@link #release} are thread-safe.
+ * <p><b>Full disks.</b> A page of a mapping that the file system cannot back when it is first
+ * written kills the process with {@code SIGBUS}. So every segment is preallocated for real when it
+ * is created (zeros written in 1 MiB chunks, which makes the file system reserve the blocks; a
+ * sparse file would not): a full disk is an {@link IOException} there, and the statement that
+ * needed the segment is refused. The indexer prepares the next segment ahead of time ({@link
+ * #prepareNext}), so a statement rarely pays for it. (Copy-on-write file systems, btrfs or ZFS,
+ * allocate anew on every write and cannot keep that promise.)
+ *
+ * <p><b>Order of a copy.</b> The payload and its CRC are copied first, the length last, after a
+ * release fence: a process killed in the middle of a copy leaves a zero length, which reads as the
+ * clean end of the journal (the record was not acknowledged). A record that is torn anyway (a
+ * machine crash writing pages out of order) fails its CRC and is reported as damage.
+ *
+ * <p>Appends are serialised by the caller ({@link ChainWriter} holds its lock); {@link #sync},
+ * {@link #prepareNext} and {@link #release} are thread-safe.
  */
 final class AuditJournal implements AutoCloseable {
-  static final byte[] MAGIC = {'G', 'H', 'J', '1'};
+  /** Version 2: mapped, padded records, zero tail. */
+  static final byte[] MAGIC = {'G', 'H', 'J', '2'};
+  /** Version 1 (written with {@code write}: no padding, no zero tail), still read after an upgrade. */
+  static final byte[] MAGIC_V1 = {'G', 'H', 'J', '1'};
   static final String SUFFIX = ".journal";
-  /** A new segment is started after this many bytes, so indexed events can be deleted early. */
-  static final long SEGMENT_BYTES = 64L * 1024 * 1024;
+  /** A segment's size; a new one is started when the next record does not fit. */
+  static final int SEGMENT_BYTES = 64 * 1024 * 1024;
   /** Larger records are refused: an event is statement text and metadata (statement text is capped well below). */
   static final int MAX_RECORD = 64 * 1024 * 1024;
+  private static final int HEADER = 8;
+  private static final byte[] ZEROS = new byte[1024 * 1024];
 
   private static final boolean POSIX = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   private static final java.nio.file.attribute.FileAttribute<?>[] OWNER_ONLY_DIR = POSIX
@@ -59,27 +85,54 @@ final class AuditJournal implements AutoCloseable {
       ? new java.nio.file.attribute.FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))}
       : new java.nio.file.attribute.FileAttribute<?>[0];
 
-  /** A segment written by this process, with the last seq it holds (0 when empty). */
-  private record Segment(Path file, FileChannel channel, java.util.concurrent.atomic.AtomicLong lastSeq) {}
+  /** A segment written by this process. */
+  private static final class Segment {
+    final Path file;
+    final FileChannel channel;
+    final MappedByteBuffer map;
+    final int capacity;
+    /** The last seq it holds (0 when empty). */
+    final AtomicLong lastSeq = new AtomicLong();
+    /** Bytes holding whole records (written by the appender, read by {@link #sync}). */
+    volatile int end = MAGIC.length;
+    /** Bytes known to be on stable storage; under syncLock. */
+    int forced;
+    /** Unmapped; under syncLock. */
+    boolean unmapped;
+
+    Segment(Path file, FileChannel channel, MappedByteBuffer map, int capacity) {
+      this.file = file;
+      this.channel = channel;
+      this.map = map;
+      this.capacity = capacity;
+    }
+  }
 
   private final Path dir;
   private final String chainId;
+  private final boolean machine;
+  private final int segmentBytes;
   private final FileChannel lockChannel;
   private final FileLock lock;
   private final Deque<Segment> segments = new ArrayDeque<>();
+  /** Orders the access to mappings that {@link #release} and {@link #close} unmap. */
   private final ReentrantLock syncLock = new ReentrantLock();
-  private ByteBuffer out = ByteBuffer.allocateDirect(16 * 1024); // appender only
+  /** Held while a segment is created: numbers are handed out in order, and one spare at most. */
+  private final ReentrantLock prepareLock = new ReentrantLock();
   private final CRC32C crc = new CRC32C();
   private Segment current; // appender only
-  private long position;
-  private int nextSegment;
+  private int position; // appender only
+  private int nextSegment; // under prepareLock
+  private Segment spare; // under prepareLock
   private volatile long written;
   private long synced;
   private volatile boolean closed;
 
-  private AuditJournal(Path dir, String chainId, FileChannel lockChannel, FileLock lock) {
+  private AuditJournal(Path dir, String chainId, boolean machine, int segmentBytes, FileChannel lockChannel, FileLock lock) {
     this.dir = dir;
     this.chainId = chainId;
+    this.machine = machine;
+    this.segmentBytes = segmentBytes;
     this.lockChannel = lockChannel;
     this.lock = lock;
   }
@@ -124,64 +177,136 @@ final class AuditJournal implements AutoCloseable {
     }
   }
 
-  /** Starts the journal of a new chain in a locked node folder; the journal then owns the lock. */
-  static AuditJournal create(NodeLock node, String chainId) throws IOException {
-    AuditJournal j = new AuditJournal(node.dir(), chainId, node.channel(), node.lock());
-    j.startSegment();
-    return j;
+  /**
+   * Starts the journal of a new chain in a locked node folder; the journal then owns the lock. With
+   * {@code machine}, new segments are fsynced once preallocated, so their blocks survive a crash.
+   */
+  static AuditJournal create(NodeLock node, String chainId, boolean machine) throws IOException {
+    return create(node, chainId, machine, SEGMENT_BYTES);
   }
 
-  private void startSegment() throws IOException {
-    Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
-    FileChannel ch = FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
-    writeFully(ch, ByteBuffer.wrap(MAGIC));
-    // What sync() does not reach any more must be on disk before the tail moves on.
-    if (current != null) current.channel().force(false);
-    Segment seg = new Segment(file, ch, new java.util.concurrent.atomic.AtomicLong());
-    synchronized (segments) {
-      segments.addLast(seg);
-    }
-    current = seg;
-    position = MAGIC.length;
+  /** As {@link #create(NodeLock, String, boolean)}, with segments of {@code segmentBytes} (tests). */
+  static AuditJournal create(NodeLock node, String chainId, boolean machine, int segmentBytes) throws IOException {
+    if (segmentBytes < 64) throw new IllegalArgumentException("segmentBytes < 64");
+    AuditJournal j = new AuditJournal(node.dir(), chainId, machine, segmentBytes, node.channel(), node.lock());
+    j.rotate(0);
+    return j;
   }
 
   static String fileStem(String chainId) {
     return chainId.replace(':', '_');
   }
 
+  private static int recordSize(int length) {
+    return (HEADER + length + 3) & ~3;
+  }
+
   /**
    * Appends one event's canonical bytes. When it returns, the record is in the operating system's
-   * hands. On failure nothing of the record remains in the journal (it is cut off again), or, when
-   * even that fails, the journal refuses every later append. Callers serialise appends.
+   * page cache. A failure to start a segment (a full disk) leaves nothing of the record; a fault
+   * while copying (the mapping's file failed underneath) makes the journal refuse every later
+   * append. Callers serialise appends.
    */
   void append(long seq, byte[] canonical, int length) throws IOException {
     if (closed) throw new IOException("the audit journal is closed");
+    if (length < 1) throw new IOException("empty audit record");
     if (length > MAX_RECORD) throw new IOException("audit event of " + length + " bytes is too large");
-    if (position >= SEGMENT_BYTES) startSegment();
+    int size = recordSize(length);
+    if (current.capacity - position < size) rotate(size);
     Segment seg = current;
     crc.reset();
     crc.update(canonical, 0, length);
-    int size = 8 + length;
-    // One direct buffer, reused: a heap buffer would be copied into a temporary direct one per write.
-    if (out.capacity() < size) out = ByteBuffer.allocateDirect(Math.max(size, out.capacity() * 2));
-    out.clear();
-    out.putInt(length).putInt((int) crc.getValue()).put(canonical, 0, length).flip();
-    long start = position;
+    int at = position;
     try {
-      writeFully(seg.channel(), out);
+      MappedByteBuffer m = seg.map;
+      m.putInt(at + 4, (int) crc.getValue());
+      m.put(at + HEADER, canonical, 0, length);
+      // The length last: a copy cut short by a kill leaves a zero length, the journal's clean end.
+      VarHandle.releaseFence();
+      m.putInt(at, length);
+    } catch (InternalError e) {
+      // The JVM's answer to SIGBUS on a mapped page (an I/O error under the mapping): the record
+      // may be half there, so nothing may follow it.
+      closed = true;
+      throw new IOException("the audit journal segment " + seg.file.getFileName() + " failed under its mapping: " + e.getMessage(), e);
+    }
+    position = at + size;
+    seg.end = position;
+    seg.lastSeq.set(seq);
+    written += size;
+  }
+
+  /**
+   * Moves the tail to a new segment that holds at least {@code needed} bytes of records: the spare
+   * when there is one that large, else a segment created now (on the caller's thread).
+   */
+  private void rotate(int needed) throws IOException {
+    Segment next;
+    prepareLock.lock();
+    try {
+      next = spare;
+      spare = null;
+      if (next != null && next.capacity - MAGIC.length < needed) {
+        discard(next);
+        next = null;
+      }
+      if (next == null) next = newSegment(Math.max(segmentBytes, MAGIC.length + needed));
+    } finally {
+      prepareLock.unlock();
+    }
+    synchronized (segments) {
+      segments.addLast(next);
+    }
+    current = next;
+    position = MAGIC.length;
+  }
+
+  /**
+   * Called by the indexer: when the tail segment is half full and no spare waits, creates and
+   * preallocates the next segment, so the statement that fills the tail does not pay for it. A
+   * failure (a full disk) is left for that statement to meet, and refuse.
+   */
+  void prepareNext() {
+    Segment tail = current;
+    if (closed || tail == null || tail.end < tail.capacity / 2 || !prepareLock.tryLock()) return;
+    try {
+      if (spare != null || closed) return;
+      spare = newSegment(segmentBytes);
     } catch (IOException e) {
+      // the appender tries again when it needs the segment, and refuses its statement if it fails
+    } finally {
+      prepareLock.unlock();
+    }
+  }
+
+  /** Under prepareLock: creates, preallocates and maps the next segment. */
+  private Segment newSegment(int capacity) throws IOException {
+    Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
+    FileChannel ch = FileChannel.open(file,
+        Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
+    try {
+      // Zeros first, the magic last: a file killed while being preallocated starts with zeros and
+      // is read as unused.
+      ByteBuffer zeros = ByteBuffer.wrap(ZEROS);
+      for (long at = MAGIC.length; at < capacity; ) {
+        zeros.clear().limit((int) Math.min(ZEROS.length, capacity - at));
+        at += ch.write(zeros, at);
+      }
+      ch.write(ByteBuffer.wrap(MAGIC), 0);
+      if (machine) ch.force(true);
+      MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, capacity);
+      Segment s = new Segment(file, ch, map, capacity);
+      s.forced = machine ? MAGIC.length : 0;
+      return s;
+    } catch (IOException | RuntimeException e) {
       try {
-        seg.channel().truncate(start);
-        seg.channel().position(start);
+        ch.close();
+        Files.deleteIfExists(file);
       } catch (IOException again) {
-        closed = true; // a torn record may remain: never write after it
         e.addSuppressed(again);
       }
       throw e;
     }
-    position = start + size;
-    seg.lastSeq().set(seq);
-    written += size;
   }
 
   /** Bytes appended so far by this process (a ticket for {@link #sync}). */
@@ -198,13 +323,22 @@ final class AuditJournal implements AutoCloseable {
     syncLock.lock();
     try {
       if (synced >= ticket) return;
-      long target = written;
-      Segment last;
+      long target = written; // read before the segments' ends: they cover at least this much
+      List<Segment> all;
       synchronized (segments) {
-        last = segments.peekLast();
+        all = new ArrayList<>(segments);
       }
-      // Earlier segments were forced when the tail moved on (startSegment).
-      last.channel().force(false);
+      for (Segment s : all) {
+        int end = s.end;
+        if (end > s.forced && !s.unmapped) {
+          try {
+            s.map.force(s.forced, end - s.forced);
+          } catch (UncheckedIOException e) {
+            throw e.getCause();
+          }
+          s.forced = end;
+        }
+      }
       synced = target;
     } finally {
       syncLock.unlock();
@@ -219,21 +353,22 @@ final class AuditJournal implements AutoCloseable {
   void release(long indexedSeq) {
     List<Segment> done = new ArrayList<>();
     synchronized (segments) {
-      while (segments.size() > 1 && segments.peekFirst().lastSeq().get() <= indexedSeq) done.add(segments.pollFirst());
+      while (segments.size() > 1 && segments.peekFirst().lastSeq.get() <= indexedSeq) done.add(segments.pollFirst());
     }
     for (Segment s : done) {
       try {
-        s.channel().close();
-        Files.deleteIfExists(s.file());
+        unmap(s);
+        s.channel.close();
+        Files.deleteIfExists(s.file);
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot delete the indexed audit journal segment " + s.file(), e);
+        throw new UncheckedIOException("cannot delete the indexed audit journal segment " + s.file, e);
       }
     }
   }
 
   /**
    * Closes the journal; with {@code delete}, every segment is removed (all events are in the store)
-   * and the node folder is unlocked either way.
+   * and the node folder is unlocked either way. The unused spare segment is always removed.
    */
   void close(boolean delete) {
     closed = true;
@@ -242,10 +377,18 @@ final class AuditJournal implements AutoCloseable {
       all = new ArrayList<>(segments);
       segments.clear();
     }
+    prepareLock.lock();
+    try {
+      if (spare != null) discard(spare);
+      spare = null;
+    } finally {
+      prepareLock.unlock();
+    }
     for (Segment s : all) {
       try {
-        s.channel().close();
-        if (delete) Files.deleteIfExists(s.file());
+        unmap(s);
+        s.channel.close();
+        if (delete) Files.deleteIfExists(s.file);
       } catch (IOException e) {
         // a segment left behind is recovered (and found complete) at the next start
       }
@@ -264,6 +407,53 @@ final class AuditJournal implements AutoCloseable {
 
   boolean isOpen() {
     return !closed && lock.isValid();
+  }
+
+  private void discard(Segment s) {
+    try {
+      unmap(s);
+      s.channel.close();
+      Files.deleteIfExists(s.file);
+    } catch (IOException e) {
+      // an empty segment left behind is read as empty and removed by the next recovery
+    }
+  }
+
+  /**
+   * Unmaps a segment's mapping now rather than when the collector finds it: a deleted file's blocks
+   * are freed only once it is unmapped, and a busy gateway deletes a segment every few seconds.
+   * Under syncLock, so {@link #sync} never touches an unmapped segment.
+   */
+  private void unmap(Segment s) {
+    syncLock.lock();
+    try {
+      if (s.unmapped) return;
+      s.unmapped = true;
+      if (UNMAPPER != null) {
+        try {
+          UNMAPPER.invokeExact((ByteBuffer) s.map);
+        } catch (Throwable e) {
+          // left to the garbage collector
+        }
+      }
+    } finally {
+      syncLock.unlock();
+    }
+  }
+
+  /** {@code sun.misc.Unsafe.invokeCleaner}, the JDK's supported way to unmap a buffer early (jdk.unsupported); null if absent. */
+  private static final MethodHandle UNMAPPER = unmapper();
+
+  private static MethodHandle unmapper() {
+    try {
+      Class<?> unsafe = Class.forName("sun.misc.Unsafe");
+      java.lang.reflect.Field f = unsafe.getDeclaredField("theUnsafe");
+      f.setAccessible(true);
+      return MethodHandles.lookup().findVirtual(unsafe, "invokeCleaner", MethodType.methodType(void.class, ByteBuffer.class))
+          .bindTo(f.get(null));
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -308,19 +498,28 @@ final class AuditJournal implements AutoCloseable {
     outer:
     for (Path file : files) {
       byte[] all = Files.readAllBytes(file);
-      if (all.length < MAGIC.length || !java.util.Arrays.equals(all, 0, MAGIC.length, MAGIC, 0, MAGIC.length)) {
-        if (all.length == 0) continue; // created, killed before the magic was written
+      boolean v2 = startsWith(all, MAGIC);
+      if (!v2 && !startsWith(all, MAGIC_V1)) {
+        // Created, and killed before the magic was written (it is written after the zeros).
+        if (isZero(all, 0)) continue;
         damage = Optional.of(file.getFileName() + ": not a journal segment");
         break;
       }
       ByteBuffer in = ByteBuffer.wrap(all);
       in.position(MAGIC.length);
       while (in.hasRemaining()) {
-        if (in.remaining() < 8) {
-          damage = Optional.of(file.getFileName() + ": incomplete record header at byte " + in.position());
+        int at = in.position();
+        if (v2 && (in.remaining() < HEADER || in.getInt(at) == 0)) {
+          // The zero tail of a preallocated segment: the end, unless records follow a hole (pages
+          // of a machine crash written out of order), which is damage.
+          if (isZero(all, at)) break;
+          damage = Optional.of(file.getFileName() + ": a record at byte " + at + " is missing and data follows it");
           break outer;
         }
-        int at = in.position();
+        if (in.remaining() < HEADER) {
+          damage = Optional.of(file.getFileName() + ": incomplete record header at byte " + at);
+          break outer;
+        }
         int length = in.getInt();
         int expected = in.getInt();
         if (length < 0 || length > MAX_RECORD || in.remaining() < length) {
@@ -329,6 +528,7 @@ final class AuditJournal implements AutoCloseable {
         }
         byte[] payload = new byte[length];
         in.get(payload);
+        if (v2) in.position(Math.min(all.length, at + recordSize(length)));
         CRC32C crc = new CRC32C();
         crc.update(payload);
         if ((int) crc.getValue() != expected) {
@@ -357,7 +557,15 @@ final class AuditJournal implements AutoCloseable {
     return new Recovered(chainId, List.copyOf(files), events, damage);
   }
 
-  private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
-    while (b.hasRemaining()) ch.write(b);
+  private static boolean startsWith(byte[] all, byte[] magic) {
+    return all.length >= magic.length && java.util.Arrays.equals(all, 0, magic.length, magic, 0, magic.length);
+  }
+
+  private static boolean isZero(byte[] all, int from) {
+    for (int at = from; at < all.length; at += ZEROS.length) {
+      int to = Math.min(all.length, at + ZEROS.length);
+      if (java.util.Arrays.mismatch(all, at, to, ZEROS, 0, to - at) >= 0) return false;
+    }
+    return true;
   }
 }

@@ -23,6 +23,16 @@ public interface AuditStore extends AutoCloseable {
    */
   void append(List<AuditEvent> events, Optional<SignedCheckpoint> checkpoint);
 
+  /**
+   * As {@link #append(List, Optional)}, with each event's canonical encoding ({@code
+   * canonical.get(i)} is {@link #canonicalBytes} of {@code events.get(i)}), which the audit writer
+   * already has from its journal: a store that keeps the bytes need not encode the events again. The
+   * default ignores them.
+   */
+  default void append(List<AuditEvent> events, List<byte[]> canonical, Optional<SignedCheckpoint> checkpoint) {
+    append(events, checkpoint);
+  }
+
   /** Every chain id that has events or checkpoints, sorted. */
   List<String> chainIds();
 
@@ -64,6 +74,24 @@ public interface AuditStore extends AutoCloseable {
     try (Stream<AuditEvent> events = events(chainId)) {
       return events.mapToLong(AuditEvent::seq).max();
     }
+  }
+
+  /**
+   * An event's canonical encoding: exactly the bytes its hash covers and the journal holds. A store
+   * may keep these instead of a column per field (fewer values to bind per event) and read the event
+   * back with {@link #fromCanonicalBytes}; columns it keeps besides, for searching, must agree with
+   * them.
+   */
+  static byte[] canonicalBytes(AuditEvent event) {
+    return CanonicalEncoding.encodeEvent(event.chainId(), event.seq(), event.prevHash(), event.body());
+  }
+
+  /**
+   * Reads back what {@link #canonicalBytes} wrote; the event's hash is that of the bytes. Throws
+   * {@link IllegalArgumentException} for bytes it did not write.
+   */
+  static AuditEvent fromCanonicalBytes(byte[] canonical) {
+    return CanonicalEncoding.decodeEvent(canonical);
   }
 
   /** What an acknowledged append survives. */

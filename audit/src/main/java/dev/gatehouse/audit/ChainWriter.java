@@ -27,20 +27,21 @@ import org.slf4j.LoggerFactory;
  * background.
  *
  * <p><b>On the statement path</b> ({@link #append}): under one lock, the event gets its seq and
- * the previous event's hash, its canonical bytes are hashed and written to the {@link AuditJournal}
- * (one {@code write} system call), and it joins the backlog for the store. No other thread is
- * involved, so a statement waits for nothing but that write (and, with {@link Durability#MACHINE},
+ * the previous event's hash, its canonical bytes are hashed and copied into the {@link AuditJournal}
+ * (a memory-mapped file: no system call), and it joins the backlog for the store. No other thread is
+ * involved, so a statement waits for nothing but that copy (and, with {@link Durability#MACHINE},
  * a shared fsync). The lock also makes the journal's order the chain's order.
  *
  * <p><b>In the background</b> ({@link #run}, one platform thread, since the SQLite driver is native
  * code that would pin a virtual thread's carrier): every {@link AuditConfig#indexInterval()}, or
  * sooner when a full batch waits, the backlog is appended to the store in batches of up to {@link
  * AuditConfig#maxBatch()}, each batch in one transaction, with a signed checkpoint when one is due;
- * journal segments whose events are all stored are deleted. Large batches are what make the store
+ * journal segments whose events are all stored are deleted, and the next segment is preallocated
+ * before the tail fills ({@link AuditJournal#prepareNext}). Large batches are what make the store
  * cheap: a commit rewrites each index page it touches once, whatever the number of rows.
  *
- * <p><b>Failures.</b> A journal write that fails is cut off again and the event is not part of the
- * chain: a durable caller gets {@link AuditUnavailableException} (its command is refused), an
+ * <p><b>Failures.</b> A journal append that fails (no new segment could be preallocated: a full
+ * disk) leaves nothing behind and the event is not part of the chain: a durable caller gets {@link AuditUnavailableException} (its command is refused), an
  * outcome is counted as lost and recorded as an {@link EventType#EVENTS_LOST} event. A store
  * append that fails is retried (after asking the store how far it got, in case only the
  * acknowledgement was lost) with back-off; meanwhile durable calls are refused, because the store
@@ -67,7 +68,7 @@ final class ChainWriter implements Runnable {
   // Under lock: the chain's head and the events not yet handed to the indexer.
   private long seq;
   private String head = AuditEvent.GENESIS;
-  private ArrayList<AuditEvent> backlog = new ArrayList<>();
+  private ArrayList<Journaled> backlog = new ArrayList<>();
   private final CanonicalEncoding encoder = CanonicalEncoding.reusable();
   private long lostPending;
   /** Set under the lock, after the chain's last event: nothing more is taken. */
@@ -84,8 +85,11 @@ final class ChainWriter implements Runnable {
   private volatile boolean journalBroken;
   private volatile Thread indexer;
 
+  /** An event with its canonical bytes as journaled: the store keeps them without encoding the event again. */
+  private record Journaled(AuditEvent event, byte[] canonical) {}
+
   // Indexer-thread state.
-  private final List<AuditEvent> pending = new ArrayList<>();
+  private final List<Journaled> pending = new ArrayList<>();
   private long lastCheckpointSeq;
   private long uncheckpointed;
   private Instant oldestUncheckpointed;
@@ -120,7 +124,7 @@ final class ChainWriter implements Runnable {
       byte[] start = new byte[8];
       RANDOM.nextBytes(start);
       String chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
-      AuditJournal journal = AuditJournal.create(node, chainId);
+      AuditJournal journal = AuditJournal.create(node, chainId, store.durability() == Durability.MACHINE);
       ChainWriter w = new ChainWriter(store, config, signer, clock, journal, chainId);
       w.append(w.chainStarted(), true);
       return w;
@@ -284,7 +288,7 @@ final class ChainWriter implements Runnable {
     AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(encoder.bytes(), encoder.size()));
     seq = next;
     head = e.hash();
-    backlog.add(e);
+    backlog.add(new Journaled(e, java.util.Arrays.copyOf(encoder.bytes(), encoder.size())));
     unindexed.incrementAndGet();
     return e;
   }
@@ -360,9 +364,10 @@ final class ChainWriter implements Runnable {
   public void run() {
     while (true) {
       boolean last = closed; // read before take(): the chain's last event is in the backlog by then
-      List<AuditEvent> taken = take();
+      List<Journaled> taken = take();
       pending.addAll(taken);
       if (!pending.isEmpty() || checkpointDue(clock.instant())) index(last);
+      journal.prepareNext();
       if (last && (pending.isEmpty() || givenUp())) break;
       LockSupport.parkNanos(sleepNanos());
     }
@@ -374,11 +379,11 @@ final class ChainWriter implements Runnable {
     return System.nanoTime() - closingSince > config.durableTimeout().multipliedBy(2).toNanos();
   }
 
-  private List<AuditEvent> take() {
+  private List<Journaled> take() {
     lock.lock();
     try {
       if (backlog.isEmpty()) return List.of();
-      List<AuditEvent> taken = backlog;
+      List<Journaled> taken = backlog;
       backlog = new ArrayList<>(Math.max(16, taken.size()));
       return taken;
     } finally {
@@ -406,7 +411,12 @@ final class ChainWriter implements Runnable {
     if (storeFailure != null) dropStored();
     do {
       int n = Math.min(pending.size(), config.maxBatch());
-      List<AuditEvent> batch = new ArrayList<>(pending.subList(0, n));
+      List<AuditEvent> batch = new ArrayList<>(n);
+      List<byte[]> canonical = new ArrayList<>(n);
+      for (Journaled j : pending.subList(0, n)) {
+        batch.add(j.event());
+        canonical.add(j.canonical());
+      }
       boolean finalBatch = n == pending.size();
       Instant now = clock.instant();
       long tip = batch.isEmpty() ? indexedSeq : batch.getLast().seq();
@@ -420,7 +430,7 @@ final class ChainWriter implements Runnable {
           ? Optional.of(SignedCheckpoint.sign(signer, chainId, tip, tipHash != null ? tipHash : lastIndexedHash, now))
           : Optional.empty();
       try {
-        store.append(batch, cp);
+        store.append(batch, canonical, cp);
       } catch (RuntimeException e) {
         if (storeFailure == null) {
           LOG.warn("audit store append failed; {} events wait in the journal and are retried: {}", pending.size(), e.toString());
@@ -491,9 +501,9 @@ final class ChainWriter implements Runnable {
       return; // still failing; the append will say so
     }
     int skip = 0;
-    while (skip < pending.size() && pending.get(skip).seq() <= stored) skip++;
+    while (skip < pending.size() && pending.get(skip).event().seq() <= stored) skip++;
     if (skip > 0) {
-      List<AuditEvent> already = new ArrayList<>(pending.subList(0, skip));
+      List<AuditEvent> already = new ArrayList<>(pending.subList(0, skip).stream().map(Journaled::event).toList());
       pending.subList(0, skip).clear();
       stored(already, Optional.empty(), clock.instant());
     }

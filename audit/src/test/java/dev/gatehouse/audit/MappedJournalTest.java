@@ -1,0 +1,167 @@
+package dev.gatehouse.audit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The journal as a memory-mapped file: preallocated segments, their zero tails, rotation, and what
+ * a killed process leaves.
+ */
+class MappedJournalTest {
+  private static final int SMALL = 4096;
+
+  @TempDir Path tmp;
+
+  private static List<Path> segments(Path nodeDir) throws IOException {
+    try (Stream<Path> files = Files.list(nodeDir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(AuditJournal.SUFFIX)).sorted().toList();
+    }
+  }
+
+  /** Appends {@code n} sealed events of chain {@code chainId} and returns them. */
+  private static List<AuditEvent> append(AuditJournal j, String chainId, int n) throws IOException {
+    List<AuditEvent> out = new ArrayList<>();
+    String head = AuditEvent.GENESIS;
+    for (int seq = 1; seq <= n; seq++) {
+      EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"),
+          Map.of("reason", "x".repeat(seq % 7) + "client terminated " + seq));
+      AuditEvent e = AuditEvent.seal(chainId, seq, head, body);
+      byte[] bytes = CanonicalEncoding.encodeEvent(chainId, seq, head, body);
+      j.append(seq, bytes, bytes.length);
+      head = e.hash();
+      out.add(e);
+    }
+    return out;
+  }
+
+  @Test
+  void segmentsArePreallocatedAndTheirZeroTailIsTheCleanEnd() throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
+    AuditJournal j = AuditJournal.create(node, "gw-1:aa", false, SMALL);
+    List<AuditEvent> written = append(j, "gw-1:aa", 3);
+    List<Path> files = segments(node.dir());
+    assertThat(files).hasSize(1);
+    assertThat(Files.size(files.getFirst())).as("preallocated, not grown per record").isEqualTo(SMALL);
+
+    List<AuditJournal.Recovered> read = AuditJournal.read(node.dir());
+    assertThat(read).singleElement().satisfies(r -> {
+      assertThat(r.damage()).isEmpty();
+      assertThat(r.events()).containsExactlyElementsOf(written);
+    });
+    j.close(false);
+  }
+
+  @Test
+  void recordsRotateAcrossSegmentsAndAreReadBackInOrder() throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
+    AuditJournal j = AuditJournal.create(node, "gw-1:bb", false, SMALL);
+    List<AuditEvent> written = new ArrayList<>();
+    String head = AuditEvent.GENESIS;
+    for (int seq = 1; seq <= 200; seq++) {
+      EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "v" + seq));
+      byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:bb", seq, head, body);
+      j.append(seq, bytes, bytes.length);
+      AuditEvent e = AuditEvent.seal("gw-1:bb", seq, head, body);
+      head = e.hash();
+      written.add(e);
+      if (seq % 10 == 0) j.prepareNext(); // as the indexer does between batches
+    }
+    // One record larger than a segment gets a segment of its own size.
+    EventBody big = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "y".repeat(3 * SMALL)));
+    byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:bb", 201, head, big);
+    j.append(201, bytes, bytes.length);
+    written.add(AuditEvent.seal("gw-1:bb", 201, head, big));
+
+    assertThat(segments(node.dir()).size()).isGreaterThan(3);
+    List<AuditJournal.Recovered> read = AuditJournal.read(node.dir());
+    assertThat(read).singleElement().satisfies(r -> {
+      assertThat(r.damage()).isEmpty();
+      assertThat(r.events()).containsExactlyElementsOf(written);
+    });
+
+    // Indexed segments are deleted; the tail stays.
+    j.release(150);
+    List<AuditEvent> left = AuditJournal.read(node.dir()).getFirst().events();
+    assertThat(left.getFirst().seq()).isGreaterThan(100).isLessThanOrEqualTo(151);
+    assertThat(left.getLast().seq()).isEqualTo(201);
+    j.close(true);
+    assertThat(segments(node.dir())).isEmpty();
+  }
+
+  @Test
+  void aSegmentKilledWhilePreallocatedIsReadAsEmpty() throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve("gw-1"));
+    Files.write(dir.resolve("gw-1_cc.000000.journal"), new byte[SMALL]); // zeros, no magic yet
+    assertThat(AuditJournal.read(dir)).singleElement().satisfies(r -> {
+      assertThat(r.damage()).isEmpty();
+      assertThat(r.events()).isEmpty();
+    });
+  }
+
+  @Test
+  void dataAfterAZeroLengthIsDamageNotTheEnd() throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
+    AuditJournal j = AuditJournal.create(node, "gw-1:dd", false, SMALL);
+    append(j, "gw-1:dd", 3);
+    j.close(false);
+    Path segment = segments(node.dir()).getFirst();
+    byte[] all = Files.readAllBytes(segment);
+    // The second record's length lost (a machine crash wrote its page late), the third still there.
+    int second = (AuditJournal.MAGIC.length + 8 + java.nio.ByteBuffer.wrap(all).getInt(4) + 3) & ~3;
+    java.nio.ByteBuffer.wrap(all).putInt(second, 0);
+    Files.write(segment, all);
+    assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
+      assertThat(r.events()).hasSize(1);
+      assertThat(r.damage()).hasValueSatisfying(d -> assertThat(d).contains("missing"));
+    });
+  }
+
+  @Test
+  void everyEventCopiedBeforeTheProcessIsKilledIsRecovered() throws Exception {
+    Path journal = tmp.resolve("journal");
+    Path key = tmp.resolve("audit.key");
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    ProcessBuilder pb = new ProcessBuilder(java.toString(), "-cp", System.getProperty("java.class.path"),
+        JournalKillChild.class.getName(), journal.toString(), key.toString());
+    pb.redirectError(tmp.resolve("child.err").toFile());
+    Process child = pb.start();
+    List<String> acks = new ArrayList<>();
+    try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = out.readLine()) != null) {
+        if (line.startsWith("ACK ")) acks.add(line.substring(4));
+        if (acks.size() == 2000) {
+          child.destroyForcibly(); // SIGKILL while four threads copy records
+          assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+          break;
+        }
+      }
+    } finally {
+      child.destroyForcibly();
+    }
+    assertThat(acks).as("child stderr: %s", Files.readString(tmp.resolve("child.err"))).hasSize(2000);
+
+    InMemoryAuditStore store = new InMemoryAuditStore();
+    assertThat(AuditLog.recoverJournals(store, journal, Clock.systemUTC())).isGreaterThanOrEqualTo(2000);
+    assertThat(acks).allSatisfy(id -> assertThat(store.find(id)).as(id).isPresent());
+    try (Stream<Path> left = Files.list(journal.resolve("kill-node"))) {
+      assertThat(left.map(p -> p.getFileName().toString())).as("a kill is a clean end, not damage")
+          .noneMatch(n -> n.endsWith(".damaged")).noneMatch(n -> n.endsWith(AuditJournal.SUFFIX));
+    }
+  }
+}
