@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
  * name as the database, and reach the resource's target through Gatehouse with every statement
  * decided by the {@link Checkpoint}. The entry point the {@code server} module wires.
  *
- * <p>A virtual thread per connection for startup, then one per direction of an admitted session
- * (see {@link ProxySession#run()}), blocking-style socket streams. {@link #start()} binds and
+ * <p>A virtual thread per connection for startup, then a platform thread per direction of an
+ * admitted session (see {@link ProxySession#run()}), blocking sockets. {@link #start()} binds and
  * starts accepting; {@link #close()} stops accepting and ends every session with a FATAL message,
  * closing it in the Checkpoint (audited).
  *

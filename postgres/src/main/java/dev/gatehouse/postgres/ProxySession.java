@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * One admitted client connection relayed to its target: two virtual threads (see {@link
+ * One admitted client connection relayed to its target: two platform threads (see {@link
  * #run()}), {@link FrontendRelay} (client→target, the only writer of the target socket) and
  * {@link BackendRelay} (target→client, the only writer of the client socket), sharing a {@link
  * SessionState}.
@@ -100,14 +100,18 @@ final class ProxySession {
   }
 
   /**
-   * Runs the session on two virtual threads, one per direction, and returns (on the calling
-   * thread, which only waits) when both ended. Virtual threads, like startup's: measured under
-   * pgbench (prepared, 16 clients, 2 cores), the gateway spent about a fifth less CPU per
-   * transaction than with a platform thread per direction. A platform thread is woken by the
-   * kernel once per message and direction, and with the JDK's sockets left non-blocking by a
-   * timed read it also paid a failed read and a poll per message; the virtual-thread scheduler
-   * runs many ready sessions per wake-up of its carriers. (Its carrier count is the JDK's
-   * {@code jdk.virtualThreadScheduler.parallelism}, the number of CPUs by default.)
+   * Runs the session on two platform threads, one per direction, and returns (on the calling
+   * thread, which only waits) when both ended. Platform threads because each direction blocks in
+   * a read for every statement and for every batch of rows a result streams: a platform thread is
+   * woken by the kernel directly, where a virtual thread goes through the poller and the scheduler
+   * each time (bench/masking.sh measured about a third less CPU per relayed row for the
+   * target→client direction). Their stacks cost no heap; startup, where connections that never
+   * become sessions may be many, stays on virtual threads.
+   *
+   * <p>Measured again in session 3 (bench/README.md): virtual threads for both directions cut the
+   * gateway's CPU per pgbench transaction (prepared, 16 clients) by about 18%, but raised its CPU
+   * per relayed row of a large result by about 65% (bench/masking.sh); mixing the kinds was worse
+   * than either. Rows streaming through masking (issue #4's targets) keep platform threads.
    */
   void run() {
     String id = session.id().value();
@@ -124,7 +128,7 @@ final class ProxySession {
 
   private Thread direction(String name, Runnable relay) {
     String id = session.id().value();
-    return Thread.ofVirtual().name(name).start(() -> {
+    return Thread.ofPlatform().daemon().name(name).start(() -> {
       MDC.put("session", id);
       try {
         relay.run();
