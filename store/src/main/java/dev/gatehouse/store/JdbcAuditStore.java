@@ -8,17 +8,16 @@ import dev.gatehouse.audit.Durability;
 import dev.gatehouse.audit.EventBody;
 import dev.gatehouse.audit.EventType;
 import dev.gatehouse.audit.SignedCheckpoint;
-import dev.gatehouse.core.ClientInfo;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Spliterator;
 import java.util.Spliterators;
@@ -29,8 +28,10 @@ import java.util.stream.StreamSupport;
 
 /**
  * {@link AuditStore} on SQLite or PostgreSQL (see {@link JdbcStore} for what durability means on
- * each). One row per event in {@code audit_events}, one per checkpoint in {@code audit_checkpoints};
- * only INSERT and SELECT are ever issued. An append is one transaction with one batched insert.
+ * each). One row per event in {@code audit_events}: the event's canonical bytes (what its hash
+ * covers, as in the journal) with the few columns searches need ({@link #COLUMNS}), ten values to
+ * bind where a column per field took 32; one row per checkpoint in {@code audit_checkpoints}. Only
+ * INSERT and SELECT are ever issued. An append is one transaction with one batched insert.
  *
  * <p>Reads return what the rows hold, without repair. A row that can no longer be read as an event
  * (an edited type name, say) makes the event stream throw {@link AuditException#unreadable}, which
@@ -42,13 +43,15 @@ import java.util.stream.StreamSupport;
  * writer is the only appender); reads use the pool. One instance per store ({@link JdbcStore#audit()}).
  */
 public final class JdbcAuditStore implements AuditStore {
-  private static final String COLUMNS = "chain_id, seq, time_us, type, session_id, principal_subject, principal_issuer, "
-      + "principal_name, principal_kind, principal_groups, resource_name, client_address, client_user, client_application, "
-      + "command_protocol, command_text, command_kinds, command_objects, command_functions, command_flags, command_details, "
-      + "decision_effect, decision_rule, decision_reason, outcome_status, outcome_rows, outcome_error, outcome_duration_ms, "
-      + "ref_event_id, attributes, prev_hash, hash";
-  private static final String INSERT_EVENT = "INSERT INTO audit_events (" + COLUMNS + ") VALUES ("
-      + "?, ".repeat(31) + "?)";
+  /**
+   * What a row holds: the event's canonical bytes ({@code event}, what its hash covers), its key,
+   * its hash, and copies of the few fields searches filter on. Reading takes the event from the
+   * bytes and the key, hash and copies from their columns, so an edit of any of them makes the event
+   * disagree with its hash ({@link #read}).
+   */
+  static final String COLUMNS = "chain_id, seq, time_us, type, principal_subject, principal_name, resource_name, "
+      + "command_text, hash, event";
+  private static final String INSERT_EVENT = "INSERT INTO audit_events (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   private static final String INSERT_CHECKPOINT =
       "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)";
   private static final String SELECT = "SELECT " + COLUMNS + " FROM audit_events";
@@ -70,6 +73,12 @@ public final class JdbcAuditStore implements AuditStore {
 
   @Override
   public void append(List<AuditEvent> events, Optional<SignedCheckpoint> checkpoint) {
+    append(events, null, checkpoint);
+  }
+
+  @Override
+  public void append(List<AuditEvent> events, List<byte[]> canonical, Optional<SignedCheckpoint> checkpoint) {
+    if (canonical != null && canonical.size() != events.size()) throw new IllegalArgumentException("canonical.size() != events.size()");
     if (events.isEmpty() && checkpoint.isEmpty()) return;
     writeLock.lock();
     try {
@@ -83,8 +92,9 @@ public final class JdbcAuditStore implements AuditStore {
       if (sqlite) begin.execute(); else c.setAutoCommit(false);
       try {
         if (!events.isEmpty()) {
-          for (AuditEvent e : events) {
-            bind(insertEvent, e);
+          for (int i = 0; i < events.size(); i++) {
+            AuditEvent e = events.get(i);
+            bind(insertEvent, e, canonical == null ? AuditStore.canonicalBytes(e) : canonical.get(i));
             insertEvent.addBatch();
           }
           insertEvent.executeBatch();
@@ -127,7 +137,7 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   /**
-   * The connection appends use, kept with its two prepared inserts: preparing a 33-column insert
+   * The connection appends use, kept with its two prepared inserts: preparing the insert
    * and taking a pooled connection per batch would cost more than the insert itself.
    */
   private Connection writer() throws SQLException {
@@ -162,7 +172,7 @@ public final class JdbcAuditStore implements AuditStore {
     if (events.isEmpty()) return;
     try (PreparedStatement ps = c.prepareStatement(INSERT_EVENT)) {
       for (AuditEvent e : events) {
-        bind(ps, e);
+        bind(ps, e, AuditStore.canonicalBytes(e));
         ps.addBatch();
       }
       ps.executeBatch();
@@ -343,74 +353,63 @@ public final class JdbcAuditStore implements AuditStore {
     return "JdbcAuditStore[" + store.url() + "]";
   }
 
-  private static void bind(PreparedStatement ps, AuditEvent e) throws SQLException {
+  private static void bind(PreparedStatement ps, AuditEvent e, byte[] canonical) throws SQLException {
     EventBody b = e.body();
-    int i = 1;
-    ps.setString(i++, e.chainId());
-    ps.setLong(i++, e.seq());
-    ps.setLong(i++, micros(b.time()));
-    ps.setString(i++, b.type().name());
-    ps.setString(i++, b.sessionId().orElse(null));
     EventBody.Actor a = b.principal().orElse(null);
-    ps.setString(i++, a == null ? null : a.subject());
-    ps.setString(i++, a == null ? null : a.issuer());
-    ps.setString(i++, a == null ? null : a.displayName());
-    ps.setString(i++, a == null ? null : a.kind());
-    ps.setString(i++, a == null ? null : Netstrings.encode(a.groups()));
-    ps.setString(i++, b.resource().orElse(null));
-    ClientInfo cl = b.client().orElse(null);
-    ps.setString(i++, cl == null ? null : cl.address());
-    ps.setString(i++, cl == null ? null : cl.claimedUser());
-    ps.setString(i++, cl == null ? null : cl.application());
-    EventBody.CommandRecord cmd = b.command().orElse(null);
-    ps.setString(i++, cmd == null ? null : cmd.protocol());
-    ps.setString(i++, cmd == null ? null : cmd.text());
-    ps.setString(i++, cmd == null ? null : Netstrings.encode(cmd.kinds()));
-    ps.setString(i++, cmd == null ? null : Netstrings.encode(cmd.objects()));
-    ps.setString(i++, cmd == null ? null : Netstrings.encode(cmd.functions()));
-    ps.setString(i++, cmd == null ? null : Netstrings.encode(cmd.flags()));
-    ps.setString(i++, cmd == null ? null : Netstrings.encode(cmd.details()));
-    EventBody.Ruling d = b.decision().orElse(null);
-    ps.setString(i++, d == null ? null : d.effect().name());
-    ps.setString(i++, d == null ? null : d.rule());
-    ps.setString(i++, d == null ? null : d.reason().orElse(null));
-    EventBody.Result o = b.outcome().orElse(null);
-    ps.setString(i++, o == null ? null : o.status());
-    if (o == null) ps.setNull(i++, Types.BIGINT); else ps.setLong(i++, o.rows());
-    ps.setString(i++, o == null ? null : o.errorCode().orElse(null));
-    if (o == null) ps.setNull(i++, Types.BIGINT); else ps.setLong(i++, o.durationMillis());
-    ps.setString(i++, b.ref().orElse(null));
-    ps.setString(i++, Netstrings.encode(b.attributes()));
-    ps.setString(i++, e.prevHash());
-    ps.setString(i, e.hash());
+    ps.setString(1, e.chainId());
+    ps.setLong(2, e.seq());
+    ps.setLong(3, micros(b.time()));
+    ps.setString(4, b.type().name());
+    ps.setString(5, a == null ? null : a.subject());
+    ps.setString(6, a == null ? null : a.displayName());
+    ps.setString(7, b.resource().orElse(null));
+    ps.setString(8, b.command().map(EventBody.CommandRecord::text).orElse(null));
+    ps.setString(9, e.hash());
+    ps.setBytes(10, canonical);
   }
 
-  /** Maps a row back to the event it was written from; column order as in {@link #COLUMNS}. */
+  /**
+   * Maps a row back to its event: chain id, seq and hash from their columns, the rest from the
+   * canonical bytes, where the search columns then win. A row edited anywhere (bytes, key, hash or a
+   * search column) thus yields an event that does not match its hash (the verifier reports it as
+   * edited), and tail and search show what the row says. Column order as in {@link #COLUMNS}.
+   */
   private static AuditEvent read(ResultSet rs) throws SQLException {
     String chainId = rs.getString(1);
     long seq = rs.getLong(2);
     try {
-      Optional<EventBody.Actor> actor = rs.getString(6) == null ? Optional.empty()
-          : Optional.of(new EventBody.Actor(rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9),
-              Netstrings.decodeList(rs.getString(10))));
-      Optional<ClientInfo> client = rs.getString(12) == null ? Optional.empty()
-          : Optional.of(new ClientInfo(rs.getString(12), rs.getString(13), rs.getString(14)));
-      Optional<EventBody.CommandRecord> command = rs.getString(15) == null ? Optional.empty()
-          : Optional.of(new EventBody.CommandRecord(rs.getString(15), rs.getString(16), Netstrings.decodeList(rs.getString(17)),
-              Netstrings.decodeList(rs.getString(18)), Netstrings.decodeList(rs.getString(19)),
-              Netstrings.decodeList(rs.getString(20)), Netstrings.decodeMap(rs.getString(21))));
-      Optional<EventBody.Ruling> decision = rs.getString(22) == null ? Optional.empty()
-          : Optional.of(new EventBody.Ruling(EventBody.Ruling.Effect.valueOf(rs.getString(22)), rs.getString(23),
-              Optional.ofNullable(rs.getString(24))));
-      Optional<EventBody.Result> outcome = rs.getString(25) == null ? Optional.empty()
-          : Optional.of(new EventBody.Result(rs.getString(25), rs.getLong(26), Optional.ofNullable(rs.getString(27)), rs.getLong(28)));
-      EventBody body = new EventBody(EventType.valueOf(rs.getString(4)), instant(rs.getLong(3)),
-          Optional.ofNullable(rs.getString(5)), actor, Optional.ofNullable(rs.getString(11)), client, command, decision,
-          outcome, Optional.ofNullable(rs.getString(29)), Netstrings.decodeMap(rs.getString(30)));
-      return new AuditEvent(chainId, seq, rs.getString(31), body, rs.getString(32));
+      byte[] bytes = rs.getBytes(10);
+      if (bytes == null) throw new IllegalArgumentException("the row holds no event bytes");
+      AuditEvent e = AuditStore.fromCanonicalBytes(bytes);
+      EventBody body = withColumns(e.body(), instant(rs.getLong(3)), rs.getString(4), rs.getString(5), rs.getString(6),
+          rs.getString(7), rs.getString(8));
+      return new AuditEvent(chainId, seq, e.prevHash(), body, rs.getString(9));
     } catch (RuntimeException e) {
       throw AuditException.unreadable(chainId, seq, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
     }
+  }
+
+  /** The body with the search columns' values where they differ from it (only after tampering). */
+  private static EventBody withColumns(EventBody b, Instant time, String type, String subject, String name, String resource,
+      String text) {
+    EventBody.Actor a = b.principal().orElse(null);
+    EventBody.CommandRecord c = b.command().orElse(null);
+    boolean same = b.time().equals(time) && b.type().name().equals(type)
+        && Objects.equals(a == null ? null : a.subject(), subject) && Objects.equals(a == null ? null : a.displayName(), name)
+        && Objects.equals(b.resource().orElse(null), resource) && Objects.equals(c == null ? null : c.text(), text);
+    if (same) return b;
+    Optional<EventBody.Actor> actor = subject == null && name == null ? Optional.empty()
+        : Optional.of(a == null ? new EventBody.Actor(orEmpty(subject), "", orEmpty(name), "", List.of())
+            : new EventBody.Actor(orEmpty(subject), a.issuer(), orEmpty(name), a.kind(), a.groups()));
+    Optional<EventBody.CommandRecord> command = text == null ? Optional.empty()
+        : Optional.of(c == null ? new EventBody.CommandRecord("", text, List.of(), List.of(), List.of(), List.of(), java.util.Map.of())
+            : new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details()));
+    return new EventBody(EventType.valueOf(type), time, b.sessionId(), actor, Optional.ofNullable(resource), b.client(), command,
+        b.decision(), b.outcome(), b.ref(), b.attributes());
+  }
+
+  private static String orEmpty(String s) {
+    return s == null ? "" : s;
   }
 
   private static long micros(Instant t) {
