@@ -441,7 +441,13 @@ final class AuditJournal implements AutoCloseable {
     }
   }
 
-  /** {@code sun.misc.Unsafe.invokeCleaner}, the JDK's supported way to unmap a buffer early (jdk.unsupported); null if absent. */
+  /**
+   * {@code sun.misc.Unsafe.invokeCleaner} (module jdk.unsupported), or null if absent: the only way
+   * to unmap a {@link MappedByteBuffer} early on Java 21. It is deprecated for removal; the gateway
+   * runs with {@code --sun-misc-unsafe-memory-access=allow}, which keeps it quiet. Without it, a
+   * deleted segment's blocks are freed when the collector finds its mapping. Java 22's {@code
+   * FileChannel.map(…, Arena)} replaces it once the baseline allows.
+   */
   private static final MethodHandle UNMAPPER = unmapper();
 
   private static MethodHandle unmapper() {
