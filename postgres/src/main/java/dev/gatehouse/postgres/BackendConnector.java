@@ -108,8 +108,8 @@ public final class BackendConnector {
 
   /**
    * @param connectTimeout how long the TCP connect may take
-   * @param startupTimeout how long the server may take for each read during TLS, authentication
-   *     and startup; afterwards reads block without limit (a query may run for hours)
+   * @param startupTimeout how long TLS, authentication and startup may take in all; afterwards
+   *     reads block without limit (a query may run for hours)
    * @param random the source of SCRAM client nonces
    */
   public BackendConnector(Duration connectTimeout, Duration startupTimeout, SecureRandom random) {
@@ -131,7 +131,10 @@ public final class BackendConnector {
   public BackendConnection connect(PostgresTarget target, Map<String, String> startupParameters) {
     Objects.requireNonNull(target, "target == null");
     Map<String, String> parameters = startupParameters(target, startupParameters);
-    Socket socket = open(target);
+    Socket socket = connectUntimed(target);
+    // The whole startup (TLS, authentication, the server's parameters) within startupTimeout, by a
+    // watch that closes the socket: a socket timeout would leave it non-blocking for the session.
+    Deadlines.Watch watch = Deadlines.after(startupTimeout, () -> closeQuietly(socket));
     try {
       Socket channel = target.tls().enabled() ? startTls(socket, target) : socket;
       FrameReader reader = new FrameReader(channel.getInputStream());
@@ -139,28 +142,37 @@ public final class BackendConnector {
       writer.write(StartupMessage.of(parameters));
       writer.flush();
       BackendConnection connection = new Startup(target, channel, reader, writer).run();
-      channel.setSoTimeout(0); // from here on a query may legitimately run for hours
-      return connection;
+      if (!watch.disarm()) throw new SocketTimeoutException("startup deadline passed");
+      return connection; // from here on a query may legitimately run for hours
     } catch (SocketTimeoutException e) {
       closeQuietly(socket);
-      throw new PostgresGatewayException(
-          "08001", "target " + target.address() + " did not complete startup within " + startupTimeout, e);
+      throw startupTimedOut(target, e);
     } catch (EOFException e) {
       closeQuietly(socket);
+      if (watch.fired()) throw startupTimedOut(target, e);
       throw new PostgresGatewayException(
           "08006", "target " + target.address() + " closed the connection during startup", e);
     } catch (IOException e) {
       closeQuietly(socket);
+      if (watch.fired()) throw startupTimedOut(target, e);
       throw new PostgresGatewayException(
           "08006", "connection to target " + target.address() + " failed during startup: " + e.getMessage(), e);
     } catch (ProtocolException e) {
       closeQuietly(socket);
+      if (watch.fired()) throw startupTimedOut(target, e);
       throw new PostgresGatewayException(
           e.sqlstate(), "target " + target.address() + " broke the protocol: " + e.getMessage(), e);
     } catch (RuntimeException e) {
       closeQuietly(socket);
       throw e;
+    } finally {
+      watch.disarm();
     }
+  }
+
+  private PostgresGatewayException startupTimedOut(PostgresTarget target, Exception cause) {
+    return new PostgresGatewayException(
+        "08001", "target " + target.address() + " did not complete startup within " + startupTimeout, cause);
   }
 
   /**
@@ -206,6 +218,28 @@ public final class BackendConnector {
           "08001", "could not connect to target " + target.address() + ": " + e.getMessage(), e);
     }
   }
+  /**
+   * A session's connection: connected within {@code connectTimeout} by a watch that closes the
+   * socket, not by a timed connect, which would leave the socket non-blocking (see {@link Deadlines}).
+   */
+  private Socket connectUntimed(PostgresTarget target) {
+    Socket socket = new Socket();
+    Deadlines.Watch watch = Deadlines.after(connectTimeout, () -> closeQuietly(socket));
+    try {
+      socket.setTcpNoDelay(true);
+      socket.setKeepAlive(true);
+      socket.connect(new InetSocketAddress(target.host(), target.port()));
+      if (!watch.disarm()) throw new SocketTimeoutException("connect timed out");
+      return socket;
+    } catch (IOException e) {
+      closeQuietly(socket);
+      String why = watch.fired() ? "connect timed out after " + connectTimeout.toMillis() + " ms" : e.getMessage();
+      throw new PostgresGatewayException("08001", "could not connect to target " + target.address() + ": " + why, e);
+    } finally {
+      watch.disarm();
+    }
+  }
+
 
   /**
    * SSLRequest, then the TLS handshake. The answer byte is read straight from the socket, with no

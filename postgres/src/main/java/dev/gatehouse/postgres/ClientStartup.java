@@ -106,6 +106,8 @@ final class ClientStartup {
   private String clientAddress = "?";
   /** The end of the startup phase; reads past it time out. */
   private Optional<Instant> deadline = Optional.empty();
+  /** Shuts the client socket's input at the deadline (see {@link Deadlines}). */
+  private Optional<Deadlines.Watch> watch = Optional.empty();
 
   private final Runnable startupDone;
 
@@ -121,7 +123,9 @@ final class ClientStartup {
     try {
       socket.setTcpNoDelay(true);
       socket.setKeepAlive(true);
-      useChannel(socket, Optional.of(gateway.clock().instant().plus(gateway.config().startupTimeout())));
+      Instant until = gateway.clock().instant().plus(gateway.config().startupTimeout());
+      watch = Optional.of(Deadlines.after(gateway.config().startupTimeout(), this::shutInput));
+      useChannel(socket, Optional.of(until));
       InetSocketAddress peer = (InetSocketAddress) socket.getRemoteSocketAddress();
       clientAddress = format(peer);
       if (gateway.config().proxyProtocolFrom().contains(peer.getAddress().getHostAddress())) {
@@ -146,8 +150,18 @@ final class ClientStartup {
       log.error("internal error during startup of a client connection", e);
       refuse(Replies.fatal("XX000", "internal error in Gatehouse"));
     } finally {
+      watch.ifPresent(Deadlines.Watch::disarm);
       close();
       MDC.remove("session");
+    }
+  }
+
+  /** At the startup deadline: a blocked read of the client returns, and is reported as a timeout. */
+  private void shutInput() {
+    try {
+      socket.shutdownInput();
+    } catch (IOException e) {
+      // closed already: nothing is blocked on it
     }
   }
 
@@ -363,7 +377,7 @@ final class ClientStartup {
   private void useChannel(Socket s, Optional<Instant> until) throws IOException {
     deadline = until;
     channel = s;
-    input = new WatchedStreams.ClientInput(s.getInputStream(), s, gateway.clock(), until);
+    input = new WatchedStreams.ClientInput(s.getInputStream(), gateway.clock(), until, watch);
     reader = new FrameReader(input);
     output = new WatchedStreams.ClientOutput(s.getOutputStream());
     writer = new MessageWriter(output);

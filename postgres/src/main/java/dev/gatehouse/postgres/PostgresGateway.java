@@ -5,6 +5,7 @@ import dev.gatehouse.core.Session;
 import dev.gatehouse.core.SessionId;
 import dev.gatehouse.masking.Masking;
 import dev.gatehouse.postgres.sql.SqlClassifier;
+import dev.gatehouse.postgres.wire.MessageWriter;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -28,8 +29,10 @@ import org.slf4j.LoggerFactory;
  * name as the database, and reach the resource's target through Gatehouse with every statement
  * decided by the {@link Checkpoint}. The entry point the {@code server} module wires.
  *
- * <p>A virtual thread per connection for startup, then a platform thread per direction of an
- * admitted session (see {@link ProxySession#run()}), blocking sockets. {@link #start()} binds and
+ * <p>A platform thread per connection for startup (at most {@link #MAX_STARTING} at once), then a
+ * platform thread per direction of an admitted session (see {@link ProxySession#run()}), blocking
+ * sockets that stay blocking: no socket timeouts and no virtual thread ever touches them (startup
+ * deadlines are {@link Deadlines}). {@link #start()} binds and
  * starts accepting; {@link #close()} stops accepting and ends every session with a FATAL message,
  * closing it in the Checkpoint (audited).
  *
@@ -43,6 +46,9 @@ public final class PostgresGateway implements AutoCloseable {
   private final PostgresListenerConfig config;
   private final ClientStartup.Gateway parts;
   private final Set<Socket> starting = ConcurrentHashMap.newKeySet();
+  /** Connections that may be in startup at once (each on a platform thread until admitted or refused). */
+  static final int MAX_STARTING = 512;
+  private volatile int maxStarting = MAX_STARTING;
   private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
   private final AtomicLong connections = new AtomicLong();
   private final Masking masking;
@@ -247,8 +253,15 @@ public final class PostgresGateway implements AutoCloseable {
         starting.remove(socket);
         continue;
       }
+      if (starting.size() > maxStarting) {
+        refuseStartup(socket);
+        starting.remove(socket);
+        continue;
+      }
       long n = connections.incrementAndGet();
-      Thread.ofVirtual().name("pg-client-" + n).start(() -> {
+      // A platform thread: a read by a virtual thread leaves the socket non-blocking for the whole
+      // session (see Deadlines), and the session's relay threads would pay for it on every read.
+      Thread.ofPlatform().daemon().name("pg-client-" + n).start(() -> {
         try {
           new ClientStartup(parts, socket, () -> starting.remove(socket)).run();
         } finally {
@@ -256,6 +269,28 @@ public final class PostgresGateway implements AutoCloseable {
         }
       });
     }
+  }
+
+  /**
+   * More connections are starting up than {@link #MAX_STARTING}: this one is told so and closed at
+   * once (each startup holds a platform thread until it is done or its startup timeout passes).
+   */
+  private void refuseStartup(Socket socket) {
+    log.warn("refusing a connection: {} connections are starting up already", maxStarting);
+    try {
+      MessageWriter w = new MessageWriter(socket.getOutputStream());
+      w.write(Replies.fatal("53300", "too many connections are starting up at once; try again"));
+      w.flush();
+    } catch (IOException e) {
+      // the client left already
+    } finally {
+      closeQuietly(socket);
+    }
+  }
+
+  /** Another limit of connections in startup at once than {@link #MAX_STARTING} (for tests). */
+  void limitStartups(int max) {
+    maxStarting = max;
   }
 
   private static void closeQuietly(Socket socket) {

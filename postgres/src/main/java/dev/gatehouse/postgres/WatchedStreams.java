@@ -5,10 +5,8 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -21,28 +19,38 @@ final class WatchedStreams {
   private WatchedStreams() {}
 
   /**
-   * Client input with an optional overall deadline: before each read the socket timeout is set to
-   * what is left, so a client that trickles one byte at a time is cut off at the deadline, not
-   * after one timeout per byte (THREATS.md item 10). Remembers whether a read failed or hit end of
-   * stream. Used by one thread.
+   * Client input with an optional overall deadline: a {@link Deadlines.Watch} shuts the socket's
+   * input when the deadline passes, so a client that trickles one byte at a time is cut off at the
+   * deadline, not after one timeout per byte (THREATS.md item 10), and a read cut off that way
+   * throws {@link SocketTimeoutException}. No socket timeout is ever set: it would leave the socket
+   * non-blocking for the whole session (see {@link Deadlines}). Remembers whether a read failed or
+   * hit end of stream. Used by one thread.
    */
   static final class ClientInput extends FilterInputStream {
-    private final Socket socket;
     private final Clock clock;
+    private final Optional<Deadlines.Watch> watch;
     private Optional<Instant> deadline;
     private volatile boolean failed;
 
-    ClientInput(InputStream in, Socket socket, Clock clock, Optional<Instant> deadline) {
+    /**
+     * @param watch shuts the input of the client's socket at {@code deadline} (shared by the
+     *     plaintext and the TLS input of one connection)
+     */
+    ClientInput(InputStream in, Clock clock, Optional<Instant> deadline, Optional<Deadlines.Watch> watch) {
       super(in);
-      this.socket = socket;
       this.clock = clock;
       this.deadline = deadline;
+      this.watch = watch;
     }
 
-    /** Reads block without limit from now on: startup is over. */
+    /**
+     * Reads block without limit from now on: startup is over.
+     *
+     * @throws SocketTimeoutException when the deadline fired first (the input is shut)
+     */
     void disarm() throws IOException {
       deadline = Optional.empty();
-      socket.setSoTimeout(0);
+      if (watch.isPresent() && !watch.get().disarm()) throw new SocketTimeoutException("startup deadline passed");
     }
 
     /** Whether reading from the client failed or the client closed its side. */
@@ -50,12 +58,14 @@ final class WatchedStreams {
       return failed;
     }
 
-    /** Sets the socket timeout to what is left of the deadline (for a TLS handshake too). */
+    /** Throws {@link SocketTimeoutException} when the deadline has passed (before a TLS handshake, say). */
     void armTimeout() throws IOException {
       if (deadline.isEmpty()) return;
-      long left = Duration.between(clock.instant(), deadline.get()).toMillis();
-      if (left <= 0) throw new SocketTimeoutException("startup deadline passed");
-      socket.setSoTimeout((int) Math.min(left, Integer.MAX_VALUE));
+      if (!clock.instant().isBefore(deadline.get()) || expired()) throw new SocketTimeoutException("startup deadline passed");
+    }
+
+    private boolean expired() {
+      return watch.isPresent() && watch.get().fired();
     }
 
     @Override
@@ -63,10 +73,14 @@ final class WatchedStreams {
       try {
         armTimeout();
         int b = super.read();
-        if (b < 0) failed = true;
+        if (b < 0) {
+          failed = true;
+          if (expired()) throw new SocketTimeoutException("startup deadline passed");
+        }
         return b;
       } catch (IOException e) {
         failed = true;
+        if (expired() && !(e instanceof SocketTimeoutException)) throw timedOut(e);
         throw e;
       }
     }
@@ -76,12 +90,22 @@ final class WatchedStreams {
       try {
         armTimeout();
         int n = super.read(b, off, len);
-        if (n < 0) failed = true;
+        if (n < 0) {
+          failed = true;
+          if (expired()) throw new SocketTimeoutException("startup deadline passed");
+        }
         return n;
       } catch (IOException e) {
         failed = true;
+        if (expired() && !(e instanceof SocketTimeoutException)) throw timedOut(e);
         throw e;
       }
+    }
+
+    private static SocketTimeoutException timedOut(IOException cause) {
+      SocketTimeoutException t = new SocketTimeoutException("startup deadline passed");
+      t.initCause(cause);
+      return t;
     }
   }
 

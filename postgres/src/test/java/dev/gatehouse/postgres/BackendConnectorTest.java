@@ -48,6 +48,7 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -258,6 +259,27 @@ class BackendConnectorTest {
       assertThatThrownBy(() -> connector.connect(fake.target("u", "pw", TargetTls.disabled()), PARAMETERS))
           .hasMessageContaining("ParameterStatus before AuthenticationOk")
           .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("08P01"));
+    }
+  }
+
+  @Test
+  void aTargetThatTricklesItsStartupIsCutOffAtTheOverallDeadline() throws Exception {
+    // One byte every 400 ms never trips a per-read limit of 1 s; the overall deadline must.
+    BackendConnector quick = new BackendConnector(Duration.ofSeconds(2), Duration.ofSeconds(1), new java.security.SecureRandom());
+    try (FakeServer fake = new FakeServer(InetAddress.getLoopbackAddress(), (in, out, socket) -> {
+          readStartup(in);
+          var raw = socket.getOutputStream();
+          // AuthenticationOk, one byte every 400 ms (3.6 s in all), then the server is gone.
+          for (int b : new int[] {'R', 0, 0, 0, 8, 0, 0, 0, 0}) {
+            raw.write(b);
+            raw.flush();
+            Thread.sleep(400);
+          }
+        })) {
+      // Without an overall deadline every read would succeed and the connection end in an EOF error.
+      assertThatThrownBy(() -> quick.connect(fake.target("u", "pw", TargetTls.disabled()), PARAMETERS))
+          .hasMessageContaining("did not complete startup within")
+          .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("08001"));
     }
   }
 
