@@ -63,6 +63,9 @@ import java.util.zip.CRC32C;
  *
  * <p>Appends are serialised by the caller ({@link ChainWriter} holds its lock); {@link #sync},
  * {@link #prepareNext} and {@link #release} are thread-safe.
+ *
+ * <p>Longer than 400 lines (CONVENTIONS 12) because it writes and reads (recovers) the same format:
+ * kept in one class, the layout, its zero tail and its damage rules are stated in one place.
  */
 final class AuditJournal implements AutoCloseable {
   /** Version 2: mapped, padded records, zero tail. */
@@ -72,6 +75,11 @@ final class AuditJournal implements AutoCloseable {
   static final String SUFFIX = ".journal";
   /** A segment's size; a new one is started when the next record does not fit. */
   static final int SEGMENT_BYTES = 64 * 1024 * 1024;
+  /**
+   * A chain's first segment: each next one doubles, up to {@link #SEGMENT_BYTES}, so a start (and a
+   * quiet node) preallocates 1 MiB, not 64.
+   */
+  static final int FIRST_SEGMENT_BYTES = 1024 * 1024;
   /** Larger records are refused: an event is statement text and metadata (statement text is capped well below). */
   static final int MAX_RECORD = 64 * 1024 * 1024;
   private static final int HEADER = 8;
@@ -120,9 +128,10 @@ final class AuditJournal implements AutoCloseable {
   /** Held while a segment is created: numbers are handed out in order, and one spare at most. */
   private final ReentrantLock prepareLock = new ReentrantLock();
   private final CRC32C crc = new CRC32C();
-  private Segment current; // appender only
+  private volatile Segment current; // written by the appender; prepareNext reads it
   private int position; // appender only
   private int nextSegment; // under prepareLock
+  private int nextCapacity; // under prepareLock
   private Segment spare; // under prepareLock
   private volatile long written;
   private long synced;
@@ -133,6 +142,7 @@ final class AuditJournal implements AutoCloseable {
     this.chainId = chainId;
     this.machine = machine;
     this.segmentBytes = segmentBytes;
+    this.nextCapacity = Math.min(segmentBytes, FIRST_SEGMENT_BYTES);
     this.lockChannel = lockChannel;
     this.lock = lock;
   }
@@ -250,7 +260,7 @@ final class AuditJournal implements AutoCloseable {
         discard(next);
         next = null;
       }
-      if (next == null) next = newSegment(Math.max(segmentBytes, MAGIC.length + needed));
+      if (next == null) next = newSegment(needed);
     } finally {
       prepareLock.unlock();
     }
@@ -271,7 +281,7 @@ final class AuditJournal implements AutoCloseable {
     if (closed || tail == null || tail.end < tail.capacity / 2 || !prepareLock.tryLock()) return;
     try {
       if (spare != null || closed) return;
-      spare = newSegment(segmentBytes);
+      spare = newSegment(0);
     } catch (IOException e) {
       // the appender tries again when it needs the segment, and refuses its statement if it fails
     } finally {
@@ -279,8 +289,10 @@ final class AuditJournal implements AutoCloseable {
     }
   }
 
-  /** Under prepareLock: creates, preallocates and maps the next segment. */
-  private Segment newSegment(int capacity) throws IOException {
+  /** Under prepareLock: creates, preallocates and maps the next segment, for at least {@code needed} bytes of records. */
+  private Segment newSegment(int needed) throws IOException {
+    int capacity = Math.max(nextCapacity, MAGIC.length + needed);
+    nextCapacity = (int) Math.min(segmentBytes, 2L * nextCapacity);
     Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
     FileChannel ch = FileChannel.open(file,
         Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE), OWNER_ONLY_FILE);

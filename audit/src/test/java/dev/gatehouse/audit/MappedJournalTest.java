@@ -67,6 +67,25 @@ class MappedJournalTest {
   }
 
   @Test
+  void aChainsFirstSegmentIsSmallAndEachNextOneDoublesUpToTheSegmentSize() throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-2");
+    AuditJournal j = AuditJournal.create(node, "gw-2:ee", false);
+    assertThat(segments(node.dir())).singleElement()
+        .satisfies(f -> assertThat(Files.size(f)).isEqualTo(AuditJournal.FIRST_SEGMENT_BYTES));
+    j.close(true);
+
+    AuditJournal.NodeLock growing = AuditJournal.lockNode(tmp, "gw-3");
+    AuditJournal k = AuditJournal.create(growing, "gw-3:ff", false, 4 * AuditJournal.FIRST_SEGMENT_BYTES);
+    byte[] record = new byte[1000]; // the journal does not decode what it appends
+    for (long seq = 1; segments(growing.dir()).size() < 4; seq++) k.append(seq, record, record.length);
+    List<Long> sizes = new ArrayList<>();
+    for (Path f : segments(growing.dir())) sizes.add(Files.size(f));
+    long first = AuditJournal.FIRST_SEGMENT_BYTES;
+    assertThat(sizes).containsExactly(first, 2 * first, 4 * first, 4 * first);
+    k.close(true);
+  }
+
+  @Test
   void recordsRotateAcrossSegmentsAndAreReadBackInOrder() throws Exception {
     AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
     AuditJournal j = AuditJournal.create(node, "gw-1:bb", false, SMALL);
