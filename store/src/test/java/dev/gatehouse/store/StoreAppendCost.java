@@ -57,6 +57,10 @@ public final class StoreAppendCost {
       long wall = cpuWall[1];
       System.out.printf("%s batch=%d events=%d: %.2f us CPU/event (appending thread), %.2f us wall/event%n",
           where.equals("sqlite") ? "sqlite" : "postgresql", batch, measured, cpu / 1000.0 / measured, wall / 1000.0 / measured);
+    } finally {
+      try (var files = Files.walk(dir)) {
+        for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+      }
     }
   }
 
