@@ -16,6 +16,7 @@ import java.util.Optional;
  *
  * <pre>
  * ./mvnw -B -ntp -q -o test-compile -pl audit
+ * ./mvnw -B -ntp -q -o dependency:build-classpath -pl store -Dmdep.outputFile=/tmp/cp.txt -Dmdep.includeScope=test
  * java -cp "audit/target/test-classes:audit/target/classes:$(cat /tmp/cp.txt)" dev.gatehouse.audit.JournalAppendCost
  * </pre>
  */

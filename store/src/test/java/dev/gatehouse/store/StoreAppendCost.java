@@ -28,6 +28,7 @@ import java.util.Optional;
  * <pre>
  * ./mvnw -B -ntp -q -o install -DskipTests -pl audit,store -am
  * ./mvnw -B -ntp -q -o test-compile -pl store
+ * ./mvnw -B -ntp -q -o dependency:build-classpath -pl store -Dmdep.outputFile=/tmp/cp.txt -Dmdep.includeScope=test
  * java --enable-native-access=ALL-UNNAMED -cp "store/target/test-classes:store/target/classes:$(cat /tmp/cp.txt)" \
  *     dev.gatehouse.store.StoreAppendCost sqlite 4096 200000
  * </pre>
