@@ -339,10 +339,10 @@ final class FrontendRelay {
    */
   private Optional<ErrorResponse> decideAll(
       List<ClassifiedStatement> statements, Map<String, String> details, List<Execution> allowed) throws IOException {
-    if (!statements.isEmpty() && target.buffered() > 0) {
-      // A decision waits for the audit log; let the target work on what came before meanwhile.
-      target.flush();
-    }
+    // What came before (a Parse, say) stays buffered: it leaves with the messages after it in one
+    // write. Flushing it first cost a write and a wake-up of the target per extended-protocol
+    // transaction, while a decision no longer waits for anything slow (the journal append is a copy;
+    // only durability: machine waits for a sync).
     for (ClassifiedStatement statement : statements) {
       Command command = new Command("sql", statement.redactedText(), statement.classification(), details);
       Verdict verdict = s.checkpoint.decide(s.session, command);
