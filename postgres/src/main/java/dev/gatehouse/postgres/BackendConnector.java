@@ -218,6 +218,7 @@ public final class BackendConnector {
           "08001", "could not connect to target " + target.address() + ": " + e.getMessage(), e);
     }
   }
+
   /**
    * A session's connection: connected within {@code connectTimeout} by a watch that closes the
    * socket, not by a timed connect, which would leave the socket non-blocking (see {@link Deadlines}).
@@ -239,7 +240,6 @@ public final class BackendConnector {
       watch.disarm();
     }
   }
-
 
   /**
    * SSLRequest, then the TLS handshake. The answer byte is read straight from the socket, with no

@@ -22,9 +22,9 @@ import org.slf4j.MDC;
 
 /**
  * One admitted client connection relayed to its target: two platform threads (see {@link
- * #run()}), {@link FrontendRelay} (client→target, the only writer of the target socket) and
- * {@link BackendRelay} (target→client, the only writer of the client socket), sharing a {@link
- * SessionState}.
+ * #run()}), {@link FrontendRelay} (client→target, the only writer of the target socket; the
+ * connection's startup thread) and {@link BackendRelay} (target→client, the only writer of the
+ * client socket), sharing a {@link SessionState}.
  *
  * <p>Ending: whoever first notices the end (a thread of the session, the expiry watcher, the
  * gateway shutting down) records why with {@link #end}, and wakes the target thread by aborting
@@ -100,43 +100,39 @@ final class ProxySession {
   }
 
   /**
-   * Runs the session on two platform threads, one per direction, and returns (on the calling
-   * thread, which only waits) when both ended. Platform threads because each direction blocks in
-   * a read for every statement and for every batch of rows a result streams: a platform thread is
-   * woken by the kernel directly, where a virtual thread goes through the poller and the scheduler
-   * each time (bench/masking.sh measured about a third less CPU per relayed row for the
-   * target→client direction). Their stacks cost no heap; startup, where connections that never
-   * become sessions may be many, stays on virtual threads.
+   * Runs the session: client→target on the calling thread (the connection's startup thread, a
+   * platform thread), target→client on one more platform thread; returns when both ended. Platform
+   * threads because each direction blocks in a read for every statement and for every batch of rows
+   * a result streams: a platform thread is woken by the kernel directly, where a virtual thread goes
+   * through the poller and the scheduler each time. Their stacks cost no heap.
    *
-   * <p>Measured again in session 3 (bench/README.md): virtual threads for both directions cut the
-   * gateway's CPU per pgbench transaction (prepared, 16 clients) by about 18%, but raised its CPU
-   * per relayed row of a large result by about 65% (bench/masking.sh); mixing the kinds was worse
-   * than either. Rows streaming through masking (issue #4's targets) keep platform threads.
+   * <p>Measured (bench/README.md, session 3): virtual threads for both directions cut the gateway's
+   * CPU per pgbench transaction (prepared, 16 clients) by about 18%, but raised its CPU per relayed
+   * row of a large result by about 65% (bench/masking.sh); mixing the kinds was worse than either.
+   * Rows streaming through masking (issue #4's targets) keep platform threads.
    */
   void run() {
     String id = session.id().value();
-    Thread backendThread = direction("pg-backend-" + id, () -> new BackendRelay(this).run());
-    Thread frontendThread = direction("pg-frontend-" + id, () -> new FrontendRelay(this).run());
-    watcher = Thread.ofVirtual().name("pg-expiry-" + id).start(this::watchDeadline);
-    try {
-      frontendThread.join();
-      backendThread.join();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private Thread direction(String name, Runnable relay) {
-    String id = session.id().value();
-    return Thread.ofPlatform().daemon().name(name).start(() -> {
+    Thread backendThread = Thread.ofPlatform().daemon().name("pg-backend-" + id).start(() -> {
       MDC.put("session", id);
       try {
-        relay.run();
+        new BackendRelay(this).run();
       } finally {
         finished();
         MDC.remove("session");
       }
     });
+    watcher = Thread.ofVirtual().name("pg-expiry-" + id).start(this::watchDeadline);
+    try {
+      new FrontendRelay(this).run();
+    } finally {
+      finished();
+    }
+    try {
+      backendThread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /**

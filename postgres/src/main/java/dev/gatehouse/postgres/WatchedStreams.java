@@ -72,16 +72,9 @@ final class WatchedStreams {
     public int read() throws IOException {
       try {
         armTimeout();
-        int b = super.read();
-        if (b < 0) {
-          failed = true;
-          if (expired()) throw new SocketTimeoutException("startup deadline passed");
-        }
-        return b;
+        return checked(super.read());
       } catch (IOException e) {
-        failed = true;
-        if (expired() && !(e instanceof SocketTimeoutException)) throw timedOut(e);
-        throw e;
+        throw failure(e);
       }
     }
 
@@ -89,17 +82,24 @@ final class WatchedStreams {
     public int read(byte[] b, int off, int len) throws IOException {
       try {
         armTimeout();
-        int n = super.read(b, off, len);
-        if (n < 0) {
-          failed = true;
-          if (expired()) throw new SocketTimeoutException("startup deadline passed");
-        }
-        return n;
+        return checked(super.read(b, off, len));
       } catch (IOException e) {
-        failed = true;
-        if (expired() && !(e instanceof SocketTimeoutException)) throw timedOut(e);
-        throw e;
+        throw failure(e);
       }
+    }
+
+    /** A read's result; the end of stream is a timeout when the deadline shut the input. */
+    private int checked(int n) throws SocketTimeoutException {
+      if (n < 0) {
+        failed = true;
+        if (expired()) throw new SocketTimeoutException("startup deadline passed");
+      }
+      return n;
+    }
+
+    private IOException failure(IOException e) {
+      failed = true;
+      return expired() && !(e instanceof SocketTimeoutException) ? timedOut(e) : e;
     }
 
     private static SocketTimeoutException timedOut(IOException cause) {
