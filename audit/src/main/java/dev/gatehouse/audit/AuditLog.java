@@ -145,8 +145,8 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
         yield new EventBody.Ruling(EventBody.Ruling.Effect.REQUIRE_APPROVAL, clean(r.rule()), Optional.of(clean(r.reason())));
       }
     };
-    String id = durable(sessionEvent(EventType.COMMAND_DECIDED, session, attrs)
-        .command(command)
+    Builder event = sessionEvent(EventType.COMMAND_DECIDED, session, attrs);
+    String id = durable(event.command(event.parts.record(command))
         .decision(ruling)
         .build());
     return new AuditHandle(id);
@@ -241,18 +241,53 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   private Builder sessionEvent(EventType type, Session session, Map<String, String> attributes) {
     SessionParts parts = sessions.get(session.id().value());
     // The same session object as at its opening (never another session that reuses the id).
-    if (parts == null || parts.session() != session) parts = SessionParts.of(session);
+    if (parts == null || parts.session != session) parts = SessionParts.of(session);
     return new Builder(type, attributes).session(parts);
   }
 
-  /** A session's parts of an event, cleaned. */
-  private record SessionParts(
-      Session session, Optional<String> id, Optional<EventBody.Actor> principal, Optional<String> resource,
-      Optional<ClientInfo> client) {
-    static SessionParts of(Session s) {
-      return new SessionParts(s, Optional.of(clean(s.id().value())), actor(Optional.of(s.principal())),
-          Optional.of(clean(s.resource().name())), Optional.of(cleanClient(s.client())));
+  /**
+   * A session's parts of an event, cleaned, and the record of the command it ran last: a session
+   * executing a prepared statement again gets the same {@link EventBody.CommandRecord} instance,
+   * neither cleaned nor copied again, whose bytes {@link CanonicalEncoding} then copies instead of
+   * encoding them field by field.
+   */
+  private static final class SessionParts {
+    final Session session;
+    final Optional<String> id;
+    final Optional<EventBody.Actor> principal;
+    final Optional<String> resource;
+    final Optional<ClientInfo> client;
+    /** Written by whichever thread decides the session's commands; an immutable pair, so a racing reader sees a whole one. */
+    private volatile LastCommand last;
+
+    private record LastCommand(Command command, EventBody.CommandRecord record) {}
+
+    private SessionParts(Session s) {
+      session = s;
+      id = Optional.of(clean(s.id().value()));
+      principal = actor(Optional.of(s.principal()));
+      resource = Optional.of(clean(s.resource().name()));
+      client = Optional.of(cleanClient(s.client()));
     }
+
+    static SessionParts of(Session s) {
+      return new SessionParts(s);
+    }
+
+    /** The command's record: the last one again when the command is equal to the last one (the usual case of a prepared statement). */
+    EventBody.CommandRecord record(Command c) {
+      LastCommand l = last;
+      if (l != null && l.command().equals(c)) return l.record();
+      EventBody.CommandRecord r = AuditLog.record(c);
+      last = new LastCommand(c, r);
+      return r;
+    }
+  }
+
+  private static EventBody.CommandRecord record(Command c) {
+    return new EventBody.CommandRecord(clean(c.protocol()), clean(c.text()),
+        clean(c.classification().kinds()), clean(c.classification().objects()), clean(c.classification().functions()),
+        c.classification().flags().stream().map(Enum::name).toList(), clean(c.details()));
   }
 
   private static Optional<EventBody.Actor> actor(Optional<Principal> p) {
@@ -318,6 +353,8 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     private Optional<EventBody.Ruling> decision = Optional.empty();
     private Optional<EventBody.Result> outcome = Optional.empty();
     private Optional<String> ref = Optional.empty();
+    /** The session's parts, when the event belongs to a session. */
+    private SessionParts parts;
 
     Builder(EventType type, Map<String, String> attributes) {
       this.type = type;
@@ -325,10 +362,11 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     }
 
     Builder session(SessionParts parts) {
-      sessionId = parts.id();
-      principal = parts.principal();
-      resource = parts.resource();
-      client = parts.client();
+      this.parts = parts;
+      sessionId = parts.id;
+      principal = parts.principal;
+      resource = parts.resource;
+      client = parts.client;
       return this;
     }
 
@@ -347,10 +385,8 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       return this;
     }
 
-    Builder command(Command c) {
-      command = Optional.of(new EventBody.CommandRecord(clean(c.protocol()), clean(c.text()),
-          clean(c.classification().kinds()), clean(c.classification().objects()), clean(c.classification().functions()),
-          c.classification().flags().stream().map(Enum::name).toList(), clean(c.details())));
+    Builder command(EventBody.CommandRecord r) {
+      command = Optional.of(r);
       return this;
     }
 

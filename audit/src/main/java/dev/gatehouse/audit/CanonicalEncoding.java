@@ -19,21 +19,16 @@ import java.util.Optional;
  * tag opens each encoding, so a later format can never be confused with this one.
  *
  * <p>Changing anything here invalidates every stored chain: add a new version tag instead.
- * Not thread-safe; one instance per encoding. It runs for every event on the audit writer's
- * thread, so it writes into a plain array (no synchronized stream) and copies ASCII text without
- * an intermediate array; the bytes are exactly those of {@link String#getBytes} in UTF-8.
+ * Not thread-safe; one instance per encoding. It runs for every event on the thread that records it
+ * (before the chain's lock, see {@link #unplaced}), so it writes into a plain array (no synchronized
+ * stream) and copies ASCII text without an intermediate array; the bytes are exactly those of
+ * {@link String#getBytes} in UTF-8.
  */
 final class CanonicalEncoding {
   static final String EVENT_TAG = "gatehouse.audit.event.v1";
   static final String CHECKPOINT_TAG = "gatehouse.audit.checkpoint.v1";
 
-  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-    try {
-      return MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new AuditException("this JDK offers no SHA-256", e);
-    }
-  });
+  private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(CanonicalEncoding::sha256);
 
   private byte[] out = new byte[512];
   private int size;
@@ -44,14 +39,21 @@ final class CanonicalEncoding {
 
   /** The SHA-256 (lower-case hex) of an event's canonical bytes: its hash. */
   static String hash(byte[] canonical) {
-    return hash(canonical, canonical.length);
+    return hash(SHA256.get(), canonical);
   }
 
-  /** The SHA-256 (lower-case hex) of the first {@code length} bytes. */
-  static String hash(byte[] canonical, int length) {
-    MessageDigest sha256 = SHA256.get();
-    sha256.update(canonical, 0, length);
-    return HexFormat.of().formatHex(sha256.digest());
+  /** The SHA-256 (lower-case hex) of the bytes, with the caller's digest (not shared between threads). */
+  static String hash(MessageDigest sha256, byte[] canonical) {
+    return HexFormat.of().formatHex(sha256.digest(canonical));
+  }
+
+  /** A new SHA-256 digest. */
+  static MessageDigest sha256() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new AuditException("this JDK offers no SHA-256", e);
+    }
   }
 
   /** The canonical bytes of an event: what its hash covers, and what the journal holds. */
@@ -61,71 +63,139 @@ final class CanonicalEncoding {
     return java.util.Arrays.copyOf(e.out, e.size);
   }
 
-  /** A reusable encoder (not thread-safe): {@link #event} then {@link #bytes()} / {@link #size()}. */
-  static CanonicalEncoding reusable() {
-    return new CanonicalEncoding();
-  }
-
-  /** The encoder's buffer; its first {@link #size()} bytes are the encoding. */
-  byte[] bytes() {
-    return out;
-  }
-
-  int size() {
-    return size;
-  }
-
   /** Encodes an event into this encoder, replacing what it held. */
   void event(String chainId, long seq, String prevHash, EventBody body) {
     size = 0;
-    CanonicalEncoding e = this;
+    string(EVENT_TAG);
+    string(chainId);
+    int64(seq);
+    string(prevHash);
+    body(body);
+  }
+
+  /**
+   * An event's canonical bytes without its place in the chain: seq and previous hash are left as
+   * zeros at {@link Unplaced#placeAt}, for {@link #place} to fill once the chain's head is known.
+   * This is the costly part of sealing, done before taking the chain's lock, on the caller's thread
+   * (into a buffer of that thread's).
+   */
+  static Unplaced unplaced(String chainId, EventBody body) {
+    CanonicalEncoding e = SCRATCH.get();
+    e.size = 0;
     e.string(EVENT_TAG);
     e.string(chainId);
-    e.int64(seq);
-    e.string(prevHash);
-    e.string(body.type().name());
-    e.instant(body.time());
-    e.optionalString(body.sessionId());
-    e.present(body.principal().isPresent());
-    body.principal().ifPresent(a -> {
-      e.string(a.subject());
-      e.string(a.issuer());
-      e.string(a.displayName());
-      e.string(a.kind());
-      e.list(a.groups());
-    });
-    e.optionalString(body.resource());
-    e.present(body.client().isPresent());
-    body.client().ifPresent(c -> {
-      e.string(c.address());
-      e.string(c.claimedUser());
-      e.string(c.application());
-    });
-    e.present(body.command().isPresent());
-    body.command().ifPresent(c -> {
-      e.string(c.protocol());
-      e.string(c.text());
-      e.list(c.kinds());
-      e.list(c.objects());
-      e.list(c.functions());
-      e.list(c.flags());
-      e.map(c.details());
-    });
-    e.present(body.decision().isPresent());
-    body.decision().ifPresent(d -> {
-      e.string(d.effect().name());
-      e.string(d.rule());
-      e.optionalString(d.reason());
-    });
-    e.present(body.outcome().isPresent());
-    body.outcome().ifPresent(o -> {
-      e.string(o.status());
-      e.int64(o.rows());
-      e.optionalString(o.errorCode());
-      e.int64(o.durationMillis());
-    });
-    e.optionalString(body.ref());
-    e.map(body.attributes());
+    int placeAt = e.size;
+    e.ensure(PLACE_SIZE);
+    java.util.Arrays.fill(e.out, e.size, e.size + PLACE_SIZE, (byte) 0);
+    e.size += PLACE_SIZE;
+    e.body(body);
+    return new Unplaced(java.util.Arrays.copyOf(e.out, e.size), placeAt);
+  }
+
+  /**
+   * Canonical bytes whose seq and previous hash are still to be written at {@code placeAt}: what
+   * {@link #place} completes.
+   */
+  record Unplaced(byte[] bytes, int placeAt) {}
+
+  /** Bytes of a place in the chain: the seq (8) and the previous hash (its length, 4, and 64 hex digits). */
+  private static final int PLACE_SIZE = 8 + 4 + 64;
+
+  /**
+   * Writes the event's place in its chain into {@code u}'s bytes, which are then exactly what
+   * {@link #encodeEvent} returns for the same event.
+   */
+  static void place(Unplaced u, long seq, String prevHash) {
+    if (prevHash.length() != 64) throw new IllegalArgumentException("a previous hash is 64 hex digits");
+    byte[] b = u.bytes();
+    int at = u.placeAt();
+    for (int i = 7; i >= 0; i--) {
+      b[at + i] = (byte) seq;
+      seq >>>= 8;
+    }
+    b[at + 8] = 0;
+    b[at + 9] = 0;
+    b[at + 10] = 0;
+    b[at + 11] = 64;
+    for (int i = 0; i < 64; i++) {
+      char c = prevHash.charAt(i);
+      if (c >= 0x80) throw new IllegalArgumentException("a previous hash is 64 hex digits");
+      b[at + 12 + i] = (byte) c;
+    }
+  }
+
+  /** One encoder per thread for {@link #unplaced}; it also remembers its thread's last command (see {@link #body}). */
+  private static final ThreadLocal<CanonicalEncoding> SCRATCH = ThreadLocal.withInitial(CanonicalEncoding::new);
+
+  /**
+   * The command part of the last event this encoder wrote, and its bytes: a session executing the
+   * same prepared statement again hands the same {@link EventBody.CommandRecord} instance (see
+   * {@code AuditLog}), whose bytes are then copied rather than encoded field by field. Records are
+   * immutable, so the same instance always encodes to the same bytes.
+   */
+  private EventBody.CommandRecord lastCommand;
+  private byte[] lastCommandBytes;
+
+  /** Everything after the event's place in the chain. */
+  private void body(EventBody body) {
+    string(body.type().name());
+    instant(body.time());
+    optionalString(body.sessionId());
+    present(body.principal().isPresent());
+    if (body.principal().isPresent()) {
+      EventBody.Actor a = body.principal().get();
+      string(a.subject());
+      string(a.issuer());
+      string(a.displayName());
+      string(a.kind());
+      list(a.groups());
+    }
+    optionalString(body.resource());
+    present(body.client().isPresent());
+    if (body.client().isPresent()) {
+      dev.gatehouse.core.ClientInfo c = body.client().get();
+      string(c.address());
+      string(c.claimedUser());
+      string(c.application());
+    }
+    present(body.command().isPresent());
+    if (body.command().isPresent()) command(body.command().get());
+    present(body.decision().isPresent());
+    if (body.decision().isPresent()) {
+      EventBody.Ruling d = body.decision().get();
+      string(d.effect().name());
+      string(d.rule());
+      optionalString(d.reason());
+    }
+    present(body.outcome().isPresent());
+    if (body.outcome().isPresent()) {
+      EventBody.Result o = body.outcome().get();
+      string(o.status());
+      int64(o.rows());
+      optionalString(o.errorCode());
+      int64(o.durationMillis());
+    }
+    optionalString(body.ref());
+    map(body.attributes());
+  }
+
+  private void command(EventBody.CommandRecord c) {
+    if (c == lastCommand) {
+      ensure(lastCommandBytes.length);
+      System.arraycopy(lastCommandBytes, 0, out, size, lastCommandBytes.length);
+      size += lastCommandBytes.length;
+      return;
+    }
+    int start = size;
+    string(c.protocol());
+    string(c.text());
+    list(c.kinds());
+    list(c.objects());
+    list(c.functions());
+    list(c.flags());
+    map(c.details());
+    lastCommand = c;
+    lastCommandBytes = java.util.Arrays.copyOfRange(out, start, size);
   }
 
   /**
@@ -242,11 +312,7 @@ final class CanonicalEncoding {
   }
 
   static byte[] sha256(byte[] bytes) {
-    try {
-      return MessageDigest.getInstance("SHA-256").digest(bytes);
-    } catch (NoSuchAlgorithmException e) {
-      throw new AuditException("this JDK offers no SHA-256", e);
-    }
+    return sha256().digest(bytes);
   }
 
   private void string(String s) {

@@ -69,7 +69,7 @@ final class ChainWriter implements Runnable {
   private long seq;
   private String head = AuditEvent.GENESIS;
   private ArrayList<Journaled> backlog = new ArrayList<>();
-  private final CanonicalEncoding encoder = CanonicalEncoding.reusable();
+  private final java.security.MessageDigest sha256 = CanonicalEncoding.sha256();
   private long lostPending;
   /** Set under the lock, after the chain's last event: nothing more is taken. */
   private volatile boolean closed;
@@ -168,6 +168,8 @@ final class ChainWriter implements Runnable {
    * cannot be recorded is counted as lost and returns empty.
    */
   Optional<String> append(EventBody body, boolean durable) {
+    // Encoded before the lock: under it only the seq and previous hash are written, then hashed and copied.
+    CanonicalEncoding.Unplaced unplaced = CanonicalEncoding.unplaced(chainId, body);
     String id;
     long mySeq;
     long ticket;
@@ -186,7 +188,7 @@ final class ChainWriter implements Runnable {
         journalLocked(EventBody.of(EventType.EVENTS_LOST, clock.instant(), Map.of("count", Long.toString(lostPending))));
         lostPending = 0;
       }
-      AuditEvent sealed = journalLocked(body);
+      AuditEvent sealed = journalLocked(body, unplaced);
       id = sealed.id();
       mySeq = sealed.seq();
       ticket = journal.written();
@@ -282,13 +284,19 @@ final class ChainWriter implements Runnable {
   }
 
   private AuditEvent journalLocked(EventBody body) throws IOException {
+    return journalLocked(body, CanonicalEncoding.unplaced(chainId, body));
+  }
+
+  /** Gives the event the next place in the chain and journals it. Under lock. */
+  private AuditEvent journalLocked(EventBody body, CanonicalEncoding.Unplaced unplaced) throws IOException {
     long next = seq + 1;
-    encoder.event(chainId, next, head, body);
-    journal.append(next, encoder.bytes(), encoder.size());
-    AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(encoder.bytes(), encoder.size()));
+    CanonicalEncoding.place(unplaced, next, head);
+    byte[] canonical = unplaced.bytes();
+    journal.append(next, canonical, canonical.length);
+    AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(sha256, canonical));
     seq = next;
     head = e.hash();
-    backlog.add(new Journaled(e, java.util.Arrays.copyOf(encoder.bytes(), encoder.size())));
+    backlog.add(new Journaled(e, canonical));
     unindexed.incrementAndGet();
     return e;
   }

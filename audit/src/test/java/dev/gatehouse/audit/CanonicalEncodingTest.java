@@ -47,5 +47,30 @@ class CanonicalEncodingTest {
         .isEqualTo(GOLDEN);
   }
 
+  @Test
+  void anEventEncodedBeforeItsPlaceInTheChainIsKnownEncodesAsAWholeOne() {
+    EventBody.CommandRecord command = new EventBody.CommandRecord("extended", "SELECT ünï FROM t WHERE id = $1",
+        java.util.List.of("SELECT"), java.util.List.of("public.t"), java.util.List.of(), java.util.List.of(),
+        Map.of("statement", "P_1"));
+    EventBody first = commandEvent(command, T);
+    EventBody again = commandEvent(command, T.plusSeconds(1)); // the same record: its bytes are reused
+    EventBody other = commandEvent(new EventBody.CommandRecord("extended", "SELECT 2", java.util.List.of("SELECT"),
+        java.util.List.of(), java.util.List.of(), java.util.List.of(), Map.of()), T);
+    String head = "0123456789abcdef".repeat(4);
+    for (EventBody body : java.util.List.of(first, again, other, first, ChainBuilder.command("SELECT 1", T))) {
+      CanonicalEncoding.Unplaced u = CanonicalEncoding.unplaced("gw-ü:00", body);
+      CanonicalEncoding.place(u, 0x0102030405060708L, head);
+      assertThat(u.bytes()).isEqualTo(CanonicalEncoding.encodeEvent("gw-ü:00", 0x0102030405060708L, head, body));
+    }
+    CanonicalEncoding.Unplaced u = CanonicalEncoding.unplaced("gw-1:00", ChainBuilder.command("SELECT 1", T));
+    CanonicalEncoding.place(u, 3, AuditEvent.GENESIS);
+    assertThat(CanonicalEncoding.hash(u.bytes())).isEqualTo(GOLDEN);
+  }
+
+  private static EventBody commandEvent(EventBody.CommandRecord command, Instant time) {
+    return new EventBody(EventType.COMMAND_DECIDED, time, Optional.of("s-1"), Optional.empty(), Optional.of("pg"),
+        Optional.empty(), Optional.of(command), Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
+  }
+
   private static final String GOLDEN = "761402eff120eb57989449d75ad728264e9a8f9009c0bae9d340297b6170a108";
 }

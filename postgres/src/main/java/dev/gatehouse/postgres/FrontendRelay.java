@@ -230,6 +230,7 @@ final class FrontendRelay {
       return new PortalDecision(Optional.empty(), denial);
     }
     // One execution, one audit outcome: in practice a prepared statement holds one statement.
+    if (allowed.size() == 1) return new PortalDecision(Optional.of(allowed.getFirst()), Optional.empty());
     List<Verdict> verdicts = allowed.stream().flatMap(x -> x.verdicts().stream()).toList();
     Optional<StatementMasking> masking = allowed.stream().map(Execution::masking).flatMap(Optional::stream).findFirst();
     return new PortalDecision(
