@@ -136,28 +136,21 @@ final class CanonicalEncoding {
   private EventBody.CommandRecord lastCommand;
   private byte[] lastCommandBytes;
 
+  /**
+   * The same for the parts every event of a session repeats (its id, principal, resource and
+   * client), which {@code AuditLog} hands as the same instances for all of them.
+   */
+  private Optional<String> lastSessionId;
+  private Optional<EventBody.Actor> lastPrincipal;
+  private Optional<String> lastResource;
+  private Optional<dev.gatehouse.core.ClientInfo> lastClient;
+  private byte[] lastSessionBytes;
+
   /** Everything after the event's place in the chain. */
   private void body(EventBody body) {
     string(body.type().name());
     instant(body.time());
-    optionalString(body.sessionId());
-    present(body.principal().isPresent());
-    if (body.principal().isPresent()) {
-      EventBody.Actor a = body.principal().get();
-      string(a.subject());
-      string(a.issuer());
-      string(a.displayName());
-      string(a.kind());
-      list(a.groups());
-    }
-    optionalString(body.resource());
-    present(body.client().isPresent());
-    if (body.client().isPresent()) {
-      dev.gatehouse.core.ClientInfo c = body.client().get();
-      string(c.address());
-      string(c.claimedUser());
-      string(c.application());
-    }
+    session(body);
     present(body.command().isPresent());
     if (body.command().isPresent()) command(body.command().get());
     present(body.decision().isPresent());
@@ -177,6 +170,40 @@ final class CanonicalEncoding {
     }
     optionalString(body.ref());
     map(body.attributes());
+  }
+
+  private void session(EventBody body) {
+    if (lastSessionBytes != null && body.sessionId() == lastSessionId && body.principal() == lastPrincipal
+        && body.resource() == lastResource && body.client() == lastClient) {
+      ensure(lastSessionBytes.length);
+      System.arraycopy(lastSessionBytes, 0, out, size, lastSessionBytes.length);
+      size += lastSessionBytes.length;
+      return;
+    }
+    int start = size;
+    optionalString(body.sessionId());
+    present(body.principal().isPresent());
+    if (body.principal().isPresent()) {
+      EventBody.Actor a = body.principal().get();
+      string(a.subject());
+      string(a.issuer());
+      string(a.displayName());
+      string(a.kind());
+      list(a.groups());
+    }
+    optionalString(body.resource());
+    present(body.client().isPresent());
+    if (body.client().isPresent()) {
+      dev.gatehouse.core.ClientInfo c = body.client().get();
+      string(c.address());
+      string(c.claimedUser());
+      string(c.application());
+    }
+    lastSessionId = body.sessionId();
+    lastPrincipal = body.principal();
+    lastResource = body.resource();
+    lastClient = body.client();
+    lastSessionBytes = java.util.Arrays.copyOfRange(out, start, size);
   }
 
   private void command(EventBody.CommandRecord c) {

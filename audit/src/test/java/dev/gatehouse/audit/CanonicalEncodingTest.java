@@ -53,11 +53,18 @@ class CanonicalEncodingTest {
         java.util.List.of("SELECT"), java.util.List.of("public.t"), java.util.List.of(), java.util.List.of(),
         Map.of("statement", "P_1"));
     EventBody first = commandEvent(command, T);
-    EventBody again = commandEvent(command, T.plusSeconds(1)); // the same record: its bytes are reused
+    EventBody again = new EventBody(EventType.COMMAND_DECIDED, T.plusSeconds(1), first.sessionId(), first.principal(),
+        first.resource(), first.client(), Optional.of(command), Optional.empty(), Optional.empty(), Optional.empty(),
+        Map.of()); // the same record and session parts: their bytes are reused
     EventBody other = commandEvent(new EventBody.CommandRecord("extended", "SELECT 2", java.util.List.of("SELECT"),
         java.util.List.of(), java.util.List.of(), java.util.List.of(), Map.of()), T);
+    EventBody outcome = new EventBody(EventType.COMMAND_COMPLETED, T, first.sessionId(), first.principal(), first.resource(),
+        first.client(), Optional.empty(), Optional.empty(), Optional.of(new EventBody.Result("OK", 1, Optional.empty(), 2)),
+        Optional.of("gw:1"), Map.of());
+    EventBody otherSession = new EventBody(EventType.COMMAND_COMPLETED, T, Optional.of("s-2"), first.principal(),
+        first.resource(), first.client(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
     String head = "0123456789abcdef".repeat(4);
-    for (EventBody body : java.util.List.of(first, again, other, first, ChainBuilder.command("SELECT 1", T))) {
+    for (EventBody body : java.util.List.of(first, again, outcome, other, otherSession, first, ChainBuilder.command("SELECT 1", T))) {
       CanonicalEncoding.Unplaced u = CanonicalEncoding.unplaced("gw-ü:00", body);
       CanonicalEncoding.place(u, 0x0102030405060708L, head);
       assertThat(u.bytes()).isEqualTo(CanonicalEncoding.encodeEvent("gw-ü:00", 0x0102030405060708L, head, body));
@@ -68,8 +75,9 @@ class CanonicalEncodingTest {
   }
 
   private static EventBody commandEvent(EventBody.CommandRecord command, Instant time) {
-    return new EventBody(EventType.COMMAND_DECIDED, time, Optional.of("s-1"), Optional.empty(), Optional.of("pg"),
-        Optional.empty(), Optional.of(command), Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
+    return new EventBody(EventType.COMMAND_DECIDED, time, Optional.of("s-1"),
+        Optional.of(new EventBody.Actor("alice", "https://idp", "Alice", "HUMAN", java.util.List.of("dba"))), Optional.of("pg"),
+        Optional.of(new dev.gatehouse.core.ClientInfo("10.0.0.1:5", "alice", "psql")), Optional.of(command), Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
   }
 
   private static final String GOLDEN = "761402eff120eb57989449d75ad728264e9a8f9009c0bae9d340297b6170a108";

@@ -435,10 +435,17 @@ final class FrontendRelay {
   static boolean touchesStatementNames(ClassifiedStatement statement) {
     if (statement.classification().has(CommandFlag.UNCLASSIFIED)) return true;
     for (String kind : statement.classification().kinds()) {
-      String k = kind.toUpperCase(Locale.ROOT);
-      if (k.startsWith("PREPARE") || k.startsWith("DEALLOCATE") || k.startsWith("DISCARD")) return true;
+      if (startsWithIgnoreCase(kind, "PREPARE") || startsWithIgnoreCase(kind, "DEALLOCATE")
+          || startsWithIgnoreCase(kind, "DISCARD")) {
+        return true;
+      }
     }
     return false;
+  }
+
+  /** Checked for every execution: no upper-cased copy of the kind. */
+  private static boolean startsWithIgnoreCase(String s, String prefix) {
+    return s.regionMatches(true, 0, prefix, 0, prefix.length());
   }
 
   /** What an Execute of a portal whose SQL Gatehouse does not know is decided as: unclassified. */
