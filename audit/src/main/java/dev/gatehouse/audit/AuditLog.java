@@ -274,10 +274,18 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       return new SessionParts(s);
     }
 
-    /** The command's record: the last one again when the command is equal to the last one (the usual case of a prepared statement). */
+    /**
+     * The command's record: the last one again when the command has the same text and classification
+     * instances (a prepared statement executed again: the classifier's objects are the same) and
+     * equal protocol and details. Identity, not equality, for the two large parts, so that a
+     * different statement (every simple query of a changing text) costs no comparison.
+     */
     EventBody.CommandRecord record(Command c) {
       LastCommand l = last;
-      if (l != null && l.command().equals(c)) return l.record();
+      if (l != null && l.command().text() == c.text() && l.command().classification() == c.classification()
+          && l.command().protocol().equals(c.protocol()) && l.command().details().equals(c.details())) {
+        return l.record();
+      }
       EventBody.CommandRecord r = AuditLog.record(c);
       last = new LastCommand(c, r);
       return r;

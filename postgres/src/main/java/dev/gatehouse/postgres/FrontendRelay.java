@@ -308,7 +308,7 @@ final class FrontendRelay {
     portal.ifPresent(p -> p.execution = execution);
     MaskPlan chosen = plan.orElse(null);
     portal.ifPresent(p -> p.plan = chosen);
-    if (statements.stream().anyMatch(FrontendRelay::touchesStatementNames)) s.state.forgetNamedStatements();
+    if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     forward(new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan), frame);
   }
 
@@ -429,7 +429,14 @@ final class FrontendRelay {
    * back (PREPARE, DEALLOCATE, DISCARD), or could not be read at all.
    */
   static boolean touchesStatementNames(Analysis analysis) {
-    return analysis.statements().stream().anyMatch(FrontendRelay::touchesStatementNames);
+    return touchesStatementNames(analysis.statements());
+  }
+
+  private static boolean touchesStatementNames(List<ClassifiedStatement> statements) {
+    for (ClassifiedStatement statement : statements) {
+      if (touchesStatementNames(statement)) return true;
+    }
+    return false;
   }
 
   static boolean touchesStatementNames(ClassifiedStatement statement) {
