@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gatehouse.audit.AuditEvent;
+import dev.gatehouse.audit.AuditStore;
+import dev.gatehouse.audit.EventBody;
+import dev.gatehouse.audit.EventType;
 import dev.gatehouse.testkit.OidcFixture;
 import dev.gatehouse.testkit.Psql;
 import java.nio.file.Files;
@@ -16,6 +20,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -111,21 +116,31 @@ class AuditEvidenceTest {
     assertThat(intact.exitCode()).as(intact.out() + intact.err()).isZero();
     assertThat(intact.out()).contains("audit log intact").contains("intact,").contains("closed cleanly");
 
-    // Someone with write access to the file rewrites what alice ran, as an insider covering tracks.
-    long seq;
-    String chain;
+    // Someone with write access to the file rewrites what alice ran, as an insider covering tracks:
+    // the statement text in the row's event bytes (the row's stored hash stays).
+    long seq = 0;
+    String chain = null;
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + stack.auditDatabase());
         Statement s = c.createStatement()) {
       s.execute("DROP TRIGGER audit_events_no_update");
-      try (ResultSet rs = s.executeQuery("SELECT chain_id, seq FROM audit_events WHERE type = 'COMMAND_DECIDED'"
-          + " AND command_text LIKE 'UPDATE orders%'")) {
-        assertThat(rs.next()).as("the UPDATE's decision row").isTrue();
-        chain = rs.getString(1);
-        seq = rs.getLong(2);
+      long pos = 0;
+      AuditEvent decided = null;
+      try (ResultSet rs = s.executeQuery("SELECT c.chain_id, e.seq, e.pos, e.event FROM audit_events e"
+          + " JOIN audit_chains c ON c.id = e.chain")) {
+        while (decided == null && rs.next()) {
+          AuditEvent e = AuditStore.fromCanonicalBytes(rs.getBytes(4));
+          if (e.type() == EventType.COMMAND_DECIDED && e.body().command().orElseThrow().text().startsWith("UPDATE orders")) {
+            chain = rs.getString(1);
+            seq = rs.getLong(2);
+            pos = rs.getLong(3);
+            decided = e;
+          }
+        }
       }
-      try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET command_text = 'SELECT 1' WHERE chain_id = ? AND seq = ?")) {
-        ps.setString(1, chain);
-        ps.setLong(2, seq);
+      assertThat(decided).as("the UPDATE's decision row").isNotNull();
+      try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET event = ? WHERE pos = ?")) {
+        ps.setBytes(1, AuditStore.canonicalBytes(withText(decided, "SELECT 1")));
+        ps.setLong(2, pos);
         assertThat(ps.executeUpdate()).isEqualTo(1);
       }
     }
@@ -138,6 +153,15 @@ class AuditEvidenceTest {
     assertThat(report.path("status").asText()).isEqualTo("broken");
     assertThat(report.path("firstBreak").path("seq").asLong()).isEqualTo(seq);
     assertThat(report.path("firstBreak").path("kind").asText()).isEqualTo("edited");
+  }
+
+  private static AuditEvent withText(AuditEvent e, String text) {
+    EventBody b = e.body();
+    EventBody.CommandRecord c = b.command().orElseThrow();
+    EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
+        Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details())),
+        b.decision(), b.outcome(), b.ref(), b.attributes());
+    return new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash());
   }
 
   /** {@code audit search --principal alice@corp.example --json}, until the session's close is in it. */

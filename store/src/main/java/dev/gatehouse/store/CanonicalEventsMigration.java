@@ -34,6 +34,8 @@ final class CanonicalEventsMigration implements JavaMigration {
       + "command_protocol, command_text, command_kinds, command_objects, command_functions, command_flags, command_details, "
       + "decision_effect, decision_rule, decision_reason, outcome_status, outcome_rows, outcome_error, outcome_duration_ms, "
       + "ref_event_id, attributes, prev_hash, hash";
+  private static final String VERSION_4_COLUMNS = "chain_id, seq, time_us, type, principal_subject, principal_name, "
+      + "resource_name, command_text, hash, event";
   private static final int BATCH = 1000;
 
   private final Dialect dialect;
@@ -104,7 +106,7 @@ final class CanonicalEventsMigration implements JavaMigration {
   }
 
   private void copy(Connection c) throws SQLException {
-    String insert = "INSERT INTO audit_events_v4 (pos, " + JdbcAuditStore.COLUMNS + ")"
+    String insert = "INSERT INTO audit_events_v4 (pos, " + VERSION_4_COLUMNS + ")"
         + (dialect == Dialect.POSTGRESQL ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     try (PreparedStatement read = c.prepareStatement("SELECT " + LEGACY_COLUMNS + " FROM audit_events ORDER BY pos");
         PreparedStatement write = c.prepareStatement(insert)) {

@@ -5,8 +5,6 @@ import dev.gatehouse.audit.AuditException;
 import dev.gatehouse.audit.AuditQuery;
 import dev.gatehouse.audit.AuditStore;
 import dev.gatehouse.audit.Durability;
-import dev.gatehouse.audit.EventBody;
-import dev.gatehouse.audit.EventType;
 import dev.gatehouse.audit.SignedCheckpoint;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -16,28 +14,30 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HexFormat;
 import java.util.List;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
 
 /**
  * {@link AuditStore} on SQLite or PostgreSQL (see {@link JdbcStore} for what durability means on
- * each). One row per event in {@code audit_events}: the event's canonical bytes (what its hash
- * covers, as in the journal) with the few columns searches need ({@link #COLUMNS}), ten values to
- * bind where a column per field took 32; one row per checkpoint in {@code audit_checkpoints}. Only
- * INSERT and SELECT are ever issued. An append is one transaction: the events in statements of
- * {@value #ROWS} rows each, batched, and the rest one row per statement (a statement per row cost
- * SQLite about a tenth more, in the driver's calls per statement).
+ * each). One row per event in {@code audit_events}: its chain's number, its seq, its hash and its
+ * canonical bytes (what the hash covers, as in the journal), nothing else, since each byte and
+ * index entry of a row is work on the audit path ({@link EventRowWriter}); one row per checkpoint in
+ * {@code audit_checkpoints}. Searches find their rows through a coarse {@link SearchIndex} and match
+ * the decoded events in Java. Only INSERT and SELECT are ever issued. An append is one transaction.
  *
- * <p>Reads return what the rows hold, without repair. A row that can no longer be read as an event
- * (an edited type name, say) makes the event stream throw {@link AuditException#unreadable}, which
- * the verifier reports as an edited row.
+ * <p>Reads return what the rows hold, without repair: the event from the bytes, its chain id (by
+ * the row's chain number), seq and hash from the row, so an edit of any of them yields an event that
+ * no longer matches its hash, which the verifier reports as edited (or as a broken link or order). A
+ * row that can no longer be read as an event (bytes that do not decode) makes the read throw {@link
+ * AuditException#unreadable}, which the verifier reports as an edited row.
  *
  * <p>On PostgreSQL with several nodes, {@link #after} follows the insertion key, which concurrent
  * transactions may commit out of order: a follower can miss an event committed late (verification
@@ -45,30 +45,19 @@ import java.util.stream.StreamSupport;
  * writer is the only appender); reads use the pool. One instance per store ({@link JdbcStore#audit()}).
  */
 public final class JdbcAuditStore implements AuditStore {
-  /**
-   * What a row holds: the event's canonical bytes ({@code event}, what its hash covers), its key,
-   * its hash, and copies of the few fields searches filter on. Reading takes the event from the
-   * bytes and the key, hash and copies from their columns, so an edit of any of them makes the event
-   * disagree with its hash ({@link #read}).
-   */
-  static final String COLUMNS = "chain_id, seq, time_us, type, principal_subject, principal_name, resource_name, "
-      + "command_text, hash, event";
-  private static final String INSERT_EVENT = "INSERT INTO audit_events (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  /** Rows per multi-row insert: 320 parameters, well below either database's limit. */
-  private static final int ROWS = 32;
-  private static final String INSERT_EVENTS = "INSERT INTO audit_events (" + COLUMNS + ") VALUES "
-      + String.join(", ", java.util.Collections.nCopies(ROWS, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   private static final String INSERT_CHECKPOINT =
       "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)";
-  private static final String SELECT = "SELECT " + COLUMNS + " FROM audit_events";
+  /** What {@link #read} maps: a row with its chain id. */
+  private static final String SELECT = "SELECT c.chain_id, e.seq, e.hash, e.event FROM audit_events e"
+      + " JOIN audit_chains c ON c.id = e.chain";
+  private static final String CHAIN = "(SELECT id FROM audit_chains WHERE chain_id = ?)";
   private static final int FETCH = 500;
 
   private final JdbcStore store;
   private final ReentrantLock writeLock = new ReentrantLock();
   // Guarded by writeLock.
   private Connection writer;
-  private PreparedStatement insertEvent;
-  private PreparedStatement insertEvents;
+  private EventRowWriter rows;
   private PreparedStatement insertCheckpoint;
   // SQLite only: the transaction statements, prepared once (see append).
   private PreparedStatement begin;
@@ -98,23 +87,7 @@ public final class JdbcAuditStore implements AuditStore {
       // the pool's transaction_mode does, and nothing stays open between batches.
       if (sqlite) begin.execute(); else c.setAutoCommit(false);
       try {
-        if (!events.isEmpty()) {
-          int full = events.size() - events.size() % ROWS;
-          for (int i = 0; i < full; i += ROWS) {
-            for (int r = 0; r < ROWS; r++) {
-              AuditEvent e = events.get(i + r);
-              bind(insertEvents, r * 10, e, canonical == null ? AuditStore.canonicalBytes(e) : canonical.get(i + r));
-            }
-            insertEvents.addBatch();
-          }
-          if (full > 0) insertEvents.executeBatch();
-          for (int i = full; i < events.size(); i++) {
-            AuditEvent e = events.get(i);
-            bind(insertEvent, 0, e, canonical == null ? AuditStore.canonicalBytes(e) : canonical.get(i));
-            insertEvent.addBatch();
-          }
-          if (full < events.size()) insertEvent.executeBatch();
-        }
+        rows.insert(events, canonical);
         if (checkpoint.isPresent()) {
           SignedCheckpoint cp = checkpoint.get();
           insertCheckpoint.setString(1, cp.chainId());
@@ -153,22 +126,22 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   /**
-   * The connection appends use, kept with its two prepared inserts: preparing the insert
-   * and taking a pooled connection per batch would cost more than the insert itself.
+   * The connection appends use, kept with its prepared statements: preparing them and taking a
+   * pooled connection per batch would cost more than the inserts themselves.
    */
   private Connection writer() throws SQLException {
     if (writer == null) {
       Connection c = store.dataSource().getConnection();
       try {
-        insertEvent = c.prepareStatement(INSERT_EVENT);
-        insertEvents = c.prepareStatement(INSERT_EVENTS);
+        rows = new EventRowWriter(c);
         insertCheckpoint = c.prepareStatement(INSERT_CHECKPOINT);
         if (store.dialect() == Dialect.SQLITE) {
           begin = c.prepareStatement("BEGIN IMMEDIATE");
           commit = c.prepareStatement("COMMIT");
         }
       } catch (SQLException e) {
-        closeQuietly(c);
+        writer = c;
+        closeWriter();
         throw e;
       }
       writer = c;
@@ -177,30 +150,25 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   private void closeWriter() {
-    closeQuietly(insertEvent, insertEvents, insertCheckpoint, begin, commit, writer);
-    insertEvent = null;
-    insertEvents = null;
+    closeQuietly(rows, insertCheckpoint, begin, commit, writer);
+    rows = null;
     insertCheckpoint = null;
     begin = null;
     commit = null;
     writer = null;
   }
 
+  /** Inserts events on {@code c} in its current transaction, as an append does (for tests that rewrite rows). */
   static void insertEvents(Connection c, List<AuditEvent> events) throws SQLException {
-    if (events.isEmpty()) return;
-    try (PreparedStatement ps = c.prepareStatement(INSERT_EVENT)) {
-      for (AuditEvent e : events) {
-        bind(ps, 0, e, AuditStore.canonicalBytes(e));
-        ps.addBatch();
-      }
-      ps.executeBatch();
+    try (EventRowWriter w = new EventRowWriter(c)) {
+      w.insert(events, null);
     }
   }
 
   @Override
   public List<String> chainIds() {
-    return query("SELECT chain_id FROM audit_events UNION SELECT chain_id FROM audit_checkpoints ORDER BY 1", ps -> { },
-        rs -> rs.getString(1));
+    return query("SELECT c.chain_id FROM audit_chains c WHERE EXISTS (SELECT 1 FROM audit_events e WHERE e.chain = c.id)"
+        + " UNION SELECT chain_id FROM audit_checkpoints ORDER BY 1", ps -> { }, rs -> rs.getString(1));
   }
 
   @Override
@@ -212,7 +180,7 @@ public final class JdbcAuditStore implements AuditStore {
       c = store.dataSource().getConnection();
       // PostgreSQL streams with a cursor only inside a transaction; without one it reads everything.
       if (store.dialect() == Dialect.POSTGRESQL) c.setAutoCommit(false);
-      ps = c.prepareStatement(SELECT + " WHERE chain_id = ? ORDER BY seq, pos");
+      ps = c.prepareStatement(SELECT + " WHERE e.chain = " + CHAIN + " ORDER BY e.seq, e.pos");
       ps.setFetchSize(FETCH);
       ps.setString(1, chainId);
       rs = ps.executeQuery();
@@ -240,7 +208,7 @@ public final class JdbcAuditStore implements AuditStore {
 
   @Override
   public java.util.OptionalLong lastSeq(String chainId) {
-    List<Long> max = query("SELECT MAX(seq) FROM audit_events WHERE chain_id = ?", ps -> ps.setString(1, chainId),
+    List<Long> max = query("SELECT MAX(seq) FROM audit_events WHERE chain = " + CHAIN, ps -> ps.setString(1, chainId),
         rs -> {
           long v = rs.getLong(1);
           return rs.wasNull() ? -1L : v;
@@ -280,7 +248,7 @@ public final class JdbcAuditStore implements AuditStore {
 
   @Override
   public Optional<AuditEvent> find(String eventId) {
-    return key(eventId).flatMap(k -> query(SELECT + " WHERE chain_id = ? AND seq = ?", ps -> {
+    return key(eventId).flatMap(k -> query(SELECT + " WHERE e.chain = " + CHAIN + " AND e.seq = ?", ps -> {
       ps.setString(1, k.chainId());
       ps.setLong(2, k.seq());
     }, JdbcAuditStore::read).stream().findFirst());
@@ -299,42 +267,67 @@ public final class JdbcAuditStore implements AuditStore {
     }
   }
 
+  /**
+   * Reads the candidate buckets ({@link SearchIndex}) newest first, row by row newest first, until
+   * {@code q.limit()} events match; with no principal, resource or time in the query, every bucket
+   * is a candidate (the whole log, newest first, as the text search always was). A row that no
+   * longer holds a readable event matches nothing: a search passes over it (so one altered row does
+   * not stop every search), and {@code verify} reports it as edited.
+   */
   @Override
   public List<AuditEvent> search(AuditQuery q) {
-    StringBuilder where = new StringBuilder(" WHERE 1 = 1");
     List<Object> args = new ArrayList<>();
-    q.principal().ifPresent(p -> {
-      where.append(" AND (principal_subject = ? OR principal_name = ?)");
-      args.add(p);
-      args.add(p);
-    });
-    q.resource().ifPresent(r -> {
-      where.append(" AND resource_name = ?");
-      args.add(r);
-    });
-    q.from().ifPresent(f -> {
-      where.append(" AND time_us >= ?");
-      args.add(micros(f));
-    });
-    q.to().ifPresent(t -> {
-      where.append(" AND time_us < ?");
-      args.add(micros(t));
-    });
-    q.text().ifPresent(t -> {
-      // LIKE wildcards in the user's text are plain characters.
-      where.append(" AND lower(command_text) LIKE lower(?) ESCAPE '\\'");
-      args.add("%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%");
-    });
-    List<AuditEvent> newestFirst = query(SELECT + where + " ORDER BY pos DESC LIMIT " + q.limit(), ps -> {
+    Optional<String> indexed = SearchIndex.buckets(q, args);
+    SearchIndex.Needles needles = SearchIndex.Needles.of(q);
+    List<AuditEvent> newestFirst = new ArrayList<>();
+    try (Connection c = store.dataSource().getConnection();
+        PreparedStatement bucket = c.prepareStatement(SELECT + " WHERE e.pos >= ? AND e.pos < ? ORDER BY e.pos DESC")) {
+      long[] buckets = indexed.isPresent() ? indexedBuckets(c, indexed.get(), args) : allBuckets(c);
+      for (long b : buckets) {
+        bucket.setLong(1, b * SearchIndex.BUCKET_ROWS);
+        bucket.setLong(2, (b + 1) * SearchIndex.BUCKET_ROWS);
+        try (ResultSet rs = bucket.executeQuery()) {
+          while (rs.next()) {
+            byte[] bytes = rs.getBytes(4);
+            if (!SearchIndex.mayMatch(needles, bytes)) continue;
+            Optional<AuditEvent> e = readable(rs.getString(1), rs.getLong(2), rs.getBytes(3), bytes);
+            if (e.isPresent() && SearchIndex.matches(q, e.get())) newestFirst.add(e.get());
+            if (newestFirst.size() == q.limit()) return reversed(newestFirst);
+          }
+        }
+      }
+      return reversed(newestFirst);
+    } catch (SQLException e) {
+      throw new StoreException("cannot search the audit log in " + store.url() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static long[] indexedBuckets(Connection c, String sql, List<Object> args) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
       for (int i = 0; i < args.size(); i++) ps.setObject(i + 1, args.get(i));
-    }, JdbcAuditStore::read);
-    return reversed(newestFirst);
+      try (ResultSet rs = ps.executeQuery()) {
+        LongStream.Builder out = LongStream.builder();
+        while (rs.next()) out.add(rs.getLong(1));
+        return out.build().toArray();
+      }
+    }
+  }
+
+  /** Every bucket from the newest row's to the oldest's. */
+  private static long[] allBuckets(Connection c) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT MIN(pos), MAX(pos) FROM audit_events"); ResultSet rs = ps.executeQuery()) {
+      rs.next();
+      if (rs.getObject(1) == null) return new long[0];
+      long oldest = SearchIndex.bucket(rs.getLong(1));
+      long newest = SearchIndex.bucket(rs.getLong(2));
+      return LongStream.rangeClosed(oldest, newest).map(b -> newest + oldest - b).toArray();
+    }
   }
 
   @Override
   public List<AuditEvent> tail(int limit) {
     if (limit < 1) throw new IllegalArgumentException("limit < 1");
-    return reversed(query(SELECT + " ORDER BY pos DESC LIMIT ?", ps -> ps.setInt(1, limit), JdbcAuditStore::read));
+    return reversed(query(SELECT + " ORDER BY e.pos DESC LIMIT ?", ps -> ps.setInt(1, limit), JdbcAuditStore::read));
   }
 
   @Override
@@ -342,7 +335,8 @@ public final class JdbcAuditStore implements AuditStore {
     if (limit < 1) throw new IllegalArgumentException("limit < 1");
     Optional<Key> key = key(eventId);
     if (key.isEmpty()) return List.of();
-    return query(SELECT + " WHERE pos > (SELECT pos FROM audit_events WHERE chain_id = ? AND seq = ?) ORDER BY pos LIMIT ?",
+    return query(SELECT + " WHERE e.pos > (SELECT pos FROM audit_events WHERE chain = " + CHAIN + " AND seq = ?)"
+            + " ORDER BY e.pos LIMIT ?",
         ps -> {
           ps.setString(1, key.get().chainId());
           ps.setLong(2, key.get().seq());
@@ -371,64 +365,33 @@ public final class JdbcAuditStore implements AuditStore {
     return "JdbcAuditStore[" + store.url() + "]";
   }
 
-  /** Binds one event's values to parameters {@code at + 1 .. at + 10}. */
-  private static void bind(PreparedStatement ps, int at, AuditEvent e, byte[] canonical) throws SQLException {
-    EventBody b = e.body();
-    EventBody.Actor a = b.principal().orElse(null);
-    ps.setString(at + 1, e.chainId());
-    ps.setLong(at + 2, e.seq());
-    ps.setLong(at + 3, micros(b.time()));
-    ps.setString(at + 4, b.type().name());
-    ps.setString(at + 5, a == null ? null : a.subject());
-    ps.setString(at + 6, a == null ? null : a.displayName());
-    ps.setString(at + 7, b.resource().orElse(null));
-    ps.setString(at + 8, b.command().map(EventBody.CommandRecord::text).orElse(null));
-    ps.setString(at + 9, e.hash());
-    ps.setBytes(at + 10, canonical);
-  }
-
-  /**
-   * Maps a row back to its event: chain id, seq and hash from their columns, the rest from the
-   * canonical bytes, where the search columns then win. A row edited anywhere (bytes, key, hash or a
-   * search column) thus yields an event that does not match its hash (the verifier reports it as
-   * edited), and tail and search show what the row says. Column order as in {@link #COLUMNS}.
-   */
-  private static AuditEvent read(ResultSet rs) throws SQLException {
-    String chainId = rs.getString(1);
-    long seq = rs.getLong(2);
+  private static Optional<AuditEvent> readable(String chainId, long seq, byte[] hash, byte[] bytes) {
     try {
-      byte[] bytes = rs.getBytes(10);
-      if (bytes == null) throw new IllegalArgumentException("the row holds no event bytes");
-      AuditEvent e = AuditStore.fromCanonicalBytes(bytes);
-      EventBody body = withColumns(e.body(), instant(rs.getLong(3)), rs.getString(4), rs.getString(5), rs.getString(6),
-          rs.getString(7), rs.getString(8));
-      return new AuditEvent(chainId, seq, e.prevHash(), body, rs.getString(9));
-    } catch (RuntimeException e) {
-      throw AuditException.unreadable(chainId, seq, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
+      return Optional.of(read(chainId, seq, hash, bytes));
+    } catch (AuditException unreadable) {
+      return Optional.empty();
     }
   }
 
-  /** The body with the search columns' values where they differ from it (only after tampering). */
-  private static EventBody withColumns(EventBody b, Instant time, String type, String subject, String name, String resource,
-      String text) {
-    EventBody.Actor a = b.principal().orElse(null);
-    EventBody.CommandRecord c = b.command().orElse(null);
-    boolean same = b.time().equals(time) && b.type().name().equals(type)
-        && Objects.equals(a == null ? null : a.subject(), subject) && Objects.equals(a == null ? null : a.displayName(), name)
-        && Objects.equals(b.resource().orElse(null), resource) && Objects.equals(c == null ? null : c.text(), text);
-    if (same) return b;
-    Optional<EventBody.Actor> actor = subject == null && name == null ? Optional.empty()
-        : Optional.of(a == null ? new EventBody.Actor(orEmpty(subject), "", orEmpty(name), "", List.of())
-            : new EventBody.Actor(orEmpty(subject), a.issuer(), orEmpty(name), a.kind(), a.groups()));
-    Optional<EventBody.CommandRecord> command = text == null ? Optional.empty()
-        : Optional.of(c == null ? new EventBody.CommandRecord("", text, List.of(), List.of(), List.of(), List.of(), java.util.Map.of())
-            : new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details()));
-    return new EventBody(EventType.valueOf(type), time, b.sessionId(), actor, Optional.ofNullable(resource), b.client(), command,
-        b.decision(), b.outcome(), b.ref(), b.attributes());
+  /** Maps a row of {@link #SELECT} back to its event. */
+  private static AuditEvent read(ResultSet rs) throws SQLException {
+    return read(rs.getString(1), rs.getLong(2), rs.getBytes(3), rs.getBytes(4));
   }
 
-  private static String orEmpty(String s) {
-    return s == null ? "" : s;
+  /**
+   * The event a row holds: chain id, seq and hash from the row, the rest from its canonical bytes.
+   * A row edited anywhere thus yields an event that does not match its hash (the verifier reports it
+   * as edited); bytes that do not decode make it unreadable.
+   */
+  private static AuditEvent read(String chainId, long seq, byte[] hash, byte[] bytes) {
+    try {
+      if (bytes == null) throw new IllegalArgumentException("the row holds no event bytes");
+      if (hash == null) throw new IllegalArgumentException("the row holds no hash");
+      AuditEvent e = AuditStore.fromCanonicalBytes(bytes);
+      return new AuditEvent(chainId, seq, e.prevHash(), e.body(), HexFormat.of().formatHex(hash));
+    } catch (RuntimeException e) {
+      throw AuditException.unreadable(chainId, seq, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
+    }
   }
 
   private static long micros(Instant t) {

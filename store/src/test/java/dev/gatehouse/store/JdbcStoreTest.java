@@ -89,7 +89,7 @@ class JdbcStoreTest {
   void bothDatabasesGetTheSameSchema() throws Exception {
     try (JdbcStore sqlite = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("gatehouse.db")));
         JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
-      for (String table : List.of("audit_events", "audit_checkpoints")) {
+      for (String table : List.of("audit_events", "audit_chains", "audit_checkpoints", "audit_search_terms", "audit_search_times")) {
         assertThat(columns(sqlite, table)).isNotEmpty().isEqualTo(columns(postgres, table));
       }
     }
@@ -101,8 +101,11 @@ class JdbcStoreTest {
         JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
       for (JdbcStore store : List.of(sqlite, postgres)) {
         new ChainBuilder(store.audit(), AuditSigner.generate(), "gw-1:" + store.dialect().name().toLowerCase(), 8).commands(2).close();
-        for (String sql : List.of("UPDATE audit_events SET command_text = 'x'", "DELETE FROM audit_events",
-            "UPDATE audit_checkpoints SET hash = 'x'", "DELETE FROM audit_checkpoints")) {
+        for (String sql : List.of("UPDATE audit_events SET event = NULL", "DELETE FROM audit_events",
+            "UPDATE audit_chains SET chain_id = 'x'", "DELETE FROM audit_chains",
+            "UPDATE audit_checkpoints SET hash = 'x'", "DELETE FROM audit_checkpoints",
+            "UPDATE audit_search_terms SET value = 'x'", "DELETE FROM audit_search_terms",
+            "UPDATE audit_search_times SET bucket = 0", "DELETE FROM audit_search_times")) {
           try (Connection c = store.dataSource().getConnection(); Statement s = c.createStatement()) {
             assertThatThrownBy(() -> s.executeUpdate(sql)).as(store.dialect() + ": " + sql)
                 .isInstanceOf(SQLException.class).hasMessageContaining("append-only");

@@ -1,0 +1,204 @@
+package dev.gatehouse.store;
+
+import dev.gatehouse.audit.AuditEvent;
+import dev.gatehouse.audit.AuditQuery;
+import dev.gatehouse.audit.EventBody;
+import java.nio.charset.StandardCharsets;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The coarse index audit searches use, instead of an index entry per row (each cost the audit path a
+ * b-tree insert per event): {@code audit_search_terms} says which buckets of {@value #BUCKET_ROWS}
+ * consecutive {@code pos} values hold an event with a given principal (subject or display name) or
+ * resource, {@code audit_search_times} which buckets hold an event of a given second. A batch of
+ * events adds a few rows ({@code ON CONFLICT DO NOTHING}: a bucket already known for a term adds
+ * nothing), on SQLite and PostgreSQL alike, so searches stay indexed on both at a cost per event
+ * close to zero.
+ *
+ * <p>The index only narrows where to look: a search reads the candidate buckets' rows newest first,
+ * and matches each event, decoded from the bytes the row holds, in Java ({@link #matches}), so it
+ * returns what the rows hold. A bucket may be listed for a term none of its events has any more (a
+ * batch's terms are recorded for every bucket its rows touch): that costs reading, never a wrong
+ * result. Before decoding, {@link #mayMatch} rules rows out on their raw bytes, which is most of a
+ * search's work saved. Values are computed from the events, so the index holds nothing the rows
+ * do not: tampering with it can hide rows from a search, never from {@code verify}.
+ */
+final class SearchIndex {
+  /** Rows per bucket: about one indexer batch under load, so a batch adds its terms once or twice. */
+  static final int BUCKET_ROWS = 4096;
+
+  static final String INSERT_TERM =
+      "INSERT INTO audit_search_terms (kind, value, bucket) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
+  static final String INSERT_TIME = "INSERT INTO audit_search_times (time_s, bucket) VALUES (?, ?) ON CONFLICT DO NOTHING";
+
+  private SearchIndex() {}
+
+  static long bucket(long pos) {
+    return Math.floorDiv(pos, BUCKET_ROWS);
+  }
+
+  /**
+   * The distinct search terms of some events (one batch, or one bucket during an upgrade). Runs of
+   * events usually share them (one session's statements), so a value equal to the previous event's
+   * is not added again.
+   */
+  static final class Terms {
+    private final Set<String> principals = new HashSet<>();
+    private final Set<String> resources = new HashSet<>();
+    private final Set<Long> seconds = new HashSet<>();
+    private EventBody.Actor lastActor;
+    private String lastResource;
+    private long lastSecond = Long.MIN_VALUE;
+
+    void add(AuditEvent e) {
+      EventBody b = e.body();
+      EventBody.Actor a = b.principal().orElse(null);
+      if (a != null && !a.equals(lastActor)) {
+        principals.add(a.subject());
+        principals.add(a.displayName());
+        lastActor = a;
+      }
+      String r = b.resource().orElse(null);
+      if (r != null && !r.equals(lastResource)) {
+        resources.add(r);
+        lastResource = r;
+      }
+      long s = b.time().getEpochSecond();
+      if (s != lastSecond) {
+        seconds.add(s);
+        lastSecond = s;
+      }
+    }
+
+    boolean isEmpty() {
+      return seconds.isEmpty();
+    }
+
+    void clear() {
+      principals.clear();
+      resources.clear();
+      seconds.clear();
+      lastActor = null;
+      lastResource = null;
+      lastSecond = Long.MIN_VALUE;
+    }
+
+    /** Adds the rows saying these terms occur in buckets {@code first..last} to the two statements' batches. */
+    void addTo(PreparedStatement terms, PreparedStatement times, long first, long last) throws SQLException {
+      for (long bucket = first; bucket <= last; bucket++) {
+        for (String p : principals) term(terms, "principal", p, bucket);
+        for (String r : resources) term(terms, "resource", r, bucket);
+        for (long s : seconds) {
+          times.setLong(1, s);
+          times.setLong(2, bucket);
+          times.addBatch();
+        }
+      }
+    }
+
+    private static void term(PreparedStatement ps, String kind, String value, long bucket) throws SQLException {
+      ps.setString(1, kind);
+      ps.setString(2, value);
+      ps.setLong(3, bucket);
+      ps.addBatch();
+    }
+  }
+
+  /**
+   * The query listing the buckets that may hold events matching {@code q}, newest first, with its
+   * arguments added to {@code args}; empty when {@code q} names no principal, resource or time
+   * (then every bucket may).
+   */
+  static Optional<String> buckets(AuditQuery q, List<Object> args) {
+    List<String> parts = new ArrayList<>();
+    q.principal().ifPresent(p -> {
+      parts.add("SELECT DISTINCT bucket FROM audit_search_terms WHERE kind = 'principal' AND value = ?");
+      args.add(p);
+    });
+    q.resource().ifPresent(r -> {
+      parts.add("SELECT DISTINCT bucket FROM audit_search_terms WHERE kind = 'resource' AND value = ?");
+      args.add(r);
+    });
+    if (q.from().isPresent() || q.to().isPresent()) {
+      parts.add("SELECT DISTINCT bucket FROM audit_search_times WHERE time_s >= ? AND time_s <= ?");
+      args.add(q.from().map(Instant::getEpochSecond).orElse(Long.MIN_VALUE));
+      // The last second that can hold an event strictly before 'to'.
+      args.add(q.to().map(t -> t.minusNanos(1).getEpochSecond()).orElse(Long.MAX_VALUE));
+    }
+    if (parts.isEmpty()) return Optional.empty();
+    return Optional.of(String.join(" INTERSECT ", parts) + " ORDER BY 1 DESC");
+  }
+
+  /** Whether the event matches every criterion of {@code q} (the limit aside). */
+  static boolean matches(AuditQuery q, AuditEvent e) {
+    EventBody b = e.body();
+    if (q.principal().isPresent() && !b.principal()
+        .filter(a -> a.subject().equals(q.principal().get()) || a.displayName().equals(q.principal().get())).isPresent()) {
+      return false;
+    }
+    if (q.resource().isPresent() && !b.resource().equals(q.resource())) return false;
+    if (q.from().isPresent() && b.time().isBefore(q.from().get())) return false;
+    if (q.to().isPresent() && !b.time().isBefore(q.to().get())) return false;
+    return q.text().isEmpty() || b.command().filter(c -> foldedContains(c.text(), q.text().get())).isPresent();
+  }
+
+  /**
+   * A test on a row's raw canonical bytes that every event matching {@code q} passes: each string
+   * the query names exactly occurs in the bytes as UTF-8, and the text, ASCII letters folded. A row
+   * without bytes holds no event, so it matches nothing.
+   */
+  static boolean mayMatch(Needles needles, byte[] canonical) {
+    if (canonical == null) return false;
+    for (byte[] n : needles.exact) {
+      if (indexOf(canonical, n, false) < 0) return false;
+    }
+    return needles.folded == null || indexOf(canonical, needles.folded, true) >= 0;
+  }
+
+  /** What {@link #mayMatch} looks for, encoded once per search. */
+  record Needles(List<byte[]> exact, byte[] folded) {
+    static Needles of(AuditQuery q) {
+      List<byte[]> exact = new ArrayList<>();
+      q.principal().ifPresent(p -> exact.add(p.getBytes(StandardCharsets.UTF_8)));
+      q.resource().ifPresent(r -> exact.add(r.getBytes(StandardCharsets.UTF_8)));
+      return new Needles(exact, q.text().map(t -> fold(t.getBytes(StandardCharsets.UTF_8))).orElse(null));
+    }
+  }
+
+  /** Whether {@code text} contains {@code part}, ASCII letters compared without case (as the query's javadoc says). */
+  private static boolean foldedContains(String text, String part) {
+    return indexOf(text.getBytes(StandardCharsets.UTF_8), fold(part.getBytes(StandardCharsets.UTF_8)), true) >= 0;
+  }
+
+  private static byte[] fold(byte[] b) {
+    byte[] out = b.clone();
+    for (int i = 0; i < out.length; i++) out[i] = lower(out[i]);
+    return out;
+  }
+
+  private static byte lower(byte b) {
+    return b >= 'A' && b <= 'Z' ? (byte) (b + ('a' - 'A')) : b;
+  }
+
+  /** The first index of {@code needle} in {@code hay}; with {@code fold}, hay's ASCII letters are lowered ({@code needle} already is). */
+  private static int indexOf(byte[] hay, byte[] needle, boolean fold) {
+    if (needle.length == 0) return 0;
+    byte first = needle[0];
+    outer:
+    for (int i = 0, end = hay.length - needle.length; i <= end; i++) {
+      if ((fold ? lower(hay[i]) : hay[i]) != first) continue;
+      for (int j = 1; j < needle.length; j++) {
+        if ((fold ? lower(hay[i + j]) : hay[i + j]) != needle[j]) continue outer;
+      }
+      return i;
+    }
+    return -1;
+  }
+}
