@@ -9,7 +9,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -27,8 +26,11 @@ import java.util.Map;
  */
 final class EventRowWriter implements AutoCloseable {
   private static final String ROW = "(?, ?, ?, ?)";
-  /** Rows per multi-row insert: 128 parameters, well below either database's limit. */
-  private static final int ROWS = 32;
+  /**
+   * Rows per multi-row insert: 256 parameters, well below either database's limit. On SQLite 64
+   * cost about a tenth less per event than 32 (StoreAppendCost), more gained nothing measurable.
+   */
+  private static final int ROWS = 64;
   private static final String INSERT = "INSERT INTO audit_events (chain, seq, hash, event) VALUES ";
 
   private final PreparedStatement insertOne;
@@ -141,16 +143,25 @@ final class EventRowWriter implements AutoCloseable {
    * fails to match.
    */
   static byte[] hashBytes(String hash) {
-    return isLowerHex(hash) ? HexFormat.of().parseHex(hash) : hash.getBytes(StandardCharsets.UTF_8);
+    if (hash.length() == 64) {
+      byte[] out = new byte[32];
+      int invalid = 0;
+      for (int i = 0; i < 32; i++) {
+        int high = nibble(hash.charAt(2 * i));
+        int low = nibble(hash.charAt(2 * i + 1));
+        invalid |= high | low;
+        out[i] = (byte) (high << 4 | low);
+      }
+      if (invalid >= 0) return out;
+    }
+    return hash.getBytes(StandardCharsets.UTF_8);
   }
 
-  private static boolean isLowerHex(String s) {
-    if (s.length() != 64) return false;
-    for (int i = 0; i < s.length(); i++) {
-      char ch = s.charAt(i);
-      if ((ch < '0' || ch > '9') && (ch < 'a' || ch > 'f')) return false;
-    }
-    return true;
+  /** A lower-case hex digit's value, or -1. */
+  private static int nibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
   }
 
   @Override
