@@ -262,6 +262,9 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
     private record LastCommand(Command command, EventBody.CommandRecord record) {}
 
+    /** Longest command text remembered, in chars. */
+    private static final int REMEMBERED_TEXT = 16 * 1024;
+
     private SessionParts(Session s) {
       session = s;
       id = Optional.of(clean(s.id().value()));
@@ -287,7 +290,8 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
         return l.record();
       }
       EventBody.CommandRecord r = AuditLog.record(c);
-      last = new LastCommand(c, r);
+      // A statement of several MiB is not kept with the session until its next one.
+      last = c.text().length() <= REMEMBERED_TEXT ? new LastCommand(c, r) : null;
       return r;
     }
   }

@@ -89,7 +89,9 @@ final class CanonicalEncoding {
     java.util.Arrays.fill(e.out, e.size, e.size + PLACE_SIZE, (byte) 0);
     e.size += PLACE_SIZE;
     e.body(body);
-    return new Unplaced(java.util.Arrays.copyOf(e.out, e.size), placeAt);
+    Unplaced u = new Unplaced(java.util.Arrays.copyOf(e.out, e.size), placeAt);
+    if (e.out.length > KEPT) e.out = new byte[512]; // a huge statement's buffer is not kept for the thread's life
+    return u;
   }
 
   /**
@@ -122,6 +124,17 @@ final class CanonicalEncoding {
       if (c >= 0x80) throw new IllegalArgumentException("a previous hash is 64 hex digits");
       b[at + 12 + i] = (byte) c;
     }
+  }
+
+  /**
+   * Largest buffer, and largest remembered part, a thread keeps between events: a session thread
+   * lives as long as its session, and a statement of several MiB must not stay in memory with it.
+   */
+  private static final int KEPT = 64 * 1024;
+
+  /** The calling thread's buffer for {@link #unplaced}, in bytes (for tests). */
+  static int scratchCapacity() {
+    return SCRATCH.get().out.length;
   }
 
   /** One encoder per thread for {@link #unplaced}; it also remembers its thread's last command (see {@link #body}). */
@@ -203,7 +216,7 @@ final class CanonicalEncoding {
     lastPrincipal = body.principal();
     lastResource = body.resource();
     lastClient = body.client();
-    lastSessionBytes = java.util.Arrays.copyOfRange(out, start, size);
+    lastSessionBytes = size - start <= KEPT ? java.util.Arrays.copyOfRange(out, start, size) : null;
   }
 
   private void command(EventBody.CommandRecord c) {
@@ -221,8 +234,9 @@ final class CanonicalEncoding {
     list(c.functions());
     list(c.flags());
     map(c.details());
-    lastCommand = c;
-    lastCommandBytes = java.util.Arrays.copyOfRange(out, start, size);
+    boolean keep = size - start <= KEPT;
+    lastCommand = keep ? c : null;
+    lastCommandBytes = keep ? java.util.Arrays.copyOfRange(out, start, size) : null;
   }
 
   /**

@@ -74,6 +74,20 @@ class CanonicalEncodingTest {
     assertThat(CanonicalEncoding.hash(u.bytes())).isEqualTo(GOLDEN);
   }
 
+  @Test
+  void aHugeStatementLeavesNoLargeBufferWithTheThread() {
+    EventBody huge = commandEvent(new EventBody.CommandRecord("simple", "SELECT '" + "x".repeat(3 << 20) + "'",
+        java.util.List.of("SELECT"), java.util.List.of(), java.util.List.of(), java.util.List.of(), Map.of()), T);
+    CanonicalEncoding.Unplaced u = CanonicalEncoding.unplaced("gw-1:00", huge);
+    assertThat(u.bytes().length).isGreaterThan(3 << 20);
+    assertThat(CanonicalEncoding.scratchCapacity()).isLessThanOrEqualTo(64 * 1024);
+    CanonicalEncoding.place(u, 9, AuditEvent.GENESIS);
+    assertThat(u.bytes()).isEqualTo(CanonicalEncoding.encodeEvent("gw-1:00", 9, AuditEvent.GENESIS, huge));
+    CanonicalEncoding.Unplaced again = CanonicalEncoding.unplaced("gw-1:00", huge); // not remembered: encoded again, alike
+    CanonicalEncoding.place(again, 9, AuditEvent.GENESIS);
+    assertThat(again.bytes()).isEqualTo(u.bytes());
+  }
+
   private static EventBody commandEvent(EventBody.CommandRecord command, Instant time) {
     return new EventBody(EventType.COMMAND_DECIDED, time, Optional.of("s-1"),
         Optional.of(new EventBody.Actor("alice", "https://idp", "Alice", "HUMAN", java.util.List.of("dba"))), Optional.of("pg"),
