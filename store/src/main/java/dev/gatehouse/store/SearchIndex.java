@@ -24,11 +24,12 @@ import java.util.Set;
  *
  * <p>The index only narrows where to look: a search reads the candidate buckets' rows newest first,
  * and matches each event, decoded from the bytes the row holds, in Java ({@link #matches}), so it
- * returns what the rows hold. A bucket may be listed for a term none of its events has any more (a
- * batch's terms are recorded for every bucket its rows touch): that costs reading, never a wrong
- * result. Before decoding, {@link #mayMatch} rules rows out on their raw bytes, which is most of a
- * search's work saved. Values are computed from the events, so the index holds nothing the rows
- * do not: tampering with it can hide rows from a search, never from {@code verify}.
+ * returns what the rows hold. A bucket may be listed for a term none of its events has (a batch's
+ * terms are recorded for every bucket its rows reach, and on PostgreSQL other nodes' rows may lie
+ * in between): that costs reading, never a wrong result. Before decoding, {@link #mayMatch} rules
+ * rows out on their raw bytes, so most rows a search passes over are not decoded. The terms are
+ * those of the events as appended: someone who edits the index, or a row's bytes, can hide that row
+ * from a search, never from {@code verify}.
  */
 final class SearchIndex {
   /** Rows per bucket: about one indexer batch under load, so a batch adds its terms once or twice. */
@@ -150,9 +151,9 @@ final class SearchIndex {
   }
 
   /**
-   * A test on a row's raw canonical bytes that every event matching {@code q} passes: each string
-   * the query names exactly occurs in the bytes as UTF-8, and the text, ASCII letters folded. A row
-   * without bytes holds no event, so it matches nothing.
+   * A test on a row's raw canonical bytes that every row whose event matches the query passes: each
+   * string the query names occurs in the bytes as UTF-8, exactly, and its text with ASCII letters
+   * folded. A row without bytes holds no event, so it matches nothing.
    */
   static boolean mayMatch(Needles needles, byte[] canonical) {
     if (canonical == null) return false;
