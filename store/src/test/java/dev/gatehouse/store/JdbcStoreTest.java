@@ -51,6 +51,14 @@ class JdbcStoreTest {
   }
 
   @Test
+  void aNewSqliteStoreHas64KiBPages() throws Exception {
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("pages/gatehouse.db")))) {
+      assertThat(single(store, "PRAGMA page_size")).isEqualTo("65536");
+      assertThat(single(store, "PRAGMA journal_mode")).isEqualTo("wal");
+    }
+  }
+
+  @Test
   void aNewSqliteStoreAndItsWalAreReadableByTheGatewaysUserOnly() throws Exception {
     Path db = tmp.resolve("private/gatehouse.db");
     try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(db))) {
