@@ -188,9 +188,7 @@ final class CanonicalEncoding {
   private void session(EventBody body) {
     if (lastSessionBytes != null && body.sessionId() == lastSessionId && body.principal() == lastPrincipal
         && body.resource() == lastResource && body.client() == lastClient) {
-      ensure(lastSessionBytes.length);
-      System.arraycopy(lastSessionBytes, 0, out, size, lastSessionBytes.length);
-      size += lastSessionBytes.length;
+      raw(lastSessionBytes);
       return;
     }
     int start = size;
@@ -221,9 +219,7 @@ final class CanonicalEncoding {
 
   private void command(EventBody.CommandRecord c) {
     if (c == lastCommand) {
-      ensure(lastCommandBytes.length);
-      System.arraycopy(lastCommandBytes, 0, out, size, lastCommandBytes.length);
-      size += lastCommandBytes.length;
+      raw(lastCommandBytes);
       return;
     }
     int start = size;
@@ -374,6 +370,13 @@ final class CanonicalEncoding {
     }
     int32(n);
     size += n;
+  }
+
+  /** Bytes this encoder wrote before, copied as they are. */
+  private void raw(byte[] bytes) {
+    ensure(bytes.length);
+    System.arraycopy(bytes, 0, out, size, bytes.length);
+    size += bytes.length;
   }
 
   private void ensure(int more) {

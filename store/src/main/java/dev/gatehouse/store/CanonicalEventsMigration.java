@@ -14,9 +14,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Optional;
-import org.flywaydb.core.api.MigrationVersion;
 import org.flywaydb.core.api.migration.Context;
-import org.flywaydb.core.api.migration.JavaMigration;
 
 /**
  * Schema version 4: {@code audit_events} keeps each event's canonical bytes (what its hash covers)
@@ -28,7 +26,7 @@ import org.flywaydb.core.api.migration.JavaMigration;
  * still fails its hash; a row that cannot be read as an event at all is copied without bytes, and
  * reads as unreadable (reported as edited) as it did before. One transaction: all or nothing.
  */
-final class CanonicalEventsMigration implements JavaMigration {
+final class CanonicalEventsMigration extends StoreMigration {
   private static final String LEGACY_COLUMNS = "pos, chain_id, seq, time_us, type, session_id, principal_subject, principal_issuer, "
       + "principal_name, principal_kind, principal_groups, resource_name, client_address, client_user, client_application, "
       + "command_protocol, command_text, command_kinds, command_objects, command_functions, command_flags, command_details, "
@@ -38,30 +36,8 @@ final class CanonicalEventsMigration implements JavaMigration {
       + "resource_name, command_text, hash, event";
   private static final int BATCH = 1000;
 
-  private final Dialect dialect;
-
   CanonicalEventsMigration(Dialect dialect) {
-    this.dialect = dialect;
-  }
-
-  @Override
-  public MigrationVersion getVersion() {
-    return MigrationVersion.fromVersion("4");
-  }
-
-  @Override
-  public String getDescription() {
-    return "audit events as canonical bytes";
-  }
-
-  @Override
-  public Integer getChecksum() {
-    return 4;
-  }
-
-  @Override
-  public boolean canExecuteInTransaction() {
-    return true;
+    super(dialect, 4, "audit events as canonical bytes");
   }
 
   @Override

@@ -16,9 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import org.flywaydb.core.api.MigrationVersion;
 import org.flywaydb.core.api.migration.Context;
-import org.flywaydb.core.api.migration.JavaMigration;
 
 /**
  * Schema version 5: a row of {@code audit_events} keeps only what nothing else holds, its chain's
@@ -35,35 +33,13 @@ import org.flywaydb.core.api.migration.JavaMigration;
  * reads as unreadable, reported as edited), and a stored hash that is not one (lower-case hex) is
  * kept as its text's bytes (so it still matches nothing). One transaction: all or nothing.
  */
-final class LeanRowsMigration implements JavaMigration {
+final class LeanRowsMigration extends StoreMigration {
   private static final String VERSION_4_COLUMNS = "pos, chain_id, seq, time_us, type, principal_subject, principal_name, "
       + "resource_name, command_text, hash, event";
   private static final int BATCH = 1000;
 
-  private final Dialect dialect;
-
   LeanRowsMigration(Dialect dialect) {
-    this.dialect = dialect;
-  }
-
-  @Override
-  public MigrationVersion getVersion() {
-    return MigrationVersion.fromVersion("5");
-  }
-
-  @Override
-  public String getDescription() {
-    return "audit events as key, hash and bytes, with a coarse search index";
-  }
-
-  @Override
-  public Integer getChecksum() {
-    return 5;
-  }
-
-  @Override
-  public boolean canExecuteInTransaction() {
-    return true;
+    super(dialect, 5, "audit events as key, hash and bytes, with a coarse search index");
   }
 
   @Override

@@ -15,7 +15,6 @@ import dev.gatehouse.audit.VerificationReport;
 import dev.gatehouse.core.AuditHandle;
 import dev.gatehouse.core.AuditUnavailableException;
 import dev.gatehouse.core.Outcome;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -26,7 +25,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,30 +33,19 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** The audit log on the real stores: group commit, durability as seen by the caller, failures. */
 class AuditLogOnStoresTest {
-  private static Path dir;
-  private static String database;
-  private static JdbcStore sqlite;
-  private static JdbcStore postgres;
+  private static BothStores stores;
 
   @TempDir Path tmp;
   private final AuditSigner signer = AuditSigner.generate();
 
   @BeforeAll
   static void open() throws Exception {
-    dir = Files.createTempDirectory("gh-audit-stores");
-    sqlite = JdbcStore.open(StoreConfig.sqlite(dir.resolve("gatehouse.db")));
-    database = TestPostgres.createDatabase();
-    postgres = JdbcStore.open(TestPostgres.config(database));
+    stores = BothStores.open("gh-audit-stores");
   }
 
   @AfterAll
   static void close() throws Exception {
-    sqlite.close();
-    postgres.close();
-    TestPostgres.dropDatabase(database);
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    stores.close();
   }
 
   /** Dialects, not stores: JUnit closes AutoCloseable arguments after each test. */
@@ -67,7 +54,7 @@ class AuditLogOnStoresTest {
   }
 
   private static JdbcStore store(Dialect dialect) {
-    return dialect == Dialect.SQLITE ? sqlite : postgres;
+    return stores.store(dialect);
   }
 
   private AuditConfig config(String node) {

@@ -8,8 +8,6 @@ import dev.gatehouse.audit.AuditSigner;
 import dev.gatehouse.audit.ChainBuilder;
 import dev.gatehouse.audit.EventBody;
 import dev.gatehouse.audit.EventType;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,23 +30,17 @@ class AuditSearchTest {
   private static final Instant T0 = Instant.parse("2026-05-01T12:00:00.000001Z");
   private static final String[][] PRINCIPALS = {{"sub-alice", "Alice A."}, {"sub-bob", "Bob Builder"}, {"sub-carol", "Carol Ü"}};
 
-  private static Path dir;
-  private static String database;
-  private static JdbcStore sqlite;
-  private static JdbcStore postgres;
+  private static BothStores stores;
   /** Every event, in the order it was stored. */
   private static final List<AuditEvent> stored = new ArrayList<>();
 
   @BeforeAll
   static void writeALog() throws Exception {
-    dir = Files.createTempDirectory("gh-audit-search");
-    sqlite = JdbcStore.open(StoreConfig.sqlite(dir.resolve("gatehouse.db")));
-    database = TestPostgres.createDatabase();
-    postgres = JdbcStore.open(TestPostgres.config(database));
+    stores = BothStores.open("gh-audit-search");
     AuditSigner signer = AuditSigner.generate();
     // The same events go to both stores: the chains' events depend only on their bodies.
     List<ChainBuilder[]> chains = new ArrayList<>();
-    for (JdbcStore store : List.of(sqlite, postgres)) {
+    for (JdbcStore store : List.of(stores.sqlite, stores.postgres)) {
       ChainBuilder[] c = new ChainBuilder[3];
       for (int k = 0; k < 3; k++) c[k] = new ChainBuilder(store.audit(), signer, "gw-" + k + ":" + Integer.toString(k).repeat(16), 100_000);
       chains.add(c);
@@ -109,7 +101,7 @@ class AuditSearchTest {
   @ParameterizedTest
   @MethodSource("cases")
   void aSearchReturnsTheNewestMatchingEventsOfTheWholeLog(Dialect dialect, AuditQuery q) {
-    JdbcStore store = dialect == Dialect.SQLITE ? sqlite : postgres;
+    JdbcStore store = stores.store(dialect);
     List<AuditEvent> matching = stored.stream().filter(e -> matches(q, e)).toList();
     List<AuditEvent> expected = matching.subList(Math.max(0, matching.size() - q.limit()), matching.size());
     assertThat(store.audit().search(q)).isEqualTo(expected); // not containsExactly: its diff is quadratic
@@ -134,12 +126,7 @@ class AuditSearchTest {
 
   @AfterAll
   static void close() throws Exception {
-    sqlite.close();
-    postgres.close();
-    TestPostgres.dropDatabase(database);
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
+    stores.close();
   }
 
   /** Mixed principals, resources and texts; every seventh event an outcome without principal, resource or text. */

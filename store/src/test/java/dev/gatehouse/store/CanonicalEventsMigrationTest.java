@@ -14,7 +14,6 @@ import dev.gatehouse.audit.SignedCheckpoint;
 import dev.gatehouse.core.ClientInfo;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Types;
@@ -24,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,35 +38,16 @@ class CanonicalEventsMigrationTest {
 
   @Test
   void aVersion3SqliteStoreIsUpgradedWithoutLosingOrRepairingARow() throws Exception {
-    String url = "jdbc:sqlite:" + tmp.resolve("gatehouse.db");
-    upgradeAndCheck(url, Dialect.SQLITE, () -> DriverManager.getConnection(url), StoreConfig.sqlite(tmp.resolve("gatehouse.db")));
+    OldStore.onSqlite(tmp, this::upgradeAndCheck);
   }
 
   @Test
   void aVersion3PostgresStoreIsUpgradedWithoutLosingOrRepairingARow() throws Exception {
-    String database = TestPostgres.createDatabase();
-    try {
-      upgradeAndCheck(TestPostgres.url(database), Dialect.POSTGRESQL, () -> TestPostgres.connect(database),
-          TestPostgres.config(database));
-    } finally {
-      TestPostgres.dropDatabase(database);
-    }
+    OldStore.onPostgres(this::upgradeAndCheck);
   }
 
-  private interface Connect {
-    Connection open() throws SQLException;
-  }
-
-  private void upgradeAndCheck(String url, Dialect dialect, Connect connect, StoreConfig config) throws Exception {
-    Flyway.configure(JdbcStore.class.getClassLoader())
-        .dataSource(url, dialect == Dialect.POSTGRESQL ? TestPostgres.USER : null, null)
-        .locations("classpath:db/migration/common", "classpath:db/migration/" + dialect.migrations)
-        .placeholders(Map.of("identity", dialect == Dialect.SQLITE ? "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT"
-            : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
-        .table("gatehouse_schema_history")
-        .target(dialect == Dialect.SQLITE ? "3" : "2") // PostgreSQL has no version 3
-        .load()
-        .migrate();
+  private void upgradeAndCheck(String url, Dialect dialect, OldStore.Connect connect, StoreConfig config) throws Exception {
+    OldStore.migrateTo(url, dialect, dialect == Dialect.SQLITE ? "3" : "2"); // PostgreSQL has no version 3
 
     InMemoryAuditStore written = new InMemoryAuditStore();
     Instant t = Instant.parse("2026-03-01T10:00:00.000001Z");

@@ -17,7 +17,6 @@ import dev.gatehouse.audit.SignedCheckpoint;
 import dev.gatehouse.core.ClientInfo;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -26,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
-import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,36 +43,16 @@ class LeanRowsMigrationTest {
 
   @Test
   void aVersion4SqliteStoreIsUpgradedWithoutLosingOrRepairingARow() throws Exception {
-    String url = "jdbc:sqlite:" + tmp.resolve("gatehouse.db");
-    upgradeAndCheck(url, Dialect.SQLITE, () -> DriverManager.getConnection(url), StoreConfig.sqlite(tmp.resolve("gatehouse.db")));
+    OldStore.onSqlite(tmp, this::upgradeAndCheck);
   }
 
   @Test
   void aVersion4PostgresStoreIsUpgradedWithoutLosingOrRepairingARow() throws Exception {
-    String database = TestPostgres.createDatabase();
-    try {
-      upgradeAndCheck(TestPostgres.url(database), Dialect.POSTGRESQL, () -> TestPostgres.connect(database),
-          TestPostgres.config(database));
-    } finally {
-      TestPostgres.dropDatabase(database);
-    }
+    OldStore.onPostgres(this::upgradeAndCheck);
   }
 
-  private interface Connect {
-    Connection open() throws SQLException;
-  }
-
-  private void upgradeAndCheck(String url, Dialect dialect, Connect connect, StoreConfig config) throws Exception {
-    Flyway.configure(JdbcStore.class.getClassLoader())
-        .dataSource(url, dialect == Dialect.POSTGRESQL ? TestPostgres.USER : null, null)
-        .locations("classpath:db/migration/common", "classpath:db/migration/" + dialect.migrations)
-        .placeholders(Map.of("identity", dialect == Dialect.SQLITE ? "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT"
-            : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
-        .javaMigrations(new CanonicalEventsMigration(dialect))
-        .table("gatehouse_schema_history")
-        .target("4")
-        .load()
-        .migrate();
+  private void upgradeAndCheck(String url, Dialect dialect, OldStore.Connect connect, StoreConfig config) throws Exception {
+    OldStore.migrateTo(url, dialect, "4", new CanonicalEventsMigration(dialect));
 
     InMemoryAuditStore written = new InMemoryAuditStore();
     Instant t = Instant.parse("2026-03-01T10:00:00.000001Z");
