@@ -241,6 +241,15 @@ final class CanonicalEncoding {
    * corrupted journal record).
    */
   static AuditEvent decodeEvent(byte[] bytes) {
+    return decodeEvent(bytes, null);
+  }
+
+  /**
+   * As {@link #decodeEvent(byte[])}, but with {@code hash} as the event's hash instead of the bytes'
+   * own (not computed): for a store that keeps the hash beside the bytes, where {@code verify}
+   * compares the two.
+   */
+  static AuditEvent decodeEvent(byte[] bytes, String hash) {
     Reader r = new Reader(bytes);
     if (!EVENT_TAG.equals(r.string())) throw new IllegalArgumentException("not a " + EVENT_TAG + " encoding");
     String chainId = r.string();
@@ -269,7 +278,7 @@ final class CanonicalEncoding {
     Map<String, String> attributes = r.map();
     if (r.pos != bytes.length) throw new IllegalArgumentException("trailing bytes after an event");
     EventBody body = new EventBody(type, time, sessionId, principal, resource, client, command, decision, outcome, ref, attributes);
-    return new AuditEvent(chainId, seq, prevHash, body, hash(bytes));
+    return new AuditEvent(chainId, seq, prevHash, body, hash != null ? hash : hash(bytes));
   }
 
   /** Reads the primitives of this encoding; every read checks the bounds. */

@@ -69,6 +69,12 @@ class AuditJournalTest {
     AuditEvent back = CanonicalEncoding.decodeEvent(CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body));
     assertThat(back).isEqualTo(sealed);
     assertThat(back.hashMatches()).isTrue();
+    // A store's hash is taken as it is, not computed: a wrong one makes the event fail verification.
+    AuditEvent withStoredHash = AuditStore.fromCanonicalBytes(
+        CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), "e".repeat(64));
+    assertThat(withStoredHash.hash()).isEqualTo("e".repeat(64));
+    assertThat(withStoredHash.body()).isEqualTo(body);
+    assertThat(withStoredHash.hashMatches()).isFalse();
     assertThatThrownBy(() -> CanonicalEncoding.decodeEvent(java.util.Arrays.copyOf(
         CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), 40)))
         .isInstanceOf(IllegalArgumentException.class);

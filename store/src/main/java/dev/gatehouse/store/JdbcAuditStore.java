@@ -387,8 +387,8 @@ public final class JdbcAuditStore implements AuditStore {
     try {
       if (bytes == null) throw new IllegalArgumentException("the row holds no event bytes");
       if (hash == null) throw new IllegalArgumentException("the row holds no hash");
-      AuditEvent e = AuditStore.fromCanonicalBytes(bytes);
-      return new AuditEvent(chainId, seq, e.prevHash(), e.body(), HexFormat.of().formatHex(hash));
+      AuditEvent e = AuditStore.fromCanonicalBytes(bytes, HexFormat.of().formatHex(hash));
+      return new AuditEvent(chainId, seq, e.prevHash(), e.body(), e.hash());
     } catch (RuntimeException e) {
       throw AuditException.unreadable(chainId, seq, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
     }
