@@ -43,6 +43,12 @@ import java.util.stream.StreamSupport;
  * transactions may commit out of order: a follower can miss an event committed late (verification
  * is not affected). Thread-safe: appends are serialised on one connection kept for them (the audit
  * writer is the only appender); reads use the pool. One instance per store ({@link JdbcStore#audit()}).
+ *
+ * <p>Longer than 400 lines because it is the whole {@link AuditStore} port: append with its
+ * transaction handling on each database, and the reads ({@code events}, {@code find}, {@code
+ * search}, {@code tail}, {@code after}, checkpoints) that share one row mapping and one connection
+ * discipline. Row writing ({@link EventRowWriter}) and search matching ({@link SearchIndex}) are
+ * already apart.
  */
 public final class JdbcAuditStore implements AuditStore {
   private static final String INSERT_CHECKPOINT =
