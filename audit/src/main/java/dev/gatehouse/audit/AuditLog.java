@@ -116,7 +116,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   @Override
   public void sessionOpened(Session session) {
-    SessionParts parts = SessionParts.of(session);
+    SessionParts parts = new SessionParts(session);
     durable(new Builder(EventType.SESSION_OPENED, Map.of("deadline", session.deadline().toString())).session(parts).build());
     sessions.put(session.id().value(), parts); // only once the session exists: a refused one is never closed
   }
@@ -241,7 +241,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   private Builder sessionEvent(EventType type, Session session, Map<String, String> attributes) {
     SessionParts parts = sessions.get(session.id().value());
     // The same session object as at its opening (never another session that reuses the id).
-    if (parts == null || parts.session != session) parts = SessionParts.of(session);
+    if (parts == null || parts.session != session) parts = new SessionParts(session);
     return new Builder(type, attributes).session(parts);
   }
 
@@ -271,10 +271,6 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       principal = actor(Optional.of(s.principal()));
       resource = Optional.of(clean(s.resource().name()));
       client = Optional.of(cleanClient(s.client()));
-    }
-
-    static SessionParts of(Session s) {
-      return new SessionParts(s);
     }
 
     /**

@@ -59,25 +59,14 @@ final class CanonicalEventsMigration extends StoreMigration {
       s.execute("ALTER TABLE audit_events_v4 RENAME TO audit_events");
       s.execute("CREATE UNIQUE INDEX audit_events_chain_seq ON audit_events (chain_id, seq)");
       s.execute("CREATE INDEX audit_events_time ON audit_events (time_us)");
-      switch (dialect) {
-        case SQLITE -> {
-          // As V2 and V3: append-only triggers; no principal or resource indexes on the embedded store.
-          s.execute("CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN "
-              + "SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused'); END");
-          s.execute("CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN "
-              + "SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused'); END");
-        }
-        case POSTGRESQL -> {
-          s.execute("CREATE INDEX audit_events_subject ON audit_events (principal_subject, time_us)");
-          s.execute("CREATE INDEX audit_events_principal_name ON audit_events (principal_name, time_us)");
-          s.execute("CREATE INDEX audit_events_resource ON audit_events (resource_name, time_us)");
-          s.execute("SELECT setval(pg_get_serial_sequence('audit_events', 'pos'), COALESCE(MAX(pos), 0) + 1, false) FROM audit_events");
-          s.execute("CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
-              + "FOR EACH ROW EXECUTE FUNCTION gatehouse_audit_append_only()");
-          s.execute("CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
-              + "FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_audit_append_only()");
-        }
+      // As V2 and V3: no principal or resource indexes on the embedded store.
+      if (dialect == Dialect.POSTGRESQL) {
+        s.execute("CREATE INDEX audit_events_subject ON audit_events (principal_subject, time_us)");
+        s.execute("CREATE INDEX audit_events_principal_name ON audit_events (principal_name, time_us)");
+        s.execute("CREATE INDEX audit_events_resource ON audit_events (resource_name, time_us)");
       }
+      continuePositions(s);
+      appendOnly(s, "audit_events");
     }
   }
 

@@ -215,7 +215,7 @@ public final class JdbcStore implements AutoCloseable {
   /**
    * A new SQLite store gets pages of {@value #SQLITE_PAGE_SIZE} bytes, not 4 KiB: an audit row is
    * about 700 bytes, and with larger pages SQLite splits and writes pages less often per row
-   * (StoreAppendCost: about a fifth less CPU per event). The page size must be set before the first
+   * (StoreAppendCost: about a quarter less CPU per event). The page size must be set before the first
    * table is created, and before WAL mode, which the pool's connection properties set in no fixed
    * order; hence this first plain connection. An existing store keeps its page size (a WAL store
    * changes it only by leaving WAL mode for a VACUUM).

@@ -67,29 +67,9 @@ final class LeanRowsMigration extends StoreMigration {
       s.execute("DROP TABLE audit_events");
       s.execute("ALTER TABLE audit_events_v5 RENAME TO audit_events");
       s.execute("CREATE UNIQUE INDEX audit_events_chain_seq ON audit_events (chain, seq)");
-      if (!sqlite) {
-        s.execute("SELECT setval(pg_get_serial_sequence('audit_events', 'pos'), COALESCE(MAX(pos), 0) + 1, false) FROM audit_events");
-      }
+      continuePositions(s);
       for (String table : List.of("audit_events", "audit_chains", "audit_search_terms", "audit_search_times")) {
         appendOnly(s, table);
-      }
-    }
-  }
-
-  /** As V2: the database refuses UPDATE and DELETE (and on PostgreSQL TRUNCATE) of audit rows. */
-  private void appendOnly(Statement s, String table) throws SQLException {
-    switch (dialect) {
-      case SQLITE -> {
-        s.execute("CREATE TRIGGER " + table + "_no_update BEFORE UPDATE ON " + table + " BEGIN "
-            + "SELECT RAISE(ABORT, '" + table + " rows are append-only: UPDATE refused'); END");
-        s.execute("CREATE TRIGGER " + table + "_no_delete BEFORE DELETE ON " + table + " BEGIN "
-            + "SELECT RAISE(ABORT, '" + table + " rows are append-only: DELETE refused'); END");
-      }
-      case POSTGRESQL -> {
-        s.execute("CREATE TRIGGER " + table + "_append_only BEFORE UPDATE OR DELETE ON " + table
-            + " FOR EACH ROW EXECUTE FUNCTION gatehouse_audit_append_only()");
-        s.execute("CREATE TRIGGER " + table + "_no_truncate BEFORE TRUNCATE ON " + table
-            + " FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_audit_append_only()");
       }
     }
   }

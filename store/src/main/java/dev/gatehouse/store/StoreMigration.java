@@ -1,5 +1,7 @@
 package dev.gatehouse.store;
 
+import java.sql.SQLException;
+import java.sql.Statement;
 import org.flywaydb.core.api.MigrationVersion;
 import org.flywaydb.core.api.migration.JavaMigration;
 
@@ -37,5 +39,33 @@ abstract class StoreMigration implements JavaMigration {
   @Override
   public final boolean canExecuteInTransaction() {
     return true;
+  }
+
+  /** As V2: the database refuses UPDATE and DELETE (and on PostgreSQL TRUNCATE) of the table's rows. */
+  protected final void appendOnly(Statement s, String table) throws SQLException {
+    switch (dialect) {
+      case SQLITE -> {
+        s.execute("CREATE TRIGGER " + table + "_no_update BEFORE UPDATE ON " + table + " BEGIN "
+            + "SELECT RAISE(ABORT, '" + table + " rows are append-only: UPDATE refused'); END");
+        s.execute("CREATE TRIGGER " + table + "_no_delete BEFORE DELETE ON " + table + " BEGIN "
+            + "SELECT RAISE(ABORT, '" + table + " rows are append-only: DELETE refused'); END");
+      }
+      case POSTGRESQL -> {
+        s.execute("CREATE TRIGGER " + table + "_append_only BEFORE UPDATE OR DELETE ON " + table
+            + " FOR EACH ROW EXECUTE FUNCTION gatehouse_audit_append_only()");
+        s.execute("CREATE TRIGGER " + table + "_no_truncate BEFORE TRUNCATE ON " + table
+            + " FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_audit_append_only()");
+      }
+    }
+  }
+
+  /**
+   * After rows were copied with their positions ({@code OVERRIDING SYSTEM VALUE}): PostgreSQL's
+   * identity continues after the largest (SQLite's rowid does by itself).
+   */
+  protected final void continuePositions(Statement s) throws SQLException {
+    if (dialect == Dialect.POSTGRESQL) {
+      s.execute("SELECT setval(pg_get_serial_sequence('audit_events', 'pos'), COALESCE(MAX(pos), 0) + 1, false) FROM audit_events");
+    }
   }
 }
