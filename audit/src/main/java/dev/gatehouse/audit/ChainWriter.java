@@ -1,6 +1,7 @@
 package dev.gatehouse.audit;
 
 import dev.gatehouse.core.AuditUnavailableException;
+import dev.gatehouse.core.Blocking;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -205,6 +206,7 @@ final class ChainWriter implements Runnable {
     }
     if (wake) LockSupport.unpark(indexer);
     if (fsync) {
+      Blocking.aboutToBlock(); // a sync of the journal, then the store's commit
       try {
         journal.sync(ticket);
       } catch (IOException e) {
@@ -228,6 +230,7 @@ final class ChainWriter implements Runnable {
     long left = config.durableTimeout().toNanos();
     while (unindexed.get() >= config.queueCapacity() && left > 0 && !closed && storeFailure == null) {
       wake();
+      Blocking.aboutToBlock();
       try {
         left = room.awaitNanos(left);
       } catch (InterruptedException e) {
@@ -257,6 +260,7 @@ final class ChainWriter implements Runnable {
               + config.durableTimeout().toMillis() + " ms", null);
         }
         wake();
+        Blocking.aboutToBlock();
         storedLock.lock();
         try {
           if (indexedSeq < target) stored.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(10)));
