@@ -5,8 +5,10 @@ import dev.gatehouse.postgres.wire.FrameReader;
 import dev.gatehouse.postgres.wire.MessageWriter;
 import dev.gatehouse.postgres.wire.Terminate;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.channels.SocketChannel;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -30,7 +32,9 @@ import javax.net.ssl.SSLSocket;
 public final class BackendConnection implements AutoCloseable {
   private final Socket socket;
   private final FrameReader reader;
-  private final MessageWriter writer;
+  private MessageWriter writer;
+  /** The channel's stream once the connection is relayed by the event loop ({@link #useChannel}). */
+  private ChannelStreams.Input channelInput;
   private final Optional<BackendKeyData> backendKey;
   private final Map<String, String> parameterStatus;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -58,7 +62,28 @@ public final class BackendConnection implements AutoCloseable {
    * the socket's stream, read in large slices. After this call {@link #reader()} must not be used.
    */
   BackendInput relayInput(BackendInput.BeforeRead beforeRead) throws IOException {
-    return new BackendInput(socket.getInputStream(), reader.takeBuffered(), beforeRead);
+    InputStream in = channelInput != null ? channelInput : socket.getInputStream();
+    return new BackendInput(in, reader.takeBuffered(), beforeRead);
+  }
+
+  /** The channel under the socket when the connection is plaintext (the event loop can relay it). */
+  Optional<SocketChannel> plainChannel() {
+    return socket instanceof SSLSocket ? Optional.empty() : Optional.ofNullable(socket.getChannel());
+  }
+
+  /**
+   * Event-loop mode, before the relays start: the channel becomes non-blocking, {@link #writer()}
+   * writes through it and {@link #relayInput} reads from it.
+   *
+   * @return the stream {@link #relayInput} will read, for the loop's reads of what is there now
+   */
+  ChannelStreams.Input useChannel() throws IOException {
+    SocketChannel channel = plainChannel().orElseThrow(() -> new IllegalStateException("not a plaintext channel"));
+    writer.flush();
+    channel.configureBlocking(false);
+    channelInput = new ChannelStreams.Input(channel, new byte[0]);
+    writer = new MessageWriter(new ChannelStreams.Output(channel));
+    return channelInput;
   }
 
   /** Messages to the server; nothing leaves before {@link MessageWriter#flush()}. */

@@ -32,6 +32,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -224,7 +225,13 @@ public final class BackendConnector {
    * socket, not by a timed connect, which would leave the socket non-blocking (see {@link Deadlines}).
    */
   private Socket connectUntimed(PostgresTarget target) {
-    Socket socket = new Socket();
+    Socket socket;
+    try {
+      // A channel's socket: the event loop can take it over once the session is relayed.
+      socket = SocketChannel.open().socket();
+    } catch (IOException e) {
+      throw new PostgresGatewayException("08001", "could not open a socket: " + e.getMessage(), e);
+    }
     Deadlines.Watch watch = Deadlines.after(connectTimeout, () -> closeQuietly(socket));
     try {
       socket.setTcpNoDelay(true);

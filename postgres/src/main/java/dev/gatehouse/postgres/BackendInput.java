@@ -168,6 +168,45 @@ final class BackendInput {
     }
   }
 
+  /**
+   * Event-loop mode: reads once what the socket has now (the stream returns 0 when it has nothing),
+   * without running {@code beforeRead}. The buffer grows, up to {@link #MAX_READ}, when the frame
+   * at its head needs it to lie whole, or when it is full (a result is streaming).
+   *
+   * @return bytes read, 0 when the socket had nothing, -1 at end of stream
+   */
+  int readAvailable() throws IOException {
+    if (pos > 0) {
+      System.arraycopy(buf, pos, buf, 0, limit - pos);
+      limit -= pos;
+      pos = 0;
+    }
+    long want = limit >= 5 ? 5L + Math.max(0, int32(buf, 1) - 4) : 0;
+    if (want > buf.length && want <= MAX_READ) buf = Arrays.copyOf(buf, (int) Math.min(MAX_READ, Math.max(want, 2L * buf.length)));
+    if (limit == buf.length && buf.length < MAX_READ) buf = Arrays.copyOf(buf, Math.min(MAX_READ, buf.length * 2));
+    if (limit == buf.length) return 0;
+    int r = in.read(buf, limit, buf.length - limit);
+    if (r > 0) limit += r;
+    return r;
+  }
+
+  /** Whether the buffer is full: right after {@link #readAvailable()}, the socket may have more. */
+  boolean full() {
+    return limit == buf.length;
+  }
+
+  /**
+   * Whether {@link #next()} and handling the frame it parses can go without waiting for the
+   * target: the frame lies whole in the buffer, or it is longer than {@link #MAX_READ} and streams
+   * through as it arrives (or its header is invalid, which {@link #next()} reports).
+   */
+  boolean frameReady() {
+    int n = limit - pos;
+    if (n < 5) return false;
+    int length = int32(buf, pos + 1);
+    return length < 4 || buf[pos] == 0 || n - 1 >= length || length >= MAX_READ;
+  }
+
   /** Bytes read past the current position. */
   int buffered() {
     return limit - pos;

@@ -83,37 +83,101 @@ final class BackendRelay {
     this.client = new ClientBatch(session.clientOutput);
   }
 
+  /** Thread mode: relays until the session ends, then tells the client why and closes it. */
   void run() {
     try {
-      // What startup wrote is sent already; from here on this relay writes through its own batch.
-      s.clientWriter.flush();
-      input = s.backend.relayInput(this::beforeRead);
-      while (true) {
-        if (!input.next()) {
-          String resource = s.session.resource().name();
-          s.end(fatalRelayed ? "resource ended the session" : "connection to resource lost",
-              fatalRelayed ? Optional.empty() : Optional.of(Replies.resourceLost(resource)));
-          return;
-        }
-        handle(input.type());
-      }
-    } catch (ProtocolException e) {
-      s.end("protocol violation by the resource: " + e.getMessage(), Optional.of(Replies.protocolViolation(
-          "resource \"" + s.session.resource().name() + "\" sent an invalid message; the session was ended")));
-    } catch (PostgresGatewayException e) {
-      s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
-    } catch (IOException e) {
-      if (s.clientOutput.failed()) {
-        s.end("client connection lost", Optional.empty());
-      } else {
-        s.end("connection to resource lost: " + e.getMessage(), fatalRelayed
-            ? Optional.empty() : Optional.of(Replies.resourceLost(s.session.resource().name())));
-      }
-    } catch (RuntimeException e) {
-      log.error("internal error relaying resource messages", e);
-      s.end("internal error: " + e, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
+      start();
+      drain();
+    } catch (IOException | RuntimeException e) {
+      stopped(e);
     } finally {
       tellClientAndClose();
+    }
+  }
+
+  /** Takes over the target's bytes; before the first {@link #ready} (event-loop mode) or by {@link #run}. */
+  void start() throws IOException {
+    // What startup wrote is sent already; from here on this relay writes through its own batch.
+    s.clientWriter.flush();
+    input = s.backend.relayInput(this::beforeRead);
+  }
+
+  /**
+   * Event-loop mode: relays every message the target has sent so far and returns when the next
+   * one is not whole yet; when this direction is over (the session ended, the target left), tells
+   * the client why and closes it.
+   *
+   * @param in the target channel's stream under {@link #input}
+   * @return false when this direction of the session is over
+   */
+  boolean ready(ChannelStreams.Input in) {
+    try {
+      if (s.ending().isPresent()) {
+        tellClientAndClose();
+        return false;
+      }
+      while (true) {
+        int read;
+        in.now(true);
+        try {
+          read = input.readAvailable();
+        } finally {
+          in.now(false);
+        }
+        if (read < 0) {
+          drain(); // at the end of the stream: what is buffered, then the end (no read waits any more)
+          tellClientAndClose();
+          return false;
+        }
+        boolean full = input.full();
+        while (input.frameReady()) {
+          input.next();
+          handle(input.type());
+        }
+        if (read == 0 || !full) break;
+      }
+      beforeRead();
+      return true;
+    } catch (IOException | RuntimeException e) {
+      stopped(e);
+      tellClientAndClose();
+      return false;
+    }
+  }
+
+  /** Relays messages until the target's stream ends; every read may wait. */
+  private void drain() throws IOException {
+    while (true) {
+      if (!input.next()) {
+        String resource = s.session.resource().name();
+        s.end(fatalRelayed ? "resource ended the session" : "connection to resource lost",
+            fatalRelayed ? Optional.empty() : Optional.of(Replies.resourceLost(resource)));
+        return;
+      }
+      handle(input.type());
+    }
+  }
+
+  /** Ends the session for the failure that stopped this direction. */
+  private void stopped(Exception failure) {
+    switch (failure) {
+      case ProtocolException e -> s.end("protocol violation by the resource: " + e.getMessage(),
+          Optional.of(Replies.protocolViolation(
+              "resource \"" + s.session.resource().name() + "\" sent an invalid message; the session was ended")));
+      case PostgresGatewayException e ->
+          s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
+      case IOException e -> {
+        if (s.clientOutput.failed()) {
+          s.end("client connection lost", Optional.empty());
+        } else {
+          s.end("connection to resource lost: " + e.getMessage(), fatalRelayed
+              ? Optional.empty() : Optional.of(Replies.resourceLost(s.session.resource().name())));
+        }
+      }
+      default -> {
+        log.error("internal error relaying resource messages", failure);
+        s.end("internal error: " + failure, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
+      }
     }
   }
 

@@ -94,7 +94,8 @@ final class ClientStartup {
       Clock clock,
       Consumer<ProxySession> opened,
       Consumer<ProxySession> closed,
-      java.util.function.BiFunction<Session, PostgresTarget, SessionMasking> masking) {}
+      java.util.function.BiFunction<Session, PostgresTarget, SessionMasking> masking,
+      Optional<RelayLoop> loop) {}
 
   /** The connection switched to TLS, or refused to; the reader and writer are the current ones. */
   private Socket channel;
@@ -110,6 +111,8 @@ final class ClientStartup {
   private Optional<Deadlines.Watch> watch = Optional.empty();
 
   private final Runnable startupDone;
+  /** The session was handed to the event loop, which owns the sockets from then on. */
+  private boolean relayed;
 
   /** @param startupDone called once the connection is a session (the gateway then tracks the session) */
   ClientStartup(Gateway gateway, Socket socket, Runnable startupDone) {
@@ -133,7 +136,8 @@ final class ClientStartup {
         clientAddress = format(ProxyProtocol.readClientAddress(input, peer));
       }
       Optional<Handoff> handoff = startup();
-      if (handoff.isPresent()) handoff.get().run();
+      // On the event loop the session goes on after this thread is done: its sockets stay open.
+      if (handoff.isPresent()) relayed = handoff.get().run();
     } catch (SocketTimeoutException e) {
       log.info("client {} did not complete startup within {}", clientAddress, gateway.config().startupTimeout());
       refuse(Replies.protocolViolation("timeout: startup was not completed within "
@@ -151,7 +155,7 @@ final class ClientStartup {
       refuse(Replies.fatal("XX000", "internal error in Gatehouse"));
     } finally {
       watch.ifPresent(Deadlines.Watch::disarm);
-      close();
+      if (!relayed) close();
       MDC.remove("session");
     }
   }
@@ -167,8 +171,9 @@ final class ClientStartup {
 
   /** The admitted session, ready to relay. */
   private record Handoff(ProxySession session) {
-    void run() {
-      session.run();
+    /** @return whether the session goes on (on the event loop) after this call */
+    boolean run() {
+      return session.run();
     }
   }
 
@@ -302,7 +307,7 @@ final class ClientStartup {
         .orElseGet(ClientStartup::unregisteredKey);
     ProxySession proxy = new ProxySession(session, gateway.checkpoint(), gateway.classifier(), gateway.config(),
         channel, reader, input, writer, output, backend, gateway.cancelKeys(), minted, gateway.clock(),
-        gateway.closed(), gateway.masking().apply(session, target));
+        gateway.closed(), gateway.masking().apply(session, target), gateway.loop());
     // Tracked before the client hears it is in, so a gateway shutdown cannot miss it.
     gateway.opened().accept(proxy);
     startupDone.run();

@@ -1,5 +1,6 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.core.Blocking;
 import dev.gatehouse.core.ColumnOrigin;
 import dev.gatehouse.masking.Reads;
 import dev.gatehouse.masking.ResultColumn;
@@ -408,6 +409,7 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   private <T> T locked(Call<T> call) {
+    Blocking.aboutToBlock(); // a query on the catalog connection, maybe its connect
     lock.lock();
     try {
       if (connection == null || connection.isClosed()) connection = connect.get();

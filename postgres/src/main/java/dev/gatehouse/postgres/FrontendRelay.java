@@ -91,42 +91,92 @@ final class FrontendRelay {
     this.target = session.backend.writer();
   }
 
+  /** Thread mode: relays until the session ends. */
   void run() {
     try {
+      while (step()) {
+        // next message
+      }
+    } catch (IOException | RuntimeException e) {
+      stopped(e);
+    }
+  }
+
+  /**
+   * Event-loop mode: handles every message the client has sent so far and returns when the next
+   * one is not whole yet (the loop calls again when more bytes arrive).
+   *
+   * @param in the client channel's stream under {@link ProxySession#clientReader}
+   * @return false when this direction of the session is over
+   */
+  boolean ready(ChannelStreams.Input in) {
+    if (s.ending().isPresent()) return false; // ended elsewhere: the target's direction tells the client
+    try {
       while (true) {
-        Optional<FrameHeader> next = s.clientReader.readHeader(s.config.maxMessageLength());
-        if (next.isEmpty()) {
-          s.end("client disconnected", Optional.empty());
-          return;
+        int read;
+        in.now(true);
+        try {
+          read = s.clientReader.readAvailable();
+        } finally {
+          in.now(false);
         }
-        FrameHeader header = next.get();
-        if (header.type() == COPY_DATA) {
-          // COPY FROM STDIN data: decided with its COPY statement, relayed in chunks.
-          target.relay(header, s.clientReader);
-        } else {
-          Frame frame = s.clientReader.readBody(header);
-          if (!handle(frame)) return;
+        boolean full = s.clientReader.room() == 0;
+        while (read < 0 || s.clientReader.nextBuffered()) {
+          if (!step()) return false;
         }
-        // Whole messages the client sent together are read together: forward them in one write.
-        // (buffered() asks no system call, unlike hasBufferedBytes(), once per message batch.)
-        if (s.clientReader.buffered() == 0) target.flush();
+        if (read <= 0 || !full) break; // the socket had no more than the buffer took
       }
-    } catch (ProtocolException e) {
-      s.end("protocol violation by the client: " + e.getMessage(),
+      target.flush();
+      return true;
+    } catch (IOException | RuntimeException e) {
+      stopped(e);
+      return false;
+    }
+  }
+
+  /** Relays one client message; false when the session is over (the client left or said goodbye). */
+  private boolean step() throws IOException {
+    Optional<FrameHeader> next = s.clientReader.readHeader(s.config.maxMessageLength());
+    if (next.isEmpty()) {
+      s.end("client disconnected", Optional.empty());
+      return false;
+    }
+    FrameHeader header = next.get();
+    if (header.type() == COPY_DATA) {
+      // COPY FROM STDIN data: decided with its COPY statement, relayed in chunks.
+      target.relay(header, s.clientReader);
+    } else {
+      Frame frame = s.clientReader.readBody(header);
+      if (!handle(frame)) return false;
+    }
+    // Whole messages the client sent together are read together: forward them in one write.
+    // (buffered() asks no system call, unlike hasBufferedBytes(), once per message batch.)
+    if (s.clientReader.buffered() == 0) target.flush();
+    return true;
+  }
+
+  /** Ends the session for the failure that stopped this direction. */
+  private void stopped(Exception failure) {
+    switch (failure) {
+      case ProtocolException e -> s.end("protocol violation by the client: " + e.getMessage(),
           Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
-    } catch (PostgresGatewayException e) {
-      s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
-    } catch (SessionState.Closed e) {
-      // ended elsewhere; the reason is recorded already
-    } catch (IOException | UncheckedIOException e) {
-      if (s.clientInput.failed()) {
-        s.end("client connection lost", Optional.empty());
-      } else {
-        s.end("connection to resource lost while sending", Optional.of(Replies.resourceLost(s.session.resource().name())));
+      case PostgresGatewayException e ->
+          s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
+      case SessionState.Closed e -> { } // ended elsewhere; the reason is recorded already
+      case IOException e -> lost();
+      case UncheckedIOException e -> lost();
+      default -> {
+        log.error("internal error relaying client messages", failure);
+        s.end("internal error: " + failure, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
       }
-    } catch (RuntimeException e) {
-      log.error("internal error relaying client messages", e);
-      s.end("internal error: " + e, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
+    }
+  }
+
+  private void lost() {
+    if (s.clientInput.failed()) {
+      s.end("client connection lost", Optional.empty());
+    } else {
+      s.end("connection to resource lost while sending", Optional.of(Replies.resourceLost(s.session.resource().name())));
     }
   }
 

@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.channels.ServerSocketChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -59,6 +60,8 @@ public final class PostgresGateway implements AutoCloseable {
   private final Map<String, ColumnCatalog> catalogs = new ConcurrentHashMap<>();
   private volatile ServerSocket server;
   private volatile Thread acceptor;
+  /** Relays the plaintext sessions (TLS sessions run on threads); absent when configured off. */
+  private final Optional<RelayLoop> loop;
   private volatile boolean closed;
 
   /**
@@ -110,6 +113,7 @@ public final class PostgresGateway implements AutoCloseable {
     this.connector = Objects.requireNonNull(connector, "connector == null");
     this.clock = Objects.requireNonNull(clock, "clock == null");
     this.config = Objects.requireNonNull(config, "config == null");
+    this.loop = relayLoop();
     this.parts = new ClientStartup.Gateway(
         config,
         Objects.requireNonNull(checkpoint, "checkpoint == null"),
@@ -120,7 +124,19 @@ public final class PostgresGateway implements AutoCloseable {
         Objects.requireNonNull(clock, "clock == null"),
         this::opened,
         sessions::remove,
-        this::sessionMasking);
+        this::sessionMasking,
+        loop);
+  }
+
+  /**
+   * The event loop, with one selector per core, unless the system property {@code
+   * gatehouse.postgres.relay} is {@code threads} (every session then runs on two threads, as TLS
+   * sessions do); {@code gatehouse.postgres.loop-threads} sets another number of selectors.
+   */
+  private static Optional<RelayLoop> relayLoop() {
+    if ("threads".equals(System.getProperty("gatehouse.postgres.relay"))) return Optional.empty();
+    int groups = Integer.getInteger("gatehouse.postgres.loop-threads", Runtime.getRuntime().availableProcessors());
+    return Optional.of(new RelayLoop("pg-loop", Math.max(1, groups)));
   }
 
   /**
@@ -132,7 +148,8 @@ public final class PostgresGateway implements AutoCloseable {
   public synchronized void start() {
     if (server != null || closed) throw new IllegalStateException("start() called twice or after close()");
     try {
-      ServerSocket socket = new ServerSocket();
+      // A channel's socket: the event loop can take over the sessions' sockets after startup.
+      ServerSocket socket = ServerSocketChannel.open().socket();
       socket.setReuseAddress(true);
       socket.bind(new InetSocketAddress(InetAddress.getByName(config.bindHost()), config.port()), 1024);
       server = socket;
@@ -218,6 +235,7 @@ public final class PostgresGateway implements AutoCloseable {
       }
     }
     for (ColumnCatalog catalog : catalogs.values()) catalog.close();
+    loop.ifPresent(RelayLoop::close);
     log.info("PostgreSQL listener on {}:{} closed", config.bindHost(), s == null ? config.port() : s.getLocalPort());
   }
 

@@ -9,6 +9,7 @@ import dev.gatehouse.postgres.wire.FrameReader;
 import dev.gatehouse.postgres.wire.MessageWriter;
 import java.io.IOException;
 import java.net.Socket;
+import java.nio.channels.SocketChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,6 +17,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -48,10 +50,11 @@ final class ProxySession {
   final SqlClassifier classifier;
   final PostgresListenerConfig config;
   final Socket clientSocket;
-  final FrameReader clientReader;
-  final WatchedStreams.ClientInput clientInput;
-  final MessageWriter clientWriter;
-  final WatchedStreams.ClientOutput clientOutput;
+  // Replaced by streams over the channels when the event loop relays the session (before it starts).
+  FrameReader clientReader;
+  WatchedStreams.ClientInput clientInput;
+  MessageWriter clientWriter;
+  WatchedStreams.ClientOutput clientOutput;
   final BackendConnection backend;
   /** A portal bound (and decided) but never executed ends with nothing run: completed with no rows. */
   final SessionState state = new SessionState(this::portalEndedUnexecuted);
@@ -65,6 +68,11 @@ final class ProxySession {
   private final AtomicReference<Ending> ending = new AtomicReference<>();
   private final AtomicInteger running = new AtomicInteger(2);
   private volatile Thread watcher;
+  /** The event loop that relays plaintext sessions; absent: every session runs on threads. */
+  private final Optional<RelayLoop> loop;
+  /** The channels' handlers in event-loop mode, poked when the session ends. */
+  private volatile RelayLoop.Pump clientPump;
+  private volatile RelayLoop.Pump backendPump;
 
   ProxySession(
       Session session,
@@ -81,7 +89,8 @@ final class ProxySession {
       BackendKeyData mintedKey,
       Clock clock,
       Consumer<ProxySession> onFinished,
-      SessionMasking masking) {
+      SessionMasking masking,
+      Optional<RelayLoop> loop) {
     this.session = session;
     this.checkpoint = checkpoint;
     this.classifier = classifier;
@@ -97,10 +106,84 @@ final class ProxySession {
     this.clock = clock;
     this.onFinished = onFinished;
     this.masking = masking;
+    this.loop = loop;
   }
 
   /**
-   * Runs the session: client→target on the calling thread (the connection's startup thread, a
+   * Runs the session: on the event loop when both connections are plaintext channels ({@link
+   * #startOnLoop}; returns at once, true), else on threads ({@link #runOnThreads}; returns when the
+   * session ended, false).
+   *
+   * @return whether the session goes on after this call (the caller must leave its sockets open)
+   */
+  boolean run() {
+    Optional<SocketChannel> clientChannel = clientSocket instanceof SSLSocket
+        ? Optional.empty() : Optional.ofNullable(clientSocket.getChannel());
+    Optional<SocketChannel> backendChannel = backend.plainChannel();
+    if (loop.isPresent() && clientChannel.isPresent() && backendChannel.isPresent()) {
+      startOnLoop(loop.get(), clientChannel.get());
+      return true;
+    }
+    runOnThreads();
+    return false;
+  }
+
+  /**
+   * Event-loop mode: both channels become non-blocking and are registered with one group of the
+   * loop, which runs {@link FrontendRelay#ready} when the client has bytes and {@link
+   * BackendRelay#ready} when the target has. Either returns false when its direction is over.
+   */
+  private void startOnLoop(RelayLoop relayLoop, SocketChannel clientChannel) {
+    String id = session.id().value();
+    ChannelStreams.Input clientIn;
+    ChannelStreams.Input backendIn;
+    BackendRelay back;
+    try {
+      clientIn = new ChannelStreams.Input(clientChannel, clientReader.takeBuffered());
+      clientChannel.configureBlocking(false);
+      clientInput = new WatchedStreams.ClientInput(clientIn, clock, Optional.empty(), Optional.empty());
+      clientReader = new FrameReader(clientInput);
+      clientOutput = new WatchedStreams.ClientOutput(new ChannelStreams.Output(clientChannel));
+      clientWriter = new MessageWriter(clientOutput);
+      backendIn = backend.useChannel();
+      back = new BackendRelay(this); // writes through the new client stream
+      back.start();
+    } catch (IOException | RuntimeException e) {
+      // Still blocking, or half switched: end it here, as a relay thread would have.
+      end("connection lost while the session started: " + e, Optional.empty());
+      finished();
+      finished();
+      return;
+    }
+    FrontendRelay front = new FrontendRelay(this);
+    watcher = Thread.ofVirtual().name("pg-expiry-" + id).start(this::watchDeadline);
+    RelayLoop.Group group = relayLoop.group();
+    clientPump = group.register(clientChannel, () -> direction(id, () -> front.ready(clientIn)));
+    backendPump = group.register(backend.plainChannel().orElseThrow(), () -> direction(id, () -> back.ready(backendIn)));
+    if (ending.get() != null) poke(); // ended while registering: the pokes in end() may have found no pump
+  }
+
+  /** One run of a direction's handler on the loop, with the session's id in the logs. */
+  private boolean direction(String id, java.util.function.BooleanSupplier handler) {
+    MDC.put("session", id);
+    try {
+      if (handler.getAsBoolean()) return true;
+      finished();
+      return false;
+    } finally {
+      MDC.remove("session");
+    }
+  }
+
+  private void poke() {
+    RelayLoop.Pump c = clientPump;
+    RelayLoop.Pump b = backendPump;
+    if (c != null) c.poke();
+    if (b != null) b.poke();
+  }
+
+  /**
+   * Thread mode (a TLS session, or no event loop): client→target on the calling thread (the connection's startup thread, a
    * platform thread), target→client on one more platform thread; returns when both ended. Platform
    * threads because each direction blocks in a read for every statement and for every batch of rows
    * a result streams: a platform thread is woken by the kernel directly, where a virtual thread goes
@@ -111,7 +194,7 @@ final class ProxySession {
    * row of a large result by about 65% (bench/masking.sh); mixing the kinds was worse than either.
    * Rows streaming through masking (issue #4's targets) keep platform threads.
    */
-  void run() {
+  private void runOnThreads() {
     String id = session.id().value();
     Thread backendThread = Thread.ofPlatform().daemon().name("pg-backend-" + id).start(() -> {
       MDC.put("session", id);
@@ -154,6 +237,7 @@ final class ProxySession {
     }
     state.shutdown();
     backend.abort();
+    poke();
   }
 
   Optional<Ending> ending() {

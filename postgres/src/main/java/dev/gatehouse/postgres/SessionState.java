@@ -1,5 +1,6 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.core.Blocking;
 import dev.gatehouse.masking.MaskPlan;
 import dev.gatehouse.postgres.sql.Analysis;
 import dev.gatehouse.postgres.wire.RowDescription;
@@ -166,6 +167,7 @@ final class SessionState {
           runUnlocked(beforeWait);
           continue;
         }
+        Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
         changed.awaitUninterruptibly();
       }
       if (closed) throw new Closed();
@@ -228,6 +230,7 @@ final class SessionState {
             flushed = true;
             runUnlocked(beforeWait);
           } else {
+            Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
             changed.awaitUninterruptibly();
           }
           continue;
@@ -312,6 +315,7 @@ final class SessionState {
           runUnlocked(beforeWait);
           continue;
         }
+        Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
         changed.awaitUninterruptibly();
       }
       return Optional.ofNullable(portal.shape);

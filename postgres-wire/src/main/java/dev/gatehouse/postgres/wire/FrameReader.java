@@ -164,6 +164,45 @@ public final class FrameReader {
     return limit - pos;
   }
 
+  /**
+   * Reads once from the stream into the buffer, without waiting when the stream can say it has
+   * nothing now (a non-blocking channel's stream returns 0): how an event loop takes what a socket
+   * has. Moves what is buffered to the buffer's start first.
+   *
+   * @return bytes read; 0 when the stream had nothing or the buffer is full; -1 at end of stream
+   */
+  public int readAvailable() throws IOException {
+    checkNoPending();
+    compact();
+    if (limit == buf.length) {
+      return 0;
+    }
+    int r = in.read(buf, limit, buf.length - limit);
+    if (r > 0) {
+      limit += r;
+    }
+    return r;
+  }
+
+  /** Free room in the buffer once what is buffered is moved to its start. */
+  public int room() {
+    return buf.length - (limit - pos);
+  }
+
+  /**
+   * Whether the next message can be read from what is buffered, without waiting for the stream:
+   * it lies whole in the buffer, or its header does and it is longer than the buffer, so it must
+   * be read as it arrives anyway (or its header is invalid, which reading it reports).
+   */
+  public boolean nextBuffered() {
+    int n = limit - pos;
+    if (pending != null || n < 5) {
+      return false;
+    }
+    int length = BodyReader.int32At(buf, pos + 1);
+    return length < 4 || n - 1 >= length || length >= buf.length;
+  }
+
   /** Removes and returns the bytes read ahead of the last message (possibly none). */
   public byte[] takeBuffered() {
     checkNoPending();
@@ -235,11 +274,7 @@ public final class FrameReader {
     if (limit - pos >= n) {
       return true;
     }
-    if (pos > 0) {
-      System.arraycopy(buf, pos, buf, 0, limit - pos);
-      limit -= pos;
-      pos = 0;
-    }
+    compact();
     while (limit < n) {
       int r = in.read(buf, limit, buf.length - limit);
       if (r < 0) {
@@ -248,5 +283,13 @@ public final class FrameReader {
       limit += r;
     }
     return true;
+  }
+
+  private void compact() {
+    if (pos > 0) {
+      System.arraycopy(buf, pos, buf, 0, limit - pos);
+      limit -= pos;
+      pos = 0;
+    }
   }
 }

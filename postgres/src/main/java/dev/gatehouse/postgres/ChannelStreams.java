@@ -1,0 +1,119 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Blocking;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+
+/**
+ * Streams over a non-blocking {@link SocketChannel} of a session relayed by the {@link RelayLoop}.
+ * A read in {@link Input#now() now} mode returns 0 when the channel has nothing, which is how a
+ * handler learns to give its thread back to the loop; any other read or write that would wait
+ * first says so ({@link Blocking#aboutToBlock()}: the loop gets another leader), then waits for
+ * the channel on a selector of its own. Such waits (the rest of a large message, a client slow to
+ * take its rows) check every {@link #POLL_MILLIS} ms whether the channel was closed meanwhile (the
+ * session ended), since closing a channel does not wake a selector.
+ */
+final class ChannelStreams {
+  private static final long POLL_MILLIS = 200;
+
+  private ChannelStreams() {}
+
+  /** Reads; see the class. Used by one thread at a time. */
+  static final class Input extends InputStream {
+    private final SocketChannel channel;
+    private final byte[] ahead;
+    private int aheadPos;
+    private boolean now;
+
+    /** @param ahead bytes read from the channel before it became non-blocking, served first */
+    Input(SocketChannel channel, byte[] ahead) {
+      this.channel = channel;
+      this.ahead = ahead;
+    }
+
+    /** Whether reads return 0 instead of waiting when the channel has nothing (the loop's reads). */
+    void now(boolean now) {
+      this.now = now;
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] one = new byte[1];
+      int n;
+      do {
+        n = read(one, 0, 1);
+      } while (n == 0);
+      return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (len == 0) return 0;
+      if (aheadPos < ahead.length) {
+        int n = Math.min(len, ahead.length - aheadPos);
+        System.arraycopy(ahead, aheadPos, b, off, n);
+        aheadPos += n;
+        return n;
+      }
+      ByteBuffer into = ByteBuffer.wrap(b, off, len);
+      while (true) {
+        int n = channel.read(into);
+        if (n != 0 || now) return n;
+        await(channel, SelectionKey.OP_READ);
+      }
+    }
+
+    @Override
+    public int available() {
+      return ahead.length - aheadPos;
+    }
+  }
+
+  /** Writes all bytes, waiting while the peer's window is full; see the class. */
+  static final class Output extends OutputStream {
+    private final SocketChannel channel;
+
+    Output(SocketChannel channel) {
+      this.channel = channel;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      ByteBuffer from = ByteBuffer.wrap(b, off, len);
+      while (from.hasRemaining()) {
+        if (channel.write(from) == 0) await(channel, SelectionKey.OP_WRITE);
+      }
+    }
+  }
+
+  /** Waits until {@code channel} is ready for {@code op}; the loop gets another leader first. */
+  private static void await(SocketChannel channel, int op) throws IOException {
+    Blocking.aboutToBlock();
+    boolean own = !(Thread.currentThread() instanceof RelayLoop.LoopThread);
+    Selector selector = own ? Selector.open() : ((RelayLoop.LoopThread) Thread.currentThread()).waitSelector();
+    SelectionKey key = channel.register(selector, op);
+    try {
+      while (channel.isOpen()) {
+        if (selector.select(POLL_MILLIS) > 0) return;
+      }
+      throw new ClosedChannelException();
+    } finally {
+      // Deregistered at once: a closed channel's socket is released only when no selector holds it.
+      key.cancel();
+      selector.selectedKeys().clear();
+      selector.selectNow();
+      if (own) selector.close();
+    }
+  }
+}

@@ -1,0 +1,407 @@
+package dev.gatehouse.postgres;
+
+import dev.gatehouse.core.Blocking;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.CancelledKeyException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The event loop that relays plaintext sessions: a few {@link Group}s, each one {@link Selector}
+ * that all channels of its sessions are registered with, for reading. One thread of a group, its
+ * leader, waits in the selector and runs the handler of each channel that has bytes, on its own
+ * stack: reading what arrived, deciding, auditing and writing the other side happen without a
+ * thread switch, and one wake-up serves every session that became ready at once. A thread that
+ * sleeps and wakes for every statement of every session (two per session, one per direction) is
+ * what this replaces; on a machine with few cores those switches cost more than the relay itself
+ * (bench/README.md, session 5).
+ *
+ * <p>A handler may have to wait: for room in the expectation queue, for the shape of a result it
+ * masks, for a journal sync, for a slow client to take bytes, for the rest of a large message.
+ * Code about to wait calls {@link Blocking#aboutToBlock()}; on a loop thread that hands the
+ * selector to another thread of the group (a spare, or a new one) before the wait starts (the
+ * leader/follower pattern), so one waiting session never stalls the others. The waiting thread
+ * finishes its handler and becomes a spare. A watchdog hands the selector on as well when a
+ * leader has been busy with one batch for longer than {@link #STALL} (a wait nobody announced),
+ * so a missed announcement costs latency, never a stalled loop.
+ *
+ * <p>A channel's handler never runs on two threads at once ({@link Pump}); its other direction
+ * has its own handler and may run meanwhile, as it would on its own thread.
+ *
+ * <p>Thread-safe.
+ */
+final class RelayLoop implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RelayLoop.class);
+  /** A leader busy with one batch for longer than this is taken to be waiting. */
+  static final long STALL = TimeUnit.MILLISECONDS.toNanos(50);
+  /** Threads kept waiting to lead, per group, after a wait ended; more end. */
+  private static final int MAX_SPARES = 4;
+
+  private final Group[] groups;
+  private final AtomicInteger next = new AtomicInteger();
+  private final Thread watchdog;
+  private volatile boolean closed;
+
+  /**
+   * @param name names the threads
+   * @param groups selectors, each led by one thread at a time (the number of cores is a good start)
+   */
+  RelayLoop(String name, int groups) {
+    if (groups < 1) throw new IllegalArgumentException("groups < 1");
+    this.groups = new Group[groups];
+    try {
+      for (int i = 0; i < groups; i++) this.groups[i] = new Group(name + "-" + i);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open a selector", e);
+    }
+    for (Group g : this.groups) g.startThread();
+    watchdog = Thread.ofPlatform().daemon().name(name + "-watchdog").start(this::watch);
+  }
+
+  /** The group a new session's channels go to (both of a session's to the same one). */
+  Group group() {
+    return groups[Math.floorMod(next.getAndIncrement(), groups.length)];
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    LockSupport.unpark(watchdog);
+    for (Group g : groups) g.close();
+  }
+
+  private void watch() {
+    long[] seen = new long[groups.length];
+    while (!closed) {
+      LockSupport.parkNanos(STALL / 2);
+      for (int i = 0; i < groups.length; i++) seen[i] = groups[i].checkStall(seen[i]);
+    }
+  }
+
+  /** The handler of one channel: reads what it has, handles it, returns when it would wait. */
+  interface Handler {
+    /** @return false when the channel is done: its handler never runs again */
+    boolean ready();
+  }
+
+  /** One selector, the sessions registered with it, and the threads that take turns leading it. */
+  final class Group {
+    private final String name;
+    private final Selector selector;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition leaderWanted = lock.newCondition();
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    // Guarded by lock.
+    private LoopThread leader;
+    private int spares;
+    private int threads;
+    /** When the leader's current batch started (0 while it waits in the selector); guarded by lock when set to 0. */
+    private volatile long busySince;
+    /** Counts the leader's batches, so the watchdog tells a long batch from many short ones. */
+    private volatile long turn;
+
+    private Group(String name) throws IOException {
+      this.name = name;
+      this.selector = Selector.open();
+    }
+
+    /**
+     * Registers {@code channel} (non-blocking) for reading; {@code handler} runs once at once (for
+     * bytes read ahead before the registration) and then each time the channel has bytes.
+     */
+    Pump register(SocketChannel channel, Handler handler) {
+      Pump pump = new Pump(this, channel, handler);
+      execute(() -> {
+        try {
+          pump.key = channel.register(selector, SelectionKey.OP_READ, pump);
+        } catch (IOException | CancelledKeyException e) {
+          // closed already: the handler's read finds out and ends the session
+        }
+        pump.dispatch();
+      });
+      return pump;
+    }
+
+    /** Runs {@code task} on the group's leader, before it next waits in the selector. */
+    void execute(Runnable task) {
+      tasks.add(task);
+      if (Thread.currentThread() != leaderThread()) selector.wakeup();
+    }
+
+    private LoopThread leaderThread() {
+      lock.lock();
+      try {
+        return leader;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    private void startThread() {
+      lock.lock();
+      try {
+        threads++;
+        new LoopThread(this, name + "-t" + threads).start();
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /** Makes {@code t} the leader when there is none; else it waits as a spare. False: {@code t} ends. */
+    private boolean lead(LoopThread t) {
+      lock.lock();
+      try {
+        while (true) {
+          if (closed) return false;
+          if (leader == null) {
+            leader = t;
+            t.leading = true;
+            return true;
+          }
+          if (spares >= MAX_SPARES) {
+            threads--;
+            return false;
+          }
+          spares++;
+          leaderWanted.awaitUninterruptibly();
+          spares--;
+        }
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    /** {@code t} is about to wait: another thread leads from now on. */
+    void handOff(LoopThread t) {
+      lock.lock();
+      try {
+        if (leader == t) handOffLocked(t);
+      } finally {
+        lock.unlock();
+      }
+      selector.wakeup(); // a task queued for the old leader must not wait for the next event
+    }
+
+    /** The leader's loop: tasks, then the selector, then the handlers of the ready channels. */
+    private void serve(LoopThread t) {
+      List<SelectionKey> batch = new ArrayList<>();
+      while (true) {
+        Runnable task;
+        while (t.leading && (task = tasks.poll()) != null) runSafely(task);
+        lock.lock();
+        try {
+          if (!t.leading) return;
+          busySince = 0;
+        } finally {
+          lock.unlock();
+        }
+        try {
+          if (tasks.isEmpty()) selector.select();
+          else selector.selectNow();
+        } catch (IOException e) {
+          log.warn("selector of {} failed: {}", name, e.toString());
+        } catch (ClosedSelectorException e) {
+          return;
+        }
+        if (!t.leading) return; // handed on while selecting (the watchdog): the keys stay for the leader
+        turn++;
+        busySince = System.nanoTime();
+        Set<SelectionKey> ready = selector.selectedKeys();
+        batch.addAll(ready);
+        ready.clear();
+        for (SelectionKey key : batch) {
+          if (!t.leading) break; // the rest are still ready for the new leader (level-triggered)
+          if (key.attachment() instanceof Pump pump) pump.dispatch();
+        }
+        batch.clear();
+      }
+    }
+
+    private void runSafely(Runnable task) {
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        log.error("internal error in a task of the relay loop", e);
+      }
+    }
+
+    /** Watchdog: hands the selector on when the leader has run one batch for longer than {@link #STALL}. */
+    private long checkStall(long seenTurn) {
+      long since = busySince;
+      long now = turn;
+      if (since == 0 || now != seenTurn || System.nanoTime() - since < STALL) return now;
+      lock.lock();
+      try {
+        LoopThread stuck = leader;
+        if (stuck != null && busySince != 0 && turn == now) {
+          log.debug("relay loop {}: a handler ran for more than {} ms without saying it waits; another thread leads",
+              name, TimeUnit.NANOSECONDS.toMillis(STALL));
+          handOffLocked(stuck);
+        }
+      } finally {
+        lock.unlock();
+      }
+      return now;
+    }
+
+    private void handOffLocked(LoopThread t) {
+      t.leading = false;
+      leader = null;
+      busySince = 0;
+      if (spares > 0) {
+        leaderWanted.signal();
+      } else {
+        threads++;
+        new LoopThread(this, name + "-t" + threads).start();
+      }
+    }
+
+    private void close() {
+      lock.lock();
+      try {
+        leaderWanted.signalAll();
+      } finally {
+        lock.unlock();
+      }
+      try {
+        selector.wakeup();
+        selector.close();
+      } catch (IOException e) {
+        // closing is all we wanted
+      }
+    }
+  }
+
+  /**
+   * A thread of a group: leads it, or waits to, or finishes a handler that had to wait. Hears
+   * {@link Blocking#aboutToBlock()} and hands the selector on.
+   */
+  static final class LoopThread extends Thread implements Blocking.Aware {
+    private final Group group;
+    /** Whether this thread leads its group; set under the group's lock, read by this thread. */
+    volatile boolean leading;
+    private Selector waitSelector;
+
+    LoopThread(Group group, String name) {
+      super(null, null, name, 0, false);
+      setDaemon(true);
+      this.group = group;
+    }
+
+    @Override
+    public void run() {
+      try {
+        while (group.lead(this)) group.serve(this);
+      } finally {
+        if (waitSelector != null) {
+          try {
+            waitSelector.close();
+          } catch (IOException e) {
+            // nothing to release beyond it
+          }
+        }
+      }
+    }
+
+    @Override
+    public void aboutToBlock() {
+      if (leading) group.handOff(this);
+    }
+
+    /** This thread's own selector, for waiting on one channel after handing its group on. */
+    Selector waitSelector() throws IOException {
+      if (waitSelector == null) waitSelector = Selector.open();
+      return waitSelector;
+    }
+  }
+
+  /**
+   * One registered channel and its handler, which runs on one thread at a time: when the channel
+   * is ready while its handler still runs on a thread that had to wait, the channel is muted and
+   * the handler runs once more when that thread is done.
+   */
+  static final class Pump {
+    private static final int IDLE = 0;
+    private static final int BUSY = 1;
+    private static final int MISSED = 2;
+
+    private final Group group;
+    private final SocketChannel channel;
+    private final Handler handler;
+    private final AtomicInteger state = new AtomicInteger();
+    /** Set by the leader at registration; read by the leader only. */
+    private SelectionKey key;
+    private volatile boolean cancelled;
+
+    private Pump(Group group, SocketChannel channel, Handler handler) {
+      this.group = group;
+      this.channel = channel;
+      this.handler = handler;
+    }
+
+    SocketChannel channel() {
+      return channel;
+    }
+
+    /** Runs the handler soon, whether or not the channel has bytes (the session ended, say). */
+    void poke() {
+      if (!cancelled) group.execute(this::dispatch);
+    }
+
+    /** No more handler runs; the channel is left open (its owner closes it). */
+    void cancel() {
+      cancelled = true;
+      group.execute(() -> {
+        if (key != null) key.cancel();
+      });
+    }
+
+    /** On the leader: runs the handler, or notes that it must run again when its current run ends. */
+    private void dispatch() {
+      while (true) {
+        if (cancelled) return;
+        int s = state.get();
+        if (s == IDLE) {
+          if (state.compareAndSet(IDLE, BUSY)) break;
+        } else if (s == BUSY) {
+          interest(0); // level-triggered: a ready channel whose handler is busy would spin the leader
+          if (state.compareAndSet(BUSY, MISSED)) return;
+        } else {
+          return;
+        }
+      }
+      try {
+        interest(SelectionKey.OP_READ);
+        if (!handler.ready()) cancel();
+      } catch (RuntimeException e) {
+        log.error("internal error in a relay handler", e);
+      } finally {
+        if (state.getAndSet(IDLE) == MISSED) group.execute(this::dispatch);
+      }
+    }
+
+    private void interest(int ops) {
+      SelectionKey k = key;
+      if (k == null || !k.isValid()) return;
+      try {
+        if (k.interestOps() != ops) k.interestOps(ops);
+      } catch (CancelledKeyException e) {
+        // the channel closed: the handler finds out
+      }
+    }
+  }
+}
