@@ -139,7 +139,7 @@ public final class JdbcAuditStore implements AuditStore {
     if (writer == null) {
       Connection c = store.dataSource().getConnection();
       try {
-        rows = new EventRowWriter(c);
+        rows = new EventRowWriter(c, store.dialect());
         insertCheckpoint = c.prepareStatement(INSERT_CHECKPOINT);
         if (store.dialect() == Dialect.SQLITE) {
           begin = c.prepareStatement("BEGIN IMMEDIATE");
@@ -165,8 +165,8 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   /** Inserts events on {@code c} in its current transaction, as an append does (for tests that rewrite rows). */
-  static void insertEvents(Connection c, List<AuditEvent> events) throws SQLException {
-    try (EventRowWriter w = new EventRowWriter(c)) {
+  static void insertEvents(Connection c, Dialect dialect, List<AuditEvent> events) throws SQLException {
+    try (EventRowWriter w = new EventRowWriter(c, dialect)) {
       w.insert(events, null);
     }
   }

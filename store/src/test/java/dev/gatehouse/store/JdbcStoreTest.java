@@ -3,17 +3,23 @@ package dev.gatehouse.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.AuditSigner;
+import dev.gatehouse.audit.AuditStore;
 import dev.gatehouse.audit.ChainBuilder;
 import dev.gatehouse.audit.Durability;
+import dev.gatehouse.audit.EventBody;
+import dev.gatehouse.audit.EventType;
 import dev.gatehouse.core.Secret;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -132,6 +138,49 @@ class JdbcStoreTest {
     }
     try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(file))) {
       assertThat(store.audit().find(chain.written().get(2).id())).contains(chain.written().get(2));
+    }
+  }
+
+  @Test
+  void aBatchOfInterleavedChainsIsStoredInTheOrderGivenAndReadsBackWhole() {
+    // Statements of 64 rows: runs of one chain, a block of two interleaved chains, a run after a
+    // block, and single rows; whatever statement stores them, the log keeps the order of the batch.
+    Chains a = new Chains("gw-a:0001");
+    Chains b = new Chains("gw-b:0001");
+    List<AuditEvent> batch = new ArrayList<>();
+    for (int i = 0; i < 64; i++) batch.add(a.next(i));
+    for (int i = 0; i < 64; i++) batch.add((i % 2 == 0 ? a : b).next(i));
+    for (int i = 0; i < 128; i++) batch.add(b.next(i));
+    for (int i = 0; i < 5; i++) batch.add(a.next(i));
+    try (JdbcStore sqlite = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("order/gatehouse.db")));
+        JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
+      for (JdbcStore store : List.of(sqlite, postgres)) {
+        store.audit().append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), Optional.empty());
+        assertThat(store.audit().tail(batch.size())).as(store.dialect().name()).isEqualTo(batch);
+        try (var events = store.audit().events(a.chainId)) {
+          assertThat(events.toList()).as(store.dialect().name()).isEqualTo(a.sealed).allMatch(AuditEvent::hashMatches);
+        }
+        try (var events = store.audit().events(b.chainId)) {
+          assertThat(events.toList()).as(store.dialect().name()).isEqualTo(b.sealed).allMatch(AuditEvent::hashMatches);
+        }
+      }
+    }
+  }
+
+  /** Events of one chain, sealed in order. */
+  private static final class Chains {
+    final String chainId;
+    final List<AuditEvent> sealed = new ArrayList<>();
+
+    Chains(String chainId) {
+      this.chainId = chainId;
+    }
+
+    AuditEvent next(int i) {
+      AuditEvent e = AuditEvent.seal(chainId, sealed.size() + 1, sealed.isEmpty() ? AuditEvent.GENESIS : sealed.getLast().hash(),
+          EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T12:00:00Z").plusMillis(sealed.size()), Map.of("n", "" + i)));
+      sealed.add(e);
+      return e;
     }
   }
 

@@ -27,9 +27,11 @@ final class SqlTamper implements StoreTamper {
   static final String CHAIN = "(SELECT id FROM audit_chains WHERE chain_id = ?)";
 
   private final DataSource db;
+  private final Dialect dialect;
 
   SqlTamper(JdbcStore store) {
     this.db = store.dataSource();
+    this.dialect = store.dialect();
     switch (store.dialect()) {
       case SQLITE -> exec("DROP TRIGGER IF EXISTS audit_events_no_update", "DROP TRIGGER IF EXISTS audit_events_no_delete",
           "DROP TRIGGER IF EXISTS audit_checkpoints_no_update", "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete");
@@ -116,7 +118,7 @@ final class SqlTamper implements StoreTamper {
         ps.setLong(2, event.seq());
         ps.executeUpdate();
       }
-      JdbcAuditStore.insertEvents(c, List.of(event));
+      JdbcAuditStore.insertEvents(c, dialect, List.of(event));
       c.commit();
     } catch (SQLException e) {
       throw new IllegalStateException(e);
