@@ -84,6 +84,8 @@ final class AuditJournal implements AutoCloseable {
   static final int MAX_RECORD = 64 * 1024 * 1024;
   private static final int HEADER = 8;
   private static final byte[] ZEROS = new byte[1024 * 1024];
+  /** The same zeros outside the heap: a heap buffer is copied into a temporary direct one per write. */
+  private static final ByteBuffer DIRECT_ZEROS = ByteBuffer.allocateDirect(ZEROS.length).asReadOnlyBuffer();
 
   private static final boolean POSIX = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   private static final java.nio.file.attribute.FileAttribute<?>[] OWNER_ONLY_DIR = POSIX
@@ -299,7 +301,7 @@ final class AuditJournal implements AutoCloseable {
     try {
       // Zeros first, the magic last: a file killed while being preallocated starts with zeros and
       // is read as unused.
-      ByteBuffer zeros = ByteBuffer.wrap(ZEROS);
+      ByteBuffer zeros = DIRECT_ZEROS.duplicate();
       for (long at = MAGIC.length; at < capacity; ) {
         zeros.clear().limit((int) Math.min(ZEROS.length, capacity - at));
         at += ch.write(zeros, at);

@@ -27,7 +27,8 @@ public interface AuditStore extends AutoCloseable {
    * As {@link #append(List, Optional)}, with each event's canonical encoding ({@code
    * canonical.get(i)} is {@link #canonicalBytes} of {@code events.get(i)}), which the audit writer
    * already has from its journal: a store that keeps the bytes need not encode the events again. The
-   * default ignores them.
+   * default ignores them. The lists are the caller's, who reuses them after the call: keep their
+   * elements, never the lists.
    */
   default void append(List<AuditEvent> events, List<byte[]> canonical, Optional<SignedCheckpoint> checkpoint) {
     append(events, checkpoint);

@@ -69,7 +69,7 @@ final class ChainWriter implements Runnable {
   // Under lock: the chain's head and the events not yet handed to the indexer.
   private long seq;
   private String head = AuditEvent.GENESIS;
-  private ArrayList<Journaled> backlog = new ArrayList<>();
+  private Journaled backlog = new Journaled(16);
   private final java.security.MessageDigest sha256 = CanonicalEncoding.sha256();
   private long lostPending;
   /** Set under the lock, after the chain's last event: nothing more is taken. */
@@ -86,11 +86,45 @@ final class ChainWriter implements Runnable {
   private volatile boolean journalBroken;
   private volatile Thread indexer;
 
-  /** An event with its canonical bytes as journaled: the store keeps them without encoding the event again. */
-  private record Journaled(AuditEvent event, byte[] canonical) {}
+  /**
+   * Events with their canonical bytes as journaled (the store keeps them without encoding the events
+   * again), in two lists the store takes as they are: no object per event, no copy per batch.
+   */
+  private static final class Journaled {
+    final ArrayList<AuditEvent> events;
+    final ArrayList<byte[]> canonical;
+
+    Journaled(int capacity) {
+      events = new ArrayList<>(capacity);
+      canonical = new ArrayList<>(capacity);
+    }
+
+    void add(AuditEvent e, byte[] bytes) {
+      events.add(e);
+      canonical.add(bytes);
+    }
+
+    int size() {
+      return events.size();
+    }
+
+    boolean isEmpty() {
+      return events.isEmpty();
+    }
+
+    void addAll(Journaled other) {
+      events.addAll(other.events);
+      canonical.addAll(other.canonical);
+    }
+
+    void removeFirst(int n) {
+      events.subList(0, n).clear();
+      canonical.subList(0, n).clear();
+    }
+  }
 
   // Indexer-thread state.
-  private final List<Journaled> pending = new ArrayList<>();
+  private Journaled pending = new Journaled(16);
   private long lastCheckpointSeq;
   private long uncheckpointed;
   private Instant oldestUncheckpointed;
@@ -300,7 +334,7 @@ final class ChainWriter implements Runnable {
     AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(sha256, canonical));
     seq = next;
     head = e.hash();
-    backlog.add(new Journaled(e, canonical));
+    backlog.add(e, canonical);
     unindexed.incrementAndGet();
     return e;
   }
@@ -376,8 +410,7 @@ final class ChainWriter implements Runnable {
   public void run() {
     while (true) {
       boolean last = closed; // read before take(): the chain's last event is in the backlog by then
-      List<Journaled> taken = take();
-      pending.addAll(taken);
+      take();
       if (!pending.isEmpty() || checkpointDue(clock.instant())) index(last);
       journal.prepareNext();
       if (last && (pending.isEmpty() || givenUp())) break;
@@ -391,13 +424,23 @@ final class ChainWriter implements Runnable {
     return System.nanoTime() - closingSince > config.durableTimeout().multipliedBy(2).toNanos();
   }
 
-  private List<Journaled> take() {
+  /**
+   * Moves the backlog to what is pending. When nothing is pending, the two swap: the backlog's lists
+   * become pending as they are, and pending's empty ones (with the room the last batch needed) the
+   * backlog.
+   */
+  private void take() {
     lock.lock();
     try {
-      if (backlog.isEmpty()) return List.of();
-      List<Journaled> taken = backlog;
-      backlog = new ArrayList<>(Math.max(16, taken.size()));
-      return taken;
+      if (backlog.isEmpty()) return;
+      if (pending.isEmpty()) {
+        Journaled empty = pending;
+        pending = backlog;
+        backlog = empty;
+      } else {
+        pending.addAll(backlog);
+        backlog = new Journaled(Math.max(16, backlog.size()));
+      }
     } finally {
       lock.unlock();
     }
@@ -423,12 +466,9 @@ final class ChainWriter implements Runnable {
     if (storeFailure != null) dropStored();
     do {
       int n = Math.min(pending.size(), config.maxBatch());
-      List<AuditEvent> batch = new ArrayList<>(n);
-      List<byte[]> canonical = new ArrayList<>(n);
-      for (Journaled j : pending.subList(0, n)) {
-        batch.add(j.event());
-        canonical.add(j.canonical());
-      }
+      // Views of what is pending, removed from it once stored.
+      List<AuditEvent> batch = pending.events.subList(0, n);
+      List<byte[]> canonical = pending.canonical.subList(0, n);
       boolean finalBatch = n == pending.size();
       Instant now = clock.instant();
       long tip = batch.isEmpty() ? indexedSeq : batch.getLast().seq();
@@ -455,8 +495,8 @@ final class ChainWriter implements Runnable {
       if (storeFailure != null) LOG.info("audit store is back; chain {} continues", chainId);
       storeFailure = null;
       backoffNanos = 0;
-      pending.subList(0, n).clear();
       stored(batch, cp, now);
+      pending.removeFirst(n);
     } while (!pending.isEmpty());
   }
 
@@ -513,10 +553,10 @@ final class ChainWriter implements Runnable {
       return; // still failing; the append will say so
     }
     int skip = 0;
-    while (skip < pending.size() && pending.get(skip).event().seq() <= stored) skip++;
+    while (skip < pending.size() && pending.events.get(skip).seq() <= stored) skip++;
     if (skip > 0) {
-      List<AuditEvent> already = new ArrayList<>(pending.subList(0, skip).stream().map(Journaled::event).toList());
-      pending.subList(0, skip).clear();
+      List<AuditEvent> already = new ArrayList<>(pending.events.subList(0, skip));
+      pending.removeFirst(skip);
       stored(already, Optional.empty(), clock.instant());
     }
   }

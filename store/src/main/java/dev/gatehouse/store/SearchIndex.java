@@ -47,8 +47,8 @@ final class SearchIndex {
 
   /**
    * The distinct search terms of some events (one batch, or one bucket during an upgrade). Runs of
-   * events usually share them (one session's statements), so a value equal to the previous event's
-   * is not added again.
+   * events usually share them (one session's statements), so the previous event's actor (the same
+   * instance), resource or second is not added again.
    */
   static final class Terms {
     private final Set<String> principals = new HashSet<>();
@@ -61,7 +61,9 @@ final class SearchIndex {
     void add(AuditEvent e) {
       EventBody b = e.body();
       EventBody.Actor a = b.principal().orElse(null);
-      if (a != null && !a.equals(lastActor)) {
+      // By identity: a session's events share one actor, and sessions interleave, so an equal actor
+      // of another session would cost a comparison of every field (its groups too) per event.
+      if (a != null && a != lastActor) {
         principals.add(a.subject());
         principals.add(a.displayName());
         lastActor = a;
