@@ -411,6 +411,9 @@ final class CanonicalEncoding {
   /** Callers pass sorted maps, so iteration order is the key order. */
   private void map(Map<String, String> values) {
     int32(values.size());
+    // Most events' attributes are empty: an empty sorted map's entry set is still two wrappers and
+    // an iterator, per event.
+    if (values.isEmpty()) return;
     for (Map.Entry<String, String> entry : values.entrySet()) {
       string(entry.getKey());
       string(entry.getValue());
