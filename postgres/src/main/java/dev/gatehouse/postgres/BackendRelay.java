@@ -116,7 +116,7 @@ final class BackendRelay {
         tellClientAndClose();
         return false;
       }
-      while (true) {
+      for (int reads = 0; reads < RelayLoop.READS_PER_RUN; reads++) {
         int read;
         in.now(true);
         try {

@@ -112,7 +112,7 @@ final class FrontendRelay {
   boolean ready(ChannelStreams.Input in) {
     if (s.ending().isPresent()) return false; // ended elsewhere: the target's direction tells the client
     try {
-      while (true) {
+      for (int reads = 0; reads < RelayLoop.READS_PER_RUN; reads++) {
         int read;
         in.now(true);
         try {

@@ -169,6 +169,11 @@ public final class PostgresGateway implements AutoCloseable {
     return s.getLocalPort();
   }
 
+  /** How often the event loop's watchdog took over from a handler that waited unannounced (tests). */
+  long loopStalls() {
+    return loop.map(RelayLoop::stalls).orElse(0L);
+  }
+
   /** Live relayed sessions on this listener. */
   public int sessionCount() {
     return sessions.size();

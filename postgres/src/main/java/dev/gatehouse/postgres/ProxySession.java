@@ -23,17 +23,18 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * One admitted client connection relayed to its target: two platform threads (see {@link
- * #run()}), {@link FrontendRelay} (client→target, the only writer of the target socket; the
- * connection's startup thread) and {@link BackendRelay} (target→client, the only writer of the
- * client socket), sharing a {@link SessionState}.
+ * One admitted client connection relayed to its target by {@link FrontendRelay} (client→target,
+ * the only writer of the target socket) and {@link BackendRelay} (target→client, the only writer
+ * of the client socket), sharing a {@link SessionState}. A plaintext session runs on the {@link
+ * RelayLoop}: each direction's handler runs when its socket has bytes (see {@link #run()}). A TLS
+ * session runs on two platform threads, one per direction.
  *
- * <p>Ending: whoever first notices the end (a thread of the session, the expiry watcher, the
- * gateway shutting down) records why with {@link #end}, and wakes the target thread by aborting
- * the target socket. The target thread then writes the FATAL message to the client, if the end
- * deserves one, because it alone writes to the client. When both threads are done the session is
- * cleaned up exactly once: outstanding executions complete as aborted, the cancel key is
- * forgotten, and {@link Checkpoint#close} runs.
+ * <p>Ending: whoever first notices the end (a direction of the session, the expiry watcher, the
+ * gateway shutting down) records why with {@link #end}, and wakes the target→client direction (by
+ * aborting the target socket, and on the loop by running its handler). That direction then writes
+ * the FATAL message to the client, if the end deserves one, because it alone writes to the client.
+ * When both directions are done the session is cleaned up exactly once: outstanding executions
+ * complete as aborted, the cancel key is forgotten, and {@link Checkpoint#close} runs.
  *
  * <p>Thread-safe where it has to be: {@link #end} may be called from any thread.
  */
@@ -139,18 +140,29 @@ final class ProxySession {
     ChannelStreams.Input backendIn;
     BackendRelay back;
     try {
+      // The target first: a session ended meanwhile (end() aborts the target) fails here, while the
+      // client's stream still blocks and can be told why.
+      backendIn = backend.useChannel();
       clientIn = new ChannelStreams.Input(clientChannel, clientReader.takeBuffered());
       clientChannel.configureBlocking(false);
       clientInput = new WatchedStreams.ClientInput(clientIn, clock, Optional.empty(), Optional.empty());
       clientReader = new FrameReader(clientInput);
       clientOutput = new WatchedStreams.ClientOutput(new ChannelStreams.Output(clientChannel));
       clientWriter = new MessageWriter(clientOutput);
-      backendIn = backend.useChannel();
       back = new BackendRelay(this); // writes through the new client stream
       back.start();
     } catch (IOException | RuntimeException e) {
-      // Still blocking, or half switched: end it here, as a relay thread would have.
-      end("connection lost while the session started: " + e, Optional.empty());
+      // As a relay thread would: the session ends, and the client hears why if it can.
+      end("connection to resource lost", Optional.of(Replies.resourceLost(session.resource().name())));
+      try {
+        Optional<ErrorResponse> why = ending.get().toClient();
+        if (why.isPresent() && clientSocket.getChannel().isBlocking()) {
+          clientWriter.write(why.get());
+          clientWriter.flush();
+        }
+      } catch (IOException | RuntimeException ignored) {
+        // the client is gone too
+      }
       finished();
       finished();
       return;

@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -48,12 +49,21 @@ final class RelayLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RelayLoop.class);
   /** A leader busy with one batch for longer than this is taken to be waiting. */
   static final long STALL = TimeUnit.MILLISECONDS.toNanos(50);
+  /**
+   * Reads a handler makes in one run at most, so a session that streams (a large result, a long
+   * pipeline) takes turns with the others instead of keeping the loop; the selector brings it back
+   * while its socket has bytes.
+   */
+  static final int READS_PER_RUN = 4;
   /** Threads kept waiting to lead, per group, after a wait ended; more end. */
   private static final int MAX_SPARES = 4;
 
   private final Group[] groups;
   private final AtomicInteger next = new AtomicInteger();
+  /** Hand-overs the watchdog made: waits nobody announced. */
+  private final AtomicLong stalls = new AtomicLong();
   private final Thread watchdog;
+  private final long stall;
   private volatile boolean closed;
 
   /**
@@ -61,7 +71,13 @@ final class RelayLoop implements AutoCloseable {
    * @param groups selectors, each led by one thread at a time (the number of cores is a good start)
    */
   RelayLoop(String name, int groups) {
+    this(name, groups, STALL);
+  }
+
+  /** As above, with another time after which a busy leader counts as waiting (tests). */
+  RelayLoop(String name, int groups, long stallNanos) {
     if (groups < 1) throw new IllegalArgumentException("groups < 1");
+    this.stall = stallNanos;
     this.groups = new Group[groups];
     try {
       for (int i = 0; i < groups; i++) this.groups[i] = new Group(name + "-" + i);
@@ -77,6 +93,11 @@ final class RelayLoop implements AutoCloseable {
     return groups[Math.floorMod(next.getAndIncrement(), groups.length)];
   }
 
+  /** How often a handler waited without announcing it, so that the watchdog handed its loop on. */
+  long stalls() {
+    return stalls.get();
+  }
+
   @Override
   public void close() {
     closed = true;
@@ -87,7 +108,7 @@ final class RelayLoop implements AutoCloseable {
   private void watch() {
     long[] seen = new long[groups.length];
     while (!closed) {
-      LockSupport.parkNanos(STALL / 2);
+      LockSupport.parkNanos(Math.min(stall / 2, STALL));
       for (int i = 0; i < groups.length; i++) seen[i] = groups[i].checkStall(seen[i]);
     }
   }
@@ -243,19 +264,30 @@ final class RelayLoop implements AutoCloseable {
     private long checkStall(long seenTurn) {
       long since = busySince;
       long now = turn;
-      if (since == 0 || now != seenTurn || System.nanoTime() - since < STALL) return now;
+      if (since == 0 || now != seenTurn || System.nanoTime() - since < stall) return now;
       lock.lock();
       try {
         LoopThread stuck = leader;
         if (stuck != null && busySince != 0 && turn == now) {
-          log.debug("relay loop {}: a handler ran for more than {} ms without saying it waits; another thread leads",
-              name, TimeUnit.NANOSECONDS.toMillis(STALL));
+          if (log.isInfoEnabled()) {
+            log.info("relay loop {}: a handler ran for more than {} ms without saying it waits; another thread leads."
+                + " It was at: {}", name, TimeUnit.NANOSECONDS.toMillis(stall), where(stuck));
+          }
+          stalls.incrementAndGet();
           handOffLocked(stuck);
         }
       } finally {
         lock.unlock();
       }
       return now;
+    }
+
+    /** The top of a thread's stack, for the log line of a stall. */
+    private static String where(Thread t) {
+      StringBuilder b = new StringBuilder();
+      StackTraceElement[] stack = t.getStackTrace();
+      for (int i = 0; i < Math.min(12, stack.length); i++) b.append(i == 0 ? "" : " < ").append(stack[i]);
+      return b.toString();
     }
 
     private void handOffLocked(LoopThread t) {
