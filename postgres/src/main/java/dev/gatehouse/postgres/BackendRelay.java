@@ -383,7 +383,9 @@ final class BackendRelay {
       s.masking.schemaChanged();
     }
     write(frame);
-    client.flush();
+    // The client waits for this answer: send it, unless more of the target's answers are here
+    // already (a pipeline), which go in the same write: any read that may wait sends first.
+    if (input.buffered() == 0) client.flush();
     // A quiet moment: a buffer grown by a large result goes back to its small size.
     input.shrink();
     client.shrink();

@@ -10,7 +10,6 @@ import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -231,19 +230,22 @@ final class RelayLoop implements AutoCloseable {
           lock.unlock();
         }
         try {
-          if (tasks.isEmpty()) selector.select();
-          else selector.selectNow();
+          // The ready keys are only collected here: a handler run inside select() would keep the
+          // selector locked against the next leader if it handed the loop on.
+          if (tasks.isEmpty()) selector.select(batch::add);
+          else selector.selectNow(batch::add);
         } catch (IOException e) {
           log.warn("selector of {} failed: {}", name, e.toString());
         } catch (ClosedSelectorException e) {
           return;
         }
-        if (!t.leading) return; // handed on while selecting (the watchdog): the keys stay for the leader
+        if (!t.leading) {
+          // Handed on while selecting (the watchdog): the channels are still ready for the leader.
+          batch.clear();
+          return;
+        }
         turn++;
         busySince = System.nanoTime();
-        Set<SelectionKey> ready = selector.selectedKeys();
-        batch.addAll(ready);
-        ready.clear();
         for (SelectionKey key : batch) {
           if (!t.leading) break; // the rest are still ready for the new leader (level-triggered)
           if (key.attachment() instanceof Pump pump) pump.dispatch();

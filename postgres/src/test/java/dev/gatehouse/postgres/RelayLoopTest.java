@@ -43,43 +43,42 @@ class RelayLoopTest {
 
   @Test
   void aHandlerThatSaysItWaitsLetsTheOtherChannelsOfItsLoopRun() throws Exception {
+    assertThat(oneWaitsForTheOther(true)).isTrue();
+    assertThat(loop.stalls()).as("an announced wait is no stall").isZero();
+  }
+
+  @Test
+  void aHandlerThatWaitsWithoutSayingSoIsTakenOverByTheWatchdog() throws Exception {
+    assertThat(oneWaitsForTheOther(false)).isTrue();
+    assertThat(loop.stalls()).isEqualTo(1);
+  }
+
+  /**
+   * Two channels of one group: the first one's handler waits until the second one's runs, which
+   * only happens if the loop has another leader meanwhile.
+   *
+   * @param announce whether the waiting handler says so ({@link Blocking#aboutToBlock()})
+   * @return whether the wait ended
+   */
+  private boolean oneWaitsForTheOther(boolean announce) throws Exception {
     RelayLoop.Group group = loop.group();
+    CountDownLatch started = new CountDownLatch(1);
     CountDownLatch released = new CountDownLatch(1);
     CountDownLatch waiterDone = new CountDownLatch(1);
     SocketChannel[] waiting = pair();
     SocketChannel[] releasing = pair();
     group.register(waiting[1], reading(waiting[1], () -> {
-      Blocking.aboutToBlock();
+      started.countDown();
+      if (announce) Blocking.aboutToBlock();
       await(released);
       waiterDone.countDown();
     }));
     group.register(releasing[1], reading(releasing[1], released::countDown));
 
     send(waiting[0]);
-    send(releasing[0]); // only runs if the loop has another leader while the first handler waits
-
-    assertThat(waiterDone.await(20, TimeUnit.SECONDS)).isTrue();
-    assertThat(loop.stalls()).as("an announced wait is no stall").isZero();
-  }
-
-  @Test
-  void aHandlerThatWaitsWithoutSayingSoIsTakenOverByTheWatchdog() throws Exception {
-    RelayLoop.Group group = loop.group();
-    CountDownLatch released = new CountDownLatch(1);
-    CountDownLatch waiterDone = new CountDownLatch(1);
-    SocketChannel[] waiting = pair();
-    SocketChannel[] releasing = pair();
-    group.register(waiting[1], reading(waiting[1], () -> {
-      await(released); // no Blocking.aboutToBlock(): a wait the loop is not told of
-      waiterDone.countDown();
-    }));
-    group.register(releasing[1], reading(releasing[1], released::countDown));
-
-    send(waiting[0]);
+    assertThat(started.await(20, TimeUnit.SECONDS)).isTrue();
     send(releasing[0]);
-
-    assertThat(waiterDone.await(20, TimeUnit.SECONDS)).isTrue();
-    assertThat(loop.stalls()).isEqualTo(1);
+    return waiterDone.await(20, TimeUnit.SECONDS);
   }
 
   @Test
