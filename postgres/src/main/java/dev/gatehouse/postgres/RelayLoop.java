@@ -54,8 +54,12 @@ final class RelayLoop implements AutoCloseable {
    * while its socket has bytes.
    */
   static final int READS_PER_RUN = 4;
-  /** Threads kept waiting to lead, per group, after a wait ended; more end. */
-  private static final int MAX_SPARES = 4;
+  /**
+   * Threads kept waiting to lead, per group, after a wait ended; more end. Enough for every session
+   * of a busy loop to wait at once (durability: machine waits for each statement) without a thread
+   * started per wait; a parked thread costs a stack, no heap.
+   */
+  private static final int MAX_SPARES = 32;
 
   private final Group[] groups;
   private final AtomicInteger next = new AtomicInteger();
