@@ -75,8 +75,21 @@ final class GatewayStack implements AutoCloseable {
   }
 
   /** What the tests vary in {@code gatehouse.yaml}. */
-  record Settings(int maxPerUser, Duration tokenGrace) {
-    static final Settings DEFAULT = new Settings(20, Duration.ZERO);
+  /**
+   * @param durability the audit log's ({@code process} or {@code machine})
+   * @param listenerTls the PostgreSQL listener's TLS mode ({@code auto}, or {@code off} for plaintext)
+   */
+  record Settings(int maxPerUser, Duration tokenGrace, String durability, String listenerTls) {
+    static final Settings DEFAULT = new Settings(20, Duration.ZERO, "process", "auto");
+
+    Settings(int maxPerUser, Duration tokenGrace) {
+      this(maxPerUser, tokenGrace, DEFAULT.durability(), DEFAULT.listenerTls());
+    }
+
+    /** Plaintext clients (on loopback), the audit log with {@code durability}. */
+    Settings plaintextWithDurability(String newDurability) {
+      return new Settings(maxPerUser, tokenGrace, newDurability, "off");
+    }
   }
 
   private final Path dir;
@@ -144,7 +157,7 @@ final class GatewayStack implements AutoCloseable {
             postgres:
               bind: 127.0.0.1
               port: 0
-              tls: {mode: auto}
+              tls: {mode: %s}
             controlPlane: {bind: 127.0.0.1, port: 0}
           identity:
             issuers:
@@ -171,11 +184,11 @@ final class GatewayStack implements AutoCloseable {
           policy:
             files: [policy.yaml]
           audit:
-            durability: process
+            durability: %s
             checkpointEvery: 50
-          """.formatted(ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
+          """.formatted(settings.listenerTls(), ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
           RESOURCE, target.host(), target.port(), target.database(), target.user(), target.tlsMode(),
-          target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse(""));
+          target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse(""), settings.durability());
       Path config = dir.resolve("gatehouse.yaml");
       Files.writeString(config, yaml);
       return config;
@@ -252,8 +265,12 @@ final class GatewayStack implements AutoCloseable {
     Properties p = new Properties();
     p.setProperty("user", user.subject());
     p.setProperty("password", token);
-    p.setProperty("sslmode", "verify-full");
-    p.setProperty("sslrootcert", ca().toString());
+    if (gatehouse.caCertificate().isPresent()) {
+      p.setProperty("sslmode", "verify-full");
+      p.setProperty("sslrootcert", ca().toString());
+    } else {
+      p.setProperty("sslmode", "disable"); // a plaintext listener (loopback only)
+    }
     p.setProperty("connectTimeout", "20");
     p.setProperty("socketTimeout", "120");
     // Without it pgjdbc sends application_name as a SET after connecting rather than at startup.
