@@ -70,7 +70,7 @@ import org.slf4j.MDC;
  * <p>Everything up to the end of authentication must happen within the startup timeout, however
  * slowly the client sends. Each refusal is a FATAL ErrorResponse in PostgreSQL's terms.
  *
- * <p>One instance per connection, used by the connection's virtual thread only.
+ * <p>One instance per connection, used by the connection's startup thread only (a platform thread).
  */
 final class ClientStartup {
   private static final Logger log = LoggerFactory.getLogger(ClientStartup.class);

@@ -54,6 +54,7 @@ final class RelayLoop implements AutoCloseable {
    * while its socket has bytes.
    */
   static final int READS_PER_RUN = 4;
+  private static final long STALL_LOG_INTERVAL = TimeUnit.MINUTES.toNanos(1);
   /**
    * Threads kept waiting to lead, per group, after a wait ended; more end. Enough for every session
    * of a busy loop to wait at once (durability: machine waits for each statement) without a thread
@@ -135,6 +136,8 @@ final class RelayLoop implements AutoCloseable {
     private int threads;
     /** When the leader's current batch started (0 while it waits in the selector); guarded by lock when set to 0. */
     private volatile long busySince;
+    /** When the watchdog last logged a stall of this group (guarded by lock). */
+    private long lastStallLog = System.nanoTime() - STALL_LOG_INTERVAL;
     /** Counts the leader's batches, so the watchdog tells a long batch from many short ones. */
     private volatile long turn;
 
@@ -275,11 +278,15 @@ final class RelayLoop implements AutoCloseable {
       try {
         LoopThread stuck = leader;
         if (stuck != null && busySince != 0 && turn == now) {
-          if (log.isInfoEnabled()) {
-            log.info("relay loop {}: a handler ran for more than {} ms without saying it waits; another thread leads."
-                + " It was at: {}", name, TimeUnit.NANOSECONDS.toMillis(stall), where(stuck));
+          long total = stalls.incrementAndGet();
+          long nowNanos = System.nanoTime();
+          if (nowNanos - lastStallLog >= STALL_LOG_INTERVAL && log.isInfoEnabled()) {
+            // At most one line a minute: a loaded machine can make every long batch look like a wait.
+            lastStallLog = nowNanos;
+            log.info("relay loop {}: a handler ran for more than {} ms without saying it waits; another thread leads"
+                + " ({} times since the gateway started). It was at: {}",
+                name, TimeUnit.NANOSECONDS.toMillis(stall), total, where(stuck));
           }
-          stalls.incrementAndGet();
           handOffLocked(stuck);
         }
       } finally {
