@@ -176,11 +176,7 @@ final class BackendInput {
    * @return bytes read, 0 when the socket had nothing, -1 at end of stream
    */
   int readAvailable() throws IOException {
-    if (pos > 0) {
-      System.arraycopy(buf, pos, buf, 0, limit - pos);
-      limit -= pos;
-      pos = 0;
-    }
+    compact();
     long want = limit >= 5 ? 5L + Math.max(0, int32(buf, 1) - 4) : 0;
     if (want > buf.length && want <= MAX_READ) buf = Arrays.copyOf(buf, (int) Math.min(MAX_READ, Math.max(want, 2L * buf.length)));
     if (limit == buf.length && buf.length < MAX_READ) buf = Arrays.copyOf(buf, Math.min(MAX_READ, buf.length * 2));
@@ -234,11 +230,7 @@ final class BackendInput {
   /** Ensures at least {@code n} bytes from {@link #position()} are buffered; false at end of stream. */
   private boolean fill(int n) throws IOException {
     if (limit - pos >= n) return true;
-    if (pos > 0) {
-      System.arraycopy(buf, pos, buf, 0, limit - pos);
-      limit -= pos;
-      pos = 0;
-    }
+    compact();
     beforeRead.run();
     while (limit < n) {
       // A frame larger than the buffer: grow as its bytes arrive, so a stalling target holds little.
@@ -253,6 +245,15 @@ final class BackendInput {
       }
     }
     return true;
+  }
+
+  /** Moves what is buffered to the buffer's start. */
+  private void compact() {
+    if (pos > 0) {
+      System.arraycopy(buf, pos, buf, 0, limit - pos);
+      limit -= pos;
+      pos = 0;
+    }
   }
 
   private static String typeName(byte type) {

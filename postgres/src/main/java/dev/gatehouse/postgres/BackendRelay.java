@@ -117,13 +117,7 @@ final class BackendRelay {
         return false;
       }
       for (int reads = 0; reads < RelayLoop.READS_PER_RUN; reads++) {
-        int read;
-        in.now(true);
-        try {
-          read = input.readAvailable();
-        } finally {
-          in.now(false);
-        }
+        int read = in.now(input::readAvailable);
         if (read < 0) {
           drain(); // at the end of the stream: what is buffered, then the end (no read waits any more)
           tellClientAndClose();

@@ -12,7 +12,7 @@ import java.nio.channels.SocketChannel;
 
 /**
  * Streams over a non-blocking {@link SocketChannel} of a session relayed by the {@link RelayLoop}.
- * A read in {@link Input#now() now} mode returns 0 when the channel has nothing, which is how a
+ * A read in {@link Input#now now} mode returns 0 when the channel has nothing, which is how a
  * handler learns to give its thread back to the loop; any other read or write that would wait
  * first says so ({@link Blocking#aboutToBlock()}: the loop gets another leader), then waits for
  * the channel on a selector of its own. Such waits (the rest of a large message, a client slow to
@@ -37,9 +37,22 @@ final class ChannelStreams {
       this.ahead = ahead;
     }
 
-    /** Whether reads return 0 instead of waiting when the channel has nothing (the loop's reads). */
-    void now(boolean now) {
-      this.now = now;
+    /** A read through a buffer over this stream. */
+    interface Read {
+      int read() throws IOException;
+    }
+
+    /**
+     * Runs {@code read} with reads that return 0 instead of waiting when the channel has nothing
+     * (the loop's reads of what is there now).
+     */
+    int now(Read read) throws IOException {
+      now = true;
+      try {
+        return read.read();
+      } finally {
+        now = false;
+      }
     }
 
     @Override

@@ -113,13 +113,7 @@ final class FrontendRelay {
     if (s.ending().isPresent()) return false; // ended elsewhere: the target's direction tells the client
     try {
       for (int reads = 0; reads < RelayLoop.READS_PER_RUN; reads++) {
-        int read;
-        in.now(true);
-        try {
-          read = s.clientReader.readAvailable();
-        } finally {
-          in.now(false);
-        }
+        int read = in.now(s.clientReader::readAvailable);
         boolean full = s.clientReader.room() == 0;
         while (read < 0 || s.clientReader.nextBuffered()) {
           if (!step()) return false;

@@ -20,6 +20,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -131,12 +132,15 @@ public final class PostgresGateway implements AutoCloseable {
   /**
    * The event loop, with one selector per core, unless the system property {@code
    * gatehouse.postgres.relay} is {@code threads} (every session then runs on two threads, as TLS
-   * sessions do); {@code gatehouse.postgres.loop-threads} sets another number of selectors.
+   * sessions do); {@code gatehouse.postgres.loop-threads} sets another number of selectors, {@code
+   * gatehouse.postgres.loop-stall-ms} another time after which the watchdog takes a busy loop
+   * thread to be waiting.
    */
   private static Optional<RelayLoop> relayLoop() {
     if ("threads".equals(System.getProperty("gatehouse.postgres.relay"))) return Optional.empty();
     int groups = Integer.getInteger("gatehouse.postgres.loop-threads", Runtime.getRuntime().availableProcessors());
-    return Optional.of(new RelayLoop("pg-loop", Math.max(1, groups)));
+    long stallMillis = Long.getLong("gatehouse.postgres.loop-stall-ms", TimeUnit.NANOSECONDS.toMillis(RelayLoop.STALL));
+    return Optional.of(new RelayLoop("pg-loop", Math.max(1, groups), TimeUnit.MILLISECONDS.toNanos(Math.max(1, stallMillis))));
   }
 
   /**

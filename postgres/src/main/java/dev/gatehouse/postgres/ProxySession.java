@@ -122,7 +122,7 @@ final class ProxySession {
         ? Optional.empty() : Optional.ofNullable(clientSocket.getChannel());
     Optional<SocketChannel> backendChannel = backend.plainChannel();
     if (loop.isPresent() && clientChannel.isPresent() && backendChannel.isPresent()) {
-      startOnLoop(loop.get(), clientChannel.get());
+      startOnLoop(loop.get(), clientChannel.get(), backendChannel.get());
       return true;
     }
     runOnThreads();
@@ -134,7 +134,7 @@ final class ProxySession {
    * loop, which runs {@link FrontendRelay#ready} when the client has bytes and {@link
    * BackendRelay#ready} when the target has. Either returns false when its direction is over.
    */
-  private void startOnLoop(RelayLoop relayLoop, SocketChannel clientChannel) {
+  private void startOnLoop(RelayLoop relayLoop, SocketChannel clientChannel, SocketChannel backendChannel) {
     String id = session.id().value();
     ChannelStreams.Input clientIn;
     ChannelStreams.Input backendIn;
@@ -163,7 +163,7 @@ final class ProxySession {
       } catch (IOException | RuntimeException ignored) {
         // the client is gone too
       }
-      finished();
+      finished(); // neither direction ever ran: both are done
       finished();
       return;
     }
@@ -171,7 +171,7 @@ final class ProxySession {
     watcher = Thread.ofVirtual().name("pg-expiry-" + id).start(this::watchDeadline);
     RelayLoop.Group group = relayLoop.group();
     clientPump = group.register(clientChannel, () -> direction(id, () -> front.ready(clientIn)));
-    backendPump = group.register(backend.plainChannel().orElseThrow(), () -> direction(id, () -> back.ready(backendIn)));
+    backendPump = group.register(backendChannel, () -> direction(id, () -> back.ready(backendIn)));
     if (ending.get() != null) poke(); // ended while registering: the pokes in end() may have found no pump
   }
 

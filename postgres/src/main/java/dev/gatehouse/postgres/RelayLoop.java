@@ -151,7 +151,7 @@ final class RelayLoop implements AutoCloseable {
      * bytes read ahead before the registration) and then each time the channel has bytes.
      */
     Pump register(SocketChannel channel, Handler handler) {
-      Pump pump = new Pump(this, channel, handler);
+      Pump pump = new Pump(this, handler);
       execute(() -> {
         try {
           pump.key = channel.register(selector, SelectionKey.OP_READ, pump);
@@ -385,21 +385,15 @@ final class RelayLoop implements AutoCloseable {
     private static final int MISSED = 2;
 
     private final Group group;
-    private final SocketChannel channel;
     private final Handler handler;
     private final AtomicInteger state = new AtomicInteger();
     /** Set by the leader at registration; read by the leader only. */
     private SelectionKey key;
     private volatile boolean cancelled;
 
-    private Pump(Group group, SocketChannel channel, Handler handler) {
+    private Pump(Group group, Handler handler) {
       this.group = group;
-      this.channel = channel;
       this.handler = handler;
-    }
-
-    SocketChannel channel() {
-      return channel;
     }
 
     /** Runs the handler soon, whether or not the channel has bytes (the session ended, say). */

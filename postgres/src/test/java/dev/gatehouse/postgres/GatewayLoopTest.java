@@ -26,7 +26,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Sessions on the event loop, with one selector for the whole gateway, so that one session's wait
  * would stall every other session if the loop did not hand itself on: a client that stops reading,
- * a pipeline longer than the expectation queue, many sessions at once.
+ * a pipeline longer than the expectation queue, many sessions at once. The watchdog is set to take
+ * over only after 30 s, so each wait here must have been announced (no machine is that slow in a
+ * batch that does not wait), and none is left to it.
  */
 class GatewayLoopTest {
   static GatewayHarness h;
@@ -34,10 +36,12 @@ class GatewayLoopTest {
   @BeforeAll
   static void start() {
     System.setProperty("gatehouse.postgres.loop-threads", "1");
+    System.setProperty("gatehouse.postgres.loop-stall-ms", "30000");
     try {
       h = new GatewayHarness();
     } finally {
       System.clearProperty("gatehouse.postgres.loop-threads");
+      System.clearProperty("gatehouse.postgres.loop-stall-ms");
     }
   }
 
@@ -65,6 +69,7 @@ class GatewayLoopTest {
     }
     // The stalled client left: its session ends and is closed in the checkpoint.
     assertThat(GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0)).isTrue();
+    assertThat(h.gateway.loopStalls()).as("the wait for the client was announced to the loop").isZero();
   }
 
   @Test
@@ -96,6 +101,7 @@ class GatewayLoopTest {
       List<BackendMessage> more = c.send(new Query("SELECT 1")).untilReady();
       assertThat(RawClient.firstError(more)).isEmpty();
     }
+    assertThat(h.gateway.loopStalls()).as("the waits for room in the queue were announced to the loop").isZero();
   }
 
   @Test
