@@ -127,8 +127,8 @@ final class CanonicalEncoding {
   }
 
   /**
-   * Largest buffer, and largest remembered part, a thread keeps between events: a session thread
-   * lives as long as its session, and a statement of several MiB must not stay in memory with it.
+   * Largest buffer a thread keeps between events: a thread may live long (a session's, or an event
+   * loop's), and a statement of several MiB must not stay in memory with it.
    */
   private static final int KEPT = 64 * 1024;
 
@@ -141,23 +141,30 @@ final class CanonicalEncoding {
   private static final ThreadLocal<CanonicalEncoding> SCRATCH = ThreadLocal.withInitial(CanonicalEncoding::new);
 
   /**
-   * The command part of the last event this encoder wrote, and its bytes: a session executing the
-   * same prepared statement again hands the same {@link EventBody.CommandRecord} instance (see
-   * {@code AuditLog}), whose bytes are then copied rather than encoded field by field. Records are
-   * immutable, so the same instance always encodes to the same bytes.
+   * The bytes of parts this encoder wrote recently, by the identity of what they encode: a session's
+   * parts (its id, principal, resource and client, which {@code AuditLog} hands as the same
+   * instances for all of its events) and a command ({@code AuditLog} hands a session's repeated
+   * statement as the same {@link EventBody.CommandRecord} instance). Such a part is copied rather
+   * than encoded field by field. Records are immutable, so the same instances always encode to the
+   * same bytes. {@value #REMEMBERED} slots each, chosen by identity hash: one event loop thread
+   * encodes the events of many sessions in turn, so remembering only the last part would miss
+   * almost every time (bench/README.md, session 6). Parts larger than {@value #REMEMBERED_BYTES}
+   * bytes are not remembered, so a thread keeps at most {@code 2 x REMEMBERED x REMEMBERED_BYTES}.
    */
-  private EventBody.CommandRecord lastCommand;
-  private byte[] lastCommandBytes;
+  private static final int REMEMBERED = 64;
 
-  /**
-   * The same for the parts every event of a session repeats (its id, principal, resource and
-   * client), which {@code AuditLog} hands as the same instances for all of them.
-   */
-  private Optional<String> lastSessionId;
-  private Optional<EventBody.Actor> lastPrincipal;
-  private Optional<String> lastResource;
-  private Optional<dev.gatehouse.core.ClientInfo> lastClient;
-  private byte[] lastSessionBytes;
+  private static final int REMEMBERED_BYTES = 2048;
+
+  private final Object[] commandKeys = new Object[REMEMBERED];
+  private final byte[][] commandBytes = new byte[REMEMBERED][];
+  /** Per slot: session id, principal, resource, client (the {@code Optional} instances). */
+  private final Object[][] sessionKeys = new Object[REMEMBERED][];
+  private final byte[][] sessionBytes = new byte[REMEMBERED][];
+
+  private static int slot(Object key) {
+    int h = System.identityHashCode(key);
+    return (h ^ (h >>> 16)) & (REMEMBERED - 1);
+  }
 
   /** Everything after the event's place in the chain. */
   private void body(EventBody body) {
@@ -186,9 +193,11 @@ final class CanonicalEncoding {
   }
 
   private void session(EventBody body) {
-    if (lastSessionBytes != null && body.sessionId() == lastSessionId && body.principal() == lastPrincipal
-        && body.resource() == lastResource && body.client() == lastClient) {
-      raw(lastSessionBytes);
+    int slot = slot(body.sessionId());
+    Object[] keys = sessionKeys[slot];
+    if (keys != null && keys[0] == body.sessionId() && keys[1] == body.principal() && keys[2] == body.resource()
+        && keys[3] == body.client()) {
+      raw(sessionBytes[slot]);
       return;
     }
     int start = size;
@@ -210,16 +219,16 @@ final class CanonicalEncoding {
       string(c.claimedUser());
       string(c.application());
     }
-    lastSessionId = body.sessionId();
-    lastPrincipal = body.principal();
-    lastResource = body.resource();
-    lastClient = body.client();
-    lastSessionBytes = size - start <= KEPT ? java.util.Arrays.copyOfRange(out, start, size) : null;
+    if (size - start <= REMEMBERED_BYTES) {
+      sessionKeys[slot] = new Object[] {body.sessionId(), body.principal(), body.resource(), body.client()};
+      sessionBytes[slot] = java.util.Arrays.copyOfRange(out, start, size);
+    }
   }
 
   private void command(EventBody.CommandRecord c) {
-    if (c == lastCommand) {
-      raw(lastCommandBytes);
+    int slot = slot(c);
+    if (commandKeys[slot] == c) {
+      raw(commandBytes[slot]);
       return;
     }
     int start = size;
@@ -230,9 +239,10 @@ final class CanonicalEncoding {
     list(c.functions());
     list(c.flags());
     map(c.details());
-    boolean keep = size - start <= KEPT;
-    lastCommand = keep ? c : null;
-    lastCommandBytes = keep ? java.util.Arrays.copyOfRange(out, start, size) : null;
+    if (size - start <= REMEMBERED_BYTES) {
+      commandKeys[slot] = c;
+      commandBytes[slot] = java.util.Arrays.copyOfRange(out, start, size);
+    }
   }
 
   /**

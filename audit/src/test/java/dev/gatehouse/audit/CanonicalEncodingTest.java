@@ -75,6 +75,41 @@ class CanonicalEncodingTest {
   }
 
   @Test
+  void manySessionsInterleavedOnOneThreadEachEncodeTheirOwnParts() {
+    // One event loop thread encodes the events of hundreds of sessions in turn: far more sessions and
+    // commands than remembered slots, so remembered parts collide and are replaced all the time.
+    int sessions = 300;
+    java.util.List<EventBody> bodies = new java.util.ArrayList<>();
+    for (int i = 0; i < sessions; i++) {
+      EventBody.CommandRecord command = new EventBody.CommandRecord("extended", "SELECT " + i + " FROM t",
+          java.util.List.of("SELECT"), java.util.List.of("public.t"), java.util.List.of(), java.util.List.of(), Map.of());
+      bodies.add(new EventBody(EventType.COMMAND_DECIDED, T, Optional.of("s-" + i),
+          Optional.of(new EventBody.Actor("user-" + i, "https://idp", "User " + i, "HUMAN", java.util.List.of("g" + i))),
+          Optional.of("pg-" + (i % 7)), Optional.of(new dev.gatehouse.core.ClientInfo("10.0.0." + i + ":5", "u" + i, "psql")),
+          Optional.of(command), Optional.empty(), Optional.empty(), Optional.empty(), Map.of()));
+    }
+    EventBody first = bodies.get(0);
+    // The same session id instance with another resource and client: not the remembered session parts.
+    EventBody elsewhere = new EventBody(EventType.COMMAND_COMPLETED, T, first.sessionId(), first.principal(),
+        Optional.of("elsewhere"), first.client(), Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
+    bodies.add(elsewhere);
+    String head = "0123456789abcdef".repeat(4);
+    for (EventBody body : java.util.List.of(first, elsewhere, first)) {
+      CanonicalEncoding.Unplaced u = CanonicalEncoding.unplaced("gw-1:00", body);
+      CanonicalEncoding.place(u, 1, head);
+      assertThat(u.bytes()).isEqualTo(CanonicalEncoding.encodeEvent("gw-1:00", 1, head, body));
+    }
+    for (int round = 0; round < 3; round++) {
+      for (int i = 0; i < bodies.size(); i++) {
+        EventBody body = bodies.get((i * 7 + round * 13) % bodies.size());
+        CanonicalEncoding.Unplaced u = CanonicalEncoding.unplaced("gw-1:00", body);
+        CanonicalEncoding.place(u, i, head);
+        assertThat(u.bytes()).isEqualTo(CanonicalEncoding.encodeEvent("gw-1:00", i, head, body));
+      }
+    }
+  }
+
+  @Test
   void aHugeStatementLeavesNoLargeBufferWithTheThread() {
     EventBody huge = commandEvent(new EventBody.CommandRecord("simple", "SELECT '" + "x".repeat(3 << 20) + "'",
         java.util.List.of("SELECT"), java.util.List.of(), java.util.List.of(), java.util.List.of(), Map.of()), T);
