@@ -49,10 +49,10 @@ import java.util.zip.CRC32C;
  * with zeros to a multiple of 4 bytes. The rest of a segment is zeros: a length of 0 ends it.
  *
  * <p><b>Full disks.</b> A page of a mapping that the file system cannot back when it is first
- * written kills the process with {@code SIGBUS}. So every segment is preallocated for real when it
- * is created (zeros written in 1 MiB chunks, which makes the file system reserve the blocks; a
- * sparse file would not): a full disk is an {@link IOException} there, and the statement that
- * needed the segment is refused. The indexer prepares the next segment ahead of time ({@link
+ * written kills the process with {@code SIGBUS}. So every segment's blocks are reserved for real
+ * when it is created ({@link Preallocation}: {@code posix_fallocate} on Linux, else zeros written in
+ * 1 MiB chunks; a sparse file would reserve nothing): a full disk is an {@link IOException} there,
+ * and the statement that needed the segment is refused. The indexer prepares the next segment ahead of time ({@link
  * #prepareNext}), so a statement rarely pays for it. (Copy-on-write file systems, btrfs or ZFS,
  * allocate anew on every write and cannot keep that promise.)
  *
@@ -84,8 +84,6 @@ final class AuditJournal implements AutoCloseable {
   static final int MAX_RECORD = 64 * 1024 * 1024;
   private static final int HEADER = 8;
   private static final byte[] ZEROS = new byte[1024 * 1024];
-  /** The same zeros outside the heap: a heap buffer is copied into a temporary direct one per write. */
-  private static final ByteBuffer DIRECT_ZEROS = ByteBuffer.allocateDirect(ZEROS.length).asReadOnlyBuffer();
 
   private static final boolean POSIX = java.nio.file.FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   private static final java.nio.file.attribute.FileAttribute<?>[] OWNER_ONLY_DIR = POSIX
@@ -301,11 +299,7 @@ final class AuditJournal implements AutoCloseable {
     try {
       // Zeros first, the magic last: a file killed while being preallocated starts with zeros and
       // is read as unused.
-      ByteBuffer zeros = DIRECT_ZEROS.duplicate();
-      for (long at = MAGIC.length; at < capacity; ) {
-        zeros.clear().limit((int) Math.min(ZEROS.length, capacity - at));
-        at += ch.write(zeros, at);
-      }
+      Preallocation.reserve(file, ch, MAGIC.length, capacity, machine);
       ch.write(ByteBuffer.wrap(MAGIC), 0);
       if (machine) ch.force(true);
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, capacity);

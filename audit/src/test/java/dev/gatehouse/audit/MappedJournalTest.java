@@ -67,6 +67,37 @@ class MappedJournalTest {
   }
 
   @Test
+  void aSegmentsBlocksAreReservedOnDiskNotSparseWithEitherDurability() throws Exception {
+    // A sparse segment would let a full disk kill the process (SIGBUS) at the first write to the
+    // mapping. Process durability reserves with posix_fallocate on Linux, machine durability writes
+    // zeros: both must leave every block allocated, and the tail reading as zeros.
+    int size = 1024 * 1024;
+    for (boolean machine : new boolean[] {false, true}) {
+      Path dir = tmp.resolve(machine ? "machine" : "process");
+      AuditJournal.NodeLock node = AuditJournal.lockNode(dir, "gw-1");
+      AuditJournal j = AuditJournal.create(node, "gw-1:aa", machine, size);
+      List<AuditEvent> written = append(j, "gw-1:aa", 2);
+      Path file = segments(node.dir()).getFirst();
+      assertThat(Files.size(file)).isEqualTo(size);
+      if (System.getProperty("os.name").startsWith("Linux")) {
+        Process stat = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
+        String[] out = new String(stat.getInputStream().readAllBytes()).trim().split(" ");
+        assertThat(stat.waitFor()).isZero();
+        assertThat(Long.parseLong(out[0]) * Long.parseLong(out[1])).as("bytes allocated on disk").isGreaterThanOrEqualTo(size);
+      }
+      assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
+        assertThat(r.damage()).isEmpty();
+        assertThat(r.events()).containsExactlyElementsOf(written);
+      });
+      j.close(false);
+      node.close();
+    }
+    if (System.getProperty("os.name").startsWith("Linux")) {
+      assertThat(Preallocation.fallocates()).as("posix_fallocate through JNA on Linux").isTrue();
+    }
+  }
+
+  @Test
   void aChainsFirstSegmentIsSmallAndEachNextOneDoublesUpToTheSegmentSize() throws Exception {
     AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-2");
     AuditJournal j = AuditJournal.create(node, "gw-2:ee", false);
