@@ -49,12 +49,16 @@ final class Preallocation {
 
   private static LibC load() {
     if (!Platform.isLinux() || !Platform.is64Bit() || Boolean.getBoolean("gatehouse.audit.journal.write-zeros")) return null;
-    try {
-      return Native.load("c", LibC.class);
-    } catch (LinkageError | RuntimeException e) {
-      LOG.info("posix_fallocate is not available ({}): audit journal segments are preallocated by writing zeros", e.toString());
-      return null;
+    RuntimeException failed = null;
+    for (String name : new String[] {"c", "libc.so.6"}) { // "libc.so" may be a linker script (libc6-dev)
+      try {
+        return Native.load(name, LibC.class);
+      } catch (LinkageError | RuntimeException e) {
+        if (failed == null) failed = new RuntimeException(e.toString());
+      }
     }
+    LOG.info("posix_fallocate is not available ({}): audit journal segments are preallocated by writing zeros", failed.getMessage());
+    return null;
   }
 
   /** Whether segments are reserved with {@code posix_fallocate} (else by writing zeros). */
