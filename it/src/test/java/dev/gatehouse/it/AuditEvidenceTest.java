@@ -117,29 +117,39 @@ class AuditEvidenceTest {
     assertThat(intact.out()).contains("audit log intact").contains("intact,").contains("closed cleanly");
 
     // Someone with write access to the file rewrites what alice ran, as an insider covering tracks:
-    // the statement text in the row's event bytes (the row's stored hash stays).
+    // the statement text in the event's bytes, inside the block that holds it (layout in
+    // docs/audit.md); the stored hash stays.
     long seq = 0;
     String chain = null;
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + stack.auditDatabase());
         Statement s = c.createStatement()) {
       s.execute("DROP TRIGGER audit_events_no_update");
       long pos = 0;
+      Block block = null;
+      int entry = -1;
       AuditEvent decided = null;
-      try (ResultSet rs = s.executeQuery("SELECT c.chain_id, e.seq, e.pos, e.event FROM audit_events e"
-          + " JOIN audit_chains c ON c.id = e.chain")) {
+      try (ResultSet rs = s.executeQuery("SELECT c.chain_id, e.first_seq, e.pos, e.block FROM audit_events e"
+          + " JOIN audit_chains c ON c.id = e.chain ORDER BY e.pos")) {
         while (decided == null && rs.next()) {
-          AuditEvent e = AuditStore.fromCanonicalBytes(rs.getBytes(4));
-          if (e.type() == EventType.COMMAND_DECIDED && e.body().command().orElseThrow().text().startsWith("UPDATE orders")) {
-            chain = rs.getString(1);
-            seq = rs.getLong(2);
-            pos = rs.getLong(3);
-            decided = e;
+          Block b = Block.decode(rs.getBytes(4));
+          for (int i = 0; i < b.events.size() && decided == null; i++) {
+            AuditEvent e = AuditStore.fromCanonicalBytes(b.events.get(i));
+            if (e.type() == EventType.COMMAND_DECIDED && e.body().command().orElseThrow().text().startsWith("UPDATE orders")) {
+              chain = rs.getString(1);
+              seq = rs.getLong(2) + i;
+              pos = rs.getLong(3);
+              block = b;
+              entry = i;
+              decided = e;
+            }
           }
         }
       }
-      assertThat(decided).as("the UPDATE's decision row").isNotNull();
-      try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET event = ? WHERE pos = ?")) {
-        ps.setBytes(1, AuditStore.canonicalBytes(withText(decided, "SELECT 1")));
+      assertThat(decided).as("the UPDATE's decision").isNotNull();
+      assertThat(decided.seq()).as("the entry's seq: the block's first seq plus its place").isEqualTo(seq);
+      block.events.set(entry, AuditStore.canonicalBytes(withText(decided, "SELECT 1")));
+      try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET block = ? WHERE pos = ?")) {
+        ps.setBytes(1, block.encode());
         ps.setLong(2, pos);
         assertThat(ps.executeUpdate()).isEqualTo(1);
       }
@@ -153,6 +163,46 @@ class AuditEvidenceTest {
     assertThat(report.path("status").asText()).isEqualTo("broken");
     assertThat(report.path("firstBreak").path("seq").asLong()).isEqualTo(seq);
     assertThat(report.path("firstBreak").path("kind").asText()).isEqualTo("edited");
+  }
+
+  /**
+   * An {@code audit_events} block as docs/audit.md describes it: a format byte (1), the number of
+   * events (int32), then per event its hash and its canonical bytes, each after its length (int32).
+   */
+  private record Block(List<byte[]> hashes, List<byte[]> events) {
+    static Block decode(byte[] bytes) {
+      java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+      assertThat(in.get()).as("block format").isEqualTo((byte) 1);
+      Block b = new Block(new ArrayList<>(), new ArrayList<>());
+      for (int i = in.getInt(); i > 0; i--) {
+        byte[] hash = new byte[in.getInt()];
+        in.get(hash);
+        byte[] event = new byte[in.getInt()];
+        in.get(event);
+        b.hashes.add(hash);
+        b.events.add(event);
+      }
+      assertThat(in.hasRemaining()).as("bytes after the last event").isFalse();
+      return b;
+    }
+
+    byte[] encode() {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      java.io.DataOutputStream data = new java.io.DataOutputStream(out);
+      try {
+        data.writeByte(1);
+        data.writeInt(events.size());
+        for (int i = 0; i < events.size(); i++) {
+          data.writeInt(hashes.get(i).length);
+          data.write(hashes.get(i));
+          data.writeInt(events.get(i).length);
+          data.write(events.get(i));
+        }
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+      return out.toByteArray();
+    }
   }
 
   private static AuditEvent withText(AuditEvent e, String text) {

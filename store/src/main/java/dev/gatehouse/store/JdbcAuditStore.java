@@ -14,9 +14,10 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HexFormat;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.concurrent.locks.ReentrantLock;
@@ -27,43 +28,48 @@ import java.util.stream.StreamSupport;
 
 /**
  * {@link AuditStore} on SQLite or PostgreSQL (see {@link JdbcStore} for what durability means on
- * each). One row per event in {@code audit_events}: its chain's number, its seq, its hash and its
- * canonical bytes (what the hash covers, as in the journal), nothing else, since each byte and
- * index entry of a row is work on the audit path ({@link EventRowWriter}); one row per checkpoint in
- * {@code audit_checkpoints}. Searches find their rows through a coarse {@link SearchIndex} and match
- * the decoded events in Java. Only INSERT and SELECT are ever issued. An append is one transaction.
+ * each). Events are stored in blocks: a row of {@code audit_events} holds a run of up to {@link
+ * EventBlockWriter#BLOCK_EVENTS} consecutive events of one chain ({@link EventBlock}: each event's
+ * hash and canonical bytes), with its chain's number, first and last seq, so the audit path pays a
+ * row, its index entry and its bound values per block rather than per event ({@link
+ * EventBlockWriter}); one row per checkpoint in {@code audit_checkpoints}. Searches find their blocks
+ * through a coarse {@link SearchIndex} and match the decoded events in Java. Only INSERT and SELECT
+ * are ever issued. An append is one transaction.
  *
- * <p>Reads return what the rows hold, without repair: the event from the bytes, its chain id (by
- * the row's chain number), seq and hash from the row, so an edit of any of them yields an event that
- * no longer matches its hash, which the verifier reports as edited (or as a broken link or order). A
- * row that can no longer be read as an event (bytes that do not decode) makes the read throw {@link
- * AuditException#unreadable}, which the verifier reports as an edited row.
+ * <p>Reads return what the rows hold, without repair ({@link StoredBlock}): the event from its bytes,
+ * its chain id (by the row's chain number), seq (the block's first seq plus its place) and hash from
+ * the block, so an edit of any of them yields an event that no longer matches its hash, which the
+ * verifier reports as edited (or as a broken link or order). Blocks that overlap yield every event
+ * they hold ({@link #events} merges them by seq). An event that can no longer be read (bytes that do
+ * not decode, or a block that does not) makes the read throw {@link AuditException#unreadable}, which
+ * the verifier reports as an edited row; searches pass over it.
  *
- * <p>On PostgreSQL with several nodes, {@link #after} follows the insertion key, which concurrent
+ * <p>Storage order ({@link #tail}, {@link #after}) is the blocks' position, then the place within a
+ * block. On PostgreSQL with several nodes, {@link #after} follows the insertion key, which concurrent
  * transactions may commit out of order: a follower can miss an event committed late (verification
  * is not affected). Thread-safe: appends are serialised on one connection kept for them (the audit
  * writer is the only appender); reads use the pool. One instance per store ({@link JdbcStore#audit()}).
  *
  * <p>Longer than 400 lines because it is the whole {@link AuditStore} port: append with its
  * transaction handling on each database, and the reads ({@code events}, {@code find}, {@code
- * search}, {@code tail}, {@code after}, checkpoints) that share one row mapping and one connection
- * discipline. Row writing ({@link EventRowWriter}) and search matching ({@link SearchIndex}) are
- * already apart.
+ * search}, {@code tail}, {@code after}, checkpoints) that share one block mapping and one connection
+ * discipline. Block writing ({@link EventBlockWriter}), block reading ({@link StoredBlock}) and
+ * search matching ({@link SearchIndex}) are already apart.
  */
 public final class JdbcAuditStore implements AuditStore {
   private static final String INSERT_CHECKPOINT =
       "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)";
-  /** What {@link #read} maps: a row with its chain id. */
-  private static final String SELECT = "SELECT c.chain_id, e.seq, e.hash, e.event FROM audit_events e"
-      + " JOIN audit_chains c ON c.id = e.chain";
   private static final String CHAIN = "(SELECT id FROM audit_chains WHERE chain_id = ?)";
-  private static final int FETCH = 500;
+  /** Blocks fetched at a time by a chain's read (on PostgreSQL, through a cursor). */
+  private static final int FETCH = 16;
+  /** Blocks read at most per query by {@code tail} and {@code after}, which stop once they have enough events. */
+  private static final int PAGE = 8;
 
   private final JdbcStore store;
   private final ReentrantLock writeLock = new ReentrantLock();
   // Guarded by writeLock.
   private Connection writer;
-  private EventRowWriter rows;
+  private EventBlockWriter rows;
   private PreparedStatement insertCheckpoint;
   // SQLite only: the transaction statements, prepared once (see append).
   private PreparedStatement begin;
@@ -139,7 +145,7 @@ public final class JdbcAuditStore implements AuditStore {
     if (writer == null) {
       Connection c = store.dataSource().getConnection();
       try {
-        rows = new EventRowWriter(c, store.dialect());
+        rows = new EventBlockWriter(c);
         insertCheckpoint = c.prepareStatement(INSERT_CHECKPOINT);
         if (store.dialect() == Dialect.SQLITE) {
           begin = c.prepareStatement("BEGIN IMMEDIATE");
@@ -164,19 +170,17 @@ public final class JdbcAuditStore implements AuditStore {
     writer = null;
   }
 
-  /** Inserts events on {@code c} in its current transaction, as an append does (for tests that rewrite rows). */
-  static void insertEvents(Connection c, Dialect dialect, List<AuditEvent> events) throws SQLException {
-    try (EventRowWriter w = new EventRowWriter(c, dialect)) {
-      w.insert(events, null);
-    }
-  }
-
   @Override
   public List<String> chainIds() {
     return query("SELECT c.chain_id FROM audit_chains c WHERE EXISTS (SELECT 1 FROM audit_events e WHERE e.chain = c.id)"
         + " UNION SELECT chain_id FROM audit_checkpoints ORDER BY 1", ps -> { }, rs -> rs.getString(1));
   }
 
+  /**
+   * The chain's blocks by first seq, their events merged by seq (equal seqs by position, so in
+   * insertion order): blocks that overlap, as only tampering leaves them, yield every event they hold.
+   * Blocks are read as the merge reaches them, so it holds one or two at a time.
+   */
   @Override
   public Stream<AuditEvent> events(String chainId) {
     Connection c = null;
@@ -186,7 +190,7 @@ public final class JdbcAuditStore implements AuditStore {
       c = store.dataSource().getConnection();
       // PostgreSQL streams with a cursor only inside a transaction; without one it reads everything.
       if (store.dialect() == Dialect.POSTGRESQL) c.setAutoCommit(false);
-      ps = c.prepareStatement(SELECT + " WHERE e.chain = " + CHAIN + " ORDER BY e.seq, e.pos");
+      ps = c.prepareStatement(StoredBlock.SELECT + " WHERE e.chain = " + CHAIN + " ORDER BY e.first_seq, e.pos");
       ps.setFetchSize(FETCH);
       ps.setString(1, chainId);
       rs = ps.executeQuery();
@@ -197,29 +201,76 @@ public final class JdbcAuditStore implements AuditStore {
     Connection conn = c;
     PreparedStatement stmt = ps;
     ResultSet results = rs;
-    Spliterator<AuditEvent> rows = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE, Spliterator.ORDERED | Spliterator.NONNULL) {
+    Spliterator<AuditEvent> merged = new Spliterators.AbstractSpliterator<>(Long.MAX_VALUE, Spliterator.ORDERED | Spliterator.NONNULL) {
+      /** Blocks reached and not yet read to their end, by the seq of their next entry, then position. */
+      private final PriorityQueue<Cursor> open = new PriorityQueue<>(
+          Comparator.comparingLong(Cursor::seq).thenComparingLong(cursor -> cursor.block.pos));
+      private Cursor next;
+      private boolean done;
+
       @Override
       public boolean tryAdvance(Consumer<? super AuditEvent> action) {
         try {
-          if (!results.next()) return false;
-          action.accept(read(results));
-          return true;
+          // Every block starting at or before the smallest seq open is opened before that seq is given.
+          while (!done) {
+            if (next == null) {
+              if (!results.next()) {
+                done = true;
+                break;
+              }
+              next = new Cursor(StoredBlock.read(results));
+            }
+            if (!open.isEmpty() && next.seq() > open.peek().seq()) break;
+            open.add(next);
+            next = null;
+          }
         } catch (SQLException e) {
           throw new StoreException("cannot read audit chain " + chainId + " from " + store.url() + ": " + e.getMessage(), e);
         }
+        Cursor c = open.poll();
+        if (c == null) return false;
+        if (!c.block.readable()) throw c.block.unreadable();
+        AuditEvent e = c.block.event(c.index);
+        if (++c.index < c.block.count()) open.add(c);
+        action.accept(e);
+        return true;
       }
     };
-    return StreamSupport.stream(rows, false).onClose(() -> closeQuietly(results, stmt, conn));
+    return StreamSupport.stream(merged, false).onClose(() -> closeQuietly(results, stmt, conn));
   }
 
+  /** A block being read by {@link #events}: the entry to read next. */
+  private static final class Cursor {
+    final StoredBlock block;
+    int index;
+
+    Cursor(StoredBlock block) {
+      this.block = block;
+    }
+
+    long seq() {
+      return block.seq(index);
+    }
+  }
+
+  /**
+   * The last seq of the chain's block with the highest last seq: among the blocks starting at most
+   * {@value EventBlock#MAX_EVENTS} seqs before the newest start, where a block that long can begin (an
+   * index range, not a read of the chain).
+   */
   @Override
   public java.util.OptionalLong lastSeq(String chainId) {
-    List<Long> max = query("SELECT MAX(seq) FROM audit_events WHERE chain = " + CHAIN, ps -> ps.setString(1, chainId),
+    List<Long> max = query("SELECT MAX(last_seq) FROM audit_events WHERE chain = " + CHAIN
+            + " AND first_seq > (SELECT MAX(first_seq) FROM audit_events WHERE chain = " + CHAIN + ") - " + EventBlock.MAX_EVENTS,
+        ps -> {
+          ps.setString(1, chainId);
+          ps.setString(2, chainId);
+        },
         rs -> {
           long v = rs.getLong(1);
-          return rs.wasNull() ? -1L : v;
+          return rs.wasNull() ? null : v;
         });
-    return max.isEmpty() || max.getFirst() < 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(max.getFirst());
+    return max.isEmpty() || max.getFirst() == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(max.getFirst());
   }
 
   @Override
@@ -254,10 +305,36 @@ public final class JdbcAuditStore implements AuditStore {
 
   @Override
   public Optional<AuditEvent> find(String eventId) {
-    return key(eventId).flatMap(k -> query(SELECT + " WHERE e.chain = " + CHAIN + " AND e.seq = ?", ps -> {
-      ps.setString(1, k.chainId());
-      ps.setLong(2, k.seq());
-    }, JdbcAuditStore::read).stream().findFirst());
+    return key(eventId).flatMap(k -> locate(k).map(at -> {
+      if (at.index() < 0) throw at.block().unreadable();
+      return at.block().event(at.index());
+    }));
+  }
+
+  /** An event's place: its block and entry (-1: the block does not decode, so the entry is unknown). */
+  private record Place(StoredBlock block, int index) {}
+
+  /**
+   * The first block in storage order that holds the event: among the chain's blocks that start at
+   * most {@value EventBlock#MAX_EVENTS} seqs before it and, by their columns, reach it (an index
+   * range), the first whose entries hold it, or that does not decode.
+   */
+  private Optional<Place> locate(Key k) {
+    long from = k.seq() < Long.MIN_VALUE + EventBlock.MAX_EVENTS ? Long.MIN_VALUE : k.seq() - EventBlock.MAX_EVENTS + 1;
+    List<StoredBlock> candidates = query(StoredBlock.SELECT + " WHERE e.chain = " + CHAIN
+            + " AND e.first_seq >= ? AND e.first_seq <= ? AND e.last_seq >= ? ORDER BY e.pos",
+        ps -> {
+          ps.setString(1, k.chainId());
+          ps.setLong(2, from);
+          ps.setLong(3, k.seq());
+          ps.setLong(4, k.seq());
+        }, StoredBlock::read);
+    for (StoredBlock b : candidates) {
+      if (!b.readable()) return Optional.of(new Place(b, -1));
+      int i = b.indexOf(k.seq());
+      if (i >= 0) return Optional.of(new Place(b, i));
+    }
+    return Optional.empty();
   }
 
   private record Key(String chainId, long seq) {}
@@ -274,11 +351,12 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   /**
-   * Reads the candidate buckets ({@link SearchIndex}) newest first, row by row newest first, until
-   * {@code q.limit()} events match; with no principal, resource or time in the query, every bucket
-   * is a candidate (the whole log, newest first, as the text search always was). A row that no
-   * longer holds a readable event matches nothing: a search passes over it (so one altered row does
-   * not stop every search), and {@code verify} reports it as edited.
+   * Reads the candidate buckets ({@link SearchIndex}) newest first, block by block and event by event
+   * newest first, until {@code q.limit()} events match; with no principal, resource or time in the
+   * query, every bucket is a candidate (the whole log, newest first, as the text search always was).
+   * An event that can no longer be read, or a block that does not decode, matches nothing: a search
+   * passes over it (so one altered block does not stop every search), and {@code verify} reports it
+   * as edited.
    */
   @Override
   public List<AuditEvent> search(AuditQuery q) {
@@ -287,18 +365,21 @@ public final class JdbcAuditStore implements AuditStore {
     SearchIndex.Needles needles = SearchIndex.Needles.of(q);
     List<AuditEvent> newestFirst = new ArrayList<>();
     try (Connection c = store.dataSource().getConnection();
-        PreparedStatement bucket = c.prepareStatement(SELECT + " WHERE e.pos >= ? AND e.pos < ? ORDER BY e.pos DESC")) {
+        PreparedStatement bucket = c.prepareStatement(StoredBlock.SELECT + " WHERE e.pos >= ? AND e.pos < ? ORDER BY e.pos DESC")) {
       long[] buckets = indexed.isPresent() ? indexedBuckets(c, indexed.get(), args) : allBuckets(c);
       for (long b : buckets) {
-        bucket.setLong(1, b * SearchIndex.BUCKET_ROWS);
-        bucket.setLong(2, (b + 1) * SearchIndex.BUCKET_ROWS);
+        bucket.setLong(1, b * SearchIndex.BUCKET_BLOCKS);
+        bucket.setLong(2, (b + 1) * SearchIndex.BUCKET_BLOCKS);
         try (ResultSet rs = bucket.executeQuery()) {
           while (rs.next()) {
-            byte[] bytes = rs.getBytes(4);
-            if (!SearchIndex.mayMatch(needles, bytes)) continue;
-            Optional<AuditEvent> e = readable(rs.getString(1), rs.getLong(2), rs.getBytes(3), bytes);
-            if (e.isPresent() && SearchIndex.matches(q, e.get())) newestFirst.add(e.get());
-            if (newestFirst.size() == q.limit()) return reversed(newestFirst);
+            StoredBlock block = StoredBlock.read(rs);
+            if (!block.mayMatch(needles)) continue;
+            for (int i = block.count() - 1; i >= 0; i--) {
+              if (!block.mayMatch(needles, i)) continue;
+              Optional<AuditEvent> e = block.readableEvent(i);
+              if (e.isPresent() && SearchIndex.matches(q, e.get())) newestFirst.add(e.get());
+              if (newestFirst.size() == q.limit()) return reversed(newestFirst);
+            }
           }
         }
       }
@@ -319,7 +400,7 @@ public final class JdbcAuditStore implements AuditStore {
     }
   }
 
-  /** Every bucket from the newest row's to the oldest's. */
+  /** Every bucket from the newest block's to the oldest's. */
   private static long[] allBuckets(Connection c) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT MIN(pos), MAX(pos) FROM audit_events"); ResultSet rs = ps.executeQuery()) {
       rs.next();
@@ -330,24 +411,60 @@ public final class JdbcAuditStore implements AuditStore {
     }
   }
 
+  /** The newest events, from the newest block back; a block that does not decode, or an unreadable event in the range, is reported. */
   @Override
   public List<AuditEvent> tail(int limit) {
     if (limit < 1) throw new IllegalArgumentException("limit < 1");
-    return reversed(query(SELECT + " ORDER BY e.pos DESC LIMIT ?", ps -> ps.setInt(1, limit), JdbcAuditStore::read));
+    List<AuditEvent> newestFirst = new ArrayList<>();
+    long before = Long.MAX_VALUE;
+    while (newestFirst.size() < limit) {
+      List<StoredBlock> page = blocks(" WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?", before, limit - newestFirst.size());
+      if (page.isEmpty()) break;
+      for (StoredBlock b : page) {
+        if (newestFirst.size() == limit) break; // a page may hold more blocks than the events wanted need
+        if (!b.readable()) throw b.unreadable();
+        for (int i = b.count() - 1; i >= 0 && newestFirst.size() < limit; i--) newestFirst.add(b.event(i));
+        before = b.pos;
+      }
+    }
+    return reversed(newestFirst);
   }
 
+  /** After the event's entry: the rest of its block, then the blocks stored after it (the first holding it, if several do). */
   @Override
   public List<AuditEvent> after(String eventId, int limit) {
     if (limit < 1) throw new IllegalArgumentException("limit < 1");
-    Optional<Key> key = key(eventId);
-    if (key.isEmpty()) return List.of();
-    return query(SELECT + " WHERE e.pos > (SELECT pos FROM audit_events WHERE chain = " + CHAIN + " AND seq = ?)"
-            + " ORDER BY e.pos LIMIT ?",
-        ps -> {
-          ps.setString(1, key.get().chainId());
-          ps.setLong(2, key.get().seq());
-          ps.setInt(3, limit);
-        }, JdbcAuditStore::read);
+    Optional<Place> place = key(eventId).flatMap(this::locate);
+    if (place.isEmpty()) return List.of();
+    List<AuditEvent> out = new ArrayList<>();
+    StoredBlock at = place.get().block();
+    // A block that does not decode has no known entry to follow: the next block follows.
+    if (at.readable()) {
+      for (int i = place.get().index() + 1; i < at.count() && out.size() < limit; i++) out.add(at.event(i));
+    }
+    long after = at.pos;
+    while (out.size() < limit) {
+      List<StoredBlock> page = blocks(" WHERE e.pos > ? ORDER BY e.pos LIMIT ?", after, limit - out.size());
+      if (page.isEmpty()) break;
+      for (StoredBlock b : page) {
+        if (out.size() == limit) break;
+        if (!b.readable()) throw b.unreadable();
+        for (int i = 0; i < b.count() && out.size() < limit; i++) out.add(b.event(i));
+        after = b.pos;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Up to {@code wanted} blocks (at most {@value #PAGE}) from {@code pos} on, as {@code where}
+   * orders them: a block holds at least one event, so no more are needed for {@code wanted} events.
+   */
+  private List<StoredBlock> blocks(String where, long pos, int wanted) {
+    return query(StoredBlock.SELECT + where, ps -> {
+      ps.setLong(1, pos);
+      ps.setInt(2, Math.min(wanted, PAGE));
+    }, StoredBlock::read);
   }
 
   @Override
@@ -369,35 +486,6 @@ public final class JdbcAuditStore implements AuditStore {
   @Override
   public String toString() {
     return "JdbcAuditStore[" + store.url() + "]";
-  }
-
-  private static Optional<AuditEvent> readable(String chainId, long seq, byte[] hash, byte[] bytes) {
-    try {
-      return Optional.of(read(chainId, seq, hash, bytes));
-    } catch (AuditException unreadable) {
-      return Optional.empty();
-    }
-  }
-
-  /** Maps a row of {@link #SELECT} back to its event. */
-  private static AuditEvent read(ResultSet rs) throws SQLException {
-    return read(rs.getString(1), rs.getLong(2), rs.getBytes(3), rs.getBytes(4));
-  }
-
-  /**
-   * The event a row holds: chain id, seq and hash from the row, the rest from its canonical bytes.
-   * A row edited anywhere thus yields an event that does not match its hash (the verifier reports it
-   * as edited); bytes that do not decode make it unreadable.
-   */
-  private static AuditEvent read(String chainId, long seq, byte[] hash, byte[] bytes) {
-    try {
-      if (bytes == null) throw new IllegalArgumentException("the row holds no event bytes");
-      if (hash == null) throw new IllegalArgumentException("the row holds no hash");
-      AuditEvent e = AuditStore.fromCanonicalBytes(bytes, HexFormat.of().formatHex(hash));
-      return new AuditEvent(chainId, seq, e.prevHash(), e.body(), e.hash());
-    } catch (RuntimeException e) {
-      throw AuditException.unreadable(chainId, seq, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
-    }
   }
 
   private static long micros(Instant t) {

@@ -174,7 +174,7 @@ public final class JdbcStore implements AutoCloseable {
             case SQLITE -> "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT";
             case POSTGRESQL -> "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
           }))
-          .javaMigrations(new CanonicalEventsMigration(dialect), new LeanRowsMigration(dialect))
+          .javaMigrations(new CanonicalEventsMigration(dialect), new LeanRowsMigration(dialect), new EventBlocksMigration(dialect))
           .table("gatehouse_schema_history")
           .load()
           .migrate();

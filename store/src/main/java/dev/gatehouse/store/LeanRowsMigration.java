@@ -106,7 +106,7 @@ final class LeanRowsMigration extends StoreMigration {
           write.setLong(1, pos);
           write.setLong(2, chains.get(rs.getString(2)));
           write.setLong(3, rs.getLong(3));
-          write.setBytes(4, EventRowWriter.hashBytes(rs.getString(10)));
+          write.setBytes(4, EventBlockWriter.hashBytes(rs.getString(10)));
           write.setBytes(5, row.map(r -> r.columnsAgree() ? stored : AuditStore.canonicalBytes(r.event())).orElse(null));
           write.addBatch();
           if (++pending == BATCH) {

@@ -14,26 +14,29 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The coarse index audit searches use, instead of an index entry per row (each cost the audit path a
- * b-tree insert per event): {@code audit_search_terms} says which buckets of {@value #BUCKET_ROWS}
- * consecutive {@code pos} values hold an event with a given principal (subject or display name) or
- * resource, {@code audit_search_times} which buckets hold an event of a given second. A batch of
- * events adds a few rows ({@code ON CONFLICT DO NOTHING}: a bucket already known for a term adds
- * nothing), on SQLite and PostgreSQL alike, so searches stay indexed on both at a cost per event
- * close to zero.
+ * The coarse index audit searches use, instead of an index entry per event (each cost the audit path
+ * a b-tree insert per event): {@code audit_search_terms} says which buckets of {@value
+ * #BUCKET_BLOCKS} consecutive {@code pos} values (blocks of {@code audit_events}, about 4,096 events
+ * when full) hold an event with a given principal (subject or display name) or resource, {@code
+ * audit_search_times} which buckets hold an event of a given second. A batch of events adds a few
+ * rows ({@code ON CONFLICT DO NOTHING}: a bucket already known for a term adds nothing), on SQLite
+ * and PostgreSQL alike, so searches stay indexed on both at a cost per event close to zero.
  *
- * <p>The index only narrows where to look: a search reads the candidate buckets' rows newest first,
- * and matches each event, decoded from the bytes the row holds, in Java ({@link #matches}), so it
- * returns what the rows hold. A bucket may be listed for a term none of its events has (a batch's
- * terms are recorded for every bucket its rows reach, and on PostgreSQL other nodes' rows may lie
- * in between): that costs reading, never a wrong result. Before decoding, {@link #mayMatch} rules
- * rows out on their raw bytes, so most rows a search passes over are not decoded. The terms are
- * those of the events as appended: someone who edits the index, or a row's bytes, can hide that row
- * from a search, never from {@code verify}.
+ * <p>The index only narrows where to look: a search reads the candidate buckets' blocks newest
+ * first, and matches each event, decoded from the bytes its block holds, in Java ({@link #matches}),
+ * so it returns what the rows hold. A bucket may be listed for a term none of its events has (a
+ * batch's terms are recorded for every bucket its blocks reach, and on PostgreSQL other nodes' blocks
+ * may lie in between): that costs reading, never a wrong result. Before decoding, {@link #mayMatch}
+ * rules blocks and events out on their raw bytes, so most events a search passes over are not
+ * decoded. The terms are those of the events as appended: someone who edits the index, or a block,
+ * can hide an event from a search, never from {@code verify}.
  */
 final class SearchIndex {
-  /** Rows per bucket: about one indexer batch under load, so a batch adds its terms once or twice. */
-  static final int BUCKET_ROWS = 4096;
+  /**
+   * Blocks per bucket: with full blocks ({@link EventBlockWriter#BLOCK_EVENTS}) about 4,096 events,
+   * one indexer batch under load, so a batch adds its terms once or twice.
+   */
+  static final int BUCKET_BLOCKS = 16;
 
   static final String INSERT_TERM =
       "INSERT INTO audit_search_terms (kind, value, bucket) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
@@ -42,7 +45,7 @@ final class SearchIndex {
   private SearchIndex() {}
 
   static long bucket(long pos) {
-    return Math.floorDiv(pos, BUCKET_ROWS);
+    return Math.floorDiv(pos, BUCKET_BLOCKS);
   }
 
   /**
@@ -158,11 +161,19 @@ final class SearchIndex {
    * folded. A row without bytes holds no event, so it matches nothing.
    */
   static boolean mayMatch(Needles needles, byte[] canonical) {
-    if (canonical == null) return false;
+    return canonical != null && mayMatch(needles, canonical, 0, canonical.length);
+  }
+
+  /**
+   * As {@link #mayMatch(Needles, byte[])} on {@code length} bytes at {@code from} (a negative length:
+   * no bytes, which match nothing). On a whole block it tells whether any of its events may match.
+   */
+  static boolean mayMatch(Needles needles, byte[] bytes, int from, int length) {
+    if (length < 0) return false;
     for (byte[] n : needles.exact) {
-      if (indexOf(canonical, n, false) < 0) return false;
+      if (indexOf(bytes, from, from + length, n, false) < 0) return false;
     }
-    return needles.folded == null || indexOf(canonical, needles.folded, true) >= 0;
+    return needles.folded == null || indexOf(bytes, from, from + length, needles.folded, true) >= 0;
   }
 
   /** What {@link #mayMatch} looks for, encoded once per search. */
@@ -177,7 +188,8 @@ final class SearchIndex {
 
   /** Whether {@code text} contains {@code part}, ASCII letters compared without case (as the query's javadoc says). */
   private static boolean foldedContains(String text, String part) {
-    return indexOf(text.getBytes(StandardCharsets.UTF_8), fold(part.getBytes(StandardCharsets.UTF_8)), true) >= 0;
+    byte[] hay = text.getBytes(StandardCharsets.UTF_8);
+    return indexOf(hay, 0, hay.length, fold(part.getBytes(StandardCharsets.UTF_8)), true) >= 0;
   }
 
   private static byte[] fold(byte[] b) {
@@ -190,12 +202,15 @@ final class SearchIndex {
     return b >= 'A' && b <= 'Z' ? (byte) (b + ('a' - 'A')) : b;
   }
 
-  /** The first index of {@code needle} in {@code hay}; with {@code fold}, hay's ASCII letters are lowered ({@code needle} already is). */
-  private static int indexOf(byte[] hay, byte[] needle, boolean fold) {
-    if (needle.length == 0) return 0;
+  /**
+   * The first index of {@code needle} in {@code hay[from..to)}; with {@code fold}, hay's ASCII letters
+   * are lowered ({@code needle} already is).
+   */
+  private static int indexOf(byte[] hay, int from, int to, byte[] needle, boolean fold) {
+    if (needle.length == 0) return from;
     byte first = needle[0];
     outer:
-    for (int i = 0, end = hay.length - needle.length; i <= end; i++) {
+    for (int i = from, end = to - needle.length; i <= end; i++) {
       if ((fold ? lower(hay[i]) : hay[i]) != first) continue;
       for (int j = 1; j < needle.length; j++) {
         if ((fold ? lower(hay[i + j]) : hay[i + j]) != needle[j]) continue outer;

@@ -115,7 +115,7 @@ class JdbcStoreTest {
         JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
       for (JdbcStore store : List.of(sqlite, postgres)) {
         new ChainBuilder(store.audit(), AuditSigner.generate(), "gw-1:" + store.dialect().name().toLowerCase(), 8).commands(2).close();
-        for (String sql : List.of("UPDATE audit_events SET event = NULL", "DELETE FROM audit_events",
+        for (String sql : List.of("UPDATE audit_events SET first_seq = 0", "DELETE FROM audit_events",
             "UPDATE audit_chains SET chain_id = 'x'", "DELETE FROM audit_chains",
             "UPDATE audit_checkpoints SET hash = 'x'", "DELETE FROM audit_checkpoints",
             "UPDATE audit_search_terms SET value = 'x'", "DELETE FROM audit_search_terms",

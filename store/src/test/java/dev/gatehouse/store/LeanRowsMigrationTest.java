@@ -64,7 +64,7 @@ class LeanRowsMigrationTest {
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .checkpoint();
     ChainBuilder filler = new ChainBuilder(written, signer, "gw-1:ffffffffffffffff", 10_000)
-        .commands(SearchIndex.BUCKET_ROWS).checkpoint();
+        .commands(SearchIndex.BUCKET_BLOCKS * EventBlockWriter.BLOCK_EVENTS).checkpoint();
     ChainBuilder intact = new ChainBuilder(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 8)
         .add(richEvent(t))
         .add(ChainBuilder.outcome("gw-1:aaaaaaaaaaaaaaaa:2", t.plusMillis(1)))

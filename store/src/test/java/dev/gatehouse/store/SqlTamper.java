@@ -12,6 +12,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -19,19 +20,19 @@ import javax.sql.DataSource;
 
 /**
  * Tampering with SQL, as someone holding the store's credentials would: first switching off the
- * append-only triggers (the table owner can), then editing rows directly. A row names its chain by
- * number ({@link #CHAIN}) and holds the event as canonical bytes, which an edit rewrites.
+ * append-only triggers (the table owner can), then editing rows directly. A row is a block of
+ * consecutive events of one chain ({@link EventBlock}), named by chain number ({@link #CHAIN}) and
+ * first seq: each tampering decodes the block holding the event, changes it and writes it back (or
+ * splits it in two, or deletes it), as someone who read the documented layout would.
  */
 final class SqlTamper implements StoreTamper {
   /** The number of chain {@code ?}. */
   static final String CHAIN = "(SELECT id FROM audit_chains WHERE chain_id = ?)";
 
   private final DataSource db;
-  private final Dialect dialect;
 
   SqlTamper(JdbcStore store) {
     this.db = store.dataSource();
-    this.dialect = store.dialect();
     switch (store.dialect()) {
       case SQLITE -> exec("DROP TRIGGER IF EXISTS audit_events_no_update", "DROP TRIGGER IF EXISTS audit_events_no_delete",
           "DROP TRIGGER IF EXISTS audit_checkpoints_no_update", "DROP TRIGGER IF EXISTS audit_checkpoints_no_delete");
@@ -40,7 +41,95 @@ final class SqlTamper implements StoreTamper {
     }
   }
 
-  /** Rewrites the row's bytes with another command text; its stored hash stays. */
+  /** A row of {@code audit_events}, decoded: its entries' hashes and bytes (null: none), to change and write back. */
+  private static final class Block {
+    final long pos;
+    final long chain;
+    long firstSeq;
+    final List<byte[]> hashes = new ArrayList<>();
+    final List<byte[]> events = new ArrayList<>();
+
+    Block(long pos, long chain, long firstSeq, EventBlock decoded) {
+      this.pos = pos;
+      this.chain = chain;
+      this.firstSeq = firstSeq;
+      for (int i = 0; i < decoded.count(); i++) {
+        hashes.add(decoded.hash(i));
+        events.add(decoded.event(i).orElse(null));
+      }
+    }
+
+    int indexOf(long seq) {
+      long i = seq - firstSeq;
+      return i >= 0 && i < hashes.size() ? (int) i : -1;
+    }
+  }
+
+  /** The chain's blocks by first seq and position (only blocks that decode: the tamper tests make none that do not). */
+  private List<Block> blocks(Connection c, String chainId) throws SQLException {
+    List<Block> out = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT pos, chain, first_seq, block FROM audit_events WHERE chain = " + CHAIN
+        + " ORDER BY first_seq, pos")) {
+      ps.setString(1, chainId);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          EventBlock decoded = EventBlock.decode(rs.getBytes(4)).orElseThrow(() -> new IllegalStateException("a block does not decode"));
+          out.add(new Block(rs.getLong(1), rs.getLong(2), rs.getLong(3), decoded));
+        }
+      }
+    }
+    return out;
+  }
+
+  private Block holding(Connection c, String chainId, long seq) throws SQLException {
+    return blocks(c, chainId).stream().filter(b -> b.indexOf(seq) >= 0).findFirst()
+        .orElseThrow(() -> new IllegalStateException("no block holds " + chainId + ":" + seq));
+  }
+
+  /** Writes a changed block back in place; one left without entries is deleted. */
+  private static void write(Connection c, Block b) throws SQLException {
+    if (b.hashes.isEmpty()) {
+      try (PreparedStatement ps = c.prepareStatement("DELETE FROM audit_events WHERE pos = ?")) {
+        ps.setLong(1, b.pos);
+        ps.executeUpdate();
+      }
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET first_seq = ?, last_seq = ?, block = ? WHERE pos = ?")) {
+      ps.setLong(1, b.firstSeq);
+      ps.setLong(2, b.firstSeq + b.hashes.size() - 1);
+      ps.setBytes(3, EventBlock.encode(b.hashes, b.events));
+      ps.setLong(4, b.pos);
+      ps.executeUpdate();
+    }
+  }
+
+  /** Adds a block after all others. */
+  private static void insert(Connection c, long chain, long firstSeq, List<byte[]> hashes, List<byte[]> events) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(EventBlockWriter.INSERT)) {
+      ps.setLong(1, chain);
+      ps.setLong(2, firstSeq);
+      ps.setLong(3, firstSeq + hashes.size() - 1);
+      ps.setBytes(4, EventBlock.encode(hashes, events));
+      ps.executeUpdate();
+    }
+  }
+
+  private interface Edit {
+    void apply(Connection c) throws SQLException;
+  }
+
+  private void edit(Edit edit) {
+    try (Connection c = db.getConnection()) {
+      c.setAutoCommit(false);
+      edit.apply(c);
+      c.commit();
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Rewrites the event's bytes with another command text; its stored hash stays. */
   @Override
   public void setCommandText(String chainId, long seq, String text) {
     AuditEvent e = AuditStore.fromCanonicalBytes(eventBytes(chainId, seq));
@@ -52,16 +141,11 @@ final class SqlTamper implements StoreTamper {
     setEventBytes(chainId, seq, AuditStore.canonicalBytes(new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash())));
   }
 
-  /** The canonical bytes a row holds. */
+  /** The canonical bytes the store holds for an event. */
   byte[] eventBytes(String chainId, long seq) {
-    try (Connection c = db.getConnection();
-        PreparedStatement ps = c.prepareStatement("SELECT event FROM audit_events WHERE chain = " + CHAIN + " AND seq = ?")) {
-      ps.setString(1, chainId);
-      ps.setLong(2, seq);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) throw new IllegalStateException("no row " + chainId + ":" + seq);
-        return rs.getBytes(1);
-      }
+    try (Connection c = db.getConnection()) {
+      Block b = holding(c, chainId, seq);
+      return b.events.get(b.indexOf(seq));
     } catch (SQLException e) {
       throw new IllegalStateException(e);
     }
@@ -84,24 +168,79 @@ final class SqlTamper implements StoreTamper {
   }
 
   void setEventBytes(String chainId, long seq, byte[] bytes) {
-    update("UPDATE audit_events SET event = ? WHERE chain = " + CHAIN + " AND seq = ?", bytes, chainId, seq);
+    edit(c -> {
+      Block b = holding(c, chainId, seq);
+      b.events.set(b.indexOf(seq), bytes);
+      write(c, b);
+    });
   }
 
+  /** Overwrites the bytes of the block starting at {@code firstSeq} (its columns stay), as a corruption or a careless edit would. */
+  void setBlockBytes(String chainId, long firstSeq, byte[] block) {
+    update("UPDATE audit_events SET block = ? WHERE chain = " + CHAIN + " AND first_seq = ?", block, chainId, firstSeq);
+  }
+
+  /** The bytes of the block holding an event. */
+  byte[] blockBytes(String chainId, long seq) {
+    try (Connection c = db.getConnection()) {
+      Block b = holding(c, chainId, seq);
+      return EventBlock.encode(b.hashes, b.events);
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Removes the event from its block: the entries before it stay in place, those after it move to a new block after all others. */
   @Override
   public void deleteEvent(String chainId, long seq) {
-    update("DELETE FROM audit_events WHERE chain = " + CHAIN + " AND seq = ?", chainId, seq);
+    edit(c -> {
+      Block b = holding(c, chainId, seq);
+      int i = b.indexOf(seq);
+      List<byte[]> laterHashes = new ArrayList<>(b.hashes.subList(i + 1, b.hashes.size()));
+      List<byte[]> laterEvents = new ArrayList<>(b.events.subList(i + 1, b.events.size()));
+      b.hashes.subList(i, b.hashes.size()).clear();
+      b.events.subList(i, b.events.size()).clear();
+      write(c, b);
+      if (!laterHashes.isEmpty()) insert(c, b.chain, seq + 1, laterHashes, laterEvents);
+    });
   }
 
+  /** Swaps the two events' entries: each one's hash and bytes now sit at the other's seq. */
   @Override
   public void swapSeq(String chainId, long a, long b) {
-    update("UPDATE audit_events SET seq = -1 WHERE chain = " + CHAIN + " AND seq = ?", chainId, a);
-    update("UPDATE audit_events SET seq = ? WHERE chain = " + CHAIN + " AND seq = ?", a, chainId, b);
-    update("UPDATE audit_events SET seq = ? WHERE chain = " + CHAIN + " AND seq = -1", b, chainId);
+    edit(c -> {
+      Block x = holding(c, chainId, a);
+      Block y = x.indexOf(b) >= 0 ? x : holding(c, chainId, b);
+      int i = x.indexOf(a);
+      int j = y.indexOf(b);
+      byte[] hash = x.hashes.get(i);
+      byte[] event = x.events.get(i);
+      x.hashes.set(i, y.hashes.get(j));
+      x.events.set(i, y.events.get(j));
+      y.hashes.set(j, hash);
+      y.events.set(j, event);
+      write(c, x);
+      if (y != x) write(c, y);
+    });
   }
 
+  /** Deletes the blocks from {@code seq} on, and cuts the block holding it. */
   @Override
   public void deleteEventsFrom(String chainId, long seq) {
-    update("DELETE FROM audit_events WHERE chain = " + CHAIN + " AND seq >= ?", chainId, seq);
+    edit(c -> {
+      for (Block b : blocks(c, chainId)) {
+        if (b.firstSeq >= seq) {
+          b.hashes.clear();
+          b.events.clear();
+          write(c, b);
+        } else if (b.indexOf(seq) >= 0) {
+          int i = b.indexOf(seq);
+          b.hashes.subList(i, b.hashes.size()).clear();
+          b.events.subList(i, b.events.size()).clear();
+          write(c, b);
+        }
+      }
+    });
   }
 
   @Override
@@ -109,20 +248,30 @@ final class SqlTamper implements StoreTamper {
     update("DELETE FROM audit_checkpoints WHERE chain_id = ? AND seq >= ?", chainId, seq);
   }
 
+  /** Puts every field of the event into the entry at its seq (a new block after all others if none holds it). */
   @Override
   public void replaceEvent(AuditEvent event) {
-    try (Connection c = db.getConnection()) {
-      c.setAutoCommit(false);
-      try (PreparedStatement ps = c.prepareStatement("DELETE FROM audit_events WHERE chain = " + CHAIN + " AND seq = ?")) {
-        ps.setString(1, event.chainId());
-        ps.setLong(2, event.seq());
-        ps.executeUpdate();
+    byte[] hash = EventBlockWriter.hashBytes(event.hash());
+    byte[] bytes = AuditStore.canonicalBytes(event);
+    edit(c -> {
+      Optional<Block> holding = blocks(c, event.chainId()).stream().filter(b -> b.indexOf(event.seq()) >= 0).findFirst();
+      if (holding.isPresent()) {
+        Block b = holding.get();
+        b.hashes.set(b.indexOf(event.seq()), hash);
+        b.events.set(b.indexOf(event.seq()), bytes);
+        write(c, b);
+      } else {
+        long chain;
+        try (PreparedStatement ps = c.prepareStatement("SELECT id FROM audit_chains WHERE chain_id = ?")) {
+          ps.setString(1, event.chainId());
+          try (ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) throw new IllegalStateException("no chain " + event.chainId());
+            chain = rs.getLong(1);
+          }
+        }
+        insert(c, chain, event.seq(), List.of(hash), java.util.Collections.singletonList(bytes));
       }
-      JdbcAuditStore.insertEvents(c, dialect, List.of(event));
-      c.commit();
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    });
   }
 
   @Override
