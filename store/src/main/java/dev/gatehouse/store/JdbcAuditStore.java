@@ -69,7 +69,7 @@ public final class JdbcAuditStore implements AuditStore {
   private final ReentrantLock writeLock = new ReentrantLock();
   // Guarded by writeLock.
   private Connection writer;
-  private EventBlockWriter rows;
+  private EventBlockWriter blocks;
   private PreparedStatement insertCheckpoint;
   // SQLite only: the transaction statements, prepared once (see append).
   private PreparedStatement begin;
@@ -99,7 +99,7 @@ public final class JdbcAuditStore implements AuditStore {
       // the pool's transaction_mode does, and nothing stays open between batches.
       if (sqlite) begin.execute(); else c.setAutoCommit(false);
       try {
-        rows.insert(events, canonical);
+        blocks.insert(events, canonical);
         if (checkpoint.isPresent()) {
           SignedCheckpoint cp = checkpoint.get();
           insertCheckpoint.setString(1, cp.chainId());
@@ -145,7 +145,7 @@ public final class JdbcAuditStore implements AuditStore {
     if (writer == null) {
       Connection c = store.dataSource().getConnection();
       try {
-        rows = new EventBlockWriter(c);
+        blocks = new EventBlockWriter(c);
         insertCheckpoint = c.prepareStatement(INSERT_CHECKPOINT);
         if (store.dialect() == Dialect.SQLITE) {
           begin = c.prepareStatement("BEGIN IMMEDIATE");
@@ -162,8 +162,8 @@ public final class JdbcAuditStore implements AuditStore {
   }
 
   private void closeWriter() {
-    closeQuietly(rows, insertCheckpoint, begin, commit, writer);
-    rows = null;
+    closeQuietly(blocks, insertCheckpoint, begin, commit, writer);
+    blocks = null;
     insertCheckpoint = null;
     begin = null;
     commit = null;
