@@ -42,6 +42,8 @@ import org.flywaydb.core.api.migration.Context;
  */
 final class EventBlocksMigration extends StoreMigration {
   private static final int FETCH = 1000;
+  /** Blocks per executed batch: each may be a few hundred KiB, and a batch holds them until it is executed. */
+  private static final int BATCH = 16;
 
   EventBlocksMigration(Dialect dialect) {
     super(dialect, 6, "audit events in blocks of consecutive events");
@@ -141,7 +143,7 @@ final class EventBlocksMigration extends StoreMigration {
       write.addBatch();
       hashes.clear();
       events.clear();
-      if (++pending == 100) {
+      if (++pending == BATCH) {
         write.executeBatch();
         pending = 0;
       }
