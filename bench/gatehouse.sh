@@ -230,7 +230,9 @@ gh_stop() {
 # gh_audit_count DIR: events in the audit log of the instance in DIR (proof the run was audited).
 gh_audit_count() {
   if [ -f "$1/data/gatehouse.db" ] && command -v sqlite3 >/dev/null 2>&1; then
-    sqlite3 "file:$1/data/gatehouse.db?mode=ro" 'SELECT count(*) FROM audit_events' 2>/dev/null || echo "n/a"
+    # schema 6 keeps blocks of events (first_seq..last_seq), earlier ones a row per event
+    sqlite3 "file:$1/data/gatehouse.db?mode=ro" 'SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM audit_events' 2>/dev/null \
+      || sqlite3 "file:$1/data/gatehouse.db?mode=ro" 'SELECT count(*) FROM audit_events' 2>/dev/null || echo "n/a"
   else
     echo "n/a"
   fi

@@ -30,7 +30,10 @@ sample() {
         fi
       done
       [ -n "$ns" ] || continue
-      rows=$(sqlite3 "file:$(dirname "$cfg")/data/gatehouse.db?mode=ro" 'SELECT coalesce(max(pos), 0) FROM audit_events' 2>/dev/null) || continue
+      db="file:$(dirname "$cfg")/data/gatehouse.db?mode=ro"
+      # events stored: schema 6 keeps blocks (first_seq..last_seq), earlier ones a row per event
+      rows=$(sqlite3 "$db" 'SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM audit_events' 2>/dev/null \
+        || sqlite3 "$db" 'SELECT coalesce(max(pos), 0) FROM audit_events' 2>/dev/null) || continue
       echo "$build $pid $ns $rows"
     done
     sleep 2
