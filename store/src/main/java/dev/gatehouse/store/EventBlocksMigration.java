@@ -52,10 +52,9 @@ final class EventBlocksMigration extends StoreMigration {
   @Override
   public void migrate(Context context) throws Exception {
     Connection c = context.getConnection();
-    boolean sqlite = dialect == Dialect.SQLITE;
-    String bytes = sqlite ? "BLOB" : "BYTEA";
-    String identity = sqlite ? "INTEGER NOT NULL PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
-    String keyOnly = sqlite ? " WITHOUT ROWID" : "";
+    String bytes = bytesType();
+    String identity = identityType();
+    String keyOnly = keyOnly();
     try (Statement s = c.createStatement()) {
       s.execute("CREATE TABLE audit_events_v6 (pos " + identity + ", chain BIGINT NOT NULL, first_seq BIGINT NOT NULL, "
           + "last_seq BIGINT NOT NULL, block " + bytes + " NOT NULL)");

@@ -45,13 +45,9 @@ final class LeanRowsMigration extends StoreMigration {
   @Override
   public void migrate(Context context) throws Exception {
     Connection c = context.getConnection();
-    boolean sqlite = dialect == Dialect.SQLITE;
-    String bytes = sqlite ? "BLOB" : "BYTEA";
-    // SQLite: plain rowids, not AUTOINCREMENT (whose bookkeeping costs each insert): rows are never
-    // deleted (triggers), so each new rowid is the largest plus one all the same.
-    String identity = sqlite ? "INTEGER NOT NULL PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
-    // The index tables are their primary keys: on SQLite no rowid b-tree besides.
-    String keyOnly = sqlite ? " WITHOUT ROWID" : "";
+    String bytes = bytesType();
+    String identity = identityType();
+    String keyOnly = keyOnly();
     try (Statement s = c.createStatement()) {
       s.execute("CREATE TABLE audit_chains (id " + identity + ", chain_id TEXT NOT NULL UNIQUE)");
       s.execute("INSERT INTO audit_chains (chain_id) SELECT chain_id FROM audit_events GROUP BY chain_id ORDER BY MIN(pos)");

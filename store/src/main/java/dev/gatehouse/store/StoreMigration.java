@@ -41,6 +41,25 @@ abstract class StoreMigration implements JavaMigration {
     return true;
   }
 
+  /** The dialect's type for bytes (an event's, a block's). */
+  protected final String bytesType() {
+    return dialect == Dialect.SQLITE ? "BLOB" : "BYTEA";
+  }
+
+  /**
+   * The dialect's storage-order key. SQLite: plain rowids, not AUTOINCREMENT (whose bookkeeping costs
+   * each insert): rows are never deleted (triggers), so each new rowid is the largest plus one all the
+   * same.
+   */
+  protected final String identityType() {
+    return dialect == Dialect.SQLITE ? "INTEGER NOT NULL PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+  }
+
+  /** Appended to an index table's definition: on SQLite, the table is its primary key, no rowid b-tree besides. */
+  protected final String keyOnly() {
+    return dialect == Dialect.SQLITE ? " WITHOUT ROWID" : "";
+  }
+
   /** As V2: the database refuses UPDATE and DELETE (and on PostgreSQL TRUNCATE) of the table's rows. */
   protected final void appendOnly(Statement s, String table) throws SQLException {
     switch (dialect) {

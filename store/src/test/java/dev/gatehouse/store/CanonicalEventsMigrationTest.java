@@ -60,7 +60,7 @@ class CanonicalEventsMigrationTest {
     try (Connection c = connect.open()) {
       for (ChainBuilder chain : List.of(intact, edited)) {
         for (AuditEvent e : chain.written()) insertLegacy(c, e);
-        for (SignedCheckpoint cp : written.checkpoints(chain.chainId())) insertCheckpoint(c, cp);
+        for (SignedCheckpoint cp : written.checkpoints(chain.chainId())) OldStore.insertCheckpoint(c, cp);
       }
       // Edited before the upgrade, as an insider would: the stored hash stays.
       try (var s = c.createStatement()) {
@@ -135,16 +135,4 @@ class CanonicalEventsMigrationTest {
     }
   }
 
-  private static void insertCheckpoint(Connection c, SignedCheckpoint cp) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(
-        "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)")) {
-      ps.setString(1, cp.chainId());
-      ps.setLong(2, cp.seq());
-      ps.setString(3, cp.hash());
-      ps.setLong(4, ChronoUnit.MICROS.between(Instant.EPOCH, cp.time()));
-      ps.setString(5, cp.keyId());
-      ps.setString(6, cp.signature());
-      ps.executeUpdate();
-    }
-  }
 }

@@ -22,7 +22,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
+
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -144,7 +144,7 @@ class EventBlocksMigrationTest {
       }
       insertVersion5(c, rows);
       for (ChainBuilder chain : chains) {
-        for (SignedCheckpoint cp : written.checkpoints(chain.chainId())) insertCheckpoint(c, cp);
+        for (SignedCheckpoint cp : written.checkpoints(chain.chainId())) OldStore.insertCheckpoint(c, cp);
       }
       c.commit();
     }
@@ -284,16 +284,4 @@ class EventBlocksMigrationTest {
     }
   }
 
-  private static void insertCheckpoint(Connection c, SignedCheckpoint cp) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(
-        "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)")) {
-      ps.setString(1, cp.chainId());
-      ps.setLong(2, cp.seq());
-      ps.setString(3, cp.hash());
-      ps.setLong(4, ChronoUnit.MICROS.between(Instant.EPOCH, cp.time()));
-      ps.setString(5, cp.keyId());
-      ps.setString(6, cp.signature());
-      ps.executeUpdate();
-    }
-  }
 }

@@ -76,7 +76,7 @@ class LeanRowsMigrationTest {
       c.setAutoCommit(false);
       for (ChainBuilder chain : List.of(unreadable, filler, intact, edited, rehashed)) {
         insertVersion4(c, chain.written());
-        for (SignedCheckpoint cp : written.checkpoints(chain.chainId())) insertCheckpoint(c, cp);
+        for (SignedCheckpoint cp : written.checkpoints(chain.chainId())) OldStore.insertCheckpoint(c, cp);
       }
       c.commit();
       c.setAutoCommit(true);
@@ -176,16 +176,4 @@ class LeanRowsMigrationTest {
     }
   }
 
-  private static void insertCheckpoint(Connection c, SignedCheckpoint cp) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement(
-        "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)")) {
-      ps.setString(1, cp.chainId());
-      ps.setLong(2, cp.seq());
-      ps.setString(3, cp.hash());
-      ps.setLong(4, ChronoUnit.MICROS.between(Instant.EPOCH, cp.time()));
-      ps.setString(5, cp.keyId());
-      ps.setString(6, cp.signature());
-      ps.executeUpdate();
-    }
-  }
 }

@@ -1,9 +1,13 @@
 package dev.gatehouse.store;
 
+import dev.gatehouse.audit.SignedCheckpoint;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.migration.JavaMigration;
@@ -52,5 +56,19 @@ final class OldStore {
         .target(target)
         .load()
         .migrate();
+  }
+
+  /** Inserts a checkpoint row as every schema version since 1 keeps them. */
+  static void insertCheckpoint(Connection c, SignedCheckpoint cp) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(
+        "INSERT INTO audit_checkpoints (chain_id, seq, hash, time_us, key_id, signature) VALUES (?, ?, ?, ?, ?, ?)")) {
+      ps.setString(1, cp.chainId());
+      ps.setLong(2, cp.seq());
+      ps.setString(3, cp.hash());
+      ps.setLong(4, ChronoUnit.MICROS.between(Instant.EPOCH, cp.time()));
+      ps.setString(5, cp.keyId());
+      ps.setString(6, cp.signature());
+      ps.executeUpdate();
+    }
   }
 }
