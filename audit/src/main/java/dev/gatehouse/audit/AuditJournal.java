@@ -524,9 +524,11 @@ final class AuditJournal implements AutoCloseable {
       while (in.hasRemaining()) {
         int at = in.position();
         if (v2 && (in.remaining() < HEADER || in.getInt(at) == 0)) {
-          // The zero tail of a preallocated segment: the end, unless records follow a hole (pages
-          // of a machine crash written out of order), which is damage.
-          if (isZero(all, at)) break;
+          // The zero tail of a preallocated segment: the end, unless whole records follow a hole
+          // (pages of a machine crash written out of order), which is damage. The bytes of a copy
+          // cut short by a kill (its checksum and part of its payload, the length not yet written)
+          // are no such record: that copy was never acknowledged, and the journal ends cleanly.
+          if (isZero(all, at) || !wholeRecordAfter(all, at)) break;
           damage = Optional.of(file.getFileName() + ": a record at byte " + at + " is missing and data follows it");
           break outer;
         }
@@ -573,6 +575,23 @@ final class AuditJournal implements AutoCloseable {
 
   private static boolean startsWith(byte[] all, byte[] magic) {
     return all.length >= magic.length && java.util.Arrays.equals(all, 0, magic.length, magic, 0, magic.length);
+  }
+
+  /**
+   * Whether a whole record (a length that fits and a payload that matches its checksum) starts at a
+   * 4-byte boundary after {@code from}: evidence of records written after a lost one.
+   */
+  private static boolean wholeRecordAfter(byte[] all, int from) {
+    ByteBuffer in = ByteBuffer.wrap(all);
+    CRC32C crc = new CRC32C();
+    for (int p = from + 4; p + HEADER <= all.length; p += 4) {
+      int length = in.getInt(p);
+      if (length <= 0 || length > MAX_RECORD || length > all.length - p - HEADER) continue;
+      crc.reset();
+      crc.update(all, p + HEADER, length);
+      if ((int) crc.getValue() == in.getInt(p + 4)) return true;
+    }
+    return false;
   }
 
   private static boolean isZero(byte[] all, int from) {

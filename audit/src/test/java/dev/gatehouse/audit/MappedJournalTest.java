@@ -164,6 +164,29 @@ class MappedJournalTest {
   }
 
   @Test
+  void aCopyCutShortByAKillIsTheCleanEnd() throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
+    AuditJournal j = AuditJournal.create(node, "gw-1:ee", false, SMALL);
+    List<AuditEvent> written = append(j, "gw-1:ee", 3);
+    j.close(false);
+    Path segment = segments(node.dir()).getFirst();
+    byte[] all = Files.readAllBytes(segment);
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(all);
+    int end = AuditJournal.MAGIC.length;
+    for (int i = 0; i < 3; i++) end = (end + 8 + b.getInt(end) + 3) & ~3;
+    // A fourth record killed mid-copy: its checksum and the first half of its payload, no length yet.
+    byte[] fourth = CanonicalEncoding.encodeEvent("gw-1:ee", 4, written.getLast().hash(),
+        EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("reason", "cut short")));
+    b.putInt(end + 4, 0x12345678);
+    System.arraycopy(fourth, 0, all, end + 8, fourth.length / 2);
+    Files.write(segment, all);
+    assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
+      assertThat(r.damage()).isEmpty();
+      assertThat(r.events()).containsExactlyElementsOf(written);
+    });
+  }
+
+  @Test
   void dataAfterAZeroLengthIsDamageNotTheEnd() throws Exception {
     AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
     AuditJournal j = AuditJournal.create(node, "gw-1:dd", false, SMALL);
