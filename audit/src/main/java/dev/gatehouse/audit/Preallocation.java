@@ -49,15 +49,15 @@ final class Preallocation {
 
   private static LibC load() {
     if (!Platform.isLinux() || !Platform.is64Bit() || Boolean.getBoolean("gatehouse.audit.journal.write-zeros")) return null;
-    RuntimeException failed = null;
+    String why = "";
     for (String name : new String[] {"c", "libc.so.6"}) { // "libc.so" may be a linker script (libc6-dev)
       try {
         return Native.load(name, LibC.class);
       } catch (LinkageError | RuntimeException e) {
-        if (failed == null) failed = new RuntimeException(e.toString());
+        if (why.isEmpty()) why = e.toString();
       }
     }
-    LOG.info("posix_fallocate is not available ({}): audit journal segments are preallocated by writing zeros", failed.getMessage());
+    LOG.info("posix_fallocate is not available ({}): audit journal segments are preallocated by writing zeros", why);
     return null;
   }
 

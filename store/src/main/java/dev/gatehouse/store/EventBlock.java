@@ -112,20 +112,28 @@ final class EventBlock {
   /** A block of these entries ({@code events.get(i)} null: entry {@code i} has no bytes); for the migration and tests. */
   static byte[] encode(List<byte[]> hashes, List<byte[]> events) {
     if (hashes.size() != events.size()) throw new IllegalArgumentException("hashes.size() != events.size()");
-    if (hashes.isEmpty() || hashes.size() > MAX_EVENTS) throw new IllegalArgumentException("count not in 1.." + MAX_EVENTS);
+    return encode(hashes.toArray(byte[][]::new), events.toArray(byte[][]::new), hashes.size());
+  }
+
+  /**
+   * A block of the first {@code n} entries of the arrays ({@code events[i]} null: entry {@code i}
+   * has no bytes): the one place the layout is written.
+   */
+  static byte[] encode(byte[][] hashes, byte[][] events, int n) {
+    if (n < 1 || n > MAX_EVENTS) throw new IllegalArgumentException("count not in 1.." + MAX_EVENTS);
     long size = HEADER;
-    for (int i = 0; i < hashes.size(); i++) size += 8L + hashes.get(i).length + (events.get(i) == null ? 0 : events.get(i).length);
+    for (int i = 0; i < n; i++) size += 8L + hashes[i].length + (events[i] == null ? 0 : events[i].length);
     if (size > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("block of " + size + " bytes");
     byte[] out = new byte[(int) size];
     out[0] = FORMAT;
-    writeInt(out, 1, hashes.size());
+    writeInt(out, 1, n);
     int at = HEADER;
-    for (int i = 0; i < hashes.size(); i++) {
-      byte[] h = hashes.get(i);
+    for (int i = 0; i < n; i++) {
+      byte[] h = hashes[i];
       writeInt(out, at, h.length);
       System.arraycopy(h, 0, out, at + 4, h.length);
       at += 4 + h.length;
-      byte[] e = events.get(i);
+      byte[] e = events[i];
       writeInt(out, at, e == null ? -1 : e.length);
       at += 4;
       if (e != null) {

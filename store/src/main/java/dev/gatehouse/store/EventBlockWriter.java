@@ -106,29 +106,14 @@ final class EventBlockWriter implements AutoCloseable {
   /** Adds the block of events {@code from..to-1} (one chain, consecutive seqs) to the insert's batch. */
   private void addBlock(long chain, List<AuditEvent> events, List<byte[]> canonical, int from, int to) throws SQLException {
     int n = to - from;
-    long size = 5;
     for (int i = 0; i < n; i++) {
       AuditEvent e = events.get(from + i);
       bytes[i] = canonical == null ? AuditStore.canonicalBytes(e) : canonical.get(from + i);
       hashes[i] = hashBytes(e.hash());
-      size += 8L + hashes[i].length + bytes[i].length;
     }
-    byte[] block = new byte[Math.toIntExact(size)];
-    block[0] = EventBlock.FORMAT;
-    EventBlock.writeInt(block, 1, n);
-    int at = 5;
-    for (int i = 0; i < n; i++) {
-      byte[] h = hashes[i];
-      EventBlock.writeInt(block, at, h.length);
-      System.arraycopy(h, 0, block, at + 4, h.length);
-      at += 4 + h.length;
-      byte[] b = bytes[i];
-      EventBlock.writeInt(block, at, b.length);
-      System.arraycopy(b, 0, block, at + 4, b.length);
-      at += 4 + b.length;
-      hashes[i] = null;
-      bytes[i] = null; // the caller's: not kept
-    }
+    byte[] block = EventBlock.encode(hashes, bytes, n);
+    Arrays.fill(hashes, 0, n, null);
+    Arrays.fill(bytes, 0, n, null); // the caller's: not kept
     insertBlock.setLong(1, chain);
     insertBlock.setLong(2, events.get(from).seq());
     insertBlock.setLong(3, events.get(to - 1).seq());

@@ -54,17 +54,13 @@ final class EventBlocksMigration extends StoreMigration {
     Connection c = context.getConnection();
     String bytes = bytesType();
     String identity = identityType();
-    String keyOnly = keyOnly();
     try (Statement s = c.createStatement()) {
       s.execute("CREATE TABLE audit_events_v6 (pos " + identity + ", chain BIGINT NOT NULL, first_seq BIGINT NOT NULL, "
           + "last_seq BIGINT NOT NULL, block " + bytes + " NOT NULL)");
       // Rebuilt for the blocks' positions (version 5's buckets were of rows).
       s.execute("DROP TABLE audit_search_terms");
       s.execute("DROP TABLE audit_search_times");
-      s.execute("CREATE TABLE audit_search_terms (kind TEXT NOT NULL, value TEXT NOT NULL, bucket BIGINT NOT NULL, "
-          + "PRIMARY KEY (kind, value, bucket))" + keyOnly);
-      s.execute("CREATE TABLE audit_search_times (time_s BIGINT NOT NULL, bucket BIGINT NOT NULL, "
-          + "PRIMARY KEY (time_s, bucket))" + keyOnly);
+      createSearchTables(s);
     }
     copy(c);
     try (Statement s = c.createStatement()) {

@@ -47,16 +47,12 @@ final class LeanRowsMigration extends StoreMigration {
     Connection c = context.getConnection();
     String bytes = bytesType();
     String identity = identityType();
-    String keyOnly = keyOnly();
     try (Statement s = c.createStatement()) {
       s.execute("CREATE TABLE audit_chains (id " + identity + ", chain_id TEXT NOT NULL UNIQUE)");
       s.execute("INSERT INTO audit_chains (chain_id) SELECT chain_id FROM audit_events GROUP BY chain_id ORDER BY MIN(pos)");
       s.execute("CREATE TABLE audit_events_v5 (pos " + identity + ", chain BIGINT NOT NULL, seq BIGINT NOT NULL, "
           + "hash " + bytes + " NOT NULL, event " + bytes + ")");
-      s.execute("CREATE TABLE audit_search_terms (kind TEXT NOT NULL, value TEXT NOT NULL, bucket BIGINT NOT NULL, "
-          + "PRIMARY KEY (kind, value, bucket))" + keyOnly);
-      s.execute("CREATE TABLE audit_search_times (time_s BIGINT NOT NULL, bucket BIGINT NOT NULL, "
-          + "PRIMARY KEY (time_s, bucket))" + keyOnly);
+      createSearchTables(s);
     }
     copy(c, chainNumbers(c));
     try (Statement s = c.createStatement()) {

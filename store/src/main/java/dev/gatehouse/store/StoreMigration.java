@@ -60,6 +60,14 @@ abstract class StoreMigration implements JavaMigration {
     return dialect == Dialect.SQLITE ? " WITHOUT ROWID" : "";
   }
 
+  /** The coarse search index's two tables ({@link SearchIndex}), as versions 5 and 6 both have them. */
+  protected final void createSearchTables(Statement s) throws SQLException {
+    s.execute("CREATE TABLE audit_search_terms (kind TEXT NOT NULL, value TEXT NOT NULL, bucket BIGINT NOT NULL, "
+        + "PRIMARY KEY (kind, value, bucket))" + keyOnly());
+    s.execute("CREATE TABLE audit_search_times (time_s BIGINT NOT NULL, bucket BIGINT NOT NULL, "
+        + "PRIMARY KEY (time_s, bucket))" + keyOnly());
+  }
+
   /** As V2: the database refuses UPDATE and DELETE (and on PostgreSQL TRUNCATE) of the table's rows. */
   protected final void appendOnly(Statement s, String table) throws SQLException {
     switch (dialect) {
