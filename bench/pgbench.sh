@@ -17,6 +17,7 @@ usage() {
   cat <<'EOF'
 usage: bench/pgbench.sh [--duration S] [--scale N] [--rounds N] [--modes "simple extended prepared"]
                         [--clients "1 16"] [--policy minimal|realistic|both|FILE] [--warmup S]
+                        [--warmup-runs N]
                         [--smoke] [--keep-logs]
 
 By default the script starts a real Gatehouse itself (bench/gatehouse.sh: development issuer,
@@ -26,8 +27,13 @@ least-privileged role gh_bench, gatehouse.yaml on loopback, audit on) and stops 
   --policy both        two gateways, minimal ("gatehouse") and realistic ("gh-real"), interleaved;
                        reports issue #3's check: gh-real >= 0.9 x gatehouse in every mode
   --warmup S           unmeasured load through each gateway before the runs, S seconds per mode at
-                       16 clients (default 15; 0: none), so the JIT has compiled the data path: a JVM
+                       16 clients (default 32; 0: none), so the JIT has compiled the data path: a JVM
                        reaches its steady state after some 30-40 s of load, haproxy needs none
+  --warmup-runs N      the warm-up's seconds are split into N pgbench runs per mode (default 4),
+                       each opening and closing its 16 connections like a measured run: the first
+                       sessions to end after the JIT compiled the data path deoptimize it (branches
+                       and types it never saw), and it is recompiled with them; without this the
+                       measured runs pay for that, mostly the first (bench/README.md, session 7)
 
 Environment (all optional):
   BENCH_PG_HOST/BENCH_PG_PORT/BENCH_PG_USER   PostgreSQL for the direct target (127.0.0.1/5432/postgres, trust)
@@ -53,7 +59,8 @@ CLIENTS=${BENCH_CLIENTS:-"1 16"}
 POLICY=${BENCH_POLICY:-minimal}
 SMOKE=0
 KEEP_LOGS=0
-WARMUP=${BENCH_WARMUP:-15}
+WARMUP=${BENCH_WARMUP:-32}
+WARMUP_RUNS=${BENCH_WARMUP_RUNS:-4}
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -63,6 +70,7 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --policy) POLICY=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
+    --warmup-runs) WARMUP_RUNS=$2; shift 2 ;;
     --smoke) SMOKE=1; shift ;;
     --keep-logs) KEEP_LOGS=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -74,6 +82,7 @@ for n in "$DURATION" "$SCALE" "$ROUNDS"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "pgbench.sh: duration, scale and rounds must be positive integers" >&2; exit 2; }
 done
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || { echo "pgbench.sh: --warmup must be a number of seconds" >&2; exit 2; }
+[[ "$WARMUP_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "pgbench.sh: --warmup-runs must be a positive integer" >&2; exit 2; }
 
 PG_HOST=${BENCH_PG_HOST:-127.0.0.1}
 PG_PORT=${BENCH_PG_PORT:-5432}
@@ -264,8 +273,11 @@ echo "  $runs runs, about $(( runs * (DURATION + 1) / 60 + 1 )) min"
 if [ "$WARMUP" -gt 0 ] && [ "$SMOKE" = 0 ]; then
   for target in $TARGETS; do
     case "$target" in gatehouse|gh-real) ;; *) continue ;; esac
-    echo "  warming up $target: ${WARMUP}s per mode at 16 clients (not measured)"
-    for mode in $MODES; do DURATION=$WARMUP run "$target" "$mode" 16 0 >/dev/null; done
+    each=$(( (WARMUP + WARMUP_RUNS - 1) / WARMUP_RUNS ))
+    echo "  warming up $target: ${WARMUP_RUNS} runs of ${each}s per mode at 16 clients, each with new connections (not measured)"
+    for _ in $(seq 1 "$WARMUP_RUNS"); do
+      for mode in $MODES; do DURATION=$each run "$target" "$mode" 16 0 >/dev/null; done
+    done
   done
   : >"$WORK/runs.tsv"
 fi
