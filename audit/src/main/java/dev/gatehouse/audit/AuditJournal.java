@@ -189,7 +189,8 @@ final class AuditJournal implements AutoCloseable {
 
   /**
    * Starts the journal of a new chain in a locked node folder; the journal then owns the lock. With
-   * {@code machine}, new segments are fsynced once preallocated, so their blocks survive a crash.
+   * {@code machine}, new segments are fsynced once preallocated, and their folder once they are
+   * created, so their blocks and their names survive a crash.
    */
   static AuditJournal create(NodeLock node, String chainId, boolean machine) throws IOException {
     return create(node, chainId, machine, SEGMENT_BYTES);
@@ -198,9 +199,22 @@ final class AuditJournal implements AutoCloseable {
   /** As {@link #create(NodeLock, String, boolean)}, with segments of {@code segmentBytes} (tests). */
   static AuditJournal create(NodeLock node, String chainId, boolean machine, int segmentBytes) throws IOException {
     if (segmentBytes < 64) throw new IllegalArgumentException("segmentBytes < 64");
+    // The node folder's own name, in case this start created it (once per start, not per segment).
+    if (machine) syncDirectory(node.dir().getParent());
     AuditJournal j = new AuditJournal(node.dir(), chainId, machine, segmentBytes, node.channel(), node.lock());
     j.rotate(0);
     return j;
+  }
+
+  /**
+   * Makes the names in {@code dir} durable: a new file's data and inode synced ({@code fsync} of
+   * the file) may still be unreachable after a crash until its folder is synced too (POSIX leaves
+   * the folder entry to the folder's own {@code fsync}; ext4 and XFS do not promise otherwise).
+   */
+  static void syncDirectory(Path dir) throws IOException {
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    }
   }
 
   static String fileStem(String chainId) {
@@ -301,7 +315,10 @@ final class AuditJournal implements AutoCloseable {
       // is read as unused.
       Preallocation.reserve(file, ch, MAGIC.length, capacity, machine);
       ch.write(ByteBuffer.wrap(MAGIC), 0);
-      if (machine) ch.force(true);
+      if (machine) {
+        ch.force(true);
+        syncDirectory(dir); // the segment's name: without it a crash may lose the whole file
+      }
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, capacity);
       Segment s = new Segment(file, ch, map, capacity);
       s.forced = machine ? MAGIC.length : 0;

@@ -1,6 +1,7 @@
 package dev.gatehouse.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -11,9 +12,12 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -235,6 +239,52 @@ class MappedJournalTest {
     try (Stream<Path> left = Files.list(journal.resolve("kill-node"))) {
       assertThat(left.map(p -> p.getFileName().toString())).as("a kill is a clean end, not damage")
           .noneMatch(n -> n.endsWith(".damaged")).noneMatch(n -> n.endsWith(AuditJournal.SUFFIX));
+    }
+  }
+
+  @Test
+  void withMachineDurabilityANewSegmentsNameIsSyncedToDisk() throws Exception {
+    // A crash may lose a new file whose folder was never synced, however well the file itself was:
+    // with durability machine, every segment's creation must be followed by an fsync of its folder.
+    // strace shows the system calls of a child JVM; with durability process there is none (and the
+    // same parsing finds none, which shows it can tell).
+    assumeTrue(System.getProperty("os.name").startsWith("Linux"), "strace is Linux's");
+    Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+    for (String durability : List.of("machine", "process")) {
+      Path journal = tmp.resolve(durability);
+      Path trace = tmp.resolve(durability + ".strace");
+      Process child = new ProcessBuilder("strace", "-f", "-qq", "-e", "trace=openat,fsync,fdatasync", "-o", trace.toString(),
+          javaBin.toString(), "-cp", System.getProperty("java.class.path"), JournalSyncChild.class.getName(), journal.toString(), durability)
+          .redirectErrorStream(true).start();
+      String out = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(child.exitValue()).as("strace and child: %s", out).isZero();
+
+      Path nodeDir = journal.resolve("sync-node");
+      Map<String, String> fds = new HashMap<>(); // "pid fd" -> path
+      List<String> created = new ArrayList<>();
+      List<String> unsynced = new ArrayList<>();
+      Pattern open = Pattern.compile("^(\\d+) +openat\\(AT_FDCWD, \"([^\"]+)\", ([A-Z_|]+).*\\) = (\\d+)$");
+      Pattern sync = Pattern.compile("^(\\d+) +f(?:data)?sync\\((\\d+)\\) += 0$");
+      for (String line : Files.readAllLines(trace)) {
+        Matcher m = open.matcher(line);
+        if (m.matches()) {
+          fds.put(m.group(1) + " " + m.group(4), m.group(2));
+          if (m.group(2).endsWith(AuditJournal.SUFFIX) && m.group(3).contains("O_CREAT")) {
+            created.add(m.group(2));
+            unsynced.add(m.group(2));
+          }
+          continue;
+        }
+        m = sync.matcher(line);
+        if (m.matches() && nodeDir.toString().equals(fds.get(m.group(1) + " " + m.group(2)))) unsynced.clear();
+      }
+      assertThat(created).as("segments the child created (%s)", durability).hasSizeGreaterThanOrEqualTo(3);
+      if (durability.equals("machine")) {
+        assertThat(unsynced).as("segments created with no fsync of their folder after").isEmpty();
+      } else {
+        assertThat(unsynced).as("with durability process nothing is synced").containsExactlyElementsOf(created);
+      }
     }
   }
 }
