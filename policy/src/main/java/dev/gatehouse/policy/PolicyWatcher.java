@@ -5,10 +5,13 @@ import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -18,8 +21,13 @@ import org.slf4j.LoggerFactory;
 /**
  * Watches the directories of a {@link ReloadingPolicy}'s files and reloads it once changes have
  * settled for the debounce period (editors write a file in several steps; Kubernetes swaps a
- * ConfigMap's symlink). Any change in those directories triggers a reload, which is cheap and a
- * no-op when the policy text did not change. Runs one daemon platform thread until {@link #close()}.
+ * ConfigMap's symlink). A change counts when it names one of the policy's files, or an entry whose
+ * name starts with {@code ..} (the folder and symlink a ConfigMap's update swaps in), or when the
+ * operating system lost track of events; other files in the same folder (the audit store, a log,
+ * when the data directory is the configuration's, as in {@code gatehouse demo}) are ignored, so
+ * that their writes neither reload the policy nor, arriving without pause under load, keep the
+ * debounce period from ever ending. A reload is a no-op when the policy text did not change. Runs
+ * one daemon platform thread until {@link #close()}.
  */
 public final class PolicyWatcher implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PolicyWatcher.class);
@@ -28,14 +36,18 @@ public final class PolicyWatcher implements AutoCloseable {
   private final long debounceNanos;
   private final WatchService watch;
   private final Thread thread;
+  /** The names of the policy's files in each watched folder. */
+  private final Map<Path, Set<Path>> names = new HashMap<>();
 
   private PolicyWatcher(ReloadingPolicy policy, Duration debounce) throws IOException {
     this.policy = policy;
     this.debounceNanos = debounce.toNanos();
     this.watch = FileSystems.getDefault().newWatchService();
-    Set<Path> dirs = new LinkedHashSet<>();
-    for (Path f : policy.files()) dirs.add(f.toAbsolutePath().getParent());
-    for (Path d : dirs) {
+    for (Path f : policy.files()) {
+      Path abs = f.toAbsolutePath();
+      names.computeIfAbsent(abs.getParent(), d -> new LinkedHashSet<>()).add(abs.getFileName());
+    }
+    for (Path d : names.keySet()) {
       d.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
           StandardWatchEventKinds.ENTRY_DELETE);
     }
@@ -63,13 +75,15 @@ public final class PolicyWatcher implements AutoCloseable {
   private void run() {
     try {
       while (true) {
-        WatchKey key = watch.take();
-        drain(key);
-        // Debounce: wait until no event arrived for a whole period.
+        if (!relevant(watch.take())) continue;
+        // Debounce: wait until no change to the policy's files arrived for a whole period.
+        long quietSince = System.nanoTime();
         while (true) {
-          WatchKey more = watch.poll(debounceNanos, TimeUnit.NANOSECONDS);
+          long left = debounceNanos - (System.nanoTime() - quietSince);
+          if (left <= 0) break;
+          WatchKey more = watch.poll(left, TimeUnit.NANOSECONDS);
           if (more == null) break;
-          drain(more);
+          if (relevant(more)) quietSince = System.nanoTime();
         }
         try {
           policy.reload();
@@ -82,9 +96,19 @@ public final class PolicyWatcher implements AutoCloseable {
     }
   }
 
-  private static void drain(WatchKey key) {
-    key.pollEvents();
+  /** Takes the key's events; true when one of them may change the policy. */
+  private boolean relevant(WatchKey key) {
+    boolean relevant = false;
+    Set<Path> files = key.watchable() instanceof Path dir ? names.getOrDefault(dir, Set.of()) : Set.of();
+    for (WatchEvent<?> e : key.pollEvents()) {
+      if (e.kind() == StandardWatchEventKinds.OVERFLOW || !(e.context() instanceof Path name)) {
+        relevant = true;
+      } else if (files.contains(name) || name.toString().startsWith("..")) {
+        relevant = true;
+      }
+    }
     key.reset();
+    return relevant;
   }
 
   @Override

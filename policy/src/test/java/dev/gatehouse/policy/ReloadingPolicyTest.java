@@ -112,4 +112,62 @@ class ReloadingPolicyTest {
     }
     assertThat(policy.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("analysts");
   }
+
+  @Test
+  void aPolicyEditTakesEffectWhileOtherFilesInItsFolderAreWrittenWithoutPause() throws Exception {
+    // gatehouse demo keeps its audit store (SQLite and its WAL) in the policy's folder: under load
+    // the store is written many times a second. Those writes must not hold the reload back (a
+    // debounce that waited for the whole folder to go quiet never ended while the gateway was busy).
+    ReloadingPolicy policy = start(ALLOW_DEVS);
+    CountDownLatch applied = new CountDownLatch(1);
+    policy.addListener((before, after) -> applied.countDown());
+    PolicyWatcher watcher = PolicyWatcher.start(policy, Duration.ofMillis(300));
+    java.util.concurrent.atomic.AtomicBoolean busy = new java.util.concurrent.atomic.AtomicBoolean(true);
+    Thread store = Thread.ofPlatform().start(() -> {
+      Path wal = dir.resolve("gatehouse.db-wal");
+      for (int i = 0; busy.get(); i++) {
+        try {
+          Files.writeString(wal, "page " + i, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+          Thread.sleep(20);
+        } catch (Exception e) {
+          return;
+        }
+      }
+    });
+    try {
+      Thread.sleep(500);
+      Files.writeString(dir.resolve("policy.yaml"), ALLOW_ANALYSTS);
+      assertThat(applied.await(10, TimeUnit.SECONDS)).as("the edit applied while the store is written").isTrue();
+    } finally {
+      busy.set(false);
+      store.join();
+      watcher.close();
+    }
+    assertThat(policy.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("analysts");
+  }
+
+  @Test
+  void aConfigMapStyleSwapOfTheDataSymlinkIsAReload() throws Exception {
+    // Kubernetes mounts a ConfigMap as policy.yaml -> ..data/policy.yaml, ..data -> ..<timestamp>,
+    // and updates it by renaming a new ..data symlink over the old one: policy.yaml itself never changes.
+    Path v1 = Files.createDirectory(dir.resolve("..2026_11_23_v1"));
+    Files.writeString(v1.resolve("policy.yaml"), ALLOW_DEVS);
+    Files.createSymbolicLink(dir.resolve("..data"), v1.getFileName());
+    Files.createSymbolicLink(dir.resolve("policy.yaml"), Path.of("..data", "policy.yaml"));
+    ReloadingPolicy policy = new ReloadingPolicy(new PolicyLoader(), List.of(dir.resolve("policy.yaml")), java.time.Clock.systemUTC());
+    CountDownLatch applied = new CountDownLatch(1);
+    policy.addListener((before, after) -> applied.countDown());
+    PolicyWatcher watcher = PolicyWatcher.start(policy, Duration.ofMillis(100));
+    try {
+      Path v2 = Files.createDirectory(dir.resolve("..2026_11_23_v2"));
+      Files.writeString(v2.resolve("policy.yaml"), ALLOW_ANALYSTS);
+      Files.createSymbolicLink(dir.resolve("..data_tmp"), v2.getFileName());
+      Files.move(dir.resolve("..data_tmp"), dir.resolve("..data"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      assertThat(applied.await(30, TimeUnit.SECONDS)).as("reload noticed").isTrue();
+    } finally {
+      watcher.close();
+    }
+    assertThat(policy.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("analysts");
+  }
 }
