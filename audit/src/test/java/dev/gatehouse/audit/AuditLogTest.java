@@ -280,4 +280,17 @@ class AuditLogTest {
           .isEqualTo("SELECT 'a\uFFFDb\uFFFDc'");
     }
   }
+
+  @Test
+  void cleaningReplacesNulsAndUnpairedSurrogatesOnlyAndKeepsCleanStringsAsTheyAre() {
+    String plain = "SELECT abalance FROM pgbench_accounts WHERE aid = 42";
+    assertThat(AuditLog.clean(plain)).isSameAs(plain);
+    String pair = "SELECT '\uD83D\uDE00' -- \u00e9\u4e2d";
+    assertThat(AuditLog.clean(pair)).isEqualTo(pair);
+    assertThat(AuditLog.clean("\u0000a")).isEqualTo("\uFFFDa");
+    assertThat(AuditLog.clean("a\uDE00b")).isEqualTo("a\uFFFDb");
+    assertThat(AuditLog.clean("ab\uD83D")).isEqualTo("ab\uFFFD");
+    assertThat(AuditLog.clean("\uD83D\uDE00\u0000\uD83D\uDE00\uDE00")).isEqualTo("\uD83D\uDE00\uFFFD\uD83D\uDE00\uFFFD");
+    assertThat(AuditLog.clean("")).isEmpty();
+  }
 }
