@@ -176,7 +176,16 @@ final class FrontendRelay {
 
   /** Handles one client message; false when the client said goodbye. */
   private boolean handle(Frame frame) throws IOException {
-    FrontendMessage message = FrontendCodec.decode(frame);
+    FrontendMessage message;
+    try {
+      message = FrontendCodec.decode(frame);
+    } catch (ProtocolException e) {
+      if (frame.type() != Query.TYPE || !ProtocolException.CHARACTER_NOT_IN_REPERTOIRE.equals(e.sqlstate())) throw e;
+      // A whole Query whose text is not UTF-8: PostgreSQL answers it with an error and the session
+      // goes on, so does Gatehouse (the side-effect-free stand-in keeps the replies in order).
+      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), Optional.of(Replies.invalidUtf8())), DENIED_QUERY);
+      return true;
+    }
     switch (message) {
       case Query q -> query(frame, q);
       case Parse p -> {

@@ -3,6 +3,7 @@ package dev.gatehouse.postgres;
 import dev.gatehouse.core.Admission;
 import dev.gatehouse.core.Decision;
 import dev.gatehouse.postgres.wire.ErrorResponse;
+import dev.gatehouse.postgres.wire.ProtocolException;
 
 /**
  * The one place where Gatehouse's own answers become PostgreSQL ErrorResponses: denials of
@@ -31,6 +32,15 @@ final class Replies {
               + " (rule " + approval.rule() + ")");
       case Decision.Allow allow -> throw new IllegalArgumentException("an Allow is not a denial");
     };
+  }
+
+  /**
+   * A query whose text is not valid UTF-8 (the session's client encoding): refused unread, with
+   * PostgreSQL's own SQLSTATE for it; the session goes on.
+   */
+  static ErrorResponse invalidUtf8() {
+    return ErrorResponse.of("ERROR", ProtocolException.CHARACTER_NOT_IN_REPERTOIRE,
+        "invalid byte sequence for encoding \"UTF8\": the query was not forwarded by Gatehouse");
   }
 
   /**

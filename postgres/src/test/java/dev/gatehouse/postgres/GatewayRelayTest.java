@@ -8,6 +8,7 @@ import dev.gatehouse.core.Outcome;
 import dev.gatehouse.testkit.Psql;
 import java.io.StringReader;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -128,6 +129,21 @@ class GatewayRelayTest {
     assertThat(r.stderr()).contains("permission denied by Gatehouse policy")
         .contains("current transaction is aborted");
     assertThat(r.stdout()).contains("ROLLBACK").contains("rows_after");
+    assertThat(h.count("t")).isZero();
+  }
+
+  @Test
+  void aQueryThatIsNotUtf8GetsError22021AndTheSessionGoesOn() throws SQLException {
+    // PostgreSQL answers such a query with an error and keeps the session; so does the gateway,
+    // without forwarding the bytes (the session's client encoding is UTF8).
+    java.io.ByteArrayOutputStream script = new java.io.ByteArrayOutputStream();
+    script.writeBytes("\\set VERBOSITY verbose\nSELECT 1 AS before_it;\nINSERT INTO t VALUES (9, 'a".getBytes(StandardCharsets.UTF_8));
+    script.write(0xff);
+    script.writeBytes("b');\nSELECT 2 AS after_it;\n".getBytes(StandardCharsets.UTF_8));
+    Psql.Result r = h.psql().withOnErrorStop(false).script(script.toByteArray());
+    assertThat(r.stderr()).contains("ERROR:  22021: invalid byte sequence for encoding \"UTF8\"")
+        .doesNotContain("FATAL").doesNotContain("connection");
+    assertThat(r.stdout()).contains("before_it").contains("after_it");
     assertThat(h.count("t")).isZero();
   }
 

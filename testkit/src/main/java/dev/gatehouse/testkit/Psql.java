@@ -148,6 +148,12 @@ public final class Psql {
     return run(List.of("-f", "-"), script.getBytes(StandardCharsets.UTF_8));
   }
 
+  /** As {@link #script(String)}, with the bytes as given: not necessarily UTF-8 (bad input on purpose). */
+  public Result script(byte[] script) {
+    Objects.requireNonNull(script, "script == null");
+    return run(List.of("-f", "-"), script.clone());
+  }
+
   /** The psql binary that runs. */
   public Path binary() {
     return binary;
