@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * name as the database, and reach the resource's target through Gatehouse with every statement
  * decided by the {@link Checkpoint}. The entry point the {@code server} module wires.
  *
- * <p>A platform thread per connection for startup (at most {@link #MAX_STARTING} at once), then a
+ * <p>A platform thread per connection for startup (at most {@link PostgresListenerConfig#maxStartups()} at once), then a
  * platform thread per direction of an admitted session (see {@link ProxySession#run()}), blocking
  * sockets that stay blocking: no socket timeouts and no virtual thread ever touches them (startup
  * deadlines are {@link Deadlines}). {@link #start()} binds and
@@ -48,9 +48,6 @@ public final class PostgresGateway implements AutoCloseable {
   private final PostgresListenerConfig config;
   private final ClientStartup.Gateway parts;
   private final Set<Socket> starting = ConcurrentHashMap.newKeySet();
-  /** Connections that may be in startup at once (each on a platform thread until admitted or refused). */
-  static final int MAX_STARTING = 512;
-  private volatile int maxStarting = MAX_STARTING;
   private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
   private final AtomicLong connections = new AtomicLong();
   private final Masking masking;
@@ -280,7 +277,7 @@ public final class PostgresGateway implements AutoCloseable {
         starting.remove(socket);
         continue;
       }
-      if (starting.size() > maxStarting) {
+      if (starting.size() > config.maxStartups()) {
         refuseStartup(socket);
         starting.remove(socket);
         continue;
@@ -299,11 +296,11 @@ public final class PostgresGateway implements AutoCloseable {
   }
 
   /**
-   * More connections are starting up than {@link #MAX_STARTING}: this one is told so and closed at
+   * More connections are starting up than {@link PostgresListenerConfig#maxStartups()}: this one is told so and closed at
    * once (each startup holds a platform thread until it is done or its startup timeout passes).
    */
   private void refuseStartup(Socket socket) {
-    log.warn("refusing a connection: {} connections are starting up already", maxStarting);
+    log.warn("refusing a connection: {} connections are starting up already (listeners.postgres.maxStartups)", config.maxStartups());
     try {
       MessageWriter w = new MessageWriter(socket.getOutputStream());
       w.write(Replies.fatal("53300", "too many connections are starting up at once; try again"));
@@ -313,11 +310,6 @@ public final class PostgresGateway implements AutoCloseable {
     } finally {
       closeQuietly(socket);
     }
-  }
-
-  /** Another limit of connections in startup at once than {@link #MAX_STARTING} (for tests). */
-  void limitStartups(int max) {
-    maxStarting = max;
   }
 
   private static void closeQuietly(Socket socket) {

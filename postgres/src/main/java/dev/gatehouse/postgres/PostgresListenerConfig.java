@@ -25,6 +25,8 @@ import javax.net.ssl.SSLContext;
  * @param maxStartupLength the longest startup packet accepted (PostgreSQL's own cap is 10,000)
  * @param nodeId 0..255, the top byte of every cancel key this node mints, so a cluster can route a
  *     cancel request to the node holding the session
+ * @param maxStartups connections that may be in startup at once (each holds a platform thread
+ *     until it is admitted, refused or times out); more are refused with {@code 53300}
  */
 public record PostgresListenerConfig(
     String bindHost,
@@ -35,12 +37,16 @@ public record PostgresListenerConfig(
     Duration startupTimeout,
     int maxMessageLength,
     int maxStartupLength,
-    int nodeId) {
+    int nodeId,
+    int maxStartups) {
 
   public static final int DEFAULT_PORT = 15432;
   public static final Duration DEFAULT_STARTUP_TIMEOUT = Duration.ofSeconds(10);
   public static final int DEFAULT_MAX_MESSAGE_LENGTH = 64 * 1024 * 1024;
   public static final int DEFAULT_MAX_STARTUP_LENGTH = 10_000;
+  public static final int DEFAULT_MAX_STARTUPS = 512;
+  /** The most {@code maxStartups} may be: each startup holds a platform thread. */
+  public static final int MAX_MAX_STARTUPS = 65_536;
 
   public PostgresListenerConfig {
     Objects.requireNonNull(bindHost, "bindHost == null");
@@ -57,6 +63,9 @@ public record PostgresListenerConfig(
       throw new IllegalArgumentException("maxStartupLength out of range 8..1000000: " + maxStartupLength);
     }
     if (nodeId < 0 || nodeId > 255) throw new IllegalArgumentException("nodeId out of range 0..255: " + nodeId);
+    if (maxStartups < 1 || maxStartups > MAX_MAX_STARTUPS) {
+      throw new IllegalArgumentException("maxStartups out of range 1.." + MAX_MAX_STARTUPS + ": " + maxStartups);
+    }
     if (requireTls && tls.isEmpty()) {
       throw new IllegalArgumentException("requireTls is set but no TLS context is configured");
     }
@@ -70,25 +79,31 @@ public record PostgresListenerConfig(
   /** A plaintext listener on 127.0.0.1 with the defaults; for tests and the demo. */
   public static PostgresListenerConfig loopback(int port) {
     return new PostgresListenerConfig("127.0.0.1", port, Optional.empty(), false, Set.of(),
-        DEFAULT_STARTUP_TIMEOUT, DEFAULT_MAX_MESSAGE_LENGTH, DEFAULT_MAX_STARTUP_LENGTH, 0);
+        DEFAULT_STARTUP_TIMEOUT, DEFAULT_MAX_MESSAGE_LENGTH, DEFAULT_MAX_STARTUP_LENGTH, 0, DEFAULT_MAX_STARTUPS);
   }
 
   /** This configuration with another TLS setting. */
   public PostgresListenerConfig withTls(Optional<SSLContext> newTls, boolean newRequireTls) {
     return new PostgresListenerConfig(bindHost, port, newTls, newRequireTls, proxyProtocolFrom,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups);
   }
 
   /** This configuration with another startup timeout. */
   public PostgresListenerConfig withStartupTimeout(Duration timeout) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
-        timeout, maxMessageLength, maxStartupLength, nodeId);
+        timeout, maxMessageLength, maxStartupLength, nodeId, maxStartups);
+  }
+
+  /** This configuration with another limit of connections in startup at once. */
+  public PostgresListenerConfig withMaxStartups(int max) {
+    return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, max);
   }
 
   /** This configuration trusting PROXY protocol headers from these addresses. */
   public PostgresListenerConfig withProxyProtocolFrom(Set<String> addresses) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, addresses,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups);
   }
 
   private static boolean isLoopback(String host) {

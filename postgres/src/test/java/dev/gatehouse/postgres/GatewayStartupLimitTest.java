@@ -26,8 +26,7 @@ class GatewayStartupLimitTest {
 
   @BeforeAll
   static void start() {
-    h = new GatewayHarness(PostgresListenerConfig.loopback(0).withStartupTimeout(Duration.ofSeconds(30)));
-    h.gateway.limitStartups(4);
+    h = new GatewayHarness(PostgresListenerConfig.loopback(0).withStartupTimeout(Duration.ofSeconds(30)).withMaxStartups(4));
   }
 
   @AfterAll

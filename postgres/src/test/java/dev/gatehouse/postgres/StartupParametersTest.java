@@ -47,10 +47,10 @@ class StartupParametersTest {
   @Test
   void plaintextListenersAreAllowedOnlyOnLoopback() {
     assertThatThrownBy(() -> new PostgresListenerConfig("0.0.0.0", 15432, Optional.empty(), false, Set.of(),
-        Duration.ofSeconds(10), 1 << 20, 10_000, 0))
+        Duration.ofSeconds(10), 1 << 20, 10_000, 0, 512))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("plaintext is allowed only on a loopback address");
     assertThat(new PostgresListenerConfig("::1", 15432, Optional.empty(), false, Set.of(),
-        Duration.ofSeconds(10), 1 << 20, 10_000, 0).bindHost()).isEqualTo("::1");
+        Duration.ofSeconds(10), 1 << 20, 10_000, 0, 512).bindHost()).isEqualTo("::1");
   }
 }

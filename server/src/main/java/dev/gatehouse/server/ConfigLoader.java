@@ -117,6 +117,11 @@ public final class ConfigLoader {
     if (pg.maxMessageBytes() < 1 << 16) {
       throw new ConfigException(name, "listeners.postgres.maxMessageBytes", "must be at least 65536");
     }
+    if (pg.maxStartups() < 1 || pg.maxStartups() > dev.gatehouse.postgres.PostgresListenerConfig.MAX_MAX_STARTUPS) {
+      throw new ConfigException(name, "listeners.postgres.maxStartups",
+          "must be between 1 and " + dev.gatehouse.postgres.PostgresListenerConfig.MAX_MAX_STARTUPS
+              + " (each connection in startup holds a thread)");
+    }
     port(name, "listeners.controlPlane.port", config.listeners().controlPlane().port());
 
     for (var t : java.util.Map.of("identity.connectTimeout", config.identity().connectTimeout(),

@@ -151,7 +151,7 @@ public final class Gatehouse implements AutoCloseable {
       postgres = new PostgresGateway(
           new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
               pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
-              pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id()),
+              pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id(), pg.maxStartups()),
           checkpoint, inspected, classifier, connector, clock, loaded.masking(),
           config.masking().catalogTtl());
       if (!loaded.masking().ruleNames().isEmpty()) {

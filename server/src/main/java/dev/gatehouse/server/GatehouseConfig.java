@@ -48,7 +48,7 @@ public record GatehouseConfig(
 
   public record ListenersConfig(PostgresListenerConfig postgres, ControlPlaneConfig controlPlane) {
     public ListenersConfig {
-      postgres = postgres == null ? new PostgresListenerConfig(null, null, null, null, null, null, null) : postgres;
+      postgres = postgres == null ? new PostgresListenerConfig(null, null, null, null, null, null, null, null) : postgres;
       controlPlane = controlPlane == null ? new ControlPlaneConfig(null, null) : controlPlane;
     }
   }
@@ -60,7 +60,8 @@ public record GatehouseConfig(
       ListenerTlsConfig tls,
       List<String> proxyProtocolFrom,
       Duration startupTimeout,
-      Integer maxMessageBytes) {
+      Integer maxMessageBytes,
+      Integer maxStartups) {
     public PostgresListenerConfig {
       enabled = enabled == null || enabled;
       bind = bind == null ? "127.0.0.1" : bind;
@@ -69,6 +70,7 @@ public record GatehouseConfig(
       proxyProtocolFrom = proxyProtocolFrom == null ? List.of() : List.copyOf(proxyProtocolFrom);
       startupTimeout = startupTimeout == null ? Duration.ofSeconds(10) : startupTimeout;
       maxMessageBytes = maxMessageBytes == null ? 64 << 20 : maxMessageBytes;
+      maxStartups = maxStartups == null ? dev.gatehouse.postgres.PostgresListenerConfig.DEFAULT_MAX_STARTUPS : maxStartups;
     }
   }
 

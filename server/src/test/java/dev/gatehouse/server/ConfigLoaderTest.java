@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,7 +38,7 @@ class ConfigLoaderTest {
     var loaded = loader.load(write("""
         node: {id: 3}
         listeners:
-          postgres: {port: 25432, startupTimeout: 5s}
+          postgres: {port: 25432, startupTimeout: 5s, maxStartups: 64}
         identity:
           issuers:
             - name: corp
@@ -45,6 +46,7 @@ class ConfigLoaderTest {
               audiences: [gatehouse]
         """ + RESOURCE));
     assertThat(loaded.config().node().id()).isEqualTo(3);
+    assertThat(loaded.config().listeners().postgres().maxStartups()).isEqualTo(64);
     assertThat(loaded.config().listeners().postgres().port()).isEqualTo(25432);
     assertThat(loaded.config().listeners().postgres().startupTimeout()).isEqualTo(Duration.ofSeconds(5));
     assertThat(loaded.config().listeners().postgres().bind()).isEqualTo("127.0.0.1");
@@ -194,5 +196,33 @@ class ConfigLoaderTest {
             password: ${env:PG_PASSWORD}
         """);
     assertThatThrownBy(() -> loader.load(file)).hasMessageContaining("resources[1].name").hasMessageContaining("duplicate");
+  }
+
+  @Test
+  void maxStartupsDefaultsTo512AndMustBeAPositiveNumberWithinTheLimit() throws IOException {
+    var defaults = loader.load(write("""
+        identity:
+          issuers:
+            - name: corp
+              issuer: https://login.example.com
+              audiences: [gatehouse]
+        """ + RESOURCE));
+    assertThat(defaults.config().listeners().postgres().maxStartups()).isEqualTo(512);
+    for (String bad : List.of("0", "-3", "100000")) {
+      Path file = write("""
+          listeners:
+            postgres: {maxStartups: %s}
+          identity:
+            issuers:
+              - name: corp
+                issuer: https://login.example.com
+                audiences: [gatehouse]
+          """.formatted(bad) + RESOURCE);
+      assertThatThrownBy(() -> loader.load(file)).as(bad)
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining("gatehouse.yaml")
+          .hasMessageContaining("listeners.postgres.maxStartups")
+          .hasMessageContaining("between 1 and 65536");
+    }
   }
 }
