@@ -65,6 +65,8 @@ class ConfigErrorTest {
             "sessions.tokenGrace", "not a duration"),
         Arguments.of("an unknown resource type", VALID.replace("type: postgres", "type: oracle"),
             "resources[0].type", "unsupported type \"oracle\""),
+        Arguments.of("a startup limit of zero", VALID.replace("tls: {mode: auto}}", "tls: {mode: auto}, maxStartups: 0}"),
+            "listeners.postgres.maxStartups", "must be between 1 and 65536"),
         Arguments.of("YAML that does not parse", VALID.replace("node: {id: 1, dataDir: data}", "node: {id: 1, dataDir: data}}"),
             "", "not valid YAML"));
   }

@@ -79,16 +79,21 @@ final class GatewayStack implements AutoCloseable {
    * @param durability the audit log's ({@code process} or {@code machine})
    * @param listenerTls the PostgreSQL listener's TLS mode ({@code auto}, or {@code off} for plaintext)
    */
-  record Settings(int maxPerUser, Duration tokenGrace, String durability, String listenerTls) {
-    static final Settings DEFAULT = new Settings(20, Duration.ZERO, "process", "auto");
+  record Settings(int maxPerUser, Duration tokenGrace, String durability, String listenerTls, int maxStartups) {
+    static final Settings DEFAULT = new Settings(20, Duration.ZERO, "process", "auto", 512);
 
     Settings(int maxPerUser, Duration tokenGrace) {
-      this(maxPerUser, tokenGrace, DEFAULT.durability(), DEFAULT.listenerTls());
+      this(maxPerUser, tokenGrace, DEFAULT.durability(), DEFAULT.listenerTls(), DEFAULT.maxStartups());
     }
 
     /** Plaintext clients (on loopback), the audit log with {@code durability}. */
     Settings plaintextWithDurability(String newDurability) {
-      return new Settings(maxPerUser, tokenGrace, newDurability, "off");
+      return new Settings(maxPerUser, tokenGrace, newDurability, "off", maxStartups);
+    }
+
+    /** At most {@code max} connections in startup at once ({@code listeners.postgres.maxStartups}). */
+    Settings withMaxStartups(int max) {
+      return new Settings(maxPerUser, tokenGrace, durability, listenerTls, max);
     }
   }
 
@@ -158,6 +163,7 @@ final class GatewayStack implements AutoCloseable {
               bind: 127.0.0.1
               port: 0
               tls: {mode: %s}
+              maxStartups: %d
             controlPlane: {bind: 127.0.0.1, port: 0}
           identity:
             issuers:
@@ -186,7 +192,7 @@ final class GatewayStack implements AutoCloseable {
           audit:
             durability: %s
             checkpointEvery: 50
-          """.formatted(settings.listenerTls(), ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
+          """.formatted(settings.listenerTls(), settings.maxStartups(), ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
           RESOURCE, target.host(), target.port(), target.database(), target.user(), target.tlsMode(),
           target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse(""), settings.durability());
       Path config = dir.resolve("gatehouse.yaml");
