@@ -416,17 +416,7 @@ public final class JdbcAuditStore implements AuditStore {
   public List<AuditEvent> tail(int limit) {
     if (limit < 1) throw new IllegalArgumentException("limit < 1");
     List<AuditEvent> newestFirst = new ArrayList<>();
-    long before = Long.MAX_VALUE;
-    while (newestFirst.size() < limit) {
-      List<StoredBlock> page = blocks(" WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?", before, limit - newestFirst.size());
-      if (page.isEmpty()) break;
-      for (StoredBlock b : page) {
-        if (newestFirst.size() == limit) break; // a page may hold more blocks than the events wanted need
-        if (!b.readable()) throw b.unreadable();
-        for (int i = b.count() - 1; i >= 0 && newestFirst.size() < limit; i--) newestFirst.add(b.event(i));
-        before = b.pos;
-      }
-    }
+    collect(true, Long.MAX_VALUE, newestFirst, limit);
     return reversed(newestFirst);
   }
 
@@ -442,29 +432,35 @@ public final class JdbcAuditStore implements AuditStore {
     if (at.readable()) {
       for (int i = place.get().index() + 1; i < at.count() && out.size() < limit; i++) out.add(at.event(i));
     }
-    long after = at.pos;
-    while (out.size() < limit) {
-      List<StoredBlock> page = blocks(" WHERE e.pos > ? ORDER BY e.pos LIMIT ?", after, limit - out.size());
-      if (page.isEmpty()) break;
-      for (StoredBlock b : page) {
-        if (out.size() == limit) break;
-        if (!b.readable()) throw b.unreadable();
-        for (int i = 0; i < b.count() && out.size() < limit; i++) out.add(b.event(i));
-        after = b.pos;
-      }
-    }
+    collect(false, at.pos, out, limit);
     return out;
   }
 
   /**
-   * Up to {@code wanted} blocks (at most {@value #PAGE}) from {@code pos} on, as {@code where}
-   * orders them: a block holds at least one event, so no more are needed for {@code wanted} events.
+   * Adds to {@code out}, until it holds {@code limit}, the events of the blocks stored after
+   * position {@code pos} ({@code newestFirst}: before it, and each block's events from its last),
+   * reading at most {@value #PAGE} blocks per query: a block holds at least one event, so a page
+   * never needs more blocks than events are still wanted. A block that does not decode is reported.
    */
-  private List<StoredBlock> blocks(String where, long pos, int wanted) {
-    return query(StoredBlock.SELECT + where, ps -> {
-      ps.setLong(1, pos);
-      ps.setInt(2, Math.min(wanted, PAGE));
-    }, StoredBlock::read);
+  private void collect(boolean newestFirst, long pos, List<AuditEvent> out, int limit) {
+    String where = newestFirst ? " WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?" : " WHERE e.pos > ? ORDER BY e.pos LIMIT ?";
+    long from = pos;
+    while (out.size() < limit) {
+      int wanted = Math.min(limit - out.size(), PAGE);
+      long after = from;
+      List<StoredBlock> page = query(StoredBlock.SELECT + where, ps -> {
+        ps.setLong(1, after);
+        ps.setInt(2, wanted);
+      }, StoredBlock::read);
+      if (page.isEmpty()) return;
+      for (StoredBlock b : page) {
+        if (out.size() == limit) return; // a page may hold more blocks than the events wanted need
+        if (!b.readable()) throw b.unreadable();
+        int n = b.count();
+        for (int k = 0; k < n && out.size() < limit; k++) out.add(b.event(newestFirst ? n - 1 - k : k));
+        from = b.pos;
+      }
+    }
   }
 
   @Override

@@ -95,6 +95,29 @@ class EventBlockStorageTest {
 
   @ParameterizedTest
   @EnumSource(Dialect.class)
+  void tailAndAfterReadAcrossMorePagesOfBlocksThanOneQueryFetches(Dialect dialect) throws Exception {
+    JdbcStore store = stores.store(dialect);
+    AuditStore audit = store.audit();
+    Chain a = new Chain(newChain());
+    Chain b = new Chain(newChain());
+    List<AuditEvent> batch = new ArrayList<>();
+    for (int run = 0; run < 12; run++) { // 12 blocks of 2 events: more than the 8 blocks one query reads
+      Chain c = run % 2 == 0 ? a : b;
+      batch.add(c.next());
+      batch.add(c.next());
+    }
+    long before = count(store);
+    audit.append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), Optional.empty());
+    assertThat(count(store) - before).isEqualTo(12);
+
+    assertThat(audit.tail(batch.size())).isEqualTo(batch);
+    assertThat(audit.tail(19)).isEqualTo(batch.subList(batch.size() - 19, batch.size()));
+    assertThat(audit.after(a.chainId + ":1", batch.size())).isEqualTo(batch.subList(1, batch.size()));
+    assertThat(audit.after(a.chainId + ":1", 19)).isEqualTo(batch.subList(1, 20));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Dialect.class)
   void blocksAddedOverAChainYieldEveryEventTheyHoldAndVerifyReportsThem(Dialect dialect) throws Exception {
     JdbcStore store = stores.store(dialect);
     ChainBuilder chain = new ChainBuilder(store.audit(), signer, newChain(), 8).commands(7).checkpoint().commands(7).close();
