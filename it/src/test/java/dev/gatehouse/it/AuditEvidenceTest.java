@@ -9,7 +9,6 @@ import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.AuditStore;
 import dev.gatehouse.audit.EventBody;
 import dev.gatehouse.audit.EventType;
-import dev.gatehouse.testkit.OidcFixture;
 import dev.gatehouse.testkit.Psql;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,29 +39,25 @@ class AuditEvidenceTest {
   static final ObjectMapper JSON = new ObjectMapper();
 
   @TempDir static Path dir;
-  static OidcFixture oidc;
-  static TargetDatabase target;
+  static EndToEnd e2e;
   static GatewayStack stack;
   static Psql.Result session;
 
   @BeforeAll
   static void runASession() {
-    oidc = OidcFixture.start();
-    target = TargetDatabase.create();
-    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target));
+    e2e = EndToEnd.start(dir);
+    stack = e2e.stack();
     session = stack.psql(ALICE).withOnErrorStop(false).withArgs("-Atq").script("""
         SELECT count(*) FROM customers;
         UPDATE orders SET status = 'shipped' WHERE id = 2;
         ALTER ROLE %s PASSWORD '%s';
         SELECT name FROM customers WHERE id = 1;
-        """.formatted(target.role(), SECRET));
+        """.formatted(e2e.target().role(), SECRET));
   }
 
   @AfterAll
   static void stop() {
-    if (stack != null) stack.close();
-    if (target != null) target.close();
-    if (oidc != null) oidc.close();
+    if (e2e != null) e2e.close();
   }
 
   @Test

@@ -8,7 +8,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.gatehouse.testkit.OidcFixture;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,22 +35,18 @@ class ControlPlaneAndReloadTest {
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
   @TempDir static Path dir;
-  static OidcFixture oidc;
-  static TargetDatabase target;
+  static EndToEnd e2e;
   static GatewayStack stack;
 
   @BeforeAll
   static void start() {
-    oidc = OidcFixture.start();
-    target = TargetDatabase.create();
-    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target));
+    e2e = EndToEnd.start(dir);
+    stack = e2e.stack();
   }
 
   @AfterAll
   static void stop() {
-    if (stack != null) stack.close();
-    if (target != null) target.close();
-    if (oidc != null) oidc.close();
+    if (e2e != null) e2e.close();
   }
 
   @Test

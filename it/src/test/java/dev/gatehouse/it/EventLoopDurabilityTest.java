@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.EventType;
-import dev.gatehouse.testkit.OidcFixture;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -33,23 +32,18 @@ class EventLoopDurabilityTest {
   private static final int STATEMENTS = 20;
 
   @TempDir static Path dir;
-  static OidcFixture oidc;
-  static TargetDatabase target;
+  static EndToEnd e2e;
   static GatewayStack stack;
 
   @BeforeAll
   static void start() {
-    oidc = OidcFixture.start();
-    target = TargetDatabase.create();
-    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target),
-        GatewayStack.Settings.DEFAULT.plaintextWithDurability("machine"));
+    e2e = EndToEnd.start(dir, GatewayStack.Settings.DEFAULT.plaintextWithDurability("machine"));
+    stack = e2e.stack();
   }
 
   @AfterAll
   static void stop() {
-    if (stack != null) stack.close();
-    if (target != null) target.close();
-    if (oidc != null) oidc.close();
+    if (e2e != null) e2e.close();
   }
 
   @Test

@@ -8,7 +8,6 @@ import static org.awaitility.Awaitility.await;
 
 import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.EventType;
-import dev.gatehouse.testkit.OidcFixture;
 import java.nio.file.Path;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
@@ -35,22 +34,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PgjdbcTest {
   @TempDir static Path dir;
-  static OidcFixture oidc;
-  static TargetDatabase target;
+  static EndToEnd e2e;
   static GatewayStack stack;
 
   @BeforeAll
   static void start() {
-    oidc = OidcFixture.start();
-    target = TargetDatabase.create();
-    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target));
+    e2e = EndToEnd.start(dir);
+    stack = e2e.stack();
   }
 
   @AfterAll
   static void stop() {
-    if (stack != null) stack.close();
-    if (target != null) target.close();
-    if (oidc != null) oidc.close();
+    if (e2e != null) e2e.close();
   }
 
   @Test
@@ -100,7 +95,7 @@ class PgjdbcTest {
 
   @Test
   void batchWithADeniedStatementFailsWholeAndLeavesTheTablesUntouched() throws SQLException {
-    var before = target.snapshot();
+    var before = e2e.target().snapshot();
     try (Connection c = stack.jdbc(ALICE); Statement s = c.createStatement()) {
       s.addBatch("INSERT INTO scratch VALUES (100, 'first of the batch')");
       s.addBatch("DELETE FROM orders");
@@ -115,12 +110,12 @@ class PgjdbcTest {
         assertThat(rs.getInt(1)).isEqualTo(5);
       }
     }
-    assertThat(target.snapshot()).isEqualTo(before);
+    assertThat(e2e.target().snapshot()).isEqualTo(before);
   }
 
   @Test
   void deniedStatementInsideATransactionAbortsItAndRollbackWorks() throws SQLException {
-    var before = target.snapshot();
+    var before = e2e.target().snapshot();
     try (Connection c = stack.jdbc(ALICE); Statement s = c.createStatement()) {
       c.setAutoCommit(false);
       s.executeUpdate("INSERT INTO scratch VALUES (200, 'inside the transaction')");
@@ -138,7 +133,7 @@ class PgjdbcTest {
       }
       c.commit();
     }
-    assertThat(target.snapshot()).isEqualTo(before);
+    assertThat(e2e.target().snapshot()).isEqualTo(before);
   }
 
   @Test
@@ -168,7 +163,7 @@ class PgjdbcTest {
   }
 
   private static boolean sleeping(String application) throws SQLException {
-    try (Connection admin = target.admin();
+    try (Connection admin = e2e.target().admin();
         PreparedStatement ps = admin.prepareStatement(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND state = 'active' AND query LIKE '%pg_sleep%'")) {
       ps.setString(1, application);

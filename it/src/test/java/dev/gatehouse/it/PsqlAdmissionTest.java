@@ -36,22 +36,18 @@ class PsqlAdmissionTest {
   static final GatewayStack.User CAROL = new GatewayStack.User("carol", "carol@corp.example", List.of("developers"));
 
   @TempDir static Path dir;
-  static OidcFixture oidc;
-  static TargetDatabase target;
+  static EndToEnd e2e;
   static GatewayStack stack;
 
   @BeforeAll
   static void start() {
-    oidc = OidcFixture.start();
-    target = TargetDatabase.create();
-    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target), new GatewayStack.Settings(MAX_PER_USER, Duration.ZERO));
+    e2e = EndToEnd.start(dir, new GatewayStack.Settings(MAX_PER_USER, Duration.ZERO));
+    stack = e2e.stack();
   }
 
   @AfterAll
   static void stop() {
-    if (stack != null) stack.close();
-    if (target != null) target.close();
-    if (oidc != null) oidc.close();
+    if (e2e != null) e2e.close();
   }
 
   @Test
@@ -65,7 +61,7 @@ class PsqlAdmissionTest {
     assertThat(r.stdout()).as("psql's \\conninfo").contains("SSL connection (protocol: TLSv1.3");
     List<String> lines = r.stdout().lines().filter(l -> !l.startsWith("You are connected") && !l.startsWith("SSL connection")).toList();
     // The target sees the gateway's own least-privileged role, not the name the client claimed.
-    assertThat(lines).containsExactly("3", target.role());
+    assertThat(lines).containsExactly("3", e2e.target().role());
   }
 
   @Test
@@ -82,7 +78,7 @@ class PsqlAdmissionTest {
 
   @Test
   void tokenOfSeveralKibibytesIsAccepted() {
-    String token = stack.remember(oidc.token(GatewayStack.ISSUER, ALICE.subject(), GatewayStack.AUDIENCE,
+    String token = stack.remember(e2e.oidc().token(GatewayStack.ISSUER, ALICE.subject(), GatewayStack.AUDIENCE,
         Map.of("email", ALICE.email(), "groups", ALICE.groups(), "padding", "p".repeat(7000)), Duration.ofMinutes(10)));
     assertThat(token.length()).as("token length").isGreaterThan(8 * 1024);
     Psql.Result r = stack.psql(ALICE, token).withArgs("-At").command("SELECT count(*) FROM orders");
@@ -108,7 +104,7 @@ class PsqlAdmissionTest {
   @ParameterizedTest(name = "{0} is refused with 28P01 and audited")
   @MethodSource("rejectedTokens")
   void rejectedTokenIsRefusedWithInvalidPasswordAndAudited(String what, Function<OidcFixture, String> mint) {
-    String token = stack.remember(mint.apply(oidc));
+    String token = stack.remember(mint.apply(e2e.oidc()));
     int before = stack.events().size();
     Psql.Result r = stack.psql(ALICE, token).command("SELECT 1");
     assertThat(r.succeeded()).as(PsqlOutput.describe(r)).isFalse();

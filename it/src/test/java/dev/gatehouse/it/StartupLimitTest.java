@@ -3,7 +3,6 @@ package dev.gatehouse.it;
 import static dev.gatehouse.it.GatewayStack.ALICE;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.gatehouse.testkit.OidcFixture;
 import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
 import java.net.Socket;
@@ -24,23 +23,18 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(value = 120, unit = TimeUnit.SECONDS) // a hang guard, not a timing assertion
 class StartupLimitTest {
   @TempDir static Path dir;
-  static OidcFixture oidc;
-  static TargetDatabase target;
+  static EndToEnd e2e;
   static GatewayStack stack;
 
   @BeforeAll
   static void start() {
-    oidc = OidcFixture.start();
-    target = TargetDatabase.create();
-    stack = GatewayStack.start(dir, oidc, GatewayStack.Target.of(target),
-        GatewayStack.Settings.DEFAULT.withMaxStartups(2));
+    e2e = EndToEnd.start(dir, GatewayStack.Settings.DEFAULT.withMaxStartups(2));
+    stack = e2e.stack();
   }
 
   @AfterAll
   static void stop() {
-    if (stack != null) stack.close();
-    if (target != null) target.close();
-    if (oidc != null) oidc.close();
+    if (e2e != null) e2e.close();
   }
 
   @Test
