@@ -90,6 +90,19 @@ public final class ChainBuilder {
     return time;
   }
 
+  /**
+   * The event with its statement text replaced and everything else kept, its hash included: what
+   * someone who edits a stored event's text leaves behind (the event must then fail its hash).
+   */
+  public static AuditEvent withText(AuditEvent e, String text) {
+    EventBody b = e.body();
+    EventBody.CommandRecord c = b.command().orElseThrow();
+    EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
+        Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details())),
+        b.decision(), b.outcome(), b.ref(), b.attributes());
+    return new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash());
+  }
+
   /** A COMMAND_DECIDED body with every optional field present, with awkward text in it. */
   public static EventBody command(String text, Instant time) {
     return new EventBody(EventType.COMMAND_DECIDED, time,

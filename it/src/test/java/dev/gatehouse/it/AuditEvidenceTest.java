@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatehouse.audit.AuditEvent;
+import dev.gatehouse.audit.ChainBuilder;
 import dev.gatehouse.audit.AuditStore;
-import dev.gatehouse.audit.EventBody;
 import dev.gatehouse.audit.EventType;
 import dev.gatehouse.testkit.Psql;
 import java.nio.file.Files;
@@ -19,7 +19,6 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -142,7 +141,7 @@ class AuditEvidenceTest {
       }
       assertThat(decided).as("the UPDATE's decision").isNotNull();
       assertThat(decided.seq()).as("the entry's seq: the block's first seq plus its place").isEqualTo(seq);
-      block.events.set(entry, AuditStore.canonicalBytes(withText(decided, "SELECT 1")));
+      block.events.set(entry, AuditStore.canonicalBytes(ChainBuilder.withText(decided, "SELECT 1")));
       try (PreparedStatement ps = c.prepareStatement("UPDATE audit_events SET block = ? WHERE pos = ?")) {
         ps.setBytes(1, block.encode());
         ps.setLong(2, pos);
@@ -198,15 +197,6 @@ class AuditEvidenceTest {
       }
       return out.toByteArray();
     }
-  }
-
-  private static AuditEvent withText(AuditEvent e, String text) {
-    EventBody b = e.body();
-    EventBody.CommandRecord c = b.command().orElseThrow();
-    EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
-        Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details())),
-        b.decision(), b.outcome(), b.ref(), b.attributes());
-    return new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash());
   }
 
   /** {@code audit search --principal alice@corp.example --json}, until the session's close is in it. */

@@ -120,7 +120,7 @@ class EventBlocksMigrationTest {
     other.written().forEach(e -> rows.add(Row.of(e)));
     longEvents.subList(300, longEvents.size()).forEach(e -> rows.add(Row.of(e)));
     for (AuditEvent e : edited.written()) {
-      rows.add(e.seq() == 4 ? new Row(e.chainId(), 4, Row.of(e).hash(), AuditStore.canonicalBytes(withText(e, EDITED_TEXT)))
+      rows.add(e.seq() == 4 ? new Row(e.chainId(), 4, Row.of(e).hash(), AuditStore.canonicalBytes(ChainBuilder.withText(e, EDITED_TEXT)))
           : Row.of(e));
     }
     for (AuditEvent e : rehashed.written()) {
@@ -247,15 +247,6 @@ class EventBlocksMigrationTest {
     return new EventBody(b.type(), b.time(), b.sessionId(),
         Optional.of(new EventBody.Actor("sub-rare", "corp", principal, "HUMAN", List.of())), Optional.of(resource), b.client(),
         b.command(), b.decision(), b.outcome(), b.ref(), b.attributes());
-  }
-
-  private static AuditEvent withText(AuditEvent e, String text) {
-    EventBody b = e.body();
-    EventBody.CommandRecord c = b.command().orElseThrow();
-    EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
-        Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details())),
-        b.decision(), b.outcome(), b.ref(), b.attributes());
-    return new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash());
   }
 
   /** Rows as schema version 5 stored them, in this order: chain number, seq, hash bytes, canonical bytes. */
