@@ -169,7 +169,9 @@ start_gatehouse() {
   if [ "${GATEHOUSE_SSLMODE:-disable}" = verify-full ] && [ -z "${GATEHOUSE_SSLROOTCERT:-}" ]; then
     GATEHOUSE_SSLROOTCERT=$GATEHOUSE_CA
   fi
-  GH_NOTE="started by this script: JVM options $opts (plus the launcher's -XX:+UseSerialGC -Xss1m), policy $GATEHOUSE_POLICY_NAME, audit on (SQLite, durability process)"
+  . "$GH_ROOT/scripts/jdk.sh"
+  gh_jvm_options
+  GH_NOTE="started by this script: JVM options $opts (after the launcher's: $(printf '%s\n' $GH_JVM_OPTS | grep -v '^--' | paste -sd' ')), policy $GATEHOUSE_POLICY_NAME, audit on (SQLite, durability process)"
 }
 stop_gatehouse() {
   gh_stop

@@ -27,9 +27,9 @@ cat >"$DIR/gatehouse" <<EOF
 set -euo pipefail
 . "$ROOT/scripts/jdk.sh"
 gh_find_jdk
+gh_jvm_options
 # shellcheck disable=SC2086
-exec "\$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \\
-  -XX:+UseSerialGC -Xss1m \${JAVA_OPTS:-} -cp "$DIR/gatehouse-cli.jar:$DIR/lib/*" dev.gatehouse.cli.Main "\$@"
+exec "\$JAVA_HOME/bin/java" \$GH_JVM_OPTS \${JAVA_OPTS:-} -cp "$DIR/gatehouse-cli.jar:$DIR/lib/*" dev.gatehouse.cli.Main "\$@"
 EOF
 chmod +x "$DIR/gatehouse"
 echo "snapshot in $DIR (run it with GATEHOUSE_CMD=$DIR/gatehouse)"
