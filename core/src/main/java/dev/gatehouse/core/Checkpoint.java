@@ -26,6 +26,8 @@ public final class Checkpoint {
   public static final String RULE_LIMITS = "connection-limits";
   public static final String RULE_AUDIT = "audit-unavailable";
   public static final String RULE_EXPIRED = "session-expired";
+  /** What a command that could not be read (its text is not in the session's encoding) is refused by. */
+  public static final String RULE_UNREADABLE = "unreadable-command";
 
   private final Authenticator authenticator;
   private final ResourceCatalog resources;
@@ -150,6 +152,24 @@ public final class Checkpoint {
     Decision decided = decision;
     notify(l -> l.commandDecided(session, command, decided));
     return new Verdict(session, command, decision, handle, now);
+  }
+
+  /**
+   * Refuses a command before any policy sees it, because the gateway could not read it (its text
+   * is not valid in the session's encoding, say): audited like a policy's denial, so an attempt
+   * leaves a trace. The command's text should say what arrived without quoting it, since an
+   * unreadable statement cannot have its secrets redacted.
+   */
+  public Verdict refuse(Session session, Command command, Decision.Deny refusal) {
+    Instant now = clock.instant();
+    AuditHandle handle;
+    try {
+      handle = audit.commandDecided(session, command, refusal);
+    } catch (AuditUnavailableException e) {
+      handle = AuditHandle.UNAUDITED; // refused either way
+    }
+    notify(l -> l.commandDecided(session, command, refusal));
+    return new Verdict(session, command, refusal, handle, now);
   }
 
   private Decision decideByPolicy(Session session, Command command) {

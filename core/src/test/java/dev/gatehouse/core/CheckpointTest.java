@@ -120,6 +120,22 @@ class CheckpointTest {
   }
 
   @Test
+  void aRefusedUnreadableCommandIsAuditedWithoutAskingThePolicyAndIsRefusedEvenWhenTheAuditIsDown() {
+    policy.set(new Policy() {
+      @Override public Decision admit(Principal p, Resource r, ClientInfo c) { return new Decision.Allow("connect", Obligations.NONE); }
+      @Override public Decision decide(Session s, Command c) { throw new AssertionError("the policy is not asked"); }
+    });
+    Checkpoint cp = checkpoint();
+    Session s = admitted(cp.admit(Secret.of("token-alice"), "pg-prod", ResourceType.POSTGRES, CLIENT));
+    Decision.Deny unreadable = new Decision.Deny(Checkpoint.RULE_UNREADABLE, "not UTF-8");
+    Verdict v = cp.refuse(s, new Command("sql", "<query of 9 bytes>", Classification.unclassified(), Map.of()), unreadable);
+    assertThat(v.allowed()).isFalse();
+    assertThat(audit.events).containsExactly("opened alice", "decided <query of 9 bytes> Deny unreadable-command");
+    audit.down = true;
+    assertThat(cp.refuse(s, new Command("sql", "<query>", Classification.unclassified(), Map.of()), unreadable).allowed()).isFalse();
+  }
+
+  @Test
   void policyRefusalNamesTheRule() {
     policy.set(new Policy() {
       @Override public Decision admit(Principal p, Resource r, ClientInfo c) { return new Decision.Deny("contractors-out", "contractors may not use prod"); }

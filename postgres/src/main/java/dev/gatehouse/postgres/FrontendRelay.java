@@ -1,8 +1,10 @@
 package dev.gatehouse.postgres;
 
+import dev.gatehouse.core.Checkpoint;
 import dev.gatehouse.core.Classification;
 import dev.gatehouse.core.Command;
 import dev.gatehouse.core.CommandFlag;
+import dev.gatehouse.core.Decision;
 import dev.gatehouse.core.Verdict;
 import dev.gatehouse.masking.MaskPlan;
 import dev.gatehouse.masking.MaskingException;
@@ -180,10 +182,8 @@ final class FrontendRelay {
     try {
       message = FrontendCodec.decode(frame);
     } catch (ProtocolException e) {
-      if (frame.type() != Query.TYPE || !ProtocolException.CHARACTER_NOT_IN_REPERTOIRE.equals(e.sqlstate())) throw e;
-      // A whole Query whose text is not UTF-8: PostgreSQL answers it with an error and the session
-      // goes on, so does Gatehouse (the side-effect-free stand-in keeps the replies in order).
-      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), Optional.of(Replies.invalidUtf8())), DENIED_QUERY);
+      if (!ProtocolException.CHARACTER_NOT_IN_REPERTOIRE.equals(e.sqlstate()) || !UNREADABLE_REFUSED.containsKey(frame.type())) throw e;
+      refuseUnreadable(frame);
       return true;
     }
     switch (message) {
@@ -224,6 +224,37 @@ final class FrontendRelay {
           "unexpected message type " + typeName(frame.type()) + " after startup");
     }
     return true;
+  }
+
+  /**
+   * The messages whose text (SQL, statement or portal names, text parameters) PostgreSQL reads
+   * in the client encoding, answering bytes that are not valid there with ERROR 22021 while the
+   * session goes on; a FunctionCall or CopyFail that is not UTF-8 still ends the session.
+   */
+  private static final Map<Byte, String> UNREADABLE_REFUSED = Map.of(Query.TYPE, "query", Parse.TYPE, "Parse message",
+      Bind.TYPE, "Bind message", Describe.TYPE, "Describe message", Execute.TYPE, "Execute message", Close.TYPE, "Close message");
+
+  /**
+   * A whole message that is not valid UTF-8 (the session's client encoding): refused as PostgreSQL
+   * refuses it, with ERROR 22021, and the session goes on. Nothing of it is forwarded: the
+   * side-effect-free stand-in keeps the replies in order (a Query's ends its cycle; an extended
+   * message's makes the target skip to the next Sync, as its own error would). The refusal is
+   * audited; the text is not quoted, since an unreadable statement cannot have its secrets redacted.
+   */
+  private void refuseUnreadable(Frame frame) throws IOException {
+    boolean simple = frame.type() == Query.TYPE;
+    String what = UNREADABLE_REFUSED.get(frame.type());
+    String text = "<" + what + " of " + frame.body().length + " bytes that are not valid UTF-8; not forwarded, not recorded>";
+    Command command = new Command("sql", text, Classification.unclassified(),
+        Map.of("protocol", simple ? "simple" : "extended"));
+    s.checkpoint.refuse(s.session, command,
+        new Decision.Deny(Checkpoint.RULE_UNREADABLE, "the message is not valid UTF-8, the session's client encoding"));
+    Optional<ErrorResponse> error = Optional.of(Replies.invalidUtf8(what));
+    if (simple) {
+      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), error), DENIED_QUERY);
+    } else {
+      forward(new Expected.ExecuteDone(Optional.empty(), error), DENIED_EXECUTE);
+    }
   }
 
   private void query(Frame frame, Query q) throws IOException {

@@ -35,12 +35,12 @@ final class Replies {
   }
 
   /**
-   * A query whose text is not valid UTF-8 (the session's client encoding): refused unread, with
-   * PostgreSQL's own SQLSTATE for it; the session goes on.
+   * A query (or extended-protocol message) whose text is not valid UTF-8 (the session's client
+   * encoding): refused unread, with PostgreSQL's own SQLSTATE for it; the session goes on.
    */
-  static ErrorResponse invalidUtf8() {
+  static ErrorResponse invalidUtf8(String what) {
     return ErrorResponse.of("ERROR", ProtocolException.CHARACTER_NOT_IN_REPERTOIRE,
-        "invalid byte sequence for encoding \"UTF8\": the query was not forwarded by Gatehouse");
+        "invalid byte sequence for encoding \"UTF8\": the " + what + " was not forwarded by Gatehouse");
   }
 
   /**

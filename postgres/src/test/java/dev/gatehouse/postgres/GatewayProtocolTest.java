@@ -15,6 +15,7 @@ import dev.gatehouse.postgres.wire.Describe;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Execute;
 import dev.gatehouse.postgres.wire.Flush;
+import dev.gatehouse.postgres.wire.Frame;
 import dev.gatehouse.postgres.wire.FunctionCall;
 import dev.gatehouse.postgres.wire.NegotiateProtocolVersion;
 import dev.gatehouse.postgres.wire.Parse;
@@ -124,6 +125,75 @@ class GatewayProtocolTest {
       assertThat(second).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
     }
     assertThat(h.tableExists("t")).isTrue();
+  }
+
+  /** A Parse frame whose SQL carries a byte that is never UTF-8 (psql and pgjdbc cannot send one). */
+  private static Frame parseNotUtf8(String name, String before, String after) {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    b.writeBytes(name.getBytes(StandardCharsets.UTF_8));
+    b.write(0);
+    b.writeBytes(before.getBytes(StandardCharsets.UTF_8));
+    b.write(0xff);
+    b.writeBytes(after.getBytes(StandardCharsets.UTF_8));
+    b.write(0);
+    b.write(0); // no parameter types
+    b.write(0);
+    return new Frame(Parse.TYPE, b.toByteArray());
+  }
+
+  @Test
+  void aParseThatIsNotUtf8GetsError22021TheRestUpToSyncIsSkippedAndTheSessionGoesOn() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.sendFrame(parseNotUtf8("s9", "INSERT INTO t VALUES (9, '", "')"));
+      c.send(bind("", "s9"), execute(""), Sync.INSTANCE);
+      List<BackendMessage> answer = c.untilReady();
+      // As PostgreSQL answers it: the error, nothing for the skipped Bind and Execute, ReadyForQuery.
+      assertThat(answer).hasSize(2);
+      assertThat(RawClient.firstError(answer)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("22021");
+        assertThat(e.message()).contains("invalid byte sequence for encoding \"UTF8\"").contains("Parse message");
+      });
+      assertThat(answer).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+      // s9 was never created (else this Parse would fail with 42P05), and the session goes on.
+      c.send(parse("s9", "INSERT INTO t VALUES (10, 'after')"), bind("", "s9"), execute(""), Sync.INSTANCE);
+      assertThat(c.untilReady()).startsWith(ParseComplete.INSTANCE, BindComplete.INSTANCE, new CommandComplete("INSERT 0 1"));
+      c.send(new Query("INSERT INTO t VALUES (11, 'simple')"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("INSERT 0 1")));
+    }
+    try (Connection admin = h.admin(); var rs = admin.createStatement().executeQuery("SELECT id FROM t ORDER BY id")) {
+      List<Integer> ids = new java.util.ArrayList<>();
+      while (rs.next()) ids.add(rs.getInt(1));
+      assertThat(ids).containsExactly(10, 11);
+    }
+    // The attempt is audited as refused, without its unreadable text.
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).anySatisfy(d -> {
+      assertThat(d.decision()).isInstanceOfSatisfying(Decision.Deny.class,
+          deny -> assertThat(deny.rule()).isEqualTo("unreadable-command"));
+      assertThat(d.command().text()).startsWith("<Parse message of ").doesNotContain("INSERT");
+    });
+  }
+
+  @Test
+  void aBindWhosePortalNameIsNotUtf8GetsError22021InsideATransactionBlockAbortsIt() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN; INSERT INTO t VALUES (1, 'x')"));
+      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IN_TRANSACTION));
+      c.send(parse("s8", "SELECT 1"));
+      // Bind: portal name "p\xff", statement "s8", no formats, no parameters, no result formats.
+      c.sendFrame(new Frame(Bind.TYPE, new byte[] {'p', (byte) 0xff, 0, 's', '8', 0, 0, 0, 0, 0, 0, 0}));
+      c.send(execute("p"), Sync.INSTANCE);
+      List<BackendMessage> answer = c.untilReady();
+      assertThat(answer.get(0)).isEqualTo(ParseComplete.INSTANCE);
+      assertThat(RawClient.firstError(answer)).get().extracting(ErrorResponse::sqlstate).isEqualTo("22021");
+      assertThat(answer).doesNotContain(BindComplete.INSTANCE);
+      assertThat(answer).last().isEqualTo(new ReadyForQuery(ReadyForQuery.FAILED_TRANSACTION));
+      c.send(new Query("ROLLBACK"));
+      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .anySatisfy(d -> assertThat(d.command().text()).startsWith("<Bind message of 12 bytes"));
   }
 
   @Test

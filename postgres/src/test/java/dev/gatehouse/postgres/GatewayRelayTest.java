@@ -145,6 +145,11 @@ class GatewayRelayTest {
         .doesNotContain("FATAL").doesNotContain("connection");
     assertThat(r.stdout()).contains("before_it").contains("after_it");
     assertThat(h.count("t")).isZero();
+    // Audited as refused, and its text (which could not be redacted) is not recorded.
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).anySatisfy(d -> {
+      assertThat(d.decision().rule()).isEqualTo("unreadable-command");
+      assertThat(d.command().text()).startsWith("<query of ").doesNotContain("INSERT");
+    });
   }
 
   @Test
