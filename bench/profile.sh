@@ -3,6 +3,9 @@
 # Recorder on, runs one pgbench select-only run through it, and prints where the gateway's CPU
 # samples fall (top frames, and the project's own methods by inclusive samples), plus the JFR file
 # for JDK Mission Control. A tool for finding hot spots, not a benchmark: JFR costs a few percent.
+# Java code only: a thread's time in the kernel lands on the native frame of its system call
+# (write0, read0), and weighs more there than perf says it does (bench/README.md, session 8; use
+# `perf record -g` for the kernel's share). Warm-up: WARMUP seconds (default 32) in WARMUP_RUNS runs.
 #
 #   bench/profile.sh [--mode simple|extended|prepared] [--clients N] [--duration S] [--policy minimal|realistic|FILE]
 #                    [--out FILE.jfr]
@@ -41,9 +44,14 @@ EVENT=jdk.CPUTimeSample
   || { EVENT=jdk.ExecutionSample; "$JAVA_HOME/bin/jfr" configure --input profile "$EVENT#period=1ms" --output "$WORK/cpu.jfc" >/dev/null; }
 gh_start "$WORK" prof "$PG_HOST" "$PG_PORT" "$BENCH_DB" "$POLICY" off 200 "${GATEHOUSE_JAVA_OPTS:-}"
 threads=$(( CLIENTS < 2 ? CLIENTS : 2 ))
-# warm-up (the JIT compiles the data path), then the measured run with the recording on
-PGPASSWORD=$GATEHOUSE_TOKEN timeout 90 pgbench -n -S -M "$MODE" -c "$CLIENTS" -j "$threads" -T "${WARMUP:-15}" \
-  -h 127.0.0.1 -p "$GATEHOUSE_PORT" -U bench bench >/dev/null 2>&1 || true
+# Warm-up (the JIT compiles the data path) in WARMUP_RUNS runs that each open and close their
+# connections, as pgbench.sh's does: the first sessions to end after the JIT compiled the relay
+# deoptimize it, and a profile taken before it is compiled again shows the interpreter and C1
+# (bench/README.md, session 7). Then the measured run with the recording on.
+for _ in $(seq 1 "${WARMUP_RUNS:-4}"); do
+  PGPASSWORD=$GATEHOUSE_TOKEN timeout 90 pgbench -n -S -M "$MODE" -c "$CLIENTS" -j "$threads" \
+    -T $(( ${WARMUP:-32} / ${WARMUP_RUNS:-4} )) -h 127.0.0.1 -p "$GATEHOUSE_PORT" -U bench bench >/dev/null 2>&1 || true
+done
 "$JAVA_HOME/bin/jcmd" "$GATEHOUSE_PID" JFR.start name=measured settings="$WORK/cpu.jfc" >/dev/null
 CPU0=$(awk '{print $14 + $15}' "/proc/$GATEHOUSE_PID/stat")
 PGPASSWORD=$GATEHOUSE_TOKEN timeout $(( DURATION + 60 )) pgbench -n -S -M "$MODE" -c "$CLIENTS" -j "$threads" -T "$DURATION" \
