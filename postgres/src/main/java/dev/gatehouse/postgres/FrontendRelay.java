@@ -227,9 +227,11 @@ final class FrontendRelay {
   }
 
   /**
-   * The messages whose text (SQL, statement or portal names, text parameters) PostgreSQL reads
-   * in the client encoding, answering bytes that are not valid there with ERROR 22021 while the
-   * session goes on; a FunctionCall or CopyFail that is not UTF-8 still ends the session.
+   * The messages whose text (SQL, statement or portal names) PostgreSQL reads in the client
+   * encoding, answering bytes that are not valid there with ERROR 22021 while the session goes on
+   * (a Bind's parameter values are bytes here: PostgreSQL checks text ones itself); a FunctionCall
+   * or CopyFail that is not UTF-8 still ends the session. While the target skips to Sync after an
+   * earlier error, such a message is skipped too, silently, as PostgreSQL skips it.
    */
   private static final Map<Byte, String> UNREADABLE_REFUSED = Map.of(Query.TYPE, "query", Parse.TYPE, "Parse message",
       Bind.TYPE, "Bind message", Describe.TYPE, "Describe message", Execute.TYPE, "Execute message", Close.TYPE, "Close message");
