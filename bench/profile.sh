@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --policy) POLICY=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "profile.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -48,10 +48,16 @@ threads=$(( CLIENTS < 2 ? CLIENTS : 2 ))
 # connections, as pgbench.sh's does: the first sessions to end after the JIT compiled the relay
 # deoptimize it, and a profile taken before it is compiled again shows the interpreter and C1
 # (bench/README.md, session 7). Then the measured run with the recording on.
-for _ in $(seq 1 "${WARMUP_RUNS:-4}"); do
-  PGPASSWORD=$GATEHOUSE_TOKEN timeout 90 pgbench -n -S -M "$MODE" -c "$CLIENTS" -j "$threads" \
-    -T $(( ${WARMUP:-32} / ${WARMUP_RUNS:-4} )) -h 127.0.0.1 -p "$GATEHOUSE_PORT" -U bench bench >/dev/null 2>&1 || true
-done
+WARMUP=${WARMUP:-32} WARMUP_RUNS=${WARMUP_RUNS:-4}
+[[ "$WARMUP" =~ ^[0-9]+$ && "$WARMUP_RUNS" =~ ^[1-9][0-9]*$ ]] \
+  || { echo "profile.sh: WARMUP must be seconds and WARMUP_RUNS a positive count" >&2; exit 2; }
+each=$(( WARMUP / WARMUP_RUNS ))
+if [ "$each" -gt 0 ]; then
+  for _ in $(seq 1 "$WARMUP_RUNS"); do
+    PGPASSWORD=$GATEHOUSE_TOKEN timeout 90 pgbench -n -S -M "$MODE" -c "$CLIENTS" -j "$threads" \
+      -T "$each" -h 127.0.0.1 -p "$GATEHOUSE_PORT" -U bench bench >/dev/null 2>&1 || true
+  done
+fi
 "$JAVA_HOME/bin/jcmd" "$GATEHOUSE_PID" JFR.start name=measured settings="$WORK/cpu.jfc" >/dev/null
 CPU0=$(awk '{print $14 + $15}' "/proc/$GATEHOUSE_PID/stat")
 PGPASSWORD=$GATEHOUSE_TOKEN timeout $(( DURATION + 60 )) pgbench -n -S -M "$MODE" -c "$CLIENTS" -j "$threads" -T "$DURATION" \

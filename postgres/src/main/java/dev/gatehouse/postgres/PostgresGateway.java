@@ -31,10 +31,10 @@ import org.slf4j.LoggerFactory;
  * name as the database, and reach the resource's target through Gatehouse with every statement
  * decided by the {@link Checkpoint}. The entry point the {@code server} module wires.
  *
- * <p>A platform thread per connection for startup (at most {@link PostgresListenerConfig#maxStartups()} at once), then a
- * platform thread per direction of an admitted session (see {@link ProxySession#run()}), blocking
- * sockets that stay blocking: no socket timeouts and no virtual thread ever touches them (startup
- * deadlines are {@link Deadlines}). {@link #start()} binds and
+ * <p>A platform thread per connection for startup (at most {@link PostgresListenerConfig#maxStartups()}
+ * at once), with blocking sockets and no socket timeouts (startup deadlines are {@link Deadlines});
+ * then an admitted plaintext session is relayed by the event loop ({@link RelayLoop}; by default), a TLS
+ * session by a platform thread per direction (see {@link ProxySession#run()}). {@link #start()} binds and
  * starts accepting; {@link #close()} stops accepting and ends every session with a FATAL message,
  * closing it in the Checkpoint (audited).
  *
