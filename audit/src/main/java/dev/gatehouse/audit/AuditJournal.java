@@ -43,10 +43,13 @@ import java.util.zip.CRC32C;
  * <p>Layout: {@code <dir>/<nodeId>/} holds the node's segments, {@code <chain>.<n>.journal} with
  * {@code :} of the chain id written as {@code _}, and {@code .lock}, locked (an OS file lock) for
  * as long as a process writes there, so two gateways never share a node's journal and recovery
- * never reads a live one. A segment starts with {@link #MAGIC}; each record is its length (4 bytes,
- * big-endian), the CRC-32C of the payload, and the payload: the event's canonical encoding
- * ({@link CanonicalEncoding}), so the hash chain runs through the journal too; records are padded
- * with zeros to a multiple of 4 bytes. The rest of a segment is zeros: a length of 0 ends it.
+ * never reads a live one. A segment starts with {@link #MAGIC} and its chain's id (its length, 4
+ * bytes, big-endian, and its UTF-8, padded with zeros to a multiple of 4 bytes): the events' v2 bytes
+ * do not name their chain. Each record is its length (4 bytes, big-endian), the CRC-32C of the
+ * payload, and the payload: the event's bytes ({@link CanonicalEncoding}), so the hash chain runs
+ * through the journal too; records are padded with zeros to a multiple of 4 bytes. The rest of a
+ * segment is zeros: a length of 0 ends it. Segments of earlier versions ({@link #MAGIC_V2}, {@link
+ * #MAGIC_V1}: no chain id, v1 events, which name their chain) are still read.
  *
  * <p><b>Full disks.</b> A page of a mapping that the file system cannot back when it is first
  * written kills the process with {@code SIGBUS}. So every segment's blocks are reserved for real
@@ -68,8 +71,10 @@ import java.util.zip.CRC32C;
  * kept in one class, the layout, its zero tail and its damage rules are stated in one place.
  */
 final class AuditJournal implements AutoCloseable {
-  /** Version 2: mapped, padded records, zero tail. */
-  static final byte[] MAGIC = {'G', 'H', 'J', '2'};
+  /** Version 3: as version 2, with the chain id after the magic, and v2 events. */
+  static final byte[] MAGIC = {'G', 'H', 'J', '3'};
+  /** Version 2: mapped, padded records, zero tail; v1 events. */
+  static final byte[] MAGIC_V2 = {'G', 'H', 'J', '2'};
   /** Version 1 (written with {@code write}: no padding, no zero tail), still read after an upgrade. */
   static final byte[] MAGIC_V1 = {'G', 'H', 'J', '1'};
   static final String SUFFIX = ".journal";
@@ -102,13 +107,14 @@ final class AuditJournal implements AutoCloseable {
     /** The last seq it holds (0 when empty). */
     final AtomicLong lastSeq = new AtomicLong();
     /** Bytes holding whole records (written by the appender, read by {@link #sync}). */
-    volatile int end = MAGIC.length;
+    volatile int end;
     /** Bytes known to be on stable storage; under syncLock. */
     int forced;
     /** Unmapped; under syncLock. */
     boolean unmapped;
 
-    Segment(Path file, FileChannel channel, MappedByteBuffer map, int capacity) {
+    Segment(Path file, FileChannel channel, MappedByteBuffer map, int capacity, int header) {
+      this.end = header;
       this.file = file;
       this.channel = channel;
       this.map = map;
@@ -118,6 +124,8 @@ final class AuditJournal implements AutoCloseable {
 
   private final Path dir;
   private final String chainId;
+  /** Every segment's first bytes ({@link #header}). */
+  private final byte[] header;
   private final boolean machine;
   private final int segmentBytes;
   private final FileChannel lockChannel;
@@ -140,6 +148,7 @@ final class AuditJournal implements AutoCloseable {
   private AuditJournal(Path dir, String chainId, boolean machine, int segmentBytes, FileChannel lockChannel, FileLock lock) {
     this.dir = dir;
     this.chainId = chainId;
+    this.header = header(chainId);
     this.machine = machine;
     this.segmentBytes = segmentBytes;
     this.nextCapacity = Math.min(segmentBytes, FIRST_SEGMENT_BYTES);
@@ -217,6 +226,12 @@ final class AuditJournal implements AutoCloseable {
     }
   }
 
+  /** A segment's first bytes: {@link #MAGIC}, the chain id's length and UTF-8, zeros to a multiple of 4. */
+  static byte[] header(String chainId) {
+    byte[] id = chainId.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return ByteBuffer.allocate((MAGIC.length + 4 + id.length + 3) & ~3).put(MAGIC).putInt(id.length).put(id).array();
+  }
+
   static String fileStem(String chainId) {
     return chainId.replace(':', '_');
   }
@@ -270,7 +285,7 @@ final class AuditJournal implements AutoCloseable {
     try {
       next = spare;
       spare = null;
-      if (next != null && next.capacity - MAGIC.length < needed) {
+      if (next != null && next.capacity - header.length < needed) {
         discard(next);
         next = null;
       }
@@ -282,7 +297,7 @@ final class AuditJournal implements AutoCloseable {
       segments.addLast(next);
     }
     current = next;
-    position = MAGIC.length;
+    position = header.length;
   }
 
   /**
@@ -305,7 +320,7 @@ final class AuditJournal implements AutoCloseable {
 
   /** Under prepareLock: creates, preallocates and maps the next segment, for at least {@code needed} bytes of records. */
   private Segment newSegment(int needed) throws IOException {
-    int capacity = Math.max(nextCapacity, MAGIC.length + needed);
+    int capacity = Math.max(nextCapacity, header.length + needed);
     nextCapacity = (int) Math.min(segmentBytes, 2L * nextCapacity);
     Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
     FileChannel ch = FileChannel.open(file,
@@ -313,15 +328,15 @@ final class AuditJournal implements AutoCloseable {
     try {
       // Zeros first, the magic last: a file killed while being preallocated starts with zeros and
       // is read as unused.
-      Preallocation.reserve(file, ch, MAGIC.length, capacity, machine);
-      ch.write(ByteBuffer.wrap(MAGIC), 0);
+      Preallocation.reserve(file, ch, header.length, capacity, machine);
+      ch.write(ByteBuffer.wrap(header), 0);
       if (machine) {
         ch.force(true);
         syncDirectory(dir); // the segment's name: without it a crash may lose the whole file
       }
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, capacity);
-      Segment s = new Segment(file, ch, map, capacity);
-      s.forced = machine ? MAGIC.length : 0;
+      Segment s = new Segment(file, ch, map, capacity, header.length);
+      s.forced = machine ? header.length : 0;
       return s;
     } catch (IOException | RuntimeException e) {
       try {
@@ -529,8 +544,9 @@ final class AuditJournal implements AutoCloseable {
     outer:
     for (Path file : files) {
       byte[] all = Files.readAllBytes(file);
-      boolean v2 = startsWith(all, MAGIC);
-      if (!v2 && !startsWith(all, MAGIC_V1)) {
+      boolean v3 = startsWith(all, MAGIC);
+      boolean padded = v3 || startsWith(all, MAGIC_V2);
+      if (!padded && !startsWith(all, MAGIC_V1)) {
         // Created, and killed before the magic was written (it is written after the zeros).
         if (isZero(all, 0)) continue;
         damage = Optional.of(file.getFileName() + ": not a journal segment");
@@ -538,9 +554,25 @@ final class AuditJournal implements AutoCloseable {
       }
       ByteBuffer in = ByteBuffer.wrap(all);
       in.position(MAGIC.length);
+      // A v3 segment names its chain, whose v2 events do not: every segment of a chain names the same.
+      String segmentChain = null;
+      if (v3) {
+        int n = all.length - MAGIC.length >= 4 ? in.getInt() : -1;
+        if (n < 1 || n > in.remaining()) {
+          damage = Optional.of(file.getFileName() + ": the segment's chain id is cut short");
+          break;
+        }
+        segmentChain = new String(all, in.position(), n, java.nio.charset.StandardCharsets.UTF_8);
+        if (chainId != null && !chainId.equals(segmentChain)) {
+          damage = Optional.of(file.getFileName() + ": a segment of chain " + segmentChain + " among those of " + chainId);
+          break;
+        }
+        chainId = segmentChain;
+        in.position(Math.min(all.length, (MAGIC.length + 4 + n + 3) & ~3));
+      }
       while (in.hasRemaining()) {
         int at = in.position();
-        if (v2 && (in.remaining() < HEADER || in.getInt(at) == 0)) {
+        if (padded && (in.remaining() < HEADER || in.getInt(at) == 0)) {
           // The zero tail of a preallocated segment: the end, unless whole records follow a hole
           // (pages of a machine crash written out of order), which is damage. The bytes of a copy
           // cut short by a kill (its checksum and part of its payload, the length not yet written)
@@ -561,7 +593,7 @@ final class AuditJournal implements AutoCloseable {
         }
         byte[] payload = new byte[length];
         in.get(payload);
-        if (v2) in.position(Math.min(all.length, at + recordSize(length)));
+        if (padded) in.position(Math.min(all.length, at + recordSize(length)));
         CRC32C crc = new CRC32C();
         crc.update(payload);
         if ((int) crc.getValue() != expected) {
@@ -570,7 +602,9 @@ final class AuditJournal implements AutoCloseable {
         }
         AuditEvent e;
         try {
-          e = CanonicalEncoding.decodeEvent(payload);
+          // A v3 segment's records are v2 events of its chain; older segments' are v1 events, which name theirs.
+          e = CanonicalEncoding.decodeEvent(segmentChain, payload, null);
+          if (v3 != (e.format() == CanonicalEncoding.FORMAT_V2)) throw new IllegalArgumentException("an event of format " + e.format());
         } catch (RuntimeException bad) {
           damage = Optional.of(file.getFileName() + ": record at byte " + at + " does not decode: " + bad.getMessage());
           break outer;

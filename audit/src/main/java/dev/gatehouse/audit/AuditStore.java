@@ -78,30 +78,37 @@ public interface AuditStore extends AutoCloseable {
   }
 
   /**
-   * An event's canonical encoding: exactly the bytes its hash covers and the journal holds. A store
-   * may keep these instead of a column per field (fewer values to bind per event) and read the event
-   * back with {@link #fromCanonicalBytes}; columns it keeps besides, for searching, must agree with
-   * them.
+   * The bytes a store keeps of an event, in the event's format ({@link AuditEvent#format()}): for
+   * format 1 exactly the bytes its hash covers; for format 2 those bytes but the chain id, which the
+   * store keeps per row (the hash covers it all the same). A store may keep these instead of a column
+   * per field (fewer values to bind per event) and read the event back with {@link
+   * #fromCanonicalBytes(String, byte[], String)}; columns it keeps besides, for searching, must agree
+   * with them. Throws {@link IllegalArgumentException} for a format 2 event whose previous hash is
+   * not 64 lower-case hex digits.
    */
   static byte[] canonicalBytes(AuditEvent event) {
-    return CanonicalEncoding.encodeEvent(event.chainId(), event.seq(), event.prevHash(), event.body());
+    return CanonicalEncoding.encodeEvent(event.format(), event.chainId(), event.seq(), event.prevHash(), event.body());
   }
 
   /**
-   * Reads back what {@link #canonicalBytes} wrote; the event's hash is that of the bytes. Throws
-   * {@link IllegalArgumentException} for bytes it did not write.
+   * Reads back what {@link #canonicalBytes} wrote of a format 1 event; the event's hash is that of
+   * the bytes. Throws {@link IllegalArgumentException} for bytes it did not write, and for a format
+   * 2 event's (which need their chain id).
    */
   static AuditEvent fromCanonicalBytes(byte[] canonical) {
     return CanonicalEncoding.decodeEvent(canonical);
   }
 
   /**
-   * Reads back what {@link #canonicalBytes} wrote, with {@code hash} (what the store keeps beside the
-   * bytes) as the event's hash, not that of the bytes: {@link AuditVerifier} compares the two, so
-   * the bytes are hashed once, by the verifier, not again on every read.
+   * Reads back what {@link #canonicalBytes} wrote, in either format, of an event of chain {@code
+   * chainId} (a format 1 event names its own chain, and it is read from the bytes), with {@code
+   * hash} (what the store keeps beside the bytes) as the event's hash, not that of the bytes: {@link
+   * AuditVerifier} compares the two, so the bytes are hashed once, by the verifier, not again on
+   * every read. Throws {@link IllegalArgumentException} for bytes it did not write.
    */
-  static AuditEvent fromCanonicalBytes(byte[] canonical, String hash) {
-    return CanonicalEncoding.decodeEvent(canonical, java.util.Objects.requireNonNull(hash, "hash == null"));
+  static AuditEvent fromCanonicalBytes(String chainId, byte[] canonical, String hash) {
+    return CanonicalEncoding.decodeEvent(java.util.Objects.requireNonNull(chainId, "chainId == null"), canonical,
+        java.util.Objects.requireNonNull(hash, "hash == null"));
   }
 
   /** What an acknowledged append survives. */

@@ -62,6 +62,8 @@ final class ChainWriter implements Runnable {
   private final AuditJournal journal;
   private final boolean fsync;
   private final String chainId;
+  /** What each event's hash covers before its bytes: the chain id ({@link CanonicalEncoding#chainPrefix}). */
+  private final byte[] chainPrefix;
 
   private final ReentrantLock lock = new ReentrantLock();
   /** Signalled when the indexer has stored a batch: room in the backlog. */
@@ -69,6 +71,8 @@ final class ChainWriter implements Runnable {
   // Under lock: the chain's head and the events not yet handed to the indexer.
   private long seq;
   private String head = AuditEvent.GENESIS;
+  /** The head's hash as bytes, as the next event's bytes hold it. */
+  private byte[] headBytes = new byte[32];
   private Journaled backlog = new Journaled(16);
   private final java.security.MessageDigest sha256 = CanonicalEncoding.sha256();
   private long lostPending;
@@ -140,6 +144,7 @@ final class ChainWriter implements Runnable {
     this.clock = clock;
     this.journal = journal;
     this.chainId = chainId;
+    this.chainPrefix = CanonicalEncoding.chainPrefix(chainId);
     this.fsync = store.durability() == Durability.MACHINE;
   }
 
@@ -204,7 +209,7 @@ final class ChainWriter implements Runnable {
    */
   Optional<String> append(EventBody body, boolean durable) {
     // Encoded before the lock: under it only the seq and previous hash are written, then hashed and copied.
-    CanonicalEncoding.Unplaced unplaced = CanonicalEncoding.unplaced(chainId, body);
+    CanonicalEncoding.Unplaced unplaced = CanonicalEncoding.unplaced(body);
     String id;
     long mySeq;
     long ticket;
@@ -322,18 +327,20 @@ final class ChainWriter implements Runnable {
   }
 
   private AuditEvent journalLocked(EventBody body) throws IOException {
-    return journalLocked(body, CanonicalEncoding.unplaced(chainId, body));
+    return journalLocked(body, CanonicalEncoding.unplaced(body));
   }
 
   /** Gives the event the next place in the chain and journals it. Under lock. */
   private AuditEvent journalLocked(EventBody body, CanonicalEncoding.Unplaced unplaced) throws IOException {
     long next = seq + 1;
-    CanonicalEncoding.place(unplaced, next, head);
+    CanonicalEncoding.place(unplaced, next, headBytes);
     byte[] canonical = unplaced.bytes();
     journal.append(next, canonical, canonical.length);
-    AuditEvent e = new AuditEvent(chainId, next, head, body, CanonicalEncoding.hash(sha256, canonical));
+    byte[] hash = CanonicalEncoding.digestV2(sha256, chainPrefix, canonical);
+    AuditEvent e = new AuditEvent(chainId, next, head, body, HexFormat.of().formatHex(hash), CanonicalEncoding.FORMAT_V2);
     seq = next;
     head = e.hash();
+    headBytes = hash;
     backlog.add(e, canonical);
     unindexed.incrementAndGet();
     return e;

@@ -66,17 +66,17 @@ class AuditJournalTest {
         Optional.of(new EventBody.Ruling(EventBody.Ruling.Effect.DENY, "rule", Optional.of("why"))),
         Optional.of(new EventBody.Result("OK", 3, Optional.of("42P01"), 7)), Optional.of("gw-1:x:1"), Map.of("a", "1"));
     AuditEvent sealed = AuditEvent.seal("gw-1:abc", 7, "f".repeat(64), body);
-    AuditEvent back = CanonicalEncoding.decodeEvent(CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body));
+    AuditEvent back = CanonicalEncoding.decodeEvent("gw-1:abc", CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), null);
     assertThat(back).isEqualTo(sealed);
     assertThat(back.hashMatches()).isTrue();
     // A store's hash is taken as it is, not computed: a wrong one makes the event fail verification.
-    AuditEvent withStoredHash = AuditStore.fromCanonicalBytes(
+    AuditEvent withStoredHash = AuditStore.fromCanonicalBytes("gw-1:abc",
         CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), "e".repeat(64));
     assertThat(withStoredHash.hash()).isEqualTo("e".repeat(64));
     assertThat(withStoredHash.body()).isEqualTo(body);
     assertThat(withStoredHash.hashMatches()).isFalse();
-    assertThatThrownBy(() -> CanonicalEncoding.decodeEvent(java.util.Arrays.copyOf(
-        CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), 40)))
+    assertThatThrownBy(() -> CanonicalEncoding.decodeEvent("gw-1:abc", java.util.Arrays.copyOf(
+        CanonicalEncoding.encodeEvent("gw-1:abc", 7, "f".repeat(64), body), 40), null))
         .isInstanceOf(IllegalArgumentException.class);
   }
 
@@ -208,7 +208,7 @@ class AuditJournalTest {
   /** Where the last record of a (version 2) segment ends: its zero tail starts there. */
   private static long recordsEnd(Path segment) throws IOException {
     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(Files.readAllBytes(segment));
-    int at = AuditJournal.MAGIC.length;
+    int at = (AuditJournal.MAGIC.length + 4 + b.getInt(AuditJournal.MAGIC.length) + 3) & ~3; // after the chain id
     int end = at;
     while (at + 8 <= b.limit() && b.getInt(at) != 0) {
       end = at + 8 + b.getInt(at);

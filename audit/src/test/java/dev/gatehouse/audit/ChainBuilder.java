@@ -15,6 +15,8 @@ public final class ChainBuilder {
   private final AuditStore store;
   private final AuditSigner signer;
   private final String chainId;
+  /** The event format it seals in ({@link AuditEvent#format()}). */
+  private final int format;
   private final List<AuditEvent> pending = new ArrayList<>();
   private final List<AuditEvent> written = new ArrayList<>();
   private long seq;
@@ -23,9 +25,19 @@ public final class ChainBuilder {
 
   /** Starts the chain: a CHAIN_STARTED event recording the given checkpoint policy, and a checkpoint. */
   public ChainBuilder(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents) {
+    this(store, signer, chainId, checkpointEvents, AuditEvent.CURRENT_FORMAT);
+  }
+
+  /** A chain of format 1 events, as gateways wrote before format 2: what an older store holds. */
+  public static ChainBuilder v1(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents) {
+    return new ChainBuilder(store, signer, chainId, checkpointEvents, CanonicalEncoding.FORMAT_V1);
+  }
+
+  private ChainBuilder(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents, int format) {
     this.store = store;
     this.signer = signer;
     this.chainId = chainId;
+    this.format = format;
     add(EventBody.of(EventType.CHAIN_STARTED, time, Map.of(
         ChainAttributes.NODE, chainId.substring(0, chainId.indexOf(':')),
         ChainAttributes.KEY_ID, signer.keyId(),
@@ -43,7 +55,8 @@ public final class ChainBuilder {
   }
 
   public ChainBuilder add(EventBody body) {
-    AuditEvent e = AuditEvent.seal(chainId, seq + 1, head, body);
+    AuditEvent e = new AuditEvent(chainId, seq + 1, head, body,
+        CanonicalEncoding.eventHash(format, chainId, seq + 1, head, body), format);
     seq = e.seq();
     head = e.hash();
     pending.add(e);
@@ -100,7 +113,7 @@ public final class ChainBuilder {
     EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
         Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details())),
         b.decision(), b.outcome(), b.ref(), b.attributes());
-    return new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash());
+    return new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash(), e.format());
   }
 
   /** A COMMAND_DECIDED body with every optional field present, with awkward text in it. */

@@ -152,7 +152,7 @@ public final class InMemoryAuditStore implements AuditStore {
           EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
               Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(),
                   c.details())), b.decision(), b.outcome(), b.ref(), b.attributes());
-          rows.set(i, new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash()));
+          rows.set(i, new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash(), e.format()));
         }
       }
 
@@ -170,8 +170,8 @@ public final class InMemoryAuditStore implements AuditStore {
           int ib = index(chainId, b);
           AuditEvent ea = rows.get(ia);
           AuditEvent eb = rows.get(ib);
-          rows.set(ia, new AuditEvent(ea.chainId(), b, ea.prevHash(), ea.body(), ea.hash()));
-          rows.set(ib, new AuditEvent(eb.chainId(), a, eb.prevHash(), eb.body(), eb.hash()));
+          rows.set(ia, ea.at(ea.chainId(), b));
+          rows.set(ib, eb.at(eb.chainId(), a));
         }
       }
 

@@ -168,6 +168,55 @@ class MappedJournalTest {
   }
 
   @Test
+  void aSegmentLeftByTheVersionBeforeV2EventsIsStillRecovered() throws Exception {
+    // Written as a gateway before format 2 left it: magic GHJ2, no chain id, v1 events (which name their chain).
+    Path nodeDir = Files.createDirectories(tmp.resolve("gw-1"));
+    java.nio.ByteBuffer seg = java.nio.ByteBuffer.allocate(SMALL);
+    seg.put(AuditJournal.MAGIC_V2);
+    List<AuditEvent> written = new ArrayList<>();
+    String head = AuditEvent.GENESIS;
+    for (int seq = 1; seq <= 3; seq++) {
+      EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("reason", "old " + seq));
+      byte[] bytes = CanonicalEncoding.encodeEvent(CanonicalEncoding.FORMAT_V1, "gw-1:ff", seq, head, body);
+      java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+      crc.update(bytes);
+      int at = seg.position();
+      seg.putInt(bytes.length).putInt((int) crc.getValue()).put(bytes);
+      seg.position((at + 8 + bytes.length + 3) & ~3);
+      AuditEvent e = AuditStore.fromCanonicalBytes(bytes);
+      assertThat(e.format()).isEqualTo(CanonicalEncoding.FORMAT_V1);
+      written.add(e);
+      head = e.hash();
+    }
+    Files.write(nodeDir.resolve("gw-1_ff.000000" + AuditJournal.SUFFIX), seg.array());
+    assertThat(AuditJournal.read(nodeDir)).singleElement().satisfies(r -> {
+      assertThat(r.damage()).isEmpty();
+      assertThat(r.chainId()).isEqualTo("gw-1:ff");
+      assertThat(r.events()).containsExactlyElementsOf(written);
+      assertThat(r.events()).allMatch(AuditEvent::hashMatches);
+    });
+  }
+
+  @Test
+  void aSegmentNamingAnotherChainIsDamage() throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
+    AuditJournal j = AuditJournal.create(node, "gw-1:aa", false, SMALL);
+    List<AuditEvent> written = append(j, "gw-1:aa", 150); // more than one segment of SMALL bytes
+    j.close(false);
+    List<Path> files = segments(node.dir());
+    assertThat(files).hasSizeGreaterThan(1);
+    byte[] second = Files.readAllBytes(files.get(1));
+    byte[] other = AuditJournal.header("gw-1:ab");
+    System.arraycopy(other, 0, second, 0, other.length); // same length: only the id differs
+    Files.write(files.get(1), second);
+    assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
+      assertThat(r.damage()).hasValueSatisfying(d -> assertThat(d).contains("chain gw-1:ab"));
+      assertThat(r.events()).isNotEmpty().allMatch(e -> e.chainId().equals("gw-1:aa"));
+      assertThat(r.events().size()).isLessThan(written.size());
+    });
+  }
+
+  @Test
   void aCopyCutShortByAKillIsTheCleanEnd() throws Exception {
     AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
     AuditJournal j = AuditJournal.create(node, "gw-1:ee", false, SMALL);
@@ -176,7 +225,7 @@ class MappedJournalTest {
     Path segment = segments(node.dir()).getFirst();
     byte[] all = Files.readAllBytes(segment);
     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(all);
-    int end = AuditJournal.MAGIC.length;
+    int end = AuditJournal.header("gw-1:ee").length;
     for (int i = 0; i < 3; i++) end = (end + 8 + b.getInt(end) + 3) & ~3;
     // A fourth record killed mid-copy: its checksum and the first half of its payload, no length yet.
     byte[] fourth = CanonicalEncoding.encodeEvent("gw-1:ee", 4, written.getLast().hash(),
@@ -199,7 +248,8 @@ class MappedJournalTest {
     Path segment = segments(node.dir()).getFirst();
     byte[] all = Files.readAllBytes(segment);
     // The second record's length lost (a machine crash wrote its page late), the third still there.
-    int second = (AuditJournal.MAGIC.length + 8 + java.nio.ByteBuffer.wrap(all).getInt(4) + 3) & ~3;
+    int first = AuditJournal.header("gw-1:dd").length;
+    int second = (first + 8 + java.nio.ByteBuffer.wrap(all).getInt(first) + 3) & ~3;
     java.nio.ByteBuffer.wrap(all).putInt(second, 0);
     Files.write(segment, all);
     assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {

@@ -74,8 +74,7 @@ final class StoredBlock {
     long seq = seq(i);
     try {
       byte[] bytes = b.event(i).orElseThrow(() -> new IllegalArgumentException("the row holds no event bytes"));
-      AuditEvent e = AuditStore.fromCanonicalBytes(bytes, HexFormat.of().formatHex(b.hash(i)));
-      return new AuditEvent(chainId, seq, e.prevHash(), e.body(), e.hash());
+      return AuditStore.fromCanonicalBytes(chainId, bytes, HexFormat.of().formatHex(b.hash(i))).at(chainId, seq);
     } catch (RuntimeException e) {
       throw AuditException.unreadable(chainId, seq, e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), e);
     }

@@ -145,11 +145,16 @@ class AuditLogOnStoresTest {
   void aRowEditedIntoSomethingNoEventCanHoldIsReportedAsEdited(Dialect dialect) {
     JdbcStore store = store(dialect);
     AuditStore audit = store.audit();
-    ChainBuilder chain = new ChainBuilder(audit, signer, "gw-x:" + store.dialect().name().toLowerCase(), 8).commands(5).close();
-    new SqlTamper(store).setEventType(chain.chainId(), 4, "NOTHING_HAPPENED");
-    ChainReport.Break b = report(audit, chain.chainId()).firstBreak().orElseThrow();
-    assertThat(b.kind()).isEqualTo(ChainReport.Kind.EDITED);
-    assertThat(b.seq()).isEqualTo(4);
+    // Both formats: a store upgraded from before v2 holds v1 events beside the new ones.
+    for (ChainBuilder chain : List.of(
+        new ChainBuilder(audit, signer, "gw-x:" + store.dialect().name().toLowerCase(), 8).commands(5).close(),
+        ChainBuilder.v1(audit, signer, "gw-x1:" + store.dialect().name().toLowerCase(), 8).commands(5).close())) {
+      assertThat(report(audit, chain.chainId()).status()).isEqualTo(ChainReport.Status.INTACT);
+      new SqlTamper(store).setUnknownEventType(chain.chainId(), 4);
+      ChainReport.Break b = report(audit, chain.chainId()).firstBreak().orElseThrow();
+      assertThat(b.kind()).isEqualTo(ChainReport.Kind.EDITED);
+      assertThat(b.seq()).isEqualTo(4);
+    }
   }
 
   @ParameterizedTest

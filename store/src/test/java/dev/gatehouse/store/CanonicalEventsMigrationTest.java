@@ -51,12 +51,12 @@ class CanonicalEventsMigrationTest {
 
     InMemoryAuditStore written = new InMemoryAuditStore();
     Instant t = Instant.parse("2026-03-01T10:00:00.000001Z");
-    ChainBuilder intact = new ChainBuilder(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 8)
+    ChainBuilder intact = ChainBuilder.v1(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 8)
         .add(richEvent(t))
         .add(ChainBuilder.outcome("gw-1:aaaaaaaaaaaaaaaa:2", t.plusMillis(1)))
         .commands(4).checkpoint()
         .commands(2).close();
-    ChainBuilder edited = new ChainBuilder(written, signer, "gw-1:bbbbbbbbbbbbbbbb", 8).commands(5).checkpoint();
+    ChainBuilder edited = ChainBuilder.v1(written, signer, "gw-1:bbbbbbbbbbbbbbbb", 8).commands(5).checkpoint();
     try (Connection c = connect.open()) {
       for (ChainBuilder chain : List.of(intact, edited)) {
         for (AuditEvent e : chain.written()) insertLegacy(c, e);
@@ -83,7 +83,7 @@ class CanonicalEventsMigrationTest {
       });
       // Storage order is kept, new events go after the old ones, and rows are still append-only.
       assertThat(store.audit().tail(1)).extracting(AuditEvent::id).containsExactly(edited.written().getLast().id());
-      ChainBuilder after = new ChainBuilder(store.audit(), signer, "gw-1:cccccccccccccccc", 8).commands(1).checkpoint();
+      ChainBuilder after = ChainBuilder.v1(store.audit(), signer, "gw-1:cccccccccccccccc", 8).commands(1).checkpoint();
       assertThat(store.audit().tail(1)).extracting(AuditEvent::id).containsExactly(after.written().getLast().id());
       assertThat(store.audit().after(edited.written().getLast().id(), 10)).hasSize(2);
       try (Connection c = connect.open(); var s = c.createStatement()) {

@@ -84,8 +84,7 @@ class EventBlocksMigrationTest {
 
     /** What version 5 read from this row. */
     AuditEvent read() {
-      AuditEvent e = AuditStore.fromCanonicalBytes(event, HexFormat.of().formatHex(hash));
-      return new AuditEvent(chainId, seq, e.prevHash(), e.body(), e.hash());
+      return AuditStore.fromCanonicalBytes(chainId, event, HexFormat.of().formatHex(hash)).at(chainId, seq);
     }
   }
 
@@ -94,22 +93,22 @@ class EventBlocksMigrationTest {
 
     InMemoryAuditStore written = new InMemoryAuditStore();
     Instant t = Instant.parse("2026-03-01T10:00:00.000001Z");
-    ChainBuilder unreadable = new ChainBuilder(written, signer, "gw-1:0000000000000000", 8)
+    ChainBuilder unreadable = ChainBuilder.v1(written, signer, "gw-1:0000000000000000", 8)
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .checkpoint();
     // More than a bucket of full blocks, with a rare principal in the first bucket and a rare resource in the last.
-    ChainBuilder longChain = new ChainBuilder(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 10_000)
+    ChainBuilder longChain = ChainBuilder.v1(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 10_000)
         .add(rare(t, "Alice Ü", "pg-prod"))
         .commands(SearchIndex.BUCKET_BLOCKS * EventBlockWriter.BLOCK_EVENTS + 100)
         .add(rare(t.plusSeconds(60), "alice@example.com", "pg-far"))
         .close();
-    ChainBuilder other = new ChainBuilder(written, signer, "gw-1:bbbbbbbbbbbbbbbb", 8).commands(5).checkpoint();
-    ChainBuilder edited = new ChainBuilder(written, signer, "gw-1:cccccccccccccccc", 8).commands(5).checkpoint();
-    ChainBuilder rehashed = new ChainBuilder(written, signer, "gw-1:dddddddddddddddd", 8).commands(5).checkpoint();
-    ChainBuilder duplicated = new ChainBuilder(written, signer, "gw-1:eeeeeeeeeeeeeeee", 8).commands(5).checkpoint();
-    ChainBuilder swapped = new ChainBuilder(written, signer, "gw-1:ffffffffffffffff", 8).commands(5).checkpoint();
+    ChainBuilder other = ChainBuilder.v1(written, signer, "gw-1:bbbbbbbbbbbbbbbb", 8).commands(5).checkpoint();
+    ChainBuilder edited = ChainBuilder.v1(written, signer, "gw-1:cccccccccccccccc", 8).commands(5).checkpoint();
+    ChainBuilder rehashed = ChainBuilder.v1(written, signer, "gw-1:dddddddddddddddd", 8).commands(5).checkpoint();
+    ChainBuilder duplicated = ChainBuilder.v1(written, signer, "gw-1:eeeeeeeeeeeeeeee", 8).commands(5).checkpoint();
+    ChainBuilder swapped = ChainBuilder.v1(written, signer, "gw-1:ffffffffffffffff", 8).commands(5).checkpoint();
 
     // Storage order: the unreadable chain, the long one interrupted by another chain, the rest; a
     // duplicate of one row last.
@@ -196,7 +195,7 @@ class EventBlocksMigrationTest {
           .containsExactly(unreadable.chainId() + ":2", unreadable.chainId() + ":4");
 
       // New events go after the old ones, and rows are still append-only.
-      ChainBuilder after = new ChainBuilder(audit, signer, "gw-1:1111111111111111", 8).commands(1).checkpoint();
+      ChainBuilder after = ChainBuilder.v1(audit, signer, "gw-1:1111111111111111", 8).commands(1).checkpoint();
       assertThat(audit.tail(1)).extracting(AuditEvent::id).containsExactly(after.written().getLast().id());
       assertThat(audit.after(duplicated.chainId() + ":3", 10)).extracting(AuditEvent::id).startsWith(duplicated.chainId() + ":4");
       assertThat(audit.lastSeq(longChain.chainId())).hasValue(longChain.seq());

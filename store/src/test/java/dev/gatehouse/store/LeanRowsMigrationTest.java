@@ -58,20 +58,20 @@ class LeanRowsMigrationTest {
     Instant t = Instant.parse("2026-03-01T10:00:00.000001Z");
     // First an unreadable row, then more than a bucket of rows, so the chains searched below lie in
     // later buckets of the index than the row no search can read.
-    ChainBuilder unreadable = new ChainBuilder(written, signer, "gw-1:0000000000000000", 8)
+    ChainBuilder unreadable = ChainBuilder.v1(written, signer, "gw-1:0000000000000000", 8)
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .add(ChainBuilder.command("SELECT 'soon unreadable'", t))
         .checkpoint();
-    ChainBuilder filler = new ChainBuilder(written, signer, "gw-1:ffffffffffffffff", 10_000)
+    ChainBuilder filler = ChainBuilder.v1(written, signer, "gw-1:ffffffffffffffff", 10_000)
         .commands(SearchIndex.BUCKET_BLOCKS * EventBlockWriter.BLOCK_EVENTS).checkpoint();
-    ChainBuilder intact = new ChainBuilder(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 8)
+    ChainBuilder intact = ChainBuilder.v1(written, signer, "gw-1:aaaaaaaaaaaaaaaa", 8)
         .add(richEvent(t))
         .add(ChainBuilder.outcome("gw-1:aaaaaaaaaaaaaaaa:2", t.plusMillis(1)))
         .commands(4).checkpoint()
         .commands(2).close();
-    ChainBuilder edited = new ChainBuilder(written, signer, "gw-1:bbbbbbbbbbbbbbbb", 8).commands(5).checkpoint();
-    ChainBuilder rehashed = new ChainBuilder(written, signer, "gw-1:cccccccccccccccc", 8).commands(5).checkpoint();
+    ChainBuilder edited = ChainBuilder.v1(written, signer, "gw-1:bbbbbbbbbbbbbbbb", 8).commands(5).checkpoint();
+    ChainBuilder rehashed = ChainBuilder.v1(written, signer, "gw-1:cccccccccccccccc", 8).commands(5).checkpoint();
     try (Connection c = connect.open()) {
       c.setAutoCommit(false);
       for (ChainBuilder chain : List.of(unreadable, filler, intact, edited, rehashed)) {
@@ -124,7 +124,7 @@ class LeanRowsMigrationTest {
 
       // Storage order is kept, new events go after the old ones, and rows are still append-only.
       assertThat(audit.tail(1)).extracting(AuditEvent::id).containsExactly(rehashed.written().getLast().id());
-      ChainBuilder after = new ChainBuilder(audit, signer, "gw-1:dddddddddddddddd", 8).commands(1).checkpoint();
+      ChainBuilder after = ChainBuilder.v1(audit, signer, "gw-1:dddddddddddddddd", 8).commands(1).checkpoint();
       assertThat(audit.tail(1)).extracting(AuditEvent::id).containsExactly(after.written().getLast().id());
       assertThat(audit.after(rehashed.written().getLast().id(), 10)).hasSize(2);
       assertThat(audit.search(AuditQuery.all(10).withText("SELECT 2").withFrom(Instant.parse("2025-01-01T00:00:00Z"))))

@@ -1,6 +1,7 @@
 package dev.gatehouse.store;
 
 import dev.gatehouse.audit.AuditEvent;
+import dev.gatehouse.audit.ChainBuilder;
 import dev.gatehouse.audit.AuditStore;
 import dev.gatehouse.audit.EventBody;
 import dev.gatehouse.audit.SignedCheckpoint;
@@ -132,13 +133,8 @@ final class SqlTamper implements StoreTamper {
   /** Rewrites the event's bytes with another command text; its stored hash stays. */
   @Override
   public void setCommandText(String chainId, long seq, String text) {
-    AuditEvent e = AuditStore.fromCanonicalBytes(eventBytes(chainId, seq));
-    EventBody b = e.body();
-    EventBody.CommandRecord c = b.command().orElseThrow();
-    EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
-        Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(), c.details())),
-        b.decision(), b.outcome(), b.ref(), b.attributes());
-    setEventBytes(chainId, seq, AuditStore.canonicalBytes(new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash())));
+    AuditEvent e = AuditStore.fromCanonicalBytes(chainId, eventBytes(chainId, seq), "(not used)").at(chainId, seq);
+    setEventBytes(chainId, seq, AuditStore.canonicalBytes(ChainBuilder.withText(e, text)));
   }
 
   /** The canonical bytes the store holds for an event. */
@@ -151,14 +147,24 @@ final class SqlTamper implements StoreTamper {
     }
   }
 
-  /** Renames the event type in the row's bytes (length-prefixed, as the encoding writes strings), leaving the rest. */
-  void setEventType(String chainId, long seq, String type) {
+  /**
+   * Gives the event a type no event has, leaving the rest of its bytes: in a v1 event's bytes the
+   * type's name (length-prefixed) becomes {@code NOTHING_HAPPENED}, in a v2 event's (tag {@code
+   * GHE2}, seq, previous hash, then the type's code) the code becomes 127.
+   */
+  void setUnknownEventType(String chainId, long seq) {
     byte[] bytes = eventBytes(chainId, seq);
+    if (new String(bytes, 0, 4, StandardCharsets.US_ASCII).equals("GHE2")) {
+      byte[] edited = bytes.clone();
+      edited[4 + 8 + 32] = 127;
+      setEventBytes(chainId, seq, edited);
+      return;
+    }
     byte[] old = lengthPrefixed(AuditStore.fromCanonicalBytes(bytes).type().name());
     String hex = HexFormat.of().formatHex(bytes);
     int at = hex.indexOf(HexFormat.of().formatHex(old));
     if (at < 0 || at % 2 != 0) throw new IllegalStateException("type not found in the row's bytes");
-    setEventBytes(chainId, seq, HexFormat.of().parseHex(hex.substring(0, at) + HexFormat.of().formatHex(lengthPrefixed(type))
+    setEventBytes(chainId, seq, HexFormat.of().parseHex(hex.substring(0, at) + HexFormat.of().formatHex(lengthPrefixed("NOTHING_HAPPENED"))
         + hex.substring(at + old.length * 2)));
   }
 
