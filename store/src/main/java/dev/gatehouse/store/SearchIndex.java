@@ -49,27 +49,28 @@ final class SearchIndex {
   }
 
   /**
-   * The distinct search terms of some events (one batch, or one bucket during an upgrade). Runs of
-   * events usually share them (one session's statements), so the previous event's actor (the same
-   * instance), resource or second is not added again.
+   * The distinct search terms of some events (one batch, or one bucket during an upgrade). A
+   * session's events share one actor instance, and a batch holds the events of a few sessions
+   * interleaved, so an actor is looked up by identity first ({@code IdentityHashMap}: no hashing of
+   * its fields) and its names added once per batch; the previous event's resource and second are not
+   * added again.
    */
   static final class Terms {
     private final Set<String> principals = new HashSet<>();
     private final Set<String> resources = new HashSet<>();
     private final Set<Long> seconds = new HashSet<>();
-    private EventBody.Actor lastActor;
+    private final Set<EventBody.Actor> actors = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private String lastResource;
     private long lastSecond = Long.MIN_VALUE;
 
     void add(AuditEvent e) {
       EventBody b = e.body();
       EventBody.Actor a = b.principal().orElse(null);
-      // By identity: a session's events share one actor, and sessions interleave, so an equal actor
-      // of another session would cost a comparison of every field (its groups too) per event.
-      if (a != null && a != lastActor) {
+      // By identity: an equal actor of another session would cost a comparison of every field (its
+      // groups too) per event.
+      if (a != null && actors.add(a)) {
         principals.add(a.subject());
         principals.add(a.displayName());
-        lastActor = a;
       }
       String r = b.resource().orElse(null);
       if (r != null && !r.equals(lastResource)) {
@@ -91,7 +92,7 @@ final class SearchIndex {
       principals.clear();
       resources.clear();
       seconds.clear();
-      lastActor = null;
+      actors.clear();
       lastResource = null;
       lastSecond = Long.MIN_VALUE;
     }
