@@ -58,6 +58,7 @@ public final class IndexerCost {
         Samples s = new Samples("pg-bench");
         Command select = s.command("SELECT abalance FROM pgbench_accounts WHERE aid = $1");
         threads.add(Thread.ofPlatform().name("session-" + i).start(() -> {
+          log.sessionOpened(s.session); // as the gateway does: the session's parts are then made once
           long next = System.nanoTime();
           while (next < stopAt) {
             AuditHandle h = log.commandDecided(s.session, select, s.allow);
