@@ -24,13 +24,14 @@ public interface AuditStore extends AutoCloseable {
   void append(List<AuditEvent> events, Optional<SignedCheckpoint> checkpoint);
 
   /**
-   * As {@link #append(List, Optional)}, with each event's canonical encoding ({@code
-   * canonical.get(i)} is {@link #canonicalBytes} of {@code events.get(i)}), which the audit writer
-   * already has from its journal: a store that keeps the bytes need not encode the events again. The
-   * default ignores them. The lists are the caller's, who reuses them after the call: keep their
-   * elements, never the lists.
+   * As {@link #append(List, Optional)}, with each event's bytes ({@code canonical.get(i)} is {@link
+   * #canonicalBytes} of {@code events.get(i)}) and hash as its 32 bytes ({@code hashes.get(i)} is
+   * what {@code events.get(i).hash()} names in hex), which the audit writer already has from
+   * sealing and journaling them: a store that keeps them need not encode the events again, nor
+   * parse their hashes. The default ignores them. The lists are the caller's, who reuses them after
+   * the call: keep their elements, never the lists.
    */
-  default void append(List<AuditEvent> events, List<byte[]> canonical, Optional<SignedCheckpoint> checkpoint) {
+  default void append(List<AuditEvent> events, List<byte[]> canonical, List<byte[]> hashes, Optional<SignedCheckpoint> checkpoint) {
     append(events, checkpoint);
   }
 

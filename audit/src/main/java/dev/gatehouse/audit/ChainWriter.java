@@ -97,15 +97,19 @@ final class ChainWriter implements Runnable {
   private static final class Journaled {
     final ArrayList<AuditEvent> events;
     final ArrayList<byte[]> canonical;
+    /** Each event's hash as its 32 bytes. */
+    final ArrayList<byte[]> hashes;
 
     Journaled(int capacity) {
       events = new ArrayList<>(capacity);
       canonical = new ArrayList<>(capacity);
+      hashes = new ArrayList<>(capacity);
     }
 
-    void add(AuditEvent e, byte[] bytes) {
+    void add(AuditEvent e, byte[] bytes, byte[] hash) {
       events.add(e);
       canonical.add(bytes);
+      hashes.add(hash);
     }
 
     int size() {
@@ -119,11 +123,13 @@ final class ChainWriter implements Runnable {
     void addAll(Journaled other) {
       events.addAll(other.events);
       canonical.addAll(other.canonical);
+      hashes.addAll(other.hashes);
     }
 
     void removeFirst(int n) {
       events.subList(0, n).clear();
       canonical.subList(0, n).clear();
+      hashes.subList(0, n).clear();
     }
   }
 
@@ -341,7 +347,7 @@ final class ChainWriter implements Runnable {
     seq = next;
     head = e.hash();
     headBytes = hash;
-    backlog.add(e, canonical);
+    backlog.add(e, canonical, hash);
     unindexed.incrementAndGet();
     return e;
   }
@@ -476,6 +482,7 @@ final class ChainWriter implements Runnable {
       // Views of what is pending, removed from it once stored.
       List<AuditEvent> batch = pending.events.subList(0, n);
       List<byte[]> canonical = pending.canonical.subList(0, n);
+      List<byte[]> hashes = pending.hashes.subList(0, n);
       boolean finalBatch = n == pending.size();
       Instant now = clock.instant();
       long tip = batch.isEmpty() ? indexedSeq : batch.getLast().seq();
@@ -489,7 +496,7 @@ final class ChainWriter implements Runnable {
           ? Optional.of(SignedCheckpoint.sign(signer, chainId, tip, tipHash != null ? tipHash : lastIndexedHash, now))
           : Optional.empty();
       try {
-        store.append(batch, canonical, cp);
+        store.append(batch, canonical, hashes, cp);
       } catch (RuntimeException e) {
         if (storeFailure == null) {
           LOG.warn("audit store append failed; {} events wait in the journal and are retried: {}", pending.size(), e.toString());

@@ -76,10 +76,11 @@ final class EventBlockWriter implements AutoCloseable {
   }
 
   /**
-   * Inserts the events in blocks, with {@code canonical.get(i)} the canonical bytes of {@code
-   * events.get(i)} ({@code null}: encoded here), and indexes them.
+   * Inserts the events in blocks, with {@code canonical.get(i)} the bytes of {@code events.get(i)}
+   * ({@code null}: encoded here) and {@code hashes.get(i)} its hash's 32 bytes ({@code null}: parsed
+   * from its hex here), and indexes them.
    */
-  void insert(List<AuditEvent> events, List<byte[]> canonical) throws SQLException {
+  void insert(List<AuditEvent> events, List<byte[]> canonical, List<byte[]> hashes) throws SQLException {
     if (events.isEmpty()) return;
     long before = newestPosition();
     // Blocks are stored in the order given (their positions are the log's order).
@@ -93,7 +94,7 @@ final class EventBlockWriter implements AutoCloseable {
         end = e.seq() != previous.seq() + 1 || !e.chainId().equals(previous.chainId());
       }
       if (!end) continue;
-      addBlock(chain, events, canonical, start, i);
+      addBlock(chain, events, canonical, hashes, start, i);
       if (i < events.size() && !events.get(i).chainId().equals(events.get(start).chainId())) {
         chain = chainNumber(events.get(i).chainId());
       }
@@ -104,12 +105,13 @@ final class EventBlockWriter implements AutoCloseable {
   }
 
   /** Adds the block of events {@code from..to-1} (one chain, consecutive seqs) to the insert's batch. */
-  private void addBlock(long chain, List<AuditEvent> events, List<byte[]> canonical, int from, int to) throws SQLException {
+  private void addBlock(long chain, List<AuditEvent> events, List<byte[]> canonical, List<byte[]> given, int from, int to)
+      throws SQLException {
     int n = to - from;
     for (int i = 0; i < n; i++) {
-      AuditEvent e = events.get(from + i);
+      AuditEvent e = canonical == null || given == null ? events.get(from + i) : null; // not read otherwise: cold in the cache
       bytes[i] = canonical == null ? AuditStore.canonicalBytes(e) : canonical.get(from + i);
-      hashes[i] = hashBytes(e.hash());
+      hashes[i] = given == null ? hashBytes(e.hash()) : given.get(from + i);
     }
     byte[] block = EventBlock.encode(hashes, bytes, n);
     Arrays.fill(hashes, 0, n, null);

@@ -81,12 +81,13 @@ public final class JdbcAuditStore implements AuditStore {
 
   @Override
   public void append(List<AuditEvent> events, Optional<SignedCheckpoint> checkpoint) {
-    append(events, null, checkpoint);
+    append(events, null, null, checkpoint);
   }
 
   @Override
-  public void append(List<AuditEvent> events, List<byte[]> canonical, Optional<SignedCheckpoint> checkpoint) {
+  public void append(List<AuditEvent> events, List<byte[]> canonical, List<byte[]> hashes, Optional<SignedCheckpoint> checkpoint) {
     if (canonical != null && canonical.size() != events.size()) throw new IllegalArgumentException("canonical.size() != events.size()");
+    if (hashes != null && hashes.size() != events.size()) throw new IllegalArgumentException("hashes.size() != events.size()");
     if (events.isEmpty() && checkpoint.isEmpty()) return;
     writeLock.lock();
     try {
@@ -99,7 +100,7 @@ public final class JdbcAuditStore implements AuditStore {
       // the pool's transaction_mode does, and nothing stays open between batches.
       if (sqlite) begin.execute(); else c.setAutoCommit(false);
       try {
-        blocks.insert(events, canonical);
+        blocks.insert(events, canonical, hashes);
         if (checkpoint.isPresent()) {
           SignedCheckpoint cp = checkpoint.get();
           insertCheckpoint.setString(1, cp.chainId());

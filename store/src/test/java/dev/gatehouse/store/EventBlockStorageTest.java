@@ -73,7 +73,7 @@ class EventBlockStorageTest {
     for (int i = 0; i < 3; i++) batch.add(b.next()); // another chain: a fourth
     for (int i = 0; i < 5; i++) batch.add(a.next()); // the first chain again: a fifth
     long before = count(store);
-    audit.append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), Optional.empty());
+    audit.append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), null, Optional.empty());
     assertThat(count(store) - before).isEqualTo(5);
 
     assertThat(audit.tail(batch.size())).isEqualTo(batch);
@@ -107,7 +107,7 @@ class EventBlockStorageTest {
       batch.add(c.next());
     }
     long before = count(store);
-    audit.append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), Optional.empty());
+    audit.append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), null, Optional.empty());
     assertThat(count(store) - before).isEqualTo(12);
 
     assertThat(audit.tail(batch.size())).isEqualTo(batch);
@@ -185,17 +185,17 @@ class EventBlockStorageTest {
     List<AuditEvent> first = new ArrayList<>();
     for (int i = 0; i < 300; i++) first.add(a.next());
     SignedCheckpoint cp = new SignedCheckpoint(a.chainId, 300, first.getLast().hash(), Instant.now(), "key", "signature");
-    audit.append(first, first.stream().map(AuditStore::canonicalBytes).toList(), Optional.of(cp));
+    audit.append(first, first.stream().map(AuditStore::canonicalBytes).toList(), null, Optional.of(cp));
     long blocks = count(store);
     List<AuditEvent> second = new ArrayList<>();
     for (int i = 0; i < 300; i++) second.add(a.next());
     // The checkpoint at seq 300 again: its primary key refuses it after the events were inserted.
-    assertThatThrownBy(() -> audit.append(second, second.stream().map(AuditStore::canonicalBytes).toList(), Optional.of(cp)))
+    assertThatThrownBy(() -> audit.append(second, second.stream().map(AuditStore::canonicalBytes).toList(), null, Optional.of(cp)))
         .isInstanceOf(StoreException.class);
     assertThat(count(store)).isEqualTo(blocks);
     assertThat(audit.lastSeq(a.chainId)).hasValue(300);
     assertThat(audit.tail(1)).containsExactly(first.getLast());
-    audit.append(second, second.stream().map(AuditStore::canonicalBytes).toList(), Optional.empty());
+    audit.append(second, second.stream().map(AuditStore::canonicalBytes).toList(), null, Optional.empty());
     try (Stream<AuditEvent> events = audit.events(a.chainId)) {
       assertThat(events.toList()).isEqualTo(a.sealed);
     }

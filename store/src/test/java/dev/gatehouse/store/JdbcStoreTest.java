@@ -155,7 +155,7 @@ class JdbcStoreTest {
     try (JdbcStore sqlite = JdbcStore.open(StoreConfig.sqlite(tmp.resolve("order/gatehouse.db")));
         JdbcStore postgres = JdbcStore.open(TestPostgres.config(database))) {
       for (JdbcStore store : List.of(sqlite, postgres)) {
-        store.audit().append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), Optional.empty());
+        store.audit().append(batch, batch.stream().map(AuditStore::canonicalBytes).toList(), null, Optional.empty());
         assertThat(store.audit().tail(batch.size())).as(store.dialect().name()).isEqualTo(batch);
         try (var events = store.audit().events(a.chainId)) {
           assertThat(events.toList()).as(store.dialect().name()).isEqualTo(a.sealed).allMatch(AuditEvent::hashMatches);
