@@ -127,7 +127,7 @@ class AuditEvidenceTest {
         while (decided == null && rs.next()) {
           Block b = Block.decode(rs.getBytes(4));
           for (int i = 0; i < b.events.size() && decided == null; i++) {
-            AuditEvent e = AuditStore.fromCanonicalBytes(b.events.get(i));
+            AuditEvent e = AuditStore.fromCanonicalBytes(rs.getString(1), b.events.get(i), "(not read)");
             if (e.type() == EventType.COMMAND_DECIDED && e.body().command().orElseThrow().text().startsWith("UPDATE orders")) {
               chain = rs.getString(1);
               seq = rs.getLong(2) + i;
