@@ -27,10 +27,10 @@ import java.util.Optional;
  *       variable-length integers (7 bits a byte, least significant group first, the shortest form
  *       only; signed numbers zigzag-encoded), the previous hash as its 32 bytes, the type as one
  *       byte ({@link #typeCode}), the time as seconds and microseconds. The chain id is not stored
- *       in the event: the row, journal segment or record that holds the event names its chain, and
- *       the hash covers it all the same, as if written after the tag ({@link #digestV2}). An event
- *       is 40-50% smaller than in v1, and every byte of it is copied, hashed, journaled and
- *       stored (bench/README.md, session 9).
+ *       in the event: the store's row or the journal's segment that holds the event names its
+ *       chain, and the hash covers it all the same, as if written after the tag ({@link
+ *       #digestV2}). An event is about 40% smaller than in v1, and every byte of it is copied,
+ *       hashed, journaled and stored (bench/README.md, session 9).
  * </ul>
  *
  * <p>Changing anything here invalidates every stored chain: add a new format instead. Not
