@@ -16,6 +16,8 @@ import java.util.Objects;
 public record AuditEvent(String chainId, long seq, String prevHash, EventBody body, String hash, int format) {
   /** The previous hash of the first event of every chain. */
   public static final String GENESIS = "0".repeat(64);
+  /** The format of events written before format 2 (stores and journals upgraded from then hold them). */
+  public static final int FORMAT_V1 = CanonicalEncoding.FORMAT_V1;
   /** The format new events are sealed in. */
   public static final int CURRENT_FORMAT = CanonicalEncoding.CURRENT_FORMAT;
 

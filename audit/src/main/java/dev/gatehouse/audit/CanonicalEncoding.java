@@ -122,7 +122,7 @@ final class CanonicalEncoding {
     } else if (format == FORMAT_V2) {
       e.raw(EVENT_TAG_V2);
       e.ensure(PLACE_SIZE);
-      e.placeAt(e.size, seq, hashBytes(prevHash));
+      placeAt(e.out, e.size, seq, hashBytes(prevHash));
       e.size += PLACE_SIZE;
     } else {
       throw new IllegalArgumentException("no event format " + format);
@@ -167,10 +167,6 @@ final class CanonicalEncoding {
    */
   static void place(Unplaced u, long seq, byte[] prevHash) {
     placeAt(u.bytes(), u.placeAt(), seq, prevHash);
-  }
-
-  private void placeAt(int at, long seq, byte[] prevHash) {
-    placeAt(out, at, seq, prevHash);
   }
 
   private static void placeAt(byte[] b, int at, long seq, byte[] prevHash) {

@@ -146,13 +146,7 @@ public final class InMemoryAuditStore implements AuditStore {
       public void setCommandText(String chainId, long seq, String text) {
         synchronized (s) {
           int i = index(chainId, seq);
-          AuditEvent e = rows.get(i);
-          EventBody b = e.body();
-          EventBody.CommandRecord c = b.command().orElseThrow();
-          EventBody edited = new EventBody(b.type(), b.time(), b.sessionId(), b.principal(), b.resource(), b.client(),
-              Optional.of(new EventBody.CommandRecord(c.protocol(), text, c.kinds(), c.objects(), c.functions(), c.flags(),
-                  c.details())), b.decision(), b.outcome(), b.ref(), b.attributes());
-          rows.set(i, new AuditEvent(e.chainId(), e.seq(), e.prevHash(), edited, e.hash(), e.format()));
+          rows.set(i, ChainBuilder.withText(rows.get(i), text));
         }
       }
 

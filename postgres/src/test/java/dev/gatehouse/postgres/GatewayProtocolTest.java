@@ -174,12 +174,17 @@ class GatewayProtocolTest {
     });
   }
 
+  /** Signs in and opens a transaction block that has inserted a row. */
+  private static void loginInTransaction(RawClient c) throws Exception {
+    c.login(GatewayHarness.TOKEN);
+    c.send(new Query("BEGIN; INSERT INTO t VALUES (1, 'x')"));
+    assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IN_TRANSACTION));
+  }
+
   @Test
   void aBindWhosePortalNameIsNotUtf8GetsError22021InsideATransactionBlockAbortsIt() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
-      c.login(GatewayHarness.TOKEN);
-      c.send(new Query("BEGIN; INSERT INTO t VALUES (1, 'x')"));
-      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IN_TRANSACTION));
+      loginInTransaction(c);
       c.send(parse("s8", "SELECT 1"));
       // Bind: portal name "p\xff", statement "s8", no formats, no parameters, no result formats.
       c.sendFrame(new Frame(Bind.TYPE, new byte[] {'p', (byte) 0xff, 0, 's', '8', 0, 0, 0, 0, 0, 0, 0}));
@@ -199,9 +204,7 @@ class GatewayProtocolTest {
   @Test
   void deniedExecuteInsideATransactionBlockAbortsIt() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
-      c.login(GatewayHarness.TOKEN);
-      c.send(new Query("BEGIN; INSERT INTO t VALUES (1, 'x')"));
-      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IN_TRANSACTION));
+      loginInTransaction(c);
       c.send(parse("", "DROP TABLE t"), bind("", ""), execute(""), Sync.INSTANCE);
       List<BackendMessage> answer = c.untilReady();
       assertThat(RawClient.firstError(answer)).get().extracting(ErrorResponse::sqlstate).isEqualTo("42501");

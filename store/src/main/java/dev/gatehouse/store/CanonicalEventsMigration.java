@@ -121,7 +121,7 @@ final class CanonicalEventsMigration extends StoreMigration {
       EventBody body = new EventBody(EventType.valueOf(rs.getString(5)), Instant.EPOCH.plus(rs.getLong(4), ChronoUnit.MICROS),
           Optional.ofNullable(rs.getString(6)), actor, Optional.ofNullable(rs.getString(12)), client, command, decision,
           outcome, Optional.ofNullable(rs.getString(30)), Netstrings.decodeMap(rs.getString(31)));
-      return Optional.of(new AuditEvent(rs.getString(2), rs.getLong(3), rs.getString(32), body, rs.getString(33), 1)); // written before v2: format 1
+      return Optional.of(new AuditEvent(rs.getString(2), rs.getLong(3), rs.getString(32), body, rs.getString(33), AuditEvent.FORMAT_V1));
     } catch (RuntimeException e) {
       return Optional.empty();
     }

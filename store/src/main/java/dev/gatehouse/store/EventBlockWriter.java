@@ -108,10 +108,10 @@ final class EventBlockWriter implements AutoCloseable {
   private void addBlock(long chain, List<AuditEvent> events, List<byte[]> canonical, List<byte[]> given, int from, int to)
       throws SQLException {
     int n = to - from;
+    // The events themselves are read only for what the caller did not give: they are cold in the cache.
     for (int i = 0; i < n; i++) {
-      AuditEvent e = canonical == null || given == null ? events.get(from + i) : null; // not read otherwise: cold in the cache
-      bytes[i] = canonical == null ? AuditStore.canonicalBytes(e) : canonical.get(from + i);
-      hashes[i] = given == null ? hashBytes(e.hash()) : given.get(from + i);
+      bytes[i] = canonical != null ? canonical.get(from + i) : AuditStore.canonicalBytes(events.get(from + i));
+      hashes[i] = given != null ? given.get(from + i) : hashBytes(events.get(from + i).hash());
     }
     byte[] block = EventBlock.encode(hashes, bytes, n);
     Arrays.fill(hashes, 0, n, null);

@@ -134,7 +134,7 @@ final class LeanRowsMigration extends StoreMigration {
       AuditEvent decoded = AuditStore.fromCanonicalBytes(stored);
       EventBody body = withColumns(decoded.body(), Instant.EPOCH.plus(rs.getLong(4), ChronoUnit.MICROS), rs.getString(5),
           rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9));
-      AuditEvent event = new AuditEvent(rs.getString(2), rs.getLong(3), decoded.prevHash(), body, rs.getString(10), 1); // written before v2: format 1
+      AuditEvent event = new AuditEvent(rs.getString(2), rs.getLong(3), decoded.prevHash(), body, rs.getString(10), AuditEvent.FORMAT_V1);
       return Optional.of(new Version4Row(event, body == decoded.body()));
     } catch (RuntimeException e) {
       return Optional.empty();

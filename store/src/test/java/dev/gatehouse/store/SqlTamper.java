@@ -3,7 +3,6 @@ package dev.gatehouse.store;
 import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.ChainBuilder;
 import dev.gatehouse.audit.AuditStore;
-import dev.gatehouse.audit.EventBody;
 import dev.gatehouse.audit.SignedCheckpoint;
 import dev.gatehouse.audit.StoreTamper;
 import java.nio.ByteBuffer;
