@@ -133,15 +133,15 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   @Override
   public AuditHandle commandDecided(Session session, Command command, Decision decision) {
-    Map<String, String> attrs = new TreeMap<>();
+    Map<String, String> attrs = Map.of(); // most decisions have none
     EventBody.Ruling ruling = switch (decision) {
       case Decision.Allow a -> {
-        if (!a.obligations().masks().isEmpty()) attrs.put("masks", String.join(",", a.obligations().masks()));
+        if (!a.obligations().masks().isEmpty()) attrs = Map.of("masks", String.join(",", a.obligations().masks()));
         yield new EventBody.Ruling(EventBody.Ruling.Effect.ALLOW, clean(a.rule()), Optional.empty());
       }
       case Decision.Deny d -> new EventBody.Ruling(EventBody.Ruling.Effect.DENY, clean(d.rule()), Optional.of(clean(d.reason())));
       case Decision.RequireApproval r -> {
-        attrs.put("reviewers", String.join(",", r.reviewers()));
+        attrs = Map.of("reviewers", String.join(",", r.reviewers()));
         yield new EventBody.Ruling(EventBody.Ruling.Effect.REQUIRE_APPROVAL, clean(r.rule()), Optional.of(clean(r.reason())));
       }
     };

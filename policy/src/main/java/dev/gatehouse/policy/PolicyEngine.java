@@ -17,6 +17,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -97,7 +98,7 @@ public final class PolicyEngine implements Policy {
       List<CompiledRule> candidates = new ArrayList<>();
       for (CompiledRule r : rules) if (r.connect()) candidates.add(r);
       return evaluate(facts, candidates.toArray(CompiledRule[]::new), false,
-          "no policy rule allows " + principal.displayName() + " to connect to \"" + resource.name() + "\"");
+          () -> "no policy rule allows " + principal.displayName() + " to connect to \"" + resource.name() + "\"");
     } catch (RuntimeException e) {
       LOG.error("policy evaluation failed for admission to {}; refusing", resource.name(), e);
       return new Decision.Deny(RULE_ERROR, "the policy could not be evaluated, so the connection is refused");
@@ -109,10 +110,10 @@ public final class PolicyEngine implements Policy {
     try {
       Facts facts = new Facts(session.principal(), session.resource(), session.client(), Optional.of(session),
           Optional.of(command), clock.instant());
-      String none = command.classification().has(CommandFlag.UNCLASSIFIED)
+      // The refusal's text is made only when no rule matches: not for every allowed statement.
+      return evaluate(facts, candidates(session.resource()), true, () -> command.classification().has(CommandFlag.UNCLASSIFIED)
           ? "Gatehouse could not classify this command with certainty, and no policy rule allows unclassified commands"
-          : "no policy rule allows this command on \"" + session.resource().name() + "\"";
-      return evaluate(facts, candidates(session.resource()), true, none);
+          : "no policy rule allows this command on \"" + session.resource().name() + "\"");
     } catch (RuntimeException e) {
       LOG.error("policy evaluation failed for a command in session {}; refusing", session.id(), e);
       return new Decision.Deny(RULE_ERROR, "the policy could not be evaluated, so the command is refused");
@@ -138,7 +139,7 @@ public final class PolicyEngine implements Policy {
     return new Principal("-", "-", Set.of(), Principal.Kind.HUMAN, "-", java.util.Map.of(), java.time.Instant.EPOCH);
   }
 
-  private Decision evaluate(Facts facts, CompiledRule[] candidates, boolean resourceChecked, String noMatch) {
+  private Decision evaluate(Facts facts, CompiledRule[] candidates, boolean resourceChecked, Supplier<String> noMatch) {
     CompiledRule best = null;
     Set<String> masks = null;
     for (CompiledRule r : candidates) {
@@ -148,17 +149,17 @@ public final class PolicyEngine implements Policy {
         if (best.effect() == r.effect() && r.effect() != Effect.ALLOW) continue;
       }
       if (!r.matches(facts, grants, resourceChecked)) continue;
-      if (r.effect() == Effect.ALLOW) {
+      if (r.effect() == Effect.ALLOW && !r.masks().isEmpty()) {
         if (masks == null) masks = new LinkedHashSet<>();
         masks.addAll(r.masks());
       }
       if (best == null || r.effect().stricterThan(best.effect())) best = r;
       if (best.effect() == Effect.DENY) break;
     }
-    if (best == null) return new Decision.Deny(Decision.NO_MATCH, noMatch);
+    if (best == null) return new Decision.Deny(Decision.NO_MATCH, noMatch.get());
     return switch (best.effect()) {
       case ALLOW -> new Decision.Allow(best.name(),
-          masks.isEmpty() ? Obligations.NONE : new Obligations(List.copyOf(masks)));
+          masks == null || masks.isEmpty() ? Obligations.NONE : new Obligations(List.copyOf(masks)));
       case DENY -> new Decision.Deny(best.name(), best.message().orElse("blocked by policy rule " + best.name()));
       case REQUIRE_APPROVAL -> new Decision.RequireApproval(best.name(), best.reviewers(),
           best.message().orElse("policy rule " + best.name() + " requires approval"));

@@ -503,6 +503,11 @@ final class BackendRelay {
   private void rowDescription() throws IOException {
     Expected head = s.state.head().orElse(null);
     if (head instanceof Expected.DescribeDone describe) {
+      if (!describe.own() && shapeUnused(describe)) {
+        s.state.answered();
+        relay();
+        return;
+      }
       Frame frame = read();
       RowDescription rows = (RowDescription) BackendCodec.decode(frame);
       s.state.described(describe, new SessionState.Shape(Optional.of(rows), describe.portal().isPresent()));
@@ -524,6 +529,19 @@ final class BackendRelay {
       return;
     }
     write(frame);
+  }
+
+  /**
+   * Whether nobody will ask for the shape a client's Describe of a portal returns: the portal's
+   * execution was decided at its Bind and masks nothing (or the Bind was refused), and the shape
+   * serves masking only. Its RowDescription (libpq describes the portal of every prepared
+   * execution) is then relayed as it is, without decoding its fields. The portal's fields were set
+   * before its Bind's expectation was queued, so the queue's lock makes them visible here.
+   */
+  private static boolean shapeUnused(Expected.DescribeDone describe) {
+    if (describe.portal().isEmpty()) return false;
+    SessionState.Portal p = describe.portal().get();
+    return p.denied || (p.decided != null && p.decided.masking().isEmpty());
   }
 
   /** CopyOutResponse: COPY TO STDOUT rows follow; plan them like a result. */

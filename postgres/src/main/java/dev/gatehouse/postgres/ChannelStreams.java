@@ -30,6 +30,7 @@ final class ChannelStreams {
     private final byte[] ahead;
     private int aheadPos;
     private boolean now;
+    private final Wrapper wrapper = new Wrapper();
 
     /** @param ahead bytes read from the channel before it became non-blocking, served first */
     Input(SocketChannel channel, byte[] ahead) {
@@ -74,7 +75,7 @@ final class ChannelStreams {
         aheadPos += n;
         return n;
       }
-      ByteBuffer into = ByteBuffer.wrap(b, off, len);
+      ByteBuffer into = wrapper.wrap(b, off, len);
       while (true) {
         int n = channel.read(into);
         if (n != 0 || now) return n;
@@ -91,6 +92,7 @@ final class ChannelStreams {
   /** Writes all bytes, waiting while the peer's window is full; see the class. */
   static final class Output extends OutputStream {
     private final SocketChannel channel;
+    private final Wrapper wrapper = new Wrapper();
 
     Output(SocketChannel channel) {
       this.channel = channel;
@@ -103,10 +105,26 @@ final class ChannelStreams {
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
-      ByteBuffer from = ByteBuffer.wrap(b, off, len);
+      ByteBuffer from = wrapper.wrap(b, off, len);
       while (from.hasRemaining()) {
         if (channel.write(from) == 0) await(channel, SelectionKey.OP_WRITE);
       }
+    }
+  }
+
+  /**
+   * A stream's view of the array it was last handed: the relay reads into and writes from the same
+   * few buffers, so one {@link ByteBuffer} per array serves every call instead of a new one per
+   * system call. Used by the stream's one thread at a time, like the stream.
+   */
+  private static final class Wrapper {
+    private ByteBuffer last;
+
+    ByteBuffer wrap(byte[] b, int off, int len) {
+      ByteBuffer w = last;
+      if (w == null || w.array() != b) last = w = ByteBuffer.wrap(b);
+      w.clear().position(off).limit(off + len);
+      return w;
     }
   }
 

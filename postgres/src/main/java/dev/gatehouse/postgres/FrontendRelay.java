@@ -35,7 +35,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -83,10 +82,13 @@ final class FrontendRelay {
   static final Frame DENIED_EXECUTE = new Frame(Describe.TYPE, new byte[] {'G', 0});
 
   private static final byte COPY_DATA = 'd';
+  private static final Map<String, String> SIMPLE = Map.of("protocol", "simple");
   private static final Frame FLUSH = FrontendCodec.encode(Flush.INSTANCE);
 
   private final ProxySession s;
   private final MessageWriter target;
+  /** The details of the last extended-protocol execution decided ({@link #details}); this direction's thread only. */
+  private Map<String, String> lastDetails;
 
   FrontendRelay(ProxySession session) {
     this.s = session;
@@ -262,8 +264,8 @@ final class FrontendRelay {
   private void query(Frame frame, Query q) throws IOException {
     Analysis analysis = s.classifier.analyze(q.sql());
     long number = s.state.nextSyncPoint();
-    List<Execution> allowed = new ArrayList<>();
-    Optional<ErrorResponse> denial = decideAll(analysis.statements(), Map.of("protocol", "simple"), allowed);
+    List<Execution> allowed = new ArrayList<>(analysis.statements().size());
+    Optional<ErrorResponse> denial = decideAll(analysis.statements(), SIMPLE, allowed);
     if (denial.isPresent()) {
       allowed.forEach(e -> e.completeRefused(s.checkpoint));
       forward(new Expected.QueryDone(number, List.of(), denial), DENIED_QUERY);
@@ -305,11 +307,8 @@ final class FrontendRelay {
 
   private PortalDecision decidePortal(List<ClassifiedStatement> statements, String portalName, Optional<String> statementName)
       throws IOException {
-    Map<String, String> details = new LinkedHashMap<>();
-    details.put("protocol", "extended");
-    details.put("portal", portalName);
-    statementName.ifPresent(n -> details.put("statement", n));
-    List<Execution> allowed = new ArrayList<>();
+    Map<String, String> details = details(portalName, statementName);
+    List<Execution> allowed = new ArrayList<>(statements.size());
     Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
     if (denial.isPresent()) {
       allowed.forEach(x -> x.completeRefused(s.checkpoint));
@@ -322,6 +321,24 @@ final class FrontendRelay {
     return new PortalDecision(
         Optional.of(new Execution(verdicts, masking, allowed.stream().anyMatch(Execution::schemaChange))),
         Optional.empty());
+  }
+
+  /**
+   * An extended-protocol execution's details: the same immutable map as last time when the portal and
+   * statement names are the same (a prepared statement executed again), so that neither the map nor
+   * the audit record of the command is made again ({@code AuditLog} compares details first by identity).
+   */
+  private Map<String, String> details(String portalName, Optional<String> statementName) {
+    Map<String, String> last = lastDetails;
+    if (last != null && portalName.equals(last.get("portal"))
+        && statementName.map(n -> n.equals(last.get("statement"))).orElse(!last.containsKey("statement"))) {
+      return last;
+    }
+    Map<String, String> made = statementName.isPresent()
+        ? Map.of("protocol", "extended", "portal", portalName, "statement", statementName.get())
+        : Map.of("protocol", "extended", "portal", portalName);
+    lastDetails = made;
+    return made;
   }
 
   private void execute(Frame frame, Execute e) throws IOException {

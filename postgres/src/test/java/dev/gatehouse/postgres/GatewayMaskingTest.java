@@ -2,6 +2,12 @@ package dev.gatehouse.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gatehouse.postgres.wire.Bind;
+import dev.gatehouse.postgres.wire.DataRow;
+import dev.gatehouse.postgres.wire.Describe;
+import dev.gatehouse.postgres.wire.Execute;
+import dev.gatehouse.postgres.wire.Parse;
+import dev.gatehouse.postgres.wire.Sync;
 import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -11,6 +17,8 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -117,6 +125,29 @@ class GatewayMaskingTest {
   void returningRowsAreMasked() {
     assertThat(alice("UPDATE customers SET country = country WHERE id = 1 RETURNING id, email, card_number"))
         .contains("****").contains("1111");
+  }
+
+  @Test
+  void aPortalTheClientDescribesIsMaskedAsLibpqExecutesAPreparedStatement() throws Exception {
+    // Bind, Describe of the portal, Execute, Sync in one batch (PQexecPrepared): the client's own
+    // Describe answers the shape the mask plan needs, and the rows reach alice masked.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(MaskingHarness.ALICE, Map.of("database", MaskingHarness.RESOURCE));
+      c.send(new Parse("s", "SELECT name, email, card_number FROM customers ORDER BY id", new int[0]),
+          Sync.INSTANCE);
+      c.untilReady();
+      for (int i = 0; i < 2; i++) {
+        c.send(new Bind("", "s", new short[0], List.of(), new short[0]),
+            Describe.portal(""), new Execute("", 0),
+            Sync.INSTANCE);
+        List<String> values = c.untilReady().stream()
+            .filter(DataRow.class::isInstance)
+            .map(DataRow.class::cast)
+            .flatMap(r -> IntStream.range(0, r.columnCount()).mapToObj(k -> r.text(k).orElse("")))
+            .toList();
+        assertThat(values).hasSize(6).contains("Ada Lovelace", "Grace Hopper").doesNotContainAnyElementsOf(MaskingHarness.CLEAR);
+      }
+    }
   }
 
   @Test

@@ -23,6 +23,7 @@ import dev.gatehouse.postgres.wire.ParseComplete;
 import dev.gatehouse.postgres.wire.ProtocolVersion;
 import dev.gatehouse.postgres.wire.Query;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
+import dev.gatehouse.postgres.wire.RowDescription;
 import dev.gatehouse.postgres.wire.StartupMessage;
 import dev.gatehouse.postgres.wire.Sync;
 import java.nio.ByteBuffer;
@@ -423,6 +424,32 @@ class GatewayProtocolTest {
         .satisfies(e -> assertThat(e.outcome().rows()).isEqualTo(10));
   }
 
+
+  @Test
+  void aPreparedStatementExecutedAsLibpqDoesItGetsItsRowDescriptionAndRowsEveryTime() throws Exception {
+    // PQexecPrepared sends Bind, Describe of the portal, Execute and Sync together (pgbench -M
+    // prepared): the portal's RowDescription, relayed without being decoded when nothing masks it,
+    // must still reach the client whole, execution after execution.
+    try (Connection admin = h.admin()) {
+      admin.createStatement().execute("INSERT INTO t VALUES (1, 'one'), (2, 'two')");
+    }
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("fetch", "SELECT id, v AS value FROM t ORDER BY id"), Sync.INSTANCE);
+      assertThat(c.untilReady()).contains(ParseComplete.INSTANCE);
+      for (int i = 0; i < 3; i++) {
+        c.send(bind("", "fetch"), Describe.portal(""), execute(""), Sync.INSTANCE);
+        List<BackendMessage> got = c.untilReady();
+        assertThat(got).hasSize(6);
+        assertThat(got.get(0)).isEqualTo(BindComplete.INSTANCE);
+        assertThat(got.get(1)).isInstanceOfSatisfying(RowDescription.class,
+            d -> assertThat(d.fields()).extracting(RowDescription.Field::name).containsExactly("id", "value"));
+        assertThat(got.subList(2, 4)).extracting(m -> ((DataRow) m).text(1).orElseThrow()).containsExactly("one", "two");
+        assertThat(got.get(4)).isEqualTo(new CommandComplete("SELECT 2"));
+        assertThat(got.get(5)).isInstanceOf(ReadyForQuery.class);
+      }
+    }
+  }
 
   @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedWithNoRows() throws Exception {

@@ -1,15 +1,15 @@
 package dev.gatehouse.postgres.wire;
 
 import java.util.OptionalLong;
-import java.util.Set;
+import java.util.List;
 
 /** CommandComplete: a command finished; {@code tag} is the command tag, e.g. {@code "INSERT 0 3"}. */
 public record CommandComplete(String tag) implements BackendMessage {
   public static final byte TYPE = 'C';
 
   // Tags that end in a row count (PostgreSQL documentation, CommandComplete).
-  private static final Set<String> COUNTING =
-      Set.of("INSERT", "DELETE", "UPDATE", "MERGE", "SELECT", "MOVE", "FETCH", "COPY");
+  private static final List<String> COUNTING =
+      List.of("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "MOVE", "FETCH", "COPY");
 
   public CommandComplete {
     Values.text(tag, "tag");
@@ -21,30 +21,43 @@ public record CommandComplete(String tag) implements BackendMessage {
    * count is malformed.
    */
   public OptionalLong rows() {
+    // Read in place: this runs for every statement the relay completes.
     int space = tag.indexOf(' ');
-    if (space < 0 || !COUNTING.contains(tag.substring(0, space))) {
+    if (space < 0 || !counting(space)) {
       return OptionalLong.empty();
     }
-    String count = tag.substring(tag.lastIndexOf(' ') + 1);
-    if (count.isEmpty() || count.length() > 19) {
+    int from = tag.lastIndexOf(' ') + 1;
+    int digits = tag.length() - from;
+    if (digits == 0 || digits > 19) {
       return OptionalLong.empty();
     }
-    for (int i = 0; i < count.length(); i++) {
-      if (count.charAt(i) < '0' || count.charAt(i) > '9') {
+    long count = 0;
+    for (int i = from; i < tag.length(); i++) {
+      char c = tag.charAt(i);
+      if (c < '0' || c > '9') {
         return OptionalLong.empty();
       }
+      if (count > (Long.MAX_VALUE - (c - '0')) / 10) {
+        return OptionalLong.empty(); // too large for a long
+      }
+      count = count * 10 + (c - '0');
     }
-    try {
-      return OptionalLong.of(Long.parseLong(count));
-    } catch (NumberFormatException tooLarge) {
-      return OptionalLong.empty();
+    return OptionalLong.of(count);
+  }
+
+  /** Whether the tag's first word, {@code length} chars long, is one that ends in a row count. */
+  private boolean counting(int length) {
+    for (int i = 0; i < COUNTING.size(); i++) {
+      String word = COUNTING.get(i);
+      if (word.length() == length && tag.startsWith(word)) return true;
     }
+    return false;
   }
 
   /** The command word(s) without the counts: {@code "INSERT 0 3"} → {@code "INSERT"}. */
   public String command() {
     int space = tag.indexOf(' ');
-    if (space >= 0 && COUNTING.contains(tag.substring(0, space))) {
+    if (space >= 0 && counting(space)) {
       return tag.substring(0, space);
     }
     return tag;

@@ -189,6 +189,11 @@ class BackendCodecTest {
       BEGIN,
       SELECT x,
       INSERT 0 99999999999999999999,
+      INSERT 0 9223372036854775807, 9223372036854775807
+      INSERT 0 9223372036854775808,
+      SELECTED 5,
+      SELEC 5,
+      'SELECT ',
       """)
   void commandCompleteReportsTheRowCountOfCountingTags(String tag, Long rows) {
     var complete = new CommandComplete(tag);
