@@ -60,6 +60,17 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
    * made once at {@link #sessionOpened} instead of once per event; removed at {@link #sessionClosed}.
    */
   private final ConcurrentHashMap<String, SessionParts> sessions = new ConcurrentHashMap<>();
+  /**
+   * The same parts found by the session object's identity, without the map: each statement's two
+   * events look them up on the relay's threads, and the map's lookup missed the CPU's caches
+   * (bench/README.md, session 10). A slot holds the parts of the last session whose identity hash
+   * chose it, checked by identity, so a slot another session took only costs a lookup in the map; a
+   * closed session's slot is emptied. Racy by design: a slot is one reference, and parts are
+   * immutable (final fields) but for their volatile last command.
+   */
+  private final SessionParts[] recent = new SessionParts[RECENT];
+
+  private static final int RECENT = 256;
 
   private AuditLog(AuditConfig config, Clock clock, ChainWriter writer) {
     this.config = config;
@@ -170,6 +181,9 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       durable(sessionEvent(EventType.SESSION_CLOSED, session, Map.of("reason", reason)).build());
     } finally {
       sessions.remove(session.id().value());
+      int slot = System.identityHashCode(session) & (RECENT - 1);
+      SessionParts kept = recent[slot];
+      if (kept != null && kept.session == session) recent[slot] = null;
     }
   }
 
@@ -239,9 +253,14 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   }
 
   private Builder sessionEvent(EventType type, Session session, Map<String, String> attributes) {
-    SessionParts parts = sessions.get(session.id().value());
-    // The same session object as at its opening (never another session that reuses the id).
-    if (parts == null || parts.session != session) parts = new SessionParts(session);
+    int slot = System.identityHashCode(session) & (RECENT - 1);
+    SessionParts parts = recent[slot];
+    if (parts == null || parts.session != session) {
+      parts = sessions.get(session.id().value());
+      // The same session object as at its opening (never another session that reuses the id).
+      if (parts == null || parts.session != session) return new Builder(type, attributes).session(new SessionParts(session));
+      recent[slot] = parts;
+    }
     return new Builder(type, attributes).session(parts);
   }
 
