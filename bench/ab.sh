@@ -57,10 +57,12 @@ run() { # run NAME PORT PID MODE CLIENTS ROUND
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 p50() { cat "$1"-*.tx/tx* 2>/dev/null | awk '{print $3}' | median | awk '{ printf "%.3f", $1 / 1000 }'; }
 
-# warm both up so the JIT has compiled the data path before anything is measured
-for m in $MODES; do
+# warm both up so the JIT has compiled the data path before anything is measured: several runs,
+# each with new connections, as pgbench.sh's warm-up (after one run, the next run's new sessions
+# make the JIT recompile the relay, and the first measured rounds paid for it: session 10)
+for m in $MODES; do for w in 1 2 3; do
   run A "$PORT_A" "$PID_A" "$m" 16 0 >/dev/null; run B "$PORT_B" "$PID_B" "$m" 16 0 >/dev/null
-done
+done; done
 : >"$WORK/runs.tsv"
 echo "A: $A"; echo "B: $B"; echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for m in $MODES; do for c in $CLIENTS; do for r in $(seq 1 "$ROUNDS"); do
