@@ -46,14 +46,10 @@ import java.util.zip.CRC32C;
  * never reads a live one. A segment starts with {@link #MAGIC} and its chain's id (its length, 4
  * bytes, big-endian, and its UTF-8, padded with zeros to a multiple of 4 bytes): the events' v2 bytes
  * do not name their chain. Each record is its length (4 bytes, big-endian), the CRC-32C of the
- * payload, and the payload: the event's v2 bytes ({@link CanonicalEncoding}) with its seq, and its
- * previous hash left zero: the chain's hashes are worked out by the indexer ({@link ChainWriter}),
- * and by recovery from the store's newest event of the chain, which a journal always continues (a
- * segment is deleted only once the store holds all of it). Records are padded with zeros to a
- * multiple of 4 bytes. The rest of a segment is zeros: a length of 0 ends it. Segments of earlier
- * versions are still read: {@link #MAGIC_V3} (each record with its previous hash, so the hash chain
- * ran through the journal), {@link #MAGIC_V2} and {@link #MAGIC_V1} (no chain id, v1 events, which
- * name their chain).
+ * payload, and the payload: the event's bytes ({@link CanonicalEncoding}), so the hash chain runs
+ * through the journal too; records are padded with zeros to a multiple of 4 bytes. The rest of a
+ * segment is zeros: a length of 0 ends it. Segments of earlier versions ({@link #MAGIC_V2}, {@link
+ * #MAGIC_V1}: no chain id, v1 events, which name their chain) are still read.
  *
  * <p><b>Full disks.</b> A page of a mapping that the file system cannot back when it is first
  * written kills the process with {@code SIGBUS}. So every segment's blocks are reserved for real
@@ -75,10 +71,8 @@ import java.util.zip.CRC32C;
  * kept in one class, the layout, its zero tail and its damage rules are stated in one place.
  */
 final class AuditJournal implements AutoCloseable {
-  /** Version 4: as version 3, with each event's previous hash left zero (sealed when it is stored). */
-  static final byte[] MAGIC = {'G', 'H', 'J', '4'};
-  /** Version 3: as version 2, with the chain id after the magic, and v2 events with their previous hashes. */
-  static final byte[] MAGIC_V3 = {'G', 'H', 'J', '3'};
+  /** Version 3: as version 2, with the chain id after the magic, and v2 events. */
+  static final byte[] MAGIC = {'G', 'H', 'J', '3'};
   /** Version 2: mapped, padded records, zero tail; v1 events. */
   static final byte[] MAGIC_V2 = {'G', 'H', 'J', '2'};
   /** Version 1 (written with {@code write}: no padding, no zero tail), still read after an upgrade. */
@@ -511,44 +505,13 @@ final class AuditJournal implements AutoCloseable {
   // ---------------------------------------------------------------------------------------------
   // Reading (recovery)
 
-  /**
-   * The events of one chain found in a node folder, in seq order, and whether the journal ended
-   * cleanly. {@code sealed}: the segments held each event's previous hash (version 3 and older), so
-   * {@code journaled} are the chain's events as they were sealed; else (version 4) they were read
-   * with a zero previous hash, and hashes that are not the chain's, until {@link #after} seals them.
-   */
-  record Recovered(String chainId, List<Path> files, List<AuditEvent> journaled, Optional<String> damage, boolean sealed) {
-    /**
-     * The chain's events after seq {@code after}, sealed: as read when the journal held them
-     * sealed, else each given the previous one's hash, starting from {@code hashOfAfter} (the hash
-     * of event {@code after}: the store's newest; {@link AuditEvent#GENESIS} when the store holds
-     * none of the chain), asked only when there is something to seal. Throws {@link
-     * IllegalStateException} when such a journal does not hold event {@code after + 1} but later
-     * ones: a gap no hash can be worked out across.
-     */
-    List<AuditEvent> after(long after, java.util.function.Supplier<String> hashOfAfter) {
-      List<AuditEvent> rest = journaled.stream().filter(e -> e.seq() > after).toList();
-      if (sealed || rest.isEmpty()) return rest;
-      if (rest.getFirst().seq() != after + 1) {
-        throw new IllegalStateException("the journal of chain " + chainId + " starts at seq " + rest.getFirst().seq()
-            + " but the store ends at seq " + after + ": the events between are missing");
-      }
-      List<AuditEvent> out = new ArrayList<>(rest.size());
-      String prev = hashOfAfter.get();
-      for (AuditEvent e : rest) {
-        AuditEvent s = AuditEvent.seal(chainId, e.seq(), prev, e.body());
-        out.add(s);
-        prev = s.hash();
-      }
-      return out;
-    }
-  }
+  /** The events of one chain found in a node folder, in seq order, and whether the journal ended cleanly. */
+  record Recovered(String chainId, List<Path> files, List<AuditEvent> events, Optional<String> damage) {}
 
   /**
    * Reads every chain journaled in a node folder that no process holds (the caller holds its lock).
    * Reading a chain stops at the first record that is incomplete, fails its CRC, does not decode, or
-   * does not continue the chain (seq + 1; and the previous hash, in a sealed journal; a zero one in
-   * a version 4 journal); what follows is reported as damage.
+   * does not continue the chain (seq + 1, previous hash); what follows is reported as damage.
    */
   static List<Recovered> read(Path nodeDir) throws IOException {
     List<Path> files;
@@ -578,12 +541,10 @@ final class AuditJournal implements AutoCloseable {
     List<AuditEvent> events = new ArrayList<>();
     String chainId = null;
     Optional<String> damage = Optional.empty();
-    Boolean sealed = null; // whether the chain's segments hold previous hashes (all of a chain's must agree)
     outer:
     for (Path file : files) {
       byte[] all = Files.readAllBytes(file);
-      boolean v4 = startsWith(all, MAGIC);
-      boolean v3 = v4 || startsWith(all, MAGIC_V3); // a segment that names its chain
+      boolean v3 = startsWith(all, MAGIC);
       boolean padded = v3 || startsWith(all, MAGIC_V2);
       if (!padded && !startsWith(all, MAGIC_V1)) {
         // Created, and killed before the magic was written (it is written after the zeros).
@@ -591,11 +552,6 @@ final class AuditJournal implements AutoCloseable {
         damage = Optional.of(file.getFileName() + ": not a journal segment");
         break;
       }
-      if (sealed != null && sealed == v4) {
-        damage = Optional.of(file.getFileName() + ": a segment of another journal version among the chain's");
-        break;
-      }
-      sealed = !v4;
       ByteBuffer in = ByteBuffer.wrap(all);
       in.position(MAGIC.length);
       // A v3 segment names its chain, whose v2 events do not: every segment of a chain names the same.
@@ -656,8 +612,7 @@ final class AuditJournal implements AutoCloseable {
         if (chainId == null) chainId = e.chainId();
         AuditEvent prev = events.isEmpty() ? null : events.getLast();
         boolean continues = e.chainId().equals(chainId)
-            && (!v4 || e.prevHash().equals(AuditEvent.GENESIS))
-            && (prev == null || (e.seq() == prev.seq() + 1 && (v4 || e.prevHash().equals(prev.hash()))));
+            && (prev == null || (e.seq() == prev.seq() + 1 && e.prevHash().equals(prev.hash())));
         if (!continues) {
           damage = Optional.of(file.getFileName() + ": record at byte " + at + " (seq " + e.seq() + ") does not continue the chain");
           break outer;
@@ -666,7 +621,7 @@ final class AuditJournal implements AutoCloseable {
       }
     }
     if (chainId == null) chainId = stem(files.getFirst()).replace('_', ':');
-    return new Recovered(chainId, List.copyOf(files), events, damage, sealed == null || sealed);
+    return new Recovered(chainId, List.copyOf(files), events, damage);
   }
 
   private static boolean startsWith(byte[] all, byte[] magic) {

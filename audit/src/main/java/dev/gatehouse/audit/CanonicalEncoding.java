@@ -169,33 +169,6 @@ final class CanonicalEncoding {
     placeAt(u.bytes(), u.placeAt(), seq, prevHash);
   }
 
-  /**
-   * Writes only the seq into {@code u}'s bytes, leaving the previous hash zero: what the journal
-   * holds of a new event ({@link AuditJournal}); {@link #placePrevious} completes it when the
-   * chain is sealed.
-   */
-  static void placeSeq(Unplaced u, long seq) {
-    byte[] b = u.bytes();
-    int at = u.placeAt();
-    for (int i = 7; i >= 0; i--) {
-      b[at + i] = (byte) seq;
-      seq >>>= 8;
-    }
-  }
-
-  /** Writes the previous event's hash (32 bytes) into a v2 event's bytes that {@link #placeSeq} left it out of. */
-  static void placePrevious(byte[] v2, byte[] prevHash) {
-    if (prevHash.length != 32) throw new IllegalArgumentException("a previous hash is 32 bytes");
-    System.arraycopy(prevHash, 0, v2, EVENT_TAG_V2.length + 8, 32);
-  }
-
-  /** The seq a v2 event's bytes hold. */
-  static long seqOf(byte[] v2) {
-    long seq = 0;
-    for (int i = 0; i < 8; i++) seq = (seq << 8) | (v2[EVENT_TAG_V2.length + i] & 0xff);
-    return seq;
-  }
-
   private static void placeAt(byte[] b, int at, long seq, byte[] prevHash) {
     if (prevHash.length != 32) throw new IllegalArgumentException("a previous hash is 32 bytes");
     for (int i = 7; i >= 0; i--) {

@@ -24,23 +24,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * This node's chain: journaled on the caller's thread, sealed and indexed into the store in the
+ * This node's chain: sealed and journaled on the caller's thread, indexed into the store in the
  * background.
  *
- * <p><b>On the statement path</b> ({@link #append}): the event is encoded on the caller's thread;
- * under one lock it gets its seq, its bytes are copied into the {@link AuditJournal} (a
- * memory-mapped file: no system call), and it joins the backlog for the store. No other thread is
+ * <p><b>On the statement path</b> ({@link #append}): under one lock, the event gets its seq and
+ * the previous event's hash, its canonical bytes are hashed and copied into the {@link AuditJournal}
+ * (a memory-mapped file: no system call), and it joins the backlog for the store. No other thread is
  * involved, so a statement waits for nothing but that copy (and, with {@link Durability#MACHINE},
- * a shared fsync). The lock also makes the journal's order the chain's order, and the seq an
- * event's id.
- *
- * <p><b>Sealing</b>: the previous event's hash and the event's own are worked out by the indexer,
- * in chain order, before it stores a batch; a journal record leaves the previous hash out, and
- * recovery puts it back from the store's newest event ({@link AuditJournal}). The hash is a chain
- * through every event, so it can only be computed one event after the other: on the statement
- * path it was a third of the audit's CPU on the relay's threads, and held the chain's lock while
- * it ran (bench/README.md, session 10). What is journaled is the same either way: an event's
- * content and place, durable before its statement is forwarded.
+ * a shared fsync). The lock also makes the journal's order the chain's order.
  *
  * <p><b>In the background</b> ({@link #run}, one platform thread, since the SQLite driver is native
  * code that would pin a virtual thread's carrier): every {@link AuditConfig#indexInterval()}, or
@@ -77,9 +68,13 @@ final class ChainWriter implements Runnable {
   private final ReentrantLock lock = new ReentrantLock();
   /** Signalled when the indexer has stored a batch: room in the backlog. */
   private final java.util.concurrent.locks.Condition room = lock.newCondition();
-  // Under lock: the chain's last seq and the events not yet handed to the indexer.
+  // Under lock: the chain's head and the events not yet handed to the indexer.
   private long seq;
+  private String head = AuditEvent.GENESIS;
+  /** The head's hash as bytes, as the next event's bytes hold it. */
+  private byte[] headBytes = new byte[32];
   private Journaled backlog = new Journaled(16);
+  private final java.security.MessageDigest sha256 = CanonicalEncoding.sha256();
   private long lostPending;
   /** Set under the lock, after the chain's last event: nothing more is taken. */
   private volatile boolean closed;
@@ -96,50 +91,44 @@ final class ChainWriter implements Runnable {
   private volatile Thread indexer;
 
   /**
-   * Journaled events: their bodies and bytes (seq placed, previous hash not yet), and, once the
-   * indexer has sealed them ({@link #seal}), the sealed events and their hashes, for a prefix of
-   * them; lists the store takes as they are: no object per event, no copy per batch.
+   * Events with their canonical bytes as journaled (the store keeps them without encoding the events
+   * again), in two lists the store takes as they are: no object per event, no copy per batch.
    */
   private static final class Journaled {
-    final ArrayList<EventBody> bodies;
-    final ArrayList<byte[]> canonical;
-    /** The sealed prefix (indexer only). */
     final ArrayList<AuditEvent> events;
-    /** Each sealed event's hash as its 32 bytes. */
+    final ArrayList<byte[]> canonical;
+    /** Each event's hash as its 32 bytes. */
     final ArrayList<byte[]> hashes;
 
     Journaled(int capacity) {
-      bodies = new ArrayList<>(capacity);
-      canonical = new ArrayList<>(capacity);
       events = new ArrayList<>(capacity);
+      canonical = new ArrayList<>(capacity);
       hashes = new ArrayList<>(capacity);
     }
 
-    void add(EventBody body, byte[] bytes) {
-      bodies.add(body);
+    void add(AuditEvent e, byte[] bytes, byte[] hash) {
+      events.add(e);
       canonical.add(bytes);
+      hashes.add(hash);
     }
 
     int size() {
-      return canonical.size();
+      return events.size();
     }
 
     boolean isEmpty() {
-      return canonical.isEmpty();
+      return events.isEmpty();
     }
 
-    /** Appends {@code other}'s events, none of them sealed, after this one's. */
     void addAll(Journaled other) {
-      if (!other.events.isEmpty()) throw new IllegalStateException("only unsealed events are moved");
-      bodies.addAll(other.bodies);
+      events.addAll(other.events);
       canonical.addAll(other.canonical);
+      hashes.addAll(other.hashes);
     }
 
-    /** Removes the first {@code n} events, all sealed. */
     void removeFirst(int n) {
-      bodies.subList(0, n).clear();
-      canonical.subList(0, n).clear();
       events.subList(0, n).clear();
+      canonical.subList(0, n).clear();
       hashes.subList(0, n).clear();
     }
   }
@@ -151,10 +140,6 @@ final class ChainWriter implements Runnable {
   private Instant oldestUncheckpointed;
   private long backoffNanos;
   private String lastIndexedHash = AuditEvent.GENESIS;
-  /** The last sealed event's hash, hex and bytes: the next one's previous hash. */
-  private String sealedHead = AuditEvent.GENESIS;
-  private byte[] sealedHeadBytes = new byte[32];
-  private final java.security.MessageDigest sha256 = CanonicalEncoding.sha256();
   private long closingSince;
 
   private ChainWriter(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock, AuditJournal journal,
@@ -223,14 +208,15 @@ final class ChainWriter implements Runnable {
   }
 
   /**
-   * Gives the event its place in the chain and writes it to the journal (the indexer seals it);
-   * returns its id once the journal holds it (and, with machine durability, once it is on stable storage). A durable event that
+   * Seals the event into the chain and writes it to the journal; returns its id once the journal
+   * holds it (and, with machine durability, once it is on stable storage). A durable event that
    * cannot be recorded throws {@link AuditUnavailableException}; an outcome (not durable) that
    * cannot be recorded is counted as lost and returns empty.
    */
   Optional<String> append(EventBody body, boolean durable) {
     // Encoded before the lock: under it only the seq and previous hash are written, then hashed and copied.
     CanonicalEncoding.Unplaced unplaced = CanonicalEncoding.unplaced(body);
+    String id;
     long mySeq;
     long ticket;
     boolean wake;
@@ -248,7 +234,9 @@ final class ChainWriter implements Runnable {
         journalLocked(EventBody.of(EventType.EVENTS_LOST, clock.instant(), Map.of("count", Long.toString(lostPending))));
         lostPending = 0;
       }
-      mySeq = journalLocked(body, unplaced);
+      AuditEvent sealed = journalLocked(body, unplaced);
+      id = sealed.id();
+      mySeq = sealed.seq();
       ticket = journal.written();
       wake = backlog.size() == config.maxBatch();
     } catch (IOException e) {
@@ -274,7 +262,7 @@ final class ChainWriter implements Runnable {
       // instance) takes its journal with it, so the statement waits until its batch is committed.
       if (durable && indexer != null) awaitStored(mySeq); // (the chain start is journaled before the indexer runs)
     }
-    return Optional.of(AuditEvent.id(chainId, mySeq));
+    return Optional.of(id);
   }
 
   /**
@@ -344,40 +332,24 @@ final class ChainWriter implements Runnable {
     return null;
   }
 
-  private long journalLocked(EventBody body) throws IOException {
+  private AuditEvent journalLocked(EventBody body) throws IOException {
     return journalLocked(body, CanonicalEncoding.unplaced(body));
   }
 
-  /** Gives the event the next seq in the chain and journals it; returns the seq. Under lock. */
-  private long journalLocked(EventBody body, CanonicalEncoding.Unplaced unplaced) throws IOException {
+  /** Gives the event the next place in the chain and journals it. Under lock. */
+  private AuditEvent journalLocked(EventBody body, CanonicalEncoding.Unplaced unplaced) throws IOException {
     long next = seq + 1;
-    CanonicalEncoding.placeSeq(unplaced, next);
+    CanonicalEncoding.place(unplaced, next, headBytes);
     byte[] canonical = unplaced.bytes();
     journal.append(next, canonical, canonical.length);
+    byte[] hash = CanonicalEncoding.digestV2(sha256, chainPrefix, canonical);
+    AuditEvent e = new AuditEvent(chainId, next, head, body, HexFormat.of().formatHex(hash), CanonicalEncoding.FORMAT_V2);
     seq = next;
-    backlog.add(body, canonical);
+    head = e.hash();
+    headBytes = hash;
+    backlog.add(e, canonical, hash);
     unindexed.incrementAndGet();
-    return next;
-  }
-
-  /**
-   * Indexer: seals what is pending and not sealed yet, in chain order: each event's bytes get the
-   * previous event's hash, and its own is computed (in a tight loop, on this thread, where the
-   * digest's code and state stay in the CPU's caches).
-   */
-  private void seal() {
-    Journaled p = pending;
-    for (int i = p.events.size(); i < p.size(); i++) {
-      byte[] bytes = p.canonical.get(i);
-      CanonicalEncoding.placePrevious(bytes, sealedHeadBytes);
-      byte[] hash = CanonicalEncoding.digestV2(sha256, chainPrefix, bytes);
-      String hex = HexFormat.of().formatHex(hash);
-      p.events.add(new AuditEvent(chainId, CanonicalEncoding.seqOf(bytes), sealedHead, p.bodies.get(i), hex,
-          CanonicalEncoding.FORMAT_V2));
-      p.hashes.add(hash);
-      sealedHead = hex;
-      sealedHeadBytes = hash;
-    }
+    return e;
   }
 
   String chainId() {
@@ -504,7 +476,6 @@ final class ChainWriter implements Runnable {
 
   /** Stores what is pending, batch by batch, until done or the store fails. */
   private void index(boolean last) {
-    seal();
     if (storeFailure != null) dropStored();
     do {
       int n = Math.min(pending.size(), config.maxBatch());
@@ -618,14 +589,7 @@ final class ChainWriter implements Runnable {
     long total = 0;
     for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
       long stored = store.lastSeq(r.chainId()).orElse(0);
-      List<AuditEvent> missing;
-      Optional<String> damage = r.damage();
-      try {
-        missing = r.after(stored, () -> storedHash(store, r.chainId(), stored));
-      } catch (RuntimeException cannotSeal) {
-        missing = List.of();
-        damage = Optional.of(cannotSeal.getMessage() + damage.map(d -> "; and " + d).orElse(""));
-      }
+      List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
       for (int i = 0; i < missing.size(); i += 1000) {
         List<AuditEvent> batch = missing.subList(i, Math.min(missing.size(), i + 1000));
         boolean lastBatch = i + 1000 >= missing.size();
@@ -639,21 +603,14 @@ final class ChainWriter implements Runnable {
         LOG.info("recovered {} audit events of chain {} from the journal (seq {} to {})",
             missing.size(), r.chainId(), missing.getFirst().seq(), missing.getLast().seq());
       }
-      if (damage.isPresent()) {
+      if (r.damage().isPresent()) {
         LOG.error("the audit journal of chain {} ends in damage after seq {}: {}; its files are kept as *.damaged",
-            r.chainId(), missing.isEmpty() ? stored : missing.getLast().seq(), damage.get());
+            r.chainId(), r.events().isEmpty() ? 0 : r.events().getLast().seq(), r.damage().get());
         for (Path f : r.files()) Files.move(f, f.resolveSibling(f.getFileName() + ".damaged"));
       } else {
         for (Path f : r.files()) Files.deleteIfExists(f);
       }
     }
     return total;
-  }
-
-  /** The hash of the store's event {@code seq} of a chain (none: the chain's start), which the journal's next event continues. */
-  private static String storedHash(AuditStore store, String chainId, long seq) {
-    if (seq == 0) return AuditEvent.GENESIS;
-    return store.find(AuditEvent.id(chainId, seq)).map(AuditEvent::hash).orElseThrow(() -> new IllegalStateException(
-        "the store's newest event of chain " + chainId + " (seq " + seq + "), which the journal continues, cannot be found"));
   }
 }

@@ -50,7 +50,7 @@ class AuditLogTest {
 
   private List<AuditEvent> journaled(String node) throws java.io.IOException {
     return AuditJournal.read(tmp.resolve("audit-journal").resolve(node)).stream()
-        .flatMap(r -> r.journaled().stream()).toList();
+        .flatMap(r -> r.events().stream()).toList();
   }
 
   private List<Path> journalFiles(String node) throws java.io.IOException {

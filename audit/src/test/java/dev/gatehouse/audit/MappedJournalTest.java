@@ -1,7 +1,6 @@
 package dev.gatehouse.audit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
@@ -16,7 +15,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -47,18 +45,12 @@ class MappedJournalTest {
       EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"),
           Map.of("reason", "x".repeat(seq % 7) + "client terminated " + seq));
       AuditEvent e = AuditEvent.seal(chainId, seq, head, body);
-      // As the chain writer journals it: the seq placed, the previous hash left zero.
-      byte[] bytes = CanonicalEncoding.encodeEvent(chainId, seq, AuditEvent.GENESIS, body);
+      byte[] bytes = CanonicalEncoding.encodeEvent(chainId, seq, head, body);
       j.append(seq, bytes, bytes.length);
       head = e.hash();
       out.add(e);
     }
     return out;
-  }
-
-  /** A chain read back from its start, sealed from the genesis hash. */
-  private static List<AuditEvent> events(AuditJournal.Recovered r) {
-    return r.after(0, () -> AuditEvent.GENESIS);
   }
 
   @Test
@@ -73,7 +65,7 @@ class MappedJournalTest {
     List<AuditJournal.Recovered> read = AuditJournal.read(node.dir());
     assertThat(read).singleElement().satisfies(r -> {
       assertThat(r.damage()).isEmpty();
-      assertThat(events(r)).containsExactlyElementsOf(written);
+      assertThat(r.events()).containsExactlyElementsOf(written);
     });
     j.close(false);
   }
@@ -99,7 +91,7 @@ class MappedJournalTest {
       }
       assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
         assertThat(r.damage()).isEmpty();
-        assertThat(events(r)).containsExactlyElementsOf(written);
+        assertThat(r.events()).containsExactlyElementsOf(written);
       });
       j.close(false);
       node.close();
@@ -136,7 +128,7 @@ class MappedJournalTest {
     String head = AuditEvent.GENESIS;
     for (int seq = 1; seq <= 200; seq++) {
       EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "v" + seq));
-      byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:bb", seq, AuditEvent.GENESIS, body);
+      byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:bb", seq, head, body);
       j.append(seq, bytes, bytes.length);
       AuditEvent e = AuditEvent.seal("gw-1:bb", seq, head, body);
       head = e.hash();
@@ -145,7 +137,7 @@ class MappedJournalTest {
     }
     // One record larger than a segment gets a segment of its own size.
     EventBody big = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "y".repeat(3 * SMALL)));
-    byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:bb", 201, AuditEvent.GENESIS, big);
+    byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:bb", 201, head, big);
     j.append(201, bytes, bytes.length);
     written.add(AuditEvent.seal("gw-1:bb", 201, head, big));
 
@@ -153,97 +145,16 @@ class MappedJournalTest {
     List<AuditJournal.Recovered> read = AuditJournal.read(node.dir());
     assertThat(read).singleElement().satisfies(r -> {
       assertThat(r.damage()).isEmpty();
-      assertThat(events(r)).containsExactlyElementsOf(written);
+      assertThat(r.events()).containsExactlyElementsOf(written);
     });
 
     // Indexed segments are deleted; the tail stays.
     j.release(150);
-    List<AuditEvent> left = AuditJournal.read(node.dir()).getFirst().journaled();
+    List<AuditEvent> left = AuditJournal.read(node.dir()).getFirst().events();
     assertThat(left.getFirst().seq()).isGreaterThan(100).isLessThanOrEqualTo(151);
     assertThat(left.getLast().seq()).isEqualTo(201);
     j.close(true);
     assertThat(segments(node.dir())).isEmpty();
-  }
-
-  @Test
-  void aRecordLeavesItsPreviousHashOutAndIsSealedFromTheStoresNewestEvent() throws Exception {
-    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
-    AuditJournal j = AuditJournal.create(node, "gw-1:a4", false, SMALL);
-    List<AuditEvent> written = append(j, "gw-1:a4", 5);
-    j.close(false);
-    assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
-      assertThat(r.damage()).isEmpty();
-      assertThat(r.sealed()).isFalse();
-      assertThat(r.journaled()).extracting(AuditEvent::prevHash).containsOnly(AuditEvent.GENESIS);
-      // The store holds events 1 and 2: the rest continue from event 2's hash, exactly as sealed.
-      assertThat(r.after(2, () -> written.get(1).hash())).containsExactlyElementsOf(written.subList(2, 5));
-      assertThat(r.after(5, () -> { throw new AssertionError("nothing to seal"); })).isEmpty();
-      // A store that ends before the journal starts leaves a gap no hash can cross.
-      assertThat(catchThrowable(() -> new AuditJournal.Recovered(r.chainId(), r.files(),
-          r.journaled().subList(2, 5), r.damage(), false).after(1, () -> written.get(0).hash())))
-          .isInstanceOf(IllegalStateException.class).hasMessageContaining("missing");
-    });
-  }
-
-  @Test
-  void aVersion4RecordThatHoldsAPreviousHashIsDamage() throws Exception {
-    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
-    AuditJournal j = AuditJournal.create(node, "gw-1:a5", false, SMALL);
-    List<AuditEvent> written = append(j, "gw-1:a5", 2);
-    EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("reason", "third"));
-    byte[] placed = CanonicalEncoding.encodeEvent("gw-1:a5", 3, written.getLast().hash(), body);
-    j.append(3, placed, placed.length);
-    j.close(false);
-    assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
-      assertThat(r.journaled()).hasSize(2);
-      assertThat(r.damage()).hasValueSatisfying(d -> assertThat(d).contains("seq 3").contains("does not continue"));
-    });
-  }
-
-  @Test
-  void aSegmentLeftByVersion3WithItsHashChainIsStillRecoveredAsSealed() throws Exception {
-    // Version 3 journaled each event with its previous hash: such a segment is read as it is.
-    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
-    AuditJournal j = AuditJournal.create(node, "gw-1:a3", false, SMALL);
-    List<AuditEvent> written = new ArrayList<>();
-    String head = AuditEvent.GENESIS;
-    for (int seq = 1; seq <= 4; seq++) {
-      EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "v3 " + seq));
-      byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:a3", seq, head, body);
-      j.append(seq, bytes, bytes.length);
-      AuditEvent e = AuditEvent.seal("gw-1:a3", seq, head, body);
-      written.add(e);
-      head = e.hash();
-    }
-    j.close(false);
-    Path segment = segments(node.dir()).getFirst();
-    byte[] all = Files.readAllBytes(segment);
-    System.arraycopy(AuditJournal.MAGIC_V3, 0, all, 0, AuditJournal.MAGIC_V3.length);
-    Files.write(segment, all);
-    assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
-      assertThat(r.damage()).isEmpty();
-      assertThat(r.sealed()).isTrue();
-      assertThat(r.journaled()).containsExactlyElementsOf(written);
-      assertThat(r.after(1, () -> { throw new AssertionError("a sealed journal needs no hash"); }))
-          .containsExactlyElementsOf(written.subList(1, 4));
-    });
-  }
-
-  @Test
-  void recoveryContinuesTheChainFromTheStoresNewestEventAndVerifies() throws Exception {
-    Path root = tmp.resolve("journal-root");
-    AuditJournal.NodeLock node = AuditJournal.lockNode(root, "gw-9");
-    AuditJournal j = AuditJournal.create(node, "gw-9:c0", false, SMALL);
-    List<AuditEvent> written = append(j, "gw-9:c0", 6);
-    j.close(false);
-    node.close();
-    InMemoryAuditStore store = new InMemoryAuditStore();
-    store.append(written.subList(0, 2), Optional.empty()); // the indexer stored two before the process died
-    assertThat(AuditLog.recoverJournals(store, root, Clock.systemUTC())).isEqualTo(4);
-    try (Stream<AuditEvent> stored = store.events("gw-9:c0")) {
-      assertThat(stored.toList()).containsExactlyElementsOf(written);
-    }
-    assertThat(written).allMatch(AuditEvent::hashMatches);
   }
 
   @Test
@@ -252,7 +163,7 @@ class MappedJournalTest {
     Files.write(dir.resolve("gw-1_cc.000000.journal"), new byte[SMALL]); // zeros, no magic yet
     assertThat(AuditJournal.read(dir)).singleElement().satisfies(r -> {
       assertThat(r.damage()).isEmpty();
-      assertThat(events(r)).isEmpty();
+      assertThat(r.events()).isEmpty();
     });
   }
 
@@ -281,8 +192,8 @@ class MappedJournalTest {
     assertThat(AuditJournal.read(nodeDir)).singleElement().satisfies(r -> {
       assertThat(r.damage()).isEmpty();
       assertThat(r.chainId()).isEqualTo("gw-1:ff");
-      assertThat(events(r)).containsExactlyElementsOf(written);
-      assertThat(events(r)).allMatch(AuditEvent::hashMatches);
+      assertThat(r.events()).containsExactlyElementsOf(written);
+      assertThat(r.events()).allMatch(AuditEvent::hashMatches);
     });
   }
 
@@ -300,8 +211,8 @@ class MappedJournalTest {
     Files.write(files.get(1), second);
     assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
       assertThat(r.damage()).hasValueSatisfying(d -> assertThat(d).contains("chain gw-1:ab"));
-      assertThat(events(r)).isNotEmpty().allMatch(e -> e.chainId().equals("gw-1:aa"));
-      assertThat(events(r).size()).isLessThan(written.size());
+      assertThat(r.events()).isNotEmpty().allMatch(e -> e.chainId().equals("gw-1:aa"));
+      assertThat(r.events().size()).isLessThan(written.size());
     });
   }
 
@@ -324,7 +235,7 @@ class MappedJournalTest {
     Files.write(segment, all);
     assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
       assertThat(r.damage()).isEmpty();
-      assertThat(events(r)).containsExactlyElementsOf(written);
+      assertThat(r.events()).containsExactlyElementsOf(written);
     });
   }
 
@@ -342,7 +253,7 @@ class MappedJournalTest {
     java.nio.ByteBuffer.wrap(all).putInt(second, 0);
     Files.write(segment, all);
     assertThat(AuditJournal.read(node.dir())).singleElement().satisfies(r -> {
-      assertThat(events(r)).hasSize(1);
+      assertThat(r.events()).hasSize(1);
       assertThat(r.damage()).hasValueSatisfying(d -> assertThat(d).contains("missing"));
     });
   }
