@@ -115,12 +115,18 @@ final class ChannelStreams {
   /**
    * A stream's view of the array it was last handed: the relay reads into and writes from the same
    * few buffers, so one {@link ByteBuffer} per array serves every call instead of a new one per
-   * system call. Used by the stream's one thread at a time, like the stream.
+   * system call. Only arrays of the relay's initial buffer size are kept: a buffer grown for a large
+   * result, or a large message written from its own array, would otherwise stay reachable from here
+   * while the session sits idle after the relay shrank its buffers. Used by the stream's one thread
+   * at a time, like the stream.
    */
   private static final class Wrapper {
+    /** Largest array kept between calls: the relay's buffers' initial size. */
+    private static final int KEPT = BackendInput.INITIAL;
     private ByteBuffer last;
 
     ByteBuffer wrap(byte[] b, int off, int len) {
+      if (b.length > KEPT) return ByteBuffer.wrap(b, off, len);
       ByteBuffer w = last;
       if (w == null || w.array() != b) last = w = ByteBuffer.wrap(b);
       w.clear().position(off).limit(off + len);
