@@ -38,6 +38,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -330,8 +331,8 @@ final class FrontendRelay {
    */
   private Map<String, String> details(String portalName, Optional<String> statementName) {
     Map<String, String> last = lastDetails;
-    if (last != null && portalName.equals(last.get("portal"))
-        && statementName.map(n -> n.equals(last.get("statement"))).orElse(!last.containsKey("statement"))) {
+    // No lambda here: this runs for every execution. A map without "statement" gets null from get().
+    if (last != null && portalName.equals(last.get("portal")) && Objects.equals(statementName.orElse(null), last.get("statement"))) {
       return last;
     }
     Map<String, String> made = statementName.isPresent()

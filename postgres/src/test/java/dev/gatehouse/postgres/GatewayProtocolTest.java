@@ -452,6 +452,32 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void eachExecutionIsAuditedWithItsOwnStatementAndPortalNames() throws Exception {
+    // A session executing prepared statements in turn: each decision names the statement and portal
+    // it executed (the relay reuses one execution's details for the next only when both names match).
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("first", "SELECT 'names-1'"), parse("second", "SELECT 'names-2'"), Sync.INSTANCE);
+      c.untilReady();
+      String[][] runs = {{"", "first"}, {"", "second"}, {"p", "second"}, {"p", "first"}, {"", "first"}};
+      for (String[] run : runs) {
+        c.send(bind(run[0], run[1]), execute(run[0]), Sync.INSTANCE);
+        assertThat(c.untilReady()).contains(BindComplete.INSTANCE);
+      }
+    }
+    List<Map<String, String>> details = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains("names-"))
+        .map(d -> d.command().details())
+        .toList();
+    assertThat(details).containsExactly(
+        Map.of("protocol", "extended", "portal", "", "statement", "first"),
+        Map.of("protocol", "extended", "portal", "", "statement", "second"),
+        Map.of("protocol", "extended", "portal", "p", "statement", "second"),
+        Map.of("protocol", "extended", "portal", "p", "statement", "first"),
+        Map.of("protocol", "extended", "portal", "", "statement", "first"));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedWithNoRows() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.
