@@ -9,9 +9,10 @@
 #                           [--rounds N] [--policy minimal|realistic|FILE]
 #
 # Both gateways run at once (each with its own audit log), against the pgbench tables of
-# bench/pgbench.sh (run that once first).
+# bench/pgbench.sh (run that once first). GATEHOUSE_JAVA_OPTS sets both gateways' JVM options;
+# A_JAVA_OPTS and B_JAVA_OPTS, when set, one side's (to compare settings of one build: A and B the same).
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 A=$1 B=$2; shift 2
 MODES="simple extended prepared" CLIENTS="1 16" DURATION=10 ROUNDS=3 POLICY=minimal
 while [ $# -gt 0 ]; do
@@ -30,9 +31,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-ab.XXXXXX")
 trap 'gh_stop; rm -rf "$WORK"' EXIT
 
-GATEHOUSE_CMD=$A/gatehouse gh_start "$WORK" a 127.0.0.1 5432 "${BENCH_DB:-gatehouse_bench}" "$POLICY" off 200 "${GATEHOUSE_JAVA_OPTS:-}"
+GATEHOUSE_CMD=$A/gatehouse gh_start "$WORK" a 127.0.0.1 5432 "${BENCH_DB:-gatehouse_bench}" "$POLICY" off 200 "${A_JAVA_OPTS:-${GATEHOUSE_JAVA_OPTS:-}}"
 PORT_A=$GATEHOUSE_PORT PID_A=$GATEHOUSE_PID
-GATEHOUSE_CMD=$B/gatehouse gh_start "$WORK" b 127.0.0.1 5432 "${BENCH_DB:-gatehouse_bench}" "$POLICY" off 200 "${GATEHOUSE_JAVA_OPTS:-}"
+GATEHOUSE_CMD=$B/gatehouse gh_start "$WORK" b 127.0.0.1 5432 "${BENCH_DB:-gatehouse_bench}" "$POLICY" off 200 "${B_JAVA_OPTS:-${GATEHOUSE_JAVA_OPTS:-}}"
 PORT_B=$GATEHOUSE_PORT PID_B=$GATEHOUSE_PID
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # user time only: the gateway's own code, without the system calls (the same ones haproxy makes),
@@ -64,7 +65,7 @@ for m in $MODES; do for w in 1 2 3; do
   run A "$PORT_A" "$PID_A" "$m" 16 0 >/dev/null; run B "$PORT_B" "$PID_B" "$m" 16 0 >/dev/null
 done; done
 : >"$WORK/runs.tsv"
-echo "A: $A"; echo "B: $B"; echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "A: $A ${A_JAVA_OPTS:-}"; echo "B: $B ${B_JAVA_OPTS:-}"; echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for m in $MODES; do for c in $CLIENTS; do for r in $(seq 1 "$ROUNDS"); do
   run A "$PORT_A" "$PID_A" "$m" "$c" "$r"; run B "$PORT_B" "$PID_B" "$m" "$c" "$r"
 done; done; done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Counts what the gateway asks of the kernel per pgbench transaction: read and write system calls
 # (syscr/syscw of /proc/PID/io, which include the audit store's file I/O), the gateway's CPU
-# (user + system), and its threads' voluntary context switches (a thread sleeping in a read) and
+# (user + system), its minor page faults (a first write to a page of the audit journal's mapping
+# takes one), and its threads' voluntary context switches (a thread sleeping in a read) and
 # involuntary ones (preempted); then the CPU per transaction of each kind of thread, user and system
 # apart (the relay's loop threads, the audit indexer, the JIT compilers, the collector): the loop
 # threads' user time is the gateway's own code on the statement path. Sampled in the middle of a
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --warmup-runs) WARMUP_RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "syscalls.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,7 +45,7 @@ fi
 # io counters, CPU ticks, voluntary and involuntary switches summed over the live threads
 snap() {
   local p=$GATEHOUSE_PID
-  echo "$(awk '/^syscr/{print $2}' /proc/$p/io) $(awk '/^syscw/{print $2}' /proc/$p/io) $(awk '{print $14 + $15}' /proc/$p/stat)" \
+  echo "$(awk '/^syscr/{print $2}' /proc/$p/io) $(awk '/^syscw/{print $2}' /proc/$p/io) $(awk '{print $14 + $15, $10}' /proc/$p/stat)" \
     "$(cat /proc/$p/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/{s += $2} END {print s}')" \
     "$(cat /proc/$p/task/*/status 2>/dev/null | awk '/^nonvoluntary_ctxt_switches/{s += $2} END {print s}')"
 }
@@ -66,13 +67,13 @@ wait "$pgb" || true
 # transactions in the window: pgbench's per-second progress of seconds 3 to 12
 tx=$(awk '/^progress: [0-9.]+ s, [0-9.]+ tps/ { t = $2 + 0; if (t >= 3 && t <= 12) s += $4 } END { printf "%d", s }' "$WORK/pgbench.out")
 [ "${tx:-0}" -gt 0 ] || { echo "syscalls.sh: no transactions counted; pgbench said:" >&2; cat "$WORK/pgbench.out" >&2; exit 1; }
-read -r r0 w0 c0 v0 n0 <<<"$a"
-read -r r1 w1 c1 v1 n1 <<<"$b"
+read -r r0 w0 c0 f0 v0 n0 <<<"$a"
+read -r r1 w1 c1 f1 v1 n1 <<<"$b"
 hz=$(getconf CLK_TCK)
 echo "$MODE, $CLIENTS clients, about $tx transactions in 10 s (load average $(cut -d' ' -f1-3 /proc/loadavg)); per transaction:"
-awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v hz="$hz" -v t="$tx" -v v=$((v1 - v0)) -v n=$((n1 - n0)) \
-  'BEGIN { printf "  read calls %.2f, write calls %.2f, gateway CPU %.1f us, voluntary context switches %.2f, involuntary %.2f\n",
-           r / t, w / t, c * 1e6 / hz / t, v / t, n / t }'
+awk -v r=$((r1 - r0)) -v w=$((w1 - w0)) -v c=$((c1 - c0)) -v hz="$hz" -v t="$tx" -v v=$((v1 - v0)) -v n=$((n1 - n0)) -v f=$((f1 - f0)) \
+  'BEGIN { printf "  read calls %.2f, write calls %.2f, gateway CPU %.1f us, voluntary context switches %.2f, involuntary %.2f, minor page faults %.3f\n",
+           r / t, w / t, c * 1e6 / hz / t, v / t, n / t, f / t }'
 # threads alive at both ends, by kind: a loop thread's name ends in -tN, the compilers' in a number
 echo "  CPU per transaction by thread (us, user + system):"
 join "$WORK/threads0" "$WORK/threads1" | awk -v hz="$hz" -v t="$tx" '{
