@@ -52,6 +52,9 @@ import org.slf4j.LoggerFactory;
 final class BackendRelay {
   private static final Logger log = LoggerFactory.getLogger(BackendRelay.class);
 
+  /** CommandComplete bodies up to this long are read in place (a tag is short: "SELECT 1", "INSERT 0 5"). */
+  private static final int IN_PLACE = 256;
+
   private final ProxySession s;
   private final ClientBatch client;
   /** The target's bytes; set when the relay starts. */
@@ -63,6 +66,8 @@ final class BackendRelay {
   /** The SQLSTATE that made the target skip to Sync, for the executions it skipped. */
   private String skipCause = "";
   private final RowRewriter rewriter = new RowRewriter();
+  /** {@link #skipped}, made once: ReadyForQuery hands it to the state for every transaction. */
+  private final java.util.function.Consumer<Expected> onSkipped = this::skipped;
   /** The plan of the simple-query result (or COPY) being relayed; null when none applies. */
   private MaskPlan current;
   /** The result being relayed is withheld: its rows are dropped, its completion becomes this refusal. */
@@ -205,8 +210,7 @@ final class BackendRelay {
         relay();
       }
       case '2' -> {
-        head(Expected.BindDone.class, "BindComplete");
-        s.state.answered();
+        expectedHead(s.state.answerIf(Expected.BindDone.class), Expected.BindDone.class, "BindComplete");
         relay();
       }
       case '3' -> {
@@ -219,7 +223,7 @@ final class BackendRelay {
         if (s.masking.configured()) {
           rowDescription();
         } else {
-          if (s.state.head().orElse(null) instanceof Expected.DescribeDone) s.state.answered();
+          s.state.answerIf(Expected.DescribeDone.class);
           relay();
         }
       }
@@ -236,35 +240,62 @@ final class BackendRelay {
         relay();
       }
       case 'I' -> {
-        if (s.state.head().orElse(null) instanceof Expected.ExecuteDone) s.state.answered();
+        s.state.answerIf(Expected.ExecuteDone.class);
         relay();
       }
       case 'V' -> {
-        if (s.state.head().orElse(null) instanceof Expected.FunctionCallDone call) {
+        if (s.state.first() instanceof Expected.FunctionCallDone call) {
           call.execution().ifPresent(e -> e.completeOk(s.checkpoint, Optional.empty()));
         }
         relay();
       }
-      case 'C' -> commandComplete(read());
+      case 'C' -> {
+        // Read in place (no frame, no decoded tag) unless the tag is one the codec must judge.
+        long rows = CommandComplete.DECODE;
+        if (input.bodyLength() <= IN_PLACE) {
+          input.whole(s.config.maxMessageLength());
+          rows = CommandComplete.rowsInPlace(input.array(), input.position() + 5, input.bodyLength());
+        }
+        if (rows != CommandComplete.DECODE) {
+          commandComplete(rows, null);
+        } else {
+          Frame frame = read();
+          OptionalLong counted = ((CommandComplete) BackendCodec.decode(frame)).rows();
+          commandComplete(counted.isPresent() ? counted.getAsLong() : CommandComplete.NO_COUNT, frame);
+        }
+      }
       case 'E' -> error(read());
-      case 'Z' -> readyForQuery(read());
+      case 'Z' -> {
+        byte status = 0;
+        if (input.bodyLength() == 1) {
+          input.whole(s.config.maxMessageLength());
+          status = input.array()[input.position() + 5];
+        }
+        if (status == ReadyForQuery.IDLE || status == ReadyForQuery.IN_TRANSACTION || status == ReadyForQuery.FAILED_TRANSACTION) {
+          readyForQuery(status, null);
+        } else {
+          Frame frame = read();
+          readyForQuery(((ReadyForQuery) BackendCodec.decode(frame)).status(), frame);
+        }
+      }
       case 'S' -> parameterStatus(read());
       default -> throw ProtocolException.violation(
           "unexpected message type 0x" + Integer.toHexString(type & 0xff) + " from the resource after startup");
     }
   }
 
-  private void commandComplete(Frame frame) throws IOException {
-    CommandComplete complete = (CommandComplete) BackendCodec.decode(frame);
-    OptionalLong rows = complete.rows();
-    Optional<Long> tagRows = rows.isPresent() ? Optional.of(rows.getAsLong()) : Optional.empty();
-    Expected head = s.state.head().orElse(null);
-    executionOf(head).ifPresent(e -> {
-      if (e.schemaChange()) {
-        s.masking.schemaChanged();
-        schemaChanged = true;
-      }
-    });
+  /**
+   * CommandComplete, with the row count its tag carries ({@link CommandComplete#NO_COUNT} when none);
+   * {@code frame} is null when the message is read in place, and relayed from there.
+   */
+  private void commandComplete(long rows, Frame frame) throws IOException {
+    Optional<Long> tagRows = rows >= 0 ? Optional.of(rows) : Optional.empty();
+    Expected head = s.state.first();
+    Optional<Execution> completed = executionOf(head);
+    if (completed.isPresent() && completed.get().schemaChange()) {
+      s.masking.schemaChanged();
+      schemaChanged = true;
+    }
     switch (head) {
       case Expected.ExecuteDone x -> {
         x.execution().ifPresent(e -> e.completeOk(s.checkpoint, tagRows));
@@ -281,16 +312,17 @@ final class BackendRelay {
       // The rows were withheld: the client learns why instead of how many.
       Refusal refusal = withholding;
       withholding = null;
+      if (frame == null) skip();
       client.write(Replies.maskingRefused(refusal));
       return;
     }
-    write(frame);
+    relayOrWrite(frame);
   }
 
   private void error(Frame frame) throws IOException {
     ErrorResponse error = (ErrorResponse) BackendCodec.decode(frame);
     String severity = error.severity();
-    Expected at = s.state.head().orElse(null);
+    Expected at = s.state.first();
     current = null;
     withholding = null;
     if (s.masking.configured()) {
@@ -308,7 +340,7 @@ final class BackendRelay {
     String code = error.sqlstate().isEmpty() ? "XX000" : error.sqlstate();
     Optional<ErrorResponse> replacement = Optional.empty();
     boolean skips = true;
-    switch (s.state.head().orElse(null)) {
+    switch (s.state.first()) {
       case Expected.QueryDone q -> {
         skips = false;
         replacement = q.denial();
@@ -345,7 +377,7 @@ final class BackendRelay {
       // PostgreSQL now ignores every message up to Sync (protocol docs, "Extended Query").
       skipCause = code;
       s.state.startSkipping();
-      s.state.drainSkipped(this::skipped);
+      s.state.drainSkipped(onSkipped);
     }
     if (replacement.isPresent()) {
       client.write(replacement.get());
@@ -354,10 +386,10 @@ final class BackendRelay {
     }
   }
 
-  private void readyForQuery(Frame frame) throws IOException {
-    ReadyForQuery ready = (ReadyForQuery) BackendCodec.decode(frame);
-    s.state.drainSkipped(this::skipped);
-    Expected head = s.state.head().orElse(null);
+  /** ReadyForQuery with its status; {@code frame} is null when the message is read in place, and relayed from there. */
+  private void readyForQuery(byte status, Frame frame) throws IOException {
+    s.state.drainSkipped(onSkipped);
+    Expected head = s.state.first();
     if (!(head instanceof Expected.SyncPoint point)) {
       throw new PostgresGatewayException("08P01",
           "Gatehouse lost track of the protocol state (ReadyForQuery without a pending Sync or Query); the session was ended");
@@ -367,16 +399,16 @@ final class BackendRelay {
       case Expected.FunctionCallDone call -> call.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
       case Expected.SyncDone sync -> { }
     }
-    s.state.readyForQuery(point.number(), ready.status());
+    s.state.readyForQuery(point.number(), status);
     s.state.answered();
     current = null;
     withholding = null;
-    if (schemaChanged && ready.status() == 'I') {
+    if (schemaChanged && status == ReadyForQuery.IDLE) {
       // DDL inside a transaction becomes visible to the catalog connection only now.
       schemaChanged = false;
       s.masking.schemaChanged();
     }
-    write(frame);
+    relayOrWrite(frame);
     // The client waits for this answer: send it, unless more of the target's answers are here
     // already (a pipeline), which go in the same write: any read that may wait sends first.
     if (input.buffered() == 0) client.flush();
@@ -400,7 +432,7 @@ final class BackendRelay {
     }
     if (s.masking.masked()) {
       // set_config('application_name', email, false) echoes a value; masked statements lose it whole.
-      boolean touching = executionOf(s.state.head().orElse(null))
+      boolean touching = executionOf(s.state.first())
           .flatMap(Execution::masking).map(StatementMasking::touchesMasked).orElse(false);
       String masked = touching && !value.isEmpty() ? "****" : s.masking.scan(value);
       if (!masked.equals(value)) {
@@ -435,7 +467,7 @@ final class BackendRelay {
     if (!rowsResolved) {
       rowPlan = null;
       rowExecution = Optional.empty();
-      switch (s.state.head().orElse(null)) {
+      switch (s.state.first()) {
         case Expected.ExecuteDone x -> {
           rowExecution = x.execution();
           rowPlan = x.plan().orElse(null);
@@ -501,7 +533,7 @@ final class BackendRelay {
 
   /** RowDescription while masking is configured: remembered for a Describe, planned for a simple query. */
   private void rowDescription() throws IOException {
-    Expected head = s.state.head().orElse(null);
+    Expected head = s.state.first();
     if (head instanceof Expected.DescribeDone describe) {
       if (!describe.own() && shapeUnused(describe)) {
         s.state.answered();
@@ -546,7 +578,7 @@ final class BackendRelay {
 
   /** CopyOutResponse: COPY TO STDOUT rows follow; plan them like a result. */
   private void copyOut(Frame frame) throws IOException {
-    Optional<StatementMasking> masking = executionOf(s.state.head().orElse(null)).flatMap(Execution::masking);
+    Optional<StatementMasking> masking = executionOf(s.state.first()).flatMap(Execution::masking);
     current = null;
     if (masking.isPresent()) {
       CopyOutResponse copy = (CopyOutResponse) BackendCodec.decode(frame);
@@ -581,7 +613,7 @@ final class BackendRelay {
     }
     switch (BackendCodec.decode(frame)) {
       case NoticeResponse notice -> {
-        NoticeResponse masked = new NoticeResponse(maskDiagnostic(notice.fields(), s.state.head().orElse(null)));
+        NoticeResponse masked = new NoticeResponse(maskDiagnostic(notice.fields(), s.state.first()));
         write(masked.equals(notice) ? frame : BackendCodec.encode(masked));
       }
       case NotificationResponse n -> {
@@ -635,7 +667,11 @@ final class BackendRelay {
 
   /** The oldest expectation, which must be of {@code type} for {@code answer} to make sense. */
   private <T extends Expected> T head(Class<T> type, String answer) {
-    Expected head = s.state.head().orElse(null);
+    return expectedHead(s.state.first(), type, answer);
+  }
+
+  /** {@code head}, which must be of {@code type} for {@code answer} to make sense. */
+  private static <T extends Expected> T expectedHead(Expected head, Class<T> type, String answer) {
     if (!type.isInstance(head)) {
       // Statement names are tracked from this order; if it is lost, fail closed.
       throw new PostgresGatewayException("08P01", "Gatehouse lost track of the protocol state (" + answer
@@ -653,6 +689,12 @@ final class BackendRelay {
     midFrame = true;
     input.relay(client);
     midFrame = false;
+  }
+
+  /** The current frame as it came (null: read in place) or {@code frame}, which replaces it. */
+  private void relayOrWrite(Frame frame) throws IOException {
+    if (frame == null) relay();
+    else write(frame);
   }
 
   private void write(Frame frame) throws IOException {

@@ -22,9 +22,11 @@ import dev.gatehouse.postgres.wire.Execute;
 import dev.gatehouse.postgres.wire.Flush;
 import dev.gatehouse.postgres.wire.Frame;
 import dev.gatehouse.postgres.wire.FrameHeader;
+import dev.gatehouse.postgres.wire.FrameReader;
 import dev.gatehouse.postgres.wire.FrontendCodec;
 import dev.gatehouse.postgres.wire.FrontendMessage;
 import dev.gatehouse.postgres.wire.FunctionCall;
+import dev.gatehouse.postgres.wire.InPlaceMessage;
 import dev.gatehouse.postgres.wire.MessageWriter;
 import dev.gatehouse.postgres.wire.Parse;
 import dev.gatehouse.postgres.wire.ProtocolException;
@@ -90,6 +92,11 @@ final class FrontendRelay {
   private final MessageWriter target;
   /** The details of the last extended-protocol execution decided ({@link #details}); this direction's thread only. */
   private Map<String, String> lastDetails;
+  /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
+  private final InPlaceMessage view = new InPlaceMessage();
+  /** The portal and statement names the last messages read in place carried, reused while they repeat. */
+  private String lastPortal;
+  private String lastStatement;
 
   FrontendRelay(ProxySession session) {
     this.s = session;
@@ -135,7 +142,17 @@ final class FrontendRelay {
 
   /** Relays one client message; false when the session is over (the client left or said goodbye). */
   private boolean step() throws IOException {
-    Optional<FrameHeader> next = s.clientReader.readHeader(s.config.maxMessageLength());
+    FrameReader reader = s.clientReader;
+    int whole = reader.wholeMessage(s.config.maxMessageLength());
+    if (whole > 0 && view.read(reader.array(), reader.position(), whole)) {
+      // A prepared statement's Bind, Describe, Execute or Sync, whole in the buffer: handled where
+      // it lies and forwarded from there (null for the frame below), consumed afterwards.
+      inPlace(view);
+      reader.consume(whole);
+      if (reader.buffered() == 0) target.flush();
+      return true;
+    }
+    Optional<FrameHeader> next = reader.readHeader(s.config.maxMessageLength());
     if (next.isEmpty()) {
       s.end("client disconnected", Optional.empty());
       return false;
@@ -196,11 +213,9 @@ final class FrontendRelay {
         SessionState.Statement entry = s.state.parse(p.statement(), analysis);
         forward(new Expected.ParseDone(entry), frame);
       }
-      case Bind b -> bind(frame, b);
-      case Describe d -> forward(d.kind() == Describe.STATEMENT
-          ? new Expected.DescribeDone(s.state.statementEntry(d.name()), Optional.empty(), false)
-          : new Expected.DescribeDone(Optional.empty(), s.state.portal(d.name()), false), frame);
-      case Execute e -> execute(frame, e);
+      case Bind b -> bind(frame, b.portal(), b.statement(), b.resultFormats());
+      case Describe d -> describe(frame, d.kind(), d.name());
+      case Execute e -> execute(frame, e.portal());
       case Close c -> {
         if (c.kind() == Close.STATEMENT) {
           forward(new Expected.CloseDone(Optional.of(s.state.closeStatement(c.name()))), frame);
@@ -227,6 +242,42 @@ final class FrontendRelay {
           "unexpected message type " + typeName(frame.type()) + " after startup");
     }
     return true;
+  }
+
+  /**
+   * Handles a message {@link InPlaceMessage} read where it lies, as {@link #handle} handles the
+   * same message decoded; its handlers get no frame (null), so {@link #forward} sends its bytes
+   * from the read buffer.
+   */
+  private void inPlace(InPlaceMessage m) throws IOException {
+    switch (m.type()) {
+      case Bind.TYPE -> {
+        lastPortal = m.name(lastPortal);
+        lastStatement = m.statement(lastStatement);
+        bind(null, lastPortal, lastStatement, m.resultFormats());
+      }
+      case Describe.TYPE -> {
+        if (m.kind() == Describe.STATEMENT) {
+          lastStatement = m.name(lastStatement);
+          describe(null, Describe.STATEMENT, lastStatement);
+        } else {
+          lastPortal = m.name(lastPortal);
+          describe(null, Describe.PORTAL, lastPortal);
+        }
+      }
+      case Execute.TYPE -> {
+        lastPortal = m.name(lastPortal);
+        execute(null, lastPortal);
+      }
+      case Sync.TYPE -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), null);
+      default -> throw new IllegalStateException("not a message read in place: " + typeName(m.type()));
+    }
+  }
+
+  private void describe(Frame frame, byte kind, String name) throws IOException {
+    forward(kind == Describe.STATEMENT
+        ? new Expected.DescribeDone(s.state.statementEntry(name), Optional.empty(), false)
+        : new Expected.DescribeDone(Optional.empty(), s.state.portal(name), false), frame);
   }
 
   /**
@@ -283,17 +334,17 @@ final class FrontendRelay {
    * stand-in (the target then skips to Sync, as after a refusal of its own); an allowed one is
    * carried out by the portal's Execute, which shares its decision and audit event.
    */
-  private void bind(Frame frame, Bind b) throws IOException {
-    Optional<Analysis> analysis = s.state.statement(b.statement(), this::flushUnchecked);
-    SessionState.Portal portal = s.state.bind(b.portal(), b.statement(), analysis, b.resultFormats());
-    List<ClassifiedStatement> statements = analysis
-        .map(Analysis::statements)
-        .orElseGet(() -> List.of(unknownStatement(b.portal(), Optional.of(portal))));
+  private void bind(Frame frame, String portalName, String statementName, short[] resultFormats) throws IOException {
+    Optional<Analysis> analysis = s.state.statement(statementName, this::flushUnchecked);
+    SessionState.Portal portal = s.state.bind(portalName, statementName, analysis, resultFormats);
+    List<ClassifiedStatement> statements = analysis.isPresent()
+        ? analysis.get().statements()
+        : List.of(unknownStatement(portalName, Optional.of(portal)));
     if (statements.isEmpty()) {
       forward(new Expected.BindDone(), frame); // an empty query: nothing to decide
       return;
     }
-    PortalDecision decision = decidePortal(statements, b.portal(), Optional.of(b.statement()));
+    PortalDecision decision = decidePortal(statements, portalName, Optional.of(statementName));
     if (decision.denial().isPresent()) {
       portal.denied = true;
       forward(new Expected.BindDone(Optional.empty(), decision.denial()), DENIED_EXECUTE);
@@ -342,8 +393,8 @@ final class FrontendRelay {
     return made;
   }
 
-  private void execute(Frame frame, Execute e) throws IOException {
-    Optional<SessionState.Portal> portal = s.state.portal(e.portal());
+  private void execute(Frame frame, String portalName) throws IOException {
+    Optional<SessionState.Portal> portal = s.state.portal(portalName);
     if (portal.isPresent() && portal.get().denied) {
       // Its Bind was refused: the target never bound it and answers this Execute with an error
       // (or skips it, in the same Sync batch). Nothing runs, so nothing more to decide.
@@ -357,10 +408,10 @@ final class FrontendRelay {
           Optional.ofNullable(portal.get().plan)), frame);
       return;
     }
-    List<ClassifiedStatement> statements = portal
-        .flatMap(p -> p.analysis)
-        .map(Analysis::statements)
-        .orElseGet(() -> List.of(unknownStatement(e.portal(), portal)));
+    // No Optional chain and no lambdas: this runs for every execution.
+    List<ClassifiedStatement> statements = portal.isPresent() && portal.get().analysis.isPresent()
+        ? portal.get().analysis.get().statements()
+        : List.of(unknownStatement(portalName, portal));
     if (statements.isEmpty()) {
       forward(new Expected.ExecuteDone(Optional.empty(), Optional.empty()), frame); // empty query
       return;
@@ -370,7 +421,7 @@ final class FrontendRelay {
       execution = portal.get().decided; // decided at its Bind
     } else {
       // A portal Gatehouse did not see bound (a cursor from SQL DECLARE): decided here, as unknown.
-      PortalDecision decision = decidePortal(statements, e.portal(), portal.map(p -> p.statement));
+      PortalDecision decision = decidePortal(statements, portalName, portal.map(p -> p.statement));
       if (decision.denial().isPresent()) {
         forward(new Expected.ExecuteDone(Optional.empty(), decision.denial()), DENIED_EXECUTE);
         return;
@@ -384,18 +435,18 @@ final class FrontendRelay {
       Optional<ErrorResponse> refused = Optional.empty();
       if (portal.isEmpty()) {
         refused = Optional.of(Replies.maskingRefused(new Refusal(masking.get().planner().rules().get(0),
-            "portal \"" + e.portal() + "\" was not bound through this connection, so the shape of its rows is unknown")));
+            "portal \"" + portalName + "\" was not bound through this connection, so the shape of its rows is unknown")));
       } else {
         Optional<SessionState.Shape> shape = s.state.shape(portal.get());
         if (shape.isEmpty()) {
-          forward(new Expected.DescribeDone(Optional.empty(), portal, true), FrontendCodec.encode(Describe.portal(e.portal())));
+          forward(new Expected.DescribeDone(Optional.empty(), portal, true), FrontendCodec.encode(Describe.portal(portalName)));
           // The server holds its answers until a Sync or Flush; the client's Sync is still behind the Execute.
           target.write(FLUSH);
           shape = s.state.awaitShape(portal.get(), this::flushUnchecked);
         }
         if (shape.isEmpty()) {
           refused = Optional.of(Replies.maskingRefused(new Refusal(masking.get().planner().rules().get(0),
-              "the shape of the rows of portal \"" + e.portal() + "\" could not be learnt, so they cannot be masked")));
+              "the shape of the rows of portal \"" + portalName + "\" could not be learnt, so they cannot be masked")));
         } else if (shape.get().rows().isPresent()) {
           MaskPlan p = masking.get().plan(shape.get().rows().get(),
               shape.get().formatsKnown() ? new short[0] : portal.get().resultFormats);
@@ -409,9 +460,10 @@ final class FrontendRelay {
         return;
       }
     }
-    portal.ifPresent(p -> p.execution = execution);
-    MaskPlan chosen = plan.orElse(null);
-    portal.ifPresent(p -> p.plan = chosen);
+    if (portal.isPresent()) {
+      portal.get().execution = execution;
+      portal.get().plan = plan.orElse(null);
+    }
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     forward(new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan), frame);
   }
@@ -499,7 +551,10 @@ final class FrontendRelay {
         + " (no CSV, binary, DELIMITER, NULL or ENCODING option)"));
   }
 
-  /** Queues what the message expects back, then forwards {@code frame}. */
+  /**
+   * Queues what the message expects back, then forwards {@code frame}: null for the client's
+   * message read in place, whose bytes go as they came.
+   */
   private void forward(Expected expected, Frame frame) throws IOException {
     try {
       s.state.expect(expected, this::flushUnchecked);
@@ -507,7 +562,11 @@ final class FrontendRelay {
       settleUnsent(expected);
       throw e;
     }
-    target.write(frame);
+    if (frame == null) {
+      target.writeRaw(view.array(), view.start(), view.length());
+    } else {
+      target.write(frame);
+    }
   }
 
   private void settleUnsent(Expected expected) {

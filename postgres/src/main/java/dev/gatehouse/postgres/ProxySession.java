@@ -177,13 +177,13 @@ final class ProxySession {
 
   /** One run of a direction's handler on the loop, with the session's id in the logs. */
   private boolean direction(String id, java.util.function.BooleanSupplier handler) {
-    MDC.put("session", id);
+    boolean kept = RelayLoop.logSession(id); // a loop thread keeps it until its batch ends
     try {
       if (handler.getAsBoolean()) return true;
       finished();
       return false;
     } finally {
-      MDC.remove("session");
+      if (!kept) MDC.remove("session");
     }
   }
 

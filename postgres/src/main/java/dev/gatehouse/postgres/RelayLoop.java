@@ -19,6 +19,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * The event loop that relays plaintext sessions: a few {@link Group}s, each one {@link Selector}
@@ -228,7 +229,10 @@ final class RelayLoop implements AutoCloseable {
       List<SelectionKey> batch = new ArrayList<>();
       while (true) {
         Runnable task;
-        while (t.leading && (task = tasks.poll()) != null) runSafely(task);
+        while (t.leading && (task = tasks.poll()) != null) {
+          runSafely(task);
+          forgetSession(t);
+        }
         lock.lock();
         try {
           if (!t.leading) return;
@@ -253,11 +257,12 @@ final class RelayLoop implements AutoCloseable {
         }
         turn++;
         busySince = System.nanoTime();
-        for (SelectionKey key : batch) {
+        for (int i = 0, n = batch.size(); i < n; i++) {
           if (!t.leading) break; // the rest are still ready for the new leader (level-triggered)
-          if (key.attachment() instanceof Pump pump) pump.dispatch();
+          if (batch.get(i).attachment() instanceof Pump pump) pump.dispatch();
         }
         batch.clear();
+        forgetSession(t);
       }
     }
 
@@ -339,6 +344,8 @@ final class RelayLoop implements AutoCloseable {
     private final Group group;
     /** Whether this thread leads its group; set under the group's lock, read by this thread. */
     volatile boolean leading;
+    /** The session id this thread's logging context (MDC) holds, or null ({@link #logSession}); this thread only. */
+    private String logged;
     private Selector waitSelector;
 
     LoopThread(Group group, String name) {
@@ -350,7 +357,10 @@ final class RelayLoop implements AutoCloseable {
     @Override
     public void run() {
       try {
-        while (group.lead(this)) group.serve(this);
+        while (group.lead(this)) {
+          forgetSession(this); // a handler that had to wait ran on here while another thread led
+          group.serve(this);
+        }
       } finally {
         if (waitSelector != null) {
           try {
@@ -371,6 +381,35 @@ final class RelayLoop implements AutoCloseable {
     Selector waitSelector() throws IOException {
       if (waitSelector == null) waitSelector = Selector.open();
       return waitSelector;
+    }
+  }
+
+  /**
+   * Puts the session id into the logging context (MDC) of the current thread for a handler run.
+   * A loop thread keeps it after the run, until a run of another session or the end of its batch
+   * ({@link #forgetSession}): consecutive runs of one session's handlers put it once, and no run
+   * removes it (two map operations on a thread-local map per run were 1% of the loop threads' time).
+   *
+   * @return true when the current thread is a loop thread, which keeps the id; false when the
+   *     caller must remove it after the run
+   */
+  static boolean logSession(String id) {
+    if (Thread.currentThread() instanceof LoopThread t) {
+      if (t.logged != id) {
+        MDC.put("session", id);
+        t.logged = id;
+      }
+      return true;
+    }
+    MDC.put("session", id);
+    return false;
+  }
+
+  /** Takes the session id out of a loop thread's logging context: what it runs next belongs to no session. */
+  private static void forgetSession(LoopThread t) {
+    if (t.logged != null) {
+      MDC.remove("session");
+      t.logged = null;
     }
   }
 

@@ -250,17 +250,19 @@ final class SessionState {
 
   /** As above, with the result formats the Bind asked for. */
   Portal bind(String portal, String statement, Optional<Analysis> analysis, short[] resultFormats) {
+    boolean settle = true; // unless the lock's holder found nothing to settle
     lock.lock();
     try {
       checkRoom(portals, portal);
       Statement source = statements.get(statement);
       if (source != null && (source.tombstone || source.tainted)) source = null;
-      Portal entry = new Portal(statement, analysis, syncPoints, resultFormats.clone(), source);
+      Portal entry = new Portal(statement, analysis, syncPoints, resultFormats.length == 0 ? resultFormats : resultFormats.clone(), source);
       unexecuted(portals.put(portal, entry));
+      settle = !unexecuted.isEmpty();
       return entry;
     } finally {
       lock.unlock();
-      settleUnexecuted();
+      if (settle) settleUnexecuted();
     }
   }
 
@@ -391,6 +393,35 @@ final class SessionState {
     }
   }
 
+  /** The oldest unanswered expectation, or null: {@link #head()} without an Optional, for each answer of the target. */
+  Expected first() {
+    lock.lock();
+    try {
+      return pending.peekFirst();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Removes the oldest expectation when it is of {@code type} (its answer is complete); returns it,
+   * or, when it is not of that type, the one that is oldest (or null), left in place. One lock for
+   * {@link #first} and {@link #answered}.
+   */
+  Expected answerIf(Class<? extends Expected> type) {
+    lock.lock();
+    try {
+      Expected head = pending.peekFirst();
+      if (type.isInstance(head)) {
+        pending.pollFirst();
+        changed.signalAll();
+      }
+      return head;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Removes the oldest expectation: its answer is complete. */
   void answered() {
     lock.lock();
@@ -418,10 +449,11 @@ final class SessionState {
    * each to {@code skipped}. Stops at a Sync, or when the queue is empty (more may still come).
    */
   void drainSkipped(Consumer<Expected> skipped) {
-    List<Expected> drained = new ArrayList<>();
+    List<Expected> drained;
     lock.lock();
     try {
       if (!skipping) return;
+      drained = new ArrayList<>();
       while (!pending.isEmpty() && !(pending.peekFirst() instanceof Expected.SyncDone)) {
         drained.add(pending.pollFirst());
       }
@@ -434,22 +466,26 @@ final class SessionState {
 
   /** ReadyForQuery arrived for sync point {@code number} with this transaction status. */
   void readyForQuery(long number, byte status) {
+    boolean settle = true; // unless the lock's holder found nothing to settle
     lock.lock();
     try {
       skipping = false;
       transactionStatus = status;
       if (status == 'I') {
         // The transaction ended: every portal bound before this sync point is gone with it.
-        portals.values().removeIf(p -> {
-          if (p.syncPoint >= number) return false;
-          unexecuted(p);
-          return true;
-        });
+        if (!portals.isEmpty()) {
+          portals.values().removeIf(p -> {
+            if (p.syncPoint >= number) return false;
+            unexecuted(p);
+            return true;
+          });
+        }
       }
       changed.signalAll();
+      settle = !unexecuted.isEmpty();
     } finally {
       lock.unlock();
-      settleUnexecuted();
+      if (settle) settleUnexecuted();
     }
   }
 

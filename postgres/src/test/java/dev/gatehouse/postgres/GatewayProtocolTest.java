@@ -478,6 +478,49 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void executionsReadInPlaceAndDecodedInterleaveInOnePipeline() throws Exception {
+    // The relay reads a prepared execution's Bind, Describe, Execute and Sync where they lie in its
+    // buffer when their names are plain ASCII, and decodes the rest (a UTF-8 name; a message cut
+    // across reads): mixed in one pipeline, each execution is decided and audited on its own text.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("prêt", "SELECT 'interleave-utf8'"), parse("plain", "SELECT 'interleave-ascii'"), Sync.INSTANCE);
+      assertThat(c.untilReady()).containsSubsequence(ParseComplete.INSTANCE, ParseComplete.INSTANCE);
+      c.send(bind("", "prêt"), execute(""), bind("", "plain"), execute(""),
+          bind("pörtal", "plain"), Describe.portal("pörtal"), execute("pörtal"), bind("p", "prêt"), execute("p"), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).isEmpty();
+      assertThat(got.stream().filter(DataRow.class::isInstance).map(m -> ((DataRow) m).text(0).orElseThrow()))
+          .containsExactly("interleave-utf8", "interleave-ascii", "interleave-ascii", "interleave-utf8");
+      // One execution whose Bind arrives in two pieces, the second after a pause: decoded, not read in place.
+      byte[] bytes = RawClient.bytes(bind("", "plain"), execute(""), Sync.INSTANCE);
+      c.sendBytes(java.util.Arrays.copyOfRange(bytes, 0, 7));
+      Thread.sleep(100);
+      c.sendBytes(java.util.Arrays.copyOfRange(bytes, 7, bytes.length));
+      got = c.untilReady();
+      assertThat(got.stream().filter(DataRow.class::isInstance).map(m -> ((DataRow) m).text(0).orElseThrow()))
+          .containsExactly("interleave-ascii");
+      assertThat(got).contains(new CommandComplete("SELECT 1"));
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains("interleave-")).toList();
+    assertThat(decided).extracting(d -> d.command().text()).containsExactly(
+        "SELECT 'interleave-utf8'", "SELECT 'interleave-ascii'", "SELECT 'interleave-ascii'", "SELECT 'interleave-utf8'",
+        "SELECT 'interleave-ascii'");
+    assertThat(decided).extracting(d -> d.command().details().get("statement") + "/" + d.command().details().get("portal"))
+        .containsExactly("prêt/", "plain/", "plain/pörtal", "prêt/p", "plain/");
+    // Every execution gets its outcome, with the row count read from its CommandComplete.
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    List<String> ids = decided.stream().map(GatewayHarness.Event.Decided::eventId).toList();
+    List<GatewayHarness.Event.Completed> completed;
+    do {
+      completed = h.audit.all(GatewayHarness.Event.Completed.class).stream().filter(e -> ids.contains(e.eventId())).toList();
+      if (completed.size() < ids.size()) Thread.sleep(20);
+    } while (completed.size() < ids.size() && System.nanoTime() < until);
+    assertThat(completed).hasSize(5).allSatisfy(e -> assertThat(e.outcome().rows()).isEqualTo(1L));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedWithNoRows() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.

@@ -51,6 +51,15 @@ final class RawClient implements AutoCloseable {
     return this;
   }
 
+  /** The messages' bytes as the client sends them, to send in pieces ({@link #sendBytes}). */
+  static byte[] bytes(FrontendMessage... messages) throws IOException {
+    var buffer = new java.io.ByteArrayOutputStream();
+    var w = new MessageWriter(buffer);
+    for (FrontendMessage m : messages) w.write(m);
+    w.flush();
+    return buffer.toByteArray();
+  }
+
   RawClient sendBytes(byte[] bytes) throws IOException {
     out.write(bytes);
     out.flush();

@@ -45,6 +45,59 @@ public record CommandComplete(String tag) implements BackendMessage {
     return OptionalLong.of(count);
   }
 
+  /** {@link #rowsInPlace}: a tag that carries no row count. */
+  public static final long NO_COUNT = -1;
+  /** {@link #rowsInPlace}: a body this cannot vouch for; decode it ({@link BackendCodec#decode}), which judges it. */
+  public static final long DECODE = -2;
+
+  /**
+   * {@link #rows()} of the CommandComplete whose body lies at {@code b[from]}, {@code length} bytes
+   * (the tag and its NUL), read where it lies: the count, {@link #NO_COUNT}, or {@link #DECODE} when
+   * the body is not a tag of printable ASCII ending in its only NUL (the codec reads, and judges,
+   * anything else). For a body it vouches for, the answer is the decoded message's {@code rows()}.
+   */
+  public static long rowsInPlace(byte[] b, int from, int length) {
+    int end = from + length - 1; // the NUL
+    if (length < 1 || b[end] != 0) return DECODE;
+    int space = -1;
+    int lastSpace = -1;
+    for (int i = from; i < end; i++) {
+      byte c = b[i];
+      if (c < 0x20 || c == 0x7f) return DECODE; // NUL, control bytes and non-ASCII: the codec decides
+      if (c == ' ') {
+        if (space < 0) space = i;
+        lastSpace = i;
+      }
+    }
+    if (space < 0 || !countingAt(b, from, space - from)) return NO_COUNT;
+    int digits = end - (lastSpace + 1);
+    if (digits == 0 || digits > 19) return NO_COUNT;
+    long count = 0;
+    for (int i = lastSpace + 1; i < end; i++) {
+      int d = b[i] - '0';
+      if (d < 0 || d > 9) return NO_COUNT;
+      if (count > (Long.MAX_VALUE - d) / 10) return NO_COUNT; // too large for a long
+      count = count * 10 + d;
+    }
+    return count;
+  }
+
+  private static boolean countingAt(byte[] b, int from, int length) {
+    for (int i = 0; i < COUNTING.size(); i++) {
+      String word = COUNTING.get(i);
+      if (word.length() != length) continue;
+      boolean same = true;
+      for (int k = 0; k < length; k++) {
+        if (b[from + k] != word.charAt(k)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return true;
+    }
+    return false;
+  }
+
   /** Whether the tag's first word, {@code length} chars long, is one that ends in a row count. */
   private boolean counting(int length) {
     for (int i = 0; i < COUNTING.size(); i++) {

@@ -203,6 +203,40 @@ public final class FrameReader {
     return length < 4 || n - 1 >= length || length >= buf.length;
   }
 
+  /**
+   * The total length (type byte and length word included) of the next message when it lies whole
+   * in the buffer with a declared length from 4 to {@code maxLength}, for reading it in place
+   * ({@link #array()} from {@link #position()}; {@link InPlaceMessage}) and then {@link #consume}
+   * it; 0 otherwise (read it with {@link #readHeader}, which also reports a bad length).
+   */
+  public int wholeMessage(int maxLength) {
+    int n = limit - pos;
+    if (pending != null || n < 5 || buf[pos] == Frame.STARTUP) {
+      return 0;
+    }
+    int length = BodyReader.int32At(buf, pos + 1);
+    return length >= 4 && length <= maxLength && n - 1 >= length ? length + 1 : 0;
+  }
+
+  /** The buffer, for reading the message {@link #wholeMessage} measured in place; valid until the next read. */
+  public byte[] array() {
+    return buf;
+  }
+
+  /** Where the next message starts in {@link #array()}. */
+  public int position() {
+    return pos;
+  }
+
+  /** Consumes the {@code n} bytes of the message read in place ({@link #wholeMessage}'s length). */
+  public void consume(int n) {
+    checkNoPending();
+    if (n < 0 || n > limit - pos) {
+      throw new IllegalArgumentException("cannot consume " + n + " of " + (limit - pos) + " buffered bytes");
+    }
+    pos += n;
+  }
+
   /** Removes and returns the bytes read ahead of the last message (possibly none). */
   public byte[] takeBuffered() {
     checkNoPending();

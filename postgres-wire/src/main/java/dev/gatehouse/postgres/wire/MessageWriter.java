@@ -70,6 +70,12 @@ public final class MessageWriter {
     write((BackendMessage) message);
   }
 
+  /** Writes whole messages as they came (type, length, body each), e.g. one read in place from a {@link FrameReader}. */
+  public void writeRaw(byte[] messages, int offset, int length) throws IOException {
+    buffer.putBytes(messages, offset, length);
+    drainIfFull();
+  }
+
   /**
    * Relays the message whose header {@code reader} just returned. A small body is copied into the
    * buffer like any other message (relaying many small messages costs no extra writes); a body of

@@ -51,13 +51,17 @@ class DecoderFuzzTest {
   }
 
   private static void checkFrontend(Frame frame) {
+    // What the relay reads in place must be exactly what the codec accepts, with the same fields.
+    InPlaceMessage view = InPlaceMessageTest.read(frame);
     FrontendMessage message;
     try {
       message = FrontendCodec.decode(frame);
     } catch (ProtocolException expected) {
       assertThat(expected.sqlstate()).hasSize(5);
+      assertThat(view).as("a message the codec refuses is not read in place").isNull();
       return;
     }
+    if (view != null) InPlaceMessageTest.assertSameFields(view, message);
     assertThat(FrontendCodec.encode(message)).isEqualTo(frame);
     assertThat(FrontendCodec.decode(FrontendCodec.encode(message))).isEqualTo(message);
     if (message instanceof PasswordMessage p) {
@@ -76,12 +80,19 @@ class DecoderFuzzTest {
   }
 
   private static void checkBackend(Frame frame) {
+    // A CommandComplete's row count read in place must be the decoded one, or left to the codec.
+    long inPlace = frame.type() == CommandComplete.TYPE
+        ? CommandComplete.rowsInPlace(frame.body(), 0, frame.body().length) : CommandComplete.DECODE;
     BackendMessage message;
     try {
       message = BackendCodec.decode(frame);
     } catch (ProtocolException expected) {
       assertThat(expected.sqlstate()).hasSize(5);
+      assertThat(inPlace).as("a CommandComplete the codec refuses is not read in place").isEqualTo(CommandComplete.DECODE);
       return;
+    }
+    if (inPlace != CommandComplete.DECODE) {
+      assertThat(inPlace).isEqualTo(((CommandComplete) message).rows().orElse(CommandComplete.NO_COUNT));
     }
     if (!(message instanceof AuthenticationUnsupported)) {
       // The one lossy decode: GSSAPI continue data is dropped by design (the exchange is refused).
