@@ -149,8 +149,14 @@ public final class Checkpoint {
       notify(l -> l.commandDecided(session, command, refused));
       return new Verdict(session, command, refused, AuditHandle.UNAUDITED, now);
     }
-    Decision decided = decision;
-    notify(l -> l.commandDecided(session, command, decided));
+    // Every statement's path: the listeners are called without a lambda made for the call.
+    for (int i = 0; i < listeners.size(); i++) {
+      try {
+        listeners.get(i).commandDecided(session, command, decision);
+      } catch (RuntimeException ignored) {
+        // Listeners only observe; one failing must not change the data path.
+      }
+    }
     return new Verdict(session, command, decision, handle, now);
   }
 
@@ -184,7 +190,13 @@ public final class Checkpoint {
   public void complete(Verdict verdict, Outcome outcome) {
     if (!verdict.allowed() || verdict.audit().equals(AuditHandle.UNAUDITED)) return;
     audit.commandCompleted(verdict.session(), verdict.audit(), outcome);
-    notify(l -> l.commandCompleted(verdict.session(), verdict.command(), outcome));
+    for (int i = 0; i < listeners.size(); i++) { // as in decide: no lambda per statement
+      try {
+        listeners.get(i).commandCompleted(verdict.session(), verdict.command(), outcome);
+      } catch (RuntimeException ignored) {
+        // Listeners only observe; one failing must not change the data path.
+      }
+    }
   }
 
   /** Ends a session: releases its connection slots and audits the end. Idempotent. */

@@ -6,8 +6,8 @@ import dev.gatehouse.core.Verdict;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 
 /**
  * One allowed execution forwarded to the target: a statement of a simple Query, an Execute of a
@@ -22,8 +22,23 @@ final class Execution {
   private final Optional<StatementMasking> masking;
   private final boolean schemaChange;
   private final long startNanos = System.nanoTime();
-  private final AtomicBoolean done = new AtomicBoolean();
-  private final AtomicLong rows = new AtomicLong();
+  /** Completed (set once, by compare-and-set); fields with VarHandles rather than two atomic objects per execution. */
+  private volatile boolean done;
+  /** DataRows counted so far. */
+  private volatile long rows;
+
+  private static final VarHandle DONE;
+  private static final VarHandle ROWS;
+
+  static {
+    try {
+      MethodHandles.Lookup lookup = MethodHandles.lookup();
+      DONE = lookup.findVarHandle(Execution.class, "done", boolean.class);
+      ROWS = lookup.findVarHandle(Execution.class, "rows", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   Execution(List<Verdict> verdicts) {
     this(verdicts, Optional.empty(), false);
@@ -52,18 +67,18 @@ final class Execution {
   }
 
   boolean done() {
-    return done.get();
+    return done;
   }
 
   /** DataRows of this execution passed by; counted so batches fetched across PortalSuspended add up. */
   void rowsSeen(long count) {
-    rows.addAndGet(count);
+    ROWS.getAndAdd(this, count);
   }
 
   /** The target completed it; {@code tagRows} from the CommandComplete tag, when it has a count. */
   void completeOk(Checkpoint checkpoint, Optional<Long> tagRows) {
-    long counted = rows.get();
-    long reported = tagRows.map(r -> Math.max(r, counted)).orElse(counted > 0 ? counted : -1L);
+    long counted = rows;
+    long reported = tagRows.isPresent() ? Math.max(tagRows.get(), counted) : counted > 0 ? counted : -1L;
     finish(checkpoint, Outcome.Status.OK, reported, Optional.empty());
   }
 
@@ -83,7 +98,7 @@ final class Execution {
   }
 
   private void finish(Checkpoint checkpoint, Outcome.Status status, long rowCount, Optional<String> code) {
-    if (!done.compareAndSet(false, true)) return;
+    if (!DONE.compareAndSet(this, false, true)) return;
     Outcome outcome = new Outcome(status, rowCount, code, Duration.ofNanos(System.nanoTime() - startNanos));
     for (Verdict verdict : verdicts) {
       try {

@@ -519,7 +519,9 @@ final class FrontendRelay {
         new Execution(List.of(verdict)).completeRefused(s.checkpoint);
         return Optional.of(Replies.maskingUnavailable(e.getMessage()));
       }
-      Optional<Refusal> refusal = masking.flatMap(m -> m.screen().or(() -> copyRefusal(statement, m)));
+      // No capturing lambda when nothing masks (every statement's path).
+      Optional<Refusal> refusal = masking.isEmpty() ? Optional.empty()
+          : masking.get().screen().or(() -> copyRefusal(statement, masking.get()));
       if (refusal.isPresent()) {
         new Execution(List.of(verdict)).completeRefused(s.checkpoint);
         return Optional.of(Replies.maskingRefused(refusal.get()));
