@@ -298,11 +298,11 @@ final class BackendRelay {
     }
     switch (head) {
       case Expected.ExecuteDone x -> {
-        x.execution().ifPresent(e -> e.completeOk(s.checkpoint, tagRows));
+        if (completed.isPresent()) completed.get().completeOk(s.checkpoint, tagRows); // no lambda per statement
         s.state.answered();
       }
       case Expected.QueryDone q -> {
-        q.current().ifPresent(e -> e.completeOk(s.checkpoint, tagRows));
+        if (completed.isPresent()) completed.get().completeOk(s.checkpoint, tagRows);
         q.advance();
       }
       case null, default -> { }
