@@ -122,6 +122,15 @@ final class BodyReader {
     return Optional.ofNullable(nullableValue("value"));
   }
 
+  /** Whether the {@code n} bytes at {@code b[at]} are {@code s}'s characters, byte for char (ASCII), without a string made of them. */
+  static boolean sameAscii(byte[] b, int at, int n, String s) {
+    if (s.length() != n) return false;
+    for (int i = 0; i < n; i++) {
+      if (b[at + i] != s.charAt(i)) return false;
+    }
+    return true;
+  }
+
   /** A NUL-terminated UTF-8 string. */
   String cstring() {
     int end = pos;

@@ -85,15 +85,7 @@ public record CommandComplete(String tag) implements BackendMessage {
   private static boolean countingAt(byte[] b, int from, int length) {
     for (int i = 0; i < COUNTING.size(); i++) {
       String word = COUNTING.get(i);
-      if (word.length() != length) continue;
-      boolean same = true;
-      for (int k = 0; k < length; k++) {
-        if (b[from + k] != word.charAt(k)) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return true;
+      if (BodyReader.sameAscii(b, from, length, word)) return true;
     }
     return false;
   }

@@ -159,16 +159,7 @@ public final class InPlaceMessage {
   private static final short[] NO_FORMATS = new short[0];
 
   private String text(int at, int n, String known) {
-    if (known != null && known.length() == n) {
-      boolean same = true;
-      for (int i = 0; i < n; i++) {
-        if (b[at + i] != known.charAt(i)) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return known;
-    }
+    if (known != null && BodyReader.sameAscii(b, at, n, known)) return known;
     return new String(b, at, n, java.nio.charset.StandardCharsets.US_ASCII);
   }
 
