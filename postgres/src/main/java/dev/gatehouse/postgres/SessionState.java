@@ -383,17 +383,7 @@ final class SessionState {
 
   // ---- backend→client thread ----------------------------------------------------------------
 
-  /** The oldest unanswered expectation, if any. */
-  Optional<Expected> head() {
-    lock.lock();
-    try {
-      return Optional.ofNullable(pending.peekFirst());
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** The oldest unanswered expectation, or null: {@link #head()} without an Optional, for each answer of the target. */
+  /** The oldest unanswered expectation, or null (asked for each answer of the target: no Optional). */
   Expected first() {
     lock.lock();
     try {

@@ -1,7 +1,8 @@
 package dev.gatehouse.postgres.wire;
 
-import java.util.OptionalLong;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.OptionalLong;
 
 /** CommandComplete: a command finished; {@code tag} is the command tag, e.g. {@code "INSERT 0 3"}. */
 public record CommandComplete(String tag) implements BackendMessage {
@@ -18,31 +19,12 @@ public record CommandComplete(String tag) implements BackendMessage {
   /**
    * The number of rows the command reports ({@code "SELECT 5"} → 5, {@code "INSERT 0 3"} → 3,
    * {@code "COPY 10"} → 10), empty for tags that carry no count ({@code "CREATE TABLE"}) or whose
-   * count is malformed.
+   * count is malformed. (The relay reads a tag's count where it lies: {@link #rowsInPlace}.)
    */
   public OptionalLong rows() {
-    // Read in place: this runs for every statement the relay completes.
-    int space = tag.indexOf(' ');
-    if (space < 0 || !counting(space)) {
-      return OptionalLong.empty();
-    }
-    int from = tag.lastIndexOf(' ') + 1;
-    int digits = tag.length() - from;
-    if (digits == 0 || digits > 19) {
-      return OptionalLong.empty();
-    }
-    long count = 0;
-    for (int i = from; i < tag.length(); i++) {
-      char c = tag.charAt(i);
-      if (c < '0' || c > '9') {
-        return OptionalLong.empty();
-      }
-      if (count > (Long.MAX_VALUE - (c - '0')) / 10) {
-        return OptionalLong.empty(); // too large for a long
-      }
-      count = count * 10 + (c - '0');
-    }
-    return OptionalLong.of(count);
+    byte[] b = tag.getBytes(StandardCharsets.UTF_8);
+    long count = count(b, 0, b.length);
+    return count >= 0 ? OptionalLong.of(count) : OptionalLong.empty();
   }
 
   /** {@link #rowsInPlace}: a tag that carries no row count. */
@@ -59,17 +41,27 @@ public record CommandComplete(String tag) implements BackendMessage {
   public static long rowsInPlace(byte[] b, int from, int length) {
     int end = from + length - 1; // the NUL
     if (length < 1 || b[end] != 0) return DECODE;
+    for (int i = from; i < end; i++) {
+      if (b[i] < 0x20 || b[i] == 0x7f) return DECODE; // NUL, control bytes and non-ASCII: the codec decides
+    }
+    return count(b, from, end);
+  }
+
+  /**
+   * The count at the end of the tag in {@code b[from, end)} (UTF-8), or {@link #NO_COUNT}: its first
+   * word must be one of {@link #COUNTING} and its last word 1 to 19 digits that fit a long. Bytes of
+   * other characters are never a space or a digit, so this reads UTF-8 as the tag's characters.
+   */
+  private static long count(byte[] b, int from, int end) {
     int space = -1;
     int lastSpace = -1;
     for (int i = from; i < end; i++) {
-      byte c = b[i];
-      if (c < 0x20 || c == 0x7f) return DECODE; // NUL, control bytes and non-ASCII: the codec decides
-      if (c == ' ') {
+      if (b[i] == ' ') {
         if (space < 0) space = i;
         lastSpace = i;
       }
     }
-    if (space < 0 || !countingAt(b, from, space - from)) return NO_COUNT;
+    if (space < 0 || !counting(b, from, space - from)) return NO_COUNT;
     int digits = end - (lastSpace + 1);
     if (digits == 0 || digits > 19) return NO_COUNT;
     long count = 0;
@@ -82,19 +74,10 @@ public record CommandComplete(String tag) implements BackendMessage {
     return count;
   }
 
-  private static boolean countingAt(byte[] b, int from, int length) {
+  /** Whether the {@code length} bytes at {@code b[from]} are a tag's first word that ends in a row count. */
+  private static boolean counting(byte[] b, int from, int length) {
     for (int i = 0; i < COUNTING.size(); i++) {
-      String word = COUNTING.get(i);
-      if (BodyReader.sameAscii(b, from, length, word)) return true;
-    }
-    return false;
-  }
-
-  /** Whether the tag's first word, {@code length} chars long, is one that ends in a row count. */
-  private boolean counting(int length) {
-    for (int i = 0; i < COUNTING.size(); i++) {
-      String word = COUNTING.get(i);
-      if (word.length() == length && tag.startsWith(word)) return true;
+      if (BodyReader.sameAscii(b, from, length, COUNTING.get(i))) return true;
     }
     return false;
   }
@@ -102,7 +85,7 @@ public record CommandComplete(String tag) implements BackendMessage {
   /** The command word(s) without the counts: {@code "INSERT 0 3"} → {@code "INSERT"}. */
   public String command() {
     int space = tag.indexOf(' ');
-    if (space >= 0 && counting(space)) {
+    if (space >= 0 && COUNTING.contains(tag.substring(0, space))) {
       return tag.substring(0, space);
     }
     return tag;

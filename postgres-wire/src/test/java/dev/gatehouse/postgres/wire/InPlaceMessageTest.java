@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -128,13 +129,31 @@ class InPlaceMessageTest {
 
   @Test
   void commandCompleteRowsReadInPlaceAreTheDecodedOnes() {
-    for (String tag : List.of("SELECT 1", "SELECT 0", "INSERT 0 3", "UPDATE 12", "DELETE 9223372036854775807", "MERGE 4",
-        "FETCH 100", "MOVE 2", "COPY 10", "CREATE TABLE", "BEGIN", "SELECT", "SELECT 99999999999999999999",
-        "SELECT x", "SELECTED 5", "INSERT 0 ", "")) {
+    long none = CommandComplete.NO_COUNT;
+    Map<String, Long> expected = new java.util.LinkedHashMap<>();
+    expected.put("SELECT 1", 1L);
+    expected.put("SELECT 0", 0L);
+    expected.put("INSERT 0 3", 3L);
+    expected.put("UPDATE 12", 12L);
+    expected.put("DELETE 9223372036854775807", Long.MAX_VALUE);
+    expected.put("MERGE 4", 4L);
+    expected.put("FETCH 100", 100L);
+    expected.put("MOVE 2", 2L);
+    expected.put("COPY 10", 10L);
+    expected.put("CREATE TABLE", none);
+    expected.put("BEGIN", none);
+    expected.put("SELECT", none);
+    expected.put("SELECT 9223372036854775808", none);
+    expected.put("SELECT 99999999999999999999", none);
+    expected.put("SELECT x", none);
+    expected.put("SELECTED 5", none);
+    expected.put("INSERT 0 ", none);
+    expected.put("", none);
+    expected.forEach((tag, count) -> {
       Frame frame = BackendCodec.encode(new CommandComplete(tag));
-      long inPlace = CommandComplete.rowsInPlace(frame.body(), 0, frame.body().length);
-      assertThat(inPlace).as(tag).isEqualTo(new CommandComplete(tag).rows().orElse(CommandComplete.NO_COUNT));
-    }
+      assertThat(CommandComplete.rowsInPlace(frame.body(), 0, frame.body().length)).as(tag).isEqualTo(count);
+      assertThat(new CommandComplete(tag).rows().orElse(none)).as(tag).isEqualTo(count);
+    });
     assertThat(CommandComplete.rowsInPlace("SELECT 5\0".getBytes(StandardCharsets.US_ASCII), 0, 9)).isEqualTo(5);
     // Non-ASCII, an inner NUL, no NUL at the end: the codec reads (and judges) these.
     assertThat(CommandComplete.rowsInPlace("SELECT é\0".getBytes(StandardCharsets.UTF_8), 0, 10)).isEqualTo(CommandComplete.DECODE);
