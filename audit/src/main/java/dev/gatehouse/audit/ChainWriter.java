@@ -426,6 +426,7 @@ final class ChainWriter implements Runnable {
       take();
       if (!pending.isEmpty() || checkpointDue(clock.instant())) index(last);
       journal.prepareNext();
+      journal.populateAhead();
       if (last && (pending.isEmpty() || givenUp())) break;
       LockSupport.parkNanos(sleepNanos());
     }

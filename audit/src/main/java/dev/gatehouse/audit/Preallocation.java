@@ -31,10 +31,16 @@ final class Preallocation {
   private static final int O_RDWR = 2;
   private static final int ENOSPC = 28;
   private static final int EINTR = 4;
+  private static final int EINVAL = 22;
+  private static final int SC_PAGESIZE = 30;
   private static final int ZERO_CHUNK = 1024 * 1024;
   /** The same zeros outside the heap: a heap buffer is copied into a temporary direct one per write. */
   private static final ByteBuffer DIRECT_ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
   private static final LibC LIBC = load();
+  /** {@code madvise} advice (Linux 5.14 and later): fault pages in, writable, without touching their bytes. */
+  private static final int MADV_POPULATE_WRITE = 23;
+  /** Cleared when the kernel does not know {@link #MADV_POPULATE_WRITE} (older than 5.14). */
+  private static volatile boolean populates = true;
 
   /** The C library's calls used here; {@code off_t} is 64 bits on the platforms JNA loads this for. */
   interface LibC extends Library {
@@ -43,6 +49,10 @@ final class Preallocation {
     int posix_fallocate(int fd, long offset, long len);
 
     int close(int fd);
+
+    int madvise(com.sun.jna.Pointer addr, long length, int advice);
+
+    long sysconf(int name);
   }
 
   private Preallocation() {}
@@ -79,6 +89,42 @@ final class Preallocation {
       zeros.clear().limit((int) Math.min(ZERO_CHUNK, to - at));
       at += channel.write(zeros, at);
     }
+  }
+
+  /**
+   * Faults bytes {@code [from, to)} of {@code map} in, writable, without writing to them ({@code
+   * madvise(MADV_POPULATE_WRITE)}), so the appender that writes records there later meets no page
+   * fault: on Linux the first write to each page of a segment otherwise stops the statement's thread
+   * in the kernel while it reads the (unwritten, so zero-filled) page and marks it dirty, a few
+   * microseconds per page, and the other sessions of that thread's loop wait meanwhile. Concurrent
+   * writes to those pages are safe: no byte is changed. Does nothing where the call is not available
+   * (not Linux, a kernel older than 5.14) or fails: the pages are then faulted in when written, as
+   * before. {@code from} and {@code to} must be multiples of {@link #PAGE}.
+   *
+   * @return false when the call is not available here (callers may stop asking)
+   */
+  static boolean populate(java.nio.MappedByteBuffer map, int from, int to) {
+    if (LIBC == null || !populates) return false;
+    if (to <= from) return true;
+    com.sun.jna.Pointer base = com.sun.jna.Native.getDirectBufferPointer(map);
+    if (LIBC.madvise(base.share(from), to - from, MADV_POPULATE_WRITE) != 0) {
+      int errno = com.sun.jna.Native.getLastError();
+      if (errno == EINVAL) {
+        populates = false;
+        LOG.info("madvise(MADV_POPULATE_WRITE) is not available here (before Linux 5.14): audit journal pages are faulted in as they are written");
+        return false;
+      }
+      // ENOMEM, EFAULT, EINTR...: the appender faults the pages in itself
+    }
+    return true;
+  }
+
+  /** The page size {@link #populate} works in: the system's, or 64 KiB (a multiple of every Linux base page size) when unknown. */
+  static final int PAGE = pageSize();
+
+  private static int pageSize() {
+    long size = LIBC == null ? -1 : LIBC.sysconf(SC_PAGESIZE);
+    return size > 0 && size <= 1 << 20 && Long.bitCount(size) == 1 ? (int) size : 64 * 1024;
   }
 
   /** True when the blocks are reserved; false when the call cannot do it here (then zeros are written). */

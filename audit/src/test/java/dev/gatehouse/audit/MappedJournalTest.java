@@ -133,7 +133,10 @@ class MappedJournalTest {
       AuditEvent e = AuditEvent.seal("gw-1:bb", seq, head, body);
       head = e.hash();
       written.add(e);
-      if (seq % 10 == 0) j.prepareNext(); // as the indexer does between batches
+      if (seq % 10 == 0) { // as the indexer does between batches
+        j.prepareNext();
+        j.populateAhead(); // faults pages in, the tail's and the spare's, without changing a byte
+      }
     }
     // One record larger than a segment gets a segment of its own size.
     EventBody big = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "y".repeat(3 * SMALL)));
@@ -155,6 +158,47 @@ class MappedJournalTest {
     assertThat(left.getLast().seq()).isEqualTo(201);
     j.close(true);
     assertThat(segments(node.dir())).isEmpty();
+  }
+
+  @Test
+  void pagesFaultedInAheadSpareTheAppenderItsPageFaults() throws Exception {
+    Path stat = Path.of("/proc/thread-self/stat");
+    assumeTrue(Files.isReadable(stat), "counts page faults per thread from /proc (Linux)");
+    byte[] record = CanonicalEncoding.encodeEvent("gw-1:pp", 1, AuditEvent.GENESIS,
+        EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("reason", "r".repeat(200))));
+    int records = 512 * 1024 / record.length; // half of a chain's first segment (1 MiB)
+
+    AuditJournal plain = AuditJournal.create(AuditJournal.lockNode(tmp, "gw-1"), "gw-1:pp", false);
+    long before = minorFaults(stat);
+    for (int seq = 1; seq <= records; seq++) plain.append(seq, record, record.length);
+    long unpopulated = minorFaults(stat) - before;
+
+    AuditJournal ahead = AuditJournal.create(AuditJournal.lockNode(tmp, "gw-2"), "gw-2:pp", false);
+    ahead.populateAhead(); // the indexer's call: up to POPULATE_AHEAD past the tail's end, within the segment
+    Matcher version = Pattern.compile("^(\\d+)\\.(\\d+)").matcher(System.getProperty("os.version"));
+    assumeTrue(version.find() && Integer.parseInt(version.group(1)) * 1000 + Integer.parseInt(version.group(2)) >= 5014,
+        "madvise(MADV_POPULATE_WRITE) needs Linux 5.14");
+    assertThat(ahead.populatesAhead()).as("pages faulted in ahead on Linux " + System.getProperty("os.version")).isTrue();
+    before = minorFaults(stat);
+    for (int seq = 1; seq <= records; seq++) ahead.append(seq, record, record.length);
+    long populated = minorFaults(stat) - before;
+
+    assertThat(unpopulated).as("page faults writing 512 KiB to a fresh segment").isGreaterThanOrEqualTo(4);
+    assertThat(populated).as("page faults writing the same into pages faulted in ahead").isLessThanOrEqualTo(unpopulated / 4);
+    // Not a byte changed: both segments hold the same records after their headers (chain ids of one length).
+    byte[] a = Files.readAllBytes(segments(tmp.resolve("gw-1")).getFirst());
+    byte[] b = Files.readAllBytes(segments(tmp.resolve("gw-2")).getFirst());
+    int header = AuditJournal.header("gw-1:pp").length;
+    assertThat(java.util.Arrays.equals(a, header, a.length, b, header, b.length)).isTrue();
+    plain.close(true);
+    ahead.close(true);
+  }
+
+  /** The calling thread's minor page faults so far (field 10 of /proc/thread-self/stat). */
+  private static long minorFaults(Path stat) throws IOException {
+    String line = Files.readString(stat);
+    String[] fields = line.substring(line.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(fields[7]);
   }
 
   @Test
