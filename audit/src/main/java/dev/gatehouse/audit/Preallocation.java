@@ -41,6 +41,8 @@ final class Preallocation {
   private static final int MADV_POPULATE_WRITE = 23;
   /** Cleared when the kernel does not know {@link #MADV_POPULATE_WRITE} (older than 5.14). */
   private static volatile boolean populates = true;
+  /** The page size {@link #populate} works in: the system's, or 64 KiB (a multiple of every Linux base page size) when unknown. */
+  static final int PAGE = pageSize();
 
   /** The C library's calls used here; {@code off_t} is 64 bits on the platforms JNA loads this for. */
   interface LibC extends Library {
@@ -118,9 +120,6 @@ final class Preallocation {
     }
     return true;
   }
-
-  /** The page size {@link #populate} works in: the system's, or 64 KiB (a multiple of every Linux base page size) when unknown. */
-  static final int PAGE = pageSize();
 
   private static int pageSize() {
     long size = LIBC == null ? -1 : LIBC.sysconf(SC_PAGESIZE);
