@@ -149,8 +149,6 @@ final class AuditJournal implements AutoCloseable {
   private volatile long written;
   private long synced;
   private volatile boolean closed;
-  /** Cleared when pages cannot be faulted in ahead here ({@link Preallocation#populate}); indexer only. */
-  private boolean populating = true;
 
   private AuditJournal(Path dir, String chainId, boolean machine, int segmentBytes, FileChannel lockChannel, FileLock lock) {
     this.dir = dir;
@@ -334,7 +332,7 @@ final class AuditJournal implements AutoCloseable {
    * so a {@link #sync} never waits long for it.
    */
   void populateAhead() {
-    if (!populating || closed) return;
+    if (closed) return;
     Segment tail = current;
     if (tail == null) return;
     int want = tail.end + POPULATE_AHEAD;
@@ -350,7 +348,7 @@ final class AuditJournal implements AutoCloseable {
 
   /** Whether {@link #populateAhead} faults pages in here (false: not Linux 5.14+, or it failed). */
   boolean populatesAhead() {
-    return populating && current != null && current.populated > 0;
+    return current != null && current.populated > 0;
   }
 
   /** Faults in {@code s}'s pages up to {@code to}, from where the last call stopped; indexer only. */
@@ -363,10 +361,7 @@ final class AuditJournal implements AutoCloseable {
       syncLock.lock();
       try {
         if (s.unmapped) return;
-        if (!Preallocation.populate(s.map, from, next)) {
-          populating = false;
-          return;
-        }
+        if (!Preallocation.populate(s.map, from, next)) return; // not available here: it says so at once
       } finally {
         syncLock.unlock();
       }
