@@ -281,10 +281,19 @@ if [ "$WARMUP" -gt 0 ] && [ "$SMOKE" = 0 ]; then
   done
   : >"$WORK/runs.tsv"
 fi
+# rotated TARGETS ROUND: the targets in the order round ROUND runs them: each round starts one
+# further along the list, so with as many rounds as targets each target runs once in each place
+# (the runs right after another one can come out ahead or behind: a fixed order biased the ratios)
+rotated() {
+  local -a t
+  read -r -a t <<<"$1"
+  local n=${#t[@]} i
+  for (( i = 0; i < n; i++ )); do printf '%s ' "${t[$(( (i + $2 - 1) % n ))]}"; done
+}
 for mode in $MODES; do
   for clients in $CLIENTS; do
     for round in $(seq 1 "$ROUNDS"); do
-      for target in $TARGETS; do
+      for target in $(rotated "$TARGETS" "$round"); do
         run "$target" "$mode" "$clients" "$round"
       done
     done
@@ -333,6 +342,18 @@ report() {
       fi
     done
   done
+  if [ "$ROUNDS" -gt 1 ]; then
+    # information: each round's own ratio (its two runs a few seconds apart), which the machine's
+    # drift between rounds does not move; the verdict above stays the ratio of the medians
+    echo "gh/haproxy of each round (information):"
+    for mode in $MODES; do
+      for clients in $CLIENTS; do
+        printf '  %-9s c=%-3s' "$mode" "$clients"
+        awk -F'\t' -v m="$mode" -v c="$clients" '$2 == m && $3 == c && ($1 == "haproxy" || $1 == "gatehouse") { tps[$1, $4] = $5; if ($4 > n) n = $4 }
+          END { for (r = 1; r <= n; r++) printf " %.3f", (tps["haproxy", r] > 0) ? tps["gatehouse", r] / tps["haproxy", r] : 0; print "" }' "$WORK/runs.tsv"
+      done
+    done
+  fi
   if [[ " $CLIENTS " == *" 1 "* ]]; then
     echo
     echo "Latency at 1 client in ms (pgbench -l, every transaction); target: gatehouse median <= haproxy median + 0.1 ms"
