@@ -36,9 +36,10 @@ import java.util.zip.CRC32C;
  * caller waiting at the same time: group commit without a writer thread).
  *
  * <p>The store (SQLite, PostgreSQL) is an index of the journal, filled in the background in large
- * batches ({@link AuditLog}); a segment is deleted once every event in it is in the store. Events
- * left in a journal by a process that died are moved into the store by {@link #recover} when the
- * node starts again, or by {@code gatehouse audit} commands.
+ * batches ({@link AuditLog}); a segment is deleted (or kept for reuse, zeroed: {@link #recycle})
+ * once every event in it is in the store. Events left in a journal by a process that died are
+ * moved into the store by {@link #recover} when the node starts again, or by {@code gatehouse
+ * audit} commands.
  *
  * <p>Layout: {@code <dir>/<nodeId>/} holds the node's segments, {@code <chain>.<n>.journal} with
  * {@code :} of the chain id written as {@code _}, and {@code .lock}, locked (an OS file lock) for
@@ -78,6 +79,8 @@ final class AuditJournal implements AutoCloseable {
   /** Version 1 (written with {@code write}: no padding, no zero tail), still read after an upgrade. */
   static final byte[] MAGIC_V1 = {'G', 'H', 'J', '1'};
   static final String SUFFIX = ".journal";
+  /** A released segment kept for reuse ({@link #release}); recovery never reads it. */
+  static final String RECYCLED_SUFFIX = ".recycled";
   /** A segment's size; a new one is started when the next record does not fit. */
   static final int SEGMENT_BYTES = 64 * 1024 * 1024;
   /**
@@ -146,6 +149,8 @@ final class AuditJournal implements AutoCloseable {
   private int nextSegment; // under prepareLock
   private int nextCapacity; // under prepareLock
   private Segment spare; // under prepareLock
+  /** A released full-size segment, zeroed, that {@link #newSegment} reuses; under prepareLock. */
+  private Segment recycled;
   private volatile long written;
   private long synced;
   private volatile boolean closed;
@@ -215,6 +220,10 @@ final class AuditJournal implements AutoCloseable {
     if (segmentBytes < 64) throw new IllegalArgumentException("segmentBytes < 64");
     // The node folder's own name, in case this start created it (once per start, not per segment).
     if (machine) syncDirectory(node.dir().getParent());
+    // A recycled segment an earlier process left holds zeros and records already in the store.
+    try (Stream<Path> files = Files.list(node.dir())) {
+      for (Path f : files.filter(f -> f.getFileName().toString().endsWith(RECYCLED_SUFFIX)).toList()) Files.deleteIfExists(f);
+    }
     AuditJournal j = new AuditJournal(node.dir(), chainId, machine, segmentBytes, node.channel(), node.lock());
     j.rotate(0);
     return j;
@@ -375,6 +384,8 @@ final class AuditJournal implements AutoCloseable {
     int capacity = Math.max(nextCapacity, header.length + needed);
     nextCapacity = (int) Math.min(segmentBytes, 2L * nextCapacity);
     Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
+    Segment reused = reuse(file, capacity);
+    if (reused != null) return reused;
     FileChannel ch = FileChannel.open(file,
         Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
     try {
@@ -399,6 +410,84 @@ final class AuditJournal implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /**
+   * Under prepareLock: the recycled segment under the name {@code file}, when there is one of
+   * {@code capacity} bytes; else null (and a recycled segment of another size is let go). Its file
+   * holds the header and zeros, so it reads as an empty segment under its new name, and its blocks
+   * are written ones: appending to it needs no new block, as a preallocated segment does not.
+   */
+  private Segment reuse(Path file, int capacity) {
+    Segment r = recycled;
+    if (r == null) return null;
+    recycled = null;
+    if (r.capacity != capacity) {
+      discard(r);
+      return null;
+    }
+    try {
+      Files.move(r.file, file);
+      if (machine) syncDirectory(dir); // the new name, as for a new segment
+    } catch (IOException e) {
+      discard(r);
+      return null; // a new segment is created instead
+    }
+    Segment s = new Segment(file, r.channel, r.map, r.capacity, header.length);
+    s.forced = machine ? header.length : 0;
+    return s;
+  }
+
+  /**
+   * Keeps a released segment for {@link #newSegment} instead of deleting it, when it has the full
+   * segment size and no other is kept: renamed out of the journal's files ({@link
+   * #RECYCLED_SUFFIX}, which recovery does not read), then its records overwritten with zeros
+   * (flushed to disk with machine durability, so a crash cannot bring them back under the new name).
+   * Its pages stay in the page cache and mapped, so the appender writes to memory the machine
+   * already has: a new segment's pages are each allocated, zero-filled and faulted in, and freed
+   * again when it is deleted, and on a virtual machine that hands free memory back to its host
+   * every such page is also faulted in anew by the host (bench/README.md, session 13). Indexer
+   * only. Returns false when the segment is not kept (the caller deletes it).
+   */
+  private boolean recycle(Segment s) {
+    if (closed || s.capacity != segmentBytes || s.unmapped) return false;
+    prepareLock.lock();
+    try {
+      if (recycled != null) return false;
+    } finally {
+      prepareLock.unlock();
+    }
+    Path kept = dir.resolve(fileStem(chainId) + RECYCLED_SUFFIX);
+    try {
+      Files.move(s.file, kept);
+      // With machine durability the new name first: a crash must not bring back, under the
+      // segment's old name, records that are partly zeros (recovery would call that damage).
+      if (machine) syncDirectory(dir);
+    } catch (IOException e) {
+      if (!Files.exists(kept)) return false; // not renamed: the caller deletes it as before
+      discard(new Segment(kept, s.channel, s.map, s.capacity, header.length));
+      return true;
+    }
+    Segment r = new Segment(kept, s.channel, s.map, s.capacity, header.length);
+    try {
+      int end = s.end;
+      for (int at = header.length; at < end; at += ZEROS.length) s.map.put(at, ZEROS, 0, Math.min(ZEROS.length, end - at));
+      if (machine) s.map.force(header.length, end - header.length);
+    } catch (InternalError | UncheckedIOException e) {
+      discard(r); // the file failed under its mapping (SIGBUS) or cannot be flushed
+      return true;
+    }
+    prepareLock.lock();
+    try {
+      if (recycled == null && !closed) {
+        recycled = r;
+        return true;
+      }
+    } finally {
+      prepareLock.unlock();
+    }
+    discard(r);
+    return true;
   }
 
   /** Bytes appended so far by this process (a ticket for {@link #sync}). */
@@ -439,8 +528,9 @@ final class AuditJournal implements AutoCloseable {
 
   /**
    * Deletes the segments, other than the one being written, whose events are all at or below
-   * {@code indexedSeq} (in the store). Thread-safe with respect to appends: only the tail segment
-   * is appended to, and it is never deleted here.
+   * {@code indexedSeq} (in the store), or keeps one of them for reuse ({@link #recycle}). Called by
+   * the indexer. Thread-safe with respect to appends: only the tail segment is appended to, and it
+   * is never released here.
    */
   void release(long indexedSeq) {
     List<Segment> done = new ArrayList<>();
@@ -448,6 +538,7 @@ final class AuditJournal implements AutoCloseable {
       while (segments.size() > 1 && segments.peekFirst().lastSeq.get() <= indexedSeq) done.add(segments.pollFirst());
     }
     for (Segment s : done) {
+      if (recycle(s)) continue;
       try {
         unmap(s);
         s.channel.close();
@@ -473,6 +564,8 @@ final class AuditJournal implements AutoCloseable {
     try {
       if (spare != null) discard(spare);
       spare = null;
+      if (recycled != null) discard(recycled);
+      recycled = null;
     } finally {
       prepareLock.unlock();
     }

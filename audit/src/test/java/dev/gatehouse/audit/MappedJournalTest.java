@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The journal as a memory-mapped file: preallocated segments, their zero tails, rotation, and what
@@ -379,6 +381,51 @@ class MappedJournalTest {
       } else {
         assertThat(unsynced).as("with durability process nothing is synced").containsExactlyElementsOf(created);
       }
+    }
+  }
+
+  @ParameterizedTest(name = "machine durability: {0}")
+  @ValueSource(booleans = {false, true})
+  void anIndexedSegmentIsReusedZeroedAndTheJournalStillReadsBackWhole(boolean machine) throws Exception {
+    AuditJournal.NodeLock node = AuditJournal.lockNode(tmp, "gw-1");
+    Path stale = node.dir().resolve("gw-1_0123.recycled"); // left by a killed process
+    Files.write(stale, new byte[] {'G', 'H', 'J', '3', 1, 2, 3});
+    AuditJournal j = AuditJournal.create(node, "gw-1:rc", machine, SMALL);
+    assertThat(stale).doesNotExist();
+    Path recycled = node.dir().resolve("gw-1_rc" + AuditJournal.RECYCLED_SUFFIX);
+    List<AuditEvent> written = new ArrayList<>();
+    String head = AuditEvent.GENESIS;
+    Object recycledInode = null;
+    boolean reused = false;
+    for (int seq = 1; seq <= 300; seq++) {
+      EventBody body = EventBody.of(EventType.SESSION_CLOSED, Instant.parse("2026-11-22T10:00:00Z"), Map.of("n", "v".repeat(seq % 13) + seq));
+      byte[] bytes = CanonicalEncoding.encodeEvent("gw-1:rc", seq, head, body);
+      j.append(seq, bytes, bytes.length);
+      AuditEvent e = AuditEvent.seal("gw-1:rc", seq, head, body);
+      head = e.hash();
+      written.add(e);
+      if (seq % 10 == 0) { // as the indexer does: store, release what is stored, prepare the next segment
+        j.release(seq - 25);
+        if (Files.exists(recycled)) recycledInode = Files.getAttribute(recycled, "unix:ino");
+        j.prepareNext();
+        j.populateAhead();
+        if (recycledInode != null && !Files.exists(recycled)) {
+          for (Path f : segments(node.dir())) reused |= recycledInode.equals(Files.getAttribute(f, "unix:ino"));
+        }
+      }
+    }
+    assertThat(reused).as("a released segment's file became a later segment").isTrue();
+    // What a process killed now leaves: the records not yet released, whole, and nothing stale.
+    List<AuditJournal.Recovered> read = AuditJournal.read(node.dir());
+    assertThat(read).singleElement().satisfies(r -> {
+      assertThat(r.damage()).isEmpty();
+      assertThat(r.events()).isNotEmpty();
+      assertThat(r.events().getFirst().seq()).isLessThanOrEqualTo(300 - 25 + 1);
+      assertThat(r.events()).containsExactlyElementsOf(written.subList((int) r.events().getFirst().seq() - 1, 300));
+    });
+    j.close(true);
+    try (Stream<Path> left = Files.list(node.dir())) {
+      assertThat(left.map(f -> f.getFileName().toString())).containsExactly(".lock");
     }
   }
 }
