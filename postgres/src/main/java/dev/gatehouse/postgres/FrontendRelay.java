@@ -234,6 +234,9 @@ final class FrontendRelay {
       case CopyFail fail -> target.write(frame);
       case FunctionCall call -> functionCall(frame, call);
       case Terminate t -> {
+        // The reason first: the target's side sees its connection close once Terminate is forwarded,
+        // and would otherwise record "connection to resource lost" when it gets there first.
+        s.claimEnding("client terminated the session", Optional.empty());
         s.backend.close(); // forwards Terminate, so the target ends its backend cleanly
         s.end("client terminated the session", Optional.empty());
         return false;

@@ -235,6 +235,19 @@ final class ProxySession {
    * tells the client and closes. Safe from any thread; idempotent.
    */
   void end(String reason, Optional<ErrorResponse> toClient) {
+    claimEnding(reason, toClient);
+    state.shutdown();
+    backend.abort();
+    poke();
+  }
+
+  /**
+   * Records why the session ends, if no reason is recorded yet, without ending anything: for a
+   * reason that is known before the step that ends the session (the client's Terminate, forwarded
+   * before the target's connection closes), so that the target's side, which sees its connection
+   * close, does not record itself as the cause first. {@link #end} must follow.
+   */
+  void claimEnding(String reason, Optional<ErrorResponse> toClient) {
     if (ending.compareAndSet(null, new Ending(reason, toClient))) {
       log.info("session ending: {}", reason);
       // A client that stopped reading would keep the target thread blocked in a write forever.
@@ -247,9 +260,6 @@ final class ProxySession {
         if (running.get() > 0) closeClient();
       });
     }
-    state.shutdown();
-    backend.abort();
-    poke();
   }
 
   Optional<Ending> ending() {
