@@ -169,7 +169,7 @@ final class BackendRelay {
         if (s.clientOutput.failed()) {
           s.end("client connection lost", Optional.empty());
         } else {
-          s.end("connection to resource lost: " + e.getMessage(), fatalRelayed
+          s.end(e.getMessage() == null ? "connection to resource lost" : "connection to resource lost: " + e.getMessage(), fatalRelayed
               ? Optional.empty() : Optional.of(Replies.resourceLost(s.session.resource().name())));
         }
       }
