@@ -343,7 +343,7 @@ report() {
     done
   done
   if [ "$ROUNDS" -gt 1 ]; then
-    # information: each round's own ratio (its two runs a few seconds apart), which the machine's
+    # information: each round's own ratio (its two runs within one round, at most one run apart), which the machine's
     # drift between rounds does not move; the verdict above stays the ratio of the medians
     echo "gh/haproxy of each round (information):"
     for mode in $MODES; do

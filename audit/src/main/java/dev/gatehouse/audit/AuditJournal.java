@@ -457,18 +457,17 @@ final class AuditJournal implements AutoCloseable {
     } finally {
       prepareLock.unlock();
     }
-    Path kept = dir.resolve(fileStem(chainId) + RECYCLED_SUFFIX);
+    Segment r = new Segment(dir.resolve(fileStem(chainId) + RECYCLED_SUFFIX), s.channel, s.map, s.capacity, header.length);
     try {
-      Files.move(s.file, kept);
+      Files.move(s.file, r.file);
       // With machine durability the new name first: a crash must not bring back, under the
       // segment's old name, records that are partly zeros (recovery would call that damage).
       if (machine) syncDirectory(dir);
     } catch (IOException e) {
-      if (!Files.exists(kept)) return false; // not renamed: the caller deletes it as before
-      discard(new Segment(kept, s.channel, s.map, s.capacity, header.length));
+      if (!Files.exists(r.file)) return false; // not renamed: the caller deletes it as before
+      discard(r);
       return true;
     }
-    Segment r = new Segment(kept, s.channel, s.map, s.capacity, header.length);
     try {
       int end = s.end;
       for (int at = header.length; at < end; at += ZEROS.length) s.map.put(at, ZEROS, 0, Math.min(ZEROS.length, end - at));
