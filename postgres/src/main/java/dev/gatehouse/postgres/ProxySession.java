@@ -170,7 +170,8 @@ final class ProxySession {
     FrontendRelay front = new FrontendRelay(this);
     watcher = Thread.ofVirtual().name("pg-expiry-" + id).start(this::watchDeadline);
     RelayLoop.Group group = relayLoop.group();
-    clientPump = group.register(clientChannel, () -> direction(id, () -> front.ready(clientIn)));
+    // The client's side first in a batch: its statements give the target work (RelayLoop).
+    clientPump = group.register(clientChannel, () -> direction(id, () -> front.ready(clientIn)), true);
     backendPump = group.register(backendChannel, () -> direction(id, () -> back.ready(backendIn)));
     if (ending.get() != null) poke(); // ended while registering: the pokes in end() may have found no pump
   }

@@ -136,6 +136,38 @@ class RelayLoopTest {
     assertThat(runs.get()).isEqualTo(2);
   }
 
+  @Test
+  void ofTheChannelsReadyAtOnceTheClientSidesAreHandledFirst() throws Exception {
+    RelayLoop.Group group = loop.group();
+    List<String> order = java.util.Collections.synchronizedList(new ArrayList<>());
+    SocketChannel[][] targets = {pair(), pair(), pair()};
+    SocketChannel[][] clients = {pair(), pair(), pair()};
+    CountDownLatch registered = new CountDownLatch(6);
+    for (int i = 0; i < 3; i++) {
+      String t = "target-" + i, c = "client-" + i;
+      group.register(targets[i][1], reading(targets[i][1], () -> order.add(t)), false);
+      group.register(clients[i][1], reading(clients[i][1], () -> order.add(c)), true);
+    }
+    for (int i = 0; i < 6; i++) group.execute(registered::countDown);
+    await(registered);
+    // Hold the leader in a task while bytes arrive, target sides first, so that one select finds all six ready.
+    CountDownLatch held = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    group.execute(() -> {
+      held.countDown();
+      await(release);
+    });
+    await(held);
+    for (SocketChannel[] p : targets) send(p[0]);
+    for (SocketChannel[] p : clients) send(p[0]);
+    Thread.sleep(200); // loopback delivers at once; this is margin
+    release.countDown();
+
+    assertThat(GatewayHarness.eventually(() -> order.size() == 6)).isTrue();
+    assertThat(order.subList(0, 3)).containsExactlyInAnyOrder("client-0", "client-1", "client-2");
+    assertThat(order.subList(3, 6)).containsExactlyInAnyOrder("target-0", "target-1", "target-2");
+  }
+
   /** A handler that reads what the channel has, then runs {@code onBytes}; done at end of stream. */
   private static RelayLoop.Handler reading(SocketChannel channel, Runnable onBytes) {
     ByteBuffer into = ByteBuffer.allocate(64);
