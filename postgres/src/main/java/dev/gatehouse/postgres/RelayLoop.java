@@ -49,8 +49,9 @@ import org.slf4j.MDC;
  * target answering a statement is most of the machine's time per statement; started first, it
  * runs on another core while the leader relays the rest of the batch, where a target whose
  * statement waited behind the answers to other clients would leave that core idle. In pgbench's
- * prepared mode at 16 clients on 2 cores this was worth 6–8% of throughput, and running the
- * target sides first cost 8% (bench/README.md, session 14).
+ * prepared mode at 16 clients on 2 cores this was worth up to 8% of throughput while the cores
+ * were short of work, and nothing while they were not; running the target sides first cost 8%
+ * (bench/README.md, session 14).
  *
  * <p>Thread-safe.
  */
