@@ -70,6 +70,8 @@ import org.slf4j.LoggerFactory;
  * <p>The only writer of the target socket; never writes to the client.
  */
 final class FrontendRelay {
+  /** Why a session ends when its client sends Terminate (the audit's close reason). */
+  private static final String TERMINATED = "client terminated the session";
   private static final Logger log = LoggerFactory.getLogger(FrontendRelay.class);
 
   /** Stand-in for a denied Query or FunctionCall: fails in the raw parser, before anything runs. */
@@ -236,9 +238,9 @@ final class FrontendRelay {
       case Terminate t -> {
         // The reason first: the target's side sees its connection close once Terminate is forwarded,
         // and would otherwise record "connection to resource lost" when it gets there first.
-        s.claimEnding("client terminated the session", Optional.empty());
+        s.claimEnding(TERMINATED, Optional.empty());
         s.backend.close(); // forwards Terminate, so the target ends its backend cleanly
-        s.end("client terminated the session", Optional.empty());
+        s.end(TERMINATED, Optional.empty());
         return false;
       }
       default -> throw ProtocolException.violation(
