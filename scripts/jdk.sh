@@ -1,4 +1,5 @@
-# Sourced by ./gatehouse and ./run-tests: exports JAVA_HOME pointing at a JDK 21 or newer.
+# Sourced by ./gatehouse and ./run-tests: exports JAVA_HOME pointing at a JDK 21 or newer, and
+# GH_JAVA_MAJOR, its major version.
 # Order: $JAVA_HOME, the java on PATH, then the usual install locations (Debian/Ubuntu, macOS, SDKMAN).
 # Also gh_jvm_options: the JVM options ./gatehouse (and bench/snapshot.sh's frozen builds) run with.
 
@@ -29,11 +30,16 @@ gh_find_jdk() {
     return 1
   fi
   export JAVA_HOME="$best"
+  export GH_JAVA_MAJOR="$best_major"
 }
 
-# Sets GH_JVM_OPTS to the gateway's JVM options (before the user's JAVA_OPTS):
-#   --enable-native-access, --sun-misc-unsafe-memory-access  JNA (libpg_query, posix_fallocate) and
-#                          the SQLite driver, without warnings
+# Sets GH_JVM_OPTS to the gateway's JVM options (before the user's JAVA_OPTS), for the JDK of major
+# version $1 (default: GH_JAVA_MAJOR, else asked of $JAVA_HOME/bin/java). Only options that JDK knows:
+# an unknown one stops the JVM before it starts ("Unrecognized option").
+#   --enable-native-access  JNA (libpg_query, posix_fallocate) and the SQLite driver, without warnings
+#   --sun-misc-unsafe-memory-access=allow  JDK 23 and newer only (JEP 471 added it; JDK 21 and 22
+#                          refuse it): the journal's early unmap and the SQLite driver use
+#                          sun.misc.Unsafe, which those JDKs warn about without it
 #   -XX:+UseSerialGC       one GC thread: the gateway keeps little alive, and on a small machine
 #                          the relay's threads need the CPUs more than a parallel collector does
 #   -Xss1m                 platform threads' stacks
@@ -42,7 +48,13 @@ gh_find_jdk() {
 #                          on 2 MiB pages, fewer TLB misses as the relay allocates (bench/README.md,
 #                          session 8: about 4% less gateway CPU per transaction)
 gh_jvm_options() {
-  GH_JVM_OPTS="--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xss1m"
+  local major=${1:-${GH_JAVA_MAJOR:-}}
+  [ -n "$major" ] || major=$(gh_java_major "$JAVA_HOME/bin/java")
+  GH_JVM_OPTS="--enable-native-access=ALL-UNNAMED"
+  if [ "$major" -ge 23 ]; then
+    GH_JVM_OPTS="$GH_JVM_OPTS --sun-misc-unsafe-memory-access=allow"
+  fi
+  GH_JVM_OPTS="$GH_JVM_OPTS -XX:+UseSerialGC -Xss1m"
   local thp=/sys/kernel/mm/transparent_hugepage/enabled
   if [ -r "$thp" ] && grep -Eq '\[(always|madvise)\]' "$thp"; then
     GH_JVM_OPTS="$GH_JVM_OPTS -XX:+UseTransparentHugePages"

@@ -1,0 +1,79 @@
+package dev.gatehouse.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The JVM options {@code ./gatehouse} starts the gateway with ({@code gh_jvm_options} in
+ * scripts/jdk.sh) are ones the chosen JDK knows: a JVM stops before it starts on an option it does
+ * not know, so an option of a newer JDK would make the gateway unusable on the JDK 21 the README
+ * promises.
+ */
+class LauncherJvmOptionsTest {
+  private static final Path JDK_SH = Path.of("..", "scripts", "jdk.sh").toAbsolutePath().normalize();
+  private static final String UNSAFE = "--sun-misc-unsafe-memory-access=allow";
+
+  @Test
+  void theJdkRunningTheTestsStartsWithTheOptionsComputedForIt() throws Exception {
+    Path home = Path.of(System.getProperty("java.home"));
+    Result r = jvmWithOptions(home);
+    assertThat(r.exit).as("java -version with gh_jvm_options' options:\n%s", r.output).isZero();
+  }
+
+  @Test
+  void everyOtherJdkOnTheMachineStartsWithTheOptionsComputedForIt() throws Exception {
+    // JDKs older than 23 (17 here, standing in for 21 and 22) refuse the option JEP 471 added.
+    List<Path> homes = new ArrayList<>();
+    Path jvms = Path.of("/usr/lib/jvm");
+    if (Files.isDirectory(jvms)) {
+      try (Stream<Path> s = Files.list(jvms)) {
+        s.filter(p -> Files.isExecutable(p.resolve("bin/java")) && !Files.isSymbolicLink(p)).sorted().forEach(homes::add);
+      }
+    }
+    for (Path home : homes) {
+      Result r = jvmWithOptions(home);
+      assertThat(r.exit).as("%s: java -version with gh_jvm_options' options:\n%s", home, r.output).isZero();
+    }
+  }
+
+  @Test
+  void theUnsafeMemoryAccessOptionIsGivenOnlyToJdksThatKnowIt() throws Exception {
+    assertThat(options(21)).contains("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC").doesNotContain(UNSAFE);
+    assertThat(options(22)).doesNotContain(UNSAFE);
+    assertThat(options(23)).contains(UNSAFE);
+    assertThat(options(25)).contains(UNSAFE, "-XX:+UseSerialGC");
+  }
+
+  private static String options(int major) throws Exception {
+    Result r = bash(". '" + JDK_SH + "' && gh_jvm_options " + major + " && printf '%s' \"$GH_JVM_OPTS\"");
+    assertThat(r.exit).as(r.output).isZero();
+    return r.output;
+  }
+
+  /** java -version of {@code home}, with the options gh_jvm_options computes for that JDK (its major asked of it). */
+  private static Result jvmWithOptions(Path home) throws Exception {
+    return bash("unset GH_JAVA_MAJOR; export JAVA_HOME='" + home + "'; . '" + JDK_SH + "' && gh_jvm_options"
+        + " && \"$JAVA_HOME/bin/java\" $GH_JVM_OPTS -version 2>&1");
+  }
+
+  private record Result(int exit, String output) {}
+
+  private static Result bash(String script) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("bash did not finish: " + script);
+    }
+    return new Result(p.exitValue(), out);
+  }
+}
