@@ -39,7 +39,8 @@ gh_find_jdk() {
 #   --enable-native-access  JNA (libpg_query, posix_fallocate) and the SQLite driver, without warnings
 #   --sun-misc-unsafe-memory-access=allow  JDK 23 and newer only (JEP 471 added it; JDK 21 and 22
 #                          refuse it): the journal's early unmap and the SQLite driver use
-#                          sun.misc.Unsafe, which those JDKs warn about without it
+#                          sun.misc.Unsafe's memory access, which JDK 24 and newer warn about
+#                          without it
 #   -XX:+UseSerialGC       one GC thread: the gateway keeps little alive, and on a small machine
 #                          the relay's threads need the CPUs more than a parallel collector does
 #   -Xss1m                 platform threads' stacks
