@@ -34,7 +34,8 @@ gh_find_jdk() {
 }
 
 # Sets GH_JVM_OPTS to the gateway's JVM options (before the user's JAVA_OPTS), for the JDK of major
-# version $1 (default: GH_JAVA_MAJOR, else asked of $JAVA_HOME/bin/java). Only options that JDK knows:
+# version $1 (default: GH_JAVA_MAJOR, else asked of $JAVA_HOME/bin/java, else of the JDK gh_find_jdk
+# finds, which it then exports). Only options that JDK knows:
 # an unknown one stops the JVM before it starts ("Unrecognized option").
 #   --enable-native-access  JNA (libpg_query, posix_fallocate) and the SQLite driver, without warnings
 #   --sun-misc-unsafe-memory-access=allow  JDK 23 and newer only (JEP 471 added it; JDK 21 and 22
@@ -50,7 +51,14 @@ gh_find_jdk() {
 #                          session 8: about 4% less gateway CPU per transaction)
 gh_jvm_options() {
   local major=${1:-${GH_JAVA_MAJOR:-}}
-  [ -n "$major" ] || major=$(gh_java_major "$JAVA_HOME/bin/java")
+  if [ -z "$major" ]; then
+    if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+      major=$(gh_java_major "$JAVA_HOME/bin/java")
+    else
+      gh_find_jdk || return 1
+      major=$GH_JAVA_MAJOR
+    fi
+  fi
   GH_JVM_OPTS="--enable-native-access=ALL-UNNAMED"
   if [ "$major" -ge 23 ]; then
     GH_JVM_OPTS="$GH_JVM_OPTS --sun-misc-unsafe-memory-access=allow"

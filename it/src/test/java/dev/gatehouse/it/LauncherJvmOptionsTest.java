@@ -54,6 +54,16 @@ class LauncherJvmOptionsTest {
     assertThat(options(25)).contains(UNSAFE, "-XX:+UseSerialGC");
   }
 
+  @Test
+  void withoutAJavaHomeTheOptionsAreThoseOfTheJdkItWouldFind() throws Exception {
+    // As bench/idle-sessions.sh calls it: no gh_find_jdk before, no JAVA_HOME, under set -u.
+    Path bin = Path.of(System.getProperty("java.home"), "bin");
+    Result r = bash("set -euo pipefail; unset JAVA_HOME GH_JAVA_MAJOR; export PATH='" + bin + "':\"$PATH\"; . '" + JDK_SH + "'"
+        + "; gh_jvm_options; printf '%s' \"$GH_JVM_OPTS\"");
+    assertThat(r.exit).as(r.output).isZero();
+    assertThat(r.output).contains("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC");
+  }
+
   private static String options(int major) throws Exception {
     Result r = bash(". '" + JDK_SH + "' && gh_jvm_options " + major + " && printf '%s' \"$GH_JVM_OPTS\"");
     assertThat(r.exit).as(r.output).isZero();
