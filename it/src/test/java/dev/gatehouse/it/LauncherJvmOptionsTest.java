@@ -2,13 +2,12 @@ package dev.gatehouse.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import dev.gatehouse.testkit.Psql;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -25,12 +24,12 @@ class LauncherJvmOptionsTest {
   @Test
   void theJdkRunningTheTestsStartsWithTheOptionsComputedForIt() throws Exception {
     Path home = Path.of(System.getProperty("java.home"));
-    Result r = jvmWithOptions(home);
-    assertThat(r.exit).as("java -version with gh_jvm_options' options:\n%s", r.output).isZero();
+    Psql.Result r = jvmWithOptions(home);
+    assertThat(r.exitCode()).as("java -version with gh_jvm_options' options:\n%s", r.stdout()).isZero();
   }
 
   @Test
-  void everyOtherJdkOnTheMachineStartsWithTheOptionsComputedForIt() throws Exception {
+  void everyJdkUnderUsrLibJvmStartsWithTheOptionsComputedForIt() throws Exception {
     // JDKs older than 23 refuse the option JEP 471 added: a JDK 17 found here stands in for 21 and 22
     // (./gatehouse never picks it). JDKs before 17 lack --enable-native-access and are not checked.
     List<Path> homes = new ArrayList<>();
@@ -41,8 +40,8 @@ class LauncherJvmOptionsTest {
       }
     }
     for (Path home : homes) {
-      Result r = jvmWithOptions(home);
-      assertThat(r.exit).as("%s: java -version with gh_jvm_options' options:\n%s", home, r.output).isZero();
+      Psql.Result r = jvmWithOptions(home);
+      assertThat(r.exitCode()).as("%s: java -version with gh_jvm_options' options:\n%s", home, r.stdout()).isZero();
     }
   }
 
@@ -58,34 +57,31 @@ class LauncherJvmOptionsTest {
   void withoutAJavaHomeTheOptionsAreThoseOfTheJdkItWouldFind() throws Exception {
     // As bench/idle-sessions.sh calls it: no gh_find_jdk before, no JAVA_HOME, under set -u.
     Path bin = Path.of(System.getProperty("java.home"), "bin");
-    Result r = bash("set -euo pipefail; unset JAVA_HOME GH_JAVA_MAJOR; export PATH='" + bin + "':\"$PATH\"; . '" + JDK_SH + "'"
-        + "; gh_jvm_options; printf '%s' \"$GH_JVM_OPTS\"");
-    assertThat(r.exit).as(r.output).isZero();
-    assertThat(r.output).contains("--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC");
+    Psql.Result r = bash("set -euo pipefail; unset JAVA_HOME GH_JAVA_MAJOR; export PATH='" + bin + "':\"$PATH\"; . '" + JDK_SH + "'"
+        + "; gh_jvm_options; printf '%s|%s' \"$GH_JAVA_MAJOR\" \"$GH_JVM_OPTS\"");
+    assertThat(r.exitCode()).as(r.stdout()).isZero();
+    String[] found = r.stdout().split("\\|", 2);
+    int major = Integer.parseInt(found[0]);
+    assertThat(major).as("the JDK gh_find_jdk found").isGreaterThanOrEqualTo(21);
+    assertThat(found[1]).as("options for JDK %d", major).isEqualTo(options(major));
   }
 
-  private static String options(int major) throws Exception {
-    Result r = bash(". '" + JDK_SH + "' && gh_jvm_options " + major + " && printf '%s' \"$GH_JVM_OPTS\"");
-    assertThat(r.exit).as(r.output).isZero();
-    return r.output;
+  private static String options(int major) {
+    Psql.Result r = bash(". '" + JDK_SH + "' && gh_jvm_options " + major + " && printf '%s' \"$GH_JVM_OPTS\"");
+    assertThat(r.exitCode()).as(r.stdout()).isZero();
+    return r.stdout();
   }
 
   /** java -version of {@code home}, with the options gh_jvm_options computes for that JDK (its major asked of it). */
-  private static Result jvmWithOptions(Path home) throws Exception {
+  private static Psql.Result jvmWithOptions(Path home) {
     return bash("unset GH_JAVA_MAJOR; export JAVA_HOME='" + home + "'; . '" + JDK_SH + "'"
         + " && if [ \"$(gh_java_major \"$JAVA_HOME/bin/java\")\" -lt 17 ]; then echo 'before JDK 17: not checked'; exit 0; fi"
         + " && gh_jvm_options && \"$JAVA_HOME/bin/java\" $GH_JVM_OPTS -version 2>&1");
   }
 
-  private record Result(int exit, String output) {}
-
-  private static Result bash(String script) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("bash", "-c", script).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(60, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      throw new AssertionError("bash did not finish: " + script);
-    }
-    return new Result(p.exitValue(), out);
+  /** Runs {@code script} in bash, its stderr merged into its stdout. */
+  private static Psql.Result bash(String script) {
+    return Psql.Processes.run(new ProcessBuilder("bash", "-c", script).redirectErrorStream(true), new byte[0],
+        Duration.ofSeconds(60), "bash -c " + script);
   }
 }

@@ -235,11 +235,14 @@ public final class Psql {
     return "Psql[" + redacted(conninfo) + (password.isPresent() ? ", with password" : "") + "]";
   }
 
-  /** Running a child process to completion, bounded in time, leaving nothing behind. */
-  static final class Processes {
+  /**
+   * Running a child process to completion, bounded in time, leaving nothing behind (its
+   * descendants are killed too); also for tests that run other programs than psql.
+   */
+  public static final class Processes {
     private Processes() {}
 
-    static Result run(ProcessBuilder pb, byte[] stdin, java.time.Duration timeout, String what) {
+    public static Result run(ProcessBuilder pb, byte[] stdin, java.time.Duration timeout, String what) {
       Process process;
       try {
         process = pb.start();
