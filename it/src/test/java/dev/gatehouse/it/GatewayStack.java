@@ -79,21 +79,28 @@ final class GatewayStack implements AutoCloseable {
    * @param durability the audit log's ({@code process} or {@code machine})
    * @param listenerTls the PostgreSQL listener's TLS mode ({@code auto}, or {@code off} for plaintext)
    */
-  record Settings(int maxPerUser, Duration tokenGrace, String durability, String listenerTls, int maxStartups) {
-    static final Settings DEFAULT = new Settings(20, Duration.ZERO, "process", "auto", 512);
+  record Settings(int maxPerUser, Duration tokenGrace, String durability, String listenerTls, int maxStartups,
+      int nodeId, String peers) {
+    static final Settings DEFAULT = new Settings(20, Duration.ZERO, "process", "auto", 512, 3, "[]");
 
     Settings(int maxPerUser, Duration tokenGrace) {
-      this(maxPerUser, tokenGrace, DEFAULT.durability(), DEFAULT.listenerTls(), DEFAULT.maxStartups());
+      this(maxPerUser, tokenGrace, DEFAULT.durability(), DEFAULT.listenerTls(), DEFAULT.maxStartups(),
+          DEFAULT.nodeId(), DEFAULT.peers());
     }
 
     /** Plaintext clients (on loopback), the audit log with {@code durability}. */
     Settings plaintextWithDurability(String newDurability) {
-      return new Settings(maxPerUser, tokenGrace, newDurability, "off", maxStartups);
+      return new Settings(maxPerUser, tokenGrace, newDurability, "off", maxStartups, nodeId, peers);
     }
 
     /** At most {@code max} connections in startup at once ({@code listeners.postgres.maxStartups}). */
     Settings withMaxStartups(int max) {
-      return new Settings(maxPerUser, tokenGrace, durability, listenerTls, max);
+      return new Settings(maxPerUser, tokenGrace, durability, listenerTls, max, nodeId, peers);
+    }
+
+    /** Node {@code id} of a cluster, with {@code node.peers} as this YAML flow sequence. */
+    Settings asNode(int id, String peersYaml) {
+      return new Settings(maxPerUser, tokenGrace, durability, listenerTls, maxStartups, id, peersYaml);
     }
   }
 
@@ -157,7 +164,7 @@ final class GatewayStack implements AutoCloseable {
       Files.writeString(dir.resolve("policy.yaml"), PolicySource.demo().text());
       String yaml = """
           # Written by the end-to-end tests: the configuration a user would write.
-          node: {id: 3, dataDir: data}
+          node: {id: %d, dataDir: data, peers: %s}
           listeners:
             postgres:
               bind: 127.0.0.1
@@ -192,7 +199,7 @@ final class GatewayStack implements AutoCloseable {
           audit:
             durability: %s
             checkpointEvery: 50
-          """.formatted(settings.listenerTls(), settings.maxStartups(), ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
+          """.formatted(settings.nodeId(), settings.peers(), settings.listenerTls(), settings.maxStartups(), ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
           RESOURCE, target.host(), target.port(), target.database(), target.user(), target.tlsMode(),
           target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse(""), settings.durability());
       Path config = dir.resolve("gatehouse.yaml");

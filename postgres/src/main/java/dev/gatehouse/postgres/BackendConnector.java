@@ -185,11 +185,38 @@ public final class BackendConnector {
    */
   public void cancel(PostgresTarget target, int processId, byte[] secretKey) {
     Objects.requireNonNull(target, "target == null");
-    CancelRequest request = new CancelRequest(processId, secretKey.clone());
-    Socket socket = null;
     try {
-      socket = open(target);
-      Socket channel = target.tls().enabled() ? startTls(socket, target) : socket;
+      sendCancel(target.host(), target.port(), target.tls(), "target " + target.address(),
+          new CancelRequest(processId, secretKey.clone()));
+    } catch (IOException | RuntimeException e) {
+      log.debug("cancel request to target {} failed: {}", target.address(), e.getMessage());
+    }
+  }
+
+  /**
+   * Passes a cancel request on to the node of the cluster that minted its key, as a relayed
+   * CancelRequest (Gatehouse's own request code), which that node never passes on again. Waits, as
+   * {@link #cancel} does, until the peer closes the connection: it has then forwarded the request
+   * to its target.
+   *
+   * @return whether the request reached the peer; when not, why, for the log (never the key)
+   */
+  public Optional<String> forwardCancel(PeerNode peer, int processId, byte[] secretKey) {
+    Objects.requireNonNull(peer, "peer == null");
+    try {
+      sendCancel(peer.host(), peer.port(), peer.tls(), "peer node " + peer.id() + " at " + peer.address(),
+          new CancelRequest(processId, secretKey.clone(), true));
+      return Optional.empty();
+    } catch (IOException | RuntimeException e) {
+      return Optional.of(String.valueOf(e.getMessage()));
+    }
+  }
+
+  /** One CancelRequest on a new connection (TLS first when {@code tls} asks), then wait for the close. */
+  private void sendCancel(String host, int port, TargetTls tls, String what, CancelRequest request) throws IOException {
+    Socket socket = open(host, port, what);
+    try {
+      Socket channel = tls.enabled() ? startTls(socket, host, port, tls, what) : socket;
       MessageWriter writer = new MessageWriter(channel.getOutputStream());
       writer.write(request);
       writer.flush();
@@ -198,25 +225,22 @@ public final class BackendConnector {
       while (in.read() >= 0) {
         // nothing is expected; drain until close
       }
-    } catch (IOException | RuntimeException e) {
-      log.debug("cancel request to target {} failed: {}", target.address(), e.getMessage());
     } finally {
-      if (socket != null) closeQuietly(socket);
+      closeQuietly(socket);
     }
   }
 
-  private Socket open(PostgresTarget target) {
+  private Socket open(String host, int port, String what) {
     Socket socket = new Socket();
     try {
       socket.setTcpNoDelay(true);
       socket.setKeepAlive(true);
-      socket.connect(new InetSocketAddress(target.host(), target.port()), (int) connectTimeout.toMillis());
+      socket.connect(new InetSocketAddress(host, port), (int) connectTimeout.toMillis());
       socket.setSoTimeout((int) startupTimeout.toMillis());
       return socket;
     } catch (IOException e) {
       closeQuietly(socket);
-      throw new PostgresGatewayException(
-          "08001", "could not connect to target " + target.address() + ": " + e.getMessage(), e);
+      throw new PostgresGatewayException("08001", "could not connect to " + what + ": " + e.getMessage(), e);
     }
   }
 
@@ -254,27 +278,24 @@ public final class BackendConnector {
    * them), never be taken as the server's messages (libpq CVE-2021-23222).
    */
   private static Socket startTls(Socket socket, PostgresTarget target) throws IOException {
+    return startTls(socket, target.host(), target.port(), target.tls(), "target " + target.address());
+  }
+
+  private static Socket startTls(Socket socket, String host, int port, TargetTls tls, String what) throws IOException {
     MessageWriter writer = new MessageWriter(socket.getOutputStream());
     writer.write(SSLRequest.INSTANCE);
     writer.flush();
     int answer = socket.getInputStream().read();
     return switch (answer) {
-      case 'S' -> target.tls().handshake(socket, target.host(), target.port());
+      case 'S' -> tls.handshake(socket, host, port);
       case 'N' ->
           throw new PostgresGatewayException(
               "08001",
-              "target "
-                  + target.address()
-                  + " does not accept TLS (answered N to SSLRequest) but tls mode is "
-                  + target.tls().mode()
+              what + " does not accept TLS (answered N to SSLRequest) but tls mode is " + tls.mode()
                   + ": refusing to continue in clear");
-      case -1 ->
-          throw new PostgresGatewayException(
-              "08006", "target " + target.address() + " closed the connection after SSLRequest");
+      case -1 -> throw new PostgresGatewayException("08006", what + " closed the connection after SSLRequest");
       default ->
-          throw new PostgresGatewayException(
-              "08P01",
-              "target " + target.address() + " answered SSLRequest with byte " + answer + ", not S or N");
+          throw new PostgresGatewayException("08P01", what + " answered SSLRequest with byte " + answer + ", not S or N");
     };
   }
 

@@ -58,7 +58,8 @@ import org.slf4j.MDC;
  *       sslnegotiation=direct}, libpq 17: the connection starts with a TLS ClientHello) is
  *       accepted when TLS is configured and the client negotiates ALPN {@code postgresql};
  *   <li>CancelRequest: forwarded to the session's backend when the key is one this node minted,
- *       answered with silence either way;
+ *       passed on to the node that minted it when that is a configured peer, answered with silence
+ *       either way;
  *   <li>StartupMessage: protocol 3.0 (3.x above 0 gets NegotiateProtocolVersion 3.0), parameters
  *       through {@link StartupParameters};
  *   <li>AuthenticationCleartextPassword: the password is the token, checked by {@link
@@ -330,15 +331,39 @@ final class ClientStartup {
     return new Handoff(proxy);
   }
 
+  /**
+   * A cancel request: acted on when this node minted the key; passed on (once) to the node that
+   * did when that is a configured peer; dropped otherwise. The client hears nothing either way, as
+   * from PostgreSQL, and no log line carries the key's secret.
+   */
   private void cancel(CancelRequest request) {
+    int node = CancelKeys.nodeOf(request.processId());
+    int self = gateway.config().nodeId();
+    if (node != self) {
+      if (request.relayed()) {
+        // Passed on by a peer that believes this is node `node`: its node.peers is wrong. Passing it
+        // on again could bounce it between misconfigured nodes for ever.
+        log.warn("a peer at {} passed on a cancel request for node {}, but this is node {}: check its node.peers",
+            clientAddress, node, self);
+        return;
+      }
+      PeerNode peer = gateway.config().peers().get(node);
+      if (peer == null) {
+        log.info("cancel request from {} for a key of node {}, which is not among this node's peers: ignored",
+            clientAddress, node);
+        return;
+      }
+      Optional<String> failure = gateway.connector().forwardCancel(peer, request.processId(), request.secretKey());
+      if (failure.isPresent()) {
+        log.warn("could not pass a cancel request on to node {} at {}: {}", node, peer.address(), failure.get());
+      } else {
+        log.info("cancel request from {} passed on to node {} at {}", clientAddress, node, peer.address());
+      }
+      return;
+    }
     Optional<CancelKeys.Entry> entry = gateway.cancelKeys().find(request.processId(), request.secretKey());
     if (entry.isEmpty()) {
-      if (CancelKeys.nodeOf(request.processId()) != gateway.config().nodeId()) {
-        log.info("cancel request for a key minted by node {}; forwarding between nodes is not supported yet",
-            CancelKeys.nodeOf(request.processId()));
-      } else {
-        log.info("cancel request from {} with an unknown key: ignored", clientAddress);
-      }
+      log.info("cancel request from {} with an unknown key: ignored", clientAddress);
       return;
     }
     BackendKeyData key = entry.get().backendKey();

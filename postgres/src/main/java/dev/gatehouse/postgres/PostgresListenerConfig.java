@@ -3,6 +3,9 @@ package dev.gatehouse.postgres;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -27,6 +30,8 @@ import javax.net.ssl.SSLContext;
  *     cancel request to the node holding the session
  * @param maxStartups connections that may be in startup at once (each holds a platform thread
  *     until it is admitted, refused or times out); more are refused with {@code 53300}
+ * @param peers the other nodes of the cluster by node id: a cancel request for a key one of them
+ *     minted is passed on to it (none: such requests are dropped, as are those of unknown nodes)
  */
 public record PostgresListenerConfig(
     String bindHost,
@@ -38,7 +43,8 @@ public record PostgresListenerConfig(
     int maxMessageLength,
     int maxStartupLength,
     int nodeId,
-    int maxStartups) {
+    int maxStartups,
+    Map<Integer, PeerNode> peers) {
 
   public static final int DEFAULT_PORT = 15432;
   public static final Duration DEFAULT_STARTUP_TIMEOUT = Duration.ofSeconds(10);
@@ -66,6 +72,15 @@ public record PostgresListenerConfig(
     if (maxStartups < 1 || maxStartups > MAX_MAX_STARTUPS) {
       throw new IllegalArgumentException("maxStartups out of range 1.." + MAX_MAX_STARTUPS + ": " + maxStartups);
     }
+    peers = Map.copyOf(peers);
+    for (Map.Entry<Integer, PeerNode> peer : peers.entrySet()) {
+      if (peer.getKey() != peer.getValue().id()) {
+        throw new IllegalArgumentException("peer " + peer.getValue().id() + " listed under node id " + peer.getKey());
+      }
+      if (peer.getKey() == nodeId) {
+        throw new IllegalArgumentException("node " + nodeId + " lists itself among its peers");
+      }
+    }
     if (requireTls && tls.isEmpty()) {
       throw new IllegalArgumentException("requireTls is set but no TLS context is configured");
     }
@@ -76,37 +91,60 @@ public record PostgresListenerConfig(
     }
   }
 
+  /** As above, without peers (a single node). */
+  public PostgresListenerConfig(String bindHost, int port, Optional<SSLContext> tls, boolean requireTls,
+      Set<String> proxyProtocolFrom, Duration startupTimeout, int maxMessageLength, int maxStartupLength,
+      int nodeId, int maxStartups) {
+    this(bindHost, port, tls, requireTls, proxyProtocolFrom, startupTimeout, maxMessageLength, maxStartupLength,
+        nodeId, maxStartups, Map.of());
+  }
+
   /** A plaintext listener on 127.0.0.1 with the defaults; for tests and the demo. */
   public static PostgresListenerConfig loopback(int port) {
     return new PostgresListenerConfig("127.0.0.1", port, Optional.empty(), false, Set.of(),
         DEFAULT_STARTUP_TIMEOUT, DEFAULT_MAX_MESSAGE_LENGTH, DEFAULT_MAX_STARTUP_LENGTH, 0, DEFAULT_MAX_STARTUPS);
   }
 
+  /**
+   * This configuration as node {@code id} of a cluster whose other nodes are {@code others}.
+   *
+   * @throws IllegalArgumentException when two peers share an id, or one has this node's id
+   */
+  public PostgresListenerConfig withNode(int id, Collection<PeerNode> others) {
+    Map<Integer, PeerNode> byId = new HashMap<>();
+    for (PeerNode peer : others) {
+      if (byId.put(peer.id(), peer) != null) throw new IllegalArgumentException("two peers have node id " + peer.id());
+    }
+    return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
+        startupTimeout, maxMessageLength, maxStartupLength, id, maxStartups, byId);
+  }
+
   /** This configuration with another TLS setting. */
   public PostgresListenerConfig withTls(Optional<SSLContext> newTls, boolean newRequireTls) {
     return new PostgresListenerConfig(bindHost, port, newTls, newRequireTls, proxyProtocolFrom,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, peers);
   }
 
   /** This configuration with another startup timeout. */
   public PostgresListenerConfig withStartupTimeout(Duration timeout) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
-        timeout, maxMessageLength, maxStartupLength, nodeId, maxStartups);
+        timeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, peers);
   }
 
   /** This configuration with another limit of connections in startup at once. */
   public PostgresListenerConfig withMaxStartups(int max) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId, max);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, max, peers);
   }
 
   /** This configuration trusting PROXY protocol headers from these addresses. */
   public PostgresListenerConfig withProxyProtocolFrom(Set<String> addresses) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, addresses,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, peers);
   }
 
-  private static boolean isLoopback(String host) {
+  /** Whether {@code host} is {@code localhost} or a literal loopback address (never resolved). */
+  static boolean isLoopback(String host) {
     if (host.equalsIgnoreCase("localhost")) return true;
     try {
       // Literal addresses only: resolving a name here would make the check depend on DNS.

@@ -8,7 +8,6 @@ import dev.gatehouse.postgres.wire.BackendKeyData;
 import dev.gatehouse.postgres.wire.BackendMessage;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.BindComplete;
-import dev.gatehouse.postgres.wire.CancelRequest;
 import dev.gatehouse.postgres.wire.CommandComplete;
 import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.Describe;
@@ -258,18 +257,12 @@ class GatewayProtocolTest {
       assertThat(GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0)).isTrue();
       byte[] wrong = key.secretKey().clone();
       wrong[0] ^= 1;
-      try (RawClient cancel = new RawClient(h.gateway.port())) {
-        cancel.send(new CancelRequest(key.processId(), wrong));
-        assertThat(cancel.untilClosed()).isEmpty(); // never an answer
-      }
+      assertThat(RawClient.cancel(h.gateway.port(), key.processId(), wrong)).isEmpty(); // never an answer
       assertThat(RawClient.firstError(c.untilReady())).isEmpty(); // the sleep ran to its end
 
       c.send(new Query("SELECT pg_sleep(60)"));
       assertThat(GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0)).isTrue();
-      try (RawClient cancel = new RawClient(h.gateway.port())) {
-        cancel.send(new CancelRequest(key.processId(), key.secretKey()));
-        assertThat(cancel.untilClosed()).isEmpty();
-      }
+      assertThat(RawClient.cancel(h.gateway.port(), key.processId(), key.secretKey())).isEmpty();
       assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("57014");
     }
   }

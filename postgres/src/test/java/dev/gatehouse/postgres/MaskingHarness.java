@@ -21,6 +21,7 @@ import dev.gatehouse.masking.MaskingRules.Style;
 import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.testkit.PostgresFixture;
 import dev.gatehouse.testkit.Psql;
+import dev.gatehouse.testkit.TcpRelay;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.sql.Connection;
@@ -37,7 +38,7 @@ import java.util.Set;
 
 /**
  * A gateway with masking rules in front of a database of customers holding personal data, reached
- * through a {@link RecordingRelay} so tests can scan every byte a client received. Policy: alice
+ * through a {@link TcpRelay} so tests can scan every byte a client received. Policy: alice
  * (group dev) gets every statement masked by rules email, card, phone and ssn; dana (group dba)
  * sees clear data (the exemption is policy's, as an {@code unless} would write it); DROP and
  * fast-path calls are denied.
@@ -72,8 +73,8 @@ final class MaskingHarness implements AutoCloseable {
   final GatewayHarness.RecordingAudit audit = new GatewayHarness.RecordingAudit();
   final PostgresGateway gateway;
   /** alice's clients connect through this relay; dana's through {@link #clearRelay}. */
-  final RecordingRelay relay;
-  final RecordingRelay clearRelay;
+  final TcpRelay relay;
+  final TcpRelay clearRelay;
 
   MaskingHarness() {
     this(defaultRules());
@@ -116,8 +117,8 @@ final class MaskingHarness implements AutoCloseable {
         Masking.compile(rules, Optional.of(Secret.of("k".repeat(32)))), Duration.ofSeconds(60));
     gateway.start();
     try {
-      relay = new RecordingRelay(gateway.port());
-      clearRelay = new RecordingRelay(gateway.port());
+      relay = new TcpRelay(gateway.port());
+      clearRelay = new TcpRelay(gateway.port());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

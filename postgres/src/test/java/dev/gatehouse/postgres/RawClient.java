@@ -4,6 +4,7 @@ import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
 import dev.gatehouse.postgres.wire.BackendCodec;
 import dev.gatehouse.postgres.wire.BackendKeyData;
 import dev.gatehouse.postgres.wire.BackendMessage;
+import dev.gatehouse.postgres.wire.CancelRequest;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Frame;
 import dev.gatehouse.postgres.wire.FrameReader;
@@ -91,6 +92,14 @@ final class RawClient implements AutoCloseable {
       // a reset counts as closed
     }
     return got;
+  }
+
+  /** Sends a CancelRequest on a new connection to {@code port}; returns what came back before the close. */
+  static List<BackendMessage> cancel(int port, int processId, byte[] secretKey) throws IOException {
+    try (RawClient c = new RawClient(port)) {
+      c.send(new CancelRequest(processId, secretKey));
+      return c.untilClosed();
+    }
   }
 
   /** Logs in with the harness token; returns the cancel key the gateway handed out. */

@@ -97,6 +97,24 @@ public final class ConfigLoader {
     var node = config.node();
     if (node.id() < 0 || node.id() > 255) throw new ConfigException(name, "node.id", "must be 0..255, was " + node.id());
     Path dataDir = base.resolve(node.dataDir()).normalize();
+    Set<Integer> peerIds = new HashSet<>();
+    for (int i = 0; i < node.peers().size(); i++) {
+      var peer = node.peers().get(i);
+      String key = "node.peers[" + i + "]";
+      if (peer == null) throw new ConfigException(name, key, "is empty");
+      if (peer.id() < 0 || peer.id() > 255) {
+        throw new ConfigException(name, key + ".id", peer.id() == -1 ? "is required (the peer's node.id)" : "must be 0..255, was " + peer.id());
+      }
+      if (peer.id().equals(node.id())) throw new ConfigException(name, key + ".id", "is this node's own id " + node.id());
+      if (!peerIds.add(peer.id())) throw new ConfigException(name, key + ".id", "duplicate peer id " + peer.id());
+      if (peer.host().isBlank()) throw new ConfigException(name, key + ".host", "is required");
+      if (peer.port() < 1 || peer.port() > 65535) throw new ConfigException(name, key + ".port", "must be 1..65535, was " + peer.port());
+      targetTls(name, key + ".tls", peer.tls(), base);
+      if (peer.tls().mode().equals("disable") && !loopback(peer.host())) {
+        throw new ConfigException(name, key + ".tls.mode",
+            "disable is allowed only towards a loopback address (host is " + peer.host() + "): cancel keys are secrets");
+      }
+    }
 
     var pg = config.listeners().postgres();
     port(name, "listeners.postgres.port", pg.port());
@@ -173,10 +191,7 @@ public final class ConfigLoader {
       port(name, key + ".port", r.port());
       if (r.database().isBlank()) throw new ConfigException(name, key + ".database", "is required");
       if (r.user().isBlank()) throw new ConfigException(name, key + ".user", "is required");
-      if (!Set.of("verify-full", "require", "disable").contains(r.tls().mode())) {
-        throw new ConfigException(name, key + ".tls.mode", "must be verify-full, require or disable, was " + r.tls().mode());
-      }
-      if (!r.tls().ca().isEmpty()) existing(name, key + ".tls.ca", r.tls().ca(), base);
+      targetTls(name, key + ".tls", r.tls(), base);
       passwords.put(r.name(), secret(name, key + ".password", r.password(), base));
     }
     for (int i = 0; i < config.policy().files().size(); i++) {
@@ -227,6 +242,13 @@ public final class ConfigLoader {
     } catch (IllegalArgumentException e) {
       throw new ConfigException(file, key, e.getMessage());
     }
+  }
+
+  private static void targetTls(String file, String key, GatehouseConfig.TargetTlsConfig tls, Path base) {
+    if (!Set.of("verify-full", "require", "disable").contains(tls.mode())) {
+      throw new ConfigException(file, key + ".mode", "must be verify-full, require or disable, was " + tls.mode());
+    }
+    if (!tls.ca().isEmpty()) existing(file, key + ".ca", tls.ca(), base);
   }
 
   private static void port(String file, String key, int port) {

@@ -15,6 +15,7 @@ import dev.gatehouse.policy.PolicyLoader;
 import dev.gatehouse.policy.PolicyWatcher;
 import dev.gatehouse.policy.ReloadingPolicy;
 import dev.gatehouse.postgres.BackendConnector;
+import dev.gatehouse.postgres.PeerNode;
 import dev.gatehouse.postgres.PostgresGateway;
 import dev.gatehouse.postgres.PostgresListenerConfig;
 import dev.gatehouse.postgres.PostgresTarget;
@@ -151,7 +152,9 @@ public final class Gatehouse implements AutoCloseable {
       postgres = new PostgresGateway(
           new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
               pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
-              pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id(), pg.maxStartups()),
+              pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id(), pg.maxStartups())
+              .withNode(config.node().id(), config.node().peers().stream()
+                  .map(p -> new PeerNode(p.id(), p.host(), p.port(), targetTls(p.tls()))).toList()),
           checkpoint, inspected, classifier, connector, clock, loaded.masking(),
           config.masking().catalogTtl());
       if (!loaded.masking().ruleNames().isEmpty()) {

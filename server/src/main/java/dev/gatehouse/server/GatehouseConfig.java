@@ -38,11 +38,33 @@ public record GatehouseConfig(
     masking = masking == null ? new MaskingConfig(null, null, null) : masking;
   }
 
-  /** @param id 0..255: goes into cancel keys and audit chain ids, unique per node of a cluster */
-  public record NodeConfig(Integer id, String dataDir) {
+  /**
+   * @param id 0..255: goes into cancel keys and audit chain ids, unique per node of a cluster
+   * @param peers the cluster's other nodes, to which cancel requests for their keys are passed on
+   */
+  public record NodeConfig(Integer id, String dataDir, List<PeerConfig> peers) {
+    public NodeConfig(Integer id, String dataDir) {
+      this(id, dataDir, null);
+    }
+
     public NodeConfig {
       id = id == null ? 0 : id;
       dataDir = dataDir == null ? "data" : dataDir;
+      peers = peers == null ? List.of() : List.copyOf(peers);
+    }
+  }
+
+  /**
+   * Another node of the cluster, as this one reaches its PostgreSQL listener.
+   *
+   * @param tls as towards a target; {@code disable} only towards a loopback address
+   */
+  public record PeerConfig(Integer id, String host, Integer port, TargetTlsConfig tls) {
+    public PeerConfig {
+      id = id == null ? -1 : id;
+      host = host == null ? "" : host;
+      port = port == null ? 15432 : port;
+      tls = tls == null ? new TargetTlsConfig(null, null, null) : tls;
     }
   }
 

@@ -56,6 +56,42 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void peersOfAClusterLoadWithTheirTls() throws IOException {
+    Files.writeString(dir.resolve("node1-ca.crt"), "not read at load time, only checked to exist");
+    var loaded = loader.load(write("""
+        node:
+          id: 2
+          peers:
+            - {id: 1, host: gh-1.internal, tls: {ca: node1-ca.crt}}
+            - {id: 3, host: 127.0.0.1, port: 25432, tls: {mode: disable}}
+        """ + RESOURCE));
+    var peers = loaded.config().node().peers();
+    assertThat(peers).hasSize(2);
+    assertThat(peers.get(0).port()).isEqualTo(15432);
+    assertThat(peers.get(0).tls().mode()).isEqualTo("verify-full");
+    assertThat(peers.get(1).tls().mode()).isEqualTo("disable");
+  }
+
+  @Test
+  void peerMistakesAreNamedByKey() throws IOException {
+    for (var bad : Map.of(
+        "[{host: gh-1.internal}]", "node.peers[0].id: is required",
+        "[{id: 0, host: gh-1.internal}]", "node.peers[0].id: is this node's own id 0",
+        "[{id: 1, host: a}, {id: 1, host: b}]", "node.peers[1].id: duplicate peer id 1",
+        "[{id: 300, host: a}]", "node.peers[0].id: must be 0..255",
+        "[{id: 1}]", "node.peers[0].host: is required",
+        "[{id: 1, host: a, port: 0}]", "node.peers[0].port: must be 1..65535",
+        "[{id: 1, host: a, tls: {mode: prefer}}]", "node.peers[0].tls.mode: must be verify-full, require or disable",
+        "[{id: 1, host: a, tls: {ca: missing.crt}}]", "node.peers[0].tls.ca: cannot read",
+        "[{id: 1, host: gh-1.internal, tls: {mode: disable}}]",
+            "node.peers[0].tls.mode: disable is allowed only towards a loopback address").entrySet()) {
+      Path file = write("node: {id: 0, peers: " + bad.getKey() + "}\n" + RESOURCE);
+      assertThatThrownBy(() -> loader.load(file)).as(bad.getKey()).isInstanceOf(ConfigException.class)
+          .hasMessageContaining(bad.getValue());
+    }
+  }
+
+  @Test
   void inlineSecretIsRefusedWithoutEchoingIt() throws IOException {
     Path file = write(RESOURCE.replace("${env:PG_PASSWORD}", "hunter2-inline"));
     assertThatThrownBy(() -> loader.load(file))

@@ -49,14 +49,14 @@ public final class FrontendCodec {
         r.expectEnd();
         return GSSENCRequest.INSTANCE;
       }
-      case ProtocolVersion.CANCEL_REQUEST_CODE -> {
+      case ProtocolVersion.CANCEL_REQUEST_CODE, ProtocolVersion.PEER_CANCEL_REQUEST_CODE -> {
         int processId = r.int32();
         int keyLength = r.remaining();
         if (keyLength < 4 || keyLength > CancelRequest.MAX_SECRET_KEY_LENGTH) {
           throw ProtocolException.violation(
               "CancelRequest: secret key length " + keyLength + " not in [4, 256]");
         }
-        return new CancelRequest(processId, r.rest());
+        return new CancelRequest(processId, r.rest(), code == ProtocolVersion.PEER_CANCEL_REQUEST_CODE);
       }
       default -> {
         if (ProtocolVersion.major(code) != 3) {
@@ -231,7 +231,7 @@ public final class FrontendCodec {
       case GSSENCRequest m -> code(b, ProtocolVersion.GSSENC_REQUEST_CODE);
       case CancelRequest m -> {
         int at = b.beginMessage(Frame.STARTUP);
-        b.putInt32(ProtocolVersion.CANCEL_REQUEST_CODE);
+        b.putInt32(m.relayed() ? ProtocolVersion.PEER_CANCEL_REQUEST_CODE : ProtocolVersion.CANCEL_REQUEST_CODE);
         b.putInt32(m.processId());
         b.putBytes(m.secretKey());
         b.endMessage(at);

@@ -18,6 +18,14 @@ public final class ProtocolVersion {
   public static final int GSSENC_REQUEST_CODE = 80877104;
   /** The code a CancelRequest carries instead of a protocol version. */
   public static final int CANCEL_REQUEST_CODE = 80877102;
+  /**
+   * Gatehouse's own code for a CancelRequest that one Gatehouse node passes to the node that minted
+   * its key: the same body as a CancelRequest, under a major version (0x4748, "GH") that PostgreSQL
+   * does not use, so no PostgreSQL code can ever collide with it. The node receiving it acts on it
+   * only if the key is its own and never passes it on again. A PostgreSQL server answers it with
+   * "unsupported frontend protocol".
+   */
+  public static final int PEER_CANCEL_REQUEST_CODE = (0x4748 << 16) | 5678;
 
   public static int major(int version) {
     return version >>> 16;

@@ -32,6 +32,7 @@ class FrontendCodecTest {
         GSSENCRequest.INSTANCE,
         new CancelRequest(12345, new byte[] {1, 2, 3, 4}),
         new CancelRequest(7, new byte[32]),
+        new CancelRequest(0x01abcdef, new byte[] {9, 8, 7, 6}, true),
         PasswordMessage.cleartext("a token of several words"),
         new SASLInitialResponse("SCRAM-SHA-256", "n,,n=,r=abc".getBytes(StandardCharsets.UTF_8)),
         new SASLInitialResponse("SCRAM-SHA-256", Optional.empty()),
@@ -117,6 +118,22 @@ class FrontendCodecTest {
         .isEqualTo(GSSENCRequest.INSTANCE);
     assertThat(FrontendCodec.decode(reader.readStartup(10_000).orElseThrow()))
         .isEqualTo(new CancelRequest(12345, new byte[] {1, 2, 3, 4}));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Feed.class)
+  void aCancelRelayedByAnotherNodeCarriesGatehousesOwnCode(Feed feed) throws IOException {
+    // 0x4748162e: major 0x4748 ("GH"), which no PostgreSQL request uses, minor 5678 as in CancelRequest.
+    byte[] wire = hex("00000010 4748162e 00003039 01020304");
+    var reader = new FrameReader(feed.open(wire));
+
+    var cancel = (CancelRequest) FrontendCodec.decode(reader.readStartup(10_000).orElseThrow());
+
+    assertThat(cancel).isEqualTo(new CancelRequest(12345, new byte[] {1, 2, 3, 4}, true));
+    assertThat(cancel.relayed()).isTrue();
+    assertThat(cancel).isNotEqualTo(new CancelRequest(12345, new byte[] {1, 2, 3, 4}));
+    assertThat(Wire.written(List.of(cancel))).isEqualTo(wire);
+    assertThat(cancel.toString()).contains("relayed").doesNotContain("1, 2, 3, 4");
   }
 
   @Test

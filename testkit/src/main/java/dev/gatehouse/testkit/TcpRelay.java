@@ -1,4 +1,4 @@
-package dev.gatehouse.postgres;
+package dev.gatehouse.testkit;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -12,28 +12,34 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * A TCP relay between a client and the gateway that records every byte the gateway sends to the
- * client, so a test can assert that a value appears nowhere in what the client received, whatever
- * message or encoding carried it.
+ * A TCP relay on loopback between a client and a gateway that records every byte the gateway sends
+ * to the client, so a test can assert that a value appears nowhere in what the client received, whatever
+ * message or encoding carried it. Given several gateway ports it is a round-robin load balancer:
+ * the n-th connection goes to the n-th port (modulo their number), as a TCP balancer in front of a
+ * cluster may send a client's cancel request to another node than its session's.
  */
-final class RecordingRelay implements AutoCloseable {
+public final class TcpRelay implements AutoCloseable {
   private final ServerSocket server;
-  private final int target;
+  private final int[] targets;
+  private int connections;
   private final ByteArrayOutputStream received = new ByteArrayOutputStream();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
-  RecordingRelay(int targetPort) throws IOException {
-    this.target = targetPort;
+  /** Relays each connection to the next of {@code targetPorts} on loopback, round robin. */
+  public TcpRelay(int... targetPorts) throws IOException {
+    if (targetPorts.length == 0) throw new IllegalArgumentException("no target port");
+    this.targets = targetPorts.clone();
     this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread.ofVirtual().start(this::accept);
   }
 
-  int port() {
+  /** The port clients connect to. */
+  public int port() {
     return server.getLocalPort();
   }
 
   /** Everything the gateway sent to clients so far, as Latin-1 text (every byte one character). */
-  String received() {
+  public String received() {
     synchronized (received) {
       return received.toString(StandardCharsets.ISO_8859_1);
     }
@@ -43,7 +49,7 @@ final class RecordingRelay implements AutoCloseable {
     while (!server.isClosed()) {
       try {
         Socket client = server.accept();
-        Socket upstream = new Socket(InetAddress.getLoopbackAddress(), target);
+        Socket upstream = new Socket(InetAddress.getLoopbackAddress(), targets[connections++ % targets.length]);
         sockets.add(client);
         sockets.add(upstream);
         InputStream fromClient = client.getInputStream();
