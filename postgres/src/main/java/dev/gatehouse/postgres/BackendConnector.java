@@ -199,7 +199,8 @@ public final class BackendConnector {
    * {@link #cancel} does, until the peer closes the connection: it has then forwarded the request
    * to its target.
    *
-   * @return whether the request reached the peer; when not, why, for the log (never the key)
+   * @return empty when the request reached the peer; otherwise why it did not, for the log (never
+   *     the key)
    */
   public Optional<String> forwardCancel(PeerNode peer, int processId, byte[] secretKey) {
     Objects.requireNonNull(peer, "peer == null");
