@@ -8,6 +8,10 @@ import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.EventType;
 import dev.gatehouse.testkit.Psql;
 import dev.gatehouse.testkit.TcpRelay;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,8 +89,20 @@ class ClusterCancelTest {
         e.type() == EventType.COMMAND_COMPLETED
             && e.body().outcome().flatMap(o -> o.errorCode()).filter("57014"::equals).isPresent()));
     assertThat(events).isNotEmpty();
-    // Node 2 held no session: it only passed the request on.
+    // Node 2 held no session: it only passed the request on, and its metrics say so.
     assertThat(node2.events()).noneMatch(e -> e.type() == EventType.COMMAND_DECIDED);
+    assertThat(metrics(node2)).contains("gatehouse_cancel_requests_total{outcome=\"passed_on\"} 1.0")
+        .contains("gatehouse_cancel_requests_total{outcome=\"misrouted\"} 0.0");
+    assertThat(metrics(node1)).contains("gatehouse_cancel_requests_total{outcome=\"local\"} 1.0")
+        .contains("gatehouse_cancel_requests_total{outcome=\"passed_on\"} 0.0");
+  }
+
+  private static String metrics(GatewayStack node) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            URI.create("http://127.0.0.1:" + node.gatehouse().controlPlanePort() + "/metrics"))
+        .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(200);
+    return r.body();
   }
 
   private static boolean sleeping() throws SQLException {

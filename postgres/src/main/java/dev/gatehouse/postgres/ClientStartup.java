@@ -96,7 +96,8 @@ final class ClientStartup {
       Consumer<ProxySession> opened,
       Consumer<ProxySession> closed,
       java.util.function.BiFunction<Session, PostgresTarget, SessionMasking> masking,
-      Optional<RelayLoop> loop) {}
+      Optional<RelayLoop> loop,
+      Consumer<CancelOutcome> cancelled) {}
 
   /** The connection switched to TLS, or refused to; the reader and writer are the current ones. */
   private Socket channel;
@@ -337,6 +338,10 @@ final class ClientStartup {
    * from PostgreSQL, and no log line carries the key's secret.
    */
   private void cancel(CancelRequest request) {
+    gateway.cancelled().accept(cancelOutcome(request));
+  }
+
+  private CancelOutcome cancelOutcome(CancelRequest request) {
     int node = CancelKeys.nodeOf(request.processId());
     int self = gateway.config().nodeId();
     if (node != self) {
@@ -345,29 +350,30 @@ final class ClientStartup {
         // on again could bounce it between misconfigured nodes for ever.
         log.warn("a peer at {} passed on a cancel request for node {}, but this is node {}: check its node.peers",
             clientAddress, node, self);
-        return;
+        return CancelOutcome.MISROUTED;
       }
       PeerNode peer = gateway.config().peers().get(node);
       if (peer == null) {
         log.info("cancel request from {} for a key of node {}, which is not among this node's peers: ignored",
             clientAddress, node);
-        return;
+        return CancelOutcome.UNKNOWN_NODE;
       }
       Optional<String> failure = gateway.connector().forwardCancel(peer, request.processId(), request.secretKey());
       if (failure.isPresent()) {
         log.warn("could not pass a cancel request on to node {} at {}: {}", node, peer.address(), failure.get());
-      } else {
-        log.info("cancel request from {} passed on to node {} at {}", clientAddress, node, peer.address());
+        return CancelOutcome.PASS_ON_FAILED;
       }
-      return;
+      log.info("cancel request from {} passed on to node {} at {}", clientAddress, node, peer.address());
+      return CancelOutcome.PASSED_ON;
     }
     Optional<CancelKeys.Entry> entry = gateway.cancelKeys().find(request.processId(), request.secretKey());
     if (entry.isEmpty()) {
       log.info("cancel request from {} with an unknown key: ignored", clientAddress);
-      return;
+      return CancelOutcome.UNKNOWN_KEY;
     }
     BackendKeyData key = entry.get().backendKey();
     gateway.connector().cancel(entry.get().target(), key.processId(), key.secretKey());
+    return CancelOutcome.LOCAL;
   }
 
   /** Direct TLS: the first byte was a TLS handshake record. */

@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +62,9 @@ public final class PostgresGateway implements AutoCloseable {
   /** Relays the plaintext sessions (TLS sessions run on threads); absent when configured off. */
   private final Optional<RelayLoop> loop;
   private volatile boolean closed;
+  /** CancelRequests received, by {@link CancelOutcome#ordinal()}. */
+  private final LongAdder[] cancels =
+      java.util.stream.Stream.generate(LongAdder::new).limit(CancelOutcome.values().length).toArray(LongAdder[]::new);
 
   /**
    * @param config how to listen
@@ -123,7 +127,8 @@ public final class PostgresGateway implements AutoCloseable {
         this::opened,
         sessions::remove,
         this::sessionMasking,
-        loop);
+        loop,
+        outcome -> cancels[outcome.ordinal()].increment());
   }
 
   /**
@@ -173,6 +178,11 @@ public final class PostgresGateway implements AutoCloseable {
   /** How often the event loop's watchdog took over from a handler that waited unannounced (tests). */
   long loopStalls() {
     return loop.map(RelayLoop::stalls).orElse(0L);
+  }
+
+  /** How many CancelRequests this listener received that ended so (a counter, for metrics). */
+  public long cancelRequests(CancelOutcome outcome) {
+    return cancels[outcome.ordinal()].sum();
   }
 
   /** Live relayed sessions on this listener. */

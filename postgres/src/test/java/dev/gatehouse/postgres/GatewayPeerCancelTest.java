@@ -171,6 +171,7 @@ class GatewayPeerCancelTest {
       assertThat(RawClient.cancel(nodes.two().gateway.port(), key.processId(), key.secretKey())).isEmpty();
       assertThat(RawClient.firstError(c.untilReady())).isEmpty(); // the sleep ran to its end
     }
+    assertCounted(nodes.two(), CancelOutcome.PASS_ON_FAILED, 1);
     // The handshake failed before any application data: the key never left node 2.
     assertThat(nodes.wire().received()).startsWith("S\u0016\u0003");
   }
@@ -189,12 +190,17 @@ class GatewayPeerCancelTest {
       assertThat(RawClient.cancel(c3.gateway.port(), key.processId(), key.secretKey())).isEmpty();
       // Node 2 got it from node 3 as relayed, for node 1: it dropped it rather than pass it on.
       assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      assertCounted(c3, CancelOutcome.PASSED_ON, 1);
+      assertCounted(b, CancelOutcome.MISROUTED, 1);
+      assertThat(a.gateway.cancelRequests(CancelOutcome.LOCAL)).isZero();
 
       // Sent by a client to node 2, the same key is passed on to node 1 and cancels.
       c.send(new Query("SELECT pg_sleep(60)"));
       assertThat(GatewayHarness.eventually(() -> sleepsIn(a) > 0)).isTrue();
       assertThat(RawClient.cancel(b.gateway.port(), key.processId(), key.secretKey())).isEmpty();
       assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("57014");
+      assertCounted(b, CancelOutcome.PASSED_ON, 1);
+      assertCounted(a, CancelOutcome.LOCAL, 1);
     }
   }
 
@@ -214,5 +220,15 @@ class GatewayPeerCancelTest {
       assertThat(RawClient.cancel(b.gateway.port(), otherNode, key.secretKey())).isEmpty();
       assertThat(RawClient.firstError(c.untilReady())).isEmpty();
     }
+    assertCounted(b, CancelOutcome.PASSED_ON, 1); // the wrong key ...
+    assertCounted(a, CancelOutcome.UNKNOWN_KEY, 1); // ... which node 1 did not know
+    assertCounted(b, CancelOutcome.UNKNOWN_NODE, 1);
+    assertThat(a.gateway.cancelRequests(CancelOutcome.LOCAL)).isZero();
+  }
+
+  /** The counters are bumped just before the cancel's connection closes: wait for them (bounded). */
+  private static void assertCounted(GatewayHarness h, CancelOutcome outcome, long expected) {
+    GatewayHarness.eventually(() -> h.gateway.cancelRequests(outcome) == expected);
+    assertThat(h.gateway.cancelRequests(outcome)).as(outcome.tag()).isEqualTo(expected);
   }
 }

@@ -15,6 +15,7 @@ import dev.gatehouse.policy.PolicyLoader;
 import dev.gatehouse.policy.PolicyWatcher;
 import dev.gatehouse.policy.ReloadingPolicy;
 import dev.gatehouse.postgres.BackendConnector;
+import dev.gatehouse.postgres.CancelOutcome;
 import dev.gatehouse.postgres.PeerNode;
 import dev.gatehouse.postgres.PostgresGateway;
 import dev.gatehouse.postgres.PostgresListenerConfig;
@@ -27,6 +28,7 @@ import dev.gatehouse.store.JdbcStore;
 import dev.gatehouse.store.StoreConfig;
 import dev.gatehouse.tls.CertificateAuthority;
 import dev.gatehouse.tls.ServerTls;
+import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -162,6 +164,11 @@ public final class Gatehouse implements AutoCloseable {
       }
       postgres.start();
       started.push(postgres);
+      PostgresGateway gateway = postgres;
+      for (CancelOutcome outcome : CancelOutcome.values()) {
+        metrics.more().counter("gatehouse_cancel_requests", List.of(Tag.of("outcome", outcome.tag())), gateway,
+            g -> g.cancelRequests(outcome));
+      }
       log.info("PostgreSQL listener on {}:{} (TLS {})", pg.bind(), postgres.port(), pg.tls().mode().name().toLowerCase());
     }
 
