@@ -55,6 +55,24 @@ class ConfigLoaderTest {
     assertThat(loaded.dataDir()).isEqualTo(dir.resolve("data"));
   }
 
+  /**
+   * docs/configuration.md's complete example loads as written (its absolute paths moved into the
+   * test's directory, where the files it names are created), so the documentation cannot drift
+   * from the keys Gatehouse accepts.
+   */
+  @Test
+  void theDocumentedCompleteExampleLoads() throws IOException {
+    String doc = Files.readString(Path.of("..", "docs", "configuration.md"));
+    int section = doc.indexOf("## A complete example");
+    int start = doc.indexOf("```yaml\n", section) + "```yaml\n".length();
+    String yaml = doc.substring(start, doc.indexOf("```", start)).replace("/etc/gatehouse/", dir + "/");
+    for (String file : List.of("cluster-ca.crt", "pg-prod-ca.crt", "policy.yaml")) Files.writeString(dir.resolve(file), "");
+    var loaded = new ConfigLoader(Map.of("PG_PROD_PASSWORD", "from-the-environment")::get).load(write(yaml));
+    assertThat(loaded.config().node().peers()).hasSize(1);
+    assertThat(loaded.config().identity().issuers()).hasSize(2);
+    assertThat(loaded.resourcePasswords().get("pg-prod").reveal()).isEqualTo("from-the-environment");
+  }
+
   @Test
   void peersOfAClusterLoadWithTheirTls() throws IOException {
     Files.writeString(dir.resolve("node1-ca.crt"), "not read at load time, only checked to exist");
