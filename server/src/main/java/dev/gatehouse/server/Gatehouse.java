@@ -164,6 +164,11 @@ public final class Gatehouse implements AutoCloseable {
       }
       postgres.start();
       started.push(postgres);
+      if (!config.node().peers().isEmpty()) {
+        log.info("node {}: cancel requests for keys of other nodes are passed on to {}", config.node().id(),
+            config.node().peers().stream().map(p -> "node " + p.id() + " at " + p.host() + ":" + p.port()
+                + " (TLS " + p.tls().mode() + ")").toList());
+      }
       PostgresGateway gateway = postgres;
       for (CancelOutcome outcome : CancelOutcome.values()) {
         metrics.more().counter("gatehouse_cancel_requests", List.of(Tag.of("outcome", outcome.tag())), gateway,
