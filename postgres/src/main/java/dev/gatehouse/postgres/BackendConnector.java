@@ -288,7 +288,7 @@ public final class BackendConnector {
     writer.flush();
     int answer = socket.getInputStream().read();
     return switch (answer) {
-      case 'S' -> tls.handshake(socket, host, port);
+      case 'S' -> tls.handshake(socket, host, port, what);
       case 'N' ->
           throw new PostgresGatewayException(
               "08001",

@@ -91,6 +91,11 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
    * with SQLSTATE 08001.
    */
   SSLSocket handshake(Socket plain, String host, int port) {
+    return handshake(plain, host, port, "target " + host + ":" + port);
+  }
+
+  /** As above; {@code what} names the server in the error ("target db:5432", "peer node 1 at …"). */
+  SSLSocket handshake(Socket plain, String host, int port, String what) {
     if (mode == Mode.DISABLE) throw new IllegalStateException("tls mode is DISABLE");
     String verifiedName = serverName.orElse(host);
     try {
@@ -103,7 +108,7 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
     } catch (IOException | GeneralSecurityException | TlsException e) {
       throw new PostgresGatewayException(
           "08001",
-          "TLS handshake with target " + host + ":" + port + " failed (mode " + mode + ", verified name "
+          "TLS handshake with " + what + " failed (mode " + mode + ", verified name "
               + verifiedName + "): " + e.getMessage(),
           e);
     }

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -174,6 +175,11 @@ class GatewayPeerCancelTest {
     assertCounted(nodes.two(), CancelOutcome.PASS_ON_FAILED, 1);
     // The handshake failed before any application data: the key never left node 2.
     assertThat(nodes.wire().received()).startsWith("S\u0016\u0003");
+    // What node 2 logs says which peer, and why.
+    PeerNode peer = new PeerNode(1, "localhost", nodes.wire().port(), TargetTls.verifyFull(other.caCertificate()));
+    assertThat(new BackendConnector().forwardCancel(peer, 1 << 24, new byte[4])).get(InstanceOfAssertFactories.STRING)
+        .startsWith("TLS handshake with peer node 1 at localhost:" + nodes.wire().port() + " failed (mode VERIFY_FULL")
+        .doesNotContain("with target");
   }
 
   @Test
