@@ -458,6 +458,6 @@ final class ClientStartup {
 
   private static String format(InetSocketAddress address) {
     String host = address.getAddress() != null ? address.getAddress().getHostAddress() : address.getHostString();
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    return PostgresTarget.address(host, address.getPort());
   }
 }

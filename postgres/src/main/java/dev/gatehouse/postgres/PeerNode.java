@@ -35,6 +35,6 @@ public record PeerNode(int id, String host, int port, TargetTls tls) {
 
   /** {@code host:port}, for logs (IPv6 literals in brackets). */
   public String address() {
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+    return PostgresTarget.address(host, port);
   }
 }

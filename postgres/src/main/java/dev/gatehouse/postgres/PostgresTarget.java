@@ -48,6 +48,11 @@ public record PostgresTarget(
 
   /** {@code host:port}, for logs and audit (IPv6 literals in brackets). */
   public String address() {
+    return address(host, port);
+  }
+
+  /** {@code host:port} with an IPv6 literal in brackets, as every log line of this module writes it. */
+  static String address(String host, int port) {
     return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
   }
 

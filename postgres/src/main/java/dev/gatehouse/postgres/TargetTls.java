@@ -90,11 +90,6 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
    * file takes effect for the next connection. Any failure is a {@link PostgresGatewayException}
    * with SQLSTATE 08001.
    */
-  SSLSocket handshake(Socket plain, String host, int port) {
-    return handshake(plain, host, port, "target " + host + ":" + port);
-  }
-
-  /** As above; {@code what} names the server in the error ("target db:5432", "peer node 1 at …"). */
   SSLSocket handshake(Socket plain, String host, int port, String what) {
     if (mode == Mode.DISABLE) throw new IllegalStateException("tls mode is DISABLE");
     String verifiedName = serverName.orElse(host);

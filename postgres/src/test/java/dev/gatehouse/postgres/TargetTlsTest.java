@@ -57,7 +57,7 @@ class TargetTlsTest {
       TargetTls tls = new TargetTls(TargetTls.Mode.VERIFY_FULL, Optional.of(bad), Optional.empty());
       try (ServerSocket listener = new ServerSocket(0);
           Socket socket = new Socket("127.0.0.1", listener.getLocalPort())) {
-        assertThatThrownBy(() -> tls.handshake(socket, "127.0.0.1", listener.getLocalPort()))
+        assertThatThrownBy(() -> tls.handshake(socket, "127.0.0.1", listener.getLocalPort(), "target 127.0.0.1"))
             .isInstanceOf(PostgresGatewayException.class)
             .hasMessageContaining("caFile " + bad);
       }

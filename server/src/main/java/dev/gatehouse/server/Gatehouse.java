@@ -151,12 +151,13 @@ public final class Gatehouse implements AutoCloseable {
       log.info("PostgreSQL statements are classified by {}", classifier.name());
       metrics.gauge("gatehouse_classifier_cached_texts", classifier, CachingClassifier::size);
       metrics.more().counter("gatehouse_classifier_template_hits", List.of(), classifier, CachingClassifier::templateHits);
+      List<PeerNode> peers = config.node().peers().stream()
+          .map(p -> new PeerNode(p.id(), p.host(), p.port(), targetTls(p.tls()))).toList();
       postgres = new PostgresGateway(
           new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
               pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
               pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id(), pg.maxStartups())
-              .withNode(config.node().id(), config.node().peers().stream()
-                  .map(p -> new PeerNode(p.id(), p.host(), p.port(), targetTls(p.tls()))).toList()),
+              .withNode(config.node().id(), peers),
           checkpoint, inspected, classifier, connector, clock, loaded.masking(),
           config.masking().catalogTtl());
       if (!loaded.masking().ruleNames().isEmpty()) {
@@ -164,14 +165,12 @@ public final class Gatehouse implements AutoCloseable {
       }
       postgres.start();
       started.push(postgres);
-      if (!config.node().peers().isEmpty()) {
+      if (!peers.isEmpty()) {
         log.info("node {}: cancel requests for keys of other nodes are passed on to {}", config.node().id(),
-            config.node().peers().stream().map(p -> "node " + p.id() + " at " + p.host() + ":" + p.port()
-                + " (TLS " + p.tls().mode() + ")").toList());
+            peers.stream().map(p -> "node " + p.id() + " at " + p.address() + " (TLS " + p.tls().mode() + ")").toList());
       }
-      PostgresGateway gateway = postgres;
       for (CancelOutcome outcome : CancelOutcome.values()) {
-        metrics.more().counter("gatehouse_cancel_requests", List.of(Tag.of("outcome", outcome.tag())), gateway,
+        metrics.more().counter("gatehouse_cancel_requests", List.of(Tag.of("outcome", outcome.tag())), postgres,
             g -> g.cancelRequests(outcome));
       }
       log.info("PostgreSQL listener on {}:{} (TLS {})", pg.bind(), postgres.port(), pg.tls().mode().name().toLowerCase());
