@@ -2,9 +2,11 @@ package dev.gatehouse.masking;
 
 import dev.gatehouse.core.ColumnOrigin;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The masking rules in force for one session's statements (one resource, one principal, the rule
@@ -85,6 +87,10 @@ public final class MaskPlanner {
     int n = columns.size();
     if (rules.isEmpty()) return MaskPlan.passThrough(n);
     CompiledRule strict = strictRule(columns, facts);
+    Set<String> columnNames = new HashSet<>();
+    if (strict != null && facts.reads() instanceof Reads.Columns read) {
+      for (ColumnOrigin.Column c : read.columns()) columnNames.add(c.column());
+    }
     boolean touches = false;
     Optional<Refusal> refusal = Optional.empty();
     MaskPlan.Builder plan = new MaskPlan.Builder(n);
@@ -134,7 +140,10 @@ public final class MaskPlanner {
                   + strict.name() + " and result column " + (i + 1) + " (" + u.reason()
                   + ") cannot be traced to its source, so the statement is refused (strict mode)"));
             } else {
-              Optional<ValueMasker> m = masker(strict, col.type(), col.format());
+              // Redacted whatever the rule's style: a partial style would show a piece of whatever
+              // the expression made (substr(card, 5, 4)), a hash would mask a guess the same way as
+              // the value it guesses (SELECT 'ada@example.com' || '' FROM customers).
+              Optional<ValueMasker> m = ValueMasker.whole(col.type(), col.format(), columnNames);
               if (m.isEmpty()) refusal = Optional.of(cannotMask(strict, i, u.reason() + ", untraceable", col));
               else plan.mask(i, strict.name(), m.get());
             }
@@ -155,22 +164,34 @@ public final class MaskPlanner {
     return plan.build(touches, refusal);
   }
 
-  /** The first rule with strict mode on whose masked columns the statement reads, or null. */
+  /**
+   * The rule strict mode masks the result's untraceable columns under: of the rules with strict
+   * mode on whose masked columns the statement reads, the first with {@code deny}, else the first;
+   * null when there is none.
+   */
   private CompiledRule strictRule(List<ResultColumn> columns, StatementFacts facts) {
     boolean anyUntraceable = false;
     for (ResultColumn c : columns) anyUntraceable |= c.origin() instanceof ColumnOrigin.Untraceable;
     if (!anyUntraceable) return null;
+    CompiledRule first = null;
     for (CompiledRule r : rules) {
-      if (r.strict() == StrictMode.OFF || r.columns().isEmpty()) continue;
-      if (r.read(facts.reads())) return r;
-      for (ResultColumn c : columns) {
-        if (c.origin() instanceof ColumnOrigin.Column col && r.masks(col)) return r;
-        if (c.origin() instanceof ColumnOrigin.Row row) {
-          for (int f = 0; f < row.columns().size(); f++) if (r.masks(row.field(f))) return r;
-        }
+      if (r.strict() == StrictMode.OFF || r.columns().isEmpty() || !strictlyRead(r, columns, facts)) continue;
+      if (r.strict() == StrictMode.DENY) return r;
+      if (first == null) first = r;
+    }
+    return first;
+  }
+
+  /** Whether the statement reads a column the rule masks, by its facts or its result's traced columns. */
+  private static boolean strictlyRead(CompiledRule r, List<ResultColumn> columns, StatementFacts facts) {
+    if (r.read(facts.reads())) return true;
+    for (ResultColumn c : columns) {
+      if (c.origin() instanceof ColumnOrigin.Column col && r.masks(col)) return true;
+      if (c.origin() instanceof ColumnOrigin.Row row) {
+        for (int f = 0; f < row.columns().size(); f++) if (r.masks(row.field(f))) return true;
       }
     }
-    return null;
+    return false;
   }
 
   private CompiledRule ruleFor(ColumnOrigin.Column c) {

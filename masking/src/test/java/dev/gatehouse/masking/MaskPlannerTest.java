@@ -247,10 +247,53 @@ class MaskPlannerTest {
     }
 
     @Test
-    void aJsonAggregateOfMaskedColumnsIsMaskedAsJson() {
-      // SELECT json_agg(c) FROM customers c
-      MaskPlan plan = planner(EMAIL_RULE).plan(List.of(ResultColumn.text(EXPR, TypeFamily.JSON)), READS_CUSTOMERS);
+    void aJsonAggregateOfMaskedColumnsIsMaskedAsJsonKeepingTheColumnsNamesAsKeys() {
+      // SELECT json_agg(c) FROM customers c: the keys are the names of the columns read
+      StatementFacts facts = new StatementFacts(Reads.columns(Set.of(ID, EMAIL)), Reads.nothing(), false);
+      MaskPlan plan = planner(EMAIL_RULE).plan(List.of(ResultColumn.text(EXPR, TypeFamily.JSON)), facts);
       assertThat(cell(plan, 0, "[{\"id\":1,\"email\":\"alice@example.com\"}]")).isEqualTo("[{\"id\":0,\"email\":\"****\"}]");
+    }
+
+    @Test
+    void jsonKeysTheStatementMadeOfMaskedValuesAreMaskedToo() {
+      // SELECT json_build_object(email, 1), jsonb_object_agg(email, id) FROM customers
+      StatementFacts facts = new StatementFacts(Reads.columns(Set.of(ID, EMAIL)), Reads.nothing(), false);
+      MaskPlan plan = planner(EMAIL_RULE).plan(
+          List.of(ResultColumn.text(EXPR, TypeFamily.JSON), ResultColumn.text(EXPR, TypeFamily.JSON)), facts);
+      assertThat(cell(plan, 0, "{\"alice@example.com\" : 1}")).isEqualTo("{\"****\" : 0}");
+      assertThat(cell(plan, 1, "{\"bob@example.com\": 2, \"alice@example.com\": 1}")).isEqualTo("{\"****\": 0, \"****\": 0}");
+      // Given only the tables read, no key is known to be a column's name.
+      MaskPlan blunt = planner(EMAIL_RULE).plan(List.of(ResultColumn.text(EXPR, TypeFamily.JSON)), READS_CUSTOMERS);
+      assertThat(cell(blunt, 0, "{\"id\": 1}")).isEqualTo("{\"****\": 0}");
+    }
+
+    @Test
+    void anUntraceableColumnIsRedactedWhateverTheRulesStyle() {
+      // SELECT substr(card, 1, 4), substr(card, 5, 4) FROM customers under a keep-last-4 rule: each
+      // piece would be shown whole, and four of them are the card.
+      Rule card = new Rule("card", null, null, List.of("*.customers.card"), Style.keepLast(4), null, null, null, null);
+      StatementFacts facts = new StatementFacts(Reads.columns(Set.of(ColumnOrigin.column("public", "customers", "card"))),
+          Reads.nothing(), false);
+      MaskPlan plan = planner(card).plan(
+          List.of(ResultColumn.text(EXPR, TypeFamily.TEXT), ResultColumn.text(EXPR, TypeFamily.TEXT)), facts);
+      assertThat(cell(plan, 0, "x4111")).isEqualTo("****");
+      assertThat(cell(plan, 1, "x1111")).isEqualTo("****");
+      assertThat(plan.rule(0)).contains("card");
+      // A hash would mask a guess as it masks the value: SELECT 'alice@example.com' || '' FROM customers.
+      Rule hashed = new Rule("email", null, null, List.of("*.customers.email"), Style.hash(12, "email:"), null, null, null, null);
+      MaskPlan guess = planner(hashed).plan(List.of(ResultColumn.text(EMAIL, TypeFamily.TEXT), ResultColumn.text(EXPR, TypeFamily.TEXT)),
+          READS_CUSTOMERS);
+      assertThat(cell(guess, 0, "alice@example.com")).startsWith("email:");
+      assertThat(cell(guess, 1, "alice@example.com")).isEqualTo("****");
+    }
+
+    @Test
+    void aDenyRuleReadBesideAMaskRuleRefusesWhicheverComesFirst() {
+      // SELECT email || ssn FROM customers: email's rule (mask) is configured before ssn's (deny)
+      ColumnOrigin.Column ssn = ColumnOrigin.column("public", "customers", "ssn");
+      StatementFacts facts = new StatementFacts(Reads.columns(Set.of(EMAIL, ssn)), Reads.nothing(), false);
+      MaskPlan plan = planner(EMAIL_RULE, DENY_RULE).plan(List.of(ResultColumn.text(EXPR, TypeFamily.TEXT)), facts);
+      assertThat(plan.refusal()).hasValueSatisfying(r -> assertThat(r.rule()).isEqualTo("ssn"));
     }
   }
 

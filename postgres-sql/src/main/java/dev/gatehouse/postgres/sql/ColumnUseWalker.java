@@ -15,6 +15,14 @@ import java.util.Set;
  * column reference counts as outside the projection when any field on its path is one of the
  * clauses where values are compared rather than shown, or it is an argument of an aggregate. One
  * instance per statement; not thread-safe.
+ *
+ * <p>Names are collected without scopes, so where a name may stand for a column other than the one
+ * it spells, the walker answers {@code *} (every column of the tables read) in the sets that name
+ * went to: when a table or join is given column aliases ({@code FROM customers AS c(id, x)}: {@code
+ * c.x} is the table's second column, whatever its name); when a one-part name is also the name or
+ * alias of a relation in the statement ({@code SELECT status FROM customers AS status}: a whole-row
+ * value, even if another table of the statement has a column {@code status}); and when ORDER BY or
+ * GROUP BY names a select-list position that cannot be resolved to its expression.
  */
 final class ColumnUseWalker {
   /** Clause fields where a value is used, not shown. */
@@ -38,13 +46,44 @@ final class ColumnUseWalker {
   private int returning;
   private final List<String> copyColumns = new ArrayList<>();
   private final Map<String, String> copyOptions = new LinkedHashMap<>();
+  /** Names and aliases of every relation in the statement. */
+  private final Set<String> relations = new LinkedHashSet<>();
+  /** One-part column references, kept until the relations are all known. */
+  private final List<Ref> bare = new ArrayList<>();
+  /** Whether a table or join was given column aliases. */
+  private boolean renamed;
+
+  /** A one-part column reference and the sets its name went to. */
+  private record Ref(String name, boolean outside, boolean intoWrite) {}
 
   private ColumnUseWalker() {}
 
   static ColumnUse walk(JsonNode stmt) {
     ColumnUseWalker w = new ColumnUseWalker();
     w.node(stmt, false, 0);
+    w.widen();
     return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions);
+  }
+
+  /** Answers {@code *} where a name may stand for another column (see the class). */
+  private void widen() {
+    for (Ref r : bare) {
+      if (!relations.contains(r.name())) continue;
+      read.add("*");
+      if (r.outside()) outside.add("*");
+      if (r.intoWrite()) intoWrite.add("*");
+    }
+    if (renamed) {
+      if (!read.isEmpty()) read.add("*");
+      if (!outside.isEmpty()) outside.add("*");
+      if (!intoWrite.isEmpty()) intoWrite.add("*");
+    }
+  }
+
+  private void column(String name, boolean out) {
+    read.add(name);
+    if (out) outside.add(name);
+    else if (returning == 0) intoWrite.add(name);
   }
 
   private void node(JsonNode n, boolean out, int depth) {
@@ -90,9 +129,32 @@ final class ColumnUseWalker {
           JsonNode s = last.path("String").path("sval");
           if (s.isTextual()) name = s.asText();
         }
-        read.add(name);
-        if (out) outside.add(name);
-        else if (returning == 0) intoWrite.add(name);
+        column(name, out);
+        if (fields.size() == 1 && !name.equals("*")) bare.add(new Ref(name, out, !out && returning == 0));
+      }
+      case "RangeVar" -> {
+        relations.add(body.path("relname").asText(""));
+        alias(body);
+        fields(body, out, depth);
+      }
+      case "JoinExpr" -> {
+        alias(body);
+        // USING (a, b) compares the two sides' columns a and b: names, not column references.
+        for (JsonNode s : body.path("usingClause")) {
+          JsonNode v = s.path("String").path("sval");
+          if (v.isTextual()) column(v.asText(), true);
+        }
+        fields(body, out, depth);
+      }
+      case "RangeSubselect", "RangeFunction", "RangeTableFunc", "CommonTableExpr" -> {
+        relations.add(body.path("alias").path("aliasname").asText(""));
+        relations.add(body.path("ctename").asText(""));
+        fields(body, out, depth);
+      }
+      case "SelectStmt" -> {
+        positions(body, body.path("sortClause"), depth);
+        positions(body, body.path("groupClause"), depth);
+        fields(body, out, depth);
       }
       case "FuncCall" -> {
         List<String> names = new ArrayList<>();
@@ -134,5 +196,37 @@ final class ColumnUseWalker {
       }
       default -> fields(body, out, depth);
     }
+  }
+
+  /** A table's or join's alias: its name is a relation's, its column names hide the real ones. */
+  private void alias(JsonNode body) {
+    JsonNode alias = body.path("alias");
+    relations.add(alias.path("aliasname").asText(""));
+    if (alias.path("colnames").size() > 0) renamed = true;
+  }
+
+  /**
+   * ORDER BY 2, GROUP BY 1: a position in the select list stands for that item's expression, which
+   * is then used outside the projection (sorted or grouped on). An item that cannot be resolved (a
+   * UNION's, a {@code SELECT *}'s) counts as every column.
+   */
+  private void positions(JsonNode select, JsonNode clause, int depth) {
+    for (JsonNode item : clause) {
+      JsonNode expr = item.has("SortBy") ? item.path("SortBy").path("node") : item;
+      JsonNode constant = expr.path("A_Const");
+      if (!constant.has("ival")) continue;
+      int position = constant.path("ival").path("ival").asInt(0);
+      JsonNode targets = select.path("targetList");
+      boolean known = position >= 1 && position <= targets.size();
+      for (int i = 0; known && i < position; i++) known = !expands(targets.get(i).path("ResTarget").path("val"));
+      if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
+      else column("*", true);
+    }
+  }
+
+  /** Whether a select-list item is {@code *} or {@code t.*}, which stands for several columns. */
+  private static boolean expands(JsonNode val) {
+    for (JsonNode f : val.path("ColumnRef").path("fields")) if (f.has("A_Star")) return true;
+    return val.isMissingNode();
   }
 }

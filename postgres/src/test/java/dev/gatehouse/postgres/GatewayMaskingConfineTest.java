@@ -1,0 +1,69 @@
+package dev.gatehouse.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.masking.MaskingRules;
+import dev.gatehouse.masking.MaskingRules.Rule;
+import dev.gatehouse.masking.MaskingRules.Style;
+import dev.gatehouse.testkit.Psql;
+import java.io.IOException;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code confine: true} through psql: a confined column may be shown (masked) but not sorted,
+ * grouped, joined or filtered on, however the statement spells the use: by name, by select-list
+ * position ({@code ORDER BY 2}), through {@code JOIN … USING}, or through column aliases.
+ */
+class GatewayMaskingConfineTest {
+  static MaskingHarness h;
+
+  @BeforeAll
+  static void start() {
+    h = new MaskingHarness(new MaskingRules(List.of(
+        new Rule("email", null, null, List.of("*.customers.email"), Style.redact(), null, null, null, true))));
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    h.close();
+  }
+
+  private static void refused(String sql) {
+    Psql.Result r = h.alice().command(sql);
+    assertThat(r.succeeded()).as("should be refused: " + sql + "\n" + r.stdout()).isFalse();
+    assertThat(r.sqlState()).contains("42501");
+    assertThat(r.stderr()).contains("may only be selected");
+  }
+
+  private static String allowed(String sql) {
+    Psql.Result r = h.alice().command(sql);
+    assertThat(r.succeeded()).as(sql + "\n" + r.stderr()).isTrue();
+    return r.stdout();
+  }
+
+  @Test
+  void aConfinedColumnMayBeSelectedAndIsMasked() {
+    assertThat(allowed("SELECT id, email FROM customers ORDER BY id")).contains("****").doesNotContain("example.com");
+    assertThat(allowed("SELECT name, email FROM customers ORDER BY 1")).contains("Ada Lovelace");
+  }
+
+  @Test
+  void sortingOrGroupingOnItByNameOrPositionIsRefused() {
+    refused("SELECT id FROM customers ORDER BY email");
+    refused("SELECT id, email FROM customers ORDER BY 2");
+    refused("SELECT id, email FROM customers ORDER BY 2 DESC, 1");
+    refused("SELECT email, count(*) FROM customers GROUP BY 1");
+    refused("SELECT * FROM customers ORDER BY 3");
+    refused("SELECT email FROM customers UNION SELECT note FROM orders ORDER BY 1");
+  }
+
+  @Test
+  void filteringOrJoiningOnItIsRefused() {
+    refused("SELECT id FROM customers WHERE email LIKE 'a%'");
+    refused("SELECT c.id FROM customers c JOIN (SELECT 'ada@example.com' AS email) g USING (email)");
+    refused("SELECT c.id FROM customers AS c(id, n, mail) WHERE c.mail LIKE 'a%'");
+  }
+}
