@@ -28,7 +28,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Date;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -57,11 +56,13 @@ import javax.net.ssl.SSLSocketFactory;
  *       configured issuers may share one {@code iss} and are then told apart by {@code aud}); from
  *       here on only that issuer's settings and keys are used;
  *   <li>the header's algorithm must be in that issuer's allow-list (never HMAC, so a public key
- *       cannot be abused as a shared secret);
+ *       cannot be abused as a shared secret); a {@code crit} header naming a parameter Gatehouse
+ *       does not process is refused (RFC 7515 section 4.1.11);
  *   <li>the signature must verify with a key from that issuer's JWKS whose type, curve, {@code use}
  *       and {@code alg} fit the header; an unknown {@code kid} refreshes the key set once
  *       (rate-limited);
  *   <li>{@code exp} is required, {@code nbf} and {@code iat} are checked, all with the issuer's skew;
+ *       each must be a number of seconds from 1970 to the end of year 9999;
  *   <li>required claims, then subject, display name, groups and claim mappings.
  * </ol>
  *
@@ -72,6 +73,15 @@ import javax.net.ssl.SSLSocketFactory;
 public final class OidcAuthenticator implements Authenticator, AutoCloseable {
   /** Longest accepted token, in bytes after trimming; longer input is refused before parsing. */
   public static final int MAX_TOKEN_LENGTH = 16 * 1024;
+
+  /**
+   * The {@code crit} header parameters the signature verifiers process: only {@code b64} (RFC
+   * 7797), handled by Nimbus. Any other one must refuse the token (RFC 7515 section 4.1.11).
+   */
+  private static final Set<String> PROCESSED_CRITICAL_PARAMETERS = Set.of("b64");
+
+  /** 9999-12-31T23:59:59Z: the latest NumericDate accepted, far beyond any real token's lifetime. */
+  private static final long LATEST_NUMERIC_DATE = 253_402_300_799L;
 
   /**
    * Network and cache settings shared by all issuers.
@@ -186,9 +196,25 @@ public final class OidcAuthenticator implements Authenticator, AutoCloseable {
       throw new AuthenticationException("algorithm " + printable(algorithm) + " not accepted for issuer '"
           + issuer.name() + "' (accepted: " + String.join(", ", new TreeSet<>(issuer.algorithms())) + ")");
     }
+    checkCriticalParameters(header);
     verifySignature(jwt, candidate);
     // The claims are trusted from here on: the signature covered them.
-    return principal(issuer, unverified);
+    return principal(issuer, unverified, jwt.getPayload().toJSONObject());
+  }
+
+  /**
+   * Refused here rather than left to the verifier, which would refuse the same token with "token
+   * signature is not valid" and so send people looking for a key problem.
+   */
+  private static void checkCriticalParameters(JWSHeader header) {
+    Set<String> critical = header.getCriticalParams();
+    if (critical == null) return;
+    Set<String> unknown = new TreeSet<>(critical);
+    unknown.removeAll(PROCESSED_CRITICAL_PARAMETERS);
+    if (!unknown.isEmpty()) {
+      throw new AuthenticationException("token header has critical parameters Gatehouse does not understand: "
+          + printable(String.join(", ", unknown)));
+    }
   }
 
   private static SignedJWT parse(Secret secret) {
@@ -263,21 +289,25 @@ public final class OidcAuthenticator implements Authenticator, AutoCloseable {
     throw new AuthenticationException("token signature is not valid for identity provider '" + candidate.config().name() + "'");
   }
 
-  private Principal principal(TrustedIssuer issuer, JWTClaimsSet verified) {
+  /**
+   * @param verified the claims as Nimbus parsed them
+   * @param payload the same claims as plain JSON values, for the times (see {@link #numericDate})
+   */
+  private Principal principal(TrustedIssuer issuer, JWTClaimsSet verified, Map<String, Object> payload) {
     Instant now = clock.instant();
     Duration skew = issuer.clockSkew();
-    Date exp = verified.getExpirationTime();
-    if (exp == null) throw new AuthenticationException("token has no expiry (exp); tokens without one are not accepted");
-    if (now.isAfter(exp.toInstant().plus(skew))) {
-      throw new AuthenticationException("token expired at " + exp.toInstant());
+    Instant exp = numericDate(payload, "exp")
+        .orElseThrow(() -> new AuthenticationException("token has no expiry (exp); tokens without one are not accepted"));
+    Optional<Instant> nbf = numericDate(payload, "nbf");
+    Optional<Instant> iat = numericDate(payload, "iat");
+    if (now.isAfter(exp.plus(skew))) {
+      throw new AuthenticationException("token expired at " + exp);
     }
-    Date nbf = verified.getNotBeforeTime();
-    if (nbf != null && now.plus(skew).isBefore(nbf.toInstant())) {
-      throw new AuthenticationException("token not valid before " + nbf.toInstant());
+    if (nbf.isPresent() && now.plus(skew).isBefore(nbf.get())) {
+      throw new AuthenticationException("token not valid before " + nbf.get());
     }
-    Date iat = verified.getIssueTime();
-    if (iat != null && now.plus(skew).isBefore(iat.toInstant())) {
-      throw new AuthenticationException("token issued in the future (iat " + iat.toInstant() + "); check the clocks");
+    if (iat.isPresent() && now.plus(skew).isBefore(iat.get())) {
+      throw new AuthenticationException("token issued in the future (iat " + iat.get() + "); check the clocks");
     }
     Map<String, Object> claims = verified.getClaims();
     for (var required : issuer.requiredClaims().entrySet()) {
@@ -292,8 +322,28 @@ public final class OidcAuthenticator implements Authenticator, AutoCloseable {
     for (ClaimMapping mapping : issuer.groupMappings()) {
       if (mapping.matches(claims)) groups.add(mapping.group());
     }
-    return new Principal(subject, displayName, groups, issuer.kind(), issuer.name(), ClaimValues.freeze(claims),
-        exp.toInstant());
+    return new Principal(subject, displayName, groups, issuer.kind(), issuer.name(), ClaimValues.freeze(claims), exp);
+  }
+
+  /**
+   * A NumericDate claim (RFC 7519 section 2) read from the JSON number itself, not from Nimbus's
+   * {@code Date}: Nimbus multiplies the number's {@code long} value by 1000, which wraps around for
+   * huge values ({@code exp: 1e20} became 1969-12-31T23:59:59Z, and a huge {@code nbf} was not
+   * checked at all). Out of range is refused, never clamped. Fractions of a second are dropped, as
+   * Nimbus does.
+   */
+  private static Optional<Instant> numericDate(Map<String, Object> payload, String claim) {
+    Object value = payload.get(claim);
+    if (value == null) return Optional.empty();
+    if (!(value instanceof Number number)) {
+      throw new AuthenticationException("token " + claim + " claim is not a number of seconds");
+    }
+    double seconds = number.doubleValue();
+    if (!(seconds >= 0 && seconds <= LATEST_NUMERIC_DATE)) {
+      throw new AuthenticationException("token " + claim
+          + " claim is out of range (expected seconds since 1970, at most the end of year 9999)");
+    }
+    return Optional.of(Instant.ofEpochSecond((long) seconds));
   }
 
   /**

@@ -44,6 +44,11 @@ final class Forger {
     return sign(claims, new JWSHeader.Builder(JWSAlgorithm.RS256).keyID(key.getKeyID()).build(), new RSASSASigner(key));
   }
 
+  /** Signed with {@code key} under a header of the caller's choosing ({@code crit}, custom parameters). */
+  static String signRs256(JWTClaimsSet claims, RSAKey key, JWSHeader header) throws Exception {
+    return sign(claims, header, new RSASSASigner(key));
+  }
+
   static String signHs256(JWTClaimsSet claims, byte[] secret, String kid) throws Exception {
     return sign(claims, new JWSHeader.Builder(JWSAlgorithm.HS256).keyID(kid).build(), new MACSigner(secret));
   }

@@ -3,6 +3,8 @@ package dev.gatehouse.identity;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.RSAKey;
 import dev.gatehouse.core.AuthenticationException;
@@ -13,7 +15,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import no.nav.security.mock.oauth2.MockOAuth2Server;
+import no.nav.security.mock.oauth2.OAuth2Config;
+import no.nav.security.mock.oauth2.token.KeyProvider;
+import no.nav.security.mock.oauth2.token.OAuth2TokenProvider;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,12 +31,15 @@ import org.junit.jupiter.api.Test;
  */
 class OidcAuthenticatorTest {
   private static final String AUDIENCE = "gatehouse";
+  /** The provider's own signing keys, to sign tokens with headers the provider would not write. */
+  private static KeyProvider providerKeys;
   private static MockOAuth2Server provider;
   private OidcAuthenticator authenticator;
 
   @BeforeAll
   static void startProvider() {
-    provider = new MockOAuth2Server();
+    providerKeys = new KeyProvider();
+    provider = new MockOAuth2Server(new OAuth2Config(false, null, null, false, new OAuth2TokenProvider(providerKeys)));
     provider.start();
   }
 
@@ -193,6 +202,47 @@ class OidcAuthenticatorTest {
     String token = corpToken(Map.of("iat", inTenMinutes, "nbf", Instant.now().getEpochSecond() - 5));
 
     assertThat(refusal(trusting(corp()), token)).hasMessageStartingWith("token issued in the future");
+  }
+
+  @Test
+  void hugeExpIsRefusedAsOutOfRangeRatherThanWrappingAroundTo1969() {
+    // Nimbus reads exp as a long of seconds times 1000: 1e20 wrapped to 1969-12-31T23:59:59Z.
+    String huge = corpToken(Map.of("exp", 1e20));
+    String wrapsWhenInMillis = corpToken(Map.of("exp", Long.MAX_VALUE / 1000 + 1));
+
+    assertThat(refusal(trusting(corp()), huge))
+        .hasMessage("token exp claim is out of range (expected seconds since 1970, at most the end of year 9999)");
+    assertThat(refusal(authenticator, wrapsWhenInMillis)).hasMessageStartingWith("token exp claim is out of range");
+    assertThat(refusal(authenticator, corpToken(Map.of("exp", -1)))).hasMessageStartingWith("token exp claim is out of range");
+  }
+
+  @Test
+  void hugeNbfOrIatIsRefusedRatherThanWrappingAroundToThePast() {
+    // Wrapped to 1969, these were in the past and so not checked at all: the tokens were accepted.
+    assertThat(refusal(trusting(corp()), corpToken(Map.of("nbf", 1e20))))
+        .hasMessageStartingWith("token nbf claim is out of range");
+    assertThat(refusal(authenticator, corpToken(Map.of("iat", 1e20))))
+        .hasMessageStartingWith("token iat claim is out of range");
+    assertThat(refusal(authenticator, corpToken(Map.of("iat", Long.MAX_VALUE))))
+        .hasMessageStartingWith("token iat claim is out of range");
+  }
+
+  @Test
+  void tokenWithAnUnknownCriticalHeaderParameterIsRefusedSayingSo() throws Exception {
+    // Signed with the provider's own key, so only the crit header can be the reason for refusing it.
+    RSAKey providerKey = (RSAKey) providerKeys.signingKey("corp");
+    var claims = Forger.claims(issuerUri("corp").toString(), AUDIENCE, "alice").build();
+    String plain = Forger.signRs256(claims, providerKey);
+    String critical = Forger.signRs256(claims, providerKey, new JWSHeader.Builder(JWSAlgorithm.RS256)
+        .keyID(providerKey.getKeyID())
+        .criticalParams(Set.of("urn:example:policy"))
+        .customParam("urn:example:policy", "strict")
+        .build());
+    OidcAuthenticator corp = trusting(corp());
+
+    assertThat(corp.authenticate(Secret.of(plain)).subject()).isEqualTo("alice");
+    assertThat(refusal(corp, critical))
+        .hasMessage("token header has critical parameters Gatehouse does not understand: urn:example:policy");
   }
 
   @Test

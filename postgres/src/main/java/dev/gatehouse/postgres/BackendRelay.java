@@ -202,7 +202,17 @@ final class BackendRelay {
         if (s.masking.configured()) sideChannel(read());
         else relay();
       }
-      case 'G', 'W', 't' -> relay();
+      case 'G' -> {
+        // CopyInResponse: the target reads COPY data now, and ignores Sync until it has it all.
+        if (!s.state.copyInStarted()) {
+          throw new PostgresGatewayException("08P01", "Gatehouse lost track of the protocol state (CopyInResponse to a"
+              + " message that held no COPY statement); the session was ended");
+        }
+        relay();
+      }
+      case 'W' -> throw new PostgresGatewayException("08P01",
+          "the resource started COPY BOTH (replication), which Gatehouse does not relay; the session was ended");
+      case 't' -> relay();
       case '1' -> {
         Expected.ParseDone parse = head(Expected.ParseDone.class, "ParseComplete");
         s.state.confirm(parse.entry());

@@ -70,6 +70,8 @@ import org.slf4j.LoggerFactory;
  * <p>The only writer of the target socket; never writes to the client.
  */
 final class FrontendRelay {
+  /** What refuses a query message holding more than one COPY statement. */
+  static final String RULE_ONE_COPY = "one-copy-per-query";
   /** Why a session ends when its client sends Terminate (the audit's close reason). */
   private static final String TERMINATED = "client terminated the session";
   private static final Logger log = LoggerFactory.getLogger(FrontendRelay.class);
@@ -149,7 +151,7 @@ final class FrontendRelay {
     if (whole > 0 && view.read(reader.array(), reader.position(), whole)) {
       // A prepared statement's Bind, Describe, Execute or Sync, whole in the buffer: handled where
       // it lies and forwarded from there (null for the frame below), consumed afterwards.
-      inPlace(view);
+      if (duringCopy(view.type())) inPlace(view);
       reader.consume(whole);
       if (reader.buffered() == 0) target.flush();
       return true;
@@ -165,12 +167,32 @@ final class FrontendRelay {
       target.relay(header, s.clientReader);
     } else {
       Frame frame = s.clientReader.readBody(header);
-      if (!handle(frame)) return false;
+      if (duringCopy(frame.type()) && !handle(frame)) return false;
     }
     // Whole messages the client sent together are read together: forward them in one write.
     // (buffered() asks no system call, unlike hasBufferedBytes(), once per message batch.)
     if (s.clientReader.buffered() == 0) target.flush();
     return true;
+  }
+
+  /**
+   * COPY FROM STDIN: while the target reads COPY data it ignores Sync (and Flush), and takes any
+   * other message but CopyData, CopyDone and CopyFail as an error of the COPY, consuming it unread.
+   * A Sync it ignores must not be expected to answer, and a message it consumes must not be taken
+   * for what it says: either would put Gatehouse's idea of the session (which answer belongs to
+   * which message, what a statement name holds) out of step with the target's. So when a COPY was
+   * forwarded and the target has not yet said whether it reads data for it, a Sync or any other
+   * such message waits for that answer; then, while the target reads COPY data, a Sync is dropped
+   * (the target would ignore it) and any other message ends the session.
+   *
+   * @return whether the message is to be handled; false for a Sync the target would ignore
+   */
+  private boolean duringCopy(byte type) {
+    if (type == CopyDone.TYPE || type == CopyFail.TYPE || type == Flush.TYPE || type == Terminate.TYPE) return true;
+    if (s.state.copyIn(this::askForAnswers) != SessionState.CopyIn.ACTIVE) return true;
+    if (type == Sync.TYPE) return false;
+    throw ProtocolException.violation("unexpected message type " + typeName(type)
+        + " during COPY FROM STDIN; end the COPY with CopyDone or CopyFail first");
   }
 
   /** Ends the session for the failure that stopped this direction. */
@@ -232,8 +254,14 @@ final class FrontendRelay {
         target.flush();
       }
       case CopyData data -> target.write(frame);
-      case CopyDone done -> target.write(frame);
-      case CopyFail fail -> target.write(frame);
+      case CopyDone done -> {
+        target.write(frame);
+        s.state.copyEnded();
+      }
+      case CopyFail fail -> {
+        target.write(frame);
+        s.state.copyEnded();
+      }
       case FunctionCall call -> functionCall(frame, call);
       case Terminate t -> {
         // The reason first: the target's side sees its connection close once Terminate is forwarded,
@@ -321,6 +349,18 @@ final class FrontendRelay {
   private void query(Frame frame, Query q) throws IOException {
     Analysis analysis = s.classifier.analyze(q.sql());
     long number = s.state.nextSyncPoint();
+    int copies = copies(analysis.statements());
+    if (copies > 1) {
+      // After the first COPY's data the target would run the next COPY and read data again, which
+      // the client side could not tell from the end of the query: one COPY per query message.
+      Decision.Deny refusal = new Decision.Deny(RULE_ONE_COPY,
+          "a query message may hold one COPY statement; send each COPY as a query of its own");
+      for (ClassifiedStatement statement : analysis.statements()) {
+        s.checkpoint.refuse(s.session, new Command("sql", statement.redactedText(), statement.classification(), SIMPLE), refusal);
+      }
+      forward(new Expected.QueryDone(number, List.of(), Optional.of(Replies.denial(refusal))), DENIED_QUERY);
+      return;
+    }
     List<Execution> allowed = new ArrayList<>(analysis.statements().size());
     Optional<ErrorResponse> denial = decideAll(analysis.statements(), SIMPLE, allowed);
     if (denial.isPresent()) {
@@ -329,7 +369,16 @@ final class FrontendRelay {
       return;
     }
     if (touchesStatementNames(analysis)) s.state.forgetNamedStatements();
-    forward(new Expected.QueryDone(number, allowed, Optional.empty()), frame);
+    Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
+    if (copies == 1) s.state.copyMayStart(done);
+    forward(done, frame);
+  }
+
+  /** How many of the statements are COPY: each may make the target read COPY data from the client. */
+  private static int copies(List<ClassifiedStatement> statements) {
+    int n = 0;
+    for (ClassifiedStatement statement : statements) if (statement.classification().kinds().contains("COPY")) n++;
+    return n;
   }
 
   /**
@@ -470,7 +519,9 @@ final class FrontendRelay {
       portal.get().plan = plan.orElse(null);
     }
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
-    forward(new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan), frame);
+    Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
+    if (copies(statements) > 0) s.state.copyMayStart(done);
+    forward(done, frame);
   }
 
   private void functionCall(Frame frame, FunctionCall call) throws IOException {
@@ -505,35 +556,60 @@ final class FrontendRelay {
     // write. Flushing it first cost a write and a wake-up of the target per extended-protocol
     // transaction, while a decision no longer waits for anything slow (the journal append is a copy;
     // only durability: machine waits for a sync).
-    for (ClassifiedStatement statement : statements) {
-      Command command = new Command("sql", statement.redactedText(), statement.classification(), details);
-      Verdict verdict = s.checkpoint.decide(s.session, command);
-      if (!verdict.allowed()) {
-        return Optional.of(Replies.denial(verdict.decision()));
+    for (int i = 0; i < statements.size(); i++) {
+      Optional<ErrorResponse> refused = decide(statements.get(i), details, allowed);
+      if (refused.isPresent()) {
+        auditUnrun(statements, i + 1, details);
+        return refused;
       }
-      if (statement.changesParsing()) {
-        new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-        return Optional.of(Replies.parsingSettingRefused());
-      }
-      boolean ddl = statement.classification().has(CommandFlag.DDL);
-      if (ddl) s.masking.schemaChanged();
-      Optional<StatementMasking> masking;
-      try {
-        masking = s.masking.statement(verdict.decision(), statement);
-      } catch (MaskingException | PostgresGatewayException e) {
-        new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-        return Optional.of(Replies.maskingUnavailable(e.getMessage()));
-      }
-      // No capturing lambda when nothing masks (every statement's path).
-      Optional<Refusal> refusal = masking.isEmpty() ? Optional.empty()
-          : masking.get().screen().or(() -> copyRefusal(statement, masking.get()));
-      if (refusal.isPresent()) {
-        new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-        return Optional.of(Replies.maskingRefused(refusal.get()));
-      }
-      allowed.add(new Execution(List.of(verdict), masking, ddl));
     }
     return Optional.empty();
+  }
+
+  /** Decides one statement: adds its execution to {@code allowed}, or returns the client's error. */
+  private Optional<ErrorResponse> decide(ClassifiedStatement statement, Map<String, String> details, List<Execution> allowed)
+      throws IOException {
+    Command command = new Command("sql", statement.redactedText(), statement.classification(), details);
+    Verdict verdict = s.checkpoint.decide(s.session, command);
+    if (!verdict.allowed()) {
+      return Optional.of(Replies.denial(verdict.decision()));
+    }
+    if (statement.changesParsing()) {
+      new Execution(List.of(verdict)).completeRefused(s.checkpoint);
+      return Optional.of(Replies.parsingSettingRefused());
+    }
+    boolean ddl = statement.classification().has(CommandFlag.DDL);
+    if (ddl) s.masking.schemaChanged();
+    Optional<StatementMasking> masking;
+    try {
+      masking = s.masking.statement(verdict.decision(), statement);
+    } catch (MaskingException | PostgresGatewayException e) {
+      new Execution(List.of(verdict)).completeRefused(s.checkpoint);
+      return Optional.of(Replies.maskingUnavailable(e.getMessage()));
+    }
+    // No capturing lambda when nothing masks (every statement's path).
+    Optional<Refusal> refusal = masking.isEmpty() ? Optional.empty()
+        : masking.get().screen().or(() -> copyRefusal(statement, masking.get()));
+    if (refusal.isPresent()) {
+      new Execution(List.of(verdict)).completeRefused(s.checkpoint);
+      return Optional.of(Replies.maskingRefused(refusal.get()));
+    }
+    allowed.add(new Execution(List.of(verdict), masking, ddl));
+    return Optional.empty();
+  }
+
+  /**
+   * The statements after a refused one in the same message: none of them runs, but each attempt is
+   * on record, decided by policy as if alone (a denial names its own rule; an allowed one is recorded
+   * as refused, since it did not run).
+   */
+  private void auditUnrun(List<ClassifiedStatement> statements, int from, Map<String, String> details) {
+    for (int i = from; i < statements.size(); i++) {
+      ClassifiedStatement statement = statements.get(i);
+      Verdict verdict = s.checkpoint.decide(s.session,
+          new Command("sql", statement.redactedText(), statement.classification(), details));
+      if (verdict.allowed()) new Execution(List.of(verdict)).completeRefused(s.checkpoint);
+    }
   }
 
   /**
@@ -583,6 +659,20 @@ final class FrontendRelay {
       case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeAborted(s.checkpoint));
       case Expected.FunctionCallDone f -> f.execution().ifPresent(e -> e.completeAborted(s.checkpoint));
       default -> { }
+    }
+  }
+
+  /**
+   * Sends what was forwarded and a Flush, so that the target sends the answers it holds (in an
+   * extended-protocol batch it holds them until Sync or Flush, and the client's Sync may be the
+   * message waiting for them). A target reading COPY data or skipping to Sync ignores the Flush.
+   */
+  private void askForAnswers() {
+    try {
+      target.write(FLUSH);
+      target.flush();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

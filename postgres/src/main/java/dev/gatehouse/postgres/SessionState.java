@@ -149,6 +149,28 @@ final class SessionState {
   private boolean closed;
   private byte transactionStatus = 'I';
 
+  /**
+   * What the client→backend side knows of the target's COPY-in mode ({@code COPY … FROM STDIN}),
+   * in which PostgreSQL ignores Sync and Flush and takes any other message as an error of the COPY.
+   */
+  enum CopyIn {
+    /** No COPY the target may be reading data for: messages mean what they say. */
+    NONE,
+    /** A COPY was forwarded and the target has not said yet whether it reads data for it. */
+    PENDING,
+    /** The target answered CopyInResponse and the client has not ended the data (CopyDone, CopyFail). */
+    ACTIVE
+  }
+
+  /** Guarded by the lock: the COPY {@link #copyIn} is about, or null. */
+  private Expected copyStatement;
+  /** Guarded by the lock. */
+  private CopyIn copyIn = CopyIn.NONE;
+  /** {@code copyIn != NONE}, read without the lock on every client message; only the client side sets it. */
+  private volatile boolean copyPossible;
+  /** Guarded by the lock: the forwarded expectations that may answer CopyInResponse, oldest first. */
+  private final ArrayDeque<Expected> copies = new ArrayDeque<>();
+
   // ---- client→backend thread ----------------------------------------------------------------
 
   /**
@@ -403,7 +425,7 @@ final class SessionState {
     try {
       Expected head = pending.peekFirst();
       if (type.isInstance(head)) {
-        pending.pollFirst();
+        popped(pending.pollFirst());
         changed.signalAll();
       }
       return head;
@@ -416,7 +438,7 @@ final class SessionState {
   void answered() {
     lock.lock();
     try {
-      pending.pollFirst();
+      popped(pending.pollFirst());
       changed.signalAll();
     } finally {
       lock.unlock();
@@ -445,7 +467,9 @@ final class SessionState {
       if (!skipping) return;
       drained = new ArrayList<>();
       while (!pending.isEmpty() && !(pending.peekFirst() instanceof Expected.SyncDone)) {
-        drained.add(pending.pollFirst());
+        Expected e = pending.pollFirst();
+        popped(e);
+        drained.add(e);
       }
       changed.signalAll();
     } finally {
@@ -524,6 +548,97 @@ final class SessionState {
     }
   }
 
+  /**
+   * The target answered CopyInResponse to the oldest expectation: it now reads COPY data. False
+   * when that expectation was not forwarded as a COPY (Gatehouse and the target disagree about
+   * what is running: the caller ends the session).
+   */
+  boolean copyInStarted() {
+    lock.lock();
+    try {
+      Expected head = pending.peekFirst();
+      if (head == null || copies.peekFirst() != head) return false;
+      if (head == copyStatement) {
+        copyIn = CopyIn.ACTIVE;
+        changed.signalAll();
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
+  private void popped(Expected e) {
+    if (copies.isEmpty() || copies.peekFirst() != e) return;
+    copies.pollFirst();
+    if (e == copyStatement) {
+      copyStatement = null;
+      copyIn = CopyIn.NONE;
+      copyPossible = false;
+    }
+  }
+
+  // ---- client→backend thread: COPY FROM STDIN ---------------------------------------------------
+
+  /**
+   * {@code copy} (a Query or an Execute holding a COPY statement) is about to be forwarded: the
+   * target may answer it with CopyInResponse. Call before it is queued and sent.
+   */
+  void copyMayStart(Expected copy) {
+    lock.lock();
+    try {
+      copies.addLast(copy);
+      copyStatement = copy;
+      copyIn = CopyIn.PENDING;
+      copyPossible = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Whether the target reads COPY data now, as far as the client's next message is concerned:
+   * while it has not said yet, waits for it to (after {@code beforeWait}, which must flush what was
+   * forwarded). Never {@link CopyIn#PENDING}.
+   */
+  CopyIn copyIn(Runnable beforeWait) {
+    if (!copyPossible) return CopyIn.NONE;
+    lock.lock();
+    try {
+      boolean flushed = false;
+      while (copyIn == CopyIn.PENDING) {
+        if (closed) throw new Closed();
+        if (!flushed) {
+          flushed = true;
+          runUnlocked(beforeWait);
+          continue;
+        }
+        Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
+        changed.awaitUninterruptibly();
+      }
+      return copyIn;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The client sent CopyDone or CopyFail: a target reading COPY data stops with it, one that is not
+   * drops it; either way, what follows means what it says.
+   */
+  void copyEnded() {
+    if (!copyPossible) return;
+    lock.lock();
+    try {
+      copyStatement = null;
+      copyIn = CopyIn.NONE;
+      copyPossible = false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   // ---- both ------------------------------------------------------------------------------------
 
   /** The session is ending: waiters wake up and give up, nothing more may be expected. */
@@ -544,6 +659,7 @@ final class SessionState {
       closed = true;
       List<Expected> left = new ArrayList<>(pending);
       pending.clear();
+      copies.clear();
       portals.values().forEach(this::unexecuted);
       portals.clear();
       changed.signalAll();

@@ -83,9 +83,10 @@ record StartupParameters(
         protocolOptions.add(name);
         continue;
       }
-      // PostgreSQL matches setting names case-insensitively; so does the allow-list.
+      // PostgreSQL matches setting names case-insensitively, and so does the allow-list; "user" and
+      // "database" are not settings, and only their exact names mean them ("USER" is an unknown setting).
       String canonical = ALLOWED.stream().filter(a -> a.equalsIgnoreCase(name)).findFirst().orElse(null);
-      if (canonical == null) {
+      if (canonical == null || ((canonical.equals("user") || canonical.equals("database")) && !canonical.equals(name))) {
         throw refusedName(name);
       }
       switch (canonical) {

@@ -3,12 +3,16 @@ package dev.gatehouse.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gatehouse.core.Decision;
+import dev.gatehouse.core.Outcome;
 import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
 import dev.gatehouse.postgres.wire.BackendKeyData;
 import dev.gatehouse.postgres.wire.BackendMessage;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.BindComplete;
 import dev.gatehouse.postgres.wire.CommandComplete;
+import dev.gatehouse.postgres.wire.CopyData;
+import dev.gatehouse.postgres.wire.CopyDone;
+import dev.gatehouse.postgres.wire.CopyInResponse;
 import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.Describe;
 import dev.gatehouse.postgres.wire.ErrorResponse;
@@ -25,6 +29,7 @@ import dev.gatehouse.postgres.wire.ReadyForQuery;
 import dev.gatehouse.postgres.wire.RowDescription;
 import dev.gatehouse.postgres.wire.StartupMessage;
 import dev.gatehouse.postgres.wire.Sync;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -89,6 +94,125 @@ class GatewayProtocolTest {
       });
     }
     assertThat(h.tableExists("t")).isTrue();
+  }
+
+  // ---- COPY FROM STDIN: PostgreSQL ignores Sync in it and takes other messages as its error -------
+
+  /** Messages up to and including CopyInResponse (or the end of the connection). */
+  private static List<BackendMessage> untilCopyIn(RawClient c) throws IOException {
+    List<BackendMessage> got = new java.util.ArrayList<>();
+    for (Optional<BackendMessage> m = c.read(); m.isPresent(); m = c.read()) {
+      got.add(m.get());
+      if (m.get() instanceof CopyInResponse) return got;
+    }
+    return got;
+  }
+
+  @Test
+  void aSyncInsideCopyFromStdinCannotPutTheSessionOutOfStep() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // s1 holds a DROP that was parsed but never executed.
+      c.send(parse("s1", "DROP TABLE t"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isInstanceOf(ParseComplete.class);
+      c.send(new Query("COPY t FROM STDIN"));
+      assertThat(untilCopyIn(c)).last().isInstanceOf(CopyInResponse.class);
+      // The server ignores this Sync: no ReadyForQuery may be expected for it.
+      c.send(Sync.INSTANCE, CopyDone.INSTANCE);
+      assertThat(c.untilReady()).containsExactly(new CommandComplete("COPY 0"), new ReadyForQuery(ReadyForQuery.IDLE));
+      // Re-Parse s1 harmlessly (the server refuses: s1 exists), then let another Parse's answers come.
+      c.send(parse("s1", "SELECT 1"), Describe.statement("s1"), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P05");
+      c.send(parse("s2", "SELECT 2"), Describe.statement("s2"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isEqualTo(ParseComplete.INSTANCE);
+      // s1 still holds the DROP, and is decided as one.
+      c.send(bind("", "s1"), execute(""), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("rule no-drop");
+      });
+    }
+    assertThat(h.tableExists("t")).isTrue();
+  }
+
+  @Test
+  void anExtendedCopyFromStdinWithASyncBehindItsExecuteWorksAsLibpqSendsIt() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // libpq's PQexecParams: the whole batch, Sync included, before the server says it wants data.
+      c.send(parse("", "COPY t FROM STDIN"), bind("", ""), Describe.portal(""), execute(""), Sync.INSTANCE);
+      assertThat(untilCopyIn(c)).last().isInstanceOf(CopyInResponse.class);
+      // PQputCopyEnd: CopyDone, then a Sync of its own.
+      c.send(new CopyData("1\tone\n".getBytes(StandardCharsets.UTF_8)), CopyDone.INSTANCE, Sync.INSTANCE);
+      assertThat(c.untilReady()).containsSubsequence(new CommandComplete("COPY 1"), new ReadyForQuery(ReadyForQuery.IDLE));
+      // In step: the next statement gets its own answers, and its audit outcome is its own.
+      c.send(new Query("SELECT v FROM t /* after-extended-copy */"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("SELECT 1")));
+    }
+    assertThat(h.audit.outcomeOf("after-extended-copy")).get().satisfies(o -> {
+      assertThat(o.status()).isEqualTo(Outcome.Status.OK);
+      assertThat(o.rows()).isEqualTo(1);
+    });
+  }
+
+  @Test
+  void aMessageOtherThanCopyDataInsideCopyFromStdinEndsTheSession() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("COPY t FROM STDIN"));
+      assertThat(untilCopyIn(c)).last().isInstanceOf(CopyInResponse.class);
+      // The server would take this Parse as an error of the COPY, unread; Gatehouse must not take it for a Parse.
+      c.send(parse("s1", "SELECT 1"), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilClosed();
+      assertThat(RawClient.firstError(got)).get().satisfies(e -> {
+        assertThat(e.severity()).isEqualTo("FATAL");
+        assertThat(e.sqlstate()).isEqualTo("08P01");
+        assertThat(e.message()).contains("during COPY FROM STDIN");
+      });
+    }
+  }
+
+  @Test
+  void aCopyThatCannotStartLeavesTheMessagesBehindItMeaningWhatTheySay() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // All at once: the COPY fails before reading data, so the server answers this Sync, and drops the data.
+      c.send(new Query("COPY no_such_table FROM STDIN"), Sync.INSTANCE, new CopyData("x\n".getBytes(StandardCharsets.UTF_8)),
+          CopyDone.INSTANCE, new Query("SELECT 42"));
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42P01");
+      assertThat(c.untilReady()).containsExactly(new ReadyForQuery(ReadyForQuery.IDLE));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("SELECT 1")));
+    }
+  }
+
+  @Test
+  void aQueryWithTwoCopyStatementsIsRefused() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("COPY t FROM STDIN; COPY t FROM STDIN /* two-copies */"));
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("one COPY statement");
+      });
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.command().text().contains("two-copies")).singleElement()
+        .satisfies(d -> assertThat(d.decision()).isInstanceOf(Decision.Deny.class));
+  }
+
+  @Test
+  void everyStatementOfAQueryWithARefusedOneIsAudited() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SELECT 101 /* unrun-1 */; DROP TABLE t /* unrun-2 */; SELECT 102 /* unrun-3 */"));
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42501");
+    }
+    for (String mark : List.of("unrun-1", "unrun-2", "unrun-3")) {
+      assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).as(mark)
+          .anySatisfy(d -> assertThat(d.command().text()).contains(mark));
+    }
+    // None of them ran: the allowed ones are recorded as refused.
+    assertThat(h.audit.outcomeOf("unrun-3")).get().extracting(Outcome::status).isEqualTo(Outcome.Status.REFUSED);
   }
 
   @Test

@@ -33,6 +33,24 @@ class StartupParametersTest {
   }
 
   @Test
+  void userAndDatabaseAreMeantOnlyByTheirExactNamesAsPostgresMatchesThem() {
+    // PostgreSQL takes "USER" for a setting of that name (unknown), not for the user: so does Gatehouse.
+    for (String name : new String[] {"USER", "User", "DATABASE", "Database"}) {
+      Map<String, String> sent = new LinkedHashMap<>();
+      sent.put("user", "alice");
+      sent.put("database", "pg-prod");
+      sent.put(name, "other");
+      assertThatThrownBy(() -> StartupParameters.check(sent)).as(name)
+          .isInstanceOf(PostgresGatewayException.class)
+          .hasMessageContaining("\"" + name + "\" is not allowed")
+          .satisfies(e -> assertThat(((PostgresGatewayException) e).sqlstate()).isEqualTo("42704"));
+    }
+    // Settings keep PostgreSQL's case-insensitive names.
+    assertThat(StartupParameters.check(Map.of("user", "a", "database", "d", "datestyle", "ISO")).backend())
+        .containsEntry("DateStyle", "ISO");
+  }
+
+  @Test
   void valuesOutsideTheAllowListAreRefusedNamingTheParameter() {
     for (Map.Entry<String, String> bad : Map.of(
         "client_encoding", "SJIS", "DateStyle", "SQL, DMY", "TimeZone", "UTC' ; DROP",

@@ -1,9 +1,12 @@
 package dev.gatehouse.postgres.wire;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -17,14 +20,19 @@ import java.util.Objects;
  * FrontendMessage} for why.
  */
 public final class FrontendCodec {
+  /** Longest user or database name accepted in a StartupMessage, in UTF-8 bytes. */
+  public static final int MAX_NAME_BYTES = 63;
+
   private FrontendCodec() {}
 
   /**
    * Decodes one frame: a startup-phase packet when its type is {@link Frame#STARTUP}, a regular
    * message otherwise.
    *
-   * @throws ProtocolException 08P01 for an unknown type, a malformed body or trailing bytes; 22021
-   *     for a string that is not UTF-8; 0A000 for a protocol version other than 3.x
+   * @throws ProtocolException 08P01 for an unknown type, a malformed body or trailing bytes, or a
+   *     StartupMessage with two parameter names equal ignoring case; 22021 for a string that is not
+   *     UTF-8; 0A000 for a protocol version other than 3.x; 42602 for a user or database name
+   *     longer than {@link #MAX_NAME_BYTES} bytes
    */
   public static FrontendMessage decode(Frame frame) {
     Objects.requireNonNull(frame, "frame == null");
@@ -60,12 +68,15 @@ public final class FrontendCodec {
       }
       default -> {
         if (ProtocolVersion.major(code) != 3) {
+          // The proxy answers any 3.x above 3.0 with NegotiateProtocolVersion 3.0.
           throw new ProtocolException(
               "0A000",
               "unsupported frontend protocol " + ProtocolVersion.major(code) + "."
-                  + ProtocolVersion.minor(code) + ": server supports 3.0 to 3.2");
+                  + ProtocolVersion.minor(code) + ": Gatehouse supports protocol 3.0"
+                  + " (3.1 and later 3.x versions are negotiated down to 3.0)");
         }
         var parameters = new LinkedHashMap<String, String>();
+        var folded = new HashSet<String>();
         while (true) {
           String name = r.cstring();
           if (name.isEmpty()) {
@@ -76,9 +87,50 @@ public final class FrontendCodec {
           if (parameters.putIfAbsent(name, value) != null) {
             throw ProtocolException.violation("StartupMessage: parameter repeated");
           }
+          // Names stay case-sensitive, as PostgreSQL matches them; but a reader that ignores case
+          // would see "user" and "USER" as one name sent twice, so neither copy may win.
+          for (String key : caseFolds(name)) {
+            if (!folded.add(key)) {
+              throw ProtocolException.violation(
+                  "StartupMessage: two parameter names differ only in letter case");
+            }
+          }
+          checkNameLength(name, value);
         }
         r.expectEnd();
         return new StartupMessage(code, parameters);
+      }
+    }
+  }
+
+  /**
+   * The keys under which Java code could take two different names for one: per character, as
+   * {@link String#equalsIgnoreCase} and {@link String#CASE_INSENSITIVE_ORDER} compare ("uſer" is
+   * "USER"), and whole-string lower and upper case in {@link Locale#ROOT} ("ß" upper-cases to
+   * "SS"). Tagged so that one name's keys never collide with each other.
+   */
+  private static List<String> caseFolds(String name) {
+    var perCharacter = new StringBuilder(name.length() + 1).append('c');
+    name.codePoints().forEach(
+        c -> perCharacter.appendCodePoint(Character.toLowerCase(Character.toUpperCase(c))));
+    return List.of(
+        perCharacter.toString(), "l" + name.toLowerCase(Locale.ROOT), "u" + name.toUpperCase(Locale.ROOT));
+  }
+
+  /**
+   * PostgreSQL cuts a user or database name to NAMEDATALEN - 1 bytes (ProcessStartupPacket);
+   * Gatehouse refuses a longer one rather than audit a name no database would use. Matched
+   * ignoring case so that no spelling carries a long name past this check.
+   */
+  private static void checkNameLength(String name, String value) {
+    for (String limited : List.of("user", "database")) {
+      if (name.equalsIgnoreCase(limited)) {
+        int bytes = value.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_NAME_BYTES) {
+          throw new ProtocolException(ProtocolException.INVALID_NAME, "StartupMessage: " + limited
+              + " name is " + bytes + " bytes long; Gatehouse accepts at most " + MAX_NAME_BYTES
+              + " bytes (PostgreSQL's NAMEDATALEN - 1)");
+        }
       }
     }
   }

@@ -16,6 +16,8 @@ public final class ProtocolException extends RuntimeException {
   public static final String PROTOCOL_VIOLATION = "08P01";
   /** SQLSTATE 54000 program_limit_exceeded: a message longer than the reader accepts. */
   public static final String PROGRAM_LIMIT_EXCEEDED = "54000";
+  /** SQLSTATE 42602 invalid_name: a user or database name PostgreSQL would have to cut short. */
+  public static final String INVALID_NAME = "42602";
   /** SQLSTATE 22021 character_not_in_repertoire: a string that is not valid UTF-8. */
   public static final String CHARACTER_NOT_IN_REPERTOIRE = "22021";
 

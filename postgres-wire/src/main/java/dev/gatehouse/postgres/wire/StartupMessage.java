@@ -10,7 +10,9 @@ import java.util.Optional;
  * StartupMessage: the protocol version the client asks for and its startup parameters ({@code
  * user}, {@code database}, {@code application_name}, {@code options}, ...), in the order the client
  * sent them. Parameter names and values are plain text; deciding which ones are acceptable is the
- * proxy's job, never this codec's.
+ * proxy's job. The codec refuses only a packet no reader could take one way: a name sent twice, two
+ * names equal ignoring case, a user or database name longer than {@link
+ * FrontendCodec#MAX_NAME_BYTES} bytes (which PostgreSQL would cut short).
  */
 public record StartupMessage(int protocolVersion, Map<String, String> parameters)
     implements FrontendMessage {

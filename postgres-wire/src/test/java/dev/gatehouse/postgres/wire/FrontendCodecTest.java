@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.gatehouse.postgres.wire.Wire.Feed;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -258,10 +260,69 @@ class FrontendCodecTest {
         hex("00030000 'user'00 'alice'00 00 00"))), "08P01", "unexpected bytes");
   }
 
-  @Test
-  void startupWithAnotherMajorVersionIsRefusedAsUnsupported() {
-    assertViolation(() -> FrontendCodec.decode(Frame.startup(hex("00020000 00"))),
-        "0A000", "unsupported frontend protocol 2.0");
+  @ParameterizedTest
+  @EnumSource(Feed.class)
+  void startupWithAnotherMajorVersionIsRefusedSayingWhatGatehouseAccepts(Feed feed) {
+    // 3.1 and 3.2 are answered with NegotiateProtocolVersion 3.0; "3.0 to 3.2" would not be true.
+    assertViolation(() -> decodeStartup(feed, "00020000 00"), "0A000",
+        "unsupported frontend protocol 2.0: Gatehouse supports protocol 3.0"
+            + " (3.1 and later 3.x versions are negotiated down to 3.0)");
+    assertViolation(() -> decodeStartup(feed, "00040000 00"), "0A000",
+        "unsupported frontend protocol 4.0: Gatehouse supports protocol 3.0 (");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Feed.class)
+  void startupWithTwoParameterNamesEqualIgnoringCaseIsRefused(Feed feed) {
+    assertViolation(() -> decodeStartup(feed, "00030000 'user'00 'alice'00 'USER'00 'bob'00 00"),
+        "08P01", "two parameter names differ only in letter case");
+    assertViolation(() -> decodeStartup(feed,
+        "00030000 'database'00 'pg-prod'00 'DateStyle'00 'ISO'00 'datestyle'00 'SQL'00 00"),
+        "08P01", "two parameter names differ only in letter case");
+    // U+017F LATIN SMALL LETTER LONG S: "uſer".equalsIgnoreCase("user") is true in Java.
+    assertViolation(() -> decodeStartup(feed, "00030000 'user'00 'alice'00 'uſer'00 'bob'00 00"),
+        "08P01", "two parameter names differ only in letter case");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Feed.class)
+  void startupParameterNamesStayCaseSensitive(Feed feed) {
+    var startup = (StartupMessage) decodeStartup(feed, "00030000 'USER'00 'alice'00 'database'00 'd'00 00");
+
+    assertThat(startup.parameters()).containsExactly(Map.entry("USER", "alice"), Map.entry("database", "d"));
+    assertThat(startup.parameter("user")).isEmpty();
+  }
+
+  @ParameterizedTest
+  @EnumSource(Feed.class)
+  void userOrDatabaseNameLongerThan63BytesIsRefused(Feed feed) {
+    String name63 = "a".repeat(63);
+    var accepted = (StartupMessage) decodeStartup(feed,
+        "00030000 'user'00 '" + name63 + "'00 'database'00 '" + name63 + "'00 00");
+    assertThat(accepted.parameter("user")).hasValue(name63);
+
+    assertViolation(() -> decodeStartup(feed, "00030000 'user'00 '" + "a".repeat(64) + "'00 00"),
+        "42602", "StartupMessage: user name is 64 bytes long; Gatehouse accepts at most 63 bytes");
+    assertViolation(() -> decodeStartup(feed,
+        "00030000 'user'00 'alice'00 'database'00 '" + "d".repeat(5000) + "'00 00"),
+        "42602", "database name is 5000 bytes long");
+    // Bytes, not characters: 32 × "é" is 32 characters but 64 bytes of UTF-8.
+    assertViolation(() -> decodeStartup(feed, "00030000 'user'00 '" + "é".repeat(32) + "'00 00"),
+        "42602", "user name is 64 bytes long");
+    // A spelling that a caseless reader would take for "user" is held to the same limit.
+    assertViolation(() -> decodeStartup(feed, "00030000 'USER'00 '" + "a".repeat(64) + "'00 00"),
+        "42602", "user name is 64 bytes long");
+  }
+
+  /** A startup packet whose body is {@code bodyHex}, length prefix added, read through a FrameReader. */
+  private static FrontendMessage decodeStartup(Feed feed, String bodyHex) {
+    byte[] body = hex(bodyHex);
+    byte[] wire = ByteBuffer.allocate(4 + body.length).putInt(4 + body.length).put(body).array();
+    try {
+      return FrontendCodec.decode(new FrameReader(feed.open(wire)).readStartup(10_000).orElseThrow());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   @Test
