@@ -322,7 +322,11 @@ final class TreeClassifier {
         if (b.has("rarg")) statement("SelectStmt", b.get("rarg"), scope, false, d);
         fields(b, Set.of("withClause", "intoClause", "larg", "rarg"), scope, d);
       }
-      case "InsertStmt" -> dml(b, ctes, d, "INSERT");
+      case "InsertStmt" -> {
+        dml(b, ctes, d, "INSERT");
+        // ON CONFLICT … DO UPDATE updates the rows that are already there: a rule on UPDATE applies.
+        if ("ONCONFLICT_UPDATE".equals(b.path("onConflictClause").path("action").asText())) kind("UPDATE", DATA_MODIFYING);
+      }
       case "UpdateStmt" -> {
         dml(b, ctes, d, "UPDATE");
         if (!b.has("whereClause")) facts.flags.add(NO_WHERE);
