@@ -32,9 +32,12 @@ import java.util.stream.Stream;
  * chains are reported as {@link ChainReport.Status#UNANCHORED_TAIL}, not as broken. Every chain's
  * first event names its node's previous chain and that chain's newest checkpoint (or, after a store
  * failure, its last acknowledged event), so deleting or cutting an older chain is caught as long as
- * a newer chain of the same node survives. Deleting a node's newest chains entirely is not detected
- * from the store alone: the checkpoints the writer also logs (one log line each) are the witness
- * outside the store for that, and {@link #withWitnesses} checks them.
+ * a newer chain of the same node survives. Deleting a node's newest events together with their
+ * checkpoints (or its newest chains entirely) is not detected from the store alone: the checkpoints
+ * the writer also keeps outside the store ({@link Witness}: a log line each, and the node's local
+ * witness file) are the evidence for that, and {@link #withWitnesses} checks them. A new chain's
+ * start names the local witness rather than the store's newest checkpoint when the store no longer
+ * holds it, so a restart on a cut store does not make the cut look whole.
  *
  * <p>Reads the store with streaming; memory grows with the number of checkpoints, not events.
  * Thread-safe if the store is.
@@ -42,14 +45,14 @@ import java.util.stream.Stream;
 public final class AuditVerifier {
   private final AuditStore store;
   private final Map<String, PublicKey> trusted = new HashMap<>();
-  private final List<SignedCheckpoint> witnesses;
+  private final List<Witness> witnesses;
 
   /** @param trustedKeys the public keys whose checkpoints are accepted (several during key rotation) */
   public AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys) {
     this(store, trustedKeys, List.of());
   }
 
-  private AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys, List<SignedCheckpoint> witnesses) {
+  private AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys, List<Witness> witnesses) {
     this.store = Objects.requireNonNull(store, "store == null");
     if (trustedKeys.isEmpty()) throw new IllegalArgumentException("no trusted public key: nothing could be verified");
     for (PublicKey k : trustedKeys) trusted.put(AuditSigner.keyId(k), k);
@@ -57,20 +60,37 @@ public final class AuditVerifier {
   }
 
   /**
-   * A verifier that also holds the chains to checkpoints kept outside the store (for example parsed
-   * from the gateway's logs): each must verify and must be present in the store's chain as well, so
-   * deleting a whole chain or its newest checkpoints is caught.
+   * A verifier that also holds the chains to checkpoints kept outside the store ({@link Witness}:
+   * the gateway's log lines, the node's local witness file). Each must carry a valid signature by a
+   * trusted key, else it is reported as rejected ({@link VerificationReport#rejectedWitnesses()})
+   * and vouches for nothing; each valid one must be matched by the store's chain: the chain must
+   * reach its seq (else {@link ChainReport.Kind#TRUNCATED}) with its hash there (else {@link
+   * ChainReport.Kind#CHECKPOINT_MISMATCH}), so deleting a chain's newest events with their
+   * checkpoints, or a whole chain, is caught. Read witnesses before the store: a running writer
+   * logs a checkpoint only once the store holds it.
    */
-  public AuditVerifier withWitnesses(Collection<SignedCheckpoint> checkpoints) {
-    return new AuditVerifier(store, trusted.values(), List.copyOf(checkpoints));
+  public AuditVerifier withWitnesses(Collection<Witness> checkpoints) {
+    List<Witness> all = new ArrayList<>(witnesses);
+    all.addAll(checkpoints);
+    return new AuditVerifier(store, trusted.values(), all);
   }
 
-  /** Verifies every chain the store (or a witness) knows. */
+  /** Verifies every chain the store (or a valid witness) knows, and every witness. */
   public VerificationReport verify() {
+    List<VerificationReport.RejectedWitness> rejected = new ArrayList<>();
+    List<Witness> valid = new ArrayList<>();
+    for (Witness w : witnesses) {
+      Optional<String> why = rejection(w.checkpoint());
+      if (why.isPresent()) {
+        rejected.add(new VerificationReport.RejectedWitness(w.source(), w.checkpoint().chainId(), w.checkpoint().seq(), why.get()));
+      } else {
+        valid.add(w);
+      }
+    }
     java.util.TreeSet<String> ids = new java.util.TreeSet<>(store.chainIds());
-    witnesses.forEach(w -> ids.add(w.chainId()));
+    valid.forEach(w -> ids.add(w.checkpoint().chainId()));
     Map<String, Walk> walks = new TreeMap<>();
-    for (String id : ids) walks.put(id, walk(id));
+    for (String id : ids) walks.put(id, walk(id, valid));
     // A chain's start vouches for its predecessor on the same node: the last event acknowledged in a
     // chain abandoned after a failure, or the newest checkpoint of the previous run.
     for (Walk w : List.copyOf(walks.values())) {
@@ -85,15 +105,29 @@ public final class AuditVerifier {
       }
       prev.vouched(w.chainId, w.previousSeq, w.previousHash, store);
     }
-    return new VerificationReport(walks.values().stream().map(Walk::report).toList());
+    return new VerificationReport(walks.values().stream().map(Walk::report).toList(), rejected);
   }
 
-  /** Verifies one chain (without the cross-chain checks). */
+  /** Verifies one chain (without the cross-chain checks; witnesses that do not verify are passed over). */
   public ChainReport verify(String chainId) {
-    return walk(chainId).report();
+    return walk(chainId, witnesses.stream().filter(w -> rejection(w.checkpoint()).isEmpty()).toList()).report();
   }
 
-  private Walk walk(String chainId) {
+  /** Why a checkpoint proves nothing, if it does not. */
+  private Optional<String> rejection(SignedCheckpoint c) {
+    PublicKey key = trusted.get(c.keyId());
+    if (key == null) {
+      return Optional.of("the checkpoint of chain " + c.chainId() + " at seq " + c.seq() + " is signed by key " + c.keyId()
+          + ", which is not trusted");
+    }
+    if (!c.verifiedBy(key)) {
+      return Optional.of("the checkpoint of chain " + c.chainId() + " at seq " + c.seq()
+          + " does not carry a valid signature: it was forged or altered");
+    }
+    return Optional.empty();
+  }
+
+  private Walk walk(String chainId, List<Witness> valid) {
     Walk w = new Walk(chainId);
     List<SignedCheckpoint> checkpoints = new ArrayList<>();
     try {
@@ -103,8 +137,10 @@ public final class AuditVerifier {
       // A checkpoint row altered beyond reading vouches for nothing; the chain is judged without any.
       w.problem(e.unreadableSeq().getAsLong(), ChainReport.Kind.BAD_SIGNATURE, e.getMessage());
     }
-    for (SignedCheckpoint c : witnesses) if (c.chainId().equals(chainId)) checkpoints.add(c);
     for (SignedCheckpoint c : checkpoints) w.checkpoint(c);
+    for (Witness c : valid) {
+      if (c.checkpoint().chainId().equals(chainId)) w.witness(c);
+    }
     try (Stream<AuditEvent> events = store.events(chainId)) {
       events.forEachOrdered(w::event);
     } catch (AuditException e) {
@@ -122,6 +158,8 @@ public final class AuditVerifier {
   private final class Walk {
     final String chainId;
     final TreeMap<Long, SignedCheckpoint> valid = new TreeMap<>();
+    /** Where the valid checkpoints that came from outside the store (and not from it) were found, by seq. */
+    final Map<Long, String> witnessed = new HashMap<>();
     ChainReport.Break first;
     long rows;
     long expected = 1;
@@ -141,19 +179,33 @@ public final class AuditVerifier {
     }
 
     void checkpoint(SignedCheckpoint c) {
-      PublicKey key = trusted.get(c.keyId());
-      if (key == null) {
-        problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, "the checkpoint at seq " + c.seq() + " is signed by key "
-            + c.keyId() + ", which is not trusted");
-      } else if (!c.verifiedBy(key)) {
-        problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, "the checkpoint at seq " + c.seq()
-            + " does not carry a valid signature: it was forged or altered");
+      Optional<String> rejected = rejection(c);
+      if (rejected.isPresent()) {
+        problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, rejected.get());
       } else {
         SignedCheckpoint same = valid.putIfAbsent(c.seq(), c);
         if (same != null && !same.hash().equals(c.hash())) {
           problem(c.seq(), ChainReport.Kind.BAD_SIGNATURE, "two validly signed checkpoints disagree about seq " + c.seq());
         }
       }
+    }
+
+    /** A checkpoint found outside the store, already verified: a store checkpoint at the same seq goes first. */
+    void witness(Witness c) {
+      SignedCheckpoint same = valid.putIfAbsent(c.checkpoint().seq(), c.checkpoint());
+      if (same == null) {
+        witnessed.put(c.checkpoint().seq(), c.source());
+      } else if (!same.hash().equals(c.checkpoint().hash())) {
+        problem(c.checkpoint().seq(), ChainReport.Kind.BAD_SIGNATURE, "two validly signed checkpoints disagree about seq "
+            + c.checkpoint().seq() + " (the store's and the one witnessed in " + c.source() + ")");
+      }
+    }
+
+    /** How to name the checkpoint at {@code seq} for people. */
+    private String named(long seq) {
+      String source = witnessed.get(seq);
+      return "a checkpoint signed at " + valid.get(seq).time() + (source == null ? "" : " (witnessed in " + source
+          + "; the store no longer holds it)");
     }
 
     void event(AuditEvent e) {
@@ -180,8 +232,8 @@ public final class AuditVerifier {
       } else {
         SignedCheckpoint c = valid.get(s);
         if (c != null && !c.hash().equals(e.hash())) {
-          eventProblem(s, ChainReport.Kind.CHECKPOINT_MISMATCH, "the signed checkpoint at seq " + s
-              + " does not match the event there: the chain was altered in events " + (anchored + 1) + ".." + s
+          eventProblem(s, ChainReport.Kind.CHECKPOINT_MISMATCH, (witnessed.containsKey(s) ? named(s) : "the signed checkpoint")
+              + " at seq " + s + " does not match the event there: the chain was altered in events " + (anchored + 1) + ".." + s
               + " and its hashes recomputed");
         } else {
           if (c != null) anchored = s;
@@ -205,8 +257,8 @@ public final class AuditVerifier {
               + "one with its first events: the chain was fabricated or its checkpoints deleted");
         } else if (last > expected - 1) {
           long end = expected - 1;
-          problem(end + 1, ChainReport.Kind.TRUNCATED, "the chain ends at seq " + end + " but a checkpoint signed at "
-              + valid.get(last).time() + " covers seq " + last + ": events " + (end + 1) + ".." + last + " were removed");
+          problem(end + 1, ChainReport.Kind.TRUNCATED, (end == 0 ? "the store holds no event of the chain" : "the chain ends at seq "
+              + end) + " but " + named(last) + " covers seq " + last + ": events " + (end + 1) + ".." + last + " were removed");
         } else if (closed && anchored < lastSeq) {
           problem(anchored + 1, ChainReport.Kind.CHECKPOINTS_MISSING, "the chain was closed cleanly but its final "
               + "checkpoint is gone: events " + (anchored + 1) + ".." + lastSeq + " are not covered");

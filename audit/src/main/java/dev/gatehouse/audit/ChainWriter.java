@@ -62,6 +62,10 @@ final class ChainWriter implements Runnable {
   private final AuditJournal journal;
   private final boolean fsync;
   private final String chainId;
+  /** This node's local witness ({@link Witness#localFile}): its newest stored checkpoint, outside the store. */
+  private final Path witnessFile;
+  /** Set while writing the local witness fails, so the log says so once, not at every checkpoint. */
+  private boolean witnessFailing;
   /** What each event's hash covers before its bytes: the chain id ({@link CanonicalEncoding#chainPrefix}). */
   private final byte[] chainPrefix;
 
@@ -152,6 +156,7 @@ final class ChainWriter implements Runnable {
     this.chainId = chainId;
     this.chainPrefix = CanonicalEncoding.chainPrefix(chainId);
     this.fsync = store.durability() == Durability.MACHINE;
+    this.witnessFile = Witness.localFile(config.journalDir(), config.nodeId());
   }
 
   /**
@@ -167,12 +172,13 @@ final class ChainWriter implements Runnable {
     }
     try {
       recover(store, node.dir(), Optional.of(signer), clock);
+      Optional<SignedCheckpoint> previous = previousChain(store, config.nodeId(), node.dir().resolve(Witness.LOCAL_FILE), signer);
       byte[] start = new byte[8];
       RANDOM.nextBytes(start);
       String chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
       AuditJournal journal = AuditJournal.create(node, chainId, store.durability() == Durability.MACHINE);
       ChainWriter w = new ChainWriter(store, config, signer, clock, journal, chainId);
-      w.append(w.chainStarted(), true);
+      w.append(w.chainStarted(previous), true);
       return w;
     } catch (IOException e) {
       node.close();
@@ -187,7 +193,75 @@ final class ChainWriter implements Runnable {
     this.indexer = thread;
   }
 
-  private EventBody chainStarted() {
+  /**
+   * What the node's new chain names as its predecessor: the newest checkpoint the store holds of the
+   * node, unless the local witness file (written after each stored checkpoint, outside the store)
+   * names a newer one that the store no longer holds, or whose checkpoint it no longer holds: then
+   * someone cut the store, and the new chain names the witnessed checkpoint, so that {@code gatehouse
+   * audit verify} reports the cut chain as truncated instead of the new chain vouching for what is
+   * left. A witness file that does not verify with this gateway's key is not trusted.
+   */
+  private static Optional<SignedCheckpoint> previousChain(AuditStore store, String nodeId, Path witnessFile, AuditSigner signer) {
+    Optional<SignedCheckpoint> stored;
+    try {
+      stored = store.latestCheckpoint(nodeId);
+    } catch (RuntimeException e) {
+      LOG.warn("cannot find the previous audit chain of node {}; the new chain will not name it: {}", nodeId, e.toString());
+      stored = Optional.empty();
+    }
+    Optional<SignedCheckpoint> local = localWitness(witnessFile, signer);
+    if (local.isEmpty()) return stored;
+    SignedCheckpoint w = local.get();
+    if (stored.isPresent() && stored.get().chainId().equals(w.chainId()) && stored.get().seq() >= w.seq()) return stored;
+    boolean held;
+    long storeEnd;
+    try {
+      held = store.find(AuditEvent.id(w.chainId(), w.seq())).map(e -> e.hash().equals(w.hash())).orElse(false);
+      storeEnd = store.lastSeq(w.chainId()).orElse(0);
+    } catch (RuntimeException e) {
+      LOG.warn("cannot compare the audit store with the local witness {}: {}", witnessFile, e.toString());
+      return stored.isPresent() ? stored : local;
+    }
+    if (!held) {
+      LOG.error("the audit store lost events: this node's last signed checkpoint, chain {} seq {} (kept in {}), is not in the "
+          + "store, which holds that chain up to seq {}; the new chain names it as its predecessor, so `gatehouse audit verify` "
+          + "reports the loss", w.chainId(), w.seq(), witnessFile, storeEnd);
+      return local;
+    }
+    boolean storeOlder = stored.isEmpty() || (stored.get().chainId().equals(w.chainId())
+        ? stored.get().seq() < w.seq() : stored.get().time().isBefore(w.time()));
+    if (storeOlder) {
+      LOG.error("the audit store lost signed checkpoints: this node's last one, chain {} seq {} (kept in {}), is not in the "
+          + "store; the new chain names it as its predecessor", w.chainId(), w.seq(), witnessFile);
+      return local;
+    }
+    return stored; // newer than the file: the file's last rewrite failed
+  }
+
+  /** The checkpoint in the local witness file, if it exists and verifies with this gateway's key. */
+  private static Optional<SignedCheckpoint> localWitness(Path file, AuditSigner signer) {
+    if (!Files.isRegularFile(file)) return Optional.empty();
+    List<Witness> read;
+    try {
+      read = Witness.read(file);
+    } catch (AuditException e) {
+      LOG.error("{}; the store is not checked against it", e.getMessage());
+      return Optional.empty();
+    }
+    if (read.isEmpty()) {
+      LOG.error("the local audit witness {} holds no checkpoint (altered or damaged); the store is not checked against it", file);
+      return Optional.empty();
+    }
+    SignedCheckpoint c = read.getFirst().checkpoint();
+    if (!c.keyId().equals(signer.keyId()) || !c.verifiedBy(signer.publicKey())) {
+      LOG.error("the local audit witness {} is not validly signed by this gateway's key {} (altered, forged, or signed by an "
+          + "earlier key); it is not trusted", file, signer.keyId());
+      return Optional.empty();
+    }
+    return Optional.of(c);
+  }
+
+  private EventBody chainStarted(Optional<SignedCheckpoint> previous) {
     Instant now = clock.instant();
     Map<String, String> attrs = new TreeMap<>();
     attrs.put(ChainAttributes.NODE, config.nodeId());
@@ -195,15 +269,11 @@ final class ChainWriter implements Runnable {
     attrs.put(ChainAttributes.KEY_ID, signer.keyId());
     attrs.put(ChainAttributes.CHECKPOINT_EVENTS, Integer.toString(config.checkpointEvents()));
     attrs.put(ChainAttributes.CHECKPOINT_INTERVAL_MS, Long.toString(config.checkpointInterval().toMillis()));
-    try {
-      store.latestCheckpoint(config.nodeId()).ifPresent(c -> {
-        attrs.put(ChainAttributes.PREVIOUS_CHAIN, c.chainId());
-        attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(c.seq()));
-        attrs.put(ChainAttributes.PREVIOUS_HASH, c.hash());
-      });
-    } catch (RuntimeException e) {
-      LOG.warn("cannot find the previous audit chain of node {}; the new chain will not name it: {}", config.nodeId(), e.toString());
-    }
+    previous.ifPresent(c -> {
+      attrs.put(ChainAttributes.PREVIOUS_CHAIN, c.chainId());
+      attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(c.seq()));
+      attrs.put(ChainAttributes.PREVIOUS_HASH, c.hash());
+    });
     return EventBody.of(EventType.CHAIN_STARTED, now, attrs);
   }
 
@@ -424,7 +494,10 @@ final class ChainWriter implements Runnable {
     while (true) {
       boolean last = closed; // read before take(): the chain's last event is in the backlog by then
       take();
-      if (!pending.isEmpty() || checkpointDue(clock.instant())) index(last);
+      // The last round may find nothing pending: the chain's last event came with the previous
+      // round's take() (closed was set just after that round read it), stored without the final
+      // checkpoint; it is signed now, over what is stored.
+      if (!pending.isEmpty() || checkpointDue(clock.instant()) || (last && indexedSeq > lastCheckpointSeq)) index(last);
       journal.prepareNext();
       journal.populateAhead();
       if (last && (pending.isEmpty() || givenUp())) break;
@@ -534,10 +607,10 @@ final class ChainWriter implements Runnable {
       oldestUncheckpointed = null;
       lastCheckpointSeq = cp.get().seq();
       SignedCheckpoint c = cp.get();
-      // Logged as a witness outside the store: a log shipped elsewhere anchors the chain even if
-      // someone with write access to the store deletes checkpoints.
-      LOG.info("audit checkpoint chain={} seq={} hash={} time={} key={} signature={}",
-          c.chainId(), c.seq(), c.hash(), c.time(), c.keyId(), c.signature());
+      // Witnesses outside the store: a log shipped elsewhere, and the local file, anchor the chain
+      // even if someone with write access to the store deletes its newest events and checkpoints.
+      LOG.info("{}", Witness.line(c));
+      witness(witnessFile, c, fsync);
     } else if (!batch.isEmpty()) {
       uncheckpointed += batch.size();
       if (oldestUncheckpointed == null) oldestUncheckpointed = batch.getFirst().body().time();
@@ -546,6 +619,18 @@ final class ChainWriter implements Runnable {
       journal.release(indexedSeq);
     } catch (UncheckedIOException e) {
       LOG.warn("{}", e.getMessage());
+    }
+  }
+
+  /** Rewrites the local witness with a checkpoint the store now holds (never before: it must not claim more than the store got). */
+  private void witness(Path file, SignedCheckpoint c, boolean sync) {
+    try {
+      Witness.writeLocal(file, c, sync);
+      if (witnessFailing) LOG.info("the local audit witness {} is written again", file);
+      witnessFailing = false;
+    } catch (IOException | RuntimeException e) {
+      if (!witnessFailing) LOG.warn("cannot write the local audit witness {}: {}", file, e.toString());
+      witnessFailing = true;
     }
   }
 
@@ -598,6 +683,13 @@ final class ChainWriter implements Runnable {
             ? Optional.of(SignedCheckpoint.sign(signer.get(), r.chainId(), batch.getLast().seq(), batch.getLast().hash(), clock.instant()))
             : Optional.empty();
         store.append(batch, cp);
+        if (cp.isPresent()) {
+          try {
+            Witness.writeLocal(nodeDir.resolve(Witness.LOCAL_FILE), cp.get(), store.durability() == Durability.MACHINE);
+          } catch (IOException e) {
+            LOG.warn("cannot write the local audit witness in {}: {}", nodeDir, e.toString());
+          }
+        }
       }
       total += missing.size();
       if (!missing.isEmpty()) {

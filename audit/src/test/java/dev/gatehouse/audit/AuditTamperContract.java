@@ -232,7 +232,7 @@ public abstract class AuditTamperContract {
     SignedCheckpoint witness = store().checkpoints(chain.chainId()).getLast();
     tamper().deleteCheckpointsFrom(chain.chainId(), 1);
     tamper().deleteEventsFrom(chain.chainId(), 1);
-    VerificationReport report = new AuditVerifier(store(), List.of(signer.publicKey())).withWitnesses(List.of(witness)).verify();
+    VerificationReport report = new AuditVerifier(store(), List.of(signer.publicKey())).withWitnesses(List.of(new Witness(witness, "a test"))).verify();
     ChainReport r = report.chains().stream().filter(c -> c.chainId().equals(chain.chainId())).findFirst().orElseThrow();
     assertThat(breakOf(r).kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
     assertThat(report.intact()).isFalse();
@@ -320,5 +320,113 @@ public abstract class AuditTamperContract {
     assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
     assertThat(b.message()).contains("deleted entirely");
     assertThat(verify(newer).status()).isEqualTo(ChainReport.Status.INTACT);
+  }
+
+  /** A node's chain written by the audit log, closed cleanly: several signed checkpoints, the last at its end. */
+  private record LoggedChain(AuditConfig config, String chainId, long lastSeq, long cutAt) {}
+
+  private LoggedChain loggedChain(String node) {
+    AuditConfig config = AuditConfig.defaults(node, tmp.resolve("key")).withJournal(tmp.resolve("audit-journal"))
+        .withCheckpoints(4, Duration.ofHours(1));
+    Samples s = new Samples("res-" + node);
+    String chainId;
+    try (AuditLog log = AuditLog.start(store(), config, signer, Clock.systemUTC())) {
+      log.sessionOpened(s.session);
+      for (int batch = 0; batch < 3; batch++) {
+        for (int i = 0; i < 5; i++) log.commandDecided(s.session, s.command("SELECT " + batch + i), s.allow);
+        log.flush();
+      }
+      log.sessionClosed(s.session, "client terminated");
+      chainId = log.chainId().orElseThrow();
+    }
+    List<SignedCheckpoint> checkpoints = store().checkpoints(chainId);
+    assertThat(checkpoints).as("checkpoints of the logged chain").hasSizeGreaterThanOrEqualTo(3);
+    long last = checkpoints.getLast().seq();
+    assertThat(verify(chainId).lastSeq()).isEqualTo(last);
+    return new LoggedChain(config, chainId, last, checkpoints.get(checkpoints.size() - 2).seq());
+  }
+
+  /** What the security review did: the newest events deleted with their checkpoints, cut at a signed checkpoint. */
+  private void cutTail(LoggedChain chain) {
+    tamper().deleteEventsFrom(chain.chainId(), chain.cutAt() + 1);
+    tamper().deleteCheckpointsFrom(chain.chainId(), chain.cutAt() + 1);
+  }
+
+  private ChainReport verifyWithLocalWitness(LoggedChain chain, String chainId) {
+    VerificationReport report = new AuditVerifier(store(), List.of(signer.publicKey()))
+        .withWitnesses(Witness.readLocal(chain.config().journalDir())).verify();
+    return report.chains().stream().filter(c -> c.chainId().equals(chainId)).findFirst().orElseThrow();
+  }
+
+  @Test
+  void aTailCutWithItsCheckpointsIsCaughtByTheLocalWitnessFile() {
+    LoggedChain chain = loggedChain("gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4)));
+    assertThat(Witness.localFile(chain.config().journalDir(), chain.config().nodeId())).exists();
+    cutTail(chain);
+    assertThat(verify(chain.chainId()).status()).as("from the store alone the cut chain looks whole")
+        .isEqualTo(ChainReport.Status.INTACT);
+
+    ChainReport.Break b = breakOf(verifyWithLocalWitness(chain, chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.seq()).isEqualTo(chain.cutAt() + 1);
+    assertThat(b.message()).contains("ends at seq " + chain.cutAt()).contains("covers seq " + chain.lastSeq())
+        .contains(Witness.LOCAL_FILE);
+  }
+
+  @Test
+  void aRestartOnACutStoreNamesTheWitnessedEndAsThePreviousChain() {
+    LoggedChain chain = loggedChain("gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4)));
+    cutTail(chain);
+    String next;
+    try (AuditLog log = AuditLog.start(store(), chain.config(), signer, Clock.systemUTC())) {
+      next = log.chainId().orElseThrow();
+    }
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .containsEntry("previous_chain", chain.chainId()).containsEntry("previous_seq", Long.toString(chain.lastSeq()));
+
+    // From the store alone: the new chain's start vouches for the witnessed end, not for what is left.
+    ChainReport.Break b = breakOf(verify(chain.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.seq()).isEqualTo(chain.cutAt() + 1);
+    assertThat(verify(next).status()).isEqualTo(ChainReport.Status.INTACT);
+  }
+
+  @Test
+  void aLocalWitnessThatDoesNotVerifyIsReportedAndNotTrusted() throws Exception {
+    LoggedChain chain = loggedChain("gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4)));
+    java.nio.file.Path file = Witness.localFile(chain.config().journalDir(), chain.config().nodeId());
+    SignedCheckpoint real = Witness.read(file).getFirst().checkpoint();
+    SignedCheckpoint forged = new SignedCheckpoint(real.chainId(), real.seq() + 1000, real.hash(), real.time(), real.keyId(),
+        real.signature());
+    java.nio.file.Files.writeString(file, Witness.line(forged) + "\n");
+
+    VerificationReport report = new AuditVerifier(store(), List.of(signer.publicKey()))
+        .withWitnesses(Witness.readLocal(chain.config().journalDir())).verify();
+    assertThat(report.rejectedWitnesses()).singleElement().satisfies(r -> {
+      assertThat(r.seq()).isEqualTo(real.seq() + 1000);
+      assertThat(r.source()).contains(Witness.LOCAL_FILE);
+      assertThat(r.reason()).contains("forged or altered");
+    });
+    assertThat(report.intact()).isFalse();
+    assertThat(report.chains().stream().filter(c -> c.chainId().equals(chain.chainId())).findFirst().orElseThrow().status())
+        .isEqualTo(ChainReport.Status.INTACT);
+
+    String next;
+    try (AuditLog log = AuditLog.start(store(), chain.config(), signer, Clock.systemUTC())) {
+      next = log.chainId().orElseThrow();
+    }
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .as("a restart does not name the forged checkpoint")
+        .containsEntry("previous_chain", chain.chainId()).containsEntry("previous_seq", Long.toString(chain.lastSeq()));
+  }
+
+  @Test
+  void anUntouchedChainVerifiesIntactAgainstItsLocalWitness() {
+    LoggedChain chain = loggedChain("gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4)));
+    List<Witness> local = Witness.readLocal(chain.config().journalDir());
+    assertThat(local).extracting(w -> w.checkpoint().seq()).containsExactly(chain.lastSeq());
+    ChainReport r = verifyWithLocalWitness(chain, chain.chainId());
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.INTACT);
+    assertThat(r.anchoredSeq()).isEqualTo(chain.lastSeq());
   }
 }

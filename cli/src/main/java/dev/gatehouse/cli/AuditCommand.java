@@ -10,6 +10,7 @@ import dev.gatehouse.audit.AuditSigner;
 import dev.gatehouse.audit.AuditVerifier;
 import dev.gatehouse.audit.ChainReport;
 import dev.gatehouse.audit.VerificationReport;
+import dev.gatehouse.audit.Witness;
 import dev.gatehouse.server.ConfigLoader;
 import dev.gatehouse.server.Gatehouse;
 import dev.gatehouse.server.SecretRef;
@@ -137,23 +138,56 @@ final class AuditCommand {
   }
 
   @Command(name = "verify", mixinStandardHelpOptions = true,
-      description = "Check every chain: hashes, links, signed checkpoints. Exit 1 and name the first broken link if any.")
+      description = "Check every chain: hashes, links, signed checkpoints, and the checkpoints witnessed outside the store "
+          + "(the local witness file in the data directory, and --witness logs). Exit 1 and name the first broken link if any.")
   static final class Verify extends StoreOptions implements Callable<Integer> {
-    @Option(names = "--public-key", description = "Verify with this public key (PEM) instead of the configured signing key's public part.")
-    Path publicKey;
+    @Option(names = "--public-key", paramLabel = "FILE",
+        description = "Verify with this public key (PEM) instead of the configured signing key's public part; repeat it for "
+            + "the keys of earlier rotations.")
+    List<Path> publicKeys = new ArrayList<>();
+
+    @Option(names = "--witness", paramLabel = "FILE",
+        description = "A Gatehouse log file (JSON lines; .gz too) whose 'audit checkpoint' lines witness the chains from "
+            + "outside the store: the store must hold each chain up to the newest of them. Repeatable.")
+    List<Path> witnessLogs = new ArrayList<>();
 
     @Override
     public Integer call() throws Exception {
       ConfigLoader.Loaded loaded = loaded();
-      Path keyFile = publicKey != null ? publicKey : Gatehouse.signingKey(loaded);
-      if (!Files.exists(keyFile)) throw new IllegalArgumentException("no signing key at " + keyFile + ": cannot verify signatures");
-      PublicKey key = AuditSigner.readPublicKey(keyFile);
+      List<PublicKey> keys = new ArrayList<>();
+      for (Path keyFile : publicKeys.isEmpty() ? List.of(Gatehouse.signingKey(loaded)) : publicKeys) {
+        if (!Files.exists(keyFile)) throw new IllegalArgumentException("no signing key at " + keyFile + ": cannot verify signatures");
+        keys.add(AuditSigner.readPublicKey(keyFile));
+      }
+      // Witnesses first, the store after: a running gateway writes a witness only once the store
+      // holds its checkpoint, so what is read first can never claim more than the store then holds.
+      List<Witness> witnesses = new ArrayList<>();
+      for (Path log : witnessLogs) {
+        if (!Files.isRegularFile(log)) throw new IllegalArgumentException("--witness " + log + ": no such file");
+        List<Witness> found = Witness.read(log);
+        if (found.isEmpty()) System.err.println("gatehouse audit: no 'audit checkpoint' lines in " + log + ": it witnesses nothing");
+        witnesses.addAll(found);
+      }
+      witnesses.addAll(Witness.readLocal(Gatehouse.journalDir(loaded)));
       VerificationReport report;
       try (JdbcStore store = open(loaded)) {
-        report = new AuditVerifier(store.audit(), List.of(key)).verify();
+        report = new AuditVerifier(store.audit(), keys).withWitnesses(witnesses).verify();
       }
       PrintStream out = System.out;
       List<Map<String, Object>> rows = new ArrayList<>();
+      for (VerificationReport.RejectedWitness w : report.rejectedWitnesses()) {
+        if (json) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put("witness", w.source());
+          row.put("status", "rejected");
+          row.put("chain", w.chainId());
+          row.put("seq", w.seq());
+          row.put("message", w.reason());
+          rows.add(row);
+        } else {
+          out.println(w.describe());
+        }
+      }
       for (ChainReport chain : report.chains()) {
         if (json) {
           Map<String, Object> row = new LinkedHashMap<>();
@@ -171,9 +205,13 @@ final class AuditCommand {
       if (json) {
         for (Map<String, Object> row : rows) out.println(JSON.writeValueAsString(row));
       } else {
+        String against = witnesses.isEmpty() ? "" : ", against " + witnesses.size() + " checkpoint(s) witnessed outside the store";
         out.println(report.intact()
-            ? "audit log intact: " + report.chains().size() + " chain(s) verified"
-            : "AUDIT LOG BROKEN: " + report.broken().size() + " of " + report.chains().size() + " chain(s) fail verification");
+            ? "audit log intact: " + report.chains().size() + " chain(s) verified" + against
+            : report.broken().isEmpty()
+            ? "AUDIT LOG BROKEN: " + report.rejectedWitnesses().size() + " witnessed checkpoint(s) rejected (forged, altered or signed by a key not given)"
+            : "AUDIT LOG BROKEN: " + report.broken().size() + " of " + report.chains().size() + " chain(s) fail verification"
+                + against);
       }
       out.flush();
       return report.intact() ? 0 : 1;
