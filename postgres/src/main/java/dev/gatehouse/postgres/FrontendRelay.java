@@ -70,6 +70,8 @@ import org.slf4j.LoggerFactory;
  * <p>The only writer of the target socket; never writes to the client.
  */
 final class FrontendRelay {
+  /** What refuses a statement that alters, renames or drops the role Gatehouse signs in as. */
+  static final String RULE_GATEWAY_ROLE = "gateway-role";
   /** What refuses a query message holding more than one COPY statement. */
   static final String RULE_ONE_COPY = "one-copy-per-query";
   /** Why a session ends when its client sends Terminate (the audit's close reason). */
@@ -570,6 +572,16 @@ final class FrontendRelay {
   private Optional<ErrorResponse> decide(ClassifiedStatement statement, Map<String, String> details, List<Execution> allowed)
       throws IOException {
     Command command = new Command("sql", statement.redactedText(), statement.classification(), details);
+    if (!statement.roles().isEmpty()) {
+      Optional<String> own = gatewayRole(statement);
+      if (own.isPresent()) {
+        Decision.Deny refusal = new Decision.Deny(RULE_GATEWAY_ROLE, "the statement alters, renames or drops " + own.get()
+            + ", the role Gatehouse signs in to this resource with; changing it (its password, say) would lock everyone"
+            + " out, or open the resource to whoever knows the new password without Gatehouse");
+        s.checkpoint.refuse(s.session, command, refusal);
+        return Optional.of(Replies.denial(refusal));
+      }
+    }
     Verdict verdict = s.checkpoint.decide(s.session, command);
     if (!verdict.allowed()) {
       return Optional.of(Replies.denial(verdict.decision()));
@@ -595,6 +607,27 @@ final class FrontendRelay {
       return Optional.of(Replies.maskingRefused(refusal.get()));
     }
     allowed.add(new Execution(List.of(verdict), masking, ddl));
+    return Optional.empty();
+  }
+
+  /**
+   * Which of the roles the statement alters is (or may be) the one this session's target connection
+   * is signed in as: named as such (the server reports it as {@code session_authorization}), or by a
+   * keyword standing for the session's own role, or {@code ALTER ROLE ALL}. Whatever policy says:
+   * the resource's credentials are Gatehouse's, not its users'.
+   */
+  private Optional<String> gatewayRole(ClassifiedStatement statement) {
+    String login = s.backend.parameterStatus().get("session_authorization");
+    for (String role : statement.roles()) {
+      switch (role) {
+        case ClassifiedStatement.CURRENT_USER, ClassifiedStatement.SESSION_USER, ClassifiedStatement.CURRENT_ROLE ->
+            { return Optional.of("the session's own role"); }
+        case ClassifiedStatement.ALL_ROLES -> { return Optional.of("every role"); }
+        default -> {
+          if (login == null || role.equals(login)) return Optional.of("role \"" + StartupParameters.sanitizeName(role) + "\"");
+        }
+      }
+    }
     return Optional.empty();
   }
 

@@ -201,6 +201,37 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void theRoleGatehouseSignsInAsCannotBeAlteredWhateverPolicySays() throws Exception {
+    // The harness's policy allows everything but DROP; the target role is the fixture's login role.
+    String login;
+    try (Connection c = h.admin()) {
+      c.createStatement().execute(
+          "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gh_other') THEN CREATE ROLE gh_other; END IF; END $$");
+      var rs = c.createStatement().executeQuery("SELECT session_user");
+      rs.next();
+      login = rs.getString(1);
+    }
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // Harmless if they ran (the defaults again), but none may run.
+      for (String sql : List.of("ALTER ROLE " + login + " CONNECTION LIMIT -1", "ALTER USER CURRENT_USER CONNECTION LIMIT -1",
+          "ALTER ROLE SESSION_USER RESET work_mem", "ALTER ROLE ALL RESET work_mem")) {
+        c.send(new Query(sql));
+        assertThat(RawClient.firstError(c.untilReady())).as(sql).get().satisfies(e -> {
+          assertThat(e.sqlstate()).isEqualTo("42501");
+          assertThat(e.message()).contains("rule gateway-role");
+        });
+      }
+      // Another role is policy's business (here: allowed).
+      c.send(new Query("ALTER ROLE gh_other CONNECTION LIMIT 5"));
+      assertThat(c.untilReady()).contains(new CommandComplete("ALTER ROLE"));
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.command().text().contains("CONNECTION LIMIT -1"))
+        .hasSize(2).allSatisfy(d -> assertThat(d.decision()).isInstanceOf(Decision.Deny.class));
+  }
+
+  @Test
   void everyStatementOfAQueryWithARefusedOneIsAudited() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);

@@ -3,6 +3,7 @@ package dev.gatehouse.postgres.sql;
 import dev.gatehouse.core.Classification;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * One statement of a query text.
@@ -19,14 +20,34 @@ import java.util.Optional;
  *     when the classifier cannot rule it out
  * @param columnUse which columns the statement names and where (for masking); empty when the
  *     classifier cannot tell (the fallback classifier, unclassified text): assume every column
+ * @param roles the roles the statement alters, renames or drops (ALTER ROLE/USER, ALTER ROLE …
+ *     SET, ALTER ROLE … RENAME, DROP ROLE/USER), as the parser gives the names (unquoted ones
+ *     lower-cased); {@link #CURRENT_USER}, {@link #SESSION_USER} or {@link #CURRENT_ROLE} for those
+ *     keywords, {@link #ALL_ROLES} for ALTER ROLE ALL
  */
 public record ClassifiedStatement(
-    String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse) {
+    String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
+    Set<String> roles) {
+  /** {@link #roles} entry for the keyword {@code CURRENT_USER} (also {@code USER}). */
+  public static final String CURRENT_USER = "<current_user>";
+  /** {@link #roles} entry for the keyword {@code SESSION_USER}. */
+  public static final String SESSION_USER = "<session_user>";
+  /** {@link #roles} entry for the keyword {@code CURRENT_ROLE}. */
+  public static final String CURRENT_ROLE = "<current_role>";
+  /** {@link #roles} entry for {@code ALTER ROLE ALL …}. */
+  public static final String ALL_ROLES = "<all>";
+
   public ClassifiedStatement {
     Objects.requireNonNull(text, "text == null");
     Objects.requireNonNull(redactedText, "redactedText == null");
     Objects.requireNonNull(classification, "classification == null");
     Objects.requireNonNull(columnUse, "columnUse == null");
+    roles = Set.copyOf(roles);
+  }
+
+  public ClassifiedStatement(
+      String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse) {
+    this(text, redactedText, classification, changesParsing, columnUse, Set.of());
   }
 
   public ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {

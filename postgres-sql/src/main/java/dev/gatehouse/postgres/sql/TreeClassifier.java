@@ -48,6 +48,8 @@ final class TreeClassifier {
     boolean redactAllStrings;
     /** Byte offsets (in the whole query text) of string constants to redact. */
     final Set<Integer> redactAt = new HashSet<>();
+    /** The roles the statement alters, renames or drops ({@link ClassifiedStatement#roles}). */
+    final LinkedHashSet<String> roles = new LinkedHashSet<>();
 
     Classification classification() {
       return new Classification(new ArrayList<>(kinds), objects, functions, flags);
@@ -381,6 +383,8 @@ final class TreeClassifier {
       case "AlterRoleSetStmt" -> {
         settingHolder(b, "ALTER ROLE");
         facts.flags.add(PRIVILEGE_CHANGE);
+        if (b.has("role")) roleSpec(b.path("role"));
+        else facts.roles.add(ClassifiedStatement.ALL_ROLES);
       }
       case "AlterDatabaseSetStmt" -> {
         settingHolder(b, "ALTER DATABASE");
@@ -390,8 +394,14 @@ final class TreeClassifier {
         String t = b.path("stmt_type").asText();
         role(b, ctes, d, t.equals("ROLESTMT_USER") ? "CREATE USER" : t.equals("ROLESTMT_GROUP") ? "CREATE GROUP" : "CREATE ROLE");
       }
-      case "AlterRoleStmt" -> role(b, ctes, d, "ALTER ROLE");
-      case "DropRoleStmt" -> simple(b, ctes, d, "DROP ROLE", PRIVILEGE_CHANGE);
+      case "AlterRoleStmt" -> {
+        roleSpec(b.path("role"));
+        role(b, ctes, d, "ALTER ROLE");
+      }
+      case "DropRoleStmt" -> {
+        for (JsonNode r : b.path("roles")) roleSpec(r);
+        simple(b, ctes, d, "DROP ROLE", PRIVILEGE_CHANGE);
+      }
       case "GrantStmt", "GrantRoleStmt" -> simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
       case "AlterDefaultPrivilegesStmt" -> simple(b, ctes, d, "ALTER DEFAULT PRIVILEGES", PRIVILEGE_CHANGE);
       case "ReassignOwnedStmt" -> simple(b, ctes, d, "REASSIGN OWNED", PRIVILEGE_CHANGE);
@@ -438,6 +448,7 @@ final class TreeClassifier {
       case "AlterTableMoveAllStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objtype").asText("OBJECT_TABLE")), DDL);
       case "RenameStmt" -> {
         String t = b.path("renameType").asText();
+        if (t.equals("OBJECT_ROLE")) facts.roles.add(b.path("subname").asText(""));
         boolean part = t.equals("OBJECT_COLUMN") || t.equals("OBJECT_TABCONSTRAINT") || t.equals("OBJECT_TRIGGER")
             || t.equals("OBJECT_RULE") || t.equals("OBJECT_POLICY");
         String words = part && b.has("relationType") && !t.equals("OBJECT_TRIGGER") && !t.equals("OBJECT_RULE") && !t.equals("OBJECT_POLICY")
@@ -657,6 +668,18 @@ final class TreeClassifier {
     JsonNode set = b.path("setstmt");
     if (set.isObject()) setting(set);
     fields(b, Set.of("setstmt"), Set.of(), 1);
+  }
+
+  /** A RoleSpec node: a role's name, or the keyword standing for one. */
+  private void roleSpec(JsonNode spec) {
+    JsonNode r = spec.has("RoleSpec") ? spec.path("RoleSpec") : spec; // wrapped in lists, bare in a field
+    switch (r.path("roletype").asText("")) {
+      case "ROLESPEC_CSTRING" -> facts.roles.add(r.path("rolename").asText(""));
+      case "ROLESPEC_CURRENT_USER" -> facts.roles.add(ClassifiedStatement.CURRENT_USER);
+      case "ROLESPEC_SESSION_USER" -> facts.roles.add(ClassifiedStatement.SESSION_USER);
+      case "ROLESPEC_CURRENT_ROLE" -> facts.roles.add(ClassifiedStatement.CURRENT_ROLE);
+      default -> facts.roles.add(ClassifiedStatement.ALL_ROLES); // PUBLIC, or a form this parser version does not name
+    }
   }
 
   private void role(JsonNode b, Set<String> ctes, int d, String kind) {

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.gatehouse.core.CommandFlag;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,6 +37,25 @@ class LibPgQueryClassifierTest {
     Analysis a = libpg.analyze("SELECT 'é😀日本'; DROP TABLE \"clientèle\"; SELECT 1");
     assertThat(texts(a)).containsExactly("SELECT 'é😀日本'", "DROP TABLE \"clientèle\"", "SELECT 1");
     assertThat(a.statements().get(1).classification().objects()).containsExactly("clientèle");
+  }
+
+  @Test
+  void theRolesAStatementAltersRenamesOrDropsAreNamed() {
+    Map<String, Set<String>> expected = new java.util.LinkedHashMap<>();
+    expected.put("ALTER ROLE gh_app PASSWORD 'x'", Set.of("gh_app"));
+    expected.put("ALTER USER \"GH App\" VALID UNTIL 'infinity'", Set.of("GH App"));
+    expected.put("ALTER USER CURRENT_USER PASSWORD 'x'", Set.of(ClassifiedStatement.CURRENT_USER));
+    expected.put("ALTER ROLE SESSION_USER CONNECTION LIMIT 1", Set.of(ClassifiedStatement.SESSION_USER));
+    expected.put("ALTER ROLE CURRENT_ROLE SET work_mem = '1MB'", Set.of(ClassifiedStatement.CURRENT_ROLE));
+    expected.put("ALTER ROLE gh_app IN DATABASE shop SET search_path = s", Set.of("gh_app"));
+    expected.put("ALTER ROLE ALL SET work_mem = '1MB'", Set.of(ClassifiedStatement.ALL_ROLES));
+    expected.put("ALTER ROLE gh_app RENAME TO x", Set.of("gh_app"));
+    expected.put("DROP ROLE IF EXISTS a, gh_app", Set.of("a", "gh_app"));
+    expected.put("DROP USER CURRENT_USER", Set.of(ClassifiedStatement.CURRENT_USER));
+    expected.put("GRANT SELECT ON t TO gh_app", Set.of());
+    expected.put("ALTER TABLE gh_app RENAME TO x", Set.of());
+    expected.forEach((sql, roles) ->
+        assertThat(libpg.analyze(sql).statements()).as(sql).singleElement().extracting(ClassifiedStatement::roles).isEqualTo(roles));
   }
 
   @Test
