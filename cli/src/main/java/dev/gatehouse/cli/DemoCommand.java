@@ -177,7 +177,7 @@ final class DemoCommand implements Callable<Integer> {
     out.println("  Control plane         http://127.0.0.1:" + gatehouse.controlPlanePort() + "/readyz  and  /metrics");
     out.println("  Target                an embedded PostgreSQL 15 with database \"" + DemoDatabase.DATABASE
         + "\" (customers, orders), reached as resource \"" + RESOURCE + "\"");
-    out.println("  Identity provider     a development issuer FOR DEMOS ONLY; tokens valid " + ttl.toHours() + "h are in "
+    out.println("  Identity provider     a development issuer FOR DEMOS ONLY; tokens valid " + humanDuration(ttl) + " are in "
         + dirShown + "/tokens/");
     out.println("  Audit log             " + dirShown + "/gatehouse.db (hash-chained, signed); logs in " + dirShown + "/gatehouse.log");
     out.println();
@@ -264,4 +264,12 @@ final class DemoCommand implements Callable<Integer> {
     Files.writeString(file, content, StandardCharsets.UTF_8);
   }
 
+
+  /** 8h, 90m, 45s: the largest unit that divides the duration exactly, as --token-ttl accepts it. */
+  static String humanDuration(Duration d) {
+    long s = d.toSeconds();
+    if (s > 0 && s % 3600 == 0) return s / 3600 + "h";
+    if (s > 0 && s % 60 == 0) return s / 60 + "m";
+    return s + "s";
+  }
 }

@@ -386,9 +386,10 @@ final class ClientStartup {
     String protocol = ((SSLSocket) channel).getApplicationProtocol();
     if (!ALPN.equals(protocol)) {
       // PostgreSQL requires ALPN "postgresql" on direct TLS, so a TLS client of another protocol
-      // cannot be talked into sending its data here.
+      // cannot be talked into sending its data here; the client hears why, over the TLS it started.
       log.info("client {} started TLS directly without ALPN \"postgresql\"", clientAddress);
-      return false;
+      throw ProtocolException.violation(
+          "received direct TLS connection without the ALPN protocol \"postgresql\" (sslnegotiation=direct needs libpq 17 or later)");
     }
     return true;
   }
