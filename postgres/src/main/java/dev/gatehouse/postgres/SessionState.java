@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -331,20 +332,28 @@ final class SessionState {
   Optional<Shape> awaitShape(Portal portal, Runnable beforeWait) {
     lock.lock();
     try {
-      boolean flushed = false;
-      while (!portal.settled) {
-        if (closed) throw new Closed();
-        if (!flushed) {
-          flushed = true;
-          runUnlocked(beforeWait);
-          continue;
-        }
-        Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
-        changed.awaitUninterruptibly();
-      }
+      awaitWhile(() -> !portal.settled, beforeWait);
       return Optional.ofNullable(portal.shape);
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Under the lock: waits while {@code waiting} holds, for the backend→client thread to change the
+   * state; {@code beforeWait} runs once first, without the lock (it flushes what the answer needs).
+   */
+  private void awaitWhile(BooleanSupplier waiting, Runnable beforeWait) {
+    boolean flushed = false;
+    while (waiting.getAsBoolean()) {
+      if (closed) throw new Closed();
+      if (!flushed) {
+        flushed = true;
+        runUnlocked(beforeWait);
+        continue;
+      }
+      Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
+      changed.awaitUninterruptibly();
     }
   }
 
@@ -606,17 +615,7 @@ final class SessionState {
     if (!copyPossible) return CopyIn.NONE;
     lock.lock();
     try {
-      boolean flushed = false;
-      while (copyIn == CopyIn.PENDING) {
-        if (closed) throw new Closed();
-        if (!flushed) {
-          flushed = true;
-          runUnlocked(beforeWait);
-          continue;
-        }
-        Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
-        changed.awaitUninterruptibly();
-      }
+      awaitWhile(() -> copyIn == CopyIn.PENDING, beforeWait);
       return copyIn;
     } finally {
       lock.unlock();
