@@ -56,6 +56,7 @@ class GatewayMaskingConfineTest {
     refused("SELECT id, email FROM customers ORDER BY 2");
     refused("SELECT id, email FROM customers ORDER BY 2 DESC, 1");
     refused("SELECT email, count(*) FROM customers GROUP BY 1");
+    refused("SELECT DISTINCT ON (2) id, email FROM customers");
     refused("SELECT * FROM customers ORDER BY 3");
     refused("SELECT email FROM customers UNION SELECT note FROM orders ORDER BY 1");
   }

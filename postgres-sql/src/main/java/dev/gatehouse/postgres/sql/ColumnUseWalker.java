@@ -154,6 +154,7 @@ final class ColumnUseWalker {
       case "SelectStmt" -> {
         positions(body, body.path("sortClause"), depth);
         positions(body, body.path("groupClause"), depth);
+        positions(body, body.path("distinctClause"), depth); // DISTINCT ON (2) reads positions as ORDER BY does
         fields(body, out, depth);
       }
       case "FuncCall" -> {
@@ -206,7 +207,7 @@ final class ColumnUseWalker {
   }
 
   /**
-   * ORDER BY 2, GROUP BY 1: a position in the select list stands for that item's expression, which
+   * ORDER BY 2, GROUP BY 1, DISTINCT ON (2): a position in the select list stands for that item's expression, which
    * is then used outside the projection (sorted or grouped on). An item that cannot be resolved (a
    * UNION's, a {@code SELECT *}'s) counts as every column.
    */
