@@ -66,5 +66,6 @@ class GatewayMaskingConfineTest {
     refused("SELECT id FROM customers WHERE email LIKE 'a%'");
     refused("SELECT c.id FROM customers c JOIN (SELECT 'ada@example.com' AS email) g USING (email)");
     refused("SELECT c.id FROM customers AS c(id, n, mail) WHERE c.mail LIKE 'a%'");
+    refused("SELECT c.id FROM customers c NATURAL JOIN (SELECT 'ada@example.com' AS email) g");
   }
 }

@@ -139,6 +139,8 @@ final class ColumnUseWalker {
       }
       case "JoinExpr" -> {
         alias(body);
+        // NATURAL compares every column the two sides share, which only the catalog could name.
+        if (body.path("isNatural").asBoolean(false)) column("*", true);
         // USING (a, b) compares the two sides' columns a and b: names, not column references.
         for (JsonNode s : body.path("usingClause")) {
           JsonNode v = s.path("String").path("sval");
