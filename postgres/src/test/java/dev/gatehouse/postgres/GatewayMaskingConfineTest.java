@@ -62,6 +62,18 @@ class GatewayMaskingConfineTest {
   }
 
   @Test
+  void comparingItThroughSetOperationsDistinctOrRowCountsIsRefused() {
+    refused("SELECT email FROM customers INTERSECT SELECT 'ada@example.com'");
+    refused("SELECT email FROM customers EXCEPT SELECT 'ada@example.com'");
+    refused("SELECT email FROM customers UNION SELECT 'ada@example.com'");
+    refused("SELECT DISTINCT email FROM customers");
+    refused("SELECT c.id FROM customers c, generate_series(1, ascii(substr(c.email, 1, 1))) g");
+    refused("SELECT c.id, generate_series(1, ascii(c.email)) FROM customers c");
+    // UNION ALL compares nothing: its rows are shown, masked.
+    assertThat(allowed("SELECT email FROM customers UNION ALL SELECT 'x'")).contains("****");
+  }
+
+  @Test
   void filteringOrJoiningOnItIsRefused() {
     refused("SELECT id FROM customers WHERE email LIKE 'a%'");
     refused("SELECT c.id FROM customers c JOIN (SELECT 'ada@example.com' AS email) g USING (email)");

@@ -11,10 +11,22 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Collects {@link ColumnUse} from one statement's libpg_query parse tree. Walks every node; a
- * column reference counts as outside the projection when any field on its path is one of the
- * clauses where values are compared rather than shown, or it is an argument of an aggregate. One
- * instance per statement; not thread-safe.
+ * Collects {@link ColumnUse} from one statement's libpg_query parse tree. Walks every node, and
+ * tells each column reference's use by the clauses on its path:
+ *
+ * <ul>
+ *   <li><em>compared</em> (WHERE, JOIN conditions, ORDER BY, GROUP BY, …): outside the projection,
+ *       and its values flow nowhere;
+ *   <li><em>probed</em>: its values are summarised or compared and may still come out as they are
+ *       ({@code max(email)}, a window function's arguments, the operands of UNION, INTERSECT and
+ *       EXCEPT, a DISTINCT select list, the arguments of a set-returning function, whose row count
+ *       depends on them): outside the projection, and flowing into what the statement writes;
+ *   <li>otherwise shown or written: flowing into what the statement writes, unless it is in the
+ *       RETURNING list of the statement itself (shown to the client; a RETURNING inside a WITH
+ *       feeds the statement, and flows).
+ * </ul>
+ *
+ * One instance per statement; not thread-safe.
  *
  * <p>Names are collected without scopes, so where a name may stand for a column other than the one
  * it spells, the walker answers {@code *} (every column of the tables read) in the sets that name
@@ -25,11 +37,27 @@ import java.util.Set;
  * GROUP BY names a select-list position that cannot be resolved to its expression.
  */
 final class ColumnUseWalker {
-  /** Clause fields where a value is used, not shown. */
+  /**
+   * Clause fields where a value is compared, not shown (ON CONFLICT's own arbiter and WHERE are
+   * among them; its DO UPDATE SET values are written).
+   */
   private static final Set<String> OUTSIDE = Set.of(
       "whereClause", "havingClause", "groupClause", "sortClause", "windowClause", "distinctClause", "quals",
       "usingClause", "joinCondition", "limitOffset", "limitCount", "agg_order", "agg_filter", "over",
-      "partitionClause", "orderClause", "onConflictClause", "arbiterElems", "whenClause");
+      "partitionClause", "orderClause", "arbiterElems", "whenClause");
+
+  /** A use of values: compared only (flowing nowhere). */
+  private static final int COMPARED = 1;
+  /** A use of values: summarised or compared, and possibly coming out as they are. */
+  private static final int PROBED = 2;
+
+  /** Set-returning functions: how many rows they return depends on their arguments' values. */
+  private static final Set<String> SET_RETURNING = Set.of(
+      "generate_series", "generate_subscripts", "unnest", "regexp_matches", "regexp_split_to_table", "string_to_table",
+      "json_array_elements", "json_array_elements_text", "jsonb_array_elements", "jsonb_array_elements_text",
+      "json_each", "json_each_text", "jsonb_each", "jsonb_each_text", "json_object_keys", "jsonb_object_keys",
+      "json_to_recordset", "jsonb_to_recordset", "json_populate_recordset", "jsonb_populate_recordset",
+      "jsonb_path_query", "ts_stat", "ts_debug", "ts_parse", "ts_token_type", "pg_options_to_table");
 
   /** Aggregates: their arguments are summarised, so counting and comparing values probes them. */
   private static final Set<String> AGGREGATES = Set.of(
@@ -42,8 +70,10 @@ final class ColumnUseWalker {
   private final Set<String> read = new LinkedHashSet<>();
   private final Set<String> outside = new LinkedHashSet<>();
   private final Set<String> intoWrite = new LinkedHashSet<>();
-  /** Depth of RETURNING lists being walked: what they name is shown, not written. */
+  /** Depth of the statement's own RETURNING list being walked: what it names is shown, not written. */
   private int returning;
+  /** The body of the statement walked: only its RETURNING list is shown to the client. */
+  private JsonNode root;
   private final List<String> copyColumns = new ArrayList<>();
   private final Map<String, String> copyOptions = new LinkedHashMap<>();
   /** Names and aliases of every relation in the statement. */
@@ -53,14 +83,15 @@ final class ColumnUseWalker {
   /** Whether a table or join was given column aliases. */
   private boolean renamed;
 
-  /** A one-part column reference and the sets its name went to. */
-  private record Ref(String name, boolean outside, boolean intoWrite) {}
+  /** A one-part column reference, its use, and whether it was in the statement's own RETURNING list. */
+  private record Ref(String name, int use, boolean flows) {}
 
   private ColumnUseWalker() {}
 
   static ColumnUse walk(JsonNode stmt) {
     ColumnUseWalker w = new ColumnUseWalker();
-    w.node(stmt, false, 0);
+    if (stmt.isObject() && stmt.size() == 1) w.root = stmt.elements().next();
+    w.node(stmt, 0, 0);
     w.widen();
     return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions);
   }
@@ -70,8 +101,8 @@ final class ColumnUseWalker {
     for (Ref r : bare) {
       if (!relations.contains(r.name())) continue;
       read.add("*");
-      if (r.outside()) outside.add("*");
-      if (r.intoWrite()) intoWrite.add("*");
+      if (r.use() != 0) outside.add("*");
+      if ((r.use() & COMPARED) == 0 && r.flows()) intoWrite.add("*");
     }
     if (renamed) {
       if (!read.isEmpty()) read.add("*");
@@ -80,20 +111,21 @@ final class ColumnUseWalker {
     }
   }
 
-  private void column(String name, boolean out) {
+  private void column(String name, int use) {
     read.add(name);
-    if (out) outside.add(name);
-    else if (returning == 0) intoWrite.add(name);
+    if (use != 0) outside.add(name);
+    if ((use & COMPARED) == 0 && returning == 0) intoWrite.add(name);
   }
 
-  private void node(JsonNode n, boolean out, int depth) {
+  private void node(JsonNode n, int use, int depth) {
     if (depth > TreeClassifier.MAX_DEPTH) {
       read.add("*");
       outside.add("*");
+      intoWrite.add("*");
       return;
     }
     if (n.isArray()) {
-      for (JsonNode e : n) node(e, out, depth + 1);
+      for (JsonNode e : n) node(e, use, depth + 1);
       return;
     }
     if (!n.isObject()) return;
@@ -101,25 +133,25 @@ final class ColumnUseWalker {
       Map.Entry<String, JsonNode> e = n.fields().next();
       String key = e.getKey();
       if (!key.isEmpty() && Character.isUpperCase(key.charAt(0)) && e.getValue().isObject()) {
-        typed(key, e.getValue(), out, depth + 1);
+        typed(key, e.getValue(), use, depth + 1);
         return;
       }
     }
-    fields(n, out, depth + 1);
+    fields(n, use, depth + 1);
   }
 
-  private void fields(JsonNode body, boolean out, int depth) {
+  private void fields(JsonNode body, int use, int depth) {
     Iterator<Map.Entry<String, JsonNode>> it = body.fields();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
-      boolean ret = e.getKey().equals("returningList");
+      boolean ret = body == root && e.getKey().equals("returningList");
       if (ret) returning++;
-      node(e.getValue(), out || OUTSIDE.contains(e.getKey()), depth);
+      node(e.getValue(), OUTSIDE.contains(e.getKey()) ? use | COMPARED : use, depth);
       if (ret) returning--;
     }
   }
 
-  private void typed(String type, JsonNode body, boolean out, int depth) {
+  private void typed(String type, JsonNode body, int use, int depth) {
     switch (type) {
       case "ColumnRef" -> {
         JsonNode fields = body.path("fields");
@@ -129,35 +161,56 @@ final class ColumnUseWalker {
           JsonNode s = last.path("String").path("sval");
           if (s.isTextual()) name = s.asText();
         }
-        column(name, out);
-        if (fields.size() == 1 && !name.equals("*")) bare.add(new Ref(name, out, !out && returning == 0));
+        column(name, use);
+        if (fields.size() == 1 && !name.equals("*")) bare.add(new Ref(name, use, returning == 0));
       }
       case "RangeVar" -> {
         relations.add(body.path("relname").asText(""));
         alias(body);
-        fields(body, out, depth);
+        fields(body, use, depth);
       }
       case "JoinExpr" -> {
         alias(body);
         // NATURAL compares every column the two sides share, which only the catalog could name.
-        if (body.path("isNatural").asBoolean(false)) column("*", true);
+        if (body.path("isNatural").asBoolean(false)) column("*", use | COMPARED);
         // USING (a, b) compares the two sides' columns a and b: names, not column references.
         for (JsonNode s : body.path("usingClause")) {
           JsonNode v = s.path("String").path("sval");
-          if (v.isTextual()) column(v.asText(), true);
+          if (v.isTextual()) column(v.asText(), use | COMPARED);
         }
-        fields(body, out, depth);
+        fields(body, use, depth);
       }
-      case "RangeSubselect", "RangeFunction", "RangeTableFunc", "CommonTableExpr" -> {
+      case "RangeSubselect", "CommonTableExpr" -> {
         relations.add(body.path("alias").path("aliasname").asText(""));
         relations.add(body.path("ctename").asText(""));
-        fields(body, out, depth);
+        fields(body, use, depth);
+      }
+      case "RangeFunction", "RangeTableFunc" -> {
+        // A function in FROM returns rows: how many (and which) depends on its arguments' values.
+        relations.add(body.path("alias").path("aliasname").asText(""));
+        fields(body, use | PROBED, depth);
       }
       case "SelectStmt" -> {
         positions(body, body.path("sortClause"), depth);
         positions(body, body.path("groupClause"), depth);
         positions(body, body.path("distinctClause"), depth); // DISTINCT ON (2) reads positions as ORDER BY does
-        fields(body, out, depth);
+        String op = body.path("op").asText("SETOP_NONE");
+        boolean compares = !op.equals("SETOP_NONE") && (!op.equals("SETOP_UNION") || !body.path("all").asBoolean(false));
+        boolean distinct = false; // plain DISTINCT (an empty item): every value of the select list is compared
+        for (JsonNode d : body.path("distinctClause")) distinct |= d.isObject() && d.isEmpty();
+        Iterator<Map.Entry<String, JsonNode>> it = body.fields();
+        while (it.hasNext()) {
+          Map.Entry<String, JsonNode> e = it.next();
+          String key = e.getKey();
+          int u = OUTSIDE.contains(key) ? use | COMPARED : use;
+          // UNION (not ALL), INTERSECT and EXCEPT compare their operands' rows.
+          if (compares && (key.equals("larg") || key.equals("rarg"))) u |= PROBED;
+          if (distinct && key.equals("targetList")) u |= PROBED;
+          boolean ret = body == root && key.equals("returningList");
+          if (ret) returning++;
+          node(e.getValue(), u, depth);
+          if (ret) returning--;
+        }
       }
       case "FuncCall" -> {
         List<String> names = new ArrayList<>();
@@ -165,19 +218,23 @@ final class ColumnUseWalker {
           JsonNode v = s.path("String").path("sval");
           if (v.isTextual()) names.add(v.asText().toLowerCase(Locale.ROOT));
         }
-        boolean aggregate = body.path("agg_star").asBoolean(false) || body.path("agg_distinct").asBoolean(false)
-            || body.has("over") || (!names.isEmpty() && AGGREGATES.contains(names.get(names.size() - 1)));
+        String last = names.isEmpty() ? "" : names.get(names.size() - 1);
+        // Aggregates and window functions summarise their arguments (and max(email) is an email);
+        // a set-returning function's row count depends on its arguments.
+        boolean probes = body.path("agg_star").asBoolean(false) || body.path("agg_distinct").asBoolean(false)
+            || body.has("over") || AGGREGATES.contains(last) || SET_RETURNING.contains(last);
         Iterator<Map.Entry<String, JsonNode>> it = body.fields();
         while (it.hasNext()) {
           Map.Entry<String, JsonNode> e = it.next();
-          boolean o = out || OUTSIDE.contains(e.getKey()) || (aggregate && e.getKey().equals("args"));
-          node(e.getValue(), o, depth);
+          int u = OUTSIDE.contains(e.getKey()) ? use | COMPARED : use;
+          if (probes && e.getKey().equals("args")) u |= PROBED;
+          node(e.getValue(), u, depth);
         }
       }
       case "ResTarget" -> {
         // In INSERT column lists and UPDATE SET targets, "name" is the written column: only "val" is read.
-        node(body.path("val"), out, depth);
-        node(body.path("indirection"), out, depth);
+        node(body.path("val"), use, depth);
+        node(body.path("indirection"), use, depth);
       }
       case "CopyStmt" -> {
         for (JsonNode s : body.path("attlist")) {
@@ -194,10 +251,10 @@ final class ColumnUseWalker {
         }
         if (copyColumns.isEmpty() && body.has("relation")) read.add("*");
         for (String c : copyColumns) read.add(c);
-        node(body.path("query"), out, depth);
-        node(body.path("whereClause"), true, depth);
+        node(body.path("query"), use, depth);
+        node(body.path("whereClause"), use | COMPARED, depth);
       }
-      default -> fields(body, out, depth);
+      default -> fields(body, use, depth);
     }
   }
 
@@ -222,8 +279,8 @@ final class ColumnUseWalker {
       JsonNode targets = select.path("targetList");
       boolean known = position >= 1 && position <= targets.size();
       for (int i = 0; known && i < position; i++) known = !expands(targets.get(i).path("ResTarget").path("val"));
-      if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
-      else column("*", true);
+      if (known) node(targets.get(position - 1).path("ResTarget").path("val"), COMPARED, depth + 1);
+      else column("*", COMPARED);
     }
   }
 
