@@ -31,11 +31,11 @@ public final class MaskPlan {
     PASS,
     /** Scanned by value detectors; only matches are masked, in place, length unchanged. */
     DETECT,
-    /** Replaced whole by its rule's style (for a row value: its masked fields). */
+    /** Replaced whole by its rule's style (for a row value: its masked fields; strict mode: NULL). */
     MASK
   }
 
-  private static final byte PASS = 0, DETECT = 1, DETECT_INT = 2, MASK = 3, MASK_ROW = 4;
+  private static final byte PASS = 0, DETECT = 1, DETECT_INT = 2, MASK = 3, MASK_ROW = 4, NULLED = 5;
 
   private final byte[] kinds;
   private final String[] rules;
@@ -60,7 +60,7 @@ public final class MaskPlan {
     boolean decode = false, length = false;
     for (byte k : kinds) {
       decode |= k != PASS;
-      length |= k == MASK || k == MASK_ROW;
+      length |= k == MASK || k == MASK_ROW || k == NULLED;
     }
     this.needsDecoding = decode;
     this.changesLength = length;
@@ -153,6 +153,9 @@ public final class MaskPlan {
         detect(column, out.array(), start, len);
       }
       case MASK -> maskers[column].mask(buf, off, len, out);
+      case NULLED -> {
+        return -1;
+      }
       default -> {
         if (rows[column].mask(buf, off, len, out) < 0) return -1;
         Detectors d = detectors[column];
@@ -199,6 +202,16 @@ public final class MaskPlan {
       kinds[i] = MASK;
       rules[i] = rule;
       maskers[i] = masker;
+    }
+
+    /**
+     * Every value of the column becomes NULL, whatever it was (NULL included): a value the
+     * statement computed from masked columns, in which anything (a boolean, a length, whether it
+     * is NULL, a JSON document's shape) may carry their data.
+     */
+    void nullify(int i, String rule) {
+      kinds[i] = NULLED;
+      rules[i] = rule;
     }
 
     void maskRow(int i, String rule, RowText row, Detectors scan) {

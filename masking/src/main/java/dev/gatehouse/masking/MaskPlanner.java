@@ -2,11 +2,9 @@ package dev.gatehouse.masking;
 
 import dev.gatehouse.core.ColumnOrigin;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The masking rules in force for one session's statements (one resource, one principal, the rule
@@ -87,10 +85,6 @@ public final class MaskPlanner {
     int n = columns.size();
     if (rules.isEmpty()) return MaskPlan.passThrough(n);
     CompiledRule strict = strictRule(columns, facts);
-    Set<String> columnNames = new HashSet<>();
-    if (strict != null && facts.reads() instanceof Reads.Columns read) {
-      for (ColumnOrigin.Column c : read.columns()) columnNames.add(c.column());
-    }
     boolean touches = false;
     Optional<Refusal> refusal = Optional.empty();
     MaskPlan.Builder plan = new MaskPlan.Builder(n);
@@ -140,12 +134,11 @@ public final class MaskPlanner {
                   + strict.name() + " and result column " + (i + 1) + " (" + u.reason()
                   + ") cannot be traced to its source, so the statement is refused (strict mode)"));
             } else {
-              // Redacted whatever the rule's style: a partial style would show a piece of whatever
-              // the expression made (substr(card, 5, 4)), a hash would mask a guess the same way as
-              // the value it guesses (SELECT 'ada@example.com' || '' FROM customers).
-              Optional<ValueMasker> m = ValueMasker.whole(col.type(), col.format(), columnNames);
-              if (m.isEmpty()) refusal = Optional.of(cannotMask(strict, i, u.reason() + ", untraceable", col));
-              else plan.mask(i, strict.name(), m.get());
+              // NULL, whatever the rule's style and the value: a computed value can carry masked
+              // data in anything a style keeps (a piece under keep-last: substr(card, 5, 4); a hash
+              // of a guess: 'ada@example.com' || ''; a boolean, a length, a JSON document's shape,
+              // whether it is NULL at all: one bit per row is enough to spell a value out).
+              plan.nullify(i, strict.name());
             }
           } else {
             plan.detect(i, untraceable, col.type(), col.format());

@@ -3,7 +3,6 @@ package dev.gatehouse.masking;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.util.Optional;
-import java.util.Set;
 import javax.crypto.Mac;
 import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
@@ -33,21 +32,11 @@ final class ValueMasker {
   private final byte[] placeholder;
   private final byte[] prefix;
   private final byte[] scratch = new byte[40];
-  /**
-   * Whether JSON object keys are masked too (a value the statement computed: it chose the keys), or
-   * kept (a column's document).
-   */
-  private final boolean keysMasked;
-  /** Keys kept even so: the names of the columns the statement reads, which are no one's data. */
-  private final Set<String> keptKeys;
   private MaskOutput json;
   private MaskOutput jsonMasked;
 
-  private ValueMasker(MaskStyle style, TypeFamily type, ValueFormat format, Optional<byte[]> key, boolean keysMasked,
-      Set<String> keptKeys) {
+  private ValueMasker(MaskStyle style, TypeFamily type, ValueFormat format, Optional<byte[]> key) {
     this.style = style;
-    this.keysMasked = keysMasked;
-    this.keptKeys = keptKeys;
     this.type = type;
     this.format = format;
     this.placeholder = style instanceof MaskStyle.Placeholder p ? p.text().getBytes(StandardCharsets.UTF_8) : STARS;
@@ -71,18 +60,7 @@ final class ValueMasker {
    */
   static Optional<ValueMasker> create(MaskStyle style, TypeFamily type, ValueFormat format, Optional<byte[]> key) {
     if (type == TypeFamily.OTHER || type == TypeFamily.COMPOSITE) return Optional.empty();
-    return Optional.of(new ValueMasker(style, type, format, key, false, Set.of()));
-  }
-
-  /**
-   * A masker for a value the statement computed from masked columns (strict mode): {@link
-   * MaskStyle.Redact}, with JSON object keys masked as well, since the statement chose them
-   * ({@code json_build_object(email, 1)}), except those in {@code columnNames} ({@code json_agg(c)}
-   * keeps {@code "id"} and {@code "email"}); empty as in {@link #create}.
-   */
-  static Optional<ValueMasker> whole(TypeFamily type, ValueFormat format, Set<String> columnNames) {
-    if (type == TypeFamily.OTHER || type == TypeFamily.COMPOSITE) return Optional.empty();
-    return Optional.of(new ValueMasker(new MaskStyle.Redact(), type, format, Optional.empty(), true, columnNames));
+    return Optional.of(new ValueMasker(style, type, format, key));
   }
 
   /**
@@ -298,9 +276,9 @@ final class ValueMasker {
   // ---- JSON --------------------------------------------------------------------------------
 
   /**
-   * JSON keeps its structure and (for a column's document) its keys; string values, and keys when
-   * {@link #keysMasked}, are masked as text, numbers as numbers, {@code true}, {@code false} and
-   * {@code null} stay. A document masking cannot read becomes the JSON {@code null}.
+   * JSON keeps its structure and keys (a column's document: its keys are the application's);
+   * string values are masked as text, numbers as numbers, {@code true}, {@code false} and {@code
+   * null} stay. A document masking cannot read becomes the JSON {@code null}.
    */
   private void maskJson(byte[] b, int off, int end, MaskOutput out) {
     if (json == null) {
@@ -319,8 +297,7 @@ final class ValueMasker {
           out.writeAscii("null");
           return;
         }
-        if (JsonText.isKey(b, q, end) && (!keysMasked
-            || keptKeys.contains(new String(json.array(), 0, json.length(), StandardCharsets.UTF_8)))) {
+        if (JsonText.isKey(b, q, end)) {
           out.write(b, p, q - p);
         } else {
           jsonMasked.reset();

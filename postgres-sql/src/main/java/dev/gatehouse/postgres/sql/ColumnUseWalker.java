@@ -76,7 +76,7 @@ final class ColumnUseWalker {
   private JsonNode root;
   private final List<String> copyColumns = new ArrayList<>();
   private final Map<String, String> copyOptions = new LinkedHashMap<>();
-  /** Names and aliases of every relation in the statement. */
+  /** Names and aliases of every table and join in the statement (whose whole rows hold their columns). */
   private final Set<String> relations = new LinkedHashSet<>();
   /** One-part column references, kept until the relations are all known. */
   private final List<Ref> bare = new ArrayList<>();
@@ -180,14 +180,9 @@ final class ColumnUseWalker {
         }
         fields(body, use, depth);
       }
-      case "RangeSubselect", "CommonTableExpr" -> {
-        relations.add(body.path("alias").path("aliasname").asText(""));
-        relations.add(body.path("ctename").asText(""));
-        fields(body, use, depth);
-      }
       case "RangeFunction", "RangeTableFunc" -> {
         // A function in FROM returns rows: how many (and which) depends on its arguments' values.
-        relations.add(body.path("alias").path("aliasname").asText(""));
+        // (A whole row of it, or of a subquery, holds what they compute, which is walked there.)
         fields(body, use | PROBED, depth);
       }
       case "SelectStmt" -> {
