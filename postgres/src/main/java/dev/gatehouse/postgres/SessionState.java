@@ -4,6 +4,7 @@ import dev.gatehouse.core.Blocking;
 import dev.gatehouse.masking.MaskPlan;
 import dev.gatehouse.postgres.sql.Analysis;
 import dev.gatehouse.postgres.wire.RowDescription;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -172,6 +173,29 @@ final class SessionState {
   /** Guarded by the lock: the forwarded expectations that may answer CopyInResponse, oldest first. */
   private final ArrayDeque<Expected> copies = new ArrayDeque<>();
 
+  /** PostgreSQL's NAMEDATALEN - 1: the bytes of a statement or portal name that tell it apart. */
+  static final int NAME_BYTES = 63;
+
+  /**
+   * The name under which PostgreSQL keeps a prepared statement or portal: its first {@link
+   * #NAME_BYTES} bytes (the server's hash tables compare no more), so that two names PostgreSQL
+   * takes for one are one here too. A cut inside a character keeps its bytes after an unpaired
+   * surrogate, which no name decoded from UTF-8 holds.
+   */
+  static String serverName(String name) {
+    if (name.length() <= NAME_BYTES / 3) return name; // at most 3 UTF-8 bytes per UTF-16 unit
+    byte[] b = name.getBytes(StandardCharsets.UTF_8);
+    if (b.length <= NAME_BYTES) return name;
+    int cut = NAME_BYTES;
+    while (cut > 0 && (b[cut] & 0xC0) == 0x80) cut--; // to the start of the character cut in two
+    StringBuilder key = new StringBuilder(new String(b, 0, cut, StandardCharsets.UTF_8));
+    if (cut < NAME_BYTES) {
+      key.append('\uD800');
+      for (int i = cut; i < NAME_BYTES; i++) key.append((char) (b[i] & 0xff));
+    }
+    return key.toString();
+  }
+
   // ---- client→backend thread ----------------------------------------------------------------
 
   /**
@@ -213,6 +237,7 @@ final class SessionState {
 
   /** Records a Parse of {@code name} as pending; returns the entry its answer resolves. */
   Statement parse(String name, Analysis analysis) {
+    name = serverName(name);
     lock.lock();
     try {
       checkRoom(statements, name);
@@ -226,6 +251,7 @@ final class SessionState {
 
   /** Records a Close of statement {@code name} as pending. */
   Statement closeStatement(String name) {
+    name = serverName(name);
     lock.lock();
     try {
       Statement entry = new Statement(name, Optional.empty(), true, syncPoints);
@@ -242,6 +268,7 @@ final class SessionState {
    * answer deciding it belongs to an earlier batch and has not arrived.
    */
   Optional<Analysis> statement(String name, Runnable beforeWait) {
+    name = serverName(name);
     lock.lock();
     try {
       boolean flushed = false;
@@ -273,6 +300,8 @@ final class SessionState {
 
   /** As above, with the result formats the Bind asked for. */
   Portal bind(String portal, String statement, Optional<Analysis> analysis, short[] resultFormats) {
+    portal = serverName(portal);
+    statement = serverName(statement);
     boolean settle = true; // unless the lock's holder found nothing to settle
     lock.lock();
     try {
@@ -291,6 +320,7 @@ final class SessionState {
 
   /** The portal an Execute names, if it was bound through this connection's protocol. */
   Optional<Portal> portal(String name) {
+    name = serverName(name);
     lock.lock();
     try {
       return Optional.ofNullable(portals.get(name));
@@ -301,6 +331,7 @@ final class SessionState {
 
   /** The current entry of statement {@code name}, for a Describe of it to record its answer on. */
   Optional<Statement> statementEntry(String name) {
+    name = serverName(name);
     lock.lock();
     try {
       Statement s = statements.get(name);
@@ -386,6 +417,7 @@ final class SessionState {
   }
 
   void closePortal(String name) {
+    name = serverName(name);
     lock.lock();
     try {
       unexecuted(portals.remove(name));

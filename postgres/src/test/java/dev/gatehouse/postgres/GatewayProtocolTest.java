@@ -96,6 +96,33 @@ class GatewayProtocolTest {
     assertThat(h.tableExists("t")).isTrue();
   }
 
+  @Test
+  void namesPostgresTakesForOneAreOneHere() throws Exception {
+    // PostgreSQL tells statement and portal names apart by their first 63 bytes.
+    String harmless = "n".repeat(63) + "_harmless";
+    String forbidden = "n".repeat(63) + "_forbidden";
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse(harmless, "SELECT 1"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isEqualTo(ParseComplete.INSTANCE);
+      // Closing the other spelling closes the same statement on the server; then it holds a DROP.
+      c.send(new dev.gatehouse.postgres.wire.Close(dev.gatehouse.postgres.wire.Close.STATEMENT, forbidden), Sync.INSTANCE);
+      c.untilReady();
+      c.send(parse(forbidden, "DROP TABLE t"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isEqualTo(ParseComplete.INSTANCE);
+      c.send(bind("", harmless), execute(""), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("rule no-drop");
+      });
+    }
+    assertThat(h.tableExists("t")).isTrue();
+    // A cut inside a character: both spellings still share their first 63 bytes.
+    assertThat(SessionState.serverName("n".repeat(62) + "é1")).isEqualTo(SessionState.serverName("n".repeat(62) + "é2"))
+        .isNotEqualTo(SessionState.serverName("n".repeat(62) + "ж1")); // another first byte
+    assertThat(SessionState.serverName("s1")).isEqualTo("s1");
+  }
+
   // ---- COPY FROM STDIN: PostgreSQL ignores Sync in it and takes other messages as its error -------
 
   /** Messages up to and including CopyInResponse (or the end of the connection). */
