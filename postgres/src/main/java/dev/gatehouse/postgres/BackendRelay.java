@@ -220,7 +220,9 @@ final class BackendRelay {
         relay();
       }
       case '2' -> {
-        expectedHead(s.state.answerIf(Expected.BindDone.class), Expected.BindDone.class, "BindComplete");
+        Expected head = s.state.answerIf(Expected.BindDone.class);
+        expectedHead(head, Expected.BindDone.class, "BindComplete");
+        if (head instanceof Expected.BindDone bind && bind.portal().isPresent()) s.state.bindAnswered(bind.portal().get(), true);
         relay();
       }
       case '3' -> {
@@ -377,6 +379,7 @@ final class BackendRelay {
       }
       case Expected.BindDone bind -> {
         replacement = bind.denial();
+        bind.portal().ifPresent(p -> s.state.bindAnswered(p, false));
         bind.decided().ifPresent(e -> e.completeError(s.checkpoint, code));
         s.state.answered();
       }
@@ -460,7 +463,10 @@ final class BackendRelay {
       case Expected.ParseDone parse -> s.state.reject(parse.entry());
       case Expected.CloseDone close -> close.tombstone().ifPresent(s.state::reject);
       case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
-      case Expected.BindDone bind -> bind.decided().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
+      case Expected.BindDone bind -> {
+        bind.portal().ifPresent(p -> s.state.bindAnswered(p, false));
+        bind.decided().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
+      }
       case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeError(s.checkpoint, skipCause));
       case Expected.FunctionCallDone call -> call.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
       default -> { }

@@ -28,10 +28,12 @@ sealed interface Expected {
    * @param decided the execution decided (allowed) at this Bind; the portal's Execute carries it out
    * @param denial when present, the Bind was denied and replaced by a message that fails without
    *     side effects: the error that comes back is replaced by this one
+   * @param portal the portal entry the answer confirms (or, failing, leaves unknown)
    */
-  record BindDone(Optional<Execution> decided, Optional<ErrorResponse> denial) implements Expected {
+  record BindDone(Optional<Execution> decided, Optional<ErrorResponse> denial, Optional<SessionState.Portal> portal)
+      implements Expected {
     BindDone() {
-      this(Optional.empty(), Optional.empty());
+      this(Optional.empty(), Optional.empty(), Optional.empty());
     }
   }
 

@@ -371,6 +371,7 @@ final class FrontendRelay {
       return;
     }
     if (touchesStatementNames(analysis)) s.state.forgetNamedStatements();
+    if (touchesPortals(analysis.statements())) s.state.forgetPortals();
     Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
     if (copies == 1) s.state.copyMayStart(done);
     forward(done, frame);
@@ -397,17 +398,17 @@ final class FrontendRelay {
         ? analysis.get().statements()
         : List.of(unknownStatement(portalName, Optional.of(portal)));
     if (statements.isEmpty()) {
-      forward(new Expected.BindDone(), frame); // an empty query: nothing to decide
+      forward(new Expected.BindDone(Optional.empty(), Optional.empty(), Optional.of(portal)), frame); // an empty query: nothing to decide
       return;
     }
     PortalDecision decision = decidePortal(statements, portalName, Optional.of(statementName));
     if (decision.denial().isPresent()) {
       portal.denied = true;
-      forward(new Expected.BindDone(Optional.empty(), decision.denial()), DENIED_EXECUTE);
+      forward(new Expected.BindDone(Optional.empty(), decision.denial(), Optional.of(portal)), DENIED_EXECUTE);
       return;
     }
     portal.decided = decision.execution().orElseThrow();
-    forward(new Expected.BindDone(decision.execution(), Optional.empty()), frame);
+    forward(new Expected.BindDone(decision.execution(), Optional.empty(), Optional.of(portal)), frame);
   }
 
   /** A portal's statements decided as one execution, or the refusal of one of them. */
@@ -450,11 +451,12 @@ final class FrontendRelay {
   }
 
   private void execute(Frame frame, String portalName) throws IOException {
-    Optional<SessionState.Portal> portal = s.state.portal(portalName);
-    if (portal.isPresent() && portal.get().denied) {
-      // Its Bind was refused: the target never bound it and answers this Execute with an error
-      // (or skips it, in the same Sync batch). Nothing runs, so nothing more to decide.
-      forward(new Expected.ExecuteDone(Optional.empty(), Optional.empty()), frame);
+    Optional<SessionState.Portal> portal = s.state.portalToExecute(portalName, this::flushUnchecked);
+    if (portal.isPresent() && !s.state.known(portal.get())) {
+      // Its Bind was refused or failed (the target may hold an older portal of that name), or SQL
+      // may have ended it and made another (CLOSE, DECLARE, COMMIT AND CHAIN, ROLLBACK TO): what
+      // the target would run is unknown, so the stand-in goes instead and nothing runs.
+      forward(new Expected.ExecuteDone(Optional.empty(), Optional.of(Replies.portalUnknown(portalName))), DENIED_EXECUTE);
       return;
     }
     if (portal.isPresent() && portal.get().execution != null) {
@@ -521,6 +523,7 @@ final class FrontendRelay {
       portal.get().plan = plan.orElse(null);
     }
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
+    if (touchesPortals(statements)) s.state.forgetPortals();
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -721,6 +724,25 @@ final class FrontendRelay {
    * Whether a statement may create or remove prepared statements by name behind the protocol's
    * back (PREPARE, DEALLOCATE, DISCARD), or could not be read at all.
    */
+  /**
+   * Whether SQL in the statements may end portals or make new ones under names the protocol's
+   * portals use: CLOSE, DECLARE, DISCARD, and transaction control (COMMIT AND CHAIN keeps the
+   * transaction but not its portals; ROLLBACK TO ends those made since the savepoint and brings
+   * back what a failed Bind left).
+   */
+  private static boolean touchesPortals(List<ClassifiedStatement> statements) {
+    for (ClassifiedStatement statement : statements) {
+      for (String kind : statement.classification().kinds()) {
+        if (kind.startsWith("CLOSE") || kind.equals("DECLARE CURSOR") || kind.startsWith("DISCARD")
+            || kind.equals("COMMIT") || kind.equals("ROLLBACK") || kind.equals("END") || kind.equals("ABORT")
+            || kind.equals("PREPARE TRANSACTION")) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   static boolean touchesStatementNames(Analysis analysis) {
     return touchesStatementNames(analysis.statements());
   }

@@ -110,6 +110,16 @@ final class Replies {
     return fatal(CONNECTION_FAILURE, "could not connect to resource \"" + resource + "\"");
   }
 
+  /**
+   * An Execute of a portal whose content Gatehouse cannot vouch for (its Bind was refused or failed,
+   * or SQL may have replaced it): PostgreSQL's own code for a portal that is not there.
+   */
+  static ErrorResponse portalUnknown(String portal) {
+    return ErrorResponse.of("ERROR", "34000", "portal \"" + StartupParameters.sanitizeName(portal)
+        + "\" cannot be executed through Gatehouse: its Bind was refused or failed, or SQL (CLOSE, DECLARE, COMMIT,"
+        + " ROLLBACK) may have ended it since; bind it again");
+  }
+
   static ErrorResponse protocolViolation(String message) {
     return fatal(PROTOCOL_VIOLATION, message);
   }

@@ -86,6 +86,10 @@ final class SessionState {
     Shape shape;
     /** Guarded by the state's lock: Gatehouse's own Describe of this portal was answered (or skipped). */
     boolean settled;
+    /** Guarded by the state's lock: the target answered its Bind: true BindComplete, false an error or a skip; null: not yet. */
+    Boolean bound;
+    /** Guarded by the state's lock: SQL may have ended the target's portal of this name and made another. */
+    boolean forgotten;
 
     private Portal(String statement, Optional<Analysis> analysis, long syncPoint, short[] resultFormats, Statement source) {
       this.statement = statement;
@@ -315,6 +319,57 @@ final class SessionState {
     } finally {
       lock.unlock();
       if (settle) settleUnexecuted();
+    }
+  }
+
+  /**
+   * The portal an Execute names, if it was bound through this connection's protocol; waits while
+   * its Bind belongs to an earlier batch and has not been answered.
+   */
+  Optional<Portal> portalToExecute(String name, Runnable beforeWait) {
+    name = serverName(name);
+    lock.lock();
+    try {
+      Portal p = portals.get(name);
+      if (p != null) awaitWhile(() -> p.bound == null && p.syncPoint < syncPoints, beforeWait);
+      return Optional.ofNullable(p);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Whether Gatehouse knows what the target's portal of this name holds: its Bind was allowed and
+   * not failed or skipped (when it fails, the target keeps whatever portal had the name before),
+   * and no SQL has since been able to end it and make another under its name.
+   */
+  boolean known(Portal p) {
+    lock.lock();
+    try {
+      return !p.denied && !Boolean.FALSE.equals(p.bound) && !p.forgotten;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The target answered a portal's Bind (backend→client thread): {@code ok} BindComplete, else an error or a skip. */
+  void bindAnswered(Portal p, boolean ok) {
+    lock.lock();
+    try {
+      p.bound = ok;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** SQL may have ended the target's portals and made others under their names (CLOSE, DECLARE, COMMIT …). */
+  void forgetPortals() {
+    lock.lock();
+    try {
+      for (Portal p : portals.values()) p.forgotten = true;
+    } finally {
+      lock.unlock();
     }
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.Describe;
+import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Execute;
 import dev.gatehouse.postgres.wire.Parse;
 import dev.gatehouse.postgres.wire.Sync;
@@ -207,6 +208,62 @@ class GatewayMaskingTest {
             .toList();
         assertThat(values).hasSize(6).contains("Ada Lovelace", "Grace Hopper").doesNotContainAnyElementsOf(MaskingHarness.CLEAR);
       }
+    }
+  }
+
+  /** Every value of the DataRows in {@code messages}. */
+  private static List<String> values(List<dev.gatehouse.postgres.wire.BackendMessage> messages) {
+    return messages.stream().filter(DataRow.class::isInstance).map(DataRow.class::cast)
+        .flatMap(r -> IntStream.range(0, r.columnCount()).mapToObj(k -> r.text(k).orElse(""))).toList();
+  }
+
+  @Test
+  void aPortalNameSqlReusedForAnotherCursorIsNotExecutedOnTheOldPortalsPlan() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(MaskingHarness.ALICE, Map.of("database", MaskingHarness.RESOURCE));
+      c.send(new dev.gatehouse.postgres.wire.Query("BEGIN"));
+      c.untilReady();
+      // Portal c: a harmless query, suspended after one row (its plan passes everything).
+      c.send(new Parse("", "SELECT 'a', 'b', 'c', 'd' FROM generate_series(1, 3)", new int[0]),
+          new Bind("c", "", new short[0], List.of(), new short[0]), Describe.portal("c"), new Execute("c", 1), Sync.INSTANCE);
+      assertThat(c.untilReady()).hasAtLeastOneElementOfType(DataRow.class);
+      // SQL ends it and makes a cursor of the same name over masked columns.
+      c.send(new dev.gatehouse.postgres.wire.Query("CLOSE c; DECLARE c CURSOR FOR SELECT name, email, card_number, phone FROM customers"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(new Execute("c", 0), Sync.INSTANCE);
+      List<dev.gatehouse.postgres.wire.BackendMessage> got = c.untilReady();
+      assertThat(values(got)).doesNotContainAnyElementsOf(MaskingHarness.CLEAR);
+      assertThat(RawClient.firstError(got)).get().extracting(ErrorResponse::sqlstate).isEqualTo("34000");
+      // SQL FETCH of the cursor goes through its own statement: masked.
+      c.send(new dev.gatehouse.postgres.wire.Query("ROLLBACK"));
+      c.untilReady();
+    }
+  }
+
+  @Test
+  void aPortalWhoseRebindWasRefusedIsNotExecutedOnTheOldPortalAfterRollbackToSavepoint() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(MaskingHarness.ALICE, Map.of("database", MaskingHarness.RESOURCE));
+      c.send(new dev.gatehouse.postgres.wire.Query("BEGIN"));
+      c.untilReady();
+      // Portal c over masked columns, bound (allowed, planned when executed) but not executed.
+      c.send(new Parse("m", "SELECT name, email, card_number, phone FROM customers", new int[0]),
+          new Bind("c", "m", new short[0], List.of(), new short[0]), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new dev.gatehouse.postgres.wire.Query("SAVEPOINT sp"));
+      c.untilReady();
+      // A denied re-Bind of c never reaches the target, which keeps the first c.
+      c.send(new Parse("d", "DROP TABLE orders", new int[0]), new Bind("c", "d", new short[0], List.of(), new short[0]),
+          Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().extracting(ErrorResponse::sqlstate).isEqualTo("42501");
+      c.send(new dev.gatehouse.postgres.wire.Query("ROLLBACK TO SAVEPOINT sp"));
+      c.untilReady();
+      c.send(new Execute("c", 0), Sync.INSTANCE);
+      List<dev.gatehouse.postgres.wire.BackendMessage> got = c.untilReady();
+      assertThat(values(got)).doesNotContainAnyElementsOf(MaskingHarness.CLEAR);
+      assertThat(RawClient.firstError(got)).get().extracting(ErrorResponse::sqlstate).isEqualTo("34000");
+      c.send(new dev.gatehouse.postgres.wire.Query("ROLLBACK"));
+      c.untilReady();
     }
   }
 
