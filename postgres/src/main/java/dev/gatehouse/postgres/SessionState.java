@@ -279,7 +279,7 @@ final class SessionState {
       while (true) {
         if (closed) throw new Closed();
         Statement head = statements.get(name);
-        if (head != null && head.status == Statement.Status.PENDING && head.syncPoint < syncPoints) {
+        if (head != null && head.status == Statement.Status.PENDING && head.syncPoint < syncPoints && !skippingThrough()) {
           if (!flushed) {
             flushed = true;
             runUnlocked(beforeWait);
@@ -428,10 +428,13 @@ final class SessionState {
   /**
    * Under the lock: waits while {@code waiting} holds, for the backend→client thread to change the
    * state; {@code beforeWait} runs once first, without the lock (it flushes what the answer needs).
+   * Stops waiting when the answer will never come because the target skips everything up to a
+   * Sync that is not forwarded yet ({@link #skippingThrough}): the message waiting is skipped too,
+   * so it does not matter what it is taken for, and only the Sync behind it ends the skip.
    */
   private void awaitWhile(BooleanSupplier waiting, Runnable beforeWait) {
     boolean flushed = false;
-    while (waiting.getAsBoolean()) {
+    while (waiting.getAsBoolean() && !skippingThrough()) {
       if (closed) throw new Closed();
       if (!flushed) {
         flushed = true;
@@ -546,6 +549,7 @@ final class SessionState {
     lock.lock();
     try {
       skipping = true;
+      changed.signalAll(); // a wait for an answer the target now skips ends (awaitWhile)
     } finally {
       lock.unlock();
     }
@@ -664,6 +668,16 @@ final class SessionState {
     }
   }
 
+  /**
+   * Under the lock: the target skips to a Sync and none is queued: whatever is forwarded now is
+   * skipped, and nothing queued since the skip began will be answered before another Sync comes.
+   */
+  private boolean skippingThrough() {
+    if (!skipping) return false;
+    for (Expected e : pending) if (e instanceof Expected.SyncDone) return false;
+    return true;
+  }
+
   /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
   private void popped(Expected e) {
     if (copies.isEmpty() || copies.peekFirst() != e) return;
@@ -703,6 +717,12 @@ final class SessionState {
     lock.lock();
     try {
       awaitWhile(() -> copyIn == CopyIn.PENDING, beforeWait);
+      if (copyIn == CopyIn.PENDING) {
+        // The target skips the COPY (and will answer nothing for it): it reads no data.
+        copyStatement = null;
+        copyIn = CopyIn.NONE;
+        copyPossible = false;
+      }
       return copyIn;
     } finally {
       lock.unlock();

@@ -213,6 +213,26 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void whatWaitsForAnAnswerTheServerSkipsDoesNotHangTheSession() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // An error the server reports at once (Flush): it now skips everything up to a Sync.
+      c.send(parse("", "SELEC 1"), Flush.INSTANCE);
+      assertThat(c.read()).get().isInstanceOf(ErrorResponse.class);
+      // A COPY and a Bind of a name parsed before a Query, both skipped; only the Sync behind them ends the skip.
+      c.send(parse("", "COPY t FROM STDIN"), bind("", ""), execute(""), Sync.INSTANCE);
+      assertThat(c.untilReady()).containsExactly(new ReadyForQuery(ReadyForQuery.IDLE));
+      c.send(parse("", "SELEC 1"), Flush.INSTANCE);
+      assertThat(c.read()).get().isInstanceOf(ErrorResponse.class);
+      c.send(parse("s9", "SELECT 1"), new Query("SELECT 2"), bind("", "s9"), execute(""), Sync.INSTANCE);
+      assertThat(c.untilReady()).containsExactly(new ReadyForQuery(ReadyForQuery.IDLE));
+      // The session goes on.
+      c.send(new Query("SELECT 42"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("SELECT 1")));
+    }
+  }
+
+  @Test
   void aQueryWithTwoCopyStatementsIsRefused() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
