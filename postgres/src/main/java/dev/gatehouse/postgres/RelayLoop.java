@@ -250,6 +250,10 @@ final class RelayLoop implements AutoCloseable {
       while (true) {
         Runnable task;
         while (t.leading && (task = tasks.poll()) != null) {
+          // A task is a batch of its own for the watchdog: a registration runs the channel's
+          // handler once, which may wait unannounced as any run may.
+          turn++;
+          busySince = System.nanoTime();
           runSafely(task);
           forgetSession(t);
         }

@@ -53,6 +53,28 @@ class RelayLoopTest {
     assertThat(loop.stalls()).isEqualTo(1);
   }
 
+  @Test
+  void aHandlerThatWaitsUnannouncedInItsFirstRunAtRegistrationIsTakenOverToo() throws Exception {
+    // The first run happens in the task that registers the channel, before the loop ever selected.
+    RelayLoop.Group group = loop.group();
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch released = new CountDownLatch(1);
+    CountDownLatch waiterDone = new CountDownLatch(1);
+    SocketChannel[] waiting = pair();
+    SocketChannel[] releasing = pair();
+    send(waiting[0]); // there before the registration: its first run reads it, and waits
+    group.register(waiting[1], reading(waiting[1], () -> {
+      started.countDown();
+      await(released);
+      waiterDone.countDown();
+    }));
+    assertThat(started.await(20, TimeUnit.SECONDS)).isTrue();
+    group.register(releasing[1], reading(releasing[1], released::countDown));
+    send(releasing[0]);
+    assertThat(waiterDone.await(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(loop.stalls()).isEqualTo(1);
+  }
+
   /**
    * Two channels of one group: the first one's handler waits until the second one's runs, which
    * only happens if the loop has another leader meanwhile.
