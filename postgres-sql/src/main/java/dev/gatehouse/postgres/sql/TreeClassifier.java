@@ -636,6 +636,12 @@ final class TreeClassifier {
 
   private static void collectSchemaNames(JsonNode n, java.util.List<String> out, int depth) {
     if (depth > 32) return;
+    JsonNode constant = n.path("A_Const");
+    if (constant.has("ival") || constant.has("fval") || constant.has("boolval") || constant.has("bsval")) {
+      // SET search_path = 0, pg_catalog names a schema "0" (the parser gives a number, 0 as {}).
+      out.add("<" + constant.toString() + ">");
+      return;
+    }
     if (n.isArray() || n.isObject()) {
       var fields = n.fields();
       if (n.isArray()) {
