@@ -281,6 +281,14 @@ final class ColumnCatalog implements AutoCloseable {
    * @return {@link Reads#unknown()} when the catalog cannot be asked
    */
   Reads reads(Collection<String> relationNames, Optional<Set<String>> columnNames) {
+    return reads(relationNames, columnNames, Set.of());
+  }
+
+  /**
+   * As above; {@code outputNames} (names the statement gave select-list items, whose reads are
+   * among {@code columnNames} already) are no whole-row references when no table has them.
+   */
+  Reads reads(Collection<String> relationNames, Optional<Set<String>> columnNames, Set<String> outputNames) {
     try {
       Set<ColumnOrigin.Column> columns = new LinkedHashSet<>();
       List<Relation> tables = new ArrayList<>();
@@ -295,7 +303,7 @@ final class ColumnCatalog implements AutoCloseable {
         Set<String> known = new HashSet<>();
         for (Relation t : tables) for (Attribute a : t.attributes().values()) known.add(a.name());
         for (String n : columnNames.get()) {
-          if (!known.contains(n)) {
+          if (!known.contains(n) && !outputNames.contains(n)) {
             everything = true; // perhaps a table alias used as a whole-row value
             break;
           }

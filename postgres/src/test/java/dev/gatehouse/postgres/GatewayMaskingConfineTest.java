@@ -69,8 +69,18 @@ class GatewayMaskingConfineTest {
     refused("SELECT DISTINCT email FROM customers");
     refused("SELECT c.id FROM customers c, generate_series(1, ascii(substr(c.email, 1, 1))) g");
     refused("SELECT c.id, generate_series(1, ascii(c.email)) FROM customers c");
+    refused("SELECT id, jsonb_path_query_tz(to_jsonb(email), '$ ? (@ starts with \"a\")') FROM customers");
     // UNION ALL compares nothing: its rows are shown (untraceable, so strict mode makes them NULL).
     assertThat(allowed("SELECT email FROM customers UNION ALL SELECT 'x'")).doesNotContain("example.com");
+  }
+
+  @Test
+  void anOutputNameStandsForWhatItsExpressionReads() {
+    // s.name is email under another name; ORDER BY e sorts by email.
+    refused("SELECT s.k FROM (SELECT id AS k, email AS name FROM customers) s WHERE s.name LIKE 'a%'");
+    refused("WITH s AS (SELECT id AS k, email AS note FROM customers) SELECT k FROM s WHERE note LIKE 'a%'");
+    refused("SELECT id, email AS e FROM customers ORDER BY e");
+    assertThat(allowed("SELECT id AS k, name AS n FROM customers ORDER BY n")).contains("Ada Lovelace");
   }
 
   @Test

@@ -316,6 +316,15 @@ class GatewayMaskingTest {
   }
 
   @Test
+  void anErrorRaisedAtCommitByAHeldCursorLosesItsText() {
+    // A WITH HOLD cursor's query runs to the end at COMMIT, and its error is raised there.
+    Psql.Result r = aliceFails("BEGIN; DECLARE cur CURSOR WITH HOLD FOR SELECT ('x' || reverse(email))::int FROM customers"
+        + " WHERE id = 1; COMMIT;");
+    assertThat(r.sqlState()).contains("22P02");
+    assertThat(r.stderr()).doesNotContain("elpmaxe").doesNotContain("moc.");
+  }
+
+  @Test
   void noticesRaisedForAStatementAreScannedByDetectors() {
     h.admin("""
         CREATE OR REPLACE FUNCTION order_note() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -372,6 +381,10 @@ class GatewayMaskingTest {
     assertThat(aliceFails("WITH r AS (UPDATE customers SET country = country WHERE id = 1 RETURNING id AS customer_id,"
         + " email || '' AS note) INSERT INTO orders (id, customer_id, note) SELECT 400, customer_id, note FROM r")
         .sqlState()).contains("42501");
+    // What a write only compares can reach the table too: an equality with a generated value copies it.
+    assertThat(aliceFails("UPDATE orders o SET note = g.note FROM customers c,"
+        + " (SELECT generate_series(0, 255)::text AS note) g"
+        + " WHERE c.id = 1 AND o.id = 10 AND g.note = ascii(substr(c.email, 1, 1))::text").sqlState()).contains("42501");
     // Column aliases do not hide what is copied.
     assertThat(aliceFails("INSERT INTO orders (id, customer_id, note) SELECT 200 + id, id, c.name"
         + " FROM customers AS c(id, n1, name)").sqlState()).contains("42501");

@@ -20,17 +20,26 @@ import java.util.Set;
  * @param outsideProjection columns named outside the select lists: WHERE, JOIN conditions, GROUP
  *     BY, HAVING, ORDER BY, window definitions, DISTINCT ON, LIMIT, aggregate arguments, subqueries
  *     of those — where a value can be probed without being shown
- * @param intoWrite columns named where their values may be copied into what the statement writes:
- *     every column read outside the clauses above and outside RETURNING (for a SELECT, its select
- *     list; for INSERT … SELECT, UPDATE … SET, CREATE TABLE AS, the values written)
+ * @param intoWrite columns whose values may be copied into what the statement writes: every column
+ *     read anywhere but in the statement's own RETURNING list, the clauses above included (an
+ *     equality with a generated value copies what it compares)
  * @param copyColumns for {@code COPY table (a, b) …}: the column list (empty: every column)
  * @param copyOptions for COPY: each option's name (lower case) and its value as written ({@code
  *     format → csv}, {@code delimiter → ,}); an option without a value maps to {@code ""}
+ * @param outputNames names given to select-list items ({@code AS status}); where one is referenced,
+ *     the names its expression reads are in the sets above already, so a name here that no table
+ *     has is no whole-row reference
  */
 public record ColumnUse(
     Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
-    Map<String, String> copyOptions) {
+    Map<String, String> copyOptions, Set<String> outputNames) {
+  public ColumnUse(Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
+      Map<String, String> copyOptions) {
+    this(read, outsideProjection, intoWrite, copyColumns, copyOptions, Set.of());
+  }
+
   public ColumnUse {
+    outputNames = Set.copyOf(outputNames);
     read = Set.copyOf(read);
     outsideProjection = Set.copyOf(outsideProjection);
     intoWrite = Set.copyOf(intoWrite);

@@ -15,16 +15,17 @@ import java.util.Set;
  * tells each column reference's use by the clauses on its path:
  *
  * <ul>
- *   <li><em>compared</em> (WHERE, JOIN conditions, ORDER BY, GROUP BY, …): outside the projection,
- *       and its values flow nowhere;
+ *   <li><em>compared</em> (WHERE, JOIN conditions, ORDER BY, GROUP BY, …): outside the projection;
  *   <li><em>probed</em>: its values are summarised or compared and may still come out as they are
  *       ({@code max(email)}, a window function's arguments, the operands of UNION, INTERSECT and
  *       EXCEPT, a DISTINCT select list, the arguments of a set-returning function, whose row count
- *       depends on them): outside the projection, and flowing into what the statement writes;
- *   <li>otherwise shown or written: flowing into what the statement writes, unless it is in the
- *       RETURNING list of the statement itself (shown to the client; a RETURNING inside a WITH
- *       feeds the statement, and flows).
+ *       depends on them): outside the projection;
+ *   <li>otherwise shown or written.
  * </ul>
+ *
+ * Every use flows into what the statement writes (an equality with a generated value copies what
+ * it compares), except in the RETURNING list of the statement itself, which is shown to the
+ * client (a RETURNING inside a WITH feeds the statement, and flows).
  *
  * One instance per statement; not thread-safe.
  *
@@ -57,7 +58,18 @@ final class ColumnUseWalker {
       "json_array_elements", "json_array_elements_text", "jsonb_array_elements", "jsonb_array_elements_text",
       "json_each", "json_each_text", "jsonb_each", "jsonb_each_text", "json_object_keys", "jsonb_object_keys",
       "json_to_recordset", "jsonb_to_recordset", "json_populate_recordset", "jsonb_populate_recordset",
-      "jsonb_path_query", "ts_stat", "ts_debug", "ts_parse", "ts_token_type", "pg_options_to_table");
+      "jsonb_path_query", "jsonb_path_query_tz", "ts_stat", "ts_debug", "ts_parse", "ts_token_type", "pg_options_to_table",
+      "txid_snapshot_xip", "pg_snapshot_xip", "pg_ls_archive_statusdir", "regexp_split_to_array_rows");
+
+  /**
+   * Whether a function may return a set: a known one, or a name shaped like one (a set-returning
+   * function missed by the list would let a row count carry a value past {@code confine}).
+   */
+  private static boolean setReturning(String name) {
+    return SET_RETURNING.contains(name) || name.contains("each") || name.contains("elements") || name.contains("_query")
+        || name.endsWith("_xip") || name.contains("series") || name.endsWith("to_table") || name.endsWith("recordset")
+        || name.endsWith("_matches") || name.endsWith("_keys") || name.startsWith("unnest");
+  }
 
   /** Aggregates: their arguments are summarised, so counting and comparing values probes them. */
   private static final Set<String> AGGREGATES = Set.of(
@@ -82,6 +94,17 @@ final class ColumnUseWalker {
   private final List<Ref> bare = new ArrayList<>();
   /** Whether a table or join was given column aliases. */
   private boolean renamed;
+  /** Every column reference (its last name), its use and whether it flows, for {@link #widen}. */
+  private final List<Ref> refs = new ArrayList<>();
+  /**
+   * Output names given in select lists ({@code SELECT email AS status …}) and the names their
+   * expressions read: a reference to such a name elsewhere (an outer query, ORDER BY) uses those.
+   */
+  private final Map<String, Set<String>> aliases = new LinkedHashMap<>();
+  /** The names read while walking select-list items, innermost item last (null outside any). */
+  private final List<Set<String>> capturing = new ArrayList<>();
+  /** Depth of select lists being walked. */
+  private int selectLists;
 
   /** A one-part column reference, its use, and whether it was in the statement's own RETURNING list. */
   private record Ref(String name, int use, boolean flows) {}
@@ -93,16 +116,26 @@ final class ColumnUseWalker {
     if (stmt.isObject() && stmt.size() == 1) w.root = stmt.elements().next();
     w.node(stmt, 0, 0);
     w.widen();
-    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions);
+    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, w.aliases.keySet());
   }
 
   /** Answers {@code *} where a name may stand for another column (see the class). */
   private void widen() {
+    // A name that is an output name of a select list stands (also) for what its expression reads.
+    for (Ref r : refs) {
+      Set<String> behind = aliases.get(r.name());
+      if (behind == null) continue;
+      for (String n : resolved(behind)) {
+        read.add(n);
+        if (r.use() != 0) outside.add(n);
+        if (r.flows()) intoWrite.add(n);
+      }
+    }
     for (Ref r : bare) {
       if (!relations.contains(r.name())) continue;
       read.add("*");
       if (r.use() != 0) outside.add("*");
-      if ((r.use() & COMPARED) == 0 && r.flows()) intoWrite.add("*");
+      if (r.flows()) intoWrite.add("*");
     }
     if (renamed) {
       if (!read.isEmpty()) read.add("*");
@@ -113,8 +146,11 @@ final class ColumnUseWalker {
 
   private void column(String name, int use) {
     read.add(name);
+    for (Set<String> c : capturing) c.add(name);
     if (use != 0) outside.add(name);
-    if ((use & COMPARED) == 0 && returning == 0) intoWrite.add(name);
+    // Compared values flow too: UPDATE … SET n = g.n FROM generate_series(0, 255) AS g(n) WHERE
+    // g.n = ascii(substr(email, 1, 1)) writes what it compared. Only the statement's own RETURNING is shown, not written.
+    if (returning == 0) intoWrite.add(name);
   }
 
   private void node(JsonNode n, int use, int depth) {
@@ -163,6 +199,7 @@ final class ColumnUseWalker {
         }
         column(name, use);
         if (fields.size() == 1 && !name.equals("*")) bare.add(new Ref(name, use, returning == 0));
+        if (!name.equals("*")) refs.add(new Ref(name, use, returning == 0));
       }
       case "RangeVar" -> {
         relations.add(body.path("relname").asText(""));
@@ -202,9 +239,12 @@ final class ColumnUseWalker {
           if (compares && (key.equals("larg") || key.equals("rarg"))) u |= PROBED;
           if (distinct && key.equals("targetList")) u |= PROBED;
           boolean ret = body == root && key.equals("returningList");
+          boolean list = key.equals("targetList");
           if (ret) returning++;
+          if (list) selectLists++;
           node(e.getValue(), u, depth);
           if (ret) returning--;
+          if (list) selectLists--;
         }
       }
       case "FuncCall" -> {
@@ -217,7 +257,7 @@ final class ColumnUseWalker {
         // Aggregates and window functions summarise their arguments (and max(email) is an email);
         // a set-returning function's row count depends on its arguments.
         boolean probes = body.path("agg_star").asBoolean(false) || body.path("agg_distinct").asBoolean(false)
-            || body.has("over") || AGGREGATES.contains(last) || SET_RETURNING.contains(last);
+            || body.has("over") || AGGREGATES.contains(last) || setReturning(last);
         Iterator<Map.Entry<String, JsonNode>> it = body.fields();
         while (it.hasNext()) {
           Map.Entry<String, JsonNode> e = it.next();
@@ -228,8 +268,12 @@ final class ColumnUseWalker {
       }
       case "ResTarget" -> {
         // In INSERT column lists and UPDATE SET targets, "name" is the written column: only "val" is read.
+        String name = body.path("name").asText("");
+        boolean output = selectLists > 0 && !name.isEmpty();
+        if (output) capturing.add(new LinkedHashSet<>());
         node(body.path("val"), use, depth);
         node(body.path("indirection"), use, depth);
+        if (output) aliases.computeIfAbsent(name, k -> new LinkedHashSet<>()).addAll(capturing.removeLast());
       }
       case "CopyStmt" -> {
         for (JsonNode s : body.path("attlist")) {
@@ -251,6 +295,18 @@ final class ColumnUseWalker {
       }
       default -> fields(body, use, depth);
     }
+  }
+
+  /** The names behind output names, through aliases of aliases (a subquery over a subquery). */
+  private Set<String> resolved(Set<String> names) {
+    Set<String> out = new LinkedHashSet<>(names);
+    List<String> todo = new ArrayList<>(names);
+    while (!todo.isEmpty()) {
+      Set<String> more = aliases.get(todo.removeLast());
+      if (more == null) continue;
+      for (String n : more) if (out.add(n)) todo.add(n);
+    }
+    return out;
   }
 
   /** A table's or join's alias: its name is a relation's, its column names hide the real ones. */
