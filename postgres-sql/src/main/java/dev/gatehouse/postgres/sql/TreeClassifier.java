@@ -402,10 +402,21 @@ final class TreeClassifier {
         for (JsonNode r : b.path("roles")) roleSpec(r);
         simple(b, ctes, d, "DROP ROLE", PRIVILEGE_CHANGE);
       }
-      case "GrantStmt", "GrantRoleStmt" -> simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
+      case "GrantStmt" -> simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
+      case "GrantRoleStmt" -> {
+        // GRANT role TO other: the other gains the role's rights (and, with ADMIN, its password's).
+        for (JsonNode r : b.path("granted_roles")) facts.roles.add(r.path("AccessPriv").path("priv_name").asText(""));
+        simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
+      }
       case "AlterDefaultPrivilegesStmt" -> simple(b, ctes, d, "ALTER DEFAULT PRIVILEGES", PRIVILEGE_CHANGE);
-      case "ReassignOwnedStmt" -> simple(b, ctes, d, "REASSIGN OWNED", PRIVILEGE_CHANGE);
-      case "DropOwnedStmt" -> simple(b, ctes, d, "DROP OWNED", PRIVILEGE_CHANGE, DDL);
+      case "ReassignOwnedStmt" -> {
+        for (JsonNode r : b.path("roles")) roleSpec(r);
+        simple(b, ctes, d, "REASSIGN OWNED", PRIVILEGE_CHANGE);
+      }
+      case "DropOwnedStmt" -> {
+        for (JsonNode r : b.path("roles")) roleSpec(r);
+        simple(b, ctes, d, "DROP OWNED", PRIVILEGE_CHANGE, DDL);
+      }
       case "DoStmt" -> simple(b, ctes, d, "DO", OPAQUE_CODE);
       case "CallStmt" -> {
         kind("CALL", OPAQUE_CODE);
