@@ -413,6 +413,7 @@ final class BackendRelay {
       case Expected.SyncDone sync -> { }
     }
     s.state.readyForQuery(point.number(), status);
+    if (status == ReadyForQuery.IDLE && s.masking.touchedInTransaction()) s.masking.transactionEnded(point.number());
     s.state.answered();
     current = null;
     withholding = null;
@@ -643,11 +644,17 @@ final class BackendRelay {
 
   /**
    * The fields of a notice or error as the client may see them: for a statement that reads masked
-   * columns, severity, SQLSTATE, source location and object names only, with a generic message;
-   * otherwise every text field through the session's detectors.
+   * columns, or raised at a commit PostgreSQL makes on its own in a session under masking rules,
+   * severity, SQLSTATE, source location and object names only, with a generic message; otherwise
+   * every text field through the session's detectors.
    */
   private List<ErrorField> maskDiagnostic(List<ErrorField> fields, Expected at) {
-    boolean touching = executionOf(at).flatMap(Execution::masking).map(StatementMasking::touchesMasked).orElse(false);
+    boolean touching = executionOf(at).flatMap(Execution::masking).map(StatementMasking::touchesMasked).orElse(false)
+        // Raised where PostgreSQL may commit on its own (at Sync; in a query's last statement, whose
+        // CommandComplete follows the commit) after a statement touched masked columns in the same
+        // transaction: a WITH HOLD cursor's query runs there, reading what it read.
+        || (s.masking.touchedInTransaction() && (at instanceof Expected.SyncDone
+            || (at instanceof Expected.QueryDone q && q.remaining().size() <= 1)));
     if (!touching && !s.masking.masked()) return fields;
     String sqlstate = "XX000";
     for (ErrorField f : fields) if (f.code() == ErrorField.SQLSTATE) sqlstate = f.value();

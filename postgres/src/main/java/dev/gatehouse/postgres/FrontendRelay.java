@@ -609,6 +609,7 @@ final class FrontendRelay {
       new Execution(List.of(verdict)).completeRefused(s.checkpoint);
       return Optional.of(Replies.maskingRefused(refusal.get()));
     }
+    if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
     allowed.add(new Execution(List.of(verdict), masking, ddl));
     return Optional.empty();
   }

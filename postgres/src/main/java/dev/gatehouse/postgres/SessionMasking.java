@@ -93,6 +93,29 @@ final class SessionMasking {
   }
 
   /**
+   * The number of the sync point that ends the batch of the latest statement that touched masked
+   * columns in a transaction not yet over; 0 when none. Until that transaction ends, PostgreSQL's
+   * own commit (at a Sync, after a query's last statement) may run what such a statement left to
+   * run (a WITH HOLD cursor's query), and what it raises there may quote masked values.
+   */
+  private final java.util.concurrent.atomic.AtomicLong touchedUntil = new java.util.concurrent.atomic.AtomicLong();
+
+  /** A statement touching masked columns was decided; its batch ends at sync point {@code syncPoint}. */
+  void touched(long syncPoint) {
+    touchedUntil.accumulateAndGet(syncPoint, Math::max);
+  }
+
+  /** The transaction ended at sync point {@code syncPoint} (ReadyForQuery idle). */
+  void transactionEnded(long syncPoint) {
+    touchedUntil.updateAndGet(t -> t <= syncPoint ? 0 : t);
+  }
+
+  /** Whether a statement touching masked columns ran in a transaction not yet over. */
+  boolean touchedInTransaction() {
+    return touchedUntil.get() != 0;
+  }
+
+  /**
    * The masking of one allowed statement, or empty when no rule in force applies (its result is
    * relayed without decoding).
    *

@@ -213,6 +213,12 @@ final class SessionState {
     try {
       boolean flushed = false;
       while (pending.size() >= MAX_PENDING && !closed) {
+        if (skippingThrough()) {
+          // No answer will make room: the target answers nothing until a Sync that is behind this
+          // message, and queuing past the limit would let a client grow the queue without end.
+          throw new PostgresGatewayException("54000", "more than " + MAX_PENDING
+              + " messages wait for answers while the resource skips to a Sync after an error; the session was ended");
+        }
         if (!flushed) {
           flushed = true;
           runUnlocked(beforeWait);

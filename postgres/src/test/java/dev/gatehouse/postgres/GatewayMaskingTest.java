@@ -325,6 +325,25 @@ class GatewayMaskingTest {
   }
 
   @Test
+  void anErrorRaisedAtACommitPostgresMakesOnItsOwnLosesItsText() throws Exception {
+    // Outside BEGIN, a held cursor's query runs when the query message (or, extended, the Sync) commits.
+    Psql.Result simple = aliceFails("DECLARE cur CURSOR WITH HOLD FOR SELECT ('x' || reverse(email))::int FROM customers"
+        + " WHERE id = 1; SELECT 1");
+    assertThat(simple.sqlState()).contains("22P02");
+    assertThat(simple.stderr()).doesNotContain("elpmaxe").doesNotContain("moc.");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(MaskingHarness.ALICE, Map.of("database", MaskingHarness.RESOURCE));
+      c.send(new Parse("", "DECLARE cur2 CURSOR WITH HOLD FOR SELECT ('x' || reverse(email))::int FROM customers WHERE id = 2",
+          new int[0]), new Bind("", "", new short[0], List.of(), new short[0]), new Execute("", 0), Sync.INSTANCE);
+      List<dev.gatehouse.postgres.wire.BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("22P02");
+        assertThat(e.message()).doesNotContain("elpmaxe");
+      });
+    }
+  }
+
+  @Test
   void noticesRaisedForAStatementAreScannedByDetectors() {
     h.admin("""
         CREATE OR REPLACE FUNCTION order_note() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -233,6 +233,33 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aPipelineThatFillsTheAnswerQueueWhileTheServerSkipsEndsTheSessionInsteadOfHangingIt() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELEC 1"), Flush.INSTANCE);
+      assertThat(c.read()).get().isInstanceOf(ErrorResponse.class);
+      // More messages than answers may be outstanding, all skipped by the server, before the Sync.
+      java.io.ByteArrayOutputStream batch = new java.io.ByteArrayOutputStream();
+      byte[] describe = RawClient.bytes(Describe.statement("x"));
+      for (int i = 0; i < SessionState.MAX_PENDING + 50; i++) batch.write(describe);
+      batch.write(RawClient.bytes(Sync.INSTANCE));
+      Thread sender = Thread.ofPlatform().start(() -> {
+        try {
+          c.sendBytes(batch.toByteArray());
+        } catch (IOException e) {
+          // the gateway closed the connection while we were still writing
+        }
+      });
+      List<BackendMessage> got = c.untilClosed();
+      sender.join(30_000);
+      assertThat(RawClient.firstError(got)).get().satisfies(e -> {
+        assertThat(e.severity()).isEqualTo("FATAL");
+        assertThat(e.sqlstate()).isEqualTo("54000");
+      });
+    }
+  }
+
+  @Test
   void aQueryWithTwoCopyStatementsIsRefused() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
