@@ -254,6 +254,14 @@ final class DemoCommand implements Callable<Integer> {
     return Duration.parse(s);
   }
 
+  /** 8h, 90m, 45s: the largest unit that divides the duration exactly, as {@link #parseDuration} reads it. */
+  static String humanDuration(Duration d) {
+    long s = d.toSeconds();
+    if (s > 0 && s % 3600 == 0) return s / 3600 + "h";
+    if (s > 0 && s % 60 == 0) return s / 60 + "m";
+    return s + "s";
+  }
+
   private static void writePrivate(Path file, String content) throws IOException {
     Files.deleteIfExists(file);
     try {
@@ -262,14 +270,5 @@ final class DemoCommand implements Callable<Integer> {
       Files.createFile(file);
     }
     Files.writeString(file, content, StandardCharsets.UTF_8);
-  }
-
-
-  /** 8h, 90m, 45s: the largest unit that divides the duration exactly, as --token-ttl accepts it. */
-  static String humanDuration(Duration d) {
-    long s = d.toSeconds();
-    if (s > 0 && s % 3600 == 0) return s / 3600 + "h";
-    if (s > 0 && s % 60 == 0) return s / 60 + "m";
-    return s + "s";
   }
 }

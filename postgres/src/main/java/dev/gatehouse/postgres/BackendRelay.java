@@ -220,9 +220,7 @@ final class BackendRelay {
         relay();
       }
       case '2' -> {
-        Expected head = s.state.answerIf(Expected.BindDone.class);
-        expectedHead(head, Expected.BindDone.class, "BindComplete");
-        if (head instanceof Expected.BindDone bind && bind.portal().isPresent()) s.state.bindAnswered(bind.portal().get(), true);
+        expectedHead(s.state.answerIf(Expected.BindDone.class), Expected.BindDone.class, "BindComplete");
         relay();
       }
       case '3' -> {
@@ -379,7 +377,7 @@ final class BackendRelay {
       }
       case Expected.BindDone bind -> {
         replacement = bind.denial();
-        bind.portal().ifPresent(p -> s.state.bindAnswered(p, false));
+        bind.portal().ifPresent(s.state::bindFailed);
         bind.decided().ifPresent(e -> e.completeError(s.checkpoint, code));
         s.state.answered();
       }
@@ -465,7 +463,7 @@ final class BackendRelay {
       case Expected.CloseDone close -> close.tombstone().ifPresent(s.state::reject);
       case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
       case Expected.BindDone bind -> {
-        bind.portal().ifPresent(p -> s.state.bindAnswered(p, false));
+        bind.portal().ifPresent(s.state::bindFailed);
         bind.decided().ifPresent(e -> e.completeError(s.checkpoint, skipCause));
       }
       case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeError(s.checkpoint, skipCause));

@@ -452,7 +452,7 @@ final class FrontendRelay {
 
   private void execute(Frame frame, String portalName) throws IOException {
     Optional<SessionState.Portal> portal = s.state.portalToExecute(portalName, this::flushUnchecked);
-    if (portal.isPresent() && !s.state.known(portal.get())) {
+    if (portal.isPresent() && !SessionState.known(portal.get())) {
       // Its Bind was refused or failed (the target may hold an older portal of that name), or SQL
       // may have ended it and made another (CLOSE, DECLARE, COMMIT AND CHAIN, ROLLBACK TO): what
       // the target would run is unknown, so the stand-in goes instead and nothing runs.
@@ -722,10 +722,6 @@ final class FrontendRelay {
   }
 
   /**
-   * Whether a statement may create or remove prepared statements by name behind the protocol's
-   * back (PREPARE, DEALLOCATE, DISCARD), or could not be read at all.
-   */
-  /**
    * Whether SQL in the statements may end portals or make new ones under names the protocol's
    * portals use: CLOSE, DECLARE, DISCARD, and transaction control (COMMIT AND CHAIN keeps the
    * transaction but not its portals; ROLLBACK TO ends those made since the savepoint and brings
@@ -744,6 +740,10 @@ final class FrontendRelay {
     return false;
   }
 
+  /**
+   * Whether a statement may create or remove prepared statements by name behind the protocol's
+   * back (PREPARE, DEALLOCATE, DISCARD), or could not be read at all.
+   */
   static boolean touchesStatementNames(Analysis analysis) {
     return touchesStatementNames(analysis.statements());
   }

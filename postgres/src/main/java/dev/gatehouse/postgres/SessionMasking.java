@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Masking for one session: turns each allowed statement's obligations (the masking rule names
@@ -72,6 +73,14 @@ final class SessionMasking {
   private static final Set<String> COMMITTING_KINDS = Set.of("COMMIT", "END", "PREPARE TRANSACTION", "COMMIT PREPARED",
       "SET CONSTRAINTS");
 
+  /**
+   * The number of the sync point that ends the batch of the latest statement that touched masked
+   * columns in a transaction not yet over; 0 when none. Until that transaction ends, PostgreSQL's
+   * own commit (at a Sync, after a query's last statement) may run what such a statement left to
+   * run (a WITH HOLD cursor's query), and what it raises there may quote masked values.
+   */
+  private final AtomicLong touchedUntil = new AtomicLong();
+
   private final Masking masking;
   private final Optional<ColumnCatalog> catalog;
   private final String resource;
@@ -91,14 +100,6 @@ final class SessionMasking {
   boolean configured() {
     return !masking.ruleNames().isEmpty();
   }
-
-  /**
-   * The number of the sync point that ends the batch of the latest statement that touched masked
-   * columns in a transaction not yet over; 0 when none. Until that transaction ends, PostgreSQL's
-   * own commit (at a Sync, after a query's last statement) may run what such a statement left to
-   * run (a WITH HOLD cursor's query), and what it raises there may quote masked values.
-   */
-  private final java.util.concurrent.atomic.AtomicLong touchedUntil = new java.util.concurrent.atomic.AtomicLong();
 
   /** A statement touching masked columns was decided; its batch ends at sync point {@code syncPoint}. */
   void touched(long syncPoint) {
@@ -152,9 +153,11 @@ final class SessionMasking {
     Classification c = statement.classification();
     boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE);
     boolean launders = c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
+    boolean committing = false;
     for (String kind : c.kinds()) {
       String k = kind.toUpperCase(Locale.ROOT);
       if (DEFERRED_KINDS.contains(k)) unknown = true;
+      if (COMMITTING_KINDS.contains(k)) committing = true;
       if (LAUNDERING_KINDS.contains(k)) launders = true;
       if (k.equals("COPY") && (c.has(CommandFlag.FILE_ACCESS) || c.has(CommandFlag.COPY_PROGRAM))) launders = true;
     }
@@ -166,8 +169,6 @@ final class SessionMasking {
     for (String o : c.objects()) {
       if (QUOTING_RELATIONS.contains(lastPart(o))) unknown = true;
     }
-    boolean committing = false;
-    for (String kind : c.kinds()) committing |= COMMITTING_KINDS.contains(kind.toUpperCase(Locale.ROOT));
     if (committing && !unknown) {
       StatementFacts runs = new StatementFacts(Reads.unknown(), Reads.nothing(), launders);
       return new Facts(runs, new StatementFacts(Reads.nothing(), Reads.nothing(), launders), runs);

@@ -86,10 +86,13 @@ final class SessionState {
     Shape shape;
     /** Guarded by the state's lock: Gatehouse's own Describe of this portal was answered (or skipped). */
     boolean settled;
-    /** Guarded by the state's lock: the target answered its Bind: true BindComplete, false an error or a skip; null: not yet. */
-    Boolean bound;
-    /** Guarded by the state's lock: SQL may have ended the target's portal of this name and made another. */
-    boolean forgotten;
+    /**
+     * Whether the target answered its Bind: true BindComplete, false an error or a skip; null not
+     * yet. Set under the state's lock (waiters are signalled); read without it by {@link #known}.
+     */
+    volatile Boolean bound;
+    /** SQL may have ended the target's portal of this name and made another; set under the state's lock. */
+    volatile boolean forgotten;
 
     private Portal(String statement, Optional<Analysis> analysis, long syncPoint, short[] resultFormats, Statement source) {
       this.statement = statement;
@@ -349,20 +352,15 @@ final class SessionState {
    * not failed or skipped (when it fails, the target keeps whatever portal had the name before),
    * and no SQL has since been able to end it and make another under its name.
    */
-  boolean known(Portal p) {
-    lock.lock();
-    try {
-      return !p.denied && !Boolean.FALSE.equals(p.bound) && !p.forgotten;
-    } finally {
-      lock.unlock();
-    }
+  static boolean known(Portal p) {
+    return !p.denied && !Boolean.FALSE.equals(p.bound) && !p.forgotten;
   }
 
-  /** The target answered a portal's Bind (backend→client thread): {@code ok} BindComplete, else an error or a skip. */
-  void bindAnswered(Portal p, boolean ok) {
+  /** A portal's Bind failed or was skipped (backend→client thread); its BindComplete is {@link #answerIf}'s. */
+  void bindFailed(Portal p) {
     lock.lock();
     try {
-      p.bound = ok;
+      p.bound = false;
       changed.signalAll();
     } finally {
       lock.unlock();
@@ -531,6 +529,8 @@ final class SessionState {
       Expected head = pending.peekFirst();
       if (type.isInstance(head)) {
         popped(pending.pollFirst());
+        // BindComplete: the portal is bound (under the lock taken for the answer anyway).
+        if (head instanceof Expected.BindDone bind && bind.portal().isPresent()) bind.portal().get().bound = true;
         changed.signalAll();
       }
       return head;
@@ -688,11 +688,14 @@ final class SessionState {
   private void popped(Expected e) {
     if (copies.isEmpty() || copies.peekFirst() != e) return;
     copies.pollFirst();
-    if (e == copyStatement) {
-      copyStatement = null;
-      copyIn = CopyIn.NONE;
-      copyPossible = false;
-    }
+    if (e == copyStatement) noCopy();
+  }
+
+  /** Under the lock: the target reads no COPY data the client's next message could be taken for. */
+  private void noCopy() {
+    copyStatement = null;
+    copyIn = CopyIn.NONE;
+    copyPossible = false;
   }
 
   // ---- client→backend thread: COPY FROM STDIN ---------------------------------------------------
@@ -723,12 +726,7 @@ final class SessionState {
     lock.lock();
     try {
       awaitWhile(() -> copyIn == CopyIn.PENDING, beforeWait);
-      if (copyIn == CopyIn.PENDING) {
-        // The target skips the COPY (and will answer nothing for it): it reads no data.
-        copyStatement = null;
-        copyIn = CopyIn.NONE;
-        copyPossible = false;
-      }
+      if (copyIn == CopyIn.PENDING) noCopy(); // the target skips the COPY (and will answer nothing for it)
       return copyIn;
     } finally {
       lock.unlock();
@@ -743,9 +741,7 @@ final class SessionState {
     if (!copyPossible) return;
     lock.lock();
     try {
-      copyStatement = null;
-      copyIn = CopyIn.NONE;
-      copyPossible = false;
+      noCopy();
     } finally {
       lock.unlock();
     }

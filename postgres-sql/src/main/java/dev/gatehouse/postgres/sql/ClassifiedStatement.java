@@ -20,11 +20,11 @@ import java.util.Set;
  *     when the classifier cannot rule it out
  * @param columnUse which columns the statement names and where (for masking); empty when the
  *     classifier cannot tell (the fallback classifier, unclassified text): assume every column
- * @param roles the roles the statement alters, renames, drops or hands on (ALTER ROLE/USER, ALTER
- *     ROLE … SET, ALTER ROLE … RENAME, DROP ROLE/USER, GRANT role TO, REASSIGN/DROP OWNED BY), as the
- *     parser gives the names (unquoted ones
- *     lower-cased); {@link #CURRENT_USER}, {@link #SESSION_USER} or {@link #CURRENT_ROLE} for those
- *     keywords, {@link #ALL_ROLES} for ALTER ROLE ALL
+ * @param roles the roles the statement alters, renames, drops, hands on or grants to (ALTER
+ *     ROLE/USER, ALTER ROLE … SET, ALTER ROLE … RENAME, DROP ROLE/USER, GRANT role TO role,
+ *     REASSIGN/DROP OWNED BY), as the parser gives the names (unquoted ones lower-cased); {@link
+ *     #CURRENT_USER}, {@link #SESSION_USER} or {@link #CURRENT_ROLE} for those keywords, {@link
+ *     #ALL_ROLES} for ALTER ROLE ALL
  */
 public record ClassifiedStatement(
     String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,

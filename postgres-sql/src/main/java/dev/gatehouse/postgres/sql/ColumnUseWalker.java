@@ -47,10 +47,6 @@ final class ColumnUseWalker {
       "usingClause", "joinCondition", "limitOffset", "limitCount", "agg_order", "agg_filter", "over",
       "partitionClause", "orderClause", "arbiterElems", "whenClause");
 
-  /** A use of values: compared only (flowing nowhere). */
-  private static final int COMPARED = 1;
-  /** A use of values: summarised or compared, and possibly coming out as they are. */
-  private static final int PROBED = 2;
 
   /** Set-returning functions: how many rows they return depends on their arguments' values. */
   private static final Set<String> SET_RETURNING = Set.of(
@@ -90,31 +86,32 @@ final class ColumnUseWalker {
   private final Map<String, String> copyOptions = new LinkedHashMap<>();
   /** Names and aliases of every table and join in the statement (whose whole rows hold their columns). */
   private final Set<String> relations = new LinkedHashSet<>();
-  /** One-part column references, kept until the relations are all known. */
-  private final List<Ref> bare = new ArrayList<>();
   /** Whether a table or join was given column aliases. */
   private boolean renamed;
-  /** Every column reference (its last name), its use and whether it flows, for {@link #widen}. */
+  /** Every column reference, kept for {@link #widen} until the relations and output names are all known. */
   private final List<Ref> refs = new ArrayList<>();
   /**
    * Output names given in select lists ({@code SELECT email AS status …}) and the names their
    * expressions read: a reference to such a name elsewhere (an outer query, ORDER BY) uses those.
    */
   private final Map<String, Set<String>> aliases = new LinkedHashMap<>();
-  /** The names read while walking select-list items, innermost item last (null outside any). */
+  /** The names read while walking select-list items, innermost item last (empty outside any). */
   private final List<Set<String>> capturing = new ArrayList<>();
   /** Depth of select lists being walked. */
   private int selectLists;
 
-  /** A one-part column reference, its use, and whether it was in the statement's own RETURNING list. */
-  private record Ref(String name, int use, boolean flows) {}
+  /**
+   * A column reference: its last name, whether it has only that one, whether it is used outside the
+   * projection, and whether it flows into what the statement writes (not in its own RETURNING).
+   */
+  private record Ref(String name, boolean onePart, boolean outside, boolean flows) {}
 
   private ColumnUseWalker() {}
 
   static ColumnUse walk(JsonNode stmt) {
     ColumnUseWalker w = new ColumnUseWalker();
     if (stmt.isObject() && stmt.size() == 1) w.root = stmt.elements().next();
-    w.node(stmt, 0, 0);
+    w.node(stmt, false, 0);
     w.widen();
     return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, w.aliases.keySet());
   }
@@ -127,14 +124,14 @@ final class ColumnUseWalker {
       if (behind == null) continue;
       for (String n : resolved(behind)) {
         read.add(n);
-        if (r.use() != 0) outside.add(n);
+        if (r.outside()) outside.add(n);
         if (r.flows()) intoWrite.add(n);
       }
     }
-    for (Ref r : bare) {
-      if (!relations.contains(r.name())) continue;
+    for (Ref r : refs) {
+      if (!r.onePart() || !relations.contains(r.name())) continue;
       read.add("*");
-      if (r.use() != 0) outside.add("*");
+      if (r.outside()) outside.add("*");
       if (r.flows()) intoWrite.add("*");
     }
     if (renamed) {
@@ -144,16 +141,16 @@ final class ColumnUseWalker {
     }
   }
 
-  private void column(String name, int use) {
+  private void column(String name, boolean out) {
     read.add(name);
     for (Set<String> c : capturing) c.add(name);
-    if (use != 0) outside.add(name);
+    if (out) outside.add(name);
     // Compared values flow too: UPDATE … SET n = g.n FROM generate_series(0, 255) AS g(n) WHERE
     // g.n = ascii(substr(email, 1, 1)) writes what it compared. Only the statement's own RETURNING is shown, not written.
     if (returning == 0) intoWrite.add(name);
   }
 
-  private void node(JsonNode n, int use, int depth) {
+  private void node(JsonNode n, boolean out, int depth) {
     if (depth > TreeClassifier.MAX_DEPTH) {
       read.add("*");
       outside.add("*");
@@ -161,7 +158,7 @@ final class ColumnUseWalker {
       return;
     }
     if (n.isArray()) {
-      for (JsonNode e : n) node(e, use, depth + 1);
+      for (JsonNode e : n) node(e, out, depth + 1);
       return;
     }
     if (!n.isObject()) return;
@@ -169,25 +166,25 @@ final class ColumnUseWalker {
       Map.Entry<String, JsonNode> e = n.fields().next();
       String key = e.getKey();
       if (!key.isEmpty() && Character.isUpperCase(key.charAt(0)) && e.getValue().isObject()) {
-        typed(key, e.getValue(), use, depth + 1);
+        typed(key, e.getValue(), out, depth + 1);
         return;
       }
     }
-    fields(n, use, depth + 1);
+    fields(n, out, depth + 1);
   }
 
-  private void fields(JsonNode body, int use, int depth) {
+  private void fields(JsonNode body, boolean out, int depth) {
     Iterator<Map.Entry<String, JsonNode>> it = body.fields();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
       boolean ret = body == root && e.getKey().equals("returningList");
       if (ret) returning++;
-      node(e.getValue(), OUTSIDE.contains(e.getKey()) ? use | COMPARED : use, depth);
+      node(e.getValue(), out || OUTSIDE.contains(e.getKey()), depth);
       if (ret) returning--;
     }
   }
 
-  private void typed(String type, JsonNode body, int use, int depth) {
+  private void typed(String type, JsonNode body, boolean out, int depth) {
     switch (type) {
       case "ColumnRef" -> {
         JsonNode fields = body.path("fields");
@@ -197,30 +194,29 @@ final class ColumnUseWalker {
           JsonNode s = last.path("String").path("sval");
           if (s.isTextual()) name = s.asText();
         }
-        column(name, use);
-        if (fields.size() == 1 && !name.equals("*")) bare.add(new Ref(name, use, returning == 0));
-        if (!name.equals("*")) refs.add(new Ref(name, use, returning == 0));
+        column(name, out);
+        if (!name.equals("*")) refs.add(new Ref(name, fields.size() == 1, out, returning == 0));
       }
       case "RangeVar" -> {
         relations.add(body.path("relname").asText(""));
         alias(body);
-        fields(body, use, depth);
+        fields(body, out, depth);
       }
       case "JoinExpr" -> {
         alias(body);
         // NATURAL compares every column the two sides share, which only the catalog could name.
-        if (body.path("isNatural").asBoolean(false)) column("*", use | COMPARED);
+        if (body.path("isNatural").asBoolean(false)) column("*", true);
         // USING (a, b) compares the two sides' columns a and b: names, not column references.
         for (JsonNode s : body.path("usingClause")) {
           JsonNode v = s.path("String").path("sval");
-          if (v.isTextual()) column(v.asText(), use | COMPARED);
+          if (v.isTextual()) column(v.asText(), true);
         }
-        fields(body, use, depth);
+        fields(body, out, depth);
       }
       case "RangeFunction", "RangeTableFunc" -> {
         // A function in FROM returns rows: how many (and which) depends on its arguments' values.
         // (A whole row of it, or of a subquery, holds what they compute, which is walked there.)
-        fields(body, use | PROBED, depth);
+        fields(body, true, depth);
       }
       case "SelectStmt" -> {
         positions(body, body.path("sortClause"), depth);
@@ -234,10 +230,9 @@ final class ColumnUseWalker {
         while (it.hasNext()) {
           Map.Entry<String, JsonNode> e = it.next();
           String key = e.getKey();
-          int u = OUTSIDE.contains(key) ? use | COMPARED : use;
           // UNION (not ALL), INTERSECT and EXCEPT compare their operands' rows.
-          if (compares && (key.equals("larg") || key.equals("rarg"))) u |= PROBED;
-          if (distinct && key.equals("targetList")) u |= PROBED;
+          boolean u = out || OUTSIDE.contains(key) || (compares && (key.equals("larg") || key.equals("rarg")))
+              || (distinct && key.equals("targetList"));
           boolean ret = body == root && key.equals("returningList");
           boolean list = key.equals("targetList");
           if (ret) returning++;
@@ -261,8 +256,7 @@ final class ColumnUseWalker {
         Iterator<Map.Entry<String, JsonNode>> it = body.fields();
         while (it.hasNext()) {
           Map.Entry<String, JsonNode> e = it.next();
-          int u = OUTSIDE.contains(e.getKey()) ? use | COMPARED : use;
-          if (probes && e.getKey().equals("args")) u |= PROBED;
+          boolean u = out || OUTSIDE.contains(e.getKey()) || (probes && e.getKey().equals("args"));
           node(e.getValue(), u, depth);
         }
       }
@@ -271,8 +265,8 @@ final class ColumnUseWalker {
         String name = body.path("name").asText("");
         boolean output = selectLists > 0 && !name.isEmpty();
         if (output) capturing.add(new LinkedHashSet<>());
-        node(body.path("val"), use, depth);
-        node(body.path("indirection"), use, depth);
+        node(body.path("val"), out, depth);
+        node(body.path("indirection"), out, depth);
         if (output) aliases.computeIfAbsent(name, k -> new LinkedHashSet<>()).addAll(capturing.removeLast());
       }
       case "CopyStmt" -> {
@@ -290,10 +284,10 @@ final class ColumnUseWalker {
         }
         if (copyColumns.isEmpty() && body.has("relation")) read.add("*");
         for (String c : copyColumns) read.add(c);
-        node(body.path("query"), use, depth);
-        node(body.path("whereClause"), use | COMPARED, depth);
+        node(body.path("query"), out, depth);
+        node(body.path("whereClause"), true, depth);
       }
-      default -> fields(body, use, depth);
+      default -> fields(body, out, depth);
     }
   }
 
@@ -330,8 +324,8 @@ final class ColumnUseWalker {
       JsonNode targets = select.path("targetList");
       boolean known = position >= 1 && position <= targets.size();
       for (int i = 0; known && i < position; i++) known = !expands(targets.get(i).path("ResTarget").path("val"));
-      if (known) node(targets.get(position - 1).path("ResTarget").path("val"), COMPARED, depth + 1);
-      else column("*", COMPARED);
+      if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
+      else column("*", true);
     }
   }
 

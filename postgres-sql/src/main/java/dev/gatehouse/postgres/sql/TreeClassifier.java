@@ -404,8 +404,10 @@ final class TreeClassifier {
       }
       case "GrantStmt" -> simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
       case "GrantRoleStmt" -> {
-        // GRANT role TO other: the other gains the role's rights (and, with ADMIN, its password's).
+        // GRANT role TO other: the other gains the role's rights (and, with ADMIN, its password's);
+        // GRANT other TO role: the role gains the other's (beyond what registering it checked).
         for (JsonNode r : b.path("granted_roles")) facts.roles.add(r.path("AccessPriv").path("priv_name").asText(""));
+        for (JsonNode r : b.path("grantee_roles")) roleSpec(r);
         simple(b, ctes, d, b.path("is_grant").asBoolean() ? "GRANT" : "REVOKE", PRIVILEGE_CHANGE);
       }
       case "AlterDefaultPrivilegesStmt" -> simple(b, ctes, d, "ALTER DEFAULT PRIVILEGES", PRIVILEGE_CHANGE);

@@ -53,7 +53,8 @@ class LibPgQueryClassifierTest {
     expected.put("DROP ROLE IF EXISTS a, gh_app", Set.of("a", "gh_app"));
     expected.put("DROP USER CURRENT_USER", Set.of(ClassifiedStatement.CURRENT_USER));
     expected.put("GRANT SELECT ON t TO gh_app", Set.of());
-    expected.put("GRANT gh_app TO someone", Set.of("gh_app"));
+    expected.put("GRANT gh_app TO someone", Set.of("gh_app", "someone"));
+    expected.put("GRANT pg_read_server_files TO gh_app", Set.of("pg_read_server_files", "gh_app"));
     expected.put("REASSIGN OWNED BY gh_app TO someone", Set.of("gh_app"));
     expected.put("DROP OWNED BY CURRENT_USER", Set.of(ClassifiedStatement.CURRENT_USER));
     expected.put("ALTER TABLE gh_app RENAME TO x", Set.of());
