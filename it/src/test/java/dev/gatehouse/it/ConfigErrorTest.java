@@ -67,6 +67,9 @@ class ConfigErrorTest {
             "resources[0].type", "unsupported type \"oracle\""),
         Arguments.of("a startup limit of zero", VALID.replace("tls: {mode: auto}}", "tls: {mode: auto}, maxStartups: 0}"),
             "listeners.postgres.maxStartups", "must be between 1 and 65536"),
+        Arguments.of("a limit per source above the whole limit",
+            VALID.replace("tls: {mode: auto}}", "tls: {mode: auto}, maxStartups: 8, maxStartupsPerSource: 9}"),
+            "listeners.postgres.maxStartupsPerSource", "must be between 1 and listeners.postgres.maxStartups (8)"),
         Arguments.of("YAML that does not parse", VALID.replace("node: {id: 1, dataDir: data}", "node: {id: 1, dataDir: data}}"),
             "", "not valid YAML"));
   }

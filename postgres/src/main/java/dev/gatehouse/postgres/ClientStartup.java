@@ -97,7 +97,8 @@ final class ClientStartup {
       Consumer<ProxySession> closed,
       java.util.function.BiFunction<Session, PostgresTarget, SessionMasking> masking,
       Optional<RelayLoop> loop,
-      Consumer<CancelOutcome> cancelled) {}
+      Consumer<CancelOutcome> cancelled,
+      StartupSources sources) {}
 
   /** The connection switched to TLS, or refused to; the reader and writer are the current ones. */
   private Socket channel;
@@ -113,6 +114,8 @@ final class ClientStartup {
   private Optional<Deadlines.Watch> watch = Optional.empty();
 
   private final Runnable startupDone;
+  /** Gives back the startup slot of the client a PROXY header named (nothing otherwise). */
+  private Runnable sourceSlot = () -> { };
   /** The session was handed to the event loop, which owns the sockets from then on. */
   private boolean relayed;
 
@@ -135,7 +138,11 @@ final class ClientStartup {
       clientAddress = format(peer);
       if (gateway.config().proxyProtocolFrom().contains(peer.getAddress().getHostAddress())) {
         // The header is read straight from the socket (exactly its length), before any buffering.
-        clientAddress = format(ProxyProtocol.readClientAddress(input, peer));
+        InetSocketAddress client = ProxyProtocol.readClientAddress(input, peer);
+        clientAddress = format(client);
+        // The load balancer's slot was not counted against its address; the client's is counted here.
+        if (client != peer) sourceSlot = gateway.sources().take(client.getAddress()).orElseThrow(() ->
+            new PostgresGatewayException("53300", "too many connections from your address are starting up at once; try again"));
       }
       Optional<Handoff> handoff = startup();
       // On the event loop the session goes on after this thread is done: its sockets stay open.
@@ -156,6 +163,7 @@ final class ClientStartup {
       log.error("internal error during startup of a client connection", e);
       refuse(Replies.fatal("XX000", "internal error in Gatehouse"));
     } finally {
+      sourceSlot.run();
       watch.ifPresent(Deadlines.Watch::disarm);
       if (!relayed) close();
       MDC.remove("session");
@@ -313,6 +321,7 @@ final class ClientStartup {
     // Tracked before the client hears it is in, so a gateway shutdown cannot miss it.
     gateway.opened().accept(proxy);
     startupDone.run();
+    sourceSlot.run();
     try {
       writer.write(AuthenticationOk.INSTANCE);
       for (Map.Entry<String, String> p : reported.entrySet()) {

@@ -49,6 +49,8 @@ public final class PostgresGateway implements AutoCloseable {
   private final PostgresListenerConfig config;
   private final ClientStartup.Gateway parts;
   private final Set<Socket> starting = ConcurrentHashMap.newKeySet();
+  /** Connections in startup by source, capped at {@link PostgresListenerConfig#maxStartupsPerSource()}. */
+  private final StartupSources sources;
   private final Set<ProxySession> sessions = ConcurrentHashMap.newKeySet();
   private final AtomicLong connections = new AtomicLong();
   private final Masking masking;
@@ -116,6 +118,7 @@ public final class PostgresGateway implements AutoCloseable {
     this.clock = Objects.requireNonNull(clock, "clock == null");
     this.config = Objects.requireNonNull(config, "config == null");
     this.loop = relayLoop();
+    this.sources = new StartupSources(config.maxStartupsPerSource());
     this.parts = new ClientStartup.Gateway(
         config,
         Objects.requireNonNull(checkpoint, "checkpoint == null"),
@@ -128,7 +131,8 @@ public final class PostgresGateway implements AutoCloseable {
         sessions::remove,
         this::sessionMasking,
         loop,
-        outcome -> cancels[outcome.ordinal()].increment());
+        outcome -> cancels[outcome.ordinal()].increment(),
+        sources);
   }
 
   /**
@@ -288,7 +292,20 @@ public final class PostgresGateway implements AutoCloseable {
         continue;
       }
       if (starting.size() > config.maxStartups()) {
-        refuseStartup(socket);
+        refuseStartup(socket, "too many connections are starting up at once; try again",
+            config.maxStartups() + " connections are starting up already (listeners.postgres.maxStartups)");
+        starting.remove(socket);
+        continue;
+      }
+      // A trusted load balancer's connections are counted by the client its PROXY header names, once read.
+      InetAddress from = socket.getInetAddress();
+      Optional<Runnable> slot = config.proxyProtocolFrom().contains(from.getHostAddress())
+          ? Optional.of(() -> { })
+          : sources.take(from);
+      if (slot.isEmpty()) {
+        refuseStartup(socket, "too many connections from your address are starting up at once; try again",
+            config.maxStartupsPerSource() + " connections from " + from.getHostAddress()
+                + " are starting up already (listeners.postgres.maxStartupsPerSource)");
         starting.remove(socket);
         continue;
       }
@@ -297,23 +314,28 @@ public final class PostgresGateway implements AutoCloseable {
       // session (see Deadlines), and the session's relay threads would pay for it on every read.
       Thread.ofPlatform().daemon().name("pg-client-" + n).start(() -> {
         try {
-          new ClientStartup(parts, socket, () -> starting.remove(socket)).run();
+          new ClientStartup(parts, socket, () -> {
+            starting.remove(socket);
+            slot.get().run();
+          }).run();
         } finally {
           starting.remove(socket);
+          slot.get().run();
         }
       });
     }
   }
 
   /**
-   * More connections are starting up than {@link PostgresListenerConfig#maxStartups()}: this one is told so and closed at
-   * once (each startup holds a platform thread until it is done or its startup timeout passes).
+   * More connections are starting up than {@link PostgresListenerConfig#maxStartups()}, or than
+   * {@link PostgresListenerConfig#maxStartupsPerSource()} from this one's source: it is told so and
+   * closed at once (each startup holds a platform thread until it is done or its startup timeout passes).
    */
-  private void refuseStartup(Socket socket) {
-    log.warn("refusing a connection: {} connections are starting up already (listeners.postgres.maxStartups)", config.maxStartups());
+  private void refuseStartup(Socket socket, String message, String why) {
+    log.warn("refusing a connection: {}", why);
     try {
       MessageWriter w = new MessageWriter(socket.getOutputStream());
-      w.write(Replies.fatal("53300", "too many connections are starting up at once; try again"));
+      w.write(Replies.fatal("53300", message));
       w.flush();
     } catch (IOException e) {
       // the client left already

@@ -30,6 +30,9 @@ import javax.net.ssl.SSLContext;
  *     cancel request to the node holding the session
  * @param maxStartups connections that may be in startup at once (each holds a platform thread
  *     until it is admitted, refused or times out); more are refused with {@code 53300}
+ * @param maxStartupsPerSource connections from one source (an IPv4 address, an IPv6 /64; behind a
+ *     trusted load balancer, the client its PROXY header names) in startup at once; more from it are
+ *     refused with {@code 53300}, so one client cannot take every startup slot
  * @param peers the other nodes of the cluster by node id: a cancel request for a key one of them
  *     minted is passed on to it (none: such requests are dropped, as are those of unknown nodes)
  */
@@ -44,6 +47,7 @@ public record PostgresListenerConfig(
     int maxStartupLength,
     int nodeId,
     int maxStartups,
+    int maxStartupsPerSource,
     Map<Integer, PeerNode> peers) {
 
   public static final int DEFAULT_PORT = 15432;
@@ -51,6 +55,7 @@ public record PostgresListenerConfig(
   public static final int DEFAULT_MAX_MESSAGE_LENGTH = 64 * 1024 * 1024;
   public static final int DEFAULT_MAX_STARTUP_LENGTH = 10_000;
   public static final int DEFAULT_MAX_STARTUPS = 512;
+  public static final int DEFAULT_MAX_STARTUPS_PER_SOURCE = 64;
   /** The most {@code maxStartups} may be: each startup holds a platform thread. */
   public static final int MAX_MAX_STARTUPS = 65_536;
 
@@ -72,6 +77,10 @@ public record PostgresListenerConfig(
     if (maxStartups < 1 || maxStartups > MAX_MAX_STARTUPS) {
       throw new IllegalArgumentException("maxStartups out of range 1.." + MAX_MAX_STARTUPS + ": " + maxStartups);
     }
+    if (maxStartupsPerSource < 1 || maxStartupsPerSource > maxStartups) {
+      throw new IllegalArgumentException(
+          "maxStartupsPerSource out of range 1.." + maxStartups + " (maxStartups): " + maxStartupsPerSource);
+    }
     peers = Map.copyOf(peers);
     for (Map.Entry<Integer, PeerNode> peer : peers.entrySet()) {
       if (peer.getKey() != peer.getValue().id()) {
@@ -91,12 +100,15 @@ public record PostgresListenerConfig(
     }
   }
 
-  /** As above, without peers (a single node). */
+  /**
+   * As above, without peers (a single node), with at most {@link #DEFAULT_MAX_STARTUPS_PER_SOURCE}
+   * (or {@code maxStartups}, when lower) from one source.
+   */
   public PostgresListenerConfig(String bindHost, int port, Optional<SSLContext> tls, boolean requireTls,
       Set<String> proxyProtocolFrom, Duration startupTimeout, int maxMessageLength, int maxStartupLength,
       int nodeId, int maxStartups) {
     this(bindHost, port, tls, requireTls, proxyProtocolFrom, startupTimeout, maxMessageLength, maxStartupLength,
-        nodeId, maxStartups, Map.of());
+        nodeId, maxStartups, Math.min(maxStartups, DEFAULT_MAX_STARTUPS_PER_SOURCE), Map.of());
   }
 
   /** A plaintext listener on 127.0.0.1 with the defaults; for tests and the demo. */
@@ -116,31 +128,40 @@ public record PostgresListenerConfig(
       if (byId.put(peer.id(), peer) != null) throw new IllegalArgumentException("two peers have node id " + peer.id());
     }
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
-        startupTimeout, maxMessageLength, maxStartupLength, id, maxStartups, byId);
+        startupTimeout, maxMessageLength, maxStartupLength, id, maxStartups, maxStartupsPerSource, byId);
   }
 
   /** This configuration with another TLS setting. */
   public PostgresListenerConfig withTls(Optional<SSLContext> newTls, boolean newRequireTls) {
     return new PostgresListenerConfig(bindHost, port, newTls, newRequireTls, proxyProtocolFrom,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, peers);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, maxStartupsPerSource, peers);
   }
 
   /** This configuration with another startup timeout. */
   public PostgresListenerConfig withStartupTimeout(Duration timeout) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
-        timeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, peers);
+        timeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, maxStartupsPerSource, peers);
   }
 
-  /** This configuration with another limit of connections in startup at once. */
+  /**
+   * This configuration with another limit of connections in startup at once (the limit per source
+   * lowered to it when it was higher).
+   */
   public PostgresListenerConfig withMaxStartups(int max) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId, max, peers);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, max, Math.min(max, maxStartupsPerSource), peers);
+  }
+
+  /** This configuration with another limit of connections from one source in startup at once. */
+  public PostgresListenerConfig withMaxStartupsPerSource(int max) {
+    return new PostgresListenerConfig(bindHost, port, tls, requireTls, proxyProtocolFrom,
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, max, peers);
   }
 
   /** This configuration trusting PROXY protocol headers from these addresses. */
   public PostgresListenerConfig withProxyProtocolFrom(Set<String> addresses) {
     return new PostgresListenerConfig(bindHost, port, tls, requireTls, addresses,
-        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, peers);
+        startupTimeout, maxMessageLength, maxStartupLength, nodeId, maxStartups, maxStartupsPerSource, peers);
   }
 
   /** Whether {@code host} is {@code localhost} or a literal loopback address (never resolved). */

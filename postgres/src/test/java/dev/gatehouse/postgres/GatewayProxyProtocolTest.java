@@ -2,7 +2,10 @@ package dev.gatehouse.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +27,44 @@ class GatewayProxyProtocolTest {
       assertThat(h.audit.all(GatewayHarness.Event.Opened.class)).singleElement()
           .satisfies(o -> assertThat(o.session().client().address()).isEqualTo("203.0.113.7:40000"));
     }
+  }
+
+  @Test
+  void behindTheBalancerTheStartupLimitPerSourceCountsTheClientItNames() throws Exception {
+    try (GatewayHarness h = new GatewayHarness(PostgresListenerConfig.loopback(0)
+        .withProxyProtocolFrom(Set.of("127.0.0.1")).withMaxStartups(8).withMaxStartupsPerSource(2))) {
+      List<RawClient> silent = new ArrayList<>();
+      try {
+        for (int i = 0; i < 2; i++) {
+          RawClient c = new RawClient(h.gateway.port());
+          silent.add(c);
+          c.sendBytes(header(new byte[] {(byte) 203, 0, 113, 7})); // then nothing: in startup
+        }
+        // All connections come from the balancer's address; only the client it names is counted.
+        assertThat(GatewayHarness.eventually(() -> {
+          try (RawClient third = new RawClient(h.gateway.port())) {
+            third.sendBytes(header(new byte[] {(byte) 203, 0, 113, 7}));
+            return RawClient.firstError(third.untilClosed())
+                .filter(e -> e.sqlstate().equals("53300") && e.message().contains("from your address")).isPresent();
+          } catch (IOException e) {
+            return false;
+          }
+        })).isTrue();
+        try (RawClient other = new RawClient(h.gateway.port())) {
+          other.sendBytes(header(new byte[] {(byte) 198, 51, 100, 9}));
+          other.login(GatewayHarness.TOKEN);
+        }
+      } finally {
+        for (RawClient c : silent) c.close();
+      }
+    }
+  }
+
+  private static byte[] header(byte[] clientIpv4) {
+    return ByteBuffer.allocate(16 + 12)
+        .put(SIGNATURE).put((byte) 0x21).put((byte) 0x11).putShort((short) 12)
+        .put(clientIpv4).put(new byte[] {127, 0, 0, 1})
+        .putShort((short) 40000).putShort((short) 15432).array();
   }
 
   @Test

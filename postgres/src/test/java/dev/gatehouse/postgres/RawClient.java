@@ -32,7 +32,12 @@ final class RawClient implements AutoCloseable {
   final MessageWriter writer;
 
   RawClient(int port) throws IOException {
-    socket = new Socket("127.0.0.1", port);
+    this(port, "127.0.0.1");
+  }
+
+  /** Connected from {@code localAddress} (any 127.x.y.z on Linux's loopback: another source). */
+  RawClient(int port, String localAddress) throws IOException {
+    socket = new Socket(java.net.InetAddress.getByName("127.0.0.1"), port, java.net.InetAddress.getByName(localAddress), 0);
     socket.setSoTimeout(30_000); // a safety net against a hung test, not an assertion
     out = socket.getOutputStream();
     in = socket.getInputStream();
@@ -96,7 +101,11 @@ final class RawClient implements AutoCloseable {
 
   /** Sends a CancelRequest on a new connection to {@code port}; returns what came back before the close. */
   static List<BackendMessage> cancel(int port, int processId, byte[] secretKey) throws IOException {
-    try (RawClient c = new RawClient(port)) {
+    return cancel(port, "127.0.0.1", processId, secretKey);
+  }
+
+  static List<BackendMessage> cancel(int port, String localAddress, int processId, byte[] secretKey) throws IOException {
+    try (RawClient c = new RawClient(port, localAddress)) {
       c.send(new CancelRequest(processId, secretKey));
       return c.untilClosed();
     }

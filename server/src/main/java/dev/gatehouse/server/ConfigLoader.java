@@ -140,6 +140,10 @@ public final class ConfigLoader {
           "must be between 1 and " + dev.gatehouse.postgres.PostgresListenerConfig.MAX_MAX_STARTUPS
               + " (each connection in startup holds a thread)");
     }
+    if (pg.maxStartupsPerSource() < 1 || pg.maxStartupsPerSource() > pg.maxStartups()) {
+      throw new ConfigException(name, "listeners.postgres.maxStartupsPerSource",
+          "must be between 1 and listeners.postgres.maxStartups (" + pg.maxStartups() + ")");
+    }
     port(name, "listeners.controlPlane.port", config.listeners().controlPlane().port());
 
     for (var t : java.util.Map.of("identity.connectTimeout", config.identity().connectTimeout(),

@@ -157,6 +157,7 @@ public final class Gatehouse implements AutoCloseable {
           new PostgresListenerConfig(pg.bind(), pg.port(), listenerTls(pg.tls()),
               pg.tls().mode() != GatehouseConfig.TlsMode.OFF, new HashSet<>(pg.proxyProtocolFrom()),
               pg.startupTimeout(), pg.maxMessageBytes(), 10_000, config.node().id(), pg.maxStartups())
+              .withMaxStartupsPerSource(pg.maxStartupsPerSource())
               .withNode(config.node().id(), peers),
           checkpoint, inspected, classifier, connector, clock, loaded.masking(),
           config.masking().catalogTtl());

@@ -70,7 +70,7 @@ public record GatehouseConfig(
 
   public record ListenersConfig(PostgresListenerConfig postgres, ControlPlaneConfig controlPlane) {
     public ListenersConfig {
-      postgres = postgres == null ? new PostgresListenerConfig(null, null, null, null, null, null, null, null) : postgres;
+      postgres = postgres == null ? new PostgresListenerConfig(null, null, null, null, null, null, null, null, null) : postgres;
       controlPlane = controlPlane == null ? new ControlPlaneConfig(null, null) : controlPlane;
     }
   }
@@ -83,7 +83,8 @@ public record GatehouseConfig(
       List<String> proxyProtocolFrom,
       Duration startupTimeout,
       Integer maxMessageBytes,
-      Integer maxStartups) {
+      Integer maxStartups,
+      Integer maxStartupsPerSource) {
     public PostgresListenerConfig {
       enabled = enabled == null || enabled;
       bind = bind == null ? "127.0.0.1" : bind;
@@ -93,6 +94,9 @@ public record GatehouseConfig(
       startupTimeout = startupTimeout == null ? Duration.ofSeconds(10) : startupTimeout;
       maxMessageBytes = maxMessageBytes == null ? 64 << 20 : maxMessageBytes;
       maxStartups = maxStartups == null ? dev.gatehouse.postgres.PostgresListenerConfig.DEFAULT_MAX_STARTUPS : maxStartups;
+      maxStartupsPerSource = maxStartupsPerSource == null
+          ? Math.min(maxStartups, dev.gatehouse.postgres.PostgresListenerConfig.DEFAULT_MAX_STARTUPS_PER_SOURCE)
+          : maxStartupsPerSource;
     }
   }
 
