@@ -47,8 +47,13 @@ public final class MaskPlan {
   private final boolean needsDecoding;
   private final boolean changesLength;
   private final Optional<Refusal> refusal;
+  private final Optional<String> notice;
 
   private MaskPlan(Builder b, boolean touchesMasked, Optional<Refusal> refusal) {
+    this(b, touchesMasked, refusal, Optional.empty());
+  }
+
+  private MaskPlan(Builder b, boolean touchesMasked, Optional<Refusal> refusal, Optional<String> notice) {
     this.kinds = b.kinds;
     this.rules = b.rules;
     this.detectors = b.detectors;
@@ -57,6 +62,7 @@ public final class MaskPlan {
     this.rows = b.rows;
     this.touchesMasked = touchesMasked;
     this.refusal = refusal;
+    this.notice = notice;
     boolean decode = false, length = false;
     for (byte k : kinds) {
       decode |= k != PASS;
@@ -101,6 +107,36 @@ public final class MaskPlan {
       case DETECT, DETECT_INT -> Action.DETECT;
       default -> Action.MASK;
     };
+  }
+
+  /** What the client is told before the rows (a NOTICE), if anything: why columns come back NULL. */
+  public Optional<String> notice() {
+    return notice;
+  }
+
+  /** This plan, telling the client {@code text} before its rows. */
+  public MaskPlan withNotice(String text) {
+    Builder b = new Builder(kinds.length);
+    System.arraycopy(kinds, 0, b.kinds, 0, kinds.length);
+    System.arraycopy(rules, 0, b.rules, 0, kinds.length);
+    System.arraycopy(detectors, 0, b.detectors, 0, kinds.length);
+    System.arraycopy(replacements, 0, b.replacements, 0, kinds.length);
+    System.arraycopy(maskers, 0, b.maskers, 0, kinds.length);
+    System.arraycopy(rows, 0, b.rows, 0, kinds.length);
+    return new MaskPlan(b, touchesMasked, refusal, Optional.of(text));
+  }
+
+  /** Whether strict mode turns every value of the column into NULL (it is computed from masked columns). */
+  public boolean nulled(int column) {
+    return kinds[column] == NULLED;
+  }
+
+  /** Whether any column is {@link #nulled(int) nulled}. */
+  public boolean nullsAny() {
+    for (byte k : kinds) {
+      if (k == NULLED) return true;
+    }
+    return false;
   }
 
   /** The rule that masks the column whole, if one does. */

@@ -82,6 +82,8 @@ final class BackendRelay {
   private boolean rowsResolved;
   private Optional<Execution> rowExecution = Optional.empty();
   private MaskPlan rowPlan;
+  /** The last plan whose {@link MaskPlan#notice()} the client was told. */
+  private MaskPlan noticed;
 
   BackendRelay(ProxySession session) {
     this.s = session;
@@ -502,6 +504,7 @@ final class BackendRelay {
           "Gatehouse received rows it has no mask plan for; the session was ended rather than relay them");
     }
     boolean drop = withholding != null;
+    if (!drop && plan != null && plan != noticed && plan.notice().isPresent()) tellNulled(plan);
     MaskPlan masking = drop || plan == null || !plan.needsDecoding() ? null : plan;
     if (input.buffered() < 5L + input.bodyLength()) {
       // The row is not whole in the buffer. One that is relayed untouched and larger than a read
@@ -575,7 +578,14 @@ final class BackendRelay {
       withholding = plan.refusal().get();
       return;
     }
+    if (plan.notice().isPresent()) tellNulled(plan);
     write(frame);
+  }
+
+  /** Tells the client, once per plan and before its rows, which columns strict mode returns as NULL. */
+  private void tellNulled(MaskPlan plan) throws IOException {
+    noticed = plan;
+    write(BackendCodec.encode(NoticeResponse.of("NOTICE", "00000", plan.notice().get())));
   }
 
   /**

@@ -73,7 +73,27 @@ final class StatementMasking {
     List<ResultColumn> columns = catalog.isPresent()
         ? catalog.get().columns(description, formats)
         : untraceable(description, formats);
-    return planner.plan(columns, facts);
+    MaskPlan plan = planner.plan(columns, facts);
+    return plan.nullsAny() && plan.refusal().isEmpty() ? plan.withNotice(nulledNotice(plan, description)) : plan;
+  }
+
+  /**
+   * What a client is told when strict mode turns columns into NULL: which, and why, so a NULL is not
+   * taken for the data's own.
+   */
+  static String nulledNotice(MaskPlan plan, RowDescription description) {
+    List<String> names = new ArrayList<>();
+    java.util.Set<String> rules = new java.util.TreeSet<>();
+    for (int i = 0; i < plan.size(); i++) {
+      if (!plan.nulled(i)) continue;
+      String name = i < description.fields().size() ? description.fields().get(i).name() : "";
+      names.add("\"" + StartupParameters.sanitizeName(name) + "\" (column " + (i + 1) + ")");
+      plan.rule(i).ifPresent(rules::add);
+    }
+    return "Gatehouse returns NULL for " + String.join(", ", names) + ": "
+        + (names.size() == 1 ? "its values are" : "their values are")
+        + " computed from columns masked by rule " + String.join(", ", rules)
+        + " in a way masking cannot follow (strict masking); select the masked columns themselves to see them masked";
   }
 
   /**

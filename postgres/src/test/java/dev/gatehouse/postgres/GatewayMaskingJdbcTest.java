@@ -73,6 +73,26 @@ class GatewayMaskingJdbcTest {
   }
 
   @Test
+  void aPreparedStatementsWarningsSayWhichColumnsStrictModeReturnsAsNull() throws Exception {
+    Properties p = new Properties();
+    p.setProperty("prepareThreshold", "1");
+    try (Connection c = h.jdbc(MaskingHarness.ALICE, p);
+        PreparedStatement ps = c.prepareStatement("SELECT id, lower(email) AS l FROM customers WHERE id = ?")) {
+      for (int i = 0; i < 3; i++) {
+        ps.setInt(1, 1);
+        try (ResultSet rs = ps.executeQuery()) {
+          assertThat(rs.next()).isTrue();
+          assertThat(rs.getString("l")).isNull();
+          java.sql.SQLWarning warning = ps.getWarnings();
+          assertThat(warning != null).as("a warning").isTrue();
+          assertThat(warning.getMessage()).contains("Gatehouse returns NULL for \"l\" (column 2)");
+          assertThat(warning.getNextWarning() == null).as("once per execution").isTrue();
+        }
+      }
+    }
+  }
+
+  @Test
   void binaryResultsOfTextColumnsAreMasked() throws Exception {
     Properties p = new Properties();
     p.setProperty("prepareThreshold", "-1"); // binary from the first execution

@@ -103,6 +103,20 @@ class GatewayMaskingTest {
   }
 
   @Test
+  void theClientIsToldWhichColumnsStrictModeReturnsAsNull() {
+    Psql.Result r = h.alice().withArgs("-A", "-P", "null=<NULL>")
+        .command("SELECT id, upper(email) AS shout, name, length(phone) FROM customers WHERE id = 1");
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    assertThat(r.stdout()).contains("1|<NULL>|Ada Lovelace|<NULL>");
+    assertThat(r.stderr()).startsWith("NOTICE:")
+        .containsOnlyOnce("Gatehouse returns NULL for \"shout\" (column 2), \"length\" (column 4)")
+        .contains("masked by rule");
+    // A result that masks without nulling says nothing.
+    Psql.Result plain = h.alice().command("SELECT email FROM customers WHERE id = 1");
+    assertThat(plain.stderr()).doesNotContain("NOTICE");
+  }
+
+  @Test
   void computedValuesCarryNothingOfMaskedColumnsNotEvenWhetherTheyAreNull() {
     // One bit per row, as a boolean, as NULL or not, as a JSON document's shape: each would spell the value out.
     String out = aliceNulls("SELECT id, get_bit(convert_to(email, 'UTF8'), 1) = 1, NULLIF(get_bit(convert_to(email, 'UTF8'), 1), 0),"
