@@ -1,5 +1,6 @@
 package dev.gatehouse.core;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -18,14 +19,45 @@ import java.util.Objects;
  */
 public sealed interface ColumnOrigin {
 
-  /** A column read straight from a base table (a view's column resolved to its base column). */
-  record Column(String schema, String table, String column) implements ColumnOrigin {
+  /**
+   * A table that shares rows with another: for PostgreSQL, its ancestors and descendants by
+   * inheritance or partitioning (a parent's scan returns its children's rows; a partition holds
+   * some of its parent's). A column of the same name in a kin table holds the same values, so a rule
+   * on either applies to both.
+   */
+  record Kin(String schema, String table) {
+    public Kin {
+      Objects.requireNonNull(schema, "schema == null");
+      Objects.requireNonNull(table, "table == null");
+    }
+  }
+
+  /**
+   * A column read straight from a base table (a view's column resolved to its base column).
+   *
+   * @param kin the tables sharing rows with this one (see {@link Kin}); usually none
+   */
+  record Column(String schema, String table, String column, List<Kin> kin) implements ColumnOrigin {
     public Column {
       Objects.requireNonNull(schema, "schema == null");
       Objects.requireNonNull(table, "table == null");
       Objects.requireNonNull(column, "column == null");
+      kin = List.copyOf(kin);
       if (table.isEmpty()) throw new IllegalArgumentException("table is empty");
       if (column.isEmpty()) throw new IllegalArgumentException("column is empty");
+    }
+
+    public Column(String schema, String table, String column) {
+      this(schema, table, column, List.of());
+    }
+
+    /** This column and the column of the same name in each kin table: every name its values go by. */
+    public List<Column> sameValues() {
+      if (kin.isEmpty()) return List.of(this);
+      List<Column> all = new ArrayList<>(kin.size() + 1);
+      all.add(this);
+      for (Kin k : kin) all.add(new Column(k.schema(), k.table(), column));
+      return all;
     }
 
     @Override
@@ -40,17 +72,22 @@ public sealed interface ColumnOrigin {
    *
    * @param columns the table's columns as they appear in the row value (dropped columns left out)
    */
-  record Row(String schema, String table, List<String> columns) implements ColumnOrigin {
+  record Row(String schema, String table, List<String> columns, List<Kin> kin) implements ColumnOrigin {
     public Row {
       Objects.requireNonNull(schema, "schema == null");
       Objects.requireNonNull(table, "table == null");
       columns = List.copyOf(columns);
+      kin = List.copyOf(kin);
       if (table.isEmpty()) throw new IllegalArgumentException("table is empty");
+    }
+
+    public Row(String schema, String table, List<String> columns) {
+      this(schema, table, columns, List.of());
     }
 
     /** The origin of the row's {@code index}th field. */
     public Column field(int index) {
-      return new Column(schema, table, columns.get(index));
+      return new Column(schema, table, columns.get(index), kin);
     }
   }
 

@@ -36,8 +36,13 @@ record CompiledRule(
     return false;
   }
 
+  /** Whether this rule masks the column, under its own name or that of a kin table's column. */
   boolean masks(ColumnOrigin.Column c) {
     for (ColumnPattern p : columns) if (p.matches(c)) return true;
+    if (c.kin().isEmpty()) return false;
+    for (ColumnOrigin.Column same : c.sameValues()) {
+      for (ColumnPattern p : columns) if (p.matches(same)) return true;
+    }
     return false;
   }
 
@@ -52,21 +57,12 @@ record CompiledRule(
       }
       case Reads.Tables ts -> {
         for (String name : ts.names()) {
-          String[] parts = splitRelation(name);
-          for (ColumnPattern p : columns) if (p.mayMatchTable(parts[0], parts[1])) yield true;
+          for (RelationNames.Reading r : RelationNames.readings(name)) {
+            for (ColumnPattern p : columns) if (p.mayMatchTable(r.schema(), r.table())) yield true;
+          }
         }
         yield false;
       }
     };
-  }
-
-  /**
-   * {@code [catalog.]schema.table} → [schema, table]; an unqualified name has an empty schema (any
-   * schema matches). Quotes are dropped.
-   */
-  static String[] splitRelation(String name) {
-    String[] parts = name.replace("\"", "").split("\\.", -1);
-    String table = parts[parts.length - 1];
-    return new String[] {parts.length >= 2 ? parts[parts.length - 2] : "", table};
   }
 }

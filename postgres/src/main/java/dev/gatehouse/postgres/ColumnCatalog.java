@@ -3,9 +3,11 @@ package dev.gatehouse.postgres;
 import dev.gatehouse.core.Blocking;
 import dev.gatehouse.core.ColumnOrigin;
 import dev.gatehouse.masking.Reads;
+import dev.gatehouse.masking.RelationNames;
 import dev.gatehouse.masking.ResultColumn;
 import dev.gatehouse.masking.TypeFamily;
 import dev.gatehouse.masking.ValueFormat;
+import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.postgres.wire.RowDescription;
 import java.time.Clock;
 import java.time.Duration;
@@ -22,6 +24,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 /**
@@ -61,7 +64,9 @@ final class ColumnCatalog implements AutoCloseable {
   private static final int MAX_VIEW_DEPTH = 16;
 
   private static final String RELATION_BY_OID = """
-      SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid
+      SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
+             c.relhassubclass OR c.relispartition
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -70,13 +75,39 @@ final class ColumnCatalog implements AutoCloseable {
   private static final String RELATIONS_BY_NAME = """
       SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relname = $1 AND ($2 = '' OR n.nspname = $2)""";
+  /** The ancestors and descendants of a table by inheritance or partitioning (not its siblings). */
+  private static final String KIN = """
+      WITH RECURSIVE up(oid) AS (
+             SELECT inhparent FROM pg_catalog.pg_inherits WHERE inhrelid = $1::pg_catalog.oid
+             UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid),
+           down(oid) AS (
+             SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = $1::pg_catalog.oid
+             UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid)
+      SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.oid IN (SELECT oid FROM up UNION SELECT oid FROM down) AND c.oid <> $1::pg_catalog.oid
+       ORDER BY 1, 2""";
   private static final String VIEW_DEFINITION = "SELECT pg_catalog.pg_get_viewdef($1::pg_catalog.oid)";
+  /**
+   * What a view's rules depend on: relations (with the column, 0 for all), and functions and
+   * operators (column -1), each function with its schema and name.
+   */
   private static final String VIEW_DEPENDENCIES = """
-      SELECT DISTINCT d.refobjid, d.refobjsubid
+      SELECT DISTINCT d.refobjid, CASE WHEN d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                       THEN d.refobjsubid ELSE -1 END,
+             d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass,
+             pn.nspname, p.proname
         FROM pg_catalog.pg_rewrite r
         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-       WHERE r.ev_class = $1::pg_catalog.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-         AND d.refobjid <> $1::pg_catalog.oid""";
+        LEFT JOIN pg_catalog.pg_proc p
+          ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid
+        LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+       WHERE r.ev_class = $1::pg_catalog.oid
+         AND (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> $1::pg_catalog.oid
+              OR d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+              OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+                 AND d.refobjid >= 16384)""";
+  /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
+  private static final int FIRST_NORMAL_OID = 16384;
   private static final String TYPE_BY_OID =
       "SELECT typtype, typcategory, typbasetype FROM pg_catalog.pg_type WHERE oid = $1::pg_catalog.oid";
 
@@ -94,23 +125,28 @@ final class ColumnCatalog implements AutoCloseable {
   /** One relation as the catalog describes it. */
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
-      TreeMap<Integer, Attribute> attributes, Instant loadedAt) {
+      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
+    }
+
+    ColumnOrigin.Column column(Attribute a) {
+      return new ColumnOrigin.Column(schema, name, a.name(), kin);
     }
   }
 
   record Attribute(String name, int typeOid) {}
 
   private final Supplier<BackendConnection> connect;
+  private final Predicate<String> opaque;
   private final Duration ttl;
   private final Clock clock;
   private final ReentrantLock lock = new ReentrantLock();
   private final Map<Integer, Relation> relations = new ConcurrentHashMap<>();
   /** View OID → origin of each output column (by attribute number). */
   private final Map<Integer, Map<Integer, ColumnOrigin>> viewColumns = new ConcurrentHashMap<>();
-  /** View OID → every base column it reads. */
-  private final Map<Integer, Set<ColumnOrigin.Column>> viewReads = new ConcurrentHashMap<>();
+  /** View OID → every base column it reads (empty: cannot be known). */
+  private final Map<Integer, Optional<Set<ColumnOrigin.Column>>> viewReads = new ConcurrentHashMap<>();
   private final Map<Integer, TypeFamily> types = new ConcurrentHashMap<>(BUILTIN_TYPES);
   /** Relation name as written → the OIDs it may name, with when that was learnt. */
   private final Map<String, Named> names = new ConcurrentHashMap<>();
@@ -124,6 +160,16 @@ final class ColumnCatalog implements AutoCloseable {
    * @param ttl how long a cached relation is trusted without DDL through Gatehouse
    */
   ColumnCatalog(Supplier<BackendConnection> connect, Duration ttl, Clock clock) {
+    this(connect, ttl, clock, sql -> true);
+  }
+
+  /**
+   * @param opaque whether SQL (a view's definition) calls a function or operator that is not a
+   *     harmless built-in: such a view may read any table, whatever its dependencies say (PostgreSQL
+   *     records no dependency on the built-ins, {@code query_to_xml} among them)
+   */
+  ColumnCatalog(Supplier<BackendConnection> connect, Duration ttl, Clock clock, Predicate<String> opaque) {
+    this.opaque = opaque;
     this.connect = connect;
     this.ttl = ttl;
     this.clock = clock;
@@ -191,16 +237,21 @@ final class ColumnCatalog implements AutoCloseable {
       }
       return columns.getOrDefault(attnum, ColumnOrigin.untraceable("view column unknown to Gatehouse"));
     }
-    if (attnum == 0) return new ColumnOrigin.Row(r.schema(), r.name(), names(r));
+    if (attnum == 0) return new ColumnOrigin.Row(r.schema(), r.name(), names(r), r.kin());
     Attribute a = r.attributes().get(attnum);
     if (a == null) return ColumnOrigin.untraceable("column unknown to Gatehouse");
-    return ColumnOrigin.column(r.schema(), r.name(), a.name());
+    return r.column(a);
+  }
+
+  /** A view's definition as PostgreSQL prints it (a SELECT); empty when it has none. */
+  private String definition(Relation view) {
+    return locked(c -> c.query(VIEW_DEFINITION, Integer.toUnsignedString(view.oid())))
+        .stream().findFirst().flatMap(row -> row.get(0)).orElse("");
   }
 
   private Map<Integer, ColumnOrigin> resolveView(Relation view, int depth) {
     Map<Integer, ColumnOrigin> columns = new HashMap<>();
-    String definition = locked(c -> c.query(VIEW_DEFINITION, Integer.toUnsignedString(view.oid())))
-        .stream().findFirst().flatMap(row -> row.get(0)).orElse("");
+    String definition = definition(view);
     if (definition.isBlank()) return columns;
     Optional<RowDescription> shape;
     try {
@@ -294,8 +345,13 @@ final class ColumnCatalog implements AutoCloseable {
       List<Relation> tables = new ArrayList<>();
       for (String name : relationNames) {
         for (Relation r : relationsNamed(name)) {
-          if (r.isView()) columns.addAll(viewReads(r, 0));
-          else tables.add(r);
+          if (!r.isView()) {
+            tables.add(r);
+            continue;
+          }
+          Optional<Set<ColumnOrigin.Column>> read = viewReads(r, 0);
+          if (read.isEmpty()) return Reads.unknown();
+          columns.addAll(read.get());
         }
       }
       boolean everything = columnNames.isEmpty() || columnNames.get().contains("*");
@@ -312,7 +368,7 @@ final class ColumnCatalog implements AutoCloseable {
       for (Relation t : tables) {
         for (Attribute a : t.attributes().values()) {
           if (everything || columnNames.get().contains(a.name())) {
-            columns.add(ColumnOrigin.column(t.schema(), t.name(), a.name()));
+            columns.add(t.column(a));
           }
         }
       }
@@ -327,34 +383,59 @@ final class ColumnCatalog implements AutoCloseable {
     for (Relation r : relationsNamed(name)) {
       if (r.isView() || r.temporary()) continue;
       List<ColumnOrigin.Column> out = new ArrayList<>();
-      for (Attribute a : r.attributes().values()) out.add(ColumnOrigin.column(r.schema(), r.name(), a.name()));
+      for (Attribute a : r.attributes().values()) out.add(r.column(a));
       return out;
     }
     return List.of();
   }
 
-  private Set<ColumnOrigin.Column> viewReads(Relation view, int depth) {
-    Set<ColumnOrigin.Column> cached = viewReads.get(view.oid());
+  /**
+   * Every base column a view reads, through views over views; empty when that cannot be known: the
+   * view calls a function other than a harmless built-in, or a user-defined operator (either may
+   * read any table), or reads a catalog relation that quotes other tables' values ({@link
+   * SessionMasking#QUOTING_RELATIONS}: pg_stats and the like).
+   */
+  private Optional<Set<ColumnOrigin.Column>> viewReads(Relation view, int depth) {
+    Optional<Set<ColumnOrigin.Column>> cached = viewReads.get(view.oid());
     if (cached != null) return cached;
     Set<ColumnOrigin.Column> out = new LinkedHashSet<>();
-    if (depth < MAX_VIEW_DEPTH) {
+    Optional<Set<ColumnOrigin.Column>> result = Optional.empty();
+    if (depth < MAX_VIEW_DEPTH && !opaque.test(definition(view))) result = Optional.of(out);
+    if (result.isPresent()) {
       for (List<Optional<String>> row : locked(c -> c.query(VIEW_DEPENDENCIES, Integer.toUnsignedString(view.oid())))) {
         int oid = Integer.parseUnsignedInt(row.get(0).orElse("0"));
         int sub = Integer.parseInt(row.get(1).orElse("0"));
+        if (sub < 0) {
+          boolean function = row.get(2).orElse("f").equals("t");
+          boolean harmless = function && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0
+              && row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse(""));
+          if (harmless) continue;
+          result = Optional.empty();
+          break;
+        }
         Optional<Relation> dep = relation(oid, sub);
         if (dep.isEmpty()) continue;
         Relation d = dep.get();
+        if (d.schema().equals("pg_catalog") && SessionMasking.QUOTING_RELATIONS.contains(d.name())) {
+          result = Optional.empty();
+          break;
+        }
         if (d.isView()) {
-          out.addAll(viewReads(d, depth + 1));
+          Optional<Set<ColumnOrigin.Column>> inner = viewReads(d, depth + 1);
+          if (inner.isEmpty()) {
+            result = Optional.empty();
+            break;
+          }
+          out.addAll(inner.get());
         } else if (sub == 0) {
-          for (Attribute a : d.attributes().values()) out.add(ColumnOrigin.column(d.schema(), d.name(), a.name()));
+          for (Attribute a : d.attributes().values()) out.add(d.column(a));
         } else {
           Attribute a = d.attributes().get(sub);
-          if (a != null) out.add(ColumnOrigin.column(d.schema(), d.name(), a.name()));
+          if (a != null) out.add(d.column(a));
         }
       }
     }
-    Set<ColumnOrigin.Column> result = Set.copyOf(out);
+    if (result.isPresent()) result = Optional.of(Set.copyOf(out));
     viewReads.put(view.oid(), result);
     return result;
   }
@@ -363,12 +444,12 @@ final class ColumnCatalog implements AutoCloseable {
     Instant now = clock.instant();
     Named known = names.get(name);
     if (known == null || !known.loadedAt().plus(ttl).isAfter(now) || known.loadedAt().isBefore(generation)) {
-      String[] parts = name.replace("\"", "").split("\\.", -1);
-      String relname = parts[parts.length - 1];
-      String schema = parts.length >= 2 ? parts[parts.length - 2] : "";
-      List<Integer> oids = new ArrayList<>();
-      for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, relname, schema))) {
-        oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
+      // A dot may be a separator or part of a quoted name: every reading counts.
+      Set<Integer> oids = new LinkedHashSet<>();
+      for (RelationNames.Reading reading : RelationNames.readings(name)) {
+        for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, reading.table(), reading.schema()))) {
+          oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
+        }
       }
       known = new Named(List.copyOf(oids), now);
       if (names.size() > 10_000) names.clear(); // bounded: names come from clients' statements
@@ -402,8 +483,16 @@ final class ColumnCatalog implements AutoCloseable {
       attributes.put(Integer.parseInt(row.get(4).get()),
           new Attribute(row.get(5).orElse(""), Integer.parseUnsignedInt(row.get(6).orElse("0"))));
     }
+    List<ColumnOrigin.Kin> kin = List.of();
+    if (first.get(7).orElse("f").equals("t")) {
+      List<ColumnOrigin.Kin> found = new ArrayList<>();
+      for (List<Optional<String>> row : locked(c -> c.query(KIN, Integer.toUnsignedString(oid)))) {
+        found.add(new ColumnOrigin.Kin(row.get(0).orElse(""), row.get(1).orElse("")));
+      }
+      kin = List.copyOf(found);
+    }
     Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
-        first.get(2).orElse(""), first.get(3).orElse(""), attributes, now);
+        first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, now);
     relations.put(oid, r);
     if (cached != null) {
       viewColumns.remove(oid);

@@ -1,6 +1,8 @@
 package dev.gatehouse.postgres;
 
 import dev.gatehouse.core.Checkpoint;
+import dev.gatehouse.core.Classification;
+import dev.gatehouse.core.CommandFlag;
 import dev.gatehouse.core.Session;
 import dev.gatehouse.core.SessionId;
 import dev.gatehouse.masking.Masking;
@@ -264,8 +266,14 @@ public final class PostgresGateway implements AutoCloseable {
     String resource = session.resource().name();
     ColumnCatalog catalog = catalogs.computeIfAbsent(resource, r -> new ColumnCatalog(
         () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog")),
-        catalogTtl, clock));
+        catalogTtl, clock, this::callsOpaqueCode));
     return new SessionMasking(masking, Optional.of(catalog), resource, session.principal());
+  }
+
+  /** Whether SQL (a view's definition) calls what may read any table, or cannot be classified. */
+  private boolean callsOpaqueCode(String sql) {
+    Classification c = parts.classifier().analyze(sql).combined();
+    return c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
   }
 
   private void opened(ProxySession session) {

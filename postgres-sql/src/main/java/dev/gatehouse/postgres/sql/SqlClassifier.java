@@ -58,6 +58,15 @@ public interface SqlClassifier {
     return new FallbackClassifier();
   }
 
+  /**
+   * Whether {@code name} is a built-in function of {@code pg_catalog} that classification counts
+   * as harmless (pure or read-only, reads no table it is not given): a call of any other function
+   * is opaque code.
+   */
+  static boolean harmlessBuiltin(String name) {
+    return Functions.HARMLESS.contains(name);
+  }
+
   /** Holder of the log-once latch; not part of the API. */
   final class Loaded {
     private static final AtomicBoolean LOGGED = new AtomicBoolean();

@@ -1,0 +1,119 @@
+package dev.gatehouse.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.testkit.Psql;
+import java.io.IOException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Masking through what an administrator built on the target: tables related by inheritance or
+ * partitioning, views whose data comes through functions or catalog statistics, and names with
+ * dots in them. Each read goes through a transformation the value detectors cannot see through
+ * ({@code replace(email, '@', ' at ')}), so only tracing the columns to their masked source keeps
+ * the values out (red-team round 5).
+ */
+class GatewayMaskingSchemaTest {
+  private static MaskingHarness h;
+
+  @BeforeAll
+  static void start() {
+    h = new MaskingHarness();
+    h.admin("""
+        CREATE TABLE people (id int, name text, email text, card_number text, phone text, ssn text, country text);
+        CREATE SCHEMA archive;
+        CREATE TABLE archive.customers (id int, card_number text, country text) PARTITION BY LIST (country);
+        CREATE TABLE archive.customers_gb PARTITION OF archive.customers FOR VALUES IN ('GB');
+        CREATE TABLE archive.customers_us PARTITION OF archive.customers FOR VALUES IN ('US');
+        INSERT INTO archive.customers SELECT id, card_number, country FROM customers;
+        CREATE TABLE customers_vip () INHERITS (customers);
+        INSERT INTO customers_vip SELECT * FROM customers WHERE id = 1;
+        CREATE FUNCTION customer_rows() RETURNS TABLE (id int, mail text) LANGUAGE sql AS $$ SELECT id, email FROM customers $$;
+        CREATE VIEW mail_view AS SELECT * FROM customer_rows();
+        CREATE VIEW xml_view AS SELECT query_to_xml('SELECT email FROM customers', true, false, '')::text AS x;
+        ANALYZE customers;
+        CREATE VIEW column_stats AS
+          SELECT attname::text AS column_name, histogram_bounds::text AS hist FROM pg_stats WHERE tablename = 'customers';
+        CREATE VIEW "sales.customers" AS SELECT * FROM customers;
+        """);
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    h.close();
+  }
+
+  @AfterEach
+  void nothingLeaked() {
+    assertThat(h.leaks()).as("clear values in alice's bytes or the audit log").isEmpty();
+  }
+
+  /**
+   * What alice gets for a statement whose reads cannot be known: NULL for computed columns, or a
+   * refusal (the harness's ssn rule is strict {@code deny}); either way no value.
+   */
+  private static String aliceGetsNoValue(String sql) {
+    Psql.Result r = h.alice().withArgs("-A", "-t", "-P", "null=<NULL>").command(sql);
+    if (!r.succeeded()) {
+      assertThat(r.stderr()).contains("42501").contains("strict mode");
+      return "";
+    }
+    assertThat(r.stdout()).contains("<NULL>");
+    return r.stdout();
+  }
+
+  private static String alice(String sql) {
+    Psql.Result r = h.alice().withArgs("-A", "-t", "-P", "null=<NULL>").command(sql);
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    return r.stdout();
+  }
+
+  @Test
+  void aParentTableOfAMaskedOneIsMaskedTooItsScanReturnsTheChildsRows() {
+    h.admin("ALTER TABLE customers INHERIT people");
+    try {
+      assertThat(alice("SELECT email, card_number, phone FROM people ORDER BY id"))
+          .contains("****|***************1111|[phone]");
+      assertThat(alice("SELECT replace(email, '@', ' at ') FROM people")).doesNotContain(" at example.com");
+    } finally {
+      h.admin("ALTER TABLE customers NO INHERIT people");
+    }
+  }
+
+  @Test
+  void aChildTableOfAMaskedOneIsMaskedByItsOwnName() {
+    assertThat(alice("SELECT email, card_number FROM ONLY customers_vip")).contains("****|***************1111");
+    assertThat(alice("SELECT replace(email, '@', ' at ') FROM customers_vip")).contains("<NULL>")
+        .doesNotContain(" at example.com");
+  }
+
+  @Test
+  void aPartitionOfAMaskedTableIsMaskedByItsOwnName() {
+    assertThat(alice("SELECT card_number FROM archive.customers_gb")).contains("***************1111");
+    assertThat(alice("SELECT 'x' || card_number FROM archive.customers_us")).contains("<NULL>").doesNotContain("4444");
+  }
+
+  @Test
+  void aViewWhoseRowsComeFromAFunctionMayReadAnythingSoItsComputedColumnsAreNull() {
+    assertThat(aliceGetsNoValue("SELECT replace(mail, '@', ' at ') FROM mail_view")).doesNotContain(" at example.com");
+  }
+
+  @Test
+  void aViewCallingABuiltInThatRunsSqlTextMayReadAnything() {
+    assertThat(aliceGetsNoValue("SELECT replace(x, '@', ' at ') FROM xml_view")).doesNotContain(" at example.com");
+  }
+
+  @Test
+  void aViewOverTheCatalogsStatisticsIsAsGuardedAsTheStatisticsThemselves() {
+    assertThat(aliceGetsNoValue("SELECT column_name, replace(hist, '@', ' at ') FROM column_stats WHERE column_name = 'email'"))
+        .doesNotContain(" at example.com");
+  }
+
+  @Test
+  void aViewWhoseQuotedNameHoldsADotIsTracedToWhatItReads() {
+    assertThat(aliceGetsNoValue("SELECT replace(email, '@', ' at ') FROM \"sales.customers\"")).doesNotContain(" at example.com");
+  }
+}
