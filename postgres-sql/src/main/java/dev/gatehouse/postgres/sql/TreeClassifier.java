@@ -392,10 +392,12 @@ final class TreeClassifier {
       }
       case "CreateRoleStmt" -> {
         String t = b.path("stmt_type").asText();
+        memberships(b);
         role(b, ctes, d, t.equals("ROLESTMT_USER") ? "CREATE USER" : t.equals("ROLESTMT_GROUP") ? "CREATE GROUP" : "CREATE ROLE");
       }
       case "AlterRoleStmt" -> {
         roleSpec(b.path("role"));
+        memberships(b);
         role(b, ctes, d, "ALTER ROLE");
       }
       case "DropRoleStmt" -> {
@@ -687,6 +689,20 @@ final class TreeClassifier {
     JsonNode set = b.path("setstmt");
     if (set.isObject()) setting(set);
     fields(b, Set.of("setstmt"), Set.of(), 1);
+  }
+
+  /**
+   * The roles whose memberships a CREATE or ALTER ROLE changes: {@code IN ROLE} (addroleto), {@code
+   * ROLE} and {@code ADMIN} (rolemembers, adminmembers), {@code ALTER GROUP … ADD|DROP USER}
+   * (rolemembers).
+   */
+  private void memberships(JsonNode b) {
+    for (JsonNode option : b.path("options")) {
+      JsonNode def = option.path("DefElem");
+      String name = def.path("defname").asText("");
+      if (!name.equals("addroleto") && !name.equals("rolemembers") && !name.equals("adminmembers")) continue;
+      for (JsonNode r : def.path("arg").path("List").path("items")) roleSpec(r);
+    }
   }
 
   /** A RoleSpec node: a role's name, or the keyword standing for one. */

@@ -58,6 +58,12 @@ class LibPgQueryClassifierTest {
     expected.put("REASSIGN OWNED BY gh_app TO someone", Set.of("gh_app"));
     expected.put("DROP OWNED BY CURRENT_USER", Set.of(ClassifiedStatement.CURRENT_USER));
     expected.put("ALTER TABLE gh_app RENAME TO x", Set.of());
+    // Memberships changed by CREATE/ALTER ROLE options (red-team round 5).
+    expected.put("CREATE ROLE r2 LOGIN IN ROLE gh_app", Set.of("gh_app"));
+    expected.put("CREATE ROLE r3 ROLE gh_app ADMIN other", Set.of("gh_app", "other"));
+    expected.put("CREATE USER u", Set.of());
+    expected.put("ALTER GROUP reporting DROP USER gh_app", Set.of("reporting", "gh_app"));
+    expected.put("ALTER GROUP reporting ADD USER CURRENT_USER", Set.of("reporting", ClassifiedStatement.CURRENT_USER));
     expected.forEach((sql, roles) ->
         assertThat(libpg.analyze(sql).statements()).as(sql).singleElement().extracting(ClassifiedStatement::roles).isEqualTo(roles));
   }
