@@ -68,6 +68,10 @@ class GuardrailWireTest {
         "SET ROLE " + target.role(),
         "CREATE SEQUENCE public.ticket",
         "CREATE FUNCTION public.bump(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM nextval('public.ticket'); RETURN n; END $$",
+        // Traps with built-ins' names: PostgreSQL picks them over pg_catalog's by argument types.
+        "CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 'gone' $$",
+        "CREATE FUNCTION public.wipe_op(integer, text) RETURNS boolean LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT true $$",
+        "CREATE OPERATOR public.# (leftarg = integer, rightarg = text, function = public.wipe_op)",
         "RESET ROLE"));
     admin = target.admin();
     baseline = target.snapshot(admin);
@@ -117,6 +121,9 @@ class GuardrailWireTest {
         multi("PREPARE wipe AS DELETE FROM orders; EXECUTE wipe"),
         c("CREATE FUNCTION wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM orders'"),
         c("SELECT query_to_xml('DELETE FROM orders RETURNING *', true, false, '')"),
+        // A built-in's name, shadowed by a function or operator someone created (red-team round 5).
+        c("SELECT lower(1)"),
+        c("SELECT 1 # 'x'::text"),
         // 5. Server programs, files, large objects
         c("COPY orders TO PROGRAM 'touch " + PROGRAM_FILE + "'"),
         c("COPY scratch FROM PROGRAM 'echo 7,x'"),

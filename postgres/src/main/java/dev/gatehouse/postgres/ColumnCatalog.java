@@ -106,6 +106,21 @@ final class ColumnCatalog implements AutoCloseable {
               OR d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                  AND d.refobjid >= 16384)""";
+  /**
+   * The names of functions and operators outside {@code pg_catalog} that no extension installed:
+   * written without a schema, a built-in's name may call one of them ({@link
+   * dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}).
+   */
+  private static final String USER_ROUTINES = """
+      SELECT p.proname FROM pg_catalog.pg_proc p
+       WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                            AND d.objid = p.oid AND d.deptype = 'e')
+      UNION
+      SELECT o.oprname FROM pg_catalog.pg_operator o
+       WHERE o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+                            AND d.objid = o.oid AND d.deptype = 'e')""";
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
   private static final int FIRST_NORMAL_OID = 16384;
   private static final String TYPE_BY_OID =
@@ -153,6 +168,9 @@ final class ColumnCatalog implements AutoCloseable {
 
   private record Named(List<Integer> oids, Instant loadedAt) {}
   private volatile Instant generation;
+  /** When {@link #routineNames} was learnt (null: never, or forgotten). */
+  private volatile Named routines;
+  private volatile Set<String> routineNames = Set.of();
   private BackendConnection connection;
 
   /**
@@ -176,8 +194,41 @@ final class ColumnCatalog implements AutoCloseable {
     this.generation = clock.instant();
   }
 
+  /**
+   * Whether any of these names (of functions and operators a statement calls without a schema) is
+   * also the name of a function or operator someone created outside {@code pg_catalog}, which
+   * PostgreSQL may pick over the built-in by argument types. True when the catalog cannot be asked.
+   */
+  boolean shadowed(Set<String> names) {
+    Set<String> user;
+    try {
+      user = userRoutines();
+    } catch (PostgresGatewayException e) {
+      return true;
+    }
+    if (user.isEmpty()) return false;
+    for (String n : names) {
+      if (user.contains(n)) return true;
+    }
+    return false;
+  }
+
+  private Set<String> userRoutines() {
+    Named known = routines;
+    Instant now = clock.instant();
+    if (known != null && known.loadedAt().plus(ttl).isAfter(now) && !known.loadedAt().isBefore(generation)) {
+      return routineNames;
+    }
+    Set<String> names = new HashSet<>();
+    for (List<Optional<String>> row : locked(c -> c.query(USER_ROUTINES))) row.get(0).ifPresent(names::add);
+    routineNames = Set.copyOf(names);
+    routines = new Named(List.of(), now);
+    return routineNames;
+  }
+
   /** Forgets everything known: a DDL statement ran on the resource. */
   void invalidate() {
+    routines = null;
     relations.clear();
     names.clear();
     viewColumns.clear();

@@ -261,8 +261,11 @@ public final class PostgresGateway implements AutoCloseable {
     log.info("PostgreSQL listener on {}:{} closed", config.bindHost(), s == null ? config.port() : s.getLocalPort());
   }
 
+  /**
+   * What a session knows of its resource's catalog: where columns come from (when masking rules
+   * are configured), and which built-in names someone's functions may shadow (always).
+   */
   private SessionMasking sessionMasking(Session session, PostgresTarget target) {
-    if (masking.ruleNames().isEmpty()) return SessionMasking.NONE;
     String resource = session.resource().name();
     ColumnCatalog catalog = catalogs.computeIfAbsent(resource, r -> new ColumnCatalog(
         () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog")),

@@ -34,9 +34,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Thread-safe: both directions of the session use it.
  */
 final class SessionMasking {
-  /** No masking configured: every method is a cheap no-op. */
-  static final SessionMasking NONE = new SessionMasking(Masking.none(), Optional.empty(), "", null);
-
   /**
    * Views and functions that quote other rows' data or other sessions' statements: reading them
    * counts as reading every masked column (strict mode then masks their untraceable columns whole).
@@ -199,6 +196,16 @@ final class SessionMasking {
     Classification c = statement.classification();
     if (!c.kinds().equals(List.of("COPY")) || c.objects().size() != 1) return Optional.empty();
     return Optional.of(c.objects().iterator().next());
+  }
+
+  /**
+   * Whether a function or operator the statement calls without a schema, taken for a harmless
+   * built-in, may be a same-named one someone created in another schema (then the statement is
+   * opaque code). True when the resource's catalog cannot tell.
+   */
+  boolean shadowsBuiltins(ClassifiedStatement statement) {
+    if (statement.unqualifiedBuiltins().isEmpty()) return false;
+    return catalog.isEmpty() || catalog.get().shadowed(statement.unqualifiedBuiltins());
   }
 
   /** A DDL statement ran (or may have): the catalog's answers may be stale. */

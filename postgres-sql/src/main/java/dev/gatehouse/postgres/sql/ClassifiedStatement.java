@@ -25,10 +25,15 @@ import java.util.Set;
  *     REASSIGN/DROP OWNED BY), as the parser gives the names (unquoted ones lower-cased); {@link
  *     #CURRENT_USER}, {@link #SESSION_USER} or {@link #CURRENT_ROLE} for those keywords, {@link
  *     #ALL_ROLES} for ALTER ROLE ALL
+ * @param unqualifiedBuiltins the functions and operators the classification took for harmless
+ *     built-ins although written without a schema ({@code lower(x)}, {@code a = b}): PostgreSQL picks
+ *     among every function of that name on the search path by argument types, so a same-named
+ *     function or operator in another schema with a better match runs instead; whoever runs the
+ *     statement checks the resource has none ({@code pg_catalog.lower(x)} is not listed)
  */
 public record ClassifiedStatement(
     String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
-    Set<String> roles) {
+    Set<String> roles, Set<String> unqualifiedBuiltins) {
   /** {@link #roles} entry for the keyword {@code CURRENT_USER} (also {@code USER}). */
   public static final String CURRENT_USER = "<current_user>";
   /** {@link #roles} entry for the keyword {@code SESSION_USER}. */
@@ -44,11 +49,26 @@ public record ClassifiedStatement(
     Objects.requireNonNull(classification, "classification == null");
     Objects.requireNonNull(columnUse, "columnUse == null");
     roles = Set.copyOf(roles);
+    unqualifiedBuiltins = Set.copyOf(unqualifiedBuiltins);
+  }
+
+  public ClassifiedStatement(
+      String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
+      Set<String> roles) {
+    this(text, redactedText, classification, changesParsing, columnUse, roles, Set.of());
   }
 
   public ClassifiedStatement(
       String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse) {
     this(text, redactedText, classification, changesParsing, columnUse, Set.of());
+  }
+
+  /** This statement as opaque code: a name it calls may not be the built-in it looks like. */
+  public ClassifiedStatement opaque() {
+    java.util.EnumSet<dev.gatehouse.core.CommandFlag> flags = java.util.EnumSet.of(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
+    flags.addAll(classification.flags());
+    Classification c = new Classification(classification.kinds(), classification.objects(), classification.functions(), flags);
+    return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, Set.of());
   }
 
   public ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {

@@ -173,7 +173,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
       }
       String redacted = Redaction.redact(text, redactAt, facts.redactAllStrings);
       out.add(new ClassifiedStatement(text, redacted, facts.classification(), facts.changesParsing,
-          java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt"))), facts.roles));
+          java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt"))), facts.roles, facts.unqualifiedBuiltins));
       if (constants != null) {
         Optional<List<ConstantWalker.Constant>> found = ConstantWalker.walk(raw.path("stmt"));
         if (found.isEmpty()) {

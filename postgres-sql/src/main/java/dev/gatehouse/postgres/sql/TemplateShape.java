@@ -67,7 +67,8 @@ final class TemplateShape {
     if (!everyNumberIsAValue(sql, template, parsed.constants().get())) return Optional.empty();
     List<ClassifiedStatement> kept = new ArrayList<>(statements.size());
     for (ClassifiedStatement s : statements) {
-      kept.add(new ClassifiedStatement(s.text(), s.text(), s.classification(), false, s.columnUse(), s.roles()));
+      kept.add(new ClassifiedStatement(s.text(), s.text(), s.classification(), false, s.columnUse(), s.roles(),
+          s.unqualifiedBuiltins()));
     }
     return Optional.of(new TemplateShape(template, bounds.clone(), List.copyOf(kept)));
   }
@@ -122,7 +123,8 @@ final class TemplateShape {
     for (int i = 0; i < statements.size(); i++) {
       ClassifiedStatement s = statements.get(i);
       String text = sql.substring(first.shift(bounds[2 * i], template), first.shift(bounds[2 * i + 1], template));
-      out.add(new ClassifiedStatement(text, text, s.classification(), false, s.columnUse(), s.roles()));
+      out.add(new ClassifiedStatement(text, text, s.classification(), false, s.columnUse(), s.roles(),
+          s.unqualifiedBuiltins()));
     }
     return new Analysis(out);
   }

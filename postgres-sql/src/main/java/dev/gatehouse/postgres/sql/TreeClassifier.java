@@ -50,6 +50,8 @@ final class TreeClassifier {
     final Set<Integer> redactAt = new HashSet<>();
     /** The roles the statement alters, renames or drops ({@link ClassifiedStatement#roles}). */
     final LinkedHashSet<String> roles = new LinkedHashSet<>();
+    /** {@link ClassifiedStatement#unqualifiedBuiltins}. */
+    final LinkedHashSet<String> unqualifiedBuiltins = new LinkedHashSet<>();
 
     Classification classification() {
       return new Classification(new ArrayList<>(kinds), objects, functions, flags);
@@ -226,6 +228,7 @@ final class TreeClassifier {
     String op = parts.get(parts.size() - 1);
     boolean builtinSchema = parts.size() == 1 || (parts.size() == 2 && parts.get(0).equals("pg_catalog"));
     if (!builtinSchema || !Functions.OPERATORS.contains(op)) facts.flags.add(OPAQUE_CODE);
+    else if (parts.size() == 1) facts.unqualifiedBuiltins.add(op);
   }
 
   // ---- functions ----------------------------------------------------------------------------
@@ -243,6 +246,7 @@ final class TreeClassifier {
     boolean sqlSyntax = body.path("funcformat").asText().equals("COERCE_SQL_SYNTAX") && builtinSchema;
     facts.functions.add(sqlSyntax ? last : String.join(".", names));
     if (!(builtinSchema && Functions.HARMLESS.contains(last))) facts.flags.add(OPAQUE_CODE);
+    else if (names.size() == 1 && !sqlSyntax) facts.unqualifiedBuiltins.add(last);
     // The checks below go by the bare name whatever the schema: extensions such as dblink and
     // pgcrypto live in ordinary schemas, and flagging a look-alike user function costs nothing.
     if (Functions.FILE_ACCESS.contains(lower)) facts.flags.add(FILE_ACCESS);

@@ -69,6 +69,16 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void builtInNamesWrittenWithoutASchemaAreListedForTheShadowingCheck() {
+    ClassifiedStatement s = libpg.analyze("SELECT lower(name), pg_catalog.upper(name), count(*) FROM t WHERE id = 1 AND n # 2")
+        .statements().getFirst();
+    assertThat(s.unqualifiedBuiltins()).containsExactlyInAnyOrder("lower", "count", "=", "#");
+    assertThat(s.opaque().classification().flags()).contains(CommandFlag.OPAQUE_CODE);
+    // A function not taken for a built-in is opaque already; nothing to check.
+    assertThat(libpg.analyze("SELECT my_func(1)").statements().getFirst().unqualifiedBuiltins()).isEmpty();
+  }
+
+  @Test
   void aParseErrorYieldsOneUnclassifiedStatementAndNoException() {
     Analysis a = libpg.analyze("SELECT 1; SELEC 2; DROP TABLE t");
     assertThat(a.statements()).hasSize(1);
