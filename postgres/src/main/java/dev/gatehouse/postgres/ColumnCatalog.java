@@ -59,6 +59,7 @@ import java.util.function.Supplier;
  * that as "cannot trace" (fail closed), and the next lookup reconnects.
  */
 final class ColumnCatalog implements AutoCloseable {
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ColumnCatalog.class);
   static final Duration DEFAULT_TTL = Duration.ofSeconds(60);
   /** Views over views deeper than this are not followed: their columns are untraceable. */
   private static final int MAX_VIEW_DEPTH = 16;
@@ -171,6 +172,8 @@ final class ColumnCatalog implements AutoCloseable {
   /** When {@link #routineNames} was learnt (null: never, or forgotten). */
   private volatile Named routines;
   private volatile Set<String> routineNames = Set.of();
+  /** When a failed lookup of {@link #routineNames} was last logged. */
+  private volatile Instant shadowWarned;
   private BackendConnection connection;
 
   /**
@@ -204,6 +207,13 @@ final class ColumnCatalog implements AutoCloseable {
     try {
       user = userRoutines();
     } catch (PostgresGatewayException e) {
+      Instant now = clock.instant();
+      Instant last = shadowWarned;
+      if (last == null || !last.plus(Duration.ofMinutes(1)).isAfter(now)) {
+        shadowWarned = now;
+        log.warn("cannot read the resource's functions and operators ({}): statements calling built-ins by bare"
+            + " name are treated as opaque code until it can", e.getMessage());
+      }
       return true;
     }
     if (user.isEmpty()) return false;
