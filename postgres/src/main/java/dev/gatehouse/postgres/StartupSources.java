@@ -2,8 +2,8 @@ package dev.gatehouse.postgres;
 
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
 
@@ -19,7 +19,7 @@ import java.util.Optional;
  */
 final class StartupSources {
   private final int max;
-  private final Map<Source, Integer> starting = new HashMap<>();
+  private final Map<String, Integer> starting = new HashMap<>();
 
   /** @param max connections from one source in startup at once */
   StartupSources(int max) {
@@ -32,7 +32,7 @@ final class StartupSources {
    * when the connection's startup ends), or empty when that source has {@code max} in startup.
    */
   synchronized Optional<Runnable> take(InetAddress address) {
-    Source source = Source.of(address);
+    String source = sourceOf(address);
     int n = starting.getOrDefault(source, 0);
     if (n >= max) return Optional.empty();
     starting.put(source, n + 1);
@@ -50,31 +50,9 @@ final class StartupSources {
     });
   }
 
-  /** Connections in startup from the source of {@code address} (tests). */
-  synchronized int starting(InetAddress address) {
-    return starting.getOrDefault(Source.of(address), 0);
-  }
-
-  /** An IPv4 address, or the first 64 bits of an IPv6 one. */
-  private record Source(byte[] prefix) {
-    static Source of(InetAddress address) {
-      byte[] bytes = address.getAddress();
-      return new Source(address instanceof Inet4Address ? bytes : Arrays.copyOf(bytes, 8));
-    }
-
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof Source s && Arrays.equals(prefix, s.prefix);
-    }
-
-    @Override
-    public int hashCode() {
-      return Arrays.hashCode(prefix);
-    }
-
-    @Override
-    public String toString() {
-      return Arrays.toString(prefix);
-    }
+  /** An IPv4 address, or the first 64 bits of an IPv6 one, in hex. */
+  private static String sourceOf(InetAddress address) {
+    byte[] bytes = address.getAddress();
+    return HexFormat.of().formatHex(bytes, 0, address instanceof Inet4Address ? bytes.length : 8);
   }
 }
