@@ -170,7 +170,7 @@ final class ColumnCatalog implements AutoCloseable {
   private record Named(List<Integer> oids, Instant loadedAt) {}
   private volatile Instant generation;
   /** When {@link #routineNames} was learnt (null: never, or forgotten). */
-  private volatile Named routines;
+  private volatile Instant routinesLoaded;
   private volatile Set<String> routineNames = Set.of();
   /** When a failed lookup of {@link #routineNames} was last logged. */
   private volatile Instant shadowWarned;
@@ -224,21 +224,19 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   private Set<String> userRoutines() {
-    Named known = routines;
+    Instant loaded = routinesLoaded;
     Instant now = clock.instant();
-    if (known != null && known.loadedAt().plus(ttl).isAfter(now) && !known.loadedAt().isBefore(generation)) {
-      return routineNames;
-    }
+    if (loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation)) return routineNames;
     Set<String> names = new HashSet<>();
     for (List<Optional<String>> row : locked(c -> c.query(USER_ROUTINES))) row.get(0).ifPresent(names::add);
     routineNames = Set.copyOf(names);
-    routines = new Named(List.of(), now);
+    routinesLoaded = now;
     return routineNames;
   }
 
   /** Forgets everything known: a DDL statement ran on the resource. */
   void invalidate() {
-    routines = null;
+    routinesLoaded = null;
     relations.clear();
     names.clear();
     viewColumns.clear();
