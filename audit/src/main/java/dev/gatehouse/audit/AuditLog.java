@@ -311,8 +311,15 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     }
   }
 
+  /**
+   * The most characters of a statement's text an event keeps. The rest is represented by its length
+   * and hash: a statement of megabytes (refused as unclassifiable above 2 MiB, but still on record)
+   * would otherwise cost that much again in every copy of the event, in memory and on disk.
+   */
+  static final int MAX_TEXT = 64 * 1024;
+
   private static EventBody.CommandRecord record(Command c) {
-    return new EventBody.CommandRecord(clean(c.protocol()), clean(c.text()),
+    return new EventBody.CommandRecord(clean(c.protocol()), clip(clean(c.text())),
         clean(c.classification().kinds()), clean(c.classification().objects()), clean(c.classification().functions()),
         c.classification().flags().stream().map(Enum::name).toList(), clean(c.details()));
   }
@@ -352,6 +359,24 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       if (b != null) b.append(bad ? '\uFFFD' : c);
     }
     return b == null ? s : b.toString();
+  }
+
+  /**
+   * {@code text} itself up to {@link #MAX_TEXT} characters; beyond, its first {@code MAX_TEXT}
+   * (never half a surrogate pair) and a note of its whole length and SHA-256 (of its UTF-8).
+   */
+  static String clip(String text) {
+    if (text.length() <= MAX_TEXT) return text;
+    int cut = Character.isHighSurrogate(text.charAt(MAX_TEXT - 1)) ? MAX_TEXT - 1 : MAX_TEXT;
+    String hash;
+    try {
+      hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+          .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+    }
+    return text.substring(0, cut) + "…[Gatehouse kept the first " + cut + " of " + text.length()
+        + " characters; SHA-256 of the whole text in UTF-8: " + hash + "]";
   }
 
   private static List<String> clean(java.util.Collection<String> values) {

@@ -117,6 +117,24 @@ class AuditLogTest {
   }
 
   @Test
+  void aStatementOfMegabytesIsKeptAsItsBeginningItsLengthAndItsHash() throws Exception {
+    String huge = "SELECT 1 -- " + "x".repeat(3 * 1024 * 1024) + " tail";
+    try (AuditLog log = start(config())) {
+      AuditHandle h = log.commandDecided(s.session, s.command(huge), s.deny);
+      log.flush();
+      String kept = store.find(h.eventId()).orElseThrow().body().command().orElseThrow().text();
+      String hash = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+          .digest(huge.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      assertThat(kept).startsWith("SELECT 1 -- xxx").doesNotContain(" tail").hasSizeLessThan(AuditLog.MAX_TEXT + 200)
+          .contains("of " + huge.length() + " characters").contains(hash);
+    }
+    assertThat(AuditLog.clip("SELECT 1")).isEqualTo("SELECT 1");
+    // A cut never splits a surrogate pair.
+    String emoji = "a".repeat(AuditLog.MAX_TEXT - 1) + "😀" + "b";
+    assertThat(AuditLog.clip(emoji)).startsWith("a".repeat(AuditLog.MAX_TEXT - 1) + "…");
+  }
+
+  @Test
   void anOutcomeIsStoredAfterTheDecision() {
     try (AuditLog log = start(config())) {
       AuditHandle h = log.commandDecided(s.session, s.command("SELECT 1"), s.allow);

@@ -11,6 +11,7 @@ import dev.gatehouse.masking.MaskingException;
 import dev.gatehouse.masking.Refusal;
 import dev.gatehouse.postgres.sql.Analysis;
 import dev.gatehouse.postgres.sql.ClassifiedStatement;
+import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.Close;
 import dev.gatehouse.postgres.wire.CopyData;
@@ -167,6 +168,8 @@ final class FrontendRelay {
     if (header.type() == COPY_DATA) {
       // COPY FROM STDIN data: decided with its COPY statement, relayed in chunks.
       target.relay(header, s.clientReader);
+    } else if ((header.type() == Query.TYPE || header.type() == Parse.TYPE) && header.bodyLength() > MAX_STATEMENT_MESSAGE) {
+      if (duringCopy(header.type())) refuseOversized(header);
     } else {
       Frame frame = s.clientReader.readBody(header);
       if (duringCopy(frame.type()) && !handle(frame)) return false;
@@ -322,6 +325,12 @@ final class FrontendRelay {
    * or CopyFail that is not UTF-8 still ends the session. While the target skips to Sync after an
    * earlier error, such a message is skipped too, silently, as PostgreSQL skips it.
    */
+  /** Rule of a statement message longer than Gatehouse classifies (see {@link #refuseOversized}). */
+  static final String RULE_TOO_LONG = "statement-too-long";
+  /** The longest query or Parse body read whole: a statement's text, a Parse's name and parameter types. */
+  static final int MAX_STATEMENT_MESSAGE = SqlClassifier.MAX_STATEMENT_BYTES + 256 * 1024 + 1024;
+  /** How much of an oversized statement message the audit keeps. */
+  private static final int OVERSIZED_KEPT = 1024;
   private static final Map<Byte, String> UNREADABLE_REFUSED = Map.of(Query.TYPE, "query", Parse.TYPE, "Parse message",
       Bind.TYPE, "Bind message", Describe.TYPE, "Describe message", Execute.TYPE, "Execute message", Close.TYPE, "Close message");
 
@@ -332,6 +341,72 @@ final class FrontendRelay {
    * message's makes the target skip to the next Sync, as its own error would). The refusal is
    * audited; the text is not quoted, since an unreadable statement cannot have its secrets redacted.
    */
+  /**
+   * A query or Parse message longer than any statement text Gatehouse classifies ({@link
+   * SqlClassifier#MAX_STATEMENT_BYTES}, plus room for a Parse's name and parameter types): refused
+   * like an unclassifiable statement, but read in chunks rather than held whole, and recorded by its
+   * beginning (string literals redacted), length and hash, so that a flood of them costs neither
+   * memory nor disk in proportion to their size.
+   */
+  private void refuseOversized(FrameHeader header) throws IOException {
+    boolean simple = header.type() == Query.TYPE;
+    String what = simple ? "query" : "Parse message";
+    Digest body = new Digest(OVERSIZED_KEPT);
+    s.clientReader.copyBody(header, body);
+    String text = "<" + what + " of " + header.bodyLength() + " bytes, longer than Gatehouse classifies; not forwarded;"
+        + " SHA-256 " + body.hex() + "; it begins: " + SqlClassifier.redactAllStrings(body.start()) + ">";
+    Command command = new Command("sql", text, Classification.unclassified(),
+        Map.of("protocol", simple ? "simple" : "extended"));
+    s.checkpoint.refuse(s.session, command, new Decision.Deny(RULE_TOO_LONG, "the statement is longer than "
+        + SqlClassifier.MAX_STATEMENT_BYTES + " bytes, the most Gatehouse classifies"));
+    Optional<ErrorResponse> error = Optional.of(ErrorResponse.of("ERROR", ProtocolException.PROGRAM_LIMIT_EXCEEDED,
+        "the " + what + " of " + header.bodyLength() + " bytes is longer than the " + SqlClassifier.MAX_STATEMENT_BYTES
+            + " bytes Gatehouse can check; it was not forwarded"));
+    if (simple) {
+      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), error), DENIED_QUERY);
+    } else {
+      forward(new Expected.ExecuteDone(Optional.empty(), error), DENIED_EXECUTE);
+    }
+  }
+
+  /** Keeps the first bytes written to it and hashes them all. */
+  private static final class Digest extends java.io.OutputStream {
+    private final java.security.MessageDigest sha256;
+    private final byte[] start;
+    private int kept;
+
+    Digest(int keep) {
+      try {
+        sha256 = java.security.MessageDigest.getInstance("SHA-256");
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+      }
+      start = new byte[keep];
+    }
+
+    @Override
+    public void write(int b) {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) {
+      sha256.update(b, off, len);
+      int n = Math.min(len, start.length - kept);
+      System.arraycopy(b, off, start, kept, n);
+      kept += n;
+    }
+
+    String hex() {
+      return java.util.HexFormat.of().formatHex(sha256.digest());
+    }
+
+    /** The first bytes as text: malformed UTF-8 (a cut character, a Parse's name) replaced, NULs shown as spaces. */
+    String start() {
+      return new String(start, 0, kept, java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+    }
+  }
+
   private void refuseUnreadable(Frame frame) throws IOException {
     boolean simple = frame.type() == Query.TYPE;
     String what = UNREADABLE_REFUSED.get(frame.type());

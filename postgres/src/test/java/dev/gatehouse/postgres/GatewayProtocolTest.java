@@ -7,6 +7,7 @@ import dev.gatehouse.core.Outcome;
 import dev.gatehouse.postgres.wire.AuthenticationCleartextPassword;
 import dev.gatehouse.postgres.wire.BackendKeyData;
 import dev.gatehouse.postgres.wire.BackendMessage;
+import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.BindComplete;
 import dev.gatehouse.postgres.wire.CommandComplete;
@@ -401,6 +402,41 @@ class GatewayProtocolTest {
           deny -> assertThat(deny.rule()).isEqualTo("unreadable-command"));
       assertThat(d.command().text()).startsWith("<Parse message of ").doesNotContain("INSERT");
     });
+  }
+
+  @Test
+  void statementsLongerThanGatehouseClassifiesAreRefusedWithoutBeingHeldAndRecordedByTheirBeginning() throws Exception {
+    String padding = "x".repeat(SqlClassifier.MAX_STATEMENT_BYTES + 512 * 1024);
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("ALTER ROLE someone PASSWORD 'sekrit-9f2' -- " + padding));
+      List<BackendMessage> answer = c.untilReady();
+      assertThat(RawClient.firstError(answer)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("54000");
+        assertThat(e.message()).contains("longer than the 2097152 bytes Gatehouse can check");
+      });
+      assertThat(answer).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+      // Over the extended protocol: the rest up to Sync is skipped, as after any error.
+      c.send(parse("big", "INSERT INTO t VALUES (20, 'big') -- " + padding), bind("", "big"), execute(""), Sync.INSTANCE);
+      List<BackendMessage> extended = c.untilReady();
+      assertThat(extended).hasSize(2);
+      assertThat(RawClient.firstError(extended)).get().extracting(ErrorResponse::sqlstate).isEqualTo("54000");
+      c.send(new Query("INSERT INTO t VALUES (21, 'after')"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isEqualTo(new CommandComplete("INSERT 0 1")));
+    }
+    try (Connection admin = h.admin(); var rs = admin.createStatement().executeQuery("SELECT id FROM t WHERE id >= 20")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getInt(1)).isEqualTo(21);
+      assertThat(rs.next()).isFalse();
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.decision() instanceof Decision.Deny deny && deny.rule().equals("statement-too-long")).toList())
+        .extracting(d -> d.command().text())
+        .satisfiesExactly(
+            query -> assertThat(query).hasSizeLessThan(2_000).startsWith("<query of ").contains("SHA-256")
+                .contains("ALTER ROLE someone PASSWORD '***'").doesNotContain("sekrit"),
+            parse -> assertThat(parse).hasSizeLessThan(2_000).startsWith("<Parse message of ").contains("SHA-256")
+                .contains("INSERT INTO t VALUES (20, '***')"));
   }
 
   /** Signs in and opens a transaction block that has inserted a row. */

@@ -49,7 +49,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
    */
   static final int INLINE_BYTES = 1024;
   /** Longer texts are refused ({@code UNCLASSIFIED}): 2 MiB. */
-  static final int MAX_BYTES = 2 * 1024 * 1024;
+  static final int MAX_BYTES = SqlClassifier.MAX_STATEMENT_BYTES;
   /** Stack of the parser threads: 128 bytes per input byte plus a margin, enough for any text up to {@link #MAX_BYTES}. */
   private static final long PARSER_STACK = 128L * MAX_BYTES + 16L * 1024 * 1024;
 

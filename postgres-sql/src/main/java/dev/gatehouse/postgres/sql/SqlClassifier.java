@@ -18,6 +18,9 @@ import org.slf4j.LoggerFactory;
  */
 public interface SqlClassifier {
 
+  /** The longest text (in UTF-8) classified; longer ones are {@code UNCLASSIFIED}: 2 MiB. */
+  int MAX_STATEMENT_BYTES = 2 * 1024 * 1024;
+
   /** Splits and classifies {@code sql}; never throws for bad input (see the type's contract). */
   Analysis analyze(String sql);
 
@@ -65,6 +68,14 @@ public interface SqlClassifier {
    */
   static boolean harmlessBuiltin(String name) {
     return Functions.HARMLESS.contains(name);
+  }
+
+  /**
+   * {@code text} with every string literal replaced by {@code '***'} (from an unterminated one to the
+   * end): what an audit may keep of SQL that was not classified.
+   */
+  static String redactAllStrings(String text) {
+    return Redaction.allStrings(text);
   }
 
   /** Holder of the log-once latch; not part of the API. */
