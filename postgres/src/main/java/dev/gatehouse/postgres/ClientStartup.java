@@ -82,6 +82,12 @@ final class ClientStartup {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Gateway gateway;
+  /**
+   * Lines about clients that have not signed in (broken or slow startups, refusals, cancel requests
+   * with unknown keys): at most 20 a second, so that a flood of connections is no flood of lines.
+   */
+  static final LogBudget UNAUTHENTICATED_LOG = new LogBudget(20);
+
   private final Socket socket;
 
   /** What the startup needs from the gateway, and where it registers the session it starts. */
@@ -148,14 +154,17 @@ final class ClientStartup {
       // On the event loop the session goes on after this thread is done: its sockets stay open.
       if (handoff.isPresent()) relayed = handoff.get().run();
     } catch (SocketTimeoutException e) {
-      log.info("client {} did not complete startup within {}", clientAddress, gateway.config().startupTimeout());
+      String more = UNAUTHENTICATED_LOG.admit();
+      if (more != null) log.info("client {} did not complete startup within {}{}", clientAddress, gateway.config().startupTimeout(), more);
       refuse(Replies.protocolViolation("timeout: startup was not completed within "
           + gateway.config().startupTimeout().toSeconds() + " s"));
     } catch (ProtocolException e) {
-      log.info("client {} broke the protocol during startup: {}", clientAddress, e.getMessage());
+      String more = UNAUTHENTICATED_LOG.admit();
+      if (more != null) log.info("client {} broke the protocol during startup: {}{}", clientAddress, e.getMessage(), more);
       refuse(Replies.fatal(e.sqlstate(), e.getMessage()));
     } catch (PostgresGatewayException e) {
-      log.info("client {} refused during startup: {}", clientAddress, e.getMessage());
+      String more = UNAUTHENTICATED_LOG.admit();
+      if (more != null) log.info("client {} refused during startup: {}{}", clientAddress, e.getMessage(), more);
       refuse(Replies.fatal(e.sqlstate(), e.getMessage()));
     } catch (IOException e) {
       log.debug("client {} connection failed during startup: {}", clientAddress, e.toString());
@@ -377,7 +386,8 @@ final class ClientStartup {
     }
     Optional<CancelKeys.Entry> entry = gateway.cancelKeys().find(request.processId(), request.secretKey());
     if (entry.isEmpty()) {
-      log.info("cancel request from {} with an unknown key: ignored", clientAddress);
+      String more = UNAUTHENTICATED_LOG.admit();
+      if (more != null) log.info("cancel request from {} with an unknown key: ignored{}", clientAddress, more);
       return CancelOutcome.UNKNOWN_KEY;
     }
     BackendKeyData key = entry.get().backendKey();

@@ -343,7 +343,8 @@ public final class PostgresGateway implements AutoCloseable {
    * closed at once (each startup holds a platform thread until it is done or its startup timeout passes).
    */
   private void refuseStartup(Socket socket, String message, String why) {
-    log.warn("refusing a connection: {}", why);
+    String more = ClientStartup.UNAUTHENTICATED_LOG.admit();
+    if (more != null) log.warn("refusing a connection: {}{}", why, more);
     try {
       MessageWriter w = new MessageWriter(socket.getOutputStream());
       w.write(Replies.fatal("53300", message));
