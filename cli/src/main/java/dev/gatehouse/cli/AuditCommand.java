@@ -34,7 +34,7 @@ import picocli.CommandLine.Option;
 @Command(name = "audit", mixinStandardHelpOptions = true, description = "Read and verify the audit log.",
     subcommands = {AuditCommand.Tail.class, AuditCommand.Search.class, AuditCommand.Verify.class})
 final class AuditCommand {
-  private static final ObjectMapper JSON = new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+  private static final ObjectMapper JSON = SafeJson.mapper();
 
   abstract static class StoreOptions {
     @Option(names = {"-c", "--config"}, defaultValue = "gatehouse.yaml", description = "Configuration naming the audit store (default: ${DEFAULT-VALUE}).")

@@ -34,7 +34,7 @@ import picocli.CommandLine.Parameters;
 @picocli.CommandLine.Command(name = "policy", mixinStandardHelpOptions = true, description = "Validate a policy; evaluate commands against it.",
     subcommands = {PolicyCommand.Check.class, PolicyCommand.Test.class})
 final class PolicyCommand {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final ObjectMapper JSON = SafeJson.mapper();
 
   @picocli.CommandLine.Command(name = "check", mixinStandardHelpOptions = true,
       description = "Validate policy files; print each error with file and line. Exit 1 on any error.")
