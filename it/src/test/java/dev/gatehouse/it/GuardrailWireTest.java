@@ -72,6 +72,15 @@ class GuardrailWireTest {
         "CREATE FUNCTION public.lower(integer) RETURNS text LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 'gone' $$",
         "CREATE FUNCTION public.wipe_op(integer, text) RETURNS boolean LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT true $$",
         "CREATE OPERATOR public.# (leftarg = integer, rightarg = text, function = public.wipe_op)",
+        // ... and calls written without any name (red-team round 6): BETWEEN finds >= and <= by
+        // name, a cast to a domain runs its CHECK, x.f calls f(x), a rule rewrites an INSERT.
+        "CREATE OPERATOR public.>= (leftarg = integer, rightarg = text, function = public.wipe_op)",
+        "CREATE OPERATOR public.<= (leftarg = integer, rightarg = text, function = public.wipe_op)",
+        "CREATE FUNCTION public.wipe_check(text) RETURNS boolean LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT true $$",
+        "CREATE DOMAIN public.checked AS text CHECK (public.wipe_check(VALUE))",
+        "CREATE FUNCTION public.wipe_row(orders) RETURNS int LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 1 $$",
+        "CREATE TABLE public.inbox (id int, body text)",
+        "CREATE RULE inbox_wipe AS ON INSERT TO public.inbox DO INSTEAD DELETE FROM public.orders",
         "RESET ROLE"));
     admin = target.admin();
     baseline = target.snapshot(admin);
@@ -124,6 +133,10 @@ class GuardrailWireTest {
         // A built-in's name, shadowed by a function or operator someone created (red-team round 5).
         c("SELECT lower(1)"),
         c("SELECT 1 # 'x'::text"),
+        c("SELECT 1 BETWEEN 'a'::text AND 'b'::text"),
+        c("SELECT 'x'::checked"),
+        c("SELECT o.wipe_row FROM orders o"),
+        c("INSERT INTO inbox VALUES (1, 'x')"),
         // 5. Server programs, files, large objects
         c("COPY orders TO PROGRAM 'touch " + PROGRAM_FILE + "'"),
         c("COPY scratch FROM PROGRAM 'echo 7,x'"),

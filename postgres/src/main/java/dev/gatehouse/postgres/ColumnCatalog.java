@@ -67,7 +67,8 @@ final class ColumnCatalog implements AutoCloseable {
   private static final String RELATION_BY_OID = """
       SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
              c.relhassubclass OR c.relispartition
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
+             c.relhasrules
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -108,20 +109,36 @@ final class ColumnCatalog implements AutoCloseable {
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                  AND d.refobjid >= 16384)""";
   /**
-   * The names of functions and operators outside {@code pg_catalog} that no extension installed:
-   * written without a schema, a built-in's name may call one of them ({@link
-   * dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}).
+   * What a statement may call without naming it, among what someone created (not the system, not
+   * an extension) in a schema this role may use (or in {@code pg_catalog} itself):
+   * <ul>
+   *   <li>{@code n}: a function or operator whose arguments are all of built-in types, so a call
+   *       written against built-in types may pick it over the built-in of that name;
+   *   <li>{@code f}: any function, which {@code x.f} calls as {@code f(x)} (attribute notation);
+   *   <li>{@code t}: a type a cast to which runs such code: a domain with constraints, or the target
+   *       of a cast through such a function.
+   * </ul>
+   * See {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}.
    */
-  private static final String USER_ROUTINES = """
-      SELECT p.proname FROM pg_catalog.pg_proc p
-       WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
-         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                            AND d.objid = p.oid AND d.deptype = 'e')
-      UNION
-      SELECT o.oprname FROM pg_catalog.pg_operator o
-       WHERE o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace
+  private static final String HAZARDS = """
+      WITH made AS (
+        SELECT p.oid, p.proname, p.proargtypes FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE (n.nspname <> 'pg_catalog' OR p.oid >= 16384)
+           AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                              AND d.objid = p.oid AND d.deptype = 'e'))
+      SELECT 'n', proname FROM made WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(proargtypes) a WHERE a >= 16384)
+      UNION SELECT 'f', proname FROM made
+      UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+       WHERE (n.nspname <> 'pg_catalog' OR o.oid >= 16384) AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+         AND o.oprleft < 16384 AND o.oprright < 16384
          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
-                            AND d.objid = o.oid AND d.deptype = 'e')""";
+                            AND d.objid = o.oid AND d.deptype = 'e')
+      UNION SELECT 't', t.typname FROM pg_catalog.pg_type t
+       WHERE t.oid >= 16384
+         AND (t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid)
+              OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.casttarget = t.oid AND c.castfunc >= 16384))""";
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
   private static final int FIRST_NORMAL_OID = 16384;
   private static final String TYPE_BY_OID =
@@ -141,9 +158,14 @@ final class ColumnCatalog implements AutoCloseable {
   /** One relation as the catalog describes it. */
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
-      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, Instant loadedAt) {
+      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
+    }
+
+    /** A table with rules: a statement on it may be rewritten into any other (CREATE RULE … DO INSTEAD). */
+    boolean rewritten() {
+      return rules && !isView();
     }
 
     ColumnOrigin.Column column(Attribute a) {
@@ -169,10 +191,10 @@ final class ColumnCatalog implements AutoCloseable {
 
   private record Named(List<Integer> oids, Instant loadedAt) {}
   private volatile Instant generation;
-  /** When {@link #routineNames} was learnt (null: never, or forgotten). */
-  private volatile Instant routinesLoaded;
-  private volatile Set<String> routineNames = Set.of();
-  /** When a failed lookup of {@link #routineNames} was last logged. */
+  /** When {@link #hazards} was learnt (null: never, or forgotten). */
+  private volatile Instant hazardsLoaded;
+  private volatile Hazards hazards;
+  /** When a failed lookup of {@link #hazards} was last logged. */
   private volatile Instant shadowWarned;
   private BackendConnection connection;
 
@@ -198,45 +220,99 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
-   * Whether any of these names (of functions and operators a statement calls without a schema) is
-   * also the name of a function or operator someone created outside {@code pg_catalog}, which
-   * PostgreSQL may pick over the built-in by argument types. True when the catalog cannot be asked.
+   * Which of {@code names} (see {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins})
+   * may not be the built-in it looks like: a function or operator someone made has that name, or a
+   * cast to that type ({@code ::name}) runs someone's code. Empty when none; a failed lookup counts
+   * every name (fail closed).
    */
-  boolean shadowed(Set<String> names) {
-    Set<String> user;
+  Optional<String> shadowed(Set<String> names) {
+    Hazards h = hazards();
+    if (h == null) return names.stream().findFirst();
+    if (h.isEmpty()) return Optional.empty();
+    for (String n : names) {
+      if (n.startsWith("::") ? h.types().contains(n.substring(2)) : h.names().contains(n)) return Optional.of(n);
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Which of {@code names} (column names a statement references) is no column of the {@code
+   * relations} it names but the name of a function someone made: {@code x.name} calls it as {@code
+   * name(x)}. Empty when none (a failed lookup counts every such name).
+   */
+  Optional<String> calledAsColumn(Set<String> names, Collection<String> relations) {
+    if (names.isEmpty()) return Optional.empty();
+    Hazards h = hazards();
+    if (h != null && h.functions().isEmpty()) return Optional.empty();
+    Set<String> columns = new HashSet<>();
     try {
-      user = userRoutines();
+      for (String relation : relations) {
+        for (Relation r : relationsNamed(relation)) for (Attribute a : r.attributes().values()) columns.add(a.name());
+      }
     } catch (PostgresGatewayException e) {
-      Instant now = clock.instant();
+      return names.stream().findFirst();
+    }
+    for (String n : names) {
+      if (!columns.contains(n) && (h == null || h.functions().contains(n))) return Optional.of(n);
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The first of {@code relations} that is a table with rules ({@link Relation#rewritten}): a
+   * statement naming it may run something else entirely. Empty when none; a failed lookup names
+   * the first relation (fail closed).
+   */
+  Optional<String> rewritten(Collection<String> relations) {
+    try {
+      for (String relation : relations) {
+        for (Relation r : relationsNamed(relation)) if (r.rewritten()) return Optional.of(relation);
+      }
+      return Optional.empty();
+    } catch (PostgresGatewayException e) {
+      return relations.stream().findFirst();
+    }
+  }
+
+  /** See {@link #HAZARDS}. */
+  private record Hazards(Set<String> names, Set<String> functions, Set<String> types) {
+    boolean isEmpty() {
+      return names.isEmpty() && functions.isEmpty() && types.isEmpty();
+    }
+  }
+
+  /** The cached {@link Hazards}; null when the catalog cannot be asked. */
+  private Hazards hazards() {
+    Instant loaded = hazardsLoaded;
+    Instant now = clock.instant();
+    if (loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation)) return hazards;
+    try {
+      Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>();
+      for (List<Optional<String>> row : locked(c -> c.query(HAZARDS))) {
+        String name = row.get(1).orElse("");
+        switch (row.get(0).orElse("")) {
+          case "n" -> names.add(name);
+          case "f" -> functions.add(name);
+          default -> types.add(name);
+        }
+      }
+      hazards = new Hazards(Set.copyOf(names), Set.copyOf(functions), Set.copyOf(types));
+      hazardsLoaded = now;
+      return hazards;
+    } catch (PostgresGatewayException e) {
       Instant last = shadowWarned;
       if (last == null || !last.plus(Duration.ofMinutes(1)).isAfter(now)) {
         shadowWarned = now;
-        log.warn("cannot read the resource's functions and operators ({}): statements calling built-ins by bare"
-            + " name are treated as opaque code until it can", e.getMessage());
+        log.warn("cannot read the resource's functions, operators and types ({}): statements calling built-ins by"
+            + " bare name are treated as opaque code until it can", e.getMessage());
       }
-      return true;
+      return null;
     }
-    if (user.isEmpty()) return false;
-    for (String n : names) {
-      if (user.contains(n)) return true;
-    }
-    return false;
-  }
-
-  private Set<String> userRoutines() {
-    Instant loaded = routinesLoaded;
-    Instant now = clock.instant();
-    if (loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation)) return routineNames;
-    Set<String> names = new HashSet<>();
-    for (List<Optional<String>> row : locked(c -> c.query(USER_ROUTINES))) row.get(0).ifPresent(names::add);
-    routineNames = Set.copyOf(names);
-    routinesLoaded = now;
-    return routineNames;
   }
 
   /** Forgets everything known: a DDL statement ran on the resource. */
   void invalidate() {
-    routinesLoaded = null;
+    hazardsLoaded = null;
     relations.clear();
     names.clear();
     viewColumns.clear();
@@ -404,6 +480,7 @@ final class ColumnCatalog implements AutoCloseable {
       List<Relation> tables = new ArrayList<>();
       for (String name : relationNames) {
         for (Relation r : relationsNamed(name)) {
+          if (r.rewritten()) return Reads.unknown();
           if (!r.isView()) {
             tables.add(r);
             continue;
@@ -551,7 +628,7 @@ final class ColumnCatalog implements AutoCloseable {
       kin = List.copyOf(found);
     }
     Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
-        first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, now);
+        first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, first.get(8).orElse("f").equals("t"), now);
     relations.put(oid, r);
     if (cached != null) {
       viewColumns.remove(oid);

@@ -650,8 +650,15 @@ final class FrontendRelay {
   private Optional<ErrorResponse> decide(ClassifiedStatement classified, Map<String, String> details, List<Execution> allowed)
       throws IOException {
     // lower(1) runs public.lower(integer) if someone made one: then the call is no built-in's.
-    ClassifiedStatement statement = s.masking.shadowsBuiltins(classified) ? classified.opaque() : classified;
-    Command command = new Command("sql", statement.redactedText(), statement.classification(), details);
+    Optional<String> hidden = s.masking.hiddenCode(classified);
+    ClassifiedStatement statement = hidden.isEmpty() ? classified : classified.opaque();
+    Map<String, String> recorded = details;
+    if (hidden.isPresent()) {
+      // Why an ordinary-looking statement counts as opaque code: on record for whoever reads the audit.
+      recorded = new java.util.TreeMap<>(details);
+      recorded.put("opaque_code", hidden.get());
+    }
+    Command command = new Command("sql", statement.redactedText(), statement.classification(), recorded);
     if (!statement.roles().isEmpty()) {
       Optional<String> own = gatewayRole(statement);
       if (own.isPresent()) {

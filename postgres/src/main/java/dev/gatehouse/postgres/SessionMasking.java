@@ -199,13 +199,38 @@ final class SessionMasking {
   }
 
   /**
-   * Whether a function or operator the statement calls without a schema, taken for a harmless
-   * built-in, may be a same-named one someone created in another schema (then the statement is
-   * opaque code). True when the resource's catalog cannot tell.
+   * Why the statement may run code it does not show, code someone made on the resource, when it
+   * may: a function or operator it calls by a built-in's bare name may be theirs, a cast may run
+   * theirs, a name it uses as a column may call their function ({@code x.f} is {@code f(x)}), or a
+   * table it names has rules that rewrite it. Empty when none of that can happen. When the
+   * resource's catalog cannot tell, every such statement may.
    */
-  boolean shadowsBuiltins(ClassifiedStatement statement) {
-    if (statement.unqualifiedBuiltins().isEmpty()) return false;
-    return catalog.isEmpty() || catalog.get().shadowed(statement.unqualifiedBuiltins());
+  Optional<String> hiddenCode(ClassifiedStatement statement) {
+    if (catalog.isEmpty()) {
+      return statement.unqualifiedBuiltins().isEmpty() ? Optional.empty() : Optional.of("the resource's catalog is unknown");
+    }
+    ColumnCatalog cat = catalog.get();
+    if (!statement.unqualifiedBuiltins().isEmpty()) {
+      Optional<String> shadowed = cat.shadowed(statement.unqualifiedBuiltins());
+      if (shadowed.isPresent()) {
+        String n = shadowed.get();
+        return Optional.of(n.startsWith("::") ? "a cast to " + n.substring(2) + " runs code made on the resource"
+            : n + " may be a function or operator made on the resource, not the built-in");
+      }
+    }
+    Set<String> objects = statement.classification().objects();
+    if (!objects.isEmpty()) {
+      Optional<String> ruled = cat.rewritten(objects);
+      if (ruled.isPresent()) return Optional.of("table " + ruled.get() + " has rules that rewrite statements on it");
+      if (statement.columnUse().isPresent()) {
+        ColumnUse use = statement.columnUse().get();
+        Set<String> names = use.outputNames().isEmpty() ? use.read()
+            : use.read().stream().filter(n -> !use.outputNames().contains(n)).collect(java.util.stream.Collectors.toSet());
+        Optional<String> called = cat.calledAsColumn(names, objects);
+        if (called.isPresent()) return Optional.of(called.get() + " is no column here but a function made on the resource");
+      }
+    }
+    return Optional.empty();
   }
 
   /** A DDL statement ran (or may have): the catalog's answers may be stale. */

@@ -38,6 +38,11 @@ class GatewayMaskingSchemaTest {
         CREATE VIEW column_stats AS
           SELECT attname::text AS column_name, histogram_bounds::text AS hist FROM pg_stats WHERE tablename = 'customers';
         CREATE VIEW "sales.customers" AS SELECT * FROM customers;
+        CREATE FUNCTION customer_email(o orders) RETURNS text LANGUAGE sql
+          AS $$ SELECT email FROM customers WHERE id = o.customer_id $$;
+        CREATE TABLE notes (id int, body text);
+        CREATE RULE notes_ins AS ON INSERT TO notes DO INSTEAD
+          SELECT c.id, replace(c.email, '@', ' at ') AS body FROM customers c;
         """);
   }
 
@@ -53,12 +58,13 @@ class GatewayMaskingSchemaTest {
 
   /**
    * What alice gets for a statement whose reads cannot be known: NULL for computed columns, or a
-   * refusal (the harness's ssn rule is strict {@code deny}); either way no value.
+   * refusal by masking (the harness's ssn rule is strict {@code deny}; a statement that may run
+   * hidden code may also copy what it reads); either way no value.
    */
   private static String aliceGetsNoValue(String sql) {
     Psql.Result r = h.alice().withArgs("-A", "-t", "-P", "null=<NULL>").command(sql);
     if (!r.succeeded()) {
-      assertThat(r.stderr()).contains("42501").contains("strict mode");
+      assertThat(r.stderr()).contains("42501").contains("permission denied by Gatehouse masking");
       return "";
     }
     assertThat(r.stdout()).contains("<NULL>");
@@ -115,5 +121,17 @@ class GatewayMaskingSchemaTest {
   @Test
   void aViewWhoseQuotedNameHoldsADotIsTracedToWhatItReads() {
     assertThat(aliceGetsNoValue("SELECT replace(email, '@', ' at ') FROM \"sales.customers\"")).doesNotContain(" at example.com");
+  }
+
+  @Test
+  void aFunctionCalledAsIfItWereAColumnMayReadAnything() {
+    // o.customer_email is customer_email(o): a function reading customers, not a column of orders.
+    assertThat(aliceGetsNoValue("SELECT o.id, replace(o.customer_email, '@', ' at ') FROM orders o"))
+        .doesNotContain(" at example.com");
+  }
+
+  @Test
+  void aTableWithRulesMayBeRewrittenIntoAReadOfAnything() {
+    assertThat(aliceGetsNoValue("INSERT INTO notes VALUES (1, 'x')")).doesNotContain(" at example.com");
   }
 }

@@ -26,10 +26,13 @@ import java.util.Set;
  *     #CURRENT_USER}, {@link #SESSION_USER} or {@link #CURRENT_ROLE} for those keywords, {@link
  *     #ALL_ROLES} for ALTER ROLE ALL
  * @param unqualifiedBuiltins the functions and operators the classification took for harmless
- *     built-ins although written without a schema ({@code lower(x)}, {@code a = b}): PostgreSQL picks
- *     among every function of that name on the search path by argument types, so a same-named
- *     function or operator in another schema with a better match runs instead; whoever runs the
- *     statement checks the resource has none ({@code pg_catalog.lower(x)} is not listed)
+ *     built-ins although written without a schema ({@code lower(x)}, {@code a = b}, and the {@code
+ *     =}, {@code >=}, {@code <=} that {@code IN (subquery)}, {@code CASE x WHEN}, {@code BETWEEN}
+ *     find by name): PostgreSQL picks among every function of that name on the search path by
+ *     argument types, so a same-named function or operator in another schema with a better match
+ *     runs instead; and, as {@code ::name}, the types casts convert to (a cast function or a domain's
+ *     CHECK may run). Whoever runs the statement checks the resource has no such function, operator
+ *     or type ({@code pg_catalog.lower(x)} is not listed)
  */
 public record ClassifiedStatement(
     String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,

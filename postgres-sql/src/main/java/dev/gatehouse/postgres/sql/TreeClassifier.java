@@ -60,8 +60,8 @@ final class TreeClassifier {
 
   /** Node types that carry no fact of their own: descend only. */
   private static final Set<String> STRUCTURAL = Set.of(
-      "List", "ResTarget", "ColumnRef", "A_Indirection", "A_Indices", "A_ArrayExpr", "TypeCast", "TypeName",
-      "CollateClause", "BoolExpr", "NullTest", "BooleanTest", "CaseExpr", "CaseWhen", "CoalesceExpr",
+      "List", "ResTarget", "ColumnRef", "A_Indirection", "A_Indices", "A_ArrayExpr", "TypeName",
+      "CollateClause", "BoolExpr", "NullTest", "BooleanTest", "CaseWhen", "CoalesceExpr",
       "MinMaxExpr", "SQLValueFunction", "XmlExpr", "XmlSerialize", "RowExpr", "GroupingFunc", "GroupingSet",
       "SetToDefault", "CurrentOfExpr", "NamedArgExpr", "MultiAssignRef", "SortBy", "WindowDef",
       "RangeSubselect", "RangeFunction", "RangeTableFunc", "RangeTableFuncCol", "JoinExpr", "IntoClause",
@@ -164,12 +164,32 @@ final class TreeClassifier {
       case "FuncCall" -> funcCall(body, ctes, depth);
       case "A_Expr" -> {
         String kind = body.path("kind").asText();
-        if (!kind.startsWith("AEXPR_BETWEEN") && !kind.startsWith("AEXPR_NOT_BETWEEN")) operator(body.path("name"));
+        if (!kind.startsWith("AEXPR_BETWEEN") && !kind.startsWith("AEXPR_NOT_BETWEEN")) {
+          operator(body.path("name"));
+        } else {
+          // BETWEEN is written as a keyword, but PostgreSQL finds >= and <= by name for it.
+          facts.unqualifiedBuiltins.add(">=");
+          facts.unqualifiedBuiltins.add("<=");
+        }
         fields(body, Set.of("name"), ctes, depth);
       }
       case "SubLink" -> {
         if (body.has("operName")) operator(body.path("operName"));
+        // x IN (SELECT …), = ANY (…) without an operator written: = is found by name.
+        else if (!body.path("subLinkType").asText().equals("EXISTS_SUBLINK")) facts.unqualifiedBuiltins.add("=");
         fields(body, Set.of("operName"), ctes, depth);
+      }
+      case "CaseExpr" -> {
+        // CASE x WHEN y: each WHEN compares with an = found by name.
+        if (body.has("arg")) facts.unqualifiedBuiltins.add("=");
+        fields(body, Set.of(), ctes, depth);
+      }
+      case "TypeCast" -> {
+        // A cast can run code: a cast function, a domain's CHECK: the type's name is checked against
+        // the resource's catalog (see ClassifiedStatement#unqualifiedBuiltins).
+        List<String> typeNames = strings(body.path("typeName").path("names"));
+        if (!typeNames.isEmpty()) facts.unqualifiedBuiltins.add("::" + typeNames.get(typeNames.size() - 1));
+        fields(body, Set.of(), ctes, depth);
       }
       case "RangeVar" -> rangeVar(body, ctes);
       case "RangeTableSample" -> {

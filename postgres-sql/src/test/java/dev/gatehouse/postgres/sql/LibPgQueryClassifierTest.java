@@ -74,6 +74,9 @@ class LibPgQueryClassifierTest {
         .statements().getFirst();
     assertThat(s.unqualifiedBuiltins()).containsExactlyInAnyOrder("lower", "count", "=", "#");
     assertThat(s.opaque().classification().flags()).contains(CommandFlag.OPAQUE_CODE);
+    // Operators found by name though none is written, and the types casts convert to.
+    assertThat(libpg.analyze("SELECT CASE a WHEN 1 THEN 2 END, b BETWEEN 1 AND 2, c IN (SELECT 1), 'x'::public.checked FROM t")
+        .statements().getFirst().unqualifiedBuiltins()).containsExactlyInAnyOrder("=", ">=", "<=", "::checked");
     // A function not taken for a built-in is opaque already; nothing to check.
     assertThat(libpg.analyze("SELECT my_func(1)").statements().getFirst().unqualifiedBuiltins()).isEmpty();
   }
