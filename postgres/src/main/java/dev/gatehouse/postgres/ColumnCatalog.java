@@ -109,8 +109,9 @@ final class ColumnCatalog implements AutoCloseable {
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                  AND d.refobjid >= 16384)""";
   /**
-   * What a statement may call without naming it, among what someone created (not the system, not
-   * an extension) in a schema this role may use (or in {@code pg_catalog} itself):
+   * What a statement may call without naming it, among what someone created (an OID from {@code
+   * FirstNormalObjectId} on: not the system's, {@code information_schema}'s included; not an
+   * extension's) in a schema this role may use, {@code pg_catalog} included:
    * <ul>
    *   <li>{@code n}: a function or operator whose arguments are all of built-in types, so a call
    *       written against built-in types may pick it over the built-in of that name;
@@ -124,14 +125,13 @@ final class ColumnCatalog implements AutoCloseable {
       WITH made AS (
         SELECT p.oid, p.proname, p.proargtypes FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE (n.nspname <> 'pg_catalog' OR p.oid >= 16384)
-           AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+         WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
                               AND d.objid = p.oid AND d.deptype = 'e'))
       SELECT 'n', proname FROM made WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(proargtypes) a WHERE a >= 16384)
       UNION SELECT 'f', proname FROM made
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-       WHERE (n.nspname <> 'pg_catalog' OR o.oid >= 16384) AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
          AND o.oprleft < 16384 AND o.oprright < 16384
          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                             AND d.objid = o.oid AND d.deptype = 'e')
