@@ -191,6 +191,7 @@ final class ColumnCatalog implements AutoCloseable {
 
   private record Named(List<Integer> oids, Instant loadedAt) {}
   private volatile Instant generation;
+  private final java.util.concurrent.atomic.AtomicLong version = new java.util.concurrent.atomic.AtomicLong();
   /** When {@link #hazards} was learnt (null: never, or forgotten). */
   private volatile Instant hazardsLoaded;
   private volatile Hazards hazards;
@@ -310,8 +311,14 @@ final class ColumnCatalog implements AutoCloseable {
     }
   }
 
+  /** Changes whenever {@link #invalidate()} forgets what was known. */
+  long version() {
+    return version.get();
+  }
+
   /** Forgets everything known: a DDL statement ran on the resource. */
   void invalidate() {
+    version.incrementAndGet();
     hazardsLoaded = null;
     relations.clear();
     names.clear();

@@ -80,6 +80,10 @@ final class SessionMasking {
 
   private final Masking masking;
   private final Optional<ColumnCatalog> catalog;
+  private static final long HIDDEN_CODE_MEMO_NANOS = 1_000_000_000L;
+  /** {@link #hiddenCode}'s last answer, for the statement it was about, as of catalog version and time. */
+  private record Memo(ClassifiedStatement statement, long version, long at, Optional<String> answer) {}
+  private volatile Memo memo;
   private final String resource;
   private final Principal principal;
   private final Map<List<String>, MaskPlanner> planners = new ConcurrentHashMap<>();
@@ -209,7 +213,20 @@ final class SessionMasking {
     if (catalog.isEmpty()) {
       return statement.unqualifiedBuiltins().isEmpty() ? Optional.empty() : Optional.of("the resource's catalog is unknown");
     }
-    ColumnCatalog cat = catalog.get();
+    // A prepared statement's every Bind asks again: the last answer serves for a second, unless
+    // DDL through Gatehouse made the catalog forget what it knew.
+    long now = System.nanoTime();
+    long version = catalog.get().version();
+    Memo m = memo;
+    if (m != null && m.statement() == statement && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
+      return m.answer();
+    }
+    Optional<String> answer = lookForHiddenCode(statement, catalog.get());
+    memo = new Memo(statement, version, now, answer);
+    return answer;
+  }
+
+  private static Optional<String> lookForHiddenCode(ClassifiedStatement statement, ColumnCatalog cat) {
     if (!statement.unqualifiedBuiltins().isEmpty()) {
       Optional<String> shadowed = cat.shadowed(statement.unqualifiedBuiltins());
       if (shadowed.isPresent()) {
