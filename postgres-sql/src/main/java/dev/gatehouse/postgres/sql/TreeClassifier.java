@@ -63,8 +63,8 @@ final class TreeClassifier {
       "List", "ResTarget", "ColumnRef", "A_Indirection", "A_Indices", "A_ArrayExpr", "TypeName",
       "CollateClause", "BoolExpr", "NullTest", "BooleanTest", "CaseWhen", "CoalesceExpr",
       "MinMaxExpr", "SQLValueFunction", "XmlExpr", "XmlSerialize", "RowExpr", "GroupingFunc", "GroupingSet",
-      "SetToDefault", "CurrentOfExpr", "NamedArgExpr", "MultiAssignRef", "SortBy", "WindowDef",
-      "RangeSubselect", "RangeFunction", "RangeTableFunc", "RangeTableFuncCol", "JoinExpr", "IntoClause",
+      "SetToDefault", "CurrentOfExpr", "NamedArgExpr", "MultiAssignRef", "WindowDef",
+      "RangeSubselect", "RangeFunction", "RangeTableFunc", "RangeTableFuncCol", "IntoClause",
       "WithClause", "CommonTableExpr", "CTESearchClause", "CTECycleClause", "OnConflictClause", "InferClause",
       "IndexElem", "LockingClause", "ColumnDef", "Constraint", "DefElem", "RoleSpec", "ObjectWithArgs",
       "AccessPriv", "FunctionParameter", "PartitionSpec", "PartitionElem", "PartitionBoundSpec",
@@ -178,6 +178,16 @@ final class TreeClassifier {
         // x IN (SELECT …), = ANY (…) without an operator written: = is found by name.
         else if (!body.path("subLinkType").asText().equals("EXISTS_SUBLINK")) facts.unqualifiedBuiltins.add("=");
         fields(body, Set.of("operName"), ctes, depth);
+      }
+      case "SortBy" -> {
+        // ORDER BY x USING op names its operator.
+        if (body.has("useOp")) operator(body.path("useOp"));
+        fields(body, Set.of("useOp"), ctes, depth);
+      }
+      case "JoinExpr" -> {
+        // JOIN … USING (c) and NATURAL JOIN compare the columns with an = found by name.
+        if (body.has("usingClause") || body.path("isNatural").asBoolean()) facts.unqualifiedBuiltins.add("=");
+        fields(body, Set.of(), ctes, depth);
       }
       case "CaseExpr" -> {
         // CASE x WHEN y: each WHEN compares with an = found by name.

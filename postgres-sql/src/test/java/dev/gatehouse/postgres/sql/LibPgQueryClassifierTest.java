@@ -77,6 +77,8 @@ class LibPgQueryClassifierTest {
     // Operators found by name though none is written, and the types casts convert to.
     assertThat(libpg.analyze("SELECT CASE a WHEN 1 THEN 2 END, b BETWEEN 1 AND 2, c IN (SELECT 1), 'x'::public.checked FROM t")
         .statements().getFirst().unqualifiedBuiltins()).containsExactlyInAnyOrder("=", ">=", "<=", "::checked");
+    assertThat(libpg.analyze("SELECT 1 FROM a JOIN b USING (id) ORDER BY x USING >").statements().getFirst()
+        .unqualifiedBuiltins()).contains("=", ">");
     // A function not taken for a built-in is opaque already; nothing to check.
     assertThat(libpg.analyze("SELECT my_func(1)").statements().getFirst().unqualifiedBuiltins()).isEmpty();
   }
