@@ -186,6 +186,11 @@ public final class PostgresGateway implements AutoCloseable {
     return loop.map(RelayLoop::stalls).orElse(0L);
   }
 
+  /** Connections in startup from the source of {@code address} (tests). */
+  int startingFrom(InetAddress address) {
+    return sources.starting(address);
+  }
+
   /** How many CancelRequests this listener received that ended so (a counter, for metrics). */
   public long cancelRequests(CancelOutcome outcome) {
     return cancels[outcome.ordinal()].sum();

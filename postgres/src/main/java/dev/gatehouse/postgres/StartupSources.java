@@ -50,6 +50,11 @@ final class StartupSources {
     });
   }
 
+  /** Connections in startup from the source of {@code address} (tests). */
+  synchronized int starting(InetAddress address) {
+    return starting.getOrDefault(sourceOf(address), 0);
+  }
+
   /** An IPv4 address, or the first 64 bits of an IPv6 one, in hex. */
   private static String sourceOf(InetAddress address) {
     byte[] bytes = address.getAddress();

@@ -31,7 +31,7 @@ class GatewayProxyProtocolTest {
 
   @Test
   void behindTheBalancerTheStartupLimitPerSourceCountsTheClientItNames() throws Exception {
-    try (GatewayHarness h = new GatewayHarness(PostgresListenerConfig.loopback(0)
+    try (GatewayHarness h = new GatewayHarness(PostgresListenerConfig.loopback(0).withStartupTimeout(java.time.Duration.ofSeconds(60))
         .withProxyProtocolFrom(Set.of("127.0.0.1")).withMaxStartups(8).withMaxStartupsPerSource(2))) {
       List<RawClient> silent = new ArrayList<>();
       try {
@@ -40,16 +40,17 @@ class GatewayProxyProtocolTest {
           silent.add(c);
           c.sendBytes(header(new byte[] {(byte) 203, 0, 113, 7})); // then nothing: in startup
         }
-        // All connections come from the balancer's address; only the client it names is counted.
-        assertThat(GatewayHarness.eventually(() -> {
-          try (RawClient third = new RawClient(h.gateway.port())) {
-            third.sendBytes(header(new byte[] {(byte) 203, 0, 113, 7}));
-            return RawClient.firstError(third.untilClosed())
-                .filter(e -> e.sqlstate().equals("53300") && e.message().contains("from your address")).isPresent();
-          } catch (IOException e) {
-            return false;
-          }
-        })).isTrue();
+        // All connections come from the balancer's address; only the client it names is counted,
+        // once its header is read.
+        java.net.InetAddress client = java.net.InetAddress.getByAddress(new byte[] {(byte) 203, 0, 113, 7});
+        assertThat(GatewayHarness.eventually(() -> h.gateway.startingFrom(client) == 2)).isTrue();
+        try (RawClient third = new RawClient(h.gateway.port())) {
+          third.sendBytes(header(new byte[] {(byte) 203, 0, 113, 7}));
+          assertThat(RawClient.firstError(third.untilClosed())).get().satisfies(e -> {
+            assertThat(e.sqlstate()).isEqualTo("53300");
+            assertThat(e.message()).contains("from your address");
+          });
+        }
         try (RawClient other = new RawClient(h.gateway.port())) {
           other.sendBytes(header(new byte[] {(byte) 198, 51, 100, 9}));
           other.login(GatewayHarness.TOKEN);
