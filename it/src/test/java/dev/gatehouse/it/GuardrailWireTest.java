@@ -81,6 +81,17 @@ class GuardrailWireTest {
         "CREATE FUNCTION public.wipe_row(orders) RETURNS int LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 1 $$",
         "CREATE TABLE public.inbox (id int, body text)",
         "CREATE RULE inbox_wipe AS ON INSERT TO public.inbox DO INSTEAD DELETE FROM public.orders",
+        // Round 7: a domain named like a built-in function, a domain over a checked one, a cast from
+        // a table's rows through a function, a view with an INSTEAD rule, a view calling a function.
+        "CREATE DOMAIN public.upper AS text CHECK (public.wipe_check(VALUE))",
+        "CREATE DOMAIN public.checked_too AS public.checked",
+        "CREATE TABLE public.ledger (id int)",
+        "INSERT INTO public.ledger VALUES (1)",
+        "CREATE FUNCTION public.ledger_text(public.ledger) RETURNS text LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 'x' $$",
+        "CREATE CAST (public.ledger AS text) WITH FUNCTION public.ledger_text(public.ledger) AS IMPLICIT",
+        "CREATE VIEW public.outbox AS SELECT 1 AS id",
+        "CREATE RULE outbox_wipe AS ON INSERT TO public.outbox DO INSTEAD DELETE FROM public.orders",
+        "CREATE VIEW public.wipe_view AS SELECT public.wipe_check('x') AS ok",
         "RESET ROLE"));
     admin = target.admin();
     baseline = target.snapshot(admin);
@@ -137,6 +148,12 @@ class GuardrailWireTest {
         c("SELECT 'x'::checked"),
         c("SELECT o.wipe_row FROM orders o"),
         c("INSERT INTO inbox VALUES (1, 'x')"),
+        c("SELECT upper('abc')"),
+        c("SELECT 'x'::checked_too"),
+        c("SELECT l::text FROM ledger l"),
+        c("SELECT o.wipe_row AS wipe_row FROM orders o"),
+        c("INSERT INTO outbox VALUES (1)"),
+        c("SELECT * FROM wipe_view"),
         // 5. Server programs, files, large objects
         c("COPY orders TO PROGRAM 'touch " + PROGRAM_FILE + "'"),
         c("COPY scratch FROM PROGRAM 'echo 7,x'"),

@@ -68,7 +68,8 @@ final class ColumnCatalog implements AutoCloseable {
       SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
              c.relhassubclass OR c.relispartition
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
-             c.relhasrules
+             c.relhasrules AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w
+                                        WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -110,35 +111,43 @@ final class ColumnCatalog implements AutoCloseable {
                  AND d.refobjid >= 16384)""";
   /**
    * What a statement may call without naming it, among what someone created (an OID from {@code
-   * FirstNormalObjectId} on: not the system's, {@code information_schema}'s included; not an
-   * extension's) in a schema this role may use, {@code pg_catalog} included:
+   * FirstNormalObjectId} on: not the system's, {@code information_schema}'s included; extensions'
+   * included, since a role may add its own function to an extension it made) in a schema this role
+   * may use, {@code pg_catalog} included:
    * <ul>
    *   <li>{@code n}: a function or operator whose arguments are all of built-in types, so a call
    *       written against built-in types may pick it over the built-in of that name;
-   *   <li>{@code f}: any function, which {@code x.f} calls as {@code f(x)} (attribute notation);
-   *   <li>{@code t}: a type a cast to which runs such code: a domain with constraints, or the target
-   *       of a cast through such a function.
+   *   <li>{@code f}: a function whose first argument is a row type, which {@code x.f} calls as
+   *       {@code f(x)} (attribute notation), whatever columns are called so;
+   *   <li>{@code t}: a type a cast to which may run such code: every domain and composite type made
+   *       (a domain's constraints, a field's domain), and the target of a cast through a made
+   *       function; also what a bare call of that name may be (a cast written as a call);
+   *   <li>{@code r}: a table whose row type, or a type, that a cast through a made function
+   *       converts from: a statement naming it may convert its rows ({@code lower(c)}).
    * </ul>
    * See {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}.
    */
   private static final String HAZARDS = """
       WITH made AS (
-        SELECT p.oid, p.proname, p.proargtypes FROM pg_catalog.pg_proc p
+        SELECT p.oid, p.proname, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                              AND d.objid = p.oid AND d.deptype = 'e'))
+         WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
       SELECT 'n', proname FROM made WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(proargtypes) a WHERE a >= 16384)
-      UNION SELECT 'f', proname FROM made
+      UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
+       WHERE m.pronargs >= 1 AND t.typtype = 'c'
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
        WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
          AND o.oprleft < 16384 AND o.oprright < 16384
-         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass
-                            AND d.objid = o.oid AND d.deptype = 'e')
       UNION SELECT 't', t.typname FROM pg_catalog.pg_type t
-       WHERE t.oid >= 16384
-         AND (t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid)
-              OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.casttarget = t.oid AND c.castfunc >= 16384))""";
+       WHERE t.oid >= 16384 AND t.typtype IN ('d', 'c')
+      UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
+       WHERE c.castfunc >= 16384
+      UNION SELECT 'r', r.relname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
+        JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
+       WHERE c.castfunc >= 16384
+      UNION SELECT 'r', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
+       WHERE c.castfunc >= 16384 AND t.oid >= 16384""";
+
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
   private static final int FIRST_NORMAL_OID = 16384;
   private static final String TYPE_BY_OID =
@@ -163,9 +172,12 @@ final class ColumnCatalog implements AutoCloseable {
       return kind == 'v' || kind == 'm';
     }
 
-    /** A table with rules: a statement on it may be rewritten into any other (CREATE RULE … DO INSTEAD). */
+    /**
+     * A relation with rules of its own (a view's {@code _RETURN} is its definition, not one): a
+     * statement on it may be rewritten into any other (CREATE RULE … DO INSTEAD).
+     */
     boolean rewritten() {
-      return rules && !isView();
+      return rules;
     }
 
     ColumnOrigin.Column column(Attribute a) {
@@ -231,7 +243,10 @@ final class ColumnCatalog implements AutoCloseable {
     if (h == null) return names.stream().findFirst();
     if (h.isEmpty()) return Optional.empty();
     for (String n : names) {
-      if (n.startsWith("::") ? h.types().contains(n.substring(2)) : h.names().contains(n)) return Optional.of(n);
+      // lower('x') is a cast when a type of that name fits better than any function.
+      if (n.startsWith("::") ? h.types().contains(n.substring(2)) : h.names().contains(n) || h.types().contains(n)) {
+        return Optional.of(n);
+      }
     }
     return Optional.empty();
   }
@@ -241,20 +256,29 @@ final class ColumnCatalog implements AutoCloseable {
    * relations} it names but the name of a function someone made: {@code x.name} calls it as {@code
    * name(x)}. Empty when none (a failed lookup counts every such name).
    */
-  Optional<String> calledAsColumn(Set<String> names, Collection<String> relations) {
+  Optional<String> calledAsColumn(Set<String> names) {
     if (names.isEmpty()) return Optional.empty();
     Hazards h = hazards();
-    if (h != null && h.functions().isEmpty()) return Optional.empty();
-    Set<String> columns = new HashSet<>();
-    try {
-      for (String relation : relations) {
-        for (Relation r : relationsNamed(relation)) for (Attribute a : r.attributes().values()) columns.add(a.name());
-      }
-    } catch (PostgresGatewayException e) {
-      return names.stream().findFirst();
-    }
+    if (h == null) return names.stream().findFirst();
     for (String n : names) {
-      if (!columns.contains(n) && (h == null || h.functions().contains(n))) return Optional.of(n);
+      if (h.functions().contains(n)) return Optional.of(n);
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The first of {@code relations} whose rows a cast through a function someone made converts (a
+   * statement naming it may convert them: {@code lower(c)}, {@code c::text}). Empty when none; a
+   * failed lookup names the first relation.
+   */
+  Optional<String> castFrom(Collection<String> relations) {
+    Hazards h = hazards();
+    if (h == null) return relations.stream().findFirst();
+    if (h.castFrom().isEmpty()) return Optional.empty();
+    for (String relation : relations) {
+      for (RelationNames.Reading r : RelationNames.readings(relation)) {
+        if (h.castFrom().contains(r.table())) return Optional.of(relation);
+      }
     }
     return Optional.empty();
   }
@@ -267,7 +291,9 @@ final class ColumnCatalog implements AutoCloseable {
   Optional<String> rewritten(Collection<String> relations) {
     try {
       for (String relation : relations) {
-        for (Relation r : relationsNamed(relation)) if (r.rewritten()) return Optional.of(relation);
+        for (Relation r : relationsNamed(relation)) {
+          if (r.rewritten() || r.isView() && viewReads(r, 0).isEmpty()) return Optional.of(relation);
+        }
       }
       return Optional.empty();
     } catch (PostgresGatewayException e) {
@@ -276,9 +302,9 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /** See {@link #HAZARDS}. */
-  private record Hazards(Set<String> names, Set<String> functions, Set<String> types) {
+  private record Hazards(Set<String> names, Set<String> functions, Set<String> types, Set<String> castFrom) {
     boolean isEmpty() {
-      return names.isEmpty() && functions.isEmpty() && types.isEmpty();
+      return names.isEmpty() && functions.isEmpty() && types.isEmpty() && castFrom.isEmpty();
     }
   }
 
@@ -288,16 +314,17 @@ final class ColumnCatalog implements AutoCloseable {
     Instant now = clock.instant();
     if (loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation)) return hazards;
     try {
-      Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>();
+      Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>(), castFrom = new HashSet<>();
       for (List<Optional<String>> row : locked(c -> c.query(HAZARDS))) {
         String name = row.get(1).orElse("");
         switch (row.get(0).orElse("")) {
           case "n" -> names.add(name);
           case "f" -> functions.add(name);
+          case "r" -> castFrom.add(name);
           default -> types.add(name);
         }
       }
-      hazards = new Hazards(Set.copyOf(names), Set.copyOf(functions), Set.copyOf(types));
+      hazards = new Hazards(Set.copyOf(names), Set.copyOf(functions), Set.copyOf(types), Set.copyOf(castFrom));
       hazardsLoaded = now;
       return hazards;
     } catch (PostgresGatewayException e) {

@@ -273,7 +273,10 @@ public final class PostgresGateway implements AutoCloseable {
   private SessionMasking sessionMasking(Session session, PostgresTarget target) {
     String resource = session.resource().name();
     ColumnCatalog catalog = catalogs.computeIfAbsent(resource, r -> new ColumnCatalog(
-        () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog")),
+        // A catalog query waits for no lock and runs no longer than a few seconds: the catalog's
+        // one connection serves every session of the resource, and a lookup that fails fails closed.
+        () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog",
+            "lock_timeout", "1000", "statement_timeout", "5000")),
         catalogTtl, clock, this::callsOpaqueCode));
     return new SessionMasking(masking, Optional.of(catalog), resource, session.principal());
   }

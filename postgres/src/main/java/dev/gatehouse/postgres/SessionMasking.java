@@ -238,14 +238,15 @@ final class SessionMasking {
     Set<String> objects = statement.classification().objects();
     if (!objects.isEmpty()) {
       Optional<String> ruled = cat.rewritten(objects);
-      if (ruled.isPresent()) return Optional.of("table " + ruled.get() + " has rules that rewrite statements on it");
-      if (statement.columnUse().isPresent()) {
-        ColumnUse use = statement.columnUse().get();
-        Set<String> names = use.outputNames().isEmpty() ? use.read()
-            : use.read().stream().filter(n -> !use.outputNames().contains(n)).collect(java.util.stream.Collectors.toSet());
-        Optional<String> called = cat.calledAsColumn(names, objects);
-        if (called.isPresent()) return Optional.of(called.get() + " is no column here but a function made on the resource");
+      if (ruled.isPresent()) {
+        return Optional.of(ruled.get() + " has rules that rewrite statements on it, or is a view that calls code");
       }
+      Optional<String> converted = cat.castFrom(objects);
+      if (converted.isPresent()) return Optional.of("a cast made on the resource converts the rows of " + converted.get());
+    }
+    if (statement.columnUse().isPresent()) {
+      Optional<String> called = cat.calledAsColumn(statement.columnUse().get().read());
+      if (called.isPresent()) return Optional.of(called.get() + " may call a function made on the resource (x." + called.get() + ")");
     }
     return Optional.empty();
   }
