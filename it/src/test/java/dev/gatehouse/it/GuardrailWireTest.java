@@ -152,6 +152,7 @@ class GuardrailWireTest {
         c("SELECT 'x'::checked_too"),
         c("SELECT l::text FROM ledger l"),
         c("SELECT o.wipe_row AS wipe_row FROM orders o"),
+        c("SELECT (o).wipe_row FROM orders o"),
         c("INSERT INTO outbox VALUES (1)"),
         c("SELECT * FROM wipe_view"),
         // 5. Server programs, files, large objects

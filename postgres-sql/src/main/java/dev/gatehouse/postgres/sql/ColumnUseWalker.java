@@ -197,6 +197,14 @@ final class ColumnUseWalker {
         column(name, out);
         if (!name.equals("*")) refs.add(new Ref(name, fields.size() == 1, out, returning == 0));
       }
+      case "A_Indirection" -> {
+        // (x).f selects field f of a composite value, or calls f(x): a name read like a column's.
+        for (JsonNode step : body.path("indirection")) {
+          JsonNode f = step.path("String").path("sval");
+          if (f.isTextual()) column(f.asText(), out);
+        }
+        fields(body, out, depth);
+      }
       case "RangeVar" -> {
         relations.add(body.path("relname").asText(""));
         alias(body);

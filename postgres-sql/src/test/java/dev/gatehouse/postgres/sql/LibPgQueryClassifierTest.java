@@ -79,6 +79,9 @@ class LibPgQueryClassifierTest {
         .statements().getFirst().unqualifiedBuiltins()).containsExactlyInAnyOrder("=", ">=", "<=", "::checked");
     assertThat(libpg.analyze("SELECT 1 FROM a JOIN b USING (id) ORDER BY x USING >").statements().getFirst()
         .unqualifiedBuiltins()).contains("=", ">");
+    // (x).f reads f like a column (a field, or the call f(x)).
+    assertThat(libpg.analyze("SELECT (c).leak FROM customers c").statements().getFirst().columnUse().orElseThrow().read())
+        .contains("leak");
     // A function not taken for a built-in is opaque already; nothing to check.
     assertThat(libpg.analyze("SELECT my_func(1)").statements().getFirst().unqualifiedBuiltins()).isEmpty();
   }
