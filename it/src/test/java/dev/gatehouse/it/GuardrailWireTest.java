@@ -92,6 +92,9 @@ class GuardrailWireTest {
         "CREATE VIEW public.outbox AS SELECT 1 AS id",
         "CREATE RULE outbox_wipe AS ON INSERT TO public.outbox DO INSTEAD DELETE FROM public.orders",
         "CREATE VIEW public.wipe_view AS SELECT public.wipe_check('x') AS ok",
+        // Controls: a domain whose CHECK calls only built-ins, a view over a table.
+        "CREATE DOMAIN public.plain_email AS text CHECK (VALUE ~ '@')",
+        "CREATE VIEW public.order_ids AS SELECT id FROM public.orders",
         "RESET ROLE"));
     admin = target.admin();
     baseline = target.snapshot(admin);
@@ -350,6 +353,10 @@ class GuardrailWireTest {
       assertThat(s.executeUpdate("INSERT INTO scratch VALUES (1, 'alice')")).isEqualTo(1);
       assertThat(s.executeUpdate("DELETE FROM scratch WHERE id = 1")).isEqualTo(1);
       s.execute("SELECT 1; SELECT 2");
+      // Made objects that run no made code are no hidden code.
+      try (ResultSet rs = s.executeQuery("SELECT 'a@example.com'::plain_email, count(*) FROM order_ids WHERE id <> 0")) {
+        assertThat(rs.next()).isTrue();
+      }
     }
     try (Connection dana = stack.jdbc(DANA); Statement s = dana.createStatement()) {
       s.executeUpdate("INSERT INTO scratch VALUES (2, 'dana')");

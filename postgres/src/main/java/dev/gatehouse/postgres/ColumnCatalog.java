@@ -119,16 +119,25 @@ final class ColumnCatalog implements AutoCloseable {
    *       written against built-in types may pick it over the built-in of that name;
    *   <li>{@code f}: a function whose first argument is a row type, which {@code x.f} calls as
    *       {@code f(x)} (attribute notation), whatever columns are called so;
-   *   <li>{@code t}: a type a cast to which may run such code: every domain and composite type made
-   *       (a domain's constraints, a field's domain), and the target of a cast through a made
-   *       function; also what a bare call of that name may be (a cast written as a call);
+   *   <li>{@code t}: a type a cast to which runs such code: a domain whose constraints call a made
+   *       function, a domain over one, a composite type with a field of one, an array of one, and
+   *       the target of a cast through a made function; also what a bare call of that name may be
+   *       (a cast written as a call);
    *   <li>{@code r}: a table whose row type, or a type, that a cast through a made function
    *       converts from: a statement naming it may convert its rows ({@code lower(c)}).
    * </ul>
    * See {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}.
    */
   private static final String HAZARDS = """
-      WITH made AS (
+      WITH RECURSIVE coded(oid) AS (
+        SELECT c.contypid FROM pg_catalog.pg_constraint c
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
+         WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
+        UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
+         WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
+            OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid)),
+      made AS (
         SELECT p.oid, p.proname, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
          WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
@@ -138,8 +147,7 @@ final class ColumnCatalog implements AutoCloseable {
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
        WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
          AND o.oprleft < 16384 AND o.oprright < 16384
-      UNION SELECT 't', t.typname FROM pg_catalog.pg_type t
-       WHERE t.oid >= 16384 AND t.typtype IN ('d', 'c')
+      UNION SELECT 't', t.typname FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
        WHERE c.castfunc >= 16384
       UNION SELECT 'r', r.relname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
