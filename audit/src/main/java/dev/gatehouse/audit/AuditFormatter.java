@@ -53,6 +53,9 @@ public final class AuditFormatter {
     b.command().ifPresent(c -> {
       if (!c.kinds().isEmpty()) field(s, "kinds", String.join(",", c.kinds()));
       if (!c.flags().isEmpty()) field(s, "flags", String.join(",", c.flags()));
+      // Why an ordinary-looking statement counts as opaque code (docs/policy.md).
+      String why = c.details().get("opaque_code");
+      if (why != null) field(s, "opaque_code", why);
       field(s, c.protocol(), c.text());
     });
     b.attributes().forEach((k, v) -> field(s, k, v));

@@ -45,6 +45,17 @@ class AuditFormatterTest {
   }
 
   @Test
+  void whyAStatementCountsAsOpaqueCodeIsShown() {
+    EventBody b = new EventBody(EventType.COMMAND_DECIDED, Instant.parse("2025-03-01T10:00:00Z"), Optional.of("ab12"),
+        Optional.empty(), Optional.of("pg-prod"), Optional.empty(),
+        Optional.of(new EventBody.CommandRecord("sql", "SELECT lower(1)", List.of("SELECT"), List.of(), List.of("lower"),
+            List.of("OPAQUE_CODE"), Map.of("protocol", "simple", "opaque_code", "lower may be a function made on the resource"))),
+        Optional.empty(), Optional.empty(), Optional.empty(), Map.of());
+    assertThat(AuditFormatter.line(AuditEvent.seal("gw-1:00", 2, AuditEvent.GENESIS, b)))
+        .contains("flags=\"OPAQUE_CODE\" opaque_code=\"lower may be a function made on the resource\" sql=\"SELECT lower(1)\"");
+  }
+
+  @Test
   void theJsonMapHasAStableFieldOrderAndRawValues() {
     Map<String, Object> m = AuditFormatter.toMap(event("a\nb", "SELECT 1"));
     assertThat(m.keySet()).containsExactly("id", "chain", "seq", "time", "type", "session", "principal", "resource",
