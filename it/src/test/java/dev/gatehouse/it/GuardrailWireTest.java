@@ -92,6 +92,11 @@ class GuardrailWireTest {
         "CREATE VIEW public.outbox AS SELECT 1 AS id",
         "CREATE RULE outbox_wipe AS ON INSERT TO public.outbox DO INSTEAD DELETE FROM public.orders",
         "CREATE VIEW public.wipe_view AS SELECT public.wipe_check('x') AS ok",
+        // Round 8: an overload on a made type wins over the built-in by an exact match.
+        "CREATE TYPE public.mood AS ENUM ('ok', 'sad')",
+        "CREATE TABLE public.moods (m public.mood)",
+        "INSERT INTO public.moods VALUES ('ok')",
+        "CREATE FUNCTION public.initcap(public.mood) RETURNS text LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 'x' $$",
         // Controls: a domain whose CHECK calls only built-ins, a view over a table.
         "CREATE DOMAIN public.plain_email AS text CHECK (VALUE ~ '@')",
         "CREATE VIEW public.order_ids AS SELECT id FROM public.orders",
@@ -158,6 +163,7 @@ class GuardrailWireTest {
         c("SELECT (o).wipe_row FROM orders o"),
         c("INSERT INTO outbox VALUES (1)"),
         c("SELECT * FROM wipe_view"),
+        c("SELECT initcap(m) FROM moods"),
         // 5. Server programs, files, large objects
         c("COPY orders TO PROGRAM 'touch " + PROGRAM_FILE + "'"),
         c("COPY scratch FROM PROGRAM 'echo 7,x'"),

@@ -110,13 +110,14 @@ final class ColumnCatalog implements AutoCloseable {
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                  AND d.refobjid >= 16384)""";
   /**
-   * What a statement may call without naming it, among what someone created (an OID from {@code
-   * FirstNormalObjectId} on: not the system's, {@code information_schema}'s included; extensions'
-   * included, since a role may add its own function to an extension it made) in a schema this role
-   * may use, {@code pg_catalog} included:
+   * What a statement may call without naming it, among the functions someone made (an OID from
+   * {@code FirstNormalObjectId} on, in a schema this role may use, {@code pg_catalog} included; an
+   * extension's C functions excepted, since only a superuser installs those, whereas a role may add
+   * its own SQL function to an extension it made):
    * <ul>
-   *   <li>{@code n}: a function or operator whose arguments are all of built-in types, so a call
-   *       written against built-in types may pick it over the built-in of that name;
+   *   <li>{@code n}: such a function, or an operator that calls one: a call of that name written
+   *       without a schema may pick it over the built-in, by argument types (an exact match on an
+   *       enum, a domain or a row type wins);
    *   <li>{@code f}: a function whose first argument is a row type, which {@code x.f} calls as
    *       {@code f(x)} (attribute notation), whatever columns are called so;
    *   <li>{@code t}: a type a cast to which runs such code: a domain whose constraints call a made
@@ -133,6 +134,8 @@ final class ColumnCatalog implements AutoCloseable {
         SELECT c.contypid FROM pg_catalog.pg_constraint c
           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
          WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+                            WHERE p.oid = d.refobjid AND l.lanname IN ('c', 'internal'))
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
             OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
@@ -140,21 +143,23 @@ final class ColumnCatalog implements AutoCloseable {
       made AS (
         SELECT p.oid, p.proname, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'))
-      SELECT 'n', proname FROM made WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(proargtypes) a WHERE a >= 16384)
+         WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+           AND NOT (p.prolang IN (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('c', 'internal'))
+                    AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                   AND d.objid = p.oid AND d.deptype = 'e')))
+      SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
-         AND o.oprleft < 16384 AND o.oprright < 16384
+       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND o.oprcode IN (SELECT oid FROM made)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
-       WHERE c.castfunc >= 16384
+       WHERE c.castfunc IN (SELECT oid FROM made)
       UNION SELECT 'r', r.relname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
         JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
-       WHERE c.castfunc >= 16384
+       WHERE c.castfunc IN (SELECT oid FROM made)
       UNION SELECT 'r', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
-       WHERE c.castfunc >= 16384 AND t.oid >= 16384""";
+       WHERE c.castfunc IN (SELECT oid FROM made) AND t.oid >= 16384""";
 
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
   private static final int FIRST_NORMAL_OID = 16384;
@@ -185,7 +190,7 @@ final class ColumnCatalog implements AutoCloseable {
      * statement on it may be rewritten into any other (CREATE RULE … DO INSTEAD).
      */
     boolean rewritten() {
-      return rules;
+      return rules && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) >= 0; // the system views' rules are the system's
     }
 
     ColumnOrigin.Column column(Attribute a) {

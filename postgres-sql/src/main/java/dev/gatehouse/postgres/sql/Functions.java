@@ -105,6 +105,8 @@ final class Functions {
       "has_function_privilege", "has_language_privilege", "has_parameter_privilege", "has_schema_privilege",
       "has_sequence_privilege", "has_server_privilege", "has_table_privilege", "has_tablespace_privilege",
       "has_type_privilege", "pg_has_role", "row_security_active", "currval", "lastval",
+      // partitions and publications, as psql's \d asks for them (catalog reads)
+      "pg_partition_ancestors", "pg_partition_root", "pg_partition_tree", "pg_relation_is_publishable",
       // transaction ids and snapshots (read-only, even when they assign an id)
       "txid_current", "txid_current_if_assigned", "txid_current_snapshot", "txid_snapshot_xmin",
       "txid_snapshot_xmax", "txid_snapshot_xip", "txid_visible_in_snapshot", "txid_status",
@@ -119,6 +121,15 @@ final class Functions {
       "pg_file_sync", "pg_logdir_ls", "lo_import", "lo_export", "lo_unlink", "lo_open", "lo_close", "lo_create",
       "lo_creat", "lo_put", "lo_get", "lo_from_bytea", "lo_truncate", "lo_truncate64", "loread", "lowrite",
       "lo_lseek", "lo_lseek64", "lo_tell", "lo_tell64");
+
+  /**
+   * Built-ins that write a sequence and nothing else: {@code DATA_MODIFYING}, not {@code
+   * OPAQUE_CODE} (what they do is known; ORMs call {@code nextval} for every new row's id).
+   */
+  static final Set<String> SEQUENCE_WRITES = Set.of("nextval", "setval");
+
+  /** {@code information_schema}'s own helpers that drivers call (pgjdbc's primary keys): SQL over the catalog. */
+  static final Set<String> HARMLESS_INFORMATION_SCHEMA = Set.of("_pg_expandarray");
 
   /** Functions that write data: {@code DATA_MODIFYING}. */
   static final Set<String> WRITES = Set.of(

@@ -275,7 +275,10 @@ final class TreeClassifier {
     // EXTRACT(...), SUBSTRING(... FROM ...), x AT TIME ZONE y: the grammar writes pg_catalog.* itself.
     boolean sqlSyntax = body.path("funcformat").asText().equals("COERCE_SQL_SYNTAX") && builtinSchema;
     facts.functions.add(sqlSyntax ? last : String.join(".", names));
-    if (!(builtinSchema && Functions.HARMLESS.contains(last))) facts.flags.add(OPAQUE_CODE);
+    boolean known = builtinSchema && (Functions.HARMLESS.contains(last) || Functions.SEQUENCE_WRITES.contains(last))
+        || names.size() == 2 && names.get(0).equals("information_schema")
+            && Functions.HARMLESS_INFORMATION_SCHEMA.contains(last);
+    if (!known) facts.flags.add(OPAQUE_CODE);
     else if (names.size() == 1 && !sqlSyntax) facts.unqualifiedBuiltins.add(last);
     // The checks below go by the bare name whatever the schema: extensions such as dblink and
     // pgcrypto live in ordinary schemas, and flagging a look-alike user function costs nothing.
