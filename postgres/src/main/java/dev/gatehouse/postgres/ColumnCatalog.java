@@ -111,9 +111,9 @@ final class ColumnCatalog implements AutoCloseable {
                  AND d.refobjid >= 16384)""";
   /**
    * What a statement may call without naming it, among the functions someone made (an OID from
-   * {@code FirstNormalObjectId} on, in a schema this role may use, {@code pg_catalog} included; an
-   * extension's C functions excepted, since only a superuser installs those, whereas a role may add
-   * its own SQL function to an extension it made):
+   * {@code FirstNormalObjectId} on, in a schema this role may use, {@code pg_catalog} included;
+   * except the members of an extension a superuser owns: what an administrator installed, whereas
+   * a role may add its own function to an extension it made itself):
    * <ul>
    *   <li>{@code n}: such a function, or an operator that calls one: a call of that name written
    *       without a schema may pick it over the built-in, by argument types (an exact match on an
@@ -134,8 +134,12 @@ final class ColumnCatalog implements AutoCloseable {
         SELECT c.contypid FROM pg_catalog.pg_constraint c
           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
          WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-                            WHERE p.oid = d.refobjid AND l.lanname IN ('c', 'internal'))
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                             JOIN pg_catalog.pg_extension x ON x.oid = e.refobjid
+                             JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
+                            WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = d.refobjid
+                              AND e.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND e.deptype = 'e'
+                              AND r.rolsuper)
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
             OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
@@ -144,9 +148,12 @@ final class ColumnCatalog implements AutoCloseable {
         SELECT p.oid, p.proname, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
          WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
-           AND NOT (p.prolang IN (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('c', 'internal'))
-                    AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                                   AND d.objid = p.oid AND d.deptype = 'e')))
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                             JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+                             JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
+                            WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                              AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
+                              AND r.rolsuper))
       SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
