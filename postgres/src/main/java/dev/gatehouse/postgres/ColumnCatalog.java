@@ -130,35 +130,30 @@ final class ColumnCatalog implements AutoCloseable {
    * See {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}.
    */
   private static final String HAZARDS = """
-      WITH RECURSIVE coded(oid) AS (
-        SELECT c.contypid FROM pg_catalog.pg_constraint c
-          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
-         WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-                             JOIN pg_catalog.pg_extension x ON x.oid = e.refobjid
-                             JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
-                            WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = d.refobjid
-                              AND e.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND e.deptype = 'e'
-                              AND r.rolsuper)
-        UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
-         WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
-            OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid)),
-      made AS (
-        SELECT p.oid, p.proname, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
-          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE p.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+      WITH RECURSIVE ours AS (
+        SELECT p.oid, p.proname, p.pronamespace, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
+         WHERE p.oid >= 16384
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                              JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
                              JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
                             WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
                               AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
-                              AND r.rolsuper))
+                              AND r.rolsuper)),
+      made AS (SELECT * FROM ours WHERE pg_catalog.has_schema_privilege(pronamespace, 'USAGE')),
+      coded(oid) AS (
+        SELECT c.contypid FROM pg_catalog.pg_constraint c
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
+         WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+           AND d.refobjid IN (SELECT oid FROM ours)
+        UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
+         WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
+            OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid))
       SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
-      UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND o.oprcode IN (SELECT oid FROM made)
+      UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o
+       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(o.oprnamespace, 'USAGE') AND o.oprcode IN (SELECT oid FROM made)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
        WHERE c.castfunc IN (SELECT oid FROM made)
@@ -167,6 +162,7 @@ final class ColumnCatalog implements AutoCloseable {
        WHERE c.castfunc IN (SELECT oid FROM made)
       UNION SELECT 'r', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
        WHERE c.castfunc IN (SELECT oid FROM made) AND t.oid >= 16384""";
+
 
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
   private static final int FIRST_NORMAL_OID = 16384;
@@ -234,12 +230,6 @@ final class ColumnCatalog implements AutoCloseable {
   /**
    * @param connect opens a backend connection with the resource's own credentials
    * @param ttl how long a cached relation is trusted without DDL through Gatehouse
-   */
-  ColumnCatalog(Supplier<BackendConnection> connect, Duration ttl, Clock clock) {
-    this(connect, ttl, clock, sql -> true);
-  }
-
-  /**
    * @param opaque whether SQL (a view's definition) calls a function or operator that is not a
    *     harmless built-in: such a view may read any table, whatever its dependencies say (PostgreSQL
    *     records no dependency on the built-ins, {@code query_to_xml} among them)
@@ -272,9 +262,10 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
-   * Which of {@code names} (column names a statement references) is no column of the {@code
-   * relations} it names but the name of a function someone made: {@code x.name} calls it as {@code
-   * name(x)}. Empty when none (a failed lookup counts every such name).
+   * Which of {@code names} (column names a statement references) is the name of a function someone
+   * made that takes a row: {@code x.name} calls it as {@code name(x)} where {@code x} has no such
+   * column, and which {@code x} is cannot be told from the name, so the name alone counts. Empty when
+   * none (a failed lookup counts every name).
    */
   Optional<String> calledAsColumn(Set<String> names) {
     if (names.isEmpty()) return Optional.empty();
@@ -304,9 +295,9 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
-   * The first of {@code relations} that is a table with rules ({@link Relation#rewritten}): a
-   * statement naming it may run something else entirely. Empty when none; a failed lookup names
-   * the first relation (fail closed).
+   * The first of {@code relations} that has rules of its own ({@link Relation#rewritten}: a
+   * statement naming it may run something else entirely), or is a view whose reads cannot be known
+   * (it calls code). Empty when none; a failed lookup names the first relation (fail closed).
    */
   Optional<String> rewritten(Collection<String> relations) {
     try {
@@ -588,47 +579,42 @@ final class ColumnCatalog implements AutoCloseable {
   private Optional<Set<ColumnOrigin.Column>> viewReads(Relation view, int depth) {
     Optional<Set<ColumnOrigin.Column>> cached = viewReads.get(view.oid());
     if (cached != null) return cached;
-    Set<ColumnOrigin.Column> out = new LinkedHashSet<>();
-    Optional<Set<ColumnOrigin.Column>> result = Optional.empty();
-    if (depth < MAX_VIEW_DEPTH && !opaque.test(definition(view))) result = Optional.of(out);
-    if (result.isPresent()) {
-      for (List<Optional<String>> row : locked(c -> c.query(VIEW_DEPENDENCIES, Integer.toUnsignedString(view.oid())))) {
-        int oid = Integer.parseUnsignedInt(row.get(0).orElse("0"));
-        int sub = Integer.parseInt(row.get(1).orElse("0"));
-        if (sub < 0) {
-          boolean function = row.get(2).orElse("f").equals("t");
-          boolean harmless = function && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0
-              && row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse(""));
-          if (harmless) continue;
-          result = Optional.empty();
-          break;
-        }
-        Optional<Relation> dep = relation(oid, sub);
-        if (dep.isEmpty()) continue;
-        Relation d = dep.get();
-        if (d.schema().equals("pg_catalog") && SessionMasking.QUOTING_RELATIONS.contains(d.name())) {
-          result = Optional.empty();
-          break;
-        }
-        if (d.isView()) {
-          Optional<Set<ColumnOrigin.Column>> inner = viewReads(d, depth + 1);
-          if (inner.isEmpty()) {
-            result = Optional.empty();
-            break;
-          }
-          out.addAll(inner.get());
-        } else if (sub == 0) {
-          for (Attribute a : d.attributes().values()) out.add(d.column(a));
-        } else {
-          Attribute a = d.attributes().get(sub);
-          if (a != null) out.add(d.column(a));
-        }
-      }
-    }
-    if (result.isPresent()) result = Optional.of(Set.copyOf(out));
+    Optional<Set<ColumnOrigin.Column>> result = depth < MAX_VIEW_DEPTH && !opaque.test(definition(view))
+        ? dependencies(view, depth) : Optional.empty();
     viewReads.put(view.oid(), result);
     return result;
   }
+
+  /** {@link #viewReads} of a view whose definition calls no opaque code, from what its rules depend on. */
+  private Optional<Set<ColumnOrigin.Column>> dependencies(Relation view, int depth) {
+    Set<ColumnOrigin.Column> out = new LinkedHashSet<>();
+    for (List<Optional<String>> row : locked(c -> c.query(VIEW_DEPENDENCIES, Integer.toUnsignedString(view.oid())))) {
+      int oid = Integer.parseUnsignedInt(row.get(0).orElse("0"));
+      int sub = Integer.parseInt(row.get(1).orElse("0"));
+      if (sub < 0) {
+        boolean harmless = row.get(2).orElse("f").equals("t") && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0
+            && row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse(""));
+        if (harmless) continue;
+        return Optional.empty(); // a function or operator that may read anything
+      }
+      Optional<Relation> dep = relation(oid, sub);
+      if (dep.isEmpty()) continue;
+      Relation d = dep.get();
+      if (d.schema().equals("pg_catalog") && SessionMasking.QUOTING_RELATIONS.contains(d.name())) return Optional.empty();
+      if (d.isView()) {
+        Optional<Set<ColumnOrigin.Column>> inner = viewReads(d, depth + 1);
+        if (inner.isEmpty()) return Optional.empty();
+        out.addAll(inner.get());
+      } else if (sub == 0) {
+        for (Attribute a : d.attributes().values()) out.add(d.column(a));
+      } else {
+        Attribute a = d.attributes().get(sub);
+        if (a != null) out.add(d.column(a));
+      }
+    }
+    return Optional.of(Set.copyOf(out));
+  }
+
 
   private List<Relation> relationsNamed(String name) {
     Instant now = clock.instant();

@@ -93,6 +93,7 @@ final class FrontendRelay {
 
   private static final byte COPY_DATA = 'd';
   private static final Map<String, String> SIMPLE = Map.of("protocol", "simple");
+  private static final Map<String, String> EXTENDED = Map.of("protocol", "extended");
   private static final Frame FLUSH = FrontendCodec.encode(Flush.INSTANCE);
 
   private final ProxySession s;
@@ -355,17 +356,24 @@ final class FrontendRelay {
     s.clientReader.copyBody(header, body);
     String text = "<" + what + " of " + header.bodyLength() + " bytes, longer than Gatehouse classifies; not forwarded;"
         + " SHA-256 " + body.hex() + "; it begins: " + SqlClassifier.redactAllStrings(body.start()) + ">";
-    Command command = new Command("sql", text, Classification.unclassified(),
-        Map.of("protocol", simple ? "simple" : "extended"));
-    s.checkpoint.refuse(s.session, command, new Decision.Deny(RULE_TOO_LONG, "the statement is longer than "
-        + SqlClassifier.MAX_STATEMENT_BYTES + " bytes, the most Gatehouse classifies"));
-    Optional<ErrorResponse> error = Optional.of(ErrorResponse.of("ERROR", ProtocolException.PROGRAM_LIMIT_EXCEEDED,
-        "the " + what + " of " + header.bodyLength() + " bytes is longer than the " + SqlClassifier.MAX_STATEMENT_BYTES
-            + " bytes Gatehouse can check; it was not forwarded"));
+    refuseUnread(simple, text, new Decision.Deny(RULE_TOO_LONG, "the statement is longer than "
+        + SqlClassifier.MAX_STATEMENT_BYTES + " bytes, the most Gatehouse classifies"),
+        ErrorResponse.of("ERROR", ProtocolException.PROGRAM_LIMIT_EXCEEDED, "the " + what + " of " + header.bodyLength()
+            + " bytes is longer than the " + SqlClassifier.MAX_STATEMENT_BYTES + " bytes Gatehouse can check; it was not forwarded"));
+  }
+
+  /**
+   * A query or Parse message refused without being read as SQL: recorded as {@code text} (no
+   * statement of it), answered with {@code error} in the target's place (a Parse's stand-in makes the
+   * target skip to Sync, as after any error).
+   */
+  private void refuseUnread(boolean simple, String text, Decision.Deny refusal, ErrorResponse error) throws IOException {
+    s.checkpoint.refuse(s.session,
+        new Command("sql", text, Classification.unclassified(), simple ? SIMPLE : EXTENDED), refusal);
     if (simple) {
-      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), error), DENIED_QUERY);
+      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), Optional.of(error)), DENIED_QUERY);
     } else {
-      forward(new Expected.ExecuteDone(Optional.empty(), error), DENIED_EXECUTE);
+      forward(new Expected.ExecuteDone(Optional.empty(), Optional.of(error)), DENIED_EXECUTE);
     }
   }
 
@@ -411,16 +419,9 @@ final class FrontendRelay {
     boolean simple = frame.type() == Query.TYPE;
     String what = UNREADABLE_REFUSED.get(frame.type());
     String text = "<" + what + " of " + frame.body().length + " bytes that are not valid UTF-8; not forwarded, not recorded>";
-    Command command = new Command("sql", text, Classification.unclassified(),
-        Map.of("protocol", simple ? "simple" : "extended"));
-    s.checkpoint.refuse(s.session, command,
-        new Decision.Deny(Checkpoint.RULE_UNREADABLE, "the message is not valid UTF-8, the session's client encoding"));
-    Optional<ErrorResponse> error = Optional.of(Replies.invalidUtf8(what));
-    if (simple) {
-      forward(new Expected.QueryDone(s.state.nextSyncPoint(), List.of(), error), DENIED_QUERY);
-    } else {
-      forward(new Expected.ExecuteDone(Optional.empty(), error), DENIED_EXECUTE);
-    }
+    refuseUnread(simple, text,
+        new Decision.Deny(Checkpoint.RULE_UNREADABLE, "the message is not valid UTF-8, the session's client encoding"),
+        Replies.invalidUtf8(what));
   }
 
   private void query(Frame frame, Query q) throws IOException {
@@ -649,16 +650,9 @@ final class FrontendRelay {
   /** Decides one statement: adds its execution to {@code allowed}, or returns the client's error. */
   private Optional<ErrorResponse> decide(ClassifiedStatement classified, Map<String, String> details, List<Execution> allowed)
       throws IOException {
-    // lower(1) runs public.lower(integer) if someone made one: then the call is no built-in's.
-    Optional<String> hidden = s.masking.hiddenCode(classified);
-    ClassifiedStatement statement = hidden.isEmpty() ? classified : classified.opaque();
-    Map<String, String> recorded = details;
-    if (hidden.isPresent()) {
-      // Why an ordinary-looking statement counts as opaque code: on record for whoever reads the audit.
-      recorded = new java.util.TreeMap<>(details);
-      recorded.put("opaque_code", hidden.get());
-    }
-    Command command = new Command("sql", statement.redactedText(), statement.classification(), recorded);
+    Seen seen = seen(classified, details);
+    ClassifiedStatement statement = seen.statement();
+    Command command = seen.command();
     if (!statement.roles().isEmpty()) {
       Optional<String> own = gatewayRole(statement);
       if (own.isPresent()) {
@@ -726,11 +720,28 @@ final class FrontendRelay {
    */
   private void auditUnrun(List<ClassifiedStatement> statements, int from, Map<String, String> details) {
     for (int i = from; i < statements.size(); i++) {
-      ClassifiedStatement statement = statements.get(i);
-      Verdict verdict = s.checkpoint.decide(s.session,
-          new Command("sql", statement.redactedText(), statement.classification(), details));
+      Verdict verdict = s.checkpoint.decide(s.session, seen(statements.get(i), details).command());
       if (verdict.allowed()) new Execution(List.of(verdict)).completeRefused(s.checkpoint);
     }
+  }
+
+  /** A statement as policy and the audit see it, and the command that carries it. */
+  private record Seen(ClassifiedStatement statement, Command command) {}
+
+  /**
+   * The statement as policy must see it: opaque code when it may run code someone made on the
+   * resource without naming it ({@code lower(1)} runs {@code public.lower(integer)} if someone made
+   * one), with the reason in the command's details for whoever reads the audit.
+   */
+  private Seen seen(ClassifiedStatement classified, Map<String, String> details) {
+    Optional<String> hidden = s.masking.hiddenCode(classified);
+    if (hidden.isEmpty()) {
+      return new Seen(classified, new Command("sql", classified.redactedText(), classified.classification(), details));
+    }
+    ClassifiedStatement opaque = classified.opaque();
+    Map<String, String> recorded = new java.util.TreeMap<>(details);
+    recorded.put("opaque_code", hidden.get());
+    return new Seen(opaque, new Command("sql", opaque.redactedText(), opaque.classification(), recorded));
   }
 
   /**

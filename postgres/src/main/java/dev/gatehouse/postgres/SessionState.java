@@ -214,23 +214,14 @@ final class SessionState {
   void expect(Expected expected, Runnable beforeWait) {
     lock.lock();
     try {
-      boolean flushed = false;
-      while (pending.size() >= MAX_PENDING && !closed) {
-        if (skippingThrough()) {
-          // No answer will make room: the target answers nothing until a Sync that is behind this
-          // message, and queuing past the limit would let a client grow the queue without end.
-          throw new PostgresGatewayException("54000", "more than " + MAX_PENDING
-              + " messages wait for answers while the resource skips to a Sync after an error; the session was ended");
-        }
-        if (!flushed) {
-          flushed = true;
-          runUnlocked(beforeWait);
-          continue;
-        }
-        Blocking.aboutToBlock(); // an event-loop thread hands its loop on first
-        changed.awaitUninterruptibly();
-      }
+      awaitWhile(() -> pending.size() >= MAX_PENDING, beforeWait);
       if (closed) throw new Closed();
+      if (pending.size() >= MAX_PENDING) {
+        // Still full: the target skips to a Sync behind this message and answers nothing until
+        // then, and queuing past the limit would let a client grow the queue without end.
+        throw new PostgresGatewayException("54000", "more than " + MAX_PENDING
+            + " messages wait for answers while the resource skips to a Sync after an error; the session was ended");
+      }
       if (expected instanceof Expected.SyncPoint) syncPoints++;
       pending.addLast(expected);
     } finally {
