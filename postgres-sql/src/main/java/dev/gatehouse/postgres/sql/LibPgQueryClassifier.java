@@ -171,7 +171,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
       for (int b : facts.redactAt) {
         if (b >= 0 && b <= utf8.length) redactAt.add(offsets.charIndex(b) - start);
       }
-      String redacted = Redaction.redact(text, redactAt, facts.redactAllStrings);
+      String redacted = Redaction.redact(text, redactAt, facts.redactAllStrings, facts.redactCodeBodies);
       out.add(new ClassifiedStatement(text, redacted, facts.classification(), facts.changesParsing,
           java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt"))), facts.roles, facts.unqualifiedBuiltins));
       if (constants != null) {

@@ -1,6 +1,7 @@
 package dev.gatehouse.postgres.sql;
 
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -12,25 +13,37 @@ import java.util.Set;
 final class Redaction {
   static final String MASK = "'***'";
 
+  /**
+   * Words that make a code body's literals secret-bearing: the body may set a password, open a
+   * connection (whose string carries one) or pass a key to pgcrypto, in SQL it builds at run time
+   * where the parse tree cannot point at the literal.
+   */
+  private static final List<String> SECRET_HINTS =
+      List.of("password", "passwd", "secret", "token", "dblink", "crypt", "pgp_", "hmac", "connection");
+
   private Redaction() {}
 
   /** Every string and dollar-quoted literal replaced. */
   static String allStrings(String text) {
-    return redact(text, Set.of(), true);
+    return redact(text, Set.of(), true, false);
   }
 
   /**
    * Literals starting at the given char offsets (or every literal when {@code all}) replaced.
-   * Offsets that do not start a literal are ignored.
+   * Offsets that do not start a literal are ignored. With {@code codeBodies} (the text is a
+   * {@code DO} block or a function's definition), a literal that mentions a password, a connection,
+   * a key or a secret is code whose own literals may be secrets: a dollar-quoted body keeps its code
+   * with every literal inside replaced, any other such literal is replaced whole.
    */
-  static String redact(String text, Set<Integer> starts, boolean all) {
-    if (!all && starts.isEmpty()) return text;
+  static String redact(String text, Set<Integer> starts, boolean all, boolean codeBodies) {
+    if (!all && !codeBodies && starts.isEmpty()) return text;
     List<Lexer.Token> tokens = Lexer.tokens(text);
     StringBuilder out = new StringBuilder(text.length());
     for (Lexer.Token t : tokens) {
       switch (t.kind()) {
         case STRING, DOLLAR_STRING -> {
           if (all || starts.contains(t.start())) out.append(MASK);
+          else if (codeBodies && mentionsSecret(text, t)) body(text, t, out);
           else out.append(text, t.start(), t.end());
         }
         case ERROR -> {
@@ -41,5 +54,25 @@ final class Redaction {
       }
     }
     return out.toString();
+  }
+
+  private static boolean mentionsSecret(String text, Lexer.Token t) {
+    String literal = text.substring(t.start(), t.end()).toLowerCase(Locale.ROOT);
+    for (String hint : SECRET_HINTS) {
+      if (literal.contains(hint)) return true;
+    }
+    return false;
+  }
+
+  /** A code body with its own literals replaced (nested bodies whole), or the literal replaced whole. */
+  private static void body(String text, Lexer.Token t, StringBuilder out) {
+    if (t.kind() != Lexer.Kind.DOLLAR_STRING) {
+      out.append(MASK); // a quoted body's inner quotes are doubled: not worth reading, replaced whole
+      return;
+    }
+    int tagEnd = text.indexOf('$', t.start() + 1) + 1;
+    String tag = text.substring(t.start(), tagEnd);
+    String inner = text.substring(tagEnd, t.end() - tag.length());
+    out.append(tag).append(redact(inner, Set.of(), true, false)).append(tag);
   }
 }

@@ -46,6 +46,8 @@ final class TreeClassifier {
     boolean changesParsing;
     /** Redact every string literal of the statement (secret-bearing statement types). */
     boolean redactAllStrings;
+    /** A DO block or function definition: literals of its body that mention secrets redacted. */
+    boolean redactCodeBodies;
     /** Byte offsets (in the whole query text) of string constants to redact. */
     final Set<Integer> redactAt = new HashSet<>();
     /** The roles the statement alters, renames or drops ({@link ClassifiedStatement#roles}). */
@@ -458,13 +460,19 @@ final class TreeClassifier {
         for (JsonNode r : b.path("roles")) roleSpec(r);
         simple(b, ctes, d, "DROP OWNED", PRIVILEGE_CHANGE, DDL);
       }
-      case "DoStmt" -> simple(b, ctes, d, "DO", OPAQUE_CODE);
+      case "DoStmt" -> {
+        facts.redactCodeBodies = true;
+        simple(b, ctes, d, "DO", OPAQUE_CODE);
+      }
       case "CallStmt" -> {
         kind("CALL", OPAQUE_CODE);
         if (b.has("funccall")) funcCall(b.get("funccall"), ctes, d);
         fields(b, Set.of("funccall", "funcexpr"), ctes, d);
       }
-      case "CreateFunctionStmt" -> simple(b, ctes, d, b.path("is_procedure").asBoolean() ? "CREATE PROCEDURE" : "CREATE FUNCTION", DDL, OPAQUE_CODE);
+      case "CreateFunctionStmt" -> {
+        facts.redactCodeBodies = true;
+        simple(b, ctes, d, b.path("is_procedure").asBoolean() ? "CREATE PROCEDURE" : "CREATE FUNCTION", DDL, OPAQUE_CODE);
+      }
       case "AlterFunctionStmt" -> simple(b, ctes, d, "ALTER " + objectWords(b.path("objtype").asText("OBJECT_FUNCTION")), DDL);
       case "CreateTrigStmt" -> simple(b, ctes, d, "CREATE TRIGGER", DDL, OPAQUE_CODE);
       case "CreateEventTrigStmt" -> simple(b, ctes, d, "CREATE EVENT TRIGGER", DDL, OPAQUE_CODE);

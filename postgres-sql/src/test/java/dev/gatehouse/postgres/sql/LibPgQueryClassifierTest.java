@@ -215,6 +215,26 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void secretsInsideDoBlocksAndFunctionBodiesAreRedactedButTheCodeStays() {
+    ClassifiedStatement s = libpg.analyze(
+        "DO $$BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', 'app', 'pw15'); "
+            + "EXECUTE $x$CREATE USER MAPPING FOR bob SERVER s OPTIONS (password 'pw16')$x$; END$$")
+        .statements().get(0);
+    assertThat(s.redactedText())
+        .doesNotContain("pw15").doesNotContain("pw16")
+        .isEqualTo("DO $$BEGIN EXECUTE format('***', '***', '***'); EXECUTE '***'; END$$");
+    assertThat(libpg.analyze("DO LANGUAGE plpgsql 'BEGIN PERFORM dblink_connect(''host=h password=pw17''); END'")
+        .statements().get(0).redactedText()).doesNotContain("pw17");
+    ClassifiedStatement f = libpg.analyze(
+        "CREATE FUNCTION rotate() RETURNS void LANGUAGE plpgsql AS $f$BEGIN "
+            + "PERFORM pgp_sym_encrypt('x', 'key18'); END$f$").statements().get(0);
+    assertThat(f.redactedText()).doesNotContain("key18").contains("PERFORM pgp_sym_encrypt('***', '***')");
+    // A body that mentions no secret keeps its literals: they are the evidence of what it did.
+    String plain = "DO $$BEGIN DELETE FROM orders WHERE status = 'void'; END$$";
+    assertThat(libpg.analyze(plain).statements().get(0).redactedText()).isEqualTo(plain);
+  }
+
+  @Test
   void redactionKeepsOffsetsRightAfterNonAsciiText() {
     ClassifiedStatement s = libpg.analyze("SELECT 'ümlaut', dblink('password=pw12', 'q')").statements().get(0);
     assertThat(s.redactedText()).isEqualTo("SELECT 'ümlaut', dblink('***', 'q')");
