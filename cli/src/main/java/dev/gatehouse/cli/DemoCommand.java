@@ -213,30 +213,28 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   /**
-   * Who is masked: the reference policy's own rules stay as they are; these allow rules add masking
-   * obligations to what developers and analysts may already run (an allow only adds its masks to
-   * statements another rule allows too, so it widens nothing). dba is in neither: clear data.
+   * Who is masked: the reference policy's own rules stay as they are; these mask rules add masking
+   * obligations to what developers and analysts may already run, and allow nothing themselves (an
+   * allow rule carrying the masks would also be a grant, and widened the analysts' read-only rule).
+   * dba is in neither: clear data.
    */
   static final String MASKING_POLICY = """
       # Written by `gatehouse demo`: who sees customers' personal data masked (docs/policy.md, mask).
+      # A mask rule allows nothing: what each group may run is policy.yaml's business.
       version: 1
       rules:
         - name: developers-see-masked-personal-data
           description: Developers get e-mails, card numbers and phone numbers masked.
-          effect: allow
-          applies_to: [commands]
+          effect: mask
           subjects: {groups: [developers]}
           resources: {names: [pg-demo]}
           mask: [email, card_number, phone]
 
         - name: analysts-see-masked-personal-data
-          description: Analysts too, on the statements they may run.
-          effect: allow
+          description: Analysts too.
+          effect: mask
           subjects: {groups: [analysts]}
           resources: {names: [pg-demo]}
-          commands:
-            sql:
-              kinds: [SELECT, SHOW, BEGIN, START TRANSACTION, COMMIT, ROLLBACK]
           mask: [email, card_number, phone]
       """;
 

@@ -109,6 +109,9 @@ final class PolicyCommand {
         out.println("decision: " + r.effect().name().toLowerCase(Locale.ROOT) + " (rule " + r.decision().rule() + ")");
         if (r.decision() instanceof Decision.Deny d) out.println("reason:   " + d.reason());
         if (r.decision() instanceof Decision.RequireApproval a) out.println("reason:   " + a.reason() + "; reviewers " + a.reviewers());
+        if (r.decision() instanceof Decision.Allow a && !a.obligations().masks().isEmpty()) {
+          out.println("masks:    " + String.join(", ", a.obligations().masks()));
+        }
         for (Command cmd : r.commands()) {
           var cl = cmd.classification();
           out.println("statement: " + cmd.text());
@@ -126,6 +129,7 @@ final class PolicyCommand {
       m.put("decision", r.effect().name().toLowerCase(Locale.ROOT));
       m.put("rule", r.decision().rule());
       if (r.decision() instanceof Decision.Deny d) m.put("reason", d.reason());
+      if (r.decision() instanceof Decision.Allow a && !a.obligations().masks().isEmpty()) m.put("masks", a.obligations().masks());
       List<Map<String, Object>> statements = new ArrayList<>();
       for (Command cmd : r.commands()) {
         var cl = cmd.classification();

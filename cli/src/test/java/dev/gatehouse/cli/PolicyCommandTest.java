@@ -53,7 +53,7 @@ class PolicyCommandTest {
     CliRun run = CliRun.inProcess("policy", "check", file.toString());
 
     assertThat(run.outLines()).containsExactly(
-        file + ":4:13: rules[0].effect: unknown effect \"maybe\" (allow, deny or require_approval)",
+        file + ":4:13: rules[0].effect: unknown effect \"maybe\" (allow, deny, require_approval or mask)",
         file + ":8:30: rules[1].commands.sql.kinds[0]: unknown statement kind \"DRP\" (did you mean DROP?)",
         "2 error(s)");
     assertThat(run.exit()).isEqualTo(1);
@@ -120,6 +120,27 @@ class PolicyCommandTest {
         "  kinds [DELETE]  objects [orders]  functions []  flags [data_modifying, no_where]",
         "parser:   libpg_query");
     assertThat(run.exit()).isZero();
+  }
+
+  @Test
+  void theDemosMaskRulesMaskWhatTheReferencePolicyAllowsAndAllowNothingMore() throws IOException {
+    Path masking = dir.resolve("masking-policy.yaml");
+    Files.writeString(masking, DemoCommand.MASKING_POLICY);
+    java.util.function.Function<String, CliRun> asAnalyst = sql -> CliRun.inProcess("policy", "test",
+        "--policy", demoPolicy.toString(), "--policy", masking.toString(),
+        "--as", "ann", "--group", "analysts", "--resource", "pg-demo", "--sql", sql);
+
+    CliRun read = asAnalyst.apply("SELECT email FROM customers");
+    assertThat(read.outLines()).contains("decision: allow (rule analysts-read-only)", "masks:    email, card_number, phone");
+    // A mask rule grants nothing: the reads that write or lock stay refused (they were allowed
+    // while the demo's masks rode on an allow rule of their own).
+    for (String sql : List.of("SELECT setval('orders_id_seq', 1)", "SELECT nextval('orders_id_seq')",
+        "SELECT * FROM orders WHERE id = 1 FOR UPDATE")) {
+      assertThat(asAnalyst.apply(sql).outLines()).as(sql).contains("decision: deny (rule default-deny)");
+    }
+    CliRun dba = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--policy", masking.toString(),
+        "--as", "dave", "--group", "dba", "--resource", "pg-demo", "--sql", "SELECT email FROM customers");
+    assertThat(dba.outLines()).contains("decision: allow (rule developers-and-dbas-work)").noneMatch(l -> l.startsWith("masks:"));
   }
 
   @Test

@@ -28,6 +28,12 @@ public enum CommandFlag {
   PRIVILEGE_CHANGE,
   /** A transaction control statement (BEGIN/COMMIT/ROLLBACK/SAVEPOINT). */
   TRANSACTION_CONTROL,
+  /**
+   * The command locks rows or tables against other sessions' writes until its transaction ends
+   * (SELECT ... FOR UPDATE / NO KEY UPDATE / SHARE / KEY SHARE at any depth, LOCK TABLE): a read
+   * that can stall writers.
+   */
+  LOCKING,
   /** A protocol-level function call that carries no statement text (PostgreSQL FunctionCall). */
   FUNCTION_CALL
 }

@@ -20,7 +20,10 @@ record CompiledRule(
     Optional<Matcher> unless,
     String origin) {
 
-  /** A match on an allow rule lets something through, so it must cover the whole command. */
+  /**
+   * A match on an allow rule lets something through, so it must cover the whole command; deny,
+   * require_approval and mask rules guard, so they match whatever the command may touch.
+   */
   Polarity polarity() {
     return effect == Effect.ALLOW ? Polarity.PERMISSIVE : Polarity.RESTRICTIVE;
   }

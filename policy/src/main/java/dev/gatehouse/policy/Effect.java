@@ -6,9 +6,12 @@ import java.util.Optional;
 
 /**
  * A rule's effect, ordered by strictness: when several rules match, the strictest wins (deny over
- * require_approval over allow). Written in policy and test-case files in lower case.
+ * require_approval over allow). Written in policy and test-case files in lower case. {@link #MASK}
+ * decides nothing: it adds masking obligations to whatever the other rules allow.
  */
 public enum Effect {
+  /** Obligations only: a matching rule's masks apply to a command another rule allows. */
+  MASK(-1),
   ALLOW(0),
   REQUIRE_APPROVAL(1),
   DENY(2);
@@ -23,7 +26,7 @@ public enum Effect {
     return rank > other.rank;
   }
 
-  /** The name used in YAML: {@code allow}, {@code deny}, {@code require_approval}. */
+  /** The name used in YAML: {@code allow}, {@code deny}, {@code require_approval}, {@code mask}. */
   public String yamlName() {
     return name().toLowerCase(Locale.ROOT);
   }

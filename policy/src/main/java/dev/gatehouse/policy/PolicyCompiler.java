@@ -94,13 +94,15 @@ final class PolicyCompiler {
       seen.put(name, here.file() + ":" + here.line());
     }
     Effect effect = Effect.ALLOW;
-    if (r.effect() == null) error(path, "missing key \"effect\" (allow, deny or require_approval)");
+    if (r.effect() == null) error(path, "missing key \"effect\" (allow, deny, require_approval or mask)");
     else {
       Optional<Effect> e = Effect.parse(r.effect());
-      if (e.isEmpty()) error(path + ".effect", "unknown effect \"" + r.effect() + "\" (allow, deny or require_approval)");
+      if (e.isEmpty()) error(path + ".effect", "unknown effect \"" + r.effect() + "\" (allow, deny, require_approval or mask)");
       else effect = e.get();
     }
-    if (r.message() != null && effect == Effect.ALLOW) error(path + ".message", "message is shown only for deny and require_approval");
+    if (r.message() != null && (effect == Effect.ALLOW || effect == Effect.MASK)) {
+      error(path + ".message", "message is shown only for deny and require_approval");
+    }
     if (r.message() != null && r.message().isBlank()) error(path + ".message", "message is blank");
     List<String> reviewers = strings(path + ".reviewers", r.reviewers());
     if (effect == Effect.REQUIRE_APPROVAL && reviewers.isEmpty()) {
@@ -108,7 +110,12 @@ final class PolicyCompiler {
     }
     if (effect != Effect.REQUIRE_APPROVAL && r.reviewers() != null) error(path + ".reviewers", "reviewers apply only to require_approval");
     List<String> masks = strings(path + ".mask", r.mask());
-    if (effect != Effect.ALLOW && r.mask() != null) error(path + ".mask", "mask is an obligation of allow rules only");
+    if (effect != Effect.ALLOW && effect != Effect.MASK && r.mask() != null) {
+      error(path + ".mask", "mask is an obligation of allow and mask rules only");
+    }
+    if (effect == Effect.MASK && masks.isEmpty()) {
+      error(path + (r.mask() == null ? "" : ".mask"), "a mask rule needs \"mask\": the masking rules it applies");
+    }
 
     Matcher match = matcher(path, r.subjects(), r.resources(), r.commands(), r.when());
     Optional<Matcher> unless = Optional.empty();
@@ -120,7 +127,7 @@ final class PolicyCompiler {
         unless = Optional.of(matcher(path + ".unless", u.subjects(), u.resources(), u.commands(), u.when()));
       }
     }
-    boolean connect = !match.hasCommandMatcher();
+    boolean connect = effect != Effect.MASK && !match.hasCommandMatcher();
     boolean commands = true;
     if (r.appliesTo() != null) {
       Set<String> stages = new LinkedHashSet<>(strings(path + ".applies_to", r.appliesTo()));
@@ -133,6 +140,7 @@ final class PolicyCompiler {
       if (connect && match.hasCommandMatcher()) {
         error(path + ".applies_to", "a rule with a commands matcher cannot apply to connect (there is no command yet)");
       }
+      if (connect && effect == Effect.MASK) error(path + ".applies_to", "a mask rule applies to commands only (a connection has no results)");
     }
     if (errors.size() > before) return;
     PolicyError origin = at.error(path, "");
@@ -332,7 +340,7 @@ final class PolicyCompiler {
     String path = "builtins.named_object_ddl";
     String effectName = spec.effect() == null ? "require_approval" : spec.effect();
     if (effectName.equals("off")) return Optional.empty();
-    Optional<Effect> effect = Effect.parse(effectName).filter(e -> e != Effect.ALLOW);
+    Optional<Effect> effect = Effect.parse(effectName).filter(e -> e == Effect.DENY || e == Effect.REQUIRE_APPROVAL);
     if (effect.isEmpty()) {
       error(path + ".effect", "unknown effect \"" + effectName + "\" (require_approval, deny or off)");
       return Optional.empty();

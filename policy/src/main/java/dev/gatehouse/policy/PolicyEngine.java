@@ -143,16 +143,19 @@ public final class PolicyEngine implements Policy {
     CompiledRule best = null;
     Set<String> masks = null;
     for (CompiledRule r : candidates) {
-      if (best != null) {
-        // Only a stricter effect changes the outcome; another allow may still add masks.
+      boolean obligations = r.effect() == Effect.MASK || r.effect() == Effect.ALLOW;
+      if (best != null && !(obligations && best.effect() == Effect.ALLOW)) {
+        // Only a stricter effect changes the outcome; while an allow stands, allow and mask rules
+        // may still add masks (masks gathered before a stricter effect won are not used).
         if (best.effect().stricterThan(r.effect())) continue;
-        if (best.effect() == r.effect() && r.effect() != Effect.ALLOW) continue;
+        if (best.effect() == r.effect()) continue;
       }
       if (!r.matches(facts, grants, resourceChecked)) continue;
-      if (r.effect() == Effect.ALLOW && !r.masks().isEmpty()) {
+      if (obligations && !r.masks().isEmpty()) {
         if (masks == null) masks = new LinkedHashSet<>();
         masks.addAll(r.masks());
       }
+      if (r.effect() == Effect.MASK) continue; // decides nothing
       if (best == null || r.effect().stricterThan(best.effect())) best = r;
       if (best.effect() == Effect.DENY) break;
     }
@@ -163,6 +166,7 @@ public final class PolicyEngine implements Policy {
       case DENY -> new Decision.Deny(best.name(), best.message().orElse("blocked by policy rule " + best.name()));
       case REQUIRE_APPROVAL -> new Decision.RequireApproval(best.name(), best.reviewers(),
           best.message().orElse("policy rule " + best.name() + " requires approval"));
+      case MASK -> throw new IllegalStateException("a mask rule decided " + best.name()); // never: skipped above
     };
   }
 

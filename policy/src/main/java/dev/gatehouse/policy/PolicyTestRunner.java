@@ -170,8 +170,8 @@ public final class PolicyTestRunner {
     Optional<Effect> expect = Optional.empty();
     if (s.expect() == null) errors.add(at.error(path, "missing key \"expect\" (allow, deny or require_approval)"));
     else {
-      expect = Effect.parse(s.expect());
-      if (expect.isEmpty()) errors.add(at.error(path + ".expect", "unknown effect \"" + s.expect() + "\" (allow, deny or require_approval)"));
+      expect = Effect.parse(s.expect()).filter(e -> e != Effect.MASK);
+      if (expect.isEmpty()) errors.add(at.error(path + ".expect", "unknown decision \"" + s.expect() + "\" (allow, deny or require_approval)"));
     }
     PolicyTestCase.Input input = new PolicyTestCase.Input.Connect();
     if (s.sql() != null) input = new PolicyTestCase.Input.Sql(s.sql());

@@ -400,6 +400,40 @@ class PolicyEngineTest {
   }
 
   @Test
+  void aMaskRuleAddsItsMasksToWhatOtherRulesAllowButAllowsNothingItself() {
+    PolicyEngine p = policy("""
+        version: 1
+        rules:
+          - name: connect
+            effect: allow
+            applies_to: [connect]
+          - name: analysts-mask
+            effect: mask
+            subjects: {groups: [analysts]}
+            mask: [email]
+          - name: analysts-read
+            effect: allow
+            subjects: {groups: [analysts]}
+            commands: {sql: {kinds: [SELECT]}, flags: []}
+          - name: customers-cards
+            effect: mask
+            commands: {sql: {objects: [billing.customers]}}
+            mask: [card]
+        """);
+    var ann = session(user("ann", "analysts"), PG_DEMO);
+    Decision read = p.decide(ann, select("customers"));
+    assertThat(read.rule()).isEqualTo("analysts-read");
+    // The masks of every matching mask rule; an unqualified name may be billing's table, so its masks apply.
+    assertThat(((Decision.Allow) read).obligations().masks()).containsExactly("email", "card");
+    // A write no allow rule covers is refused: the mask rule that matches it grants nothing.
+    Decision write = p.decide(ann, kind("UPDATE", "t", CommandFlag.DATA_MODIFYING));
+    assertThat(write).isInstanceOf(Decision.Deny.class);
+    assertThat(write.rule()).isEqualTo(Decision.NO_MATCH);
+    // A mask rule never applies at connection time: it cannot admit anyone.
+    assertThat(p.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("connect");
+  }
+
+  @Test
   void grantRequiredAsksTheGrantLookupAndFailsClosedWhenItThrows() {
     String yaml = """
         version: 1

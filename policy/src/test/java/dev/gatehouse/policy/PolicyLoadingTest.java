@@ -224,10 +224,17 @@ class PolicyLoadingTest {
             effect: deny
             when:
               time: [{from: "09:00", to: "09:00", zone: UTC}]
+          - name: e
+            effect: mask
+            message: masked
+          - name: f
+            effect: mask
+            applies_to: [connect, commands]
+            mask: [ssn]
         """);
     assertThat(errors).extracting(PolicyError::path).containsExactly(
         "rules[0].message", "rules[0].reviewers", "rules[1].mask", "rules[1].unless", "rules[2].applies_to",
-        "rules[3].when.time[0].to");
+        "rules[3].when.time[0].to", "rules[4].message", "rules[4]", "rules[5].applies_to");
   }
 
   @Test

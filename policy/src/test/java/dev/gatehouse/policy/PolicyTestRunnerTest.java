@@ -168,7 +168,7 @@ class PolicyTestRunnerTest {
             expect: allow
         """)))
         .isInstanceOf(PolicyException.class)
-        .hasMessageContaining("c.yaml:7:13: cases[0].expect: unknown effect \"permit\"")
+        .hasMessageContaining("c.yaml:7:13: cases[0].expect: unknown decision \"permit\"")
         .hasMessageContaining("c.yaml:8:5: cases[1]: give exactly one of sql, command, or connect: true");
   }
 }

@@ -222,6 +222,11 @@ final class TreeClassifier {
         }
         fields(body, Set.of(), ctes, depth);
       }
+      case "LockingClause" -> {
+        // SELECT … FOR UPDATE/SHARE: row locks that stall writers until the transaction ends.
+        facts.flags.add(CommandFlag.LOCKING);
+        fields(body, Set.of(), ctes, depth);
+      }
       case "AlterTableCmd" -> {
         if (ROW_SECURITY_AND_OWNER.contains(body.path("subtype").asText())) facts.flags.add(PRIVILEGE_CHANGE);
         fields(body, Set.of(), ctes, depth);
@@ -587,7 +592,7 @@ final class TreeClassifier {
       case "VacuumStmt" -> simple(b, ctes, d, b.path("is_vacuumcmd").asBoolean() ? "VACUUM" : "ANALYZE");
       case "ClusterStmt" -> simple(b, ctes, d, "CLUSTER");
       case "ReindexStmt" -> simple(b, ctes, d, "REINDEX");
-      case "LockStmt" -> simple(b, ctes, d, "LOCK TABLE");
+      case "LockStmt" -> simple(b, ctes, d, "LOCK TABLE", CommandFlag.LOCKING);
       case "ListenStmt" -> simple(b, ctes, d, "LISTEN");
       case "UnlistenStmt" -> simple(b, ctes, d, "UNLISTEN");
       case "NotifyStmt" -> simple(b, ctes, d, "NOTIFY");
