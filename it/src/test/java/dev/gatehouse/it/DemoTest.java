@@ -13,6 +13,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -81,6 +82,16 @@ class DemoTest {
 
       Shell bob = shell(lines.get("bob").group(1), "UPDATE orders SET status = 'x' WHERE id = 1");
       assertThat(bob.err()).as(bob.toString()).contains("permission denied by Gatehouse policy");
+      // bob reads, masked; the reads that write or lock are not reads (the demo's masking rules
+      // once allowed them: they were allow rules of their own).
+      Shell bobReads = shell(lines.get("bob").group(1), "SELECT email FROM customers ORDER BY id LIMIT 1");
+      assertThat(bobReads.exit()).as(bobReads.toString()).isZero();
+      assertThat(bobReads.out().strip()).as(bobReads.toString()).startsWith("email:").doesNotContain("@");
+      for (String sql : List.of("SELECT setval('orders_id_seq', 1)", "SELECT id FROM orders WHERE id = 1 FOR UPDATE")) {
+        Shell refused = shell(lines.get("bob").group(1), sql);
+        assertThat(refused.exit()).as(refused.toString()).isNotZero();
+        assertThat(refused.err()).as(refused.toString()).contains("permission denied by Gatehouse policy").contains("rule default-deny");
+      }
 
       Shell eve = shell(lines.get("eve").group(1), "SELECT 1");
       assertThat(eve.exit()).isNotZero();
