@@ -193,7 +193,12 @@ final class ColumnCatalog implements AutoCloseable {
      * statement on it may be rewritten into any other (CREATE RULE … DO INSTEAD).
      */
     boolean rewritten() {
-      return rules && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) >= 0; // the system views' rules are the system's
+      return rules && !system(); // the system views' rules are the system's
+    }
+
+    /** One of the system's own relations (initdb made it: {@code pg_catalog}, {@code information_schema}). */
+    boolean system() {
+      return Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0;
     }
 
     ColumnOrigin.Column column(Attribute a) {
@@ -303,7 +308,8 @@ final class ColumnCatalog implements AutoCloseable {
     try {
       for (String relation : relations) {
         for (Relation r : relationsNamed(relation)) {
-          if (r.rewritten() || r.isView() && viewReads(r, 0).isEmpty()) return Optional.of(relation);
+          // The system's views run only the system's code (what they read is masking's business).
+          if (r.rewritten() || r.isView() && !r.system() && viewReads(r, 0).isEmpty()) return Optional.of(relation);
         }
       }
       return Optional.empty();
@@ -574,12 +580,15 @@ final class ColumnCatalog implements AutoCloseable {
    * Every base column a view reads, through views over views; empty when that cannot be known: the
    * view calls a function other than a harmless built-in, or a user-defined operator (either may
    * read any table), or reads a catalog relation that quotes other tables' values ({@link
-   * SessionMasking#QUOTING_RELATIONS}: pg_stats and the like).
+   * SessionMasking#QUOTING_RELATIONS}: pg_stats and the like). The system's own views
+   * ({@code pg_settings}, {@code information_schema.tables} …) call built-ins that read the catalogs
+   * and statistics: their functions count as harmless, and the ones that quote values are named in
+   * QUOTING_RELATIONS, which the statement's own relations are checked against too.
    */
   private Optional<Set<ColumnOrigin.Column>> viewReads(Relation view, int depth) {
     Optional<Set<ColumnOrigin.Column>> cached = viewReads.get(view.oid());
     if (cached != null) return cached;
-    Optional<Set<ColumnOrigin.Column>> result = depth < MAX_VIEW_DEPTH && !opaque.test(definition(view))
+    Optional<Set<ColumnOrigin.Column>> result = depth < MAX_VIEW_DEPTH && (view.system() || !opaque.test(definition(view)))
         ? dependencies(view, depth) : Optional.empty();
     viewReads.put(view.oid(), result);
     return result;
@@ -593,7 +602,7 @@ final class ColumnCatalog implements AutoCloseable {
       int sub = Integer.parseInt(row.get(1).orElse("0"));
       if (sub < 0) {
         boolean harmless = row.get(2).orElse("f").equals("t") && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0
-            && row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse(""));
+            && (view.system() || row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse("")));
         if (harmless) continue;
         return Optional.empty(); // a function or operator that may read anything
       }

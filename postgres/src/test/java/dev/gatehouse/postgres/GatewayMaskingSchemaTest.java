@@ -41,6 +41,7 @@ class GatewayMaskingSchemaTest {
         CREATE FUNCTION customer_email(o orders) RETURNS text LANGUAGE sql
           AS $$ SELECT email FROM customers WHERE id = o.customer_id $$;
         CREATE VIEW lock_view AS SELECT id, note FROM orders;
+        CREATE VIEW settings_view AS SELECT name, setting FROM pg_settings;
         CREATE TABLE lock_other (id int);
         CREATE TABLE notes (id int, body text);
         CREATE RULE notes_ins AS ON INSERT TO notes DO INSTEAD
@@ -130,6 +131,19 @@ class GatewayMaskingSchemaTest {
     // o.customer_email is customer_email(o): a function reading customers, not a column of orders.
     assertThat(aliceGetsNoValue("SELECT o.id, replace(o.customer_email, '@', ' at ') FROM orders o"))
         .doesNotContain(" at example.com");
+  }
+
+  @Test
+  void theSystemsOwnViewsAnswerTheyCallOnlyTheSystemsCode() {
+    // pg_settings calls pg_show_all_settings(), information_schema's views call its _pg_ helpers:
+    // neither is code someone made, nor a read of customers' values (round 9: both were refused).
+    assertThat(alice("SELECT setting FROM pg_settings WHERE name = 'max_index_keys'")).isEqualTo("32\n");
+    assertThat(alice("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'customers'"))
+        .isEqualTo("customers\n");
+    assertThat(alice("SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'customers' AND column_name = 'email'"))
+        .isEqualTo("text\n");
+    // A view someone made over a system view is traced through it like any other.
+    assertThat(alice("SELECT setting FROM settings_view WHERE name = 'max_index_keys'")).isEqualTo("32\n");
   }
 
   @Test
