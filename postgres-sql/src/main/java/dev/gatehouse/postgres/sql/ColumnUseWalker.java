@@ -100,6 +100,9 @@ final class ColumnUseWalker {
   /** Depth of select lists being walked. */
   private int selectLists;
 
+  /** Names referenced with a qualifier ({@code c.x}) or as a field ({@code (c).x}). */
+  private final Set<String> qualified = new LinkedHashSet<>();
+
   /**
    * A column reference: its last name, whether it has only that one, whether it is used outside the
    * projection, and whether it flows into what the statement writes (not in its own RETURNING).
@@ -113,7 +116,11 @@ final class ColumnUseWalker {
     if (stmt.isObject() && stmt.size() == 1) w.root = stmt.elements().next();
     w.node(stmt, false, 0);
     w.widen();
-    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, w.aliases.keySet());
+    // A qualified name (c.x, (c).x) never stands for an output name: when no table has it, it is
+    // a function called on the whole row (x(c)), whatever the select list calls its items.
+    Set<String> outputNames = new LinkedHashSet<>(w.aliases.keySet());
+    outputNames.removeAll(w.qualified);
+    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, outputNames);
   }
 
   /** Answers {@code *} where a name may stand for another column (see the class). */
@@ -196,12 +203,16 @@ final class ColumnUseWalker {
         }
         column(name, out);
         if (!name.equals("*")) refs.add(new Ref(name, fields.size() == 1, out, returning == 0));
+        if (fields.size() > 1) qualified.add(name);
       }
       case "A_Indirection" -> {
         // (x).f selects field f of a composite value, or calls f(x): a name read like a column's.
         for (JsonNode step : body.path("indirection")) {
           JsonNode f = step.path("String").path("sval");
-          if (f.isTextual()) column(f.asText(), out);
+          if (f.isTextual()) {
+            column(f.asText(), out);
+            qualified.add(f.asText());
+          }
         }
         fields(body, out, depth);
       }
