@@ -173,7 +173,7 @@ class GuardrailWireTest {
         c("SELECT lo_import('/etc/hostname')"),
         c("SELECT lo_from_bytea(0, 'smuggled')"),
         // 6. Session state that changes meaning
-        c("SELECT set_config('search_path', 'pg_temp, public', false)"),
+        c("SELECT set_config('search_path', 'public, pg_catalog', false)"),
         c("SELECT set_config('standard_conforming_strings', 'off', false)"),
         c("SELECT 1 WHERE set_config('role', current_user, true) IS NOT NULL"),
         c("SET ROLE %ROLE%"),

@@ -105,6 +105,15 @@ final class Functions {
       "has_function_privilege", "has_language_privilege", "has_parameter_privilege", "has_schema_privilege",
       "has_sequence_privilege", "has_server_privilege", "has_table_privilege", "has_tablespace_privilege",
       "has_type_privilege", "pg_has_role", "row_security_active", "currval", "lastval",
+      // ... and what pg_dump, psql's \dd \dO \dA* \dconfig and the system views call (round 9)
+      "acldefault", "aclexplode", "pg_options_to_table", "getdatabaseencoding", "pg_client_encoding",
+      "pg_opfamily_is_visible", "pg_describe_object", "pg_identify_object", "pg_identify_object_as_address",
+      "pg_get_object_address", "pg_my_temp_schema", "pg_is_other_temp_schema", "pg_relation_is_updatable",
+      "pg_column_is_updatable", "pg_show_all_settings", "pg_settings_get_flags", "pg_timezone_names",
+      "pg_timezone_abbrevs", "pg_sequence_last_value", "pg_sequence_parameters", "pg_get_statisticsobjdef",
+      "pg_get_statisticsobjdef_expressions", "pg_get_replica_identity_index", "pg_lock_status",
+      "pg_blocking_pids", "pg_safe_snapshot_blocking_pids", "pg_available_extensions",
+      "pg_available_extension_versions", "pg_jit_available",
       // partitions and publications, as psql's \d asks for them (catalog reads)
       "pg_partition_ancestors", "pg_partition_root", "pg_partition_tree", "pg_relation_is_publishable",
       // transaction ids and snapshots (read-only, even when they assign an id)
@@ -129,7 +138,9 @@ final class Functions {
   static final Set<String> SEQUENCE_WRITES = Set.of("nextval", "setval");
 
   /** {@code information_schema}'s own helpers that drivers call (pgjdbc's primary keys): SQL over the catalog. */
-  static final Set<String> HARMLESS_INFORMATION_SCHEMA = Set.of("_pg_expandarray");
+  static final Set<String> HARMLESS_INFORMATION_SCHEMA = Set.of("_pg_expandarray", "_pg_index_position",
+      "_pg_truetypid", "_pg_truetypmod", "_pg_char_max_length", "_pg_char_octet_length", "_pg_numeric_precision",
+      "_pg_numeric_precision_radix", "_pg_numeric_scale", "_pg_datetime_precision", "_pg_interval_type");
 
   /** Functions that write data: {@code DATA_MODIFYING}. */
   static final Set<String> WRITES = Set.of(

@@ -110,6 +110,9 @@ final class TreeClassifier {
 
   private final Facts facts = new Facts();
 
+  /** Inside the select list of {@code SELECT … FROM pg_settings WHERE name = 'x'}: x (see settingRowOf). */
+  private String settingRow;
+
   private TreeClassifier() {}
 
   /** Classifies the statement node {@code {"SelectStmt": {...}}} of one RawStmt. */
@@ -282,7 +285,10 @@ final class TreeClassifier {
     // EXTRACT(...), SUBSTRING(... FROM ...), x AT TIME ZONE y: the grammar writes pg_catalog.* itself.
     boolean sqlSyntax = body.path("funcformat").asText().equals("COERCE_SQL_SYNTAX") && builtinSchema;
     facts.functions.add(sqlSyntax ? last : String.join(".", names));
-    boolean known = builtinSchema && (Functions.HARMLESS.contains(last) || Functions.SEQUENCE_WRITES.contains(last))
+    JsonNode args = body.path("args");
+    // set_config of a setting named by a constant is a SET: flagged as one (setConfig), no more opaque.
+    boolean setting = Functions.SETTINGS.contains(lower) && setConfig(args);
+    boolean known = builtinSchema && (Functions.HARMLESS.contains(last) || Functions.SEQUENCE_WRITES.contains(last) || setting)
         || names.size() == 2 && names.get(0).equals("information_schema")
             && Functions.HARMLESS_INFORMATION_SCHEMA.contains(last);
     if (!known) facts.flags.add(OPAQUE_CODE);
@@ -291,8 +297,6 @@ final class TreeClassifier {
     // pgcrypto live in ordinary schemas, and flagging a look-alike user function costs nothing.
     if (Functions.FILE_ACCESS.contains(lower)) facts.flags.add(FILE_ACCESS);
     if (Functions.WRITES.contains(lower)) facts.flags.add(DATA_MODIFYING);
-    JsonNode args = body.path("args");
-    if (Functions.SETTINGS.contains(lower)) setConfig(args);
     int[] secret = Functions.SECRET_ARGUMENTS.get(lower);
     if (secret != null) {
       boolean named = false;
@@ -304,20 +308,55 @@ final class TreeClassifier {
     fields(body, Set.of("funcname"), ctes, depth);
   }
 
-  private void setConfig(JsonNode args) {
+  /**
+   * The setting's name when {@code b} is {@code … FROM pg_settings WHERE name = 'x'} and nothing
+   * else: pg_dump sets {@code restrict_nonsystem_relation_kind} with {@code set_config(name, …)}
+   * over that row, so that older servers, which lack the setting, set nothing. Whatever table the
+   * name finds, its rows' {@code name} equals the constant (a made {@code =} is hidden code, checked
+   * against the catalog like any bare operator); null otherwise.
+   */
+  private static String settingRowOf(JsonNode b) {
+    JsonNode from = b.path("fromClause");
+    if (from.size() != 1 || b.has("groupClause") || b.has("havingClause")) return null;
+    JsonNode rel = from.get(0).path("RangeVar");
+    if (!rel.path("relname").asText("").equals("pg_settings")) return null;
+    if (rel.has("schemaname") && !rel.path("schemaname").asText().equals("pg_catalog")) return null;
+    JsonNode where = b.path("whereClause").path("A_Expr");
+    if (!where.path("kind").asText().equals("AEXPR_OP") || !strings(where.path("name")).equals(List.of("="))) return null;
+    JsonNode column = where.path("lexpr").path("ColumnRef").path("fields");
+    if (column.size() != 1 || !column.get(0).path("String").path("sval").asText("").equals("name")) return null;
+    return constantString(where.path("rexpr"));
+  }
+
+  /**
+   * Flags a {@code set_config(name, value, local)} call as the SET it is. True when it is no more
+   * than that SET: the name is known, and a search_path is a constant that does not put another
+   * schema before pg_catalog.
+   */
+  private boolean setConfig(JsonNode args) {
     facts.flags.add(SETTING_CHANGE);
     String name = constantString(args.path(0));
+    JsonNode column = args.path(0).path("ColumnRef").path("fields");
+    if (name == null && settingRow != null && column.size() == 1
+        && column.get(0).path("String").path("sval").asText("").equals("name")) {
+      name = settingRow; // set_config(name, …) FROM pg_settings WHERE name = 'x' (pg_dump)
+    }
     if (name == null) {
       // The setting is computed at run time: it could be any of them.
       facts.flags.add(ROLE_CHANGE);
       facts.changesParsing = true;
       collectStrings(args.path(1), facts.redactAt, 0);
-      return;
+      return false;
     }
     String n = name.toLowerCase(Locale.ROOT);
     if (Functions.ROLE_SETTINGS.contains(n)) facts.flags.add(ROLE_CHANGE);
     if (Functions.PARSING_SETTINGS.contains(n)) facts.changesParsing = true;
     if (Functions.secretSetting(n)) collectStrings(args.path(1), facts.redactAt, 0);
+    if (n.equals("search_path")) {
+      // Computed, it could name any schema before pg_catalog; a constant is read like SET's.
+      if (constantString(args.path(1)) == null || shadowsCatalog(args.path(1))) return false;
+    }
+    return true;
   }
 
   private static String constantString(JsonNode n) {
@@ -366,7 +405,13 @@ final class TreeClassifier {
         Set<String> scope = withClause(b, ctes, d);
         if (b.has("larg")) statement("SelectStmt", b.get("larg"), scope, false, d);
         if (b.has("rarg")) statement("SelectStmt", b.get("rarg"), scope, false, d);
-        fields(b, Set.of("withClause", "intoClause", "larg", "rarg"), scope, d);
+        String outer = settingRow;
+        settingRow = settingRowOf(b);
+        try {
+          fields(b, Set.of("withClause", "intoClause", "larg", "rarg"), scope, d);
+        } finally {
+          settingRow = outer;
+        }
       }
       case "InsertStmt" -> {
         dml(b, ctes, d, "INSERT");
