@@ -113,11 +113,27 @@ public final class PolicyEngine implements Policy {
       // The refusal's text is made only when no rule matches: not for every allowed statement.
       return evaluate(facts, candidates(session.resource()), true, () -> command.classification().has(CommandFlag.UNCLASSIFIED)
           ? "Gatehouse could not classify this command with certainty, and no policy rule allows unclassified commands"
-          : "no policy rule allows this command on \"" + session.resource().name() + "\"");
+          : "no policy rule allows this command on \"" + session.resource().name() + "\"" + described(command));
     } catch (RuntimeException e) {
       LOG.error("policy evaluation failed for a command in session {}; refusing", session.id(), e);
       return new Decision.Deny(RULE_ERROR, "the policy could not be evaluated, so the command is refused");
     }
+  }
+
+  /**
+   * What the rules were matched against, for the refusal: the statement kinds and flags, so a user
+   * told nothing allows their command learns which part of it (a SAVEPOINT, FOR UPDATE's locking).
+   */
+  private static String described(Command command) {
+    var c = command.classification();
+    if (c.kinds().isEmpty() && c.flags().isEmpty()) return "";
+    StringBuilder b = new StringBuilder(" (");
+    b.append(c.kinds().isEmpty() ? "no statement kind" : String.join(", ", new java.util.LinkedHashSet<>(c.kinds())));
+    if (!c.flags().isEmpty()) {
+      b.append("; flags ").append(String.join(", ", c.flags().stream()
+          .map(f -> f.name().toLowerCase(java.util.Locale.ROOT)).sorted().toList()));
+    }
+    return b.append(')').toString();
   }
 
   /** Rules that apply to commands and whose resource matcher can match this resource. */

@@ -429,6 +429,9 @@ class PolicyEngineTest {
     Decision write = p.decide(ann, kind("UPDATE", "t", CommandFlag.DATA_MODIFYING));
     assertThat(write).isInstanceOf(Decision.Deny.class);
     assertThat(write.rule()).isEqualTo(Decision.NO_MATCH);
+    // The refusal says what was matched: the kinds and flags no rule allows.
+    assertThat(((Decision.Deny) write).reason())
+        .isEqualTo("no policy rule allows this command on \"pg-demo\" (UPDATE; flags data_modifying)");
     // A mask rule never applies at connection time: it cannot admit anyone.
     assertThat(p.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("connect");
   }
