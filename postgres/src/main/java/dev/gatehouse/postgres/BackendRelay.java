@@ -95,7 +95,9 @@ final class BackendRelay {
     try {
       start();
       drain();
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | VirtualMachineError e) {
+      // VirtualMachineError: one session running the heap or stack out must end that session (its
+      // memory goes with it), not leave it open with its thread gone.
       stopped(e);
     } finally {
       tellClientAndClose();
@@ -139,7 +141,9 @@ final class BackendRelay {
       }
       beforeRead();
       return true;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | VirtualMachineError e) {
+      // VirtualMachineError: one session running the heap or stack out must end that session (its
+      // memory goes with it), not leave it open with its thread gone.
       stopped(e);
       tellClientAndClose();
       return false;
@@ -160,7 +164,7 @@ final class BackendRelay {
   }
 
   /** Ends the session for the failure that stopped this direction. */
-  private void stopped(Exception failure) {
+  private void stopped(Throwable failure) {
     switch (failure) {
       case ProtocolException e -> s.end("protocol violation by the resource: " + e.getMessage(),
           Optional.of(Replies.protocolViolation(

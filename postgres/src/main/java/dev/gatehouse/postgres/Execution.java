@@ -54,6 +54,13 @@ final class Execution {
     this.schemaChange = schemaChange;
   }
 
+  /** The chars of statement text its verdicts hold. */
+  long chars() {
+    long n = 0;
+    for (Verdict v : verdicts) n += v.command().text().length();
+    return n;
+  }
+
   Optional<StatementMasking> masking() {
     return masking;
   }

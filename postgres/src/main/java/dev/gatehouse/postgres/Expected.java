@@ -80,12 +80,21 @@ sealed interface Expected {
     private final long number;
     private final List<Execution> executions;
     private final Optional<ErrorResponse> denial;
+    private final long chars;
     private int next;
 
     QueryDone(long number, List<Execution> executions, Optional<ErrorResponse> denial) {
       this.number = number;
       this.executions = List.copyOf(executions);
       this.denial = denial;
+      long n = 0;
+      for (Execution e : this.executions) n += e.chars();
+      this.chars = n;
+    }
+
+    /** The chars of statement text its executions hold (SessionState's budget). */
+    long chars() {
+      return chars;
     }
 
     @Override

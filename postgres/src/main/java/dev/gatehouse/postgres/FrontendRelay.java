@@ -117,7 +117,9 @@ final class FrontendRelay {
       while (step()) {
         // next message
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | VirtualMachineError e) {
+      // VirtualMachineError: one session running the heap or stack out must end that session (its
+      // memory goes with it), not leave it open with its thread gone.
       stopped(e);
     }
   }
@@ -142,7 +144,9 @@ final class FrontendRelay {
       }
       target.flush();
       return true;
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException | VirtualMachineError e) {
+      // VirtualMachineError: one session running the heap or stack out must end that session (its
+      // memory goes with it), not leave it open with its thread gone.
       stopped(e);
       return false;
     }
@@ -202,7 +206,7 @@ final class FrontendRelay {
   }
 
   /** Ends the session for the failure that stopped this direction. */
-  private void stopped(Exception failure) {
+  private void stopped(Throwable failure) {
     switch (failure) {
       case ProtocolException e -> s.end("protocol violation by the client: " + e.getMessage(),
           Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));

@@ -43,6 +43,12 @@ final class SessionState {
   static final int MAX_NAMES = 10_000;
   /** Answers that may be outstanding before the client→backend thread waits (bounded memory). */
   static final int MAX_PENDING = 100_000;
+  /**
+   * SQL text, in chars (the text and its redacted copy), that one session's statements may hold,
+   * and, apart, that its queries awaiting answers may: counts alone let a client hold 10,000 names
+   * or 100,000 queued queries of 2 MiB each (red-team round 9: one analyst ran the heap out).
+   */
+  static final long MAX_HELD_CHARS = 16L << 20;
 
   /** One Parse (or, as a tombstone, one Close) of a statement name. Guarded by the state's lock. */
   static final class Statement {
@@ -58,12 +64,26 @@ final class SessionState {
     /** The result shape a Describe of this statement returned (formats unknown until a Bind); null until then. */
     Shape shape;
 
+    /** The SQL text it holds, in chars ({@link #chars(Analysis)}). */
+    final long chars;
+
     private Statement(String name, Optional<Analysis> analysis, boolean tombstone, long syncPoint) {
       this.name = name;
       this.analysis = analysis;
       this.tombstone = tombstone;
       this.syncPoint = syncPoint;
+      this.chars = analysis.map(SessionState::chars).orElse(0L);
     }
+  }
+
+  /** The chars of SQL text an analysis holds: each statement's text, and its redacted copy if it differs. */
+  static long chars(Analysis analysis) {
+    long n = 0;
+    for (var st : analysis.statements()) {
+      n += st.text().length();
+      if (st.redactedText() != st.text()) n += st.redactedText().length();
+    }
+    return n;
   }
 
   /** One bound portal. */
@@ -120,6 +140,10 @@ final class SessionState {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final ArrayDeque<Expected> pending = new ArrayDeque<>();
+  /** {@link Statement#chars} of every entry in {@link #statements}, shadowed ones included. */
+  private long namedChars;
+  /** {@link Expected.QueryDone#chars} of the queries in {@link #pending}. */
+  private long queuedChars;
   private final Map<String, Statement> statements = new HashMap<>();
   private final Map<String, Portal> portals = new HashMap<>();
   /** Completes an execution decided at a Bind whose portal ended without being executed. */
@@ -212,17 +236,22 @@ final class SessionState {
    *     or the answers waited for might never be asked for
    */
   void expect(Expected expected, Runnable beforeWait) {
+    long chars = expected instanceof Expected.QueryDone q ? q.chars() : 0;
     lock.lock();
     try {
-      awaitWhile(() -> pending.size() >= MAX_PENDING, beforeWait);
+      BooleanSupplier full = () -> pending.size() >= MAX_PENDING
+          || chars > 0 && queuedChars > 0 && queuedChars + chars > MAX_HELD_CHARS;
+      awaitWhile(full, beforeWait);
       if (closed) throw new Closed();
-      if (pending.size() >= MAX_PENDING) {
+      if (full.getAsBoolean()) {
         // Still full: the target skips to a Sync behind this message and answers nothing until
         // then, and queuing past the limit would let a client grow the queue without end.
-        throw new PostgresGatewayException("54000", "more than " + MAX_PENDING
-            + " messages wait for answers while the resource skips to a Sync after an error; the session was ended");
+        throw new PostgresGatewayException("54000", "more than " + (pending.size() >= MAX_PENDING
+            ? MAX_PENDING + " messages" : (MAX_HELD_CHARS >> 20) + " Mi characters of queries")
+            + " wait for answers while the resource skips to a Sync after an error; the session was ended");
       }
       if (expected instanceof Expected.SyncPoint) syncPoints++;
+      queuedChars += chars;
       pending.addLast(expected);
     } finally {
       lock.unlock();
@@ -246,6 +275,11 @@ final class SessionState {
     try {
       checkRoom(statements, name);
       Statement entry = new Statement(name, Optional.of(analysis), false, syncPoints);
+      if (namedChars + entry.chars > MAX_HELD_CHARS) {
+        throw new PostgresGatewayException("54000", "the session's prepared statements would hold more than "
+            + (MAX_HELD_CHARS >> 20) + " Mi characters of SQL text; the session was ended");
+      }
+      namedChars += entry.chars;
       entry.previous = statements.put(name, entry);
       return entry;
     } finally {
@@ -614,6 +648,7 @@ final class SessionState {
     lock.lock();
     try {
       entry.status = Statement.Status.CONFIRMED;
+      for (Statement shadowed = entry.previous; shadowed != null; shadowed = shadowed.previous) namedChars -= shadowed.chars;
       entry.previous = null;
       if (entry.tombstone && statements.get(entry.name) == entry) statements.remove(entry.name);
       changed.signalAll();
@@ -627,6 +662,7 @@ final class SessionState {
     lock.lock();
     try {
       entry.status = Statement.Status.FAILED;
+      namedChars -= entry.chars;
       Statement head = statements.get(entry.name);
       if (head == entry) {
         if (entry.previous == null) statements.remove(entry.name);
@@ -677,6 +713,7 @@ final class SessionState {
 
   /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
   private void popped(Expected e) {
+    if (e instanceof Expected.QueryDone q) queuedChars -= q.chars();
     if (copies.isEmpty() || copies.peekFirst() != e) return;
     copies.pollFirst();
     if (e == copyStatement) noCopy();

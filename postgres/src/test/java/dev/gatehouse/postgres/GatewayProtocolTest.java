@@ -439,6 +439,33 @@ class GatewayProtocolTest {
                 .contains("INSERT INTO t VALUES (20, '***')"));
   }
 
+  @Test
+  void aSessionHoldingMoreStatementTextThanItsBudgetIsEndedAndOthersGoOn() throws Exception {
+    // After an error the target skips to a Sync and answers nothing: without a budget in bytes,
+    // every Parse sent meanwhile stayed in memory (red-team round 9: one analyst ran the heap out).
+    String text = "x".repeat(100_000);
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELEC bad"));
+      List<BackendMessage> answer = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < 400; i++) c.send(parse("", "SELECT " + i + ", '" + text + "'"));
+      } catch (java.io.IOException closedMeanwhile) {
+        // the gateway ended the session while the rest was still being sent
+      }
+      answer.addAll(c.untilClosed());
+      assertThat(answer).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class, e -> {
+        assertThat(e.sqlstate()).isEqualTo("54000");
+        assertThat(e.message()).contains("Mi characters of SQL text");
+      }));
+    }
+    try (RawClient other = new RawClient(h.gateway.port())) {
+      other.login(GatewayHarness.TOKEN);
+      other.send(new Query("SELECT 1"));
+      assertThat(other.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+    }
+  }
+
   /** Signs in and opens a transaction block that has inserted a row. */
   private static void loginInTransaction(RawClient c) throws Exception {
     c.login(GatewayHarness.TOKEN);
