@@ -51,6 +51,8 @@ final class ProxySession {
   final SqlClassifier classifier;
   final PostgresListenerConfig config;
   final Socket clientSocket;
+  /** The TCP connection under {@link #clientSocket} (the same socket when the client is not on TLS). */
+  private final Socket clientTransport;
   // Replaced by streams over the channels when the event loop relays the session (before it starts).
   FrameReader clientReader;
   WatchedStreams.ClientInput clientInput;
@@ -81,6 +83,7 @@ final class ProxySession {
       SqlClassifier classifier,
       PostgresListenerConfig config,
       Socket clientSocket,
+      Socket clientTransport,
       FrameReader clientReader,
       WatchedStreams.ClientInput clientInput,
       MessageWriter clientWriter,
@@ -97,6 +100,7 @@ final class ProxySession {
     this.classifier = classifier;
     this.config = config;
     this.clientSocket = clientSocket;
+    this.clientTransport = clientTransport;
     this.clientReader = clientReader;
     this.clientInput = clientInput;
     this.clientWriter = clientWriter;
@@ -268,6 +272,18 @@ final class ProxySession {
   }
 
   void closeClient() {
+    // TLS: SSLSocket.close() sends close_notify under the socket's write lock, which a thread
+    // blocked writing to a client that stopped reading holds for as long as it stays blocked
+    // (red-team round 9: sessions outlived their tokens). Closing the TCP connection first fails
+    // that write and frees the lock.
+    if (clientTransport != clientSocket) {
+      try {
+        clientTransport.setSoLinger(true, 0);
+        clientTransport.close();
+      } catch (IOException e) {
+        // closing is all we wanted
+      }
+    }
     try {
       clientSocket.close();
     } catch (IOException e) {

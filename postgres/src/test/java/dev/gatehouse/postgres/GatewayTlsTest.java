@@ -157,6 +157,23 @@ class GatewayTlsTest {
   }
 
   @Test
+  void aSessionEndedWhileItsClientStopsReadingClosesOverTlsToo() throws Exception {
+    // The relay blocks writing a result the client does not read; ending the session (here: a
+    // protocol violation) must still close it within the close grace. Over TLS, closing waited
+    // for the blocked writer's lock (red-team round 9: sessions outlived their tokens).
+    try (RawClient c = RawClient.tls(h.gateway.port(), client)) {
+      c.login(GatewayHarness.TOKEN);
+      assertThat(h.gateway.sessionCount()).isEqualTo(1);
+      c.send(new dev.gatehouse.postgres.wire.Query("SELECT g, repeat('z', 500) FROM generate_series(1, 2000000) g"));
+      Thread.sleep(2_000); // the result fills the buffers; the relay's write blocks
+      c.sendBytes(new byte[] {'Q', 0, 0, 0, 0}); // a length below 4: the session ends
+      long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (h.gateway.sessionCount() > 0 && System.nanoTime() < until) Thread.sleep(100);
+      assertThat(h.gateway.sessionCount()).as("sessions left open").isZero();
+    }
+  }
+
+  @Test
   void directTlsWithAlpnPostgresqlIsAccepted() throws Exception {
     try (Socket plain = new Socket("127.0.0.1", h.gateway.port());
         SSLSocket tls = (SSLSocket) client.getSocketFactory().createSocket(plain, "localhost", plain.getPort(), true)) {

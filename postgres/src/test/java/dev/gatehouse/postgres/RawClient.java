@@ -45,6 +45,28 @@ final class RawClient implements AutoCloseable {
     writer = new MessageWriter(out);
   }
 
+  private RawClient(Socket socket) throws IOException {
+    this.socket = socket;
+    socket.setSoTimeout(30_000);
+    out = socket.getOutputStream();
+    in = socket.getInputStream();
+    reader = new FrameReader(in);
+    writer = new MessageWriter(out);
+  }
+
+  /** Over TLS: an SSLRequest, then the handshake with {@code context} (which must trust the gateway). */
+  static RawClient tls(int port, javax.net.ssl.SSLContext context) throws IOException {
+    Socket plain = new Socket("127.0.0.1", port);
+    plain.setSoTimeout(30_000);
+    plain.getOutputStream().write(new byte[] {0, 0, 0, 8, 4, (byte) 0xd2, 0x16, 0x2f});
+    plain.getOutputStream().flush();
+    int answer = plain.getInputStream().read();
+    if (answer != 'S') throw new IllegalStateException("SSLRequest answered " + answer);
+    javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket(plain, "localhost", port, true);
+    tls.startHandshake();
+    return new RawClient(tls);
+  }
+
   RawClient send(FrontendMessage... messages) throws IOException {
     for (FrontendMessage m : messages) writer.write(m);
     writer.flush();
