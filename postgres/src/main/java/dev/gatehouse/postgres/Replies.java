@@ -72,7 +72,8 @@ final class Replies {
    */
   static String withheldText(String sqlstate) {
     return "the server's message for this statement (SQLSTATE " + sqlstate + ") is withheld by Gatehouse:"
-        + " the statement reads masked columns, and the message could quote a value";
+        + " the statement touches a table with masked columns (or its reads cannot be traced), and the message"
+        + " could quote one of their values";
   }
 
   static ErrorResponse admissionRefused(Admission.Refused refused) {
