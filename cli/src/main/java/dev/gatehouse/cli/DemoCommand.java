@@ -195,11 +195,13 @@ final class DemoCommand implements Callable<Integer> {
     out.println("    as dana: SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- clear: the dba group is not masked");
     out.println("    DELETE FROM orders;                                             -- refused: no WHERE (42501)");
     out.println("    DROP TABLE orders;                                              -- refused: DROP is for dba");
-    out.println("    SELECT 1; DROP /* hidden */ TABLE orders;                       -- refused: each statement is parsed");
+    out.println("    SELECT 1; DROP /* hidden */ TABLE orders;                       -- the DROP refused: each statement is parsed");
+    out.println("      (psql sends that line's statements one by one; with psql -c '...' the message is refused whole)");
     out.println("    SELECT pg_read_file('/etc/passwd');                             -- refused: server files");
     out.println("    DO $$ BEGIN PERFORM 1; END $$;                                   -- refused: opaque code");
     out.println("    ALTER TABLE customers ADD COLUMN note text;                      -- needs approval (refused until approvals land)");
     out.println("    as bob:  UPDATE orders SET status = 'x' WHERE id = 1;            -- refused: analysts read only");
+    out.println("    as bob:  SELECT * FROM orders WHERE id = 1 FOR UPDATE;          -- refused: a row lock is no read");
     out.println("    as eve:  any connection                                          -- refused at connection (28000)");
     out.println();
     out.println(t.bold("Then look at the evidence:"));
