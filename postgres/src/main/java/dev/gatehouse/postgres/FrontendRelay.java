@@ -677,6 +677,9 @@ final class FrontendRelay {
     }
     boolean ddl = statement.classification().has(CommandFlag.DDL);
     if (ddl) s.masking.schemaChanged();
+    // DO, CALL and EXECUTE run code that may change the schema (CREATE OR REPLACE VIEW in a DO
+    // block): the catalog is read again once they complete (round 9), as after DDL.
+    boolean mayChangeSchema = ddl || runsCode(statement.classification().kinds());
     Optional<StatementMasking> masking;
     try {
       masking = s.masking.statement(verdict.decision(), statement);
@@ -692,8 +695,15 @@ final class FrontendRelay {
       return Optional.of(Replies.maskingRefused(refusal.get()));
     }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
-    allowed.add(new Execution(List.of(verdict), masking, ddl));
+    allowed.add(new Execution(List.of(verdict), masking, mayChangeSchema));
     return Optional.empty();
+  }
+
+  private static boolean runsCode(List<String> kinds) {
+    for (String k : kinds) {
+      if (k.equals("DO") || k.equals("CALL") || k.equals("EXECUTE")) return true;
+    }
+    return false;
   }
 
   /**
