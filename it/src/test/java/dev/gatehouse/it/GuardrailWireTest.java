@@ -97,6 +97,16 @@ class GuardrailWireTest {
         "CREATE TABLE public.moods (m public.mood)",
         "INSERT INTO public.moods VALUES ('ok')",
         "CREATE FUNCTION public.initcap(public.mood) RETURNS text LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 'x' $$",
+        // Round 9: an operator bound to a built-in that is no harmless one; a cast from an enum
+        // through a function, which a built-in taking text applies implicitly; a domain whose CHECK
+        // writes, reached through a column definition list and through a row being filled in.
+        "CREATE OPERATOR public.& (leftarg = text, rightarg = text, function = pg_catalog.pg_notify)",
+        "CREATE TYPE public.order_state AS ENUM ('paid', 'shipped')",
+        "CREATE FUNCTION public.order_state_label(public.order_state) RETURNS text LANGUAGE sql AS $$ DELETE FROM public.orders; SELECT 'x' $$",
+        "CREATE CAST (public.order_state AS text) WITH FUNCTION public.order_state_label(public.order_state) AS IMPLICIT",
+        "CREATE TABLE public.shipments (id int, state public.order_state)",
+        "INSERT INTO public.shipments VALUES (1, 'paid')",
+        "CREATE TABLE public.signups (id int, address public.checked)",
         // Controls: a domain whose CHECK calls only built-ins, a view over a table.
         "CREATE DOMAIN public.plain_email AS text CHECK (VALUE ~ '@')",
         "CREATE VIEW public.order_ids AS SELECT id FROM public.orders",
@@ -164,6 +174,11 @@ class GuardrailWireTest {
         c("INSERT INTO outbox VALUES (1)"),
         c("SELECT * FROM wipe_view"),
         c("SELECT initcap(m) FROM moods"),
+        c("SELECT 'chan' & 'payload'"),
+        c("SELECT reverse(state) FROM shipments"),
+        c("SELECT * FROM json_to_record('{\"a\": \"x\"}') AS r(a checked)"),
+        c("SELECT XMLSERIALIZE(CONTENT '<a>x</a>'::xml AS checked)"),
+        c("SELECT json_populate_record(s, '{\"address\": \"x\"}') FROM signups s"),
         // 5. Server programs, files, large objects
         c("COPY orders TO PROGRAM 'touch " + PROGRAM_FILE + "'"),
         c("COPY scratch FROM PROGRAM 'echo 7,x'"),

@@ -125,8 +125,15 @@ final class ColumnCatalog implements AutoCloseable {
    *       the target of a cast through a made function; also what a bare call of that name may be
    *       (a cast written as a call);
    *   <li>{@code r}: a table whose row type, or a type, that a cast through a made function
-   *       converts from: a statement naming it may convert its rows ({@code lower(c)}).
+   *       converts from: a statement naming it may convert its rows ({@code lower(c)});
+   *   <li>{@code c}: the OID of a type such a cast converts from: a column of that type may be
+   *       converted where a statement passes it to a built-in ({@code lower(state)} on an enum);
+   *   <li>{@code d}: the OID of a type whose values run made code when coerced to it (the {@code
+   *       t} types): a column of it runs that code where a row is filled in
+   *       ({@code json_populate_record(s, …)}).
    * </ul>
+   * A cast or an operator needs no USAGE on its function's schema, so for them every made function
+   * counts; an operator someone made counts whatever function it calls ({@code pg_notify}, say).
    * See {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}.
    */
   private static final String HAZARDS = """
@@ -153,15 +160,24 @@ final class ColumnCatalog implements AutoCloseable {
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o
-       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(o.oprnamespace, 'USAGE') AND o.oprcode IN (SELECT oid FROM made)
+       WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(o.oprnamespace, 'USAGE')
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                           JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+                           JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
+                          WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND d.objid = o.oid
+                            AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
+                            AND r.rolsuper)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
+      UNION SELECT 'd', t.oid::pg_catalog.text FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
-       WHERE c.castfunc IN (SELECT oid FROM made)
+       WHERE c.castfunc IN (SELECT oid FROM ours)
       UNION SELECT 'r', r.relname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
         JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
-       WHERE c.castfunc IN (SELECT oid FROM made)
+       WHERE c.castfunc IN (SELECT oid FROM ours)
       UNION SELECT 'r', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
-       WHERE c.castfunc IN (SELECT oid FROM made) AND t.oid >= 16384""";
+       WHERE c.castfunc IN (SELECT oid FROM ours) AND t.oid >= 16384
+      UNION SELECT 'c', c.castsource::pg_catalog.text FROM pg_catalog.pg_cast c
+       WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castsource >= 16384""";
 
 
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
@@ -283,6 +299,33 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
+   * A column of {@code relations} that a statement may convert with a cast through a function
+   * someone made (its type is that cast's source: {@code lower(state)} converts an enum to text
+   * implicitly), or, with {@code fillsRows} (the statement fills rows of a table's type from
+   * values: {@code json_populate_record}), one whose type runs made code when coerced to. Empty
+   * when none; a failed lookup names the first relation.
+   */
+  Optional<String> convertedColumn(Collection<String> relations, boolean fillsRows) {
+    Hazards h = hazards();
+    if (h == null) return relations.stream().findFirst();
+    if (h.castSources().isEmpty() && (!fillsRows || h.codedTypes().isEmpty())) return Optional.empty();
+    try {
+      for (String relation : relations) {
+        for (Relation r : relationsNamed(relation)) {
+          for (Attribute a : r.attributes().values()) {
+            if (h.castSources().contains(a.typeOid()) || fillsRows && h.codedTypes().contains(a.typeOid())) {
+              return Optional.of(relation + "." + a.name());
+            }
+          }
+        }
+      }
+      return Optional.empty();
+    } catch (PostgresGatewayException e) {
+      return relations.stream().findFirst();
+    }
+  }
+
+  /**
    * The first of {@code relations} whose rows a cast through a function someone made converts (a
    * statement naming it may convert them: {@code lower(c)}, {@code c::text}). Empty when none; a
    * failed lookup names the first relation.
@@ -319,9 +362,11 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /** See {@link #HAZARDS}. */
-  private record Hazards(Set<String> names, Set<String> functions, Set<String> types, Set<String> castFrom) {
+  private record Hazards(Set<String> names, Set<String> functions, Set<String> types, Set<String> castFrom,
+      Set<Integer> castSources, Set<Integer> codedTypes) {
     boolean isEmpty() {
-      return names.isEmpty() && functions.isEmpty() && types.isEmpty() && castFrom.isEmpty();
+      return names.isEmpty() && functions.isEmpty() && types.isEmpty() && castFrom.isEmpty() && castSources.isEmpty()
+          && codedTypes.isEmpty();
     }
   }
 
@@ -332,16 +377,20 @@ final class ColumnCatalog implements AutoCloseable {
     if (loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation)) return hazards;
     try {
       Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>(), castFrom = new HashSet<>();
+      Set<Integer> castSources = new HashSet<>(), codedTypes = new HashSet<>();
       for (List<Optional<String>> row : locked(c -> c.query(HAZARDS))) {
         String name = row.get(1).orElse("");
         switch (row.get(0).orElse("")) {
           case "n" -> names.add(name);
           case "f" -> functions.add(name);
           case "r" -> castFrom.add(name);
+          case "c" -> castSources.add(Integer.parseUnsignedInt(name));
+          case "d" -> codedTypes.add(Integer.parseUnsignedInt(name));
           default -> types.add(name);
         }
       }
-      hazards = new Hazards(Set.copyOf(names), Set.copyOf(functions), Set.copyOf(types), Set.copyOf(castFrom));
+      hazards = new Hazards(Set.copyOf(names), Set.copyOf(functions), Set.copyOf(types), Set.copyOf(castFrom),
+          Set.copyOf(castSources), Set.copyOf(codedTypes));
       hazardsLoaded = now;
       return hazards;
     } catch (PostgresGatewayException e) {

@@ -244,6 +244,12 @@ final class SessionMasking {
       }
       Optional<String> converted = cat.castFrom(objects);
       if (converted.isPresent()) return Optional.of("a cast made on the resource converts the rows of " + converted.get());
+      boolean fillsRows = false;
+      for (String f : statement.classification().functions()) fillsRows |= lastPart(f).contains("populate_record");
+      Optional<String> column = cat.convertedColumn(objects, fillsRows);
+      if (column.isPresent()) {
+        return Optional.of(column.get() + " has a type that runs code made on the resource when it is converted");
+      }
     }
     if (statement.columnUse().isPresent()) {
       Optional<String> called = cat.calledAsColumn(statement.columnUse().get().read());

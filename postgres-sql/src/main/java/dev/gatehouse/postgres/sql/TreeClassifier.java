@@ -160,8 +160,17 @@ final class TreeClassifier {
     Iterator<Map.Entry<String, JsonNode>> it = body.fields();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
-      if (!skip.contains(e.getKey())) node(e.getValue(), ctes, depth);
+      if (skip.contains(e.getKey())) continue;
+      // A type named anywhere (a column definition list's AS r(a email_address), XMLSERIALIZE …
+      // AS t) may coerce values to it: checked against the catalog like a cast's (round 9).
+      if (e.getKey().equals("typeName") && e.getValue().isObject()) typeName(e.getValue());
+      node(e.getValue(), ctes, depth);
     }
+  }
+
+  private void typeName(JsonNode t) {
+    List<String> names = strings(t.path("names"));
+    if (!names.isEmpty()) facts.unqualifiedBuiltins.add("::" + names.get(names.size() - 1));
   }
 
   private void typed(String type, JsonNode body, Set<String> ctes, int depth) {
@@ -207,6 +216,10 @@ final class TreeClassifier {
         fields(body, Set.of(), ctes, depth);
       }
       case "RangeVar" -> rangeVar(body, ctes);
+      case "TypeName" -> {
+        typeName(body);
+        fields(body, Set.of(), ctes, depth);
+      }
       case "RangeTableSample" -> {
         List<String> method = strings(body.path("method"));
         boolean builtin = method.size() == 1 && (method.get(0).equals("bernoulli") || method.get(0).equals("system"));
