@@ -204,7 +204,16 @@ final class BackendRelay {
         if (s.masking.configured()) copyOut(read());
         else relay();
       }
-      case 'N', 'A' -> {
+      case 'A' -> {
+        // Rare (LISTEN): decoded to give the client its own process id back (asTheClientSees).
+        Frame frame = read();
+        NotificationResponse n = (NotificationResponse) BackendCodec.decode(frame);
+        NotificationResponse seen = s.asTheClientSees(n);
+        Frame relayed = seen == n ? frame : BackendCodec.encode(seen);
+        if (s.masking.configured()) sideChannel(relayed);
+        else write(relayed);
+      }
+      case 'N' -> {
         if (s.masking.configured()) sideChannel(read());
         else relay();
       }

@@ -4,6 +4,7 @@ import dev.gatehouse.core.Checkpoint;
 import dev.gatehouse.core.Session;
 import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.postgres.wire.BackendKeyData;
+import dev.gatehouse.postgres.wire.NotificationResponse;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.FrameReader;
 import dev.gatehouse.postgres.wire.MessageWriter;
@@ -265,6 +266,17 @@ final class ProxySession {
         if (running.get() > 0) closeClient();
       });
     }
+  }
+
+  /**
+   * A NotificationResponse as the client should see it: the target's process id of this session
+   * replaced by the one Gatehouse gave the client (drivers compare the two to skip their own
+   * notifications: pgjdbc's getBackendPID).
+   */
+  NotificationResponse asTheClientSees(NotificationResponse n) {
+    Optional<BackendKeyData> target = backend.backendKey();
+    if (target.isEmpty() || n.processId() != target.get().processId()) return n;
+    return new NotificationResponse(mintedKey.processId(), n.channel(), n.payload());
   }
 
   Optional<Ending> ending() {

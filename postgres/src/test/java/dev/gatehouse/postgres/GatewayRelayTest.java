@@ -226,6 +226,21 @@ class GatewayRelayTest {
       assertThat(got).isNotNull().hasSize(1);
       assertThat(got[0].getName()).isEqualTo("gatehouse_channel");
       assertThat(got[0].getParameter()).isEqualTo("hello");
+      // Another session's notification carries that session's process id, not the listener's.
+      assertThat(got[0].getPID()).isNotEqualTo(listener.unwrap(PGConnection.class).getBackendPID());
+    }
+  }
+
+  @Test
+  void aSessionsOwnNotificationCarriesTheProcessIdItsClientWasGiven() throws Exception {
+    // Drivers skip their own notifications by comparing the two (round 9: the target's own pid
+    // came through, which the client had never been given).
+    try (Connection c = h.jdbc()) {
+      c.createStatement().execute("LISTEN own_channel");
+      c.createStatement().execute("NOTIFY own_channel, 'mine'");
+      PGNotification[] got = c.unwrap(PGConnection.class).getNotifications(10_000);
+      assertThat(got).isNotNull().hasSize(1);
+      assertThat(got[0].getPID()).isEqualTo(c.unwrap(PGConnection.class).getBackendPID());
     }
   }
 
