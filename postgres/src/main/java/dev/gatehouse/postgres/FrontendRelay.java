@@ -773,11 +773,14 @@ final class FrontendRelay {
     }
     Map<String, String> options = statement.columnUse().get().copyOptions();
     String format = options.getOrDefault("format", "text").toLowerCase(Locale.ROOT);
+    // HEADER: the first line holds the column names, which the rewriter would take for a row.
+    String header = options.getOrDefault("header", "false").toLowerCase(Locale.ROOT);
     boolean plain = format.equals("text") && !options.containsKey("delimiter") && !options.containsKey("null")
-        && !options.containsKey("encoding") && !options.containsKey("binary") && !options.containsKey("csv");
+        && !options.containsKey("encoding") && !options.containsKey("binary") && !options.containsKey("csv")
+        && (header.equals("false") || header.equals("off") || header.equals("0"));
     if (plain) return Optional.empty();
     return Optional.of(new Refusal(rule, "COPY of masked columns is masked only in the default text format"
-        + " (no CSV, binary, DELIMITER, NULL or ENCODING option)"));
+        + " (no CSV, binary, DELIMITER, NULL, ENCODING or HEADER option)"));
   }
 
   /**

@@ -384,6 +384,9 @@ class GatewayMaskingTest {
     assertThat(aliceFails("COPY customers TO STDOUT WITH (FORMAT binary)").sqlState()).contains("42501");
     assertThat(aliceFails("COPY customers TO STDOUT WITH (FORMAT csv)").sqlState()).contains("42501");
     assertThat(aliceFails("COPY customers TO STDOUT WITH (DELIMITER ',')").sqlState()).contains("42501");
+    // A header line holds the column names, which would be masked like a row (round 9).
+    assertThat(aliceFails("COPY customers (email, phone) TO STDOUT WITH (FORMAT text, HEADER true)").sqlState()).contains("42501");
+    assertThat(alice("COPY customers (id) TO STDOUT WITH (HEADER false)")).isNotEmpty();
   }
 
   // ---- laundering (strict mode) -----------------------------------------------------------
