@@ -323,10 +323,11 @@ final class TreeClassifier {
 
   /**
    * The setting's name when {@code b} is {@code … FROM pg_settings WHERE name = 'x'} and nothing
-   * else: pg_dump sets {@code restrict_nonsystem_relation_kind} with {@code set_config(name, …)}
-   * over that row, so that older servers, which lack the setting, set nothing. Whatever table the
-   * name finds, its rows' {@code name} equals the constant (a made {@code =} is hidden code, checked
-   * against the catalog like any bare operator); null otherwise.
+   * else, for the one setting pg_dump sets that way ({@code restrict_nonsystem_relation_kind}, so
+   * that older servers, which lack it, set nothing); null otherwise. Only for that name: a table
+   * or WITH query of the name can make {@code name = 'x '} true of a row whose name is another
+   * setting ({@code 'role'::char(10)}, which ignores trailing blanks; red-team round 10), and its
+   * caller refuses a WITH query named pg_settings.
    */
   private static String settingRowOf(JsonNode b) {
     JsonNode from = b.path("fromClause");
@@ -338,7 +339,8 @@ final class TreeClassifier {
     if (!where.path("kind").asText().equals("AEXPR_OP") || !strings(where.path("name")).equals(List.of("="))) return null;
     JsonNode column = where.path("lexpr").path("ColumnRef").path("fields");
     if (column.size() != 1 || !column.get(0).path("String").path("sval").asText("").equals("name")) return null;
-    return constantString(where.path("rexpr"));
+    String name = constantString(where.path("rexpr"));
+    return "restrict_nonsystem_relation_kind".equals(name) ? name : null;
   }
 
   /**
@@ -419,7 +421,7 @@ final class TreeClassifier {
         if (b.has("larg")) statement("SelectStmt", b.get("larg"), scope, false, d);
         if (b.has("rarg")) statement("SelectStmt", b.get("rarg"), scope, false, d);
         String outer = settingRow;
-        settingRow = settingRowOf(b);
+        settingRow = scope.contains("pg_settings") ? null : settingRowOf(b);
         try {
           fields(b, Set.of("withClause", "intoClause", "larg", "rarg"), scope, d);
         } finally {
