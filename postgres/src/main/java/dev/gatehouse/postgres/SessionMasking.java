@@ -126,10 +126,9 @@ final class SessionMasking {
    *     caller refuses the statement)
    */
   Optional<StatementMasking> statement(Decision decision, ClassifiedStatement statement) {
-    if (!(decision instanceof Decision.Allow allow) || allow.obligations().masks().isEmpty() || !configured()) {
-      return Optional.empty();
-    }
-    List<String> masks = allow.obligations().masks();
+    if (!(decision instanceof Decision.Allow allow) || !configured()) return Optional.empty();
+    List<String> masks = withDeferred(allow.obligations().masks(), statement.classification().kinds());
+    if (masks.isEmpty()) return Optional.empty();
     MaskPlanner planner = planners.computeIfAbsent(masks, m -> masking.planner(resource, principal, m));
     if (planner.isEmpty()) return Optional.empty();
     masked = true;
@@ -138,6 +137,37 @@ final class SessionMasking {
     return Optional.of(new StatementMasking(planner, facts.plan(), facts.screen(), facts.everything(), catalog,
         copyTarget(statement), statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of())));
   }
+
+  /**
+   * The masks of a statement's decision, and for one that runs what an earlier statement declared
+   * or prepared (FETCH, MOVE, EXECUTE…), the masks of every DECLARE and PREPARE this session was
+   * allowed with too: the rows come from that statement, whose decision said how they are masked,
+   * while the FETCH's own decision may carry no mask at all (a mask rule limited to SELECT; red-team
+   * round 10). A DECLARE's or PREPARE's masks are remembered for the rest of the session.
+   */
+  private List<String> withDeferred(List<String> masks, List<String> kinds) {
+    boolean declares = false, runsDeclared = false;
+    for (String kind : kinds) {
+      String k = kind.toUpperCase(Locale.ROOT);
+      declares |= k.equals("DECLARE CURSOR") || k.equals("PREPARE");
+      runsDeclared |= DEFERRED_KINDS.contains(k);
+    }
+    if (declares && !masks.isEmpty()) {
+      synchronized (deferredMasks) {
+        deferredMasks.addAll(masks);
+      }
+    }
+    if (!runsDeclared) return masks;
+    synchronized (deferredMasks) {
+      if (deferredMasks.isEmpty() || masks.containsAll(deferredMasks)) return masks;
+      java.util.LinkedHashSet<String> all = new java.util.LinkedHashSet<>(masks);
+      all.addAll(deferredMasks);
+      return List.copyOf(all);
+    }
+  }
+
+  /** The masks of the DECLARE and PREPARE statements allowed in this session (see withDeferred). */
+  private final java.util.Set<String> deferredMasks = new java.util.LinkedHashSet<>();
 
   /**
    * What one statement reads, three ways.

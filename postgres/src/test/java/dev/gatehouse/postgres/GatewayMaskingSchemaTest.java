@@ -169,6 +169,16 @@ class GatewayMaskingSchemaTest {
   }
 
   @Test
+  void aFetchCarriesTheMasksItsCursorsDeclarationWasAllowedWithEvenWhenItsOwnDecisionHasNone() {
+    // fran's policy masks her SELECT and DECLARE, and attaches nothing to a FETCH (round 10: a mask
+    // rule limited to kinds [SELECT] let FETCH return the cursor's rows in clear).
+    Psql.Result r = h.fran().withArgs("-A", "-t", "-P", "null=<NULL>").script(
+        "BEGIN;\nDECLARE c CURSOR FOR SELECT email, card_number FROM ONLY customers ORDER BY id;\nFETCH 1 FROM c;\nCOMMIT;\n");
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    assertThat(r.stdout()).contains("****|***************1111").doesNotContain("ada@example.com").doesNotContain("4111");
+  }
+
+  @Test
   void aTableWithRulesMayBeRewrittenIntoAReadOfAnything() {
     assertThat(aliceGetsNoValue("INSERT INTO notes VALUES (1, 'x')")).doesNotContain(" at example.com");
   }

@@ -47,6 +47,8 @@ final class MaskingHarness implements AutoCloseable {
   static final String RESOURCE = "pg-mask";
   static final String ALICE = "alice-token-" + "a".repeat(64);
   static final String DANA = "dana-token-" + "d".repeat(64);
+  /** Masked like alice, except that the policy attaches no mask to her FETCHes (a rule limited to SELECT). */
+  static final String FRAN = "fran-token-" + "f".repeat(64);
 
   /** Every clear personal value in the database; none may reach alice. */
   static final List<String> CLEAR = List.of(
@@ -85,7 +87,8 @@ final class MaskingHarness implements AutoCloseable {
     pg.execute(database, SETUP);
     Map<String, Principal> people = Map.of(
         ALICE, principal("alice", "dev"),
-        DANA, principal("dana", "dba"));
+        DANA, principal("dana", "dba"),
+        FRAN, principal("fran", "fetchers"));
     Authenticator authenticator = token -> {
       Principal p = people.get(token.reveal());
       if (p == null) throw new AuthenticationException("token not accepted");
@@ -103,6 +106,9 @@ final class MaskingHarness implements AutoCloseable {
         }
         // Who sees clear data is policy: the dba group is exempt from the masks.
         if (session.principal().inGroup("dba")) return new Decision.Allow("dba", Obligations.NONE);
+        if (session.principal().inGroup("fetchers") && command.classification().kinds().contains("FETCH")) {
+          return new Decision.Allow("fetch", Obligations.NONE);
+        }
         return new Decision.Allow("dev", new Obligations(masks));
       }
     };
@@ -150,6 +156,10 @@ final class MaskingHarness implements AutoCloseable {
 
   Psql dana() {
     return Psql.connect(conninfo("dana")).withPassword(Secret.of(DANA));
+  }
+
+  Psql fran() {
+    return Psql.connect(conninfo("fran")).withPassword(Secret.of(FRAN));
   }
 
   Connection jdbc(String token, Properties extra) throws SQLException {
