@@ -493,13 +493,21 @@ final class ChainWriter implements Runnable {
   public void run() {
     while (true) {
       boolean last = closed; // read before take(): the chain's last event is in the backlog by then
-      take();
-      // The last round may find nothing pending: the chain's last event came with the previous
-      // round's take() (closed was set just after that round read it), stored without the final
-      // checkpoint; it is signed now, over what is stored.
-      if (!pending.isEmpty() || checkpointDue(clock.instant()) || (last && indexedSeq > lastCheckpointSeq)) index(last);
-      journal.prepareNext();
-      journal.populateAhead();
+      try {
+        take();
+        // The last round may find nothing pending: the chain's last event came with the previous
+        // round's take() (closed was set just after that round read it), stored without the final
+        // checkpoint; it is signed now, over what is stored.
+        if (!pending.isEmpty() || checkpointDue(clock.instant()) || (last && indexedSeq > lastCheckpointSeq)) index(last);
+        journal.prepareNext();
+        journal.populateAhead();
+      } catch (VirtualMachineError e) {
+        // Out of memory, most likely because of what some session holds: the indexer must outlive
+        // it (red-team round 10: it died, the store froze, and every login was refused). What is
+        // pending stays in the journal and is taken again on the next round.
+        LOG.error("audit indexer: {}; retrying", e.toString());
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+      }
       if (last && (pending.isEmpty() || givenUp())) break;
       LockSupport.parkNanos(sleepNanos());
     }
@@ -571,11 +579,13 @@ final class ChainWriter implements Runnable {
           : Optional.empty();
       try {
         store.append(batch, canonical, hashes, cp);
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | VirtualMachineError e) {
+        // VirtualMachineError: the heap ran out (another session's doing, most likely); the batch
+        // stays pending and is retried like any failed append, and the indexer lives on.
         if (storeFailure == null) {
           LOG.warn("audit store append failed; {} events wait in the journal and are retried: {}", pending.size(), e.toString());
         }
-        storeFailure = e;
+        storeFailure = e instanceof RuntimeException r ? r : new IllegalStateException("audit store append failed: " + e, e);
         signalStoreWaiters();
         backoffNanos = Math.min(MAX_BACKOFF_NANOS, Math.max(TimeUnit.MILLISECONDS.toNanos(50), backoffNanos * 2));
         return;

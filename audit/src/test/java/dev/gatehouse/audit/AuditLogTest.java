@@ -166,6 +166,25 @@ class AuditLogTest {
   }
 
   @Test
+  void theIndexerOutlivesAnOutOfMemoryErrorAndStoresWhatWaited() throws Exception {
+    // Red-team round 10: a session ran the heap out, the indexer thread died with it, the store
+    // stopped growing and every login was refused until a restart.
+    try (AuditLog log = start(config())) {
+      log.sessionOpened(s.session);
+      log.flush();
+      store.errorOnce(new OutOfMemoryError("Java heap space (simulated)"));
+      AuditHandle during = log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
+      await(() -> store.find(during.eventId()).isPresent());
+      AuditHandle after = log.commandDecided(s.session, s.command("SELECT 2"), s.allow);
+      log.flush();
+      assertThat(store.find(after.eventId())).isPresent();
+      assertThat(log.available()).isTrue();
+    }
+    VerificationReport report = verify();
+    assertThat(report.intact()).as(report.chains().toString()).isTrue();
+  }
+
+  @Test
   void afterAStoreFailureTheSameChainContinuesWithoutAGap() throws Exception {
     String chainId;
     try (AuditLog log = start(config())) {

@@ -16,6 +16,8 @@ public final class InMemoryAuditStore implements AuditStore {
   final List<AuditEvent> rows = new ArrayList<>();
   final List<SignedCheckpoint> checkpoints = new ArrayList<>();
   private volatile RuntimeException failure;
+  /** Thrown by the next append only (then cleared): an Error such as OutOfMemoryError. */
+  private volatile Error errorOnce;
   private volatile CountDownLatch gate;
   private volatile CountDownLatch entered = new CountDownLatch(1);
   private int appends;
@@ -23,6 +25,11 @@ public final class InMemoryAuditStore implements AuditStore {
   /** Every later append throws {@code failure}, or succeeds again with null. */
   public void failWith(RuntimeException failure) {
     this.failure = failure;
+  }
+
+  /** The next append throws {@code error} (as a heap running out would), the ones after it work. */
+  public void errorOnce(Error error) {
+    this.errorOnce = error;
   }
 
   /** Appends block until the returned latch is counted down. */
@@ -55,6 +62,11 @@ public final class InMemoryAuditStore implements AuditStore {
     }
     RuntimeException f = failure;
     if (f != null) throw f;
+    Error once = errorOnce;
+    if (once != null) {
+      errorOnce = null;
+      throw once;
+    }
     synchronized (this) {
       appends++;
       rows.addAll(events);

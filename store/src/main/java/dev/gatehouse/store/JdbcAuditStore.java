@@ -118,7 +118,9 @@ public final class JdbcAuditStore implements AuditStore {
           // Back to autocommit between batches, so no transaction stays open.
           c.setAutoCommit(true);
         }
-      } catch (SQLException | RuntimeException e) {
+      } catch (SQLException | RuntimeException | Error e) {
+        // Error too (the heap ran out mid-batch, red-team round 10): a transaction left open holds
+        // the database's write lock, and every reader of the audit log then fails with SQLITE_BUSY.
         if (sqlite) rollbackSqlite(c, e); else rollback(c, e);
         closeWriter(); // a connection in an unknown state is not reused
         throw e;
@@ -130,7 +132,7 @@ public final class JdbcAuditStore implements AuditStore {
     }
   }
 
-  private static void rollbackSqlite(Connection c, Exception cause) {
+  private static void rollbackSqlite(Connection c, Throwable cause) {
     try (var s = c.createStatement()) {
       s.execute("ROLLBACK");
     } catch (SQLException e) {
@@ -520,7 +522,7 @@ public final class JdbcAuditStore implements AuditStore {
     }
   }
 
-  private static void rollback(Connection c, Exception cause) {
+  private static void rollback(Connection c, Throwable cause) {
     try {
       c.rollback();
     } catch (SQLException e) {
