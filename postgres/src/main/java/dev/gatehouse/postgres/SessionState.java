@@ -49,6 +49,13 @@ final class SessionState {
    * or 100,000 queued queries of 2 MiB each (red-team round 9: one analyst ran the heap out).
    */
   static final long MAX_HELD_CHARS = 16L << 20;
+  /**
+   * What all sessions of this gateway may hold together (text, and result descriptions, in chars as
+   * above): an eighth of the heap's maximum in chars, a quarter in bytes. Per-session budgets alone
+   * let one user with many sessions pin most of the heap (red-team round 10).
+   */
+  static final long MAX_GATEWAY_CHARS = Runtime.getRuntime().maxMemory() / 8;
+  private static final java.util.concurrent.atomic.AtomicLong GATEWAY_CHARS = new java.util.concurrent.atomic.AtomicLong();
 
   /** One Parse (or, as a tombstone, one Close) of a statement name. Guarded by the state's lock. */
   static final class Statement {
@@ -63,6 +70,8 @@ final class SessionState {
     boolean tainted;
     /** The result shape a Describe of this statement returned (formats unknown until a Bind); null until then. */
     Shape shape;
+    /** {@link #weight(Shape)} of {@link #shape}. */
+    long shapeChars;
 
     /** The SQL text it holds, in chars ({@link #chars(Analysis)}). */
     final long chars;
@@ -74,6 +83,14 @@ final class SessionState {
       this.syncPoint = syncPoint;
       this.chars = analysis.map(SessionState::chars).orElse(0L);
     }
+  }
+
+  /** What a result description weighs against the budgets: its names, and a little per column. */
+  static long weight(Shape shape) {
+    if (shape == null || shape.rows().isEmpty()) return 0;
+    long n = 0;
+    for (RowDescription.Field f : shape.rows().get().fields()) n += f.name().length() + 48;
+    return n;
   }
 
   /** The chars of SQL text an analysis holds: each statement's text, and its redacted copy if it differs. */
@@ -104,6 +121,8 @@ final class SessionState {
     MaskPlan plan;
     /** Guarded by the state's lock: the shape a Describe of this portal returned, or null. */
     Shape shape;
+    /** {@link #weight(Shape)} of {@link #shape}. */
+    long shapeChars;
     /** Guarded by the state's lock: Gatehouse's own Describe of this portal was answered (or skipped). */
     boolean settled;
     /**
@@ -144,6 +163,24 @@ final class SessionState {
   private long namedChars;
   /** {@link Expected.QueryDone#chars} of the queries in {@link #pending}. */
   private long queuedChars;
+  /** {@link Portal#shapeChars} of the portals in {@link #portals}. */
+  private long portalChars;
+
+  /** Adds {@code delta} to what all sessions hold; false (and nothing added) when that passes the gateway's budget. */
+  private static boolean gatewayTakes(long delta) {
+    if (delta <= 0) {
+      GATEWAY_CHARS.addAndGet(delta);
+      return true;
+    }
+    if (GATEWAY_CHARS.addAndGet(delta) <= MAX_GATEWAY_CHARS) return true;
+    GATEWAY_CHARS.addAndGet(-delta);
+    return false;
+  }
+
+  private static PostgresGatewayException overGatewayBudget() {
+    return new PostgresGatewayException("54000", "the gateway's sessions together hold as much SQL text and result"
+        + " descriptions as it allows (" + (MAX_GATEWAY_CHARS >> 20) + " Mi characters); this session was ended");
+  }
   private final Map<String, Statement> statements = new HashMap<>();
   private final Map<String, Portal> portals = new HashMap<>();
   /** Completes an execution decided at a Bind whose portal ended without being executed. */
@@ -162,6 +199,20 @@ final class SessionState {
   /** Under the lock: a portal ended; remember its decided execution if it never ran. */
   private void unexecuted(Portal p) {
     if (p != null && p.decided != null && p.execution == null) unexecuted.add(p.decided);
+    // Every portal leaving the map passes here: what its description weighed is freed.
+    if (p != null && p.shapeChars > 0) {
+      portalChars -= p.shapeChars;
+      gatewayTakes(-p.shapeChars);
+      p.shapeChars = 0;
+    }
+  }
+
+  /** Under the lock: a statement entry left the map (or its chain); what it held is freed. */
+  private void dropped(Statement s) {
+    if (closed) return; // close() freed what the session held
+    long held = s.chars + s.shapeChars;
+    namedChars -= held;
+    gatewayTakes(-held);
   }
 
   /** Outside the lock: completes what {@link #unexecuted(Portal)} collected (it may write to the audit queue). */
@@ -250,6 +301,7 @@ final class SessionState {
             ? MAX_PENDING + " messages" : (MAX_HELD_CHARS >> 20) + " Mi characters of queries")
             + " wait for answers while the resource skips to a Sync after an error; the session was ended");
       }
+      if (chars > 0 && !gatewayTakes(chars)) throw overGatewayBudget();
       if (expected instanceof Expected.SyncPoint) syncPoints++;
       queuedChars += chars;
       pending.addLast(expected);
@@ -273,12 +325,14 @@ final class SessionState {
     name = serverName(name);
     lock.lock();
     try {
+      if (closed) throw new Closed();
       checkRoom(statements, name);
       Statement entry = new Statement(name, Optional.of(analysis), false, syncPoints);
       if (namedChars + entry.chars > MAX_HELD_CHARS) {
         throw new PostgresGatewayException("54000", "the session's prepared statements would hold more than "
             + (MAX_HELD_CHARS >> 20) + " Mi characters of SQL text; the session was ended");
       }
+      if (!gatewayTakes(entry.chars)) throw overGatewayBudget();
       namedChars += entry.chars;
       entry.previous = statements.put(name, entry);
       return entry;
@@ -479,11 +533,30 @@ final class SessionState {
   void described(Expected.DescribeDone describe, Shape shape) {
     lock.lock();
     try {
-      describe.statement().ifPresent(s -> s.shape = shape);
-      describe.portal().ifPresent(p -> {
+      if (closed) {
+        changed.signalAll();
+        return;
+      }
+      long w = weight(shape);
+      if (describe.statement().isPresent()) {
+        Statement st = describe.statement().get();
+        long delta = w - st.shapeChars;
+        if (delta > 0 && (namedChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
+        if (delta <= 0) gatewayTakes(delta);
+        namedChars += delta;
+        st.shapeChars = w;
+        st.shape = shape;
+      }
+      if (describe.portal().isPresent()) {
+        Portal p = describe.portal().get();
+        long delta = w - p.shapeChars;
+        if (delta > 0 && (portalChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
+        if (delta <= 0) gatewayTakes(delta);
+        portalChars += delta;
+        p.shapeChars = w;
         p.shape = shape;
         if (describe.own()) p.settled = true;
-      });
+      }
       changed.signalAll();
     } finally {
       lock.unlock();
@@ -648,7 +721,7 @@ final class SessionState {
     lock.lock();
     try {
       entry.status = Statement.Status.CONFIRMED;
-      for (Statement shadowed = entry.previous; shadowed != null; shadowed = shadowed.previous) namedChars -= shadowed.chars;
+      for (Statement shadowed = entry.previous; shadowed != null; shadowed = shadowed.previous) dropped(shadowed);
       entry.previous = null;
       if (entry.tombstone && statements.get(entry.name) == entry) statements.remove(entry.name);
       changed.signalAll();
@@ -662,7 +735,7 @@ final class SessionState {
     lock.lock();
     try {
       entry.status = Statement.Status.FAILED;
-      namedChars -= entry.chars;
+      dropped(entry);
       Statement head = statements.get(entry.name);
       if (head == entry) {
         if (entry.previous == null) statements.remove(entry.name);
@@ -713,7 +786,10 @@ final class SessionState {
 
   /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
   private void popped(Expected e) {
-    if (e instanceof Expected.QueryDone q) queuedChars -= q.chars();
+    if (e instanceof Expected.QueryDone q && q.chars() > 0) {
+      queuedChars -= q.chars();
+      gatewayTakes(-q.chars());
+    }
     if (copies.isEmpty() || copies.peekFirst() != e) return;
     copies.pollFirst();
     if (e == copyStatement) noCopy();
@@ -798,6 +874,10 @@ final class SessionState {
       copies.clear();
       portals.values().forEach(this::unexecuted);
       portals.clear();
+      // What the session still held leaves the gateway's count with it.
+      gatewayTakes(-(namedChars + queuedChars));
+      namedChars = 0;
+      queuedChars = 0;
       changed.signalAll();
       return left;
     } finally {
@@ -820,5 +900,12 @@ final class SessionState {
       throw new PostgresGatewayException("54000",
           "too many prepared statements or portals in one session (the limit is " + MAX_NAMES + ")");
     }
+  }
+
+  /** The session's statements or portals would hold more than their budget, or the gateway more than its own. */
+  private static PostgresGatewayException overBudget() {
+    return new PostgresGatewayException("54000", "the session's prepared statements or portals would hold more than "
+        + (MAX_HELD_CHARS >> 20) + " Mi characters of SQL text and result descriptions, or the gateway more than it"
+        + " allows; the session was ended");
   }
 }

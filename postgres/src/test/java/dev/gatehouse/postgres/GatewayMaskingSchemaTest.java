@@ -179,6 +179,46 @@ class GatewayMaskingSchemaTest {
   }
 
   @Test
+  void aSessionHoldingMoreResultDescriptionsThanItsBudgetIsEndedAndOthersGoOn() throws Exception {
+    // Under masking, a described portal keeps its result description until its transaction ends:
+    // one statement, many portals each described, held them all (red-team round 10: about 230 KB of heap per portal, for no more SQL).
+    StringBuilder wide = new StringBuilder("SELECT ");
+    for (int i = 0; i < 1600; i++) wide.append(i == 0 ? "" : ", ").append("1 AS c").append(i).append("_").append("x".repeat(55));
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(MaskingHarness.ALICE, java.util.Map.of("database", MaskingHarness.RESOURCE));
+      c.send(new dev.gatehouse.postgres.wire.Query("BEGIN"));
+      c.untilReady();
+      c.send(new dev.gatehouse.postgres.wire.Parse("wide", wide.toString(), new int[0]), dev.gatehouse.postgres.wire.Sync.INSTANCE);
+      c.untilReady();
+      java.util.List<dev.gatehouse.postgres.wire.BackendMessage> answer = new java.util.ArrayList<>();
+      try {
+        for (int batch = 0; batch < 8 && answer.stream().noneMatch(dev.gatehouse.postgres.wire.ErrorResponse.class::isInstance); batch++) {
+          java.util.List<dev.gatehouse.postgres.wire.FrontendMessage> messages = new java.util.ArrayList<>();
+          for (int i = 0; i < 25; i++) {
+            messages.add(new dev.gatehouse.postgres.wire.Bind("p" + batch + "_" + i, "wide", new short[0], java.util.List.of(), new short[0]));
+            messages.add(dev.gatehouse.postgres.wire.Describe.portal("p" + batch + "_" + i));
+          }
+          messages.add(dev.gatehouse.postgres.wire.Sync.INSTANCE);
+          c.send(messages.toArray(dev.gatehouse.postgres.wire.FrontendMessage[]::new));
+          answer.addAll(c.untilReady());
+        }
+      } catch (IllegalStateException | java.io.IOException ended) {
+        // the session ended while the batch was read
+      }
+      answer.addAll(c.untilClosed());
+      assertThat(answer).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(dev.gatehouse.postgres.wire.ErrorResponse.class, e -> {
+        assertThat(e.sqlstate()).isEqualTo("54000");
+        assertThat(e.message()).contains("result descriptions");
+      }));
+    }
+    try (RawClient other = new RawClient(h.gateway.port())) {
+      other.login(MaskingHarness.DANA, java.util.Map.of("database", MaskingHarness.RESOURCE, "user", "dana"));
+      other.send(new dev.gatehouse.postgres.wire.Query("SELECT 1"));
+      assertThat(other.untilReady()).last().isEqualTo(new dev.gatehouse.postgres.wire.ReadyForQuery(dev.gatehouse.postgres.wire.ReadyForQuery.IDLE));
+    }
+  }
+
+  @Test
   void aTableWithRulesMayBeRewrittenIntoAReadOfAnything() {
     assertThat(aliceGetsNoValue("INSERT INTO notes VALUES (1, 'x')")).doesNotContain(" at example.com");
   }
