@@ -72,6 +72,8 @@ final class SessionState {
     Shape shape;
     /** {@link #weight(Shape)} of {@link #shape}. */
     long shapeChars;
+    /** It left the map: an answer arriving later is not counted against the budget any more. */
+    boolean gone;
 
     /** The SQL text it holds, in chars ({@link #chars(Analysis)}). */
     final long chars;
@@ -123,6 +125,8 @@ final class SessionState {
     Shape shape;
     /** {@link #weight(Shape)} of {@link #shape}. */
     long shapeChars;
+    /** It left the map (a Bind of its name replaced it before its Describe was answered, say). */
+    boolean gone;
     /** Guarded by the state's lock: Gatehouse's own Describe of this portal was answered (or skipped). */
     boolean settled;
     /**
@@ -177,6 +181,11 @@ final class SessionState {
     return false;
   }
 
+  /** What all sessions hold now (for tests: it must come back to where it was when they end). */
+  static long gatewayChars() {
+    return GATEWAY_CHARS.get();
+  }
+
   private static PostgresGatewayException overGatewayBudget() {
     return new PostgresGatewayException("54000", "the gateway's sessions together hold as much SQL text and result"
         + " descriptions as it allows (" + (MAX_GATEWAY_CHARS >> 20) + " Mi characters); this session was ended");
@@ -200,6 +209,7 @@ final class SessionState {
   private void unexecuted(Portal p) {
     if (p != null && p.decided != null && p.execution == null) unexecuted.add(p.decided);
     // Every portal leaving the map passes here: what its description weighed is freed.
+    if (p != null) p.gone = true;
     if (p != null && p.shapeChars > 0) {
       portalChars -= p.shapeChars;
       gatewayTakes(-p.shapeChars);
@@ -209,6 +219,7 @@ final class SessionState {
 
   /** Under the lock: a statement entry left the map (or its chain); what it held is freed. */
   private void dropped(Statement s) {
+    s.gone = true;
     if (closed) return; // close() freed what the session held
     long held = s.chars + s.shapeChars;
     namedChars -= held;
@@ -538,22 +549,28 @@ final class SessionState {
         return;
       }
       long w = weight(shape);
+      // Held while the statement or portal is in the map; one that left it (replaced before this
+      // answer came) is no longer counted, and its shape is only read by what still refers to it.
       if (describe.statement().isPresent()) {
         Statement st = describe.statement().get();
-        long delta = w - st.shapeChars;
-        if (delta > 0 && (namedChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
-        if (delta <= 0) gatewayTakes(delta);
-        namedChars += delta;
-        st.shapeChars = w;
+        if (!st.gone) {
+          long delta = w - st.shapeChars;
+          if (delta > 0 && (namedChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
+          if (delta <= 0) gatewayTakes(delta);
+          namedChars += delta;
+          st.shapeChars = w;
+        }
         st.shape = shape;
       }
       if (describe.portal().isPresent()) {
         Portal p = describe.portal().get();
-        long delta = w - p.shapeChars;
-        if (delta > 0 && (portalChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
-        if (delta <= 0) gatewayTakes(delta);
-        portalChars += delta;
-        p.shapeChars = w;
+        if (!p.gone) {
+          long delta = w - p.shapeChars;
+          if (delta > 0 && (portalChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
+          if (delta <= 0) gatewayTakes(delta);
+          portalChars += delta;
+          p.shapeChars = w;
+        }
         p.shape = shape;
         if (describe.own()) p.settled = true;
       }
@@ -875,9 +892,10 @@ final class SessionState {
       portals.values().forEach(this::unexecuted);
       portals.clear();
       // What the session still held leaves the gateway's count with it.
-      gatewayTakes(-(namedChars + queuedChars));
+      gatewayTakes(-(namedChars + queuedChars + portalChars));
       namedChars = 0;
       queuedChars = 0;
+      portalChars = 0;
       changed.signalAll();
       return left;
     } finally {
