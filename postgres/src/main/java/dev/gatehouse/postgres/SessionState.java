@@ -209,10 +209,12 @@ final class SessionState {
   private void unexecuted(Portal p) {
     if (p != null && p.decided != null && p.execution == null) unexecuted.add(p.decided);
     // Every portal leaving the map passes here: what its description weighed is freed.
-    if (p != null) p.gone = true;
-    if (p != null && p.shapeChars > 0) {
-      portalChars -= p.shapeChars;
-      gatewayTakes(-p.shapeChars);
+    if (p == null || p.gone) return;
+    p.gone = true;
+    long held = p.shapeChars + p.resultFormats.length;
+    if (held > 0) {
+      portalChars -= held;
+      gatewayTakes(-held);
       p.shapeChars = 0;
     }
   }
@@ -411,7 +413,11 @@ final class SessionState {
       checkRoom(portals, portal);
       Statement source = statements.get(statement);
       if (source != null && (source.tombstone || source.tainted)) source = null;
+      // The result-format codes it keeps count too (65,535 of them in one Bind: round 11).
+      long formats = resultFormats.length;
+      if (formats > 0 && (portalChars + formats > MAX_HELD_CHARS || !gatewayTakes(formats))) throw overBudget();
       Portal entry = new Portal(statement, analysis, syncPoints, resultFormats.length == 0 ? resultFormats : resultFormats.clone(), source);
+      portalChars += formats;
       unexecuted(portals.put(portal, entry));
       settle = !unexecuted.isEmpty();
       return entry;

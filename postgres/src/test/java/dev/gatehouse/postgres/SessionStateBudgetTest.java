@@ -74,4 +74,18 @@ class SessionStateBudgetTest {
     state.close();
     assertThat(SessionState.gatewayChars()).isEqualTo(before);
   }
+
+  @Test
+  void portalsResultFormatCodesCountAgainstTheBudget() {
+    // Round 11: 65,535 result-format codes per Bind, kept on each portal of a failed transaction.
+    SessionState state = new SessionState();
+    long before = SessionState.gatewayChars();
+    state.confirm(state.parse("s", sql("SELECT 1")));
+    short[] formats = new short[65_535];
+    assertThatThrownBy(() -> {
+      for (int i = 0; i < 10_000; i++) state.bind("p" + i, "s", Optional.empty(), formats);
+    }).isInstanceOf(PostgresGatewayException.class).hasMessageContaining("portals");
+    state.close();
+    assertThat(SessionState.gatewayChars()).isEqualTo(before);
+  }
 }

@@ -99,6 +99,11 @@ public final class FallbackClassifier implements SqlClassifier {
   private static ClassifiedStatement statement(String text, List<Lexer.Token> tokens) {
     Recogniser r = new Recogniser(tokens);
     Classification c = r.statement();
+    // A write to pg_settings runs set_config through the view's rule: left to libpg_query's walker.
+    if (c != null && c.has(CommandFlag.DATA_MODIFYING)
+        && (c.objects().contains("pg_settings") || c.objects().contains("pg_catalog.pg_settings"))) {
+      c = null;
+    }
     if (c == null) {
       return new ClassifiedStatement(text, Redaction.allStrings(text), Classification.unclassified(), true);
     }

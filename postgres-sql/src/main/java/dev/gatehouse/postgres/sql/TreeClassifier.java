@@ -701,7 +701,19 @@ final class TreeClassifier {
     kind(kind, DATA_MODIFYING);
     Set<String> scope = withClause(b, ctes, d);
     // The target is always a table, never a CTE of the same name.
-    if (b.has("relation")) facts.objects.add(qualifiedName(b.get("relation")));
+    if (b.has("relation")) {
+      facts.objects.add(qualifiedName(b.get("relation")));
+      JsonNode rel = b.get("relation");
+      String schema = rel.path("schemaname").asText("");
+      if (rel.path("relname").asText("").equals("pg_settings") && (schema.isEmpty() || schema.equals("pg_catalog"))) {
+        // pg_settings' own rule runs set_config for an UPDATE of it: any setting, named by data
+        // (round 11: UPDATE pg_settings SET setting = 'public, pg_catalog' WHERE name = 'search_path').
+        facts.flags.add(SETTING_CHANGE);
+        facts.flags.add(ROLE_CHANGE);
+        facts.flags.add(OPAQUE_CODE);
+        facts.changesParsing = true;
+      }
+    }
     fields(b, Set.of("withClause", "relation"), scope, d);
   }
 
