@@ -61,7 +61,7 @@ final class ProxySession {
   WatchedStreams.ClientOutput clientOutput;
   final BackendConnection backend;
   /** A portal bound (and decided) but never executed ends with nothing run: completed with no rows. */
-  final SessionState state = new SessionState(this::portalEndedUnexecuted);
+  final SessionState state;
   /** How results are masked for this session's principal on this resource. */
   final SessionMasking masking;
 
@@ -97,6 +97,8 @@ final class ProxySession {
       SessionMasking masking,
       Optional<RelayLoop> loop) {
     this.session = session;
+    this.state = new SessionState(this::portalEndedUnexecuted,
+        session.principal().subject() + "\u0000" + session.principal().issuer());
     this.checkpoint = checkpoint;
     this.classifier = classifier;
     this.config = config;

@@ -170,14 +170,34 @@ final class SessionState {
   /** {@link Portal#shapeChars} of the portals in {@link #portals}. */
   private long portalChars;
 
-  /** Adds {@code delta} to what all sessions hold; false (and nothing added) when that passes the gateway's budget. */
-  private static boolean gatewayTakes(long delta) {
+  /**
+   * What the sessions of one user (subject and issuer) may hold together: a quarter of the
+   * gateway's budget, so that one user's many sessions cannot take all of it and refuse everyone
+   * else's statements (red-team round 11).
+   */
+  static final long MAX_USER_CHARS = MAX_GATEWAY_CHARS / 4;
+  private static final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicLong> USER_CHARS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  /** This session's user's count in {@link #USER_CHARS}. */
+  private final java.util.concurrent.atomic.AtomicLong userChars;
+
+  /**
+   * Adds {@code delta} to what all sessions, and this user's, hold; false (and nothing added) when
+   * that passes the gateway's budget or the user's share of it.
+   */
+  private boolean gatewayTakes(long delta) {
     if (delta <= 0) {
       GATEWAY_CHARS.addAndGet(delta);
+      userChars.addAndGet(delta);
       return true;
+    }
+    if (userChars.addAndGet(delta) > MAX_USER_CHARS) {
+      userChars.addAndGet(-delta);
+      return false;
     }
     if (GATEWAY_CHARS.addAndGet(delta) <= MAX_GATEWAY_CHARS) return true;
     GATEWAY_CHARS.addAndGet(-delta);
+    userChars.addAndGet(-delta);
     return false;
   }
 
@@ -187,8 +207,9 @@ final class SessionState {
   }
 
   private static PostgresGatewayException overGatewayBudget() {
-    return new PostgresGatewayException("54000", "the gateway's sessions together hold as much SQL text and result"
-        + " descriptions as it allows (" + (MAX_GATEWAY_CHARS >> 20) + " Mi characters); this session was ended");
+    return new PostgresGatewayException("54000", "your sessions together, or the gateway's, hold as much SQL text and"
+        + " result descriptions as allowed (" + (MAX_USER_CHARS >> 20) + " Mi characters for one user, "
+        + (MAX_GATEWAY_CHARS >> 20) + " Mi for all); this session was ended");
   }
   private final Map<String, Statement> statements = new HashMap<>();
   private final Map<String, Portal> portals = new HashMap<>();
@@ -198,11 +219,17 @@ final class SessionState {
   private final List<Execution> unexecuted = new ArrayList<>();
 
   SessionState() {
-    this(e -> { });
+    this(e -> { }, "");
   }
 
   SessionState(Consumer<Execution> onUnexecuted) {
+    this(onUnexecuted, "");
+  }
+
+  /** @param user whose sessions' holdings are counted together (subject and issuer) */
+  SessionState(Consumer<Execution> onUnexecuted, String user) {
     this.onUnexecuted = onUnexecuted;
+    this.userChars = USER_CHARS.computeIfAbsent(user, u -> new java.util.concurrent.atomic.AtomicLong());
   }
 
   /** Under the lock: a portal ended; remember its decided execution if it never ran. */

@@ -88,4 +88,40 @@ class SessionStateBudgetTest {
     state.close();
     assertThat(SessionState.gatewayChars()).isEqualTo(before);
   }
+
+  @Test
+  void oneUsersManySessionsCannotTakeTheWholeGatewaysBudget() {
+    // Round 11: sessions each under their own budget let one user hold what the gateway allows
+    // all of them, and everyone else's statements were then refused.
+    long before = SessionState.gatewayChars();
+    SessionState.Shape shape = wide(1600); // one object, counted once per portal described
+    List<SessionState> mallory = new ArrayList<>();
+    PostgresGatewayException refused = null;
+    try {
+      for (int session = 0; session < 10_000 && refused == null; session++) {
+        SessionState state = new SessionState(e -> { }, "mallory\u0000test");
+        mallory.add(state);
+        state.confirm(state.parse("s", sql("SELECT 1")));
+        for (int i = 0; i < 80; i++) {
+          SessionState.Portal p = state.bind("p" + i, "s", Optional.empty());
+          try {
+            state.described(new Expected.DescribeDone(Optional.empty(), Optional.of(p), false), shape);
+          } catch (PostgresGatewayException e) {
+            refused = e;
+            break;
+          }
+        }
+      }
+      assertThat(refused).isNotNull().hasMessageContaining("the gateway more than it allows");
+      assertThat(SessionState.gatewayChars() - before).isLessThanOrEqualTo(SessionState.MAX_USER_CHARS);
+      // Another user still has room.
+      SessionState other = new SessionState(e -> { }, "dana\u0000test");
+      other.confirm(other.parse("s", sql("SELECT 1")));
+      other.described(new Expected.DescribeDone(Optional.empty(), Optional.of(other.bind("p", "s", Optional.empty())), false), shape);
+      other.close();
+    } finally {
+      mallory.forEach(SessionState::close);
+    }
+    assertThat(SessionState.gatewayChars()).isEqualTo(before);
+  }
 }
