@@ -587,10 +587,7 @@ final class SessionState {
       if (describe.statement().isPresent()) {
         Statement st = describe.statement().get();
         if (!st.gone) {
-          long delta = w - st.shapeChars;
-          if (delta > 0 && (namedChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
-          if (delta <= 0) gatewayTakes(delta);
-          namedChars += delta;
+          namedChars += recharge(namedChars, st.shapeChars, w);
           st.shapeChars = w;
         }
         st.shape = shape;
@@ -598,10 +595,7 @@ final class SessionState {
       if (describe.portal().isPresent()) {
         Portal p = describe.portal().get();
         if (!p.gone) {
-          long delta = w - p.shapeChars;
-          if (delta > 0 && (portalChars + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
-          if (delta <= 0) gatewayTakes(delta);
-          portalChars += delta;
+          portalChars += recharge(portalChars, p.shapeChars, w);
           p.shapeChars = w;
         }
         p.shape = shape;
@@ -611,6 +605,17 @@ final class SessionState {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Under the lock: a description's weight goes from {@code was} to {@code now}, against a session
+   * budget of which {@code used} is taken and against the gateway's; returns the change.
+   */
+  private long recharge(long used, long was, long now) {
+    long delta = now - was;
+    if (delta > 0 && (used + delta > MAX_HELD_CHARS || !gatewayTakes(delta))) throw overBudget();
+    if (delta <= 0) gatewayTakes(delta);
+    return delta;
   }
 
   /** A Describe failed or was skipped: whoever waits for its answer stops waiting. */
