@@ -176,6 +176,7 @@ class GuardrailWireTest {
         c("SELECT initcap(m) FROM moods"),
         c("SELECT 'chan' & 'payload'"),
         c("SELECT reverse(state) FROM shipments"),
+        c("SELECT reverse('paid'::order_state)"),
         c("SELECT * FROM json_to_record('{\"a\": \"x\"}') AS r(a checked)"),
         c("SELECT XMLSERIALIZE(CONTENT '<a>x</a>'::xml AS checked)"),
         c("SELECT json_populate_record(s, '{\"address\": \"x\"}') FROM signups s"),

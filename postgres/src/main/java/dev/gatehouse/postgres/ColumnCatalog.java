@@ -122,10 +122,11 @@ final class ColumnCatalog implements AutoCloseable {
    *       {@code f(x)} (attribute notation), whatever columns are called so;
    *   <li>{@code t}: a type a cast to which runs such code: a domain whose constraints call a made
    *       function, a domain over one, a composite type with a field of one, an array of one, and
-   *       the target of a cast through a made function; also what a bare call of that name may be
-   *       (a cast written as a call);
-   *   <li>{@code r}: a table whose row type, or a type, that a cast through a made function
-   *       converts from: a statement naming it may convert its rows ({@code lower(c)});
+   *       the target of a cast through a made function; also the source of such a cast, whose
+   *       values a built-in taking the target converts ({@code reverse('paid'::order_state)}); and
+   *       what a bare call of that name may be (a cast written as a call);
+   *   <li>{@code r}: a table whose row type a cast through a made function converts from: a
+   *       statement naming it may convert its rows ({@code lower(c)});
    *   <li>{@code c}: the OID of a type such a cast converts from: a column of that type may be
    *       converted where a statement passes it to a built-in ({@code lower(state)} on an enum);
    *   <li>{@code d}: the OID of a type whose values run made code when coerced to it (the {@code
@@ -137,15 +138,15 @@ final class ColumnCatalog implements AutoCloseable {
    * See {@link dev.gatehouse.postgres.sql.ClassifiedStatement#unqualifiedBuiltins}.
    */
   private static final String HAZARDS = """
-      WITH RECURSIVE ours AS (
+      WITH RECURSIVE trusted(classid, objid) AS (
+        SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
+          JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+          JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
+         WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e' AND r.rolsuper),
+      ours AS (
         SELECT p.oid, p.proname, p.pronamespace, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
          WHERE p.oid >= 16384
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                             JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
-                             JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
-                            WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
-                              AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
-                              AND r.rolsuper)),
+           AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND objid = p.oid)),
       made AS (SELECT * FROM ours WHERE pg_catalog.has_schema_privilege(pronamespace, 'USAGE')),
       coded(oid) AS (
         SELECT c.contypid FROM pg_catalog.pg_constraint c
@@ -161,12 +162,7 @@ final class ColumnCatalog implements AutoCloseable {
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o
        WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(o.oprnamespace, 'USAGE')
-         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                           JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
-                           JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
-                          WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND d.objid = o.oid
-                            AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e'
-                            AND r.rolsuper)
+         AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND objid = o.oid)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
       UNION SELECT 'd', t.oid::pg_catalog.text FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM coded)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
@@ -174,7 +170,7 @@ final class ColumnCatalog implements AutoCloseable {
       UNION SELECT 'r', r.relname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
         JOIN pg_catalog.pg_class r ON r.oid = t.typrelid
        WHERE c.castfunc IN (SELECT oid FROM ours)
-      UNION SELECT 'r', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
+      UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
        WHERE c.castfunc IN (SELECT oid FROM ours) AND t.oid >= 16384
       UNION SELECT 'c', c.castsource::pg_catalog.text FROM pg_catalog.pg_cast c
        WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castsource >= 16384""";

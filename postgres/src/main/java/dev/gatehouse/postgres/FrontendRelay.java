@@ -323,6 +323,12 @@ final class FrontendRelay {
         : new Expected.DescribeDone(Optional.empty(), s.state.portal(name), false), frame);
   }
 
+  /** Rule of a statement message longer than Gatehouse classifies (see {@link #refuseOversized}). */
+  static final String RULE_TOO_LONG = "statement-too-long";
+  /** The longest query or Parse body read whole: a statement's text, a Parse's name and parameter types. */
+  static final int MAX_STATEMENT_MESSAGE = SqlClassifier.MAX_STATEMENT_BYTES + 256 * 1024 + 1024;
+  /** How much of an oversized statement message the audit keeps. */
+  private static final int OVERSIZED_KEPT = 1024;
   /**
    * The messages whose text (SQL, statement or portal names) PostgreSQL reads in the client
    * encoding, answering bytes that are not valid there with ERROR 22021 while the session goes on
@@ -330,22 +336,9 @@ final class FrontendRelay {
    * or CopyFail that is not UTF-8 still ends the session. While the target skips to Sync after an
    * earlier error, such a message is skipped too, silently, as PostgreSQL skips it.
    */
-  /** Rule of a statement message longer than Gatehouse classifies (see {@link #refuseOversized}). */
-  static final String RULE_TOO_LONG = "statement-too-long";
-  /** The longest query or Parse body read whole: a statement's text, a Parse's name and parameter types. */
-  static final int MAX_STATEMENT_MESSAGE = SqlClassifier.MAX_STATEMENT_BYTES + 256 * 1024 + 1024;
-  /** How much of an oversized statement message the audit keeps. */
-  private static final int OVERSIZED_KEPT = 1024;
   private static final Map<Byte, String> UNREADABLE_REFUSED = Map.of(Query.TYPE, "query", Parse.TYPE, "Parse message",
       Bind.TYPE, "Bind message", Describe.TYPE, "Describe message", Execute.TYPE, "Execute message", Close.TYPE, "Close message");
 
-  /**
-   * A whole message that is not valid UTF-8 (the session's client encoding): refused as PostgreSQL
-   * refuses it, with ERROR 22021, and the session goes on. Nothing of it is forwarded: the
-   * side-effect-free stand-in keeps the replies in order (a Query's ends its cycle; an extended
-   * message's makes the target skip to the next Sync, as its own error would). The refusal is
-   * audited; the text is not quoted, since an unreadable statement cannot have its secrets redacted.
-   */
   /**
    * A query or Parse message longer than any statement text Gatehouse classifies ({@link
    * SqlClassifier#MAX_STATEMENT_BYTES}, plus room for a Parse's name and parameter types): refused
@@ -419,6 +412,13 @@ final class FrontendRelay {
     }
   }
 
+  /**
+   * A whole message that is not valid UTF-8 (the session's client encoding): refused as PostgreSQL
+   * refuses it, with ERROR 22021, and the session goes on. Nothing of it is forwarded: the
+   * side-effect-free stand-in keeps the replies in order (a Query's ends its cycle; an extended
+   * message's makes the target skip to the next Sync, as its own error would). The refusal is
+   * audited; the text is not quoted, since an unreadable statement cannot have its secrets redacted.
+   */
   private void refuseUnreadable(Frame frame) throws IOException {
     boolean simple = frame.type() == Query.TYPE;
     String what = UNREADABLE_REFUSED.get(frame.type());

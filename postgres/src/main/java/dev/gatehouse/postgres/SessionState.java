@@ -11,6 +11,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -55,7 +57,7 @@ final class SessionState {
    * let one user with many sessions pin most of the heap (red-team round 10).
    */
   static final long MAX_GATEWAY_CHARS = Runtime.getRuntime().maxMemory() / 8;
-  private static final java.util.concurrent.atomic.AtomicLong GATEWAY_CHARS = new java.util.concurrent.atomic.AtomicLong();
+  private static final AtomicLong GATEWAY_CHARS = new AtomicLong();
 
   /** One Parse (or, as a tombstone, one Close) of a statement name. Guarded by the state's lock. */
   static final class Statement {
@@ -176,10 +178,10 @@ final class SessionState {
    * else's statements (red-team round 11).
    */
   static final long MAX_USER_CHARS = MAX_GATEWAY_CHARS / 4;
-  private static final java.util.concurrent.ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicLong> USER_CHARS =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<String, AtomicLong> USER_CHARS =
+      new ConcurrentHashMap<>();
   /** This session's user's count in {@link #USER_CHARS}. */
-  private final java.util.concurrent.atomic.AtomicLong userChars;
+  private final AtomicLong userChars;
 
   /**
    * Adds {@code delta} to what all sessions, and this user's, hold; false (and nothing added) when
@@ -229,7 +231,7 @@ final class SessionState {
   /** @param user whose sessions' holdings are counted together (subject and issuer) */
   SessionState(Consumer<Execution> onUnexecuted, String user) {
     this.onUnexecuted = onUnexecuted;
-    this.userChars = USER_CHARS.computeIfAbsent(user, u -> new java.util.concurrent.atomic.AtomicLong());
+    this.userChars = USER_CHARS.computeIfAbsent(user, u -> new AtomicLong());
   }
 
   /** Under the lock: a portal ended; remember its decided execution if it never ran. */
@@ -330,11 +332,10 @@ final class SessionState {
     long chars = expected instanceof Expected.QueryDone q ? q.chars() : 0;
     lock.lock();
     try {
-      BooleanSupplier full = () -> pending.size() >= MAX_PENDING
-          || chars > 0 && queuedChars > 0 && queuedChars + chars > MAX_HELD_CHARS;
-      awaitWhile(full, beforeWait);
+      // Every forwarded message passes here: the wait (and its lambda) only when the queue is full.
+      if (full(chars)) awaitWhile(() -> full(chars), beforeWait);
       if (closed) throw new Closed();
-      if (full.getAsBoolean()) {
+      if (full(chars)) {
         // Still full: the target skips to a Sync behind this message and answers nothing until
         // then, and queuing past the limit would let a client grow the queue without end.
         throw new PostgresGatewayException("54000", "more than " + (pending.size() >= MAX_PENDING
@@ -348,6 +349,11 @@ final class SessionState {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Under the lock: no room for an expectation holding {@code chars} of query text. */
+  private boolean full(long chars) {
+    return pending.size() >= MAX_PENDING || chars > 0 && queuedChars > 0 && queuedChars + chars > MAX_HELD_CHARS;
   }
 
   /** The number the next sync point (Sync, Query, FunctionCall) will get. */

@@ -40,6 +40,8 @@ class SessionStateBudgetTest {
     state.described(describe, wide(500));
     SessionState.Statement second = state.parse("s", sql("SELECT 2"));
     state.confirm(second); // the first leaves the map with what it held
+    assertThat(SessionState.gatewayChars() - before).as("what the session holds once the first is gone")
+        .isEqualTo(second.chars);
     state.close();
     assertThat(SessionState.gatewayChars()).isEqualTo(before);
   }

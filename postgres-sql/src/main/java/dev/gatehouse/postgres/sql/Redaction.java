@@ -53,7 +53,9 @@ final class Redaction {
         default -> out.append(text, t.start(), t.end());
       }
     }
-    return out.toString();
+    // Unchanged text is returned as it came: one string where there is nothing to redact.
+    String redacted = out.toString();
+    return redacted.equals(text) ? text : redacted;
   }
 
   private static boolean mentionsSecret(String text, Lexer.Token t) {
