@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -192,9 +193,29 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     return Optional.of(writer.chainId());
   }
 
-  /** False while the store or the journal fails, and after {@link #close()}: for readiness checks. */
+  /** False while the store or the journal fails, and after {@link #close()}. */
   public boolean available() {
     return writer.available();
+  }
+
+  /**
+   * Why the log is not healthy, for readiness checks: the store or the journal fails, the log is
+   * closed, the indexer thread is gone, or events have waited for the store for longer than
+   * {@link AuditConfig#durableTimeout()} while nothing was stored (a store that hangs without an
+   * error: statements still run until the backlog fills, but the store no longer shows them).
+   */
+  public Optional<String> problem() {
+    Optional<RuntimeException> failure = writer.storeFailure();
+    if (failure.isPresent()) return Optional.of("the audit store is not accepting events: statements are refused");
+    if (!writer.available()) return Optional.of("the audit journal is not accepting events: statements are refused");
+    if (!thread.isAlive()) return Optional.of("the audit indexer is not running; events stay in the journal");
+    Duration stalled = writer.stalledFor();
+    if (stalled.compareTo(config.durableTimeout()) > 0) {
+      return Optional.of("the audit store has taken no events for " + stalled.toSeconds() + " s while "
+          + writer.unindexed() + " wait in the journal; statements are refused once "
+          + config.queueCapacity() + " wait");
+    }
+    return Optional.empty();
   }
 
   /** Events journaled but not yet in the store. */

@@ -93,6 +93,8 @@ final class ChainWriter implements Runnable {
   private volatile RuntimeException storeFailure;
   private volatile boolean journalBroken;
   private volatile Thread indexer;
+  /** System.nanoTime() when the indexer last had nothing waiting or stored a batch: a stall's start. */
+  private volatile long progressNanos = System.nanoTime();
 
   /**
    * Events with their canonical bytes as journaled (the store keeps them without encoding the events
@@ -439,6 +441,16 @@ final class ChainWriter implements Runnable {
     return unindexed.get();
   }
 
+  /**
+   * How long the indexer has gone without storing anything while events waited for the store (zero
+   * when nothing waits): a store that hangs without failing, or an indexer that no longer runs, shows
+   * here and nowhere else until the backlog fills and statements are refused.
+   */
+  Duration stalledFor() {
+    if (unindexed.get() == 0) return Duration.ZERO;
+    return Duration.ofNanos(Math.max(0, System.nanoTime() - progressNanos));
+  }
+
   /** The seq of the newest event sealed so far. */
   long head() {
     lock.lock();
@@ -495,6 +507,7 @@ final class ChainWriter implements Runnable {
       boolean last = closed; // read before take(): the chain's last event is in the backlog by then
       try {
         take();
+        if (pending.isEmpty()) progressNanos = System.nanoTime();
         // The last round may find nothing pending: the chain's last event came with the previous
         // round's take() (closed was set just after that round read it), stored without the final
         // checkpoint; it is signed now, over what is stored.
@@ -599,6 +612,7 @@ final class ChainWriter implements Runnable {
   }
 
   private void stored(List<AuditEvent> batch, Optional<SignedCheckpoint> cp, Instant now) {
+    progressNanos = System.nanoTime();
     if (!batch.isEmpty()) {
       indexedSeq = batch.getLast().seq();
       lastIndexedHash = batch.getLast().hash();

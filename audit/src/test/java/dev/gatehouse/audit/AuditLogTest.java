@@ -185,6 +185,40 @@ class AuditLogTest {
   }
 
   @Test
+  void aStoreThatHangsWithoutFailingMakesTheLogUnhealthyUntilItMovesAgain() throws Exception {
+    // A store that neither answers nor fails (a PostgreSQL store behind a dead network, a SQLite
+    // file locked by another process) left /readyz at 200 while the backlog grew towards refusals.
+    try (AuditLog log = start(config().withDurableTimeout(Duration.ofMillis(300)))) {
+      log.sessionOpened(s.session);
+      log.flush();
+      assertThat(log.problem()).isEmpty();
+      CountDownLatch gate = store.hold();
+      AuditHandle held = log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
+      assertThat(store.entered().await(20, TimeUnit.SECONDS)).isTrue();
+      await(() -> log.problem().isPresent());
+      assertThat(log.problem().orElseThrow()).contains("has taken no events").contains("wait in the journal");
+      assertThat(log.available()).isTrue(); // statements still run: only readiness says so
+      gate.countDown();
+      log.flush();
+      assertThat(store.find(held.eventId())).isPresent();
+      await(() -> log.problem().isEmpty());
+    }
+  }
+
+  @Test
+  void aFailingStoreIsNamedAsTheProblem() throws Exception {
+    try (AuditLog log = start(config())) {
+      log.sessionOpened(s.session);
+      store.failWith(new IllegalStateException("connection reset"));
+      log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
+      await(() -> log.problem().isPresent());
+      assertThat(log.problem().orElseThrow()).contains("audit store is not accepting events");
+      store.failWith(null);
+      await(() -> log.problem().isEmpty());
+    }
+  }
+
+  @Test
   void afterAStoreFailureTheSameChainContinuesWithoutAGap() throws Exception {
     String chainId;
     try (AuditLog log = start(config())) {

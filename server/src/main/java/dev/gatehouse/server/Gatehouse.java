@@ -189,8 +189,7 @@ public final class Gatehouse implements AutoCloseable {
 
     var cp = config.listeners().controlPlane();
     controlPlane = new ControlPlane(cp.bind(), cp.port(), metrics, List.of(
-        new ControlPlane.ReadinessCheck("audit", () -> audit.available()
-            ? Optional.empty() : Optional.of("the audit store is not accepting events: statements are refused")),
+        new ControlPlane.ReadinessCheck("audit", audit::problem),
         new ControlPlane.ReadinessCheck("policy", () -> policy.status().lastError()
             .map(e -> "the last policy change was rejected, the previous policy stays in force: " + e)),
         new ControlPlane.ReadinessCheck("postgres", () -> postgres == null || postgres.port() > 0
