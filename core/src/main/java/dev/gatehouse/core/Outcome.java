@@ -20,7 +20,13 @@ public record Outcome(Status status, long rows, Optional<String> errorCode, Dura
     /** Gatehouse refused it; the target never saw it. */
     REFUSED,
     /** The connection ended before it completed. */
-    ABORTED
+    ABORTED,
+    /**
+     * Decided (at Bind, where PostgreSQL plans it) but never executed: its portal ended first (its
+     * transaction ended, it was closed or replaced, or the session ended), so it returned and changed
+     * nothing.
+     */
+    UNEXECUTED
   }
 
   public Outcome {

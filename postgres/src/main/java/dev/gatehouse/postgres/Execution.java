@@ -99,6 +99,11 @@ final class Execution {
     finish(checkpoint, Outcome.Status.REFUSED, -1, Optional.empty());
   }
 
+  /** Bound but never executed: its portal ended first. */
+  void completeUnexecuted(Checkpoint checkpoint) {
+    finish(checkpoint, Outcome.Status.UNEXECUTED, 0, Optional.empty());
+  }
+
   /** The connection ended before the target answered. */
   void completeAborted(Checkpoint checkpoint) {
     finish(checkpoint, Outcome.Status.ABORTED, -1, Optional.empty());

@@ -316,7 +316,7 @@ final class ProxySession {
   }
 
   private void portalEndedUnexecuted(Execution execution) {
-    execution.completeOk(checkpoint, Optional.of(0L));
+    execution.completeUnexecuted(checkpoint);
   }
 
   private void finished() {
