@@ -100,6 +100,8 @@ final class FrontendRelay {
   private final MessageWriter target;
   /** The details of the last extended-protocol execution decided ({@link #details}); this direction's thread only. */
   private Map<String, String> lastDetails;
+  /** Code Gatehouse cannot see into was allowed in this session ({@link #codeMayRun}); client thread only. */
+  private boolean codeRan;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -452,6 +454,12 @@ final class FrontendRelay {
     }
     if (touchesStatementNames(analysis)) s.state.forgetNamedStatements();
     if (touchesPortals(analysis.statements())) s.state.forgetPortals();
+    for (int i = 0; i < allowed.size(); i++) {
+      if (runsOpaqueCode(allowed.get(i))) {
+        codeMayRun(null);
+        break;
+      }
+    }
     Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
     if (copies == 1) s.state.copyMayStart(done);
     forward(done, frame);
@@ -473,6 +481,8 @@ final class FrontendRelay {
    */
   private void bind(Frame frame, String portalName, String statementName, short[] resultFormats) throws IOException {
     Optional<Analysis> analysis = s.state.statement(statementName, this::flushUnchecked);
+    // Only sessions that ran opaque code pay the second look-up.
+    boolean replaceable = codeRan && analysis.isPresent() && s.state.replaceableByCode(statementName);
     SessionState.Portal portal = s.state.bind(portalName, statementName, analysis, resultFormats);
     List<ClassifiedStatement> statements = analysis.isPresent()
         ? analysis.get().statements()
@@ -481,7 +491,17 @@ final class FrontendRelay {
       forward(new Expected.BindDone(Optional.empty(), Optional.empty(), Optional.of(portal)), frame); // an empty query: nothing to decide
       return;
     }
-    PortalDecision decision = decidePortal(statements, portalName, Optional.of(statementName));
+    PortalDecision decision;
+    if (replaceable) {
+      // What the target holds under this name may be what that code prepared: opaque code, decided
+      // and masked as such, with the reason on record.
+      Map<String, String> details = new java.util.TreeMap<>(details(portalName, Optional.of(statementName)));
+      details.put("opaque_code", "prepared before code Gatehouse cannot see into ran in this session;"
+          + " that code may have replaced it (DEALLOCATE and PREPARE run inside functions and DO blocks)");
+      decision = decidePortal(statements.stream().map(ClassifiedStatement::opaque).toList(), details);
+    } else {
+      decision = decidePortal(statements, portalName, Optional.of(statementName));
+    }
     if (decision.denial().isPresent()) {
       portal.denied = true;
       forward(new Expected.BindDone(Optional.empty(), decision.denial(), Optional.of(portal)), DENIED_EXECUTE);
@@ -496,7 +516,10 @@ final class FrontendRelay {
 
   private PortalDecision decidePortal(List<ClassifiedStatement> statements, String portalName, Optional<String> statementName)
       throws IOException {
-    Map<String, String> details = details(portalName, statementName);
+    return decidePortal(statements, details(portalName, statementName));
+  }
+
+  private PortalDecision decidePortal(List<ClassifiedStatement> statements, Map<String, String> details) throws IOException {
     List<Execution> allowed = new ArrayList<>(statements.size());
     Optional<ErrorResponse> denial = decideAll(statements, details, allowed);
     if (denial.isPresent()) {
@@ -604,6 +627,7 @@ final class FrontendRelay {
     }
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     if (touchesPortals(statements)) s.state.forgetPortals();
+    if (runsOpaqueCode(execution)) codeMayRun(portalName);
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -626,7 +650,27 @@ final class FrontendRelay {
       forward(new Expected.FunctionCallDone(number, Optional.empty(), denial), DENIED_QUERY);
       return;
     }
+    codeMayRun(null);
     forward(new Expected.FunctionCallDone(number, Optional.of(allowed.get(0)), Optional.empty()), frame);
+  }
+
+  /** Whether an allowed execution may run code Gatehouse cannot see into (as policy saw it). */
+  private static boolean runsOpaqueCode(Execution execution) {
+    List<Verdict> verdicts = execution.verdicts();
+    for (int i = 0; i < verdicts.size(); i++) {
+      if (verdicts.get(i).command().classification().has(CommandFlag.OPAQUE_CODE)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Code Gatehouse cannot see into is about to run: it may replace prepared statements and portals
+   * under their names (see {@link SessionState#codeMayRun}). A later Bind of a statement parsed
+   * before it counts as opaque code too, and a later Execute of a portal bound before it is refused.
+   */
+  private void codeMayRun(String runningPortal) {
+    s.state.codeMayRun(runningPortal);
+    codeRan = true;
   }
 
   /**

@@ -118,7 +118,7 @@ final class Replies {
   static ErrorResponse portalUnknown(String portal) {
     return ErrorResponse.of("ERROR", "34000", "portal \"" + StartupParameters.sanitizeName(portal)
         + "\" cannot be executed through Gatehouse: its Bind was refused or failed, or SQL (CLOSE, DECLARE, COMMIT,"
-        + " ROLLBACK) may have ended it since; bind it again");
+        + " ROLLBACK) or code Gatehouse cannot see into (a DO block, a function) may have ended it since; bind it again");
   }
 
   static ErrorResponse protocolViolation(String message) {

@@ -70,6 +70,11 @@ final class SessionState {
     Status status = Status.PENDING;
     Statement previous;
     boolean tainted;
+    /**
+     * Code Gatehouse cannot see into ran after its Parse (a DO block, a function someone made): that
+     * code may have run DEALLOCATE and PREPARE under its name, so what the target holds is unknown.
+     */
+    boolean codeRan;
     /** The result shape a Describe of this statement returned (formats unknown until a Bind); null until then. */
     Shape shape;
     /** {@link #weight(Shape)} of {@link #shape}. */
@@ -445,7 +450,8 @@ final class SessionState {
     try {
       checkRoom(portals, portal);
       Statement source = statements.get(statement);
-      if (source != null && (source.tombstone || source.tainted)) source = null;
+      // Code may have replaced a statement: the result shape a Describe of it returned may be another's.
+      if (source != null && (source.tombstone || source.tainted || source.codeRan)) source = null;
       // The result-format codes it keeps count too (65,535 of them in one Bind: round 11).
       long formats = resultFormats.length;
       if (formats > 0 && (portalChars + formats > MAX_HELD_CHARS || !gatewayTakes(formats))) throw overBudget();
@@ -653,6 +659,40 @@ final class SessionState {
    * DEALLOCATE, DISCARD) or could not be read: what is known about named statements no longer
    * holds.
    */
+  /**
+   * Code Gatehouse cannot see into is about to run (red-team round 12: a DO block can run {@code
+   * DEALLOCATE s1; PREPARE s1 AS …} and {@code CLOSE c; DECLARE c CURSOR FOR …}, and the target's
+   * prepared statements and portals share their names with the protocol's): every named statement
+   * parsed so far may hold other SQL now, and every named portal but {@code running} (the one that
+   * runs the code, which it cannot close) may be another.
+   */
+  void codeMayRun(String running) {
+    String keep = running == null ? null : serverName(running);
+    lock.lock();
+    try {
+      for (Statement head : statements.values()) {
+        if (!head.name.isEmpty()) head.codeRan = true;
+      }
+      for (Map.Entry<String, Portal> e : portals.entrySet()) {
+        if (!e.getKey().isEmpty() && !e.getKey().equals(keep)) e.getValue().forgotten = true;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether code may have replaced statement {@code name} since its Parse ({@link #codeMayRun}). */
+  boolean replaceableByCode(String name) {
+    name = serverName(name);
+    lock.lock();
+    try {
+      Statement head = statements.get(name);
+      return head != null && head.codeRan;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   void forgetNamedStatements() {
     lock.lock();
     try {

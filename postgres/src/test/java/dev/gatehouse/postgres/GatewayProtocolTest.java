@@ -806,6 +806,55 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aStatementParsedBeforeADoBlockRanIsDecidedAsOpaqueCodeForTheBlockMayHaveReplacedIt() throws Exception {
+    // Round 12: SQL and the protocol share prepared statements' names, and a DO block can run
+    // DEALLOCATE s1 and PREPARE s1 AS … itself: the Bind of s1 after it was decided and audited as
+    // the SELECT Gatehouse had seen parsed, while the target ran the block's DELETE.
+    h.pg.execute(h.database, "INSERT INTO t VALUES (4201, 'kept') ON CONFLICT DO NOTHING");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s1", "SELECT 'parsed before the block'"), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("DO $$ BEGIN EXECUTE 'DEALLOCATE s1'; "
+          + "EXECUTE 'PREPARE s1 AS DELETE FROM t WHERE id = 4201'; END $$"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(bind("", "s1"), new Execute("", 0), Sync.INSTANCE);
+      c.untilReady();
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.command().text().equals("SELECT 'parsed before the block'"))
+        .hasSize(1)
+        .singleElement()
+        .satisfies(d -> {
+          assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
+          assertThat(d.command().details().get("opaque_code")).contains("may have replaced it");
+        });
+  }
+
+  @Test
+  void aPortalBoundBeforeADoBlockRanIsNotExecutedForTheBlockMayHaveReplacedIt() throws Exception {
+    // Cursors and portals share names too: CLOSE p and DECLARE p CURSOR FOR … in a DO block made
+    // the Execute of portal p, audited as the SELECT bound before, run the block's query.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(parse("", "SELECT 'bound before the block'"), bind("p", ""), Sync.INSTANCE);
+      assertThat(c.untilReady()).contains(BindComplete.INSTANCE);
+      c.send(new Query("DO $$ BEGIN EXECUTE 'CLOSE p'; "
+          + "EXECUTE 'DECLARE p CURSOR FOR SELECT ''declared by the block'''; END $$"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Execute("p", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got).noneMatch(DataRow.class::isInstance)
+          .anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+              e -> assertThat(e.message()).contains("\"p\"")));
+      c.send(new Query("ROLLBACK"));
+      c.untilReady();
+    }
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.
