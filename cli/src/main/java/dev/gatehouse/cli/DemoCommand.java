@@ -145,16 +145,19 @@ final class DemoCommand implements Callable<Integer> {
               description: customers' e-mail addresses, as keyed hashes (still joinable and countable)
               columns: ["public.customers.email"]
               style: {type: hash, length: 12, prefix: "email:"}
+              confine: true
               detect: [email]
             - name: card_number
               description: payment card numbers, last four digits kept
               columns: ["public.customers.card_number"]
               style: {type: keep_last, keep: 4}
+              confine: true
               detect: [card]
             - name: phone
               description: phone numbers, redacted
               columns: ["public.customers.phone"]
               style: {type: redact}
+              confine: true
               detect: [phone]
         audit:
           store: jdbc:sqlite:gatehouse.db
@@ -192,6 +195,7 @@ final class DemoCommand implements Callable<Integer> {
     out.println(t.bold("Things to try") + " (as alice unless said otherwise):");
     out.println("    SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- masked for alice: e-mails hashed, cards ****1111, phones ****");
     out.println("    SELECT upper(email) AS x, c FROM customers c LIMIT 1;           -- still masked: c field by field; x, computed from email, is NULL");
+    out.println("    SELECT id FROM customers WHERE email LIKE 'a%';                 -- refused: masked columns may only be selected (confine)");
     out.println("    as dana: SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- clear: the dba group is not masked");
     out.println("    DELETE FROM orders;                                             -- refused: no WHERE (42501)");
     out.println("    DROP TABLE orders;                                              -- refused: DROP is for dba");

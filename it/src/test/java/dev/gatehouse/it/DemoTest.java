@@ -93,6 +93,19 @@ class DemoTest {
         assertThat(refused.err()).as(refused.toString()).contains("permission denied by Gatehouse policy").contains("rule default-deny");
       }
 
+      // Round 12: one SELECT rebuilt every e-mail from where it was compared, never selected
+      // (ascii(substr(email, n, 1)) against a table of numbers); the demo confines its masked columns.
+      Shell probe = shell(lines.get("bob").group(1),
+          "SELECT c.id, p.id FROM customers c, orders p WHERE ascii(substr(c.email, p.id, 1)) = 97");
+      assertThat(probe.exit()).as(probe.toString()).isNotZero();
+      assertThat(probe.err()).as(probe.toString()).contains("may only be selected").contains("masking rule email");
+      // psql's FETCH_COUNT reads through a cursor: its FETCHes are not probes.
+      Shell fetched = shell(lines.get("bob").group(1) + " -v FETCH_COUNT=2",
+          "SELECT name, email FROM customers ORDER BY id LIMIT 3");
+      assertThat(fetched.exit()).as(fetched.toString()).isZero();
+      assertThat(fetched.out().strip().lines().toList()).as(fetched.toString()).hasSize(3)
+          .allSatisfy(line -> assertThat(line).contains("|email:").doesNotContain("@"));
+
       Shell eve = shell(lines.get("eve").group(1), "SELECT 1");
       assertThat(eve.exit()).isNotZero();
       assertThat(eve.err()).as(eve.toString()).contains("may not connect to \"pg-demo\"").contains("rule default-deny");

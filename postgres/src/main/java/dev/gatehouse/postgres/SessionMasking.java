@@ -206,6 +206,14 @@ final class SessionMasking {
       return new Facts(runs, new StatementFacts(Reads.nothing(), Reads.nothing(), launders), runs);
     }
     Optional<ColumnUse> use = statement.columnUse();
+    if (unknown && !launders && fetchesOnly(c.kinds())) {
+      // A FETCH or MOVE runs a query already screened where its cursor or portal was declared or
+      // bound in this session (cursors made by opaque code cannot be: such code is refused wherever
+      // it could read masked columns); it computes on nothing itself, so confinement has nothing to
+      // refuse (psql's FETCH_COUNT with confined columns: round 12). Its rows stay unknown.
+      StatementFacts all = StatementFacts.unknown(false);
+      return new Facts(all, new StatementFacts(Reads.unknown(), Reads.nothing(), false), all);
+    }
     if (unknown || catalog.isEmpty() || use.isEmpty()) {
       StatementFacts all = StatementFacts.unknown(launders);
       return new Facts(all, all, all);
@@ -220,6 +228,14 @@ final class SessionMasking {
         new StatementFacts(reads, outside, launders),
         new StatementFacts(written, outside, launders),
         new StatementFacts(everything, everything, launders));
+  }
+
+  private static boolean fetchesOnly(List<String> kinds) {
+    if (kinds.isEmpty()) return false;
+    for (String kind : kinds) {
+      if (!kind.equalsIgnoreCase("FETCH") && !kind.equalsIgnoreCase("MOVE")) return false;
+    }
+    return true;
   }
 
   private static Reads named(ColumnCatalog catalog, Set<String> objects, Set<String> names, Set<String> aliases) {
