@@ -72,6 +72,8 @@ final class BackendRelay {
   private MaskPlan current;
   /** The result being relayed is withheld: its rows are dropped, its completion becomes this refusal. */
   private Refusal withholding;
+  /** The COPY whose rows {@link #current} masks writes CSV; its next row is its header. */
+  private boolean copyCsv, copyHeader;
   /** A DDL statement completed inside a transaction: column origins are stale once it ends. */
   private boolean schemaChanged;
   /**
@@ -627,12 +629,19 @@ final class BackendRelay {
         return;
       }
       if (plan.needsDecoding()) {
-        if (binary) {
-          withholding = new Refusal(masking.get().planner().rules().get(0),
-              "binary COPY output cannot be scanned or masked; use the text format");
+        StatementMasking.CopyOutput output = masking.get().copyOutput();
+        if (binary || output.layout() == StatementMasking.CopyLayout.OTHER) {
+          // Its rows must be read to be masked or scanned, and cannot be: withheld whole, with an
+          // error the client can act on (round 12: a CSV export ended the session with FATAL 08P01).
+          withholding = new Refusal(masking.get().planner().rules().get(0), FrontendRelay.COPY_LAYOUTS);
           return;
         }
         current = plan;
+        copyCsv = output.layout() == StatementMasking.CopyLayout.CSV;
+        copyHeader = output.header();
+      }
+      if (plan.notice().isPresent() && plan.refusal().isEmpty()) {
+        write(BackendCodec.encode(NoticeResponse.of("NOTICE", "00000", plan.notice().get())));
       }
     }
     write(frame);
@@ -640,7 +649,12 @@ final class BackendRelay {
 
   private void copyRow() throws IOException {
     Frame frame = read();
-    write(new Frame(frame.type(), rewriter.copyTextRow(current, frame.body())));
+    if (copyHeader) {
+      copyHeader = false; // the column names, not data
+      write(frame);
+      return;
+    }
+    write(new Frame(frame.type(), copyCsv ? rewriter.copyCsvRow(current, frame.body()) : rewriter.copyTextRow(current, frame.body())));
   }
 
   /** NoticeResponse or NotificationResponse while masking is configured. */

@@ -803,29 +803,25 @@ final class FrontendRelay {
   }
 
   /**
-   * COPY … TO STDOUT of masked data is masked only in text format with the default delimiter and
-   * NULL string (what the relay can parse row by row); other formats are refused.
+   * COPY … TO STDOUT of masked data is masked only in the text and CSV formats with PostgreSQL's
+   * default delimiter, quoting and NULL string, with or without HEADER (what the relay can parse
+   * row by row); other formats are refused before the COPY runs. (A COPY that touches no masked
+   * column but whose rows must still be scanned, by a rule's detectors, and that uses another
+   * format is stopped when its rows start: see BackendRelay.copyOut.)
    */
   private static Optional<Refusal> copyRefusal(ClassifiedStatement statement, StatementMasking masking) {
     Classification c = statement.classification();
     if (!c.kinds().contains("COPY") || !masking.touchesMasked() || c.has(CommandFlag.DATA_MODIFYING)) {
       return Optional.empty();
     }
-    String rule = masking.planner().rules().get(0);
-    if (statement.columnUse().isEmpty()) {
-      return Optional.of(new Refusal(rule, "this COPY reads masked columns and its options cannot be read"));
-    }
-    Map<String, String> options = statement.columnUse().get().copyOptions();
-    String format = options.getOrDefault("format", "text").toLowerCase(Locale.ROOT);
-    // HEADER: the first line holds the column names, which the rewriter would take for a row.
-    String header = options.getOrDefault("header", "false").toLowerCase(Locale.ROOT);
-    boolean plain = format.equals("text") && !options.containsKey("delimiter") && !options.containsKey("null")
-        && !options.containsKey("encoding") && !options.containsKey("binary") && !options.containsKey("csv")
-        && (header.equals("false") || header.equals("off") || header.equals("0"));
-    if (plain) return Optional.empty();
-    return Optional.of(new Refusal(rule, "COPY of masked columns is masked only in the default text format"
-        + " (no CSV, binary, DELIMITER, NULL, ENCODING or HEADER option)"));
+    if (masking.copyOutput().layout() != StatementMasking.CopyLayout.OTHER) return Optional.empty();
+    return Optional.of(new Refusal(masking.planner().rules().get(0), COPY_LAYOUTS));
   }
+
+  /** Why a COPY of masked data in another layout is refused. */
+  static final String COPY_LAYOUTS = "COPY of masked columns is masked only in the text and CSV formats with the"
+      + " default delimiter, quoting and NULL string (HEADER may be on; no binary, DELIMITER, NULL, QUOTE, ESCAPE,"
+      + " FORCE_QUOTE or ENCODING option)";
 
   /**
    * Queues what the message expects back, then forwards {@code frame}: null for the client's

@@ -104,6 +104,93 @@ final class RowRewriter {
     return Arrays.copyOf(row, size);
   }
 
+  /**
+   * One row of COPY CSV format with PostgreSQL's defaults (values separated by commas; a value in
+   * double quotes when it holds a comma, a quote, a line break or is empty, quotes inside doubled; an
+   * unquoted empty value is NULL) masked under {@code plan}: each value the plan touches is unquoted,
+   * masked and written quoted (so a masked empty string stays apart from NULL). A quoted value may
+   * span lines: PostgreSQL sends each row, whole, in one CopyData message.
+   *
+   * @throws PostgresGatewayException when the row is not such CSV or does not have the announced
+   *     number of columns
+   */
+  byte[] copyCsvRow(MaskPlan plan, byte[] data) {
+    size = 0;
+    ensure(data.length + 64);
+    int end = data.length;
+    if (end > 0 && data[end - 1] == '\n') end--;
+    if (end > 0 && data[end - 1] == '\r') end--;
+    int column = 0, i = 0;
+    while (true) {
+      if (column >= plan.size()) throw new PostgresGatewayException("08P01", "COPY row has more columns than announced");
+      int start = i;
+      boolean quoted = i < end && data[i] == '"';
+      if (quoted) {
+        i++;
+        while (true) {
+          if (i >= end) throw new PostgresGatewayException("08P01", "COPY CSV row ends inside a quoted value");
+          if (data[i] == '"') {
+            if (i + 1 < end && data[i + 1] == '"') {
+              i += 2;
+              continue;
+            }
+            i++;
+            break;
+          }
+          i++;
+        }
+        if (i < end && data[i] != ',') throw new PostgresGatewayException("08P01", "COPY CSV value continues after its closing quote");
+      } else {
+        while (i < end && data[i] != ',') {
+          if (data[i] == '"') throw new PostgresGatewayException("08P01", "COPY CSV value holds a quote outside quotes");
+          i++;
+        }
+      }
+      if (column > 0) put((byte) ',');
+      csvField(plan, column, data, start, i, quoted);
+      column++;
+      if (i >= end) break;
+      i++; // the comma
+    }
+    if (column != plan.size()) throw new PostgresGatewayException("08P01", "COPY row has fewer columns than announced");
+    if (end < data.length) put(data, end, data.length - end);
+    return Arrays.copyOf(row, size);
+  }
+
+  private void csvField(MaskPlan plan, int column, byte[] data, int from, int to, boolean quoted) {
+    boolean isNull = !quoted && from == to;
+    if (isNull || plan.action(column) == MaskPlan.Action.PASS) {
+      put(data, from, to - from);
+      return;
+    }
+    byte[] raw;
+    if (quoted) {
+      raw = new byte[to - from];
+      int n = 0;
+      for (int i = from + 1; i < to - 1; i++) {
+        raw[n++] = data[i];
+        if (data[i] == '"') i++; // a doubled quote
+      }
+      raw = Arrays.copyOf(raw, n);
+    } else {
+      raw = Arrays.copyOfRange(data, from, to);
+    }
+    value.reset();
+    int n = plan.write(column, raw, 0, raw.length, value);
+    if (n < 0) return; // NULL: an unquoted empty value
+    byte[] v = value.array();
+    if (Arrays.equals(v, 0, n, raw, 0, raw.length)) {
+      put(data, from, to - from); // scanned and unchanged: as the server wrote it
+      return;
+    }
+    put((byte) '"');
+    for (int i = 0; i < n; i++) {
+      if (v[i] == '"') put((byte) '"');
+      put(v[i]);
+    }
+    put((byte) '"');
+  }
+
   private void copyField(MaskPlan plan, int column, byte[] data, int from, int to) {
     boolean isNull = to - from == 2 && data[from] == '\\' && data[from + 1] == 'N';
     if (isNull || plan.action(column) == MaskPlan.Action.PASS) {

@@ -135,7 +135,9 @@ final class SessionMasking {
     sideChannel = sideChannel.with(planner.detectors());
     Facts facts = facts(statement);
     return Optional.of(new StatementMasking(planner, facts.plan(), facts.screen(), facts.everything(), catalog,
-        copyTarget(statement), statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of())));
+        copyTarget(statement), statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of()),
+        statement.columnUse().map(u -> StatementMasking.CopyOutput.of(u.copyOptions()))
+            .orElse(new StatementMasking.CopyOutput(StatementMasking.CopyLayout.OTHER, false))));
   }
 
   /**

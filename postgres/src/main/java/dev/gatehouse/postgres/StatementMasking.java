@@ -22,12 +22,56 @@ import java.util.Optional;
  * thread to the target→client thread through the session's expectation queue.
  */
 final class StatementMasking {
+  /** How the rows of a COPY … TO STDOUT are written, as far as the relay can read them to mask them. */
+  enum CopyLayout {
+    /** Text format, tab-separated, {@code \N} for NULL, backslash escapes. */
+    TEXT,
+    /** CSV with PostgreSQL's defaults: comma, double quotes doubled inside quotes, NULL unquoted empty. */
+    CSV,
+    /** Binary, or an option that changes how values are written (DELIMITER, NULL, QUOTE, ESCAPE, FORCE_QUOTE, ENCODING …). */
+    OTHER
+  }
+
+  /** A COPY's layout and whether its first line is a header of column names. */
+  record CopyOutput(CopyLayout layout, boolean header) {
+    static final CopyOutput DEFAULT = new CopyOutput(CopyLayout.TEXT, false);
+
+    /**
+     * Reads a COPY statement's options as the classifier gives them (name → value; a bare option is
+     * {@code true}). Only FORMAT text or csv and HEADER on or off leave rows the relay can parse.
+     */
+    static CopyOutput of(java.util.Map<String, String> options) {
+      CopyLayout layout = CopyLayout.TEXT;
+      boolean header = false;
+      for (java.util.Map.Entry<String, String> o : options.entrySet()) {
+        String v = o.getValue().toLowerCase(java.util.Locale.ROOT);
+        switch (o.getKey()) {
+          case "format" -> layout = switch (v) {
+            case "text" -> layout;
+            case "csv" -> CopyLayout.CSV;
+            default -> CopyLayout.OTHER;
+          };
+          case "header" -> {
+            switch (v) {
+              case "true", "on", "1", "yes" -> header = true;
+              case "false", "off", "0", "no" -> header = false;
+              default -> { return new CopyOutput(CopyLayout.OTHER, false); }
+            }
+          }
+          default -> { return new CopyOutput(CopyLayout.OTHER, false); }
+        }
+      }
+      return new CopyOutput(layout, header);
+    }
+  }
+
   private final MaskPlanner planner;
   private final StatementFacts facts;
   private final StatementFacts screenFacts;
   private final Optional<ColumnCatalog> catalog;
   private final Optional<String> copyTable;
   private final List<String> copyColumns;
+  private final CopyOutput copyOutput;
   private final boolean touches;
 
   /**
@@ -36,8 +80,9 @@ final class StatementMasking {
    * @param everything every column of what it touches (decides whether its messages are withheld)
    */
   StatementMasking(MaskPlanner planner, StatementFacts facts, StatementFacts screenFacts, StatementFacts everything,
-      Optional<ColumnCatalog> catalog, Optional<String> copyTable, List<String> copyColumns) {
+      Optional<ColumnCatalog> catalog, Optional<String> copyTable, List<String> copyColumns, CopyOutput copyOutput) {
     this.copyColumns = List.copyOf(copyColumns);
+    this.copyOutput = copyOutput;
     this.planner = planner;
     this.facts = facts;
     this.screenFacts = screenFacts;
@@ -62,6 +107,11 @@ final class StatementMasking {
   /** For {@code COPY table (a, b) TO STDOUT}: the column list; empty for every column. */
   List<String> copyColumns() {
     return copyColumns;
+  }
+
+  /** For COPY … TO STDOUT: how its rows are written. */
+  CopyOutput copyOutput() {
+    return copyOutput;
   }
 
   MaskPlanner planner() {
@@ -119,7 +169,19 @@ final class StatementMasking {
       ColumnOrigin origin = table.size() == columns ? table.get(i) : ColumnOrigin.untraceable("COPY (query)");
       out.add(new ResultColumn(origin, TypeFamily.TEXT, format));
     }
-    return planner.plan(out, facts);
+    MaskPlan plan = planner.plan(out, facts);
+    if (!plan.nullsAny() || plan.refusal().isPresent()) return plan;
+    List<String> nulled = new ArrayList<>();
+    java.util.Set<String> rules = new java.util.TreeSet<>();
+    for (int i = 0; i < plan.size(); i++) {
+      if (!plan.nulled(i)) continue;
+      nulled.add(String.valueOf(i + 1));
+      plan.rule(i).ifPresent(rules::add);
+    }
+    return plan.withNotice("Gatehouse returns NULL for column" + (nulled.size() == 1 ? " " : "s ") + String.join(", ", nulled)
+        + " of this COPY: the columns of COPY (query) cannot be traced to their tables, and the query reads columns"
+        + " masked by rule " + String.join(", ", rules) + " (strict masking); COPY the table itself, or SELECT, to see"
+        + " the masked columns masked and the others clear");
   }
 
   private static List<ResultColumn> untraceable(RowDescription description, short[] formats) {

@@ -297,8 +297,18 @@ final class ColumnUseWalker {
           JsonNode d = o.path("DefElem");
           String name = d.path("defname").asText("").toLowerCase(Locale.ROOT);
           JsonNode arg = d.path("arg");
-          String value = arg.path("String").path("sval").asText("");
-          if (value.isEmpty() && arg.has("Boolean")) value = String.valueOf(arg.path("Boolean").path("boolval").asBoolean());
+          String value;
+          if (!d.has("arg")) {
+            value = "true"; // a bare option (HEADER): PostgreSQL reads it as true
+          } else if (arg.has("String")) {
+            value = arg.path("String").path("sval").asText("");
+          } else if (arg.has("Boolean")) {
+            value = String.valueOf(arg.path("Boolean").path("boolval").asBoolean());
+          } else if (arg.has("Integer")) {
+            value = String.valueOf(arg.path("Integer").path("ival").asLong()); // 0 has no ival in the tree
+          } else {
+            value = "?"; // a list (FORCE_QUOTE (a, b)), a star: nothing the relay reads
+          }
           if (!name.isEmpty()) copyOptions.put(name, value);
         }
         if (copyColumns.isEmpty() && body.has("relation")) read.add("*");
