@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
       new DemoUser("bob", "bob@demo.gatehouse.dev", Set.of("analysts"),
           "read-only: SELECT, cursors, EXPLAIN, transactions and session settings; any write or row lock is refused"),
       new DemoUser("dana", "dana@demo.gatehouse.dev", Set.of("dba"),
-          "a DBA: server files, opaque code, GRANT allowed; still no UPDATE/DELETE without WHERE; DDL needs approval"),
+          "a DBA: schema changes, server files, opaque code, large objects, GRANT allowed; still no UPDATE/DELETE without WHERE"),
       new DemoUser("eve", "eve@demo.gatehouse.dev", Set.of("contractors"),
           "in no group the policy knows: refused at connection"));
 

@@ -106,6 +106,10 @@ class DemoTest {
       assertThat(fetched.out().strip().lines().toList()).as(fetched.toString()).hasSize(3)
           .allSatisfy(line -> assertThat(line).contains("|email:").doesNotContain("@"));
 
+      // The dba changes the schema without an approval the demo cannot give (round 12).
+      Shell ddl = shell(lines.get("dana").group(1), "CREATE TABLE dana_notes (id int); DROP TABLE dana_notes");
+      assertThat(ddl.exit()).as(ddl.toString()).isZero();
+
       Shell eve = shell(lines.get("eve").group(1), "SELECT 1");
       assertThat(eve.exit()).isNotZero();
       assertThat(eve.err()).as(eve.toString()).contains("may not connect to \"pg-demo\"").contains("rule default-deny");

@@ -66,6 +66,21 @@ class PgDumpTest {
   }
 
   @Test
+  void aDbaDumpsLargeObjectsWhichPgDumpReadsWithFastPathCalls() throws Exception {
+    // Round 12: libpq reads large objects with the protocol's fast-path calls, which the reference
+    // policy refused to everyone: dana's full dump failed once a large object existed.
+    var made = stack.psql(DANA).withArgs("-Atq").command("SELECT lo_from_bytea(0, 'gatehouse large object')");
+    assertThat(made.succeeded()).as(made.stderr()).isTrue();
+    try {
+      Dump d = pgDump(DANA);
+      assertThat(d.exit()).as(d.err()).isZero();
+      assertThat(d.out()).contains("lo_create").contains("lowrite");
+    } finally {
+      stack.psql(DANA).command("SELECT lo_unlink(" + made.stdout().strip() + ")");
+    }
+  }
+
+  @Test
   void aDeveloperDumpsDataButNotTheColumnPrivilegesWhichNeedSqlExecute() throws Exception {
     Dump data = pgDump(ALICE, "--data-only");
     assertThat(data.exit()).as(data.err()).isZero();
