@@ -26,6 +26,8 @@ final class Execution {
   private volatile boolean done;
   /** DataRows counted so far. */
   private volatile long rows;
+  /** Run when the target completes it without error (a DECLARE's cursor is then known); null for none. */
+  private volatile Runnable onOk;
 
   private static final VarHandle DONE;
   private static final VarHandle ROWS;
@@ -73,6 +75,11 @@ final class Execution {
     return verdicts;
   }
 
+  /** Runs {@code action} if and when the target completes this execution without error. Before forwarding. */
+  void whenOk(Runnable action) {
+    onOk = action;
+  }
+
   boolean done() {
     return done;
   }
@@ -86,7 +93,9 @@ final class Execution {
   void completeOk(Checkpoint checkpoint, Optional<Long> tagRows) {
     long counted = rows;
     long reported = tagRows.isPresent() ? Math.max(tagRows.get(), counted) : counted > 0 ? counted : -1L;
-    finish(checkpoint, Outcome.Status.OK, reported, Optional.empty());
+    if (!finish(checkpoint, Outcome.Status.OK, reported, Optional.empty())) return;
+    Runnable action = onOk;
+    if (action != null) action.run();
   }
 
   /** The target reported an error, or skipped it because an earlier message of its batch failed. */
@@ -109,8 +118,9 @@ final class Execution {
     finish(checkpoint, Outcome.Status.ABORTED, -1, Optional.empty());
   }
 
-  private void finish(Checkpoint checkpoint, Outcome.Status status, long rowCount, Optional<String> code) {
-    if (!DONE.compareAndSet(this, false, true)) return;
+  /** Completes it once; false when it was completed already. */
+  private boolean finish(Checkpoint checkpoint, Outcome.Status status, long rowCount, Optional<String> code) {
+    if (!DONE.compareAndSet(this, false, true)) return false;
     Outcome outcome = new Outcome(status, rowCount, code, Duration.ofNanos(System.nanoTime() - startNanos));
     for (Verdict verdict : verdicts) {
       try {
@@ -119,5 +129,6 @@ final class Execution {
         // The outcome event is best effort (its decision event is already durable); the data path goes on.
       }
     }
+    return true;
   }
 }

@@ -11,6 +11,7 @@ import dev.gatehouse.masking.MaskingException;
 import dev.gatehouse.masking.Refusal;
 import dev.gatehouse.postgres.sql.Analysis;
 import dev.gatehouse.postgres.sql.ClassifiedStatement;
+import dev.gatehouse.postgres.sql.ColumnUse;
 import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.Close;
@@ -257,6 +258,7 @@ final class FrontendRelay {
           forward(new Expected.CloseDone(Optional.of(s.state.closeStatement(c.name()))), frame);
         } else {
           s.state.closePortal(c.name());
+          if (!c.name().isEmpty() && s.masking.configured()) s.masking.cursorTouched(SessionState.serverName(c.name()));
           forward(new Expected.CloseDone(Optional.empty()), frame);
         }
       }
@@ -483,6 +485,8 @@ final class FrontendRelay {
     Optional<Analysis> analysis = s.state.statement(statementName, this::flushUnchecked);
     // Only sessions that ran opaque code pay the second look-up.
     boolean replaceable = codeRan && analysis.isPresent() && s.state.replaceableByCode(statementName);
+    // A named portal shares its name with SQL cursors: a FETCH of it must not read as a DECLARE's.
+    if (!portalName.isEmpty() && s.masking.configured()) s.masking.cursorTouched(SessionState.serverName(portalName));
     SessionState.Portal portal = s.state.bind(portalName, statementName, analysis, resultFormats);
     List<ClassifiedStatement> statements = analysis.isPresent()
         ? analysis.get().statements()
@@ -670,6 +674,7 @@ final class FrontendRelay {
    */
   private void codeMayRun(String runningPortal) {
     s.state.codeMayRun(runningPortal);
+    s.masking.codeMayRun();
     codeRan = true;
   }
 
@@ -739,8 +744,25 @@ final class FrontendRelay {
       return Optional.of(Replies.maskingRefused(refusal.get()));
     }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
-    allowed.add(new Execution(List.of(verdict), masking, mayChangeSchema));
+    Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);
+    if (s.masking.configured()) followCursor(statement, execution);
+    allowed.add(execution);
     return Optional.empty();
+  }
+
+  /** Tells masking which cursor a DECLARE makes (once the target completes it) or a CLOSE ends. */
+  private void followCursor(ClassifiedStatement statement, Execution execution) {
+    Optional<ColumnUse.Cursor> cursor = statement.columnUse().flatMap(ColumnUse::cursor);
+    if (cursor.isEmpty()) return;
+    String name = cursor.get().name();
+    switch (cursor.get().kind()) {
+      case DECLARE -> execution.whenOk(s.masking.declared(name, statement));
+      case CLOSE -> {
+        if (name.isEmpty()) s.masking.cursorsClosed();
+        else s.masking.cursorTouched(name);
+      }
+      case FETCH -> { }
+    }
   }
 
   private static boolean runsCode(List<String> kinds) {

@@ -168,6 +168,76 @@ final class SessionMasking {
     }
   }
 
+  // ---- cursors: what a FETCH reads --------------------------------------------------------------
+
+  /** At most this many cursors are followed; a FETCH from any other reads unknown columns. */
+  static final int MAX_CURSORS = 256;
+
+  /**
+   * What the session's cursors read, so that a FETCH is masked by what its DECLARE read rather than
+   * as reading anything (round 12: with psql's FETCH_COUNT, strict mode turned count(*) of a table
+   * with no masked column into NULL). An entry is {@link Pending} from the DECLARE's decision and
+   * becomes the cursor's {@link Facts} when the target completes that DECLARE; any later decision
+   * about the same name (a DECLARE, a CLOSE, a protocol Bind or Close of a portal of that name) removes
+   * it first, so an answer arriving late never names a cursor that another statement has replaced. A
+   * FETCH from a name with no facts (unknown, pending, failed, made by code) reads unknown columns.
+   * Guarded by itself.
+   */
+  private final Map<String, Object> cursors = new java.util.HashMap<>();
+  /** Code Gatehouse cannot see into ran: it may have made cursors under any name. */
+  private volatile boolean cursorsUnknown;
+
+  private record Pending(Object token) {}
+
+  /**
+   * A DECLARE of cursor {@code name} reading as {@code statement} is being forwarded: returns what
+   * to run when the target completes it (the cursor then exists and reads that), or nothing to run.
+   */
+  Runnable declared(String name, ClassifiedStatement statement) {
+    Facts facts = facts(statement);
+    Pending pending = new Pending(new Object());
+    synchronized (cursors) {
+      cursors.remove(name);
+      if (cursorsUnknown || cursors.size() >= MAX_CURSORS) return () -> { };
+      cursors.put(name, pending);
+    }
+    return () -> {
+      synchronized (cursors) {
+        if (cursors.get(name) == pending) cursors.put(name, facts);
+      }
+    };
+  }
+
+  /** A statement or protocol message may end or replace cursor (portal) {@code name}: its facts are forgotten. */
+  void cursorTouched(String name) {
+    synchronized (cursors) {
+      cursors.remove(name);
+    }
+  }
+
+  /** CLOSE ALL, DISCARD ALL: every cursor ends. */
+  void cursorsClosed() {
+    synchronized (cursors) {
+      cursors.clear();
+    }
+  }
+
+  /** Code Gatehouse cannot see into may run: it can make cursors under any name, so none is known any more. */
+  void codeMayRun() {
+    cursorsUnknown = true;
+    synchronized (cursors) {
+      cursors.clear();
+    }
+  }
+
+  /** What a FETCH from {@code name} reads: its DECLARE's facts when known. */
+  private Optional<Facts> cursorFacts(String name) {
+    if (cursorsUnknown) return Optional.empty();
+    synchronized (cursors) {
+      return cursors.get(name) instanceof Facts f ? Optional.of(f) : Optional.empty();
+    }
+  }
+
   /** The masks of the DECLARE and PREPARE statements allowed in this session (see withDeferred). */
   private final java.util.Set<String> deferredMasks = new java.util.LinkedHashSet<>();
 
@@ -224,9 +294,15 @@ final class SessionMasking {
       // A FETCH or MOVE runs a query already screened where its cursor or portal was declared or
       // bound in this session (cursors made by opaque code cannot be: such code is refused wherever
       // it could read masked columns); it computes on nothing itself, so confinement has nothing to
-      // refuse (psql's FETCH_COUNT with confined columns: round 12). Its rows stay unknown.
+      // refuse (psql's FETCH_COUNT with confined columns: round 12). Its rows read what its
+      // DECLARE read, when Gatehouse followed it; otherwise they are unknown.
+      StatementFacts nothingOutside = new StatementFacts(Reads.unknown(), Reads.nothing(), false);
+      Optional<Facts> declared = use.flatMap(ColumnUse::cursor)
+          .filter(k -> k.kind() == ColumnUse.Cursor.Kind.FETCH)
+          .flatMap(k -> cursorFacts(k.name()));
+      if (declared.isPresent()) return new Facts(declared.get().plan(), nothingOutside, declared.get().everything());
       StatementFacts all = StatementFacts.unknown(false);
-      return new Facts(all, new StatementFacts(Reads.unknown(), Reads.nothing(), false), all);
+      return new Facts(all, nothingOutside, all);
     }
     if (unknown || catalog.isEmpty() || use.isEmpty()) {
       StatementFacts all = StatementFacts.unknown(launders);

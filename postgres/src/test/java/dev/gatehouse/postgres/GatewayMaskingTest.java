@@ -373,6 +373,40 @@ class GatewayMaskingTest {
   }
 
   @Test
+  void aFetchReadsWhatItsCursorsDeclarationReadSoFetchCountAnswersLikeASelect() {
+    // Round 12: a FETCH read "unknown columns", so with psql's FETCH_COUNT strict mode turned every
+    // computed column into NULL, count(*) of a table with no masked column included.
+    Psql.Result counted = h.alice().withArgs("-A", "-t", "-P", "null=<NULL>", "-v", "FETCH_COUNT=1")
+        .command("SELECT count(*), max(note) FROM orders");
+    assertThat(counted.succeeded()).as(counted.stderr()).isTrue();
+    assertThat(counted.stdout().strip()).doesNotContain("<NULL>").matches("\\d+\\|.+");
+    // The cursor a FETCH reads is the one declared last under its name, not an earlier one.
+    Psql.Result r = h.alice().withArgs("-A", "-t", "-P", "null=<NULL>").script("""
+        BEGIN;
+        DECLARE c CURSOR FOR SELECT count(*) FROM orders;
+        FETCH 1 FROM c;
+        CLOSE c;
+        DECLARE c CURSOR FOR SELECT upper(email) FROM customers;
+        FETCH 1 FROM c;
+        COMMIT;
+        """);
+    assertThat(r.succeeded()).as(r.stderr()).isTrue();
+    assertThat(r.stdout().strip().lines().toList()).containsExactly("BEGIN", "DECLARE CURSOR", String.valueOf(orders()),
+        "CLOSE CURSOR", "DECLARE CURSOR", "<NULL>", "COMMIT");
+    assertThat(r.stdout()).doesNotContainIgnoringCase("ada@example.com");
+  }
+
+  private static long orders() {
+    try (Connection c = h.pg.connect(h.database);
+        var rs = c.createStatement().executeQuery("SELECT count(*) FROM orders")) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
   void explainShowsThePlanOfAQueryOnMaskedTables() {
     // Round 12: strict mode took the plan for a value computed from masked columns and returned NULL.
     String plan = aliceNulls("EXPLAIN SELECT id, upper(email) FROM customers WHERE country = 'US'");

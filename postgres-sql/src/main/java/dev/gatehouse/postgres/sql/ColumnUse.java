@@ -3,6 +3,7 @@ package dev.gatehouse.postgres.sql;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -29,16 +30,37 @@ import java.util.Set;
  * @param outputNames names given to select-list items ({@code AS status}); where one is referenced,
  *     the names its expression reads are in the sets above already, so a name here that no table
  *     has is no whole-row reference
+ * @param cursor for {@code DECLARE}, {@code FETCH}, {@code MOVE} and {@code CLOSE}: which cursor
  */
 public record ColumnUse(
     Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
-    Map<String, String> copyOptions, Set<String> outputNames) {
+    Map<String, String> copyOptions, Set<String> outputNames, Optional<Cursor> cursor) {
+  /**
+   * A statement that declares a cursor, reads from it ({@code FETCH}, {@code MOVE}) or closes it.
+   *
+   * @param name as the server names it (unquoted names lower-cased); empty for {@code CLOSE ALL}
+   */
+  public record Cursor(Kind kind, String name) {
+    public enum Kind { DECLARE, FETCH, CLOSE }
+
+    public Cursor {
+      Objects.requireNonNull(kind, "kind == null");
+      Objects.requireNonNull(name, "name == null");
+    }
+  }
+
+  public ColumnUse(Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
+      Map<String, String> copyOptions, Set<String> outputNames) {
+    this(read, outsideProjection, intoWrite, copyColumns, copyOptions, outputNames, Optional.empty());
+  }
+
   public ColumnUse(Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
       Map<String, String> copyOptions) {
     this(read, outsideProjection, intoWrite, copyColumns, copyOptions, Set.of());
   }
 
   public ColumnUse {
+    Objects.requireNonNull(cursor, "cursor == null");
     outputNames = Set.copyOf(outputNames);
     read = Set.copyOf(read);
     outsideProjection = Set.copyOf(outsideProjection);

@@ -120,7 +120,25 @@ final class ColumnUseWalker {
     // a function called on the whole row (x(c)), whatever the select list calls its items.
     Set<String> outputNames = new LinkedHashSet<>(w.aliases.keySet());
     outputNames.removeAll(w.qualified);
-    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, outputNames);
+    return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, outputNames, cursor(stmt));
+  }
+
+  /** Which cursor a DECLARE, FETCH, MOVE or CLOSE names. */
+  private static java.util.Optional<ColumnUse.Cursor> cursor(JsonNode stmt) {
+    if (!stmt.isObject() || stmt.size() != 1) return java.util.Optional.empty();
+    String type = stmt.fieldNames().next();
+    JsonNode b = stmt.get(type);
+    ColumnUse.Cursor.Kind kind = switch (type) {
+      case "DeclareCursorStmt" -> ColumnUse.Cursor.Kind.DECLARE;
+      case "FetchStmt" -> ColumnUse.Cursor.Kind.FETCH;
+      case "ClosePortalStmt" -> ColumnUse.Cursor.Kind.CLOSE;
+      default -> null;
+    };
+    if (kind == null) return java.util.Optional.empty();
+    String name = b.path("portalname").asText("");
+    // A DECLARE or FETCH always names one; only CLOSE ALL names none.
+    if (name.isEmpty() && kind != ColumnUse.Cursor.Kind.CLOSE) return java.util.Optional.empty();
+    return java.util.Optional.of(new ColumnUse.Cursor(kind, name));
   }
 
   /** Answers {@code *} where a name may stand for another column (see the class). */
