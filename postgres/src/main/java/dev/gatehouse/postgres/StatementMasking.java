@@ -141,9 +141,10 @@ final class StatementMasking {
       plan.rule(i).ifPresent(rules::add);
     }
     return "Gatehouse returns NULL for " + String.join(", ", names) + ": "
-        + (names.size() == 1 ? "its values are" : "their values are")
-        + " computed from columns masked by rule " + String.join(", ", rules)
-        + " in a way masking cannot follow (strict masking); select the masked columns themselves to see them masked";
+        + (names.size() == 1 ? "it is" : "they are")
+        + " computed, and the statement reads columns masked by rule " + String.join(", ", rules)
+        + ", from which a computed value could be made in a way masking cannot follow (strict masking);"
+        + " select the masked columns themselves to see them masked";
   }
 
   /**
