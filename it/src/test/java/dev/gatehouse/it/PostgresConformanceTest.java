@@ -93,7 +93,8 @@ class PostgresConformanceTest implements GatewayConformance {
       if (!line.isBlank()) lines.add(json.readTree(line));
     }
     assertThat(lines).as("captured log lines").anySatisfy(l -> {
-      assertThat(l.path("message").asText()).startsWith("session opened for alice@corp.example");
+      assertThat(l.path("message").asText()).startsWith("session opened for alice@corp.example")
+          .matches(".*; target backend process [0-9]+$"); // what pg_stat_activity shows a DBA
       assertThat(l.path("session").asText()).isEqualTo(id);
     });
   }

@@ -345,8 +345,11 @@ final class ClientStartup {
       proxy.end("client connection lost during startup", Optional.empty());
       return new Handoff(proxy);
     }
-    log.info("session opened for {} to resource \"{}\" from {}", session.principal().displayName(),
-        session.resource().name(), clientAddress);
+    // The target's process id: what pg_stat_activity and pg_locks show a DBA, who sees every
+    // session as Gatehouse's role (round 12: nothing mapped a backend to a person).
+    log.info("session opened for {} to resource \"{}\" from {}; target backend process {}", session.principal().displayName(),
+        session.resource().name(), clientAddress,
+        backend.backendKey().map(k -> String.valueOf(k.processId())).orElse("unknown"));
     return new Handoff(proxy);
   }
 
