@@ -20,7 +20,9 @@ import java.util.Set;
  *     or {@code t.*}
  * @param outsideProjection columns named outside the select lists: WHERE, JOIN conditions, GROUP
  *     BY, HAVING, ORDER BY, window definitions, DISTINCT ON, LIMIT, aggregate arguments, subqueries
- *     of those — where a value can be probed without being shown
+ *     of those — where a value can be probed without being shown; and every column a select-list or
+ *     RETURNING item computes on (anything but the column, a whole row or a field of one as it is):
+ *     the rows, errors and plans such an item produces carry what it computed
  * @param intoWrite columns whose values may be copied into what the statement writes: every column
  *     read anywhere but in the statement's own RETURNING list, the clauses above included (an
  *     equality with a generated value copies what it compares)

@@ -250,7 +250,19 @@ final class ColumnUseWalker {
         }
         fields(body, out, depth);
       }
+      case "RangeSubselect" -> {
+        // A subquery in FROM: its alias names a whole row, its column aliases hide the names of the
+        // columns it selects (FROM (SELECT id, email FROM customers) s(id, name): round 13).
+        alias(body);
+        fields(body, out, depth);
+      }
+      case "CommonTableExpr" -> {
+        relations.add(body.path("ctename").asText(""));
+        if (body.path("aliascolnames").size() > 0) renamed = true;
+        fields(body, out, depth);
+      }
       case "RangeFunction", "RangeTableFunc" -> {
+        alias(body);
         // A function in FROM returns rows: how many (and which) depends on its arguments' values.
         // (A whole row of it, or of a subquery, holds what they compute, which is walked there.)
         fields(body, true, depth);
@@ -301,8 +313,14 @@ final class ColumnUseWalker {
         // In INSERT column lists and UPDATE SET targets, "name" is the written column: only "val" is read.
         String name = body.path("name").asText("");
         boolean output = selectLists > 0 && !name.isEmpty();
+        // A select-list or RETURNING item that computes on a column (a function, an operator, a
+        // CASE, a cast, a subquery) uses it where its value is not shown as it is: the rows a
+        // set-returning call adds, the error a division raises, the plan EXPLAIN ANALYZE counts and
+        // the name an outer ORDER BY sorts by all carry what it computed (round 13). Only the column
+        // itself is shown.
+        boolean computed = (selectLists > 0 || returning > 0) && body.has("val") && !shownAsItIs(body.path("val"));
         if (output) capturing.add(new LinkedHashSet<>());
-        node(body.path("val"), out, depth);
+        node(body.path("val"), out || computed, depth);
         node(body.path("indirection"), out, depth);
         if (output) aliases.computeIfAbsent(name, k -> new LinkedHashSet<>()).addAll(capturing.removeLast());
       }
@@ -374,6 +392,15 @@ final class ColumnUseWalker {
       if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
       else column("*", true);
     }
+  }
+
+  /** Whether a select-list item shows a column (or a whole row, or a field of one) as it is: {@code c}, {@code c.x}, {@code (c).x}. */
+  private static boolean shownAsItIs(JsonNode val) {
+    if (val.has("ColumnRef")) return true;
+    JsonNode ind = val.path("A_Indirection");
+    if (!ind.isObject() || !ind.path("arg").has("ColumnRef")) return false;
+    for (JsonNode step : ind.path("indirection")) if (!step.has("String")) return false; // a subscript computes
+    return true;
   }
 
   /** Whether a select-list item is {@code *} or {@code t.*}, which stands for several columns. */
