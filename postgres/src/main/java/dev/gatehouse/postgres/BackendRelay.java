@@ -450,7 +450,9 @@ final class BackendRelay {
     ParameterStatus status = (ParameterStatus) BackendCodec.decode(frame);
     String name = status.name().toLowerCase(Locale.ROOT);
     String value = status.value();
-    boolean broken = (name.equals("client_encoding") && !value.equalsIgnoreCase("UTF8"))
+    // PostgreSQL keeps the spelling "UNICODE" (exactly so) for UTF8 instead of its canonical name,
+    // for pre-9.1 pgjdbc: SET client_encoding = 'UNICODE' reports it.
+    boolean broken = (name.equals("client_encoding") && !value.equalsIgnoreCase("UTF8") && !value.equals("UNICODE"))
         || (name.equals("standard_conforming_strings") && !value.equalsIgnoreCase("on"));
     if (broken) {
       // The classifier reads SQL as UTF-8 with standard strings; once the server reads it

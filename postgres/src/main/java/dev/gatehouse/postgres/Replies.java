@@ -2,6 +2,7 @@ package dev.gatehouse.postgres;
 
 import dev.gatehouse.core.Admission;
 import dev.gatehouse.core.Decision;
+import dev.gatehouse.postgres.wire.ErrorField;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.ProtocolException;
 
@@ -44,13 +45,19 @@ final class Replies {
   }
 
   /**
-   * A statement that may change {@code client_encoding} or {@code standard_conforming_strings}:
-   * the classifier reads text with the startup values, so these stay fixed whatever policy says.
+   * A statement that may change {@code client_encoding}, {@code standard_conforming_strings} or
+   * {@code backslash_quote} (RESET ALL and DISCARD ALL return them to their defaults, and are
+   * refused too): the classifier reads text with the startup values, so these stay fixed whatever
+   * policy says. The statement does not say which setting it changes (a {@code set_config} may name
+   * none), so the message names them all, and what does pass.
    */
   static ErrorResponse parsingSettingRefused() {
     return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
-        "permission denied by Gatehouse: client_encoding and standard_conforming_strings are fixed for the session"
-            + " and a statement that may change them is refused (rule parsing-settings)");
+        "permission denied by Gatehouse: client_encoding (UTF8), standard_conforming_strings (on) and backslash_quote"
+            + " are fixed for the session, and a statement that may change them (RESET ALL and DISCARD ALL included)"
+            + " is refused (rule parsing-settings)")
+        .with(ErrorField.HINT, "SET client_encoding = 'UTF8' and"
+            + " SET standard_conforming_strings = on, which change nothing, are allowed.");
   }
 
   /** A statement or result masking refuses (strict mode, laundering, a type that cannot be masked). */

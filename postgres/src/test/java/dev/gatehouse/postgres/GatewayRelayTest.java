@@ -117,6 +117,32 @@ class GatewayRelayTest {
   }
 
   @Test
+  void aDumpsPreambleRunsInOneTransactionAndOnlyRealParsingChangesAreRefused() throws SQLException {
+    // What pg_dump writes first, and psql's \encoding UTF8: the values Gatehouse fixes, so they pass.
+    Psql.Result r = h.psql().withArgs("-1", "-At").script("""
+        SET client_encoding = 'UTF8';
+        SET standard_conforming_strings = on;
+        SET LOCAL client_encoding TO 'unicode';
+        \\encoding UTF8
+        SET client_encoding = 'UNICODE';
+        INSERT INTO t VALUES (1, 'restored');
+        SHOW standard_conforming_strings;
+        """);
+    assertThat(r.stderr()).isEmpty();
+    assertThat(r.succeeded()).isTrue();
+    assertThat(r.stdout()).contains("on");
+    assertThat(h.count("t")).isEqualTo(1);
+    // Anything else that would change how the server reads text is still refused, and says what is fixed.
+    for (String sql : java.util.List.of("SET client_encoding = 'LATIN1'", "SET standard_conforming_strings = off",
+        "SET backslash_quote = off", "RESET client_encoding")) {
+      Psql.Result refused = h.psql().withVerboseErrors().command(sql);
+      assertThat(refused.sqlState()).as(sql).contains("42501");
+      assertThat(refused.stderr()).as(sql).contains("client_encoding", "standard_conforming_strings", "backslash_quote",
+          "rule parsing-settings");
+    }
+  }
+
+  @Test
   void psqlReportsAbortedTransactionAfterADenialInsideBegin() throws SQLException {
     Psql.Result r = h.psql().withOnErrorStop(false).script("""
         BEGIN;

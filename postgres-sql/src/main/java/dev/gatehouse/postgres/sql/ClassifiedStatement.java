@@ -13,8 +13,9 @@ import java.util.Set;
  * @param redactedText {@code text} with secret-bearing literals (passwords, connection strings,
  *     keys) replaced by {@code '***'}; what audit logs keep
  * @param classification kinds, objects, functions and flags
- * @param changesParsing true when the statement may change {@code client_encoding} or
- *     {@code standard_conforming_strings} (SET, RESET, RESET ALL, DISCARD ALL, set_config with
+ * @param changesParsing true when the statement may change {@code client_encoding},
+ *     {@code standard_conforming_strings} or {@code backslash_quote} (SET, except to the value
+ *     Gatehouse fixes, RESET, RESET ALL, DISCARD ALL, set_config with
  *     such a name or a name that is not a constant, ALTER SYSTEM/ROLE/DATABASE ... SET of them):
  *     Gatehouse reads text with the startup values and refuses every such statement; also true
  *     when the classifier cannot rule it out

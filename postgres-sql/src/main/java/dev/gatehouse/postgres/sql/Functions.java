@@ -1,5 +1,6 @@
 package dev.gatehouse.postgres.sql;
 
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -185,6 +186,35 @@ final class Functions {
 
   /** Setting names (lower-case) that change how the server reads later text. */
   static final Set<String> PARSING_SETTINGS = Set.of("client_encoding", "standard_conforming_strings", "backslash_quote");
+
+  /**
+   * Whether {@code value}, one string constant given to {@code SET name}, is the value Gatehouse
+   * fixes {@code name} to for the session (client_encoding UTF8, standard_conforming_strings on), as
+   * PostgreSQL 15 reads it: such a SET changes nothing (pg_dump's and pg_restore's preamble, psql's
+   * {@code \encoding UTF8}). An encoding name is compared as {@code clean_encoding_name} does, ASCII
+   * letters and digits lower-cased and everything else dropped ({@code 'UTF-8'}, {@code 'unicode'});
+   * a name with any other character is refused, since the server's locale decides whether it counts.
+   * A Boolean is read as {@code parse_bool}: {@code on}, {@code 1}, and the prefixes of {@code true}
+   * and {@code yes}, in any case; no blanks. Anything else is not that value.
+   */
+  static boolean fixedParsingValue(String name, String value) {
+    return switch (name) {
+      case "client_encoding" -> {
+        StringBuilder key = new StringBuilder();
+        for (int i = 0; i < value.length(); i++) {
+          char c = value.charAt(i);
+          if (c >= 0x80) yield false;
+          if (Character.isLetterOrDigit(c)) key.append(Character.toLowerCase(c));
+        }
+        yield key.toString().equals("utf8") || key.toString().equals("unicode");
+      }
+      case "standard_conforming_strings" -> {
+        String v = value.toLowerCase(Locale.ROOT);
+        yield v.equals("on") || v.equals("1") || !v.isEmpty() && ("true".startsWith(v) || "yes".startsWith(v));
+      }
+      default -> false;
+    };
+  }
 
   /** Setting names (lower-case) that change who the session acts as. */
   static final Set<String> ROLE_SETTINGS = Set.of("role", "session_authorization");

@@ -461,7 +461,11 @@ final class TreeClassifier {
       case "VariableSetStmt" -> {
         String k = b.path("kind").asText();
         kind(k.startsWith("VAR_RESET") ? "RESET" : "SET");
+        boolean parsedBefore = facts.changesParsing;
         setting(b);
+        // SET client_encoding = 'UTF8' and SET standard_conforming_strings = on change nothing: the
+        // session has those values from its start (and a SET LOCAL's end restores them).
+        if (!parsedBefore && keepsFixedValue(b)) facts.changesParsing = false;
       }
       case "VariableShowStmt" -> simple(b, ctes, d, "SHOW");
       case "DiscardStmt" -> {
@@ -761,6 +765,21 @@ final class TreeClassifier {
     if (name.equals("search_path") && shadowsCatalog(set.path("args"))) facts.flags.add(OPAQUE_CODE);
     // Arguments are constants by grammar; walk them anyway so nothing goes unseen.
     node(set.path("args"), Set.of(), 1);
+  }
+
+  /**
+   * Whether a SET gives a parsing setting the one constant Gatehouse fixes it to ({@link
+   * Functions#fixedParsingValue}). DEFAULT, FROM CURRENT, RESET and lists are not such a SET.
+   */
+  private static boolean keepsFixedValue(JsonNode set) {
+    String name = set.path("name").asText("").toLowerCase(Locale.ROOT);
+    JsonNode args = set.path("args");
+    if (!set.path("kind").asText().equals("VAR_SET_VALUE") || args.size() != 1) return false;
+    JsonNode c = args.get(0).path("A_Const");
+    if (c.has("sval")) return Functions.fixedParsingValue(name, c.path("sval").path("sval").asText(""));
+    // An integer: standard_conforming_strings = 1 (the server reads the number written as text).
+    if (c.has("ival") && name.equals("standard_conforming_strings")) return c.path("ival").path("ival").asInt(0) == 1;
+    return false;
   }
 
   /** Whether a search_path value lists another schema before pg_catalog. */

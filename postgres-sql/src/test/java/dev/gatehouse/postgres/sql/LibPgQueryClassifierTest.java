@@ -96,6 +96,42 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void settingAParsingSettingToTheValueGatehouseFixesChangesNothing() {
+    // What pg_dump, pg_restore and psql's \encoding send; every spelling the server (PostgreSQL 15)
+    // takes for UTF8 (case and punctuation ignored, "unicode" an alias) and for on (any case, 1, and
+    // the unique prefixes of true and yes).
+    for (String sql : List.of("SET client_encoding = 'UTF8'", "SET client_encoding TO 'utf8'",
+        "SET client_encoding = 'UTF-8'", "SET client_encoding = 'unicode'", "SET client_encoding = 'UNICODE'",
+        "SET client_encoding = ' u_t_f_8 '", "SET client_encoding TO utf8", "SET client_encoding = \"UTF8\"",
+        "SET SESSION client_encoding = 'UTF8'", "SET LOCAL client_encoding = 'UTF8'", "SET NAMES 'UTF8'",
+        "SET \"Client_Encoding\" = 'UTF8'", "SET client_encoding = E'UTF\\x38'",
+        "SET standard_conforming_strings = on", "SET standard_conforming_strings TO ON",
+        "SET standard_conforming_strings = 'On'", "SET standard_conforming_strings = true",
+        "SET standard_conforming_strings = 'TRU'", "SET standard_conforming_strings = 't'",
+        "SET standard_conforming_strings = yes", "SET standard_conforming_strings = 'y'",
+        "SET standard_conforming_strings = 1", "SET standard_conforming_strings = '1'",
+        "SET LOCAL standard_conforming_strings = on")) {
+      Analysis a = libpg.analyze(sql);
+      assertThat(a.changesParsing()).as(sql).isFalse();
+      assertThat(a.combined().flags()).as(sql).containsExactly(CommandFlag.SETTING_CHANGE);
+    }
+    // Any other value, and every form that does not name one constant, still changes (or may change) them.
+    for (String sql : List.of("SET client_encoding = 'LATIN1'", "SET client_encoding = 'utf8mb4'",
+        "SET client_encoding = 'utf-8-é'", "SET client_encoding = 6", "SET client_encoding TO DEFAULT",
+        "SET client_encoding = 'UTF8', 'UTF8'", "SET client_encoding FROM CURRENT", "RESET client_encoding",
+        "SET NAMES DEFAULT", "SET standard_conforming_strings = off", "SET standard_conforming_strings = 'o'",
+        "SET standard_conforming_strings = 'of'", "SET standard_conforming_strings = 'on '",
+        "SET standard_conforming_strings = 1.0", "SET standard_conforming_strings = '01'",
+        "SET standard_conforming_strings = 0", "SET standard_conforming_strings = 2",
+        "SET standard_conforming_strings TO DEFAULT", "RESET standard_conforming_strings", "RESET ALL",
+        "SET backslash_quote = safe_encoding", "SELECT set_config('client_encoding', 'UTF8', false)",
+        "SELECT set_config('standard_conforming_strings', 'on', false)",
+        "ALTER ROLE CURRENT_USER SET client_encoding = 'UTF8'")) {
+      assertThat(libpg.analyze(sql).changesParsing()).as(sql).isTrue();
+    }
+  }
+
+  @Test
   void emptyWhitespaceAndCommentOnlyTextsHaveNoStatements() {
     for (String s : List.of("", "  \n", "-- c", "/* a /* b */ */", ";;")) {
       assertThat(libpg.analyze(s).statements()).as(s).isEmpty();
