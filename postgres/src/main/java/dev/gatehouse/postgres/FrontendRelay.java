@@ -897,14 +897,15 @@ final class FrontendRelay {
 
   /**
    * Whether SQL in the statements may end portals or make new ones under names the protocol's
-   * portals use: CLOSE, DECLARE, DISCARD, and transaction control (COMMIT AND CHAIN keeps the
+   * portals use: CLOSE, DECLARE, DISCARD ALL, and transaction control (COMMIT AND CHAIN keeps the
    * transaction but not its portals; ROLLBACK TO ends those made since the savepoint and brings
-   * back what a failed Bind left).
+   * back what a failed Bind left). DISCARD TEMP, PLANS and SEQUENCES close no portal.
    */
   private static boolean touchesPortals(List<ClassifiedStatement> statements) {
     for (ClassifiedStatement statement : statements) {
       for (String kind : statement.classification().kinds()) {
-        if (kind.startsWith("CLOSE") || kind.equals("DECLARE CURSOR") || kind.startsWith("DISCARD")
+        if (kind.startsWith("CLOSE") || kind.equals("DECLARE CURSOR")
+            || kind.equals("DISCARD ALL") || kind.equals("DISCARD") // DISCARD of a target this parser does not know
             || kind.equals("COMMIT") || kind.equals("ROLLBACK") || kind.equals("END") || kind.equals("ABORT")
             || kind.equals("PREPARE TRANSACTION")) {
           return true;
@@ -916,7 +917,9 @@ final class FrontendRelay {
 
   /**
    * Whether a statement may create or remove prepared statements by name behind the protocol's
-   * back (PREPARE, DEALLOCATE, DISCARD), or could not be read at all.
+   * back (PREPARE, DEALLOCATE, DISCARD ALL), or could not be read at all. DISCARD TEMP, PLANS and
+   * SEQUENCES keep every prepared statement (PLANS only makes them plan again): counting them made
+   * every later Bind of a statement parsed before them unclassified, and refused.
    */
   static boolean touchesStatementNames(Analysis analysis) {
     return touchesStatementNames(analysis.statements());
@@ -933,7 +936,7 @@ final class FrontendRelay {
     if (statement.classification().has(CommandFlag.UNCLASSIFIED)) return true;
     for (String kind : statement.classification().kinds()) {
       if (startsWithIgnoreCase(kind, "PREPARE") || startsWithIgnoreCase(kind, "DEALLOCATE")
-          || startsWithIgnoreCase(kind, "DISCARD")) {
+          || kind.equalsIgnoreCase("DISCARD ALL")) {
         return true;
       }
     }

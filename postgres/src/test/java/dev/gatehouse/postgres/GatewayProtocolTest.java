@@ -97,6 +97,44 @@ class GatewayProtocolTest {
     assertThat(h.tableExists("t")).isTrue();
   }
 
+  /** The text values of the DataRows' first column. */
+  private static List<String> firstColumn(List<BackendMessage> messages) {
+    return messages.stream().filter(DataRow.class::isInstance).map(m -> ((DataRow) m).text(0).orElseThrow()).toList();
+  }
+
+  @Test
+  void discardTempPlansAndSequencesLeaveNamedStatementsAndOpenPortalsUsable() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("kept", "SELECT 41 + 1 AS kept_answer"), Sync.INSTANCE);
+      assertThat(c.untilReady()).first().isEqualTo(ParseComplete.INSTANCE);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      // A portal left suspended after its first row, in the open transaction.
+      c.send(parse("rows", "SELECT g FROM generate_series(1, 3) g"), bind("p", "rows"), new Execute("p", 1), Sync.INSTANCE);
+      List<BackendMessage> first = c.untilReady();
+      assertThat(RawClient.firstError(first)).isEmpty();
+      assertThat(firstColumn(first)).containsExactly("1");
+      // None of these drops prepared statements or closes portals (only DISCARD ALL does).
+      c.send(new Query("DISCARD TEMP; DISCARD PLANS; DISCARD SEQUENCES"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(execute("p"), Sync.INSTANCE);
+      List<BackendMessage> rest = c.untilReady();
+      assertThat(RawClient.firstError(rest)).isEmpty();
+      assertThat(firstColumn(rest)).containsExactly("2", "3");
+      c.send(new Query("COMMIT"));
+      c.untilReady();
+      c.send(bind("", "kept"), execute(""), Sync.INSTANCE);
+      List<BackendMessage> kept = c.untilReady();
+      assertThat(RawClient.firstError(kept)).isEmpty();
+      assertThat(firstColumn(kept)).containsExactly("42");
+    }
+    // Decided as the statement it is, not as one whose SQL Gatehouse no longer knows.
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> "kept".equals(d.command().details().get("statement")))
+        .extracting(d -> d.command().text()).containsExactly("SELECT 41 + 1 AS kept_answer");
+  }
+
   @Test
   void namesPostgresTakesForOneAreOneHere() throws Exception {
     // PostgreSQL tells statement and portal names apart by their first 63 bytes.

@@ -462,7 +462,7 @@ final class TreeClassifier {
         String k = b.path("kind").asText();
         kind(k.startsWith("VAR_RESET") ? "RESET" : "SET");
         boolean parsedBefore = facts.changesParsing;
-        setting(b);
+        setting(b, false);
         // SET client_encoding = 'UTF8' and SET standard_conforming_strings = on change nothing: the
         // session has those values from its start (and a SET LOCAL's end restores them).
         if (!parsedBefore && keepsFixedValue(b)) facts.changesParsing = false;
@@ -747,13 +747,19 @@ final class TreeClassifier {
     return all;
   }
 
-  private void setting(JsonNode set) {
+  /**
+   * A SET or RESET, on its own ({@code holder} false) or inside ALTER ROLE/DATABASE/SYSTEM ({@code
+   * holder} true), which change defaults for later sessions.
+   */
+  private void setting(JsonNode set, boolean holder) {
     facts.flags.add(SETTING_CHANGE);
     String k = set.path("kind").asText();
     String name = set.path("name").asText("").toLowerCase(Locale.ROOT);
     if (k.equals("VAR_RESET_ALL")) {
-      // RESET ALL returns every setting, role included, to its session default.
-      facts.flags.add(ROLE_CHANGE);
+      // RESET ALL returns every setting to its session default, the parsing settings included; role
+      // and session_authorization are GUC_NO_RESET_ALL, so it leaves who the session acts as. ALTER
+      // ROLE … RESET ALL does remove a default set by ALTER ROLE … SET role = …, for later sessions.
+      if (holder) facts.flags.add(ROLE_CHANGE);
       facts.changesParsing = true;
     }
     if (Functions.ROLE_SETTINGS.contains(name)) facts.flags.add(ROLE_CHANGE);
@@ -828,7 +834,7 @@ final class TreeClassifier {
   private void settingHolder(JsonNode b, String kind) {
     kind(kind, SETTING_CHANGE);
     JsonNode set = b.path("setstmt");
-    if (set.isObject()) setting(set);
+    if (set.isObject()) setting(set, true);
     fields(b, Set.of("setstmt"), Set.of(), 1);
   }
 
