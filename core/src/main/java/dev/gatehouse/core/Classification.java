@@ -13,14 +13,25 @@ import java.util.Set;
  *
  * @param kinds every statement kind in the command, nested ones included (a DELETE inside a WITH
  *     adds {@code DELETE})
+ * @param opaqueCalls the functions among {@code functions} whose calls raised {@link
+ *     CommandFlag#OPAQUE_CODE} (not known to be harmless), as called: what a refusal of opaque code
+ *     names, so the user learns which call to qualify or take out. Empty when the flag came from
+ *     elsewhere (a DO block, an operator) or is not raised
  */
-public record Classification(List<String> kinds, Set<String> objects, Set<String> functions, Set<CommandFlag> flags) {
+public record Classification(
+    List<String> kinds, Set<String> objects, Set<String> functions, Set<CommandFlag> flags, Set<String> opaqueCalls) {
   public Classification {
     kinds = List.copyOf(kinds);
     objects = Set.copyOf(objects);
     functions = Set.copyOf(functions);
     flags = flags.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(flags));
+    opaqueCalls = opaqueCalls.isEmpty() ? Set.of() : Set.copyOf(opaqueCalls);
     Objects.requireNonNull(kinds, "kinds == null");
+  }
+
+  /** A classification that names no opaque call. */
+  public Classification(List<String> kinds, Set<String> objects, Set<String> functions, Set<CommandFlag> flags) {
+    this(kinds, objects, functions, flags, Set.of());
   }
 
   /** The classification of something that could not be understood. */

@@ -47,6 +47,11 @@ record CompiledRule(
     return unless.isEmpty() || !unless.get().matches(f, polarity.inverse(), name, grants);
   }
 
+  /** Whether the rule's commands matcher lists {@code flag}. */
+  boolean names(CommandFlag flag) {
+    return explicitlyAllows(flag);
+  }
+
   private boolean explicitlyAllows(CommandFlag flag) {
     return match.commands().map(c -> c.flags().contains(flag)).orElse(false);
   }

@@ -130,10 +130,51 @@ public final class PolicyEngine implements Policy {
     StringBuilder b = new StringBuilder(" (");
     b.append(c.kinds().isEmpty() ? "no statement kind" : String.join(", ", new java.util.LinkedHashSet<>(c.kinds())));
     if (!c.flags().isEmpty()) {
+      // opaque_code last, followed by the calls that raised it (when a call did).
       b.append("; flags ").append(String.join(", ", c.flags().stream()
+          .filter(f -> f != CommandFlag.OPAQUE_CODE || c.opaqueCalls().isEmpty())
           .map(f -> f.name().toLowerCase(java.util.Locale.ROOT)).sorted().toList()));
+      if (c.has(CommandFlag.OPAQUE_CODE) && !c.opaqueCalls().isEmpty()) {
+        b.append(c.flags().size() > 1 ? ", " : "").append("opaque_code: ").append(calls(c.opaqueCalls()));
+      }
     }
     return b.append(')').toString();
+  }
+
+  /** The most names of opaque calls a refusal lists; the rest are counted. */
+  private static final int NAMED_CALLS = 3;
+  /** Longer names are cut: PostgreSQL's own limit for a name is 63 bytes, twice for schema.name. */
+  private static final int NAME_CHARS = 127;
+
+  /**
+   * {@code calls a, b, c and 2 more}: names only, sorted, never an argument (no literal value ever
+   * reaches a refusal), control characters of quoted identifiers shown as {@code ?}.
+   */
+  static String calls(Set<String> names) {
+    List<String> sorted = names.stream().sorted().toList();
+    StringBuilder b = new StringBuilder("calls ");
+    for (int i = 0; i < sorted.size() && i < NAMED_CALLS; i++) {
+      if (i > 0) b.append(", ");
+      String n = sorted.get(i);
+      if (n.length() > NAME_CHARS) n = n.substring(0, NAME_CHARS) + "…";
+      for (int k = 0; k < n.length(); k++) {
+        char ch = n.charAt(k);
+        b.append(Character.isISOControl(ch) ? '?' : ch);
+      }
+    }
+    if (sorted.size() > NAMED_CALLS) b.append(" and ").append(sorted.size() - NAMED_CALLS).append(" more");
+    return b.toString();
+  }
+
+  /**
+   * A guardrail's message, with the calls that made the command opaque code when the rule refused
+   * it for that flag: "reserved to the dba group" alone does not say which function to take out.
+   */
+  private static String withOpaqueCalls(String message, CompiledRule rule, Facts facts) {
+    if (facts.command.isEmpty() || !rule.names(CommandFlag.OPAQUE_CODE)) return message;
+    var c = facts.command.get().classification();
+    if (!c.has(CommandFlag.OPAQUE_CODE) || c.opaqueCalls().isEmpty()) return message;
+    return message + " (opaque_code: " + calls(c.opaqueCalls()) + ")";
   }
 
   /** Rules that apply to commands and whose resource matcher can match this resource. */
@@ -179,9 +220,10 @@ public final class PolicyEngine implements Policy {
     return switch (best.effect()) {
       case ALLOW -> new Decision.Allow(best.name(),
           masks == null || masks.isEmpty() ? Obligations.NONE : new Obligations(List.copyOf(masks)));
-      case DENY -> new Decision.Deny(best.name(), best.message().orElse("blocked by policy rule " + best.name()));
+      case DENY -> new Decision.Deny(best.name(),
+          withOpaqueCalls(best.message().orElse("blocked by policy rule " + best.name()), best, facts));
       case REQUIRE_APPROVAL -> new Decision.RequireApproval(best.name(), best.reviewers(),
-          best.message().orElse("policy rule " + best.name() + " requires approval"));
+          withOpaqueCalls(best.message().orElse("policy rule " + best.name() + " requires approval"), best, facts));
       case MASK -> throw new IllegalStateException("a mask rule decided " + best.name()); // never: skipped above
     };
   }

@@ -3,6 +3,8 @@ package dev.gatehouse.policy;
 import static dev.gatehouse.policy.Fixtures.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gatehouse.core.Classification;
+import dev.gatehouse.core.Command;
 import dev.gatehouse.core.CommandFlag;
 import dev.gatehouse.core.Decision;
 import dev.gatehouse.core.ResourceType;
@@ -434,6 +436,41 @@ class PolicyEngineTest {
         .isEqualTo("no policy rule allows this command on \"pg-demo\" (UPDATE; flags data_modifying)");
     // A mask rule never applies at connection time: it cannot admit anyone.
     assertThat(p.admit(user("ann", "analysts"), PG_DEMO, CLIENT).rule()).isEqualTo("connect");
+  }
+
+  @Test
+  void aRefusalOfOpaqueCodeNamesTheFunctionsThatMadeItOpaque() {
+    PolicyEngine p = policy("""
+        version: 1
+        rules:
+          - name: connect
+            effect: allow
+            applies_to: [connect]
+          - name: reads
+            effect: allow
+            commands: {sql: {kinds: [SELECT]}, flags: [transaction_control]}
+          - name: no-opaque-code
+            effect: deny
+            message: code Gatehouse cannot see into is reserved to the dba group
+            subjects: {groups: [developers]}
+            commands: {flags: [opaque_code]}
+        """);
+    Command call = new Command("sql", "SELECT public.f(x), lower(y), g() FROM t", new Classification(List.of("SELECT"),
+        Set.of("t"), Set.of("public.f", "lower", "g"), Set.of(CommandFlag.OPAQUE_CODE, CommandFlag.DATA_MODIFYING),
+        Set.of("public.f", "g")), Map.of());
+    // Nothing allows it: the refusal lists what was matched, and what made it opaque.
+    Decision unmatched = p.decide(session(user("ann", "analysts"), PG_DEMO), call);
+    assertThat(((Decision.Deny) unmatched).reason()).isEqualTo("no policy rule allows this command on \"pg-demo\""
+        + " (SELECT; flags data_modifying, opaque_code: calls g, public.f)");
+    // A rule that refuses opaque code says which call it refused.
+    Decision denied = p.decide(session(user("alice", "developers"), PG_DEMO), call);
+    assertThat(((Decision.Deny) denied).reason())
+        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group (opaque_code: calls g, public.f)");
+    // Opaque for another reason (a DO block): nothing to name.
+    Command block = new Command("sql", "DO $$ … $$", new Classification(List.of("DO"), Set.of(), Set.of(),
+        Set.of(CommandFlag.OPAQUE_CODE)), Map.of());
+    assertThat(((Decision.Deny) p.decide(session(user("alice", "developers"), PG_DEMO), block)).reason())
+        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group");
   }
 
   @Test

@@ -25,13 +25,15 @@ public record Analysis(List<ClassifiedStatement> statements) {
     Set<String> objects = new LinkedHashSet<>();
     Set<String> functions = new LinkedHashSet<>();
     Set<CommandFlag> flags = EnumSet.noneOf(CommandFlag.class);
+    Set<String> opaqueCalls = new LinkedHashSet<>();
     for (ClassifiedStatement s : statements) {
       kinds.addAll(s.classification().kinds());
       objects.addAll(s.classification().objects());
       functions.addAll(s.classification().functions());
       flags.addAll(s.classification().flags());
+      opaqueCalls.addAll(s.classification().opaqueCalls());
     }
-    return new Classification(kinds, objects, functions, flags);
+    return new Classification(kinds, objects, functions, flags, opaqueCalls);
   }
 
   /** True when any statement changes how the server reads later text (see {@link ClassifiedStatement#changesParsing()}). */

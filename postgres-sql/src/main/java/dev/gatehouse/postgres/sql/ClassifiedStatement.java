@@ -71,7 +71,8 @@ public record ClassifiedStatement(
   public ClassifiedStatement opaque() {
     java.util.EnumSet<dev.gatehouse.core.CommandFlag> flags = java.util.EnumSet.of(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
     flags.addAll(classification.flags());
-    Classification c = new Classification(classification.kinds(), classification.objects(), classification.functions(), flags);
+    Classification c = new Classification(classification.kinds(), classification.objects(), classification.functions(), flags,
+        classification.opaqueCalls());
     return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, Set.of());
   }
 

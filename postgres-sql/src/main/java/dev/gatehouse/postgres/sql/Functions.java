@@ -19,9 +19,11 @@ final class Functions {
   /**
    * Known-harmless built-ins: pure or read-only, no side effect on data, files, network, settings
    * or locks, and none takes SQL text or a table name as a string. Calling anything else raises
-   * {@code OPAQUE_CODE}. Deliberately absent: {@code pg_sleep} (holds locks and connections),
-   * {@code setseed} (session state), {@code pg_advisory_*} (locks), {@code pg_notify}, every
-   * {@code *_to_xml} and {@code ts_stat}/{@code ts_rewrite} (run SQL given as text).
+   * {@code OPAQUE_CODE}. Deliberately absent: {@code setseed} (session state), every {@code
+   * *_to_xml} and {@code ts_stat}/{@code ts_rewrite} (run SQL given as text), {@code
+   * pg_cancel_backend} and {@code pg_terminate_backend} (every session through Gatehouse signs in as
+   * the same role, so they reach other people's work). The advisory locks and {@code pg_notify} are
+   * known too, but with a flag or kind of their own ({@link #ADVISORY_LOCKS}, {@link #NOTIFIES}).
    */
   static final Set<String> HARMLESS = Set.of(
       // aggregates
@@ -121,7 +123,21 @@ final class Functions {
       "txid_current", "txid_current_if_assigned", "txid_current_snapshot", "txid_snapshot_xmin",
       "txid_snapshot_xmax", "txid_snapshot_xip", "txid_visible_in_snapshot", "txid_status",
       "pg_current_xact_id", "pg_current_xact_id_if_assigned", "pg_current_snapshot", "pg_snapshot_xmin",
-      "pg_snapshot_xmax", "pg_snapshot_xip", "pg_visible_in_snapshot", "pg_xact_status");
+      "pg_snapshot_xmax", "pg_snapshot_xip", "pg_visible_in_snapshot", "pg_xact_status",
+      // waiting: holds the connection (and what its transaction locked) as any long query does
+      "pg_sleep", "pg_sleep_for", "pg_sleep_until");
+
+  /**
+   * Advisory locks: known, but {@code LOCKING}, since other sessions wait for them as for {@code
+   * SELECT … FOR UPDATE}'s (and a session-level one outlives the transaction).
+   */
+  static final Set<String> ADVISORY_LOCKS = Set.of(
+      "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
+      "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_try_advisory_xact_lock",
+      "pg_try_advisory_xact_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all");
+
+  /** Functions that send a notification: known, but of kind {@code NOTIFY}, as the statement is. */
+  static final Set<String> NOTIFIES = Set.of("pg_notify");
 
   /** Server-side files and large objects: {@code FILE_ACCESS} (and {@code OPAQUE_CODE}, being non-harmless). */
   static final Set<String> FILE_ACCESS = Set.of(

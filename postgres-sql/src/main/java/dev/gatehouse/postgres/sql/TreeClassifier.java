@@ -42,6 +42,8 @@ final class TreeClassifier {
     final LinkedHashSet<String> kinds = new LinkedHashSet<>();
     final LinkedHashSet<String> objects = new LinkedHashSet<>();
     final LinkedHashSet<String> functions = new LinkedHashSet<>();
+    /** The functions whose calls raised OPAQUE_CODE ({@link Classification#opaqueCalls}). */
+    final LinkedHashSet<String> opaqueCalls = new LinkedHashSet<>();
     final EnumSet<CommandFlag> flags = EnumSet.noneOf(CommandFlag.class);
     boolean changesParsing;
     /** Redact every string literal of the statement (secret-bearing statement types). */
@@ -56,7 +58,7 @@ final class TreeClassifier {
     final LinkedHashSet<String> unqualifiedBuiltins = new LinkedHashSet<>();
 
     Classification classification() {
-      return new Classification(new ArrayList<>(kinds), objects, functions, flags);
+      return new Classification(new ArrayList<>(kinds), objects, functions, flags, opaqueCalls);
     }
   }
 
@@ -226,6 +228,7 @@ final class TreeClassifier {
         if (!builtin) {
           facts.flags.add(OPAQUE_CODE);
           facts.functions.add(String.join(".", method));
+          facts.opaqueCalls.add(String.join(".", method));
         }
         fields(body, Set.of("method"), ctes, depth);
       }
@@ -297,15 +300,24 @@ final class TreeClassifier {
     boolean builtinSchema = names.size() == 1 || (names.size() == 2 && names.get(0).equals("pg_catalog"));
     // EXTRACT(...), SUBSTRING(... FROM ...), x AT TIME ZONE y: the grammar writes pg_catalog.* itself.
     boolean sqlSyntax = body.path("funcformat").asText().equals("COERCE_SQL_SYNTAX") && builtinSchema;
-    facts.functions.add(sqlSyntax ? last : String.join(".", names));
+    String called = sqlSyntax ? last : String.join(".", names);
+    facts.functions.add(called);
     JsonNode args = body.path("args");
     // set_config of a setting named by a constant is a SET: flagged as one (setConfig), no more opaque.
     boolean setting = Functions.SETTINGS.contains(lower) && setConfig(args);
-    boolean known = builtinSchema && (Functions.HARMLESS.contains(last) || Functions.SEQUENCE_WRITES.contains(last) || setting)
+    boolean known = builtinSchema && (Functions.HARMLESS.contains(last) || Functions.SEQUENCE_WRITES.contains(last)
+            || Functions.ADVISORY_LOCKS.contains(last) || Functions.NOTIFIES.contains(last) || setting)
         || names.size() == 2 && names.get(0).equals("information_schema")
             && Functions.HARMLESS_INFORMATION_SCHEMA.contains(last);
-    if (!known) facts.flags.add(OPAQUE_CODE);
-    else if (names.size() == 1 && !sqlSyntax) facts.unqualifiedBuiltins.add(last);
+    if (!known) {
+      facts.flags.add(OPAQUE_CODE);
+      facts.opaqueCalls.add(called);
+    } else if (names.size() == 1 && !sqlSyntax) {
+      facts.unqualifiedBuiltins.add(last);
+    }
+    if (known && Functions.ADVISORY_LOCKS.contains(last)) facts.flags.add(CommandFlag.LOCKING);
+    // SELECT pg_notify(…) is a NOTIFY, and is allowed where NOTIFY is (a look-alike is opaque anyway).
+    if (known && Functions.NOTIFIES.contains(last)) facts.kinds.add("NOTIFY");
     // The checks below go by the bare name whatever the schema: extensions such as dblink and
     // pgcrypto live in ordinary schemas, and flagging a look-alike user function costs nothing.
     if (Functions.FILE_ACCESS.contains(lower)) facts.flags.add(FILE_ACCESS);

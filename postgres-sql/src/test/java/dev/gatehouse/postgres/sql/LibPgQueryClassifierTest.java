@@ -132,6 +132,40 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void advisoryLocksSleepAndNotifyAreKnownBuiltInsNotOpaqueCode() {
+    for (String f : List.of("pg_advisory_lock(1)", "pg_advisory_lock_shared(1, 2)", "pg_try_advisory_lock(1)",
+        "pg_try_advisory_lock_shared(1)", "pg_advisory_xact_lock(1)", "pg_advisory_xact_lock_shared(1)",
+        "pg_try_advisory_xact_lock(1)", "pg_try_advisory_xact_lock_shared(1)", "pg_advisory_unlock(1)",
+        "pg_advisory_unlock_shared(1)", "pg_advisory_unlock_all()", "pg_catalog.pg_advisory_lock(1)")) {
+      ClassifiedStatement s = libpg.analyze("SELECT " + f).statements().getFirst();
+      // Locks held against other sessions, as SELECT … FOR UPDATE holds them.
+      assertThat(s.classification().flags()).as(f).containsExactly(CommandFlag.LOCKING);
+      assertThat(s.classification().kinds()).as(f).containsExactly("SELECT");
+    }
+    for (String f : List.of("pg_sleep(0.5)", "pg_sleep_for('1 second')", "pg_sleep_until(now())")) {
+      assertThat(libpg.analyze("SELECT " + f).combined().flags()).as(f).isEmpty();
+    }
+    // pg_notify is a NOTIFY: a policy that does not allow NOTIFY refuses it too.
+    ClassifiedStatement notify = libpg.analyze("SELECT pg_notify('jobs', 'x')").statements().getFirst();
+    assertThat(notify.classification().kinds()).containsExactly("SELECT", "NOTIFY");
+    assertThat(notify.classification().flags()).isEmpty();
+    // Written without a schema, each may be shadowed by a function someone made: checked like lower().
+    assertThat(notify.unqualifiedBuiltins()).contains("pg_notify");
+    assertThat(libpg.analyze("SELECT pg_advisory_lock(1), pg_sleep(1)").statements().getFirst().unqualifiedBuiltins())
+        .contains("pg_advisory_lock", "pg_sleep");
+    // Look-alikes in another schema stay opaque, and say so; so do the functions that reach other sessions.
+    ClassifiedStatement alike = libpg.analyze("SELECT public.pg_notify('c', 'x'), pg_cancel_backend(1), lower('x')")
+        .statements().getFirst();
+    assertThat(alike.classification().flags()).contains(CommandFlag.OPAQUE_CODE);
+    assertThat(alike.classification().opaqueCalls()).containsExactlyInAnyOrder("public.pg_notify", "pg_cancel_backend");
+    assertThat(libpg.analyze("SELECT pg_terminate_backend(1)").combined().opaqueCalls()).containsExactly("pg_terminate_backend");
+    assertThat(libpg.analyze("CALL billing.close_month(1)").combined().opaqueCalls()).containsExactly("billing.close_month");
+    assertThat(libpg.analyze("DO $$ BEGIN END $$").combined().opaqueCalls()).isEmpty();
+    // A statement decided as opaque for hidden code keeps the calls it names.
+    assertThat(alike.opaque().classification().opaqueCalls()).containsExactlyInAnyOrder("public.pg_notify", "pg_cancel_backend");
+  }
+
+  @Test
   void emptyWhitespaceAndCommentOnlyTextsHaveNoStatements() {
     for (String s : List.of("", "  \n", "-- c", "/* a /* b */ */", ";;")) {
       assertThat(libpg.analyze(s).statements()).as(s).isEmpty();
