@@ -385,6 +385,7 @@ final class BackendRelay {
         s.state.answered();
       }
       case Expected.ParseDone parse -> {
+        replacement = parse.denial();
         s.state.reject(parse.entry());
         s.state.answered();
       }

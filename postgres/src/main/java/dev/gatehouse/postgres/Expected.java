@@ -18,8 +18,17 @@ sealed interface Expected {
     long number();
   }
 
-  /** ParseComplete, or an error. */
-  record ParseDone(SessionState.Statement entry) implements Expected {}
+  /**
+   * ParseComplete, or an error.
+   *
+   * @param denial when present, the Parse was refused and replaced by a Parse of a text that fails
+   *     in the server's parser: the error that comes back is replaced by this one
+   */
+  record ParseDone(SessionState.Statement entry, Optional<ErrorResponse> denial) implements Expected {
+    ParseDone(SessionState.Statement entry) {
+      this(entry, Optional.empty());
+    }
+  }
 
   /**
    * BindComplete, or an error. PostgreSQL plans a statement when it binds it (and planning can run

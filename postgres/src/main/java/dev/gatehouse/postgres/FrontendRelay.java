@@ -58,7 +58,9 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>Simple Query: one decision per statement, before anything is forwarded; any denial
  *       replaces the whole query by {@link #DENIED_QUERY}, a syntax error (nothing of it runs,
- *       not even the statements before the denied one).
+ *       not even the statements before the denied one). Text PostgreSQL 15's grammar rejects is
+ *       answered with the parser's syntax error (42601) and likewise never forwarded; so is a Parse
+ *       of such text, whose stand-in is a Parse that fails in the server's parser.
  *   <li>Extended protocol: Parse is classified (once per statement) and forwarded; Bind ties the
  *       portal to the statement's SQL; the first Execute of a portal is decided (continuations
  *       share that decision and its audit event); a denied Execute is replaced by {@link
@@ -74,6 +76,10 @@ import org.slf4j.LoggerFactory;
 final class FrontendRelay {
   /** What refuses a statement that alters, renames or drops the role Gatehouse signs in as. */
   static final String RULE_GATEWAY_ROLE = "gateway-role";
+  /** What refuses text PostgreSQL 15's grammar rejects (see {@link #refuseSyntaxError}). */
+  static final String RULE_SYNTAX_ERROR = "syntax-error";
+  /** Text of the stand-in for a refused Parse: fails in the server's raw parser, as DENIED_QUERY's does. */
+  static final String DENIED_PARSE_TEXT = "GATEHOUSE_DENIED_THIS_STATEMENT";
   /** What refuses a query message holding more than one COPY statement. */
   static final String RULE_ONE_COPY = "one-copy-per-query";
   /** Why a session ends when its client sends Terminate (the audit's close reason). */
@@ -248,7 +254,15 @@ final class FrontendRelay {
       case Parse p -> {
         Analysis analysis = s.classifier.analyze(p.query());
         SessionState.Statement entry = s.state.parse(p.statement(), analysis);
-        forward(new Expected.ParseDone(entry), frame);
+        if (analysis.syntaxError().isPresent()) {
+          // As the server answers a Parse it cannot parse, and with the same effect on its state (a
+          // failed Parse drops the unnamed statement; the rest of the batch is skipped to Sync).
+          refuseSyntaxError(analysis, EXTENDED);
+          forward(new Expected.ParseDone(entry, Optional.of(Replies.syntaxError(analysis.syntaxError().get()))),
+              FrontendCodec.encode(new Parse(p.statement(), DENIED_PARSE_TEXT, new int[0])));
+        } else {
+          forward(new Expected.ParseDone(entry), frame);
+        }
       }
       case Bind b -> bind(frame, b.portal(), b.statement(), b.resultFormats());
       case Describe d -> describe(frame, d.kind(), d.name());
@@ -435,6 +449,13 @@ final class FrontendRelay {
   private void query(Frame frame, Query q) throws IOException {
     Analysis analysis = s.classifier.analyze(q.sql());
     long number = s.state.nextSyncPoint();
+    if (analysis.syntaxError().isPresent()) {
+      // PostgreSQL parses the whole query string before running any of it: nothing runs.
+      refuseSyntaxError(analysis, SIMPLE);
+      forward(new Expected.QueryDone(number, List.of(), Optional.of(Replies.syntaxError(analysis.syntaxError().get()))),
+          DENIED_QUERY);
+      return;
+    }
     int copies = copies(analysis.statements());
     if (copies > 1) {
       // After the first COPY's data the target would run the next COPY and read data again, which
@@ -941,6 +962,22 @@ final class FrontendRelay {
       }
     }
     return false;
+  }
+
+  /**
+   * Records the refusal of text PostgreSQL 15's grammar rejects, before any policy: the server would
+   * reject it too (or, newer than 15, read it otherwise than Gatehouse can check), so it is never
+   * forwarded, whatever policy says of unclassified statements. The reason gives the position, not
+   * the parser's message, which may quote a literal.
+   */
+  private void refuseSyntaxError(Analysis analysis, Map<String, String> details) {
+    int at = analysis.syntaxError().orElseThrow().position();
+    Decision.Deny refusal = new Decision.Deny(RULE_SYNTAX_ERROR, "the text is not valid SQL in PostgreSQL 15's grammar"
+        + (at > 0 ? " (syntax error at character " + at + ")" : "") + ", so it was not forwarded");
+    for (ClassifiedStatement statement : analysis.statements()) {
+      s.checkpoint.refuse(s.session, new Command("sql", statement.redactedText(), statement.classification(), details),
+          refusal);
+    }
   }
 
   /** Checked for every execution: no upper-cased copy of the kind. */

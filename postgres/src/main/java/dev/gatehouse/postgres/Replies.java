@@ -2,6 +2,7 @@ package dev.gatehouse.postgres;
 
 import dev.gatehouse.core.Admission;
 import dev.gatehouse.core.Decision;
+import dev.gatehouse.postgres.sql.SyntaxError;
 import dev.gatehouse.postgres.wire.ErrorField;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.ProtocolException;
@@ -17,6 +18,8 @@ final class Replies {
   static final String ADMIN_SHUTDOWN = "57P01";
   static final String CONNECTION_FAILURE = "08006";
   static final String PROTOCOL_VIOLATION = "08P01";
+  /** SQLSTATE 42601 syntax_error. */
+  static final String SYNTAX_ERROR = "42601";
 
   private Replies() {}
 
@@ -58,6 +61,20 @@ final class Replies {
             + " is refused (rule parsing-settings)")
         .with(ErrorField.HINT, "SET client_encoding = 'UTF8' and"
             + " SET standard_conforming_strings = on, which change nothing, are allowed.");
+  }
+
+  /**
+   * Text PostgreSQL 15's grammar rejects: the server's own answer to it (42601, the parser's
+   * message, the position in characters from 1), with a hint that a newer server's syntax is
+   * rejected here too. The message may quote the text near the error, as the server's does; it
+   * goes to the client who sent it, never to the audit.
+   */
+  static ErrorResponse syntaxError(SyntaxError error) {
+    ErrorResponse e = ErrorResponse.of("ERROR", SYNTAX_ERROR, error.message());
+    if (error.position() > 0) e = e.with(ErrorField.POSITION, Integer.toString(error.position()));
+    return e.with(ErrorField.HINT, "Gatehouse reads SQL with PostgreSQL 15's grammar and does not forward what it"
+        + " rejects; syntax added in later PostgreSQL releases is refused too (see \"Newer PostgreSQL syntax\""
+        + " in Gatehouse's docs/postgres.md).");
   }
 
   /** A statement or result masking refuses (strict mode, laundering, a type that cannot be masked). */

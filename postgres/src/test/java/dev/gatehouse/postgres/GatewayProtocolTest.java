@@ -16,6 +16,7 @@ import dev.gatehouse.postgres.wire.CopyDone;
 import dev.gatehouse.postgres.wire.CopyInResponse;
 import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.Describe;
+import dev.gatehouse.postgres.wire.ErrorField;
 import dev.gatehouse.postgres.wire.ErrorResponse;
 import dev.gatehouse.postgres.wire.Execute;
 import dev.gatehouse.postgres.wire.Flush;
@@ -30,6 +31,7 @@ import dev.gatehouse.postgres.wire.ReadyForQuery;
 import dev.gatehouse.postgres.wire.RowDescription;
 import dev.gatehouse.postgres.wire.StartupMessage;
 import dev.gatehouse.postgres.wire.Sync;
+import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -133,6 +135,43 @@ class GatewayProtocolTest {
     assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
         .filteredOn(d -> "kept".equals(d.command().details().get("statement")))
         .extracting(d -> d.command().text()).containsExactly("SELECT 41 + 1 AS kept_answer");
+  }
+
+  @Test
+  void aSyntaxErrorIsAnsweredAsTheServerWouldWithItsPositionAndAuditedAsRefused() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // One bad statement: the server rejects the whole query string, the good statement before it included.
+      c.send(new Query("INSERT INTO t VALUES (1, 'é😀'); SELECT 1 FROM;"));
+      List<BackendMessage> simple = c.untilReady();
+      assertThat(RawClient.firstError(simple)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42601");
+        assertThat(e.message()).isEqualTo("syntax error at or near \";\"");
+        // Characters from 1, as PostgreSQL counts them (the emoji is one).
+        assertThat(e.field(ErrorField.POSITION)).contains("46");
+        assertThat(e.field(ErrorField.HINT)).get().asString().contains("PostgreSQL 15");
+      });
+      // The extended protocol's Parse gets the same answer, and the server skips to the Sync.
+      c.send(parse("", "SELEC 1"), bind("", ""), execute(""), Sync.INSTANCE);
+      List<BackendMessage> extended = c.untilReady();
+      assertThat(extended.stream().filter(ErrorResponse.class::isInstance)).singleElement()
+          .isInstanceOfSatisfying(ErrorResponse.class, e -> {
+            assertThat(e.sqlstate()).isEqualTo("42601");
+            assertThat(e.message()).isEqualTo("syntax error at or near \"SELEC\"");
+            assertThat(e.field(ErrorField.POSITION)).contains("1");
+          });
+      c.send(new Query("SELECT 42"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+    assertThat(h.count("t")).isZero();
+    // Each refusal is on record, the text's literals redacted as for any statement that does not parse.
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.decision().rule().equals("syntax-error"))
+        .extracting(d -> d.command().text())
+        .containsExactly("INSERT INTO t VALUES (1, '***'); SELECT 1 FROM;", "SELEC 1");
+    // psql shows where, as it does for the server's own syntax errors.
+    Psql.Result r = h.psql().command("SELECT 1;\nSELEC 2");
+    assertThat(r.stderr()).contains("syntax error at or near \"SELEC\"", "LINE 2: SELEC 2", "^");
   }
 
   @Test

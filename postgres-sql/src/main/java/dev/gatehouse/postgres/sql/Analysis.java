@@ -7,16 +7,26 @@ import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * The statements of one query text, in source order, each classified. An empty list means the
  * text held no statement (empty, whitespace or comments only). Immutable.
+ *
+ * @param syntaxError present when PostgreSQL's grammar rejects the text: the statements are then the
+ *     whole text as one unclassified statement, so a caller that ignores this still fails closed
  */
-public record Analysis(List<ClassifiedStatement> statements) {
+public record Analysis(List<ClassifiedStatement> statements, Optional<SyntaxError> syntaxError) {
   public Analysis {
     Objects.requireNonNull(statements, "statements == null");
+    Objects.requireNonNull(syntaxError, "syntaxError == null");
     statements = List.copyOf(statements);
+  }
+
+  /** Statements of a text that parsed (or that was not parsed at all). */
+  public Analysis(List<ClassifiedStatement> statements) {
+    this(statements, Optional.empty());
   }
 
   /** The whole text as one classification: the union of every statement's kinds, objects, functions, flags. */

@@ -148,6 +148,11 @@ public final class LibPgQueryClassifier implements SqlClassifier {
 
   private Parsed classify(String sql, byte[] utf8, boolean withConstants) throws java.io.IOException {
     PgQueryLibrary.Parse parse = PgQueryLibrary.parse(api, utf8);
+    if (parse.syntaxError()) {
+      Analysis refused = unclassified(sql);
+      SyntaxError error = new SyntaxError(parse.error(), Math.max(0, parse.cursorPosition()));
+      return Parsed.unparsed(new Analysis(refused.statements(), Optional.of(error)));
+    }
     if (parse.json() == null) return Parsed.unparsed(unclassified(sql));
     JsonNode root = JSON.readTree(parse.json());
     Offsets offsets = Offsets.of(sql, utf8);

@@ -65,7 +65,19 @@ final class PgQueryLibrary {
    * The outcome of one parse: the JSON tree (UTF-8, as the library wrote it: Jackson reads bytes
    * faster than a decoded string), or an error message and cursor position.
    */
-  record Parse(byte[] json, String error, int cursorPosition) {}
+  record Parse(byte[] json, String error, int cursorPosition, String filename) {
+    Parse(byte[] json, String error, int cursorPosition) {
+      this(json, error, cursorPosition, null);
+    }
+
+    /**
+     * Whether the error is the grammar's or the scanner's (the text is not valid SQL), rather than
+     * a limit of the parser such as its stack depth.
+     */
+    boolean syntaxError() {
+      return json == null && error != null && ("scan.l".equals(filename) || "gram.y".equals(filename));
+    }
+  }
 
   private static final class Holder {
     private static final Object API = load();
@@ -115,7 +127,8 @@ final class PgQueryLibrary {
       if (result.error != null) {
         Error e = new Error(result.error);
         String message = e.message == null ? "parse error" : e.message.getString(0, "UTF-8");
-        return new Parse(null, message, e.cursorpos);
+        String file = e.filename == null ? null : e.filename.getString(0, "UTF-8");
+        return new Parse(null, message, e.cursorpos, file);
       }
       if (result.parse_tree == null) return new Parse(null, "no parse tree", 0);
       long length = result.parse_tree.indexOf(0, (byte) 0);

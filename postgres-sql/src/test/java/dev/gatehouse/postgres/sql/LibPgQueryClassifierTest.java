@@ -166,6 +166,26 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void aSyntaxErrorIsReportedWithTheParsersMessageAndPositionAsPostgresGivesThem() {
+    assertThat(libpg.analyze("SELEC 1").syntaxError()).contains(new SyntaxError("syntax error at or near \"SELEC\"", 1));
+    // The whole text is rejected, as the server rejects a query string with one bad statement; the
+    // position counts characters, not bytes, from 1.
+    Analysis multi = libpg.analyze("SELECT 'é😀'; SELECT 1 FROM;");
+    assertThat(multi.syntaxError()).contains(new SyntaxError("syntax error at or near \";\"", 27));
+    assertThat(multi.statements()).singleElement()
+        .satisfies(s -> assertThat(s.classification().flags()).containsExactly(CommandFlag.UNCLASSIFIED));
+    assertThat(libpg.analyze("SELECT 'unterminated").syntaxError()).get()
+        .satisfies(e -> assertThat(e.message()).isEqualTo("unterminated quoted string at or near \"'unterminated\""));
+    // What is not a syntax error in the text says nothing of the kind.
+    assertThat(libpg.analyze("SELECT 1").syntaxError()).isEmpty();
+    assertThat(libpg.analyze("SELECT 1\0").syntaxError()).isEmpty();
+    assertThat(libpg.analyze("SELECT 1" + " + 1".repeat(200_000)).syntaxError()).isEmpty(); // parsed, too deep to walk
+    // The grammar's own stack limit is the server's too: PostgreSQL 15 answers this 42601 as well.
+    assertThat(libpg.analyze("SELECT " + "(".repeat(100_000) + "1" + ")".repeat(100_000)).syntaxError()).get()
+        .satisfies(e -> assertThat(e.message()).isEqualTo("memory exhausted at or near \"(\""));
+  }
+
+  @Test
   void emptyWhitespaceAndCommentOnlyTextsHaveNoStatements() {
     for (String s : List.of("", "  \n", "-- c", "/* a /* b */ */", ";;")) {
       assertThat(libpg.analyze(s).statements()).as(s).isEmpty();
