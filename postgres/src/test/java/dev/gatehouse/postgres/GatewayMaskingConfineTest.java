@@ -114,4 +114,15 @@ class GatewayMaskingConfineTest {
     assertThat(allowed("SELECT c.email, (c).name, c FROM customers c ORDER BY c.id")).contains("Ada Lovelace")
         .doesNotContain("example.com");
   }
+
+  @Test
+  void aWholeRowNamedLikeAColumnIsAWholeRowHoweverAnOuterQueryReachesIt() {
+    // Round 14: the row of customers, selected by a subquery under a name a real column has
+    // (orders.note, customers.country), was filtered on through that name.
+    refused("SELECT o.id FROM (SELECT note FROM customers note) s, orders o WHERE s.note::text LIKE '%ada@%'");
+    refused("SELECT 1 FROM (SELECT country FROM (SELECT c FROM customers c) AS country) s WHERE s.country::text LIKE '%ada@%'");
+    refused("SELECT o.id FROM (SELECT country AS x FROM (SELECT c FROM customers c) AS country) s, orders o"
+        + " WHERE x::text LIKE '%ada@%' AND o.id = 10");
+    refused("SELECT 1 FROM (SELECT note FROM customers note) s, orders o ORDER BY s.note::text");
+  }
 }

@@ -104,10 +104,10 @@ final class ColumnUseWalker {
   private final Set<String> qualified = new LinkedHashSet<>();
 
   /**
-   * A column reference: its last name, whether it has only that one, whether it is used outside the
-   * projection, and whether it flows into what the statement writes (not in its own RETURNING).
+   * A column reference: its last name, whether it is used outside the projection, and whether it
+   * flows into what the statement writes (not in its own RETURNING).
    */
-  private record Ref(String name, boolean onePart, boolean outside, boolean flows) {}
+  private record Ref(String name, boolean outside, boolean flows) {}
 
   private ColumnUseWalker() {}
 
@@ -143,21 +143,21 @@ final class ColumnUseWalker {
 
   /** Answers {@code *} where a name may stand for another column (see the class). */
   private void widen() {
-    // A name that is an output name of a select list stands (also) for what its expression reads.
     for (Ref r : refs) {
+      // A name that is an output name of a select list stands (also) for what its expression reads.
+      Set<String> names = new LinkedHashSet<>();
+      names.add(r.name());
       Set<String> behind = aliases.get(r.name());
-      if (behind == null) continue;
-      for (String n : resolved(behind)) {
-        read.add(n);
-        if (r.outside()) outside.add(n);
-        if (r.flows()) intoWrite.add(n);
+      if (behind != null) names.addAll(resolved(behind));
+      for (String n : names) {
+        // A name that is a relation's or an alias's may be a whole row, however it is reached: one
+        // part (status), a column of a subquery that selected the row (s.status: round 14, the
+        // subquery hid that status was the row of customers), or an output name standing for it.
+        String as = relations.contains(n) ? "*" : n;
+        read.add(as);
+        if (r.outside()) outside.add(as);
+        if (r.flows()) intoWrite.add(as);
       }
-    }
-    for (Ref r : refs) {
-      if (!r.onePart() || !relations.contains(r.name())) continue;
-      read.add("*");
-      if (r.outside()) outside.add("*");
-      if (r.flows()) intoWrite.add("*");
     }
     if (renamed) {
       if (!read.isEmpty()) read.add("*");
@@ -220,7 +220,7 @@ final class ColumnUseWalker {
           if (s.isTextual()) name = s.asText();
         }
         column(name, out);
-        if (!name.equals("*")) refs.add(new Ref(name, fields.size() == 1, out, returning == 0));
+        if (!name.equals("*")) refs.add(new Ref(name, out, returning == 0));
         if (fields.size() > 1) qualified.add(name);
       }
       case "A_Indirection" -> {
