@@ -125,4 +125,16 @@ class GatewayMaskingConfineTest {
         + " WHERE x::text LIKE '%ada@%' AND o.id = 10");
     refused("SELECT 1 FROM (SELECT note FROM customers note) s, orders o ORDER BY s.note::text");
   }
+
+  @Test
+  void setOperationsAndRecursiveSearchColumnsRenameToo() {
+    // A set operation's columns take the first operand's names; SEARCH … SET names a column of the
+    // values searched on.
+    refused("SELECT note FROM orders UNION ALL SELECT email FROM customers ORDER BY note");
+    refused("SELECT 1 FROM (SELECT note FROM orders UNION ALL SELECT email FROM customers) s WHERE note LIKE 'a%'");
+    refused("WITH RECURSIVE t AS (SELECT id, email FROM customers UNION ALL SELECT id, email FROM t WHERE false)"
+        + " SEARCH DEPTH FIRST BY email SET note SELECT id FROM t ORDER BY note");
+    // UNION ALL alone, nothing compared or renamed behind a name an outer clause uses, still shows.
+    assertThat(allowed("SELECT email FROM customers UNION ALL SELECT 'x'")).doesNotContain("example.com");
+  }
 }

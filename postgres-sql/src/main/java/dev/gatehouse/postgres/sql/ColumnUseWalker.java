@@ -86,7 +86,13 @@ final class ColumnUseWalker {
   private final Map<String, String> copyOptions = new LinkedHashMap<>();
   /** Names and aliases of every table and join in the statement (whose whole rows hold their columns). */
   private final Set<String> relations = new LinkedHashSet<>();
-  /** Whether a table or join was given column aliases. */
+  /**
+   * Whether names used outside a projection may stand for other columns than the ones they spell,
+   * while what is read is known by name: a set operation's columns are named after its first
+   * operand's; a recursive CTE's SEARCH or CYCLE clause adds columns of the values it searched on.
+   */
+  private boolean renamesOutside;
+  /** Whether a table, join, subquery, CTE or function in FROM was given column aliases. */
   private boolean renamed;
   /** Every column reference, kept for {@link #widen} until the relations and output names are all known. */
   private final List<Ref> refs = new ArrayList<>();
@@ -159,6 +165,7 @@ final class ColumnUseWalker {
         if (r.flows()) intoWrite.add(as);
       }
     }
+    if ((renamed || renamesOutside) && !outside.isEmpty()) outside.add("*");
     if (renamed) {
       if (!read.isEmpty()) read.add("*");
       if (!outside.isEmpty()) outside.add("*");
@@ -258,7 +265,10 @@ final class ColumnUseWalker {
       }
       case "CommonTableExpr" -> {
         relations.add(body.path("ctename").asText(""));
+        // Column aliases rename; SEARCH … SET and CYCLE … SET/USING add columns under names of the
+        // statement's choosing that hold the values searched on (an array of e-mails named note).
         if (body.path("aliascolnames").size() > 0) renamed = true;
+        if (body.has("search_clause") || body.has("cycle_clause")) renamesOutside = true;
         fields(body, out, depth);
       }
       case "RangeFunction", "RangeTableFunc" -> {
@@ -273,6 +283,11 @@ final class ColumnUseWalker {
         positions(body, body.path("distinctClause"), depth); // DISTINCT ON (2) reads positions as ORDER BY does
         String op = body.path("op").asText("SETOP_NONE");
         boolean compares = !op.equals("SETOP_NONE") && (!op.equals("SETOP_UNION") || !body.path("all").asBoolean(false));
+        // A set operation's columns take the names of its first operand's: in SELECT note FROM
+        // orders UNION ALL SELECT email FROM customers, "note" is an e-mail too, for an ORDER BY
+        // or an outer query. Every name used outside a projection may then be any column (what each
+        // operand reads, and so what flows, is known by name already).
+        if (!op.equals("SETOP_NONE")) renamesOutside = true;
         boolean distinct = false; // plain DISTINCT (an empty item): every value of the select list is compared
         for (JsonNode d : body.path("distinctClause")) distinct |= d.isObject() && d.isEmpty();
         Iterator<Map.Entry<String, JsonNode>> it = body.fields();
