@@ -137,4 +137,17 @@ class GatewayMaskingConfineTest {
     // UNION ALL alone, nothing compared or renamed behind a name an outer clause uses, still shows.
     assertThat(allowed("SELECT email FROM customers UNION ALL SELECT 'x'")).doesNotContain("example.com");
   }
+
+  @Test
+  void valuesListsComputeAndNameTheirColumnsLikeSelectLists() {
+    // Round 15: a computation in a LATERAL VALUES list was not computing, and a decoy output name
+    // elsewhere (EXISTS (SELECT 1 AS column1)) let WHERE column1 = 97 filter on it.
+    refused("SELECT c.id FROM customers c, LATERAL (VALUES (ascii(c.email))) v WHERE column1 = 97 AND EXISTS (SELECT 1 AS column1)");
+    refused("SELECT c.id AS column1 FROM customers c, LATERAL (VALUES (ascii(c.email))) v WHERE column1 = 97");
+    refused("SELECT c.id, v.column1 FROM customers c,"
+        + " LATERAL (VALUES (CASE WHEN ascii(substr(c.email, 1, 1)) > 96 THEN 1 / (c.id - c.id) END)) v WHERE c.id = 1");
+    refused("SELECT c.id FROM customers c, LATERAL (VALUES (c.email)) v WHERE column1 LIKE 'a%' AND EXISTS (SELECT 1 AS column1)");
+    assertThat(allowed("SELECT c.id, v.column1 FROM customers c, LATERAL (VALUES (c.email)) v ORDER BY c.id"))
+        .doesNotContain("example.com");
+  }
 }

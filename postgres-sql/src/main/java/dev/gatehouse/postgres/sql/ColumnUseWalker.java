@@ -297,6 +297,10 @@ final class ColumnUseWalker {
           // UNION (not ALL), INTERSECT and EXCEPT compare their operands' rows.
           boolean u = out || OUTSIDE.contains(key) || (compares && (key.equals("larg") || key.equals("rarg")))
               || (distinct && key.equals("targetList"));
+          if (key.equals("valuesLists")) {
+            values(e.getValue(), u, depth);
+            continue;
+          }
           boolean ret = body == root && key.equals("returningList");
           boolean list = key.equals("targetList");
           if (ret) returning++;
@@ -406,6 +410,23 @@ final class ColumnUseWalker {
       for (int i = 0; known && i < position; i++) known = !expands(targets.get(i).path("ResTarget").path("val"));
       if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
       else column("*", true);
+    }
+  }
+
+  /**
+   * The rows of a VALUES list, whose items are a select list's: one that computes on a column uses it
+   * outside the projection (LATERAL (VALUES (ascii(c.email))) v WHERE column1 = 97: round 15), and
+   * the names PostgreSQL gives its columns, column1, column2 …, stand for what the items read.
+   */
+  private void values(JsonNode rows, boolean out, int depth) {
+    for (JsonNode row : rows) {
+      JsonNode items = row.path("List").path("items");
+      for (int i = 0; i < items.size(); i++) {
+        JsonNode item = items.get(i);
+        capturing.add(new LinkedHashSet<>());
+        node(item, out || !shownAsItIs(item), depth + 1);
+        aliases.computeIfAbsent("column" + (i + 1), k -> new LinkedHashSet<>()).addAll(capturing.removeLast());
+      }
     }
   }
 
