@@ -80,6 +80,12 @@ final class ColumnUseWalker {
   private final Set<String> intoWrite = new LinkedHashSet<>();
   /** Depth of the statement's own RETURNING list being walked: what it names is shown, not written. */
   private int returning;
+  /**
+   * Depth of any RETURNING list being walked, a data-modifying CTE's included: its items are a
+   * select list's for an outer query (round 16: WITH d AS (DELETE … RETURNING email AS name)
+   * SELECT id FROM d WHERE name LIKE 'a%').
+   */
+  private int returningLists;
   /** The body of the statement walked: only its RETURNING list is shown to the client. */
   private JsonNode root;
   private final List<String> copyColumns = new ArrayList<>();
@@ -209,10 +215,13 @@ final class ColumnUseWalker {
     Iterator<Map.Entry<String, JsonNode>> it = body.fields();
     while (it.hasNext()) {
       Map.Entry<String, JsonNode> e = it.next();
-      boolean ret = body == root && e.getKey().equals("returningList");
+      boolean list = e.getKey().equals("returningList");
+      boolean ret = body == root && list;
       if (ret) returning++;
+      if (list) returningLists++;
       node(e.getValue(), out || OUTSIDE.contains(e.getKey()), depth);
       if (ret) returning--;
+      if (list) returningLists--;
     }
   }
 
@@ -331,13 +340,14 @@ final class ColumnUseWalker {
       case "ResTarget" -> {
         // In INSERT column lists and UPDATE SET targets, "name" is the written column: only "val" is read.
         String name = body.path("name").asText("");
-        boolean output = selectLists > 0 && !name.isEmpty();
+        boolean projected = selectLists > 0 || returningLists > 0;
+        boolean output = projected && !name.isEmpty();
         // A select-list or RETURNING item that computes on a column (a function, an operator, a
         // CASE, a cast, a subquery) uses it where its value is not shown as it is: the rows a
         // set-returning call adds, the error a division raises, the plan EXPLAIN ANALYZE counts and
         // the name an outer ORDER BY sorts by all carry what it computed (round 13). Only the column
         // itself is shown.
-        boolean computed = (selectLists > 0 || returning > 0) && body.has("val") && !shownAsItIs(body.path("val"));
+        boolean computed = projected && body.has("val") && !shownAsItIs(body.path("val"));
         if (output) capturing.add(new LinkedHashSet<>());
         node(body.path("val"), out || computed, depth);
         node(body.path("indirection"), out, depth);
@@ -430,13 +440,13 @@ final class ColumnUseWalker {
     }
   }
 
-  /** Whether a select-list item shows a column (or a whole row, or a field of one) as it is: {@code c}, {@code c.x}, {@code (c).x}. */
+  /**
+   * Whether a select-list item shows a column (or a whole row) as it is: {@code c}, {@code c.x}.
+   * {@code (x).f} is not: PostgreSQL reads it as a field of x or as the call {@code f(x)}, whichever
+   * x has ({@code (email).name} is {@code name(email)}, whose column is then called "name": round 16).
+   */
   private static boolean shownAsItIs(JsonNode val) {
-    if (val.has("ColumnRef")) return true;
-    JsonNode ind = val.path("A_Indirection");
-    if (!ind.isObject() || !ind.path("arg").has("ColumnRef")) return false;
-    for (JsonNode step : ind.path("indirection")) if (!step.has("String")) return false; // a subscript computes
-    return true;
+    return val.has("ColumnRef");
   }
 
   /** Whether a select-list item is {@code *} or {@code t.*}, which stands for several columns. */
