@@ -161,4 +161,22 @@ class GatewayMaskingConfineTest {
     refused("WITH d AS (DELETE FROM customers WHERE id < 0 RETURNING id, upper(email) AS zz) SELECT id FROM d, orders"
         + " WHERE zz LIKE 'A%' AND EXISTS (SELECT 1 AS zz)");
   }
+
+  @Test
+  void usingJoinsGroupingSetPositionsArbitersAndCycleColumnsCompareByName() {
+    // Round 17: USING (k), k an alias of email, compared e-mails; GROUP BY ROLLUP(2, 1) sorted by email.
+    refused("SELECT a.id FROM (SELECT id, email AS k FROM customers) a JOIN (SELECT 'ada@example.com'::text AS k) b USING (k)");
+    refused("WITH a AS (SELECT id, email AS k FROM customers) SELECT a.id FROM a JOIN (SELECT 'x'::text AS k) b USING (k)");
+    refused("SELECT id, email FROM customers GROUP BY ROLLUP(2, 1)");
+    refused("SELECT id, email FROM customers GROUP BY GROUPING SETS ((1, 2), ())");
+    refused("SELECT id, email FROM customers GROUP BY CUBE(2)");
+    // The arbiter compares email: refused (whether as confinement or as copying it into the table).
+    Psql.Result arbiter = h.alice().command("INSERT INTO customers (id, name, email, card_number, phone, ssn, country)"
+        + " VALUES (99, 'p', 'ada@example.com', '0', '0', '0', 'XX') ON CONFLICT (email) DO NOTHING");
+    assertThat(arbiter.succeeded()).isFalse();
+    assertThat(arbiter.sqlState()).contains("42501");
+    refused("WITH RECURSIVE t AS (SELECT id, email FROM customers UNION ALL SELECT id, email FROM t WHERE false)"
+        + " CYCLE email SET is_cycle USING path SELECT id, is_cycle FROM t");
+    assertThat(allowed("SELECT id, name FROM customers GROUP BY ROLLUP(1, 2) ORDER BY 1 LIMIT 1")).isNotEmpty();
+  }
 }

@@ -262,7 +262,7 @@ final class ColumnUseWalker {
         // USING (a, b) compares the two sides' columns a and b: names, not column references.
         for (JsonNode s : body.path("usingClause")) {
           JsonNode v = s.path("String").path("sval");
-          if (v.isTextual()) column(v.asText(), true);
+          if (v.isTextual()) compared(v.asText());
         }
         fields(body, out, depth);
       }
@@ -274,6 +274,14 @@ final class ColumnUseWalker {
       }
       case "CommonTableExpr" -> {
         relations.add(body.path("ctename").asText(""));
+        for (JsonNode s : body.path("search_clause").path("search_col_list")) {
+          JsonNode v = s.path("String").path("sval");
+          if (v.isTextual()) compared(v.asText());
+        }
+        for (JsonNode s : body.path("cycle_clause").path("cycle_col_list")) {
+          JsonNode v = s.path("String").path("sval");
+          if (v.isTextual()) compared(v.asText());
+        }
         // Column aliases rename; SEARCH … SET and CYCLE … SET/USING add columns under names of the
         // statement's choosing that hold the values searched on (an array of e-mails named note).
         if (body.path("aliascolnames").size() > 0) renamed = true;
@@ -353,6 +361,12 @@ final class ColumnUseWalker {
         node(body.path("indirection"), out, depth);
         if (output) aliases.computeIfAbsent(name, k -> new LinkedHashSet<>()).addAll(capturing.removeLast());
       }
+      case "IndexElem" -> {
+        // ON CONFLICT (email): the arbiter compares the column by name (CREATE INDEX is DDL).
+        String name = body.path("name").asText("");
+        if (!name.isEmpty()) compared(name);
+        fields(body, out, depth);
+      }
       case "CopyStmt" -> {
         for (JsonNode s : body.path("attlist")) {
           JsonNode v = s.path("String").path("sval");
@@ -410,17 +424,47 @@ final class ColumnUseWalker {
    * UNION's, a {@code SELECT *}'s) counts as every column.
    */
   private void positions(JsonNode select, JsonNode clause, int depth) {
-    for (JsonNode item : clause) {
-      JsonNode expr = item.has("SortBy") ? item.path("SortBy").path("node") : item;
-      JsonNode constant = expr.path("A_Const");
-      if (!constant.has("ival")) continue;
-      int position = constant.path("ival").path("ival").asInt(0);
-      JsonNode targets = select.path("targetList");
-      boolean known = position >= 1 && position <= targets.size();
-      for (int i = 0; known && i < position; i++) known = !expands(targets.get(i).path("ResTarget").path("val"));
-      if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
-      else column("*", true);
+    for (JsonNode item : clause) position(select, item, depth);
+  }
+
+  /**
+   * One item of ORDER BY, GROUP BY or DISTINCT ON; inside ROLLUP, CUBE and GROUPING SETS (and their
+   * parenthesised lists) a number is a position too (round 17: GROUP BY ROLLUP(2, 1) sorted by
+   * email).
+   */
+  private void position(JsonNode select, JsonNode item, int depth) {
+    if (depth > TreeClassifier.MAX_DEPTH) {
+      column("*", true);
+      return;
     }
+    JsonNode expr = item.has("SortBy") ? item.path("SortBy").path("node") : item;
+    if (expr.path("GroupingSet").isObject()) {
+      for (JsonNode c : expr.path("GroupingSet").path("content")) position(select, c, depth + 1);
+      return;
+    }
+    if (expr.path("RowExpr").isObject()) {
+      for (JsonNode a : expr.path("RowExpr").path("args")) position(select, a, depth + 1);
+      return;
+    }
+    JsonNode constant = expr.path("A_Const");
+    if (!constant.has("ival")) return;
+    int position = constant.path("ival").path("ival").asInt(0);
+    JsonNode targets = select.path("targetList");
+    boolean known = position >= 1 && position <= targets.size();
+    for (int i = 0; known && i < position; i++) known = !expands(targets.get(i).path("ResTarget").path("val"));
+    if (known) node(targets.get(position - 1).path("ResTarget").path("val"), true, depth + 1);
+    else column("*", true);
+  }
+
+  /**
+   * A name that a clause compares as a column without a column reference in the tree (JOIN …
+   * USING (k), ON CONFLICT (k), a recursive CTE's SEARCH or CYCLE columns): used outside the
+   * projection, and resolved through output names like any reference (round 17: USING (k) with k an
+   * alias of email compared e-mails).
+   */
+  private void compared(String name) {
+    column(name, true);
+    refs.add(new Ref(name, true, returning == 0));
   }
 
   /**
