@@ -766,18 +766,18 @@ final class FrontendRelay {
     }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
     Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);
-    if (s.masking.configured()) followCursor(statement, execution);
+    if (s.masking.configured()) followCursor(statement, execution, masking);
     allowed.add(execution);
     return Optional.empty();
   }
 
   /** Tells masking which cursor a DECLARE makes (once the target completes it) or a CLOSE ends. */
-  private void followCursor(ClassifiedStatement statement, Execution execution) {
+  private void followCursor(ClassifiedStatement statement, Execution execution, Optional<StatementMasking> masking) {
     Optional<ColumnUse.Cursor> cursor = statement.columnUse().flatMap(ColumnUse::cursor);
     if (cursor.isEmpty()) return;
     String name = cursor.get().name();
     switch (cursor.get().kind()) {
-      case DECLARE -> execution.whenOk(s.masking.declared(name, statement));
+      case DECLARE -> execution.whenOk(s.masking.declared(name, statement, masking));
       case CLOSE -> {
         if (name.isEmpty()) s.masking.cursorsClosed();
         else s.masking.cursorTouched(name);

@@ -134,7 +134,7 @@ final class SessionMasking {
     masked = true;
     sideChannel = sideChannel.with(planner.detectors());
     Facts facts = facts(statement);
-    return Optional.of(new StatementMasking(planner, facts.plan(), facts.screen(), facts.everything(), catalog,
+    return Optional.of(new StatementMasking(planner, facts, catalog,
         copyTarget(statement), statement.columnUse().map(ColumnUse::copyColumns).orElse(List.of()),
         statement.columnUse().map(u -> StatementMasking.CopyOutput.of(u.copyOptions()))
             .orElse(new StatementMasking.CopyOutput(StatementMasking.CopyLayout.OTHER, false))));
@@ -190,11 +190,12 @@ final class SessionMasking {
   private record Pending(Object token) {}
 
   /**
-   * A DECLARE of cursor {@code name} reading as {@code statement} is being forwarded: returns what
+   * A DECLARE of cursor {@code name} reading as {@code statement} (masked as {@code masking}, whose
+   * facts are the statement's, when any mask applies) is being forwarded: returns what
    * to run when the target completes it (the cursor then exists and reads that), or nothing to run.
    */
-  Runnable declared(String name, ClassifiedStatement statement) {
-    Facts facts = facts(statement);
+  Runnable declared(String name, ClassifiedStatement statement, Optional<StatementMasking> masking) {
+    Facts facts = masking.isPresent() ? masking.get().read() : facts(statement); // read once per DECLARE
     Pending pending = new Pending(new Object());
     synchronized (cursors) {
       cursors.remove(name);

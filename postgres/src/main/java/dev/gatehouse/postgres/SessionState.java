@@ -670,9 +670,8 @@ final class SessionState {
     String keep = running == null ? null : serverName(running);
     lock.lock();
     try {
-      for (Statement head : statements.values()) {
-        if (!head.name.isEmpty()) head.codeRan = true;
-      }
+      // The whole chain: a Parse still pending that fails brings its predecessor back.
+      everyNamedEntry(s -> s.codeRan = true);
       for (Map.Entry<String, Portal> e : portals.entrySet()) {
         if (!e.getKey().isEmpty() && !e.getKey().equals(keep)) e.getValue().forgotten = true;
       }
@@ -696,12 +695,17 @@ final class SessionState {
   void forgetNamedStatements() {
     lock.lock();
     try {
-      for (Statement head : statements.values()) {
-        if (head.name.isEmpty()) continue;
-        for (Statement s = head; s != null; s = s.previous) s.tainted = true;
-      }
+      everyNamedEntry(s -> s.tainted = true);
     } finally {
       lock.unlock();
+    }
+  }
+
+  /** Under the lock: every entry of every named statement, pending Parses' predecessors included. */
+  private void everyNamedEntry(Consumer<Statement> mark) {
+    for (Statement head : statements.values()) {
+      if (head.name.isEmpty()) continue;
+      for (Statement s = head; s != null; s = s.previous) mark.accept(s);
     }
   }
 

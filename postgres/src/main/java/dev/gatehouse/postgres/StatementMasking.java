@@ -34,8 +34,6 @@ final class StatementMasking {
 
   /** A COPY's layout and whether its first line is a header of column names. */
   record CopyOutput(CopyLayout layout, boolean header) {
-    static final CopyOutput DEFAULT = new CopyOutput(CopyLayout.TEXT, false);
-
     /**
      * Reads a COPY statement's options as the classifier gives them (name → value; a bare option is
      * {@code true}). Only FORMAT text or csv and HEADER on or off leave rows the relay can parse.
@@ -73,22 +71,29 @@ final class StatementMasking {
   private final List<String> copyColumns;
   private final CopyOutput copyOutput;
   private final boolean touches;
+  private final SessionMasking.Facts read;
 
   /**
-   * @param facts what the statement names (plans and strict mode use it)
-   * @param screenFacts what may flow into its writes, and what it uses outside its select list
-   * @param everything every column of what it touches (decides whether its messages are withheld)
+   * @param read what the statement names (plans and strict mode use it), what may flow into its
+   *     writes and what it uses outside its select list (screening), and every column of what it
+   *     touches (decides whether its messages are withheld)
    */
-  StatementMasking(MaskPlanner planner, StatementFacts facts, StatementFacts screenFacts, StatementFacts everything,
+  StatementMasking(MaskPlanner planner, SessionMasking.Facts read,
       Optional<ColumnCatalog> catalog, Optional<String> copyTable, List<String> copyColumns, CopyOutput copyOutput) {
     this.copyColumns = List.copyOf(copyColumns);
     this.copyOutput = copyOutput;
     this.planner = planner;
-    this.facts = facts;
-    this.screenFacts = screenFacts;
+    this.read = read;
+    this.facts = read.plan();
+    this.screenFacts = read.screen();
     this.catalog = catalog;
     this.copyTable = copyTable;
-    this.touches = planner.plan(List.of(), everything).touchesMasked();
+    this.touches = planner.plan(List.of(), read.everything()).touchesMasked();
+  }
+
+  /** What the statement reads, as masking found when it was decided. */
+  SessionMasking.Facts read() {
+    return read;
   }
 
   /** Whether the statement may run at all (laundering, confined columns). */
@@ -133,13 +138,10 @@ final class StatementMasking {
    */
   static String nulledNotice(MaskPlan plan, RowDescription description) {
     List<String> names = new ArrayList<>();
-    java.util.Set<String> rules = new java.util.TreeSet<>();
-    for (int i = 0; i < plan.size(); i++) {
-      if (!plan.nulled(i)) continue;
+    java.util.Set<String> rules = nulled(plan, i -> {
       String name = i < description.fields().size() ? description.fields().get(i).name() : "";
       names.add("\"" + StartupParameters.sanitizeName(name) + "\" (column " + (i + 1) + ")");
-      plan.rule(i).ifPresent(rules::add);
-    }
+    });
     return "Gatehouse returns NULL for " + String.join(", ", names) + ": "
         + (names.size() == 1 ? "it is" : "they are")
         + " computed, and the statement reads columns masked by rule " + String.join(", ", rules)
@@ -173,16 +175,22 @@ final class StatementMasking {
     MaskPlan plan = planner.plan(out, facts);
     if (!plan.nullsAny() || plan.refusal().isPresent()) return plan;
     List<String> nulled = new ArrayList<>();
-    java.util.Set<String> rules = new java.util.TreeSet<>();
-    for (int i = 0; i < plan.size(); i++) {
-      if (!plan.nulled(i)) continue;
-      nulled.add(String.valueOf(i + 1));
-      plan.rule(i).ifPresent(rules::add);
-    }
+    java.util.Set<String> rules = nulled(plan, i -> nulled.add(String.valueOf(i + 1)));
     return plan.withNotice("Gatehouse returns NULL for column" + (nulled.size() == 1 ? " " : "s ") + String.join(", ", nulled)
         + " of this COPY: the columns of COPY (query) cannot be traced to their tables, and the query reads columns"
         + " masked by rule " + String.join(", ", rules) + " (strict masking); COPY the table itself, or SELECT, to see"
         + " the masked columns masked and the others clear");
+  }
+
+  /** Tells {@code column} each column strict mode turns into NULL; returns the rules that did, sorted. */
+  private static java.util.Set<String> nulled(MaskPlan plan, java.util.function.IntConsumer column) {
+    java.util.Set<String> rules = new java.util.TreeSet<>();
+    for (int i = 0; i < plan.size(); i++) {
+      if (!plan.nulled(i)) continue;
+      column.accept(i);
+      plan.rule(i).ifPresent(rules::add);
+    }
+    return rules;
   }
 
   private static List<ResultColumn> untraceable(RowDescription description, short[] formats) {
