@@ -109,6 +109,12 @@ final class FrontendRelay {
   private Map<String, String> lastDetails;
   /** Code Gatehouse cannot see into was allowed in this session ({@link #codeMayRun}); client thread only. */
   private boolean codeRan;
+  /**
+   * Opaque code was forwarded in the extended protocol since the last Sync: the commit a Sync (or a
+   * query message) makes of an implicit transaction may run the rest of it (deferred triggers, WITH
+   * HOLD cursors filled). Client thread only.
+   */
+  private boolean codeBeforeCommit;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -276,7 +282,10 @@ final class FrontendRelay {
           forward(new Expected.CloseDone(Optional.empty()), frame);
         }
       }
-      case Sync sync -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
+      case Sync sync -> {
+        if (codeBeforeCommit) commitMayRunCode();
+        forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
+      }
       case Flush flush -> {
         target.write(frame);
         target.flush();
@@ -330,7 +339,10 @@ final class FrontendRelay {
         lastPortal = m.name(lastPortal);
         execute(null, lastPortal);
       }
-      case Sync.TYPE -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), null);
+      case Sync.TYPE -> {
+        if (codeBeforeCommit) commitMayRunCode();
+        forward(new Expected.SyncDone(s.state.nextSyncPoint()), null);
+      }
       default -> throw new IllegalStateException("not a message read in place: " + typeName(m.type()));
     }
   }
@@ -447,6 +459,8 @@ final class FrontendRelay {
   }
 
   private void query(Frame frame, Query q) throws IOException {
+    // A query message commits the extended protocol's implicit transaction before it runs.
+    if (codeBeforeCommit) commitMayRunCode();
     Analysis analysis = s.classifier.analyze(q.sql());
     long number = s.state.nextSyncPoint();
     if (analysis.syntaxError().isPresent()) {
@@ -478,7 +492,7 @@ final class FrontendRelay {
     if (touchesStatementNames(analysis)) s.state.forgetNamedStatements();
     if (touchesPortals(analysis.statements())) s.state.forgetPortals();
     for (int i = 0; i < allowed.size(); i++) {
-      if (runsOpaqueCode(allowed.get(i))) {
+      if (runsOpaqueCode(allowed.get(i)) || codeRan && resumesCode(allowed.get(i))) {
         codeMayRun(null);
         break;
       }
@@ -590,6 +604,11 @@ final class FrontendRelay {
     if (portal.isPresent() && portal.get().execution != null) {
       // A later Execute of the same portal fetches more rows of the same execution (the server
       // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
+      // Its code goes on running as the rows are fetched.
+      if (codeRan && runsOpaqueCode(portal.get().execution)) {
+        codeMayRun(portalName);
+        codeBeforeCommit = true;
+      }
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
       return;
@@ -652,7 +671,12 @@ final class FrontendRelay {
     }
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     if (touchesPortals(statements)) s.state.forgetPortals();
-    if (runsOpaqueCode(execution)) codeMayRun(portalName);
+    if (runsOpaqueCode(execution)) {
+      codeMayRun(portalName);
+      codeBeforeCommit = true;
+    } else if (codeRan && resumesCode(execution)) {
+      codeMayRun(portalName);
+    }
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -677,6 +701,37 @@ final class FrontendRelay {
     }
     codeMayRun(null);
     forward(new Expected.FunctionCallDone(number, Optional.of(allowed.get(0)), Optional.empty()), frame);
+  }
+
+  /**
+   * Whether an execution may go on running code an earlier statement started (once some ran in this
+   * session): a FETCH or MOVE runs its cursor's query as it reads rows, and a commit (or SET
+   * CONSTRAINTS … IMMEDIATE) runs deferred triggers and fills the WITH HOLD cursors (red-team round 12, noticed:
+   * {@code DECLARE c CURSOR FOR SELECT f()} marked the names at the DECLARE, but f ran at the FETCH,
+   * after a Parse that nothing then marked).
+   */
+  private static boolean resumesCode(Execution execution) {
+    List<Verdict> verdicts = execution.verdicts();
+    for (int i = 0; i < verdicts.size(); i++) {
+      for (String kind : verdicts.get(i).command().classification().kinds()) {
+        if (RESUMES_CODE.contains(kind)) return true;
+      }
+    }
+    return false;
+  }
+
+  private static final Set<String> RESUMES_CODE =
+      Set.of("FETCH", "MOVE", "COMMIT", "END", "PREPARE TRANSACTION", "COMMIT PREPARED", "SET CONSTRAINTS");
+
+  /**
+   * An implicit transaction that ran opaque code commits (a Sync, or a query message): the code's
+   * deferred part may replace statements prepared since. Portals are left alone: the commit ends
+   * the transaction's portals, and within a transaction block a Sync commits nothing.
+   */
+  private void commitMayRunCode() {
+    codeBeforeCommit = false;
+    s.state.codeMayRun(null, false);
+    s.masking.codeMayRun();
   }
 
   /** Whether an allowed execution may run code Gatehouse cannot see into (as policy saw it). */

@@ -667,11 +667,17 @@ final class SessionState {
    * runs the code, which it cannot close) may be another.
    */
   void codeMayRun(String running) {
+    codeMayRun(running, true);
+  }
+
+  /** {@link #codeMayRun(String)}, with the named portals left as they are unless {@code portalsToo}. */
+  void codeMayRun(String running, boolean portalsToo) {
     String keep = running == null ? null : serverName(running);
     lock.lock();
     try {
       // The whole chain: a Parse still pending that fails brings its predecessor back.
       everyNamedEntry(s -> s.codeRan = true);
+      if (!portalsToo) return;
       for (Map.Entry<String, Portal> e : portals.entrySet()) {
         if (!e.getKey().isEmpty() && !e.getKey().equals(keep)) e.getValue().forgotten = true;
       }

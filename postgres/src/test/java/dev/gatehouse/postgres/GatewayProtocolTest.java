@@ -898,14 +898,72 @@ class GatewayProtocolTest {
       c.send(bind("", "s1"), new Execute("", 0), Sync.INSTANCE);
       c.untilReady();
     }
+    assertDecidedAsOpaqueCode("SELECT 'parsed before the block'");
+  }
+
+  /** A function that replaces prepared statement {@code stmt} with a DELETE of row {@code id} of t. */
+  private void createSwapFunction() throws Exception {
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION swap_prepared(stmt text, id int) RETURNS int LANGUAGE plpgsql AS $$"
+        + " BEGIN EXECUTE format('DEALLOCATE %I', stmt);"
+        + " EXECUTE format('PREPARE %I AS DELETE FROM t WHERE id = %s', stmt, id); RETURN 1; END $$");
+  }
+
+  /** The decision Gatehouse recorded for the one execution of {@code text}: taken as opaque code. */
+  private void assertDecidedAsOpaqueCode(String text) {
     assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
-        .filteredOn(d -> d.command().text().equals("SELECT 'parsed before the block'"))
-        .hasSize(1)
+        .filteredOn(d -> d.command().text().equals(text))
         .singleElement()
         .satisfies(d -> {
           assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
           assertThat(d.command().details().get("opaque_code")).contains("may have replaced it");
         });
+  }
+
+  @Test
+  void aStatementParsedAfterACursorWasDeclaredButBeforeItsCodeRanAtAFetchIsDecidedAsOpaqueCode() throws Exception {
+    // A cursor's query runs as its rows are fetched: DECLARE c CURSOR FOR SELECT f() marked the names
+    // known at the DECLARE, but f ran at the FETCH, after s2's Parse, and replaced s2 unnoticed.
+    createSwapFunction();
+    h.pg.execute(h.database, "INSERT INTO t VALUES (4202, 'kept') ON CONFLICT DO NOTHING");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN; DECLARE swapper CURSOR FOR SELECT swap_prepared('s2', 4202)"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(parse("s2", "SELECT 'parsed before the fetch'"), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("FETCH 1 FROM swapper"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(bind("", "s2"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(c.untilReady()).contains(new CommandComplete("DELETE 1"));
+      c.send(new Query("COMMIT"));
+      c.untilReady();
+    }
+    assertDecidedAsOpaqueCode("SELECT 'parsed before the fetch'");
+  }
+
+  @Test
+  void aStatementParsedBeforeTheSyncThatCommitsCodesDeferredWorkIsDecidedAsOpaqueCode() throws Exception {
+    // A deferred trigger runs at the commit a Sync makes of the implicit transaction: a function's
+    // INSERT (opaque code) left it to run after s3's Parse, in the same batch.
+    createSwapFunction();
+    h.pg.execute(h.database, "INSERT INTO t VALUES (4203, 'kept') ON CONFLICT DO NOTHING");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS later_t (id int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION later_swap() RETURNS trigger LANGUAGE plpgsql AS $$"
+        + " BEGIN PERFORM swap_prepared('s3', NEW.id); RETURN NULL; END $$");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS later_swap ON later_t");
+    h.pg.execute(h.database, "CREATE CONSTRAINT TRIGGER later_swap AFTER INSERT ON later_t"
+        + " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION later_swap()");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION insert_later(id int) RETURNS int LANGUAGE sql AS"
+        + " 'INSERT INTO later_t VALUES (id) RETURNING id'");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT insert_later(4203)"), bind("", ""), new Execute("", 0),
+          parse("s3", "SELECT 'parsed before the commit'"), Sync.INSTANCE);
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(bind("", "s3"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(c.untilReady()).contains(new CommandComplete("DELETE 1"));
+    }
+    assertDecidedAsOpaqueCode("SELECT 'parsed before the commit'");
   }
 
   @Test
