@@ -178,6 +178,16 @@ public final class Checkpoint {
     return new Verdict(session, command, refusal, handle, now);
   }
 
+  /**
+   * Policy's denial of a command, looked at ahead of its execution's decision and not audited (a
+   * caller that refuses on it records the refusal with {@link #refuse}): for a step PostgreSQL takes
+   * before the statement is decided, such as the parse analysis of a {@code Parse}, which takes locks.
+   * Empty when policy would not deny it (it may still be refused at its {@link #decide}).
+   */
+  public Optional<Decision.Deny> policyDenial(Session session, Command command) {
+    return decideByPolicy(session, command) instanceof Decision.Deny d ? Optional.of(d) : Optional.empty();
+  }
+
   private Decision decideByPolicy(Session session, Command command) {
     try {
       return policy.decide(session, command);

@@ -990,6 +990,60 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseOfAStatementPolicyRefusesIsRefusedBeforeTheServerAnalysesItAndTakesItsLocks() throws Exception {
+    // PostgreSQL's parse analysis opens the relations a statement names and takes its locks, held
+    // until the transaction ends: a forwarded Parse of a refused DELETE held RowExclusiveLock on the
+    // table (which holds back CREATE INDEX) though the DELETE could never be bound.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS guarded (id int)");
+    try (RawClient c = new RawClient(h.gateway.port());
+        java.sql.Connection superuser = h.pg.connect(h.database)) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(parse("s_guarded", "DELETE FROM guarded WHERE id = 1"), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got).doesNotContain(ParseComplete.INSTANCE)
+          .anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class, e -> {
+            assertThat(e.sqlstate()).isEqualTo("42501");
+            assertThat(e.message()).contains("no-guarded");
+          }));
+      try (var st = superuser.createStatement();
+          var rs = st.executeQuery("SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
+              + " WHERE r.relname = 'guarded'")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("locks held on the refused statement's table").isZero();
+      }
+      // The name holds nothing: a Bind of it fails as the server's own error for an unknown statement.
+      c.send(new Query("ROLLBACK"));
+      c.untilReady();
+      c.send(bind("", "s_guarded"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(c.untilReady()).noneMatch(BindComplete.class::isInstance)
+          .anyMatch(ErrorResponse.class::isInstance);
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.command().text().equals("DELETE FROM guarded WHERE id = 1"))
+        .singleElement()
+        .satisfies(d -> {
+          assertThat(d.decision()).isInstanceOf(Decision.Deny.class);
+          assertThat(d.command().details()).containsEntry("statement", "s_guarded").containsEntry("decided_at", "parse");
+        });
+  }
+
+  @Test
+  void aParseOfAStatementNotAnalysedAtParseIsForwardedAndDecidedAtItsBind() throws Exception {
+    // A utility statement takes no lock at its Parse: it is decided where it would run, at its Bind,
+    // which keeps a name holding it (the name-tracking tests above parse a DROP that way).
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s_drop", "DROP TABLE guarded_not_there"), Sync.INSTANCE);
+      assertThat(c.untilReady()).contains(ParseComplete.INSTANCE);
+      c.send(bind("", "s_drop"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("no-drop")));
+    }
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.
