@@ -144,7 +144,7 @@ final class ColumnCatalog implements AutoCloseable {
           JOIN pg_catalog.pg_roles r ON r.oid = x.extowner
          WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.deptype = 'e' AND r.rolsuper),
       ours AS (
-        SELECT p.oid, p.proname, p.pronamespace, p.proargtypes, p.pronargs FROM pg_catalog.pg_proc p
+        SELECT p.oid, p.proname, p.pronamespace, p.proargtypes, p.pronargs, p.pronargdefaults FROM pg_catalog.pg_proc p
          WHERE p.oid >= 16384
            AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND objid = p.oid)),
       made AS (SELECT * FROM ours WHERE pg_catalog.has_schema_privilege(pronamespace, 'USAGE')),
@@ -160,6 +160,7 @@ final class ColumnCatalog implements AutoCloseable {
       SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
+      UNION SELECT 'f', m.proname FROM made m WHERE m.pronargs >= 1 AND m.pronargs - m.pronargdefaults <= 1
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o
        WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(o.oprnamespace, 'USAGE')
          AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND objid = o.oid)
@@ -280,8 +281,10 @@ final class ColumnCatalog implements AutoCloseable {
 
   /**
    * Which of {@code names} (column names a statement references) is the name of a function someone
-   * made that takes a row: {@code x.name} calls it as {@code name(x)} where {@code x} has no such
-   * column, and which {@code x} is cannot be told from the name, so the name alone counts. Empty when
+   * made that takes a row, or that can be called with one argument of any type: {@code x.name} and
+   * {@code (v).name} call it as {@code name(x)} where {@code x} has no such column or field (round
+   * 18c: {@code (2).mark_paid} ran an {@code UPDATE} in {@code mark_paid(int)}), and which {@code x}
+   * is cannot be told from the name, so the name alone counts. Empty when
    * none (a failed lookup counts every name).
    */
   Optional<String> calledAsColumn(Set<String> names) {

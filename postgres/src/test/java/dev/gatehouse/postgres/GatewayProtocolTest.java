@@ -1044,6 +1044,38 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aFunctionCalledWithAttributeNotationIsDecidedAsTheCallItIs() throws Exception {
+    // Round 18c: (x).f is f(x) for an x of any type, so (pid).pg_terminate_backend ended another
+    // session and ('seq'::regclass).nextval wrote a sequence, both decided as plain SELECTs; and
+    // (2).mark_paid ran the UPDATE in a function someone made that takes an int.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS paid (id int PRIMARY KEY, status text)");
+    h.pg.execute(h.database, "INSERT INTO paid VALUES (2, 'open') ON CONFLICT (id) DO UPDATE SET status = 'open'");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION mark_paid(int) RETURNS int LANGUAGE sql"
+        + " AS 'UPDATE paid SET status = ''marked'' WHERE id = $1 RETURNING id'");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SELECT (2).mark_paid"));
+      c.untilReady();
+      c.send(new Query("SELECT (0::oid).lo_create"));
+      c.untilReady();
+      c.send(new Query("SELECT (1::bigint).pg_advisory_unlock"));
+      c.untilReady();
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
+    assertThat(decided).filteredOn(d -> d.command().text().equals("SELECT (2).mark_paid")).singleElement()
+        .satisfies(d -> {
+          assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
+          assertThat(d.command().details().get("opaque_code")).contains("mark_paid");
+        });
+    assertThat(decided).filteredOn(d -> d.command().text().equals("SELECT (0::oid).lo_create")).singleElement()
+        .satisfies(d -> assertThat(d.command().classification().flags()).contains(
+            dev.gatehouse.core.CommandFlag.OPAQUE_CODE, dev.gatehouse.core.CommandFlag.FILE_ACCESS,
+            dev.gatehouse.core.CommandFlag.DATA_MODIFYING));
+    assertThat(decided).filteredOn(d -> d.command().text().equals("SELECT (1::bigint).pg_advisory_unlock")).singleElement()
+        .satisfies(d -> assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.LOCKING));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.

@@ -415,7 +415,8 @@ public final class FallbackClassifier implements SqlClassifier {
       int parts = 1;
       while (isPunct(peek(), ".") && isName(peek(1))) {
         i++;
-        name();
+        // a.b.f may call f(a.b) (attribute notation): left to libpg_query's classification.
+        if (Functions.calledByAttribute(name())) throw new NoMatch();
         if (++parts > 3) throw new NoMatch();
       }
       // A name followed by "(" is a function call; a name followed by a string is a typed literal.

@@ -124,6 +124,16 @@ final class Functions {
       "txid_snapshot_xmax", "txid_snapshot_xip", "txid_visible_in_snapshot", "txid_status",
       "pg_current_xact_id", "pg_current_xact_id_if_assigned", "pg_current_snapshot", "pg_snapshot_xmin",
       "pg_snapshot_xmax", "pg_snapshot_xip", "pg_visible_in_snapshot", "pg_xact_status",
+      // geometry, conversions and ranges whose names are column names too (width, area, point …):
+      // pure, and b.width may call width(b) (attribute notation), which would otherwise count as a call
+      "area", "box", "center", "circle", "diagonal", "diameter", "height", "width", "lseg", "path", "point",
+      "polygon", "radius", "npoints", "isopen", "isclosed", "ishorizontal", "isvertical", "box_center",
+      "circle_center", "lseg_center", "poly_center", "lseg_length", "path_length", "char", "money", "xml",
+      "xid", "timetz", "macaddr", "macaddr8", "regclass", "textlen", "multirange", "int4multirange",
+      "int8multirange", "nummultirange", "datemultirange", "tsmultirange", "tstzmultirange", "cash_words",
+      "parse_ident",
+      // hashes and the WAL position (read-only; round 18c: refused as opaque code)
+      "hashtext", "pg_current_wal_lsn", "pg_wal_lsn_diff", "pg_xact_commit_timestamp", "pg_lsn",
       // waiting: holds the connection (and what its transaction locked) as any long query does
       "pg_sleep", "pg_sleep_for", "pg_sleep_until");
 
@@ -158,6 +168,39 @@ final class Functions {
   static final Set<String> HARMLESS_INFORMATION_SCHEMA = Set.of("_pg_expandarray", "_pg_index_position",
       "_pg_truetypid", "_pg_truetypmod", "_pg_char_max_length", "_pg_char_octet_length", "_pg_numeric_precision",
       "_pg_numeric_precision_radix", "_pg_numeric_scale", "_pg_datetime_precision", "_pg_interval_type");
+
+  /**
+   * PostgreSQL 15's built-in functions callable with one argument (the resource file says how the
+   * list was made). Attribute notation calls them: {@code (x).f} and {@code a.b.f} are {@code f(x)}
+   * and {@code f(a.b)} when {@code f} is not a field of the value, whatever its type (round 18c:
+   * {@code ('s'::regclass).nextval}, {@code (0::oid).lo_create}, {@code (pid).pg_terminate_backend}).
+   */
+  static final Set<String> ONE_ARGUMENT_BUILTINS = loadNames("one-argument-builtins.txt");
+
+  private static Set<String> loadNames(String resource) {
+    try (java.io.InputStream in = Functions.class.getResourceAsStream(resource)) {
+      if (in == null) throw new IllegalStateException("missing resource " + resource);
+      Set<String> names = new java.util.HashSet<>();
+      for (String line : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+        String name = line.strip();
+        if (!name.isEmpty() && !name.startsWith("#")) names.add(name);
+      }
+      return Set.copyOf(names);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Whether a name written where a field or column may stand (after a dot) may call a function
+   * Gatehouse must see: a non-harmless built-in callable with one argument, or a name on one of the
+   * lists of functions with a flag of their own (extensions' included: dblink, pgcrypto, adminpack).
+   */
+  static boolean calledByAttribute(String name) {
+    if (HARMLESS.contains(name)) return false;
+    return ONE_ARGUMENT_BUILTINS.contains(name) || FILE_ACCESS.contains(name) || WRITES.contains(name)
+        || SQL_AS_STRING.contains(name) || SECRET_ARGUMENTS.containsKey(name) || ADVISORY_LOCKS.contains(name);
+  }
 
   /** Functions that write data: {@code DATA_MODIFYING}. */
   static final Set<String> WRITES = Set.of(
@@ -249,6 +292,6 @@ final class Functions {
   static final Set<String> OPERATORS = Set.of(
       "=", "<>", "!=", "<", ">", "<=", ">=", "+", "-", "*", "/", "%", "^", "||", "|/", "||/", "@", "&", "|", "#",
       "~", "<<", ">>", "~~", "!~~", "~~*", "!~~*", "!~", "~*", "!~*", "@>", "<@", "&&", "->", "->>", "#>", "#>>",
-      "?", "?|", "?&", "#-", "@?", "@@", "@@@", "-|-", "&<", "&>", "<<|", "|>>", "&<|", "|&>", "<->", "##",
+      "?", "?|", "?&", "#-", "@?", "@@", "@@@", "^@", "-|-", "&<", "&>", "<<|", "|>>", "&<|", "|&>", "<->", "##",
       "<<=", ">>=", "<^", ">^", "?#", "?-", "?-|", "?||", "~=", "!!");
 }

@@ -64,7 +64,7 @@ final class TreeClassifier {
 
   /** Node types that carry no fact of their own: descend only. */
   private static final Set<String> STRUCTURAL = Set.of(
-      "List", "ResTarget", "ColumnRef", "A_Indirection", "A_Indices", "A_ArrayExpr", "TypeName",
+      "List", "ResTarget", "A_Indices", "A_ArrayExpr", "TypeName",
       "CollateClause", "BoolExpr", "NullTest", "BooleanTest", "CaseWhen", "CoalesceExpr",
       "MinMaxExpr", "SQLValueFunction", "XmlExpr", "XmlSerialize", "RowExpr", "GroupingFunc", "GroupingSet",
       "SetToDefault", "CurrentOfExpr", "NamedArgExpr", "MultiAssignRef", "WindowDef",
@@ -217,6 +217,23 @@ final class TreeClassifier {
         if (!typeNames.isEmpty()) facts.unqualifiedBuiltins.add("::" + typeNames.get(typeNames.size() - 1));
         fields(body, Set.of(), ctes, depth);
       }
+      case "ColumnRef" -> {
+        // a.b.f: each name after the first may be a call of that function on what precedes it.
+        JsonNode names = body.path("fields");
+        for (int i = 1; i < names.size(); i++) {
+          JsonNode name = names.get(i).path("String").path("sval");
+          if (name.isTextual()) attributeCall(name.asText(), null);
+        }
+        fields(body, Set.of(), ctes, depth);
+      }
+      case "A_Indirection" -> {
+        // (x).f: a field of x, or the call f(x).
+        for (JsonNode step : body.path("indirection")) {
+          JsonNode name = step.path("String").path("sval");
+          if (name.isTextual()) attributeCall(name.asText(), body.path("arg"));
+        }
+        fields(body, Set.of(), ctes, depth);
+      }
       case "RangeVar" -> rangeVar(body, ctes);
       case "TypeName" -> {
         typeName(body);
@@ -331,6 +348,30 @@ final class TreeClassifier {
       }
     }
     fields(body, Set.of("funcname"), ctes, depth);
+  }
+
+  /**
+   * A name written after a dot, which PostgreSQL reads as a call of the function of that name on the
+   * value before the dot when that value has no such field or column (attribute notation: {@code
+   * (x).nextval} is {@code nextval(x)}, for an argument of any type). Which it is depends on types
+   * Gatehouse does not know, so a name that a built-in (or a flagged extension function) callable
+   * with one argument bears is classified as that call; harmless ones are columns as far as policy
+   * is concerned. Functions someone made are the catalog's to find (SessionMasking.hiddenCode).
+   */
+  private void attributeCall(String name, JsonNode argument) {
+    if (!Functions.calledByAttribute(name)) return;
+    facts.functions.add(name);
+    boolean known = Functions.SEQUENCE_WRITES.contains(name) || Functions.ADVISORY_LOCKS.contains(name);
+    if (known) {
+      facts.unqualifiedBuiltins.add(name);
+    } else {
+      facts.flags.add(OPAQUE_CODE);
+      facts.opaqueCalls.add(name);
+    }
+    if (Functions.ADVISORY_LOCKS.contains(name)) facts.flags.add(CommandFlag.LOCKING);
+    if (Functions.FILE_ACCESS.contains(name)) facts.flags.add(FILE_ACCESS);
+    if (Functions.WRITES.contains(name)) facts.flags.add(DATA_MODIFYING);
+    if (argument != null && Functions.SECRET_ARGUMENTS.containsKey(name)) collectStrings(argument, facts.redactAt, 0);
   }
 
   /**
