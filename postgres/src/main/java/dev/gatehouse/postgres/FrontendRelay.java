@@ -82,6 +82,8 @@ final class FrontendRelay {
   static final String DENIED_PARSE_TEXT = "GATEHOUSE_DENIED_THIS_STATEMENT";
   /** What refuses a query message holding more than one COPY statement. */
   static final String RULE_ONE_COPY = "one-copy-per-query";
+  /** Rule named when statement text follows, in the same batch, code that may have changed how the server reads SQL. */
+  static final String RULE_PARSING_UNSETTLED = "parsing-unsettled";
   /** Why a session ends when its client sends Terminate (the audit's close reason). */
   private static final String TERMINATED = "client terminated the session";
   private static final Logger log = LoggerFactory.getLogger(FrontendRelay.class);
@@ -110,11 +112,12 @@ final class FrontendRelay {
   /** Code Gatehouse cannot see into was allowed in this session ({@link #codeMayRun}); client thread only. */
   private boolean codeRan;
   /**
-   * Opaque code was forwarded in the extended protocol since the last Sync: the commit a Sync (or a
-   * query message) makes of an implicit transaction may run the rest of it (deferred triggers, WITH
-   * HOLD cursors filled). Client thread only.
+   * Code Gatehouse cannot see into ran since the target last reported its settings: it may have
+   * changed how the server reads SQL ({@code set_config('standard_conforming_strings', 'off',
+   * false)} inside a function), which PostgreSQL reports only with its next ReadyForQuery, after it
+   * has already read whatever came behind. Client thread only; see {@link #awaitSettledParsing}.
    */
-  private boolean codeBeforeCommit;
+  private boolean parsingUnsure;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -259,8 +262,11 @@ final class FrontendRelay {
       case Query q -> query(frame, q);
       case Parse p -> {
         Analysis analysis = s.classifier.analyze(p.query());
+        Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, EXTENDED);
         SessionState.Statement entry = s.state.parse(p.statement(), analysis);
-        if (analysis.syntaxError().isPresent()) {
+        if (unsettled.isPresent()) {
+          forward(new Expected.ParseDone(entry, unsettled), FrontendCodec.encode(new Parse(p.statement(), DENIED_PARSE_TEXT, new int[0])));
+        } else if (analysis.syntaxError().isPresent()) {
           // As the server answers a Parse it cannot parse, and with the same effect on its state (a
           // failed Parse drops the unnamed statement; the rest of the batch is skipped to Sync).
           refuseSyntaxError(analysis, EXTENDED);
@@ -287,10 +293,7 @@ final class FrontendRelay {
           forward(new Expected.CloseDone(Optional.empty()), frame);
         }
       }
-      case Sync sync -> {
-        if (codeBeforeCommit) commitMayRunCode();
-        forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
-      }
+      case Sync sync -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
       case Flush flush -> {
         target.write(frame);
         target.flush();
@@ -344,10 +347,7 @@ final class FrontendRelay {
         lastPortal = m.name(lastPortal);
         execute(null, lastPortal);
       }
-      case Sync.TYPE -> {
-        if (codeBeforeCommit) commitMayRunCode();
-        forward(new Expected.SyncDone(s.state.nextSyncPoint()), null);
-      }
+      case Sync.TYPE -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), null);
       default -> throw new IllegalStateException("not a message read in place: " + typeName(m.type()));
     }
   }
@@ -464,10 +464,13 @@ final class FrontendRelay {
   }
 
   private void query(Frame frame, Query q) throws IOException {
-    // A query message commits the extended protocol's implicit transaction before it runs.
-    if (codeBeforeCommit) commitMayRunCode();
     Analysis analysis = s.classifier.analyze(q.sql());
+    Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, SIMPLE);
     long number = s.state.nextSyncPoint();
+    if (unsettled.isPresent()) {
+      forward(new Expected.QueryDone(number, List.of(), unsettled), DENIED_QUERY);
+      return;
+    }
     if (analysis.syntaxError().isPresent()) {
       // PostgreSQL parses the whole query string before running any of it: nothing runs.
       refuseSyntaxError(analysis, SIMPLE);
@@ -610,10 +613,7 @@ final class FrontendRelay {
       // A later Execute of the same portal fetches more rows of the same execution (the server
       // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
       // Its code goes on running as the rows are fetched.
-      if (codeRan && runsOpaqueCode(portal.get().execution)) {
-        codeMayRun(portalName);
-        codeBeforeCommit = true;
-      }
+      if (codeRan && runsOpaqueCode(portal.get().execution)) codeMayRun(portalName);
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
       return;
@@ -676,12 +676,7 @@ final class FrontendRelay {
     }
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     if (touchesPortals(statements)) s.state.forgetPortals();
-    if (runsOpaqueCode(execution)) {
-      codeMayRun(portalName);
-      codeBeforeCommit = true;
-    } else if (codeRan && resumesCode(execution)) {
-      codeMayRun(portalName);
-    }
+    if (runsOpaqueCode(execution) || codeRan && resumesCode(execution)) codeMayRun(portalName);
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -727,17 +722,6 @@ final class FrontendRelay {
 
   private static final Set<String> RESUMES_CODE =
       Set.of("FETCH", "MOVE", "COMMIT", "END", "PREPARE TRANSACTION", "COMMIT PREPARED", "SET CONSTRAINTS");
-
-  /**
-   * An implicit transaction that ran opaque code commits (a Sync, or a query message): the code's
-   * deferred part may replace statements prepared since. Portals are left alone: the commit ends
-   * the transaction's portals, and within a transaction block a Sync commits nothing.
-   */
-  private void commitMayRunCode() {
-    codeBeforeCommit = false;
-    s.state.codeMayRun(null, false);
-    s.masking.codeMayRun();
-  }
 
   /**
    * Statement kinds PostgreSQL parse-analyses at a {@code Parse} (the others are utility statements,
@@ -800,6 +784,32 @@ final class FrontendRelay {
     s.state.codeMayRun(runningPortal);
     s.masking.codeMayRun();
     codeRan = true;
+    parsingUnsure = true;
+  }
+
+  /**
+   * Statement text (a query, a Parse) is read by the server under the settings in force when it
+   * arrives; after opaque code it waits until the target has answered everything before it, with
+   * the settings it changed (a changed standard_conforming_strings or client_encoding ends the
+   * session there, before this text is forwarded). Inside an extended-protocol batch that code
+   * opened and no Sync has closed, the target reports nothing yet, so the text is refused (round
+   * 18c: a function turned standard_conforming_strings off, and the query pipelined behind it,
+   * one SELECT of a string to Gatehouse, ran a hidden DROP on the server).
+   *
+   * @return the refusal's error, when refused (audited here)
+   */
+  private Optional<ErrorResponse> awaitSettledParsing(Analysis analysis, Map<String, String> details) {
+    if (!parsingUnsure) return Optional.empty();
+    if (s.state.awaitAllAnswered(this::flushUnchecked)) {
+      parsingUnsure = false;
+      return Optional.empty();
+    }
+    Decision.Deny refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "code Gatehouse cannot see into ran earlier in this"
+        + " batch and may have changed how the server reads SQL; send a Sync before the next statement");
+    for (ClassifiedStatement statement : analysis.statements()) {
+      s.checkpoint.refuse(s.session, seen(statement, details).command(), refusal);
+    }
+    return Optional.of(Replies.denial(refusal));
   }
 
   /**

@@ -565,6 +565,27 @@ final class SessionState {
   }
 
   /**
+   * Waits until the target has answered everything forwarded, its ReadyForQuery included (which
+   * carries the settings a statement changed: PostgreSQL reports them only there). False at once,
+   * without waiting, when an extended-protocol batch is still open (nothing queued since its last
+   * message ends with a ReadyForQuery): only the client's Sync can close it.
+   */
+  boolean awaitAllAnswered(Runnable beforeWait) {
+    lock.lock();
+    try {
+      Expected last = pending.peekLast();
+      if (last != null && !(last instanceof Expected.SyncDone || last instanceof Expected.QueryDone
+          || last instanceof Expected.FunctionCallDone)) {
+        return false;
+      }
+      awaitWhile(() -> !pending.isEmpty(), beforeWait);
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * Under the lock: waits while {@code waiting} holds, for the backend→client thread to change the
    * state; {@code beforeWait} runs once first, without the lock (it flushes what the answer needs).
    * Stops waiting when the answer will never come because the target skips everything up to a
@@ -667,17 +688,11 @@ final class SessionState {
    * runs the code, which it cannot close) may be another.
    */
   void codeMayRun(String running) {
-    codeMayRun(running, true);
-  }
-
-  /** {@link #codeMayRun(String)}, with the named portals left as they are unless {@code portalsToo}. */
-  void codeMayRun(String running, boolean portalsToo) {
     String keep = running == null ? null : serverName(running);
     lock.lock();
     try {
       // The whole chain: a Parse still pending that fails brings its predecessor back.
       everyNamedEntry(s -> s.codeRan = true);
-      if (!portalsToo) return;
       for (Map.Entry<String, Portal> e : portals.entrySet()) {
         if (!e.getKey().isEmpty() && !e.getKey().equals(keep)) e.getValue().forgotten = true;
       }
