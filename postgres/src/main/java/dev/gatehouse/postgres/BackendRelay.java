@@ -262,7 +262,7 @@ final class BackendRelay {
         else relay();
       }
       case 's' -> {
-        head(Expected.ExecuteDone.class, "PortalSuspended");
+        head(Expected.ExecuteDone.class, "PortalSuspended").execution().ifPresent(e -> e.suspended(true));
         s.state.answered();
         relay();
       }

@@ -26,6 +26,8 @@ final class Execution {
   private volatile boolean done;
   /** DataRows counted so far. */
   private volatile long rows;
+  /** Suspended at a row limit, no further Execute forwarded since ({@link #suspended(boolean)}). */
+  private volatile boolean suspended;
   /** Run when the target completes it without error (a DECLARE's cursor is then known); null for none. */
   private volatile Runnable onOk;
 
@@ -111,6 +113,26 @@ final class Execution {
   /** Bound but never executed: its portal ended first. */
   void completeUnexecuted(Checkpoint checkpoint) {
     finish(checkpoint, Outcome.Status.UNEXECUTED, 0, Optional.empty());
+  }
+
+  /**
+   * Its portal ended (its transaction ended, it was closed, the session ended) without the target
+   * completing it: never executed, or suspended by an Execute's row limit and not fetched to the end. That one ran, so it is OK, its row count unknown (a DML statement's
+   * RETURNING ran whole at its first Execute, whatever the client fetched; red-team round 18b: such a
+   * portal had no outcome at all).
+   */
+  void portalEnded(Checkpoint checkpoint) {
+    if (suspended) finish(checkpoint, Outcome.Status.OK, -1, Optional.empty());
+    else completeUnexecuted(checkpoint);
+  }
+
+  /** The target suspended it at an Execute's row limit (PortalSuspended): it waits for another Execute. */
+  void suspended(boolean suspended) {
+    this.suspended = suspended;
+  }
+
+  boolean suspended() {
+    return suspended;
   }
 
   /** The connection ended before the target answered. */

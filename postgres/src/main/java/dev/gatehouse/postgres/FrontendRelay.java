@@ -614,6 +614,7 @@ final class FrontendRelay {
       // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
       // Its code goes on running as the rows are fetched.
       if (codeRan && runsOpaqueCode(portal.get().execution)) codeMayRun(portalName);
+      portal.get().execution.suspended(false); // running again, until the target answers
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
       return;

@@ -316,7 +316,7 @@ final class ProxySession {
   }
 
   private void portalEndedUnexecuted(Execution execution) {
-    execution.completeUnexecuted(checkpoint);
+    execution.portalEnded(checkpoint);
   }
 
   private void finished() {

@@ -239,9 +239,13 @@ final class SessionState {
     this.userChars = USER_CHARS.computeIfAbsent(user, u -> new AtomicLong());
   }
 
-  /** Under the lock: a portal ended; remember its decided execution if it never ran. */
+  /**
+   * Under the lock: a portal ended; remember its decided execution if it never ran, or if it was
+   * suspended at a row limit and never fetched to the end.
+   */
   private void unexecuted(Portal p) {
     if (p != null && p.decided != null && p.execution == null) unexecuted.add(p.decided);
+    else if (p != null && p.execution != null && p.execution.suspended() && !p.execution.done()) unexecuted.add(p.execution);
     // Every portal leaving the map passes here: what its description weighed is freed.
     if (p == null || p.gone) return;
     p.gone = true;

@@ -1147,6 +1147,33 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aPortalSuspendedAtARowLimitAndNeverFetchedToTheEndStillGetsItsOutcome() throws Exception {
+    // Round 18b: an Execute with a row limit left the portal suspended; its transaction ended at the
+    // Sync, and the audit log held its decision and no outcome at all (an INSERT … RETURNING run
+    // that way had inserted every row).
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT g /* fetched in part */ FROM generate_series(1, 10) g"), bind("", ""),
+          new Execute("", 3), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got.stream().filter(DataRow.class::isInstance)).hasSize(3);
+      c.send(new Query("SELECT 1"));
+      c.untilReady();
+    }
+    String id = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains("fetched in part")).findFirst().orElseThrow().eventId();
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (h.audit.all(GatewayHarness.Event.Completed.class).stream().noneMatch(e -> e.eventId().equals(id))
+        && System.nanoTime() < until) {
+      Thread.sleep(20);
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Completed.class))
+        .filteredOn(e -> e.eventId().equals(id))
+        .singleElement()
+        .satisfies(e -> assertThat(e.outcome().status()).isEqualTo(Outcome.Status.OK));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.
