@@ -896,7 +896,7 @@ final class FrontendRelay {
         if (name.isEmpty()) s.masking.cursorsClosed();
         else s.masking.cursorTouched(name);
       }
-      case FETCH -> { }
+      case FETCH, EXECUTE -> { }
     }
   }
 
@@ -949,6 +949,12 @@ final class FrontendRelay {
    * one), with the reason in the command's details for whoever reads the audit.
    */
   private Seen seen(ClassifiedStatement classified, Map<String, String> details) {
+    Optional<ColumnUse.Cursor> named = classified.columnUse().isPresent() ? classified.columnUse().get().cursor() : Optional.empty();
+    if (named.isPresent() && named.get().kind() == ColumnUse.Cursor.Kind.EXECUTE) {
+      Optional<Analysis> known = executedStatement(named.get().name());
+      classified = executing(classified, known);
+      details = executed(details, named.get().name(), known);
+    }
     Optional<String> hidden = s.masking.hiddenCode(classified);
     if (hidden.isEmpty()) {
       return new Seen(classified, new Command("sql", classified.redactedText(), classified.classification(), details));
@@ -957,6 +963,54 @@ final class FrontendRelay {
     Map<String, String> recorded = new java.util.TreeMap<>(details);
     recorded.put("opaque_code", hidden.get());
     return new Seen(opaque, new Command("sql", opaque.redactedText(), opaque.classification(), recorded));
+  }
+
+  /**
+   * The statement an SQL {@code EXECUTE name} runs, when the extended protocol prepared it under
+   * that name through this session (SQL and the protocol share names) and nothing changed it since:
+   * its Parse's statements, as Gatehouse classified them. Empty for a name Gatehouse does not follow
+   * (SQL {@code PREPARE}, code that may have replaced it).
+   */
+  private Optional<Analysis> executedStatement(String name) {
+    Optional<Analysis> known = s.state.statement(name, this::flushUnchecked);
+    if (known.isPresent() && codeRan && s.state.replaceableByCode(name)) return Optional.empty();
+    return known;
+  }
+
+  /**
+   * An SQL {@code EXECUTE} (opaque code: which statement a name holds is the server's to know) with
+   * what Gatehouse knows the name holds added: its kinds, objects, functions and flags, so that the
+   * guardrails on them apply as to the statement itself (round 18b: dana's {@code EXPLAIN ANALYZE
+   * EXECUTE s1}, s1 a Parse of {@code delete from probe}, deleted every row past the rule on
+   * unbounded writes, recorded as the EXECUTE alone).
+   */
+  private static ClassifiedStatement executing(ClassifiedStatement execute, Optional<Analysis> known) {
+    if (known.isEmpty()) return execute;
+    Classification outer = execute.classification();
+    Classification inner = known.get().combined();
+    List<String> kinds = new ArrayList<>(outer.kinds());
+    kinds.addAll(inner.kinds());
+    Set<String> objects = new java.util.LinkedHashSet<>(outer.objects());
+    objects.addAll(inner.objects());
+    Set<String> functions = new java.util.LinkedHashSet<>(outer.functions());
+    functions.addAll(inner.functions());
+    Set<CommandFlag> flags = java.util.EnumSet.noneOf(CommandFlag.class);
+    flags.addAll(outer.flags());
+    flags.addAll(inner.flags());
+    Set<String> calls = new java.util.LinkedHashSet<>(outer.opaqueCalls());
+    calls.addAll(inner.opaqueCalls());
+    return new ClassifiedStatement(execute.text(), execute.redactedText(),
+        new Classification(kinds, objects, functions, flags, calls), execute.changesParsing() || known.get().changesParsing(),
+        execute.columnUse(), execute.roles(), execute.unqualifiedBuiltins());
+  }
+
+  /** The details of an SQL {@code EXECUTE name}: which statement it runs, as Gatehouse saw it parsed (redacted). */
+  private static Map<String, String> executed(Map<String, String> details, String name, Optional<Analysis> known) {
+    Map<String, String> recorded = new java.util.TreeMap<>(details);
+    recorded.put("executes", known.isEmpty()
+        ? "prepared statement \"" + StartupParameters.sanitizeName(name) + "\", which Gatehouse does not follow"
+        : String.join("; ", known.get().statements().stream().map(ClassifiedStatement::redactedText).toList()));
+    return recorded;
   }
 
   /**

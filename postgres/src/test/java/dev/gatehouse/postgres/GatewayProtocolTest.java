@@ -1174,6 +1174,36 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void anSqlExecuteOfAStatementTheProtocolPreparedIsDecidedAndRecordedAsWhatItRuns() throws Exception {
+    // Round 18b: SQL and the protocol share prepared statements' names, and EXECUTE s1 was decided
+    // and recorded as an opaque EXECUTE alone: a Parse of a DROP under that name then ran past the
+    // rule on DROP, and the DROP's text was nowhere in the audit log.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS exec_victim (id int)");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s_drop", "DROP TABLE exec_victim"), parse("s_sel", "SELECT 4401 AS run_by_execute"), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("EXECUTE s_drop"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("no-drop")));
+      c.send(new Query("EXPLAIN ANALYZE EXECUTE s_sel"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+    }
+    try (java.sql.Connection superuser = h.pg.connect(h.database);
+        var rs = superuser.createStatement().executeQuery("SELECT to_regclass('exec_victim') IS NOT NULL")) {
+      rs.next();
+      assertThat(rs.getBoolean(1)).as("the table EXECUTE s_drop would have dropped").isTrue();
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.command().text().equals("EXPLAIN ANALYZE EXECUTE s_sel"))
+        .singleElement()
+        .satisfies(d -> {
+          assertThat(d.command().classification().kinds()).contains("EXECUTE", "SELECT");
+          assertThat(d.command().details()).containsEntry("executes", "SELECT 4401 AS run_by_execute");
+        });
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.

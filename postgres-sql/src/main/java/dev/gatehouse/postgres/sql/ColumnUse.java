@@ -32,18 +32,21 @@ import java.util.Set;
  * @param outputNames names given to select-list items ({@code AS status}); where one is referenced,
  *     the names its expression reads are in the sets above already, so a name here that no table
  *     has is no whole-row reference
- * @param cursor for {@code DECLARE}, {@code FETCH}, {@code MOVE} and {@code CLOSE}: which cursor
+ * @param cursor for {@code DECLARE}, {@code FETCH}, {@code MOVE} and {@code CLOSE}: which cursor; for
+ *     {@code EXECUTE}: which prepared statement
  */
 public record ColumnUse(
     Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
     Map<String, String> copyOptions, Set<String> outputNames, Optional<Cursor> cursor) {
   /**
-   * A statement that declares a cursor, reads from it ({@code FETCH}, {@code MOVE}) or closes it.
+   * A statement that declares a cursor, reads from it ({@code FETCH}, {@code MOVE}) or closes it;
+   * or an SQL {@code EXECUTE} (also under {@code EXPLAIN} or {@code CREATE TABLE AS}), with the name
+   * of the prepared statement it runs (SQL and the extended protocol share those names).
    *
    * @param name as the server names it (unquoted names lower-cased); empty for {@code CLOSE ALL}
    */
   public record Cursor(Kind kind, String name) {
-    public enum Kind { DECLARE, FETCH, CLOSE }
+    public enum Kind { DECLARE, FETCH, CLOSE, EXECUTE }
 
     public Cursor {
       Objects.requireNonNull(kind, "kind == null");

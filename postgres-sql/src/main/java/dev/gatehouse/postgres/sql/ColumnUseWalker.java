@@ -135,11 +135,18 @@ final class ColumnUseWalker {
     return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, outputNames, cursor(stmt));
   }
 
-  /** Which cursor a DECLARE, FETCH, MOVE or CLOSE names. */
+  /** Which cursor a DECLARE, FETCH, MOVE or CLOSE names, or which prepared statement an EXECUTE runs. */
   private static java.util.Optional<ColumnUse.Cursor> cursor(JsonNode stmt) {
     if (!stmt.isObject() || stmt.size() != 1) return java.util.Optional.empty();
     String type = stmt.fieldNames().next();
     JsonNode b = stmt.get(type);
+    // EXPLAIN EXECUTE s and CREATE TABLE … AS EXECUTE s run s too.
+    if (type.equals("ExplainStmt") || type.equals("CreateTableAsStmt")) return cursor(b.path("query"));
+    if (type.equals("ExecuteStmt")) {
+      String prepared = b.path("name").asText("");
+      return prepared.isEmpty() ? java.util.Optional.empty()
+          : java.util.Optional.of(new ColumnUse.Cursor(ColumnUse.Cursor.Kind.EXECUTE, prepared));
+    }
     ColumnUse.Cursor.Kind kind = switch (type) {
       case "DeclareCursorStmt" -> ColumnUse.Cursor.Kind.DECLARE;
       case "FetchStmt" -> ColumnUse.Cursor.Kind.FETCH;
