@@ -105,7 +105,8 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   /**
    * Stores what stopped gateways left in the journals under {@code journalDir} (every node folder
    * no running process holds), without signing checkpoints: what {@code gatehouse audit} does
-   * before reading. Returns the number of events stored.
+   * before reading. The journals stay where they are: the node's next start signs a checkpoint over
+   * them (the key is the gateway's), and only then removes them. Returns the number of events stored.
    */
   public static long recoverJournals(AuditStore store, Path journalDir, Clock clock) {
     if (!Files.isDirectory(journalDir)) return 0;
@@ -118,7 +119,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     }
     for (Path node : nodes) {
       try (AuditJournal.NodeLock lock = AuditJournal.lockNode(journalDir, node.getFileName().toString())) {
-        total += ChainWriter.recover(store, lock.dir(), Optional.empty(), clock);
+        total += ChainWriter.recover(store, lock.dir(), Optional.empty(), clock).stored();
       } catch (IOException e) {
         LOG.debug("journal {} not recovered: {}", node, e.getMessage()); // in use by a running gateway
       }

@@ -21,17 +21,19 @@ import java.util.stream.Stream;
  * seq (a chain recomputed after an edit by someone without the key breaks this); the chain reaches
  * its last signed checkpoint (a cut tail breaks this); no more events follow the last checkpoint
  * than the writer's policy, recorded in the chain's first event, allows (deleted checkpoints break
- * this); nothing follows a clean close. Across chains: a chain started after a store failure names
- * the last acknowledged event of the chain it abandoned, which must still be there.
+ * this); nothing follows a clean close. Across chains: a chain's start names its node's previous
+ * chain and an event of it, which must still be there with the hash named; when the start says that
+ * event was the previous chain's last (every start since red-team round 18b, which signs a crashed
+ * chain's tail first), nothing may follow it.
  *
  * <p>What cannot be detected, and how large the window is: the events after a chain's last signed
  * checkpoint are consistent but unproven, so someone with write access to the store can remove or
  * rewrite them undetected. A cleanly shut down chain has no such window. A chain whose writer
  * crashed (or is running) has at most {@code checkpointEvents - 1} such events (default 255), and
  * while the writer runs none of them is older than {@code checkpointInterval} (default 1 s). Such
- * chains are reported as {@link ChainReport.Status#UNANCHORED_TAIL}, not as broken. Every chain's
- * first event names its node's previous chain and that chain's newest checkpoint (or, after a store
- * failure, its last acknowledged event), so deleting or cutting an older chain is caught as long as
+ * chains are reported as {@link ChainReport.Status#UNANCHORED_TAIL}, not as broken; the node's next
+ * start signs a crashed chain's tail. Every chain's first event names its node's previous chain and
+ * that chain's last event, so deleting, rewriting or extending an older chain is caught as long as
  * a newer chain of the same node survives. Deleting a node's newest events together with their
  * checkpoints (or its newest chains entirely) is not detected from the store alone: the checkpoints
  * the writer also keeps outside the store ({@link Witness}: a log line each, and the node's local
@@ -91,8 +93,8 @@ public final class AuditVerifier {
     valid.forEach(w -> ids.add(w.checkpoint().chainId()));
     Map<String, Walk> walks = new TreeMap<>();
     for (String id : ids) walks.put(id, walk(id, valid));
-    // A chain's start vouches for its predecessor on the same node: the last event acknowledged in a
-    // chain abandoned after a failure, or the newest checkpoint of the previous run.
+    // A chain's start vouches for its predecessor on the same node: its last event (signed at that
+    // start if it was not), or, after a store lost it, the checkpoint the local witness kept.
     for (Walk w : List.copyOf(walks.values())) {
       if (!w.mayVouch()) continue;
       Walk prev = walks.get(w.previousChain);
@@ -103,7 +105,7 @@ public final class AuditVerifier {
         walks.put(w.previousChain, prev);
         continue;
       }
-      prev.vouched(w.chainId, w.previousSeq, w.previousHash, store);
+      prev.vouched(w.chainId, w.previousSeq, w.previousHash, w.previousLast, store);
     }
     return new VerificationReport(walks.values().stream().map(Walk::report).toList(), rejected);
   }
@@ -172,6 +174,8 @@ public final class AuditVerifier {
     String previousChain;
     long previousSeq;
     String previousHash;
+    /** Whether the chain's start names its predecessor's last event ({@link ChainAttributes#PREVIOUS_LAST}). */
+    boolean previousLast;
     boolean startAnchoredPending;
 
     Walk(String chainId) {
@@ -269,8 +273,11 @@ public final class AuditVerifier {
       }
     }
 
-    /** A later chain says this one held event {@code seq} with {@code hash} when it was abandoned. */
-    void vouched(String by, long seq, String hash, AuditStore store) {
+    /**
+     * A later chain says this one held event {@code seq} with {@code hash} when it started, and, when
+     * {@code last}, that this event was the chain's last: events after it were added later.
+     */
+    void vouched(String by, long seq, String hash, boolean last, AuditStore store) {
       if (first != null && first.seq() <= seq) return;
       if (lastSeq < seq) {
         problem(lastSeq + 1, ChainReport.Kind.TRUNCATED, "the chain ends at seq " + lastSeq + " but chain " + by
@@ -281,6 +288,10 @@ public final class AuditVerifier {
       if (e.isEmpty() || !e.get().hash().equals(hash)) {
         problem(anchored + 1, ChainReport.Kind.CHECKPOINT_MISMATCH, "chain " + by + " recorded a different hash for event "
             + seq + ": events " + (anchored + 1) + ".." + seq + " were altered and their hashes recomputed");
+      }
+      if (last && lastSeq > seq) {
+        problem(seq + 1, ChainReport.Kind.AFTER_CLOSE, "chain " + by + " recorded event " + seq + " as this chain's last when "
+            + "it started, but events " + (seq + 1) + ".." + lastSeq + " follow it: they were added later");
       }
     }
 
@@ -298,6 +309,7 @@ public final class AuditVerifier {
           previousChain = null;
         }
         previousHash = attrs.getOrDefault(ChainAttributes.PREVIOUS_HASH, "");
+        previousLast = "true".equals(attrs.get(ChainAttributes.PREVIOUS_LAST));
       }
     }
 

@@ -8,13 +8,19 @@ final class ChainAttributes {
   static final String CHECKPOINT_EVENTS = "checkpoint_events";
   static final String CHECKPOINT_INTERVAL_MS = "checkpoint_interval_ms";
   /**
-   * The node's previous chain: the one this writer abandoned after a store failure with the last
-   * event acknowledged in it, or, for a process's first chain, the newest checkpointed event of the
-   * node's previous run.
+   * The node's previous chain and an event of it: its last event, signed at this start if it was not
+   * (see {@link #PREVIOUS_LAST}), or, when the store lost that chain's end, the checkpoint the local
+   * witness file kept.
    */
   static final String PREVIOUS_CHAIN = "previous_chain";
   static final String PREVIOUS_SEQ = "previous_seq";
   static final String PREVIOUS_HASH = "previous_hash";
+  /**
+   * "true" when {@link #PREVIOUS_SEQ} is the previous chain's last event (every start since red-team
+   * round 18b, but a restart on a store that lost the previous chain's end): events found after it
+   * were added later. Absent in chains written before, whose start named the newest checkpoint.
+   */
+  static final String PREVIOUS_LAST = "previous_last";
 
   private ChainAttributes() {}
 }

@@ -173,8 +173,9 @@ final class ChainWriter implements Runnable {
       throw new AuditUnavailableException("cannot open the audit journal: " + e.getMessage(), e);
     }
     try {
-      recover(store, node.dir(), Optional.of(signer), clock);
-      Optional<SignedCheckpoint> previous = previousChain(store, config.nodeId(), node.dir().resolve(Witness.LOCAL_FILE), signer);
+      Recovery recovered = recover(store, node.dir(), Optional.of(signer), clock);
+      Optional<Predecessor> previous = previousChain(store, config.nodeId(), node.dir().resolve(Witness.LOCAL_FILE), signer)
+          .map(p -> p.last() ? signTail(store, p.named(), recovered.ends().keySet(), signer, clock, node.dir()) : p);
       byte[] start = new byte[8];
       RANDOM.nextBytes(start);
       String chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
@@ -196,14 +197,22 @@ final class ChainWriter implements Runnable {
   }
 
   /**
+   * What a new chain names as its predecessor: a checkpoint of the node's previous chain, and whether
+   * it is that chain's last event ({@link ChainAttributes#PREVIOUS_LAST}), so that {@code gatehouse
+   * audit verify} reports events found after it as added later.
+   */
+  private record Predecessor(SignedCheckpoint named, boolean last) {}
+
+  /**
    * What the node's new chain names as its predecessor: the newest checkpoint the store holds of the
    * node, unless the local witness file (written after each stored checkpoint, outside the store)
    * names a newer one that the store no longer holds, or whose checkpoint it no longer holds: then
-   * someone cut the store, and the new chain names the witnessed checkpoint, so that {@code gatehouse
-   * audit verify} reports the cut chain as truncated instead of the new chain vouching for what is
-   * left. A witness file that does not verify with this gateway's key is not trusted.
+   * someone cut the store, and the new chain names the witnessed checkpoint (not as the chain's last
+   * event: what followed it is lost), so that {@code gatehouse audit verify} reports the cut chain
+   * as truncated instead of the new chain vouching for what is left. A witness file that does not
+   * verify with this gateway's key is not trusted.
    */
-  private static Optional<SignedCheckpoint> previousChain(AuditStore store, String nodeId, Path witnessFile, AuditSigner signer) {
+  private static Optional<Predecessor> previousChain(AuditStore store, String nodeId, Path witnessFile, AuditSigner signer) {
     Optional<SignedCheckpoint> stored;
     try {
       stored = store.latestCheckpoint(nodeId);
@@ -211,10 +220,12 @@ final class ChainWriter implements Runnable {
       LOG.warn("cannot find the previous audit chain of node {}; the new chain will not name it: {}", nodeId, e.toString());
       stored = Optional.empty();
     }
+    Optional<Predecessor> fromStore = stored.map(c -> new Predecessor(c, true));
     Optional<SignedCheckpoint> local = localWitness(witnessFile, signer);
-    if (local.isEmpty()) return stored;
+    if (local.isEmpty()) return fromStore;
     SignedCheckpoint w = local.get();
-    if (stored.isPresent() && stored.get().chainId().equals(w.chainId()) && stored.get().seq() >= w.seq()) return stored;
+    Optional<Predecessor> witnessed = Optional.of(new Predecessor(w, false));
+    if (stored.isPresent() && stored.get().chainId().equals(w.chainId()) && stored.get().seq() >= w.seq()) return fromStore;
     boolean held;
     long storeEnd;
     try {
@@ -222,22 +233,65 @@ final class ChainWriter implements Runnable {
       storeEnd = store.lastSeq(w.chainId()).orElse(0);
     } catch (RuntimeException e) {
       LOG.warn("cannot compare the audit store with the local witness {}: {}", witnessFile, e.toString());
-      return stored.isPresent() ? stored : local;
+      return stored.isPresent() ? fromStore : witnessed;
     }
     if (!held) {
       LOG.error("the audit store lost events: this node's last signed checkpoint, chain {} seq {} (kept in {}), is not in the "
           + "store, which holds that chain up to seq {}; the new chain names it as its predecessor, so `gatehouse audit verify` "
           + "reports the loss", w.chainId(), w.seq(), witnessFile, storeEnd);
-      return local;
+      return witnessed;
     }
     boolean storeOlder = stored.isEmpty() || (stored.get().chainId().equals(w.chainId())
         ? stored.get().seq() < w.seq() : stored.get().time().isBefore(w.time()));
     if (storeOlder) {
       LOG.error("the audit store lost signed checkpoints: this node's last one, chain {} seq {} (kept in {}), is not in the "
           + "store; the new chain names it as its predecessor", w.chainId(), w.seq(), witnessFile);
-      return local;
+      return witnessed;
     }
-    return stored; // newer than the file: the file's last rewrite failed
+    return fromStore; // newer than the file: the file's last rewrite failed
+  }
+
+  /**
+   * The previous chain's last event, signed: after a crash, the store may hold events of the previous
+   * chain after its newest checkpoint that no journal held at this start (the indexer stored them
+   * and the journal went: an earlier version's {@code gatehouse audit} command stored the journal
+   * and deleted it, or someone removed it). Unsigned, they could be deleted, rewritten or added to
+   * without a trace (red-team round 18b), so this node signs them as the store holds them, and the
+   * new chain names that last event. Not after a clean close (what follows it is not this node's),
+   * and not for a chain recovery just signed from its journal ({@code journaled}: the journal, not
+   * the store, says where that chain ends). When the store cannot be read, the checkpoint is named
+   * as it is, not as the chain's end.
+   */
+  private static Predecessor signTail(AuditStore store, SignedCheckpoint named, java.util.Set<String> journaled,
+      AuditSigner signer, Clock clock, Path nodeDir) {
+    if (journaled.contains(named.chainId())) return new Predecessor(named, true);
+    try {
+      long last = store.lastSeq(named.chainId()).orElse(0);
+      if (last <= named.seq()) return new Predecessor(named, true);
+      Optional<AuditEvent> at = store.find(AuditEvent.id(named.chainId(), named.seq()));
+      Optional<AuditEvent> end = store.find(AuditEvent.id(named.chainId(), last));
+      if ((at.isPresent() && at.get().type() == EventType.CHAIN_CLOSED) || end.isEmpty()) return new Predecessor(named, true);
+      SignedCheckpoint cp = SignedCheckpoint.sign(signer, named.chainId(), last, end.get().hash(), clock.instant());
+      store.append(List.of(), Optional.of(cp));
+      LOG.warn("the audit store holds events {}..{} of this node's previous chain {} after its last signed checkpoint, and "
+          + "no journal holds them (stored by an earlier `gatehouse audit` command, or the journal was removed): signed as "
+          + "the store holds them", named.seq() + 1, last, named.chainId());
+      witnessed(cp, nodeDir, store.durability() == Durability.MACHINE);
+      return new Predecessor(cp, true);
+    } catch (RuntimeException e) {
+      LOG.warn("cannot sign the end of the previous audit chain {}: {}", named.chainId(), e.toString());
+      return new Predecessor(named, false);
+    }
+  }
+
+  /** A checkpoint signed at start, stored: logged and written to the local witness, as the indexer does. */
+  private static void witnessed(SignedCheckpoint cp, Path nodeDir, boolean sync) {
+    LOG.info("{}", Witness.line(cp));
+    try {
+      Witness.writeLocal(nodeDir.resolve(Witness.LOCAL_FILE), cp, sync);
+    } catch (IOException e) {
+      LOG.warn("cannot write the local audit witness in {}: {}", nodeDir, e.toString());
+    }
   }
 
   /** The checkpoint in the local witness file, if it exists and verifies with this gateway's key. */
@@ -263,7 +317,7 @@ final class ChainWriter implements Runnable {
     return Optional.of(c);
   }
 
-  private EventBody chainStarted(Optional<SignedCheckpoint> previous) {
+  private EventBody chainStarted(Optional<Predecessor> previous) {
     Instant now = clock.instant();
     Map<String, String> attrs = new TreeMap<>();
     attrs.put(ChainAttributes.NODE, config.nodeId());
@@ -271,10 +325,11 @@ final class ChainWriter implements Runnable {
     attrs.put(ChainAttributes.KEY_ID, signer.keyId());
     attrs.put(ChainAttributes.CHECKPOINT_EVENTS, Integer.toString(config.checkpointEvents()));
     attrs.put(ChainAttributes.CHECKPOINT_INTERVAL_MS, Long.toString(config.checkpointInterval().toMillis()));
-    previous.ifPresent(c -> {
-      attrs.put(ChainAttributes.PREVIOUS_CHAIN, c.chainId());
-      attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(c.seq()));
-      attrs.put(ChainAttributes.PREVIOUS_HASH, c.hash());
+    previous.ifPresent(p -> {
+      attrs.put(ChainAttributes.PREVIOUS_CHAIN, p.named().chainId());
+      attrs.put(ChainAttributes.PREVIOUS_SEQ, Long.toString(p.named().seq()));
+      attrs.put(ChainAttributes.PREVIOUS_HASH, p.named().hash());
+      if (p.last()) attrs.put(ChainAttributes.PREVIOUS_LAST, "true");
     });
     return EventBody.of(EventType.CHAIN_STARTED, now, attrs);
   }
@@ -689,37 +744,52 @@ final class ChainWriter implements Runnable {
   // Recovery
 
   /**
-   * Moves the events journaled by earlier processes of a node into the store: for each chain, the
-   * events after the newest one the store holds, in batches, the last under a checkpoint signed
-   * with {@code signer} when one is given. A chain's journal is deleted once stored, or kept and
-   * renamed {@code *.damaged} when it ends in a record that is not whole (reported in the log).
-   * The caller holds the node folder's lock. Returns the number of events stored.
+   * What {@link #recover} did: the events it stored, and, when it signed, the checkpoint it signed at
+   * the end of each chain's journal, by chain id.
    */
-  static long recover(AuditStore store, Path nodeDir, Optional<AuditSigner> signer, Clock clock) throws IOException {
+  record Recovery(long stored, Map<String, SignedCheckpoint> ends) {}
+
+  /**
+   * Moves the events journaled by earlier processes of a node into the store: for each chain, the
+   * events after the newest one the store holds, in batches. With a {@code signer} (the gateway's
+   * start), the journal's last event is then signed, whether recovery or someone else (a {@code
+   * gatehouse audit} command) stored it, with the journal's hash: a store whose event there differs
+   * fails verification; then the chain's journal is deleted, or kept and renamed {@code *.damaged}
+   * when it ends in a record that is not whole (reported in the log). Without one (the command-line
+   * tools, which do not hold the key), the journal is left where it is, for the gateway's next start
+   * to sign: deleted, it would leave a tail that nothing signs (red-team round 18b). The caller holds
+   * the node folder's lock.
+   */
+  static Recovery recover(AuditStore store, Path nodeDir, Optional<AuditSigner> signer, Clock clock) throws IOException {
     long total = 0;
+    Map<String, SignedCheckpoint> ends = new TreeMap<>();
     for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
       long stored = store.lastSeq(r.chainId()).orElse(0);
       List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
-      for (int i = 0; i < missing.size(); i += 1000) {
-        List<AuditEvent> batch = missing.subList(i, Math.min(missing.size(), i + 1000));
-        boolean lastBatch = i + 1000 >= missing.size();
-        Optional<SignedCheckpoint> cp = lastBatch && signer.isPresent()
-            ? Optional.of(SignedCheckpoint.sign(signer.get(), r.chainId(), batch.getLast().seq(), batch.getLast().hash(), clock.instant()))
-            : Optional.empty();
-        store.append(batch, cp);
-        if (cp.isPresent()) {
-          try {
-            Witness.writeLocal(nodeDir.resolve(Witness.LOCAL_FILE), cp.get(), store.durability() == Durability.MACHINE);
-          } catch (IOException e) {
-            LOG.warn("cannot write the local audit witness in {}: {}", nodeDir, e.toString());
-          }
+      Optional<SignedCheckpoint> end = Optional.empty();
+      if (signer.isPresent() && !r.events().isEmpty()) {
+        AuditEvent last = r.events().getLast();
+        end = Optional.of(SignedCheckpoint.sign(signer.get(), r.chainId(), last.seq(), last.hash(), clock.instant()));
+        if (stored > last.seq()) {
+          LOG.error("the audit store holds events of chain {} after seq {}, the last this node journaled: someone else added "
+              + "them, and `gatehouse audit verify` reports them", r.chainId(), last.seq());
         }
       }
+      for (int i = 0; i < missing.size(); i += 1000) {
+        List<AuditEvent> batch = missing.subList(i, Math.min(missing.size(), i + 1000));
+        store.append(batch, i + 1000 >= missing.size() ? end : Optional.empty());
+      }
+      if (missing.isEmpty() && end.isPresent()) store.append(List.of(), end);
+      end.ifPresent(c -> {
+        witnessed(c, nodeDir, store.durability() == Durability.MACHINE);
+        ends.put(r.chainId(), c);
+      });
       total += missing.size();
       if (!missing.isEmpty()) {
         LOG.info("recovered {} audit events of chain {} from the journal (seq {} to {})",
             missing.size(), r.chainId(), missing.getFirst().seq(), missing.getLast().seq());
       }
+      if (signer.isEmpty()) continue; // kept for the gateway, which signs it
       if (r.damage().isPresent()) {
         LOG.error("the audit journal of chain {} ends in damage after seq {}: {}; its files are kept as *.damaged",
             r.chainId(), r.events().isEmpty() ? 0 : r.events().getLast().seq(), r.damage().get());
@@ -728,6 +798,6 @@ final class ChainWriter implements Runnable {
         for (Path f : r.files()) Files.deleteIfExists(f);
       }
     }
-    return total;
+    return new Recovery(total, ends);
   }
 }

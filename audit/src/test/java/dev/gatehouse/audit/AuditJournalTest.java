@@ -142,8 +142,11 @@ class AuditJournalTest {
     }
     assertThat(AuditLog.recoverJournals(store, crashed, Clock.systemUTC())).isEqualTo(1);
     assertThat(events(chain)).extracting(AuditEvent::type).containsExactly(EventType.CHAIN_STARTED, EventType.SESSION_OPENED);
+    assertThat(segments(crashed.resolve("gw-1"))).as("the command leaves it for the gateway to sign").containsExactly(segment);
+    AuditLog.start(store, config(crashed), signer, Clock.systemUTC()).close();
     assertThat(segments(crashed.resolve("gw-1"))).isEmpty();
     assertThat(Files.exists(segment.resolveSibling(segment.getFileName() + ".damaged"))).isTrue();
+    assertThat(store.checkpoints(chain)).extracting(SignedCheckpoint::seq).as("signed up to its last whole record").contains(2L);
   }
 
   @Test

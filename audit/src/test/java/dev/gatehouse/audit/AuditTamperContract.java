@@ -429,4 +429,194 @@ public abstract class AuditTamperContract {
     assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.INTACT);
     assertThat(r.anchoredSeq()).isEqualTo(chain.lastSeq());
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // A gateway killed with kill -9 and started again (red-team round 18b)
+
+  /** What a killed gateway left: its node's configuration for the restart, its chain, and its node folder. */
+  private record Killed(AuditConfig config, String chainId, java.nio.file.Path nodeDir) {}
+
+  /**
+   * The reviewer's case: a gateway writes a row's events and is killed 0.3 s later. Its chain's
+   * start was stored under a checkpoint (a writer signs its first batch), events 2..5 were stored
+   * after it without one (the checkpoint interval had not passed), and {@code unstored} more events
+   * were in the journal only. What the node folder held at that instant is copied to the node's
+   * journal folder for the restart; the gateway itself then stores nothing more.
+   */
+  private Killed killedGateway(int unstored) throws Exception {
+    String node = "gw-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    java.nio.file.Path live = tmp.resolve("live");
+    AuditConfig config = AuditConfig.defaults(node, tmp.resolve("key")).withJournal(tmp.resolve("audit-journal"))
+        .withCheckpoints(1000, Duration.ofHours(1));
+    Samples s = new Samples("res-" + node);
+    SeverableStore severable = new SeverableStore(store());
+    String chainId;
+    try (AuditLog log = AuditLog.start(severable, config.withJournal(live).withDurableTimeout(Duration.ofMillis(200)), signer,
+        Clock.systemUTC())) {
+      log.flush();
+      log.sessionOpened(s.session);
+      AuditHandle h = log.commandDecided(s.session, s.command("INSERT INTO orders VALUES (1)"), s.allow);
+      log.commandCompleted(s.session, h, dev.gatehouse.core.Outcome.ok(1, Duration.ofMillis(1)));
+      log.commandDecided(s.session, s.command("SELECT * FROM orders"), s.allow);
+      log.flush();
+      severable.sever();
+      for (int i = 0; i < unstored; i++) log.commandCompleted(s.session, h, dev.gatehouse.core.Outcome.ok(1, Duration.ofMillis(1)));
+      chainId = log.chainId().orElseThrow();
+      java.nio.file.Path from = live.resolve(node);
+      java.nio.file.Path to = java.nio.file.Files.createDirectories(config.journalDir().resolve(node));
+      try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(from)) {
+        for (java.nio.file.Path f : files.toList()) java.nio.file.Files.copy(f, to.resolve(f.getFileName()));
+      }
+    }
+    assertThat(store().lastSeq(chainId)).hasValue(5);
+    assertThat(store().checkpoints(chainId)).extracting(SignedCheckpoint::seq).containsExactly(1L);
+    ChainReport before = verify(chainId);
+    assertThat(before.status()).as(before.describe()).isEqualTo(ChainReport.Status.UNANCHORED_TAIL);
+    return new Killed(config, chainId, config.journalDir().resolve(node));
+  }
+
+  /** The killed gateway's node started again (and stopped): returns the new chain. */
+  private String restart(Killed killed) {
+    try (AuditLog log = AuditLog.start(store(), killed.config(), signer, Clock.systemUTC())) {
+      return log.chainId().orElseThrow();
+    }
+  }
+
+  private List<AuditEvent> stored(String chainId) {
+    try (Stream<AuditEvent> events = store().events(chainId)) {
+      return events.toList();
+    }
+  }
+
+  /** As the reviewer did after the restart: the killed chain's events from {@code seq} deleted, and the checkpoints after seq 1. */
+  private void deleteTail(String chainId, long seq) {
+    tamper().deleteEventsFrom(chainId, seq);
+    tamper().deleteCheckpointsFrom(chainId, 2);
+  }
+
+  @Test
+  void aRestartAfterAKillSignsTheKilledChainsTailAndTheNewChainNamesItsLastEvent() throws Exception {
+    Killed killed = killedGateway(0);
+    String next = restart(killed);
+    AuditEvent last = store().find(AuditEvent.id(killed.chainId(), 5)).orElseThrow();
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .containsEntry("previous_chain", killed.chainId()).containsEntry("previous_seq", "5")
+        .containsEntry("previous_hash", last.hash()).containsEntry("previous_last", "true");
+    ChainReport old = verify(killed.chainId());
+    assertThat(old.status()).as(old.describe()).isEqualTo(ChainReport.Status.INTACT);
+    assertThat(old.anchoredSeq()).isEqualTo(5);
+    assertThat(Witness.readLocal(killed.config().journalDir())).extracting(w -> w.checkpoint().chainId()).containsExactly(next);
+  }
+
+  @Test
+  void aKilledChainsTailDeletedAfterTheRestartIsReportedAsTruncated() throws Exception {
+    Killed killed = killedGateway(0);
+    String next = restart(killed);
+    deleteTail(killed.chainId(), 2);
+    ChainReport.Break b = breakOf(verify(killed.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.seq()).isEqualTo(2);
+    assertThat(b.message()).contains(next).contains("2..5");
+  }
+
+  @Test
+  void aKilledChainsTailRewrittenAfterTheRestartIsReportedAsAltered() throws Exception {
+    Killed killed = killedGateway(0);
+    restart(killed);
+    List<AuditEvent> events = stored(killed.chainId());
+    String prev = events.get(1).hash();
+    for (AuditEvent e : events.subList(2, events.size())) {
+      EventBody body = e.seq() == 3 ? ChainBuilder.command("SELECT 'nothing was inserted'", e.body().time()) : e.body();
+      AuditEvent forged = AuditEvent.seal(e.chainId(), e.seq(), prev, body);
+      tamper().replaceEvent(forged);
+      prev = forged.hash();
+    }
+    tamper().deleteCheckpointsFrom(killed.chainId(), 2);
+    ChainReport.Break b = breakOf(verify(killed.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.CHECKPOINT_MISMATCH);
+  }
+
+  @Test
+  void eventsAddedToAKilledChainAfterTheRestartAreReported() throws Exception {
+    Killed killed = killedGateway(0);
+    restart(killed);
+    AuditEvent last = stored(killed.chainId()).getLast();
+    store().append(List.of(AuditEvent.seal(killed.chainId(), 6, last.hash(),
+        ChainBuilder.command("SELECT 'invented'", Instant.now()))), Optional.empty());
+    ChainReport.Break b = breakOf(verify(killed.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.AFTER_CLOSE);
+    assertThat(b.seq()).isEqualTo(6);
+  }
+
+  @Test
+  void eventsAddedToAKilledChainBeforeTheRestartAreNotSignedAndAreReported() throws Exception {
+    Killed killed = killedGateway(0);
+    AuditEvent last = stored(killed.chainId()).getLast();
+    store().append(List.of(AuditEvent.seal(killed.chainId(), 6, last.hash(),
+        ChainBuilder.command("SELECT 'invented'", Instant.now()))), Optional.empty());
+    String next = restart(killed);
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .as("the journal, not the store, says where the chain ends").containsEntry("previous_seq", "5");
+    ChainReport.Break b = breakOf(verify(killed.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.AFTER_CLOSE);
+    assertThat(b.seq()).isEqualTo(6);
+  }
+
+  @Test
+  void aTailACommandStoredBeforeTheRestartIsSignedByTheRestart() throws Exception {
+    Killed killed = killedGateway(2);
+    // `gatehouse audit verify` (or tail, search) before the restart: stores events 6 and 7, unsigned.
+    assertThat(AuditLog.recoverJournals(store(), killed.config().journalDir(), Clock.systemUTC())).isEqualTo(2);
+    assertThat(store().lastSeq(killed.chainId())).hasValue(7);
+    assertThat(verify(killed.chainId()).status()).isEqualTo(ChainReport.Status.UNANCHORED_TAIL);
+    try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(killed.nodeDir())) {
+      assertThat(files.map(f -> f.getFileName().toString())).as("kept for the gateway to sign")
+          .anyMatch(n -> n.endsWith(AuditJournal.SUFFIX));
+    }
+    assertThat(AuditLog.recoverJournals(store(), killed.config().journalDir(), Clock.systemUTC())).isZero();
+
+    String next = restart(killed);
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .containsEntry("previous_chain", killed.chainId()).containsEntry("previous_seq", "7");
+    assertThat(verify(killed.chainId()).status()).isEqualTo(ChainReport.Status.INTACT);
+    try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(killed.nodeDir())) {
+      assertThat(files.map(f -> f.getFileName().toString())).noneMatch(n -> n.endsWith(AuditJournal.SUFFIX));
+    }
+
+    deleteTail(killed.chainId(), 3);
+    ChainReport.Break b = breakOf(verify(killed.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.seq()).isEqualTo(3);
+  }
+
+  @Test
+  void aKilledChainsTailThatNoJournalHoldsIsSignedAsTheStoreHoldsIt() throws Exception {
+    Killed killed = killedGateway(0);
+    // What an earlier version's `gatehouse audit` command left: the tail stored, the journal deleted.
+    try (Stream<java.nio.file.Path> files = java.nio.file.Files.list(killed.nodeDir())) {
+      for (java.nio.file.Path f : files.filter(f -> f.getFileName().toString().endsWith(AuditJournal.SUFFIX)).toList()) {
+        java.nio.file.Files.delete(f);
+      }
+    }
+    String next = restart(killed);
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .containsEntry("previous_chain", killed.chainId()).containsEntry("previous_seq", "5");
+    assertThat(verify(killed.chainId()).status()).isEqualTo(ChainReport.Status.INTACT);
+
+    deleteTail(killed.chainId(), 4);
+    ChainReport.Break b = breakOf(verify(killed.chainId()));
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.TRUNCATED);
+    assertThat(b.seq()).isEqualTo(4);
+  }
+
+  @Test
+  void aSuccessorWrittenBeforeStartsNamedTheirPredecessorsEndDoesNotMakeItsTailTampering() {
+    // Chains written before red-team round 18b named the newest checkpoint, not the last event.
+    ChainBuilder older = crashedChain();
+    AuditEvent anchored = store().find(AuditEvent.id(older.chainId(), 8)).orElseThrow();
+    new ChainBuilder(store(), signer, newChainId("gw-1"), 8, Map.of("previous_chain", older.chainId(),
+        "previous_seq", "8", "previous_hash", anchored.hash())).commands(2).close();
+    ChainReport r = verify(older.chainId());
+    assertThat(r.status()).as(r.describe()).isEqualTo(ChainReport.Status.UNANCHORED_TAIL);
+  }
 }

@@ -25,24 +25,32 @@ public final class ChainBuilder {
 
   /** Starts the chain: a CHAIN_STARTED event recording the given checkpoint policy, and a checkpoint. */
   public ChainBuilder(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents) {
-    this(store, signer, chainId, checkpointEvents, AuditEvent.CURRENT_FORMAT);
+    this(store, signer, chainId, checkpointEvents, AuditEvent.CURRENT_FORMAT, Map.of());
+  }
+
+  /** As {@link #ChainBuilder(AuditStore, AuditSigner, String, int)}, with more attributes in its start (a predecessor, say). */
+  public ChainBuilder(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents, Map<String, String> start) {
+    this(store, signer, chainId, checkpointEvents, AuditEvent.CURRENT_FORMAT, start);
   }
 
   /** A chain of format 1 events, as gateways wrote before format 2: what an older store holds. */
   public static ChainBuilder v1(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents) {
-    return new ChainBuilder(store, signer, chainId, checkpointEvents, CanonicalEncoding.FORMAT_V1);
+    return new ChainBuilder(store, signer, chainId, checkpointEvents, CanonicalEncoding.FORMAT_V1, Map.of());
   }
 
-  private ChainBuilder(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents, int format) {
+  private ChainBuilder(AuditStore store, AuditSigner signer, String chainId, int checkpointEvents, int format,
+      Map<String, String> start) {
     this.store = store;
     this.signer = signer;
     this.chainId = chainId;
     this.format = format;
-    add(EventBody.of(EventType.CHAIN_STARTED, time, Map.of(
+    Map<String, String> attributes = new java.util.TreeMap<>(start);
+    attributes.putAll(Map.of(
         ChainAttributes.NODE, chainId.substring(0, chainId.indexOf(':')),
         ChainAttributes.KEY_ID, signer.keyId(),
         ChainAttributes.CHECKPOINT_EVENTS, Integer.toString(checkpointEvents),
-        ChainAttributes.CHECKPOINT_INTERVAL_MS, "1000")));
+        ChainAttributes.CHECKPOINT_INTERVAL_MS, "1000"));
+    add(EventBody.of(EventType.CHAIN_STARTED, time, attributes));
     checkpoint();
   }
 

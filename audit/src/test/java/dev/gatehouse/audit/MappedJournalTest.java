@@ -333,6 +333,11 @@ class MappedJournalTest {
     assertThat(AuditLog.recoverJournals(store, journal, Clock.systemUTC())).isGreaterThanOrEqualTo(2000);
     assertThat(acks).allSatisfy(id -> assertThat(store.find(id)).as(id).isPresent());
     try (Stream<Path> left = Files.list(journal.resolve("kill-node"))) {
+      assertThat(left.map(p -> p.getFileName().toString())).as("kept for the node's next start, which signs it")
+          .anyMatch(n -> n.endsWith(AuditJournal.SUFFIX));
+    }
+    AuditLog.start(store, AuditConfig.defaults("kill-node", key).withJournal(journal), Clock.systemUTC()).close();
+    try (Stream<Path> left = Files.list(journal.resolve("kill-node"))) {
       assertThat(left.map(p -> p.getFileName().toString())).as("a kill is a clean end, not damage")
           .noneMatch(n -> n.endsWith(".damaged")).noneMatch(n -> n.endsWith(AuditJournal.SUFFIX));
     }

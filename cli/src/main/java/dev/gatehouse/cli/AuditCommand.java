@@ -61,7 +61,7 @@ final class AuditCommand {
         long n = AuditLog.recoverJournals(store.audit(), Gatehouse.journalDir(loaded), Clock.systemUTC());
         if (n > 0) {
           System.err.println("gatehouse audit: stored " + n + " events that a stopped gateway left in its journal;"
-              + " the gateway signs a checkpoint over them when it starts again");
+              + " the journal is kept until the gateway starts again and signs a checkpoint over them");
         }
       } catch (RuntimeException e) {
         store.close();

@@ -230,4 +230,71 @@ class AuditVerifyWitnessTest {
         .contains(chain + ": intact, " + end + " events")
         .doesNotContain("TRUNCATED");
   }
+
+  /**
+   * The reviewer's repro (red-team round 18b): node-0 inserts a row and is killed 0.3 s later. Its
+   * chain's start was stored under a checkpoint, the row's events after it without one, and the
+   * journal is left in the data directory. The live writer journals into a copy that is then put
+   * where the killed gateway's journal would be; closing the store first keeps it from storing more.
+   */
+  private String killedGateway() throws Exception {
+    Path live = dir.resolve("live-journal");
+    JdbcStore store = JdbcStore.open(StoreConfig.sqlite(data.resolve("gatehouse.db")));
+    AuditConfig ac = AuditConfig.defaults("node-0", data.resolve("audit-signing.key")).withJournal(live)
+        .withCheckpoints(1000, Duration.ofHours(1)).withDurableTimeout(Duration.ofMillis(200));
+    String chain;
+    try (AuditLog audit = AuditLog.start(store.audit(), ac, Clock.systemUTC())) {
+      audit.flush();
+      Session session = session();
+      audit.sessionOpened(session);
+      audit.commandDecided(session, new Command("sql", "INSERT INTO orders VALUES (1)",
+          new Classification(List.of("INSERT"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
+          new Decision.Allow("developers", new Obligations(List.of())));
+      audit.flush();
+      chain = audit.chainId().orElseThrow();
+      Path node = Files.createDirectories(data.resolve("audit-journal/node-0"));
+      try (var files = Files.list(live.resolve("node-0"))) {
+        for (Path f : files.toList()) Files.copy(f, node.resolve(f.getFileName()));
+      }
+      store.close();
+    }
+    return chain;
+  }
+
+  /** node-0 started again on the same data directory, and stopped. */
+  private String restart() {
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(data.resolve("gatehouse.db")));
+        AuditLog audit = AuditLog.start(store.audit(), AuditConfig.defaults("node-0", data.resolve("audit-signing.key"))
+            .withJournal(data.resolve("audit-journal")), Clock.systemUTC())) {
+      return audit.chainId().orElseThrow();
+    }
+  }
+
+  @Test
+  void aKilledGatewaysTailThatVerifyStoredBeforeTheRestartIsSignedAndItsDeletionReported() throws Exception {
+    String chain = killedGateway();
+    CliRun before = verify();
+    assertThat(before.exit()).as(before.out() + before.err()).isZero();
+    assertThat(before.out()).contains(chain + ": consistent, 3 events; events 2..3 follow the last signed checkpoint");
+
+    String next = restart();
+    CliRun after = verify();
+    assertThat(after.exit()).as(after.out() + after.err()).isZero();
+    assertThat(after.out()).contains(chain + ": intact, 3 events").contains(next + ": intact");
+
+    // As the reviewer did with sqlite3: the killed chain's events after its start deleted, with every
+    // checkpoint after seq 1 (the one the restart signed too).
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + data.resolve("gatehouse.db"));
+        Statement s = c.createStatement()) {
+      s.execute("DROP TRIGGER audit_events_no_delete");
+      s.execute("DROP TRIGGER audit_checkpoints_no_delete");
+      assertThat(s.executeUpdate("DELETE FROM audit_events WHERE first_seq >= 2 AND chain = "
+          + "(SELECT id FROM audit_chains WHERE chain_id = '" + chain + "')")).isPositive();
+      assertThat(s.executeUpdate("DELETE FROM audit_checkpoints WHERE seq > 1 AND chain_id = '" + chain + "'")).isPositive();
+    }
+    Files.deleteIfExists(localWitness());
+    CliRun r = verify();
+    assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
+    assertThat(r.out()).contains(chain + ": BROKEN at seq 2 (TRUNCATED)").contains("AUDIT LOG BROKEN");
+  }
 }
