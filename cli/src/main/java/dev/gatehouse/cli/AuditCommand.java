@@ -185,7 +185,7 @@ final class AuditCommand {
           row.put("message", w.reason());
           rows.add(row);
         } else {
-          out.println(w.describe());
+          out.println(AuditFormatter.escape(w.describe())); // its chain id and source are not ours
         }
       }
       for (ChainReport chain : report.chains()) {
@@ -199,7 +199,7 @@ final class AuditCommand {
           chain.firstBreak().ifPresent(b -> row.put("firstBreak", Map.of("seq", b.seq(), "kind", b.kind().name().toLowerCase(), "message", b.message())));
           rows.add(row);
         } else {
-          out.println(chain.describe());
+          out.println(AuditFormatter.escape(chain.describe())); // chain ids are the store's: no forged lines
         }
       }
       if (json) {

@@ -297,4 +297,22 @@ class AuditVerifyWitnessTest {
     assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
     assertThat(r.out()).contains(chain + ": BROKEN at seq 2 (TRUNCATED)").contains("AUDIT LOG BROKEN");
   }
+
+  /** A chain id someone wrote into the store, with ESC, CR and LF: printed escaped, as tail prints names (red-team round 18b). */
+  @Test
+  void chainIdsFromTheStoreCannotForgeVerifyOutputLines() throws Exception {
+    String forged = "node-0:1\u001b[2J\rnode-0:2: intact, 9 events, all covered by signed checkpoints\naudit log intact";
+    try (JdbcStore store = JdbcStore.open(StoreConfig.sqlite(data.resolve("gatehouse.db")))) {
+      store.audit().append(List.of(dev.gatehouse.audit.AuditEvent.seal(forged, 1, dev.gatehouse.audit.AuditEvent.GENESIS,
+          dev.gatehouse.audit.EventBody.of(dev.gatehouse.audit.EventType.CHAIN_STARTED, Instant.now(), Map.of()))),
+          java.util.Optional.empty());
+    }
+    AuditConfig ac = AuditConfig.defaults("node-0", data.resolve("audit-signing.key"));
+    dev.gatehouse.audit.AuditSigner.loadOrCreate(ac.keyFile());
+    CliRun r = verify();
+    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out()).doesNotContain("\u001b").doesNotContain("\r");
+    assertThat(r.outLines()).noneMatch(l -> l.startsWith("node-0:2") || l.startsWith("audit log intact"))
+        .anyMatch(l -> l.startsWith("node-0:1\\x1b[2J\\rnode-0:2: intact") && l.contains("\\naudit log intact: BROKEN"));
+  }
 }
