@@ -175,7 +175,7 @@ final class ChainWriter implements Runnable {
     try {
       Recovery recovered = recover(store, node.dir(), Optional.of(signer), clock);
       Optional<Predecessor> previous = previousChain(store, config.nodeId(), node.dir().resolve(Witness.LOCAL_FILE), signer)
-          .map(p -> p.last() ? signTail(store, p.named(), recovered.ends().keySet(), signer, clock, node.dir()) : p);
+          .map(p -> p.last() ? signTail(store, p.named(), recovered.ends(), signer, clock, node.dir()) : p);
       byte[] start = new byte[8];
       RANDOM.nextBytes(start);
       String chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
@@ -259,19 +259,21 @@ final class ChainWriter implements Runnable {
    * without a trace (red-team round 18b), so this node signs them as the store holds them, and the
    * new chain names that last event. Not after a clean close (what follows it is not this node's),
    * and not for a chain recovery just signed from its journal ({@code journaled}: the journal, not
-   * the store, says where that chain ends). When the store cannot be read, the checkpoint is named
+   * the store, says where that chain ends, and the checkpoint signed there is named, whatever the
+   * store's clock order of checkpoints). When the store cannot be read, the checkpoint is named
    * as it is, not as the chain's end.
    */
-  private static Predecessor signTail(AuditStore store, SignedCheckpoint named, java.util.Set<String> journaled,
+  private static Predecessor signTail(AuditStore store, SignedCheckpoint named, Map<String, SignedCheckpoint> journaled,
       AuditSigner signer, Clock clock, Path nodeDir) {
-    if (journaled.contains(named.chainId())) return new Predecessor(named, true);
+    SignedCheckpoint end = journaled.get(named.chainId());
+    if (end != null) return new Predecessor(end, true);
     try {
       long last = store.lastSeq(named.chainId()).orElse(0);
       if (last <= named.seq()) return new Predecessor(named, true);
       Optional<AuditEvent> at = store.find(AuditEvent.id(named.chainId(), named.seq()));
-      Optional<AuditEvent> end = store.find(AuditEvent.id(named.chainId(), last));
-      if ((at.isPresent() && at.get().type() == EventType.CHAIN_CLOSED) || end.isEmpty()) return new Predecessor(named, true);
-      SignedCheckpoint cp = SignedCheckpoint.sign(signer, named.chainId(), last, end.get().hash(), clock.instant());
+      Optional<AuditEvent> tail = store.find(AuditEvent.id(named.chainId(), last));
+      if ((at.isPresent() && at.get().type() == EventType.CHAIN_CLOSED) || tail.isEmpty()) return new Predecessor(named, true);
+      SignedCheckpoint cp = SignedCheckpoint.sign(signer, named.chainId(), last, tail.get().hash(), clock.instant());
       store.append(List.of(), Optional.of(cp));
       LOG.warn("the audit store holds events {}..{} of this node's previous chain {} after its last signed checkpoint, and "
           + "no journal holds them (stored by an earlier `gatehouse audit` command, or the journal was removed): signed as "
