@@ -125,7 +125,8 @@ public record EventBody(
   /**
    * How a command ended.
    *
-   * @param status {@code OK}, {@code ERROR}, {@code REFUSED} or {@code ABORTED}
+   * @param status the name of an {@link dev.gatehouse.core.Outcome.Status}: {@code OK}, {@code ERROR},
+   *     {@code REFUSED}, {@code ABORTED}, {@code UNEXECUTED} or {@code UNKNOWN}
    * @param rows rows returned or affected, -1 when unknown
    * @param errorCode the target's native error code
    */

@@ -9,6 +9,7 @@ import dev.gatehouse.core.ClientInfo;
 import dev.gatehouse.core.Command;
 import dev.gatehouse.core.Decision;
 import dev.gatehouse.core.Obligations;
+import dev.gatehouse.core.Outcome;
 import dev.gatehouse.core.Principal;
 import dev.gatehouse.core.Resource;
 import dev.gatehouse.core.ResourceType;
@@ -20,9 +21,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -74,5 +77,34 @@ class AuditCommandTest {
     CliRun again = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
     assertThat(again.err()).doesNotContain("stored");
     assertThat(again.out()).contains("DELETE FROM orders WHERE id = 42");
+  }
+
+  @Test
+  void aStatementWhoseSessionEndedBeforeTheTargetAnsweredIsShownAsUnknown() throws Exception {
+    Path config = dir.resolve("gatehouse.yaml");
+    Files.writeString(config, "node: {id: 0}\n");
+    Path journal = dir.resolve("data/audit-journal/node-0");
+    Principal alice = new Principal("alice", "Alice", Set.of("dev"), Principal.Kind.HUMAN, "corp", Map.of(),
+        Instant.parse("2099-01-01T00:00:00Z"));
+    Session session = new Session(SessionId.random(), alice,
+        new Resource("pg-demo", ResourceType.POSTGRES, "127.0.0.1:5432", Map.of()),
+        new ClientInfo("127.0.0.1:5555", "alice", "psql"), Instant.now(), Instant.parse("2099-01-01T00:00:00Z"));
+    Path elsewhere = dir.resolve("elsewhere");
+    try (JdbcStore other = JdbcStore.open(StoreConfig.sqlite(elsewhere.resolve("other.db")))) {
+      AuditConfig ac = AuditConfig.defaults("node-0", elsewhere.resolve("audit.key")).withJournal(elsewhere.resolve("journal"));
+      try (AuditLog log = AuditLog.start(other.audit(), ac, Clock.systemUTC())) {
+        var handle = log.commandDecided(session, new Command("sql", "UPDATE orders SET status = 'T' WHERE id = 3",
+            new Classification(List.of("UPDATE"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
+            new Decision.Allow("developers", new Obligations(List.of())));
+        log.commandCompleted(session, handle, new Outcome(Outcome.Status.UNKNOWN, -1, Optional.empty(), Duration.ofSeconds(5)));
+        Files.createDirectories(journal);
+        for (Path f : journalFiles(elsewhere.resolve("journal/node-0"))) Files.copy(f, journal.resolve(f.getFileName()));
+      }
+    }
+
+    CliRun tail = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
+
+    assertThat(tail.exit()).as(tail.err()).isZero();
+    assertThat(tail.out()).contains("COMMAND_COMPLETED").contains("outcome=UNKNOWN");
   }
 }

@@ -19,14 +19,25 @@ public record Outcome(Status status, long rows, Optional<String> errorCode, Dura
     ERROR,
     /** Gatehouse refused it; the target never saw it. */
     REFUSED,
-    /** The connection ended before it completed. */
+    /**
+     * It did not take effect, and Gatehouse knows it: it was never forwarded (its session ended
+     * first), the target answered its message without running it, or the target ended the session
+     * with an error (its transaction rolled back) before completing it.
+     */
     ABORTED,
     /**
      * Decided (at Bind, where PostgreSQL plans it) but never executed: its portal ended first (its
      * transaction ended, it was closed or replaced, or the session ended), so it returned and changed
      * nothing.
      */
-    UNEXECUTED
+    UNEXECUTED,
+    /**
+     * Forwarded, but the session ended before the target answered (the client left, the session
+     * expired or was revoked, the gateway stopped, the connection to the target broke): Gatehouse
+     * cancelled it at the target and closed the connection, so an open transaction was rolled back,
+     * but it may have taken effect (a statement that completed, or committed, before the cancel).
+     */
+    UNKNOWN
   }
 
   public Outcome {
