@@ -42,6 +42,7 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -97,6 +98,13 @@ public final class BackendConnector {
    */
   private static final Set<String> RESERVED_PARAMETERS =
       Set.of("user", "database", "replication", "options");
+
+  /**
+   * When {@link #cancelAbandoned} sends its request again. PostgreSQL ignores a cancel that arrives
+   * while the backend waits for its next message, then goes on with what was sent before the
+   * connection closed (a pipeline's next batch): a later request reaches that statement too.
+   */
+  private static final List<Duration> CANCEL_AGAIN = List.of(Duration.ofMillis(500), Duration.ofSeconds(2));
 
   private final Duration connectTimeout;
   private final Duration startupTimeout;
@@ -191,6 +199,30 @@ public final class BackendConnector {
     } catch (IOException | RuntimeException e) {
       log.debug("cancel request to target {} failed: {}", target.address(), e.getMessage());
     }
+  }
+
+  /**
+   * Cancels what a backend whose session ended is still running: {@link #cancel} on a virtual thread
+   * named {@code threadName} (the caller, a relay loop thread perhaps, never waits), sent at once
+   * and again after 0.5 s and 2 s more. Nobody hears that backend's answers any more, so a later
+   * statement it goes on to is cancelled just as rightly. Each attempt is bounded by the connect
+   * and startup timeouts; the key never reaches a log line.
+   */
+  void cancelAbandoned(PostgresTarget target, BackendKeyData key, String threadName) {
+    Objects.requireNonNull(target, "target == null");
+    int processId = key.processId();
+    byte[] secret = key.secretKey().clone();
+    Thread.ofVirtual().name(threadName).start(() -> {
+      cancel(target, processId, secret);
+      for (Duration again : CANCEL_AGAIN) {
+        try {
+          Thread.sleep(again);
+        } catch (InterruptedException e) {
+          return;
+        }
+        cancel(target, processId, secret);
+      }
+    });
   }
 
   /**

@@ -362,6 +362,7 @@ final class BackendRelay {
       write(frame);
       client.flush();
       fatalRelayed = true;
+      s.targetEnded();
       return;
     }
     String code = error.sqlstate().isEmpty() ? "XX000" : error.sqlstate();

@@ -325,7 +325,7 @@ final class ClientStartup {
         .map(key -> gateway.cancelKeys().mint(target, key))
         .orElseGet(ClientStartup::unregisteredKey);
     ProxySession proxy = new ProxySession(session, gateway.checkpoint(), gateway.classifier(), gateway.config(),
-        channel, socket, reader, input, writer, output, backend, gateway.cancelKeys(), minted, gateway.clock(),
+        channel, socket, reader, input, writer, output, backend, gateway.connector(), target, gateway.cancelKeys(), minted, gateway.clock(),
         gateway.closed(), gateway.masking().apply(session, target), gateway.loop());
     // Tracked before the client hears it is in, so a gateway shutdown cannot miss it.
     gateway.opened().accept(proxy);

@@ -117,9 +117,10 @@ final class Execution {
 
   /**
    * Its portal ended (its transaction ended, it was closed, the session ended) without the target
-   * completing it: never executed, or suspended by an Execute's row limit and not fetched to the end. That one ran, so it is OK, its row count unknown (a DML statement's
-   * RETURNING ran whole at its first Execute, whatever the client fetched; red-team round 18b: such a
-   * portal had no outcome at all).
+   * completing it: never executed, or suspended by an Execute's row limit and not fetched to the
+   * end. That one ran, so it is OK, its row count unknown (a DML statement's RETURNING ran whole at
+   * its first Execute, whatever the client fetched; red-team round 18b: such a portal had no
+   * outcome at all).
    */
   void portalEnded(Checkpoint checkpoint) {
     if (suspended) finish(checkpoint, Outcome.Status.OK, -1, Optional.empty());
@@ -135,9 +136,20 @@ final class Execution {
     return suspended;
   }
 
-  /** The connection ended before the target answered. */
+  /**
+   * It did not take effect: never forwarded, answered by the target without being run, or the
+   * target ended the session with an error (rolling its transaction back) before completing it.
+   */
   void completeAborted(Checkpoint checkpoint) {
     finish(checkpoint, Outcome.Status.ABORTED, -1, Optional.empty());
+  }
+
+  /**
+   * Forwarded, and the session ended before the target answered: Gatehouse cancelled it and closed
+   * the connection, but cannot know whether it (or its commit) completed first.
+   */
+  void completeUnknown(Checkpoint checkpoint) {
+    finish(checkpoint, Outcome.Status.UNKNOWN, -1, Optional.empty());
   }
 
   /** Completes it once; false when it was completed already. */

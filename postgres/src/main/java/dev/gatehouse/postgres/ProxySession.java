@@ -14,7 +14,9 @@ import java.nio.channels.SocketChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -35,7 +37,14 @@ import org.slf4j.MDC;
  * aborting the target socket, and on the loop by running its handler). That direction then writes
  * the FATAL message to the client, if the end deserves one, because it alone writes to the client.
  * When both directions are done the session is cleaned up exactly once: outstanding executions
- * complete as aborted, the cancel key is forgotten, and {@link Checkpoint#close} runs.
+ * complete (as {@code UNKNOWN}, or {@code ABORTED} when the target ended the session), the cancel
+ * key is forgotten, and {@link Checkpoint#close} runs.
+ *
+ * <p>Work in flight: closing the target connection does not stop PostgreSQL, which runs what it
+ * has read and commits it (it notices a closed connection only when it next reads or writes). So
+ * a session that ends while answers are outstanding also sends the target a CancelRequest for its
+ * backend ({@link #cancelAtTarget}): the running statement fails, its transaction is rolled back
+ * when the backend then finds the connection closed.
  *
  * <p>Thread-safe where it has to be: {@link #end} may be called from any thread.
  */
@@ -60,6 +69,9 @@ final class ProxySession {
   MessageWriter clientWriter;
   WatchedStreams.ClientOutput clientOutput;
   final BackendConnection backend;
+  /** Sends the cancel of the backend's work when the session ends with work outstanding. */
+  private final BackendConnector connector;
+  private final PostgresTarget target;
   /** A portal bound (and decided) but never executed ends with nothing run: completed with no rows. */
   final SessionState state;
   /** How results are masked for this session's principal on this resource. */
@@ -71,6 +83,9 @@ final class ProxySession {
   private final Consumer<ProxySession> onFinished;
   private final AtomicReference<Ending> ending = new AtomicReference<>();
   private final AtomicInteger running = new AtomicInteger(2);
+  private final AtomicBoolean cancelSent = new AtomicBoolean();
+  /** The target ended the session with a FATAL error: what it had not answered was rolled back. */
+  private volatile boolean targetEnded;
   private volatile Thread watcher;
   /** The event loop that relays plaintext sessions; absent: every session runs on threads. */
   private final Optional<RelayLoop> loop;
@@ -90,6 +105,8 @@ final class ProxySession {
       MessageWriter clientWriter,
       WatchedStreams.ClientOutput clientOutput,
       BackendConnection backend,
+      BackendConnector connector,
+      PostgresTarget target,
       CancelKeys cancelKeys,
       BackendKeyData mintedKey,
       Clock clock,
@@ -109,6 +126,8 @@ final class ProxySession {
     this.clientWriter = clientWriter;
     this.clientOutput = clientOutput;
     this.backend = backend;
+    this.connector = connector;
+    this.target = target;
     this.cancelKeys = cancelKeys;
     this.mintedKey = mintedKey;
     this.clock = clock;
@@ -244,9 +263,33 @@ final class ProxySession {
    */
   void end(String reason, Optional<ErrorResponse> toClient) {
     claimEnding(reason, toClient);
-    state.shutdown();
+    if (state.shutdown()) cancelAtTarget();
     backend.abort();
     poke();
+  }
+
+  /**
+   * The target sent a FATAL error: it ends the session itself, having rolled back what it had not
+   * answered. Called by the target→client direction before it sees the connection close.
+   */
+  void targetEnded() {
+    targetEnded = true;
+  }
+
+  /**
+   * Asks the target, once per session, to cancel the backend's work ({@link
+   * BackendConnector#cancelAbandoned}: in the background, never waited for). Nothing to do when
+   * the target ended the session itself, or never gave a key.
+   */
+  private void cancelAtTarget() {
+    if (targetEnded || !cancelSent.compareAndSet(false, true)) return;
+    Optional<BackendKeyData> key = backend.backendKey();
+    if (key.isEmpty()) {
+      log.warn("session ended with statements outstanding, which cannot be cancelled: the target gave no cancel key");
+      return;
+    }
+    log.info("session ended with statements outstanding at the target: cancelling them");
+    connector.cancelAbandoned(target, key.get(), "pg-cancel-" + session.id().value());
   }
 
   /**
@@ -323,12 +366,17 @@ final class ProxySession {
     if (running.decrementAndGet() != 0) return;
     Ending end = ending.get();
     String reason = end == null ? "connection closed" : end.reason();
-    for (Expected left : state.close()) {
+    // Forwarded and never answered: rolled back if the target ended the session with an error;
+    // otherwise cancelled (end()), but it may have completed first, and no answer says so.
+    Consumer<Execution> unanswered = targetEnded ? e -> e.completeAborted(checkpoint) : e -> e.completeUnknown(checkpoint);
+    List<Expected> outstanding = state.close();
+    if (!outstanding.isEmpty()) cancelAtTarget(); // if no end() came first
+    for (Expected left : outstanding) {
       switch (left) {
-        case Expected.ExecuteDone x -> x.execution().ifPresent(e -> e.completeAborted(checkpoint));
-        case Expected.BindDone b -> b.decided().ifPresent(e -> e.completeAborted(checkpoint));
-        case Expected.QueryDone q -> q.remaining().forEach(e -> e.completeAborted(checkpoint));
-        case Expected.FunctionCallDone f -> f.execution().ifPresent(e -> e.completeAborted(checkpoint));
+        case Expected.ExecuteDone x -> x.execution().ifPresent(unanswered);
+        case Expected.BindDone b -> b.decided().ifPresent(unanswered);
+        case Expected.QueryDone q -> q.remaining().forEach(unanswered);
+        case Expected.FunctionCallDone f -> f.execution().ifPresent(unanswered);
         default -> { }
       }
     }

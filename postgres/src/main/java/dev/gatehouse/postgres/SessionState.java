@@ -983,12 +983,17 @@ final class SessionState {
 
   // ---- both ------------------------------------------------------------------------------------
 
-  /** The session is ending: waiters wake up and give up, nothing more may be expected. */
-  void shutdown() {
+  /**
+   * The session is ending: waiters wake up and give up, nothing more may be expected.
+   *
+   * @return whether answers were still expected (work forwarded to the target, maybe running)
+   */
+  boolean shutdown() {
     lock.lock();
     try {
       closed = true;
       changed.signalAll();
+      return !pending.isEmpty();
     } finally {
       lock.unlock();
     }

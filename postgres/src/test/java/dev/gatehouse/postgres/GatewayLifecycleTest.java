@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.gatehouse.core.Outcome;
 import dev.gatehouse.postgres.wire.BackendMessage;
 import dev.gatehouse.postgres.wire.ProtocolVersion;
+import dev.gatehouse.postgres.wire.Query;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -103,6 +104,66 @@ class GatewayLifecycleTest {
     }
     assertThat(GatewayHarness.eventually(() -> h.audit.outcomeOf("killed_here").isPresent())).isTrue();
     assertThat(h.audit.outcomeOf("killed_here")).get().extracting(Outcome::status).isEqualTo(Outcome.Status.ABORTED);
+  }
+
+  @Test
+  void aWriteInFlightWhenTheClientDisconnectsIsCancelledAndNotCommitted() throws Exception {
+    try (Connection admin = h.admin()) {
+      admin.createStatement().execute("INSERT INTO t VALUES (181, 'before') ON CONFLICT (id) DO UPDATE SET v = 'before'");
+    }
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // One message, one implicit transaction: the UPDATE commits only when the sleep is over.
+      c.send(new Query("UPDATE t SET v = 'after-disconnect' WHERE id = 181; SELECT pg_sleep(5) AS left_behind"));
+      assertThat(GatewayHarness.eventually(() -> backendsRunning("left_behind") > 0)).isTrue();
+    } // the client leaves without Terminate, its answers outstanding
+    assertThat(GatewayHarness.eventually(() -> backendsRunning("left_behind") == 0)).isTrue();
+    try (Connection admin = h.admin(); ResultSet rs = admin.createStatement().executeQuery("SELECT v FROM t WHERE id = 181")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).as("the UPDATE of a session that ended mid-transaction").isEqualTo("before");
+    }
+    assertThat(GatewayHarness.eventually(() -> h.audit.outcomeOf("after-disconnect").isPresent())).isTrue();
+    // Gatehouse never heard the target's answer: the audit must not say it certainly did not run.
+    assertThat(h.audit.outcomeOf("after-disconnect")).get().extracting(Outcome::status).isEqualTo(Outcome.Status.UNKNOWN);
+  }
+
+  @Test
+  void aStatementRunningWhenTheSessionExpiresIsCancelledAtTheTarget() throws Exception {
+    try (Connection c = h.jdbc(); Statement s = c.createStatement()) {
+      // Gatehouse reads the target's catalog for the first statement calling a built-in (slow on a
+      // busy machine): read before the short-lived session starts, so its statement runs in time.
+      s.execute("SELECT pg_sleep(0)");
+    }
+    String token = "expires-mid-statement";
+    h.tokens.put(token, Instant.now().plusSeconds(6));
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(token);
+      c.send(new Query("SELECT pg_sleep(30) AS outlives_its_token"));
+      assertThat(GatewayHarness.eventually(() -> backendsRunning("outlives_its_token") > 0)).isTrue();
+      assertThat(RawClient.firstError(c.untilClosed())).get()
+          .satisfies(e -> assertThat(e.message()).contains("session expired"));
+    }
+    // The session ended at its deadline; the target's backend must not sleep on to the end of its 30 s.
+    Instant until = Instant.now().plusSeconds(8);
+    while (backendsRunning("outlives_its_token") > 0 && Instant.now().isBefore(until)) Thread.sleep(50);
+    assertThat(backendsRunning("outlives_its_token")).as("backends still running the expired session's statement").isZero();
+    assertThat(GatewayHarness.eventually(() -> h.audit.outcomeOf("outlives_its_token").isPresent())).isTrue();
+    assertThat(h.audit.outcomeOf("outlives_its_token")).get().extracting(Outcome::status).isEqualTo(Outcome.Status.UNKNOWN);
+  }
+
+  /** Target backends (other than the asking one) whose current or last query contains {@code marker}. */
+  private static int backendsRunning(String marker) {
+    try (Connection c = h.admin(); var s = c.prepareStatement(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%' || ? || '%' AND pid <> pg_backend_pid()"
+            + " AND datname = current_database()")) {
+      s.setString(1, marker);
+      try (ResultSet rs = s.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   @Test
