@@ -34,6 +34,7 @@ import java.net.SocketTimeoutException;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -45,6 +46,7 @@ import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
+import org.slf4j.event.Level;
 
 /**
  * The start of one client connection, from accept to the hand-over to a {@link ProxySession}
@@ -154,17 +156,15 @@ final class ClientStartup {
       // On the event loop the session goes on after this thread is done: its sockets stay open.
       if (handoff.isPresent()) relayed = handoff.get().run();
     } catch (SocketTimeoutException e) {
-      String more = UNAUTHENTICATED_LOG.admit();
-      if (more != null) log.info("client {} did not complete startup within {}{}", clientAddress, gateway.config().startupTimeout(), more);
+      logUnauthenticated(Level.INFO, "client {} did not complete startup within {}", clientAddress,
+          gateway.config().startupTimeout());
       refuse(Replies.protocolViolation("timeout: startup was not completed within "
           + gateway.config().startupTimeout().toSeconds() + " s"));
     } catch (ProtocolException e) {
-      String more = UNAUTHENTICATED_LOG.admit();
-      if (more != null) log.info("client {} broke the protocol during startup: {}{}", clientAddress, e.getMessage(), more);
+      logUnauthenticated(Level.INFO, "client {} broke the protocol during startup: {}", clientAddress, e.getMessage());
       refuse(Replies.fatal(e.sqlstate(), e.getMessage()));
     } catch (PostgresGatewayException e) {
-      String more = UNAUTHENTICATED_LOG.admit();
-      if (more != null) log.info("client {} refused during startup: {}{}", clientAddress, e.getMessage(), more);
+      logUnauthenticated(Level.INFO, "client {} refused during startup: {}", clientAddress, e.getMessage());
       refuse(Replies.fatal(e.sqlstate(), e.getMessage()));
     } catch (IOException e) {
       log.debug("client {} connection failed during startup: {}", clientAddress, e.toString());
@@ -278,7 +278,7 @@ final class ClientStartup {
     Admission admission = gateway.checkpoint().admit(token, parameters.database(), ResourceType.POSTGRES, client);
     Session session = switch (admission) {
       case Admission.Refused refused -> {
-        log.info("client {} refused for resource \"{}\": {}", clientAddress,
+        logUnauthenticated(Level.INFO, "client {} refused for resource \"{}\": {}", clientAddress,
             StartupParameters.sanitizeName(parameters.database()), refused.message());
         refuse(Replies.admissionRefused(refused));
         yield null;
@@ -367,30 +367,33 @@ final class ClientStartup {
     int self = gateway.config().nodeId();
     if (node != self) {
       if (request.relayed()) {
-        // Passed on by a peer that believes this is node `node`: its node.peers is wrong. Passing it
-        // on again could bounce it between misconfigured nodes for ever.
-        log.warn("a peer at {} passed on a cancel request for node {}, but this is node {}: check its node.peers",
-            clientAddress, node, self);
+        // Under the peer code for another node: a Gatehouse node whose node.peers is wrong sent it,
+        // or anyone did (the code is no credential), so the line names no peer. Passing it on again
+        // could bounce it between misconfigured nodes for ever.
+        logUnauthenticated(Level.WARN, "a cancel request from {} came under Gatehouse's peer request code for node {},"
+            + " but this is node {}: ignored (if {} is a Gatehouse node, its node.peers is wrong)",
+            clientAddress, node, self, clientAddress);
         return CancelOutcome.MISROUTED;
       }
       PeerNode peer = gateway.config().peers().get(node);
       if (peer == null) {
-        log.info("cancel request from {} for a key of node {}, which is not among this node's peers: ignored",
-            clientAddress, node);
+        logUnauthenticated(Level.INFO, "cancel request from {} for a key of node {}, which is not among this node's"
+            + " peers: ignored", clientAddress, node);
         return CancelOutcome.UNKNOWN_NODE;
       }
       Optional<String> failure = gateway.connector().forwardCancel(peer, request.processId(), request.secretKey());
       if (failure.isPresent()) {
-        log.warn("could not pass a cancel request on to node {} at {}: {}", node, peer.address(), failure.get());
+        logUnauthenticated(Level.WARN, "could not pass a cancel request on to node {} at {}: {}", node, peer.address(),
+            failure.get());
         return CancelOutcome.PASS_ON_FAILED;
       }
-      log.info("cancel request from {} passed on to node {} at {}", clientAddress, node, peer.address());
+      logUnauthenticated(Level.INFO, "cancel request from {} passed on to node {} at {}", clientAddress, node,
+          peer.address());
       return CancelOutcome.PASSED_ON;
     }
     Optional<CancelKeys.Entry> entry = gateway.cancelKeys().find(request.processId(), request.secretKey());
     if (entry.isEmpty()) {
-      String more = UNAUTHENTICATED_LOG.admit();
-      if (more != null) log.info("cancel request from {} with an unknown key: ignored{}", clientAddress, more);
+      logUnauthenticated(Level.INFO, "cancel request from {} with an unknown key: ignored", clientAddress);
       return CancelOutcome.UNKNOWN_KEY;
     }
     BackendKeyData key = entry.get().backendKey();
@@ -401,7 +404,7 @@ final class ClientStartup {
   /** Direct TLS: the first byte was a TLS handshake record. */
   private boolean directTls() throws IOException {
     if (gateway.config().tls().isEmpty()) {
-      log.info("client {} started TLS directly but this listener has no TLS", clientAddress);
+      logUnauthenticated(Level.INFO, "client {} started TLS directly but this listener has no TLS", clientAddress);
       return false;
     }
     startTls(reader.takeBuffered());
@@ -409,7 +412,6 @@ final class ClientStartup {
     if (!ALPN.equals(protocol)) {
       // PostgreSQL requires ALPN "postgresql" on direct TLS, so a TLS client of another protocol
       // cannot be talked into sending its data here; the client hears why, over the TLS it started.
-      log.info("client {} started TLS directly without ALPN \"postgresql\"", clientAddress);
       throw ProtocolException.violation(
           "received direct TLS connection without the ALPN protocol \"postgresql\" (sslnegotiation=direct needs libpq 17 or later)");
     }
@@ -466,6 +468,18 @@ final class ClientStartup {
     } catch (IOException e) {
       // nothing left to do
     }
+  }
+
+  /**
+   * Logs a line about a client that has not signed in (every cancel request is one), within {@link
+   * #UNAUTHENTICATED_LOG}: dropped when over the budget, else with the count of lines left out.
+   */
+  private static void logUnauthenticated(Level level, String format, Object... arguments) {
+    String more = UNAUTHENTICATED_LOG.admit();
+    if (more == null) return;
+    Object[] all = Arrays.copyOf(arguments, arguments.length + 1);
+    all[arguments.length] = more;
+    log.atLevel(level).log(format + "{}", all);
   }
 
   private static boolean hasProtocolOptions(StartupMessage startup) {
