@@ -13,12 +13,20 @@ public sealed interface Admission {
   /**
    * @param message safe to show to the client: names the resource and why, never a secret
    * @param rule the policy rule, or a fixed name for refusals before policy ({@code authentication})
+   * @param detail what the audit log and the gateway's log record: the message, or more than the
+   *     client may hear (why policy refused a resource the client is not told exists); never a secret
    */
-  record Refused(Reason reason, String rule, String message) implements Admission {
+  record Refused(Reason reason, String rule, String message, String detail) implements Admission {
     public Refused {
       Objects.requireNonNull(reason, "reason == null");
       Objects.requireNonNull(rule, "rule == null");
       Objects.requireNonNull(message, "message == null");
+      Objects.requireNonNull(detail, "detail == null");
+    }
+
+    /** A refusal whose client hears all there is to record. */
+    public Refused(Reason reason, String rule, String message) {
+      this(reason, rule, message, message);
     }
   }
 

@@ -72,12 +72,14 @@ public final class Checkpoint {
           new Admission.Refused(Admission.Reason.INVALID_TOKEN, RULE_AUTHENTICATION,
               "authentication failed for resource \"" + resourceName + "\": " + e.getMessage()));
     }
+    // A resource policy refuses and one that does not exist get one answer, so that a token is no
+    // way to list resource names; the audit log and the gateway's log tell them apart.
+    String notAvailable = "no " + type.name().toLowerCase(java.util.Locale.ROOT) + " resource named \""
+        + resourceName + "\" is available to " + principal.displayName();
     Optional<Resource> found = resources.find(resourceName).filter(r -> r.type() == type);
     if (found.isEmpty()) {
       return refuse(Optional.of(principal), resourceName, client,
-          new Admission.Refused(Admission.Reason.UNKNOWN_RESOURCE, RULE_RESOURCE,
-              "no " + type.name().toLowerCase(java.util.Locale.ROOT) + " resource named \"" + resourceName
-                  + "\" is available to " + principal.displayName()));
+          new Admission.Refused(Admission.Reason.UNKNOWN_RESOURCE, RULE_RESOURCE, notAvailable));
     }
     Resource resource = found.get();
     Decision decision = policy.admit(principal, resource, client);
@@ -85,7 +87,7 @@ public final class Checkpoint {
       case Decision.Allow allow -> { }
       case Decision.Deny deny -> {
         return refuse(Optional.of(principal), resourceName, client,
-            new Admission.Refused(Admission.Reason.FORBIDDEN, deny.rule(),
+            new Admission.Refused(Admission.Reason.FORBIDDEN, deny.rule(), notAvailable,
                 principal.displayName() + " may not connect to \"" + resourceName + "\": " + deny.reason()
                     + " (rule " + deny.rule() + ")"));
       }
@@ -260,7 +262,7 @@ public final class Checkpoint {
   private Admission.Refused refuse(
       Optional<Principal> principal, String resourceName, ClientInfo client, Admission.Refused refused) {
     try {
-      audit.admissionRefused(principal, resourceName, client, refused.rule(), refused.message());
+      audit.admissionRefused(principal, resourceName, client, refused.rule(), refused.detail());
     } catch (AuditUnavailableException e) {
       // Refusing is already the safe answer; nothing else to withhold.
     }

@@ -22,6 +22,7 @@ class CheckpointTest {
   /** A fake of our own audit port: records what it is told, can be switched off. */
   static final class RecordingAudit implements AuditTrail {
     final List<String> events = new ArrayList<>();
+    final List<String> refusalReasons = new ArrayList<>();
     boolean down;
 
     private void check() {
@@ -32,6 +33,7 @@ class CheckpointTest {
     @Override public void admissionRefused(Optional<Principal> p, String r, ClientInfo c, String rule, String reason) {
       check();
       events.add("refused " + p.map(Principal::subject).orElse("?") + " " + rule);
+      refusalReasons.add(reason);
     }
     @Override public AuditHandle commandDecided(Session s, Command c, Decision d) {
       check();
@@ -136,16 +138,24 @@ class CheckpointTest {
   }
 
   @Test
-  void policyRefusalNamesTheRule() {
+  void aResourceThePolicyRefusesIsToldTheClientAsOneThatDoesNotExistAndAuditedWithTheRule() {
+    // Red-team round 18a: any valid token could tell existing resources from missing ones.
     policy.set(new Policy() {
       @Override public Decision admit(Principal p, Resource r, ClientInfo c) { return new Decision.Deny("contractors-out", "contractors may not use prod"); }
       @Override public Decision decide(Session s, Command c) { throw new AssertionError(); }
     });
-    Admission a = checkpoint().admit(Secret.of("token-eve"), "pg-prod", ResourceType.POSTGRES, CLIENT);
-    assertThat(a).isInstanceOfSatisfying(Admission.Refused.class, r -> {
-      assertThat(r.reason()).isEqualTo(Admission.Reason.FORBIDDEN);
-      assertThat(r.message()).contains("contractors may not use prod").contains("contractors-out");
-    });
+    Checkpoint cp = checkpoint();
+    Admission.Refused existing = (Admission.Refused) cp.admit(Secret.of("token-eve"), "pg-prod", ResourceType.POSTGRES, CLIENT);
+    Admission.Refused missing = (Admission.Refused) cp.admit(Secret.of("token-eve"), "pg-nope", ResourceType.POSTGRES, CLIENT);
+    assertThat(existing.message()).isEqualTo("no postgres resource named \"pg-prod\" is available to eve@example.com")
+        .isEqualTo(missing.message().replace("pg-nope", "pg-prod"));
+    // What the gateway logs and the audit records keep the difference.
+    assertThat(existing.detail()).contains("contractors may not use prod").contains("contractors-out");
+    assertThat(missing.detail()).isEqualTo(missing.message());
+    assertThat(audit.events).containsExactly("refused eve contractors-out", "refused eve resource");
+    assertThat(audit.refusalReasons).containsExactly(
+        "eve@example.com may not connect to \"pg-prod\": contractors may not use prod (rule contractors-out)",
+        "no postgres resource named \"pg-nope\" is available to eve@example.com");
   }
 
   @Test

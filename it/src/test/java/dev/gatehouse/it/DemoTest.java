@@ -112,7 +112,9 @@ class DemoTest {
 
       Shell eve = shell(lines.get("eve").group(1), "SELECT 1");
       assertThat(eve.exit()).isNotZero();
-      assertThat(eve.err()).as(eve.toString()).contains("may not connect to \"pg-demo\"").contains("rule default-deny");
+      // Told what a resource that does not exist would be (round 18a): no rule, no hint it exists.
+      assertThat(eve.err()).as(eve.toString()).contains("no postgres resource named \"pg-demo\" is available to eve")
+          .doesNotContain("default-deny");
 
       // Stopping: the demo waits for a signal; interrupting its thread is the in-process equivalent.
       demo.interrupt();

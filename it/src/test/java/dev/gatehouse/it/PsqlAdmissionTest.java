@@ -120,14 +120,32 @@ class PsqlAdmissionTest {
   }
 
   @Test
-  void userThePolicyDoesNotLetConnectGetsInvalidAuthorizationNamingTheResource() {
+  void userThePolicyDoesNotLetConnectIsToldWhatAResourceThatDoesNotExistWouldSayAndTheAuditTellsThemApart() {
+    // Red-team round 18a: eve's valid token told existing resources ("may not connect ... rule
+    // default-deny") from missing ones ("no postgres resource named ..."), listing resource names.
     int before = stack.events().size();
-    Psql.Result r = stack.psql(EVE).command("SELECT 1");
-    assertThat(r.succeeded()).isFalse();
-    assertThat(r.stderr()).contains("FATAL:  eve@corp.example may not connect to \"pg-demo\"");
+    Psql.Result existing = stack.psql(EVE).command("SELECT 1");
+    Psql.Result missing = Psql.connect(stack.conninfo(EVE).replace("dbname=" + GatewayStack.RESOURCE, "dbname=pg-nope"))
+        .withPassword(dev.gatehouse.core.Secret.of(stack.token(EVE))).withArgs("-v", "VERBOSITY=verbose").command("SELECT 1");
+    assertThat(existing.succeeded()).isFalse();
+    assertThat(missing.succeeded()).isFalse();
+    assertThat(existing.stderr()).contains("FATAL:  no postgres resource named \"pg-demo\" is available to eve@corp.example")
+        .doesNotContain("default-deny");
+    assertThat(fatalLine(existing)).isEqualTo(fatalLine(missing).replace("pg-nope", GatewayStack.RESOURCE));
     assertThat(refusalCode(EVE, stack.token(EVE))).isEqualTo("28000");
+    refusalsAfter(before, e -> e.body().resource().equals(Optional.of("pg-nope"))); // waits for the second one
     List<AuditEvent> refusals = refusalsAfter(before, e -> e.body().principal().map(EventBody.Actor::subject).equals(Optional.of("eve")));
-    assertThat(refusals.getFirst().body().decision().map(EventBody.Ruling::rule)).contains("default-deny");
+    assertThat(refusals).anySatisfy(e -> {
+      assertThat(e.body().resource()).contains(GatewayStack.RESOURCE);
+      assertThat(e.body().decision().map(EventBody.Ruling::rule)).contains("default-deny");
+    }).anySatisfy(e -> {
+      assertThat(e.body().resource()).contains("pg-nope");
+      assertThat(e.body().decision().map(EventBody.Ruling::rule)).contains("resource");
+    });
+  }
+
+  private static String fatalLine(Psql.Result r) {
+    return r.stderr().lines().filter(l -> l.contains("FATAL:")).findFirst().orElseThrow(() -> new AssertionError(r.stderr()));
   }
 
   @Test

@@ -279,7 +279,7 @@ final class ClientStartup {
     Session session = switch (admission) {
       case Admission.Refused refused -> {
         logUnauthenticated(Level.INFO, "client {} refused for resource \"{}\": {}", clientAddress,
-            StartupParameters.sanitizeName(parameters.database()), refused.message());
+            StartupParameters.sanitizeName(parameters.database()), refused.detail());
         refuse(Replies.admissionRefused(refused));
         yield null;
       }
