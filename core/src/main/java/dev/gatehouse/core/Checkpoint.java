@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The one object every protocol asks what to do. Everything cross-cutting sits behind it, in the
  * order the methods below show; protocols only classify, ask, and carry out the answer.
  *
- * <p>Admission: authenticate → find resource → policy → connection caps → audit (durable).
+ * <p>Admission: authenticate (a token whose session would be over already is refused) → find
+ * resource → policy → connection caps → audit (durable).
  * Each command: policy → (approval, later) → audit (durable) → the caller forwards → {@link
  * #complete}. Fail closed: when the audit trail cannot take an event the answer is a refusal.
  *
@@ -72,6 +73,15 @@ public final class Checkpoint {
           new Admission.Refused(Admission.Reason.INVALID_TOKEN, RULE_AUTHENTICATION,
               "authentication failed for resource \"" + resourceName + "\": " + e.getMessage()));
     }
+    // An authenticator accepts a token a little past its expiry (the issuer's clock skew), but a
+    // session ends at the expiry plus tokenGrace: one that would be over already is not opened.
+    Instant deadline = principal.expiresAt().plus(limits.tokenGrace());
+    if (!clock.instant().isBefore(deadline)) {
+      return refuse(Optional.of(principal), resourceName, client,
+          new Admission.Refused(Admission.Reason.INVALID_TOKEN, RULE_AUTHENTICATION,
+              "authentication failed for resource \"" + resourceName + "\": token expired at " + principal.expiresAt()
+                  + "; reconnect with a fresh token"));
+    }
     // A resource policy refuses and one that does not exist get one answer, so that a token is no
     // way to list resource names; the audit log and the gateway's log tell them apart.
     String notAvailable = "no " + type.name().toLowerCase(java.util.Locale.ROOT) + " resource named \""
@@ -112,8 +122,7 @@ public final class Checkpoint {
                   + " sessions (the per-resource limit)"));
     }
     Instant now = clock.instant();
-    Session session = new Session(SessionId.random(), principal, resource, client, now,
-        principal.expiresAt().plus(limits.tokenGrace()));
+    Session session = new Session(SessionId.random(), principal, resource, client, now, deadline);
     try {
       audit.sessionOpened(session);
     } catch (AuditUnavailableException e) {

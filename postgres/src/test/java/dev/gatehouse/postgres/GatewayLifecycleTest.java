@@ -86,6 +86,29 @@ class GatewayLifecycleTest {
   }
 
   @Test
+  void aTokenThatExpiredWithinTheIssuersClockSkewIsRefusedAtLoginWithoutASession() throws Exception {
+    // Red-team round 18a: the authenticator accepts a token until exp + clockSkew, but the session
+    // would end at exp + tokenGrace: it was admitted, already over, and its first statement failed.
+    String lateToken = "expired-ten-seconds-ago-token";
+    h.tokens.put(lateToken, Instant.now().minusSeconds(10)); // the harness's authenticator accepts it, as within a skew
+    int before = h.audit.events.size();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.send(dev.gatehouse.postgres.wire.StartupMessage.of(java.util.Map.of("user", "alice", "database", GatewayHarness.RESOURCE)));
+      assertThat(c.read()).get().isInstanceOf(dev.gatehouse.postgres.wire.AuthenticationCleartextPassword.class);
+      c.send(dev.gatehouse.postgres.wire.PasswordMessage.cleartext(lateToken));
+      List<BackendMessage> answer = c.untilClosed();
+      assertThat(answer).singleElement().isInstanceOfSatisfying(dev.gatehouse.postgres.wire.ErrorResponse.class, e -> {
+        assertThat(e.sqlstate()).isEqualTo("28P01");
+        assertThat(e.message()).contains("token expired at").contains("reconnect with a fresh token").doesNotContain(lateToken);
+      });
+    }
+    List<GatewayHarness.Event> events = h.audit.events.subList(before, h.audit.events.size());
+    assertThat(events).noneMatch(GatewayHarness.Event.Opened.class::isInstance)
+        .singleElement().isInstanceOfSatisfying(GatewayHarness.Event.Refused.class,
+            r -> assertThat(r.rule()).isEqualTo("authentication"));
+  }
+
+  @Test
   void aTargetBackendKilledMidQueryEndsTheSessionWithAbortedOutcome() throws Exception {
     try (Connection c = h.jdbc(); Statement s = c.createStatement()) {
       Thread killer = Thread.ofVirtual().start(() -> {
