@@ -82,6 +82,8 @@ final class ClientStartup {
   private static final int TLS_HANDSHAKE_RECORD = 0x16;
   private static final String ALPN = "postgresql";
   private static final SecureRandom RANDOM = new SecureRandom();
+  /** SQLSTATE 22023 invalid_parameter_value: what PostgreSQL says of a startup parameter's bad value. */
+  private static final String INVALID_PARAMETER_VALUE = "22023";
 
   private final Gateway gateway;
   /**
@@ -299,6 +301,20 @@ final class ClientStartup {
     try {
       backend = gateway.connector().connect(target.get(), parameters.backend());
     } catch (PostgresGatewayException e) {
+      Optional<String> chosen = refusedClientValue(e, parameters);
+      if (chosen.isPresent()) {
+        // A value the client chose (a TimeZone the target does not know): the client's mistake, not
+        // an outage of the resource, and one any client can repeat, so within the log budget.
+        String name = chosen.get();
+        logUnauthenticated(Level.INFO, "resource \"{}\" refused the value of startup parameter {} that client {} chose: {}",
+            resource, name, clientAddress, e.getMessage());
+        // The value passed StartupParameters' checks: short, printable ASCII.
+        refuse(Replies.fatal(INVALID_PARAMETER_VALUE, "invalid value for parameter \"" + name + "\": \""
+            + parameters.backend().get(name) + "\" (resource \"" + resource
+            + "\" does not accept it)"));
+        gateway.checkpoint().close(session, "the resource refused the client's value of startup parameter " + name);
+        return Optional.empty();
+      }
       log.warn("could not connect to resource \"{}\" at {}: {} ({})", resource, target.get().address(),
           e.getMessage(), e.sqlstate());
       refuse(Replies.cannotConnect(resource));
@@ -468,6 +484,20 @@ final class ClientStartup {
     } catch (IOException e) {
       // nothing left to do
     }
+  }
+
+  /**
+   * The startup parameter whose client-chosen value the target refused, when that is what {@code
+   * failure} is: SQLSTATE 22023 naming, in quotes as PostgreSQL does in any language, one of the
+   * parameters the client chose (not those Gatehouse fixes, which every target accepts).
+   */
+  private static Optional<String> refusedClientValue(PostgresGatewayException failure, StartupParameters parameters) {
+    if (!failure.sqlstate().equals(INVALID_PARAMETER_VALUE)) return Optional.empty();
+    String message = failure.getMessage();
+    return parameters.backend().keySet().stream()
+        .filter(name -> !name.equals("client_encoding") && !name.equals("standard_conforming_strings"))
+        .filter(name -> message.contains("\"" + name + "\""))
+        .findFirst();
   }
 
   /**

@@ -718,6 +718,32 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aTimeZoneTheTargetRejectsIsTheClientsErrorNamingTheParameterNotATargetOutage() throws Exception {
+    // Red-team round 18a: 64 x 'A' passes Gatehouse's check but not PostgreSQL's; the client was
+    // told 08006 "could not connect" and a WARN reported the resource as unreachable.
+    var logs = new ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent>();
+    var startupLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(ClientStartup.class);
+    logs.start();
+    startupLog.addAppender(logs);
+    int closed = h.closedSessions().size();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.send(StartupMessage.of(Map.of("user", "alice", "database", GatewayHarness.RESOURCE, "TimeZone", "A".repeat(64))));
+      assertThat(c.read()).get().isInstanceOf(AuthenticationCleartextPassword.class);
+      c.send(dev.gatehouse.postgres.wire.PasswordMessage.cleartext(GatewayHarness.TOKEN));
+      assertThat(RawClient.firstError(c.untilClosed())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("22023");
+        assertThat(e.message()).contains("\"TimeZone\"").contains("A".repeat(64));
+      });
+    } finally {
+      startupLog.detachAppender(logs);
+    }
+    assertThat(GatewayHarness.eventually(() -> h.closedSessions().size() > closed)).isTrue();
+    assertThat(h.closedSessions().getLast().reason()).contains("TimeZone");
+    assertThat(logs.list).noneMatch(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.WARN))
+        .anySatisfy(e -> assertThat(e.getFormattedMessage()).contains("TimeZone"));
+  }
+
+  @Test
   void anOversizedStartupPacketIsRefused() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       ByteBuffer b = ByteBuffer.allocate(8).putInt(10_001).putInt(ProtocolVersion.V3_0);
