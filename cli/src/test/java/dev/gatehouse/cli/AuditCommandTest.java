@@ -42,13 +42,16 @@ class AuditCommandTest {
     }
   }
 
-  @Test
-  void auditCommandsStoreWhatAKilledGatewayLeftInItsJournalBeforeReading() throws Exception {
-    Path config = dir.resolve("gatehouse.yaml");
-    Files.writeString(config, "node: {id: 0}\n");
-    Path journal = dir.resolve("data/audit-journal/node-0");
+  /** What one of alice's sessions writes through an audit log. */
+  private interface Writes {
+    void to(AuditLog log, Session session) throws Exception;
+  }
 
-    // A running node-0 whose store never got the statement: its journal as kill -9 leaves it.
+  /**
+   * Leaves in {@code journal} what a node-0 gateway killed after {@code writes} leaves there (its
+   * store, elsewhere, is not the one the CLI reads).
+   */
+  private void killedNodeJournal(Path journal, Writes writes) throws Exception {
     Principal alice = new Principal("alice", "Alice", Set.of("dev"), Principal.Kind.HUMAN, "corp", Map.of(),
         Instant.parse("2099-01-01T00:00:00Z"));
     Session session = new Session(SessionId.random(), alice,
@@ -58,13 +61,23 @@ class AuditCommandTest {
     try (JdbcStore other = JdbcStore.open(StoreConfig.sqlite(elsewhere.resolve("other.db")))) {
       AuditConfig ac = AuditConfig.defaults("node-0", elsewhere.resolve("audit.key")).withJournal(elsewhere.resolve("journal"));
       try (AuditLog log = AuditLog.start(other.audit(), ac, Clock.systemUTC())) {
-        log.commandDecided(session, new Command("sql", "DELETE FROM orders WHERE id = 42",
-            new Classification(List.of("DELETE"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
-            new Decision.Allow("developers", new Obligations(List.of())));
+        writes.to(log, session);
         Files.createDirectories(journal);
         for (Path f : journalFiles(elsewhere.resolve("journal/node-0"))) Files.copy(f, journal.resolve(f.getFileName()));
       }
     }
+  }
+
+  @Test
+  void auditCommandsStoreWhatAKilledGatewayLeftInItsJournalBeforeReading() throws Exception {
+    Path config = dir.resolve("gatehouse.yaml");
+    Files.writeString(config, "node: {id: 0}\n");
+    Path journal = dir.resolve("data/audit-journal/node-0");
+
+    // A running node-0 whose store never got the statement: its journal as kill -9 leaves it.
+    killedNodeJournal(journal, (log, session) -> log.commandDecided(session, new Command("sql", "DELETE FROM orders WHERE id = 42",
+        new Classification(List.of("DELETE"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
+        new Decision.Allow("developers", new Obligations(List.of()))));
     assertThat(journalFiles(journal)).isNotEmpty();
 
     CliRun tail = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
@@ -83,24 +96,12 @@ class AuditCommandTest {
   void aStatementWhoseSessionEndedBeforeTheTargetAnsweredIsShownAsUnknown() throws Exception {
     Path config = dir.resolve("gatehouse.yaml");
     Files.writeString(config, "node: {id: 0}\n");
-    Path journal = dir.resolve("data/audit-journal/node-0");
-    Principal alice = new Principal("alice", "Alice", Set.of("dev"), Principal.Kind.HUMAN, "corp", Map.of(),
-        Instant.parse("2099-01-01T00:00:00Z"));
-    Session session = new Session(SessionId.random(), alice,
-        new Resource("pg-demo", ResourceType.POSTGRES, "127.0.0.1:5432", Map.of()),
-        new ClientInfo("127.0.0.1:5555", "alice", "psql"), Instant.now(), Instant.parse("2099-01-01T00:00:00Z"));
-    Path elsewhere = dir.resolve("elsewhere");
-    try (JdbcStore other = JdbcStore.open(StoreConfig.sqlite(elsewhere.resolve("other.db")))) {
-      AuditConfig ac = AuditConfig.defaults("node-0", elsewhere.resolve("audit.key")).withJournal(elsewhere.resolve("journal"));
-      try (AuditLog log = AuditLog.start(other.audit(), ac, Clock.systemUTC())) {
-        var handle = log.commandDecided(session, new Command("sql", "UPDATE orders SET status = 'T' WHERE id = 3",
-            new Classification(List.of("UPDATE"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
-            new Decision.Allow("developers", new Obligations(List.of())));
-        log.commandCompleted(session, handle, new Outcome(Outcome.Status.UNKNOWN, -1, Optional.empty(), Duration.ofSeconds(5)));
-        Files.createDirectories(journal);
-        for (Path f : journalFiles(elsewhere.resolve("journal/node-0"))) Files.copy(f, journal.resolve(f.getFileName()));
-      }
-    }
+    killedNodeJournal(dir.resolve("data/audit-journal/node-0"), (log, session) -> {
+      var handle = log.commandDecided(session, new Command("sql", "UPDATE orders SET status = 'T' WHERE id = 3",
+          new Classification(List.of("UPDATE"), Set.of("public.orders"), Set.of(), Set.of()), Map.of()),
+          new Decision.Allow("developers", new Obligations(List.of())));
+      log.commandCompleted(session, handle, new Outcome(Outcome.Status.UNKNOWN, -1, Optional.empty(), Duration.ofSeconds(5)));
+    });
 
     CliRun tail = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
 

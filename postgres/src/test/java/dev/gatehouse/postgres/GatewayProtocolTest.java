@@ -927,6 +927,19 @@ class GatewayProtocolTest {
     assertDecidedAsOpaqueCode("SELECT 'parsed before the block'");
   }
 
+  /**
+   * The outcome event of decision {@code id}, written by the target→client side as the answer
+   * passes: waited for, boundedly (empty when it never came).
+   */
+  private List<GatewayHarness.Event.Completed> completedEvent(String id) throws InterruptedException {
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (h.audit.all(GatewayHarness.Event.Completed.class).stream().noneMatch(e -> e.eventId().equals(id))
+        && System.nanoTime() < until) {
+      Thread.sleep(20);
+    }
+    return h.audit.all(GatewayHarness.Event.Completed.class).stream().filter(e -> e.eventId().equals(id)).toList();
+  }
+
   /** A function that replaces prepared statement {@code stmt} with a DELETE of row {@code id} of t. */
   private void createSwapFunction() throws Exception {
     h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION swap_prepared(stmt text, id int) RETURNS int LANGUAGE plpgsql AS $$"
@@ -1188,14 +1201,7 @@ class GatewayProtocolTest {
     }
     String id = h.audit.all(GatewayHarness.Event.Decided.class).stream()
         .filter(d -> d.command().text().contains("fetched in part")).findFirst().orElseThrow().eventId();
-    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    while (h.audit.all(GatewayHarness.Event.Completed.class).stream().noneMatch(e -> e.eventId().equals(id))
-        && System.nanoTime() < until) {
-      Thread.sleep(20);
-    }
-    assertThat(h.audit.all(GatewayHarness.Event.Completed.class))
-        .filteredOn(e -> e.eventId().equals(id))
-        .singleElement()
+    assertThat(completedEvent(id)).singleElement()
         .satisfies(e -> assertThat(e.outcome().status()).isEqualTo(Outcome.Status.OK));
   }
 
@@ -1246,14 +1252,7 @@ class GatewayProtocolTest {
     assertThat(decided).singleElement().satisfies(d -> assertThat(d.decision()).isInstanceOf(Decision.Allow.class));
     String id = decided.get(0).eventId();
     // The outcome is written by the target->client thread as the ReadyForQuery passes: wait for it, boundedly.
-    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    while (h.audit.all(GatewayHarness.Event.Completed.class).stream().noneMatch(e -> e.eventId().equals(id))
-        && System.nanoTime() < until) {
-      Thread.sleep(20);
-    }
-    assertThat(h.audit.all(GatewayHarness.Event.Completed.class))
-        .filteredOn(e -> e.eventId().equals(id))
-        .singleElement()
+    assertThat(completedEvent(id)).singleElement()
         .satisfies(e -> {
           // Not OK: nothing ran, and a reader of the audit must not take it for a completed query.
           assertThat(e.outcome().status()).isEqualTo(dev.gatehouse.core.Outcome.Status.UNEXECUTED);
