@@ -29,8 +29,8 @@ final class Redaction {
   }
 
   /**
-   * Literals starting at the given char offsets (or every literal when {@code all}) replaced.
-   * Offsets that do not start a literal are ignored. With {@code codeBodies} (the text is a
+   * Literals starting at the given char offsets (or every literal when {@code all}) replaced; at
+   * those offsets a bare word or a number (a constant written so) too. Other offsets are ignored. With {@code codeBodies} (the text is a
    * {@code DO} block or a function's definition), a literal that mentions a password, a connection,
    * a key or a secret is code whose own literals may be secrets: a dollar-quoted body keeps its code
    * with every literal inside replaced, any other such literal is replaced whole.
@@ -44,6 +44,12 @@ final class Redaction {
         case STRING, DOLLAR_STRING -> {
           if (all || starts.contains(t.start())) out.append(MASK);
           else if (codeBodies && mentionsSecret(text, t)) body(text, t, out);
+          else out.append(text, t.start(), t.end());
+        }
+        case IDENT, QUOTED_IDENT, NUMBER -> {
+          // A secret given as a bare word or a number (SET my.password TO s3cret): only where the
+          // parse tree pointed at a constant, never a keyword or a name elsewhere.
+          if (starts.contains(t.start())) out.append(MASK);
           else out.append(text, t.start(), t.end());
         }
         case ERROR -> {

@@ -433,7 +433,11 @@ final class TreeClassifier {
     return null;
   }
 
-  /** Byte offsets of every string constant under {@code n}. */
+  /**
+   * Byte offsets of every constant under {@code n}: strings, and numbers and bare words too (round
+   * 18b: {@code SET my.password TO S3cretIDENT} kept the word, a secret setting's value as much as a
+   * quoted one).
+   */
   private static void collectStrings(JsonNode n, Set<Integer> out, int depth) {
     if (depth > MAX_DEPTH || n == null) return;
     if (n.isArray()) {
@@ -442,7 +446,7 @@ final class TreeClassifier {
     }
     if (!n.isObject()) return;
     JsonNode c = n.get("A_Const");
-    if (c != null && c.has("sval") && c.has("location")) out.add(c.get("location").asInt());
+    if (c != null && !c.has("isnull") && c.has("location")) out.add(c.get("location").asInt());
     Iterator<JsonNode> it = n.elements();
     while (it.hasNext()) collectStrings(it.next(), out, depth + 1);
   }
@@ -506,7 +510,12 @@ final class TreeClassifier {
       case "ExplainStmt" -> explicitInner(b, "EXPLAIN", "query", ctes, d);
       case "PrepareStmt" -> explicitInner(b, "PREPARE", "query", ctes, d);
       case "DeclareCursorStmt" -> explicitInner(b, "DECLARE CURSOR", "query", ctes, d);
-      case "ExecuteStmt" -> simple(b, ctes, d, "EXECUTE", OPAQUE_CODE);
+      case "ExecuteStmt" -> {
+        // EXECUTE's arguments are a Bind's parameters, whose values are not recorded either (round
+        // 18b: EXECUTE pk('S3cret') of PREPARE pk(text) AS SELECT pgp_sym_encrypt('d', $1) kept the key).
+        collectStrings(b.path("params"), facts.redactAt, 0);
+        simple(b, ctes, d, "EXECUTE", OPAQUE_CODE);
+      }
       case "DeallocateStmt" -> simple(b, ctes, d, b.has("name") ? "DEALLOCATE" : "DEALLOCATE ALL");
       case "FetchStmt" -> simple(b, ctes, d, b.path("ismove").asBoolean() ? "MOVE" : "FETCH");
       case "ClosePortalStmt" -> simple(b, ctes, d, b.has("portalname") ? "CLOSE CURSOR" : "CLOSE CURSOR ALL");

@@ -297,6 +297,24 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void secretsWrittenAsBareWordsOrNumbersOrPassedToSqlExecuteAreRedacted() {
+    // Round 18b: these were stored as written.
+    assertThat(libpg.analyze("SET my.password TO S3cretIDENT").statements().get(0).redactedText())
+        .isEqualTo("SET my.password TO '***'");
+    assertThat(libpg.analyze("ALTER ROLE CURRENT_USER SET my.secret TO S3cretIDENT3").statements().get(0).redactedText())
+        .isEqualTo("ALTER ROLE CURRENT_USER SET my.secret TO '***'");
+    assertThat(libpg.analyze("SET my.password = 424242").statements().get(0).redactedText())
+        .isEqualTo("SET my.password = '***'");
+    assertThat(libpg.analyze("EXECUTE pk('S3cretN', 7)").statements().get(0).redactedText())
+        .isEqualTo("EXECUTE pk('***', '***')");
+    assertThat(libpg.analyze("SELECT (('host=h password=S3cretA')::text).dblink_connect").statements().get(0).redactedText())
+        .doesNotContain("S3cretA");
+    // Names and keywords elsewhere stay.
+    assertThat(libpg.analyze("SET search_path TO app, public").statements().get(0).redactedText())
+        .isEqualTo("SET search_path TO app, public");
+  }
+
+  @Test
   void passwordSettingsAreRedacted() {
     assertThat(libpg.analyze("ALTER SYSTEM SET my.password = 'pw9'").statements().get(0).redactedText()).doesNotContain("pw9");
     assertThat(libpg.analyze("SET app.secret TO 'pw10'").statements().get(0).redactedText()).doesNotContain("pw10");
