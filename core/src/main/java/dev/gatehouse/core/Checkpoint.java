@@ -190,13 +190,15 @@ public final class Checkpoint {
   }
 
   /**
-   * Policy's denial of a command, looked at ahead of its execution's decision and not audited (a
-   * caller that refuses on it records the refusal with {@link #refuse}): for a step PostgreSQL takes
-   * before the statement is decided, such as the parse analysis of a {@code Parse}, which takes locks.
-   * Empty when policy would not deny it (it may still be refused at its {@link #decide}).
+   * Policy's answer when it does not allow a command now (a denial, or an approval nobody has given),
+   * looked at ahead of its execution's decision and not audited (a caller that refuses on it records
+   * the refusal with {@link #refuse}): for a step PostgreSQL takes before the statement is decided,
+   * such as the parse analysis of a {@code Parse}, which takes locks. Empty when policy allows it (it
+   * may still be refused at its {@link #decide}).
    */
-  public Optional<Decision.Deny> policyDenial(Session session, Command command) {
-    return decideByPolicy(session, command) instanceof Decision.Deny d ? Optional.of(d) : Optional.empty();
+  public Optional<Decision> policyDenial(Session session, Command command) {
+    Decision decision = decideByPolicy(session, command);
+    return decision instanceof Decision.Allow ? Optional.empty() : Optional.of(decision);
   }
 
   private Decision decideByPolicy(Session session, Command command) {

@@ -69,7 +69,9 @@ final class ColumnCatalog implements AutoCloseable {
              c.relhassubclass OR c.relispartition
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
              c.relhasrules AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w
-                                        WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
+                                        WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'),
+             c.relhastriggers AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                                           WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -196,7 +198,8 @@ final class ColumnCatalog implements AutoCloseable {
   /** One relation as the catalog describes it. */
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
-      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, Instant loadedAt) {
+      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean triggers,
+      Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
     }
@@ -357,6 +360,24 @@ final class ColumnCatalog implements AutoCloseable {
       return Optional.empty();
     } catch (PostgresGatewayException e) {
       return relations.stream().findFirst();
+    }
+  }
+
+  /**
+   * Whether a write to one of {@code relations} may fire a trigger someone made (not a foreign
+   * key's or another internal one): code that runs without the statement naming it. True when the
+   * lookup fails.
+   */
+  boolean triggered(Collection<String> relations) {
+    try {
+      for (String relation : relations) {
+        for (Relation r : relationsNamed(relation)) {
+          if (r.triggers() && !r.system()) return true;
+        }
+      }
+      return false;
+    } catch (PostgresGatewayException e) {
+      return true;
     }
   }
 
@@ -725,7 +746,8 @@ final class ColumnCatalog implements AutoCloseable {
       kin = List.copyOf(found);
     }
     Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
-        first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, first.get(8).orElse("f").equals("t"), now);
+        first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, first.get(8).orElse("f").equals("t"),
+        first.get(9).orElse("f").equals("t"), now);
     relations.put(oid, r);
     if (cached != null) {
       viewColumns.remove(oid);

@@ -395,6 +395,19 @@ final class SessionMasking {
     return Optional.empty();
   }
 
+  /**
+   * Whether the statement writes a relation with a trigger someone made: code that runs unnamed
+   * and may change the session's settings (set_config in a trigger), as opaque code may. Policy
+   * does not count it as opaque code (docs/policy.md); the relay waits for the target's report of
+   * its settings before forwarding more statement text. True when the catalog cannot tell.
+   */
+  boolean firesTriggers(ClassifiedStatement statement) {
+    if (!statement.classification().has(CommandFlag.DATA_MODIFYING) || statement.classification().objects().isEmpty()) {
+      return false;
+    }
+    return catalog.isEmpty() || catalog.get().triggered(statement.classification().objects());
+  }
+
   /** A DDL statement ran (or may have): the catalog's answers may be stale. */
   void schemaChanged() {
     catalog.ifPresent(ColumnCatalog::invalidate);

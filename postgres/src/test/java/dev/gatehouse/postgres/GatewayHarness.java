@@ -41,7 +41,8 @@ import java.util.function.BooleanSupplier;
 /**
  * A PostgresGateway in-process in front of a fresh database on the test PostgreSQL, with a real
  * Checkpoint over simple implementations of our own ports: tokens from a map, one resource, a
- * policy that allows everything except DROP, fast-path function calls and statements on a table named guarded, and an audit trail that
+ * policy that allows everything except DROP, fast-path function calls and statements on a table named guarded
+ * (statements on approval_needed need an approval), and an audit trail that
  * records events in a list.
  */
 final class GatewayHarness implements AutoCloseable {
@@ -108,6 +109,9 @@ final class GatewayHarness implements AutoCloseable {
       }
       if (command.classification().objects().stream().anyMatch(o -> o.endsWith("guarded"))) {
         return new Decision.Deny("no-guarded", "table guarded is not for this session");
+      }
+      if (command.classification().objects().stream().anyMatch(o -> o.endsWith("approval_needed"))) {
+        return new Decision.RequireApproval("approve-first", List.of("dba"), "table approval_needed needs a reviewer");
       }
       return new Decision.Allow("allow-rest", Obligations.NONE);
     }

@@ -1076,6 +1076,30 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseOfAStatementThatNeedsAnApprovalNobodyGaveIsRefusedBeforeTheServerAnalysesIt() throws Exception {
+    // Round 19: only a denial refused the Parse; one needing approval reached the server and held
+    // RowExclusiveLock (CREATE TABLE AS WITH d AS (DELETE …) as bob).
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS approval_needed (id int)");
+    try (RawClient c = new RawClient(h.gateway.port());
+        java.sql.Connection superuser = h.pg.connect(h.database)) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(parse("", "DELETE FROM approval_needed WHERE id = 1"), Sync.INSTANCE);
+      assertThat(c.untilReady()).doesNotContain(ParseComplete.INSTANCE)
+          .anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+              e -> assertThat(e.message()).contains("requires approval").contains("approve-first")));
+      try (var rs = superuser.createStatement().executeQuery("SELECT count(*) FROM pg_locks l"
+          + " JOIN pg_class r ON r.oid = l.relation WHERE r.relname = 'approval_needed'")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("locks held on the refused statement's table").isZero();
+      }
+      c.send(new Query("ROLLBACK"));
+      c.untilReady();
+    }
+  }
+
+  @Test
   void aParseOfAStatementNotAnalysedAtParseIsForwardedAndDecidedAtItsBind() throws Exception {
     // A utility statement takes no lock at its Parse: it is decided where it would run, at its Bind,
     // which keeps a name holding it (the name-tracking tests above parse a DROP that way).
@@ -1149,6 +1173,26 @@ class GatewayProtocolTest {
       c.sendBytes(RawClient.bytes(new Query("SELECT strings_off()"), new Query(SMUGGLER)));
       List<BackendMessage> got = c.untilClosed();
       assertThat(got).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("standard_conforming_strings")));
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
+  void aQueryPipelinedBehindAWriteThatFiresATriggerWaitsForTheServersSettings() throws Exception {
+    // Round 19: a trigger someone made turned standard_conforming_strings off; policy does not take
+    // the INSERT that fires it for opaque code, and the query pipelined behind it ran a hidden DROP.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS trig_probe (x int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION trig_strings_off() RETURNS trigger LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM strings_off(); RETURN NEW; END $$");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS trig_probe_t ON trig_probe");
+    h.pg.execute(h.database, "CREATE TRIGGER trig_probe_t BEFORE INSERT ON trig_probe FOR EACH ROW"
+        + " EXECUTE FUNCTION trig_strings_off()");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.sendBytes(RawClient.bytes(new Query("INSERT INTO trig_probe VALUES (1)"), new Query(SMUGGLER)));
+      assertThat(c.untilClosed()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
           e -> assertThat(e.message()).contains("standard_conforming_strings")));
     }
     assertThat(smuggledRows()).isZero();
