@@ -1041,8 +1041,7 @@ class GatewayProtocolTest {
     // until the transaction ends: a forwarded Parse of a refused DELETE held RowExclusiveLock on the
     // table (which holds back CREATE INDEX) though the DELETE could never be bound.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS guarded (id int)");
-    try (RawClient c = new RawClient(h.gateway.port());
-        java.sql.Connection superuser = h.pg.connect(h.database)) {
+    try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       c.send(new Query("BEGIN"));
       c.untilReady();
@@ -1053,12 +1052,7 @@ class GatewayProtocolTest {
             assertThat(e.sqlstate()).isEqualTo("42501");
             assertThat(e.message()).contains("no-guarded");
           }));
-      try (var st = superuser.createStatement();
-          var rs = st.executeQuery("SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation"
-              + " WHERE r.relname = 'guarded'")) {
-        rs.next();
-        assertThat(rs.getInt(1)).as("locks held on the refused statement's table").isZero();
-      }
+      assertThat(locksOn("guarded")).as("locks held on the refused statement's table").isZero();
       // The name holds nothing: a Bind of it fails as the server's own error for an unknown statement.
       c.send(new Query("ROLLBACK"));
       c.untilReady();
@@ -1080,8 +1074,7 @@ class GatewayProtocolTest {
     // Round 19: only a denial refused the Parse; one needing approval reached the server and held
     // RowExclusiveLock (CREATE TABLE AS WITH d AS (DELETE …) as bob).
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS approval_needed (id int)");
-    try (RawClient c = new RawClient(h.gateway.port());
-        java.sql.Connection superuser = h.pg.connect(h.database)) {
+    try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       c.send(new Query("BEGIN"));
       c.untilReady();
@@ -1089,11 +1082,7 @@ class GatewayProtocolTest {
       assertThat(c.untilReady()).doesNotContain(ParseComplete.INSTANCE)
           .anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
               e -> assertThat(e.message()).contains("requires approval").contains("approve-first")));
-      try (var rs = superuser.createStatement().executeQuery("SELECT count(*) FROM pg_locks l"
-          + " JOIN pg_class r ON r.oid = l.relation WHERE r.relname = 'approval_needed'")) {
-        rs.next();
-        assertThat(rs.getInt(1)).as("locks held on the refused statement's table").isZero();
-      }
+      assertThat(locksOn("approval_needed")).as("locks held on the refused statement's table").isZero();
       c.send(new Query("ROLLBACK"));
       c.untilReady();
     }
@@ -1155,8 +1144,18 @@ class GatewayProtocolTest {
   private static final String SMUGGLER = "SELECT 'a\\' , ' ; INSERT INTO t VALUES (4310, $$smuggled$$); --'";
 
   private long smuggledRows() throws Exception {
+    return count("SELECT count(*) FROM t WHERE id = 4310");
+  }
+
+  /** The locks any session holds on {@code table}, as the server's superuser sees them. */
+  private long locksOn(String table) throws Exception {
+    return count("SELECT count(*) FROM pg_locks l JOIN pg_class r ON r.oid = l.relation WHERE r.relname = '" + table + "'");
+  }
+
+  /** A count the server's superuser reads. */
+  private long count(String sql) throws Exception {
     try (java.sql.Connection superuser = h.pg.connect(h.database);
-        var rs = superuser.createStatement().executeQuery("SELECT count(*) FROM t WHERE id = 4310")) {
+        var rs = superuser.createStatement().executeQuery(sql)) {
       rs.next();
       return rs.getLong(1);
     }
