@@ -72,6 +72,11 @@ final class ColumnCatalog implements AutoCloseable {
                                         WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'),
              c.relhastriggers AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                                            WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
+                            JOIN pg_catalog.pg_depend p ON p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                             AND p.objid = d.oid AND p.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                             AND p.refobjid >= 16384
+                           WHERE d.adrelid = c.oid)
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -198,7 +203,7 @@ final class ColumnCatalog implements AutoCloseable {
   /** One relation as the catalog describes it. */
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
-      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean triggers,
+      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean writeCode,
       Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
@@ -364,15 +369,15 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
-   * Whether a write to one of {@code relations} may fire a trigger someone made (not a foreign
-   * key's or another internal one): code that runs without the statement naming it. True when the
-   * lookup fails.
+   * Whether a write to one of {@code relations} may run code someone made without naming it: a
+   * trigger (not a foreign key's or another internal one) or a column default calling a function of
+   * the database's own. True when the lookup fails.
    */
-  boolean triggered(Collection<String> relations) {
+  boolean writeRunsCode(Collection<String> relations) {
     try {
       for (String relation : relations) {
         for (Relation r : relationsNamed(relation)) {
-          if (r.triggers() && !r.system()) return true;
+          if (!r.system() && r.writeCode()) return true;
         }
       }
       return false;

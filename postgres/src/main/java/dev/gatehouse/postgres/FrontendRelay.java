@@ -505,7 +505,7 @@ final class FrontendRelay {
         break;
       }
     }
-    if (!parsingUnsure) parsingUnsure = firesTriggers(analysis.statements());
+    if (!parsingUnsure) parsingUnsure = runsUnnamedCode(analysis.statements());
     Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
     if (copies == 1) s.state.copyMayStart(done);
     forward(done, frame);
@@ -679,7 +679,7 @@ final class FrontendRelay {
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     if (touchesPortals(statements)) s.state.forgetPortals();
     if (runsOpaqueCode(execution) || codeRan && resumesCode(execution)) codeMayRun(portalName);
-    else if (!parsingUnsure) parsingUnsure = firesTriggers(statements);
+    else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements);
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -777,14 +777,15 @@ final class FrontendRelay {
   }
 
   /**
-   * Whether one of the statements writes a table with a trigger someone made: code that may change
-   * how the server reads SQL (round 19: a trigger turned standard_conforming_strings off, and alice's
-   * query pipelined behind the INSERT ran a hidden DROP), so statement text after it waits as after
-   * opaque code ({@link #awaitSettledParsing}). Policy does not count it as opaque code.
+   * Whether one of the statements may run code someone made without naming it: a trigger or a
+   * column default where it writes. That code
+   * may change how the server reads SQL (round 19: a trigger turned standard_conforming_strings off,
+   * and alice's query pipelined behind the INSERT ran a hidden DROP), so statement text after it
+   * waits as after opaque code ({@link #awaitSettledParsing}). Policy does not count it as opaque code.
    */
-  private boolean firesTriggers(List<ClassifiedStatement> statements) {
+  private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
     for (int i = 0; i < statements.size(); i++) {
-      if (s.masking.firesTriggers(statements.get(i))) return true;
+      if (s.masking.runsUnnamedCode(statements.get(i))) return true;
     }
     return false;
   }

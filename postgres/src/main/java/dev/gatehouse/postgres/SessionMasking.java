@@ -396,17 +396,30 @@ final class SessionMasking {
   }
 
   /**
-   * Whether the statement writes a relation with a trigger someone made: code that runs unnamed
-   * and may change the session's settings (set_config in a trigger), as opaque code may. Policy
-   * does not count it as opaque code (docs/policy.md); the relay waits for the target's report of
-   * its settings before forwarding more statement text. True when the catalog cannot tell.
+   * Whether the statement may run code someone made on the resource without naming it: a trigger
+   * or a column default, where it writes (row-level security policies are not followed yet).
+   * Such code may change the session's settings (set_config in a trigger), as opaque code may;
+   * policy does not count it as opaque code (docs/policy.md), and the relay waits for the target's
+   * report of its settings before forwarding more statement text. True when the catalog cannot tell.
+   * A prepared statement's every execution asks: the answer serves for a second, as hiddenCode's.
    */
-  boolean firesTriggers(ClassifiedStatement statement) {
-    if (!statement.classification().has(CommandFlag.DATA_MODIFYING) || statement.classification().objects().isEmpty()) {
-      return false;
+  boolean runsUnnamedCode(ClassifiedStatement statement) {
+    Classification c = statement.classification();
+    if (!c.has(CommandFlag.DATA_MODIFYING) || c.objects().isEmpty()) return false;
+    if (catalog.isEmpty()) return true;
+    long now = System.nanoTime();
+    long version = catalog.get().version();
+    Memo m = codeMemo;
+    if (m != null && m.statement() == statement && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
+      return m.answer().isPresent();
     }
-    return catalog.isEmpty() || catalog.get().triggered(statement.classification().objects());
+    boolean runs = catalog.get().writeRunsCode(c.objects());
+    codeMemo = new Memo(statement, version, now, runs ? Optional.of("") : Optional.empty());
+    return runs;
   }
+
+  /** {@link #runsUnnamedCode}'s last answer (present: it may), as {@link #memo} is hiddenCode's. */
+  private volatile Memo codeMemo;
 
   /** A DDL statement ran (or may have): the catalog's answers may be stale. */
   void schemaChanged() {

@@ -1198,6 +1198,20 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aQueryPipelinedBehindAWriteWhoseColumnDefaultCallsMadeCodeWaitsForTheServersSettings() throws Exception {
+    // As a trigger: a column default calling a function someone made runs it on every INSERT.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS default_probe (x int, y text DEFAULT strings_off())");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.sendBytes(RawClient.bytes(new Query("INSERT INTO default_probe (x) VALUES (1)"), new Query(SMUGGLER)));
+      assertThat(c.untilClosed()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("standard_conforming_strings")));
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
   void aParseInTheSameBatchAsCodeThatMayChangeHowTheServerReadsSqlIsRefused() throws Exception {
     createStringsOffFunction();
     try (RawClient c = new RawClient(h.gateway.port())) {
