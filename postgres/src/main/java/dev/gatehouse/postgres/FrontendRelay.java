@@ -556,6 +556,9 @@ final class FrontendRelay {
       return;
     }
     portal.decided = decision.execution().orElseThrow();
+    // Planning at the Bind already runs code: an immutable function's call on constants is folded
+    // there, so what it changes (a setting, a prepared statement) is changed before the Execute.
+    if (runsOpaqueCode(portal.decided)) codeMayRun(portalName);
     forward(new Expected.BindDone(decision.execution(), Optional.empty(), Optional.of(portal)), frame);
   }
 

@@ -1212,6 +1212,21 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aQueryInTheSameBatchAsTheBindOfCodeThatRunsAtPlanningIsRefused() throws Exception {
+    // An immutable function called on constants runs when PostgreSQL plans the statement, at its
+    // Bind: the batch's next query was read with standard_conforming_strings off before any Execute.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_at_plan() RETURNS text LANGUAGE sql IMMUTABLE"
+        + " AS $$ SELECT set_config('standard_conforming_strings', 'off', false) $$");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT strings_off_at_plan()"), bind("", ""), new Query(SMUGGLER), Sync.INSTANCE);
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("parsing-unsettled")));
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
   void aParseInTheSameBatchAsCodeThatMayChangeHowTheServerReadsSqlIsRefused() throws Exception {
     createStringsOffFunction();
     try (RawClient c = new RawClient(h.gateway.port())) {
