@@ -322,11 +322,16 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
      */
     EventBody.CommandRecord record(Command c) {
       LastCommand l = last;
-      if (l != null && l.command().text() == c.text() && l.command().classification() == c.classification()
+      EventBody.CommandRecord r;
+      if (l != null && l.command().classification() == c.classification()
           && l.command().protocol().equals(c.protocol()) && l.command().details().equals(c.details())) {
-        return l.record();
+        if (l.command().text() == c.text()) return l.record();
+        // The same classification instance with another text: a simple query of the same shape
+        // with other numbers (the classifier's templates share it). Only the text is cleaned anew.
+        r = l.record().withText(clip(clean(c.text())));
+      } else {
+        r = AuditLog.record(c);
       }
-      EventBody.CommandRecord r = AuditLog.record(c);
       // A statement of several MiB is not kept with the session until its next one.
       last = c.text().length() <= REMEMBERED_TEXT ? new LastCommand(c, r) : null;
       return r;

@@ -105,6 +105,11 @@ public record EventBody(
       flags = sorted(flags);
       details = sortedCopy(details);
     }
+
+    /** This record with another text, its lists and details shared (they are immutable). */
+    public CommandRecord withText(String text) {
+      return new CommandRecord(protocol, text, kinds, objects, functions, flags, details);
+    }
   }
 
   /** What was decided: the effect, the rule that decided, and the reason shown to the user, if any. */
@@ -140,14 +145,15 @@ public record EventBody(
   /** An unmodifiable sorted copy (no copy of the order when it is sorted already: the usual case). */
   private static List<String> sorted(List<String> values) {
     Objects.requireNonNull(values, "list == null");
-    String[] a = values.toArray(new String[0]); // throws on null elements below, like List.copyOf
-    for (int i = 1; i < a.length; i++) {
-      if (a[i - 1].compareTo(a[i]) > 0) {
+    List<String> copy = List.copyOf(values); // an unmodifiable list as it is, not copied; throws on nulls
+    for (int i = 1; i < copy.size(); i++) {
+      if (copy.get(i - 1).compareTo(copy.get(i)) > 0) {
+        String[] a = copy.toArray(new String[0]);
         java.util.Arrays.sort(a);
-        break;
+        return List.of(a);
       }
     }
-    return List.of(a);
+    return copy;
   }
 
   private static Map<String, String> sortedCopy(Map<String, String> map) {

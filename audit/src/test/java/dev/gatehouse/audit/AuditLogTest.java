@@ -343,6 +343,39 @@ class AuditLogTest {
   }
 
   @Test
+  void queriesOfOneShapeSharingAClassificationEachRecordTheirOwnText() {
+    // The classifier's templates give every simple query of one shape the same classification
+    // instance; the log reuses the cleaned lists of the session's last record, never its text.
+    dev.gatehouse.core.Command first = s.command("SELECT * FROM customers WHERE id = 1");
+    dev.gatehouse.core.Command second = new dev.gatehouse.core.Command("sql", "SELECT * FROM customers WHERE id = 2\u0000",
+        first.classification(), first.details());
+    dev.gatehouse.core.Command other = new dev.gatehouse.core.Command("sql", "DELETE FROM orders",
+        new dev.gatehouse.core.Classification(List.of("DELETE"), java.util.Set.of("public.orders"), java.util.Set.of(),
+            java.util.Set.of(dev.gatehouse.core.CommandFlag.DATA_MODIFYING)), first.details());
+    try (AuditLog log = start(config())) {
+      log.sessionOpened(s.session); // an open session's parts keep its last record
+      AuditHandle a = log.commandDecided(s.session, first, s.allow);
+      AuditHandle b = log.commandDecided(s.session, second, s.allow);
+      AuditHandle c = log.commandDecided(s.session, other, s.allow);
+      AuditHandle d = log.commandDecided(s.session, first, s.allow);
+      log.flush();
+      assertThat(store.find(a.eventId()).orElseThrow().body().command().orElseThrow().text())
+          .isEqualTo("SELECT * FROM customers WHERE id = 1");
+      EventBody.CommandRecord recordB = store.find(b.eventId()).orElseThrow().body().command().orElseThrow();
+      assertThat(recordB.text()).isEqualTo("SELECT * FROM customers WHERE id = 2\uFFFD");
+      assertThat(recordB.objects()).containsExactly("public.customers");
+      assertThat(recordB.details()).containsEntry("statement", "s1");
+      EventBody.CommandRecord recordC = store.find(c.eventId()).orElseThrow().body().command().orElseThrow();
+      assertThat(recordC.kinds()).containsExactly("DELETE");
+      assertThat(recordC.objects()).containsExactly("public.orders");
+      assertThat(recordC.flags()).containsExactly("DATA_MODIFYING");
+      assertThat(store.find(d.eventId()).orElseThrow().body().command().orElseThrow().text())
+          .isEqualTo("SELECT * FROM customers WHERE id = 1");
+      assertThat(verify().chains().getFirst().firstBreak()).isEmpty();
+    }
+  }
+
+  @Test
   void nulAndUnpairedSurrogatesAreRecordedAsReplacementCharacters() {
     try (AuditLog log = start(config())) {
       AuditHandle h = log.commandDecided(s.session, s.command("SELECT 'a\u0000b\uD800c'"), s.allow);

@@ -356,12 +356,22 @@ final class SessionMasking {
     long now = System.nanoTime();
     long version = catalog.get().version();
     Memo m = memo;
-    if (m != null && m.statement() == statement && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
+    if (m != null && sameParts(m.statement(), statement) && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
       return m.answer();
     }
     Optional<String> answer = lookForHiddenCode(statement, catalog.get());
     memo = new Memo(statement, version, now, answer);
     return answer;
+  }
+
+  /**
+   * Whether {@link #lookForHiddenCode} reads the same of both: the same statement, or the same
+   * instances of all it reads (a simple query of one shape with other numbers: the classifier's
+   * templates share them).
+   */
+  private static boolean sameParts(ClassifiedStatement a, ClassifiedStatement b) {
+    return a == b || (a.classification() == b.classification() && a.columnUse() == b.columnUse()
+        && a.unqualifiedBuiltins() == b.unqualifiedBuiltins());
   }
 
   private static Optional<String> lookForHiddenCode(ClassifiedStatement statement, ColumnCatalog cat) {
@@ -410,7 +420,7 @@ final class SessionMasking {
     long now = System.nanoTime();
     long version = catalog.get().version();
     Memo m = codeMemo;
-    if (m != null && m.statement() == statement && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
+    if (m != null && sameParts(m.statement(), statement) && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
       return m.answer().isPresent();
     }
     boolean runs = catalog.get().writeRunsCode(c.objects());
