@@ -21,8 +21,9 @@ public record Outcome(Status status, long rows, Optional<String> errorCode, Dura
     REFUSED,
     /**
      * It did not take effect, and Gatehouse knows it: it was never forwarded (its session ended
-     * first), the target answered its message without running it, or the target ended the session
-     * with an error (its transaction rolled back) before completing it.
+     * first), the target answered its message without running it, the target ended the session
+     * with an error (its transaction rolled back) before completing it, or it was a commit that the
+     * target answered by rolling back (the transaction had failed).
      */
     ABORTED,
     /**

@@ -284,11 +284,14 @@ final class BackendRelay {
           rows = CommandComplete.rowsInPlace(input.array(), input.position() + 5, input.bodyLength());
         }
         if (rows != CommandComplete.DECODE) {
-          commandComplete(rows, null);
+          commandComplete(rows, rows == CommandComplete.NO_COUNT
+              && CommandComplete.rollbackInPlace(input.array(), input.position() + 5, input.bodyLength()), null);
         } else {
           Frame frame = read();
-          OptionalLong counted = ((CommandComplete) BackendCodec.decode(frame)).rows();
-          commandComplete(counted.isPresent() ? counted.getAsLong() : CommandComplete.NO_COUNT, frame);
+          CommandComplete complete = (CommandComplete) BackendCodec.decode(frame);
+          OptionalLong counted = complete.rows();
+          commandComplete(counted.isPresent() ? counted.getAsLong() : CommandComplete.NO_COUNT,
+              complete.tag().equals(CommandComplete.ROLLBACK), frame);
         }
       }
       case 'E' -> error(read());
@@ -315,7 +318,7 @@ final class BackendRelay {
    * CommandComplete, with the row count its tag carries ({@link CommandComplete#NO_COUNT} when none);
    * {@code frame} is null when the message is read in place, and relayed from there.
    */
-  private void commandComplete(long rows, Frame frame) throws IOException {
+  private void commandComplete(long rows, boolean rolledBack, Frame frame) throws IOException {
     Optional<Long> tagRows = rows >= 0 ? Optional.of(rows) : Optional.empty();
     Expected head = s.state.first();
     Optional<Execution> completed = executionOf(head);
@@ -325,11 +328,11 @@ final class BackendRelay {
     }
     switch (head) {
       case Expected.ExecuteDone x -> {
-        if (completed.isPresent()) completed.get().completeOk(s.checkpoint, tagRows); // no lambda per statement
+        if (completed.isPresent()) complete(completed.get(), tagRows, rolledBack); // no lambda per statement
         s.state.answered();
       }
       case Expected.QueryDone q -> {
-        if (completed.isPresent()) completed.get().completeOk(s.checkpoint, tagRows);
+        if (completed.isPresent()) complete(completed.get(), tagRows, rolledBack);
         q.advance();
       }
       case null, default -> { }
@@ -344,6 +347,11 @@ final class BackendRelay {
       return;
     }
     relayOrWrite(frame);
+  }
+
+  private void complete(Execution execution, Optional<Long> tagRows, boolean rolledBack) {
+    if (rolledBack) execution.completeRolledBack(s.checkpoint, tagRows);
+    else execution.completeOk(s.checkpoint, tagRows);
   }
 
   private void error(Frame frame) throws IOException {

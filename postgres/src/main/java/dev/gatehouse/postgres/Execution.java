@@ -100,6 +100,22 @@ final class Execution {
     if (action != null) action.run();
   }
 
+  /**
+   * The target completed it with the tag ROLLBACK: what a ROLLBACK is answered with, and also a
+   * COMMIT (END) or PREPARE TRANSACTION of a transaction that had already failed, which then
+   * committed nothing: such a one is ABORTED, anything else OK.
+   */
+  void completeRolledBack(Checkpoint checkpoint, Optional<Long> tagRows) {
+    for (Verdict v : verdicts) {
+      List<String> kinds = v.command().classification().kinds();
+      if (kinds.contains("COMMIT") || kinds.contains("PREPARE TRANSACTION")) {
+        finish(checkpoint, Outcome.Status.ABORTED, -1, Optional.empty());
+        return;
+      }
+    }
+    completeOk(checkpoint, tagRows);
+  }
+
   /** The target reported an error, or skipped it because an earlier message of its batch failed. */
   void completeError(Checkpoint checkpoint, String sqlstate) {
     finish(checkpoint, Outcome.Status.ERROR, -1, Optional.of(sqlstate));

@@ -1273,6 +1273,47 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aCommitOfAFailedTransactionIsRecordedAbortedAndARollbackOk() throws Exception {
+    // PostgreSQL answers the COMMIT of a transaction that had failed with the tag ROLLBACK: nothing
+    // was committed, and the log said OK, as for a COMMIT that committed.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(new Query("SELECT 1 / 0 AS failing_in_tx"));
+      c.untilReady();
+      c.send(new Query("COMMIT /* of a failed transaction */"));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(CommandComplete.class,
+          cc -> assertThat(cc.tag()).isEqualTo("ROLLBACK")));
+      c.send(parse("", "BEGIN"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("SELECT 1 / 0 AS failing_in_tx"));
+      c.untilReady();
+      c.send(parse("", "END /* extended, of a failed transaction */"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(new Query("COMMIT /* of a good transaction */"));
+      c.untilReady();
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(new Query("ROLLBACK /* asked for */"));
+      c.untilReady();
+    }
+    assertThat(outcomeOf("COMMIT /* of a failed transaction */")).isEqualTo(Outcome.Status.ABORTED);
+    assertThat(outcomeOf("END /* extended, of a failed transaction */")).isEqualTo(Outcome.Status.ABORTED);
+    assertThat(outcomeOf("COMMIT /* of a good transaction */")).isEqualTo(Outcome.Status.OK);
+    assertThat(outcomeOf("ROLLBACK /* asked for */")).isEqualTo(Outcome.Status.OK);
+  }
+
+  /** The outcome of the one statement whose text contains {@code marker}. */
+  private Outcome.Status outcomeOf(String marker) throws InterruptedException {
+    String id = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains(marker)).findFirst().orElseThrow().eventId();
+    return completedEvent(id).getFirst().outcome().status();
+  }
+
+  @Test
   void anSqlExecuteOfAStatementTheProtocolPreparedIsDecidedAndRecordedAsWhatItRuns() throws Exception {
     // Round 18b: SQL and the protocol share prepared statements' names, and EXECUTE s1 was decided
     // and recorded as an opaque EXECUTE alone: a Parse of a DROP under that name then ran past the

@@ -47,6 +47,18 @@ public record CommandComplete(String tag) implements BackendMessage {
     return count(b, from, end);
   }
 
+  /** The tag PostgreSQL answers a ROLLBACK with, and a COMMIT of a transaction that had failed. */
+  public static final String ROLLBACK = "ROLLBACK";
+
+  /**
+   * Whether the CommandComplete body at {@code b[from]}, {@code length} bytes (the tag and its NUL),
+   * is the tag {@value #ROLLBACK}, read where it lies.
+   */
+  public static boolean rollbackInPlace(byte[] b, int from, int length) {
+    return length == ROLLBACK.length() + 1 && b[from + ROLLBACK.length()] == 0
+        && BodyReader.sameAscii(b, from, ROLLBACK.length(), ROLLBACK);
+  }
+
   /**
    * The count at the end of the tag in {@code b[from, end)} (UTF-8), or {@link #NO_COUNT}: its first
    * word must be one of {@link #COUNTING} and its last word 1 to 19 digits that fit a long. Bytes of

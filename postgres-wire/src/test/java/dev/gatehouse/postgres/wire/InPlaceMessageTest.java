@@ -161,4 +161,15 @@ class InPlaceMessageTest {
     assertThat(CommandComplete.rowsInPlace("SELECT 5".getBytes(StandardCharsets.US_ASCII), 0, 8)).isEqualTo(CommandComplete.DECODE);
     assertThat(CommandComplete.rowsInPlace(new byte[0], 0, 0)).isEqualTo(CommandComplete.DECODE);
   }
+
+  @Test
+  void theTagRollbackIsRecognisedWhereItLiesAndNothingElseIs() {
+    byte[] b = "xxROLLBACK\0".getBytes(StandardCharsets.US_ASCII);
+    assertThat(CommandComplete.rollbackInPlace(b, 2, 9)).isTrue();
+    for (String other : new String[] {"ROLLBACK PREPARED", "ROLLBAC", "COMMIT", "ROLLBACKS", "rollback"}) {
+      byte[] o = (other + "\0").getBytes(StandardCharsets.US_ASCII);
+      assertThat(CommandComplete.rollbackInPlace(o, 0, o.length)).as(other).isFalse();
+    }
+    assertThat(CommandComplete.rollbackInPlace("ROLLBACKX".getBytes(StandardCharsets.US_ASCII), 0, 9)).isFalse();
+  }
 }
