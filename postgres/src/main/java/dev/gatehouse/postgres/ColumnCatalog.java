@@ -125,8 +125,11 @@ final class ColumnCatalog implements AutoCloseable {
    *   <li>{@code n}: such a function, or an operator that calls one: a call of that name written
    *       without a schema may pick it over the built-in, by argument types (an exact match on an
    *       enum, a domain or a row type wins);
-   *   <li>{@code f}: a function whose first argument is a row type, which {@code x.f} calls as
-   *       {@code f(x)} (attribute notation), whatever columns are called so;
+   *   <li>{@code f}: a function whose first argument is a row type, or that may be called with one
+   *       argument of any type, which {@code x.f} calls as {@code f(x)} (attribute notation),
+   *       whatever columns are called so; here also a superuser's extension's function callable
+   *       with one argument that is not immutable ({@code ('SELECT …').crosstab2} of tablefunc runs
+   *       the query), which called by its name is opaque code as well;
    *   <li>{@code t}: a type a cast to which runs such code: a domain whose constraints call a made
    *       function, a domain over one, a composite type with a field of one, an array of one, and
    *       the target of a cast through a made function; also the source of such a cast, whose
@@ -168,6 +171,10 @@ final class ColumnCatalog implements AutoCloseable {
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
       UNION SELECT 'f', m.proname FROM made m WHERE m.pronargs >= 1 AND m.pronargs - m.pronargdefaults <= 1
+      UNION SELECT 'f', p.proname FROM pg_catalog.pg_proc p
+       WHERE p.oid >= 16384 AND p.provolatile <> 'i' AND p.pronargs >= 1 AND p.pronargs - p.pronargdefaults <= 1
+         AND pg_catalog.has_schema_privilege(p.pronamespace, 'USAGE')
+         AND EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND objid = p.oid)
       UNION SELECT 'n', o.oprname FROM pg_catalog.pg_operator o
        WHERE o.oid >= 16384 AND pg_catalog.has_schema_privilege(o.oprnamespace, 'USAGE')
          AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND objid = o.oid)

@@ -1134,6 +1134,28 @@ class GatewayProtocolTest {
         .satisfies(d -> assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.LOCKING));
   }
 
+  @Test
+  void anExtensionsFunctionCalledWithAttributeNotationIsOpaqueCode() throws Exception {
+    // tablefunc's crosstab2(text) runs the query it is given: called by its name it is opaque code,
+    // and ('…').crosstab2 called it as a plain SELECT of a field, the table it read unseen.
+    h.pg.execute(h.database, "CREATE EXTENSION IF NOT EXISTS tablefunc");
+    String sql = "SELECT ('SELECT k, c, v FROM vault').crosstab2";
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // DDL through Gatehouse: the catalog another test loaded is asked again, the extension seen.
+      c.send(new Query("CREATE TABLE IF NOT EXISTS vault (k text, c text, v text)"));
+      c.untilReady();
+      h.pg.execute(h.database, "INSERT INTO vault VALUES ('row', 'cat', 'secret-4517')");
+      c.send(new Query(sql));
+      c.untilReady();
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).filteredOn(d -> d.command().text().equals(sql))
+        .singleElement().satisfies(d -> {
+          assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
+          assertThat(d.command().details().get("opaque_code")).contains("crosstab2");
+        });
+  }
+
   /** A function that turns standard_conforming_strings off for the session, as code can. */
   private void createStringsOffFunction() throws Exception {
     h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off() RETURNS text LANGUAGE sql"
