@@ -64,7 +64,25 @@ final class ColumnCatalog implements AutoCloseable {
   /** Views over views deeper than this are not followed: their columns are untraceable. */
   private static final int MAX_VIEW_DEPTH = 16;
 
+  /**
+   * One relation with its columns. The last column is whether reading or writing it runs a
+   * row-level security policy that calls code someone made: a function of the database's own, or
+   * an operator that is one or calls one, in a policy of a table with row security enabled, among
+   * the tables a statement on it reaches: through a view's definition, and through the tables a
+   * policy's own subqueries read (their policies apply as well). Computed once per relation (the
+   * recursive part is an InitPlan: it does not depend on the attribute rows).
+   */
   private static final String RELATION_BY_OID = """
+      WITH RECURSIVE reached(oid) AS (
+             SELECT $1::pg_catalog.oid
+             UNION
+             SELECT d.refobjid FROM reached r
+               JOIN pg_catalog.pg_class rc ON rc.oid = r.oid
+               JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND (rc.relkind = 'v' AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                       AND d.objid IN (SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = rc.oid)
+                     OR rc.relrowsecurity AND d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
+                       AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = rc.oid)))
       SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
              c.relhassubclass OR c.relispartition
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
@@ -76,7 +94,15 @@ final class ColumnCatalog implements AutoCloseable {
                             JOIN pg_catalog.pg_depend p ON p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
                              AND p.objid = d.oid AND p.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
                              AND p.refobjid >= 16384
-                           WHERE d.adrelid = c.oid)
+                           WHERE d.adrelid = c.oid),
+             EXISTS (SELECT 1 FROM reached r
+                       JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
+                       JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid
+                       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
+                       LEFT JOIN pg_catalog.pg_operator o
+                         ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
+                      WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
+                         OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384)
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -211,7 +237,7 @@ final class ColumnCatalog implements AutoCloseable {
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
       TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean writeCode,
-      Instant loadedAt) {
+      boolean policyCode, Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
     }
@@ -376,15 +402,17 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
-   * Whether a write to one of {@code relations} may run code someone made without naming it: a
-   * trigger (not a foreign key's or another internal one) or a column default calling a function of
-   * the database's own. True when the lookup fails.
+   * Whether a statement on {@code relations} may run code someone made without naming it: a
+   * row-level security policy calling it (see {@link #RELATION_BY_OID}), for any statement; and,
+   * with {@code writes}, a trigger (not a foreign key's or another internal one) or a column default
+   * calling a function of the database's own. Served from the relations' cache, as every other
+   * answer here. True when the lookup fails.
    */
-  boolean writeRunsCode(Collection<String> relations) {
+  boolean runsCode(Collection<String> relations, boolean writes) {
     try {
       for (String relation : relations) {
         for (Relation r : relationsNamed(relation)) {
-          if (!r.system() && r.writeCode()) return true;
+          if (!r.system() && (r.policyCode() || writes && r.writeCode())) return true;
         }
       }
       return false;
@@ -759,7 +787,7 @@ final class ColumnCatalog implements AutoCloseable {
     }
     Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
         first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, first.get(8).orElse("f").equals("t"),
-        first.get(9).orElse("f").equals("t"), now);
+        first.get(9).orElse("f").equals("t"), first.get(10).orElse("f").equals("t"), now);
     relations.put(oid, r);
     if (cached != null) {
       viewColumns.remove(oid);

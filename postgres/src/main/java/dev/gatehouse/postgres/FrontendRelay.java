@@ -558,7 +558,9 @@ final class FrontendRelay {
     portal.decided = decision.execution().orElseThrow();
     // Planning at the Bind already runs code: an immutable function's call on constants is folded
     // there, so what it changes (a setting, a prepared statement) is changed before the Execute.
+    // So may a row-level security policy's call, added to the plan there.
     if (runsOpaqueCode(portal.decided)) codeMayRun(portalName);
+    else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements);
     forward(new Expected.BindDone(decision.execution(), Optional.empty(), Optional.of(portal)), frame);
   }
 
@@ -618,6 +620,9 @@ final class FrontendRelay {
       // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
       // Its code goes on running as the rows are fetched.
       if (codeRan && runsOpaqueCode(portal.get().execution)) codeMayRun(portalName);
+      else if (!parsingUnsure && portal.get().analysis.isPresent()) {
+        parsingUnsure = runsUnnamedCode(portal.get().analysis.get().statements()); // a policy, row by row
+      }
       portal.get().execution.suspended(false); // running again, until the target answers
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
@@ -780,11 +785,12 @@ final class FrontendRelay {
   }
 
   /**
-   * Whether one of the statements may run code someone made without naming it: a trigger or a
-   * column default where it writes. That code
-   * may change how the server reads SQL (round 19: a trigger turned standard_conforming_strings off,
-   * and alice's query pipelined behind the INSERT ran a hidden DROP), so statement text after it
-   * waits as after opaque code ({@link #awaitSettledParsing}). Policy does not count it as opaque code.
+   * Whether one of the statements may run code someone made without naming it: a row-level
+   * security policy of a table it reads or writes, a trigger or a column default where it writes.
+   * That code may change how the server reads SQL (round 19: a trigger turned
+   * standard_conforming_strings off, and alice's query pipelined behind the INSERT ran a hidden
+   * DROP), so statement text after it waits as after opaque code ({@link #awaitSettledParsing}).
+   * Policy does not count it as opaque code.
    */
   private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
     for (int i = 0; i < statements.size(); i++) {

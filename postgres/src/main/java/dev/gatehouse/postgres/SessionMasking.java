@@ -406,8 +406,9 @@ final class SessionMasking {
   }
 
   /**
-   * Whether the statement may run code someone made on the resource without naming it: a trigger
-   * or a column default, where it writes (row-level security policies are not followed yet).
+   * Whether the statement may run code someone made on the resource without naming it: a
+   * row-level security policy of a table it reads or writes (or a view of it reads), or a trigger
+   * or a column default, where it writes.
    * Such code may change the session's settings (set_config in a trigger), as opaque code may;
    * policy does not count it as opaque code (docs/policy.md), and the relay waits for the target's
    * report of its settings before forwarding more statement text. True when the catalog cannot tell.
@@ -415,7 +416,7 @@ final class SessionMasking {
    */
   boolean runsUnnamedCode(ClassifiedStatement statement) {
     Classification c = statement.classification();
-    if (!c.has(CommandFlag.DATA_MODIFYING) || c.objects().isEmpty()) return false;
+    if (c.objects().isEmpty()) return false;
     if (catalog.isEmpty()) return true;
     long now = System.nanoTime();
     long version = catalog.get().version();
@@ -423,7 +424,7 @@ final class SessionMasking {
     if (m != null && sameParts(m.statement(), statement) && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
       return m.answer().isPresent();
     }
-    boolean runs = catalog.get().writeRunsCode(c.objects());
+    boolean runs = catalog.get().runsCode(c.objects(), c.has(CommandFlag.DATA_MODIFYING));
     codeMemo = new Memo(statement, version, now, runs ? Optional.of("") : Optional.empty());
     return runs;
   }

@@ -1228,6 +1228,78 @@ class GatewayProtocolTest {
     assertSmugglerBehindNeverRuns("INSERT INTO default_probe (x) VALUES (1)");
   }
 
+  /**
+   * Sends, in one extended-protocol batch and without a Sync between them, {@code first} (parsed,
+   * bound and executed) and a Parse of other text: what the target answers before its ReadyForQuery.
+   */
+  private static List<BackendMessage> parseBehind(String first) throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", first), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      return c.untilReady();
+    }
+  }
+
+  /** A table with row-level security whose one policy is {@code using}. */
+  private static void createRlsTable(String table, String using) throws Exception {
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS " + table + " (id int, owner text)");
+    h.pg.execute(h.database, "ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY");
+    h.pg.execute(h.database, "DROP POLICY IF EXISTS visible ON " + table);
+    h.pg.execute(h.database, "CREATE POLICY visible ON " + table + " USING (" + using + ")");
+  }
+
+  private static void assertParsingUnsettled(List<BackendMessage> got) {
+    assertThat(RawClient.firstError(got)).get().satisfies(e -> {
+      assertThat(e.sqlstate()).isEqualTo("42501");
+      assertThat(e.message()).contains("parsing-unsettled");
+    });
+    assertThat(got.stream().filter(DataRow.class::isInstance)).as("the text behind never ran").isEmpty();
+  }
+
+  @Test
+  void aParseBehindASelectOnATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
+    // A row-level security policy runs its expression for each row a statement reads, a SELECT as
+    // much as a write: a policy calling strings_off() would have the server read the next text with
+    // standard_conforming_strings off. (The harness signs in as a superuser, whom policies skip: the
+    // barrier does not wait to see the code run.)
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    createRlsTable("rls_made_code", "rls_may_see(owner)");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_made_code"));
+  }
+
+  @Test
+  void aParseBehindAWriteToATableWhosePolicyUsesAMadeOperatorIsRefusedUntilASync() throws Exception {
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_op(text, text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS ~~~ (text, text)");
+    h.pg.execute(h.database, "CREATE OPERATOR ~~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = rls_op)");
+    createRlsTable("rls_made_operator", "owner ~~~ current_user");
+    assertParsingUnsettled(parseBehind("DELETE FROM rls_made_operator WHERE id = 1"));
+  }
+
+  @Test
+  void aParseBehindASelectOnAViewOverATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    createRlsTable("rls_under_view", "rls_may_see(owner)");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW rls_over AS SELECT id, owner FROM rls_under_view");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_over"));
+  }
+
+  @Test
+  void aParseBehindASelectOnATableWhosePoliciesCallOnlyBuiltinsRunsAsUsual() throws Exception {
+    // The barrier costs a pipelining client nothing where no one's code can run.
+    createRlsTable("rls_builtins", "owner = current_user OR owner = current_setting('app.owner', true)");
+    List<BackendMessage> got = parseBehind("SELECT id FROM rls_builtins");
+    assertThat(RawClient.firstError(got)).isEmpty();
+    assertThat(firstColumn(got)).containsExactly("text behind the first statement");
+  }
+
   @Test
   void aQueryInTheSameBatchAsTheBindOfCodeThatRunsAtPlanningIsRefused() throws Exception {
     // An immutable function called on constants runs when PostgreSQL plans the statement, at its
