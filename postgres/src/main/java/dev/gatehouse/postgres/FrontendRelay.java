@@ -118,6 +118,12 @@ final class FrontendRelay {
    * has already read whatever came behind. Client thread only; see {@link #awaitSettledParsing}.
    */
   private boolean parsingUnsure;
+  /**
+   * A statement that may run code someone made without naming it ({@link #runsUnnamedCode}) ran in
+   * this session: what it left may run it again later (a cursor's query as it is fetched, deferred
+   * triggers at a commit), so those statements raise the barrier too. Client thread only.
+   */
+  private boolean unnamedCodeRan;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -505,7 +511,7 @@ final class FrontendRelay {
         break;
       }
     }
-    if (!parsingUnsure) parsingUnsure = runsUnnamedCode(analysis.statements());
+    if (!parsingUnsure) parsingUnsure = runsUnnamedCode(analysis.statements()) || unnamedCodeRan && resumesCode(allowed);
     Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
     if (copies == 1) s.state.copyMayStart(done);
     forward(done, frame);
@@ -687,7 +693,7 @@ final class FrontendRelay {
     if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
     if (touchesPortals(statements)) s.state.forgetPortals();
     if (runsOpaqueCode(execution) || codeRan && resumesCode(execution)) codeMayRun(portalName);
-    else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements);
+    else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements) || unnamedCodeRan && resumesCode(execution);
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -727,6 +733,14 @@ final class FrontendRelay {
       for (String kind : verdicts.get(i).command().classification().kinds()) {
         if (RESUMES_CODE.contains(kind)) return true;
       }
+    }
+    return false;
+  }
+
+  /** {@link #resumesCode} of any of them. */
+  private static boolean resumesCode(List<Execution> executions) {
+    for (int i = 0; i < executions.size(); i++) {
+      if (resumesCode(executions.get(i))) return true;
     }
     return false;
   }
@@ -790,11 +804,14 @@ final class FrontendRelay {
    * That code may change how the server reads SQL (round 19: a trigger turned
    * standard_conforming_strings off, and alice's query pipelined behind the INSERT ran a hidden
    * DROP), so statement text after it waits as after opaque code ({@link #awaitSettledParsing}).
-   * Policy does not count it as opaque code.
+   * Policy does not count it as opaque code. Notes {@link #unnamedCodeRan} when so.
    */
   private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
     for (int i = 0; i < statements.size(); i++) {
-      if (s.masking.runsUnnamedCode(statements.get(i))) return true;
+      if (s.masking.runsUnnamedCode(statements.get(i))) {
+        unnamedCodeRan = true;
+        return true;
+      }
     }
     return false;
   }

@@ -1292,6 +1292,26 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseBehindAFetchFromACursorOverATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
+    // A cursor's query runs as its rows are fetched, policies and all: the FETCH names no table.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    createRlsTable("rls_cursor", "rls_may_see(owner)");
+    h.pg.execute(h.database, "INSERT INTO rls_cursor VALUES (1, 'a'), (2, 'b')");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("DECLARE rls_c CURSOR WITH HOLD FOR SELECT id FROM rls_cursor"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("", "FETCH 1 FROM rls_c"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the fetch'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).get().satisfies(e -> assertThat(e.message()).contains("parsing-unsettled"));
+      assertThat(firstColumn(got)).doesNotContain("text behind the fetch");
+    }
+  }
+
+  @Test
   void aParseBehindASelectOnATableWhosePoliciesCallOnlyBuiltinsRunsAsUsual() throws Exception {
     // The barrier costs a pipelining client nothing where no one's code can run.
     createRlsTable("rls_builtins", "owner = current_user OR owner = current_setting('app.owner', true)");
