@@ -69,7 +69,7 @@ public final class MaskPlanner {
       }
       if (r.confine() && r.read(facts.outsideProjection())) {
         return Optional.of(new Refusal(r.name(), "columns masked by rule " + r.name()
-            + " may only be selected as they are, not computed on or used in WHERE, JOIN, ORDER BY, GROUP BY or aggregates"));
+            + " may only be selected as they are, not computed on or used in WHERE, JOIN, ORDER BY, GROUP BY, aggregates or CLUSTER"));
       }
     }
     return Optional.empty();

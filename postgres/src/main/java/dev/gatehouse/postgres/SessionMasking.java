@@ -72,6 +72,14 @@ final class SessionMasking {
       "SET CONSTRAINTS");
 
   /**
+   * Statement kinds that sort a table's rows by an index's columns, which only the catalog knows (a
+   * bare CLUSTER reuses the index chosen earlier): a plain SELECT shows that order afterwards, so
+   * every column of the table counts as used outside the select list (round 21: CLUSTER USING the
+   * e-mail's unique index, with probe rows, read out every e-mail).
+   */
+  private static final Set<String> SORTING_KINDS = Set.of("CLUSTER");
+
+  /**
    * The number of the sync point that ends the batch of the latest statement that touched masked
    * columns in a transaction not yet over; 0 when none. Until that transaction ends, PostgreSQL's
    * own commit (at a Sync, after a query's last statement) may run what such a statement left to
@@ -271,9 +279,11 @@ final class SessionMasking {
     boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE);
     boolean launders = c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
     boolean committing = false;
+    boolean sorts = false;
     for (String kind : c.kinds()) {
       String k = kind.toUpperCase(Locale.ROOT);
       if (DEFERRED_KINDS.contains(k)) unknown = true;
+      if (SORTING_KINDS.contains(k)) sorts = true;
       if (COMMITTING_KINDS.contains(k)) committing = true;
       if (LAUNDERING_KINDS.contains(k)) launders = true;
       if (k.equals("COPY") && (c.has(CommandFlag.FILE_ACCESS) || c.has(CommandFlag.COPY_PROGRAM))) launders = true;
@@ -289,6 +299,11 @@ final class SessionMasking {
     if (committing && !unknown) {
       StatementFacts runs = new StatementFacts(Reads.unknown(), Reads.nothing(), launders);
       return new Facts(runs, new StatementFacts(Reads.nothing(), Reads.nothing(), launders), runs);
+    }
+    if (sorts && !unknown) {
+      Reads all = catalog.isEmpty() || c.objects().isEmpty() ? Reads.unknown() : catalog.get().reads(c.objects(), Optional.empty());
+      StatementFacts sorted = new StatementFacts(Reads.nothing(), all, launders);
+      return new Facts(sorted, sorted, new StatementFacts(all, all, launders));
     }
     Optional<ColumnUse> use = statement.columnUse();
     if (unknown && !launders && fetchesOnly(c.kinds())) {

@@ -75,6 +75,20 @@ class GatewayMaskingConfineTest {
   }
 
   @Test
+  void clusteringATableWithAConfinedColumnIsRefused() {
+    // Round 21: CLUSTER … USING the e-mail's unique index sorted the table by e-mail, and a plain
+    // SELECT id, name then showed that order; with probe rows inserted and rolled back, every
+    // e-mail was read out a character at a time. CLUSTER sorts on an index's columns, which only
+    // the catalog knows, and a bare CLUSTER on the index chosen earlier: every column counts.
+    refused("CLUSTER customers USING customers_email_key");
+    refused("CLUSTER customers");
+    refused("CLUSTER");
+    refused("CLUSTER VERBOSE customers USING customers_pkey");
+    // A table without confined columns may be clustered.
+    allowed("CLUSTER orders USING orders_pkey");
+  }
+
+  @Test
   void anOutputNameStandsForWhatItsExpressionReads() {
     // s.name is email under another name; ORDER BY e sorts by email.
     refused("SELECT s.k FROM (SELECT id AS k, email AS name FROM customers) s WHERE s.name LIKE 'a%'");
