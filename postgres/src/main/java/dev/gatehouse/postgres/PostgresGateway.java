@@ -275,8 +275,11 @@ public final class PostgresGateway implements AutoCloseable {
     ColumnCatalog catalog = catalogs.computeIfAbsent(resource, r -> new ColumnCatalog(
         // A catalog query waits for no lock and runs no longer than a few seconds: the catalog's
         // one connection serves every session of the resource, and a lookup that fails fails closed.
+        // No JIT: the look for hidden code is one query of many UNIONs whose estimated cost passes
+        // jit_above_cost, and compiling it took 1-5 s of the 7 ms it runs, every catalogTtl, while
+        // every session of the resource waited for its answer (bench/README.md, session 22).
         () -> connector.connect(target, Map.of("application_name", "gatehouse-catalog",
-            "lock_timeout", "1000", "statement_timeout", "5000")),
+            "lock_timeout", "1000", "statement_timeout", "5000", "jit", "off")),
         catalogTtl, clock, this::callsOpaqueCode));
     return new SessionMasking(masking, Optional.of(catalog), resource, session.principal());
   }
