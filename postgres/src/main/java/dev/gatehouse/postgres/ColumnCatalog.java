@@ -434,7 +434,29 @@ final class ColumnCatalog implements AutoCloseable {
   private Hazards hazards() {
     Instant loaded = hazardsLoaded;
     Instant now = clock.instant();
-    if (loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation)) return hazards;
+    if (fresh(loaded, now)) return hazards;
+    Blocking.aboutToBlock();
+    lock.lock();
+    try {
+      // Loaded by another thread while this one waited for the lock? Then one query served every
+      // session asking at once (round 22: each of 15 waiting loop threads ran it again in turn, and
+      // every session of the resource stalled for seconds when the TTL ran out).
+      loaded = hazardsLoaded;
+      now = clock.instant();
+      if (fresh(loaded, now)) return hazards;
+      return loadHazards(now);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether something loaded at {@code loaded} may still be used at {@code now}: within the TTL, after the last DDL. */
+  private boolean fresh(Instant loaded, Instant now) {
+    return loaded != null && loaded.plus(ttl).isAfter(now) && !loaded.isBefore(generation);
+  }
+
+  /** Asks the catalog for {@link #HAZARDS}; under the lock. Null when it cannot be asked. */
+  private Hazards loadHazards(Instant now) {
     try {
       Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>(), castFrom = new HashSet<>();
       Set<Integer> castSources = new HashSet<>(), codedTypes = new HashSet<>();
@@ -737,17 +759,27 @@ final class ColumnCatalog implements AutoCloseable {
   private List<Relation> relationsNamed(String name) {
     Instant now = clock.instant();
     Named known = names.get(name);
-    if (known == null || !known.loadedAt().plus(ttl).isAfter(now) || known.loadedAt().isBefore(generation)) {
-      // A dot may be a separator or part of a quoted name: every reading counts.
-      Set<Integer> oids = new LinkedHashSet<>();
-      for (RelationNames.Reading reading : RelationNames.readings(name)) {
-        for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, reading.table(), reading.schema()))) {
-          oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
+    if (known == null || !fresh(known.loadedAt(), now)) {
+      Blocking.aboutToBlock();
+      lock.lock();
+      try {
+        known = names.get(name); // looked up by another thread while this one waited for the lock?
+        now = clock.instant();
+        if (known == null || !fresh(known.loadedAt(), now)) {
+          // A dot may be a separator or part of a quoted name: every reading counts.
+          Set<Integer> oids = new LinkedHashSet<>();
+          for (RelationNames.Reading reading : RelationNames.readings(name)) {
+            for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, reading.table(), reading.schema()))) {
+              oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
+            }
+          }
+          known = new Named(List.copyOf(oids), now);
+          if (names.size() > 10_000) names.clear(); // bounded: names come from clients' statements
+          names.put(name, known);
         }
+      } finally {
+        lock.unlock();
       }
-      known = new Named(List.copyOf(oids), now);
-      if (names.size() > 10_000) names.clear(); // bounded: names come from clients' statements
-      names.put(name, known);
     }
     List<Relation> out = new ArrayList<>();
     for (int oid : known.oids()) relation(oid, -1).ifPresent(out::add);
@@ -761,10 +793,25 @@ final class ColumnCatalog implements AutoCloseable {
   private Optional<Relation> relation(int oid, int attnum) {
     Instant now = clock.instant();
     Relation cached = relations.get(oid);
-    if (cached != null && cached.loadedAt().plus(ttl).isAfter(now) && !cached.loadedAt().isBefore(generation)
-        && (attnum <= 0 || cached.attributes().containsKey(attnum))) {
+    if (cached != null && fresh(cached.loadedAt(), now) && (attnum <= 0 || cached.attributes().containsKey(attnum))) {
       return Optional.of(cached);
     }
+    Blocking.aboutToBlock();
+    lock.lock();
+    try {
+      cached = relations.get(oid); // loaded by another thread while this one waited for the lock?
+      now = clock.instant();
+      if (cached != null && fresh(cached.loadedAt(), now) && (attnum <= 0 || cached.attributes().containsKey(attnum))) {
+        return Optional.of(cached);
+      }
+      return loadRelation(oid, cached, now);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Asks the catalog for the relation with this OID and caches it; under the lock. */
+  private Optional<Relation> loadRelation(int oid, Relation cached, Instant now) {
     List<List<Optional<String>>> rows = locked(c -> c.query(RELATION_BY_OID, Integer.toUnsignedString(oid)));
     if (rows.isEmpty()) {
       relations.remove(oid);
