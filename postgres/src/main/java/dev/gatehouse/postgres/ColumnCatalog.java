@@ -325,15 +325,17 @@ final class ColumnCatalog implements AutoCloseable {
    * made that takes a row, or that can be called with one argument of any type: {@code x.name} and
    * {@code (v).name} call it as {@code name(x)} where {@code x} has no such column or field (round
    * 18c: {@code (2).mark_paid} ran an {@code UPDATE} in {@code mark_paid(int)}), and which {@code x}
-   * is cannot be told from the name, so the name alone counts. Empty when
-   * none (a failed lookup counts every name).
+   * is cannot be told from the name, so the name alone counts; likewise the name of a type a cast to
+   * which runs code ({@code t} of {@link #HAZARDS}): {@code (6).rt_dom} is {@code 6::rt_dom} where
+   * no field or function fits. Empty when none (a failed lookup counts every name).
    */
   Optional<String> calledAsColumn(Set<String> names) {
     if (names.isEmpty()) return Optional.empty();
     Hazards h = hazards();
     if (h == null) return names.stream().findFirst();
     for (String n : names) {
-      if (h.functions().contains(n)) return Optional.of(n);
+      // (x).name is a cast of x to the type name where x has no such field and no function fits.
+      if (h.functions().contains(n) || h.types().contains(n)) return Optional.of(n);
     }
     return Optional.empty();
   }

@@ -1156,6 +1156,39 @@ class GatewayProtocolTest {
         });
   }
 
+  @Test
+  void aNameAfterADotThatIsATypeWhoseCastRunsMadeCodeIsOpaqueCode() throws Exception {
+    // Red team: PostgreSQL reads (x).name as a cast of x to the type name where x has no field and
+    // there is no function of that name: (6).rt_dom ran the made CHECK that 6::rt_dom is refused for.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_log (x int)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_attr (a int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_chk(int) RETURNS boolean LANGUAGE sql"
+        + " AS 'INSERT INTO rt_log VALUES ($1); SELECT true'");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_dom CASCADE");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_dom AS int CHECK (rt_chk(VALUE))");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_domdom AS rt_dom");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_domarr AS rt_dom[]");
+    List<String> casts = List.of("SELECT (6).rt_dom", "SELECT (ARRAY[7]).rt_domarr", "SELECT (ARRAY[7])._rt_dom",
+        "SELECT (8).rt_domdom", "SELECT (9).\"rt_dom\"", "SELECT (t.a).rt_dom FROM rt_attr t");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // DDL through Gatehouse: the catalog another test loaded is asked again, the domains seen.
+      c.send(new Query("CREATE TABLE IF NOT EXISTS rt_attr (a int)"));
+      c.untilReady();
+      for (String sql : casts) {
+        c.send(new Query(sql));
+        c.untilReady();
+      }
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
+    for (String sql : casts) {
+      assertThat(decided).as(sql).filteredOn(d -> d.command().text().equals(sql)).singleElement().satisfies(d -> {
+        assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
+        assertThat(d.command().details().get("opaque_code")).contains("rt_dom");
+      });
+    }
+  }
+
   /** A function that turns standard_conforming_strings off for the session, as code can. */
   private void createStringsOffFunction() throws Exception {
     h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off() RETURNS text LANGUAGE sql"
