@@ -69,7 +69,11 @@ final class ColumnCatalog implements AutoCloseable {
    * row-level security policy that calls code someone made: a function of the database's own, or
    * an operator that is one or calls one, in a policy of a table with row security enabled, among
    * the tables a statement on it reaches: through a view's definition, and through the tables a
-   * policy's own subqueries read (their policies apply as well). Computed once per relation (the
+   * policy's own subqueries read (their policies apply as well); or a policy calling the built-in
+   * {@code set_config}, found in the stored expression's node tree (PostgreSQL records no dependency
+   * on a built-in). The column before it counts a column default calling {@code set_config} the same
+   * way, next to triggers and defaults calling made functions ({@code nextval}, every serial
+   * column's default, does not count: it changes no setting). Computed once per relation (the
    * recursive part is an InitPlan: it does not depend on the attribute rows).
    */
   private static final String RELATION_BY_OID = """
@@ -82,7 +86,11 @@ final class ColumnCatalog implements AutoCloseable {
                 AND (rc.relkind = 'v' AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
                        AND d.objid IN (SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = rc.oid)
                      OR rc.relrowsecurity AND d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
-                       AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = rc.oid)))
+                       AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = rc.oid))),
+           -- How a stored expression (pg_node_tree) calls set_config: built-ins get no pg_depend row.
+           setter(s) AS (
+             SELECT ' :funcid ' || 'pg_catalog.set_config(pg_catalog.text,pg_catalog.text,pg_catalog.bool)'
+                      ::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.text || ' ')
       SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
              c.relhassubclass OR c.relispartition
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
@@ -94,15 +102,20 @@ final class ColumnCatalog implements AutoCloseable {
                             JOIN pg_catalog.pg_depend p ON p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
                              AND p.objid = d.oid AND p.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
                              AND p.refobjid >= 16384
-                           WHERE d.adrelid = c.oid),
+                           WHERE d.adrelid = c.oid)
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
+                           WHERE d.adrelid = c.oid AND pg_catalog.strpos(d.adbin::pg_catalog.text, (SELECT s FROM setter)) > 0),
              EXISTS (SELECT 1 FROM reached r
                        JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
                        JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid
-                       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
-                       LEFT JOIN pg_catalog.pg_operator o
-                         ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
-                      WHERE d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
-                         OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384)
+                      WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                      LEFT JOIN pg_catalog.pg_operator o
+                                        ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
+                                     WHERE d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
+                                       AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
+                                            OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384))
+                         OR pg_catalog.strpos(p.polqual::pg_catalog.text, (SELECT s FROM setter)) > 0
+                         OR pg_catalog.strpos(p.polwithcheck::pg_catalog.text, (SELECT s FROM setter)) > 0)
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -157,7 +170,10 @@ final class ColumnCatalog implements AutoCloseable {
    *       with one argument that is not immutable ({@code ('SELECT …').crosstab2} of tablefunc runs
    *       the query), which called by its name is opaque code as well;
    *   <li>{@code t}: a type a cast to which runs such code: a domain whose constraints call a made
-   *       function, a domain over one, a composite type with a field of one, an array of one, and
+   *       function or any function that is not immutable ({@code nextval}, {@code set_config}: a
+   *       built-in gets no pg_depend row, so the constraint's node tree is read for its {@code
+   *       funcid}s and {@code opfuncid}s), a domain over one, a composite type with a field of one,
+   *       an array of one, and
    *       the target of a cast through a made function; also the source of such a cast, whose
    *       values a built-in taking the target converts ({@code reverse('paid'::order_state)}); and
    *       what a bare call of that name may be (a cast written as a call);
@@ -189,6 +205,10 @@ final class ColumnCatalog implements AutoCloseable {
           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
          WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
            AND d.refobjid IN (SELECT oid FROM ours)
+        UNION SELECT c.contypid FROM pg_catalog.pg_constraint c
+          CROSS JOIN LATERAL pg_catalog.regexp_matches(c.conbin::pg_catalog.text, ':(?:op)?funcid (\\d+) ', 'g') m
+          JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
+         WHERE c.contypid <> 0 AND p.provolatile <> 'i'
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
             OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a

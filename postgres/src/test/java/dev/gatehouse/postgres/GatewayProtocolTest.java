@@ -1189,6 +1189,39 @@ class GatewayProtocolTest {
     }
   }
 
+  @Test
+  void aCastToADomainWhoseCheckCallsABuiltinThatIsNotImmutableIsOpaqueCode() throws Exception {
+    // Red team: only made functions counted in a domain's CHECK; nextval(VALUE) moved a sequence,
+    // set_config(…, VALUE, false) turned standard_conforming_strings off, both as plain casts.
+    h.pg.execute(h.database, "CREATE SEQUENCE IF NOT EXISTS rt_seq");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_seqdom");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_seqdom AS regclass CHECK (nextval(VALUE) > 0)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_scs");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_scs AS text"
+        + " CHECK (set_config('standard_conforming_strings', VALUE, false) IS NOT NULL)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_lower");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_lower AS text CHECK (lower(VALUE) = VALUE AND VALUE ~ '^[a-z]+$')");
+    String nextval = "SELECT 'rt_seq'::rt_seqdom";
+    String setConfig = "SELECT 'on'::rt_scs";
+    String lower = "SELECT 'abc'::rt_lower";
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("CREATE TABLE IF NOT EXISTS rt_attr (a int)"));
+      c.untilReady();
+      for (String sql : List.of(nextval, setConfig, lower)) {
+        c.send(new Query(sql));
+        c.untilReady();
+      }
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
+    assertThat(decided).filteredOn(d -> d.command().text().equals(nextval)).singleElement().satisfies(d ->
+        assertThat(d.command().details().get("opaque_code")).contains("rt_seqdom"));
+    assertThat(decided).filteredOn(d -> d.command().text().equals(setConfig)).singleElement().satisfies(d ->
+        assertThat(d.command().details().get("opaque_code")).contains("rt_scs"));
+    assertThat(decided).filteredOn(d -> d.command().text().equals(lower)).singleElement().satisfies(d ->
+        assertThat(d.command().classification().flags()).doesNotContain(dev.gatehouse.core.CommandFlag.OPAQUE_CODE));
+  }
+
   /** A function that turns standard_conforming_strings off for the session, as code can. */
   private void createStringsOffFunction() throws Exception {
     h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off() RETURNS text LANGUAGE sql"
@@ -1259,6 +1292,24 @@ class GatewayProtocolTest {
     createStringsOffFunction();
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS default_probe (x int, y text DEFAULT strings_off())");
     assertSmugglerBehindNeverRuns("INSERT INTO default_probe (x) VALUES (1)");
+  }
+
+  @Test
+  void aQueryPipelinedBehindAWriteWhoseColumnDefaultCallsSetConfigWaitsForTheServersSettings() throws Exception {
+    // Red team: a default calling the built-in set_config turned standard_conforming_strings off on
+    // alice's INSERT, and the query pipelined behind it ran a hidden statement.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS default_builtin_probe (x int,"
+        + " y text DEFAULT set_config('standard_conforming_strings', 'off', false))");
+    assertSmugglerBehindNeverRuns("INSERT INTO default_builtin_probe (x) VALUES (1)");
+  }
+
+  @Test
+  void aParseBehindAWriteToATableWithASerialColumnRunsAsUsual() throws Exception {
+    // nextval in a serial column's default changes no setting: no barrier for it.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS serial_probe (id serial, x int)");
+    List<BackendMessage> got = parseBehind("INSERT INTO serial_probe (x) VALUES (1)");
+    assertThat(RawClient.firstError(got)).isEmpty();
+    assertThat(firstColumn(got)).containsExactly("text behind the first statement");
   }
 
   /**
@@ -1342,6 +1393,13 @@ class GatewayProtocolTest {
       assertThat(RawClient.firstError(got)).get().satisfies(e -> assertThat(e.message()).contains("parsing-unsettled"));
       assertThat(firstColumn(got)).doesNotContain("text behind the fetch");
     }
+  }
+
+  @Test
+  void aParseBehindASelectOnATableWhosePolicyCallsSetConfigIsRefusedUntilASync() throws Exception {
+    // Red team: set_config is a built-in, and a policy calling it changed the session's settings.
+    createRlsTable("rls_set_config", "set_config('standard_conforming_strings', 'off', false) IS NOT NULL");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_set_config"));
   }
 
   @Test
