@@ -280,6 +280,13 @@ final class SessionState {
     done.forEach(onUnexecuted);
   }
   private long syncPoints;
+  /**
+   * Guarded by the lock: the last message forwarded is not a sync point (Sync, Query,
+   * FunctionCall), so an extended-protocol batch is open that only the client's Sync can close.
+   * Answers may all be in (the client sent Flush), yet the ReadyForQuery that reports the settings
+   * its code changed has not come and will not before that Sync.
+   */
+  private boolean batchOpen;
   private boolean skipping;
   private boolean closed;
   private byte transactionStatus = 'I';
@@ -353,6 +360,7 @@ final class SessionState {
       }
       if (chars > 0 && !gatewayTakes(chars)) throw overGatewayBudget();
       if (expected instanceof Expected.SyncPoint) syncPoints++;
+      batchOpen = !(expected instanceof Expected.SyncPoint);
       queuedChars += chars;
       pending.addLast(expected);
     } finally {
@@ -571,17 +579,14 @@ final class SessionState {
   /**
    * Waits until the target has answered everything forwarded, its ReadyForQuery included (which
    * carries the settings a statement changed: PostgreSQL reports them only there). False at once,
-   * without waiting, when an extended-protocol batch is still open (nothing queued since its last
-   * message ends with a ReadyForQuery): only the client's Sync can close it.
+   * without waiting, when an extended-protocol batch is still open (the last message forwarded is
+   * no sync point): only the client's Sync can close it, answered or not (after a Flush every
+   * message of the batch is answered, and still no ReadyForQuery has reported the settings).
    */
   boolean awaitAllAnswered(Runnable beforeWait) {
     lock.lock();
     try {
-      Expected last = pending.peekLast();
-      if (last != null && !(last instanceof Expected.SyncDone || last instanceof Expected.QueryDone
-          || last instanceof Expected.FunctionCallDone)) {
-        return false;
-      }
+      if (batchOpen) return false;
       awaitWhile(() -> !pending.isEmpty(), beforeWait);
       return true;
     } finally {

@@ -1445,6 +1445,69 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aQueryAfterAFlushBehindAWriteThatFiresATriggerIsRefusedUntilASync() throws Exception {
+    // A Flush has the target answer all that was sent, but it reports a changed setting only with
+    // the ReadyForQuery that a Sync brings: the query sent once the INSERT's answers were read ran
+    // under standard_conforming_strings off (a hidden DROP, in the reviewer's round).
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS trig_flush (x int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION trig_flush_off() RETURNS trigger LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM strings_off(); RETURN NEW; END $$");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS trig_flush_t ON trig_flush");
+    h.pg.execute(h.database, "CREATE TRIGGER trig_flush_t BEFORE INSERT ON trig_flush FOR EACH ROW"
+        + " EXECUTE FUNCTION trig_flush_off()");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "INSERT INTO trig_flush VALUES (1)"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
+      assertThat(c.read()).contains(ParseComplete.INSTANCE);
+      assertThat(c.read()).contains(BindComplete.INSTANCE);
+      assertThat(c.read()).get().isInstanceOf(CommandComplete.class);
+      c.send(new Query(SMUGGLER));
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("parsing-unsettled")));
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
+  void aParseAfterAFlushBehindASelectOnATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    createRlsTable("rls_flush", "rls_may_see(owner)");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT id FROM rls_flush"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
+      assertThat(c.read()).contains(ParseComplete.INSTANCE);
+      assertThat(c.read()).contains(BindComplete.INSTANCE);
+      assertThat(c.read()).get().isInstanceOf(CommandComplete.class);
+      c.send(parse("", "SELECT 'text behind the flush'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertParsingUnsettled(c.untilReady());
+    }
+  }
+
+  @Test
+  void aParseAfterTheSyncThatFollowsAFlushRunsAsUsual() throws Exception {
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    createRlsTable("rls_flush_sync", "rls_may_see(owner)");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT id FROM rls_flush_sync"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
+      assertThat(c.read()).contains(ParseComplete.INSTANCE);
+      assertThat(c.read()).contains(BindComplete.INSTANCE);
+      assertThat(c.read()).get().isInstanceOf(CommandComplete.class);
+      c.send(Sync.INSTANCE);
+      assertThat(c.untilReady()).last().isInstanceOf(ReadyForQuery.class);
+      c.send(parse("", "SELECT 'after the sync'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).isEmpty();
+      assertThat(firstColumn(got)).containsExactly("after the sync");
+    }
+  }
+
+  @Test
   void aStatementAfterTheSyncThatFollowsOpaqueCodeRunsAsUsual() throws Exception {
     // The wait costs nothing to a client that reads its answers before sending more (psql, drivers).
     try (RawClient c = new RawClient(h.gateway.port())) {
