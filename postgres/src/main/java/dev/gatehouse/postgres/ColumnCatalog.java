@@ -903,4 +903,14 @@ final class ColumnCatalog implements AutoCloseable {
       lock.unlock();
     }
   }
+
+  /**
+   * Whether converting a value to the type {@code typeOid} may run code someone made: a domain
+   * whose constraint calls it, or a type built on one (the {@code d} rows of {@link #HAZARDS}).
+   * True when the catalog cannot be asked.
+   */
+  boolean runsCodeWhenCoerced(int typeOid) {
+    Hazards h = hazards();
+    return h == null || h.codedTypes().contains(typeOid);
+  }
 }

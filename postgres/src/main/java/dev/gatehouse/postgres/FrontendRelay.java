@@ -268,6 +268,7 @@ final class FrontendRelay {
       case Query q -> query(frame, q);
       case Parse p -> {
         Analysis analysis = s.classifier.analyze(p.query());
+        if (p.parameterTypes().length > 0) analysis = withParameterTypes(analysis, p.parameterTypes());
         Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, EXTENDED);
         SessionState.Statement entry = s.state.parse(p.statement(), analysis);
         if (unsettled.isPresent()) {
@@ -816,6 +817,30 @@ final class FrontendRelay {
     return false;
   }
 
+  /**
+   * A Parse's statements as their parameter types make them: the server converts each of a Bind's
+   * values to its type, and converting to a domain whose CHECK calls a function someone made runs
+   * that function (at the Bind, for a statement as plain as {@code SELECT $1}), as a cast to it
+   * would. Such statements are opaque code: policy decides them as such at the Bind, and the
+   * statement text behind them waits for the server's settings ({@link #awaitSettledParsing}).
+   */
+  private Analysis withParameterTypes(Analysis analysis, int[] parameterTypes) {
+    Optional<String> coded = s.masking.codedParameter(parameterTypes);
+    if (coded.isEmpty()) return analysis;
+    List<ClassifiedStatement> opaque = new ArrayList<>(analysis.statements().size());
+    if (codedParameters.size() >= MAX_CODED_PARAMETERS) codedParameters.clear(); // only the audit's reason is lost
+    for (ClassifiedStatement statement : analysis.statements()) {
+      ClassifiedStatement o = statement.opaque();
+      codedParameters.put(o, coded.get());
+      opaque.add(o);
+    }
+    return new Analysis(opaque, analysis.syntaxError());
+  }
+
+  /** The reason on record for statements made opaque code by their parameter types; client thread only. */
+  private final Map<ClassifiedStatement, String> codedParameters = new java.util.HashMap<>();
+  private static final int MAX_CODED_PARAMETERS = 64;
+
   /** Whether an allowed execution may run code Gatehouse cannot see into (as policy saw it). */
   private static boolean runsOpaqueCode(Execution execution) {
     List<Verdict> verdicts = execution.verdicts();
@@ -1004,7 +1029,8 @@ final class FrontendRelay {
       classified = executing(classified, known);
       details = executed(details, named.get().name(), known);
     }
-    Optional<String> hidden = s.masking.hiddenCode(classified);
+    Optional<String> hidden = codedParameters.isEmpty() ? Optional.empty() : Optional.ofNullable(codedParameters.get(classified));
+    if (hidden.isEmpty()) hidden = s.masking.hiddenCode(classified);
     if (hidden.isEmpty()) {
       return new Seen(classified, new Command("sql", classified.redactedText(), classified.classification(), details));
     }

@@ -421,6 +421,27 @@ final class SessionMasking {
   }
 
   /**
+   * Why the server may run code someone made on the resource when it converts a Bind's values to
+   * these parameter types (a Parse's): a domain whose CHECK calls a made function runs it for each
+   * value, as a cast to the domain does. Empty when none may; the system's types ({@code oid <
+   * 16384}) never do. When the catalog cannot tell, every type of the database's own may.
+   */
+  Optional<String> codedParameter(int[] parameterTypes) {
+    for (int i = 0; i < parameterTypes.length; i++) {
+      int oid = parameterTypes[i];
+      if (Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0) continue;
+      if (catalog.isEmpty() || catalog.get().runsCodeWhenCoerced(oid)) {
+        return Optional.of("parameter $" + (i + 1) + " has type oid " + Integer.toUnsignedString(oid)
+            + ", which runs code made on the resource when a value is converted to it (or the catalog cannot tell)");
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
+  private static final int FIRST_NORMAL_OID = 16384;
+
+  /**
    * Whether the statement may run code someone made on the resource without naming it: a
    * row-level security policy of a table it reads or writes (or a view of it reads), or a trigger
    * or a column default, where it writes.

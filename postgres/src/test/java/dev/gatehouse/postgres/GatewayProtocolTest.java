@@ -1508,6 +1508,51 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParameterOfADomainWhoseCheckCallsMadeCodeIsOpaqueCodeAndHoldsBackTheTextBehind() throws Exception {
+    // The server converts a Bind's values to the types the Parse named: to a domain, by running its
+    // CHECK, here a function someone made that turned standard_conforming_strings off before the
+    // query pipelined behind the Bind was read. The statement text (SELECT $1) shows no code at all.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_check(int) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT set_config('standard_conforming_strings', 'off', false) IS NOT NULL $$");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS strings_off_int");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      // Through Gatehouse, so that its catalog learns of the domain at once.
+      c.send(new Query("CREATE DOMAIN strings_off_int AS int CHECK (strings_off_check(VALUE))"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+    int domain = (int) count("SELECT 'strings_off_int'::regtype::oid::bigint");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Parse("", "SELECT $1 AS v", new int[] {domain}),
+          new Bind("", "", new short[0], List.of("1".getBytes(StandardCharsets.UTF_8)), new short[0]),
+          new Query(SMUGGLER), Sync.INSTANCE);
+      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("parsing-unsettled")));
+    }
+    assertThat(smuggledRows()).isZero();
+    // Policy saw opaque code (a read-only user's policy refuses it, and the domain's CHECK never runs).
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).filteredOn(d -> d.command().text().equals("SELECT $1 AS v"))
+        .last().satisfies(d -> {
+          assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
+          assertThat(d.command().details().get("opaque_code")).contains("type oid " + domain);
+        });
+  }
+
+  @Test
+  void aParameterOfABuiltInTypeRunsAsUsual() throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Parse("", "SELECT $1 AS builtin_param", new int[] {23}),
+          new Bind("", "", new short[0], List.of("7".getBytes(StandardCharsets.UTF_8)), new short[0]),
+          new Execute("", 0), parse("", "SELECT 'behind the builtin'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).isEmpty();
+      assertThat(firstColumn(got)).containsExactly("7", "behind the builtin");
+    }
+  }
+
+  @Test
   void aStatementAfterTheSyncThatFollowsOpaqueCodeRunsAsUsual() throws Exception {
     // The wait costs nothing to a client that reads its answers before sending more (psql, drivers).
     try (RawClient c = new RawClient(h.gateway.port())) {
