@@ -41,7 +41,8 @@ import java.util.function.BooleanSupplier;
 /**
  * A PostgresGateway in-process in front of a fresh database on the test PostgreSQL, with a real
  * Checkpoint over simple implementations of our own ports: tokens from a map, one resource, a
- * policy that allows everything except DROP, fast-path function calls and statements on a table named guarded
+ * policy that allows everything except DROP, fast-path function calls, statements on a table named guarded,
+ * opaque code in statements marked {@code read-only caller}
  * (statements on approval_needed need an approval), and an audit trail that
  * records events in a list.
  */
@@ -106,6 +107,9 @@ final class GatewayHarness implements AutoCloseable {
       }
       if (command.classification().has(CommandFlag.FUNCTION_CALL)) {
         return new Decision.Deny("no-fastpath", "fast-path function calls are not allowed");
+      }
+      if (command.classification().has(CommandFlag.OPAQUE_CODE) && command.text().contains("read-only caller")) {
+        return new Decision.Deny("no-opaque-code", "a read-only caller may not run code Gatehouse cannot see into");
       }
       if (command.classification().objects().stream().anyMatch(o -> o.endsWith("guarded"))) {
         return new Decision.Deny("no-guarded", "table guarded is not for this session");

@@ -1540,6 +1540,31 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParameterOfADomainWhoseCheckWritesIsRefusedWherePolicyRefusesOpaqueCodeAndTheCheckNeverRuns() throws Exception {
+    // A read-only user's SELECT $1 wrote a table: the domain's CHECK ran at the Bind.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION coded_write(int) RETURNS boolean LANGUAGE sql"
+        + " AS $$ INSERT INTO t VALUES (4311, 'written by a check'); SELECT true $$");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS writes_int");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("CREATE DOMAIN writes_int AS int CHECK (coded_write(VALUE))"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+    int domain = (int) count("SELECT 'writes_int'::regtype::oid::bigint");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Parse("", "SELECT $1 AS v /* read-only caller */", new int[] {domain}),
+          new Bind("", "", new short[0], List.of("1".getBytes(StandardCharsets.UTF_8)), new short[0]),
+          new Execute("", 0), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("no-opaque-code");
+      });
+    }
+    assertThat(count("SELECT count(*) FROM t WHERE id = 4311")).isZero();
+  }
+
+  @Test
   void aParameterOfABuiltInTypeRunsAsUsual() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
