@@ -1507,21 +1507,29 @@ class GatewayProtocolTest {
     }
   }
 
+  /**
+   * Makes {@code function(int)} (an SQL function with {@code body}) and a domain over int whose CHECK
+   * calls it, the domain through Gatehouse so that its catalog learns of it at once; returns the
+   * domain's OID.
+   */
+  private int domainCheckedBy(String function, String body, String domain) throws Exception {
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION " + function + "(int) RETURNS boolean LANGUAGE sql AS $$ " + body + " $$");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS " + domain);
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("CREATE DOMAIN " + domain + " AS int CHECK (" + function + "(VALUE))"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+    return (int) count("SELECT '" + domain + "'::regtype::oid::bigint");
+  }
+
   @Test
   void aParameterOfADomainWhoseCheckCallsMadeCodeIsOpaqueCodeAndHoldsBackTheTextBehind() throws Exception {
     // The server converts a Bind's values to the types the Parse named: to a domain, by running its
     // CHECK, here a function someone made that turned standard_conforming_strings off before the
     // query pipelined behind the Bind was read. The statement text (SELECT $1) shows no code at all.
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_check(int) RETURNS boolean LANGUAGE sql"
-        + " AS $$ SELECT set_config('standard_conforming_strings', 'off', false) IS NOT NULL $$");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS strings_off_int");
-    try (RawClient c = new RawClient(h.gateway.port())) {
-      c.login(GatewayHarness.TOKEN);
-      // Through Gatehouse, so that its catalog learns of the domain at once.
-      c.send(new Query("CREATE DOMAIN strings_off_int AS int CHECK (strings_off_check(VALUE))"));
-      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
-    }
-    int domain = (int) count("SELECT 'strings_off_int'::regtype::oid::bigint");
+    int domain = domainCheckedBy("strings_off_check", "SELECT set_config('standard_conforming_strings', 'off', false) IS NOT NULL",
+        "strings_off_int");
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       c.send(new Parse("", "SELECT $1 AS v", new int[] {domain}),
@@ -1542,15 +1550,7 @@ class GatewayProtocolTest {
   @Test
   void aParameterOfADomainWhoseCheckWritesIsRefusedWherePolicyRefusesOpaqueCodeAndTheCheckNeverRuns() throws Exception {
     // A read-only user's SELECT $1 wrote a table: the domain's CHECK ran at the Bind.
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION coded_write(int) RETURNS boolean LANGUAGE sql"
-        + " AS $$ INSERT INTO t VALUES (4311, 'written by a check'); SELECT true $$");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS writes_int");
-    try (RawClient c = new RawClient(h.gateway.port())) {
-      c.login(GatewayHarness.TOKEN);
-      c.send(new Query("CREATE DOMAIN writes_int AS int CHECK (coded_write(VALUE))"));
-      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
-    }
-    int domain = (int) count("SELECT 'writes_int'::regtype::oid::bigint");
+    int domain = domainCheckedBy("coded_write", "INSERT INTO t VALUES (4311, 'written by a check'); SELECT true", "writes_int");
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       c.send(new Parse("", "SELECT $1 AS v /* read-only caller */", new int[] {domain}),
