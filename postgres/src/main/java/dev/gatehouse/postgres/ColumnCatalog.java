@@ -238,7 +238,7 @@ final class ColumnCatalog implements AutoCloseable {
 
 
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
-  private static final int FIRST_NORMAL_OID = 16384;
+  static final int FIRST_NORMAL_OID = 16384;
   private static final String TYPE_BY_OID =
       "SELECT typtype, typcategory, typbasetype FROM pg_catalog.pg_type WHERE oid = $1::pg_catalog.oid";
 
@@ -457,16 +457,21 @@ final class ColumnCatalog implements AutoCloseable {
     Instant loaded = hazardsLoaded;
     Instant now = clock.instant();
     if (fresh(loaded, now)) return hazards;
-    Blocking.aboutToBlock();
+    // Loaded by another thread while this one waited for the lock? Then one query served every
+    // session asking at once (round 22: each of 15 waiting loop threads ran it again in turn, and
+    // every session of the resource stalled for seconds when the TTL ran out).
+    return underLock(() -> {
+      Instant at = clock.instant();
+      return fresh(hazardsLoaded, at) ? hazards : loadHazards(at);
+    });
+  }
+
+  /** Runs {@code body} holding the catalog's lock, telling a loop thread it may wait for it. */
+  private <T> T underLock(java.util.function.Supplier<T> body) {
+    Blocking.aboutToBlock(); // the lock, a query on the catalog connection, maybe its connect
     lock.lock();
     try {
-      // Loaded by another thread while this one waited for the lock? Then one query served every
-      // session asking at once (round 22: each of 15 waiting loop threads ran it again in turn, and
-      // every session of the resource stalled for seconds when the TTL ran out).
-      loaded = hazardsLoaded;
-      now = clock.instant();
-      if (fresh(loaded, now)) return hazards;
-      return loadHazards(now);
+      return body.get();
     } finally {
       lock.unlock();
     }
@@ -782,26 +787,22 @@ final class ColumnCatalog implements AutoCloseable {
     Instant now = clock.instant();
     Named known = names.get(name);
     if (known == null || !fresh(known.loadedAt(), now)) {
-      Blocking.aboutToBlock();
-      lock.lock();
-      try {
-        known = names.get(name); // looked up by another thread while this one waited for the lock?
-        now = clock.instant();
-        if (known == null || !fresh(known.loadedAt(), now)) {
-          // A dot may be a separator or part of a quoted name: every reading counts.
-          Set<Integer> oids = new LinkedHashSet<>();
-          for (RelationNames.Reading reading : RelationNames.readings(name)) {
-            for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, reading.table(), reading.schema()))) {
-              oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
-            }
+      known = underLock(() -> {
+        Named again = names.get(name); // looked up by another thread while this one waited for the lock?
+        Instant at = clock.instant();
+        if (again != null && fresh(again.loadedAt(), at)) return again;
+        // A dot may be a separator or part of a quoted name: every reading counts.
+        Set<Integer> oids = new LinkedHashSet<>();
+        for (RelationNames.Reading reading : RelationNames.readings(name)) {
+          for (List<Optional<String>> row : locked(c -> c.query(RELATIONS_BY_NAME, reading.table(), reading.schema()))) {
+            oids.add(Integer.parseUnsignedInt(row.get(0).orElse("0")));
           }
-          known = new Named(List.copyOf(oids), now);
-          if (names.size() > 10_000) names.clear(); // bounded: names come from clients' statements
-          names.put(name, known);
         }
-      } finally {
-        lock.unlock();
-      }
+        Named found = new Named(List.copyOf(oids), at);
+        if (names.size() > 10_000) names.clear(); // bounded: names come from clients' statements
+        names.put(name, found);
+        return found;
+      });
     }
     List<Relation> out = new ArrayList<>();
     for (int oid : known.oids()) relation(oid, -1).ifPresent(out::add);
@@ -818,18 +819,14 @@ final class ColumnCatalog implements AutoCloseable {
     if (cached != null && fresh(cached.loadedAt(), now) && (attnum <= 0 || cached.attributes().containsKey(attnum))) {
       return Optional.of(cached);
     }
-    Blocking.aboutToBlock();
-    lock.lock();
-    try {
-      cached = relations.get(oid); // loaded by another thread while this one waited for the lock?
-      now = clock.instant();
-      if (cached != null && fresh(cached.loadedAt(), now) && (attnum <= 0 || cached.attributes().containsKey(attnum))) {
-        return Optional.of(cached);
+    return underLock(() -> {
+      Relation again = relations.get(oid); // loaded by another thread while this one waited for the lock?
+      Instant at = clock.instant();
+      if (again != null && fresh(again.loadedAt(), at) && (attnum <= 0 || again.attributes().containsKey(attnum))) {
+        return Optional.of(again);
       }
-      return loadRelation(oid, cached, now);
-    } finally {
-      lock.unlock();
-    }
+      return loadRelation(oid, again, at);
+    });
   }
 
   /** Asks the catalog for the relation with this OID and caches it; under the lock. */
@@ -870,9 +867,7 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   private <T> T locked(Call<T> call) {
-    Blocking.aboutToBlock(); // a query on the catalog connection, maybe its connect
-    lock.lock();
-    try {
+    return underLock(() -> {
       if (connection == null || connection.isClosed()) connection = connect.get();
       try {
         return call.run(new CatalogClient(connection));
@@ -888,9 +883,7 @@ final class ColumnCatalog implements AutoCloseable {
         connection = null;
         throw new PostgresGatewayException("XX000", "catalog lookup failed: " + e.getMessage(), e);
       }
-    } finally {
-      lock.unlock();
-    }
+    });
   }
 
   @Override

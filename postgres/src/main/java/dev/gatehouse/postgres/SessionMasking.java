@@ -429,7 +429,7 @@ final class SessionMasking {
   Optional<String> codedParameter(int[] parameterTypes) {
     for (int i = 0; i < parameterTypes.length; i++) {
       int oid = parameterTypes[i];
-      if (Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0) continue;
+      if (Integer.compareUnsigned(oid, ColumnCatalog.FIRST_NORMAL_OID) < 0) continue;
       if (catalog.isEmpty() || catalog.get().runsCodeWhenCoerced(oid)) {
         return Optional.of("parameter $" + (i + 1) + " has type oid " + Integer.toUnsignedString(oid)
             + ", which runs code made on the resource when a value is converted to it (or the catalog cannot tell)");
@@ -437,9 +437,6 @@ final class SessionMasking {
     }
     return Optional.empty();
   }
-
-  /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
-  private static final int FIRST_NORMAL_OID = 16384;
 
   /**
    * Whether the statement may run code someone made on the resource without naming it: a

@@ -1139,20 +1139,35 @@ class GatewayProtocolTest {
     // tablefunc's crosstab2(text) runs the query it is given: called by its name it is opaque code,
     // and ('…').crosstab2 called it as a plain SELECT of a field, the table it read unseen.
     h.pg.execute(h.database, "CREATE EXTENSION IF NOT EXISTS tablefunc");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS vault (k text, c text, v text)");
+    h.pg.execute(h.database, "INSERT INTO vault VALUES ('row', 'cat', 'secret-4517')");
     String sql = "SELECT ('SELECT k, c, v FROM vault').crosstab2";
+    sendAfterDdl("CREATE TABLE IF NOT EXISTS vault (k text, c text, v text)", List.of(sql));
+    assertOpaqueCode(sql, "crosstab2");
+  }
+
+  /**
+   * Sends the statements through Gatehouse after {@code ddl}: DDL through Gatehouse makes it ask the
+   * catalog again, which another test may have loaded before the objects made directly on the target.
+   */
+  private void sendAfterDdl(String ddl, List<String> statements) throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
-      // DDL through Gatehouse: the catalog another test loaded is asked again, the extension seen.
-      c.send(new Query("CREATE TABLE IF NOT EXISTS vault (k text, c text, v text)"));
+      c.send(new Query(ddl));
       c.untilReady();
-      h.pg.execute(h.database, "INSERT INTO vault VALUES ('row', 'cat', 'secret-4517')");
-      c.send(new Query(sql));
-      c.untilReady();
+      for (String sql : statements) {
+        c.send(new Query(sql));
+        c.untilReady();
+      }
     }
-    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).filteredOn(d -> d.command().text().equals(sql))
+  }
+
+  /** The one decision on {@code sql} saw opaque code, for a reason that names {@code reason}. */
+  private void assertOpaqueCode(String sql, String reason) {
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).as(sql).filteredOn(d -> d.command().text().equals(sql))
         .singleElement().satisfies(d -> {
           assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
-          assertThat(d.command().details().get("opaque_code")).contains("crosstab2");
+          assertThat(d.command().details().get("opaque_code")).contains(reason);
         });
   }
 
@@ -1170,23 +1185,8 @@ class GatewayProtocolTest {
     h.pg.execute(h.database, "CREATE DOMAIN rt_domarr AS rt_dom[]");
     List<String> casts = List.of("SELECT (6).rt_dom", "SELECT (ARRAY[7]).rt_domarr", "SELECT (ARRAY[7])._rt_dom",
         "SELECT (8).rt_domdom", "SELECT (9).\"rt_dom\"", "SELECT (t.a).rt_dom FROM rt_attr t");
-    try (RawClient c = new RawClient(h.gateway.port())) {
-      c.login(GatewayHarness.TOKEN);
-      // DDL through Gatehouse: the catalog another test loaded is asked again, the domains seen.
-      c.send(new Query("CREATE TABLE IF NOT EXISTS rt_attr (a int)"));
-      c.untilReady();
-      for (String sql : casts) {
-        c.send(new Query(sql));
-        c.untilReady();
-      }
-    }
-    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
-    for (String sql : casts) {
-      assertThat(decided).as(sql).filteredOn(d -> d.command().text().equals(sql)).singleElement().satisfies(d -> {
-        assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
-        assertThat(d.command().details().get("opaque_code")).contains("rt_dom");
-      });
-    }
+    sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", casts);
+    for (String sql : casts) assertOpaqueCode(sql, "rt_dom");
   }
 
   @Test
@@ -1204,21 +1204,10 @@ class GatewayProtocolTest {
     String nextval = "SELECT 'rt_seq'::rt_seqdom";
     String setConfig = "SELECT 'on'::rt_scs";
     String lower = "SELECT 'abc'::rt_lower";
-    try (RawClient c = new RawClient(h.gateway.port())) {
-      c.login(GatewayHarness.TOKEN);
-      c.send(new Query("CREATE TABLE IF NOT EXISTS rt_attr (a int)"));
-      c.untilReady();
-      for (String sql : List.of(nextval, setConfig, lower)) {
-        c.send(new Query(sql));
-        c.untilReady();
-      }
-    }
-    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
-    assertThat(decided).filteredOn(d -> d.command().text().equals(nextval)).singleElement().satisfies(d ->
-        assertThat(d.command().details().get("opaque_code")).contains("rt_seqdom"));
-    assertThat(decided).filteredOn(d -> d.command().text().equals(setConfig)).singleElement().satisfies(d ->
-        assertThat(d.command().details().get("opaque_code")).contains("rt_scs"));
-    assertThat(decided).filteredOn(d -> d.command().text().equals(lower)).singleElement().satisfies(d ->
+    sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(nextval, setConfig, lower));
+    assertOpaqueCode(nextval, "rt_seqdom");
+    assertOpaqueCode(setConfig, "rt_scs");
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).filteredOn(d -> d.command().text().equals(lower)).singleElement().satisfies(d ->
         assertThat(d.command().classification().flags()).doesNotContain(dev.gatehouse.core.CommandFlag.OPAQUE_CODE));
   }
 
