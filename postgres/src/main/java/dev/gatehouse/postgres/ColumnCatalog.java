@@ -61,6 +61,12 @@ import java.util.function.Supplier;
 final class ColumnCatalog implements AutoCloseable {
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ColumnCatalog.class);
   static final Duration DEFAULT_TTL = Duration.ofSeconds(60);
+  /**
+   * After the look for hidden code failed (the resource unreachable, its statement or lock timeout),
+   * how long it is not asked again: the catalog's one connection serves every session of the
+   * resource, so a failing look would stall them all each time it is asked.
+   */
+  static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(5);
   /** Views over views deeper than this are not followed: their columns are untraceable. */
   private static final int MAX_VIEW_DEPTH = 16;
 
@@ -304,6 +310,13 @@ final class ColumnCatalog implements AutoCloseable {
   private volatile Hazards hazards;
   /** When a failed lookup of {@link #hazards} was last logged. */
   private volatile Instant shadowWarned;
+  /**
+   * When the look for hidden code last failed (null: never). For {@link #RETRY_AFTER_FAILURE} after
+   * that it is not asked again, and statements calling built-ins by bare name count as opaque code.
+   */
+  private volatile Instant hazardsFailed;
+  /** How often {@link #HAZARDS} was asked (tests). */
+  private final java.util.concurrent.atomic.AtomicLong hazardQueries = new java.util.concurrent.atomic.AtomicLong();
   private BackendConnection connection;
 
   /**
@@ -457,13 +470,24 @@ final class ColumnCatalog implements AutoCloseable {
     Instant loaded = hazardsLoaded;
     Instant now = clock.instant();
     if (fresh(loaded, now)) return hazards;
+    if (failedRecently(now)) return null;
     // Loaded by another thread while this one waited for the lock? Then one query served every
     // session asking at once (round 22: each of 15 waiting loop threads ran it again in turn, and
-    // every session of the resource stalled for seconds when the TTL ran out).
+    // every session of the resource stalled for seconds when the TTL ran out). Failed meanwhile?
+    // Then asking again at once would most likely fail as slowly: the waiters fail closed.
     return underLock(() -> {
       Instant at = clock.instant();
-      return fresh(hazardsLoaded, at) ? hazards : loadHazards(at);
+      if (fresh(hazardsLoaded, at)) return hazards;
+      Instant failed = hazardsFailed;
+      if (failed != null && !failed.isBefore(now) || failedRecently(at)) return null;
+      return loadHazards(at);
     });
+  }
+
+  /** Whether the look for hidden code failed less than {@link #RETRY_AFTER_FAILURE} before {@code now}. */
+  private boolean failedRecently(Instant now) {
+    Instant failed = hazardsFailed;
+    return failed != null && failed.plus(RETRY_AFTER_FAILURE).isAfter(now);
   }
 
   /** Runs {@code body} holding the catalog's lock, telling a loop thread it may wait for it. */
@@ -484,6 +508,7 @@ final class ColumnCatalog implements AutoCloseable {
 
   /** Asks the catalog for {@link #HAZARDS}; under the lock. Null when it cannot be asked. */
   private Hazards loadHazards(Instant now) {
+    hazardQueries.incrementAndGet();
     try {
       Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>(), castFrom = new HashSet<>();
       Set<Integer> castSources = new HashSet<>(), codedTypes = new HashSet<>();
@@ -503,6 +528,7 @@ final class ColumnCatalog implements AutoCloseable {
       hazardsLoaded = now;
       return hazards;
     } catch (PostgresGatewayException e) {
+      hazardsFailed = clock.instant();
       Instant last = shadowWarned;
       if (last == null || !last.plus(Duration.ofMinutes(1)).isAfter(now)) {
         shadowWarned = now;
@@ -511,6 +537,11 @@ final class ColumnCatalog implements AutoCloseable {
       }
       return null;
     }
+  }
+
+  /** How many times the look for hidden code was asked of the resource. */
+  long hazardQueries() {
+    return hazardQueries.get();
   }
 
   /** Changes whenever {@link #invalidate()} forgets what was known. */

@@ -1,0 +1,114 @@
+package dev.gatehouse.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.gatehouse.core.Secret;
+import dev.gatehouse.testkit.PostgresFixture;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The catalog's look for hidden code when the resource cannot answer it, against a real
+ * PostgreSQL: a transaction of this test's holds {@code pg_proc} (of a database of the test's own)
+ * locked, so the catalog's query waits for its {@code lock_timeout} and fails.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS) // a hang guard, not a timing assertion
+class ColumnCatalogTest {
+  private static PostgresFixture fixture;
+  private static String database;
+
+  @BeforeAll
+  static void database() {
+    fixture = PostgresFixture.shared();
+    database = fixture.createDatabase("catalog");
+  }
+
+  @AfterAll
+  static void drop() {
+    if (database != null) fixture.dropDatabase(database);
+  }
+
+  /**
+   * Review of round 22: when the look for hidden code failed, every loop thread that had waited for
+   * the catalog's lock meanwhile ran the same query again, each for as long as the first (up to the
+   * catalog's statement timeout), so every session of the resource stalled for that many times as
+   * long. A failure now answers those waiters, and whoever asks for a few seconds after it, at once,
+   * and fail closed: every bare built-in name counts as possibly someone's code.
+   */
+  @Test
+  void aFailedLookIsNotRepeatedByEveryWaiterAndFailsClosed() throws Exception {
+    TestClock clock = new TestClock(Instant.parse("2026-11-24T12:00:00Z"));
+    BackendConnector connector = new BackendConnector();
+    PostgresTarget target = new PostgresTarget(fixture.host(), fixture.port(), database, fixture.superuser(),
+        Secret.of(""), TargetTls.disabled(), false);
+    try (ColumnCatalog catalog = new ColumnCatalog(() -> connector.connect(target, Map.of("application_name", "gatehouse-test", "lock_timeout", "300")), Duration.ofMinutes(1), clock, sql -> false);
+        Connection holder = fixture.connect(database);
+        Statement s = holder.createStatement()) {
+      holder.setAutoCommit(false);
+      s.execute("LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE");
+
+      List<CompletableFuture<Optional<String>>> asked = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        asked.add(CompletableFuture.supplyAsync(() -> catalog.shadowed(Set.of("lower"))));
+      }
+      for (CompletableFuture<Optional<String>> answer : asked) {
+        assertThat(answer.get(30, TimeUnit.SECONDS)).as("fail closed").contains("lower");
+      }
+      assertThat(catalog.shadowed(Set.of("upper"))).as("asked again at once").contains("upper");
+      assertThat(catalog.hazardQueries()).as("one look for four waiters and one more caller").isEqualTo(1);
+
+      holder.rollback();
+      clock.advance(Duration.ofSeconds(4));
+      assertThat(catalog.shadowed(Set.of("lower"))).as("still within the pause after the failure").contains("lower");
+      assertThat(catalog.hazardQueries()).isEqualTo(1);
+
+      clock.advance(Duration.ofSeconds(2));
+      assertThat(catalog.shadowed(Set.of("lower"))).as("the database has no function of its own named lower").isEmpty();
+      assertThat(catalog.hazardQueries()).isEqualTo(2);
+    }
+  }
+
+  /** A clock the test moves. */
+  private static final class TestClock extends Clock {
+    private volatile Instant now;
+
+    TestClock(Instant start) {
+      now = start;
+    }
+
+    void advance(Duration d) {
+      now = now.plus(d);
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
+  }
+}
