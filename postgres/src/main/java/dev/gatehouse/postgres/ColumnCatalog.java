@@ -179,7 +179,7 @@ final class ColumnCatalog implements AutoCloseable {
    *       function or any function that is not immutable ({@code nextval}, {@code set_config}: a
    *       built-in gets no pg_depend row, so the constraint's node tree is read for its {@code
    *       funcid}s and {@code opfuncid}s), a domain over one, a composite type with a field of one,
-   *       an array of one, and
+   *       an array of one, a range or multirange over one (its input converts the bounds), and
    *       the target of a cast through a made function; also the source of such a cast, whose
    *       values a built-in taking the target converts ({@code reverse('paid'::order_state)}); and
    *       what a bare call of that name may be (a cast written as a call);
@@ -218,7 +218,9 @@ final class ColumnCatalog implements AutoCloseable {
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
             OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid))
+                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid)
+            OR t.typtype IN ('r', 'm') AND EXISTS (SELECT 1 FROM pg_catalog.pg_range g
+                                                   WHERE g.rngsubtype = coded.oid AND t.oid IN (g.rngtypid, g.rngmultitypid)))
       SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
