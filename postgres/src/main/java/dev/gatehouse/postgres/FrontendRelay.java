@@ -1054,10 +1054,10 @@ final class FrontendRelay {
 
   /**
    * An SQL {@code EXECUTE} (opaque code: which statement a name holds is the server's to know) with
-   * what Gatehouse knows the name holds added: its kinds, objects, functions and flags, so that the
-   * guardrails on them apply as to the statement itself (round 18b: dana's {@code EXPLAIN ANALYZE
-   * EXECUTE s1}, s1 a Parse of {@code delete from probe}, deleted every row past the rule on
-   * unbounded writes, recorded as the EXECUTE alone).
+   * what Gatehouse knows the name holds added: its kinds, objects, functions, flags, roles and
+   * unqualified built-ins, so that the guardrails on them apply as to the statement itself (round
+   * 18b: dana's {@code EXPLAIN ANALYZE EXECUTE s1}, s1 a Parse of {@code delete from probe}, deleted
+   * every row past the rule on unbounded writes, recorded as the EXECUTE alone).
    */
   private static ClassifiedStatement executing(ClassifiedStatement execute, Optional<Analysis> known) {
     if (known.isEmpty()) return execute;
@@ -1074,9 +1074,17 @@ final class FrontendRelay {
     flags.addAll(inner.flags());
     Set<String> calls = new java.util.LinkedHashSet<>(outer.opaqueCalls());
     calls.addAll(inner.opaqueCalls());
+    // The roles it alters too, or the rule on the gateway's own role never sees them (review round
+    // 20), and the built-ins it takes on trust, which the resource may shadow.
+    Set<String> roles = new java.util.LinkedHashSet<>(execute.roles());
+    Set<String> builtins = new java.util.LinkedHashSet<>(execute.unqualifiedBuiltins());
+    for (ClassifiedStatement statement : known.get().statements()) {
+      roles.addAll(statement.roles());
+      builtins.addAll(statement.unqualifiedBuiltins());
+    }
     return new ClassifiedStatement(execute.text(), execute.redactedText(),
         new Classification(kinds, objects, functions, flags, calls), execute.changesParsing() || known.get().changesParsing(),
-        execute.columnUse(), execute.roles(), execute.unqualifiedBuiltins());
+        execute.columnUse(), roles, builtins);
   }
 
   /** The details of an SQL {@code EXECUTE name}: which statement it runs, as Gatehouse saw it parsed (redacted). */

@@ -1702,6 +1702,26 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void anSqlExecuteOfAProtocolPreparedAlterOfTheGatewaysRoleIsRefused() throws Exception {
+    // Review round 20: EXECUTE s1 took the kinds and flags of the statement s1 holds but not the roles
+    // it alters, so the rule on the role Gatehouse signs in as never saw them.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s_role", "ALTER ROLE CURRENT_USER CONNECTION LIMIT -1"), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("EXECUTE s_role"));
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("rule gateway-role");
+      });
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class))
+        .filteredOn(d -> d.command().text().equals("EXECUTE s_role"))
+        .singleElement()
+        .satisfies(d -> assertThat(d.decision()).isInstanceOf(Decision.Deny.class));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.
