@@ -504,7 +504,6 @@ final class FrontendRelay {
       forward(new Expected.QueryDone(number, List.of(), denial), DENIED_QUERY);
       return;
     }
-    if (touchesStatementNames(analysis)) s.state.forgetNamedStatements();
     if (touchesPortals(analysis.statements())) s.state.forgetPortals();
     for (int i = 0; i < allowed.size(); i++) {
       if (runsOpaqueCode(allowed.get(i)) || codeRan && resumesCode(allowed.get(i))) {
@@ -691,7 +690,7 @@ final class FrontendRelay {
       portal.get().execution = execution;
       portal.get().plan = plan.orElse(null);
     }
-    if (touchesStatementNames(statements)) s.state.forgetNamedStatements();
+    for (ClassifiedStatement statement : statements) forgetStatementNames(statement);
     if (touchesPortals(statements)) s.state.forgetPortals();
     if (runsOpaqueCode(execution) || codeRan && resumesCode(execution)) codeMayRun(portalName);
     else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements) || unnamedCodeRan && resumesCode(execution);
@@ -956,6 +955,10 @@ final class FrontendRelay {
     Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);
     if (s.masking.configured()) followCursor(statement, execution, masking);
     allowed.add(execution);
+    // Now, not once the message is forwarded: an EXECUTE later in the same message must not be
+    // taken for the statement a PREPARE or DEALLOCATE before it replaced (a refusal of a later
+    // statement leaves the name forgotten although nothing ran: it is only followed no more).
+    forgetStatementNames(statement);
     return Optional.empty();
   }
 
@@ -970,7 +973,7 @@ final class FrontendRelay {
         if (name.isEmpty()) s.masking.cursorsClosed();
         else s.masking.cursorTouched(name);
       }
-      case FETCH, EXECUTE -> { }
+      case FETCH, EXECUTE, PREPARE, DEALLOCATE -> { }
     }
   }
 
@@ -1188,22 +1191,30 @@ final class FrontendRelay {
   }
 
   /**
+   * Forgets what SQL may change behind the protocol's back of the prepared statements it made: the
+   * one a {@code PREPARE} or {@code DEALLOCATE} names, or every named one when a statement may touch
+   * any ({@code DEALLOCATE ALL}, {@code DISCARD ALL}, text that could not be read, a name that could
+   * not be read). Forgetting every name for one PREPARE made each protocol statement's SQL {@code
+   * EXECUTE} opaque, out of reach of the rules on what it runs (review round 20).
+   */
+  private void forgetStatementNames(ClassifiedStatement statement) {
+    if (!touchesStatementNames(statement)) return;
+    Optional<ColumnUse.Cursor> named = statement.classification().has(CommandFlag.UNCLASSIFIED) ? Optional.empty()
+        : statement.columnUse().flatMap(ColumnUse::cursor);
+    if (named.isPresent() && (named.get().kind() == ColumnUse.Cursor.Kind.PREPARE
+        || named.get().kind() == ColumnUse.Cursor.Kind.DEALLOCATE)) {
+      s.state.forgetNamedStatement(named.get().name());
+    } else {
+      s.state.forgetNamedStatements();
+    }
+  }
+
+  /**
    * Whether a statement may create or remove prepared statements by name behind the protocol's
    * back (PREPARE, DEALLOCATE, DISCARD ALL), or could not be read at all. DISCARD TEMP, PLANS and
    * SEQUENCES keep every prepared statement (PLANS only makes them plan again): counting them made
    * every later Bind of a statement parsed before them unclassified, and refused.
    */
-  static boolean touchesStatementNames(Analysis analysis) {
-    return touchesStatementNames(analysis.statements());
-  }
-
-  private static boolean touchesStatementNames(List<ClassifiedStatement> statements) {
-    for (ClassifiedStatement statement : statements) {
-      if (touchesStatementNames(statement)) return true;
-    }
-    return false;
-  }
-
   static boolean touchesStatementNames(ClassifiedStatement statement) {
     if (statement.classification().has(CommandFlag.UNCLASSIFIED)) return true;
     for (String kind : statement.classification().kinds()) {

@@ -685,11 +685,6 @@ final class SessionState {
   }
 
   /**
-   * A forwarded SQL statement may have created or removed prepared statements by name (PREPARE,
-   * DEALLOCATE, DISCARD) or could not be read: what is known about named statements no longer
-   * holds.
-   */
-  /**
    * Code Gatehouse cannot see into is about to run (red-team round 12: a DO block can run {@code
    * DEALLOCATE s1; PREPARE s1 AS …} and {@code CLOSE c; DECLARE c CURSOR FOR …}, and the target's
    * prepared statements and portals share their names with the protocol's): every named statement
@@ -722,10 +717,31 @@ final class SessionState {
     }
   }
 
+  /**
+   * A forwarded SQL statement may have created or removed prepared statements by any name
+   * (DEALLOCATE ALL, DISCARD ALL) or could not be read: what is known about named statements no
+   * longer holds.
+   */
   void forgetNamedStatements() {
     lock.lock();
     try {
       everyNamedEntry(s -> s.tainted = true);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * A forwarded SQL {@code PREPARE} or {@code DEALLOCATE} of {@code name} (as the parser gives it):
+   * what is known of that one statement no longer holds, the entries of its pending Parses'
+   * predecessors included; the others' stays (review round 20: any PREPARE made every protocol
+   * statement's SQL {@code EXECUTE} opaque, out of reach of the rules on what it runs).
+   */
+  void forgetNamedStatement(String name) {
+    name = serverName(name);
+    lock.lock();
+    try {
+      for (Statement s = statements.get(name); s != null; s = s.previous) s.tainted = true;
     } finally {
       lock.unlock();
     }

@@ -1722,6 +1722,65 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void anSqlPrepareOfAnotherNameLeavesAnSqlExecuteOfAProtocolStatementDecidedAsWhatItRuns() throws Exception {
+    // Review round 20: any PREPARE or DEALLOCATE made Gatehouse forget every prepared statement's
+    // SQL, so EXECUTE s_kept, s_kept a Parse of a DROP, ran as an opaque EXECUTE past the rule on DROP.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS exec_kept_victim (id int)");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s_kept", "DROP TABLE exec_kept_victim"), Sync.INSTANCE);
+      c.untilReady();
+      for (String sql : List.of("PREPARE other_name AS SELECT 1", "DEALLOCATE other_name")) {
+        c.send(new Query(sql));
+        assertThat(c.untilReady()).as(sql).noneMatch(ErrorResponse.class::isInstance);
+        c.send(new Query("EXECUTE s_kept"));
+        assertThat(RawClient.firstError(c.untilReady())).as("EXECUTE after " + sql).get()
+            .satisfies(e -> assertThat(e.message()).contains("no-drop"));
+      }
+    }
+    try (java.sql.Connection superuser = h.pg.connect(h.database);
+        var rs = superuser.createStatement().executeQuery("SELECT to_regclass('exec_kept_victim') IS NOT NULL")) {
+      rs.next();
+      assertThat(rs.getBoolean(1)).as("the table EXECUTE s_kept would have dropped").isTrue();
+    }
+  }
+
+  @Test
+  void anSqlExecuteOfANameSqlPreparedAgainIsNotTakenForTheProtocolsStatement() throws Exception {
+    // Review round 20: SQL that replaces one name makes Gatehouse forget that name (as the server
+    // names it: quoted as written, unquoted lower-cased), also for an EXECUTE later in the same query.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("S_Old", "SELECT 4411 AS old_protocol"), parse("s_low", "SELECT 4412 AS old_protocol"),
+          parse("s_other", "SELECT 4413 AS still_followed"), Sync.INSTANCE);
+      c.untilReady();
+      // (s_other first: an EXECUTE Gatehouse does not follow runs code it cannot see into, after
+      // which no name is followed.)
+      c.send(new Query("DEALLOCATE \"S_Old\"; PREPARE \"S_Old\" AS SELECT 4414 AS by_sql; EXECUTE s_other;"
+          + " EXECUTE \"S_Old\""));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Query("DEALLOCATE S_LOW"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Query("PREPARE S_Low AS SELECT 4415 AS by_sql"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Query("EXECUTE s_low"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      // Nor is a Bind of it decided as the Parse Gatehouse saw: its SQL is unknown, so it is refused.
+      c.send(bind("", "s_low"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isPresent();
+    }
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
+    for (String execute : List.of("EXECUTE \"S_Old\"", "EXECUTE s_low")) {
+      assertThat(decided).filteredOn(d -> d.command().text().equals(execute)).as(execute).singleElement()
+          .satisfies(d -> assertThat(d.command().details().get("executes")).contains("which Gatehouse does not follow"));
+    }
+    assertThat(decided).filteredOn(d -> d.command().text().contains("of prepared statement \"s_low\", whose SQL is unknown"))
+        .hasSize(1);
+    assertThat(decided).filteredOn(d -> d.command().text().equals("EXECUTE s_other")).singleElement()
+        .satisfies(d -> assertThat(d.command().details()).containsEntry("executes", "SELECT 4413 AS still_followed"));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.

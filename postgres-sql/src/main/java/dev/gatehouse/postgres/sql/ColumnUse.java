@@ -33,20 +33,21 @@ import java.util.Set;
  *     the names its expression reads are in the sets above already, so a name here that no table
  *     has is no whole-row reference
  * @param cursor for {@code DECLARE}, {@code FETCH}, {@code MOVE} and {@code CLOSE}: which cursor; for
- *     {@code EXECUTE}: which prepared statement
+ *     {@code EXECUTE}, {@code PREPARE} and {@code DEALLOCATE}: which prepared statement
  */
 public record ColumnUse(
     Set<String> read, Set<String> outsideProjection, Set<String> intoWrite, List<String> copyColumns,
     Map<String, String> copyOptions, Set<String> outputNames, Optional<Cursor> cursor) {
   /**
    * A statement that declares a cursor, reads from it ({@code FETCH}, {@code MOVE}) or closes it;
-   * or an SQL {@code EXECUTE} (also under {@code EXPLAIN} or {@code CREATE TABLE AS}), with the name
-   * of the prepared statement it runs (SQL and the extended protocol share those names).
+   * or an SQL {@code EXECUTE} (also under {@code EXPLAIN} or {@code CREATE TABLE AS}), {@code
+   * PREPARE} or {@code DEALLOCATE}, with the name of the prepared statement it runs, makes or
+   * removes (SQL and the extended protocol share those names). {@code DEALLOCATE ALL} has none.
    *
    * @param name as the server names it (unquoted names lower-cased); empty for {@code CLOSE ALL}
    */
   public record Cursor(Kind kind, String name) {
-    public enum Kind { DECLARE, FETCH, CLOSE, EXECUTE }
+    public enum Kind { DECLARE, FETCH, CLOSE, EXECUTE, PREPARE, DEALLOCATE }
 
     public Cursor {
       Objects.requireNonNull(kind, "kind == null");

@@ -135,7 +135,10 @@ final class ColumnUseWalker {
     return new ColumnUse(w.read, w.outside, w.intoWrite, w.copyColumns, w.copyOptions, outputNames, cursor(stmt));
   }
 
-  /** Which cursor a DECLARE, FETCH, MOVE or CLOSE names, or which prepared statement an EXECUTE runs. */
+  /**
+   * Which cursor a DECLARE, FETCH, MOVE or CLOSE names, or which prepared statement an EXECUTE runs
+   * or a PREPARE or DEALLOCATE makes or removes.
+   */
   private static java.util.Optional<ColumnUse.Cursor> cursor(JsonNode stmt) {
     if (!stmt.isObject() || stmt.size() != 1) return java.util.Optional.empty();
     String type = stmt.fieldNames().next();
@@ -146,6 +149,12 @@ final class ColumnUseWalker {
       String prepared = b.path("name").asText("");
       return prepared.isEmpty() ? java.util.Optional.empty()
           : java.util.Optional.of(new ColumnUse.Cursor(ColumnUse.Cursor.Kind.EXECUTE, prepared));
+    }
+    if (type.equals("PrepareStmt") || type.equals("DeallocateStmt")) {
+      // DEALLOCATE ALL names none: no Cursor, and whoever reads it assumes every name.
+      String prepared = b.path("name").asText("");
+      return prepared.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(new ColumnUse.Cursor(
+          type.equals("PrepareStmt") ? ColumnUse.Cursor.Kind.PREPARE : ColumnUse.Cursor.Kind.DEALLOCATE, prepared));
     }
     ColumnUse.Cursor.Kind kind = switch (type) {
       case "DeclareCursorStmt" -> ColumnUse.Cursor.Kind.DECLARE;

@@ -40,6 +40,20 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void prepareAndDeallocateNameThePreparedStatementAsTheServerDoes() {
+    // Review round 20: so that SQL touching one name makes Gatehouse forget that name only.
+    Map<String, java.util.Optional<ColumnUse.Cursor>> expected = new java.util.LinkedHashMap<>();
+    expected.put("PREPARE S1 AS SELECT 1", java.util.Optional.of(new ColumnUse.Cursor(ColumnUse.Cursor.Kind.PREPARE, "s1")));
+    expected.put("PREPARE \"Mixed Case\" (int) AS SELECT $1",
+        java.util.Optional.of(new ColumnUse.Cursor(ColumnUse.Cursor.Kind.PREPARE, "Mixed Case")));
+    expected.put("DEALLOCATE s1", java.util.Optional.of(new ColumnUse.Cursor(ColumnUse.Cursor.Kind.DEALLOCATE, "s1")));
+    expected.put("DEALLOCATE PREPARE \"S1\"", java.util.Optional.of(new ColumnUse.Cursor(ColumnUse.Cursor.Kind.DEALLOCATE, "S1")));
+    expected.put("DEALLOCATE ALL", java.util.Optional.empty());
+    expected.forEach((sql, cursor) -> assertThat(libpg.analyze(sql).statements().get(0).columnUse())
+        .as(sql).get().extracting(ColumnUse::cursor).isEqualTo(cursor));
+  }
+
+  @Test
   void theRolesAStatementAltersRenamesOrDropsAreNamed() {
     Map<String, Set<String>> expected = new java.util.LinkedHashMap<>();
     expected.put("ALTER ROLE gh_app PASSWORD 'x'", Set.of("gh_app"));
