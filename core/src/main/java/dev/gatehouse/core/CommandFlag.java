@@ -8,7 +8,10 @@ package dev.gatehouse.core;
 public enum CommandFlag {
   /** The classifier could not classify the command with certainty. */
   UNCLASSIFIED,
-  /** UPDATE or DELETE without a WHERE clause. */
+  /**
+   * UPDATE or DELETE without a WHERE clause, or with one that names no column ({@code WHERE true});
+   * MERGE that updates or deletes on an ON condition naming no column.
+   */
   NO_WHERE,
   /** Code Gatehouse cannot see into: DO blocks, procedure calls, non-harmless functions, SQL in strings. */
   OPAQUE_CODE,

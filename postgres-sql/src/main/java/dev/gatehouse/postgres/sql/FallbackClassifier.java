@@ -132,6 +132,8 @@ public final class FallbackClassifier implements SqlClassifier {
     private int i;
     private final LinkedHashSet<String> objects = new LinkedHashSet<>();
     private int depth;
+    /** Column references read so far: a WHERE that adds none selects every row or none (NO_WHERE). */
+    private int columnRefs;
 
     Recogniser(List<Lexer.Token> tokens) {
       this.t = tokens;
@@ -304,8 +306,7 @@ public final class FallbackClassifier implements SqlClassifier {
         expectOperator("=");
         operand();
       } while (acceptPunct(","));
-      boolean where = accept("where");
-      if (where) condition();
+      boolean where = whereNamingColumn();
       returning();
       EnumSet<CommandFlag> flags = EnumSet.of(CommandFlag.DATA_MODIFYING);
       if (!where) flags.add(CommandFlag.NO_WHERE);
@@ -316,12 +317,22 @@ public final class FallbackClassifier implements SqlClassifier {
       expect("from");
       table();
       if (accept("as")) name();
-      boolean where = accept("where");
-      if (where) condition();
+      boolean where = whereNamingColumn();
       returning();
       EnumSet<CommandFlag> flags = EnumSet.of(CommandFlag.DATA_MODIFYING);
       if (!where) flags.add(CommandFlag.NO_WHERE);
       return result("DELETE", flags);
+    }
+
+    /**
+     * Reads an optional WHERE clause; true when there is one and it names a column ({@code WHERE true}
+     * and {@code WHERE 1 = 1} keep every row or none: NO_WHERE, as libpg_query's classification says).
+     */
+    private boolean whereNamingColumn() {
+      if (!accept("where")) return false;
+      int before = columnRefs;
+      condition();
+      return columnRefs > before;
     }
 
     private void returning() {
@@ -411,6 +422,7 @@ public final class FallbackClassifier implements SqlClassifier {
     }
 
     private void columnRef() {
+      columnRefs++;
       name();
       int parts = 1;
       while (isPunct(peek(), ".") && isName(peek(1))) {

@@ -451,6 +451,41 @@ final class TreeClassifier {
     while (it.hasNext()) collectStrings(it.next(), out, depth + 1);
   }
 
+  /**
+   * Whether a condition names a column anywhere, of any table (or is {@code WHERE CURRENT OF}, which
+   * picks a cursor's row). One that names none ({@code true}, {@code 1 = 1}, {@code 'a' = 'a'},
+   * {@code NOT false}, no condition at all) keeps every row or none: as good as a forgotten WHERE
+   * (review round 20: {@code WHERE true} passed the rule on {@code no_where}). Any column will do,
+   * {@code id = id} too: the flag guards against the forgotten clause, not against intent.
+   */
+  private static boolean namesColumn(JsonNode n, int depth) {
+    if (depth > MAX_DEPTH || !(n.isArray() || n.isObject())) return false;
+    if (n.has("ColumnRef") || n.has("CurrentOfExpr")) return true;
+    Iterator<JsonNode> it = n.elements();
+    while (it.hasNext()) {
+      if (namesColumn(it.next(), depth + 1)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether a MERGE updates or deletes every row of its target it matches to a source row, with an
+   * {@code ON} condition that names no column ({@code ON true}) and a {@code WHEN MATCHED} action
+   * whose own condition names none either: {@link #namesColumn}'s rule, for MERGE.
+   */
+  private static boolean mergesEveryRow(JsonNode b) {
+    if (namesColumn(b.path("joinCondition"), 0)) return false;
+    for (JsonNode w : b.path("mergeWhenClauses")) {
+      JsonNode clause = w.path("MergeWhenClause");
+      String command = clause.path("commandType").asText();
+      if (clause.path("matched").asBoolean() && (command.equals("CMD_UPDATE") || command.equals("CMD_DELETE"))
+          && !namesColumn(clause.path("condition"), 0)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   // ---- statements ---------------------------------------------------------------------------
 
   /**
@@ -492,13 +527,16 @@ final class TreeClassifier {
       }
       case "UpdateStmt" -> {
         dml(b, ctes, d, "UPDATE");
-        if (!b.has("whereClause")) facts.flags.add(NO_WHERE);
+        if (!namesColumn(b.path("whereClause"), 0)) facts.flags.add(NO_WHERE);
       }
       case "DeleteStmt" -> {
         dml(b, ctes, d, "DELETE");
-        if (!b.has("whereClause")) facts.flags.add(NO_WHERE);
+        if (!namesColumn(b.path("whereClause"), 0)) facts.flags.add(NO_WHERE);
       }
-      case "MergeStmt" -> dml(b, ctes, d, "MERGE");
+      case "MergeStmt" -> {
+        dml(b, ctes, d, "MERGE");
+        if (mergesEveryRow(b)) facts.flags.add(NO_WHERE);
+      }
       case "CopyStmt" -> {
         kind("COPY");
         if (b.path("is_from").asBoolean()) facts.flags.add(DATA_MODIFYING);

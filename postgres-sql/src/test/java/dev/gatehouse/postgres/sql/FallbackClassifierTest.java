@@ -22,6 +22,19 @@ class FallbackClassifierTest {
   }
 
   @Test
+  void aWhereThatNamesNoColumnIsNoWhereAsLibpgQuerySaysToo() {
+    // Review round 20: WHERE true passed the rule on no_where; the fallback reads what it recognises
+    // as libpg_query's classification does (a bare WHERE true it does not recognise: unclassified).
+    for (String s : List.of("DELETE FROM t WHERE true IS TRUE", "UPDATE t SET a = 1 WHERE 1 = 1", "DELETE FROM t WHERE NOT 1 = 2",
+        "DELETE FROM t WHERE ('a' = 'a' OR 2 IS NULL)")) {
+      assertThat(fallback.analyze(s).combined().flags()).as(s).containsExactlyInAnyOrder(CommandFlag.DATA_MODIFYING, CommandFlag.NO_WHERE);
+    }
+    for (String s : List.of("DELETE FROM t WHERE id = id", "UPDATE t SET a = 1 WHERE 1 = 1 AND id = 7")) {
+      assertThat(fallback.analyze(s).combined().flags()).as(s).containsExactly(CommandFlag.DATA_MODIFYING);
+    }
+  }
+
+  @Test
   void everyFunctionCallIsUnclassified() {
     for (String s : List.of("SELECT lower(a) FROM t", "SELECT * FROM f()", "SELECT * FROM t WHERE a = f(1)",
         "INSERT INTO t VALUES (now())", "UPDATE t SET a = g(a) WHERE id = 1", "SELECT count (*) FROM t",
