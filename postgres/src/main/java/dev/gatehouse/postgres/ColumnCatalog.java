@@ -362,18 +362,26 @@ final class ColumnCatalog implements AutoCloseable {
    * 18c: {@code (2).mark_paid} ran an {@code UPDATE} in {@code mark_paid(int)}), and which {@code x}
    * is cannot be told from the name, so the name alone counts; likewise the name of a type a cast to
    * which runs code ({@code t} of {@link #HAZARDS}): {@code (6).rt_dom} is {@code 6::rt_dom} where
-   * no field or function fits. Empty when none (a failed lookup counts every name).
+   * no field or function fits. Empty when none (a failed lookup counts every name, as a function).
    */
-  Optional<String> calledAsColumn(Set<String> names) {
+  Optional<CalledName> calledAsColumn(Set<String> names) {
     if (names.isEmpty()) return Optional.empty();
     Hazards h = hazards();
-    if (h == null) return names.stream().findFirst();
+    if (h == null) return names.stream().findFirst().map(n -> new CalledName(n, false));
     for (String n : names) {
+      if (h.functions().contains(n)) return Optional.of(new CalledName(n, false));
       // (x).name is a cast of x to the type name where x has no such field and no function fits.
-      if (h.functions().contains(n) || h.types().contains(n)) return Optional.of(n);
+      if (h.types().contains(n)) return Optional.of(new CalledName(n, true));
     }
     return Optional.empty();
   }
+
+  /**
+   * A name {@link #calledAsColumn} found: a function someone made, or ({@code type}) a type a cast
+   * to which runs code someone made, with no such function (review round 20: the reason said
+   * "function" of a domain).
+   */
+  record CalledName(String name, boolean type) {}
 
   /**
    * A column of {@code relations} that a statement may convert with a cast through a function

@@ -414,8 +414,12 @@ final class SessionMasking {
       }
     }
     if (statement.columnUse().isPresent()) {
-      Optional<String> called = cat.calledAsColumn(statement.columnUse().get().read());
-      if (called.isPresent()) return Optional.of(called.get() + " may call a function made on the resource (x." + called.get() + ")");
+      Optional<ColumnCatalog.CalledName> called = cat.calledAsColumn(statement.columnUse().get().read());
+      if (called.isPresent()) {
+        String n = called.get().name();
+        return Optional.of(called.get().type() ? "x." + n + " is a cast to type " + n + ", which runs code made on the resource"
+            : n + " may call a function made on the resource (x." + n + ")");
+      }
     }
     return Optional.empty();
   }

@@ -1124,7 +1124,7 @@ class GatewayProtocolTest {
     assertThat(decided).filteredOn(d -> d.command().text().equals("SELECT (2).mark_paid")).singleElement()
         .satisfies(d -> {
           assertThat(d.command().classification().flags()).contains(dev.gatehouse.core.CommandFlag.OPAQUE_CODE);
-          assertThat(d.command().details().get("opaque_code")).contains("mark_paid");
+          assertThat(d.command().details().get("opaque_code")).contains("mark_paid may call a function made on the resource");
         });
     assertThat(decided).filteredOn(d -> d.command().text().equals("SELECT (0::oid).lo_create")).singleElement()
         .satisfies(d -> assertThat(d.command().classification().flags()).contains(
@@ -1187,6 +1187,9 @@ class GatewayProtocolTest {
         "SELECT (8).rt_domdom", "SELECT (9).\"rt_dom\"", "SELECT (t.a).rt_dom FROM rt_attr t");
     sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", casts);
     for (String sql : casts) assertOpaqueCode(sql, "rt_dom");
+    // Review round 20: the reason said "may call a function" of a type; it names the cast.
+    assertOpaqueCode("SELECT (6).rt_dom", "x.rt_dom is a cast to type rt_dom, which runs code made on the resource");
+    assertOpaqueCode("SELECT (8).rt_domdom", "x.rt_domdom is a cast to type rt_domdom, which runs code made on the resource");
   }
 
   @Test
