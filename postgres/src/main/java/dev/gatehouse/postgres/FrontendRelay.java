@@ -911,7 +911,11 @@ final class FrontendRelay {
   /** Decides one statement: adds its execution to {@code allowed}, or returns the client's error. */
   private Optional<ErrorResponse> decide(ClassifiedStatement classified, Map<String, String> details, List<Execution> allowed)
       throws IOException {
-    Seen seen = seen(classified, details);
+    // Code allowed before it in the same message may replace prepared statements under their names
+    // before this statement runs; the mark that code ran comes only once the message is decided.
+    boolean codeBefore = false;
+    for (int i = 0; i < allowed.size() && !codeBefore; i++) codeBefore = runsOpaqueCode(allowed.get(i));
+    Seen seen = seen(classified, details, codeBefore);
     ClassifiedStatement statement = seen.statement();
     Command command = seen.command();
     if (!statement.roles().isEmpty()) {
@@ -1026,9 +1030,17 @@ final class FrontendRelay {
    * one), with the reason in the command's details for whoever reads the audit.
    */
   private Seen seen(ClassifiedStatement classified, Map<String, String> details) {
+    return seen(classified, details, false);
+  }
+
+  /**
+   * As above; {@code codeBefore}: code Gatehouse cannot see into runs before the statement in the same
+   * message, so the statement an {@code EXECUTE} names may be another by then.
+   */
+  private Seen seen(ClassifiedStatement classified, Map<String, String> details, boolean codeBefore) {
     Optional<ColumnUse.Cursor> named = classified.columnUse().isPresent() ? classified.columnUse().get().cursor() : Optional.empty();
     if (named.isPresent() && named.get().kind() == ColumnUse.Cursor.Kind.EXECUTE) {
-      Optional<Analysis> known = executedStatement(named.get().name());
+      Optional<Analysis> known = codeBefore ? Optional.empty() : executedStatement(named.get().name());
       classified = executing(classified, known);
       details = executed(details, named.get().name(), known);
     }

@@ -1780,6 +1780,27 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void anSqlExecuteAfterCodeEarlierInTheSameQueryIsNotTakenForTheProtocolsStatement() throws Exception {
+    // Noticed in review round 20's fix: code may replace a prepared statement (a DO block's EXECUTE
+    // 'PREPARE …'), and an EXECUTE of that name later in the same query was decided, and audited, as
+    // the statement the protocol had parsed under it, since the mark that code ran came only once
+    // the whole query was decided.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("s_swapped", "SELECT 4421 AS parsed"), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("DO $$ BEGIN EXECUTE 'DEALLOCATE s_swapped'; EXECUTE 'PREPARE s_swapped AS SELECT 4422 AS swapped'; END $$;"
+          + " EXECUTE s_swapped"));
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).isEmpty();
+      assertThat(firstColumn(got)).as("what the EXECUTE ran").containsExactly("4422");
+    }
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).filteredOn(d -> d.command().text().equals("EXECUTE s_swapped"))
+        .singleElement()
+        .satisfies(d -> assertThat(d.command().details().get("executes")).contains("which Gatehouse does not follow"));
+  }
+
+  @Test
   void aPortalBoundButNeverExecutedIsDecidedOnceAndCompletedAsUnexecuted() throws Exception {
     // The decision is taken at Bind (PostgreSQL plans there); a portal that ends unexecuted, here
     // with its transaction at Sync, still closes its audit record: one decision, one outcome.
