@@ -934,7 +934,8 @@ final class FrontendRelay {
     }
     if (statement.changesParsing()) {
       new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-      return Optional.of(Replies.parsingSettingRefused());
+      return Optional.of(isUnknownStatement(statement) ? Replies.unknownStatementRefused(statement.text().substring(1,
+          statement.text().length() - 1)) : Replies.parsingSettingRefused());
     }
     boolean ddl = statement.classification().has(CommandFlag.DDL);
     if (ddl) s.masking.schemaChanged();
@@ -1262,10 +1263,19 @@ final class FrontendRelay {
   /** What an Execute of a portal whose SQL Gatehouse does not know is decided as: unclassified. */
   private static ClassifiedStatement unknownStatement(String portalName, Optional<SessionState.Portal> portal) {
     String text = portal.isPresent()
-        ? "<portal \"" + portalName + "\" of prepared statement \"" + portal.get().statement
+        ? UNKNOWN_PORTAL + portalName + "\" of prepared statement \"" + portal.get().statement
             + "\", whose SQL is unknown to Gatehouse>"
-        : "<portal \"" + portalName + "\", not bound through this connection's protocol>";
+        : UNKNOWN_PORTAL + portalName + "\", not bound through this connection's protocol>";
     return new ClassifiedStatement(text, text, Classification.unclassified(), true);
+  }
+
+  /** How the text of an {@link #unknownStatement} starts (no SQL statement starts with {@code <}). */
+  private static final String UNKNOWN_PORTAL = "<portal \"";
+
+  /** Whether {@code statement} is an {@link #unknownStatement}. */
+  private static boolean isUnknownStatement(ClassifiedStatement statement) {
+    return statement.classification().has(CommandFlag.UNCLASSIFIED) && statement.text().startsWith(UNKNOWN_PORTAL)
+        && statement.text().endsWith(">");
   }
 
   private static String typeName(byte type) {

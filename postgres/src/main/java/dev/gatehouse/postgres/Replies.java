@@ -64,6 +64,20 @@ final class Replies {
   }
 
   /**
+   * A portal of a prepared statement whose SQL Gatehouse does not know ({@code what} describes it):
+   * SQL replaced it under its name, or it was never prepared through this connection's protocol.
+   * Unread SQL may change the settings Gatehouse reads text with, so it is refused as such a
+   * statement is (rule parsing-settings), with a message that says which statement and why.
+   */
+  static ErrorResponse unknownStatementRefused(String what) {
+    return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
+        "permission denied by Gatehouse: " + what + "; SQL (PREPARE, DEALLOCATE, DISCARD) or code may have replaced it,"
+            + " and a statement Gatehouse cannot read may change the settings it reads text with (rule parsing-settings)")
+        .with(ErrorField.HINT, "Prepare the statement again with the extended protocol's Parse (drivers do), or run it"
+            + " with SQL EXECUTE.");
+  }
+
+  /**
    * Text PostgreSQL 15's grammar rejects: the server's own answer to it (42601, the parser's
    * message, the position in characters from 1), with a hint that a newer server's syntax is
    * rejected here too. The message may quote the text near the error, as the server's does; it

@@ -1766,7 +1766,10 @@ class GatewayProtocolTest {
       assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
       // Nor is a Bind of it decided as the Parse Gatehouse saw: its SQL is unknown, so it is refused.
       c.send(bind("", "s_low"), new Execute("", 0), Sync.INSTANCE);
-      assertThat(RawClient.firstError(c.untilReady())).isPresent();
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("prepared statement \"s_low\"", "unknown to Gatehouse", "PREPARE");
+      });
     }
     List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class);
     for (String execute : List.of("EXECUTE \"S_Old\"", "EXECUTE s_low")) {
