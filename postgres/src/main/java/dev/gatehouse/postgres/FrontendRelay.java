@@ -1231,7 +1231,9 @@ final class FrontendRelay {
   static boolean touchesStatementNames(ClassifiedStatement statement) {
     if (statement.classification().has(CommandFlag.UNCLASSIFIED)) return true;
     for (String kind : statement.classification().kinds()) {
-      if (startsWithIgnoreCase(kind, "PREPARE") || startsWithIgnoreCase(kind, "DEALLOCATE")
+      // Not PREPARE TRANSACTION: it names a transaction (it made every name unfollowed, and their
+      // SQL EXECUTE opaque, out of reach of the rules on what they run).
+      if (kind.equalsIgnoreCase("PREPARE") || startsWithIgnoreCase(kind, "DEALLOCATE")
           || kind.equalsIgnoreCase("DISCARD ALL")) {
         return true;
       }

@@ -1740,6 +1740,13 @@ class GatewayProtocolTest {
         assertThat(RawClient.firstError(c.untilReady())).as("EXECUTE after " + sql).get()
             .satisfies(e -> assertThat(e.message()).contains("no-drop"));
       }
+      // PREPARE TRANSACTION names a transaction, not a statement (outside a transaction block the
+      // server only warns): it forgets no statement either.
+      c.send(new Query("PREPARE TRANSACTION 'gh_not_a_statement'"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Query("EXECUTE s_kept"));
+      assertThat(RawClient.firstError(c.untilReady())).as("EXECUTE after PREPARE TRANSACTION").get()
+          .satisfies(e -> assertThat(e.message()).contains("no-drop"));
     }
     assertThat(h.tableExists("exec_kept_victim")).as("the table EXECUTE s_kept would have dropped").isTrue();
   }
