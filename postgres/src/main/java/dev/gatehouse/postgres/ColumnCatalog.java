@@ -177,9 +177,12 @@ final class ColumnCatalog implements AutoCloseable {
    *       the query), which called by its name is opaque code as well;
    *   <li>{@code t}: a type a cast to which runs such code: a domain whose constraints call a made
    *       function or any function that is not immutable ({@code nextval}, {@code set_config}: a
-   *       built-in gets no pg_depend row, so the constraint's node tree is read for its {@code
-   *       funcid}s and {@code opfuncid}s), a domain over one, a composite type with a field of one,
-   *       an array of one, a range or multirange over one (its input converts the bounds), and
+   *       built-in gets no pg_depend row, and an operator's function none either, the constraint
+   *       depending on the operator, so the constraint's node tree is read for its {@code funcid}s
+   *       and {@code opfuncid}s: a made one counts even when declared immutable, which it need not
+   *       be), a domain whose constraints convert a value to such a type ({@code VALUE::d}), a domain
+   *       over one, a composite type with a field of one, an array of one, a range or multirange
+   *       over one (its input converts the bounds), and
    *       the target of a cast through a made function; also the source of such a cast, whose
    *       values a built-in taking the target converts ({@code reverse('paid'::order_state)}); and
    *       what a bare call of that name may be (a cast written as a call);
@@ -214,9 +217,14 @@ final class ColumnCatalog implements AutoCloseable {
         UNION SELECT c.contypid FROM pg_catalog.pg_constraint c
           CROSS JOIN LATERAL pg_catalog.regexp_matches(c.conbin::pg_catalog.text, ':(?:op)?funcid (\\d+) ', 'g') m
           JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
-         WHERE c.contypid <> 0 AND p.provolatile <> 'i'
+         WHERE c.contypid <> 0 AND (p.provolatile <> 'i' OR p.oid IN (SELECT oid FROM ours))
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
+            OR t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                                           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                                                                      AND d.objid = c.oid
+                                           WHERE c.contypid = t.oid AND d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                                             AND d.refobjid = coded.oid)
             OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                                            WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid)
             OR t.typtype IN ('r', 'm') AND EXISTS (SELECT 1 FROM pg_catalog.pg_range g

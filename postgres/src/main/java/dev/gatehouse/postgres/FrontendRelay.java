@@ -1264,15 +1264,24 @@ final class FrontendRelay {
 
   /** What an Execute of a portal whose SQL Gatehouse does not know is decided as: unclassified. */
   private static ClassifiedStatement unknownStatement(String portalName, Optional<SessionState.Portal> portal) {
+    // Names as SQL quotes them (review round 22: a name holding '" of prepared statement "' read as
+    // another statement in the refusal).
     String text = portal.isPresent()
-        ? UNKNOWN_PORTAL + portalName + "\" of prepared statement \"" + portal.get().statement
-            + "\", whose SQL is unknown to Gatehouse>"
-        : UNKNOWN_PORTAL + portalName + "\", not bound through this connection's protocol>";
+        ? UNKNOWN_PORTAL + quotedName(portalName) + " of prepared statement \"" + quotedName(portal.get().statement)
+            + ", whose SQL is unknown to Gatehouse>"
+        : UNKNOWN_PORTAL + quotedName(portalName) + ", " + NOT_BOUND + ">";
     return new ClassifiedStatement(text, text, Classification.unclassified(), true);
   }
 
   /** How the text of an {@link #unknownStatement} starts (no SQL statement starts with {@code <}). */
   private static final String UNKNOWN_PORTAL = "<portal \"";
+  /** What an {@link #unknownStatement} of a portal the protocol did not bind says of it. */
+  static final String NOT_BOUND = "not bound through this connection's protocol";
+
+  /** A name's characters after the opening quote, as SQL quotes an identifier: {@code "} doubled, then {@code "}. */
+  private static String quotedName(String name) {
+    return name.replace("\"", "\"\"") + "\"";
+  }
 
   /** Whether {@code statement} is an {@link #unknownStatement}. */
   private static boolean isUnknownStatement(ClassifiedStatement statement) {

@@ -70,11 +70,15 @@ final class Replies {
    * statement is (rule parsing-settings), with a message that says which statement and why.
    */
   static ErrorResponse unknownStatementRefused(String what) {
+    // A portal the protocol never bound is most likely a cursor an SQL DECLARE made (review round 22:
+    // the hint about prepared statements misled there).
+    boolean cursor = what.endsWith(FrontendRelay.NOT_BOUND);
     return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
-        "permission denied by Gatehouse: " + what + "; SQL (PREPARE, DEALLOCATE, DISCARD) or code may have replaced it,"
-            + " and a statement Gatehouse cannot read may change the settings it reads text with (rule parsing-settings)")
-        .with(ErrorField.HINT, "Prepare the statement again with the extended protocol's Parse (drivers do), or run it"
-            + " with SQL EXECUTE.");
+        "permission denied by Gatehouse: " + what + (cursor ? "; its SQL is unknown to Gatehouse" : "; SQL (PREPARE,"
+            + " DEALLOCATE, DISCARD) or code may have replaced it") + ", and a statement Gatehouse cannot read may change"
+            + " the settings it reads text with (rule parsing-settings)")
+        .with(ErrorField.HINT, cursor ? "Read a cursor that SQL declared with SQL FETCH."
+            : "Prepare the statement again with the extended protocol's Parse (drivers do), or run it with SQL EXECUTE.");
   }
 
   /**

@@ -1193,6 +1193,39 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aCastToADomainWhoseCheckRunsMadeCodeThroughAnOperatorOrAnotherDomainIsOpaqueCode() throws Exception {
+    // Review round 22: a CHECK that uses an operator depends on the operator, not on its function,
+    // and only functions that are not immutable were read from the CHECK's node tree, so an
+    // operator over an immutable function someone made (which may still call set_config) ran
+    // unseen; and a CHECK that casts to a domain whose CHECK runs code depends on that type, which
+    // was not followed, so bob's SELECT 1::d_wrap ran a made function that wrote and deleted rows.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_log (x int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_chk(int) RETURNS boolean LANGUAGE sql"
+        + " AS 'INSERT INTO rt_log VALUES ($1); SELECT true'");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_imm(int, int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_imm_ran'', false); RETURN true; END'");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS ### (int, int) CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR ### (leftarg = int, rightarg = int, function = rt_imm)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_opdom CASCADE");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_opdom AS int CHECK (VALUE ### 0)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_wrapped CASCADE");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_wrapped AS int CHECK (rt_chk(VALUE))");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_wrap CASCADE");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_wrap AS int CHECK ((VALUE::rt_wrapped) IS NOT NULL)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_wrapwrap CASCADE");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_wrapwrap AS int CHECK ((VALUE::rt_wrap) IS NOT NULL)");
+    String operator = "SELECT 5::rt_opdom";
+    String wrap = "SELECT 1::rt_wrap";
+    String twice = "SELECT 2::rt_wrapwrap";
+    String array = "SELECT ARRAY[3]::rt_opdom[]";
+    sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(operator, wrap, twice, array));
+    assertOpaqueCode(operator, "rt_opdom");
+    assertOpaqueCode(wrap, "rt_wrap");
+    assertOpaqueCode(twice, "rt_wrapwrap");
+    assertOpaqueCode(array, "rt_opdom");
+  }
+
+  @Test
   void aCastToADomainWhoseCheckCallsABuiltinThatIsNotImmutableIsOpaqueCode() throws Exception {
     // Red team: only made functions counted in a domain's CHECK; nextval(VALUE) moved a sequence,
     // set_config(…, VALUE, false) turned standard_conforming_strings off, both as plain casts.
@@ -1808,6 +1841,36 @@ class GatewayProtocolTest {
     assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).filteredOn(d -> d.command().text().equals("EXECUTE s_swapped"))
         .singleElement()
         .satisfies(d -> assertThat(d.command().details().get("executes")).contains("which Gatehouse does not follow"));
+  }
+
+  @Test
+  void theRefusalOfAStatementGatehouseDoesNotKnowQuotesItsNamesAndSaysWhatToDo() throws Exception {
+    // Review round 22: names went into the message unquoted (a statement named
+    // x" of prepared statement "y read as two), and the hint spoke of prepared statements for a
+    // cursor an SQL DECLARE made.
+    String odd = "x\" of prepared statement \"y";
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN; DECLARE sql_cursor CURSOR FOR SELECT 5"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Execute("sql_cursor", 0), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.message()).contains("portal \"sql_cursor\", not bound through this connection's protocol");
+        assertThat(e.field(dev.gatehouse.postgres.wire.ErrorField.HINT)).contains("Read a cursor that SQL declared with SQL FETCH.");
+      });
+      c.send(new Query("ROLLBACK"));
+      c.untilReady();
+      c.send(parse(odd, "SELECT 6"), Sync.INSTANCE);
+      c.untilReady();
+      c.send(new Query("DEALLOCATE \"" + odd.replace("\"", "\"\"") + "\"; PREPARE \"" + odd.replace("\"", "\"\"")
+          + "\" AS SELECT 7"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(bind("zz", odd), new Execute("zz", 0), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.message()).contains("portal \"zz\" of prepared statement \"x\"\" of prepared statement \"\"y\",");
+        assertThat(e.field(dev.gatehouse.postgres.wire.ErrorField.HINT)).get().asString().contains("Parse");
+      });
+    }
   }
 
   @Test
