@@ -9,8 +9,9 @@ public enum CommandFlag {
   /** The classifier could not classify the command with certainty. */
   UNCLASSIFIED,
   /**
-   * UPDATE or DELETE without a WHERE clause, or with one that names no column ({@code WHERE true});
-   * MERGE that updates or deletes on an ON condition naming no column.
+   * UPDATE or DELETE without a WHERE clause, or with one that names no column of its target ({@code
+   * WHERE true}, {@code WHERE other.id = 1}); MERGE that updates or deletes on an ON condition naming
+   * no column of its target.
    */
   NO_WHERE,
   /** Code Gatehouse cannot see into: DO blocks, procedure calls, non-harmless functions, SQL in strings. */

@@ -452,34 +452,57 @@ final class TreeClassifier {
   }
 
   /**
-   * Whether a condition names a column anywhere, of any table (or is {@code WHERE CURRENT OF}, which
-   * picks a cursor's row). One that names none ({@code true}, {@code 1 = 1}, {@code 'a' = 'a'},
-   * {@code NOT false}, no condition at all) keeps every row or none: as good as a forgotten WHERE
-   * (review round 20: {@code WHERE true} passed the rule on {@code no_where}). Any column will do,
-   * {@code id = id} too: the flag guards against the forgotten clause, not against intent.
+   * Whether a condition names a column that may be one of the statement's target ({@code target}:
+   * the names the target goes by, its table's and its alias), or is {@code WHERE CURRENT OF}, which
+   * picks a cursor's row: a column written without a table (it may be the target's), or one whose
+   * table is the target. One that names none ({@code true}, {@code 1 = 1}, {@code NOT false}, no
+   * condition at all) keeps every row or none: as good as a forgotten WHERE (review round 20:
+   * {@code WHERE true} passed the rule on {@code no_where}); so does one that names only another
+   * table's columns, the forgotten join condition of {@code UPDATE … FROM other WHERE other.id = 1}
+   * (review round 22). Any column of the target will do, {@code id = id} too: the flag guards against
+   * the forgotten clause, not against intent.
    */
-  private static boolean namesColumn(JsonNode n, int depth) {
+  private static boolean namesTargetColumn(JsonNode n, Set<String> target, int depth) {
     if (depth > MAX_DEPTH || !(n.isArray() || n.isObject())) return false;
-    if (n.has("ColumnRef") || n.has("CurrentOfExpr")) return true;
+    if (n.has("CurrentOfExpr")) return true;
+    JsonNode ref = n.get("ColumnRef");
+    if (ref != null) {
+      JsonNode fields = ref.path("fields");
+      if (fields.size() < 2) return true;
+      String table = fields.get(fields.size() - 2).path("String").path("sval").asText(null);
+      return table == null || target.contains(table);
+    }
     Iterator<JsonNode> it = n.elements();
     while (it.hasNext()) {
-      if (namesColumn(it.next(), depth + 1)) return true;
+      if (namesTargetColumn(it.next(), target, depth + 1)) return true;
     }
     return false;
   }
 
+  /** The names a statement's target relation goes by in its conditions: its table's, and its alias. */
+  private static Set<String> targetNames(JsonNode relation) {
+    Set<String> names = new HashSet<>();
+    String table = relation.path("relname").asText("");
+    if (!table.isEmpty()) names.add(table);
+    String alias = relation.path("alias").path("aliasname").asText("");
+    if (!alias.isEmpty()) names.add(alias);
+    return names;
+  }
+
   /**
    * Whether a MERGE updates or deletes every row of its target it matches to a source row, with an
-   * {@code ON} condition that names no column ({@code ON true}) and a {@code WHEN MATCHED} action
-   * whose own condition names none either: {@link #namesColumn}'s rule, for MERGE.
+   * {@code ON} condition that names no column of the target ({@code ON true}, {@code ON s.id = 1})
+   * and a {@code WHEN MATCHED} action whose own condition names none either: {@link
+   * #namesTargetColumn}'s rule, for MERGE.
    */
   private static boolean mergesEveryRow(JsonNode b) {
-    if (namesColumn(b.path("joinCondition"), 0)) return false;
+    Set<String> target = targetNames(b.path("relation"));
+    if (namesTargetColumn(b.path("joinCondition"), target, 0)) return false;
     for (JsonNode w : b.path("mergeWhenClauses")) {
       JsonNode clause = w.path("MergeWhenClause");
       String command = clause.path("commandType").asText();
       if (clause.path("matched").asBoolean() && (command.equals("CMD_UPDATE") || command.equals("CMD_DELETE"))
-          && !namesColumn(clause.path("condition"), 0)) {
+          && !namesTargetColumn(clause.path("condition"), target, 0)) {
         return true;
       }
     }
@@ -527,11 +550,11 @@ final class TreeClassifier {
       }
       case "UpdateStmt" -> {
         dml(b, ctes, d, "UPDATE");
-        if (!namesColumn(b.path("whereClause"), 0)) facts.flags.add(NO_WHERE);
+        if (!namesTargetColumn(b.path("whereClause"), targetNames(b.path("relation")), 0)) facts.flags.add(NO_WHERE);
       }
       case "DeleteStmt" -> {
         dml(b, ctes, d, "DELETE");
-        if (!namesColumn(b.path("whereClause"), 0)) facts.flags.add(NO_WHERE);
+        if (!namesTargetColumn(b.path("whereClause"), targetNames(b.path("relation")), 0)) facts.flags.add(NO_WHERE);
       }
       case "MergeStmt" -> {
         dml(b, ctes, d, "MERGE");
