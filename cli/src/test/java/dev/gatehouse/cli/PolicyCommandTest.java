@@ -115,7 +115,7 @@ class PolicyCommandTest {
 
     assertThat(run.outLines()).contains(
         "decision: deny (rule no-unbounded-writes)",
-        "reason:   UPDATE and DELETE need a WHERE clause that names a column",
+        "reason:   UPDATE and DELETE need a WHERE clause that names a column of their table",
         "statement: DELETE FROM orders",
         "  kinds [DELETE]  objects [orders]  functions []  flags [data_modifying, no_where]",
         "parser:   libpg_query");
