@@ -110,9 +110,13 @@ final class Replies {
   /**
    * The text of a notice or error raised by a statement that reads masked columns: it may quote a
    * value ({@code invalid input syntax for type integer: "123-45-6789"}, a unique violation's
-   * detail), so only its severity and SQLSTATE are kept.
+   * detail), so only its severity and SQLSTATE are kept; for 25P02, Gatehouse's own copy of
+   * PostgreSQL's fixed text.
    */
   static String withheldText(String sqlstate) {
+    // In a failed transaction every statement gets this one answer, which quotes nothing (the
+    // server's text is not passed on: a message in another language, say, is not known to).
+    if (sqlstate.equals("25P02")) return "current transaction is aborted, commands ignored until end of transaction block";
     return "the server's message for this statement (SQLSTATE " + sqlstate + ") is withheld by Gatehouse:"
         + " the statement touches a table with masked columns (or its reads cannot be traced), and the message"
         + " could quote one of their values";

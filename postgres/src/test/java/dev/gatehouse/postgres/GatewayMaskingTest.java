@@ -329,6 +329,27 @@ class GatewayMaskingTest {
   }
 
   @Test
+  void aStatementInAnAbortedTransactionSaysSoEvenOnAMaskedTable() throws Exception {
+    // The answer to any statement after an error in a transaction (a refusal of Gatehouse's
+    // included) is 25P02 with a fixed text that quotes nothing: withholding it left psql users
+    // guessing why their next SELECT failed.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(MaskingHarness.ALICE, Map.of("database", MaskingHarness.RESOURCE));
+      for (String sql : List.of("BEGIN", "SELECT 1 / 0")) {
+        c.send(new dev.gatehouse.postgres.wire.Query(sql));
+        c.untilReady();
+      }
+      c.send(new dev.gatehouse.postgres.wire.Query("SELECT email FROM customers"));
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("25P02");
+        assertThat(e.message()).isEqualTo("current transaction is aborted, commands ignored until end of transaction block");
+      });
+      c.send(new dev.gatehouse.postgres.wire.Query("ROLLBACK"));
+      c.untilReady();
+    }
+  }
+
+  @Test
   void anErrorRaisedAtCommitByAHeldCursorLosesItsText() {
     // A WITH HOLD cursor's query runs to the end at COMMIT, and its error is raised there.
     Psql.Result r = aliceFails("BEGIN; DECLARE cur CURSOR WITH HOLD FOR SELECT ('x' || reverse(email))::int FROM customers"
