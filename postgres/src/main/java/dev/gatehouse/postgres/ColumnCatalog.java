@@ -180,7 +180,12 @@ final class ColumnCatalog implements AutoCloseable {
    *       built-in gets no pg_depend row, and an operator's function none either, the constraint
    *       depending on the operator, so the constraint's node tree is read for its {@code funcid}s
    *       and {@code opfuncid}s: a made one counts even when declared immutable, which it need not
-   *       be), a domain whose constraints convert a value to such a type ({@code VALUE::d}), a domain
+   *       be), or that use an operator or operator family whose function or support function is
+   *       made (a row comparison calls the family's support function: review round 23); a range or
+   *       multirange whose canonical or subtype-difference function, or the support functions of
+   *       whose subtype's operator class, are made (its input compares its bounds); a type whose
+   *       input, receive or typmod input function is made (a superuser's {@code ALTER TYPE point SET
+   *       (TYPMOD_IN = …)} ran at {@code '(1,2)'::point(3)}); a domain whose constraints convert a value to such a type ({@code VALUE::d}), a domain
    *       over one, a composite type with a field of one, an array of one, a range or multirange
    *       over one (its input converts the bounds), and
    *       the target of a cast through a made function; also the source of such a cast, whose
@@ -218,6 +223,23 @@ final class ColumnCatalog implements AutoCloseable {
           CROSS JOIN LATERAL pg_catalog.regexp_matches(c.conbin::pg_catalog.text, ':(?:op)?funcid (\\d+) ', 'g') m
           JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
          WHERE c.contypid <> 0 AND (p.provolatile <> 'i' OR p.oid IN (SELECT oid FROM ours))
+        UNION SELECT c.contypid FROM pg_catalog.pg_constraint c
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
+         WHERE c.contypid <> 0 AND (
+               d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oid = d.refobjid AND (o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours)
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_amproc f ON f.amprocfamily = a.amopfamily
+                              WHERE a.amopopr = o.oid AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours))))
+            OR d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_amproc f WHERE f.amprocfamily = d.refobjid AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours)))
+        UNION SELECT x.oid FROM pg_catalog.pg_range g
+          CROSS JOIN LATERAL (VALUES (g.rngtypid), (g.rngmultitypid)) x(oid)
+         WHERE g.rngcanonical::pg_catalog.oid IN (SELECT oid FROM ours) OR g.rngsubdiff::pg_catalog.oid IN (SELECT oid FROM ours)
+            OR EXISTS (SELECT 1 FROM pg_catalog.pg_opclass k JOIN pg_catalog.pg_amproc f ON f.amprocfamily = k.opcfamily
+                       WHERE k.oid = g.rngsubopc AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours))
+        UNION SELECT t.oid FROM pg_catalog.pg_type t
+         WHERE t.typinput::pg_catalog.oid IN (SELECT oid FROM ours) OR t.typreceive::pg_catalog.oid IN (SELECT oid FROM ours)
+            OR t.typmodin::pg_catalog.oid IN (SELECT oid FROM ours)
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
             OR t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c

@@ -1226,6 +1226,46 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aCastToATypeWhoseConversionRunsAMadeSupportFunctionIsOpaqueCode() throws Exception {
+    // Review round 23 (objects a superuser made): a range's input compares its bounds with its
+    // subtype's operator class, whose support function someone made; a CHECK's row comparison calls
+    // the support function of the operator family it names; a type's typmod input function runs when
+    // a cast gives a modifier. None named a function the catalog's look followed.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_cmp(a int4, b int4) RETURNS int4 LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_cmp_ran'', false); RETURN btint4cmp(a, b); END'");
+    h.pg.execute(h.database, "DROP TYPE IF EXISTS rt_opr CASCADE");
+    h.pg.execute(h.database, "DROP OPERATOR CLASS IF EXISTS rt_int_ops USING btree CASCADE");
+    h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_int_ops USING btree CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR CLASS rt_int_ops FOR TYPE int4 USING btree AS OPERATOR 1 <, OPERATOR 2 <=,"
+        + " OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 rt_cmp(int4, int4)");
+    h.pg.execute(h.database, "CREATE TYPE rt_opr AS RANGE (subtype = int4, subtype_opclass = rt_int_ops)");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_opr_dom AS rt_opr");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_lt(a int4, b int4) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT a < b'");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS #<# (int4, int4) CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR #<# (leftarg = int4, rightarg = int4, function = rt_lt)");
+    h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_fam USING btree CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR FAMILY rt_fam USING btree");
+    h.pg.execute(h.database, "ALTER OPERATOR FAMILY rt_fam USING btree ADD OPERATOR 1 #<# (int4, int4),"
+        + " FUNCTION 1 (int4, int4) rt_cmp(int4, int4)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_rowdom");
+    h.pg.execute(h.database, "CREATE DOMAIN rt_rowdom AS int CHECK (ROW(VALUE, 0) #<# ROW(1000, 0))");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_tmin(m cstring[]) RETURNS int4 LANGUAGE plpgsql"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_tmin_ran'', false); RETURN 7; END'");
+    h.pg.execute(h.database, "ALTER TYPE point SET (TYPMOD_IN = rt_tmin)");
+    try {
+      String range = "SELECT '[1,5)'::rt_opr_dom";
+      String row = "SELECT 5::rt_rowdom";
+      String typmod = "SELECT '(1,2)'::point(3)";
+      sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(range, row, typmod));
+      assertOpaqueCode(range, "rt_opr_dom");
+      assertOpaqueCode(row, "rt_rowdom");
+      assertOpaqueCode(typmod, "point");
+    } finally {
+      h.pg.execute(h.database, "ALTER TYPE point SET (TYPMOD_IN = NONE)");
+    }
+  }
+
+  @Test
   void aCastToADomainWhoseCheckCallsABuiltinThatIsNotImmutableIsOpaqueCode() throws Exception {
     // Red team: only made functions counted in a domain's CHECK; nextval(VALUE) moved a sequence,
     // set_config(…, VALUE, false) turned standard_conforming_strings off, both as plain casts.
