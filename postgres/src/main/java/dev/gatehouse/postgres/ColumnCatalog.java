@@ -185,7 +185,11 @@ final class ColumnCatalog implements AutoCloseable {
    *       multirange whose canonical or subtype-difference function, or the support functions of
    *       whose subtype's operator class, are made (its input compares its bounds); a type whose
    *       input, receive or typmod input function is made (a superuser's {@code ALTER TYPE point SET
-   *       (TYPMOD_IN = …)} ran at {@code '(1,2)'::point(3)}); a domain whose constraints convert a value to such a type ({@code VALUE::d}), a domain
+   *       (TYPMOD_IN = …)} ran at {@code '(1,2)'::point(3)}); a type whose default btree or hash
+   *       operator class calls made functions (sorting, grouping and comparing its values runs
+   *       them: such a type is a {@code c} type too); a domain whose constraints convert a value to
+   *       such a type ({@code VALUE::d}, found through pg_depend, or for a built-in type, which
+   *       gets no pg_depend row, in the constraint's node tree), a domain
    *       over one, a composite type with a field of one, an array of one, a range or multirange
    *       over one (its input converts the bounds), and
    *       the target of a cast through a made function; also the source of such a cast, whose
@@ -195,6 +199,7 @@ final class ColumnCatalog implements AutoCloseable {
    *       statement naming it may convert its rows ({@code lower(c)});
    *   <li>{@code c}: the OID of a type such a cast converts from: a column of that type may be
    *       converted where a statement passes it to a built-in ({@code lower(state)} on an enum);
+   *       and of a type whose default comparison is made: a column of it may be sorted or compared;
    *   <li>{@code d}: the OID of a type whose values run made code when coerced to it (the {@code
    *       t} types): a column of it runs that code where a row is filled in
    *       ({@code json_populate_record(s, …)}).
@@ -214,7 +219,16 @@ final class ColumnCatalog implements AutoCloseable {
          WHERE p.oid >= 16384
            AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND objid = p.oid)),
       made AS (SELECT * FROM ours WHERE pg_catalog.has_schema_privilege(pronamespace, 'USAGE')),
+      compared(oid) AS (
+        SELECT k.opcintype FROM pg_catalog.pg_opclass k JOIN pg_catalog.pg_am m ON m.oid = k.opcmethod
+         WHERE k.opcdefault AND m.amname IN ('btree', 'hash')
+           AND (EXISTS (SELECT 1 FROM pg_catalog.pg_amproc f
+                        WHERE f.amprocfamily = k.opcfamily AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours))
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_operator o ON o.oid = a.amopopr
+                        WHERE a.amopfamily = k.opcfamily AND o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours)))),
       coded(oid) AS (
+        SELECT oid FROM compared
+        UNION
         SELECT c.contypid FROM pg_catalog.pg_constraint c
           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
          WHERE c.contypid <> 0 AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
@@ -250,7 +264,11 @@ final class ColumnCatalog implements AutoCloseable {
             OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                                            WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = coded.oid)
             OR t.typtype IN ('r', 'm') AND EXISTS (SELECT 1 FROM pg_catalog.pg_range g
-                                                   WHERE g.rngsubtype = coded.oid AND t.oid IN (g.rngtypid, g.rngmultitypid)))
+                                                   WHERE g.rngsubtype = coded.oid AND t.oid IN (g.rngtypid, g.rngmultitypid))
+            OR t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                                           WHERE c.contypid = t.oid AND c.conbin::pg_catalog.text
+                                             ~ (':(resulttype|consttype|row_typeid|element_typeid|array_typeid|minmaxtype|typeId) '
+                                                || coded.oid::pg_catalog.text || ' ')))
       SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
@@ -272,7 +290,8 @@ final class ColumnCatalog implements AutoCloseable {
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
        WHERE c.castfunc IN (SELECT oid FROM ours) AND t.oid >= 16384
       UNION SELECT 'c', c.castsource::pg_catalog.text FROM pg_catalog.pg_cast c
-       WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castsource >= 16384""";
+       WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castsource >= 16384
+      UNION SELECT 'c', oid::pg_catalog.text FROM compared""";
 
 
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */

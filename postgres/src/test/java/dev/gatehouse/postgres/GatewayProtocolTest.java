@@ -1266,6 +1266,40 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void valuesOfATypeWhoseDefaultComparisonSomeoneMadeAreOpaqueCode() throws Exception {
+    // Review round 23: a superuser gave json (which has no comparison of its own) a default btree
+    // operator class over a made function; GREATEST, ORDER BY and DISTINCT on json values then ran
+    // it, as did a domain whose CHECK converts to json, and nothing the statements name showed it.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_jcmp(a json, b json) RETURNS int4 LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_jcmp_ran'', false); RETURN bttextcmp(a::text, b::text); END'");
+    for (String[] op : List.of(new String[] {"#<#", "<"}, new String[] {"#<=#", "<="}, new String[] {"#=#", "="},
+        new String[] {"#>=#", ">="}, new String[] {"#>#", ">"})) {
+      String fn = "rt_j" + op[0].replace("#", "").replace("<", "lt").replace(">", "gt").replace("=", "eq");
+      h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION " + fn + "(a json, b json) RETURNS bool LANGUAGE sql IMMUTABLE"
+          + " AS 'SELECT a::text " + op[1] + " b::text'");
+      h.pg.execute(h.database, "DROP OPERATOR IF EXISTS " + op[0] + " (json, json) CASCADE");
+      h.pg.execute(h.database, "CREATE OPERATOR " + op[0] + " (leftarg = json, rightarg = json, function = " + fn + ")");
+    }
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_jtab (j json)");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_jdom");
+    try {
+      h.pg.execute(h.database, "CREATE OPERATOR CLASS rt_json_ops DEFAULT FOR TYPE json USING btree AS OPERATOR 1 #<#,"
+          + " OPERATOR 2 #<=#, OPERATOR 3 #=#, OPERATOR 4 #>=#, OPERATOR 5 #>#, FUNCTION 1 rt_jcmp(json, json)");
+      h.pg.execute(h.database, "CREATE DOMAIN rt_jdom AS int CHECK (GREATEST(VALUE::text::json, '1'::json) IS NOT NULL)");
+      String greatest = "SELECT GREATEST('{}'::json, '[]'::json)";
+      String sorted = "SELECT j FROM rt_jtab ORDER BY j";
+      String domain = "SELECT 5::rt_jdom";
+      sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(greatest, sorted, domain));
+      assertOpaqueCode(greatest, "json");
+      assertOpaqueCode(sorted, "rt_jtab.j");
+      assertOpaqueCode(domain, "rt_jdom");
+    } finally {
+      h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_jdom");
+      h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_json_ops USING btree CASCADE");
+    }
+  }
+
+  @Test
   void aCastToADomainWhoseCheckCallsABuiltinThatIsNotImmutableIsOpaqueCode() throws Exception {
     // Red team: only made functions counted in a domain's CHECK; nextval(VALUE) moved a sequence,
     // set_config(…, VALUE, false) turned standard_conforming_strings off, both as plain casts.
