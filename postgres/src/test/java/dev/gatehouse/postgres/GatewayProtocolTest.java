@@ -1162,6 +1162,23 @@ class GatewayProtocolTest {
     }
   }
 
+  /**
+   * Sends each statement of {@code sqlThenReason} (statement, reason, statement, reason …) after DDL
+   * through Gatehouse (so its catalog is read again), and asserts each was decided as opaque code
+   * for a reason naming its reason.
+   */
+  private void assertOpaqueAfterDdl(String... sqlThenReason) throws Exception {
+    List<String> statements = new java.util.ArrayList<>();
+    for (int i = 0; i < sqlThenReason.length; i += 2) statements.add(sqlThenReason[i]);
+    sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", statements);
+    for (int i = 0; i < sqlThenReason.length; i += 2) assertOpaqueCode(sqlThenReason[i], sqlThenReason[i + 1]);
+  }
+
+  /** Runs {@code statements} on the target directly, as its owner (or a superuser) would make objects there. */
+  private void made(String... statements) throws Exception {
+    for (String sql : statements) h.pg.execute(h.database, sql);
+  }
+
   /** The one decision on {@code sql} saw opaque code, for a reason that names {@code reason}. */
   private void assertOpaqueCode(String sql, String reason) {
     assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).as(sql).filteredOn(d -> d.command().text().equals(sql))
@@ -1199,30 +1216,23 @@ class GatewayProtocolTest {
     // operator over an immutable function someone made (which may still call set_config) ran
     // unseen; and a CHECK that casts to a domain whose CHECK runs code depends on that type, which
     // was not followed, so bob's SELECT 1::d_wrap ran a made function that wrote and deleted rows.
-    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_log (x int)");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_chk(int) RETURNS boolean LANGUAGE sql"
-        + " AS 'INSERT INTO rt_log VALUES ($1); SELECT true'");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_imm(int, int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
-        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_imm_ran'', false); RETURN true; END'");
-    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS ### (int, int) CASCADE");
-    h.pg.execute(h.database, "CREATE OPERATOR ### (leftarg = int, rightarg = int, function = rt_imm)");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_opdom CASCADE");
-    h.pg.execute(h.database, "CREATE DOMAIN rt_opdom AS int CHECK (VALUE ### 0)");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_wrapped CASCADE");
-    h.pg.execute(h.database, "CREATE DOMAIN rt_wrapped AS int CHECK (rt_chk(VALUE))");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_wrap CASCADE");
-    h.pg.execute(h.database, "CREATE DOMAIN rt_wrap AS int CHECK ((VALUE::rt_wrapped) IS NOT NULL)");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_wrapwrap CASCADE");
-    h.pg.execute(h.database, "CREATE DOMAIN rt_wrapwrap AS int CHECK ((VALUE::rt_wrap) IS NOT NULL)");
-    String operator = "SELECT 5::rt_opdom";
-    String wrap = "SELECT 1::rt_wrap";
-    String twice = "SELECT 2::rt_wrapwrap";
-    String array = "SELECT ARRAY[3]::rt_opdom[]";
-    sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(operator, wrap, twice, array));
-    assertOpaqueCode(operator, "rt_opdom");
-    assertOpaqueCode(wrap, "rt_wrap");
-    assertOpaqueCode(twice, "rt_wrapwrap");
-    assertOpaqueCode(array, "rt_opdom");
+    made("CREATE TABLE IF NOT EXISTS rt_log (x int)",
+        "CREATE OR REPLACE FUNCTION rt_chk(int) RETURNS boolean LANGUAGE sql"
+        + " AS 'INSERT INTO rt_log VALUES ($1); SELECT true'",
+        "CREATE OR REPLACE FUNCTION rt_imm(int, int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_imm_ran'', false); RETURN true; END'",
+        "DROP OPERATOR IF EXISTS ### (int, int) CASCADE",
+        "CREATE OPERATOR ### (leftarg = int, rightarg = int, function = rt_imm)",
+        "DROP DOMAIN IF EXISTS rt_opdom CASCADE",
+        "CREATE DOMAIN rt_opdom AS int CHECK (VALUE ### 0)",
+        "DROP DOMAIN IF EXISTS rt_wrapped CASCADE",
+        "CREATE DOMAIN rt_wrapped AS int CHECK (rt_chk(VALUE))",
+        "DROP DOMAIN IF EXISTS rt_wrap CASCADE",
+        "CREATE DOMAIN rt_wrap AS int CHECK ((VALUE::rt_wrapped) IS NOT NULL)",
+        "DROP DOMAIN IF EXISTS rt_wrapwrap CASCADE",
+        "CREATE DOMAIN rt_wrapwrap AS int CHECK ((VALUE::rt_wrap) IS NOT NULL)");
+    assertOpaqueAfterDdl("SELECT 5::rt_opdom", "rt_opdom", "SELECT 1::rt_wrap", "rt_wrap", "SELECT 2::rt_wrapwrap", "rt_wrapwrap",
+        "SELECT ARRAY[3]::rt_opdom[]", "rt_opdom");
   }
 
   @Test
@@ -1231,35 +1241,30 @@ class GatewayProtocolTest {
     // subtype's operator class, whose support function someone made; a CHECK's row comparison calls
     // the support function of the operator family it names; a type's typmod input function runs when
     // a cast gives a modifier. None named a function the catalog's look followed.
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_cmp(a int4, b int4) RETURNS int4 LANGUAGE plpgsql IMMUTABLE"
-        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_cmp_ran'', false); RETURN btint4cmp(a, b); END'");
-    h.pg.execute(h.database, "DROP TYPE IF EXISTS rt_opr CASCADE");
-    h.pg.execute(h.database, "DROP OPERATOR CLASS IF EXISTS rt_int_ops USING btree CASCADE");
-    h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_int_ops USING btree CASCADE");
-    h.pg.execute(h.database, "CREATE OPERATOR CLASS rt_int_ops FOR TYPE int4 USING btree AS OPERATOR 1 <, OPERATOR 2 <=,"
-        + " OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 rt_cmp(int4, int4)");
-    h.pg.execute(h.database, "CREATE TYPE rt_opr AS RANGE (subtype = int4, subtype_opclass = rt_int_ops)");
-    h.pg.execute(h.database, "CREATE DOMAIN rt_opr_dom AS rt_opr");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_lt(a int4, b int4) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT a < b'");
-    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS #<# (int4, int4) CASCADE");
-    h.pg.execute(h.database, "CREATE OPERATOR #<# (leftarg = int4, rightarg = int4, function = rt_lt)");
-    h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_fam USING btree CASCADE");
-    h.pg.execute(h.database, "CREATE OPERATOR FAMILY rt_fam USING btree");
-    h.pg.execute(h.database, "ALTER OPERATOR FAMILY rt_fam USING btree ADD OPERATOR 1 #<# (int4, int4),"
-        + " FUNCTION 1 (int4, int4) rt_cmp(int4, int4)");
-    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_rowdom");
-    h.pg.execute(h.database, "CREATE DOMAIN rt_rowdom AS int CHECK (ROW(VALUE, 0) #<# ROW(1000, 0))");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rt_tmin(m cstring[]) RETURNS int4 LANGUAGE plpgsql"
-        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_tmin_ran'', false); RETURN 7; END'");
-    h.pg.execute(h.database, "ALTER TYPE point SET (TYPMOD_IN = rt_tmin)");
+    made("CREATE OR REPLACE FUNCTION rt_cmp(a int4, b int4) RETURNS int4 LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_cmp_ran'', false); RETURN btint4cmp(a, b); END'",
+        "DROP TYPE IF EXISTS rt_opr CASCADE",
+        "DROP OPERATOR CLASS IF EXISTS rt_int_ops USING btree CASCADE",
+        "DROP OPERATOR FAMILY IF EXISTS rt_int_ops USING btree CASCADE",
+        "CREATE OPERATOR CLASS rt_int_ops FOR TYPE int4 USING btree AS OPERATOR 1 <, OPERATOR 2 <=,"
+        + " OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 rt_cmp(int4, int4)",
+        "CREATE TYPE rt_opr AS RANGE (subtype = int4, subtype_opclass = rt_int_ops)",
+        "CREATE DOMAIN rt_opr_dom AS rt_opr",
+        "CREATE OR REPLACE FUNCTION rt_lt(a int4, b int4) RETURNS bool LANGUAGE sql IMMUTABLE AS 'SELECT a < b'",
+        "DROP OPERATOR IF EXISTS #<# (int4, int4) CASCADE",
+        "CREATE OPERATOR #<# (leftarg = int4, rightarg = int4, function = rt_lt)",
+        "DROP OPERATOR FAMILY IF EXISTS rt_fam USING btree CASCADE",
+        "CREATE OPERATOR FAMILY rt_fam USING btree",
+        "ALTER OPERATOR FAMILY rt_fam USING btree ADD OPERATOR 1 #<# (int4, int4),"
+        + " FUNCTION 1 (int4, int4) rt_cmp(int4, int4)",
+        "DROP DOMAIN IF EXISTS rt_rowdom",
+        "CREATE DOMAIN rt_rowdom AS int CHECK (ROW(VALUE, 0) #<# ROW(1000, 0))",
+        "CREATE OR REPLACE FUNCTION rt_tmin(m cstring[]) RETURNS int4 LANGUAGE plpgsql"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_tmin_ran'', false); RETURN 7; END'",
+        "ALTER TYPE point SET (TYPMOD_IN = rt_tmin)");
     try {
-      String range = "SELECT '[1,5)'::rt_opr_dom";
-      String row = "SELECT 5::rt_rowdom";
-      String typmod = "SELECT '(1,2)'::point(3)";
-      sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(range, row, typmod));
-      assertOpaqueCode(range, "rt_opr_dom");
-      assertOpaqueCode(row, "rt_rowdom");
-      assertOpaqueCode(typmod, "point");
+      assertOpaqueAfterDdl("SELECT '[1,5)'::rt_opr_dom", "rt_opr_dom", "SELECT 5::rt_rowdom", "rt_rowdom",
+          "SELECT '(1,2)'::point(3)", "point");
     } finally {
       h.pg.execute(h.database, "ALTER TYPE point SET (TYPMOD_IN = NONE)");
     }
@@ -1286,13 +1291,8 @@ class GatewayProtocolTest {
       h.pg.execute(h.database, "CREATE OPERATOR CLASS rt_json_ops DEFAULT FOR TYPE json USING btree AS OPERATOR 1 #<#,"
           + " OPERATOR 2 #<=#, OPERATOR 3 #=#, OPERATOR 4 #>=#, OPERATOR 5 #>#, FUNCTION 1 rt_jcmp(json, json)");
       h.pg.execute(h.database, "CREATE DOMAIN rt_jdom AS int CHECK (GREATEST(VALUE::text::json, '1'::json) IS NOT NULL)");
-      String greatest = "SELECT GREATEST('{}'::json, '[]'::json)";
-      String sorted = "SELECT j FROM rt_jtab ORDER BY j";
-      String domain = "SELECT 5::rt_jdom";
-      sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of(greatest, sorted, domain));
-      assertOpaqueCode(greatest, "json");
-      assertOpaqueCode(sorted, "rt_jtab.j");
-      assertOpaqueCode(domain, "rt_jdom");
+      assertOpaqueAfterDdl("SELECT GREATEST('{}'::json, '[]'::json)", "json", "SELECT j FROM rt_jtab ORDER BY j", "rt_jtab.j",
+          "SELECT 5::rt_jdom", "rt_jdom");
     } finally {
       h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_jdom");
       h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_json_ops USING btree CASCADE");
