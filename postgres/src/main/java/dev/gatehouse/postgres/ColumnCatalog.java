@@ -219,13 +219,13 @@ final class ColumnCatalog implements AutoCloseable {
          WHERE p.oid >= 16384
            AND NOT EXISTS (SELECT 1 FROM trusted WHERE classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND objid = p.oid)),
       made AS (SELECT * FROM ours WHERE pg_catalog.has_schema_privilege(pronamespace, 'USAGE')),
+      hooked(oid) AS (
+        SELECT f.amprocfamily FROM pg_catalog.pg_amproc f WHERE f.amproc::pg_catalog.oid IN (SELECT oid FROM ours)
+        UNION SELECT a.amopfamily FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_operator o ON o.oid = a.amopopr
+         WHERE o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours)),
       compared(oid) AS (
         SELECT k.opcintype FROM pg_catalog.pg_opclass k JOIN pg_catalog.pg_am m ON m.oid = k.opcmethod
-         WHERE k.opcdefault AND m.amname IN ('btree', 'hash')
-           AND (EXISTS (SELECT 1 FROM pg_catalog.pg_amproc f
-                        WHERE f.amprocfamily = k.opcfamily AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours))
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_operator o ON o.oid = a.amopopr
-                        WHERE a.amopfamily = k.opcfamily AND o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours)))),
+         WHERE k.opcdefault AND m.amname IN ('btree', 'hash') AND k.opcfamily IN (SELECT oid FROM hooked)),
       coded(oid) AS (
         SELECT oid FROM compared
         UNION
@@ -240,17 +240,14 @@ final class ColumnCatalog implements AutoCloseable {
         UNION SELECT c.contypid FROM pg_catalog.pg_constraint c
           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.objid = c.oid
          WHERE c.contypid <> 0 AND (
-               d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oid = d.refobjid AND (o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours)
-                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop a JOIN pg_catalog.pg_amproc f ON f.amprocfamily = a.amopfamily
-                              WHERE a.amopopr = o.oid AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours))))
-            OR d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_amproc f WHERE f.amprocfamily = d.refobjid AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours)))
+               d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND (
+                 d.refobjid IN (SELECT o.oid FROM pg_catalog.pg_operator o WHERE o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours))
+                 OR d.refobjid IN (SELECT a.amopopr FROM pg_catalog.pg_amop a WHERE a.amopfamily IN (SELECT oid FROM hooked)))
+            OR d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND d.refobjid IN (SELECT oid FROM hooked))
         UNION SELECT x.oid FROM pg_catalog.pg_range g
           CROSS JOIN LATERAL (VALUES (g.rngtypid), (g.rngmultitypid)) x(oid)
          WHERE g.rngcanonical::pg_catalog.oid IN (SELECT oid FROM ours) OR g.rngsubdiff::pg_catalog.oid IN (SELECT oid FROM ours)
-            OR EXISTS (SELECT 1 FROM pg_catalog.pg_opclass k JOIN pg_catalog.pg_amproc f ON f.amprocfamily = k.opcfamily
-                       WHERE k.oid = g.rngsubopc AND f.amproc::pg_catalog.oid IN (SELECT oid FROM ours))
+            OR g.rngsubopc IN (SELECT k.oid FROM pg_catalog.pg_opclass k WHERE k.opcfamily IN (SELECT oid FROM hooked))
         UNION SELECT t.oid FROM pg_catalog.pg_type t
          WHERE t.typinput::pg_catalog.oid IN (SELECT oid FROM ours) OR t.typreceive::pg_catalog.oid IN (SELECT oid FROM ours)
             OR t.typmodin::pg_catalog.oid IN (SELECT oid FROM ours)

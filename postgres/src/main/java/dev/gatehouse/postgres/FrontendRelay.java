@@ -1267,20 +1267,20 @@ final class FrontendRelay {
     // Names as SQL quotes them (review round 22: a name holding '" of prepared statement "' read as
     // another statement in the refusal).
     String text = portal.isPresent()
-        ? UNKNOWN_PORTAL + quotedName(portalName) + " of prepared statement \"" + quotedName(portal.get().statement)
+        ? UNKNOWN_PORTAL + quoted(portalName) + " of prepared statement " + quoted(portal.get().statement)
             + ", whose SQL is unknown to Gatehouse>"
-        : UNKNOWN_PORTAL + quotedName(portalName) + ", " + NOT_BOUND + ">";
+        : UNKNOWN_PORTAL + quoted(portalName) + ", " + NOT_BOUND + ">";
     return new ClassifiedStatement(text, text, Classification.unclassified(), true);
   }
 
   /** How the text of an {@link #unknownStatement} starts (no SQL statement starts with {@code <}). */
-  private static final String UNKNOWN_PORTAL = "<portal \"";
+  private static final String UNKNOWN_PORTAL = "<portal ";
   /** What an {@link #unknownStatement} of a portal the protocol did not bind says of it. */
   static final String NOT_BOUND = "not bound through this connection's protocol";
 
-  /** A name's characters after the opening quote, as SQL quotes an identifier: {@code "} doubled, then {@code "}. */
-  private static String quotedName(String name) {
-    return name.replace("\"", "\"\"") + "\"";
+  /** A name as SQL quotes an identifier: in {@code "}, each {@code "} doubled. */
+  private static String quoted(String name) {
+    return '"' + name.replace("\"", "\"\"") + '"';
   }
 
   /** Whether {@code statement} is an {@link #unknownStatement}. */

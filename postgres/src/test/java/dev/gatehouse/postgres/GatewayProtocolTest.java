@@ -1321,6 +1321,16 @@ class GatewayProtocolTest {
         assertThat(d.command().classification().flags()).doesNotContain(dev.gatehouse.core.CommandFlag.OPAQUE_CODE));
   }
 
+  /** Table {@code table} (x int) with a trigger someone made that turns standard_conforming_strings off on INSERT. */
+  private void createStringsOffTrigger(String table) throws Exception {
+    createStringsOffFunction();
+    made("CREATE TABLE IF NOT EXISTS " + table + " (x int)",
+        "CREATE OR REPLACE FUNCTION " + table + "_off() RETURNS trigger LANGUAGE plpgsql"
+            + " AS $$ BEGIN PERFORM strings_off(); RETURN NEW; END $$",
+        "DROP TRIGGER IF EXISTS " + table + "_t ON " + table,
+        "CREATE TRIGGER " + table + "_t BEFORE INSERT ON " + table + " FOR EACH ROW EXECUTE FUNCTION " + table + "_off()");
+  }
+
   /** A function that turns standard_conforming_strings off for the session, as code can. */
   private void createStringsOffFunction() throws Exception {
     h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off() RETURNS text LANGUAGE sql"
@@ -1375,13 +1385,7 @@ class GatewayProtocolTest {
   void aQueryPipelinedBehindAWriteThatFiresATriggerWaitsForTheServersSettings() throws Exception {
     // Round 19: a trigger someone made turned standard_conforming_strings off; policy does not take
     // the INSERT that fires it for opaque code, and the query pipelined behind it ran a hidden DROP.
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS trig_probe (x int)");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION trig_strings_off() RETURNS trigger LANGUAGE plpgsql"
-        + " AS $$ BEGIN PERFORM strings_off(); RETURN NEW; END $$");
-    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS trig_probe_t ON trig_probe");
-    h.pg.execute(h.database, "CREATE TRIGGER trig_probe_t BEFORE INSERT ON trig_probe FOR EACH ROW"
-        + " EXECUTE FUNCTION trig_strings_off()");
+    createStringsOffTrigger("trig_probe");
     assertSmugglerBehindNeverRuns("INSERT INTO trig_probe VALUES (1)");
   }
 
@@ -1548,13 +1552,7 @@ class GatewayProtocolTest {
     // A Flush has the target answer all that was sent, but it reports a changed setting only with
     // the ReadyForQuery that a Sync brings: the query sent once the INSERT's answers were read ran
     // under standard_conforming_strings off (a hidden DROP, in the reviewer's round).
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS trig_flush (x int)");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION trig_flush_off() RETURNS trigger LANGUAGE plpgsql"
-        + " AS $$ BEGIN PERFORM strings_off(); RETURN NEW; END $$");
-    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS trig_flush_t ON trig_flush");
-    h.pg.execute(h.database, "CREATE TRIGGER trig_flush_t BEFORE INSERT ON trig_flush FOR EACH ROW"
-        + " EXECUTE FUNCTION trig_flush_off()");
+    createStringsOffTrigger("trig_flush");
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       c.send(parse("", "INSERT INTO trig_flush VALUES (1)"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
