@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -109,8 +110,24 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
    * them (the key is the gateway's), and only then removes them. Returns the number of events stored.
    */
   public static long recoverJournals(AuditStore store, Path journalDir, Clock clock) {
-    if (!Files.isDirectory(journalDir)) return 0;
+    return recoverJournalsForReading(store, journalDir, clock).stored();
+  }
+
+  /**
+   * What {@link #recoverJournalsForReading} did: how many events it stored, and the last event each
+   * stopped gateway's journal holds, which {@link AuditVerifier#withJournalEnds} checks the store against.
+   */
+  public record JournalRecovery(long stored, List<JournalEnd> ends) {
+    public JournalRecovery {
+      ends = List.copyOf(ends);
+    }
+  }
+
+  /** As {@link #recoverJournals}, and returns the journals' last events too. */
+  public static JournalRecovery recoverJournalsForReading(AuditStore store, Path journalDir, Clock clock) {
+    if (!Files.isDirectory(journalDir)) return new JournalRecovery(0, List.of());
     long total = 0;
+    List<JournalEnd> ends = new ArrayList<>();
     List<Path> nodes;
     try (var list = Files.list(journalDir)) {
       nodes = list.filter(Files::isDirectory).sorted().toList();
@@ -119,12 +136,14 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     }
     for (Path node : nodes) {
       try (AuditJournal.NodeLock lock = AuditJournal.lockNode(journalDir, node.getFileName().toString())) {
-        total += ChainWriter.recover(store, lock.dir(), Optional.empty(), clock).stored();
+        ChainWriter.Recovery r = ChainWriter.recover(store, lock.dir(), Optional.empty(), clock);
+        total += r.stored();
+        ends.addAll(r.journalEnds());
       } catch (IOException e) {
         LOG.debug("journal {} not recovered: {}", node, e.getMessage()); // in use by a running gateway
       }
     }
-    return total;
+    return new JournalRecovery(total, ends);
   }
 
   @Override

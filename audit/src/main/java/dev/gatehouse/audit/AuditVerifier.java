@@ -48,17 +48,19 @@ public final class AuditVerifier {
   private final AuditStore store;
   private final Map<String, PublicKey> trusted = new HashMap<>();
   private final List<Witness> witnesses;
+  private final List<JournalEnd> journalEnds;
 
   /** @param trustedKeys the public keys whose checkpoints are accepted (several during key rotation) */
   public AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys) {
-    this(store, trustedKeys, List.of());
+    this(store, trustedKeys, List.of(), List.of());
   }
 
-  private AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys, List<Witness> witnesses) {
+  private AuditVerifier(AuditStore store, Collection<PublicKey> trustedKeys, List<Witness> witnesses, List<JournalEnd> journalEnds) {
     this.store = Objects.requireNonNull(store, "store == null");
     if (trustedKeys.isEmpty()) throw new IllegalArgumentException("no trusted public key: nothing could be verified");
     for (PublicKey k : trustedKeys) trusted.put(AuditSigner.keyId(k), k);
     this.witnesses = List.copyOf(witnesses);
+    this.journalEnds = List.copyOf(journalEnds);
   }
 
   /**
@@ -74,7 +76,20 @@ public final class AuditVerifier {
   public AuditVerifier withWitnesses(Collection<Witness> checkpoints) {
     List<Witness> all = new ArrayList<>(witnesses);
     all.addAll(checkpoints);
-    return new AuditVerifier(store, trusted.values(), all);
+    return new AuditVerifier(store, trusted.values(), all, journalEnds);
+  }
+
+  /**
+   * A verifier that also holds the chains to the last events stopped gateways' journals hold ({@link
+   * AuditLog#recoverJournalsForReading}): unsigned, but acknowledged by their writer and read outside
+   * the store. The store's chain must reach each (else {@link ChainReport.Kind#TRUNCATED}) with its
+   * hash there (else {@link ChainReport.Kind#CHECKPOINT_MISMATCH}), so a tail forged with recomputed
+   * hashes while the gateway is stopped is caught before its next start signs the journal's end.
+   */
+  public AuditVerifier withJournalEnds(Collection<JournalEnd> ends) {
+    List<JournalEnd> all = new ArrayList<>(journalEnds);
+    all.addAll(ends);
+    return new AuditVerifier(store, trusted.values(), witnesses, all);
   }
 
   /** Verifies every chain the store (or a valid witness) knows, and every witness. */
@@ -105,7 +120,19 @@ public final class AuditVerifier {
         walks.put(w.previousChain, prev);
         continue;
       }
-      prev.vouched(w.chainId, w.previousSeq, w.previousHash, w.previousLast, store);
+      prev.vouched("chain " + w.chainId, w.previousSeq, w.previousHash, w.previousLast, store);
+    }
+    for (JournalEnd end : journalEnds) {
+      Walk w = walks.get(end.chainId());
+      if (w == null) {
+        w = new Walk(end.chainId());
+        w.problem(1, ChainReport.Kind.TRUNCATED, "the journal in " + end.source() + " holds events up to seq " + end.seq()
+            + " of this chain, but the store holds none of it: it was deleted entirely");
+        walks.put(end.chainId(), w);
+        continue;
+      }
+      // The journal's last event is its chain's last: what the store holds after it was added later.
+      w.vouched("the journal in " + end.source(), end.seq(), end.hash(), true, store);
     }
     return new VerificationReport(walks.values().stream().map(Walk::report).toList(), rejected);
   }
@@ -280,17 +307,17 @@ public final class AuditVerifier {
     void vouched(String by, long seq, String hash, boolean last, AuditStore store) {
       if (first != null && first.seq() <= seq) return;
       if (lastSeq < seq) {
-        problem(lastSeq + 1, ChainReport.Kind.TRUNCATED, "the chain ends at seq " + lastSeq + " but chain " + by
+        problem(lastSeq + 1, ChainReport.Kind.TRUNCATED, "the chain ends at seq " + lastSeq + " but " + by
             + " recorded that event " + seq + " was acknowledged: events " + (lastSeq + 1) + ".." + seq + " were removed");
         return;
       }
       Optional<AuditEvent> e = store.find(AuditEvent.id(chainId, seq));
       if (e.isEmpty() || !e.get().hash().equals(hash)) {
-        problem(anchored + 1, ChainReport.Kind.CHECKPOINT_MISMATCH, "chain " + by + " recorded a different hash for event "
+        problem(anchored + 1, ChainReport.Kind.CHECKPOINT_MISMATCH, by + " recorded a different hash for event "
             + seq + ": events " + (anchored + 1) + ".." + seq + " were altered and their hashes recomputed");
       }
       if (last && lastSeq > seq) {
-        problem(seq + 1, ChainReport.Kind.AFTER_CLOSE, "chain " + by + " recorded event " + seq + " as this chain's last when "
+        problem(seq + 1, ChainReport.Kind.AFTER_CLOSE, by + " recorded event " + seq + " as this chain's last when "
             + "it started, but events " + (seq + 1) + ".." + lastSeq + " follow it: they were added later");
       }
     }

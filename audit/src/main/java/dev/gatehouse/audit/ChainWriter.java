@@ -749,7 +749,7 @@ final class ChainWriter implements Runnable {
    * What {@link #recover} did: the events it stored, and, when it signed, the checkpoint it signed at
    * the end of each chain's journal, by chain id.
    */
-  record Recovery(long stored, Map<String, SignedCheckpoint> ends) {}
+  record Recovery(long stored, Map<String, SignedCheckpoint> ends, List<JournalEnd> journalEnds) {}
 
   /**
    * Moves the events journaled by earlier processes of a node into the store: for each chain, the
@@ -765,9 +765,26 @@ final class ChainWriter implements Runnable {
   static Recovery recover(AuditStore store, Path nodeDir, Optional<AuditSigner> signer, Clock clock) throws IOException {
     long total = 0;
     Map<String, SignedCheckpoint> ends = new TreeMap<>();
+    List<JournalEnd> journalEnds = new ArrayList<>();
     for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
       long stored = store.lastSeq(r.chainId()).orElse(0);
       List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
+      if (!r.events().isEmpty()) {
+        AuditEvent last = r.events().getLast();
+        journalEnds.add(new JournalEnd(r.chainId(), last.seq(), last.hash(), nodeDir.toString()));
+        // The store's event where the journal's overlap ends must be the journal's: the chain's links
+        // then vouch for every stored event before it.
+        long upTo = Math.min(stored, last.seq());
+        long at = upTo - r.events().getFirst().seq();
+        if (at >= 0 && at < r.events().size() && r.events().get((int) at).seq() == upTo) {
+          AuditEvent journaled = r.events().get((int) at);
+          Optional<AuditEvent> held = store.find(AuditEvent.id(r.chainId(), upTo));
+          if (held.isEmpty() || !held.get().hash().equals(journaled.hash())) {
+            LOG.error("the audit store's event {} of chain {} is not the one this node journaled: the store was altered "
+                + "while the gateway was stopped, and `gatehouse audit verify` reports it", upTo, r.chainId());
+          }
+        }
+      }
       Optional<SignedCheckpoint> end = Optional.empty();
       if (signer.isPresent() && !r.events().isEmpty()) {
         AuditEvent last = r.events().getLast();
@@ -781,7 +798,15 @@ final class ChainWriter implements Runnable {
         List<AuditEvent> batch = missing.subList(i, Math.min(missing.size(), i + 1000));
         store.append(batch, i + 1000 >= missing.size() ? end : Optional.empty());
       }
-      if (missing.isEmpty() && end.isPresent()) store.append(List.of(), end);
+      if (missing.isEmpty() && end.isPresent()) {
+        // A writer killed while idle may have checkpointed its last event already: the store keeps
+        // one checkpoint per (chain, seq), so that one stands (round 25: a second at the same seq
+        // was refused, and the gateway could not start). The journal's own hash stays in the local
+        // witness below, so a store whose event differs there still fails verification.
+        long seq = end.get().seq();
+        boolean held = store.checkpoints(r.chainId()).stream().anyMatch(c -> c.seq() == seq);
+        if (!held) store.append(List.of(), end);
+      }
       end.ifPresent(c -> {
         witnessed(c, nodeDir, store.durability() == Durability.MACHINE);
         ends.put(r.chainId(), c);
@@ -800,6 +825,6 @@ final class ChainWriter implements Runnable {
         for (Path f : r.files()) Files.deleteIfExists(f);
       }
     }
-    return new Recovery(total, ends);
+    return new Recovery(total, ends, journalEnds);
   }
 }

@@ -154,6 +154,7 @@ class AuditLogTest {
   void aFailingStoreMakesDurableCallsThrowAuditUnavailable() throws Exception {
     try (AuditLog log = start(config())) {
       log.sessionOpened(s.session);
+      log.flush();
       store.failWith(new IllegalStateException("disk full"));
       log.commandDecided(s.session, s.command("SELECT 1"), s.allow); // journaled; the store fails behind it
       assertThatThrownBy(log::flush).isInstanceOf(AuditUnavailableException.class).hasMessageContaining("disk full");
@@ -209,6 +210,7 @@ class AuditLogTest {
   void aFailingStoreIsNamedAsTheProblem() throws Exception {
     try (AuditLog log = start(config())) {
       log.sessionOpened(s.session);
+      log.flush(); // stored before the store fails, or its failure could refuse the next command
       store.failWith(new IllegalStateException("connection reset"));
       log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
       await(() -> log.problem().isPresent());
@@ -224,6 +226,7 @@ class AuditLogTest {
     try (AuditLog log = start(config())) {
       log.sessionOpened(s.session);
       chainId = log.chainId().orElseThrow();
+      log.flush();
       store.failWith(new IllegalStateException("connection reset"));
       AuditHandle during = log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
       await(() -> !log.available());

@@ -563,6 +563,63 @@ public abstract class AuditTamperContract {
   }
 
   @Test
+  void aGatewayKilledWhileIdleWithItsLastEventCheckpointedRestarts() throws Exception {
+    // Round 25: killed after its idle writer had checkpointed its last event, the restart signed
+    // the journal's end at that same seq again, and the store's key on (chain, seq) refused it: the
+    // gateway could not start.
+    Killed killed = killedGateway(0);
+    AuditEvent last = stored(killed.chainId()).getLast();
+    store().append(List.of(), Optional.of(SignedCheckpoint.sign(signer, killed.chainId(), last.seq(), last.hash(), Instant.now())));
+    String next = restart(killed);
+    assertThat(store().find(AuditEvent.id(next, 1)).orElseThrow().body().attributes())
+        .containsEntry("previous_seq", Long.toString(last.seq())).containsEntry("previous_hash", last.hash());
+    ChainReport old = verify(killed.chainId());
+    assertThat(old.status()).as(old.describe()).isEqualTo(ChainReport.Status.INTACT);
+  }
+
+  @Test
+  void eventsAddedAfterAStoppedGatewaysJournalEndAreReportedBeforeTheRestart() throws Exception {
+    // Round 25: the journal's last event is its chain's last: the store holds nothing after it
+    // unless someone added it, and verify said the chain was consistent.
+    Killed killed = killedGateway(0);
+    AuditEvent last = stored(killed.chainId()).getLast();
+    store().append(List.of(AuditEvent.seal(killed.chainId(), last.seq() + 1, last.hash(),
+        ChainBuilder.command("SELECT 'invented'", Instant.now()))), Optional.empty());
+    AuditLog.JournalRecovery recovered =
+        AuditLog.recoverJournalsForReading(store(), killed.config().journalDir(), Clock.systemUTC());
+    ChainReport r = new AuditVerifier(store(), List.of(signer.publicKey())).withJournalEnds(recovered.ends()).verify()
+        .chains().stream().filter(c -> c.chainId().equals(killed.chainId())).findFirst().orElseThrow();
+    ChainReport.Break b = breakOf(r);
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.AFTER_CLOSE);
+    assertThat(b.seq()).isEqualTo(last.seq() + 1);
+  }
+
+  @Test
+  void aKilledChainsTailForgedBeforeTheRestartIsReportedFromTheJournal() throws Exception {
+    // Round 24: with the gateway stopped, someone with write access to the store rewrote events 3..5
+    // and added 6 and 7 (the journal's unstored ones), all re-hashed; verify before the restart
+    // stored nothing (the store already reached seq 7) and said the chain was consistent.
+    Killed killed = killedGateway(2);
+    List<AuditEvent> events = stored(killed.chainId());
+    String prev = events.get(1).hash();
+    for (long seq = 3; seq <= 7; seq++) {
+      EventBody body = ChainBuilder.command("SELECT 'forged " + seq + "'", Instant.now());
+      AuditEvent forged = AuditEvent.seal(killed.chainId(), seq, prev, body);
+      if (seq <= 5) tamper().replaceEvent(forged);
+      else store().append(List.of(forged), Optional.empty());
+      prev = forged.hash();
+    }
+    AuditLog.JournalRecovery recovered =
+        AuditLog.recoverJournalsForReading(store(), killed.config().journalDir(), Clock.systemUTC());
+    assertThat(recovered.stored()).isZero();
+    ChainReport r = new AuditVerifier(store(), List.of(signer.publicKey())).withJournalEnds(recovered.ends()).verify()
+        .chains().stream().filter(c -> c.chainId().equals(killed.chainId())).findFirst().orElseThrow();
+    ChainReport.Break b = breakOf(r);
+    assertThat(b.kind()).isEqualTo(ChainReport.Kind.CHECKPOINT_MISMATCH);
+    assertThat(b.message()).contains("journal").contains("event 7");
+  }
+
+  @Test
   void aTailACommandStoredBeforeTheRestartIsSignedByTheRestart() throws Exception {
     Killed killed = killedGateway(2);
     // `gatehouse audit verify` (or tail, search) before the restart: stores events 6 and 7, unsigned.

@@ -9,6 +9,7 @@ import dev.gatehouse.audit.AuditQuery;
 import dev.gatehouse.audit.AuditSigner;
 import dev.gatehouse.audit.AuditVerifier;
 import dev.gatehouse.audit.ChainReport;
+import dev.gatehouse.audit.JournalEnd;
 import dev.gatehouse.audit.VerificationReport;
 import dev.gatehouse.audit.Witness;
 import dev.gatehouse.server.ConfigLoader;
@@ -56,9 +57,17 @@ final class AuditCommand {
      * indexes its own within a fraction of a second), so readers see every acknowledged event.
      */
     static JdbcStore open(ConfigLoader.Loaded loaded) {
+      return open(loaded, new ArrayList<>());
+    }
+
+    /** As {@link #open(ConfigLoader.Loaded)}, adding the last event each stopped gateway's journal holds to {@code journalEnds}. */
+    static JdbcStore open(ConfigLoader.Loaded loaded, List<JournalEnd> journalEnds) {
       JdbcStore store = JdbcStore.open(Gatehouse.storeConfig(loaded));
       try {
-        long n = AuditLog.recoverJournals(store.audit(), Gatehouse.journalDir(loaded), Clock.systemUTC());
+        AuditLog.JournalRecovery recovered =
+            AuditLog.recoverJournalsForReading(store.audit(), Gatehouse.journalDir(loaded), Clock.systemUTC());
+        journalEnds.addAll(recovered.ends());
+        long n = recovered.stored();
         if (n > 0) {
           System.err.println("gatehouse audit: stored " + n + " events that a stopped gateway left in its journal;"
               + " the journal is kept until the gateway starts again and signs a checkpoint over them");
@@ -170,8 +179,9 @@ final class AuditCommand {
       }
       witnesses.addAll(Witness.readLocal(Gatehouse.journalDir(loaded)));
       VerificationReport report;
-      try (JdbcStore store = open(loaded)) {
-        report = new AuditVerifier(store.audit(), keys).withWitnesses(witnesses).verify();
+      List<JournalEnd> journalEnds = new ArrayList<>();
+      try (JdbcStore store = open(loaded, journalEnds)) {
+        report = new AuditVerifier(store.audit(), keys).withWitnesses(witnesses).withJournalEnds(journalEnds).verify();
       }
       PrintStream out = System.out;
       List<Map<String, Object>> rows = new ArrayList<>();

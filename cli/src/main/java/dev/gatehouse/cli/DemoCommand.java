@@ -44,9 +44,11 @@ final class DemoCommand implements Callable<Integer> {
 
   static final List<DemoUser> USERS = List.of(
       new DemoUser("alice", "alice@demo.gatehouse.dev", Set.of("developers"),
-          "reads and writes; DROP/TRUNCATE, UPDATE/DELETE without WHERE, server files and opaque code are blocked; DDL needs approval"),
+          "reads and writes, but no INSERT or UPDATE of customers (its personal data is masked for her); DROP/TRUNCATE,"
+              + " UPDATE/DELETE without WHERE, server files and opaque code are blocked; DDL needs approval"),
       new DemoUser("bob", "bob@demo.gatehouse.dev", Set.of("analysts"),
-          "read-only: SELECT, cursors, EXPLAIN, COPY … TO STDOUT, transactions and session settings; any write or row lock is refused"),
+          "read-only: SELECT, cursors, EXPLAIN, COPY … TO STDOUT, transactions and session settings (not the planner's);"
+              + " any write or row lock is refused"),
       new DemoUser("dana", "dana@demo.gatehouse.dev", Set.of("dba"),
           "a DBA: schema changes, server files, opaque code, large objects, GRANT allowed; still no UPDATE/DELETE without WHERE"),
       new DemoUser("eve", "eve@demo.gatehouse.dev", Set.of("contractors"),

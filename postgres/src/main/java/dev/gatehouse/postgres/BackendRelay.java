@@ -136,8 +136,13 @@ final class BackendRelay {
         }
         boolean full = input.full();
         while (input.frameReady()) {
+          if (endedByGatehouse()) break; // ended meanwhile: below, the client hears why
           input.next();
           handle(input.type());
+        }
+        if (endedByGatehouse()) {
+          tellClientAndClose();
+          return false;
         }
         if (read == 0 || !full) break;
       }
@@ -152,9 +157,22 @@ final class BackendRelay {
     }
   }
 
+  /**
+   * Whether Gatehouse ended the session with a message for the client (expiry, policy, shutdown):
+   * what the target still says then (its cancel of the running statement: round 24) is not
+   * relayed; the client hears why the session ended and nothing after, and what the target had not
+   * answered is recorded UNKNOWN, as the session ended first. After the client's own Terminate the
+   * target's last answers are still read, for their outcomes.
+   */
+  private boolean endedByGatehouse() {
+    Optional<ProxySession.Ending> ending = s.ending();
+    return ending.isPresent() && ending.get().toClient().isPresent();
+  }
+
   /** Relays messages until the target's stream ends; every read may wait. */
   private void drain() throws IOException {
     while (true) {
+      if (endedByGatehouse()) return;
       if (!input.next()) {
         String resource = s.session.resource().name();
         s.end(fatalRelayed ? "resource ended the session" : "connection to resource lost",
@@ -262,7 +280,7 @@ final class BackendRelay {
         else relay();
       }
       case 's' -> {
-        head(Expected.ExecuteDone.class, "PortalSuspended").execution().ifPresent(e -> e.suspended(true));
+        head(Expected.ExecuteDone.class, "PortalSuspended").execution().ifPresent(e -> e.suspendedAnswered(s.checkpoint));
         s.state.answered();
         relay();
       }
@@ -412,8 +430,9 @@ final class BackendRelay {
       case null, default -> skips = false; // e.g. COMMIT failing at Sync: no skipping follows
     }
     if (skips) {
-      // PostgreSQL now ignores every message up to Sync (protocol docs, "Extended Query").
-      skipCause = code;
+      // PostgreSQL now ignores every message up to Sync (protocol docs, "Extended Query"). What it
+      // skips failed for the error the client saw: a refusal's, not its stand-in's (round 24).
+      skipCause = replacement.map(ErrorResponse::sqlstate).filter(c -> !c.isEmpty()).orElse(code);
       s.state.startSkipping();
       s.state.drainSkipped(onSkipped);
     }

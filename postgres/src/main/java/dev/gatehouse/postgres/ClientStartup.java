@@ -204,6 +204,12 @@ final class ClientStartup {
     boolean gssRequested = false;
     OptionalInt first = reader.peek();
     if (first.isEmpty()) return Optional.empty();
+    // A PROXY header where none is trusted: its first byte (\r for version 2, P for version 1)
+    // would read as a startup packet of hundreds of megabytes; say what it is instead.
+    if (first.getAsInt() == '\r' || first.getAsInt() == 'P') {
+      throw ProtocolException.violation("a PROXY protocol header came from " + clientAddress + ", which is not listed in"
+          + " listeners.postgres.proxyProtocolFrom (and only version 2 headers are read)");
+    }
     if (first.getAsInt() == TLS_HANDSHAKE_RECORD) {
       if (!directTls()) return Optional.empty();
     }

@@ -184,7 +184,7 @@ final class ColumnCatalog implements AutoCloseable {
    *       made (a row comparison calls the family's support function: review round 23); a range or
    *       multirange whose canonical or subtype-difference function, or the support functions of
    *       whose subtype's operator class, are made (its input compares its bounds); a type whose
-   *       input, receive or typmod input function is made (a superuser's {@code ALTER TYPE point SET
+   *       input, receive, typmod input, send or output function is made (a superuser's {@code ALTER TYPE point SET
    *       (TYPMOD_IN = …)} ran at {@code '(1,2)'::point(3)}); a type whose default btree or hash
    *       operator class calls made functions (sorting, grouping and comparing its values runs
    *       them: such a type is a {@code c} type too); a domain whose constraints convert a value to
@@ -200,6 +200,33 @@ final class ColumnCatalog implements AutoCloseable {
    *   <li>{@code c}: the OID of a type such a cast converts from: a column of that type may be
    *       converted where a statement passes it to a built-in ({@code lower(state)} on an enum);
    *       and of a type whose default comparison is made: a column of it may be sorted or compared;
+   *       and of a domain, an array, a composite type, a range or a multirange over one of those
+   *       ({@code to_json} of an array converts each element, of a row each field, {@code ||} a
+   *       domain's value as its base type's; {@code DISTINCT} on an array compares its elements:
+   *       review round 24), their names {@code t} too (except a table's row type: a statement
+   *       naming the table counts by its columns); and of a range or multirange whose canonical or
+   *       subtype-difference function, or whose subtype's operator class, is made: the planner
+   *       estimates a condition on a column of it with them ({@code r && '[1,5)'}, EXPLAIN too),
+   *       as it compares a compared type's values (not left to the cast from a range to its
+   *       multirange, whose constructor is a made function as well); and of a type whose send or
+   *       output function is made: sending a value of it runs that (a superuser's {@code ALTER
+   *       TYPE point SET (SEND = …)} ran for {@code COPY … (FORMAT binary)}), which is a {@code t}
+   *       type as well;
+   *   <li>{@code a}: the OID of a type an assignment or implicit cast through a made function
+   *       converts to, or of a domain, an array or a composite type over one: a write storing a
+   *       value of the cast's source in a column of it runs the cast ({@code UPDATE tickets SET lvl
+   *       = 2} with a cast from int to the enum {@code lvl}: review round 24). A target that is the
+   *       system's counts only for a cast from a type of the system's too (from a type of the
+   *       database's own, the value's type is a {@code c} or a {@code t} type already);
+   *   <li>{@code k}: the OID of a table a foreign key references whose referencing column is of a
+   *       {@code c} or {@code a} type: the key's checks, run by a write of the table, convert between
+   *       the two columns' types with the cast ({@code DELETE} of the parent: review round 25);
+   *   <li>{@code p}: when a type's typmod input function is made, the built-ins that parse type
+   *       names from strings ({@code to_regtype('point(3)')} runs it: review round 24); with them,
+   *       {@code regtype}, {@code regprocedure} and {@code regoperator} (whose input parses type
+   *       names) and their arrays count as {@code c}, {@code d} and {@code t} types ({@link
+   *       #PARSING_TYPES}: added here, not in the query, where they made the planner's estimates of
+   *       the closures above, and the hash tables sized by them, grow the look from 5 to 20 ms);
    *   <li>{@code d}: the OID of a type whose values run made code when coerced to it (the {@code
    *       t} types): a column of it runs that code where a row is filled in
    *       ({@code json_populate_record(s, …)}).
@@ -226,6 +253,14 @@ final class ColumnCatalog implements AutoCloseable {
       compared(oid) AS (
         SELECT k.opcintype FROM pg_catalog.pg_opclass k JOIN pg_catalog.pg_am m ON m.oid = k.opcmethod
          WHERE k.opcdefault AND m.amname IN ('btree', 'hash') AND k.opcfamily IN (SELECT oid FROM hooked)),
+      printed(oid) AS (
+        SELECT t.oid FROM pg_catalog.pg_type t
+         WHERE t.typsend::pg_catalog.oid IN (SELECT oid FROM ours) OR t.typoutput::pg_catalog.oid IN (SELECT oid FROM ours)),
+      ranged(oid) AS (
+        SELECT x.oid FROM pg_catalog.pg_range g
+          CROSS JOIN LATERAL (VALUES (g.rngtypid), (g.rngmultitypid)) x(oid)
+         WHERE g.rngcanonical::pg_catalog.oid IN (SELECT oid FROM ours) OR g.rngsubdiff::pg_catalog.oid IN (SELECT oid FROM ours)
+            OR g.rngsubopc IN (SELECT k.oid FROM pg_catalog.pg_opclass k WHERE k.opcfamily IN (SELECT oid FROM hooked))),
       coded(oid) AS (
         SELECT oid FROM compared
         UNION
@@ -244,13 +279,10 @@ final class ColumnCatalog implements AutoCloseable {
                  d.refobjid IN (SELECT o.oid FROM pg_catalog.pg_operator o WHERE o.oprcode::pg_catalog.oid IN (SELECT oid FROM ours))
                  OR d.refobjid IN (SELECT a.amopopr FROM pg_catalog.pg_amop a WHERE a.amopfamily IN (SELECT oid FROM hooked)))
             OR d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND d.refobjid IN (SELECT oid FROM hooked))
-        UNION SELECT x.oid FROM pg_catalog.pg_range g
-          CROSS JOIN LATERAL (VALUES (g.rngtypid), (g.rngmultitypid)) x(oid)
-         WHERE g.rngcanonical::pg_catalog.oid IN (SELECT oid FROM ours) OR g.rngsubdiff::pg_catalog.oid IN (SELECT oid FROM ours)
-            OR g.rngsubopc IN (SELECT k.oid FROM pg_catalog.pg_opclass k WHERE k.opcfamily IN (SELECT oid FROM hooked))
+        UNION SELECT oid FROM ranged
         UNION SELECT t.oid FROM pg_catalog.pg_type t
          WHERE t.typinput::pg_catalog.oid IN (SELECT oid FROM ours) OR t.typreceive::pg_catalog.oid IN (SELECT oid FROM ours)
-            OR t.typmodin::pg_catalog.oid IN (SELECT oid FROM ours)
+            OR t.typmodin::pg_catalog.oid IN (SELECT oid FROM ours) OR t.oid IN (SELECT oid FROM printed)
         UNION SELECT t.oid FROM pg_catalog.pg_type t, coded
          WHERE t.typbasetype = coded.oid OR t.typelem = coded.oid AND t.typcategory = 'A'
             OR t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
@@ -265,7 +297,27 @@ final class ColumnCatalog implements AutoCloseable {
             OR t.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
                                            WHERE c.contypid = t.oid AND c.conbin::pg_catalog.text
                                              ~ (':(resulttype|consttype|row_typeid|element_typeid|array_typeid|minmaxtype|typeId) '
-                                                || coded.oid::pg_catalog.text || ' ')))
+                                                || coded.oid::pg_catalog.text || ' '))),
+      converted(oid) AS (
+        SELECT c.castsource FROM pg_catalog.pg_cast c WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castsource >= 16384
+        UNION SELECT oid FROM compared
+        UNION SELECT oid FROM ranged
+        UNION SELECT oid FROM printed
+        UNION SELECT t.oid FROM pg_catalog.pg_type t, converted
+         WHERE t.typbasetype = converted.oid OR t.typelem = converted.oid AND t.typcategory = 'A'
+            OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = converted.oid)
+            OR t.typtype IN ('r', 'm') AND EXISTS (SELECT 1 FROM pg_catalog.pg_range g
+                                                   WHERE t.oid IN (g.rngtypid, g.rngmultitypid)
+                                                     AND converted.oid IN (g.rngsubtype, g.rngtypid))),
+      assigned(oid) AS (
+        SELECT c.casttarget FROM pg_catalog.pg_cast c
+         WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castcontext IN ('a', 'i')
+           AND (c.casttarget >= 16384 OR c.castsource < 16384)
+        UNION SELECT t.oid FROM pg_catalog.pg_type t, assigned
+         WHERE t.typbasetype = assigned.oid OR t.typelem = assigned.oid AND t.typcategory = 'A'
+            OR t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                           WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND a.atttypid = assigned.oid))
       SELECT 'n', proname FROM made
       UNION SELECT 'f', m.proname FROM made m JOIN pg_catalog.pg_type t ON t.oid = m.proargtypes[0]
        WHERE m.pronargs >= 1 AND t.typtype = 'c'
@@ -286,10 +338,32 @@ final class ColumnCatalog implements AutoCloseable {
        WHERE c.castfunc IN (SELECT oid FROM ours)
       UNION SELECT 't', t.typname FROM pg_catalog.pg_cast c JOIN pg_catalog.pg_type t ON t.oid = c.castsource
        WHERE c.castfunc IN (SELECT oid FROM ours) AND t.oid >= 16384
-      UNION SELECT 'c', c.castsource::pg_catalog.text FROM pg_catalog.pg_cast c
-       WHERE c.castfunc IN (SELECT oid FROM ours) AND c.castsource >= 16384
-      UNION SELECT 'c', oid::pg_catalog.text FROM compared""";
+      UNION SELECT 'c', oid::pg_catalog.text FROM converted
+      UNION SELECT 'a', oid::pg_catalog.text FROM assigned
+      UNION SELECT 'k', c.confrelid::pg_catalog.text FROM pg_catalog.pg_constraint c
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+       WHERE c.contype = 'f' AND (a.atttypid IN (SELECT oid FROM converted) OR a.atttypid IN (SELECT oid FROM assigned))
+      UNION SELECT 'p', x.name FROM (VALUES ('to_regtype'), ('to_regtypemod'), ('to_regprocedure'), ('to_regoperator'),
+                                            ('regtypein'), ('regprocedurein'), ('regoperatorin'),
+                                            ('has_type_privilege'), ('has_function_privilege')) x(name)
+       WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typmodin::pg_catalog.oid IN (SELECT oid FROM ours))
+      UNION SELECT 't', t.typname FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM converted)
+         AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid = t.typrelid AND r.relkind = 'c'))""";
 
+
+  /** The {@code p} rows of {@link #HAZARDS}: the built-ins that parse type names from strings. */
+  private static final Set<String> TYPE_NAME_PARSERS = Set.of("to_regtype", "to_regtypemod", "to_regprocedure",
+      "to_regoperator", "regtypein", "regprocedurein", "regoperatorin",
+      // their text forms parse a type's or a function's signature (review round 25)
+      "has_type_privilege", "has_function_privilege");
+
+  /**
+   * The types whose input parses type names ({@code regtype}, {@code regprocedure}, {@code
+   * regoperator}) and their arrays, by OID (pg_type.dat) and name: opaque as {@code c}, {@code d}
+   * and {@code t} types while a typmod input function is made (see {@link #HAZARDS}).
+   */
+  private static final Map<Integer, String> PARSING_TYPES = Map.of(2206, "regtype", 2202, "regprocedure",
+      2204, "regoperator", 2211, "_regtype", 2207, "_regprocedure", 2208, "_regoperator");
 
   /** OIDs from here on are the database's own objects, not the system's (FirstNormalObjectId). */
   static final int FIRST_NORMAL_OID = 16384;
@@ -433,18 +507,26 @@ final class ColumnCatalog implements AutoCloseable {
    * A column of {@code relations} that a statement may convert with a cast through a function
    * someone made (its type is that cast's source: {@code lower(state)} converts an enum to text
    * implicitly), or, with {@code fillsRows} (the statement fills rows of a table's type from
-   * values: {@code json_populate_record}), one whose type runs made code when coerced to. Empty
-   * when none; a failed lookup names the first relation.
+   * values: {@code json_populate_record}), one whose type runs made code when coerced to, or,
+   * with {@code writes}, one whose type a made assignment or implicit cast converts to (the
+   * {@code a} types of {@link #HAZARDS}). Empty when none; a failed lookup names the first relation.
    */
-  Optional<String> convertedColumn(Collection<String> relations, boolean fillsRows) {
+  Optional<String> convertedColumn(Collection<String> relations, boolean fillsRows, boolean writes) {
     Hazards h = hazards();
     if (h == null) return relations.stream().findFirst();
-    if (h.castSources().isEmpty() && (!fillsRows || h.codedTypes().isEmpty())) return Optional.empty();
+    if (h.castSources().isEmpty() && (!fillsRows || h.codedTypes().isEmpty())
+        && (!writes || h.assignedTypes().isEmpty() && h.checkedByCast().isEmpty())) {
+      return Optional.empty();
+    }
     try {
       for (String relation : relations) {
         for (Relation r : relationsNamed(relation)) {
+          // A write of a table a foreign key references runs the key's checks, which compare the
+          // referencing column with its key through a cast someone made (review round 25).
+          if (writes && h.checkedByCast().contains(r.oid())) return Optional.of(relation + "'s foreign keys' referencing column");
           for (Attribute a : r.attributes().values()) {
-            if (h.castSources().contains(a.typeOid()) || fillsRows && h.codedTypes().contains(a.typeOid())) {
+            if (h.castSources().contains(a.typeOid()) || fillsRows && h.codedTypes().contains(a.typeOid())
+                || writes && h.assignedTypes().contains(a.typeOid())) {
               return Optional.of(relation + "." + a.name());
             }
           }
@@ -454,6 +536,20 @@ final class ColumnCatalog implements AutoCloseable {
     } catch (PostgresGatewayException e) {
       return relations.stream().findFirst();
     }
+  }
+
+  /**
+   * The first of {@code functions} (names without their schema, lower case) that parses type names
+   * from strings while a type's typmod input function is made ({@code to_regtype('point(3)')} runs
+   * it). Empty when none; a failed lookup counts every such function.
+   */
+  Optional<String> typeNameParser(Collection<String> functions) {
+    if (functions.isEmpty()) return Optional.empty();
+    Hazards h = hazards();
+    for (String f : functions) {
+      if (h == null ? TYPE_NAME_PARSERS.contains(f) : h.typeNameParsers().contains(f)) return Optional.of(f);
+    }
+    return Optional.empty();
   }
 
   /**
@@ -514,10 +610,11 @@ final class ColumnCatalog implements AutoCloseable {
 
   /** See {@link #HAZARDS}. */
   private record Hazards(Set<String> names, Set<String> functions, Set<String> types, Set<String> castFrom,
-      Set<Integer> castSources, Set<Integer> codedTypes) {
+      Set<Integer> castSources, Set<Integer> codedTypes, Set<Integer> assignedTypes, Set<String> typeNameParsers,
+      Set<Integer> checkedByCast) {
     boolean isEmpty() {
       return names.isEmpty() && functions.isEmpty() && types.isEmpty() && castFrom.isEmpty() && castSources.isEmpty()
-          && codedTypes.isEmpty();
+          && codedTypes.isEmpty() && assignedTypes.isEmpty() && typeNameParsers.isEmpty() && checkedByCast.isEmpty();
     }
   }
 
@@ -567,7 +664,9 @@ final class ColumnCatalog implements AutoCloseable {
     hazardQueries.incrementAndGet();
     try {
       Set<String> names = new HashSet<>(), functions = new HashSet<>(), types = new HashSet<>(), castFrom = new HashSet<>();
-      Set<Integer> castSources = new HashSet<>(), codedTypes = new HashSet<>();
+      Set<String> typeNameParsers = new HashSet<>();
+      Set<Integer> castSources = new HashSet<>(), codedTypes = new HashSet<>(), assignedTypes = new HashSet<>(),
+          checkedByCast = new HashSet<>();
       for (List<Optional<String>> row : locked(c -> c.query(HAZARDS))) {
         String name = row.get(1).orElse("");
         switch (row.get(0).orElse("")) {
@@ -576,11 +675,20 @@ final class ColumnCatalog implements AutoCloseable {
           case "r" -> castFrom.add(name);
           case "c" -> castSources.add(Integer.parseUnsignedInt(name));
           case "d" -> codedTypes.add(Integer.parseUnsignedInt(name));
+          case "a" -> assignedTypes.add(Integer.parseUnsignedInt(name));
+          case "k" -> checkedByCast.add(Integer.parseUnsignedInt(name));
+          case "p" -> {
+            typeNameParsers.add(name);
+            castSources.addAll(PARSING_TYPES.keySet());
+            codedTypes.addAll(PARSING_TYPES.keySet());
+            types.addAll(PARSING_TYPES.values());
+          }
           default -> types.add(name);
         }
       }
       hazards = new Hazards(Set.copyOf(names), Set.copyOf(functions), Set.copyOf(types), Set.copyOf(castFrom),
-          Set.copyOf(castSources), Set.copyOf(codedTypes));
+          Set.copyOf(castSources), Set.copyOf(codedTypes), Set.copyOf(assignedTypes), Set.copyOf(typeNameParsers),
+          Set.copyOf(checkedByCast));
       hazardsLoaded = now;
       return hazards;
     } catch (PostgresGatewayException e) {
@@ -985,12 +1093,23 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
+   * Whether a value of the type {@code typeOid} may be converted by a cast through a function
+   * someone made where a built-in takes it ({@code to_json($1)}: the {@code c} rows of {@link
+   * #HAZARDS}). When the catalog cannot be asked, true for a type of the database's own.
+   */
+  boolean convertedByMadeCast(int typeOid) {
+    Hazards h = hazards();
+    return h == null ? Integer.compareUnsigned(typeOid, FIRST_NORMAL_OID) >= 0 : h.castSources().contains(typeOid);
+  }
+
+  /**
    * Whether converting a value to the type {@code typeOid} may run code someone made: a domain
    * whose constraint calls it, or a type built on one (the {@code d} rows of {@link #HAZARDS}).
-   * True when the catalog cannot be asked.
+   * When the catalog cannot be asked, true for a type of the database's own (the system's never).
    */
   boolean runsCodeWhenCoerced(int typeOid) {
     Hazards h = hazards();
-    return h == null || h.codedTypes().contains(typeOid);
+    // The system's types count only by what the catalog says (regtype while a typmod input is made).
+    return h == null ? Integer.compareUnsigned(typeOid, FIRST_NORMAL_OID) >= 0 : h.codedTypes().contains(typeOid);
   }
 }

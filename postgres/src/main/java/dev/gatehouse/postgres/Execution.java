@@ -28,6 +28,14 @@ final class Execution {
   private volatile long rows;
   /** Suspended at a row limit, no further Execute forwarded since ({@link #suspended(boolean)}). */
   private volatile boolean suspended;
+  /** Its portal left the session's state while it ran ({@link #portalGone()}). */
+  private volatile boolean portalGone;
+  /**
+   * Executes of it forwarded and not answered yet: a PortalSuspended answers one, and only the
+   * last one's says it waits for another Execute (review round 25: a second Execute in the same
+   * batch failed with 22012, and the first one's PortalSuspended had recorded it OK).
+   */
+  private final java.util.concurrent.atomic.AtomicInteger unanswered = new java.util.concurrent.atomic.AtomicInteger();
   /** Run when the target completes it without error (a DECLARE's cursor is then known); null for none. */
   private volatile Runnable onOk;
 
@@ -143,9 +151,36 @@ final class Execution {
     else completeUnexecuted(checkpoint);
   }
 
-  /** The target suspended it at an Execute's row limit (PortalSuspended): it waits for another Execute. */
-  void suspended(boolean suspended) {
-    this.suspended = suspended;
+  /**
+   * The target suspended it at an Execute's row limit (backend→client thread). If its portal has
+   * left the session's state already (closed, or replaced by a Bind of its name, in the same batch
+   * as the Execute, before this answer came), no one will fetch it again nor see it end: it is
+   * settled here, as {@link #portalEnded}.
+   */
+  void suspendedAnswered(Checkpoint checkpoint) {
+    if (unanswered.decrementAndGet() > 0) return; // a later Execute of it is still running
+    suspended = true;
+    if (portalGone) finish(checkpoint, Outcome.Status.OK, -1, Optional.empty());
+  }
+
+  /** An Execute of it is forwarded (client→target thread): it runs until the target answers that. */
+  void executeForwarded() {
+    unanswered.incrementAndGet();
+    suspended = false;
+  }
+
+  /**
+   * Its portal left the session's state (under the state's lock): closed, replaced by a Bind of its
+   * name, its transaction or the session ended. Returns whether it is suspended now, and so must be
+   * settled by the caller ({@link #portalEnded}); otherwise the target's answer to its Execute,
+   * still to come, settles it ({@link #suspendedAnswered}, or a result or an error). Red-team round
+   * 24: a Close in the same batch as the Execute dropped the execution before its PortalSuspended
+   * came, and it never got an outcome. One of the two sides sees the other's write (both volatile),
+   * and {@link #finish} completes it once.
+   */
+  boolean portalGone() {
+    portalGone = true;
+    return suspended;
   }
 
   boolean suspended() {

@@ -505,6 +505,7 @@ final class FrontendRelay {
       return;
     }
     if (touchesPortals(analysis.statements())) s.state.forgetPortals();
+    if (makesPortals(analysis.statements())) s.state.portalsMayBeMade();
     for (int i = 0; i < allowed.size(); i++) {
       if (runsOpaqueCode(allowed.get(i)) || codeRan && resumesCode(allowed.get(i))) {
         codeMayRun(null);
@@ -629,9 +630,16 @@ final class FrontendRelay {
       else if (!parsingUnsure && portal.get().analysis.isPresent()) {
         parsingUnsure = runsUnnamedCode(portal.get().analysis.get().statements()); // a policy, row by row
       }
-      portal.get().execution.suspended(false); // running again, until the target answers
+      portal.get().execution.executeForwarded(); // running again, until the target answers
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
+      return;
+    }
+    if (portal.isEmpty() && s.state.portalEnded(portalName)) {
+      // Bound here and ended since (its transaction ended, or a Close closed it), and nothing since
+      // can have made another of its name: the target would answer as PostgreSQL does, and nothing
+      // runs. The stand-in fails there with the same effect (the batch is skipped to its Sync).
+      forward(new Expected.ExecuteDone(Optional.empty(), Optional.of(Replies.portalDoesNotExist(portalName))), DENIED_EXECUTE);
       return;
     }
     // No Optional chain and no lambdas: this runs for every execution.
@@ -692,8 +700,10 @@ final class FrontendRelay {
     }
     for (ClassifiedStatement statement : statements) forgetStatementNames(statement);
     if (touchesPortals(statements)) s.state.forgetPortals();
+    if (makesPortals(statements)) s.state.portalsMayBeMade();
     if (runsOpaqueCode(execution) || codeRan && resumesCode(execution)) codeMayRun(portalName);
     else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements) || unnamedCodeRan && resumesCode(execution);
+    execution.executeForwarded();
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
@@ -957,6 +967,7 @@ final class FrontendRelay {
       return Optional.of(Replies.maskingRefused(refusal.get()));
     }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
+    if (statement.changesPlanning()) s.masking.plannerSteered();
     Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);
     if (s.masking.configured()) followCursor(statement, execution, masking);
     allowed.add(execution);
@@ -1100,7 +1111,8 @@ final class FrontendRelay {
     }
     return new ClassifiedStatement(execute.text(), execute.redactedText(),
         new Classification(kinds, objects, functions, flags, calls), execute.changesParsing() || known.get().changesParsing(),
-        execute.columnUse(), roles, builtins);
+        execute.columnUse(), roles, builtins,
+        execute.changesPlanning() || known.get().statements().stream().anyMatch(ClassifiedStatement::changesPlanning));
   }
 
   /** The details of an SQL {@code EXECUTE name}: which statement it runs, as Gatehouse saw it parsed (redacted). */
@@ -1181,6 +1193,21 @@ final class FrontendRelay {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /**
+   * Whether SQL may make a portal Gatehouse does not follow: a DECLARE (its cursor is a portal
+   * named as the protocol's are), or a statement Gatehouse could not read. Code it cannot see into
+   * counts too ({@link SessionState#codeMayRun}).
+   */
+  private static boolean makesPortals(List<ClassifiedStatement> statements) {
+    for (ClassifiedStatement statement : statements) {
+      List<String> kinds = statement.classification().kinds();
+      if (kinds.isEmpty() || kinds.contains("DECLARE CURSOR") || statement.classification().has(CommandFlag.UNCLASSIFIED)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -157,6 +157,11 @@ final class Replies {
     return fatal(CONNECTION_FAILURE, "could not connect to resource \"" + resource + "\"");
   }
 
+  /** What PostgreSQL answers an Execute of a portal it does not hold. */
+  static ErrorResponse portalDoesNotExist(String portal) {
+    return ErrorResponse.of("ERROR", "34000", "portal \"" + StartupParameters.sanitizeName(portal) + "\" does not exist");
+  }
+
   /**
    * An Execute of a portal whose content Gatehouse cannot vouch for (its Bind was refused or failed,
    * or SQL may have replaced it): PostgreSQL's own code for a portal that is not there.

@@ -80,6 +80,16 @@ final class SessionMasking {
   private static final Set<String> SORTING_KINDS = Set.of("CLUSTER");
 
   /**
+   * Statement kinds that store values in a table (so does COPY FROM): the table's unique indexes
+   * compare what they store with every row (23505 when a guess is right), and a probe row sorts
+   * among the others wherever a plan follows an index. Every column of what such a statement names
+   * counts as used outside its select list (round 25: with wide rows inserted and the table
+   * vacuumed, the planner chose an index-only scan of the e-mail's unique index by itself, and
+   * probe rows read every e-mail out).
+   */
+  private static final Set<String> WRITING_KINDS = Set.of("INSERT", "UPDATE", "MERGE");
+
+  /**
    * The number of the sync point that ends the batch of the latest statement that touched masked
    * columns in a transaction not yet over; 0 when none. Until that transaction ends, PostgreSQL's
    * own commit (at a Sync, after a query's last statement) may run what such a statement left to
@@ -98,6 +108,19 @@ final class SessionMasking {
   private final Map<List<String>, MaskPlanner> planners = new ConcurrentHashMap<>();
   private volatile Detectors sideChannel = Detectors.none();
   private volatile boolean masked;
+  /**
+   * A statement that may change the planner's settings ran in this session ({@link
+   * ClassifiedStatement#changesPlanning}): from then on a plan may follow an index on a confined
+   * column and return rows in its order, so every column a statement reads counts as used outside
+   * its select list (round 24: with seq and bitmap scans off, {@code SELECT email FROM customers}
+   * came back in e-mail order, and probe rows read every e-mail out).
+   */
+  private volatile boolean plannerSteered;
+
+  /** A statement that may change the planner's settings is being forwarded. */
+  void plannerSteered() {
+    plannerSteered = true;
+  }
 
   SessionMasking(Masking masking, Optional<ColumnCatalog> catalog, String resource, Principal principal) {
     this.masking = masking;
@@ -231,9 +254,14 @@ final class SessionMasking {
     }
   }
 
-  /** Code Gatehouse cannot see into may run: it can make cursors under any name, so none is known any more. */
+  /**
+   * Code Gatehouse cannot see into may run: it can make cursors under any name, so none is known any
+   * more, and change the planner's settings ({@code set_config} in a DO block), so the session
+   * counts as steered ({@link #plannerSteered}).
+   */
   void codeMayRun() {
     cursorsUnknown = true;
+    plannerSteered = true;
     synchronized (cursors) {
       cursors.clear();
     }
@@ -276,12 +304,16 @@ final class SessionMasking {
 
   private Facts factsOf(ClassifiedStatement statement) {
     Classification c = statement.classification();
-    boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE);
+    // Steering the planner lets a later plain SELECT show a confined column's order: confinement
+    // refuses it as it refuses CLUSTER, whatever the statement itself reads.
+    boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE) || statement.changesPlanning();
     boolean launders = c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
     boolean committing = false;
     boolean sorts = false;
+    boolean writes = false;
     for (String kind : c.kinds()) {
       String k = kind.toUpperCase(Locale.ROOT);
+      if (WRITING_KINDS.contains(k) || k.equals("COPY") && c.has(CommandFlag.DATA_MODIFYING)) writes = true;
       if (DEFERRED_KINDS.contains(k)) unknown = true;
       if (SORTING_KINDS.contains(k)) sorts = true;
       if (COMMITTING_KINDS.contains(k)) committing = true;
@@ -328,12 +360,21 @@ final class SessionMasking {
     Reads everything = cat.reads(c.objects(), Optional.empty());
     Set<String> aliases = use.get().outputNames();
     Reads reads = named(cat, c.objects(), use.get().read(), aliases);
-    Reads outside = named(cat, c.objects(), use.get().outsideProjection(), aliases);
+    Reads outside = writes ? everything
+        : plannerSteered ? named(cat, c.objects(), union(use.get().read(), use.get().outsideProjection()), aliases)
+        : named(cat, c.objects(), use.get().outsideProjection(), aliases);
     Reads written = named(cat, c.objects(), use.get().intoWrite(), aliases);
     return new Facts(
         new StatementFacts(reads, outside, launders),
         new StatementFacts(written, outside, launders),
         new StatementFacts(everything, everything, launders));
+  }
+
+  private static Set<String> union(Set<String> a, Set<String> b) {
+    if (b.isEmpty() || a.containsAll(b)) return a;
+    Set<String> all = new java.util.HashSet<>(a);
+    all.addAll(b);
+    return all;
   }
 
   private static boolean fetchesOnly(List<String> kinds) {
@@ -390,6 +431,12 @@ final class SessionMasking {
   }
 
   private static Optional<String> lookForHiddenCode(ClassifiedStatement statement, ColumnCatalog cat) {
+    Set<String> functions = new java.util.LinkedHashSet<>();
+    for (String f : statement.classification().functions()) functions.add(lastPart(f));
+    Optional<String> parser = cat.typeNameParser(functions);
+    if (parser.isPresent()) {
+      return Optional.of(parser.get() + " parses type names, whose modifiers run a typmod input function made on the resource");
+    }
     if (!statement.unqualifiedBuiltins().isEmpty()) {
       Optional<String> shadowed = cat.shadowed(statement.unqualifiedBuiltins());
       if (shadowed.isPresent()) {
@@ -408,9 +455,11 @@ final class SessionMasking {
       if (converted.isPresent()) return Optional.of("a cast made on the resource converts the rows of " + converted.get());
       boolean fillsRows = false;
       for (String f : statement.classification().functions()) fillsRows |= lastPart(f).contains("populate_record");
-      Optional<String> column = cat.convertedColumn(objects, fillsRows);
+      // A write may store a value of a made assignment cast's source in a column of its target.
+      boolean writes = statement.classification().has(CommandFlag.DATA_MODIFYING);
+      Optional<String> column = cat.convertedColumn(objects, fillsRows, writes);
       if (column.isPresent()) {
-        return Optional.of(column.get() + " has a type that runs code made on the resource when it is converted");
+        return Optional.of(column.get() + " has a type that runs code made on the resource when its values are converted or compared");
       }
     }
     if (statement.columnUse().isPresent()) {
@@ -428,13 +477,16 @@ final class SessionMasking {
    * Why the server may run code someone made on the resource when it converts a Bind's values to
    * these parameter types (a Parse's): a domain whose CHECK calls a made function runs it for each
    * value, as a cast to the domain does. Empty when none may; the system's types ({@code oid <
-   * 16384}) never do. When the catalog cannot tell, every type of the database's own may.
+   * 16384}) only where the catalog says so ({@code regtype} while a type's typmod input function is
+   * made). When the catalog cannot tell, every type of the database's own may.
    */
   Optional<String> codedParameter(int[] parameterTypes) {
     for (int i = 0; i < parameterTypes.length; i++) {
       int oid = parameterTypes[i];
-      if (Integer.compareUnsigned(oid, ColumnCatalog.FIRST_NORMAL_OID) < 0) continue;
-      if (catalog.isEmpty() || catalog.get().runsCodeWhenCoerced(oid)) {
+      boolean system = Integer.compareUnsigned(oid, ColumnCatalog.FIRST_NORMAL_OID) < 0;
+      // A value converted to it (a domain's CHECK), or converted from it by a made cast where a
+      // built-in takes it (to_json($1): review round 25).
+      if (catalog.isEmpty() ? !system : catalog.get().runsCodeWhenCoerced(oid) || catalog.get().convertedByMadeCast(oid)) {
         return Optional.of("parameter $" + (i + 1) + " has type oid " + Integer.toUnsignedString(oid)
             + ", which runs code made on the resource when a value is converted to it (or the catalog cannot tell)");
       }

@@ -220,6 +220,19 @@ final class SessionState {
   }
   private final Map<String, Statement> statements = new HashMap<>();
   private final Map<String, Portal> portals = new HashMap<>();
+  /**
+   * Names of portals the target no longer holds, and the sync point at which each ended: bound
+   * here and ended with their transaction, or closed by a Close. An Execute of one is answered as
+   * PostgreSQL answers it (34000, the portal does not exist) rather than decided as a portal
+   * Gatehouse never saw bound. At most {@link #MAX_NAMES}; a name bound again leaves it.
+   */
+  private final Map<String, Long> endedPortals = new HashMap<>();
+  /**
+   * The last sync point whose messages may have made a portal Gatehouse does not follow (SQL
+   * DECLARE, a statement it could not read, code it cannot see into): a portal recorded ended at or
+   * before it may exist again.
+   */
+  private long portalsMadeAt;
   /** Completes an execution decided at a Bind whose portal ended without being executed. */
   private final Consumer<Execution> onUnexecuted;
   /** Guarded by the lock: such executions, settled by the caller after the lock is released. */
@@ -241,11 +254,12 @@ final class SessionState {
 
   /**
    * Under the lock: a portal ended; remember its decided execution if it never ran, or if it was
-   * suspended at a row limit and never fetched to the end.
+   * suspended at a row limit and never fetched to the end. One still running (its Execute
+   * forwarded, unanswered) is settled by that answer ({@link Execution#portalGone}).
    */
   private void unexecuted(Portal p) {
     if (p != null && p.decided != null && p.execution == null) unexecuted.add(p.decided);
-    else if (p != null && p.execution != null && p.execution.suspended() && !p.execution.done()) unexecuted.add(p.execution);
+    else if (p != null && p.execution != null && !p.execution.done() && p.execution.portalGone()) unexecuted.add(p.execution);
     // Every portal leaving the map passes here: what its description weighed is freed.
     if (p == null || p.gone) return;
     p.gone = true;
@@ -469,6 +483,7 @@ final class SessionState {
       if (formats > 0 && (portalChars + formats > MAX_HELD_CHARS || !gatewayTakes(formats))) throw overBudget();
       Portal entry = new Portal(statement, analysis, syncPoints, resultFormats.length == 0 ? resultFormats : resultFormats.clone(), source);
       portalChars += formats;
+      endedPortals.remove(portal);
       unexecuted(portals.put(portal, entry));
       settle = !unexecuted.isEmpty();
       return entry;
@@ -509,6 +524,41 @@ final class SessionState {
     try {
       p.bound = false;
       changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Under the lock: the portal {@code name} ended at sync point {@code at}. */
+  private void ended(String name, long at) {
+    if (endedPortals.size() < MAX_NAMES || endedPortals.containsKey(name)) endedPortals.put(name, at);
+  }
+
+  /**
+   * A message of the batch now being forwarded may make portals Gatehouse does not follow, under
+   * any name (SQL DECLARE, a statement Gatehouse could not read): no portal recorded ended is known
+   * to be gone any more.
+   */
+  void portalsMayBeMade() {
+    lock.lock();
+    try {
+      portalsMadeAt = syncPoints + 1;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Whether the target is known to hold no portal of this name: one bound here ended (its
+   * transaction ended, or a Close closed it) and nothing since may have made another. An Execute of
+   * it fails there with 34000, as Gatehouse answers it without forwarding it.
+   */
+  boolean portalEnded(String name) {
+    name = serverName(name);
+    lock.lock();
+    try {
+      Long at = endedPortals.get(name);
+      return at != null && at > portalsMadeAt && !portals.containsKey(name);
     } finally {
       lock.unlock();
     }
@@ -678,6 +728,7 @@ final class SessionState {
     lock.lock();
     try {
       unexecuted(portals.remove(name));
+      ended(name, syncPoints + 1); // whatever portal had the name, the target's too (a cursor SQL declared)
     } finally {
       lock.unlock();
       settleUnexecuted();
@@ -695,6 +746,7 @@ final class SessionState {
     String keep = running == null ? null : serverName(running);
     lock.lock();
     try {
+      portalsMadeAt = syncPoints + 1; // it may DECLARE, or OPEN a cursor under any name
       // The whole chain: a Parse still pending that fails brings its predecessor back.
       everyNamedEntry(s -> s.codeRan = true);
       for (Map.Entry<String, Portal> e : portals.entrySet()) {
@@ -843,9 +895,13 @@ final class SessionState {
       if (status == 'I') {
         // The transaction ended: every portal bound before this sync point is gone with it.
         if (!portals.isEmpty()) {
-          portals.values().removeIf(p -> {
+          portals.entrySet().removeIf(e -> {
+            Portal p = e.getValue();
             if (p.syncPoint >= number) return false;
             unexecuted(p);
+            // Unless SQL or code may have made another portal of its name since its Bind (a WITH
+            // HOLD cursor outlives the commit).
+            if (portalsMadeAt <= p.syncPoint) ended(e.getKey(), number);
             return true;
           });
         }

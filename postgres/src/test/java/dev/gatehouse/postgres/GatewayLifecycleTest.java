@@ -174,6 +174,42 @@ class GatewayLifecycleTest {
     assertThat(h.audit.outcomeOf("outlives_its_token")).get().extracting(Outcome::status).isEqualTo(Outcome.Status.UNKNOWN);
   }
 
+  @Test
+  void aSessionEndedWhileAStatementRunsHearsOnlyWhyNotTheCancelOfItsStatement() throws Exception {
+    // Round 24: a session ended by a policy change (over TLS, whose relay blocks in reads) first got
+    // the target's "canceling statement due to user request" (57014), then the FATAL.
+    for (String relay : new String[] {"threads", "loop"}) {
+      if (relay.equals("threads")) System.setProperty("gatehouse.postgres.relay", "threads");
+      try (GatewayHarness own = new GatewayHarness(); RawClient c = new RawClient(own.gateway.port())) {
+        System.clearProperty("gatehouse.postgres.relay");
+        c.login(GatewayHarness.TOKEN);
+        String marker = "ended_by_policy_" + relay;
+        c.send(new Query("SELECT pg_sleep(30) AS " + marker));
+        assertThat(GatewayHarness.eventually(() -> {
+          try (Connection a = own.admin(); var q = a.prepareStatement(
+              "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%' || ? || '%' AND pid <> pg_backend_pid()")) {
+            q.setString(1, marker);
+            try (ResultSet rs = q.executeQuery()) {
+              return rs.next() && rs.getInt(1) > 0;
+            }
+          } catch (SQLException e) {
+            throw new IllegalStateException(e);
+          }
+        })).isTrue();
+        assertThat(own.gateway.terminate(own.checkpoint.sessions().getFirst().id(), "policy changed")).isTrue();
+        List<dev.gatehouse.postgres.wire.ErrorResponse> errors = c.untilClosed().stream()
+            .filter(dev.gatehouse.postgres.wire.ErrorResponse.class::isInstance)
+            .map(dev.gatehouse.postgres.wire.ErrorResponse.class::cast).toList();
+        assertThat(errors).as(relay).singleElement().satisfies(e -> {
+          assertThat(e.sqlstate()).isEqualTo("57P01");
+          assertThat(e.message()).contains("policy changed");
+        });
+      } finally {
+        System.clearProperty("gatehouse.postgres.relay");
+      }
+    }
+  }
+
   /** Target backends (other than the asking one) whose current or last query contains {@code marker}. */
   private static int backendsRunning(String marker) {
     try (Connection c = h.admin(); var s = c.prepareStatement(

@@ -89,6 +89,73 @@ class GatewayMaskingConfineTest {
   }
 
   @Test
+  void steeringThePlannerIsRefusedWhereColumnsAreConfined() {
+    // Round 24: with seq and bitmap scans off, SELECT email FROM customers is an index-only scan of
+    // the e-mail's unique index: its rows come back in e-mail order, and with probe rows inserted
+    // and rolled back every e-mail was read out a character at a time, as with CLUSTER.
+    refused("SET enable_seqscan = off");
+    refused("SET LOCAL enable_bitmapscan TO off");
+    refused("SET random_page_cost = 0.001");
+    refused("SET work_mem = '64kB'");
+    // set_config can copy what a statement reads into a setting: refused by strict mode already.
+    for (String sql : List.of("SELECT set_config('enable_seqscan', 'off', false)",
+        "SELECT id FROM orders WHERE set_config('seq_page_cost', '1000', true) IS NOT NULL")) {
+      Psql.Result r = h.alice().command(sql);
+      assertThat(r.succeeded()).as("should be refused: " + sql + "\n" + r.stdout()).isFalse();
+      assertThat(r.sqlState()).contains("42501");
+    }
+    // Settings that steer nothing, and a return to the default, pass.
+    allowed("SET statement_timeout = '5s'");
+    allowed("RESET enable_seqscan");
+    allowed("SET enable_seqscan TO DEFAULT");
+  }
+
+  @Test
+  void aConfinedColumnIsNotReadAfterCodeGatehouseCannotSeeIntoRan() {
+    // Code can change the planner's settings unseen (a DO block's set_config): as after a SET.
+    Psql.Result r = h.fran().withVerboseErrors().withArgs("-v", "ON_ERROR_STOP=1").script("""
+        SELECT id, email FROM customers ORDER BY id;
+        DO $$ BEGIN PERFORM set_config('enable_seqscan', 'off', false); END $$;
+        SELECT email FROM customers;
+        """);
+    assertThat(r.succeeded()).as(r.stdout()).isFalse();
+    assertThat(r.stdout()).contains("****").doesNotContain("example.com");
+    assertThat(r.stderr()).contains("42501").contains("planner");
+  }
+
+  @Test
+  void writingATableWithAConfinedColumnIsRefused() {
+    // Round 25: alice filled customers with wide rows and vacuumed it, and the planner chose an
+    // index-only scan of the e-mail's unique index by itself: with probe rows inserted and rolled
+    // back, every e-mail was read out, no setting changed. A write compares what it stores with
+    // the table's unique indexes (23505 when a guess is right) and puts a probe among rows an
+    // index orders: a user for whom a column is confined does not write its table.
+    refused("INSERT INTO customers (id, name, email, card_number, phone, ssn, country)"
+        + " VALUES (98, 'p', 'probe@example.com', '0', '0', '0', 'XX')");
+    refused("UPDATE customers SET name = 'renamed' WHERE id = 1");
+    refused("MERGE INTO customers c USING (SELECT 1 AS id) s ON c.id = s.id WHEN MATCHED THEN UPDATE SET name = 'm'");
+    refused("WITH w AS (UPDATE customers SET country = 'XX' WHERE id = 1 RETURNING id) SELECT id FROM w");
+    // A DELETE stores nothing to compare; a table without confined columns may be written.
+    allowed("DELETE FROM customers WHERE id = 12345");
+    allowed("UPDATE orders SET note = note WHERE id = 10");
+  }
+
+  @Test
+  void aConfinedColumnIsNotReadAfterTheSessionSteeredThePlanner() {
+    // fran's SETs carry no mask (a policy whose masks name only some statements): the SET runs, and
+    // from then on the session's plans may follow an index on a confined column.
+    Psql.Result r = h.fran().withVerboseErrors().withArgs("-v", "ON_ERROR_STOP=1").script("""
+        SELECT id, email FROM customers ORDER BY id;
+        SET enable_seqscan = off;
+        SELECT id FROM customers ORDER BY id;
+        SELECT email FROM customers;
+        """);
+    assertThat(r.succeeded()).as(r.stdout()).isFalse();
+    assertThat(r.stdout()).contains("****").doesNotContain("example.com");
+    assertThat(r.stderr()).contains("42501").contains("planner");
+  }
+
+  @Test
   void anOutputNameStandsForWhatItsExpressionReads() {
     // s.name is email under another name; ORDER BY e sorts by email.
     refused("SELECT s.k FROM (SELECT id AS k, email AS name FROM customers) s WHERE s.name LIKE 'a%'");

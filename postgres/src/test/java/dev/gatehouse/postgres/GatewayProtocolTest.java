@@ -10,6 +10,8 @@ import dev.gatehouse.postgres.wire.BackendMessage;
 import dev.gatehouse.postgres.sql.SqlClassifier;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.BindComplete;
+import dev.gatehouse.postgres.wire.Close;
+import dev.gatehouse.postgres.wire.CloseComplete;
 import dev.gatehouse.postgres.wire.CommandComplete;
 import dev.gatehouse.postgres.wire.CopyData;
 import dev.gatehouse.postgres.wire.CopyDone;
@@ -25,12 +27,14 @@ import dev.gatehouse.postgres.wire.FunctionCall;
 import dev.gatehouse.postgres.wire.NegotiateProtocolVersion;
 import dev.gatehouse.postgres.wire.Parse;
 import dev.gatehouse.postgres.wire.ParseComplete;
+import dev.gatehouse.postgres.wire.PortalSuspended;
 import dev.gatehouse.postgres.wire.ProtocolVersion;
 import dev.gatehouse.postgres.wire.Query;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
 import dev.gatehouse.postgres.wire.RowDescription;
 import dev.gatehouse.postgres.wire.StartupMessage;
 import dev.gatehouse.postgres.wire.Sync;
+import dev.gatehouse.postgres.wire.Terminate;
 import dev.gatehouse.testkit.Psql;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -478,6 +482,25 @@ class GatewayProtocolTest {
       assertThat(d.decision()).isInstanceOfSatisfying(Decision.Deny.class,
           deny -> assertThat(deny.rule()).isEqualTo("unreadable-command"));
       assertThat(d.command().text()).startsWith("<Parse message of ").doesNotContain("INSERT");
+    });
+  }
+
+  @Test
+  void aStatementSkippedAfterARefusalInItsBatchIsRecordedWithTheRefusalsSqlstate() throws Exception {
+    // Round 24: the server skips to Sync after the stand-in Gatehouse sends for a refused Parse, and
+    // the statements it skipped were recorded with the stand-in's own error (42601), which the
+    // client never saw, rather than the refusal's 42501.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "DROP TABLE IF EXISTS skip_cause_never"), bind("", ""), execute(""),
+          parse("", "SELECT 'skipped-behind-a-refusal'"), bind("", ""), execute(""), Sync.INSTANCE);
+      List<BackendMessage> answer = c.untilReady();
+      assertThat(RawClient.firstError(answer)).get().extracting(ErrorResponse::sqlstate).isEqualTo("42501");
+      assertThat(answer.stream().filter(ErrorResponse.class::isInstance)).hasSize(1);
+    }
+    assertThat(h.audit.outcomeOf("skipped-behind-a-refusal")).get().satisfies(o -> {
+      assertThat(o.status()).isEqualTo(Outcome.Status.ERROR);
+      assertThat(o.errorCode()).contains("42501");
     });
   }
 
@@ -1271,6 +1294,152 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aColumnOfATypeBuiltOnAMadeCastsSourceIsOpaqueCode() throws Exception {
+    // Review round 24: a cast function someone made runs where a value of an array, a domain or a
+    // composite type over the cast's source is converted (to_json of a mood[] converts each element,
+    // || and quote_literal a domain's value), and only a column of exactly the source type counted.
+    made("CREATE TABLE IF NOT EXISTS side_effects (what text)",
+        "DROP TABLE IF EXISTS rt_feelings2, rt_feelings3",
+        "DROP TYPE IF EXISTS rt_mood CASCADE",
+        "CREATE TYPE rt_mood AS ENUM ('happy', 'sad')",
+        "CREATE FUNCTION rt_mood_json(m rt_mood) RETURNS json LANGUAGE sql"
+        + " AS 'INSERT INTO side_effects (what) VALUES (''ran''); SELECT to_json(m::text)'",
+        "CREATE CAST (rt_mood AS json) WITH FUNCTION rt_mood_json(rt_mood)",
+        "CREATE FUNCTION rt_mood_text(m rt_mood) RETURNS text LANGUAGE sql"
+        + " AS 'INSERT INTO side_effects (what) VALUES (''ran''); SELECT m::text::text'",
+        "CREATE CAST (rt_mood AS text) WITH FUNCTION rt_mood_text(rt_mood) AS IMPLICIT",
+        "CREATE TABLE rt_feelings2 (id int PRIMARY KEY, moods rt_mood[])",
+        "CREATE TYPE rt_pair AS (m rt_mood, x int)",
+        "CREATE DOMAIN rt_mood_d AS rt_mood",
+        "CREATE TABLE rt_feelings3 (id int PRIMARY KEY, p rt_pair, d rt_mood_d)");
+    assertOpaqueAfterDdl("SELECT to_json(moods) FROM rt_feelings2", "rt_feelings2.moods",
+        "SELECT json_agg(f) FROM rt_feelings2 f", "rt_feelings2.moods",
+        "SELECT to_json(p) FROM rt_feelings3", "rt_feelings3.p",
+        "SELECT to_json(d) FROM rt_feelings3", "rt_feelings3",
+        "SELECT 'feeling: ' || d FROM rt_feelings3", "rt_feelings3",
+        "SELECT quote_literal(d) FROM rt_feelings3", "rt_feelings3",
+        "SELECT array_to_tsvector(moods) FROM rt_feelings2", "rt_feelings2.moods",
+        "SELECT to_json(ROW('happy', 1)::rt_pair)", "a cast to rt_pair");
+  }
+
+  @Test
+  void aColumnOfARangeWhoseSupportFunctionSomeoneMadeIsOpaqueCode() throws Exception {
+    // Review round 24: the planner estimates a range condition's selectivity with the range's
+    // subtype_diff function, so r && '[100,200)' on a column of a domain over such a range ran a made
+    // function while planning (EXPLAIN too), and only a cast to the range counted.
+    made("DROP TABLE IF EXISTS rt_slots2",
+        "DROP TYPE IF EXISTS rt_irange CASCADE",
+        "CREATE OR REPLACE FUNCTION rt_sdiff(a int, b int) RETURNS float8 LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_sdiff_ran'', false); RETURN a - b; END'",
+        "CREATE TYPE rt_irange AS RANGE (subtype = int, subtype_diff = rt_sdiff)",
+        "CREATE DOMAIN rt_irange_d AS rt_irange",
+        "CREATE TABLE rt_slots2 (id int PRIMARY KEY, r rt_irange_d)",
+        "INSERT INTO rt_slots2 SELECT g, rt_irange(g, g + 10) FROM generate_series(1, 1000) g",
+        "ANALYZE rt_slots2");
+    assertOpaqueAfterDdl("SELECT count(*) FROM rt_slots2 WHERE r && '[100,200)'", "rt_slots2.r",
+        "SELECT count(*) FROM rt_slots2 WHERE r @> 150", "rt_slots2.r",
+        "EXPLAIN SELECT count(*) FROM rt_slots2 WHERE r && '[100,200)'", "rt_slots2.r");
+  }
+
+  @Test
+  void aWriteIntoAColumnOfATypeAMadeAssignmentCastConvertsToIsOpaqueCode() throws Exception {
+    // Review round 24: an assignment or implicit cast someone made runs where a write stores a value
+    // of its source type in a column of its target type (or a domain over it, or an array of it):
+    // UPDATE … SET lvl = 2 and INSERT … VALUES (3, 1) ran int_level, decided as plain writes.
+    made("CREATE TABLE IF NOT EXISTS side_effects (what text)",
+        "DROP TABLE IF EXISTS rt_tickets, rt_tickets2",
+        "DROP TYPE IF EXISTS rt_level CASCADE",
+        "CREATE TYPE rt_level AS ENUM ('low', 'mid', 'high')",
+        "CREATE FUNCTION rt_int_level(i int) RETURNS rt_level LANGUAGE sql"
+        + " AS 'INSERT INTO side_effects (what) VALUES (''ran''); SELECT (enum_range(NULL::rt_level))[i]'",
+        "CREATE CAST (int AS rt_level) WITH FUNCTION rt_int_level(int) AS IMPLICIT",
+        "CREATE TABLE rt_tickets (id int PRIMARY KEY, lvl rt_level)",
+        "CREATE DOMAIN rt_level_d AS rt_level",
+        "CREATE TABLE rt_tickets2 (id int PRIMARY KEY, lvl rt_level_d, lvls rt_level[])",
+        "INSERT INTO rt_tickets VALUES (1, 'low')");
+    assertOpaqueAfterDdl("UPDATE rt_tickets SET lvl = 2 WHERE id = 1", "rt_tickets.lvl",
+        "INSERT INTO rt_tickets VALUES (3, 1)", "rt_tickets.lvl",
+        "INSERT INTO rt_tickets SELECT 4, 3", "rt_tickets.lvl",
+        "INSERT INTO rt_tickets VALUES (1, 'low') ON CONFLICT (id) DO UPDATE SET lvl = 2", "rt_tickets.lvl",
+        "MERGE INTO rt_tickets t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET lvl = 3",
+        "rt_tickets.lvl",
+        "INSERT INTO rt_tickets2 VALUES (1, 2)", "rt_tickets2.lvl",
+        "INSERT INTO rt_tickets2 (id, lvls) VALUES (2, ARRAY[1, 2])", "rt_tickets2.lvl");
+  }
+
+  @Test
+  void aWriteOnATableWhoseForeignKeyChecksRunAMadeCastIsOpaqueCode() throws Exception {
+    // Review round 25: a foreign key's checks compare the child's column with the parent's key, and
+    // convert between their types with the casts someone made: DELETE and UPDATE of the parent ran
+    // them, though the statement names only the parent.
+    made("CREATE TABLE IF NOT EXISTS side_effects (what text)",
+        "DROP TABLE IF EXISTS rt_fk_child, rt_fk_parent",
+        "DROP TYPE IF EXISTS rt_fk_lvl CASCADE",
+        "CREATE TYPE rt_fk_lvl AS ENUM ('a', 'b', 'c')",
+        "CREATE FUNCTION rt_fk_lvl_int(l rt_fk_lvl) RETURNS int LANGUAGE sql"
+            + " AS 'INSERT INTO side_effects (what) VALUES (''fk ran''); SELECT array_position(enum_range(NULL::rt_fk_lvl), l)'",
+        "CREATE CAST (rt_fk_lvl AS int) WITH FUNCTION rt_fk_lvl_int(rt_fk_lvl) AS IMPLICIT",
+        "CREATE TABLE rt_fk_parent (id int PRIMARY KEY)",
+        "CREATE TABLE rt_fk_child (p rt_fk_lvl REFERENCES rt_fk_parent (id) ON UPDATE CASCADE)");
+    assertOpaqueAfterDdl("DELETE FROM rt_fk_parent WHERE id = 8", "rt_fk_parent",
+        "UPDATE rt_fk_parent SET id = 9 WHERE id = 2", "rt_fk_parent");
+  }
+
+  @Test
+  void valuesOfATypeWhoseSendFunctionSomeoneMadeAreOpaqueCode() throws Exception {
+    // Review round 24 (a superuser's ALTER TYPE): a made send function runs for every value of the
+    // type sent in binary, COPY (SELECT '(1,2)'::point) TO STDOUT (FORMAT binary) among them.
+    made("CREATE OR REPLACE FUNCTION rt_pt_send(p point) RETURNS bytea LANGUAGE plpgsql IMMUTABLE"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_pt_send_ran'', false); RETURN point_send(p); END'",
+        "CREATE TABLE IF NOT EXISTS rt_pts (id int, p point[])",
+        "ALTER TYPE point SET (SEND = rt_pt_send)");
+    try {
+      assertOpaqueAfterDdl("COPY (SELECT '(1,2)'::point) TO STDOUT (FORMAT binary)", "a cast to point",
+          "SELECT p FROM rt_pts", "rt_pts.p");
+    } finally {
+      h.pg.execute(h.database, "ALTER TYPE point SET (SEND = point_send)");
+    }
+  }
+
+  @Test
+  void typeNamesParsedFromStringsAreOpaqueCodeWhenATypeHasAMadeTypmodInput() throws Exception {
+    // Review round 24 (a superuser's ALTER TYPE): a made typmod input function runs wherever a type
+    // name with a modifier is parsed from a string, to_regtype('point(3)') and 'point(3)'::regtype
+    // among them, and nothing the statement names is that type.
+    made("CREATE OR REPLACE FUNCTION rt_tmin2(m cstring[]) RETURNS int4 LANGUAGE plpgsql"
+        + " AS 'BEGIN PERFORM set_config(''application_name'', ''rt_tmin2_ran'', false); RETURN 7; END'",
+        "CREATE TABLE IF NOT EXISTS rt_regs (id int, t regtype)",
+        "ALTER TYPE point SET (TYPMOD_IN = rt_tmin2)");
+    try {
+      assertOpaqueAfterDdl("SELECT to_regtype('point(3)')", "to_regtype",
+          "SELECT pg_catalog.to_regtype('point(3)')", "to_regtype",
+          "SELECT to_regprocedure('pg_catalog.area(point(3))')", "to_regprocedure",
+          "SELECT to_regoperator('~=(point(3),point)')", "to_regoperator",
+          "SELECT 'point(3)'::regtype", "regtype",
+          "SELECT '{point(3)}'::pg_catalog.regtype[]", "regtype",
+          "SELECT CAST('pg_catalog.area(point(3))' AS regprocedure)", "regprocedure",
+          "SELECT '~=(point(3),point)'::regoperator", "regoperator",
+          // Review round 25: the privilege checks parse type names from their text arguments too.
+          "SELECT has_type_privilege('point(3)', 'USAGE')", "has_type_privilege",
+          "SELECT pg_catalog.has_type_privilege(current_user, 'point(4)', 'USAGE')", "has_type_privilege",
+          "SELECT has_function_privilege('pg_catalog.lseg(point(3),point)', 'EXECUTE')", "has_function_privilege",
+          "SELECT id FROM rt_regs WHERE t = 'point(3)'", "rt_regs.t");
+      try (RawClient c = new RawClient(h.gateway.port())) {
+        c.login(GatewayHarness.TOKEN);
+        c.send(new Parse("", "SELECT $1::text AS v /* read-only caller */", new int[] {2206}),
+            new Bind("", "", new short[0], List.of("point(3)".getBytes(StandardCharsets.UTF_8)), new short[0]),
+            new Execute("", 0), Sync.INSTANCE);
+        assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+          assertThat(e.sqlstate()).isEqualTo("42501");
+          assertThat(e.message()).contains("no-opaque-code");
+        });
+      }
+    } finally {
+      h.pg.execute(h.database, "ALTER TYPE point SET (TYPMOD_IN = NONE)");
+    }
+  }
+
+  @Test
   void valuesOfATypeWhoseDefaultComparisonSomeoneMadeAreOpaqueCode() throws Exception {
     // Review round 23: a superuser gave json (which has no comparison of its own) a default btree
     // operator class over a made function; GREATEST, ORDER BY and DISTINCT on json values then ran
@@ -1286,13 +1455,14 @@ class GatewayProtocolTest {
       h.pg.execute(h.database, "CREATE OPERATOR " + op[0] + " (leftarg = json, rightarg = json, function = " + fn + ")");
     }
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_jtab (j json)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rt_jarr (js json[])");
     h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_jdom");
     try {
       h.pg.execute(h.database, "CREATE OPERATOR CLASS rt_json_ops DEFAULT FOR TYPE json USING btree AS OPERATOR 1 #<#,"
           + " OPERATOR 2 #<=#, OPERATOR 3 #=#, OPERATOR 4 #>=#, OPERATOR 5 #>#, FUNCTION 1 rt_jcmp(json, json)");
       h.pg.execute(h.database, "CREATE DOMAIN rt_jdom AS int CHECK (GREATEST(VALUE::text::json, '1'::json) IS NOT NULL)");
       assertOpaqueAfterDdl("SELECT GREATEST('{}'::json, '[]'::json)", "json", "SELECT j FROM rt_jtab ORDER BY j", "rt_jtab.j",
-          "SELECT 5::rt_jdom", "rt_jdom");
+          "SELECT 5::rt_jdom", "rt_jdom", "SELECT DISTINCT js FROM rt_jarr", "rt_jarr.js");
     } finally {
       h.pg.execute(h.database, "DROP DOMAIN IF EXISTS rt_jdom");
       h.pg.execute(h.database, "DROP OPERATOR FAMILY IF EXISTS rt_json_ops USING btree CASCADE");
@@ -1693,6 +1863,33 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParameterOfATypeAMadeCastConvertsFromIsRefusedWherePolicyRefusesOpaqueCode() throws Exception {
+    // Review round 25: to_json($1), $1 an enum with a made cast to json, ran the cast: a Parse
+    // parameter of a cast's source type is converted where a built-in takes it, as a column is.
+    made("DROP TYPE IF EXISTS rt_param_state CASCADE",
+        "CREATE TYPE rt_param_state AS ENUM ('paid', 'open')",
+        "CREATE OR REPLACE FUNCTION rt_param_tojson(s rt_param_state) RETURNS json LANGUAGE sql"
+            + " AS $$ INSERT INTO t VALUES (4313, 'written by a cast'); SELECT to_json(s::text) $$",
+        "CREATE CAST (rt_param_state AS json) WITH FUNCTION rt_param_tojson(rt_param_state)");
+    int state = (int) count("SELECT 'rt_param_state'::regtype::oid::bigint");
+    sendAfterDdl("CREATE TABLE IF NOT EXISTS rt_attr (a int)", List.of()); // the gateway reads the catalog again
+    for (String sql : List.of("SELECT to_json($1) AS v /* read-only caller */",
+        "SELECT pg_catalog.json_build_array($1, 1) AS v /* read-only caller */")) {
+      try (RawClient c = new RawClient(h.gateway.port())) {
+        c.login(GatewayHarness.TOKEN);
+        c.send(new Parse("", sql, new int[] {state}),
+            new Bind("", "", new short[0], List.of("paid".getBytes(StandardCharsets.UTF_8)), new short[0]),
+            new Execute("", 0), Sync.INSTANCE);
+        assertThat(RawClient.firstError(c.untilReady())).as(sql).get().satisfies(e -> {
+          assertThat(e.sqlstate()).isEqualTo("42501");
+          assertThat(e.message()).contains("no-opaque-code");
+        });
+      }
+    }
+    assertThat(count("SELECT count(*) FROM t WHERE id = 4313")).isZero();
+  }
+
+  @Test
   void aParameterOfABuiltInTypeRunsAsUsual() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
@@ -1968,5 +2165,216 @@ class GatewayProtocolTest {
           assertThat(e.outcome().status()).isEqualTo(dev.gatehouse.core.Outcome.Status.UNEXECUTED);
           assertThat(e.outcome().rows()).isZero();
         });
+  }
+
+  /** A write that returns its five rows: it inserts them all at its first Execute, whatever is fetched. */
+  private static String insertReturning(String marker) {
+    return "INSERT INTO t SELECT x, 'n' FROM generate_series(1, 5) x RETURNING id /* " + marker + " */";
+  }
+
+  /**
+   * The outcomes recorded for the one decision whose text holds {@code marker}, once the session
+   * that ran it has closed (Gatehouse settles every outcome before it records the close).
+   */
+  private static List<Outcome> outcomesOnceClosed(int closedBefore, String marker) {
+    assertThat(GatewayHarness.eventually(() -> h.closedSessions().size() > closedBefore)).as("the session closed").isTrue();
+    List<GatewayHarness.Event.Decided> decided = h.audit.all(GatewayHarness.Event.Decided.class).stream()
+        .filter(d -> d.command().text().contains(marker)).toList();
+    assertThat(decided).as(marker).singleElement().satisfies(d -> assertThat(d.decision()).isInstanceOf(Decision.Allow.class));
+    String id = decided.getFirst().eventId();
+    return h.audit.all(GatewayHarness.Event.Completed.class).stream().filter(e -> e.eventId().equals(id))
+        .map(GatewayHarness.Event.Completed::outcome).toList();
+  }
+
+  /** Exactly one outcome, OK with its rows unknown: a suspended portal that ended before it was fetched to the end. */
+  private static void assertSuspendedThenEnded(int closedBefore, String marker) {
+    assertThat(outcomesOnceClosed(closedBefore, marker)).as(marker).singleElement().satisfies(o -> {
+      assertThat(o.status()).isEqualTo(Outcome.Status.OK);
+      assertThat(o.rows()).isEqualTo(-1);
+    });
+  }
+
+  @Test
+  void aSuspendedWriteClosedInItsOwnBatchIsRecordedOkWithItsRowsUnknown() throws Exception {
+    // Red-team round 24: the Close was handled before the target's PortalSuspended came, so the
+    // portal left Gatehouse's state while its execution was still running, and nothing recorded an
+    // outcome for it: an INSERT that committed five rows had its decision and nothing else.
+    int closed = h.closedSessions().size();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", insertReturning("write closed in its batch")), bind("q", ""), new Execute("q", 2),
+          Close.portal("q"), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got).containsExactly(ParseComplete.INSTANCE, BindComplete.INSTANCE, got.get(2), got.get(3),
+          PortalSuspended.INSTANCE, CloseComplete.INSTANCE, new ReadyForQuery(ReadyForQuery.IDLE));
+      assertThat(firstColumn(got)).containsExactly("1", "2");
+      c.send(Terminate.INSTANCE);
+    }
+    assertThat(h.count("t")).isEqualTo(5);
+    assertSuspendedThenEnded(closed, "write closed in its batch");
+  }
+
+  @Test
+  void aSuspendedSelectClosedInItsOwnBatchIsRecordedOkEvenFetchedAgainFirst() throws Exception {
+    int closed = h.closedSessions().size();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT g /* select closed in its batch */ FROM generate_series(1, 10) g"), bind("q", ""),
+          new Execute("q", 2), Close.portal("q"), Sync.INSTANCE);
+      assertThat(firstColumn(c.untilReady())).containsExactly("1", "2");
+      // Fetched again (the Execute marks it running) and closed, still in one batch.
+      c.send(parse("", "SELECT g /* select fetched again then closed */ FROM generate_series(1, 10) g"), bind("q", ""),
+          new Execute("q", 2), new Execute("q", 2), Close.portal("q"), Sync.INSTANCE);
+      assertThat(firstColumn(c.untilReady())).containsExactly("1", "2", "3", "4");
+      c.send(Terminate.INSTANCE);
+    }
+    assertSuspendedThenEnded(closed, "select closed in its batch");
+    assertSuspendedThenEnded(closed, "select fetched again then closed");
+  }
+
+  @Test
+  void aSuspendedPortalFetchedAgainAndClosedInItsBatchIsRecordedWithTheLaterFetchsError() throws Exception {
+    // Review round 25: the second Execute failed (22012), but the first one's PortalSuspended,
+    // coming after the Close, recorded the execution OK and the error was dropped.
+    int closed = h.closedSessions().size();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT 1 / (x - 2) AS fetched_again_fails FROM generate_series(1, 3) x"), bind("q", ""),
+          new Execute("q", 1), new Execute("q", 0), Close.portal("q"), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).get().extracting(ErrorResponse::sqlstate).isEqualTo("22012");
+      c.send(Terminate.INSTANCE);
+    }
+    assertThat(outcomesOnceClosed(closed, "fetched_again_fails")).singleElement().satisfies(o -> {
+      assertThat(o.status()).isEqualTo(Outcome.Status.ERROR);
+      assertThat(o.errorCode()).contains("22012");
+    });
+  }
+
+  @Test
+  void aSuspendedUnnamedPortalReplacedByAnotherBindInItsBatchIsRecordedOk() throws Exception {
+    int closed = h.closedSessions().size();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", insertReturning("replaced by an allowed bind")), bind("", ""), new Execute("", 2),
+          parse("", "SELECT 'the replacement'"), bind("", ""), execute(""), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(RawClient.firstError(got)).isEmpty();
+      assertThat(firstColumn(got)).containsExactly("1", "2", "the replacement");
+      c.send(Terminate.INSTANCE);
+    }
+    assertThat(h.count("t")).isEqualTo(5);
+    assertSuspendedThenEnded(closed, "replaced by an allowed bind");
+  }
+
+  @Test
+  void aSuspendedWriteWhosePortalARefusedBindReplacesIsRecordedOkAndItsRollbackLeavesItSo() throws Exception {
+    // Red-team round 24: inside BEGIN, the unnamed portal suspended at a row limit, then a Bind of
+    // the unnamed portal that policy refuses, then ROLLBACK: no outcome. Gatehouse records a
+    // statement's own answer, not its transaction's (docs/audit.md): it ran, so OK, rows unknown;
+    // the ROLLBACK after it (OK) says it was undone.
+    for (boolean sameBatch : new boolean[] {true, false}) {
+      String marker = "replaced by a refused bind, same batch " + sameBatch;
+      int closed = h.closedSessions().size();
+      try (RawClient c = new RawClient(h.gateway.port())) {
+        c.login(GatewayHarness.TOKEN);
+        c.send(parse("s_drop", "DROP TABLE t"), Sync.INSTANCE);
+        assertThat(c.untilReady()).contains(ParseComplete.INSTANCE);
+        c.send(new Query("BEGIN"));
+        c.untilReady();
+        c.send(parse("", insertReturning(marker)), bind("", ""), new Execute("", 2));
+        if (!sameBatch) {
+          c.send(Sync.INSTANCE);
+          assertThat(firstColumn(c.untilReady())).containsExactly("1", "2");
+        }
+        c.send(bind("", "s_drop"), execute(""), Sync.INSTANCE);
+        List<BackendMessage> got = c.untilReady();
+        assertThat(RawClient.firstError(got)).get().satisfies(e -> assertThat(e.message()).contains("no-drop"));
+        assertThat(got).last().isEqualTo(new ReadyForQuery(ReadyForQuery.FAILED_TRANSACTION));
+        c.send(new Query("ROLLBACK"));
+        assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+        c.send(Terminate.INSTANCE);
+      }
+      assertThat(h.count("t")).as(marker).isZero();
+      assertThat(h.tableExists("t")).isTrue();
+      assertSuspendedThenEnded(closed, marker);
+    }
+  }
+
+  @Test
+  void aSuspendedPortalGetsExactlyOneOutcomeHoweverItEnds() throws Exception {
+    // The orders that worked before round 24 as well, so that the fix keeps them to one outcome each.
+    String[] endings = {"sync", "commit", "rollback", "close in a later batch", "session end"};
+    for (String ending : endings) {
+      String marker = "suspended then " + ending;
+      int closed = h.closedSessions().size();
+      try (RawClient c = new RawClient(h.gateway.port())) {
+        c.login(GatewayHarness.TOKEN);
+        boolean inTransaction = !ending.equals("sync");
+        if (inTransaction) {
+          c.send(new Query("BEGIN"));
+          c.untilReady();
+        }
+        c.send(parse("", insertReturning(marker)), bind("q", ""), new Execute("q", 2), Sync.INSTANCE);
+        assertThat(firstColumn(c.untilReady())).as(marker).containsExactly("1", "2");
+        switch (ending) {
+          case "commit" -> c.send(new Query("COMMIT"));
+          case "rollback" -> c.send(new Query("ROLLBACK"));
+          case "close in a later batch" -> c.send(Close.portal("q"), Sync.INSTANCE);
+          default -> { }
+        }
+        if (inTransaction && !ending.equals("session end")) c.untilReady();
+        c.send(Terminate.INSTANCE);
+      }
+      assertSuspendedThenEnded(closed, marker);
+      try (Connection admin = h.admin()) {
+        admin.createStatement().execute("TRUNCATE t");
+      }
+    }
+  }
+
+  @Test
+  void anExecuteOfAPortalItsTransactionOrACloseEndedIsAnsweredAsThePortalDoesNotExist() throws Exception {
+    // Red-team round 24 (LOW): after COMMIT, an Execute of a portal bound in the ended transaction
+    // was answered 42501 "could not classify" (decided as a portal Gatehouse never saw bound), where
+    // PostgreSQL answers 34000. Nothing is forwarded either way.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(parse("", "SELECT g FROM generate_series(1, 3) g"), bind("p", ""), new Execute("p", 1), Sync.INSTANCE);
+      assertThat(firstColumn(c.untilReady())).containsExactly("1");
+      c.send(new Query("COMMIT"));
+      c.untilReady();
+      c.send(new Execute("p", 0), Sync.INSTANCE);
+      List<BackendMessage> afterCommit = c.untilReady();
+      assertThat(RawClient.firstError(afterCommit)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("34000");
+        assertThat(e.message()).isEqualTo("portal \"p\" does not exist");
+      });
+      assertThat(afterCommit).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+      // Closed by the protocol's Close, in a transaction block: the same answer, and, as there, the block fails.
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(parse("", "SELECT 1"), bind("p", ""), Close.portal("p"), new Execute("p", 0), Sync.INSTANCE);
+      List<BackendMessage> afterClose = c.untilReady();
+      assertThat(RawClient.firstError(afterClose)).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("34000");
+        assertThat(e.message()).isEqualTo("portal \"p\" does not exist");
+      });
+      assertThat(afterClose).last().isEqualTo(new ReadyForQuery(ReadyForQuery.FAILED_TRANSACTION));
+      c.send(new Query("ROLLBACK"));
+      c.untilReady();
+      // A cursor SQL declared under the name since is not said not to exist: it is one Gatehouse did not see bound.
+      c.send(new Query("BEGIN; DECLARE p CURSOR FOR SELECT 5"));
+      assertThat(c.untilReady()).noneMatch(ErrorResponse.class::isInstance);
+      c.send(new Execute("p", 0), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("42501");
+        assertThat(e.message()).contains("portal \"p\", not bound through this connection's protocol");
+      });
+      c.send(new Query("ROLLBACK"));
+      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.IDLE));
+    }
   }
 }

@@ -72,8 +72,24 @@ class GatewayProxyProtocolTest {
   void withoutTrustTheHeaderIsNotHonoured() throws Exception {
     try (GatewayHarness h = new GatewayHarness(); RawClient c = new RawClient(h.gateway.port())) {
       c.sendBytes(ByteBuffer.allocate(16).put(SIGNATURE).put((byte) 0x21).put((byte) 0x11).putShort((short) 0).array());
-      assertThat(RawClient.firstError(c.untilClosed())).isPresent();
+      // A protocol error that says what was sent and where trust is configured (round 24: it read
+      // as a startup packet of 218 MB, 54000).
+      assertThat(RawClient.firstError(c.untilClosed())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("08P01");
+        assertThat(e.message()).contains("PROXY protocol header").contains("proxyProtocolFrom");
+      });
       assertThat(h.audit.all(GatewayHarness.Event.Opened.class)).isEmpty();
+    }
+  }
+
+  @Test
+  void aVersionOneHeaderIsAProtocolErrorThatSaysSo() throws Exception {
+    try (GatewayHarness h = new GatewayHarness(); RawClient c = new RawClient(h.gateway.port())) {
+      c.sendBytes("PROXY TCP4 203.0.113.7 127.0.0.1 40000 15432\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertThat(RawClient.firstError(c.untilClosed())).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("08P01");
+        assertThat(e.message()).contains("PROXY protocol header");
+      });
     }
   }
 }

@@ -34,10 +34,15 @@ import java.util.Set;
  *     runs instead; and, as {@code ::name}, the types casts convert to (a cast function or a domain's
  *     CHECK may run). Whoever runs the statement checks the resource has no such function, operator
  *     or type ({@code pg_catalog.lower(x)} is not listed)
+ * @param changesPlanning true when the statement may change a setting that steers the planner's
+ *     choice of plan ({@code enable_seqscan}, {@code random_page_cost} and the rest of PostgreSQL's
+ *     "Query Planning" settings, {@code work_mem}; SET, SET LOCAL, set_config with such a name or a
+ *     name that is not a constant): a plan forced through an index returns rows in that index's
+ *     order, which masking's confinement must not let show (red-team round 24)
  */
 public record ClassifiedStatement(
     String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
-    Set<String> roles, Set<String> unqualifiedBuiltins) {
+    Set<String> roles, Set<String> unqualifiedBuiltins, boolean changesPlanning) {
   /** {@link #roles} entry for the keyword {@code CURRENT_USER} (also {@code USER}). */
   public static final String CURRENT_USER = "<current_user>";
   /** {@link #roles} entry for the keyword {@code SESSION_USER}. */
@@ -58,6 +63,12 @@ public record ClassifiedStatement(
 
   public ClassifiedStatement(
       String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
+      Set<String> roles, Set<String> unqualifiedBuiltins) {
+    this(text, redactedText, classification, changesParsing, columnUse, roles, unqualifiedBuiltins, false);
+  }
+
+  public ClassifiedStatement(
+      String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
       Set<String> roles) {
     this(text, redactedText, classification, changesParsing, columnUse, roles, Set.of());
   }
@@ -73,7 +84,7 @@ public record ClassifiedStatement(
     flags.addAll(classification.flags());
     Classification c = new Classification(classification.kinds(), classification.objects(), classification.functions(), flags,
         classification.opaqueCalls());
-    return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, Set.of());
+    return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, Set.of(), changesPlanning);
   }
 
   public ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {

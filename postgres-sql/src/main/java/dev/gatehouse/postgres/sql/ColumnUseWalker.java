@@ -216,13 +216,10 @@ final class ColumnUseWalker {
       return;
     }
     if (!n.isObject()) return;
-    if (n.size() == 1) {
-      Map.Entry<String, JsonNode> e = n.fields().next();
-      String key = e.getKey();
-      if (!key.isEmpty() && Character.isUpperCase(key.charAt(0)) && e.getValue().isObject()) {
-        typed(key, e.getValue(), out, depth + 1);
-        return;
-      }
+    Map.Entry<String, JsonNode> typed = TreeClassifier.typedNode(n);
+    if (typed != null) {
+      typed(typed.getKey(), typed.getValue(), out, depth + 1);
+      return;
     }
     fields(n, out, depth + 1);
   }

@@ -247,6 +247,26 @@ final class Functions {
   static final Set<String> PARSING_SETTINGS = Set.of("client_encoding", "standard_conforming_strings", "backslash_quote");
 
   /**
+   * The settings that steer which plan PostgreSQL 15 picks (its "Query Planning" settings, and the
+   * memory and parallelism ones its cost model reads), besides every {@code enable_*} and {@code
+   * *_cost} setting: with them a session can force a plan through an index, whose rows come back in
+   * the index's order.
+   */
+  private static final Set<String> PLANNER_SETTINGS = Set.of("effective_cache_size", "effective_io_concurrency",
+      "maintenance_io_concurrency", "min_parallel_table_scan_size", "min_parallel_index_scan_size",
+      "max_parallel_workers_per_gather", "max_parallel_workers", "force_parallel_mode", "debug_parallel_query",
+      "default_statistics_target", "constraint_exclusion", "cursor_tuple_fraction", "from_collapse_limit",
+      "join_collapse_limit", "plan_cache_mode", "jit", "work_mem", "hash_mem_multiplier", "geqo", "geqo_threshold",
+      "geqo_effort", "geqo_pool_size", "geqo_generations", "geqo_selection_bias", "geqo_seed",
+      "recursive_worktable_factor", "seq_page_cost", "random_page_cost",
+      "sort_mem"); // work_mem's old name, which PostgreSQL still takes (review round 25)
+
+  /** Whether {@code name} (lower case) is a setting that steers the planner (see {@link #PLANNER_SETTINGS}). */
+  static boolean plannerSetting(String name) {
+    return name.startsWith("enable_") || name.endsWith("_cost") || PLANNER_SETTINGS.contains(name);
+  }
+
+  /**
    * Whether {@code value}, one string constant given to {@code SET name}, is the value Gatehouse
    * fixes {@code name} to for the session (client_encoding UTF8, standard_conforming_strings on), as
    * PostgreSQL 15 reads it: such a SET changes nothing (pg_dump's and pg_restore's preamble, psql's

@@ -39,17 +39,21 @@ final class Redaction {
     if (!all && !codeBodies && starts.isEmpty()) return text;
     List<Lexer.Token> tokens = Lexer.tokens(text);
     StringBuilder out = new StringBuilder(text.length());
+    // With `all` (text no parse tree points into): a secret setting's value, read off the tokens.
+    SecretValue value = all ? new SecretValue() : null;
     for (Lexer.Token t : tokens) {
+      boolean secret = value != null && value.next(t);
       switch (t.kind()) {
         case STRING, DOLLAR_STRING -> {
           if (all || starts.contains(t.start())) out.append(MASK);
           else if (codeBodies && mentionsSecret(text, t)) body(text, t, out);
           else out.append(text, t.start(), t.end());
         }
-        case IDENT, QUOTED_IDENT, NUMBER -> {
+        case IDENT, QUOTED_IDENT, UNICODE_IDENT, NUMBER -> {
           // A secret given as a bare word or a number (SET my.password TO s3cret): only where the
-          // parse tree pointed at a constant, never a keyword or a name elsewhere.
-          if (starts.contains(t.start())) out.append(MASK);
+          // parse tree pointed at a constant, never a keyword or a name elsewhere; in unparsed text,
+          // after a secret setting's TO or =, or after PASSWORD.
+          if (secret || starts.contains(t.start())) out.append(MASK);
           else out.append(text, t.start(), t.end());
         }
         case ERROR -> {
@@ -62,6 +66,51 @@ final class Redaction {
     // Unchanged text is returned as it came: one string where there is nothing to redact.
     String redacted = out.toString();
     return redacted.equals(text) ? text : redacted;
+  }
+
+  /**
+   * Follows unparsed text token by token for the value of a setting named like a secret ({@code
+   * SET my.password TO s3cret}, {@code = 123}, {@code ALTER DATABASE d SET …}) or of {@code
+   * PASSWORD}: from the {@code TO} or {@code =} after such a name (or the word after {@code
+   * PASSWORD}) to the next {@code ;}, every word and number is the value. Over-redaction is the
+   * safe error (red-team round 24: a syntax error kept {@code SET my.password TO s3cret garbage}).
+   */
+  private static final class SecretValue {
+    private boolean afterSecretName;
+    private boolean afterDot;
+    private boolean afterPassword;
+    private boolean inValue;
+
+    /** Whether {@code t}, the next token, is part of a secret value. */
+    boolean next(Lexer.Token t) {
+      Lexer.Kind kind = t.kind();
+      if (kind == Lexer.Kind.WHITESPACE || kind == Lexer.Kind.COMMENT) return false;
+      if (kind == Lexer.Kind.PUNCT && t.value().equals(";")) {
+        inValue = afterSecretName = afterDot = afterPassword = false;
+        return false;
+      }
+      if (inValue) return true;
+      boolean assigns = kind == Lexer.Kind.IDENT && t.value().equals("to")
+          || kind == Lexer.Kind.OPERATOR && t.value().equals("=")
+          || kind == Lexer.Kind.PUNCT && t.value().equals("=>");
+      if (afterSecretName && assigns || afterPassword) {
+        // PASSWORD's value may be NULL, a signed number, a word: all of it to the ; is the value.
+        inValue = true;
+        afterSecretName = afterDot = afterPassword = false;
+        return !assigns;
+      }
+      if (kind == Lexer.Kind.PUNCT && t.value().equals(".")) {
+        afterDot = true; // a dotted name is secret if any of its parts is (my.password.x)
+        return false;
+      }
+      boolean word = kind == Lexer.Kind.IDENT || kind == Lexer.Kind.QUOTED_IDENT || kind == Lexer.Kind.UNICODE_IDENT;
+      // A U&"…" name's escapes are not decoded here: it may spell any name, so it may be a secret's.
+      boolean secretName = word && (kind == Lexer.Kind.UNICODE_IDENT || Functions.secretSetting(t.value()));
+      afterSecretName = word && (secretName || afterDot && afterSecretName);
+      afterDot = false;
+      afterPassword = kind == Lexer.Kind.IDENT && t.value().equals("password");
+      return false;
+    }
   }
 
   private static boolean mentionsSecret(String text, Lexer.Token t) {

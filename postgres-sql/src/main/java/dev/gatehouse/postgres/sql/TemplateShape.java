@@ -68,7 +68,7 @@ final class TemplateShape {
     List<ClassifiedStatement> kept = new ArrayList<>(statements.size());
     for (ClassifiedStatement s : statements) {
       kept.add(new ClassifiedStatement(s.text(), s.text(), s.classification(), false, s.columnUse(), s.roles(),
-          s.unqualifiedBuiltins()));
+          s.unqualifiedBuiltins(), s.changesPlanning()));
     }
     return Optional.of(new TemplateShape(template, bounds.clone(), List.copyOf(kept)));
   }
@@ -124,7 +124,7 @@ final class TemplateShape {
       ClassifiedStatement s = statements.get(i);
       String text = sql.substring(first.shift(bounds[2 * i], template), first.shift(bounds[2 * i + 1], template));
       out.add(new ClassifiedStatement(text, text, s.classification(), false, s.columnUse(), s.roles(),
-          s.unqualifiedBuiltins()));
+          s.unqualifiedBuiltins(), s.changesPlanning()));
     }
     return new Analysis(out);
   }

@@ -46,6 +46,8 @@ final class TreeClassifier {
     final LinkedHashSet<String> opaqueCalls = new LinkedHashSet<>();
     final EnumSet<CommandFlag> flags = EnumSet.noneOf(CommandFlag.class);
     boolean changesParsing;
+    /** See {@link ClassifiedStatement#changesPlanning}. */
+    boolean changesPlanning;
     /** Redact every string literal of the statement (secret-bearing statement types). */
     boolean redactAllStrings;
     /** A DO block or function definition: literals of its body that mention secrets redacted. */
@@ -132,6 +134,14 @@ final class TreeClassifier {
 
   // ---- generic walk -------------------------------------------------------------------------
 
+  /** The type name and body of a typed node ({@code {"SelectStmt": {…}}}), or null when {@code n} is not one. */
+  static Map.Entry<String, JsonNode> typedNode(JsonNode n) {
+    if (n.size() != 1) return null;
+    Map.Entry<String, JsonNode> e = n.fields().next();
+    String key = e.getKey();
+    return !key.isEmpty() && Character.isUpperCase(key.charAt(0)) && e.getValue().isObject() ? e : null;
+  }
+
   private void node(JsonNode n, Set<String> ctes, int depth) {
     if (depth > MAX_DEPTH) {
       facts.flags.add(UNCLASSIFIED);
@@ -142,13 +152,10 @@ final class TreeClassifier {
       return;
     }
     if (!n.isObject()) return;
-    if (n.size() == 1) {
-      Map.Entry<String, JsonNode> e = n.fields().next();
-      String key = e.getKey();
-      if (!key.isEmpty() && Character.isUpperCase(key.charAt(0)) && e.getValue().isObject()) {
-        typed(key, e.getValue(), ctes, depth + 1);
-        return;
-      }
+    Map.Entry<String, JsonNode> typed = typedNode(n);
+    if (typed != null) {
+      typed(typed.getKey(), typed.getValue(), ctes, depth + 1);
+      return;
     }
     // A struct embedded without its type name (a typed pointer field such as "relation").
     if (n.has("relname")) {
@@ -413,12 +420,14 @@ final class TreeClassifier {
       // The setting is computed at run time: it could be any of them.
       facts.flags.add(ROLE_CHANGE);
       facts.changesParsing = true;
+      facts.changesPlanning = true;
       collectStrings(args.path(1), facts.redactAt, 0);
       return false;
     }
     String n = name.toLowerCase(Locale.ROOT);
     if (Functions.ROLE_SETTINGS.contains(n)) facts.flags.add(ROLE_CHANGE);
     if (Functions.PARSING_SETTINGS.contains(n)) facts.changesParsing = true;
+    if (Functions.plannerSetting(n)) facts.changesPlanning = true;
     if (Functions.secretSetting(n)) collectStrings(args.path(1), facts.redactAt, 0);
     if (n.equals("search_path")) {
       // Computed, it could name any schema before pg_catalog; a constant is read like SET's.
@@ -887,6 +896,8 @@ final class TreeClassifier {
     }
     if (Functions.ROLE_SETTINGS.contains(name)) facts.flags.add(ROLE_CHANGE);
     if (Functions.PARSING_SETTINGS.contains(name)) facts.changesParsing = true;
+    // RESET and SET … TO DEFAULT return a planner setting to the session's default: nothing steered.
+    if (k.equals("VAR_SET_VALUE") && Functions.plannerSetting(name)) facts.changesPlanning = true;
     if (Functions.secretSetting(name)) collectStrings(set.path("args"), facts.redactAt, 0);
     // pg_catalog is searched first unless the path names it later: then a schema listed before it
     // can shadow built-ins (public.lower() answering lower()), and the harmless-function list no

@@ -287,6 +287,35 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void aSecretWrittenAsABareWordIsRedactedWhereTheTextDoesNotParse() {
+    // Round 24: unparsed text (a syntax error; the first KiB of an over-long statement) kept only
+    // its string literals redacted, so a password setting's bare word, name or number was stored.
+    for (String sql : List.of(
+        "SET my.password TO barewordsecretB garbage",
+        "SET my.password TO \"identsecretL\" garbage",
+        "SET my.password = 98765432101 garbage",
+        "ALTER DATABASE shop SET my.password TO baresecretP garbage",
+        "ALTER ROLE app PASSWORD baresecretR garbage",
+        "SET my.password TO barewordsecretA; SELECT 1 +",
+        // Review round 25: an arrow, a Unicode-escaped name, a dotted name, a signed number, NULL first.
+        "SET my.password => hunterArrowsecret2;",
+        "SET U&\"my.p\\0061ssword\" TO hunterUnisecret4 x;",
+        "SET my.password.x TO hunterDotsecret9 x;",
+        "ALTER ROLE alice PASSWORD -98765432101 x;",
+        "ALTER ROLE alice PASSWORD NULL hunterNullsecret8 x;")) {
+      Analysis a = libpg.analyze(sql);
+      assertThat(a.syntaxError()).as(sql).isPresent();
+      assertThat(a.statements()).allSatisfy(s ->
+          assertThat(s.redactedText()).as(sql).doesNotContain("secret").doesNotContain("98765432101"));
+      assertThat(SqlClassifier.redactAllStrings(sql)).as(sql).doesNotContain("secret").doesNotContain("98765432101");
+    }
+    // What follows the setting's value is kept; so are values of other settings and other words.
+    assertThat(SqlClassifier.redactAllStrings("SET my.password TO s3cret; SELECT id FROM t WHERE x = 5"))
+        .isEqualTo("SET my.password TO '***'; SELECT id FROM t WHERE x = 5");
+    assertThat(SqlClassifier.redactAllStrings("SET work_mem TO 64 garbage")).isEqualTo("SET work_mem TO 64 garbage");
+  }
+
+  @Test
   void userMappingServerAndSubscriptionOptionsAreRedacted() {
     assertThat(libpg.analyze("CREATE USER MAPPING FOR bob SERVER s OPTIONS (user 'bob', password 'pw1')").statements().get(0).redactedText())
         .doesNotContain("pw1");

@@ -85,27 +85,9 @@ public final class BackendCodec {
         r.expectEnd();
         yield new ParameterDescription(types);
       }
-      case CopyInResponse.TYPE -> {
-        var r = new BodyReader(body, "CopyInResponse");
-        byte format = r.int8();
-        var c = new CopyInResponse(format, r.int16s(r.uint16(), "column format"));
-        r.expectEnd();
-        yield c;
-      }
-      case CopyOutResponse.TYPE -> {
-        var r = new BodyReader(body, "CopyOutResponse");
-        byte format = r.int8();
-        var c = new CopyOutResponse(format, r.int16s(r.uint16(), "column format"));
-        r.expectEnd();
-        yield c;
-      }
-      case CopyBothResponse.TYPE -> {
-        var r = new BodyReader(body, "CopyBothResponse");
-        byte format = r.int8();
-        var c = new CopyBothResponse(format, r.int16s(r.uint16(), "column format"));
-        r.expectEnd();
-        yield c;
-      }
+      case CopyInResponse.TYPE -> CopyResponses.decode(body, "CopyInResponse", CopyInResponse::new);
+      case CopyOutResponse.TYPE -> CopyResponses.decode(body, "CopyOutResponse", CopyOutResponse::new);
+      case CopyBothResponse.TYPE -> CopyResponses.decode(body, "CopyBothResponse", CopyBothResponse::new);
       case CopyData.TYPE -> new CopyData(body);
       case CopyDone.TYPE -> empty(body, "CopyDone", CopyDone.INSTANCE);
       case NotificationResponse.TYPE -> {

@@ -1,7 +1,5 @@
 package dev.gatehouse.postgres.wire;
 
-import java.util.Arrays;
-
 /**
  * CopyBothResponse: a bidirectional copy (streaming replication) starts. {@code format} is the overall format (0 text, 1 binary); {@code columnFormats} has
  * one code per column.
@@ -15,18 +13,16 @@ public record CopyBothResponse(byte format, short[] columnFormats) implements Ba
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof CopyBothResponse c
-        && c.format == format
-        && Arrays.equals(c.columnFormats, columnFormats);
+    return o instanceof CopyBothResponse c && CopyResponses.same(c.format, c.columnFormats, format, columnFormats);
   }
 
   @Override
   public int hashCode() {
-    return 31 * format + Arrays.hashCode(columnFormats);
+    return CopyResponses.hash(format, columnFormats);
   }
 
   @Override
   public String toString() {
-    return "CopyBothResponse[format=" + format + ", columnFormats=" + Arrays.toString(columnFormats) + "]";
+    return CopyResponses.describe("CopyBothResponse", format, columnFormats);
   }
 }

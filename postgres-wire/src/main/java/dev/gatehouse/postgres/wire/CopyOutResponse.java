@@ -1,7 +1,5 @@
 package dev.gatehouse.postgres.wire;
 
-import java.util.Arrays;
-
 /**
  * CopyOutResponse: COPY TO STDOUT data follows. {@code format} is the overall format (0 text, 1 binary); {@code columnFormats} has
  * one code per column.
@@ -15,18 +13,16 @@ public record CopyOutResponse(byte format, short[] columnFormats) implements Bac
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof CopyOutResponse c
-        && c.format == format
-        && Arrays.equals(c.columnFormats, columnFormats);
+    return o instanceof CopyOutResponse c && CopyResponses.same(c.format, c.columnFormats, format, columnFormats);
   }
 
   @Override
   public int hashCode() {
-    return 31 * format + Arrays.hashCode(columnFormats);
+    return CopyResponses.hash(format, columnFormats);
   }
 
   @Override
   public String toString() {
-    return "CopyOutResponse[format=" + format + ", columnFormats=" + Arrays.toString(columnFormats) + "]";
+    return CopyResponses.describe("CopyOutResponse", format, columnFormats);
   }
 }
