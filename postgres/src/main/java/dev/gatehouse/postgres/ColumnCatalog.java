@@ -539,17 +539,13 @@ final class ColumnCatalog implements AutoCloseable {
   }
 
   /**
-   * The first of {@code functions} (names without their schema, lower case) that parses type names
-   * from strings while a type's typmod input function is made ({@code to_regtype('point(3)')} runs
-   * it). Empty when none; a failed lookup counts every such function.
+   * Whether {@code function} (a name without its schema, lower case) parses type names from strings
+   * while a type's typmod input function is made ({@code to_regtype('point(3)')} runs it). A failed
+   * lookup counts every such function.
    */
-  Optional<String> typeNameParser(Collection<String> functions) {
-    if (functions.isEmpty()) return Optional.empty();
+  boolean parsesTypeNames(String function) {
     Hazards h = hazards();
-    for (String f : functions) {
-      if (h == null ? TYPE_NAME_PARSERS.contains(f) : h.typeNameParsers().contains(f)) return Optional.of(f);
-    }
-    return Optional.empty();
+    return h == null ? TYPE_NAME_PARSERS.contains(function) : h.typeNameParsers().contains(function);
   }
 
   /**

@@ -26,7 +26,7 @@ final class Execution {
   private volatile boolean done;
   /** DataRows counted so far. */
   private volatile long rows;
-  /** Suspended at a row limit, no further Execute forwarded since ({@link #suspended(boolean)}). */
+  /** Suspended at a row limit, no further Execute forwarded since ({@link #suspendedAnswered}). */
   private volatile boolean suspended;
   /** Its portal left the session's state while it ran ({@link #portalGone()}). */
   private volatile boolean portalGone;

@@ -431,11 +431,10 @@ final class SessionMasking {
   }
 
   private static Optional<String> lookForHiddenCode(ClassifiedStatement statement, ColumnCatalog cat) {
-    Set<String> functions = new java.util.LinkedHashSet<>();
-    for (String f : statement.classification().functions()) functions.add(lastPart(f));
-    Optional<String> parser = cat.typeNameParser(functions);
-    if (parser.isPresent()) {
-      return Optional.of(parser.get() + " parses type names, whose modifiers run a typmod input function made on the resource");
+    for (String f : statement.classification().functions()) {
+      if (cat.parsesTypeNames(lastPart(f))) {
+        return Optional.of(lastPart(f) + " parses type names, whose modifiers run a typmod input function made on the resource");
+      }
     }
     if (!statement.unqualifiedBuiltins().isEmpty()) {
       Optional<String> shadowed = cat.shadowed(statement.unqualifiedBuiltins());
@@ -488,7 +487,7 @@ final class SessionMasking {
       // built-in takes it (to_json($1): review round 25).
       if (catalog.isEmpty() ? !system : catalog.get().runsCodeWhenCoerced(oid) || catalog.get().convertedByMadeCast(oid)) {
         return Optional.of("parameter $" + (i + 1) + " has type oid " + Integer.toUnsignedString(oid)
-            + ", which runs code made on the resource when a value is converted to it (or the catalog cannot tell)");
+            + ", which runs code made on the resource when a value is converted to or from it (or the catalog cannot tell)");
       }
     }
     return Optional.empty();
