@@ -13,15 +13,33 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HexFormat;
+import java.util.Optional;
 import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The demo's target: an embedded PostgreSQL 15 (nothing to install but a JDK) holding a small shop
  * with personal data. The gateway logs in as {@code gatehouse_demo}, an unprivileged role that owns
  * the demo tables and must authenticate with SCRAM-SHA-256; its password is random per start and
  * known only to the gateway.
+ *
+ * <p>Its data directory is {@code DIR/postgres/data}, new at every start. A demo stopped with
+ * {@code kill -9} cannot stop its PostgreSQL, so a watcher process ({@code sh}, started beside it)
+ * stops it when the demo's process is gone, and the next start stops one that was left running
+ * (a watcher killed too).
  */
 final class DemoDatabase implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DemoDatabase.class);
+  /**
+   * Run by {@code sh -c} with the demo's process id and the data directory: waits for the demo's
+   * process to end, then asks the postmaster the data directory names for a fast shutdown (SIGINT).
+   */
+  static final String WATCHER = """
+      while kill -0 "$1" 2>/dev/null; do sleep 1; done
+      pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null
+      exit 0
+      """;
   static final String ROLE = "gatehouse_demo";
   static final String DATABASE = "shop";
 
@@ -42,12 +60,18 @@ final class DemoDatabase implements AutoCloseable {
         host all all 127.0.0.1/32 scram-sha-256
         host all all ::1/128 scram-sha-256
         """);
+    Path data = dir.resolve("data");
+    stopLeftOver(data);
+    deleteTree(data); // initdb wants it empty; one a killed demo left behind holds nothing to keep
     EmbeddedPostgres pg = EmbeddedPostgres.builder()
+        .setDataDirectory(data)
+        .setCleanDataDirectory(true)
         .setServerConfig("listen_addresses", "127.0.0.1")
         .setServerConfig("hba_file", hba.toAbsolutePath().toString())
         .setServerConfig("password_encryption", "scram-sha-256")
         .setServerConfig("max_connections", "200")
         .start();
+    watch(data);
     byte[] random = new byte[24];
     new SecureRandom().nextBytes(random);
     Secret password = Secret.of(HexFormat.of().formatHex(random));
@@ -62,6 +86,62 @@ final class DemoDatabase implements AutoCloseable {
       s.execute(resource("demo-data.sql"));
     }
     return new DemoDatabase(pg, password);
+  }
+
+  /**
+   * Stops the PostgreSQL a demo killed with {@code kill -9} left running in {@code data} (its watcher
+   * killed as well): the postmaster its {@code postmaster.pid} names, when that process is a
+   * {@code postgres} still running. Fast shutdown (SIGINT), up to 30 s.
+   */
+  static void stopLeftOver(Path data) throws IOException {
+    Optional<ProcessHandle> postmaster = postmaster(data);
+    if (postmaster.isEmpty()) return;
+    long pid = postmaster.get().pid();
+    LOG.info("stopping the PostgreSQL (pid {}) an earlier demo left running in {}", pid, data);
+    try {
+      new ProcessBuilder("kill", "-INT", Long.toString(pid)).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+      postmaster.get().onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while stopping the PostgreSQL an earlier demo left running", e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new IOException("the PostgreSQL an earlier demo left running (pid " + pid + ", data directory " + data
+          + ") did not stop within 30 s; stop it and start the demo again", e);
+    }
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+    }
+  }
+
+  /** The running postmaster whose {@code postmaster.pid} is in {@code data}, if any. */
+  static Optional<ProcessHandle> postmaster(Path data) throws IOException {
+    Path pidFile = data.resolve("postmaster.pid");
+    if (!Files.isRegularFile(pidFile)) return Optional.empty();
+    String first = Files.readAllLines(pidFile, StandardCharsets.UTF_8).stream().findFirst().orElse("").strip();
+    long pid;
+    try {
+      pid = Long.parseLong(first);
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+    return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
+        .filter(h -> h.info().command().map(c -> Path.of(c).getFileName().toString().equals("postgres")).orElse(false));
+  }
+
+  /** Starts the {@link #WATCHER}; where there is no {@code sh} (Windows), the demo goes without. */
+  private static void watch(Path data) {
+    try {
+      new ProcessBuilder("sh", "-c", WATCHER, "gatehouse-demo-watcher", Long.toString(ProcessHandle.current().pid()),
+          data.toAbsolutePath().toString())
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    } catch (IOException e) {
+      LOG.warn("no watcher for the demo's PostgreSQL ({}): if the demo is killed with kill -9, stop it yourself", e.getMessage());
+    }
   }
 
   int port() {
