@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -27,6 +28,8 @@ public final class Checkpoint {
   public static final String RULE_LIMITS = "connection-limits";
   public static final String RULE_AUDIT = "audit-unavailable";
   public static final String RULE_EXPIRED = "session-expired";
+  /** A session a changed policy no longer admits, refused every statement until it has ended. */
+  public static final String RULE_REVOKED = "session-revoked";
   /** What a command that could not be read (its text is not in the session's encoding) is refused by. */
   public static final String RULE_UNREADABLE = "unreadable-command";
 
@@ -40,6 +43,13 @@ public final class Checkpoint {
   private final Map<String, AtomicInteger> perUser = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> perResource = new ConcurrentHashMap<>();
   private final Map<SessionId, Session> live = new ConcurrentHashMap<>();
+  /**
+   * Sessions {@link #recheck} found the new policy no longer admits, until {@link #close}d. Their
+   * statements are refused, and a listener that registers a session only after its target connect
+   * ends it there ({@link #revoked(SessionId)}): a recheck between admission and that point found
+   * nothing to end, and the session lived on while the audit said it had ended (red-team round 26).
+   */
+  private final Set<SessionId> revoked = ConcurrentHashMap.newKeySet();
 
   public Checkpoint(
       Authenticator authenticator,
@@ -202,6 +212,9 @@ public final class Checkpoint {
   }
 
   private Decision decideByPolicy(Session session, Command command) {
+    if (!revoked.isEmpty() && revoked.contains(session.id())) {
+      return new Decision.Deny(RULE_REVOKED, "the policy changed and no longer admits this session, which is being ended");
+    }
     try {
       return policy.decide(session, command);
     } catch (RuntimeException e) {
@@ -225,6 +238,7 @@ public final class Checkpoint {
   /** Ends a session: releases its connection slots and audits the end. Idempotent. */
   public void close(Session session, String reason) {
     if (live.remove(session.id()) == null) return;
+    revoked.remove(session.id());
     release(perUser, session.principal().issuer() + "\u0000" + session.principal().subject());
     release(perResource, session.resource().name());
     try {
@@ -240,13 +254,15 @@ public final class Checkpoint {
 
   /**
    * Re-judges the admission of every live session, after the policy changed. Returns the sessions
-   * the policy no longer admits (each refusal audited); the caller ends them, and their ends are
-   * audited by {@link #close} as usual. Sessions stay admitted until ended: a statement they send
-   * meanwhile is decided by the new policy anyway.
+   * the policy no longer admits (each refusal audited, once); the caller ends them, and their ends
+   * are audited by {@link #close} as usual. From now until they have ended, every statement they
+   * send is refused ({@link #RULE_REVOKED}), and {@link #revoked(SessionId)} tells a listener that
+   * registers a session only after its target connect to end it there.
    */
   public List<Revocation> recheck() {
-    List<Revocation> revoked = new java.util.ArrayList<>();
+    List<Revocation> found = new java.util.ArrayList<>();
     for (Session session : live.values()) {
+      if (revoked.contains(session.id())) continue;
       Decision decision;
       try {
         decision = policy.admit(session.principal(), session.resource(), session.client());
@@ -254,15 +270,22 @@ public final class Checkpoint {
         decision = new Decision.Deny("policy-error", "the policy could not judge this session");
       }
       if (decision instanceof Decision.Allow) continue;
-      revoked.add(new Revocation(session, decision));
+      revoked.add(session.id());
+      if (!live.containsKey(session.id())) revoked.remove(session.id()); // closed meanwhile
+      found.add(new Revocation(session, decision));
       try {
         audit.admissionRefused(Optional.of(session.principal()), session.resource().name(), session.client(),
-            decision.rule(), "session " + session.id() + " ended: the new policy no longer admits it");
+            decision.rule(), "session " + session.id() + " is ended: the new policy no longer admits it");
       } catch (AuditUnavailableException e) {
         // Ending the session is the safe side either way.
       }
     }
-    return revoked;
+    return found;
+  }
+
+  /** Whether {@link #recheck} found that the policy no longer admits this session, which has not ended yet. */
+  public boolean revoked(SessionId id) {
+    return !revoked.isEmpty() && revoked.contains(id);
   }
 
   /** Live sessions on this node. */

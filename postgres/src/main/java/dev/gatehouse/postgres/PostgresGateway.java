@@ -294,6 +294,12 @@ public final class PostgresGateway implements AutoCloseable {
     sessions.add(session);
     // A session that completed its startup while close() ran must not outlive the gateway.
     if (closed) session.end("gateway shutdown", Optional.of(Replies.shuttingDown()));
+    // Nor one a changed policy revoked while it connected to its target (terminate found nothing
+    // then): registered before this check, so a revocation after it finds the session there.
+    if (parts.checkpoint().revoked(session.session.id())) {
+      String reason = "the policy changed and no longer allows this session";
+      session.end(reason, Optional.of(Replies.terminated(reason)));
+    }
   }
 
   private void acceptLoop() {

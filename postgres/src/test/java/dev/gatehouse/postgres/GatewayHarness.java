@@ -96,7 +96,7 @@ final class GatewayHarness implements AutoCloseable {
     }
   }
 
-  static final class DenyDrops implements Policy {
+  static class DenyDrops implements Policy {
     @Override public Decision admit(Principal principal, Resource resource, ClientInfo client) {
       return new Decision.Allow("allow-connect", Obligations.NONE);
     }
@@ -133,6 +133,11 @@ final class GatewayHarness implements AutoCloseable {
   }
 
   GatewayHarness(PostgresListenerConfig config) {
+    this(config, new DenyDrops(), List.of());
+  }
+
+  /** With another policy, and listeners of the Checkpoint (to act at a moment of a session's startup). */
+  GatewayHarness(PostgresListenerConfig config, Policy policy, List<dev.gatehouse.core.CheckpointListener> listeners) {
     database = pg.createDatabase("gw");
     pg.execute(database, "CREATE TABLE t (id int primary key, v text)");
     tokens.put(TOKEN, Instant.now().plus(Duration.ofHours(1)));
@@ -144,7 +149,7 @@ final class GatewayHarness implements AutoCloseable {
     };
     Resource resource = new Resource(RESOURCE, ResourceType.POSTGRES, pg.host() + ":" + pg.port(), Map.of());
     checkpoint = new Checkpoint(authenticator, name -> name.equals(RESOURCE) ? Optional.of(resource) : Optional.empty(),
-        new DenyDrops(), audit, SessionLimits.DEFAULT, Clock.systemUTC(), List.of());
+        policy, audit, SessionLimits.DEFAULT, Clock.systemUTC(), listeners);
     PostgresTarget target = new PostgresTarget(pg.host(), pg.port(), database, pg.superuser(), Secret.of(""),
         TargetTls.disabled(), true);
     gateway = new PostgresGateway(config, checkpoint,

@@ -210,6 +210,57 @@ class GatewayLifecycleTest {
     }
   }
 
+  @Test
+  void aSessionThePolicyRevokesWhileItConnectsToItsTargetEndsWithoutRunningAStatement() throws Exception {
+    // Red-team round 26: a policy change re-checked the sessions between a session's admission and
+    // its registration with the listener (after the target connect); terminate found nothing, the
+    // audit said "ended", and the session ran statements until its token expired.
+    java.util.concurrent.atomic.AtomicBoolean admits = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.atomic.AtomicReference<GatewayHarness> harness = new java.util.concurrent.atomic.AtomicReference<>();
+    List<Boolean> terminated = new java.util.concurrent.CopyOnWriteArrayList<>();
+    dev.gatehouse.core.Policy policy = new GatewayHarness.DenyDrops() {
+      @Override public dev.gatehouse.core.Decision admit(dev.gatehouse.core.Principal p, dev.gatehouse.core.Resource r,
+          dev.gatehouse.core.ClientInfo c) {
+        return admits.get() ? super.admit(p, r, c) : new dev.gatehouse.core.Decision.Deny("revoked-in-test", "no longer");
+      }
+    };
+    dev.gatehouse.core.CheckpointListener changeAtAdmission = new dev.gatehouse.core.CheckpointListener() {
+      @Override public void sessionOpened(dev.gatehouse.core.Session session) {
+        // What Gatehouse's policy listener does on a reload, at the worst moment: admitted, the
+        // target connect still to come.
+        admits.set(false);
+        for (var r : harness.get().checkpoint.recheck()) {
+          terminated.add(harness.get().gateway.terminate(r.session().id(), "the policy changed"));
+        }
+      }
+    };
+    try (GatewayHarness own = new GatewayHarness(PostgresListenerConfig.loopback(0), policy, List.of(changeAtAdmission))) {
+      harness.set(own);
+      List<BackendMessage> seen;
+      try (RawClient c = new RawClient(own.gateway.port())) {
+        c.send(dev.gatehouse.postgres.wire.StartupMessage.of(java.util.Map.of("user", "alice", "database", GatewayHarness.RESOURCE)));
+        c.read().orElseThrow();
+        c.send(dev.gatehouse.postgres.wire.PasswordMessage.cleartext(GatewayHarness.TOKEN));
+        try {
+          c.send(new Query("SELECT 'must_not_run_after_revocation'"));
+        } catch (java.io.IOException closedAlready) {
+          // ended before the query could be sent: as good
+        }
+        seen = c.untilClosed();
+      }
+      assertThat(terminated).as("the recheck found the session, not yet registered with the listener").containsExactly(false);
+      assertThat(RawClient.firstError(seen)).as(seen.toString()).get().satisfies(e -> {
+        assertThat(e.sqlstate()).isEqualTo("57P01");
+        assertThat(e.message()).contains("no longer allows this session");
+      });
+      assertThat(own.audit.all(GatewayHarness.Event.Decided.class))
+          .filteredOn(d -> d.command().text().contains("must_not_run_after_revocation"))
+          .allSatisfy(d -> assertThat(d.decision()).isInstanceOf(dev.gatehouse.core.Decision.Deny.class));
+      assertThat(own.audit.outcomeOf("must_not_run_after_revocation")).isEmpty();
+      assertThat(GatewayHarness.eventually(() -> own.checkpoint.sessions().isEmpty())).isTrue();
+    }
+  }
+
   /** Target backends (other than the asking one) whose current or last query contains {@code marker}. */
   private static int backendsRunning(String marker) {
     try (Connection c = h.admin(); var s = c.prepareStatement(
