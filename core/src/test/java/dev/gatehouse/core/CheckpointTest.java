@@ -246,6 +246,13 @@ class CheckpointTest {
     assertThat(revoked.get(0).decision().rule()).isEqualTo("bob-out");
     assertThat(audit.events).contains("refused bob bob-out");
     assertThat(cp.sessions()).extracting(Session::id).contains(alice.id());
+    // Until it has ended, the revoked session runs nothing (the command rules still allow it).
+    assertThat(cp.revoked(bob.id())).isTrue();
+    assertThat(cp.decide(bob, sql("SELECT 1", "SELECT")).decision().rule()).isEqualTo(Checkpoint.RULE_REVOKED);
+    assertThat(cp.decide(alice, sql("SELECT 1", "SELECT")).allowed()).isTrue();
+    assertThat(cp.recheck()).as("a second recheck audits it once only").isEmpty();
+    cp.close(bob, "ended");
+    assertThat(cp.revoked(bob.id())).isFalse();
   }
 
   @Test
