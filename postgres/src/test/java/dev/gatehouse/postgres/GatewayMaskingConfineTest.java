@@ -220,6 +220,20 @@ class GatewayMaskingConfineTest {
   }
 
   @Test
+  void aClauseTheWalkerDoesNotKnowCountsAsUsingItsColumnsOutsideTheSelectList() {
+    // Red-team round 26: TABLESAMPLE's percentage in a LATERAL subquery, computed from the outer
+    // row's e-mail, made each row count a comparison's answer; one statement per column read every
+    // value out (bit by bit), strict mode having nothing to mask in c.id.
+    refused("SELECT c.id FROM customers c,"
+        + " LATERAL (SELECT 1 FROM orders TABLESAMPLE BERNOULLI (CASE WHEN c.email LIKE 'a%' THEN 100 ELSE 0 END) LIMIT 1) x");
+    refused("SELECT c.id FROM customers c,"
+        + " LATERAL (SELECT 1 FROM orders TABLESAMPLE BERNOULLI (100) REPEATABLE (length(c.email)) LIMIT 1) x");
+    // A sample with constant arguments computes on nothing, and shows the column as it is.
+    assertThat(allowed("SELECT email FROM customers TABLESAMPLE BERNOULLI (100) REPEATABLE (1) ORDER BY id"))
+        .doesNotContain("example.com");
+  }
+
+  @Test
   void valuesListsComputeAndNameTheirColumnsLikeSelectLists() {
     // Round 15: a computation in a LATERAL VALUES list was not computing, and a decoy output name
     // elsewhere (EXISTS (SELECT 1 AS column1)) let WHERE column1 = 97 filter on it.

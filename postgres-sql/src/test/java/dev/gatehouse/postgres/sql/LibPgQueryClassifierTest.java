@@ -101,6 +101,26 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void columnsInClausesTheWalkerDoesNotKnowAreUsedOutsideTheSelectList() {
+    // Red-team round 26: TABLESAMPLE's arguments and a MERGE action's condition were walked as if
+    // they were select-list items; any field but the statement's structure now counts as outside.
+    Map<String, String> outside = Map.of(
+        "SELECT c.id FROM customers c, LATERAL (SELECT 1 FROM orders TABLESAMPLE BERNOULLI (c.pct) LIMIT 1) x", "pct",
+        "SELECT 1 FROM orders TABLESAMPLE SYSTEM (1) REPEATABLE (seed)", "seed",
+        "MERGE INTO orders o USING customers c ON o.id = c.id WHEN MATCHED AND c.secret > 0 THEN DO NOTHING", "secret",
+        "UPDATE orders SET note = lower(c.hidden) FROM customers c WHERE c.id = orders.id", "hidden");
+    outside.forEach((sql, column) -> assertThat(libpg.analyze(sql).statements().getFirst().columnUse().orElseThrow()
+        .outsideProjection()).as(sql).contains(column));
+    // What a select list, a RETURNING list or a VALUES list shows as it is stays inside.
+    for (String sql : List.of("SELECT shown FROM customers", "SELECT c.shown FROM (SELECT shown FROM customers) c",
+        "WITH w AS (SELECT shown FROM customers) SELECT shown FROM w", "DELETE FROM customers WHERE id = 1 RETURNING shown",
+        "SELECT shown FROM customers UNION ALL SELECT shown FROM orders", "SELECT shown FROM customers TABLESAMPLE SYSTEM (5)")) {
+      assertThat(libpg.analyze(sql).statements().getFirst().columnUse().orElseThrow().outsideProjection()).as(sql)
+          .doesNotContain("shown");
+    }
+  }
+
+  @Test
   void aParseErrorYieldsOneUnclassifiedStatementAndNoException() {
     Analysis a = libpg.analyze("SELECT 1; SELEC 2; DROP TABLE t");
     assertThat(a.statements()).hasSize(1);
