@@ -79,7 +79,10 @@ final class ColumnCatalog implements AutoCloseable {
    * {@code set_config}, found in the stored expression's node tree (PostgreSQL records no dependency
    * on a built-in). The column before it counts a column default calling {@code set_config} the same
    * way, next to triggers and defaults calling made functions ({@code nextval}, every serial
-   * column's default, does not count: it changes no setting). Computed once per relation (the
+   * column's default, does not count: it changes no setting), and the rest a write runs on its own:
+   * CHECK and exclusion constraints, index expressions and predicates, the CHECKs of the domains
+   * the values written are converted to, each calling made code or {@code set_config}; and, counted
+   * without looking, the other tables a cascading foreign key or inheritance reaches. Computed once per relation (the
    * recursive part is an InitPlan: it does not depend on the attribute rows).
    */
   private static final String RELATION_BY_OID = """
@@ -96,7 +99,14 @@ final class ColumnCatalog implements AutoCloseable {
            -- How a stored expression (pg_node_tree) calls set_config: built-ins get no pg_depend row.
            setter(s) AS (
              SELECT ' :funcid ' || 'pg_catalog.set_config(pg_catalog.text,pg_catalog.text,pg_catalog.bool)'
-                      ::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.text || ' ')
+                      ::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.text || ' '),
+           -- Objects that depend on a function, an operator or an operator class someone made.
+           made(classid, objid) AS (
+             SELECT p.classid, p.objid FROM pg_catalog.pg_depend p
+              WHERE p.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
+                                     'pg_catalog.pg_opclass'::pg_catalog.regclass)
+                AND p.refobjid >= 16384
+                AND p.classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass))
       SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
              c.relhassubclass OR c.relispartition
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
@@ -110,7 +120,41 @@ final class ColumnCatalog implements AutoCloseable {
                              AND p.refobjid >= 16384
                            WHERE d.adrelid = c.oid)
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
-                           WHERE d.adrelid = c.oid AND pg_catalog.strpos(d.adbin::pg_catalog.text, (SELECT s FROM setter)) > 0),
+                           WHERE d.adrelid = c.oid AND pg_catalog.strpos(d.adbin::pg_catalog.text, (SELECT s FROM setter)) > 0)
+               -- What else a write runs on its own (red-team round 26): CHECK and exclusion constraints,
+               -- index expressions and predicates and their operator classes, the CHECKs of the domains
+               -- the values written are converted to (through arrays, composites and ranges), and, by
+               -- foreign keys with an action or by inheritance, whatever other tables run.
+               OR c.relhassubclass
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
+                           WHERE f.confrelid = $1::pg_catalog.oid AND f.contype = 'f'
+                             AND (f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd')))
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                           WHERE k.conrelid = $1::pg_catalog.oid
+                             AND (pg_catalog.strpos(COALESCE(k.conbin::pg_catalog.text, ''), (SELECT s FROM setter)) > 0
+                                  OR EXISTS (SELECT 1 FROM made m
+                                              WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)))
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                           WHERE i.indrelid = $1::pg_catalog.oid
+                             AND (pg_catalog.strpos(COALESCE(i.indexprs::pg_catalog.text, '')
+                                                      || COALESCE(i.indpred::pg_catalog.text, ''), (SELECT s FROM setter)) > 0
+                                  OR EXISTS (SELECT 1 FROM made m
+                                              WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND m.objid = i.indexrelid)))
+               OR EXISTS (WITH RECURSIVE converted(t) AS (
+                            SELECT w.atttypid FROM pg_catalog.pg_attribute w
+                             WHERE w.attrelid = $1::pg_catalog.oid AND w.attnum > 0 AND NOT w.attisdropped
+                            UNION
+                            SELECT u.t FROM converted v
+                              JOIN pg_catalog.pg_type ty ON ty.oid = v.t,
+                              LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
+                                       UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
+                                       UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
+                                                  WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
+                                       UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = ty.oid) u(t))
+                          SELECT 1 FROM converted v JOIN pg_catalog.pg_constraint k ON k.contypid = v.t
+                           WHERE pg_catalog.strpos(COALESCE(k.conbin::pg_catalog.text, ''), (SELECT s FROM setter)) > 0
+                              OR EXISTS (SELECT 1 FROM made m
+                                          WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)),
              EXISTS (SELECT 1 FROM reached r
                        JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
                        JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid

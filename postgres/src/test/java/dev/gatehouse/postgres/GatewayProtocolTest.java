@@ -1577,6 +1577,41 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aQueryPipelinedBehindAWriteWhoseConstraintsIndexesDomainsOrCascadesChangeSettingsWaits() throws Exception {
+    // Red-team round 26: a CHECK constraint (calling the built-in set_config), an index expression
+    // and a column's domain (calling a made function), and a trigger on a table a cascading foreign
+    // key reaches each ran set_config on a write the barrier let text be pipelined behind.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_int(x int) RETURNS int IMMUTABLE LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN x; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS check_probe (x int"
+        + " CHECK (set_config('standard_conforming_strings', 'off', false) = 'off'))");
+    assertSmugglerBehindNeverRuns("INSERT INTO check_probe VALUES (1)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS index_probe (x int)");
+    h.pg.execute(h.database, "CREATE INDEX IF NOT EXISTS index_probe_x ON index_probe ((strings_off_int(x)))");
+    assertSmugglerBehindNeverRuns("INSERT INTO index_probe VALUES (1)");
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_domain AS int CHECK (strings_off_int(VALUE) > 0);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS domain_probe (x strings_off_domain[])");
+    assertSmugglerBehindNeverRuns("INSERT INTO domain_probe VALUES (ARRAY[1])");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS cascade_parent (id int PRIMARY KEY)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS cascade_child (pid int REFERENCES cascade_parent ON DELETE CASCADE)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_trigger() RETURNS trigger LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN OLD; END $$");
+    h.pg.execute(h.database, "CREATE OR REPLACE TRIGGER cascade_child_off BEFORE DELETE ON cascade_child"
+        + " FOR EACH ROW EXECUTE FUNCTION strings_off_trigger()");
+    h.pg.execute(h.database, "INSERT INTO cascade_parent VALUES (1) ON CONFLICT DO NOTHING");
+    h.pg.execute(h.database, "INSERT INTO cascade_child VALUES (1)");
+    assertSmugglerBehindNeverRuns("DELETE FROM cascade_parent WHERE id = 1");
+    // A plain CHECK, a unique index and a foreign key without an action run nothing of the kind.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS ordinary_probe (x int CHECK (x > 0) UNIQUE,"
+        + " p int REFERENCES cascade_parent)");
+    List<BackendMessage> got = parseBehind("INSERT INTO ordinary_probe (x) VALUES (" + System.nanoTime() % 1_000_000 + ")");
+    assertThat(RawClient.firstError(got)).isEmpty();
+    assertThat(firstColumn(got)).containsExactly("text behind the first statement");
+  }
+
+  @Test
   void aParseBehindAWriteToATableWithASerialColumnRunsAsUsual() throws Exception {
     // nextval in a serial column's default changes no setting: no barrier for it.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS serial_probe (id serial, x int)");
