@@ -54,12 +54,8 @@ final class DemoDatabase implements AutoCloseable {
   static DemoDatabase start(Path dir) throws IOException, SQLException {
     Files.createDirectories(dir);
     Path hba = dir.resolve("pg_hba.conf");
-    Files.writeString(hba, """
-        # The superuser only locally and only for setup; everyone else proves a password with SCRAM.
-        host all postgres 127.0.0.1/32 trust
-        host all all 127.0.0.1/32 scram-sha-256
-        host all all ::1/128 scram-sha-256
-        """);
+    Files.writeString(hba, "# The superuser only locally and only for setup (see below).\n"
+        + "host all postgres 127.0.0.1/32 trust\n" + SCRAM_ONLY);
     Path data = dir.resolve("data");
     stopLeftOver(data);
     deleteTree(data); // initdb wants it empty; one a killed demo left behind holds nothing to keep
@@ -80,12 +76,41 @@ final class DemoDatabase implements AutoCloseable {
       // The password is hex, so quoting it as a literal is safe.
       s.execute("CREATE ROLE " + ROLE + " LOGIN PASSWORD '" + password.reveal() + "' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS");
       s.execute("CREATE DATABASE " + DATABASE + " OWNER " + ROLE);
+      // Set up: from now on nobody logs in without a password, the superuser (who has none) not at
+      // all. Left as it was, any local user could read the demo's data unmasked, run programs with
+      // COPY … PROGRAM, and leave no audit event (red-team round 26).
+      Files.writeString(hba, SCRAM_ONLY);
+      s.execute("SELECT pg_catalog.pg_reload_conf()");
     }
+    superuserLockedOut(pg.getPort());
     try (Connection c = connect(pg.getPort(), DATABASE, ROLE, password);
         Statement s = c.createStatement()) {
       s.execute(resource("demo-data.sql"));
     }
     return new DemoDatabase(pg, password);
+  }
+
+  /** The target's pg_hba.conf once it is set up: SCRAM for everyone, over loopback only. */
+  private static final String SCRAM_ONLY = """
+      # Everyone proves a password with SCRAM; the superuser has none, so it cannot log in.
+      host all all 127.0.0.1/32 scram-sha-256
+      host all all ::1/128 scram-sha-256
+      """;
+
+  /** Waits until the reloaded pg_hba.conf refuses the superuser; the demo does not start before. */
+  private static void superuserLockedOut(int port) throws IOException {
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    while (System.nanoTime() < until) {
+      try (Connection c = connect(port, "postgres", "postgres", Secret.of(""))) {
+        Thread.sleep(50); // the reload is not in force yet
+      } catch (SQLException refused) {
+        return;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while the demo's PostgreSQL reloaded its pg_hba.conf", e);
+      }
+    }
+    throw new IOException("the demo's PostgreSQL still lets its superuser in without a password after reloading pg_hba.conf");
   }
 
   /**

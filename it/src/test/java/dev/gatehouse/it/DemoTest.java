@@ -1,6 +1,7 @@
 package dev.gatehouse.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.gatehouse.testkit.Psql;
@@ -115,6 +116,18 @@ class DemoTest {
       // Told what a resource that does not exist would be (round 18a): no rule, no hint it exists.
       assertThat(eve.err()).as(eve.toString()).contains("no postgres resource named \"pg-demo\" is available to eve")
           .doesNotContain("default-deny");
+
+      // Round 26: the target's superuser logged in without a password (trust, kept after the set-up)
+      // and read everything unmasked, unaudited. Only the gateway's role gets in, with its password.
+      Matcher target = Pattern.compile("port: (\\d+)\\s+database: shop").matcher(
+          java.nio.file.Files.readString(dir.resolve("gatehouse.yaml")));
+      assertThat(target.find()).as("the target's port in the demo's gatehouse.yaml").isTrue();
+      java.util.Properties superuser = new java.util.Properties();
+      superuser.setProperty("user", "postgres");
+      assertThatThrownBy(() -> java.sql.DriverManager.getConnection(
+          "jdbc:postgresql://127.0.0.1:" + target.group(1) + "/shop", superuser).close())
+          .isInstanceOf(java.sql.SQLException.class)
+          .satisfies(e -> assertThat(((java.sql.SQLException) e).getSQLState()).isIn("28P01", "28000", "08004")); // 08004: pgjdbc, asked for a password it was not given
 
       // Stopping: the demo waits for a signal; interrupting its thread is the in-process equivalent.
       demo.interrupt();
