@@ -89,6 +89,19 @@ class GatewayMaskingConfineTest {
   }
 
   @Test
+  void analyzingATableWithAConfinedColumnIsRefused() {
+    // Round 26: in a transaction that deleted every customer but one, ANALYZE customers and then
+    // EXPLAIN SELECT email FROM customers showed width = that e-mail's length + 1; rolled back, one
+    // length per row. ANALYZE (VACUUM may analyze) computes statistics of every column's values.
+    refused("ANALYZE customers");
+    refused("ANALYZE customers (name)");
+    refused("ANALYZE");
+    refused("VACUUM (ANALYZE) customers");
+    refused("VACUUM customers");
+    allowed("ANALYZE orders");
+  }
+
+  @Test
   void steeringThePlannerIsRefusedWhereColumnsAreConfined() {
     // Round 24: with seq and bitmap scans off, SELECT email FROM customers is an index-only scan of
     // the e-mail's unique index: its rows come back in e-mail order, and with probe rows inserted
