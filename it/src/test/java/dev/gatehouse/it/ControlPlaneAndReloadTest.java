@@ -68,6 +68,28 @@ class ControlPlaneAndReloadTest {
   }
 
   @Test
+  void onLoopbackTheControlPlaneAnswersOnlyRequestsForLoopbackNames() throws Exception {
+    // Red-team round 26: a web page whose host name resolves to 127.0.0.1 (DNS rebinding) could
+    // read /metrics and /readyz; on loopback, another Host is refused (421, a JSON body).
+    int port = stack.gatehouse().controlPlanePort();
+    String refused = rawGet(port, "rebind.attacker.example:" + port, "/metrics");
+    assertThat(refused).startsWith("HTTP/1.1 421").contains("misdirected request").doesNotContain("gatehouse_");
+    for (String host : new String[] {"localhost:" + port, "127.0.0.1:" + port, "127.0.0.1", "LOCALHOST"}) {
+      assertThat(rawGet(port, host, "/healthz")).as(host).startsWith("HTTP/1.1 200").contains("\"ok\"");
+    }
+  }
+
+  /** A GET with the Host header given (HttpClient does not let a caller set it), its whole answer. */
+  private static String rawGet(int port, String host, String path) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(20_000);
+      socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+  }
+
+  @Test
   void policyEditsAreRejectedWhenBrokenAndApplyToOpenSessionsWhenValid() throws Exception {
     Path policy = dir.resolve("policy.yaml");
     String original = Files.readString(policy);

@@ -15,7 +15,9 @@ import java.util.function.Supplier;
  * {@code /metrics}. Later issues add the REST API under {@code /api/v1}. Every response, errors
  * included, is JSON except the metrics text.
  *
- * <p>Bind it to loopback or a management network: metrics name resources and counts.
+ * <p>Bind it to loopback or a management network: metrics name resources and counts. On loopback
+ * it answers only requests whose Host is {@code localhost} or a loopback address (421 otherwise),
+ * so that a web page cannot read it through DNS rebinding.
  */
 public final class ControlPlane implements AutoCloseable {
   /** A named check; an empty answer means ready, otherwise the reason it is not. */
@@ -24,6 +26,7 @@ public final class ControlPlane implements AutoCloseable {
   private final Javalin app;
 
   public ControlPlane(String bind, int port, PrometheusMeterRegistry metrics, List<ReadinessCheck> checks) {
+    boolean loopback = loopback(bind);
     this.app = Javalin.create(config -> {
       config.jetty.host = bind;
       config.jetty.port = port;
@@ -31,6 +34,16 @@ public final class ControlPlane implements AutoCloseable {
       config.startup.showJavalinBanner = false;
       config.startup.showOldJavalinVersionWarning = false;
       config.http.maxRequestSize = 64 * 1024;
+      // On loopback, a request for any other host name is a web page's (DNS rebinding: a name of
+      // the attacker's resolving to 127.0.0.1 lets the page read the answers): refused, 421.
+      config.routes.before(ctx -> {
+        if (loopback && !loopbackHost(ctx.header("Host"))) {
+          ctx.status(421);
+          ctx.json(Map.of("error", "misdirected request: this control plane listens on loopback and answers only"
+              + " requests for localhost or a loopback address"));
+          ctx.skipRemainingHandlers();
+        }
+      });
       config.routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
       config.routes.get("/readyz", ctx -> ready(ctx, checks));
       config.routes.get("/metrics", ctx -> {
@@ -44,6 +57,38 @@ public final class ControlPlane implements AutoCloseable {
         ctx.json(Map.of("error", "internal error"));
       });
     });
+  }
+
+  private static boolean loopback(String bind) {
+    try {
+      return java.net.InetAddress.getByName(bind).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false; // the listener will not bind either
+    }
+  }
+
+  /**
+   * Whether a Host header names this machine's loopback: {@code localhost}, an IPv4 address in
+   * 127.0.0.0/8 or {@code [::1]}, with or without a port. No header (HTTP/1.0) is accepted: browsers
+   * always send one.
+   */
+  static boolean loopbackHost(String header) {
+    if (header == null || header.isBlank()) return true;
+    String h = header.strip().toLowerCase(java.util.Locale.ROOT);
+    String host;
+    if (h.startsWith("[")) {
+      int end = h.indexOf(']');
+      if (end < 0) return false;
+      host = h.substring(1, end);
+      String rest = h.substring(end + 1);
+      if (!rest.isEmpty() && !rest.matches(":[0-9]{1,5}")) return false;
+      return host.equals("::1") || host.equals("0:0:0:0:0:0:0:1");
+    }
+    int colon = h.indexOf(':');
+    host = colon < 0 ? h : h.substring(0, colon);
+    if (colon >= 0 && !h.substring(colon).matches(":[0-9]{1,5}")) return false;
+    if (host.equals("localhost") || host.equals("localhost.")) return true;
+    return host.matches("127\\.([0-9]{1,3})\\.([0-9]{1,3})\\.([0-9]{1,3})");
   }
 
   private static void ready(Context ctx, List<ReadinessCheck> checks) {
