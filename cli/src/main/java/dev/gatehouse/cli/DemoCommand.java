@@ -196,7 +196,8 @@ final class DemoCommand implements Callable<Integer> {
     out.println();
     out.println(t.bold("Things to try") + " (as alice unless said otherwise):");
     out.println("    SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- masked for alice: e-mails hashed, cards ****1111, phones ****");
-    out.println("    SELECT upper(email) AS x, c FROM customers c LIMIT 1;           -- still masked: c field by field; x, computed from email, is NULL");
+    out.println("    SELECT c FROM customers c LIMIT 1;                              -- still masked: the whole row, field by field");
+    out.println("    SELECT upper(email) FROM customers;                             -- refused: masked columns are not computed on (confine)");
     out.println("    SELECT id FROM customers WHERE email LIKE 'a%';                 -- refused: masked columns may only be selected (confine)");
     out.println("    as dana: SELECT name, email, card_number, phone FROM customers LIMIT 3;  -- clear: the dba group is not masked");
     out.println("    DELETE FROM orders;                                             -- refused: no WHERE (42501)");

@@ -69,8 +69,8 @@ public final class MaskPlanner {
       }
       if (r.confine() && r.read(facts.outsideProjection())) {
         return Optional.of(new Refusal(r.name(), "columns masked by rule " + r.name()
-            + " may only be selected as they are: not computed on, not used in WHERE, JOIN, ORDER BY, GROUP BY, aggregates or"
-            + " CLUSTER, their table not written (INSERT, UPDATE, MERGE, COPY FROM), and not read once the session has changed"
+            + " may only be selected as they are: not computed on, not used in WHERE, JOIN, ORDER BY, GROUP BY, aggregates,"
+            + " CLUSTER or ANALYZE, their table not written (INSERT, UPDATE, MERGE, COPY FROM), and not read once the session has changed"
             + " the planner's settings (enable_*, *_cost, work_mem …) or run code Gatehouse cannot see into (which may change them),"
             + " since a plan can then return rows in an index's order"));
       }
