@@ -96,10 +96,18 @@ final class ColumnCatalog implements AutoCloseable {
                        AND d.objid IN (SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = rc.oid)
                      OR rc.relrowsecurity AND d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
                        AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = rc.oid))),
-           -- How a stored expression (pg_node_tree) calls set_config: built-ins get no pg_depend row.
+           -- How a stored expression (pg_node_tree) calls set_config, or a built-in that runs SQL
+           -- given as text, which may call it (query_to_xml('SELECT set_config(…)', …): red-team
+           -- round 27): built-ins get no pg_depend row. A pattern for the node tree's text.
            setter(s) AS (
-             SELECT ' :funcid ' || 'pg_catalog.set_config(pg_catalog.text,pg_catalog.text,pg_catalog.bool)'
-                      ::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.text || ' '),
+             SELECT ' :funcid (' || pg_catalog.string_agg(p.oid::pg_catalog.text, '|') || ') '
+               FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
+                AND p.proname IN ('set_config', 'ts_stat', 'ts_rewrite', 'query_to_xml', 'query_to_xmlschema',
+                                  'query_to_xml_and_xmlschema', 'cursor_to_xml', 'cursor_to_xmlschema', 'table_to_xml',
+                                  'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'schema_to_xml',
+                                  'schema_to_xmlschema', 'schema_to_xml_and_xmlschema', 'database_to_xml',
+                                  'database_to_xmlschema', 'database_to_xml_and_xmlschema')),
            -- Objects that depend on a function, an operator or an operator class someone made.
            made(classid, objid) AS (
              SELECT p.classid, p.objid FROM pg_catalog.pg_depend p
@@ -120,24 +128,24 @@ final class ColumnCatalog implements AutoCloseable {
                              AND p.refobjid >= 16384
                            WHERE d.adrelid = c.oid)
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
-                           WHERE d.adrelid = c.oid AND pg_catalog.strpos(d.adbin::pg_catalog.text, (SELECT s FROM setter)) > 0)
+                           WHERE d.adrelid = c.oid AND d.adbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter))
                -- What else a write runs on its own (red-team round 26): CHECK and exclusion constraints,
                -- index expressions and predicates and their operator classes, the CHECKs of the domains
                -- the values written are converted to (through arrays, composites and ranges), and, by
                -- foreign keys with an action or by inheritance, whatever other tables run.
-               OR c.relhassubclass
+               OR c.relhassubclass OR c.relispartition OR c.relkind = 'p'
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
                            WHERE f.confrelid = $1::pg_catalog.oid AND f.contype = 'f'
                              AND (f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd')))
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
                            WHERE k.conrelid = $1::pg_catalog.oid
-                             AND (pg_catalog.strpos(COALESCE(k.conbin::pg_catalog.text, ''), (SELECT s FROM setter)) > 0
+                             AND (COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                   OR EXISTS (SELECT 1 FROM made m
                                               WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)))
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                            WHERE i.indrelid = $1::pg_catalog.oid
-                             AND (pg_catalog.strpos(COALESCE(i.indexprs::pg_catalog.text, '')
-                                                      || COALESCE(i.indpred::pg_catalog.text, ''), (SELECT s FROM setter)) > 0
+                             AND ((COALESCE(i.indexprs::pg_catalog.text, '')
+                                                      || COALESCE(i.indpred::pg_catalog.text, '')) OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                   OR EXISTS (SELECT 1 FROM made m
                                               WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND m.objid = i.indexrelid)))
                OR EXISTS (WITH RECURSIVE converted(t) AS (
@@ -152,7 +160,7 @@ final class ColumnCatalog implements AutoCloseable {
                                                   WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
                                        UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = ty.oid) u(t))
                           SELECT 1 FROM converted v JOIN pg_catalog.pg_constraint k ON k.contypid = v.t
-                           WHERE pg_catalog.strpos(COALESCE(k.conbin::pg_catalog.text, ''), (SELECT s FROM setter)) > 0
+                           WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                               OR EXISTS (SELECT 1 FROM made m
                                           WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)),
              EXISTS (SELECT 1 FROM reached r
@@ -164,8 +172,8 @@ final class ColumnCatalog implements AutoCloseable {
                                      WHERE d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
                                        AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
                                             OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384))
-                         OR pg_catalog.strpos(p.polqual::pg_catalog.text, (SELECT s FROM setter)) > 0
-                         OR pg_catalog.strpos(p.polwithcheck::pg_catalog.text, (SELECT s FROM setter)) > 0)
+                         OR p.polqual::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+                         OR p.polwithcheck::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter))
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

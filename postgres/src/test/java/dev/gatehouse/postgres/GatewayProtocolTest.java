@@ -1603,6 +1603,19 @@ class GatewayProtocolTest {
     h.pg.execute(h.database, "INSERT INTO cascade_parent VALUES (1) ON CONFLICT DO NOTHING");
     h.pg.execute(h.database, "INSERT INTO cascade_child VALUES (1)");
     assertSmugglerBehindNeverRuns("DELETE FROM cascade_parent WHERE id = 1");
+    // Round 27: a write straight into a partition checks the partition constraint, which runs the
+    // parent's partition key expression; a built-in that runs SQL given as text (query_to_xml) in a
+    // CHECK, or in a row-level security policy, which a SELECT runs as much as a write.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS keyed_probe (x int) PARTITION BY RANGE ((strings_off_int(x)))");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS keyed_probe_1 PARTITION OF keyed_probe FOR VALUES FROM (0) TO (100)");
+    assertSmugglerBehindNeverRuns("INSERT INTO keyed_probe_1 VALUES (1)");
+    String sqlText = "query_to_xml('SELECT set_config(''standard_conforming_strings'', ''off'', false)', false, false, '')";
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS sql_text_probe (x int CHECK (" + sqlText + " IS NOT NULL))");
+    assertSmugglerBehindNeverRuns("INSERT INTO sql_text_probe VALUES (1)");
+    createRlsTable("rls_sql_text", sqlText + " IS NOT NULL");
+    // (The harness's target role bypasses row security, so the policy does not run here: the text
+    // behind is refused all the same, as for any table whose policy may change settings.)
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_sql_text"));
     // A plain CHECK, a unique index and a foreign key without an action run nothing of the kind.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS ordinary_probe (x int CHECK (x > 0) UNIQUE,"
         + " p int REFERENCES cascade_parent)");
