@@ -102,6 +102,19 @@ class GatewayMaskingConfineTest {
   }
 
   @Test
+  void explainAnalyzeOfAStatementReadingAConfinedColumnIsRefused() {
+    // Round 27: EXPLAIN ANALYZE of a query carrying c.email, sorted by unmasked columns of a cross
+    // join, reported the sort's memory, which stepped with the e-mail's length: one length per row.
+    refused("EXPLAIN ANALYZE SELECT c.email FROM customers c, orders o ORDER BY o.id, c.id");
+    refused("EXPLAIN (ANALYZE, COSTS off) SELECT email FROM customers");
+    refused("EXPLAIN (ANALYZE on) SELECT email FROM customers");
+    // Without running it, a plan shows nothing a value made; nor does running one on unmasked columns.
+    assertThat(allowed("EXPLAIN SELECT email FROM customers")).contains("Seq Scan");
+    assertThat(allowed("EXPLAIN (ANALYZE false) SELECT email FROM customers")).contains("Seq Scan");
+    assertThat(allowed("EXPLAIN ANALYZE SELECT id, name FROM customers ORDER BY id")).contains("actual time");
+  }
+
+  @Test
   void steeringThePlannerIsRefusedWhereColumnsAreConfined() {
     // Round 24: with seq and bitmap scans off, SELECT email FROM customers is an index-only scan of
     // the e-mail's unique index: its rows come back in e-mail order, and with probe rows inserted
