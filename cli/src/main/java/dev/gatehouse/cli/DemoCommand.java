@@ -73,6 +73,25 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Files.createDirectories(dir);
     Path base = dir.toAbsolutePath().normalize();
+    // One demo per folder, decided before anything in it is touched (red-team round 27: a second
+    // demo stopped the first one's PostgreSQL and deleted its data before it failed).
+    try (java.nio.channels.FileChannel lockFile = java.nio.channels.FileChannel.open(base.resolve("demo.lock"),
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+      java.nio.channels.FileLock lock;
+      try {
+        lock = lockFile.tryLock();
+      } catch (java.nio.channels.OverlappingFileLockException e) {
+        lock = null;
+      }
+      if (lock == null) {
+        System.err.println("gatehouse: another demo is running in " + base + "; stop it, or give this one another --dir");
+        return 2;
+      }
+      return run(base);
+    }
+  }
+
+  private int run(Path base) throws Exception {
     PrintStream out = System.out;
     Terminal t = new Terminal();
     out.println(t.dim("Starting the embedded PostgreSQL 15 target (the first start unpacks it; a few seconds)..."));

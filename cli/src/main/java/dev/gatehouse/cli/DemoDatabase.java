@@ -7,12 +7,14 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import org.slf4j.Logger;
@@ -31,13 +33,18 @@ import org.slf4j.LoggerFactory;
  */
 final class DemoDatabase implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DemoDatabase.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
   /**
-   * Run by {@code sh -c} with the demo's process id and the data directory: waits for the demo's
-   * process to end, then asks the postmaster the data directory names for a fast shutdown (SIGINT).
+   * Run by {@code sh -c} with the demo's process id, the data directory and the postmaster's process
+   * id: waits for the demo's process to end, then asks that postmaster for a fast shutdown (SIGINT),
+   * if the process of that id is still a postgres of this data directory (not another that took its
+   * id since).
    */
   static final String WATCHER = """
       while kill -0 "$1" 2>/dev/null; do sleep 1; done
-      pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null
+      case "$(ps -o command= -p "$3" 2>/dev/null)" in
+        *postgres*"$2"*) kill -INT "$3" 2>/dev/null ;;
+      esac
       exit 0
       """;
   static final String ROLE = "gatehouse_demo";
@@ -54,35 +61,45 @@ final class DemoDatabase implements AutoCloseable {
   static DemoDatabase start(Path dir) throws IOException, SQLException {
     Files.createDirectories(dir);
     Path hba = dir.resolve("pg_hba.conf");
-    Files.writeString(hba, "# The superuser only locally and only for setup (see below).\n"
-        + "host all postgres 127.0.0.1/32 trust\n" + SCRAM_ONLY);
+    Files.writeString(hba, SCRAM_ONLY);
     Path data = dir.resolve("data");
     stopLeftOver(data);
     deleteTree(data); // initdb wants it empty; one a killed demo left behind holds nothing to keep
-    EmbeddedPostgres pg = EmbeddedPostgres.builder()
-        .setDataDirectory(data)
-        .setCleanDataDirectory(true)
-        .setServerConfig("listen_addresses", "127.0.0.1")
-        .setServerConfig("hba_file", hba.toAbsolutePath().toString())
-        .setServerConfig("password_encryption", "scram-sha-256")
-        .setServerConfig("max_connections", "200")
-        .start();
-    watch(data);
-    byte[] random = new byte[24];
-    new SecureRandom().nextBytes(random);
-    Secret password = Secret.of(HexFormat.of().formatHex(random));
-    try (Connection c = connect(pg.getPort(), "postgres", "postgres", Secret.of(""));
+    // The superuser gets a random password at initdb (its --pwfile), which only this process knows,
+    // for the set-up, and none afterwards: no moment in which a local user could log in as it
+    // (red-team rounds 26 and 27: a trust line for the set-up let one in, and a session opened
+    // then outlived the reload that removed the line).
+    Secret superuser = randomSecret();
+    Path pwfile = dir.resolve("superuser.pwfile");
+    Files.deleteIfExists(pwfile);
+    Files.createFile(pwfile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(pwfile, superuser.reveal() + "\n");
+    EmbeddedPostgres pg;
+    try {
+      pg = EmbeddedPostgres.builder()
+          .setDataDirectory(data)
+          .setCleanDataDirectory(true)
+          .setLocaleConfig("pwfile", pwfile.toAbsolutePath().toString()) // passed to initdb as --pwfile=…
+          .setConnectConfig("password", superuser.reveal())
+          .setServerConfig("listen_addresses", "127.0.0.1")
+          .setServerConfig("hba_file", hba.toAbsolutePath().toString())
+          .setServerConfig("password_encryption", "scram-sha-256")
+          .setServerConfig("max_connections", "200")
+          .start();
+    } finally {
+      Files.deleteIfExists(pwfile);
+    }
+    watch(data, postmaster(data).map(ProcessHandle::pid));
+    Secret password = randomSecret();
+    try (Connection c = connect(pg.getPort(), "postgres", "postgres", superuser);
         Statement s = c.createStatement()) {
       // The password is hex, so quoting it as a literal is safe.
       s.execute("CREATE ROLE " + ROLE + " LOGIN PASSWORD '" + password.reveal() + "' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS");
       s.execute("CREATE DATABASE " + DATABASE + " OWNER " + ROLE);
-      // Set up: from now on nobody logs in without a password, the superuser (who has none) not at
-      // all. Left as it was, any local user could read the demo's data unmasked, run programs with
-      // COPY … PROGRAM, and leave no audit event (red-team round 26).
-      Files.writeString(hba, SCRAM_ONLY);
-      s.execute("SELECT pg_catalog.pg_reload_conf()");
+      // Set up: from now on the superuser cannot log in at all.
+      s.execute("ALTER ROLE postgres PASSWORD NULL");
     }
-    superuserLockedOut(pg.getPort());
+    superuserLockedOut(pg.getPort(), superuser);
     try (Connection c = connect(pg.getPort(), DATABASE, ROLE, password);
         Statement s = c.createStatement()) {
       s.execute(resource("demo-data.sql"));
@@ -90,27 +107,26 @@ final class DemoDatabase implements AutoCloseable {
     return new DemoDatabase(pg, password);
   }
 
-  /** The target's pg_hba.conf once it is set up: SCRAM for everyone, over loopback only. */
+  private static Secret randomSecret() {
+    byte[] random = new byte[24];
+    RANDOM.nextBytes(random);
+    return Secret.of(HexFormat.of().formatHex(random));
+  }
+
+  /** The target's pg_hba.conf: SCRAM for everyone, over loopback only. */
   private static final String SCRAM_ONLY = """
-      # Everyone proves a password with SCRAM; the superuser has none, so it cannot log in.
+      # Everyone proves a password with SCRAM; the superuser's is removed once the demo is set up.
       host all all 127.0.0.1/32 scram-sha-256
       host all all ::1/128 scram-sha-256
       """;
 
-  /** Waits until the reloaded pg_hba.conf refuses the superuser; the demo does not start before. */
-  private static void superuserLockedOut(int port) throws IOException {
-    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    while (System.nanoTime() < until) {
-      try (Connection c = connect(port, "postgres", "postgres", Secret.of(""))) {
-        Thread.sleep(50); // the reload is not in force yet
-      } catch (SQLException refused) {
-        return;
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while the demo's PostgreSQL reloaded its pg_hba.conf", e);
-      }
+  /** Checks that the superuser, its password removed, cannot log in; the demo does not start otherwise. */
+  private static void superuserLockedOut(int port, Secret formerPassword) throws IOException {
+    try (Connection c = connect(port, "postgres", "postgres", formerPassword)) {
+      throw new IOException("the demo's PostgreSQL still lets its superuser in after its password was removed");
+    } catch (SQLException refused) {
+      // as it should
     }
-    throw new IOException("the demo's PostgreSQL still lets its superuser in without a password after reloading pg_hba.conf");
   }
 
   /**
@@ -143,26 +159,39 @@ final class DemoDatabase implements AutoCloseable {
     }
   }
 
-  /** The running postmaster whose {@code postmaster.pid} is in {@code data}, if any. */
+  /**
+   * The running postmaster of {@code data}: the process its {@code postmaster.pid} names, when that
+   * file names this data directory (its second line) and the process is a {@code postgres} whose
+   * command line names it too, so that a stale file naming a process that took the id since (or
+   * another cluster's postmaster) is never taken for it.
+   */
   static Optional<ProcessHandle> postmaster(Path data) throws IOException {
     Path pidFile = data.resolve("postmaster.pid");
     if (!Files.isRegularFile(pidFile)) return Optional.empty();
-    String first = Files.readAllLines(pidFile, StandardCharsets.UTF_8).stream().findFirst().orElse("").strip();
+    List<String> lines = Files.readAllLines(pidFile, StandardCharsets.UTF_8);
+    if (lines.size() < 2) return Optional.empty();
     long pid;
     try {
-      pid = Long.parseLong(first);
+      pid = Long.parseLong(lines.get(0).strip());
     } catch (NumberFormatException e) {
       return Optional.empty();
     }
+    String dir = data.toAbsolutePath().normalize().toString();
+    if (!Path.of(lines.get(1).strip()).toAbsolutePath().normalize().toString().equals(dir)) return Optional.empty();
     return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
-        .filter(h -> h.info().command().map(c -> Path.of(c).getFileName().toString().equals("postgres")).orElse(false));
+        .filter(h -> h.info().command().map(c -> Path.of(c).getFileName().toString().equals("postgres")).orElse(false))
+        .filter(h -> h.info().arguments().map(a -> List.of(a).contains(dir)).orElse(false));
   }
 
   /** Starts the {@link #WATCHER}; where there is no {@code sh} (Windows), the demo goes without. */
-  private static void watch(Path data) {
+  private static void watch(Path data, Optional<Long> postmaster) {
+    if (postmaster.isEmpty()) {
+      LOG.warn("no watcher for the demo's PostgreSQL (its postmaster was not found): if the demo is killed with kill -9, stop it yourself");
+      return;
+    }
     try {
       new ProcessBuilder("sh", "-c", WATCHER, "gatehouse-demo-watcher", Long.toString(ProcessHandle.current().pid()),
-          data.toAbsolutePath().toString())
+          data.toAbsolutePath().toString(), Long.toString(postmaster.get()))
           .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     } catch (IOException e) {
       LOG.warn("no watcher for the demo's PostgreSQL ({}): if the demo is killed with kill -9, stop it yourself", e.getMessage());

@@ -64,6 +64,47 @@ class DemoKilledTest {
     assertThat(postmaster().pid()).isNotEqualTo(postgres.pid());
   }
 
+  @Test
+  void aSecondDemoInTheSameFolderIsRefusedAndTheFirstKeepsRunning() throws Exception {
+    // Red-team round 27: a second demo took the first one's PostgreSQL for a left-over, stopped it
+    // and deleted its data, then failed on the audit journal's lock.
+    startDemo();
+    ProcessHandle postgres = postmaster();
+    Process second = new ProcessBuilder(java(), "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+        "dev.gatehouse.cli.Main", "demo", "--dir", dir.toString(), "--port", "0", "--control-port", "0")
+        .redirectErrorStream(true).start();
+    String said = new String(second.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(second.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(second.exitValue()).as(said).isEqualTo(2);
+    assertThat(said).contains("another demo is running in");
+    assertThat(postgres.isAlive()).as("the first demo's PostgreSQL").isTrue();
+    assertThat(postmaster().pid()).isEqualTo(postgres.pid());
+  }
+
+  @Test
+  void aStalePidFileNamingAnotherProcessStopsNothing(@TempDir Path bin) throws Exception {
+    // Red-team round 27: a postmaster.pid left behind named a process id that another PostgreSQL
+    // had taken since; the demo stopped it, since its command was called postgres.
+    Path fake = bin.resolve("postgres");
+    Files.copy(Path.of("/bin/sleep"), fake);
+    fake.toFile().setExecutable(true);
+    Process other = new ProcessBuilder(fake.toString(), "600").start();
+    try {
+      Path data = dir.resolve("postgres").resolve("data");
+      Files.createDirectories(data);
+      Files.writeString(data.resolve("postmaster.pid"), other.pid() + "\n" + data.toAbsolutePath() + "\n");
+      startDemo();
+      assertThat(other.isAlive()).as("a process called postgres that is not the folder's PostgreSQL").isTrue();
+      assertThat(postmaster().pid()).isNotEqualTo(other.pid());
+    } finally {
+      other.destroyForcibly();
+    }
+  }
+
+  private static String java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+  }
+
   /** Starts {@code gatehouse demo} in a JVM of its own and waits until it has printed its instructions. */
   private void startDemo() throws IOException {
     Path log = dir.resolve("demo-out-" + System.nanoTime() + ".txt");
