@@ -50,6 +50,8 @@ public final class Checkpoint {
    * nothing to end, and the session lived on while the audit said it had ended (red-team round 26).
    */
   private final Set<SessionId> revoked = ConcurrentHashMap.newKeySet();
+  /** How many rechecks have started: an admission decided across one is judged again ({@link #admit}). */
+  private final java.util.concurrent.atomic.AtomicLong rechecks = new java.util.concurrent.atomic.AtomicLong();
 
   public Checkpoint(
       Authenticator authenticator,
@@ -75,6 +77,9 @@ public final class Checkpoint {
    * @param type the protocol the client speaks: a resource of another type is unknown here
    */
   public Admission admit(Secret token, String resourceName, ResourceType type, ClientInfo client) {
+    // A recheck that starts after this read sees the session in live (it is put there before the
+    // read below); one that started before may have missed it: then it is judged here again.
+    long rechecksBefore = rechecks.get();
     Principal principal;
     try {
       principal = authenticator.authenticate(token);
@@ -145,6 +150,19 @@ public final class Checkpoint {
     }
     live.put(session.id(), session);
     notify(l -> l.sessionOpened(session));
+    if (rechecks.get() != rechecksBefore) {
+      // The policy changed while this admission was being decided (red-team round 27: admitted by
+      // the old policy, in live only after the recheck had looked, the session lived on).
+      Optional<Revocation> revoked = recheck(session);
+      if (revoked.isPresent()) {
+        String rule = revoked.get().decision().rule();
+        close(session, "the policy changed while the session was being admitted (rule " + rule + ")");
+        // The client hears what a refused connection hears (no hint whether the resource exists).
+        return new Admission.Refused(Admission.Reason.FORBIDDEN, rule, notAvailable, principal.displayName()
+            + " may not connect to \"" + resourceName + "\": the policy changed while the connection was being admitted"
+            + " (rule " + rule + ")");
+      }
+    }
     return new Admission.Admitted(session);
   }
 
@@ -260,27 +278,33 @@ public final class Checkpoint {
    * registers a session only after its target connect to end it there.
    */
   public List<Revocation> recheck() {
+    rechecks.incrementAndGet(); // before live is read: see admit
     List<Revocation> found = new java.util.ArrayList<>();
     for (Session session : live.values()) {
-      if (revoked.contains(session.id())) continue;
-      Decision decision;
-      try {
-        decision = policy.admit(session.principal(), session.resource(), session.client());
-      } catch (RuntimeException e) {
-        decision = new Decision.Deny("policy-error", "the policy could not judge this session");
-      }
-      if (decision instanceof Decision.Allow) continue;
-      revoked.add(session.id());
-      if (!live.containsKey(session.id())) revoked.remove(session.id()); // closed meanwhile
-      found.add(new Revocation(session, decision));
-      try {
-        audit.admissionRefused(Optional.of(session.principal()), session.resource().name(), session.client(),
-            decision.rule(), "session " + session.id() + " is ended: the new policy no longer admits it");
-      } catch (AuditUnavailableException e) {
-        // Ending the session is the safe side either way.
-      }
+      recheck(session).ifPresent(found::add);
     }
     return found;
+  }
+
+  /** Re-judges one session's admission; a revocation the first time the policy no longer admits it. */
+  private Optional<Revocation> recheck(Session session) {
+    if (revoked.contains(session.id())) return Optional.empty();
+    Decision decision;
+    try {
+      decision = policy.admit(session.principal(), session.resource(), session.client());
+    } catch (RuntimeException e) {
+      decision = new Decision.Deny("policy-error", "the policy could not judge this session");
+    }
+    if (decision instanceof Decision.Allow) return Optional.empty();
+    if (!revoked.add(session.id())) return Optional.empty(); // another recheck found it first
+    if (!live.containsKey(session.id())) revoked.remove(session.id()); // closed meanwhile
+    try {
+      audit.admissionRefused(Optional.of(session.principal()), session.resource().name(), session.client(),
+          decision.rule(), "session " + session.id() + " is ended: the new policy no longer admits it");
+    } catch (AuditUnavailableException e) {
+      // Ending the session is the safe side either way.
+    }
+    return Optional.of(new Revocation(session, decision));
   }
 
   /** Whether {@link #recheck} found that the policy no longer admits this session, which has not ended yet. */

@@ -256,6 +256,38 @@ class CheckpointTest {
   }
 
   @Test
+  void anAdmissionDecidedByTheOldPolicyWhileARecheckRanIsJudgedAgain() {
+    // Red-team round 27: admitted by the old policy, put among the live sessions only after a
+    // reload's recheck had looked, a session lived on under a policy that no longer admits it.
+    Checkpoint[] cp = new Checkpoint[1];
+    boolean[] reloaded = new boolean[1];
+    Policy denyAll = new Policy() {
+      @Override public Decision admit(Principal p, Resource r, ClientInfo c) { return new Decision.Deny("nobody", "no"); }
+      @Override public Decision decide(Session s, Command c) { return new Decision.Allow("c", Obligations.NONE); }
+    };
+    policy.set(new Policy() {
+      @Override public Decision admit(Principal p, Resource r, ClientInfo c) {
+        if (!reloaded[0]) {
+          // The reload lands while this admission is decided: the new policy, and its recheck.
+          reloaded[0] = true;
+          policy.set(denyAll);
+          assertThat(cp[0].recheck()).isEmpty(); // the session is not live yet
+        }
+        return new Decision.Allow("c", Obligations.NONE); // the old policy's answer
+      }
+      @Override public Decision decide(Session s, Command c) { return new Decision.Allow("c", Obligations.NONE); }
+    });
+    cp[0] = checkpoint();
+    Admission a = cp[0].admit(Secret.of("token-alice"), "pg-prod", ResourceType.POSTGRES, CLIENT);
+    assertThat(a).isInstanceOfSatisfying(Admission.Refused.class, r -> {
+      assertThat(r.rule()).isEqualTo("nobody");
+      assertThat(r.detail()).contains("policy changed");
+    });
+    assertThat(cp[0].sessions()).isEmpty();
+    assertThat(audit.events).contains("refused alice nobody");
+  }
+
+  @Test
   void secretPrintsRedacted() {
     assertThat(Secret.of("hunter2").toString()).doesNotContain("hunter2");
     assertThat(String.valueOf(List.of(Secret.of("hunter2")))).doesNotContain("hunter2");
