@@ -279,15 +279,26 @@ public final class Checkpoint {
    */
   public List<Revocation> recheck() {
     rechecks.incrementAndGet(); // before live is read: see admit
+    // Every session is judged and marked first, with no I/O between, so that each one's statements
+    // are refused from now on; the audit events (durable, each a wait) come after (red-team round
+    // 27: audited one by one before the next was judged, the last kept running for as long).
     List<Revocation> found = new java.util.ArrayList<>();
     for (Session session : live.values()) {
-      recheck(session).ifPresent(found::add);
+      mark(session).ifPresent(found::add);
     }
+    for (Revocation r : found) audit(r);
     return found;
   }
 
-  /** Re-judges one session's admission; a revocation the first time the policy no longer admits it. */
+  /** {@link #mark}s and {@link #audit}s one session. */
   private Optional<Revocation> recheck(Session session) {
+    Optional<Revocation> r = mark(session);
+    r.ifPresent(this::audit);
+    return r;
+  }
+
+  /** Re-judges one session's admission; a revocation the first time the policy no longer admits it. */
+  private Optional<Revocation> mark(Session session) {
     if (revoked.contains(session.id())) return Optional.empty();
     Decision decision;
     try {
@@ -298,13 +309,17 @@ public final class Checkpoint {
     if (decision instanceof Decision.Allow) return Optional.empty();
     if (!revoked.add(session.id())) return Optional.empty(); // another recheck found it first
     if (!live.containsKey(session.id())) revoked.remove(session.id()); // closed meanwhile
+    return Optional.of(new Revocation(session, decision));
+  }
+
+  private void audit(Revocation r) {
+    Session session = r.session();
     try {
       audit.admissionRefused(Optional.of(session.principal()), session.resource().name(), session.client(),
-          decision.rule(), "session " + session.id() + " is ended: the new policy no longer admits it");
+          r.decision().rule(), "session " + session.id() + " is ended: the new policy no longer admits it");
     } catch (AuditUnavailableException e) {
       // Ending the session is the safe side either way.
     }
-    return Optional.of(new Revocation(session, decision));
   }
 
   /** Whether {@link #recheck} found that the policy no longer admits this session, which has not ended yet. */
