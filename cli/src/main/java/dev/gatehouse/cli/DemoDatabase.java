@@ -43,7 +43,7 @@ final class DemoDatabase implements AutoCloseable {
   static final String WATCHER = """
       while kill -0 "$1" 2>/dev/null; do sleep 1; done
       case "$(ps -o command= -p "$3" 2>/dev/null)" in
-        *postgres*"$2"*) kill -INT "$3" 2>/dev/null ;;
+        *postgres" -D $2 "*) kill -INT "$3" 2>/dev/null ;;
       esac
       exit 0
       """;
