@@ -152,6 +152,17 @@ final class ColumnCatalog implements AutoCloseable {
                             SELECT w.atttypid FROM pg_catalog.pg_attribute w
                              WHERE w.attrelid = $1::pg_catalog.oid AND w.attnum > 0 AND NOT w.attisdropped
                             UNION
+                            -- and the types the table's constraints, defaults and indexes convert to
+                            -- (a CHECK casting to a domain runs the domain's CHECK: round 28)
+                            SELECT p.refobjid FROM pg_catalog.pg_depend p
+                             WHERE p.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                               AND (p.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                                      AND p.objid IN (SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = $1::pg_catalog.oid)
+                                    OR p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                                      AND p.objid IN (SELECT d.oid FROM pg_catalog.pg_attrdef d WHERE d.adrelid = $1::pg_catalog.oid)
+                                    OR p.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                      AND p.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = $1::pg_catalog.oid))
+                            UNION
                             SELECT u.t FROM converted v
                               JOIN pg_catalog.pg_type ty ON ty.oid = v.t,
                               LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
@@ -173,7 +184,19 @@ final class ColumnCatalog implements AutoCloseable {
                                        AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
                                             OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384))
                          OR p.polqual::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                         OR p.polwithcheck::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter))
+                         OR p.polwithcheck::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+                         -- a domain the policy casts to, whose CHECK does either (round 28)
+                         OR EXISTS (WITH RECURSIVE dt(t) AS (
+                                      SELECT d2.refobjid FROM pg_catalog.pg_depend d2
+                                       WHERE d2.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d2.objid = p.oid
+                                         AND d2.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                                      UNION
+                                      SELECT ty.typbasetype FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
+                                       WHERE ty.typtype = 'd')
+                                    SELECT 1 FROM dt JOIN pg_catalog.pg_constraint k ON k.contypid = dt.t
+                                     WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+                                        OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                                                                          AND m.objid = k.oid)))
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -108,10 +108,24 @@ class GatewayMaskingConfineTest {
     refused("EXPLAIN ANALYZE SELECT c.email FROM customers c, orders o ORDER BY o.id, c.id");
     refused("EXPLAIN (ANALYZE, COSTS off) SELECT email FROM customers");
     refused("EXPLAIN (ANALYZE on) SELECT email FROM customers");
+    // Round 28: PostgreSQL obeys the last of several ANALYZE options; the first was read.
+    refused("EXPLAIN (ANALYZE false, ANALYZE true) SELECT email FROM customers");
+    refused("EXPLAIN (ANALYZE false, ANALYZE false) SELECT email FROM customers");
     // Without running it, a plan shows nothing a value made; nor does running one on unmasked columns.
     assertThat(allowed("EXPLAIN SELECT email FROM customers")).contains("Seq Scan");
     assertThat(allowed("EXPLAIN (ANALYZE false) SELECT email FROM customers")).contains("Seq Scan");
     assertThat(allowed("EXPLAIN ANALYZE SELECT id, name FROM customers ORDER BY id")).contains("actual time");
+  }
+
+  @Test
+  void theCumulativeStatisticsAreNotReadWhereColumnsAreConfined() {
+    // Round 28: a plain SELECT sorting many rows that carried one customer's e-mail spilled to a
+    // temporary file, and pg_stat_database.temp_bytes grew with the e-mail's length.
+    refused("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()");
+    Psql.Result byFunction = h.alice().command("SELECT pg_stat_get_db_temp_bytes(oid) FROM pg_database");
+    assertThat(byFunction.succeeded()).as(byFunction.stdout()).isFalse();
+    assertThat(byFunction.sqlState()).contains("42501");
+    refused("SELECT * FROM pg_statio_user_tables");
   }
 
   @Test

@@ -1616,6 +1616,12 @@ class GatewayProtocolTest {
     // (The harness's target role bypasses row security, so the policy does not run here: the text
     // behind is refused all the same, as for any table whose policy may change settings.)
     assertParsingUnsettled(parseBehind("SELECT id FROM rls_sql_text"));
+    // Round 28: a CHECK that casts to a domain runs the domain's CHECK, which calls set_config.
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_text AS text"
+        + " CHECK (set_config('standard_conforming_strings', 'off', false) IS NOT NULL);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS cast_check_probe (x int CHECK ((x::text)::strings_off_text IS NOT NULL))");
+    assertSmugglerBehindNeverRuns("INSERT INTO cast_check_probe VALUES (1)");
     // A plain CHECK, a unique index and a foreign key without an action run nothing of the kind.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS ordinary_probe (x int CHECK (x > 0) UNIQUE,"
         + " p int REFERENCES cascade_parent)");

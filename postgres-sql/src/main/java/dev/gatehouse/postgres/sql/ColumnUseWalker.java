@@ -438,19 +438,23 @@ final class ColumnUseWalker {
     }
   }
 
-  /** Whether EXPLAIN's options ask it to run the statement: ANALYZE, unless set to false. */
+  /**
+   * Whether EXPLAIN's options may ask it to run the statement: any ANALYZE option, whatever its
+   * value (PostgreSQL obeys the last of several, and {@code (ANALYZE false, ANALYZE true)} ran the
+   * statement where the first was read: round 28). Only {@code ANALYZE false} alone is not.
+   */
   private static boolean analyzes(JsonNode options) {
+    boolean any = false;
     for (JsonNode o : options) {
       JsonNode d = o.path("DefElem");
       if (!d.path("defname").asText("").equalsIgnoreCase("analyze")) continue;
+      if (any) return true; // more than one: fail closed
+      any = true;
       JsonNode arg = d.path("arg");
-      if (arg.has("Boolean")) return arg.path("Boolean").path("boolval").asBoolean(false);
-      if (arg.has("String")) {
-        String v = arg.path("String").path("sval").asText("").toLowerCase(Locale.ROOT);
-        return !(v.equals("false") || v.equals("off") || v.equals("no") || v.equals("0"));
-      }
-      if (arg.has("Integer")) return arg.path("Integer").path("ival").asLong(0) != 0;
-      return true; // a bare ANALYZE (or one whose value cannot be read: fail closed)
+      boolean off = arg.has("Boolean") && !arg.path("Boolean").path("boolval").asBoolean(false)
+          || arg.has("String") && Set.of("false", "off", "no", "0").contains(arg.path("String").path("sval").asText("").toLowerCase(Locale.ROOT))
+          || arg.has("Integer") && arg.path("Integer").path("ival").asLong(0) == 0;
+      if (!off) return true;
     }
     return false;
   }
