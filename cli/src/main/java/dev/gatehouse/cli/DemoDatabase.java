@@ -60,6 +60,7 @@ final class DemoDatabase implements AutoCloseable {
 
   static DemoDatabase start(Path dir) throws IOException, SQLException {
     Files.createDirectories(dir);
+    privateFolder(dir);
     Path hba = dir.resolve("pg_hba.conf");
     Files.writeString(hba, SCRAM_ONLY);
     Path data = dir.resolve("data");
@@ -79,6 +80,11 @@ final class DemoDatabase implements AutoCloseable {
       pg = EmbeddedPostgres.builder()
           .setDataDirectory(data)
           .setCleanDataDirectory(true)
+          // The binaries are unpacked here, not into the shared $TMPDIR/embedded-pg, which the
+          // library makes writable by everyone: another local user renamed its folder and had the
+          // demo run a postgres of theirs as the demo's user (red-team round 28). The library makes
+          // this folder writable by everyone too, but its parent (dir, 0700) lets nobody else in.
+          .setOverrideWorkingDirectory(dir.resolve("binaries").toFile())
           .setLocaleConfig("pwfile", pwfile.toAbsolutePath().toString()) // passed to initdb as --pwfile=…
           .setConnectConfig("password", superuser.reveal())
           .setServerConfig("listen_addresses", "127.0.0.1")
@@ -105,6 +111,22 @@ final class DemoDatabase implements AutoCloseable {
       s.execute(resource("demo-data.sql"));
     }
     return new DemoDatabase(pg, password);
+  }
+
+  /**
+   * Makes {@code dir} readable, writable and searchable by its owner only, who must be this
+   * process's user: what is below it (the PostgreSQL binaries the demo runs, its data, the
+   * set-up's password file) is then out of every other local user's reach.
+   */
+  private static void privateFolder(Path dir) throws IOException {
+    java.nio.file.attribute.UserPrincipal owner = Files.getOwner(dir);
+    java.nio.file.attribute.UserPrincipal me = dir.getFileSystem().getUserPrincipalLookupService()
+        .lookupPrincipalByName(System.getProperty("user.name"));
+    if (!owner.equals(me)) {
+      throw new IOException(dir + " belongs to " + owner.getName() + ", not to " + me.getName()
+          + ": the demo keeps the PostgreSQL it runs only in a folder of its own user");
+    }
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
   }
 
   private static Secret randomSecret() {

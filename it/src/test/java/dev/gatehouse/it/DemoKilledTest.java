@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -37,6 +38,9 @@ class DemoKilledTest {
     startDemo();
     ProcessHandle postgres = postmaster();
     assertThat(postgres.isAlive()).isTrue();
+    // Round 28: the binaries it runs are the demo's own, in a folder no other user can enter.
+    assertThat(postgres.info().command().orElseThrow()).startsWith(dir.resolve("postgres").toString());
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("postgres")))).isEqualTo("rwx------");
 
     demo.destroyForcibly(); // SIGKILL
     assertThat(demo.waitFor(30, TimeUnit.SECONDS)).isTrue();
