@@ -199,6 +199,21 @@ public final class PostgresFixture {
    * the exception carries when the server does not come up (zonky otherwise logs it through SLF4J,
    * which tests often do not bind).
    */
+  /**
+   * Where the embedded PostgreSQL's binaries are unpacked: under a 0700 folder of this user's, not
+   * the library's shared {@code $TMPDIR/embedded-pg}, which it makes writable by everyone (another
+   * local user could swap the binaries the tests run: red-team round 28, against the demo).
+   */
+  private static Path privateBinaries() throws IOException {
+    Path dir = Path.of(System.getProperty("user.home"), ".cache", "gatehouse-testkit");
+    Files.createDirectories(dir);
+    java.nio.file.attribute.UserPrincipal me = dir.getFileSystem().getUserPrincipalLookupService()
+        .lookupPrincipalByName(System.getProperty("user.name"));
+    if (!Files.getOwner(dir).equals(me)) throw new IOException(dir + " does not belong to " + me.getName());
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    return dir.resolve("embedded-pg");
+  }
+
   static EmbeddedPostgres startEmbedded(EmbeddedPostgres.Builder builder, String what) {
     Path logFile;
     try {
@@ -209,6 +224,7 @@ public final class PostgresFixture {
     }
     try {
       return builder
+          .setOverrideWorkingDirectory(privateBinaries().toFile())
           .setRegisterShutdownHook(false)
           .setOutputRedirector(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
           .setErrorRedirector(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
