@@ -173,7 +173,16 @@ final class ColumnCatalog implements AutoCloseable {
                           SELECT 1 FROM converted v JOIN pg_catalog.pg_constraint k ON k.contypid = v.t
                            WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                               OR EXISTS (SELECT 1 FROM made m
-                                          WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)),
+                                          WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)
+                          UNION ALL
+                          -- a domain's DEFAULT, which an INSERT leaving the column out runs (round 29)
+                          SELECT 1 FROM converted v JOIN pg_catalog.pg_type ty ON ty.oid = v.t
+                           WHERE ty.typdefaultbin IS NOT NULL
+                             AND (ty.typdefaultbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+                                  OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd
+                                              WHERE dd.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND dd.objid = ty.oid
+                                                AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                                AND dd.refobjid >= 16384))),
              EXISTS (SELECT 1 FROM reached r
                        JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
                        JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid
@@ -235,7 +244,16 @@ final class ColumnCatalog implements AutoCloseable {
          AND (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid <> $1::pg_catalog.oid
               OR d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
-                 AND d.refobjid >= 16384)""";
+                 AND d.refobjid >= 16384
+              -- a domain (or one it is over) with a CHECK or a DEFAULT: a cast to it runs them (round 29)
+              OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                 AND EXISTS (WITH RECURSIVE dt(t) AS (
+                               SELECT d.refobjid
+                               UNION
+                               SELECT ty.typbasetype FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t WHERE ty.typtype = 'd')
+                             SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
+                              WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
+                                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))))""";
   /**
    * What a statement may call without naming it, among the functions someone made (an OID from
    * {@code FirstNormalObjectId} on, in a schema this role may use, {@code pg_catalog} included;
@@ -1026,14 +1044,18 @@ final class ColumnCatalog implements AutoCloseable {
       int sub = Integer.parseInt(row.get(1).orElse("0"));
       if (sub < 0) {
         boolean harmless = row.get(2).orElse("f").equals("t") && Integer.compareUnsigned(oid, FIRST_NORMAL_OID) < 0
-            && (view.system() || row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse("")));
+            && (view.system() || row.get(3).orElse("").equals("pg_catalog") && SqlClassifier.harmlessBuiltin(row.get(4).orElse(""))
+                && !SessionMasking.statistics(row.get(4).orElse("")));
         if (harmless) continue;
         return Optional.empty(); // a function or operator that may read anything
       }
       Optional<Relation> dep = relation(oid, sub);
       if (dep.isEmpty()) continue;
       Relation d = dep.get();
-      if (d.schema().equals("pg_catalog") && SessionMasking.QUOTING_RELATIONS.contains(d.name())) return Optional.empty();
+      if (d.schema().equals("pg_catalog")
+          && (SessionMasking.QUOTING_RELATIONS.contains(d.name()) || SessionMasking.statistics(d.name()))) {
+        return Optional.empty(); // a view over them reads what they do (round 29: over pg_stat_database)
+      }
       if (d.isView()) {
         Optional<Set<ColumnOrigin.Column>> inner = viewReads(d, depth + 1);
         if (inner.isEmpty()) return Optional.empty();

@@ -1622,6 +1622,16 @@ class GatewayProtocolTest {
         + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS cast_check_probe (x int CHECK ((x::text)::strings_off_text IS NOT NULL))");
     assertSmugglerBehindNeverRuns("INSERT INTO cast_check_probe VALUES (1)");
+    // Round 29: a domain's DEFAULT, which an INSERT that leaves its column out runs.
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_default AS text"
+        + " DEFAULT set_config('standard_conforming_strings', 'off', false);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS domain_default_probe (x int, y strings_off_default)");
+    assertSmugglerBehindNeverRuns("INSERT INTO domain_default_probe (x) VALUES (1)");
+    // Round 29: a view casting to such a domain runs its CHECK for each row a SELECT reads.
+    h.pg.execute(h.database, "INSERT INTO t VALUES (4311, 'read through the view') ON CONFLICT DO NOTHING");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW cast_view_probe AS SELECT ((id::text)::strings_off_text) IS NOT NULL AS x FROM t WHERE id = 4311");
+    assertSmugglerBehindNeverRuns("SELECT x FROM cast_view_probe");
     // A plain CHECK, a unique index and a foreign key without an action run nothing of the kind.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS ordinary_probe (x int CHECK (x > 0) UNIQUE,"
         + " p int REFERENCES cascade_parent)");
