@@ -59,6 +59,7 @@ final class DemoDatabase implements AutoCloseable {
   }
 
   static DemoDatabase start(Path dir) throws IOException, SQLException {
+    if (Files.isSymbolicLink(dir)) throw new IOException(dir + " is a symbolic link: the demo keeps its PostgreSQL in a folder of its own");
     Files.createDirectories(dir);
     privateFolder(dir);
     Path hba = dir.resolve("pg_hba.conf");
@@ -119,12 +120,23 @@ final class DemoDatabase implements AutoCloseable {
    * set-up's password file) is then out of every other local user's reach.
    */
   private static void privateFolder(Path dir) throws IOException {
-    java.nio.file.attribute.UserPrincipal owner = Files.getOwner(dir);
     java.nio.file.attribute.UserPrincipal me = dir.getFileSystem().getUserPrincipalLookupService()
         .lookupPrincipalByName(System.getProperty("user.name"));
-    if (!owner.equals(me)) {
-      throw new IOException(dir + " belongs to " + owner.getName() + ", not to " + me.getName()
-          + ": the demo keeps the PostgreSQL it runs only in a folder of its own user");
+    // The folder that holds it too (the demo's --dir): whoever may rename what is in it could put
+    // a folder of theirs in place of this one (red-team round 29: a --dir of another user's).
+    Path parent = dir.toAbsolutePath().getParent();
+    for (Path p : parent == null ? List.of(dir) : List.of(parent, dir)) {
+      java.nio.file.attribute.UserPrincipal owner = Files.getOwner(p, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      if (!owner.equals(me)) {
+        throw new IOException(p + " belongs to " + owner.getName() + ", not to " + me.getName()
+            + ": the demo keeps the PostgreSQL it runs only in folders of its own user");
+      }
+      if (Files.isSymbolicLink(p)) throw new IOException(p + " is a symbolic link: the demo keeps its PostgreSQL in a folder of its own");
+    }
+    java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = Files.getPosixFilePermissions(parent == null ? dir : parent);
+    if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+        || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+      throw new IOException(parent + " may be written by other users: give the demo a --dir only you can write");
     }
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
   }

@@ -53,6 +53,19 @@ class DemoTest {
   }
 
   @Test
+  void theDemoRefusesAPostgresFolderThatIsALinkElsewhere(@TempDir Path elsewhere) throws Exception {
+    // Red-team round 29: DIR/postgres pointing at a shared folder: the demo made that folder 0700
+    // and ran the binaries another user had put there.
+    java.nio.file.Files.createSymbolicLink(dir.resolve("postgres"), elsewhere);
+    String before = java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(elsewhere));
+    Cli.Result r = Cli.run("demo", "--dir", dir.toString(), "--port", "0", "--control-port", "0", "--exit-after-start");
+    assertThat(r.exitCode()).as(r.out() + r.err()).isNotZero();
+    assertThat(r.out() + r.err()).contains("is a symbolic link");
+    assertThat(java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(elsewhere)))
+        .isEqualTo(before);
+  }
+
+  @Test
   void thePrintedPsqlLinesWorkInAShellWhileTheDemoRuns() throws Exception {
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     PrintStream original = System.out;
