@@ -245,8 +245,9 @@ final class ColumnCatalog implements AutoCloseable {
               OR d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                  AND d.refobjid >= 16384
-              -- a domain (or one it is over) with a CHECK or a DEFAULT: a cast to it runs them (round 29)
-              OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
+              -- a domain someone made (or one it is over) with a CHECK or a DEFAULT: a cast to it runs
+              -- them (round 29); information_schema's own domains are the system's
+              OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid >= 16384
                  AND EXISTS (WITH RECURSIVE dt(t) AS (
                                SELECT d.refobjid
                                UNION
