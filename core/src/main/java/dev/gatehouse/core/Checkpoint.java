@@ -153,9 +153,9 @@ public final class Checkpoint {
     if (rechecks.get() != rechecksBefore) {
       // The policy changed while this admission was being decided (red-team round 27: admitted by
       // the old policy, in live only after the recheck had looked, the session lived on).
-      Optional<Revocation> revoked = recheck(session);
-      if (revoked.isPresent()) {
-        String rule = revoked.get().decision().rule();
+      Optional<Revocation> revocation = recheck(session);
+      if (revocation.isPresent()) {
+        String rule = revocation.get().decision().rule();
         close(session, "the policy changed while the session was being admitted (rule " + rule + ")");
         // The client hears what a refused connection hears (no hint whether the resource exists).
         return new Admission.Refused(Admission.Reason.FORBIDDEN, rule, notAvailable, principal.displayName()

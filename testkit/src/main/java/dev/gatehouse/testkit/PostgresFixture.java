@@ -195,11 +195,6 @@ public final class PostgresFixture {
   }
 
   /**
-   * Starts a configured zonky builder with the server's output in a temporary log file, whose tail
-   * the exception carries when the server does not come up (zonky otherwise logs it through SLF4J,
-   * which tests often do not bind).
-   */
-  /**
    * Where the embedded PostgreSQL's binaries are unpacked: under a 0700 folder of this user's, not
    * the library's shared {@code $TMPDIR/embedded-pg}, which it makes writable by everyone (another
    * local user could swap the binaries the tests run: red-team round 28, against the demo).
@@ -214,6 +209,11 @@ public final class PostgresFixture {
     return dir.resolve("embedded-pg");
   }
 
+  /**
+   * Starts a configured zonky builder with the server's output in a temporary log file, whose tail
+   * the exception carries when the server does not come up (zonky otherwise logs it through SLF4J,
+   * which tests often do not bind).
+   */
   static EmbeddedPostgres startEmbedded(EmbeddedPostgres.Builder builder, String what) {
     Path logFile;
     try {

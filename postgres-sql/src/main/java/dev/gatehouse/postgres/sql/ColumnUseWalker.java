@@ -438,6 +438,9 @@ final class ColumnUseWalker {
     }
   }
 
+  /** How an option's value says false in PostgreSQL's words. */
+  private static final Set<String> FALSE_WORDS = Set.of("false", "off", "no", "0");
+
   /**
    * Whether EXPLAIN's options may ask it to run the statement: any ANALYZE option, whatever its
    * value (PostgreSQL obeys the last of several, and {@code (ANALYZE false, ANALYZE true)} ran the
@@ -452,7 +455,7 @@ final class ColumnUseWalker {
       any = true;
       JsonNode arg = d.path("arg");
       boolean off = arg.has("Boolean") && !arg.path("Boolean").path("boolval").asBoolean(false)
-          || arg.has("String") && Set.of("false", "off", "no", "0").contains(arg.path("String").path("sval").asText("").toLowerCase(Locale.ROOT))
+          || arg.has("String") && FALSE_WORDS.contains(arg.path("String").path("sval").asText("").toLowerCase(Locale.ROOT))
           || arg.has("Integer") && arg.path("Integer").path("ival").asLong(0) == 0;
       if (!off) return true;
     }
