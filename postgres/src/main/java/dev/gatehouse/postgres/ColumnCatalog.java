@@ -50,7 +50,7 @@ import java.util.function.Supplier;
  * comes from {@code pg_depend}, recursively to base columns.
  *
  * <p>Cached per relation; the cache is dropped by {@link #invalidate()} (the proxy calls it for
- * every DDL statement run on the resource) and entries expire after a TTL, which bounds how long a
+ * every DDL statement and all opaque code run on the resource) and entries expire after a TTL, which bounds how long a
  * change made outside Gatehouse goes unnoticed. An attribute number the cache does not know reloads
  * the relation once (a column added since).
  *
@@ -82,8 +82,13 @@ final class ColumnCatalog implements AutoCloseable {
    * column's default, does not count: it changes no setting), and the rest a write runs on its own:
    * CHECK and exclusion constraints, index expressions and predicates, the CHECKs of the domains
    * the values written are converted to, each calling made code or {@code set_config}; and, counted
-   * without looking, the other tables a cascading foreign key or inheritance reaches. Computed once per relation (the
-   * recursive part is an InitPlan: it does not depend on the attribute rows).
+   * without looking, the other tables a cascading foreign key or inheritance reaches. Defaults,
+   * generated columns and domain defaults count a made operator as well as a made function. For a
+   * view, the rules and write code are those of every relation it reads too (recursively through
+   * views): an updatable view's write runs its base table's triggers, defaults and rules (red-team
+   * round 30); and a view reached (or named) whose query calls made code counts as a policy calling
+   * it. Computed once per relation (the recursive part is an InitPlan: it does not depend on the
+   * attribute rows).
    */
   private static final String RELATION_BY_OID = """
       WITH RECURSIVE reached(oid) AS (
@@ -114,54 +119,72 @@ final class ColumnCatalog implements AutoCloseable {
               WHERE p.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
                                      'pg_catalog.pg_opclass'::pg_catalog.regclass)
                 AND p.refobjid >= 16384
-                AND p.classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass))
+                AND p.classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
+                                  'pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass)),
+           -- The relations a write to $1 writes (or runs the rules of): $1, and through a view's
+           -- definition whatever it reads (an auto-updatable view's write goes to its base table,
+           -- whose triggers, defaults and rules run: red-team round 30).
+           below(oid) AS (
+             SELECT $1::pg_catalog.oid
+             UNION
+             SELECT d.refobjid FROM below b
+               JOIN pg_catalog.pg_class rc ON rc.oid = b.oid AND rc.relkind = 'v'
+               JOIN pg_catalog.pg_rewrite w ON w.ev_class = rc.oid
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = w.oid
+                AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass)
       SELECT c.relkind, c.relpersistence, n.nspname, c.relname, a.attnum, a.attname, a.atttypid,
              c.relhassubclass OR c.relispartition
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid),
-             c.relhasrules AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w
-                                        WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN'),
-             c.relhastriggers AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+             -- rules of its own, or of a relation someone made that a view of it writes through
+             -- (its base table's; the system's, pg_settings' UPDATE rule, count as a write's code)
+             EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules
+                                               AND (r.oid = $1::pg_catalog.oid OR r.oid >= 16384)
+                       JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid AND w.rulename <> '_RETURN'),
+             -- what a write runs, of $1 and of every relation a view of it writes through
+             EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class c ON c.oid = b.oid
+                      WHERE c.relhastriggers AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                                            WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+               OR c.oid <> $1::pg_catalog.oid AND c.relhasrules
+                  AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
+               -- a column default or generated column calling a made function or operator
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
-                            JOIN pg_catalog.pg_depend p ON p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                             AND p.objid = d.oid AND p.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                             AND p.refobjid >= 16384
-                           WHERE d.adrelid = c.oid)
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
-                           WHERE d.adrelid = c.oid AND d.adbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter))
+                           WHERE d.adrelid = c.oid
+                             AND (d.adbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+                                  OR EXISTS (SELECT 1 FROM made m
+                                              WHERE m.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND m.objid = d.oid)))
                -- What else a write runs on its own (red-team round 26): CHECK and exclusion constraints,
                -- index expressions and predicates and their operator classes, the CHECKs of the domains
                -- the values written are converted to (through arrays, composites and ranges), and, by
                -- foreign keys with an action or by inheritance, whatever other tables run.
                OR c.relhassubclass OR c.relispartition OR c.relkind = 'p'
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
-                           WHERE f.confrelid = $1::pg_catalog.oid AND f.contype = 'f'
+                           WHERE f.confrelid = c.oid AND f.contype = 'f'
                              AND (f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd')))
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                           WHERE k.conrelid = $1::pg_catalog.oid
+                           WHERE k.conrelid = c.oid
                              AND (COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                   OR EXISTS (SELECT 1 FROM made m
                                               WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)))
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                           WHERE i.indrelid = $1::pg_catalog.oid
+                           WHERE i.indrelid = c.oid
                              AND ((COALESCE(i.indexprs::pg_catalog.text, '')
                                                       || COALESCE(i.indpred::pg_catalog.text, '')) OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                   OR EXISTS (SELECT 1 FROM made m
                                               WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND m.objid = i.indexrelid)))
                OR EXISTS (WITH RECURSIVE converted(t) AS (
                             SELECT w.atttypid FROM pg_catalog.pg_attribute w
-                             WHERE w.attrelid = $1::pg_catalog.oid AND w.attnum > 0 AND NOT w.attisdropped
+                             WHERE w.attrelid = c.oid AND w.attnum > 0 AND NOT w.attisdropped
                             UNION
                             -- and the types the table's constraints, defaults and indexes convert to
                             -- (a CHECK casting to a domain runs the domain's CHECK: round 28)
                             SELECT p.refobjid FROM pg_catalog.pg_depend p
                              WHERE p.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
                                AND (p.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                                      AND p.objid IN (SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = $1::pg_catalog.oid)
+                                      AND p.objid IN (SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
                                     OR p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                                      AND p.objid IN (SELECT d.oid FROM pg_catalog.pg_attrdef d WHERE d.adrelid = $1::pg_catalog.oid)
+                                      AND p.objid IN (SELECT d.oid FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid)
                                     OR p.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                                      AND p.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = $1::pg_catalog.oid))
+                                      AND p.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid))
                             UNION
                             SELECT u.t FROM converted v
                               JOIN pg_catalog.pg_type ty ON ty.oid = v.t,
@@ -179,10 +202,8 @@ final class ColumnCatalog implements AutoCloseable {
                           SELECT 1 FROM converted v JOIN pg_catalog.pg_type ty ON ty.oid = v.t
                            WHERE ty.typdefaultbin IS NOT NULL
                              AND (ty.typdefaultbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                                  OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend dd
-                                              WHERE dd.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND dd.objid = ty.oid
-                                                AND dd.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-                                                AND dd.refobjid >= 16384))),
+                                  OR EXISTS (SELECT 1 FROM made m
+                                              WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND m.objid = ty.oid)))),
              EXISTS (SELECT 1 FROM reached r
                        JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
                        JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid
@@ -206,6 +227,33 @@ final class ColumnCatalog implements AutoCloseable {
                                      WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                         OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
                                                                           AND m.objid = k.oid)))
+             -- a view reached (named, or read by a policy's subquery) whose query calls made code,
+             -- set_config or a built-in running SQL text, or casts to a made domain with a CHECK or
+             -- a DEFAULT (red-team round 30: a policy reading such a view)
+             OR EXISTS (SELECT 1 FROM reached r
+                          JOIN pg_catalog.pg_class v ON v.oid = r.oid AND v.relkind = 'v'
+                          JOIN pg_catalog.pg_rewrite w ON w.ev_class = v.oid AND w.rulename = '_RETURN'
+                         WHERE w.ev_action::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+                            OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                         LEFT JOIN pg_catalog.pg_operator o
+                                           ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
+                                        WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = w.oid
+                                          AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
+                                               OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384
+                                               OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid >= 16384
+                                                  AND EXISTS (WITH RECURSIVE dt(t) AS (
+                                                                SELECT d.refobjid
+                                                                UNION
+                                                                SELECT ty.typbasetype FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
+                                                                 WHERE ty.typtype = 'd')
+                                                              SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
+                                                               WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
+                                                                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+                                                                                 WHERE k.contypid = ty.oid)))))),
+             -- rules a write through it runs: its own, or those of any relation a view of it writes
+             -- through, the system's too (UPDATE of a view over pg_settings calls set_config)
+             EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules
+                       JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid AND w.rulename <> '_RETURN')
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -479,17 +527,27 @@ final class ColumnCatalog implements AutoCloseable {
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
       TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean writeCode,
-      boolean policyCode, Instant loadedAt) {
+      boolean policyCode, boolean writeRules, Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
     }
 
     /**
-     * A relation with rules of its own (a view's {@code _RETURN} is its definition, not one): a
-     * statement on it may be rewritten into any other (CREATE RULE … DO INSTEAD).
+     * A relation with rules of its own (a view's {@code _RETURN} is its definition, not one), or a
+     * view over one (a write through the view runs them): a statement on it may be rewritten into
+     * any other (CREATE RULE … DO INSTEAD).
      */
     boolean rewritten() {
       return rules && !system(); // the system views' rules are the system's
+    }
+
+    /**
+     * As {@link #rewritten()}, for a statement that writes it: also when a view of it writes through
+     * a relation of the system's with rules ({@code UPDATE} of a view over {@code pg_settings} calls
+     * {@code set_config}: round 30).
+     */
+    boolean rewritten(boolean writes) {
+      return writes ? (rules || writeRules) && !system() : rewritten();
     }
 
     /** One of the system's own relations (initdb made it: {@code pg_catalog}, {@code information_schema}). */
@@ -661,15 +719,16 @@ final class ColumnCatalog implements AutoCloseable {
 
   /**
    * The first of {@code relations} that has rules of its own ({@link Relation#rewritten}: a
-   * statement naming it may run something else entirely), or is a view whose reads cannot be known
-   * (it calls code). Empty when none; a failed lookup names the first relation (fail closed).
+   * statement naming it may run something else entirely), or, for a statement that {@code writes},
+   * whose write runs rules of a relation below it; or is a view whose reads cannot be known (it calls
+   * code). Empty when none; a failed lookup names the first relation (fail closed).
    */
-  Optional<String> rewritten(Collection<String> relations) {
+  Optional<String> rewritten(Collection<String> relations, boolean writes) {
     try {
       for (String relation : relations) {
         for (Relation r : relationsNamed(relation)) {
           // The system's views run only the system's code (what they read is masking's business).
-          if (r.rewritten() || r.isView() && !r.system() && viewReads(r, 0).isEmpty()) return Optional.of(relation);
+          if (r.rewritten(writes) || r.isView() && !r.system() && viewReads(r, 0).isEmpty()) return Optional.of(relation);
         }
       }
       return Optional.empty();
@@ -1142,7 +1201,7 @@ final class ColumnCatalog implements AutoCloseable {
     }
     Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
         first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, first.get(8).orElse("f").equals("t"),
-        first.get(9).orElse("f").equals("t"), first.get(10).orElse("f").equals("t"), now);
+        first.get(9).orElse("f").equals("t"), first.get(10).orElse("f").equals("t"), first.get(11).orElse("t").equals("t"), now);
     relations.put(oid, r);
     if (cached != null) {
       viewColumns.remove(oid);

@@ -814,11 +814,14 @@ final class FrontendRelay {
    * That code may change how the server reads SQL (round 19: a trigger turned
    * standard_conforming_strings off, and alice's query pipelined behind the INSERT ran a hidden
    * DROP), so statement text after it waits as after opaque code ({@link #awaitSettledParsing}).
-   * Policy does not count it as opaque code. Notes {@link #unnamedCodeRan} when so.
+   * Policy does not count it as opaque code. {@code ALTER TABLE} and {@code ALTER DOMAIN} count
+   * as well: they fill a new column's default (a domain's too), check a new constraint and convert
+   * a column ({@code USING}) on every existing row, as the session's user, without restoring
+   * settings afterwards as index builds do (round 30). Notes {@link #unnamedCodeRan} when so.
    */
   private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
     for (int i = 0; i < statements.size(); i++) {
-      if (s.masking.runsUnnamedCode(statements.get(i))) {
+      if (altersRows(statements.get(i).classification().kinds()) || s.masking.runsUnnamedCode(statements.get(i))) {
         unnamedCodeRan = true;
         return true;
       }
@@ -950,8 +953,10 @@ final class FrontendRelay {
     boolean ddl = statement.classification().has(CommandFlag.DDL);
     if (ddl) s.masking.schemaChanged();
     // DO, CALL and EXECUTE run code that may change the schema (CREATE OR REPLACE VIEW in a DO
-    // block): the catalog is read again once they complete (round 9), as after DDL.
-    boolean mayChangeSchema = ddl || runsCode(statement.classification().kinds());
+    // block): the catalog is read again once they complete (round 9), as after DDL; so does any
+    // other opaque code (a function called from a SELECT that creates a trigger: red-team round 30).
+    boolean mayChangeSchema = ddl || runsCode(statement.classification().kinds())
+        || statement.classification().has(CommandFlag.OPAQUE_CODE);
     Optional<StatementMasking> masking;
     try {
       masking = s.masking.statement(verdict.decision(), statement);
@@ -991,6 +996,15 @@ final class FrontendRelay {
       }
       case FETCH, EXECUTE, PREPARE, DEALLOCATE -> { }
     }
+  }
+
+  /** Whether the kinds include an ALTER that may compute values for the existing rows of a table ({@link #runsUnnamedCode}). */
+  private static boolean altersRows(List<String> kinds) {
+    for (int i = 0; i < kinds.size(); i++) {
+      String k = kinds.get(i);
+      if (k.equals("ALTER TABLE") || k.equals("ALTER DOMAIN")) return true;
+    }
+    return false;
   }
 
   private static boolean runsCode(List<String> kinds) {

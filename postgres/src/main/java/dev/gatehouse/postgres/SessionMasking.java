@@ -459,7 +459,8 @@ final class SessionMasking {
     }
     Set<String> objects = statement.classification().objects();
     if (!objects.isEmpty()) {
-      Optional<String> ruled = cat.rewritten(objects);
+      boolean writes = statement.classification().has(CommandFlag.DATA_MODIFYING);
+      Optional<String> ruled = cat.rewritten(objects, writes);
       if (ruled.isPresent()) {
         return Optional.of(ruled.get() + " has rules that rewrite statements on it, or is a view that calls code");
       }
@@ -468,7 +469,6 @@ final class SessionMasking {
       boolean fillsRows = false;
       for (String f : statement.classification().functions()) fillsRows |= lastPart(f).contains("populate_record");
       // A write may store a value of a made assignment cast's source in a column of its target.
-      boolean writes = statement.classification().has(CommandFlag.DATA_MODIFYING);
       Optional<String> column = cat.convertedColumn(objects, fillsRows, writes);
       if (column.isPresent()) {
         return Optional.of(column.get() + " has a type that runs code made on the resource when its values are converted or compared");

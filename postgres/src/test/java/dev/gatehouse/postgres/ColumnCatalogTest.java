@@ -84,6 +84,37 @@ class ColumnCatalogTest {
     }
   }
 
+  /**
+   * Red-team round 30: an INSERT into a view over a table with a rule ran the rule (a call of code
+   * someone made) as if the view had none; an UPDATE of a view over pg_settings runs pg_settings'
+   * rule, which calls set_config. Reading such a view runs no rule: only a write is rewritten.
+   */
+  @Test
+  void aWriteThroughAViewCountsTheRulesOfWhatItWritesAReadDoesNot() throws Exception {
+    try (Connection admin = fixture.connect(database); Statement s = admin.createStatement()) {
+      s.execute("CREATE TABLE ruled_base (x int)");
+      s.execute("CREATE RULE ruled_base_also AS ON INSERT TO ruled_base DO ALSO NOTIFY ruled");
+      s.execute("CREATE VIEW ruled_view AS SELECT * FROM ruled_base");
+      s.execute("CREATE VIEW settings_over AS SELECT name, setting FROM pg_settings");
+      s.execute("CREATE TABLE plain_base (x int)");
+      s.execute("CREATE VIEW plain_view AS SELECT * FROM plain_base");
+    }
+    BackendConnector connector = new BackendConnector();
+    PostgresTarget target = new PostgresTarget(fixture.host(), fixture.port(), database, fixture.superuser(),
+        Secret.of(""), TargetTls.disabled(), false);
+    try (ColumnCatalog catalog = new ColumnCatalog(() -> connector.connect(target, Map.of("application_name", "gatehouse-test")),
+        Duration.ofMinutes(1), Clock.systemUTC(), sql -> false)) {
+      assertThat(catalog.rewritten(List.of("ruled_view"), true)).contains("ruled_view");
+      assertThat(catalog.rewritten(List.of("ruled_view"), false)).as("its own rules, or someone's table's").contains("ruled_view");
+      assertThat(catalog.rewritten(List.of("settings_over"), true)).contains("settings_over");
+      assertThat(catalog.rewritten(List.of("settings_over"), false)).as("a read of pg_settings runs no rule").isEmpty();
+      assertThat(catalog.runsCode(List.of("settings_over"), true)).isTrue();
+      assertThat(catalog.runsCode(List.of("settings_over"), false)).isFalse();
+      assertThat(catalog.rewritten(List.of("plain_view"), true)).isEmpty();
+      assertThat(catalog.runsCode(List.of("plain_view"), true)).isFalse();
+    }
+  }
+
   /** A clock the test moves. */
   private static final class TestClock extends Clock {
     private volatile Instant now;

@@ -1641,6 +1641,91 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aQueryPipelinedBehindAWriteThroughAViewOrWhoseDefaultsUseMadeOperatorsWaits() throws Exception {
+    // Red-team round 30: a column default, a generated column and a domain DEFAULT calling a made
+    // operator (the stored expression depends on the operator, not on its function); a write
+    // through an updatable view over a table with a trigger, or with a rule; each ran set_config
+    // on a write the barrier let text be pipelined behind.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_add(a int, b int) RETURNS int IMMUTABLE LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN a + b; END $$");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS %%% (int, int) CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR %%% (LEFTARG = int, RIGHTARG = int, FUNCTION = strings_off_add)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS operator_default_probe (x int, y int DEFAULT (1 %%% 2))");
+    assertSmugglerBehindNeverRuns("INSERT INTO operator_default_probe (x) VALUES (1)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS generated_probe (x int, y int GENERATED ALWAYS AS (x %%% 0) STORED)");
+    assertSmugglerBehindNeverRuns("INSERT INTO generated_probe (x) VALUES (1)");
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN operator_default AS int DEFAULT (1 %%% 2);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS operator_domain_probe (x int, y operator_default)");
+    assertSmugglerBehindNeverRuns("INSERT INTO operator_domain_probe (x) VALUES (1)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_trigger() RETURNS trigger LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN NEW; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS view_trigger_base (x int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE TRIGGER view_trigger_base_off BEFORE INSERT ON view_trigger_base"
+        + " FOR EACH ROW EXECUTE FUNCTION strings_off_trigger()");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW view_trigger_probe AS SELECT * FROM view_trigger_base");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW view_view_trigger_probe AS SELECT * FROM view_trigger_probe");
+    assertSmugglerBehindNeverRuns("INSERT INTO view_view_trigger_probe VALUES (1)");
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS rule_base (x int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE RULE rule_base_off AS ON INSERT TO rule_base DO ALSO SELECT strings_off()");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW view_rule_probe AS SELECT * FROM rule_base");
+    assertSmugglerBehindNeverRuns("INSERT INTO view_rule_probe VALUES (1)");
+    // A view over a plain table is written as the table is: nothing waits.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS view_plain_base (x int, y text DEFAULT 'plain')");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW view_plain_probe AS SELECT * FROM view_plain_base");
+    List<BackendMessage> got = parseBehind("INSERT INTO view_plain_probe (x) VALUES (1)");
+    assertThat(RawClient.firstError(got)).isEmpty();
+    assertThat(firstColumn(got)).containsExactly("text behind the first statement");
+  }
+
+  @Test
+  void aQueryPipelinedBehindAnAlterTableThatFillsItsRowsWaits() throws Exception {
+    // Red-team round 30 follow-up: ALTER TABLE fills a new column's default (here a domain's, through
+    // a made operator) on every existing row, as the session's user, and keeps what set_config did.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_add(a int, b int) RETURNS int IMMUTABLE LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN a + b; END $$");
+    h.pg.execute(h.database, "DROP TABLE IF EXISTS alter_probe");
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS alter_default");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS %%%% (int, int) CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR %%%% (LEFTARG = int, RIGHTARG = int, FUNCTION = strings_off_add)");
+    h.pg.execute(h.database, "CREATE DOMAIN alter_default AS int DEFAULT (1 %%%% 2)");
+    h.pg.execute(h.database, "CREATE TABLE alter_probe (x int)");
+    h.pg.execute(h.database, "INSERT INTO alter_probe VALUES (1)");
+    assertSmugglerBehindNeverRuns("ALTER TABLE alter_probe ADD COLUMN y alter_default");
+  }
+
+  @Test
+  void aParseBehindASelectOnATableWhosePolicyReadsAViewCallingMadeCodeIsRefusedUntilASync() throws Exception {
+    // Red-team round 30: the policy's subquery reads a view, and the view calls strings_off().
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW strings_off_view AS SELECT strings_off() AS x");
+    createRlsTable("rls_view_code", "EXISTS (SELECT 1 FROM strings_off_view)");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_view_code"));
+  }
+
+  @Test
+  void aTriggerMadeByOpaqueCodeCalledFromASelectIsSeenAtTheNextWrite() throws Exception {
+    // Red-team round 30: the catalog's answer for a table (no code) was kept after a function called
+    // from a SELECT created a trigger on it, so a write to it let text be pipelined behind.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS armed_later (x int)");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS armed_later_off ON armed_later");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_trigger() RETURNS trigger LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN NEW; END $$");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION arm_later() RETURNS text LANGUAGE plpgsql AS $$ BEGIN"
+        + " EXECUTE 'CREATE TRIGGER armed_later_off BEFORE INSERT ON armed_later FOR EACH ROW EXECUTE FUNCTION strings_off_trigger()';"
+        + " RETURN 'armed'; END $$");
+    List<BackendMessage> before = parseBehind("INSERT INTO armed_later VALUES (1)"); // cached: no code
+    assertThat(firstColumn(before)).containsExactly("text behind the first statement");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SELECT arm_later()"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+    }
+    assertSmugglerBehindNeverRuns("INSERT INTO armed_later VALUES (2)");
+  }
+
+  @Test
   void aParseBehindAWriteToATableWithASerialColumnRunsAsUsual() throws Exception {
     // nextval in a serial column's default changes no setting: no barrier for it.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS serial_probe (id serial, x int)");
