@@ -1507,6 +1507,20 @@ class GatewayProtocolTest {
         + " AS $$ SELECT set_config('standard_conforming_strings', 'off', false) $$");
   }
 
+  /** An operator {@code name} (int, int) whose function, declared immutable, turns standard_conforming_strings off. */
+  private void createStringsOffOperator(String name) throws Exception {
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_add(a int, b int) RETURNS int IMMUTABLE LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN a + b; END $$");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS " + name + " (int, int) CASCADE");
+    h.pg.execute(h.database, "CREATE OPERATOR " + name + " (LEFTARG = int, RIGHTARG = int, FUNCTION = strings_off_add)");
+  }
+
+  /** strings_off_insert(): a row trigger's function, for BEFORE INSERT, that turns standard_conforming_strings off. */
+  private void createStringsOffInsertTrigger() throws Exception {
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_insert() RETURNS trigger LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN NEW; END $$");
+  }
+
   /** One string to Gatehouse; with standard_conforming_strings off, a string, an INSERT and a comment. */
   private static final String SMUGGLER = "SELECT 'a\\' , ' ; INSERT INTO t VALUES (4310, $$smuggled$$); --'";
 
@@ -1646,10 +1660,7 @@ class GatewayProtocolTest {
     // operator (the stored expression depends on the operator, not on its function); a write
     // through an updatable view over a table with a trigger, or with a rule; each ran set_config
     // on a write the barrier let text be pipelined behind.
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_add(a int, b int) RETURNS int IMMUTABLE LANGUAGE plpgsql"
-        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN a + b; END $$");
-    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS %%% (int, int) CASCADE");
-    h.pg.execute(h.database, "CREATE OPERATOR %%% (LEFTARG = int, RIGHTARG = int, FUNCTION = strings_off_add)");
+    createStringsOffOperator("%%%");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS operator_default_probe (x int, y int DEFAULT (1 %%% 2))");
     assertSmugglerBehindNeverRuns("INSERT INTO operator_default_probe (x) VALUES (1)");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS generated_probe (x int, y int GENERATED ALWAYS AS (x %%% 0) STORED)");
@@ -1658,11 +1669,10 @@ class GatewayProtocolTest {
         + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS operator_domain_probe (x int, y operator_default)");
     assertSmugglerBehindNeverRuns("INSERT INTO operator_domain_probe (x) VALUES (1)");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_trigger() RETURNS trigger LANGUAGE plpgsql"
-        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN NEW; END $$");
+    createStringsOffInsertTrigger();
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS view_trigger_base (x int)");
     h.pg.execute(h.database, "CREATE OR REPLACE TRIGGER view_trigger_base_off BEFORE INSERT ON view_trigger_base"
-        + " FOR EACH ROW EXECUTE FUNCTION strings_off_trigger()");
+        + " FOR EACH ROW EXECUTE FUNCTION strings_off_insert()");
     h.pg.execute(h.database, "CREATE OR REPLACE VIEW view_trigger_probe AS SELECT * FROM view_trigger_base");
     h.pg.execute(h.database, "CREATE OR REPLACE VIEW view_view_trigger_probe AS SELECT * FROM view_trigger_probe");
     assertSmugglerBehindNeverRuns("INSERT INTO view_view_trigger_probe VALUES (1)");
@@ -1683,12 +1693,9 @@ class GatewayProtocolTest {
   void aQueryPipelinedBehindAnAlterTableThatFillsItsRowsWaits() throws Exception {
     // Red-team round 30 follow-up: ALTER TABLE fills a new column's default (here a domain's, through
     // a made operator) on every existing row, as the session's user, and keeps what set_config did.
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_add(a int, b int) RETURNS int IMMUTABLE LANGUAGE plpgsql"
-        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN a + b; END $$");
     h.pg.execute(h.database, "DROP TABLE IF EXISTS alter_probe");
     h.pg.execute(h.database, "DROP DOMAIN IF EXISTS alter_default");
-    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS %%%% (int, int) CASCADE");
-    h.pg.execute(h.database, "CREATE OPERATOR %%%% (LEFTARG = int, RIGHTARG = int, FUNCTION = strings_off_add)");
+    createStringsOffOperator("%%%%");
     h.pg.execute(h.database, "CREATE DOMAIN alter_default AS int DEFAULT (1 %%%% 2)");
     h.pg.execute(h.database, "CREATE TABLE alter_probe (x int)");
     h.pg.execute(h.database, "INSERT INTO alter_probe VALUES (1)");
@@ -1710,10 +1717,9 @@ class GatewayProtocolTest {
     // from a SELECT created a trigger on it, so a write to it let text be pipelined behind.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS armed_later (x int)");
     h.pg.execute(h.database, "DROP TRIGGER IF EXISTS armed_later_off ON armed_later");
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_trigger() RETURNS trigger LANGUAGE plpgsql"
-        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN NEW; END $$");
+    createStringsOffInsertTrigger();
     h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION arm_later() RETURNS text LANGUAGE plpgsql AS $$ BEGIN"
-        + " EXECUTE 'CREATE TRIGGER armed_later_off BEFORE INSERT ON armed_later FOR EACH ROW EXECUTE FUNCTION strings_off_trigger()';"
+        + " EXECUTE 'CREATE TRIGGER armed_later_off BEFORE INSERT ON armed_later FOR EACH ROW EXECUTE FUNCTION strings_off_insert()';"
         + " RETURN 'armed'; END $$");
     List<BackendMessage> before = parseBehind("INSERT INTO armed_later VALUES (1)"); // cached: no code
     assertThat(firstColumn(before)).containsExactly("text behind the first statement");
