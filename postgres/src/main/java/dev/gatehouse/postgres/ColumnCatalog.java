@@ -1067,15 +1067,20 @@ final class ColumnCatalog implements AutoCloseable {
     }
   }
 
-  /** The columns of the named tables, in attribute order; empty when no such table is known. */
+  /**
+   * The columns of the named table, in attribute order; empty when no such table is known, or when
+   * the name may mean more than one relation (the same name in two schemas, a temporary table of
+   * that name: which one the server copies depends on the session's search_path, which Gatehouse
+   * does not follow; round 30 review: a masked table's columns must not be taken for another's).
+   */
   List<ColumnOrigin.Column> tableColumns(String name) {
-    for (Relation r : relationsNamed(name)) {
-      if (r.isView() || r.temporary()) continue;
-      List<ColumnOrigin.Column> out = new ArrayList<>();
-      for (Attribute a : r.attributes().values()) out.add(r.column(a));
-      return out;
-    }
-    return List.of();
+    List<Relation> named = relationsNamed(name);
+    if (named.size() != 1) return List.of();
+    Relation r = named.getFirst();
+    if (r.isView() || r.temporary()) return List.of();
+    List<ColumnOrigin.Column> out = new ArrayList<>();
+    for (Attribute a : r.attributes().values()) out.add(r.column(a));
+    return out;
   }
 
   /**

@@ -445,6 +445,29 @@ class GatewayMaskingTest {
   }
 
   @Test
+  void copyOfATableWhoseNameAnotherSchemaSharesIsNotMappedByTheOthersColumns() {
+    // Review of round 30: COPY customers TO STDOUT was mapped to the first table named customers in
+    // any schema (public's), whatever the session's search_path made the server copy: shop's, whose
+    // second column is the e-mail where public's is the name, came out in clear.
+    assertThat(alice("COPY customers (id) TO STDOUT")).contains("1"); // the name is known: public's only
+    // Made through Gatehouse (its DDL refreshes the catalog), as a user of the resource would.
+    Psql.Result made = h.dana().command("CREATE SCHEMA IF NOT EXISTS shop;"
+        + " CREATE TABLE shop.customers (id int, email text, name text, card_number text, phone text, ssn text, country text)");
+    assertThat(made.succeeded()).as(made.stderr()).isTrue();
+    h.admin("INSERT INTO shop.customers VALUES (7, 'ada@example.com', 'Shop Owner', '4111 1111 1111 1111',"
+        + " '+44 20 7946 0018', '536-22-8765', 'GB')"); // (not through Gatehouse: the audit log would hold the values)
+    try {
+      Psql.Result r = h.alice().command("SET search_path TO shop; COPY customers TO STDOUT");
+      assertThat(r.stdout()).doesNotContain("ada@example.com").doesNotContain("4111 1111 1111 1111");
+      // Named with its schema, the table is known and masked as usual.
+      assertThat(alice("COPY shop.customers TO STDOUT")).contains("Shop Owner").contains("****").contains("1111")
+          .doesNotContain("ada@example.com");
+    } finally {
+      h.admin("DROP SCHEMA shop CASCADE");
+    }
+  }
+
+  @Test
   void copyOfMaskedColumnsInBinaryOrWithOtherOptionsIsRefusedWhileCsvAndHeadersAreMasked() {
     assertThat(aliceFails("COPY customers TO STDOUT WITH (FORMAT binary)").sqlState()).contains("42501");
     assertThat(aliceFails("COPY customers TO STDOUT WITH (DELIMITER ',')").sqlState()).contains("42501");
