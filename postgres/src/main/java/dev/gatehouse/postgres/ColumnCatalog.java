@@ -112,7 +112,11 @@ final class ColumnCatalog implements AutoCloseable {
                                   'query_to_xml_and_xmlschema', 'cursor_to_xml', 'cursor_to_xmlschema', 'table_to_xml',
                                   'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'schema_to_xml',
                                   'schema_to_xmlschema', 'schema_to_xml_and_xmlschema', 'database_to_xml',
-                                  'database_to_xmlschema', 'database_to_xml_and_xmlschema')),
+                                  'database_to_xmlschema', 'database_to_xml_and_xmlschema',
+                                  -- input functions given their type at run time: the type's
+                                  -- domain CHECKs run, with no pg_depend row (red-team round 31)
+                                  'domain_in', 'domain_recv', 'record_in', 'record_recv', 'array_in', 'array_recv',
+                                  'range_in', 'range_recv', 'multirange_in', 'multirange_recv')),
            -- Objects that depend on a function, an operator or an operator class someone made.
            made(classid, objid) AS (
              SELECT p.classid, p.objid FROM pg_catalog.pg_depend p
@@ -154,7 +158,7 @@ final class ColumnCatalog implements AutoCloseable {
                                               WHERE m.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND m.objid = d.oid)))
                -- What else a write runs on its own (red-team round 26): CHECK and exclusion constraints,
                -- index expressions and predicates and their operator classes, the CHECKs of the domains
-               -- the values written are converted to (through arrays, composites and ranges), and, by
+               -- the values written are converted to (through arrays, composites, ranges and multiranges), and, by
                -- foreign keys with an action or by inheritance, whatever other tables run.
                OR c.relhassubclass OR c.relispartition OR c.relkind = 'p'
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
@@ -192,7 +196,8 @@ final class ColumnCatalog implements AutoCloseable {
                                        UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
                                        UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
                                                   WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
-                                       UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g WHERE g.rngtypid = ty.oid) u(t))
+                                       UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
+                                                  WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
                           SELECT 1 FROM converted v JOIN pg_catalog.pg_constraint k ON k.contypid = v.t
                            WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                               OR EXISTS (SELECT 1 FROM made m
@@ -216,13 +221,19 @@ final class ColumnCatalog implements AutoCloseable {
                          OR p.polqual::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                          OR p.polwithcheck::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                          -- a domain the policy casts to, whose CHECK does either (round 28)
+                         -- (through arrays, composites, ranges and multiranges of it too: round 31)
                          OR EXISTS (WITH RECURSIVE dt(t) AS (
                                       SELECT d2.refobjid FROM pg_catalog.pg_depend d2
                                        WHERE d2.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d2.objid = p.oid
                                          AND d2.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
                                       UNION
-                                      SELECT ty.typbasetype FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
-                                       WHERE ty.typtype = 'd')
+                                      SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
+                                        LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
+                                                 UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
+                                                 UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
+                                                            WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
+                                                 UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
+                                                            WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
                                     SELECT 1 FROM dt JOIN pg_catalog.pg_constraint k ON k.contypid = dt.t
                                      WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                         OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
@@ -244,8 +255,14 @@ final class ColumnCatalog implements AutoCloseable {
                                                   AND EXISTS (WITH RECURSIVE dt(t) AS (
                                                                 SELECT d.refobjid
                                                                 UNION
-                                                                SELECT ty.typbasetype FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
-                                                                 WHERE ty.typtype = 'd')
+                                                                SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
+                                                                  LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
+                                                                           UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
+                                                                           UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
+                                                                                      WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid
+                                                                                        AND f.attnum > 0
+                                                                           UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
+                                                                                      WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
                                                               SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
                                                                WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
                                                                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
@@ -299,7 +316,13 @@ final class ColumnCatalog implements AutoCloseable {
                  AND EXISTS (WITH RECURSIVE dt(t) AS (
                                SELECT d.refobjid
                                UNION
-                               SELECT ty.typbasetype FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t WHERE ty.typtype = 'd')
+                               SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
+                                 LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
+                                          UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
+                                          UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
+                                                     WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
+                                          UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
+                                                     WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
                              SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
                               WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
                                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))))""";

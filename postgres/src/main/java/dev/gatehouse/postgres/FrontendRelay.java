@@ -472,6 +472,13 @@ final class FrontendRelay {
 
   private void query(Frame frame, Query q) throws IOException {
     Analysis analysis = s.classifier.analyze(q.sql());
+    // A query pipelined behind statements not answered yet waits for their answers, whatever they
+    // are: any of them may have run code that changed how the server reads SQL, by more ways than
+    // the catalog can follow (red-team round 31: arrays of domains, domain_in, multiranges, DDL seen
+    // only once committed). A client that reads each answer before it sends more (psql, pgbench,
+    // drivers outside pipelines) never waits here; inside an open extended-protocol batch the
+    // answers cannot settle, and the flag below decides as for a Parse.
+    if (!parsingUnsure) s.state.awaitAllAnswered(this::flushUnchecked);
     Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, SIMPLE);
     long number = s.state.nextSyncPoint();
     if (unsettled.isPresent()) {
@@ -814,14 +821,20 @@ final class FrontendRelay {
    * That code may change how the server reads SQL (round 19: a trigger turned
    * standard_conforming_strings off, and alice's query pipelined behind the INSERT ran a hidden
    * DROP), so statement text after it waits as after opaque code ({@link #awaitSettledParsing}).
-   * Policy does not count it as opaque code. {@code ALTER TABLE} and {@code ALTER DOMAIN} count
-   * as well: they fill a new column's default (a domain's too), check a new constraint and convert
-   * a column ({@code USING}) on every existing row, as the session's user, without restoring
-   * settings afterwards as index builds do (round 30). Notes {@link #unnamedCodeRan} when so.
+   * Policy does not count it as opaque code. DDL and {@code TRUNCATE} count as well: {@code ALTER
+   * TABLE} fills a new column's default (a domain's too), checks a new constraint and converts a
+   * column ({@code USING}) on every existing row, {@code CREATE TABLE … PARTITION OF} checks a
+   * default partition's rows with the partition key's expression, all as the session's user and
+   * without restoring settings afterwards as index builds do (rounds 30, 31); {@code TRUNCATE …
+   * CASCADE} fires the truncate triggers of the tables it reaches. And so does every statement of
+   * a transaction that ran DDL or opaque code before it: the catalog's connection does not see
+   * what that transaction has not committed (round 31). Notes {@link #unnamedCodeRan} when so.
    */
   private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
+    if (statements.isEmpty()) return false;
+    boolean uncommitted = s.state.schemaChangeUncommitted();
     for (int i = 0; i < statements.size(); i++) {
-      if (altersRows(statements.get(i).classification().kinds()) || s.masking.runsUnnamedCode(statements.get(i))) {
+      if (uncommitted || changesOrTruncates(statements.get(i).classification()) || s.masking.runsUnnamedCode(statements.get(i))) {
         unnamedCodeRan = true;
         return true;
       }
@@ -973,6 +986,7 @@ final class FrontendRelay {
     }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
     if (statement.changesPlanning()) s.masking.plannerSteered();
+    if (mayChangeSchema) s.state.schemaMayChange();
     Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);
     if (s.masking.configured()) followCursor(statement, execution, masking);
     allowed.add(execution);
@@ -998,11 +1012,12 @@ final class FrontendRelay {
     }
   }
 
-  /** Whether the kinds include an ALTER that may compute values for the existing rows of a table ({@link #runsUnnamedCode}). */
-  private static boolean altersRows(List<String> kinds) {
+  /** Whether the statement is DDL or a TRUNCATE, which may compute values for existing rows or fire triggers ({@link #runsUnnamedCode}). */
+  private static boolean changesOrTruncates(Classification c) {
+    if (c.has(CommandFlag.DDL)) return true;
+    List<String> kinds = c.kinds();
     for (int i = 0; i < kinds.size(); i++) {
-      String k = kinds.get(i);
-      if (k.equals("ALTER TABLE") || k.equals("ALTER DOMAIN")) return true;
+      if (kinds.get(i).equals("TRUNCATE")) return true;
     }
     return false;
   }

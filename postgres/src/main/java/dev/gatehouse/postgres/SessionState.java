@@ -304,6 +304,8 @@ final class SessionState {
   private boolean skipping;
   private boolean closed;
   private byte transactionStatus = 'I';
+  /** The sync point from which DDL or opaque code may be uncommitted ({@link #schemaMayChange}); -1: none. Guarded by lock. */
+  private long schemaChangeOpenSince = -1;
 
   /**
    * What the client→backend side knows of the target's COPY-in mode ({@code COPY … FROM STDIN}),
@@ -757,6 +759,30 @@ final class SessionState {
     }
   }
 
+  /**
+   * DDL or opaque code is about to be forwarded: until the transaction it runs in has ended, the
+   * schema may differ from what the catalog's own connection sees (it cannot see another session's
+   * uncommitted changes: red-team round 31, a trigger created earlier in the same transaction).
+   */
+  void schemaMayChange() {
+    lock.lock();
+    try {
+      if (schemaChangeOpenSince < 0) schemaChangeOpenSince = syncPoints + 1;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether DDL or opaque code was forwarded whose transaction has not been seen to end ({@link #schemaMayChange}). */
+  boolean schemaChangeUncommitted() {
+    lock.lock();
+    try {
+      return schemaChangeOpenSince >= 0;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Whether code may have replaced statement {@code name} since its Parse ({@link #codeMayRun}). */
   boolean replaceableByCode(String name) {
     name = serverName(name);
@@ -892,6 +918,7 @@ final class SessionState {
     try {
       skipping = false;
       transactionStatus = status;
+      if (status == 'I' && schemaChangeOpenSince >= 0 && number >= schemaChangeOpenSince) schemaChangeOpenSince = -1;
       if (status == 'I') {
         // The transaction ended: every portal bound before this sync point is gone with it.
         if (!portals.isEmpty()) {

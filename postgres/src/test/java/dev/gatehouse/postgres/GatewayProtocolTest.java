@@ -1703,6 +1703,64 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aQueryPipelinedBehindAnotherWaitsForItsAnswerEvenWhenTheCatalogSeesNoCode() throws Exception {
+    // Red-team round 31: the catalog cannot follow every way code runs (a trigger made outside
+    // Gatehouse after the table was looked up, here): a query pipelined behind another waits for
+    // the answers before it, whatever the catalog says, and a changed setting ends the session first.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS unseen_trigger (x int)");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS unseen_trigger_off ON unseen_trigger");
+    List<BackendMessage> before = parseBehind("INSERT INTO unseen_trigger VALUES (1)"); // looked up: no code
+    assertThat(firstColumn(before)).containsExactly("text behind the first statement");
+    createStringsOffInsertTrigger();
+    h.pg.execute(h.database, "CREATE TRIGGER unseen_trigger_off BEFORE INSERT ON unseen_trigger"
+        + " FOR EACH ROW EXECUTE FUNCTION strings_off_insert()"); // not through Gatehouse: the cache keeps its answer
+    assertSmugglerBehindNeverRuns("INSERT INTO unseen_trigger VALUES (2)");
+  }
+
+  @Test
+  void aParseBehindCodeReachedThroughArraysCompositesMultirangesOrTypesNamedAtRunTimeIsRefusedUntilASync() throws Exception {
+    // Red-team round 31: a policy converting to an array of a domain whose CHECK changes settings, or
+    // to a composite with such a field, or naming the domain only at run time (domain_in), and a
+    // CHECK converting to a multirange over it, were not counted.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_checked AS int CHECK (strings_off() IS NOT NULL);"
+        + " CREATE TYPE strings_off_row AS (x strings_off_checked);"
+        + " CREATE TYPE strings_off_range AS RANGE (SUBTYPE = strings_off_checked);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    createRlsTable("rls_domain_array", "(('{' || length(owner) || '}')::strings_off_checked[]) IS NOT NULL");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_domain_array"));
+    createRlsTable("rls_domain_row", "(('(' || length(owner) || ')')::strings_off_row) IS NOT NULL");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_domain_row"));
+    createRlsTable("rls_domain_in", "pg_catalog.domain_in(length(owner)::text::cstring, 'strings_off_checked'::text::regtype, -1) IS NOT NULL");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_domain_in"));
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS multirange_check_probe (x int"
+        + " CHECK ((('{[' || x || ',' || (x + 1) || ')}')::strings_off_multirange) IS NOT NULL))");
+    assertParsingUnsettled(parseBehind("INSERT INTO multirange_check_probe VALUES (1)"));
+  }
+
+  @Test
+  void aParseBehindATruncateOrBehindAWriteInATransactionThatRanDdlIsRefusedUntilASync() throws Exception {
+    // Red-team round 31: TRUNCATE ... CASCADE fires the truncate triggers of the tables it reaches;
+    // a trigger created earlier in the same transaction is invisible to the catalog's connection.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS in_transaction_probe (x int)");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS in_transaction_off ON in_transaction_probe");
+    createStringsOffInsertTrigger();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(new Query("CREATE TRIGGER in_transaction_off BEFORE INSERT ON in_transaction_probe"
+          + " FOR EACH ROW EXECUTE FUNCTION strings_off_insert()"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("", "INSERT INTO in_transaction_probe VALUES (1)"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertParsingUnsettled(c.untilReady());
+    }
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS truncated_parent (id int PRIMARY KEY)");
+    assertParsingUnsettled(parseBehind("TRUNCATE truncated_parent CASCADE"));
+  }
+
+  @Test
   void aParseBehindASelectOnATableWhosePolicyReadsAViewCallingMadeCodeIsRefusedUntilASync() throws Exception {
     // Red-team round 30: the policy's subquery reads a view, and the view calls strings_off().
     createStringsOffFunction();
