@@ -90,6 +90,18 @@ final class ColumnCatalog implements AutoCloseable {
    * it. Computed once per relation (the recursive part is an InitPlan: it does not depend on the
    * attribute rows).
    */
+  /**
+   * One step of a closure over types (joined to a type {@code ty}): the types a value of it holds
+   * or is checked as, whose conversion a conversion to it runs: a domain's base type, an array's
+   * element, a composite's fields, a range's or a multirange's subtype.
+   */
+  private static final String COMPONENT_TYPES = """
+      LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
+               UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
+               UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
+                          WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
+               UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
+                          WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t)""";
   private static final String RELATION_BY_OID = """
       WITH RECURSIVE reached(oid) AS (
              SELECT $1::pg_catalog.oid
@@ -192,12 +204,8 @@ final class ColumnCatalog implements AutoCloseable {
                             UNION
                             SELECT u.t FROM converted v
                               JOIN pg_catalog.pg_type ty ON ty.oid = v.t,
-                              LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
-                                       UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
-                                       UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
-                                                  WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
-                                       UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
-                                                  WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
+                              """ + COMPONENT_TYPES + """
+      )
                           SELECT 1 FROM converted v JOIN pg_catalog.pg_constraint k ON k.contypid = v.t
                            WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                               OR EXISTS (SELECT 1 FROM made m
@@ -228,12 +236,8 @@ final class ColumnCatalog implements AutoCloseable {
                                          AND d2.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
                                       UNION
                                       SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
-                                        LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
-                                                 UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
-                                                 UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
-                                                            WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
-                                                 UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
-                                                            WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
+                                        """ + COMPONENT_TYPES + """
+      )
                                     SELECT 1 FROM dt JOIN pg_catalog.pg_constraint k ON k.contypid = dt.t
                                      WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                         OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
@@ -256,13 +260,8 @@ final class ColumnCatalog implements AutoCloseable {
                                                                 SELECT d.refobjid
                                                                 UNION
                                                                 SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
-                                                                  LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
-                                                                           UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
-                                                                           UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
-                                                                                      WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid
-                                                                                        AND f.attnum > 0
-                                                                           UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
-                                                                                      WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
+                                                                  """ + COMPONENT_TYPES + """
+      )
                                                               SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
                                                                WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
                                                                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
@@ -317,12 +316,8 @@ final class ColumnCatalog implements AutoCloseable {
                                SELECT d.refobjid
                                UNION
                                SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
-                                 LATERAL (SELECT ty.typbasetype WHERE ty.typtype = 'd'
-                                          UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0
-                                          UNION ALL SELECT f.atttypid FROM pg_catalog.pg_attribute f
-                                                     WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
-                                          UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
-                                                     WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t))
+                                 """ + COMPONENT_TYPES + """
+      )
                              SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
                               WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
                                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))))""";
