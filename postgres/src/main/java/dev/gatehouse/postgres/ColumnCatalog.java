@@ -102,6 +102,17 @@ final class ColumnCatalog implements AutoCloseable {
                           WHERE ty.typrelid <> 0 AND f.attrelid = ty.typrelid AND f.attnum > 0
                UNION ALL SELECT g.rngsubtype FROM pg_catalog.pg_range g
                           WHERE g.rngtypid = ty.oid OR g.rngmultitypid = ty.oid) u(t)""";
+  /**
+   * SQL true when the type whose OID is {@code type} is a range with a function someone made for
+   * its subtype difference or canonical form: the planner's estimates of a condition on a value of
+   * it and a GiST index's inserts call it with no statement naming it (red-team round 32). Starts
+   * with a space: a text block drops the one before its closing quotes.
+   */
+  private static String madeRangeCode(String type) {
+    return " EXISTS (SELECT 1 FROM pg_catalog.pg_range g WHERE g.rngtypid = " + type
+        + " AND (g.rngsubdiff::pg_catalog.oid >= 16384 OR g.rngcanonical::pg_catalog.oid >= 16384))";
+  }
+
   private static final String RELATION_BY_OID = """
       WITH RECURSIVE reached(oid) AS (
              SELECT $1::pg_catalog.oid
@@ -216,7 +227,11 @@ final class ColumnCatalog implements AutoCloseable {
                            WHERE ty.typdefaultbin IS NOT NULL
                              AND (ty.typdefaultbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                   OR EXISTS (SELECT 1 FROM made m
-                                              WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND m.objid = ty.oid)))),
+                                              WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND m.objid = ty.oid))
+                          UNION ALL
+                          -- a range whose subtype difference a GiST index's insert calls (round 32)
+                          SELECT 1 FROM converted v WHERE """ + madeRangeCode("v.t") + """
+      )),
              EXISTS (SELECT 1 FROM reached r
                        JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
                        JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid
@@ -241,7 +256,10 @@ final class ColumnCatalog implements AutoCloseable {
                                     SELECT 1 FROM dt JOIN pg_catalog.pg_constraint k ON k.contypid = dt.t
                                      WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                                         OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                                                                          AND m.objid = k.oid)))
+                                                                          AND m.objid = k.oid)
+                                    UNION ALL
+                                    SELECT 1 FROM dt WHERE """ + madeRangeCode("dt.t") + """
+      ))
              -- a view reached (named, or read by a policy's subquery) whose query calls made code,
              -- set_config or a built-in running SQL text, or casts to a made domain with a CHECK or
              -- a DEFAULT (red-team round 30: a policy reading such a view)
@@ -265,7 +283,9 @@ final class ColumnCatalog implements AutoCloseable {
                                                               SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
                                                                WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
                                                                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                                                                                 WHERE k.contypid = ty.oid)))))),
+                                                                                 WHERE k.contypid = ty.oid))
+                                                                  OR """ + madeRangeCode("dt.t") + """
+      )))),
              -- rules a write through it runs: its own, or those of any relation a view of it writes
              -- through, the system's too (UPDATE of a view over pg_settings calls set_config)
              EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules
@@ -320,7 +340,9 @@ final class ColumnCatalog implements AutoCloseable {
       )
                              SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
                               WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
-                                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))))""";
+                                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))
+                                 OR """ + madeRangeCode("dt.t") + """
+      ))""";
   /**
    * What a statement may call without naming it, among the functions someone made (an OID from
    * {@code FirstNormalObjectId} on, in a schema this role may use, {@code pg_catalog} included;

@@ -476,9 +476,10 @@ final class FrontendRelay {
     // are: any of them may have run code that changed how the server reads SQL, by more ways than
     // the catalog can follow (red-team round 31: arrays of domains, domain_in, multiranges, DDL seen
     // only once committed). A client that reads each answer before it sends more (psql, pgbench,
-    // drivers outside pipelines) never waits here; inside an open extended-protocol batch the
-    // answers cannot settle, and the flag below decides as for a Parse.
-    if (!parsingUnsure) s.state.awaitAllAnswered(this::flushUnchecked);
+    // drivers outside pipelines) never waits here. Inside an open extended-protocol batch (no Sync
+    // since its last message) the answers cannot settle, so the query is refused as after code
+    // (round 32: a Query sent there ran a hidden DROP behind a view the catalog missed).
+    if (!parsingUnsure && !s.state.awaitAllAnswered(this::flushUnchecked)) parsingUnsure = true;
     Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, SIMPLE);
     long number = s.state.nextSyncPoint();
     if (unsettled.isPresent()) {

@@ -1739,6 +1739,40 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseBehindCodeARangesSubtypeDifferenceRunsIsRefusedUntilASync() throws Exception {
+    // Red-team round 32: a range type's subtype difference function, which anyone may make, runs
+    // when the planner estimates a condition on a range constant (in a policy) and when a GiST
+    // index takes a new range (a write through a view).
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_diff(a int, b int) RETURNS float8 IMMUTABLE LANGUAGE plpgsql"
+        + " AS $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); RETURN b - a; END $$");
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE TYPE strings_off_span AS RANGE (SUBTYPE = int4, SUBTYPE_DIFF = strings_off_diff);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS span_probe (id int, r strings_off_span DEFAULT '[1,5)')");
+    h.pg.execute(h.database, "CREATE INDEX IF NOT EXISTS span_probe_r ON span_probe USING gist (r)");
+    createRlsTable("rls_span", "EXISTS (SELECT 1 FROM span_probe WHERE r && '[100,105)'::strings_off_span)");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_span"));
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW span_view AS SELECT id FROM span_probe");
+    assertParsingUnsettled(parseBehind("INSERT INTO span_view (id) VALUES (1)"));
+  }
+
+  @Test
+  void aQueryInsideAnExtendedBatchNotClosedBySyncIsRefused() throws Exception {
+    // Red-team round 32: a Query sent after Parse/Bind/Execute and before their Sync did not wait
+    // (their answers cannot settle before the Sync), so a statement the catalog missed ran a hidden
+    // DROP behind it; a Query holds any number of statements.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT 1 WHERE false"), bind("", ""), new Execute("", 0), Flush.INSTANCE,
+          new Query("SELECT 'text behind the first statement'"));
+      assertParsingUnsettled(c.untilReady());
+      c.send(Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(new Query("SELECT 'text behind the first statement'"));
+      assertThat(firstColumn(c.untilReady())).containsExactly("text behind the first statement");
+    }
+  }
+
+  @Test
   void aParseBehindATruncateOrBehindAWriteInATransactionThatRanDdlIsRefusedUntilASync() throws Exception {
     // Red-team round 31: TRUNCATE ... CASCADE fires the truncate triggers of the tables it reaches;
     // a trigger created earlier in the same transaction is invisible to the catalog's connection.
