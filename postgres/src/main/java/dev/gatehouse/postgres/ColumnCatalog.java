@@ -113,6 +113,18 @@ final class ColumnCatalog implements AutoCloseable {
         + " AND (g.rngsubdiff::pg_catalog.oid >= 16384 OR g.rngcanonical::pg_catalog.oid >= 16384))";
   }
 
+  /**
+   * SQL true when a value of the type whose OID is {@code type} is, or holds (through domains,
+   * arrays, composites and multiranges), a range {@link #madeRangeCode} counts: a condition on a
+   * column of it calls that range's function at planning, whatever the condition compares it with
+   * ({@code r @> 100}: red-team round 33). The system's types hold none.
+   */
+  private static String madeRangeReachable(String type) {
+    return " (" + type + " >= 16384 AND EXISTS (WITH RECURSIVE held(t) AS (SELECT " + type
+        + " UNION SELECT u.t FROM held JOIN pg_catalog.pg_type ty ON ty.oid = held.t, " + COMPONENT_TYPES + ")"
+        + " SELECT 1 FROM held WHERE" + madeRangeCode("held.t") + "))";
+  }
+
   private static final String RELATION_BY_OID = """
       WITH RECURSIVE reached(oid) AS (
              SELECT $1::pg_catalog.oid
@@ -285,7 +297,12 @@ final class ColumnCatalog implements AutoCloseable {
                                                                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
                                                                                  WHERE k.contypid = ty.oid))
                                                                   OR """ + madeRangeCode("dt.t") + """
-      )))),
+      ))))
+             -- a relation reached (named, read by a view or a policy's subquery) with a column
+             -- of a type holding such a range: a condition on it runs the range's code (round 33)
+             OR EXISTS (SELECT 1 FROM reached r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
+                         WHERE a.attnum > 0 AND NOT a.attisdropped AND""" + madeRangeReachable("a.atttypid") + """
+      ),
              -- rules a write through it runs: its own, or those of any relation a view of it writes
              -- through, the system's too (UPDATE of a view over pg_settings calls set_config)
              EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules
@@ -316,6 +333,10 @@ final class ColumnCatalog implements AutoCloseable {
    */
   private static final String VIEW_DEPENDENCIES = """
       SELECT DISTINCT d.refobjid, CASE WHEN d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                                        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                                         WHERE a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+                                                           AND""" + madeRangeReachable("a.atttypid") + """
+      )
                                        THEN d.refobjsubid ELSE -1 END,
              d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass,
              pn.nspname, p.proname
