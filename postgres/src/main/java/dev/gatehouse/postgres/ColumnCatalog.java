@@ -299,10 +299,16 @@ final class ColumnCatalog implements AutoCloseable {
                                                                   OR """ + madeRangeCode("dt.t") + """
       ))))
              -- a relation reached (named, read by a view or a policy's subquery) with a column
-             -- of a type holding such a range: a condition on it runs the range's code (round 33)
+             -- of a type holding such a range: a condition on it runs the range's code (round 33);
+             -- and one a view or a policy reads with a column of any type someone made: a cast of
+             -- it through a made function runs where a built-in converts it (to_json(m) of an enum,
+             -- json_populate_record of a row with a domain: round 34), which no pg_depend row names
              OR EXISTS (SELECT 1 FROM reached r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
-                         WHERE a.attnum > 0 AND NOT a.attisdropped AND""" + madeRangeReachable("a.atttypid") + """
-      ),
+                          JOIN pg_catalog.pg_class rc ON rc.oid = r.oid
+                         WHERE a.attnum > 0 AND NOT a.attisdropped
+                           AND (a.atttypid >= 16384 AND (r.oid <> $1::pg_catalog.oid OR rc.relrowsecurity)
+                                OR""" + madeRangeReachable("a.atttypid") + """
+      )),
              -- rules a write through it runs: its own, or those of any relation a view of it writes
              -- through, the system's too (UPDATE of a view over pg_settings calls set_config)
              EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules

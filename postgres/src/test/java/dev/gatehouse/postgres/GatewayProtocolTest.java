@@ -1759,6 +1759,29 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseBehindAViewOrPolicyConvertingAColumnOfAMadeTypeIsRefusedUntilASync() throws Exception {
+    // Red-team round 34: to_json of an enum runs a cast to json someone made, looked up when the
+    // query runs (no pg_depend row names it), and json_populate_record of a whole row converts a
+    // domain column (its CHECK runs), in a view and in a policy's subquery.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE TYPE mood_probe AS ENUM ('ok', 'sad');"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION mood_json(mood_probe) RETURNS json LANGUAGE sql"
+        + " AS $$ SELECT to_json(strings_off()) $$");
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE CAST (mood_probe AS json) WITH FUNCTION mood_json(mood_probe);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS mood_rows (id int, m mood_probe)");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW mood_json_view AS SELECT id, to_json(m) AS j FROM mood_rows");
+    assertParsingUnsettled(parseBehind("SELECT j FROM mood_json_view"));
+    createRlsTable("rls_mood", "EXISTS (SELECT 1 FROM mood_rows WHERE to_json(m) IS NOT NULL)");
+    assertParsingUnsettled(parseBehind("SELECT id FROM rls_mood"));
+    // A table of the database's own types, named by the statement itself, waits for nothing more.
+    List<BackendMessage> got = parseBehind("SELECT id FROM mood_rows");
+    assertThat(RawClient.firstError(got)).isEmpty();
+    assertThat(firstColumn(got)).containsExactly("text behind the first statement");
+  }
+
+  @Test
   void aQueryInsideAnExtendedBatchNotClosedBySyncIsRefused() throws Exception {
     // Red-team round 32: a Query sent after Parse/Bind/Execute and before their Sync did not wait
     // (their answers cannot settle before the Sync), so a statement the catalog missed ran a hidden
