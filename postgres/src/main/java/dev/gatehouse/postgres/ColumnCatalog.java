@@ -1170,6 +1170,10 @@ final class ColumnCatalog implements AutoCloseable {
 
   /** {@link #viewReads} of a view whose definition calls no opaque code, from what its rules depend on. */
   private Optional<Set<ColumnOrigin.Column>> dependencies(Relation view, int depth) {
+    // A column of a type a made cast converts from, or whose conversion runs made code, may run
+    // that code where the view passes it to a built-in (to_json of an enum: red-team round 34).
+    Hazards h = hazards();
+    if (h == null) return Optional.empty();
     Set<ColumnOrigin.Column> out = new LinkedHashSet<>();
     for (List<Optional<String>> row : locked(c -> c.query(VIEW_DEPENDENCIES, Integer.toUnsignedString(view.oid())))) {
       int oid = Integer.parseUnsignedInt(row.get(0).orElse("0"));
@@ -1193,15 +1197,24 @@ final class ColumnCatalog implements AutoCloseable {
         if (inner.isEmpty()) return Optional.empty();
         out.addAll(inner.get());
       } else if (sub == 0) {
-        for (Attribute a : d.attributes().values()) out.add(d.column(a));
+        for (Attribute a : d.attributes().values()) {
+          if (converts(h, a)) return Optional.empty();
+          out.add(d.column(a));
+        }
       } else {
         Attribute a = d.attributes().get(sub);
+        if (a != null && converts(h, a)) return Optional.empty();
         if (a != null) out.add(d.column(a));
       }
     }
     return Optional.of(Set.copyOf(out));
   }
 
+
+  /** Whether converting a value of {@code a}'s type may run code someone made ({@link #HAZARDS}' {@code c} and {@code t} types). */
+  private static boolean converts(Hazards h, Attribute a) {
+    return h.castSources().contains(a.typeOid()) || h.codedTypes().contains(a.typeOid());
+  }
 
   private List<Relation> relationsNamed(String name) {
     Instant now = clock.instant();

@@ -1775,10 +1775,8 @@ class GatewayProtocolTest {
     assertParsingUnsettled(parseBehind("SELECT j FROM mood_json_view"));
     createRlsTable("rls_mood", "EXISTS (SELECT 1 FROM mood_rows WHERE to_json(m) IS NOT NULL)");
     assertParsingUnsettled(parseBehind("SELECT id FROM rls_mood"));
-    // A table of the database's own types, named by the statement itself, waits for nothing more.
-    List<BackendMessage> got = parseBehind("SELECT id FROM mood_rows");
-    assertThat(RawClient.firstError(got)).isEmpty();
-    assertThat(firstColumn(got)).containsExactly("text behind the first statement");
+    // And the view itself is opaque code: the cast's function may read anything.
+    assertOpaqueAfterDdl("SELECT j FROM mood_json_view /* view over a made cast */", "mood_json_view");
   }
 
   @Test
