@@ -120,10 +120,28 @@ final class ColumnCatalog implements AutoCloseable {
    * ({@code r @> 100}: red-team round 33). The system's types hold none.
    */
   private static String madeRangeReachable(String type) {
-    return " (" + type + " >= 16384 AND EXISTS (WITH RECURSIVE held(t) AS (SELECT " + type
-        + " UNION SELECT u.t FROM held JOIN pg_catalog.pg_type ty ON ty.oid = held.t, " + COMPONENT_TYPES + ")"
-        + " SELECT 1 FROM held WHERE" + madeRangeCode("held.t") + "))";
+    return " (" + type + " >= 16384 AND" + typesHeld("SELECT " + type, "SELECT 1 FROM held WHERE" + madeRangeCode("held.t")) + ")";
   }
+
+  /**
+   * SQL: EXISTS {@code test} over {@code held(t)}, the types {@code start} (a query of type OIDs)
+   * yields and every type they hold ({@link #COMPONENT_TYPES}, recursively).
+   */
+  private static String typesHeld(String start, String test) {
+    return " EXISTS (WITH RECURSIVE held(t) AS (" + start
+        + " UNION SELECT u.t FROM held JOIN pg_catalog.pg_type ty ON ty.oid = held.t, " + COMPONENT_TYPES + ") " + test + ")";
+  }
+
+  /**
+   * A {@link #typesHeld} test: a domain someone made with a CHECK or a DEFAULT (a cast to it runs
+   * them: round 29; information_schema's own domains are the system's), or a range {@link
+   * #madeRangeCode} counts (round 32), among the types a view's query casts to.
+   */
+  private static final String CODED_DOMAIN_OR_RANGE = """
+      SELECT 1 FROM held JOIN pg_catalog.pg_type ty ON ty.oid = held.t
+       WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))
+          OR""" + madeRangeCode("held.t");
 
   private static final String RELATION_BY_OID = """
       WITH RECURSIVE reached(oid) AS (
@@ -257,21 +275,16 @@ final class ColumnCatalog implements AutoCloseable {
                          OR p.polwithcheck::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
                          -- a domain the policy casts to, whose CHECK does either (round 28)
                          -- (through arrays, composites, ranges and multiranges of it too: round 31)
-                         OR EXISTS (WITH RECURSIVE dt(t) AS (
-                                      SELECT d2.refobjid FROM pg_catalog.pg_depend d2
-                                       WHERE d2.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d2.objid = p.oid
-                                         AND d2.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
-                                      UNION
-                                      SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
-                                        """ + COMPONENT_TYPES + """
+                         OR""" + typesHeld("""
+      SELECT d2.refobjid FROM pg_catalog.pg_depend d2
+       WHERE d2.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d2.objid = p.oid
+         AND d2.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass""", """
+      SELECT 1 FROM held JOIN pg_catalog.pg_constraint k ON k.contypid = held.t
+       WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
+          OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)
+      UNION ALL
+      SELECT 1 FROM held WHERE""" + madeRangeCode("held.t")) + """
       )
-                                    SELECT 1 FROM dt JOIN pg_catalog.pg_constraint k ON k.contypid = dt.t
-                                     WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                                        OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                                                                          AND m.objid = k.oid)
-                                    UNION ALL
-                                    SELECT 1 FROM dt WHERE """ + madeRangeCode("dt.t") + """
-      ))
              -- a view reached (named, or read by a policy's subquery) whose query calls made code,
              -- set_config or a built-in running SQL text, or casts to a made domain with a CHECK or
              -- a DEFAULT (red-team round 30: a policy reading such a view)
@@ -286,18 +299,8 @@ final class ColumnCatalog implements AutoCloseable {
                                           AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
                                                OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384
                                                OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid >= 16384
-                                                  AND EXISTS (WITH RECURSIVE dt(t) AS (
-                                                                SELECT d.refobjid
-                                                                UNION
-                                                                SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
-                                                                  """ + COMPONENT_TYPES + """
-      )
-                                                              SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
-                                                               WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
-                                                                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                                                                                 WHERE k.contypid = ty.oid))
-                                                                  OR """ + madeRangeCode("dt.t") + """
-      ))))
+                                                  AND""" + typesHeld("SELECT d.refobjid", CODED_DOMAIN_OR_RANGE) + """
+      )))
              -- a relation reached (named, read by a view or a policy's subquery) with a column
              -- of a type holding such a range: a condition on it runs the range's code (round 33);
              -- and one a view or a policy reads with a column of any type someone made: a cast of
@@ -356,20 +359,10 @@ final class ColumnCatalog implements AutoCloseable {
               OR d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
               OR d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
                  AND d.refobjid >= 16384
-              -- a domain someone made (or one it is over) with a CHECK or a DEFAULT: a cast to it runs
-              -- them (round 29); information_schema's own domains are the system's
+              -- a type someone made that holds a domain with a CHECK or a DEFAULT, or a range with
+              -- made code (CODED_DOMAIN_OR_RANGE)
               OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid >= 16384
-                 AND EXISTS (WITH RECURSIVE dt(t) AS (
-                               SELECT d.refobjid
-                               UNION
-                               SELECT u.t FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t,
-                                 """ + COMPONENT_TYPES + """
-      )
-                             SELECT 1 FROM dt JOIN pg_catalog.pg_type ty ON ty.oid = dt.t
-                              WHERE ty.typtype = 'd' AND (ty.typdefaultbin IS NOT NULL
-                                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))
-                                 OR """ + madeRangeCode("dt.t") + """
-      ))""";
+                 AND""" + typesHeld("SELECT d.refobjid", CODED_DOMAIN_OR_RANGE) + ")";
   /**
    * What a statement may call without naming it, among the functions someone made (an OID from
    * {@code FirstNormalObjectId} on, in a schema this role may use, {@code pg_catalog} included;
@@ -1162,18 +1155,20 @@ final class ColumnCatalog implements AutoCloseable {
   private Optional<Set<ColumnOrigin.Column>> viewReads(Relation view, int depth) {
     Optional<Set<ColumnOrigin.Column>> cached = viewReads.get(view.oid());
     if (cached != null) return cached;
+    // Which column types run made code when converted (the catalog's look for hidden code): when
+    // it cannot be asked now, the view's reads are unknown, and not remembered as such.
+    Hazards h = hazards();
+    if (h == null) return Optional.empty();
     Optional<Set<ColumnOrigin.Column>> result = depth < MAX_VIEW_DEPTH && (view.system() || !opaque.test(definition(view)))
-        ? dependencies(view, depth) : Optional.empty();
+        ? dependencies(view, depth, h) : Optional.empty();
     viewReads.put(view.oid(), result);
     return result;
   }
 
   /** {@link #viewReads} of a view whose definition calls no opaque code, from what its rules depend on. */
-  private Optional<Set<ColumnOrigin.Column>> dependencies(Relation view, int depth) {
+  private Optional<Set<ColumnOrigin.Column>> dependencies(Relation view, int depth, Hazards h) {
     // A column of a type a made cast converts from, or whose conversion runs made code, may run
     // that code where the view passes it to a built-in (to_json of an enum: red-team round 34).
-    Hazards h = hazards();
-    if (h == null) return Optional.empty();
     Set<ColumnOrigin.Column> out = new LinkedHashSet<>();
     for (List<Optional<String>> row : locked(c -> c.query(VIEW_DEPENDENCIES, Integer.toUnsignedString(view.oid())))) {
       int oid = Integer.parseUnsignedInt(row.get(0).orElse("0"));

@@ -833,14 +833,12 @@ final class FrontendRelay {
    */
   private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
     if (statements.isEmpty()) return false;
-    boolean uncommitted = s.state.schemaChangeUncommitted();
-    for (int i = 0; i < statements.size(); i++) {
-      if (uncommitted || changesOrTruncates(statements.get(i).classification()) || s.masking.runsUnnamedCode(statements.get(i))) {
-        unnamedCodeRan = true;
-        return true;
-      }
+    boolean runs = s.state.schemaChangeUncommitted();
+    for (int i = 0; i < statements.size() && !runs; i++) {
+      runs = changesOrTruncates(statements.get(i).classification()) || s.masking.runsUnnamedCode(statements.get(i));
     }
-    return false;
+    if (runs) unnamedCodeRan = true;
+    return runs;
   }
 
   /**
