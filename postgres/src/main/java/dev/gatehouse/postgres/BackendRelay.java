@@ -5,6 +5,7 @@ import dev.gatehouse.masking.Refusal;
 import dev.gatehouse.postgres.wire.BackendCodec;
 import dev.gatehouse.postgres.wire.CommandComplete;
 import dev.gatehouse.postgres.wire.CopyOutResponse;
+import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.DiagnosticMessage;
 import dev.gatehouse.postgres.wire.ErrorField;
 import dev.gatehouse.postgres.wire.ErrorResponse;
@@ -213,6 +214,10 @@ final class BackendRelay {
 
   private void handle(byte type) throws IOException {
     if (type != 'D') rowsResolved = false;
+    if (s.state.probing() && type != 'E' && type != 'N' && s.state.first() instanceof Expected.SettingsProbe probe) {
+      probeAnswer(type, probe);
+      return;
+    }
     switch (type) {
       case 'D' -> rows();
       case 'd', 'c' -> {
@@ -332,6 +337,33 @@ final class BackendRelay {
     }
   }
 
+  /** One answer to Gatehouse's own settings probe: read, never relayed. */
+  private void probeAnswer(byte type, Expected.SettingsProbe probe) throws IOException {
+    if (type != probe.expected()) {
+      throw new PostgresGatewayException("08P01", "Gatehouse lost track of the protocol state (message type 0x"
+          + Integer.toHexString(type & 0xff) + " in answer to its settings probe); the session was ended");
+    }
+    String value = null;
+    if (type == 'D') {
+      DataRow row = (DataRow) BackendCodec.decode(read());
+      value = row.columnCount() == 1 ? row.text(0).orElse("") : "";
+    } else {
+      skip();
+    }
+    if (probe.answered(value)) s.state.answered();
+  }
+
+  /**
+   * Whether the server reading SQL with {@code value} for setting {@code name} (lower case) would
+   * read it otherwise than Gatehouse's classifier does: it reads UTF-8 with standard strings.
+   * PostgreSQL keeps the spelling "UNICODE" (exactly so) for UTF8 instead of its canonical name, for
+   * pre-9.1 pgjdbc: SET client_encoding = 'UNICODE' reports it.
+   */
+  static boolean readsSqlOtherwise(String name, String value) {
+    return (name.equals("client_encoding") && !value.equalsIgnoreCase("UTF8") && !value.equals("UNICODE"))
+        || (name.equals("standard_conforming_strings") && !value.equalsIgnoreCase("on"));
+  }
+
   /**
    * CommandComplete, with the row count its tag carries ({@link CommandComplete#NO_COUNT} when none);
    * {@code frame} is null when the message is read in place, and relayed from there.
@@ -427,6 +459,13 @@ final class BackendRelay {
         s.state.answered();
       }
       case Expected.DescribeDone describe -> s.state.answered();
+      case Expected.SettingsProbe probe -> {
+        // The client hears of it in place of the statement text the probe held back (which the
+        // target now skips, with the rest of the batch).
+        probe.failed(error);
+        replacement = Optional.of(Replies.settingsUnknown(error));
+        s.state.answered();
+      }
       case null, default -> skips = false; // e.g. COMMIT failing at Sync: no skipping follows
     }
     if (skips) {
@@ -479,11 +518,7 @@ final class BackendRelay {
     ParameterStatus status = (ParameterStatus) BackendCodec.decode(frame);
     String name = status.name().toLowerCase(Locale.ROOT);
     String value = status.value();
-    // PostgreSQL keeps the spelling "UNICODE" (exactly so) for UTF8 instead of its canonical name,
-    // for pre-9.1 pgjdbc: SET client_encoding = 'UNICODE' reports it.
-    boolean broken = (name.equals("client_encoding") && !value.equalsIgnoreCase("UTF8") && !value.equals("UNICODE"))
-        || (name.equals("standard_conforming_strings") && !value.equalsIgnoreCase("on"));
-    if (broken) {
+    if (readsSqlOtherwise(name, value)) {
       // The classifier reads SQL as UTF-8 with standard strings; once the server reads it
       // differently, a statement could mean one thing to Gatehouse and another to the target.
       throw new PostgresGatewayException("08P01", "resource \"" + s.session.resource().name() + "\" changed "

@@ -71,26 +71,6 @@ final class ColumnCatalog implements AutoCloseable {
   private static final int MAX_VIEW_DEPTH = 16;
 
   /**
-   * One relation with its columns. The last column is whether reading or writing it runs a
-   * row-level security policy that calls code someone made: a function of the database's own, or
-   * an operator that is one or calls one, in a policy of a table with row security enabled, among
-   * the tables a statement on it reaches: through a view's definition, and through the tables a
-   * policy's own subqueries read (their policies apply as well); or a policy calling the built-in
-   * {@code set_config}, found in the stored expression's node tree (PostgreSQL records no dependency
-   * on a built-in). The column before it counts a column default calling {@code set_config} the same
-   * way, next to triggers and defaults calling made functions ({@code nextval}, every serial
-   * column's default, does not count: it changes no setting), and the rest a write runs on its own:
-   * CHECK and exclusion constraints, index expressions and predicates, the CHECKs of the domains
-   * the values written are converted to, each calling made code or {@code set_config}; and, counted
-   * without looking, the other tables a cascading foreign key or inheritance reaches. Defaults,
-   * generated columns and domain defaults count a made operator as well as a made function. For a
-   * view, the rules and write code are those of every relation it reads too (recursively through
-   * views): an updatable view's write runs its base table's triggers, defaults and rules (red-team
-   * round 30); and a view reached (or named) whose query calls made code counts as a policy calling
-   * it. Computed once per relation (the recursive part is an InitPlan: it does not depend on the
-   * attribute rows).
-   */
-  /**
    * One step of a closure over types (joined to a type {@code ty}): the types a value of it holds
    * or is checked as, whose conversion a conversion to it runs: a domain's base type, an array's
    * element, a composite's fields, a range's or a multirange's subtype.
@@ -143,41 +123,13 @@ final class ColumnCatalog implements AutoCloseable {
              OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.contypid = ty.oid))
           OR""" + madeRangeCode("held.t");
 
+  /**
+   * One relation with its columns; whether it has inheritance kin; whether it has rules of its
+   * own, or one of the relations someone made that a write through it (a view's) writes has; and
+   * whether any relation such a write reaches has rules, the system's included.
+   */
   private static final String RELATION_BY_OID = """
-      WITH RECURSIVE reached(oid) AS (
-             SELECT $1::pg_catalog.oid
-             UNION
-             SELECT d.refobjid FROM reached r
-               JOIN pg_catalog.pg_class rc ON rc.oid = r.oid
-               JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND (rc.relkind = 'v' AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-                       AND d.objid IN (SELECT w.oid FROM pg_catalog.pg_rewrite w WHERE w.ev_class = rc.oid)
-                     OR rc.relrowsecurity AND d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
-                       AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p WHERE p.polrelid = rc.oid))),
-           -- How a stored expression (pg_node_tree) calls set_config, or a built-in that runs SQL
-           -- given as text, which may call it (query_to_xml('SELECT set_config(…)', …): red-team
-           -- round 27): built-ins get no pg_depend row. A pattern for the node tree's text.
-           setter(s) AS (
-             SELECT ' :funcid (' || pg_catalog.string_agg(p.oid::pg_catalog.text, '|') || ') '
-               FROM pg_catalog.pg_proc p
-              WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace
-                AND p.proname IN ('set_config', 'ts_stat', 'ts_rewrite', 'query_to_xml', 'query_to_xmlschema',
-                                  'query_to_xml_and_xmlschema', 'cursor_to_xml', 'cursor_to_xmlschema', 'table_to_xml',
-                                  'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'schema_to_xml',
-                                  'schema_to_xmlschema', 'schema_to_xml_and_xmlschema', 'database_to_xml',
-                                  'database_to_xmlschema', 'database_to_xml_and_xmlschema',
-                                  -- input functions given their type at run time: the type's
-                                  -- domain CHECKs run, with no pg_depend row (red-team round 31)
-                                  'domain_in', 'domain_recv', 'record_in', 'record_recv', 'array_in', 'array_recv',
-                                  'range_in', 'range_recv', 'multirange_in', 'multirange_recv')),
-           -- Objects that depend on a function, an operator or an operator class someone made.
-           made(classid, objid) AS (
-             SELECT p.classid, p.objid FROM pg_catalog.pg_depend p
-              WHERE p.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass,
-                                     'pg_catalog.pg_opclass'::pg_catalog.regclass)
-                AND p.refobjid >= 16384
-                AND p.classid IN ('pg_catalog.pg_constraint'::pg_catalog.regclass, 'pg_catalog.pg_class'::pg_catalog.regclass,
-                                  'pg_catalog.pg_attrdef'::pg_catalog.regclass, 'pg_catalog.pg_type'::pg_catalog.regclass)),
+      WITH RECURSIVE
            -- The relations a write to $1 writes (or runs the rules of): $1, and through a view's
            -- definition whatever it reads (an auto-updatable view's write goes to its base table,
            -- whose triggers, defaults and rules run: red-team round 30).
@@ -197,121 +149,6 @@ final class ColumnCatalog implements AutoCloseable {
              EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules
                                                AND (r.oid = $1::pg_catalog.oid OR r.oid >= 16384)
                        JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid AND w.rulename <> '_RETURN'),
-             -- what a write runs, of $1 and of every relation a view of it writes through
-             EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class c ON c.oid = b.oid
-                      WHERE c.relhastriggers AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                                           WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
-               OR c.oid <> $1::pg_catalog.oid AND c.relhasrules
-                  AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename <> '_RETURN')
-               -- a column default or generated column calling a made function or operator
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef d
-                           WHERE d.adrelid = c.oid
-                             AND (d.adbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                                  OR EXISTS (SELECT 1 FROM made m
-                                              WHERE m.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND m.objid = d.oid)))
-               -- What else a write runs on its own (red-team round 26): CHECK and exclusion constraints,
-               -- index expressions and predicates and their operator classes, the CHECKs of the domains
-               -- the values written are converted to (through arrays, composites, ranges and multiranges), and, by
-               -- foreign keys with an action or by inheritance, whatever other tables run.
-               OR c.relhassubclass OR c.relispartition OR c.relkind = 'p'
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
-                           WHERE f.confrelid = c.oid AND f.contype = 'f'
-                             AND (f.confdeltype IN ('c', 'n', 'd') OR f.confupdtype IN ('c', 'n', 'd')))
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
-                           WHERE k.conrelid = c.oid
-                             AND (COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                                  OR EXISTS (SELECT 1 FROM made m
-                                              WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)))
-               OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i
-                           WHERE i.indrelid = c.oid
-                             AND ((COALESCE(i.indexprs::pg_catalog.text, '')
-                                                      || COALESCE(i.indpred::pg_catalog.text, '')) OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                                  OR EXISTS (SELECT 1 FROM made m
-                                              WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND m.objid = i.indexrelid)))
-               OR EXISTS (WITH RECURSIVE converted(t) AS (
-                            SELECT w.atttypid FROM pg_catalog.pg_attribute w
-                             WHERE w.attrelid = c.oid AND w.attnum > 0 AND NOT w.attisdropped
-                            UNION
-                            -- and the types the table's constraints, defaults and indexes convert to
-                            -- (a CHECK casting to a domain runs the domain's CHECK: round 28)
-                            SELECT p.refobjid FROM pg_catalog.pg_depend p
-                             WHERE p.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass
-                               AND (p.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-                                      AND p.objid IN (SELECT k.oid FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid)
-                                    OR p.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                                      AND p.objid IN (SELECT d.oid FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid)
-                                    OR p.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                                      AND p.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid))
-                            UNION
-                            SELECT u.t FROM converted v
-                              JOIN pg_catalog.pg_type ty ON ty.oid = v.t,
-                              """ + COMPONENT_TYPES + """
-      )
-                          SELECT 1 FROM converted v JOIN pg_catalog.pg_constraint k ON k.contypid = v.t
-                           WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                              OR EXISTS (SELECT 1 FROM made m
-                                          WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)
-                          UNION ALL
-                          -- a domain's DEFAULT, which an INSERT leaving the column out runs (round 29)
-                          SELECT 1 FROM converted v JOIN pg_catalog.pg_type ty ON ty.oid = v.t
-                           WHERE ty.typdefaultbin IS NOT NULL
-                             AND (ty.typdefaultbin::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                                  OR EXISTS (SELECT 1 FROM made m
-                                              WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND m.objid = ty.oid))
-                          UNION ALL
-                          -- a range whose subtype difference a GiST index's insert calls (round 32)
-                          SELECT 1 FROM converted v WHERE """ + madeRangeCode("v.t") + """
-      )),
-             EXISTS (SELECT 1 FROM reached r
-                       JOIN pg_catalog.pg_class t ON t.oid = r.oid AND t.relrowsecurity
-                       JOIN pg_catalog.pg_policy p ON p.polrelid = t.oid
-                      WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                                      LEFT JOIN pg_catalog.pg_operator o
-                                        ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
-                                     WHERE d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d.objid = p.oid
-                                       AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
-                                            OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384))
-                         OR p.polqual::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                         OR p.polwithcheck::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                         -- a domain the policy casts to, whose CHECK does either (round 28)
-                         -- (through arrays, composites, ranges and multiranges of it too: round 31)
-                         OR""" + typesHeld("""
-      SELECT d2.refobjid FROM pg_catalog.pg_depend d2
-       WHERE d2.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass AND d2.objid = p.oid
-         AND d2.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass""", """
-      SELECT 1 FROM held JOIN pg_catalog.pg_constraint k ON k.contypid = held.t
-       WHERE COALESCE(k.conbin::pg_catalog.text, '') OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-          OR EXISTS (SELECT 1 FROM made m WHERE m.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND m.objid = k.oid)
-      UNION ALL
-      SELECT 1 FROM held WHERE""" + madeRangeCode("held.t")) + """
-      )
-             -- a view reached (named, or read by a policy's subquery) whose query calls made code,
-             -- set_config or a built-in running SQL text, or casts to a made domain with a CHECK or
-             -- a DEFAULT (red-team round 30: a policy reading such a view)
-             OR EXISTS (SELECT 1 FROM reached r
-                          JOIN pg_catalog.pg_class v ON v.oid = r.oid AND v.relkind = 'v'
-                          JOIN pg_catalog.pg_rewrite w ON w.ev_class = v.oid AND w.rulename = '_RETURN'
-                         WHERE w.ev_action::pg_catalog.text OPERATOR(pg_catalog.~) (SELECT s FROM setter)
-                            OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                                         LEFT JOIN pg_catalog.pg_operator o
-                                           ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
-                                        WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = w.oid
-                                          AND (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.refobjid >= 16384
-                                               OR o.oid >= 16384 OR o.oprcode::pg_catalog.oid >= 16384
-                                               OR d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid >= 16384
-                                                  AND""" + typesHeld("SELECT d.refobjid", CODED_DOMAIN_OR_RANGE) + """
-      )))
-             -- a relation reached (named, read by a view or a policy's subquery) with a column
-             -- of a type holding such a range: a condition on it runs the range's code (round 33);
-             -- and one a view or a policy reads with a column of any type someone made: a cast of
-             -- it through a made function runs where a built-in converts it (to_json(m) of an enum,
-             -- json_populate_record of a row with a domain: round 34), which no pg_depend row names
-             OR EXISTS (SELECT 1 FROM reached r JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
-                          JOIN pg_catalog.pg_class rc ON rc.oid = r.oid
-                         WHERE a.attnum > 0 AND NOT a.attisdropped
-                           AND (a.atttypid >= 16384 AND (r.oid <> $1::pg_catalog.oid OR rc.relrowsecurity)
-                                OR""" + madeRangeReachable("a.atttypid") + """
-      )),
              -- rules a write through it runs: its own, or those of any relation a view of it writes
              -- through, the system's too (UPDATE of a view over pg_settings calls set_config)
              EXISTS (SELECT 1 FROM below b JOIN pg_catalog.pg_class r ON r.oid = b.oid AND r.relhasrules
@@ -586,8 +423,8 @@ final class ColumnCatalog implements AutoCloseable {
   /** One relation as the catalog describes it. */
   record Relation(
       int oid, char kind, boolean temporary, String schema, String name,
-      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean writeCode,
-      boolean policyCode, boolean writeRules, Instant loadedAt) {
+      TreeMap<Integer, Attribute> attributes, List<ColumnOrigin.Kin> kin, boolean rules, boolean writeRules,
+      Instant loadedAt) {
     boolean isView() {
       return kind == 'v' || kind == 'm';
     }
@@ -794,26 +631,6 @@ final class ColumnCatalog implements AutoCloseable {
       return Optional.empty();
     } catch (PostgresGatewayException e) {
       return relations.stream().findFirst();
-    }
-  }
-
-  /**
-   * Whether a statement on {@code relations} may run code someone made without naming it: a
-   * row-level security policy calling it (see {@link #RELATION_BY_OID}), for any statement; and,
-   * with {@code writes}, a trigger (not a foreign key's or another internal one) or a column default
-   * calling a function of the database's own. Served from the relations' cache, as every other
-   * answer here. True when the lookup fails.
-   */
-  boolean runsCode(Collection<String> relations, boolean writes) {
-    try {
-      for (String relation : relations) {
-        for (Relation r : relationsNamed(relation)) {
-          if (!r.system() && (r.policyCode() || writes && r.writeCode())) return true;
-        }
-      }
-      return false;
-    } catch (PostgresGatewayException e) {
-      return true;
     }
   }
 
@@ -1281,7 +1098,7 @@ final class ColumnCatalog implements AutoCloseable {
     }
     Relation r = new Relation(oid, first.get(0).orElse("?").charAt(0), first.get(1).orElse("p").equals("t"),
         first.get(2).orElse(""), first.get(3).orElse(""), attributes, kin, first.get(8).orElse("f").equals("t"),
-        first.get(9).orElse("f").equals("t"), first.get(10).orElse("f").equals("t"), first.get(11).orElse("t").equals("t"), now);
+        first.get(9).orElse("t").equals("t"), now);
     relations.put(oid, r);
     if (cached != null) {
       viewColumns.remove(oid);

@@ -130,9 +130,76 @@ sealed interface Expected {
       next = executions.size();
     }
 
+    /** Whether it holds a statement to run (none when refused whole). */
+    boolean runsAny() {
+      return !executions.isEmpty();
+    }
+
     /** Statements that have not produced a result (yet). */
     List<Execution> remaining() {
       return executions.subList(Math.min(next, executions.size()), executions.size());
+    }
+  }
+
+  /**
+   * Gatehouse's own question to the target inside an extended-protocol batch that no Sync has
+   * closed: what {@code standard_conforming_strings} and {@code client_encoding} are now, before
+   * statement text is forwarded behind statements that may have run code (PostgreSQL reports a
+   * changed setting only with its next ReadyForQuery). Each setting is asked with {@code SHOW}
+   * through a statement and portal of Gatehouse's own, closed again at once: Parse, Bind, Execute,
+   * Close of the portal, Close of the statement. {@code SHOW} takes no snapshot and runs no code,
+   * and the text reads the same whatever those settings are. Its answers are not relayed.
+   * Answered by the backend→client thread, read by the client→backend thread once settled (both
+   * under SessionState's lock).
+   */
+  final class SettingsProbe implements Expected {
+    /** The name of the statement and the portal the probe makes and closes. */
+    static final String NAME = "gatehouse_settings_probe";
+    /** The settings asked, in order. */
+    static final List<String> SETTINGS = List.of("standard_conforming_strings", "client_encoding");
+    /** The answers each setting's messages bring, in order. */
+    private static final String ANSWERS_PER_SETTING = "12DC33";
+
+    private int next;
+    private final String[] values = new String[SETTINGS.size()];
+    private ErrorResponse failure;
+    private boolean settled;
+
+    /** The answer the target owes next (backend→client thread). */
+    byte expected() {
+      return (byte) ANSWERS_PER_SETTING.charAt(next % ANSWERS_PER_SETTING.length());
+    }
+
+    /**
+     * The expected answer came, with {@code value} for a DataRow (null otherwise); true when it
+     * was the last one (backend→client thread).
+     */
+    boolean answered(String value) {
+      if (value != null) values[next / ANSWERS_PER_SETTING.length()] = value;
+      next++;
+      settled = next == ANSWERS_PER_SETTING.length() * SETTINGS.size();
+      return settled;
+    }
+
+    /** One of the probe's messages failed: the target now skips to the client's Sync. */
+    void failed(ErrorResponse error) {
+      failure = error;
+      settled = true;
+    }
+
+    /** Whether the target answered it all, or failed one of its messages. */
+    boolean settled() {
+      return settled;
+    }
+
+    /** The target's error for one of its messages, if one failed. */
+    Optional<ErrorResponse> failure() {
+      return Optional.ofNullable(failure);
+    }
+
+    /** The value of setting {@code i} of {@link #SETTINGS}, null when no row brought one. */
+    String value(int i) {
+      return values[i];
     }
   }
 

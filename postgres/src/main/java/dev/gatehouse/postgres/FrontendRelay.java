@@ -112,18 +112,13 @@ final class FrontendRelay {
   /** Code Gatehouse cannot see into was allowed in this session ({@link #codeMayRun}); client thread only. */
   private boolean codeRan;
   /**
-   * Code Gatehouse cannot see into ran since the target last reported its settings: it may have
-   * changed how the server reads SQL ({@code set_config('standard_conforming_strings', 'off',
-   * false)} inside a function), which PostgreSQL reports only with its next ReadyForQuery, after it
-   * has already read whatever came behind. Client thread only; see {@link #awaitSettledParsing}.
+   * A message that may run code was forwarded since the target's settings were last known
+   * ({@link #mayRunCode}): that code may have changed how the server reads SQL ({@code
+   * set_config('standard_conforming_strings', 'off', false)} in a function, a trigger, a policy, a
+   * domain's CHECK), which PostgreSQL reports only with its next ReadyForQuery, after it has read
+   * whatever came behind. Client thread only; see {@link #awaitSettledParsing}.
    */
-  private boolean parsingUnsure;
-  /**
-   * A statement that may run code someone made without naming it ({@link #runsUnnamedCode}) ran in
-   * this session: what it left may run it again later (a cursor's query as it is fetched, deferred
-   * triggers at a commit), so those statements raise the barrier too. Client thread only.
-   */
-  private boolean unnamedCodeRan;
+  private boolean settingsUnknown;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -300,7 +295,7 @@ final class FrontendRelay {
           forward(new Expected.CloseDone(Optional.empty()), frame);
         }
       }
-      case Sync sync -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
+      case Sync sync -> sync(frame);
       case Flush flush -> {
         target.write(frame);
         target.flush();
@@ -354,7 +349,7 @@ final class FrontendRelay {
         lastPortal = m.name(lastPortal);
         execute(null, lastPortal);
       }
-      case Sync.TYPE -> forward(new Expected.SyncDone(s.state.nextSyncPoint()), null);
+      case Sync.TYPE -> sync(null);
       default -> throw new IllegalStateException("not a message read in place: " + typeName(m.type()));
     }
   }
@@ -472,14 +467,6 @@ final class FrontendRelay {
 
   private void query(Frame frame, Query q) throws IOException {
     Analysis analysis = s.classifier.analyze(q.sql());
-    // A query pipelined behind statements not answered yet waits for their answers, whatever they
-    // are: any of them may have run code that changed how the server reads SQL, by more ways than
-    // the catalog can follow (red-team round 31: arrays of domains, domain_in, multiranges, DDL seen
-    // only once committed). A client that reads each answer before it sends more (psql, pgbench,
-    // drivers outside pipelines) never waits here. Inside an open extended-protocol batch (no Sync
-    // since its last message) the answers cannot settle, so the query is refused as after code
-    // (round 32: a Query sent there ran a hidden DROP behind a view the catalog missed).
-    if (!parsingUnsure && !s.state.awaitAllAnswered(this::flushUnchecked)) parsingUnsure = true;
     Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, SIMPLE);
     long number = s.state.nextSyncPoint();
     if (unsettled.isPresent()) {
@@ -520,7 +507,6 @@ final class FrontendRelay {
         break;
       }
     }
-    if (!parsingUnsure) parsingUnsure = runsUnnamedCode(analysis.statements()) || unnamedCodeRan && resumesCode(allowed);
     Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
     if (copies == 1) s.state.copyMayStart(done);
     forward(done, frame);
@@ -575,7 +561,6 @@ final class FrontendRelay {
     // there, so what it changes (a setting, a prepared statement) is changed before the Execute.
     // So may a row-level security policy's call, added to the plan there.
     if (runsOpaqueCode(portal.decided)) codeMayRun(portalName);
-    else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements);
     forward(new Expected.BindDone(decision.execution(), Optional.empty(), Optional.of(portal)), frame);
   }
 
@@ -635,9 +620,6 @@ final class FrontendRelay {
       // never runs a portal twice), so it shares the decision, the audit event and the mask plan.
       // Its code goes on running as the rows are fetched.
       if (codeRan && runsOpaqueCode(portal.get().execution)) codeMayRun(portalName);
-      else if (!parsingUnsure && portal.get().analysis.isPresent()) {
-        parsingUnsure = runsUnnamedCode(portal.get().analysis.get().statements()); // a policy, row by row
-      }
       portal.get().execution.executeForwarded(); // running again, until the target answers
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
@@ -710,7 +692,6 @@ final class FrontendRelay {
     if (touchesPortals(statements)) s.state.forgetPortals();
     if (makesPortals(statements)) s.state.portalsMayBeMade();
     if (runsOpaqueCode(execution) || codeRan && resumesCode(execution)) codeMayRun(portalName);
-    else if (!parsingUnsure) parsingUnsure = runsUnnamedCode(statements) || unnamedCodeRan && resumesCode(execution);
     execution.executeForwarded();
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
@@ -751,14 +732,6 @@ final class FrontendRelay {
       for (String kind : verdicts.get(i).command().classification().kinds()) {
         if (RESUMES_CODE.contains(kind)) return true;
       }
-    }
-    return false;
-  }
-
-  /** {@link #resumesCode} of any of them. */
-  private static boolean resumesCode(List<Execution> executions) {
-    for (int i = 0; i < executions.size(); i++) {
-      if (resumesCode(executions.get(i))) return true;
     }
     return false;
   }
@@ -817,36 +790,10 @@ final class FrontendRelay {
   }
 
   /**
-   * Whether one of the statements may run code someone made without naming it: a row-level
-   * security policy of a table it reads or writes, a trigger or a column default where it writes.
-   * That code may change how the server reads SQL (round 19: a trigger turned
-   * standard_conforming_strings off, and alice's query pipelined behind the INSERT ran a hidden
-   * DROP), so statement text after it waits as after opaque code ({@link #awaitSettledParsing}).
-   * Policy does not count it as opaque code. DDL and {@code TRUNCATE} count as well: {@code ALTER
-   * TABLE} fills a new column's default (a domain's too), checks a new constraint and converts a
-   * column ({@code USING}) on every existing row, {@code CREATE TABLE … PARTITION OF} checks a
-   * default partition's rows with the partition key's expression, all as the session's user and
-   * without restoring settings afterwards as index builds do (rounds 30, 31); {@code TRUNCATE …
-   * CASCADE} fires the truncate triggers of the tables it reaches. And so does every statement of
-   * a transaction that ran DDL or opaque code before it: the catalog's connection does not see
-   * what that transaction has not committed (round 31). Notes {@link #unnamedCodeRan} when so.
-   */
-  private boolean runsUnnamedCode(List<ClassifiedStatement> statements) {
-    if (statements.isEmpty()) return false;
-    boolean runs = s.state.schemaChangeUncommitted();
-    for (int i = 0; i < statements.size() && !runs; i++) {
-      runs = changesOrTruncates(statements.get(i).classification()) || s.masking.runsUnnamedCode(statements.get(i));
-    }
-    if (runs) unnamedCodeRan = true;
-    return runs;
-  }
-
-  /**
    * A Parse's statements as their parameter types make them: the server converts each of a Bind's
    * values to its type, and converting to a domain whose CHECK calls a function someone made runs
    * that function (at the Bind, for a statement as plain as {@code SELECT $1}), as a cast to it
-   * would. Such statements are opaque code: policy decides them as such at the Bind, and the
-   * statement text behind them waits for the server's settings ({@link #awaitSettledParsing}).
+   * would. Such statements are opaque code: policy decides them as such at the Bind.
    */
   private Analysis withParameterTypes(Analysis analysis, int[] parameterTypes) {
     Optional<String> coded = s.masking.codedParameter(parameterTypes);
@@ -883,32 +830,160 @@ final class FrontendRelay {
     s.state.codeMayRun(runningPortal);
     s.masking.codeMayRun();
     codeRan = true;
-    parsingUnsure = true;
+    codeInBatch = true;
+  }
+
+  /** Opaque code was allowed since the last Sync ({@link #sync}); client thread only. */
+  private boolean codeInBatch;
+
+  /**
+   * A Sync: it commits the batch's implicit transaction, which runs the deferred triggers that code
+   * run in the batch may have queued. So when opaque code ran since the last Sync, the commit counts
+   * as that code running again, as a COMMIT does ({@link #resumesCode}): a statement parsed behind
+   * the code, in the same batch, may be replaced at the commit (the settings probe lets it be
+   * parsed there; the old barrier refused it).
+   */
+  private void sync(Frame frame) throws IOException {
+    if (codeInBatch) {
+      codeMayRun(null);
+      codeInBatch = false;
+    }
+    forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
   }
 
   /**
    * Statement text (a query, a Parse) is read by the server under the settings in force when it
-   * arrives; after opaque code it waits until the target has answered everything before it, with
-   * the settings it changed (a changed standard_conforming_strings or client_encoding ends the
-   * session there, before this text is forwarded). Inside an extended-protocol batch that code
-   * opened and no Sync has closed, the target reports nothing yet, so the text is refused (round
-   * 18c: a function turned standard_conforming_strings off, and the query pipelined behind it,
-   * one SELECT of a string to Gatehouse, ran a hidden DROP on the server).
+   * arrives. After a message that may have run code ({@link #mayRunCode}), it waits until those
+   * settings are known: outside an extended-protocol batch, until the target has answered
+   * everything before it (a ReadyForQuery reports a changed setting, and a changed
+   * standard_conforming_strings or client_encoding ends the session there, before this text is
+   * forwarded); inside a batch no Sync has closed, which reports nothing until that Sync, Gatehouse
+   * asks the target itself ({@link Expected.SettingsProbe}) and forwards the text only if they are
+   * as it reads SQL. Whatever ran, by whatever way (a function, a trigger, a row-level security
+   * policy, a domain's CHECK, a cast, a deferred trigger at a commit): no catalog is asked (red-team
+   * rounds 18c to 34 found a way round each look the catalog took). A client that reads each answer
+   * before it sends more (psql, pgbench, drivers outside pipelines) never waits here.
    *
-   * @return the refusal's error, when refused (audited here)
+   * @return the error to answer in the text's place, when it is not forwarded (a refusal is audited here)
    */
   private Optional<ErrorResponse> awaitSettledParsing(Analysis analysis, Map<String, String> details) {
-    if (!parsingUnsure) return Optional.empty();
+    if (!settingsUnknown) return Optional.empty();
     if (s.state.awaitAllAnswered(this::flushUnchecked)) {
-      parsingUnsure = false;
+      settingsUnknown = false;
       return Optional.empty();
     }
-    Decision.Deny refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "code Gatehouse cannot see into ran earlier in this"
-        + " batch and may have changed how the server reads SQL; send a Sync before the next statement");
+    Expected.SettingsProbe probe = new Expected.SettingsProbe();
+    s.state.expect(probe, this::flushUnchecked);
+    try {
+      for (Frame frame : PROBE) target.write(frame);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    if (!s.state.awaitProbe(probe, this::askForAnswers)) {
+      // The target skips to the client's Sync after an earlier error: it skips this text too, and
+      // the client has its error already. The stand-in goes in its place all the same.
+      return Optional.of(Replies.denial(new Decision.Deny(RULE_PARSING_UNSETTLED,
+          "the resource skips the rest of the batch after an earlier error")));
+    }
+    Decision.Deny refusal;
+    ErrorResponse error;
+    if (probe.failure().isPresent()) {
+      // The target's error was answered in this text's place (BackendRelay); it skips the rest.
+      error = Replies.settingsUnknown(probe.failure().get());
+      refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "the resource's settings could not be read behind code"
+          + " that may have run earlier in the batch (SQLSTATE " + probe.failure().get().sqlstate() + ")");
+    } else {
+      int changed = -1;
+      for (int i = 0; i < Expected.SettingsProbe.SETTINGS.size() && changed < 0; i++) {
+        String value = probe.value(i);
+        if (value == null || BackendRelay.readsSqlOtherwise(Expected.SettingsProbe.SETTINGS.get(i), value)) changed = i;
+      }
+      if (changed < 0) {
+        settingsUnknown = false;
+        return Optional.empty();
+      }
+      String setting = Expected.SettingsProbe.SETTINGS.get(changed);
+      String value = Objects.requireNonNullElse(probe.value(changed), "");
+      error = Replies.settingChangedInBatch(setting, value);
+      refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "code run earlier in the batch changed " + setting + " to \""
+          + StartupParameters.sanitizeName(value) + "\"");
+    }
     for (ClassifiedStatement statement : analysis.statements()) {
       s.checkpoint.refuse(s.session, seen(statement, details).command(), refusal);
     }
-    return Optional.of(Replies.denial(refusal));
+    return Optional.of(error);
+  }
+
+  /**
+   * Gatehouse's settings probe ({@link Expected.SettingsProbe}): for each setting, a Parse of its
+   * {@code SHOW}, a Bind, an Execute, and the Close of the portal and of the statement.
+   */
+  private static final List<Frame> PROBE = probeFrames();
+
+  private static List<Frame> probeFrames() {
+    List<Frame> frames = new ArrayList<>();
+    String name = Expected.SettingsProbe.NAME;
+    for (String setting : Expected.SettingsProbe.SETTINGS) {
+      frames.add(FrontendCodec.encode(new Parse(name, "SHOW " + setting, new int[0])));
+      frames.add(FrontendCodec.encode(new Bind(name, name, new short[0], List.of(), new short[0])));
+      frames.add(FrontendCodec.encode(new Execute(name, 0)));
+      frames.add(FrontendCodec.encode(new Close(Close.PORTAL, name)));
+      frames.add(FrontendCodec.encode(new Close(Close.STATEMENT, name)));
+    }
+    return List.copyOf(frames);
+  }
+
+  /**
+   * Whether a forwarded message may run code, which may change how the server reads SQL: a Parse
+   * (its analysis converts literals, and {@code '{1}'::d[]} converts each element to domain d,
+   * running d's CHECK, as composites and ranges of d do), a Bind (planning folds an immutable
+   * function's call on constants, and a parameter's conversion to a domain runs its CHECK), an
+   * Execute, the Close of a portal (it finishes a data-modifying WITH the portal's query holds), a
+   * query, a fast-path call, and a Sync (the commit of an implicit transaction runs deferred
+   * triggers); not when all it carries is a statement that runs no one's code and changes no setting
+   * ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the same
+   * batch), nor a Describe, the Close of a statement or a Flush.
+   */
+  private static boolean mayRunCode(Expected expected) {
+    return switch (expected) {
+      case Expected.ParseDone p -> p.denial().isEmpty() && !inert(p.entry().analysis);
+      case Expected.BindDone b -> b.decided().isPresent() && !inert(b.decided().get());
+      case Expected.ExecuteDone x -> x.execution().isPresent() && !inert(x.execution().get());
+      case Expected.CloseDone c -> c.tombstone().isEmpty();
+      case Expected.QueryDone q -> q.runsAny();
+      case Expected.SyncDone sync -> true;
+      case Expected.FunctionCallDone call -> call.execution().isPresent();
+      default -> false;
+    };
+  }
+
+  /** Whether the text a Parse carries holds only {@link #INERT} statements. */
+  private static boolean inert(Optional<Analysis> analysis) {
+    if (analysis.isEmpty() || analysis.get().syntaxError().isPresent() || analysis.get().statements().isEmpty()) return false;
+    for (ClassifiedStatement statement : analysis.get().statements()) {
+      if (!inert(statement.classification())) return false;
+    }
+    return true;
+  }
+
+  /** Statements that run no one's code and change no setting. */
+  private static final Set<String> INERT = Set.of("BEGIN", "START TRANSACTION", "SAVEPOINT", "RELEASE", "SHOW");
+
+  /** Whether all the execution carries out is {@link #INERT}. */
+  private static boolean inert(Execution execution) {
+    List<Verdict> verdicts = execution.verdicts();
+    for (int i = 0; i < verdicts.size(); i++) {
+      if (!inert(verdicts.get(i).command().classification())) return false;
+    }
+    return true;
+  }
+
+  private static boolean inert(Classification c) {
+    if (c.has(CommandFlag.OPAQUE_CODE) || c.kinds().isEmpty()) return false;
+    for (String kind : c.kinds()) {
+      if (!INERT.contains(kind)) return false;
+    }
+    return true;
   }
 
   /**
@@ -985,7 +1060,6 @@ final class FrontendRelay {
     }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
     if (statement.changesPlanning()) s.masking.plannerSteered();
-    if (mayChangeSchema) s.state.schemaMayChange();
     Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);
     if (s.masking.configured()) followCursor(statement, execution, masking);
     allowed.add(execution);
@@ -1009,16 +1083,6 @@ final class FrontendRelay {
       }
       case FETCH, EXECUTE, PREPARE, DEALLOCATE -> { }
     }
-  }
-
-  /** Whether the statement is DDL or a TRUNCATE, which may compute values for existing rows or fire triggers ({@link #runsUnnamedCode}). */
-  private static boolean changesOrTruncates(Classification c) {
-    if (c.has(CommandFlag.DDL)) return true;
-    List<String> kinds = c.kinds();
-    for (int i = 0; i < kinds.size(); i++) {
-      if (kinds.get(i).equals("TRUNCATE")) return true;
-    }
-    return false;
   }
 
   private static boolean runsCode(List<String> kinds) {
@@ -1189,6 +1253,7 @@ final class FrontendRelay {
     } else {
       target.write(frame);
     }
+    if (!settingsUnknown) settingsUnknown = mayRunCode(expected);
   }
 
   private void settleUnsent(Expected expected) {

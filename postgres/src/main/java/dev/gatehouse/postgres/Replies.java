@@ -54,6 +54,32 @@ final class Replies {
    * policy says. The statement does not say which setting it changes (a {@code set_config} may name
    * none), so the message names them all, and what does pass.
    */
+  /**
+   * Gatehouse's settings probe failed on the target ({@code error}), so the statement text it held
+   * back was not forwarded; the target skips the rest of the batch to its Sync.
+   */
+  static ErrorResponse settingsUnknown(ErrorResponse error) {
+    return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE, "permission denied by Gatehouse: code may have run earlier in"
+        + " this batch, and the resource's settings could not be read before the statement text behind it (the resource"
+        + " answered SQLSTATE " + (error.sqlstate().isEmpty() ? "XX000" : error.sqlstate()) + " to Gatehouse's SHOW;"
+        + " statement and portal names \"" + Expected.SettingsProbe.NAME + "\" are Gatehouse's), so the text was not"
+        + " forwarded (rule " + FrontendRelay.RULE_PARSING_UNSETTLED + ")");
+  }
+
+  /**
+   * Code run earlier in the batch changed {@code setting} to {@code value}: the statement text
+   * behind it would be read otherwise than Gatehouse read it, and is refused.
+   */
+  static ErrorResponse settingChangedInBatch(String setting, String value) {
+    return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE, "permission denied by Gatehouse: code run earlier in this"
+        + " batch changed " + setting + " to \"" + StartupParameters.sanitizeName(value) + "\", so the resource would read the statement text behind it"
+        + " otherwise than Gatehouse did; the text was not forwarded, and the resource skips the rest of the batch to its Sync,"
+        + " as after any error (rule "
+        + FrontendRelay.RULE_PARSING_UNSETTLED + ")")
+        .with(ErrorField.HINT, "Gatehouse requires client_encoding UTF8 and standard_conforming_strings on; a change"
+            + " that outlives the batch ends the session.");
+  }
+
   static ErrorResponse parsingSettingRefused() {
     return ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
         "permission denied by Gatehouse: client_encoding (UTF8), standard_conforming_strings (on) and backslash_quote"

@@ -506,33 +506,6 @@ final class SessionMasking {
     return Optional.empty();
   }
 
-  /**
-   * Whether the statement may run code someone made on the resource without naming it: a
-   * row-level security policy of a table it reads or writes (or a view of it reads), or a trigger
-   * or a column default, where it writes.
-   * Such code may change the session's settings (set_config in a trigger), as opaque code may;
-   * policy does not count it as opaque code (docs/policy.md), and the relay waits for the target's
-   * report of its settings before forwarding more statement text. True when the catalog cannot tell.
-   * A prepared statement's every execution asks: the answer serves for a second, as hiddenCode's.
-   */
-  boolean runsUnnamedCode(ClassifiedStatement statement) {
-    Classification c = statement.classification();
-    if (c.objects().isEmpty()) return false;
-    if (catalog.isEmpty()) return true;
-    long now = System.nanoTime();
-    long version = catalog.get().version();
-    Memo m = codeMemo;
-    if (m != null && sameParts(m.statement(), statement) && m.version() == version && now - m.at() < HIDDEN_CODE_MEMO_NANOS) {
-      return m.answer().isPresent();
-    }
-    boolean runs = catalog.get().runsCode(c.objects(), c.has(CommandFlag.DATA_MODIFYING));
-    codeMemo = new Memo(statement, version, now, runs ? Optional.of("") : Optional.empty());
-    return runs;
-  }
-
-  /** {@link #runsUnnamedCode}'s last answer (present: it may), as {@link #memo} is hiddenCode's. */
-  private volatile Memo codeMemo;
-
   /** A DDL statement ran (or may have): the catalog's answers may be stale. */
   void schemaChanged() {
     catalog.ifPresent(ColumnCatalog::invalidate);

@@ -304,8 +304,8 @@ final class SessionState {
   private boolean skipping;
   private boolean closed;
   private byte transactionStatus = 'I';
-  /** The sync point from which DDL or opaque code may be uncommitted ({@link #schemaMayChange}); -1: none. Guarded by lock. */
-  private long schemaChangeOpenSince = -1;
+  /** How many settings probes are queued ({@link Expected.SettingsProbe}); changed under the lock, read without it. */
+  private volatile int probes;
 
   /**
    * What the client→backend side knows of the target's COPY-in mode ({@code COPY … FROM STDIN}),
@@ -376,6 +376,7 @@ final class SessionState {
       }
       if (chars > 0 && !gatewayTakes(chars)) throw overGatewayBudget();
       if (expected instanceof Expected.SyncPoint) syncPoints++;
+      if (expected instanceof Expected.SettingsProbe) probes++;
       batchOpen = !(expected instanceof Expected.SyncPoint);
       queuedChars += chars;
       pending.addLast(expected);
@@ -760,27 +761,23 @@ final class SessionState {
   }
 
   /**
-   * DDL or opaque code is about to be forwarded: until the transaction it runs in has ended, the
-   * schema may differ from what the catalog's own connection sees (it cannot see another session's
-   * uncommitted changes: red-team round 31, a trigger created earlier in the same transaction).
+   * Waits until the target has answered {@code probe} (or failed one of its messages), or will
+   * never answer it: it skips to a Sync after an earlier error, and the statement text waiting
+   * behind the probe is skipped as well. False in that last case.
    */
-  void schemaMayChange() {
+  boolean awaitProbe(Expected.SettingsProbe probe, Runnable beforeWait) {
     lock.lock();
     try {
-      if (schemaChangeOpenSince < 0) schemaChangeOpenSince = syncPoints + 1;
+      awaitWhile(() -> !probe.settled(), beforeWait);
+      return probe.settled();
     } finally {
       lock.unlock();
     }
   }
 
-  /** Whether DDL or opaque code was forwarded whose transaction has not been seen to end ({@link #schemaMayChange}). */
-  boolean schemaChangeUncommitted() {
-    lock.lock();
-    try {
-      return schemaChangeOpenSince >= 0;
-    } finally {
-      lock.unlock();
-    }
+  /** Whether a settings probe waits for its answers (read on every answer of the target, without the lock). */
+  boolean probing() {
+    return probes > 0;
   }
 
   /** Whether code may have replaced statement {@code name} since its Parse ({@link #codeMayRun}). */
@@ -918,7 +915,6 @@ final class SessionState {
     try {
       skipping = false;
       transactionStatus = status;
-      if (status == 'I' && schemaChangeOpenSince >= 0 && number >= schemaChangeOpenSince) schemaChangeOpenSince = -1;
       if (status == 'I') {
         // The transaction ended: every portal bound before this sync point is gone with it.
         if (!portals.isEmpty()) {
@@ -1020,6 +1016,7 @@ final class SessionState {
 
   /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
   private void popped(Expected e) {
+    if (e instanceof Expected.SettingsProbe) probes--;
     if (e instanceof Expected.QueryDone q && q.chars() > 0) {
       queuedChars -= q.chars();
       gatewayTakes(-q.chars());

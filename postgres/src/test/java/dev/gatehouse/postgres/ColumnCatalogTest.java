@@ -108,10 +108,7 @@ class ColumnCatalogTest {
       assertThat(catalog.rewritten(List.of("ruled_view"), false)).as("its own rules, or someone's table's").contains("ruled_view");
       assertThat(catalog.rewritten(List.of("settings_over"), true)).contains("settings_over");
       assertThat(catalog.rewritten(List.of("settings_over"), false)).as("a read of pg_settings runs no rule").isEmpty();
-      assertThat(catalog.runsCode(List.of("settings_over"), true)).isTrue();
-      assertThat(catalog.runsCode(List.of("settings_over"), false)).isFalse();
       assertThat(catalog.rewritten(List.of("plain_view"), true)).isEmpty();
-      assertThat(catalog.runsCode(List.of("plain_view"), true)).isFalse();
     }
   }
 

@@ -1004,11 +1004,11 @@ class GatewayProtocolTest {
   }
 
   @Test
-  void aStatementParsedAfterCodeInTheSameBatchIsRefusedSoTheCodesDeferredWorkCannotReplaceIt() throws Exception {
+  void aStatementParsedBehindCodeInTheSameBatchIsOpaqueCodeOnceTheSyncsCommitRanTheCodesDeferredWork() throws Exception {
     // A deferred trigger runs at the commit a Sync makes of the implicit transaction: a function's
     // INSERT (opaque code) left it to run after s3's Parse, in the same batch, which it replaced.
-    // Statement text after opaque code in one batch is refused (rule parsing-unsettled), so s3
-    // never exists there, and the DELETE the trigger would have made of it never runs.
+    // That Sync counts as the code running again, as a COMMIT does: s3's Bind is decided as opaque
+    // code, with the reason on record, and not as the SELECT it was parsed as.
     createSwapFunction();
     h.pg.execute(h.database, "INSERT INTO t VALUES (4203, 'kept') ON CONFLICT DO NOTHING");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS later_t (id int)");
@@ -1023,16 +1023,11 @@ class GatewayProtocolTest {
       c.login(GatewayHarness.TOKEN);
       c.send(parse("", "SELECT insert_later(4203)"), bind("", ""), new Execute("", 0),
           parse("s3", "SELECT 'parsed before the commit'"), Sync.INSTANCE);
-      assertThat(c.untilReady()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
-          e -> assertThat(e.message()).contains("parsing-unsettled")));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
       c.send(bind("", "s3"), new Execute("", 0), Sync.INSTANCE);
-      assertThat(c.untilReady()).noneMatch(m -> m instanceof CommandComplete cc && cc.tag().startsWith("DELETE"));
+      assertThat(c.untilReady()).contains(new CommandComplete("DELETE 1"));
     }
-    try (java.sql.Connection superuser = h.pg.connect(h.database);
-        var rs = superuser.createStatement().executeQuery("SELECT count(*) FROM t WHERE id = 4203")) {
-      rs.next();
-      assertThat(rs.getLong(1)).isEqualTo(1);
-    }
+    assertDecidedAsOpaqueCode("SELECT 'parsed before the commit'");
   }
 
   @Test
@@ -1626,10 +1621,11 @@ class GatewayProtocolTest {
     String sqlText = "query_to_xml('SELECT set_config(''standard_conforming_strings'', ''off'', false)', false, false, '')";
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS sql_text_probe (x int CHECK (" + sqlText + " IS NOT NULL))");
     assertSmugglerBehindNeverRuns("INSERT INTO sql_text_probe VALUES (1)");
+    assertSmugglerInBatchRefused("INSERT INTO sql_text_probe VALUES (2)");
     createRlsTable("rls_sql_text", sqlText + " IS NOT NULL");
-    // (The harness's target role bypasses row security, so the policy does not run here: the text
-    // behind is refused all the same, as for any table whose policy may change settings.)
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_sql_text"));
+    // The harness's target role bypasses row security, so the policy does not run here: the
+    // settings stay as they were, and the text behind runs.
+    assertTextBehindRan(parseBehind("SELECT id FROM rls_sql_text"));
     // Round 28: a CHECK that casts to a domain runs the domain's CHECK, which calls set_config.
     h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_text AS text"
         + " CHECK (set_config('standard_conforming_strings', 'off', false) IS NOT NULL);"
@@ -1715,31 +1711,61 @@ class GatewayProtocolTest {
     h.pg.execute(h.database, "CREATE TRIGGER unseen_trigger_off BEFORE INSERT ON unseen_trigger"
         + " FOR EACH ROW EXECUTE FUNCTION strings_off_insert()"); // not through Gatehouse: the cache keeps its answer
     assertSmugglerBehindNeverRuns("INSERT INTO unseen_trigger VALUES (2)");
+    // And inside one extended-protocol batch, where no ReadyForQuery can report the setting before
+    // the Sync: Gatehouse asks the server, whatever its catalog holds.
+    assertSmugglerInBatchRefused("INSERT INTO unseen_trigger VALUES (3)");
   }
 
   @Test
-  void aParseBehindCodeReachedThroughArraysCompositesMultirangesOrTypesNamedAtRunTimeIsRefusedUntilASync() throws Exception {
-    // Red-team round 31: a policy converting to an array of a domain whose CHECK changes settings, or
-    // to a composite with such a field, or naming the domain only at run time (domain_in), and a
-    // CHECK converting to a multirange over it, were not counted.
+  void aParseBehindCodeReachedThroughArraysCompositesMultirangesOrTypesNamedAtRunTimeIsRefusedWhenItChangedTheSettings() throws Exception {
+    // Red-team round 31: a conversion to an array of a domain whose CHECK changes settings, or to a
+    // composite with such a field, or naming the domain only at run time (domain_in), and a CHECK
+    // converting to a multirange over it, escaped the catalog's look. The settings probe asks the
+    // server itself, however the code was reached.
     createStringsOffFunction();
     h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_checked AS int CHECK (strings_off() IS NOT NULL);"
         + " CREATE TYPE strings_off_row AS (x strings_off_checked);"
         + " CREATE TYPE strings_off_range AS RANGE (SUBTYPE = strings_off_checked);"
         + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
-    createRlsTable("rls_domain_array", "(('{' || length(owner) || '}')::strings_off_checked[]) IS NOT NULL");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_domain_array"));
-    createRlsTable("rls_domain_row", "(('(' || length(owner) || ')')::strings_off_row) IS NOT NULL");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_domain_row"));
-    createRlsTable("rls_domain_in", "pg_catalog.domain_in(length(owner)::text::cstring, 'strings_off_checked'::text::regtype, -1) IS NOT NULL");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_domain_in"));
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS domain_array_probe (x int"
+        + " CHECK ((('{' || x || '}')::strings_off_checked[]) IS NOT NULL))");
+    assertSmugglerInBatchRefused("INSERT INTO domain_array_probe VALUES (1)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS domain_row_probe (x int"
+        + " CHECK ((('(' || x || ')')::strings_off_row) IS NOT NULL))");
+    assertSmugglerInBatchRefused("INSERT INTO domain_row_probe VALUES (1)");
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS domain_in_probe (x int"
+        + " CHECK (pg_catalog.domain_in(x::text::cstring, 'strings_off_checked'::text::regtype, -1) IS NOT NULL))");
+    assertSmugglerInBatchRefused("INSERT INTO domain_in_probe VALUES (1)");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS multirange_check_probe (x int"
         + " CHECK ((('{[' || x || ',' || (x + 1) || ')}')::strings_off_multirange) IS NOT NULL))");
-    assertParsingUnsettled(parseBehind("INSERT INTO multirange_check_probe VALUES (1)"));
+    assertSmugglerInBatchRefused("INSERT INTO multirange_check_probe VALUES (1)");
+    // Row-level security policies with the same conversions do not run for the harness's role (it
+    // bypasses row security): nothing changed, and the text behind runs.
+    createRlsTable("rls_domain_array", "(('{' || length(owner) || '}')::strings_off_checked[]) IS NOT NULL");
+    assertTextBehindRan(parseBehind("SELECT id FROM rls_domain_array"));
   }
 
   @Test
-  void aParseBehindCodeARangesSubtypeDifferenceRunsIsRefusedUntilASync() throws Exception {
+  void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
+    // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
+    // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent
+    // right behind the first, was read with standard_conforming_strings off.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_parsed AS int CHECK (strings_off() IS NOT NULL);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("first", "SELECT '{1}'::strings_off_parsed[] AS parsed"),
+          parse("", SMUGGLER), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+      c.send(new Query("SHOW standard_conforming_strings"));
+      assertThat(firstColumn(c.untilReady())).containsExactly("on");
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
+  void aParseBehindCodeARangesSubtypeDifferenceRunsIsRefusedWhenItChangedTheSettings() throws Exception {
     // Red-team round 32: a range type's subtype difference function, which anyone may make, runs
     // when the planner estimates a condition on a range constant (in a policy) and when a GiST
     // index takes a new range (a write through a view).
@@ -1749,17 +1775,17 @@ class GatewayProtocolTest {
         + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS span_probe (id int, r strings_off_span DEFAULT '[1,5)')");
     h.pg.execute(h.database, "CREATE INDEX IF NOT EXISTS span_probe_r ON span_probe USING gist (r)");
-    createRlsTable("rls_span", "EXISTS (SELECT 1 FROM span_probe WHERE r && '[100,105)'::strings_off_span)");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_span"));
-    h.pg.execute(h.database, "CREATE OR REPLACE VIEW span_view AS SELECT id FROM span_probe");
-    assertParsingUnsettled(parseBehind("INSERT INTO span_view (id) VALUES (1)"));
+    // The planner estimates a condition on the column from its statistics with that function.
+    h.pg.execute(h.database, "INSERT INTO span_probe SELECT g, strings_off_span(g, g + 5) FROM generate_series(1, 200) g");
+    h.pg.execute(h.database, "ANALYZE span_probe");
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW span_view AS SELECT id, r FROM span_probe");
+    assertSmugglerInBatchRefused("SELECT id FROM span_view WHERE r && '[100,105)'::strings_off_span");
     // Round 33: compared with an element (r @> 100), the range leaves no dependency of its own.
-    createRlsTable("rls_span_element", "EXISTS (SELECT 1 FROM span_probe WHERE r @> 100)");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_span_element"));
+    assertSmugglerInBatchRefused("SELECT id FROM span_probe WHERE r @> 100");
   }
 
   @Test
-  void aParseBehindAViewOrPolicyConvertingAColumnOfAMadeTypeIsRefusedUntilASync() throws Exception {
+  void aParseBehindAViewConvertingAColumnOfAMadeTypeIsRefusedWhenItChangedTheSettings() throws Exception {
     // Red-team round 34: to_json of an enum runs a cast to json someone made, looked up when the
     // query runs (no pg_depend row names it), and json_populate_record of a whole row converts a
     // domain column (its CHECK runs), in a view and in a policy's subquery.
@@ -1772,32 +1798,38 @@ class GatewayProtocolTest {
         + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS mood_rows (id int, m mood_probe)");
     h.pg.execute(h.database, "CREATE OR REPLACE VIEW mood_json_view AS SELECT id, to_json(m) AS j FROM mood_rows");
-    assertParsingUnsettled(parseBehind("SELECT j FROM mood_json_view"));
-    createRlsTable("rls_mood", "EXISTS (SELECT 1 FROM mood_rows WHERE to_json(m) IS NOT NULL)");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_mood"));
+    // No row: the cast never runs, nothing changed, and the text behind runs.
+    assertTextBehindRan(parseBehind("SELECT j FROM mood_json_view"));
+    h.pg.execute(h.database, "INSERT INTO mood_rows VALUES (1, 'ok')");
+    assertSmugglerInBatchRefused("SELECT j FROM mood_json_view");
     // And the view itself is opaque code: the cast's function may read anything.
     assertOpaqueAfterDdl("SELECT j FROM mood_json_view /* view over a made cast */", "mood_json_view");
   }
 
   @Test
-  void aQueryInsideAnExtendedBatchNotClosedBySyncIsRefused() throws Exception {
+  void aQueryInsideAnExtendedBatchNotClosedBySyncRunsOnlyWhenTheSettingsAreUnchanged() throws Exception {
     // Red-team round 32: a Query sent after Parse/Bind/Execute and before their Sync did not wait
     // (their answers cannot settle before the Sync), so a statement the catalog missed ran a hidden
-    // DROP behind it; a Query holds any number of statements.
+    // DROP behind it; a Query holds any number of statements. Gatehouse asks the server's settings.
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       c.send(parse("", "SELECT 1 WHERE false"), bind("", ""), new Execute("", 0), Flush.INSTANCE,
           new Query("SELECT 'text behind the first statement'"));
-      assertParsingUnsettled(c.untilReady());
-      c.send(Sync.INSTANCE);
-      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
-      c.send(new Query("SELECT 'text behind the first statement'"));
-      assertThat(firstColumn(c.untilReady())).containsExactly("text behind the first statement");
+      assertTextBehindRan(c.untilReady());
     }
+    createStringsOffFunction();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT strings_off()"), bind("", ""), new Execute("", 0), Flush.INSTANCE, new Query(SMUGGLER));
+      assertRefusedAsChanged(c.untilReady());
+      c.send(new Query("SHOW standard_conforming_strings"));
+      assertThat(firstColumn(c.untilReady())).as("the Query's error rolled the batch back").containsExactly("on");
+    }
+    assertThat(smuggledRows()).isZero();
   }
 
   @Test
-  void aParseBehindATruncateOrBehindAWriteInATransactionThatRanDdlIsRefusedUntilASync() throws Exception {
+  void aParseBehindAWriteInATransactionThatMadeATriggerIsRefusedAndATruncateWithoutTriggersIsNot() throws Exception {
     // Red-team round 31: TRUNCATE ... CASCADE fires the truncate triggers of the tables it reaches;
     // a trigger created earlier in the same transaction is invisible to the catalog's connection.
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS in_transaction_probe (x int)");
@@ -1812,19 +1844,18 @@ class GatewayProtocolTest {
       assertThat(RawClient.firstError(c.untilReady())).isEmpty();
       c.send(parse("", "INSERT INTO in_transaction_probe VALUES (1)"), bind("", ""), new Execute("", 0),
           parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
-      assertParsingUnsettled(c.untilReady());
+      assertRefusedAsChanged(c.untilReady());
     }
     h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS truncated_parent (id int PRIMARY KEY)");
-    assertParsingUnsettled(parseBehind("TRUNCATE truncated_parent CASCADE"));
+    assertTextBehindRan(parseBehind("TRUNCATE truncated_parent CASCADE"));
   }
 
   @Test
-  void aParseBehindASelectOnATableWhosePolicyReadsAViewCallingMadeCodeIsRefusedUntilASync() throws Exception {
-    // Red-team round 30: the policy's subquery reads a view, and the view calls strings_off().
+  void aParseBehindASelectOfAViewCallingMadeCodeIsRefusedWhenItChangedTheSettings() throws Exception {
+    // Red-team round 30: a policy's subquery read a view, and the view called strings_off().
     createStringsOffFunction();
     h.pg.execute(h.database, "CREATE OR REPLACE VIEW strings_off_view AS SELECT strings_off() AS x");
-    createRlsTable("rls_view_code", "EXISTS (SELECT 1 FROM strings_off_view)");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_view_code"));
+    assertSmugglerInBatchRefused("SELECT x FROM strings_off_view");
   }
 
   @Test
@@ -1877,73 +1908,104 @@ class GatewayProtocolTest {
     h.pg.execute(h.database, "CREATE POLICY visible ON " + table + " USING (" + using + ")");
   }
 
-  private static void assertParsingUnsettled(List<BackendMessage> got) {
+  /**
+   * The text behind was refused: code earlier in its batch turned standard_conforming_strings off,
+   * as Gatehouse's settings probe found before forwarding it.
+   */
+  private static void assertRefusedAsChanged(List<BackendMessage> got) {
     assertThat(RawClient.firstError(got)).get().satisfies(e -> {
       assertThat(e.sqlstate()).isEqualTo("42501");
-      assertThat(e.message()).contains("parsing-unsettled");
+      assertThat(e.message()).contains("parsing-unsettled").contains("changed standard_conforming_strings to \"off\"");
     });
-    assertThat(got.stream().filter(DataRow.class::isInstance)).as("the text behind never ran").isEmpty();
+    int error = got.indexOf(RawClient.firstError(got).orElseThrow());
+    assertThat(got.subList(error + 1, got.size())).as("the text behind never ran").singleElement().isInstanceOf(ReadyForQuery.class);
   }
 
-  @Test
-  void aParseBehindASelectOnATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
-    // A row-level security policy runs its expression for each row a statement reads, a SELECT as
-    // much as a write: a policy calling strings_off() would have the server read the next text with
-    // standard_conforming_strings off. (The harness signs in as a superuser, whom policies skip: the
-    // barrier does not wait to see the code run.)
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
-        + " AS $$ SELECT strings_off() IS NOT NULL $$");
-    createRlsTable("rls_made_code", "rls_may_see(owner)");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_made_code"));
+  /** The text behind ran as usual: whatever ran before it left the settings as they were. */
+  private static void assertTextBehindRan(List<BackendMessage> got) {
+    assertThat(RawClient.firstError(got)).isEmpty();
+    assertThat(firstColumn(got)).last().isEqualTo("text behind the first statement");
   }
 
-  @Test
-  void aParseBehindAWriteToATableWhosePolicyUsesAMadeOperatorIsRefusedUntilASync() throws Exception {
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_op(text, text) RETURNS boolean LANGUAGE sql"
-        + " AS $$ SELECT strings_off() IS NOT NULL $$");
-    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS ~~~ (text, text)");
-    h.pg.execute(h.database, "CREATE OPERATOR ~~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = rls_op)");
-    createRlsTable("rls_made_operator", "owner ~~~ current_user");
-    assertParsingUnsettled(parseBehind("DELETE FROM rls_made_operator WHERE id = 1"));
-  }
-
-  @Test
-  void aParseBehindASelectOnAViewOverATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
-        + " AS $$ SELECT strings_off() IS NOT NULL $$");
-    createRlsTable("rls_under_view", "rls_may_see(owner)");
-    h.pg.execute(h.database, "CREATE OR REPLACE VIEW rls_over AS SELECT id, owner FROM rls_under_view");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_over"));
-  }
-
-  @Test
-  void aParseBehindAFetchFromACursorOverATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
-    // A cursor's query runs as its rows are fetched, policies and all: the FETCH names no table.
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
-        + " AS $$ SELECT strings_off() IS NOT NULL $$");
-    createRlsTable("rls_cursor", "rls_may_see(owner)");
-    h.pg.execute(h.database, "INSERT INTO rls_cursor VALUES (1, 'a'), (2, 'b')");
+  /**
+   * Sends {@code first} and the {@link #SMUGGLER} in one extended-protocol batch: the smuggler is
+   * refused, its INSERT never runs, and the batch's rollback restores the setting: the session goes on.
+   */
+  private void assertSmugglerInBatchRefused(String first) throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
-      c.send(new Query("DECLARE rls_c CURSOR WITH HOLD FOR SELECT id FROM rls_cursor"));
+      c.send(parse("", first), bind("", ""), new Execute("", 0),
+          parse("", SMUGGLER), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+      c.send(new Query("SHOW standard_conforming_strings"));
+      assertThat(firstColumn(c.untilReady())).containsExactly("on");
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  /**
+   * As {@link #parseBehind}, with the session's role set to {@code role} first (SET ROLE): row-level
+   * security applies to it, where the harness's own role bypasses it.
+   */
+  private static List<BackendMessage> parseBehindAs(String role, String first) throws Exception {
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SET ROLE " + role));
       assertThat(RawClient.firstError(c.untilReady())).isEmpty();
-      c.send(parse("", "FETCH 1 FROM rls_c"), bind("", ""), new Execute("", 0),
-          parse("", "SELECT 'text behind the fetch'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
-      List<BackendMessage> got = c.untilReady();
-      assertThat(RawClient.firstError(got)).get().satisfies(e -> assertThat(e.message()).contains("parsing-unsettled"));
-      assertThat(firstColumn(got)).doesNotContain("text behind the fetch");
+      c.send(parse("", first), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      return c.untilReady();
     }
   }
 
   @Test
-  void aParseBehindASelectOnATableWhosePolicyCallsSetConfigIsRefusedUntilASync() throws Exception {
-    // Red team: set_config is a built-in, and a policy calling it changed the session's settings.
-    createRlsTable("rls_set_config", "set_config('standard_conforming_strings', 'off', false) IS NOT NULL");
-    assertParsingUnsettled(parseBehind("SELECT id FROM rls_set_config"));
+  void aParseBehindAStatementWhoseRowSecurityPoliciesChangeSettingsIsRefusedWhenThePoliciesRun() throws Exception {
+    // A row-level security policy runs its expression for each row a statement reads or writes (a
+    // SELECT as much as a DELETE, under a view too, and as a cursor's rows are fetched): a policy
+    // calling strings_off() through a made function or a made operator, or set_config itself, has
+    // the server read the next text with standard_conforming_strings off. The policies run for a
+    // role subject to row security; the harness's own role bypasses it, and then nothing changes.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_op(text, text) RETURNS boolean LANGUAGE sql"
+        + " AS $$ SELECT strings_off() IS NOT NULL $$");
+    h.pg.execute(h.database, "DROP OPERATOR IF EXISTS ~~~ (text, text)");
+    h.pg.execute(h.database, "CREATE OPERATOR ~~~ (LEFTARG = text, RIGHTARG = text, FUNCTION = rls_op)");
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE ROLE rls_subject; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    for (String[] table : new String[][] {
+        {"rls_made_code", "rls_may_see(owner)"},
+        {"rls_made_operator", "owner ~~~ current_user"},
+        {"rls_set_config", "set_config('standard_conforming_strings', 'off', false) IS NOT NULL"}}) {
+      createRlsTable(table[0], table[1]);
+      h.pg.execute(h.database, "INSERT INTO " + table[0] + " VALUES (1, 'a'), (2, 'b')");
+      h.pg.execute(h.database, "GRANT SELECT, DELETE ON " + table[0] + " TO rls_subject");
+    }
+    // (A view reads its tables as its owner, here the superuser, unless it reads them as its invoker.)
+    h.pg.execute(h.database, "CREATE OR REPLACE VIEW rls_over WITH (security_invoker = true) AS SELECT id, owner FROM rls_made_code");
+    h.pg.execute(h.database, "GRANT SELECT ON rls_over TO rls_subject");
+    assertTextBehindRan(parseBehind("SELECT id FROM rls_made_code"));
+    assertTextBehindRan(parseBehind("DELETE FROM rls_made_operator WHERE id = 3"));
+    assertTextBehindRan(parseBehind("SELECT id FROM rls_set_config"));
+    assertRefusedAsChanged(parseBehindAs("rls_subject", "SELECT id FROM rls_made_code"));
+    assertRefusedAsChanged(parseBehindAs("rls_subject", "DELETE FROM rls_made_operator WHERE id = 3"));
+    assertRefusedAsChanged(parseBehindAs("rls_subject", "SELECT id FROM rls_set_config"));
+    assertRefusedAsChanged(parseBehindAs("rls_subject", "SELECT id FROM rls_over"));
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      // A cursor's query runs as its rows are fetched, policies and all: the FETCH names no table.
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SET ROLE rls_subject"));
+      c.untilReady();
+      c.send(new Query("BEGIN"));
+      c.untilReady();
+      c.send(new Query("DECLARE rls_c CURSOR FOR SELECT id FROM rls_made_code"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(new Query("SHOW standard_conforming_strings"));
+      assertThat(firstColumn(c.untilReady())).as("the DECLARE ran no policy").containsExactly("on");
+      c.send(parse("", "FETCH 1 FROM rls_c"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
   }
 
   @Test
@@ -2008,20 +2070,20 @@ class GatewayProtocolTest {
   }
 
   @Test
-  void aParseAfterAFlushBehindASelectOnATableWhosePolicyCallsMadeCodeIsRefusedUntilASync() throws Exception {
-    createStringsOffFunction();
-    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION rls_may_see(text) RETURNS boolean LANGUAGE sql"
-        + " AS $$ SELECT strings_off() IS NOT NULL $$");
-    createRlsTable("rls_flush", "rls_may_see(owner)");
+  void aParseAfterAFlushBehindAWriteThatFiresATriggerIsRefusedWhenTheTriggerChangedTheSettings() throws Exception {
+    // The Flush had the target answer the INSERT, and still no ReadyForQuery reports the setting
+    // its trigger changed: the Parse sent once those answers were read is asked about all the same.
+    createStringsOffTrigger("trig_flush_parse");
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
-      c.send(parse("", "SELECT id FROM rls_flush"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
+      c.send(parse("", "INSERT INTO trig_flush_parse VALUES (1)"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
       assertThat(c.read()).contains(ParseComplete.INSTANCE);
       assertThat(c.read()).contains(BindComplete.INSTANCE);
       assertThat(c.read()).get().isInstanceOf(CommandComplete.class);
-      c.send(parse("", "SELECT 'text behind the flush'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
-      assertParsingUnsettled(c.untilReady());
+      c.send(parse("", SMUGGLER), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
     }
+    assertThat(smuggledRows()).isZero();
   }
 
   @Test
