@@ -214,7 +214,9 @@ final class BackendRelay {
 
   private void handle(byte type) throws IOException {
     if (type != 'D') rowsResolved = false;
-    if (s.state.probing() && type != 'E' && type != 'N' && s.state.first() instanceof Expected.SettingsProbe probe) {
+    // (An error, a notice, a notification or a parameter report goes its usual way: error() knows the probe.)
+    if (s.state.probing() && type != 'E' && type != 'N' && type != 'A' && type != 'S'
+        && s.state.first() instanceof Expected.SettingsProbe probe) {
       probeAnswer(type, probe);
       return;
     }

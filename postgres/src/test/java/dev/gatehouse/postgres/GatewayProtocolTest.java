@@ -1,6 +1,7 @@
 package dev.gatehouse.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.gatehouse.core.Decision;
 import dev.gatehouse.core.Outcome;
@@ -1743,6 +1744,35 @@ class GatewayProtocolTest {
     // bypasses row security): nothing changed, and the text behind runs.
     createRlsTable("rls_domain_array", "(('{' || length(owner) || '}')::strings_off_checked[]) IS NOT NULL");
     assertTextBehindRan(parseBehind("SELECT id FROM rls_domain_array"));
+  }
+
+  @Test
+  void aPgjdbcBatchOfDifferentStatementsRunsBehindCodeThatLeftTheSettingsAndIsRefusedBehindCodeThatChangedThem() throws Exception {
+    // pgjdbc sends a batch of different statements as Parse, Bind, Execute for each and one Sync:
+    // each Parse behind the first waits for Gatehouse's settings probe, in a transaction that ran
+    // DDL too (the catalog-based barrier refused these).
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS jdbc_batch_plain (x int)");
+    createStringsOffTrigger("jdbc_batch_off");
+    try (java.sql.Connection c = h.jdbc(); java.sql.Statement st = c.createStatement()) {
+      c.setAutoCommit(false);
+      st.execute("CREATE TEMP TABLE jdbc_batch_made (x int)");
+      st.addBatch("INSERT INTO jdbc_batch_plain VALUES (1)");
+      st.addBatch("INSERT INTO jdbc_batch_made VALUES (2)");
+      st.addBatch("UPDATE jdbc_batch_plain SET x = 3 WHERE x = 1");
+      assertThat(st.executeBatch()).containsExactly(1, 1, 1);
+      c.commit();
+      st.addBatch("INSERT INTO jdbc_batch_off VALUES (1)");
+      st.addBatch("INSERT INTO jdbc_batch_plain VALUES (4)");
+      assertThatThrownBy(st::executeBatch).isInstanceOf(java.sql.BatchUpdateException.class)
+          .hasMessageContaining("changed standard_conforming_strings");
+      c.rollback();
+      try (var rs = st.executeQuery("SHOW standard_conforming_strings")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("on");
+      }
+    }
+    assertThat(count("SELECT count(*) FROM jdbc_batch_plain WHERE x = 4")).isZero();
+    assertThat(count("SELECT count(*) FROM jdbc_batch_plain WHERE x = 3")).isPositive();
   }
 
   @Test
