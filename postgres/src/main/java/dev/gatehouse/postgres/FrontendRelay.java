@@ -283,10 +283,20 @@ final class FrontendRelay {
           }
         }
       }
-      case Bind b -> bind(frame, b.portal(), b.statement(), b.resultFormats());
-      case Describe d -> describe(frame, d.kind(), d.name());
-      case Execute e -> execute(frame, e.portal());
+      case Bind b -> {
+        awaitSettledNames(b.portal(), b.statement());
+        bind(frame, b.portal(), b.statement(), b.resultFormats());
+      }
+      case Describe d -> {
+        awaitSettledNames(d.name(), "");
+        describe(frame, d.kind(), d.name());
+      }
+      case Execute e -> {
+        awaitSettledNames(e.portal(), "");
+        execute(frame, e.portal());
+      }
       case Close c -> {
+        awaitSettledNames(c.name(), "");
         if (c.kind() == Close.STATEMENT) {
           forward(new Expected.CloseDone(Optional.of(s.state.closeStatement(c.name()))), frame);
         } else {
@@ -334,19 +344,23 @@ final class FrontendRelay {
       case Bind.TYPE -> {
         lastPortal = m.name(lastPortal);
         lastStatement = m.statement(lastStatement);
+        awaitSettledNames(lastPortal, lastStatement);
         bind(null, lastPortal, lastStatement, m.resultFormats());
       }
       case Describe.TYPE -> {
         if (m.kind() == Describe.STATEMENT) {
           lastStatement = m.name(lastStatement);
+          awaitSettledNames(lastStatement, "");
           describe(null, Describe.STATEMENT, lastStatement);
         } else {
           lastPortal = m.name(lastPortal);
+          awaitSettledNames(lastPortal, "");
           describe(null, Describe.PORTAL, lastPortal);
         }
       }
       case Execute.TYPE -> {
         lastPortal = m.name(lastPortal);
+        awaitSettledNames(lastPortal, "");
         execute(null, lastPortal);
       }
       case Sync.TYPE -> sync(null);
@@ -867,6 +881,28 @@ final class FrontendRelay {
    * @return the error to answer in the text's place, when it is not forwarded (a refusal is audited here)
    */
   private Optional<ErrorResponse> awaitSettledParsing(Analysis analysis, Map<String, String> details) {
+    Optional<Unsettled> unsettled = settle();
+    if (unsettled.isEmpty()) return Optional.empty();
+    if (!unsettled.get().skipped()) {
+      for (ClassifiedStatement statement : analysis.statements()) {
+        s.checkpoint.refuse(s.session, seen(statement, details).command(), unsettled.get().refusal());
+      }
+    }
+    return Optional.of(unsettled.get().error());
+  }
+
+  /**
+   * Why what waited for the settings is not forwarded ({@link #settle}).
+   *
+   * @param refusal the refusal on record
+   * @param error the client's error in its place
+   * @param skipped the target skips it anyway, after an earlier error (the client has that error)
+   * @param changed a setting changed (not: the probe could not be answered)
+   */
+  private record Unsettled(Decision.Deny refusal, ErrorResponse error, boolean skipped, boolean changed) {}
+
+  /** Waits until the target's settings are known ({@link #awaitSettledParsing}); empty when they are as Gatehouse reads. */
+  private Optional<Unsettled> settle() {
     if (!settingsUnknown) return Optional.empty();
     if (s.state.awaitAllAnswered(this::flushUnchecked)) {
       settingsUnknown = false;
@@ -880,38 +916,52 @@ final class FrontendRelay {
       throw new UncheckedIOException(e);
     }
     if (!s.state.awaitProbe(probe, this::askForAnswers)) {
-      // The target skips to the client's Sync after an earlier error: it skips this text too, and
-      // the client has its error already. The stand-in goes in its place all the same.
-      return Optional.of(Replies.denial(new Decision.Deny(RULE_PARSING_UNSETTLED,
-          "the resource skips the rest of the batch after an earlier error")));
+      // The target skips to the client's Sync after an earlier error: it skips this message too,
+      // and the client has its error already. A stand-in goes in its place all the same.
+      Decision.Deny refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "the resource skips the rest of the batch after an earlier error");
+      return Optional.of(new Unsettled(refusal, Replies.denial(refusal), true, false));
     }
-    Decision.Deny refusal;
-    ErrorResponse error;
     if (probe.failure().isPresent()) {
-      // The target's error was answered in this text's place (BackendRelay); it skips the rest.
-      error = Replies.settingsUnknown(probe.failure().get());
-      refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "the resource's settings could not be read behind code"
-          + " that may have run earlier in the batch (SQLSTATE " + probe.failure().get().sqlstate() + ")");
-    } else {
-      int changed = -1;
-      for (int i = 0; i < Expected.SettingsProbe.SETTINGS.size() && changed < 0; i++) {
-        String value = probe.value(i);
-        if (value == null || BackendRelay.readsSqlOtherwise(Expected.SettingsProbe.SETTINGS.get(i), value)) changed = i;
-      }
-      if (changed < 0) {
-        settingsUnknown = false;
-        return Optional.empty();
-      }
-      String setting = Expected.SettingsProbe.SETTINGS.get(changed);
-      String value = Objects.requireNonNullElse(probe.value(changed), "");
-      error = Replies.settingChangedInBatch(setting, value);
-      refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "code run earlier in the batch changed " + setting + " to \""
-          + StartupParameters.sanitizeName(value) + "\"");
+      // The target's error was answered in this message's place (BackendRelay); it skips the rest.
+      return Optional.of(new Unsettled(new Decision.Deny(RULE_PARSING_UNSETTLED, "the resource's settings could not be"
+          + " read behind code that may have run earlier in the batch (SQLSTATE " + probe.failure().get().sqlstate() + ")"),
+          Replies.settingsUnknown(probe.failure().get()), false, false));
     }
-    for (ClassifiedStatement statement : analysis.statements()) {
-      s.checkpoint.refuse(s.session, seen(statement, details).command(), refusal);
+    for (int i = 0; i < Expected.SettingsProbe.SETTINGS.size(); i++) {
+      String setting = Expected.SettingsProbe.SETTINGS.get(i);
+      String value = Objects.requireNonNullElse(probe.value(i), "");
+      if (probe.value(i) == null || BackendRelay.readsSqlOtherwise(setting, value)) {
+        return Optional.of(new Unsettled(new Decision.Deny(RULE_PARSING_UNSETTLED, "code run earlier in the batch changed "
+            + setting + " to \"" + StartupParameters.sanitizeName(value) + "\""),
+            Replies.settingChangedInBatch(setting, value), false, true));
+      }
     }
-    return Optional.of(error);
+    settingsUnknown = false;
+    return Optional.empty();
+  }
+
+  /**
+   * A Bind, Describe, Execute or Close names a statement or portal, which the server reads in the
+   * client encoding as it reads statement text: behind code that may have changed client_encoding,
+   * a name that is not ASCII (which every client encoding reads alike) waits for the settings as
+   * text does, so that it names for the server what it names for Gatehouse; a changed setting ends
+   * the session. Drivers' names (S_1, P0_1, the unnamed ones) never wait.
+   */
+  private void awaitSettledNames(String first, String second) {
+    if (!settingsUnknown || ascii(first) && ascii(second)) return;
+    Optional<Unsettled> unsettled = settle();
+    if (unsettled.isPresent() && unsettled.get().changed()) {
+      throw new PostgresGatewayException("08P01", "resource \"" + s.session.resource().name() + "\": "
+          + unsettled.get().refusal().reason() + " before a message naming a statement or portal that is not ASCII;"
+          + " Gatehouse requires client_encoding UTF8 and standard_conforming_strings on, so the session was ended");
+    }
+  }
+
+  private static boolean ascii(String name) {
+    for (int i = 0; i < name.length(); i++) {
+      if (name.charAt(i) >= 0x80) return false;
+    }
+    return true;
   }
 
   /**

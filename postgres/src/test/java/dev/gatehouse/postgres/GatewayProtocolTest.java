@@ -1776,6 +1776,30 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aMessageNamingAStatementThatIsNotAsciiBehindCodeThatChangedTheClientEncodingEndsTheSession() throws Exception {
+    // The server reads statement and portal names in the client encoding too: read as SJIS, the
+    // UTF-8 name "stmt_é" is another name. Behind code that may have changed it, such a name waits
+    // for Gatehouse's settings probe; an ASCII name reads alike in every encoding and does not.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION encoding_sjis() RETURNS text LANGUAGE sql"
+        + " AS $$ SELECT set_config('client_encoding', 'SJIS', false) $$");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION encoding_kept() RETURNS text LANGUAGE sql AS $$ SELECT 'kept' $$");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("stmt_é", "SELECT 'named é' AS v"), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("", "SELECT encoding_kept()"), bind("", ""), new Execute("", 0),
+          bind("", "stmt_é"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(firstColumn(c.untilReady())).containsExactly("kept", "named é");
+      c.send(parse("", "SELECT encoding_sjis()"), bind("", ""), new Execute("", 0),
+          bind("", "stmt_é"), new Execute("", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilClosed();
+      assertThat(got).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+          e -> assertThat(e.message()).contains("client_encoding to \"SJIS\"").contains("the session was ended")));
+      assertThat(firstColumn(got)).as("the named statement never ran").doesNotContain("named é");
+    }
+  }
+
+  @Test
   void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
     // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
     // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent
