@@ -988,11 +988,12 @@ final class FrontendRelay {
    * (its analysis converts literals, and {@code '{1}'::d[]} converts each element to domain d,
    * running d's CHECK, as composites and ranges of d do), a Bind (planning folds an immutable
    * function's call on constants, and a parameter's conversion to a domain runs its CHECK), an
-   * Execute, the Close of a portal (it finishes a data-modifying WITH the portal's query holds), a
-   * query, a fast-path call, and a Sync (the commit of an implicit transaction runs deferred
-   * triggers); not when all it carries is a statement that runs no one's code and changes no setting
-   * ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the same
-   * batch), nor a Describe, the Close of a statement or a Flush.
+   * Execute, a client's Describe (PostgreSQL analyses a statement again there when DDL invalidated
+   * it, literals and all), the Close of a portal (it finishes a data-modifying WITH the portal's
+   * query holds), a query, a fast-path call, and a Sync (the commit of an implicit transaction runs
+   * deferred triggers); not when all it carries is a statement that runs no one's code and changes no
+   * setting ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the
+   * same batch), nor Gatehouse's own Describe of a portal, the Close of a statement or a Flush.
    */
   private static boolean mayRunCode(Expected expected) {
     return switch (expected) {
@@ -1000,6 +1001,7 @@ final class FrontendRelay {
       case Expected.BindDone b -> b.decided().isPresent() && !inert(b.decided().get());
       case Expected.ExecuteDone x -> x.execution().isPresent() && !inert(x.execution().get());
       case Expected.CloseDone c -> c.tombstone().isEmpty();
+      case Expected.DescribeDone d -> !d.own();
       case Expected.QueryDone q -> q.runsAny();
       case Expected.SyncDone sync -> true;
       case Expected.FunctionCallDone call -> call.execution().isPresent();

@@ -1800,6 +1800,29 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseBehindADescribeThatAnalysesAStatementAgainIsRefusedWhenThatChangedTheSettings() throws Exception {
+    // A changed search_path has PostgreSQL analyse a prepared statement again when it is next used,
+    // a Describe included: its literal '{1}'::d[] runs d's CHECK once more, which here turns
+    // standard_conforming_strings off under that search_path only. The probe before the SHOW's
+    // Parse found the settings unchanged; the Describe behind it changed them.
+    h.pg.execute(h.database, "CREATE SCHEMA IF NOT EXISTS reval_path");
+    h.pg.execute(h.database, "DO $$ BEGIN CREATE DOMAIN strings_off_reval AS int CHECK (set_config('standard_conforming_strings',"
+        + " CASE WHEN current_setting('search_path') LIKE '%reval_path%' THEN 'off' ELSE 'on' END, false) IS NOT NULL);"
+        + " EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("reval_s", "SELECT '{1}'::public.strings_off_reval[] AS v"), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("", "SET search_path = reval_path, public"), bind("", ""), new Execute("", 0),
+          parse("shown", "SHOW search_path"), // probed; a SHOW runs nothing, so nothing is due behind it
+          Describe.statement("reval_s"),
+          parse("", SMUGGLER), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
   void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
     // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
     // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent
