@@ -576,6 +576,7 @@ final class FrontendRelay {
     // So may a row-level security policy's call, added to the plan there.
     if (runsOpaqueCode(portal.decided)) codeMayRun(portalName);
     forward(new Expected.BindDone(decision.execution(), Optional.empty(), Optional.of(portal)), frame);
+    if (!statementName.isEmpty()) settingsUnknown = true; // see #mayRunCode on names
   }
 
   /** A portal's statements decided as one execution, or the refusal of one of them. */
@@ -637,6 +638,7 @@ final class FrontendRelay {
       portal.get().execution.executeForwarded(); // running again, until the target answers
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
+      if (named(portalName, portal)) settingsUnknown = true;
       return;
     }
     if (portal.isEmpty() && s.state.portalEnded(portalName)) {
@@ -710,6 +712,17 @@ final class FrontendRelay {
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
+    if (named(portalName, portal)) settingsUnknown = true;
+  }
+
+  /**
+   * Whether the portal, or the statement it was bound from, has a name: code can replace what a
+   * name holds (DEALLOCATE and PREPARE, CLOSE and DECLARE in a trigger or a policy's function, which
+   * policy does not see as opaque code: red-team round 35), so its execution is never taken for
+   * {@link #INERT}; the unnamed statement and portal cannot be replaced from SQL.
+   */
+  private static boolean named(String portalName, Optional<SessionState.Portal> portal) {
+    return !portalName.isEmpty() || portal.isEmpty() || !portal.get().statement.isEmpty();
   }
 
   private void functionCall(Frame frame, FunctionCall call) throws IOException {
@@ -993,7 +1006,8 @@ final class FrontendRelay {
    * query holds), a query, a fast-path call, and a Sync (the commit of an implicit transaction runs
    * deferred triggers); not when all it carries is a statement that runs no one's code and changes no
    * setting ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the
-   * same batch), nor Gatehouse's own Describe of a portal, the Close of a statement or a Flush.
+   * same batch; only through the unnamed statement and portal, see {@link #named}), nor Gatehouse's
+   * own Describe of a portal, the Close of a statement or a Flush.
    */
   private static boolean mayRunCode(Expected expected) {
     return switch (expected) {

@@ -1823,6 +1823,32 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aNamedStatementATriggerReplacedIsNotTakenForTheShowItWasParsedAs() throws Exception {
+    // Red-team round 35 (F2b): a trigger re-prepared the client's statement "shown" (parsed as a
+    // SHOW, which runs nothing) as a set_config that turned standard_conforming_strings off; its
+    // Bind and Execute, taken for the SHOW, left nothing due, and the text behind went unprobed.
+    // Only the unnamed statement and portal, which SQL cannot replace, are taken at their word.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS swap_trigger_probe (x int)");
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION swap_shown() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        + " EXECUTE 'DEALLOCATE shown';"
+        + " EXECUTE 'PREPARE shown AS SELECT set_config(''standard_conforming_strings'', ''off'', false)';"
+        + " RETURN NEW; END $$");
+    h.pg.execute(h.database, "DROP TRIGGER IF EXISTS swap_shown ON swap_trigger_probe");
+    h.pg.execute(h.database, "CREATE TRIGGER swap_shown BEFORE INSERT ON swap_trigger_probe FOR EACH ROW EXECUTE FUNCTION swap_shown()");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("shown", "SHOW search_path"), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("", "INSERT INTO swap_trigger_probe VALUES (1)"), bind("", ""), new Execute("", 0),
+          parse("", "SHOW search_path"), // probed here: unchanged so far
+          bind("", "shown"), new Execute("", 0),
+          parse("", SMUGGLER), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
   void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
     // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
     // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent
