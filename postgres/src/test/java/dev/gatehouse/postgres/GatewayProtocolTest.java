@@ -1849,6 +1849,25 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void statementTextBehindAnErrorInTheSameBatchIsSkippedAndTheSessionGoesOn() throws Exception {
+    // Red-team round 35: the error came back (a Flush) before the next Parse, which found the target
+    // skipping to the Sync; the probe it had queued was skipped too, and the Sync's ReadyForQuery was
+    // taken for the probe's answer: the session was ended.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT 1 / (random() * 0)::int"), bind("", ""), new Execute("", 0), Flush.INSTANCE);
+      assertThat(c.read()).contains(ParseComplete.INSTANCE);
+      assertThat(c.read()).contains(BindComplete.INSTANCE);
+      assertThat(c.read()).get().isInstanceOfSatisfying(ErrorResponse.class, e -> assertThat(e.sqlstate()).isEqualTo("22012"));
+      c.send(parse("", "SELECT 'skipped'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got).singleElement().isInstanceOf(ReadyForQuery.class);
+      c.send(new Query("SELECT 'text behind the first statement'"));
+      assertThat(firstColumn(c.untilReady())).containsExactly("text behind the first statement");
+    }
+  }
+
+  @Test
   void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
     // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
     // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent
