@@ -921,14 +921,17 @@ final class FrontendRelay {
       settingsUnknown = false;
       return Optional.empty();
     }
-    Expected.SettingsProbe probe = new Expected.SettingsProbe();
-    s.state.expect(probe, this::flushUnchecked);
-    try {
-      for (Frame frame : PROBE) target.write(frame);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    Expected.SettingsProbe probe = null;
+    if (!s.state.skippingToSync()) {
+      probe = new Expected.SettingsProbe();
+      s.state.expect(probe, this::flushUnchecked);
+      try {
+        for (Frame frame : PROBE) target.write(frame);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
-    if (!s.state.awaitProbe(probe, this::askForAnswers)) {
+    if (probe == null || !s.state.awaitProbe(probe, this::askForAnswers)) {
       // The target skips to the client's Sync after an earlier error: it skips this message too,
       // and the client has its error already. A stand-in goes in its place all the same.
       Decision.Deny refusal = new Decision.Deny(RULE_PARSING_UNSETTLED, "the resource skips the rest of the batch after an earlier error");

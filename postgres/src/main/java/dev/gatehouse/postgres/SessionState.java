@@ -306,6 +306,8 @@ final class SessionState {
   private byte transactionStatus = 'I';
   /** How many settings probes are queued ({@link Expected.SettingsProbe}); changed under the lock, read without it. */
   private volatile int probes;
+  /** How many Syncs are queued, unanswered; guarded by the lock. */
+  private int pendingSyncs;
 
   /**
    * What the client→backend side knows of the target's COPY-in mode ({@code COPY … FROM STDIN}),
@@ -377,6 +379,7 @@ final class SessionState {
       if (chars > 0 && !gatewayTakes(chars)) throw overGatewayBudget();
       if (expected instanceof Expected.SyncPoint) syncPoints++;
       if (expected instanceof Expected.SettingsProbe) probes++;
+      if (expected instanceof Expected.SyncDone) pendingSyncs++;
       batchOpen = !(expected instanceof Expected.SyncPoint);
       queuedChars += chars;
       pending.addLast(expected);
@@ -1009,14 +1012,26 @@ final class SessionState {
    * skipped, and nothing queued since the skip began will be answered before another Sync comes.
    */
   private boolean skippingThrough() {
-    if (!skipping) return false;
-    for (Expected e : pending) if (e instanceof Expected.SyncDone) return false;
-    return true;
+    return skipping && pendingSyncs == 0;
+  }
+
+  /**
+   * Whether the target skips to a Sync the client has not sent yet ({@link #skippingThrough}):
+   * whatever is forwarded now is skipped unread.
+   */
+  boolean skippingToSync() {
+    lock.lock();
+    try {
+      return skippingThrough();
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
   private void popped(Expected e) {
     if (e instanceof Expected.SettingsProbe) probes--;
+    if (e instanceof Expected.SyncDone) pendingSyncs--;
     if (e instanceof Expected.QueryDone q && q.chars() > 0) {
       queuedChars -= q.chars();
       gatewayTakes(-q.chars());
@@ -1107,6 +1122,8 @@ final class SessionState {
       closed = true;
       List<Expected> left = new ArrayList<>(pending);
       pending.clear();
+      pendingSyncs = 0;
+      probes = 0;
       copies.clear();
       portals.values().forEach(this::unexecuted);
       portals.clear();
