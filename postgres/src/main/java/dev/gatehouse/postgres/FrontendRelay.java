@@ -285,7 +285,7 @@ final class FrontendRelay {
       }
       case Bind b -> {
         awaitSettledNames(b.portal(), b.statement());
-        bind(frame, b.portal(), b.statement(), b.resultFormats());
+        bind(frame, b.portal(), b.statement(), b.resultFormats(), b.parameters().size());
       }
       case Describe d -> {
         awaitSettledNames(d.name(), "");
@@ -345,7 +345,7 @@ final class FrontendRelay {
         lastPortal = m.name(lastPortal);
         lastStatement = m.statement(lastStatement);
         awaitSettledNames(lastPortal, lastStatement);
-        bind(null, lastPortal, lastStatement, m.resultFormats());
+        bind(null, lastPortal, lastStatement, m.resultFormats(), m.parameterCount());
       }
       case Describe.TYPE -> {
         if (m.kind() == Describe.STATEMENT) {
@@ -540,7 +540,13 @@ final class FrontendRelay {
    * stand-in (the target then skips to Sync, as after a refusal of its own); an allowed one is
    * carried out by the portal's Execute, which shares its decision and audit event.
    */
-  private void bind(Frame frame, String portalName, String statementName, short[] resultFormats) throws IOException {
+  private void bind(Frame frame, String portalName, String statementName, short[] resultFormats, int values)
+      throws IOException {
+    // Never inert (#mayRunCode) when the statement has a name, which code may have given to other
+    // SQL (#named), or when the Bind carries values: the server converts each to its parameter's
+    // type, running a domain's CHECK, whatever the statement, an empty one too (red-team round 36:
+    // a SHOW parsed with a parameter of a domain that had no CHECK yet).
+    if (!statementName.isEmpty() || values > 0) settingsUnknown = true;
     Optional<Analysis> analysis = s.state.statement(statementName, this::flushUnchecked);
     // Only sessions that ran opaque code pay the second look-up.
     boolean replaceable = codeRan && analysis.isPresent() && s.state.replaceableByCode(statementName);
@@ -576,7 +582,6 @@ final class FrontendRelay {
     // So may a row-level security policy's call, added to the plan there.
     if (runsOpaqueCode(portal.decided)) codeMayRun(portalName);
     forward(new Expected.BindDone(decision.execution(), Optional.empty(), Optional.of(portal)), frame);
-    if (!statementName.isEmpty()) settingsUnknown = true; // see #mayRunCode on names
   }
 
   /** A portal's statements decided as one execution, or the refusal of one of them. */
@@ -1009,7 +1014,8 @@ final class FrontendRelay {
    * query holds), a query, a fast-path call, and a Sync (the commit of an implicit transaction runs
    * deferred triggers); not when all it carries is a statement that runs no one's code and changes no
    * setting ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the
-   * same batch; only through the unnamed statement and portal, see {@link #named}), nor Gatehouse's
+   * same batch; only through the unnamed statement and portal, see {@link #named}, and a Bind with
+   * no values, see {@link #bind}), nor Gatehouse's
    * own Describe of a portal, the Close of a statement or a Flush.
    */
   private static boolean mayRunCode(Expected expected) {

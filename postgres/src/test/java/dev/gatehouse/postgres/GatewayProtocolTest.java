@@ -1868,6 +1868,29 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aBindWithAValueOfAShowParsedWithADomainParameterCountsAsCode() throws Exception {
+    // Red-team round 36: the server converts a Bind's values to the parameters' types whatever the
+    // statement, a SHOW too, running a domain's CHECK; the domain got its CHECK after the Parse, so
+    // nothing at the Parse said so. The Bind of the SHOW was taken as running nothing, and the query
+    // behind it went unprobed.
+    createStringsOffFunction();
+    h.pg.execute(h.database, "DROP DOMAIN IF EXISTS later_checked");
+    h.pg.execute(h.database, "CREATE DOMAIN later_checked AS int");
+    int domain = (int) count("SELECT 'later_checked'::regtype::oid::bigint");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Parse("", "SHOW search_path", new int[] {domain}), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      h.pg.execute(h.database, "ALTER DOMAIN later_checked ADD CONSTRAINT turns_strings_off CHECK (strings_off() IS NOT NULL)");
+      c.send(parse("shown", "SHOW search_path"),
+          new Bind("", "", new short[0], List.of("1".getBytes(StandardCharsets.UTF_8)), new short[0]), new Execute("", 0),
+          new Query(SMUGGLER), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
   void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
     // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
     // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent

@@ -31,6 +31,8 @@ public final class InPlaceMessage {
   private int resultFormatCount;
   /** Describe: 'S' or 'P'. */
   private byte kind;
+  /** Bind: how many parameter values it carries. */
+  private int parameterCount;
   /** Execute: the row limit (0: all). */
   private int maxRows;
 
@@ -66,6 +68,7 @@ public final class InPlaceMessage {
         at += formats * 2;
         if (end - at < 2) return false;
         int parameters = uint16(at);
+        parameterCount = parameters;
         at += 2;
         // PostgreSQL refuses the same (exec_bind_message): one format per parameter, or 0 or 1.
         if (formats > 1 && formats != parameters) return false;
@@ -149,6 +152,11 @@ public final class InPlaceMessage {
   }
 
   /** Bind: the result format codes (protocol rules: none = all text, one = for all columns). */
+  /** Bind: how many parameter values it carries. */
+  public int parameterCount() {
+    return parameterCount;
+  }
+
   public short[] resultFormats() {
     if (resultFormatCount == 0) return NO_FORMATS;
     short[] formats = new short[resultFormatCount];
