@@ -130,11 +130,6 @@ sealed interface Expected {
       next = executions.size();
     }
 
-    /** Whether it holds a statement to run (none when refused whole). */
-    boolean runsAny() {
-      return !executions.isEmpty();
-    }
-
     /** Statements that have not produced a result (yet). */
     List<Execution> remaining() {
       return executions.subList(Math.min(next, executions.size()), executions.size());

@@ -482,6 +482,7 @@ final class FrontendRelay {
   private void query(Frame frame, Query q) throws IOException {
     Analysis analysis = s.classifier.analyze(q.sql());
     Optional<ErrorResponse> unsettled = awaitSettledParsing(analysis, SIMPLE);
+    commitsBatch();
     long number = s.state.nextSyncPoint();
     if (unsettled.isPresent()) {
       forward(new Expected.QueryDone(number, List.of(), unsettled), DENIED_QUERY);
@@ -524,6 +525,7 @@ final class FrontendRelay {
     Expected.QueryDone done = new Expected.QueryDone(number, allowed, Optional.empty());
     if (copies == 1) s.state.copyMayStart(done);
     forward(done, frame);
+    codeInBatch = false; // the query's own code ends with it (a later COMMIT resumes it: #resumesCode)
   }
 
   /** How many of the statements are COPY: each may make the target read COPY data from the client. */
@@ -731,6 +733,7 @@ final class FrontendRelay {
   }
 
   private void functionCall(Frame frame, FunctionCall call) throws IOException {
+    commitsBatch();
     long number = s.state.nextSyncPoint();
     // The fast path names a function by OID and carries no SQL: nothing to classify, so it is
     // opaque code, and policy denies FUNCTION_CALL unless a rule allows it.
@@ -749,6 +752,8 @@ final class FrontendRelay {
     }
     codeMayRun(null);
     forward(new Expected.FunctionCallDone(number, Optional.of(allowed.get(0)), Optional.empty()), frame);
+    codeInBatch = false; // as after a query
+
   }
 
   /**
@@ -876,11 +881,20 @@ final class FrontendRelay {
    * parsed there; the old barrier refused it).
    */
   private void sync(Frame frame) throws IOException {
+    commitsBatch();
+    forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
+  }
+
+  /**
+   * A sync point (a Sync, a query, a fast-path call, whatever it holds, an empty or refused one
+   * too) ends the batch's implicit transaction: see {@link #sync} (red-team round 37: an empty query
+   * committed a batch whose deferred trigger replaced a statement parsed in it).
+   */
+  private void commitsBatch() {
     if (codeInBatch) {
       codeMayRun(null);
       codeInBatch = false;
     }
-    forward(new Expected.SyncDone(s.state.nextSyncPoint()), frame);
   }
 
   /**
@@ -1011,8 +1025,8 @@ final class FrontendRelay {
    * function's call on constants, and a parameter's conversion to a domain runs its CHECK), an
    * Execute, a client's Describe (PostgreSQL analyses a statement again there when DDL invalidated
    * it, literals and all), the Close of a portal (it finishes a data-modifying WITH the portal's
-   * query holds), a query, a fast-path call, and a Sync (the commit of an implicit transaction runs
-   * deferred triggers); not when all it carries is a statement that runs no one's code and changes no
+   * query holds), and every sync point: a Sync, a query, a fast-path call, empty or refused ones
+   * too (each ends the batch's implicit transaction); not when all it carries is a statement that runs no one's code and changes no
    * setting ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the
    * same batch; only through the unnamed statement and portal, see {@link #named}, and a Bind with
    * no values, see {@link #bind}), nor Gatehouse's
@@ -1025,9 +1039,12 @@ final class FrontendRelay {
       case Expected.ExecuteDone x -> x.execution().isPresent() && !inert(x.execution().get());
       case Expected.CloseDone c -> c.tombstone().isEmpty();
       case Expected.DescribeDone d -> !d.own();
-      case Expected.QueryDone q -> q.runsAny();
+      // A sync point ends the batch's implicit transaction, whatever it holds: its commit runs
+      // deferred triggers and drops SET LOCAL values, its abort (a refusal's stand-in fails) puts
+      // back the settings of the transaction's start (red-team round 37).
+      case Expected.QueryDone q -> true;
       case Expected.SyncDone sync -> true;
-      case Expected.FunctionCallDone call -> call.execution().isPresent();
+      case Expected.FunctionCallDone call -> true;
       default -> false;
     };
   }

@@ -1029,6 +1029,17 @@ class GatewayProtocolTest {
       assertThat(c.untilReady()).contains(new CommandComplete("DELETE 1"));
     }
     assertDecidedAsOpaqueCode("SELECT 'parsed before the commit'");
+    // An empty query commits the batch as a Sync does (red-team round 37).
+    h.pg.execute(h.database, "INSERT INTO t VALUES (4204, 'kept') ON CONFLICT DO NOTHING");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT insert_later(4204)"), bind("", ""), new Execute("", 0),
+          parse("s3", "SELECT 'parsed before the empty query'"), new Query(""));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(bind("", "s3"), new Execute("", 0), Sync.INSTANCE);
+      assertThat(c.untilReady()).contains(new CommandComplete("DELETE 1"));
+    }
+    assertDecidedAsOpaqueCode("SELECT 'parsed before the empty query'");
   }
 
   @Test
@@ -1888,6 +1899,47 @@ class GatewayProtocolTest {
       assertRefusedAsChanged(c.untilReady());
     }
     assertThat(smuggledRows()).isZero();
+  }
+
+  /** The answers up to the session's end, which must be for a changed standard_conforming_strings; the smuggler never ran. */
+  private void assertEndedOnTheChangedSettingBeforeTheSmuggler(RawClient c) throws Exception {
+    assertThat(c.untilClosed()).anySatisfy(m -> assertThat(m).isInstanceOfSatisfying(ErrorResponse.class,
+        e -> assertThat(e.message()).contains("standard_conforming_strings").contains("the session was ended")));
+    assertThat(smuggledRows()).isZero();
+  }
+
+  @Test
+  void anEmptyQueryInsideABatchCountsAsTheCommitItIs() throws Exception {
+    // Red-team round 37: code set standard_conforming_strings off for the session and on for the
+    // transaction; the probe before the empty query saw the transaction's "on", and the empty query,
+    // which runs nothing, committed the batch: the session's "off" was back for the query behind it.
+    h.pg.execute(h.database, "CREATE OR REPLACE FUNCTION strings_off_after_commit() RETURNS text LANGUAGE sql AS $$"
+        + " SELECT set_config('standard_conforming_strings', 'off', false);"
+        + " SELECT set_config('standard_conforming_strings', 'on', true) $$");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("", "SELECT strings_off_after_commit()"), bind("", ""), new Execute("", 0),
+          new Query(""), new Query(SMUGGLER), Sync.INSTANCE);
+      assertEndedOnTheChangedSettingBeforeTheSmuggler(c);
+    }
+  }
+
+  @Test
+  void aRefusedQueryInsideABatchCountsAsTheAbortItsStandInCauses() throws Exception {
+    // Red-team round 37: the refused query's stand-in fails on the server, which aborts the batch's
+    // transaction and puts back the setting of its start: "off", committed earlier in the batch
+    // before a SET put it on again, which the probe saw.
+    createStringsOffFunction();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(parse("p_begin", "BEGIN"), parse("p_off", "SELECT strings_off()"), parse("p_commit", "COMMIT"),
+          parse("p_on", "SET standard_conforming_strings = on"), Sync.INSTANCE);
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(bind("", "p_begin"), new Execute("", 0), bind("", "p_off"), new Execute("", 0),
+          bind("", "p_commit"), new Execute("", 0), bind("", "p_on"), new Execute("", 0),
+          new Query("SELECT ("), new Query(SMUGGLER), Sync.INSTANCE);
+      assertEndedOnTheChangedSettingBeforeTheSmuggler(c);
+    }
   }
 
   @Test
