@@ -190,8 +190,10 @@ final class FrontendRelay {
     }
     FrameHeader header = next.get();
     if (header.type() == COPY_DATA) {
-      // COPY FROM STDIN data: decided with its COPY statement, relayed in chunks.
-      target.relay(header, s.clientReader);
+      // COPY FROM STDIN data: decided with its COPY statement, relayed in chunks; outside a COPY,
+      // dropped (#copying).
+      if (copying()) target.relay(header, s.clientReader);
+      else s.clientReader.copyBody(header, java.io.OutputStream.nullOutputStream());
     } else if ((header.type() == Query.TYPE || header.type() == Parse.TYPE) && header.bodyLength() > MAX_STATEMENT_MESSAGE) {
       if (duringCopy(header.type())) refuseOversized(header);
     } else {
@@ -222,6 +224,19 @@ final class FrontendRelay {
     if (type == Sync.TYPE) return false;
     throw ProtocolException.violation("unexpected message type " + typeName(type)
         + " during COPY FROM STDIN; end the COPY with CopyDone or CopyFail first");
+  }
+
+  /**
+   * Whether the target reads COPY data now (waiting, when a COPY was forwarded, until it says).
+   * CopyData, CopyDone and CopyFail outside a COPY are dropped: PostgreSQL ignores them there, as
+   * the protocol says, but reads them as no part of an extended-protocol batch, so an error raised
+   * as it reads one (a statement_timeout that ran out behind a Parse) is answered with a
+   * ReadyForQuery no message asked for, and does not skip to the batch's Sync. That aborted the
+   * batch's transaction behind Gatehouse's settings probe, and put the answers of the next queries
+   * out of step with them: rows relayed under another query's masking (red-team round 38).
+   */
+  private boolean copying() {
+    return s.state.copyIn(this::askForAnswers) == SessionState.CopyIn.ACTIVE;
   }
 
   /** Ends the session for the failure that stopped this direction. */
@@ -310,13 +325,15 @@ final class FrontendRelay {
         target.write(frame);
         target.flush();
       }
-      case CopyData data -> target.write(frame);
+      case CopyData data -> {
+        if (copying()) target.write(frame);
+      }
       case CopyDone done -> {
-        target.write(frame);
+        if (copying()) target.write(frame);
         s.state.copyEnded();
       }
       case CopyFail fail -> {
-        target.write(frame);
+        if (copying()) target.write(frame);
         s.state.copyEnded();
       }
       case FunctionCall call -> functionCall(frame, call);

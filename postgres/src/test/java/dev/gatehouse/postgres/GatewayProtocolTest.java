@@ -1943,6 +1943,32 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void copyMessagesOutsideACopyAreDroppedSoAnErrorOnThemCannotPutTheAnswersOutOfStep() throws Exception {
+    // Red-team round 38: PostgreSQL reads a CopyDone sent outside a COPY as no part of a batch; with
+    // the statement_timeout that a Parse started already run out, it answered it with an error and
+    // a ReadyForQuery nothing had asked for, which Gatehouse took for the next query's answer: every
+    // answer after it belonged to the query before (rows relayed under another query's masking).
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SET statement_timeout = 200"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("", "SHOW search_path"), Flush.INSTANCE);
+      assertThat(c.read()).contains(ParseComplete.INSTANCE);
+      Thread.sleep(600);
+      c.send(CopyDone.INSTANCE, new Query("SELECT 'first'"), new Query("SELECT 'second'"), Sync.INSTANCE);
+      List<BackendMessage> first = c.untilReady();
+      List<BackendMessage> second = c.untilReady();
+      List<BackendMessage> sync = c.untilReady();
+      assertThat(second).noneMatch(ErrorResponse.class::isInstance);
+      assertThat(firstColumn(second)).as("the second query's own answer").containsExactly("second");
+      assertThat(firstColumn(first)).doesNotContain("second");
+      assertThat(sync).singleElement().isInstanceOf(ReadyForQuery.class);
+      c.send(new Query("SELECT 'text behind the first statement'"));
+      assertThat(firstColumn(c.untilReady())).containsExactly("text behind the first statement");
+    }
+  }
+
+  @Test
   void aParseBehindAParseWhoseLiteralRunsADomainsCheckIsRefusedWhenItChangedTheSettings() throws Exception {
     // PostgreSQL converts a literal while it analyses the Parse: '{1}'::d[] runs array_in, which
     // converts each element to domain d and runs d's CHECK, before any Bind. The second Parse, sent
