@@ -1041,10 +1041,10 @@ final class FrontendRelay {
    * running d's CHECK, as composites and ranges of d do), a Bind (planning folds an immutable
    * function's call on constants, and a parameter's conversion to a domain runs its CHECK), an
    * Execute, a client's Describe (PostgreSQL analyses a statement again there when DDL invalidated
-   * it, literals and all), the Close of a portal (it finishes a data-modifying WITH the portal's
-   * query holds), and every sync point: a Sync, a query, a fast-path call, empty or refused ones
-   * too (each ends the batch's implicit transaction); not when all it carries is a statement that runs no one's code and changes no
-   * setting ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the
+   * it, literals and all), the Close of a portal (it ends the portal's execution: counted to be
+   * safe), and every sync point: a Sync, a query, a fast-path call, empty or refused ones too (each
+   * ends the batch's implicit transaction); not when all it carries is a statement that runs no
+   * one's code and changes no setting ({@link #INERT}: the BEGIN a driver sends before a transaction's first statement, in the
    * same batch; only through the unnamed statement and portal, see {@link #named}, and a Bind with
    * no values, see {@link #bind}), nor Gatehouse's
    * own Describe of a portal, the Close of a statement or a Flush.
