@@ -357,27 +357,25 @@ final class FrontendRelay {
    * from the read buffer.
    */
   private void inPlace(InPlaceMessage m) throws IOException {
+    // Names read in place are printable ASCII (InPlaceMessage takes no other): no wait for the
+    // settings (#awaitSettledNames) on this path, which every prepared execution takes.
     switch (m.type()) {
       case Bind.TYPE -> {
         lastPortal = m.name(lastPortal);
         lastStatement = m.statement(lastStatement);
-        awaitSettledNames(lastPortal, lastStatement);
         bind(null, lastPortal, lastStatement, m.resultFormats(), m.parameterCount());
       }
       case Describe.TYPE -> {
         if (m.kind() == Describe.STATEMENT) {
           lastStatement = m.name(lastStatement);
-          awaitSettledNames(lastStatement, "");
           describe(null, Describe.STATEMENT, lastStatement);
         } else {
           lastPortal = m.name(lastPortal);
-          awaitSettledNames(lastPortal, "");
           describe(null, Describe.PORTAL, lastPortal);
         }
       }
       case Execute.TYPE -> {
         lastPortal = m.name(lastPortal);
-        awaitSettledNames(lastPortal, "");
         execute(null, lastPortal);
       }
       case Sync.TYPE -> sync(null);
