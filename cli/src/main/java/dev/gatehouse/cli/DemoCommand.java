@@ -37,21 +37,24 @@ import picocli.CommandLine.Option;
     description = "Start an embedded target, demo identities, the reference policy and the gateway; print how to connect.")
 final class DemoCommand implements Callable<Integer> {
   static final String AUDIENCE = "gatehouse-demo";
+  /** The resource that signs in as the demo tables' owner: developers and DBAs. */
   static final String RESOURCE = "pg-demo";
+  /** The resource that signs in as a role that may only read them: analysts. */
+  static final String READ_RESOURCE = "pg-demo-read";
 
-  /** The demo users: who they are and what the reference policy lets them do. */
-  record DemoUser(String name, String email, Set<String> groups, String can) {}
+  /** The demo users: who they are, the resource they connect to and what the reference policy lets them do. */
+  record DemoUser(String name, String email, Set<String> groups, String resource, String can) {}
 
   static final List<DemoUser> USERS = List.of(
-      new DemoUser("alice", "alice@demo.gatehouse.dev", Set.of("developers"),
+      new DemoUser("alice", "alice@demo.gatehouse.dev", Set.of("developers"), RESOURCE,
           "reads and writes, but no INSERT or UPDATE of customers (its personal data is masked for her); DROP/TRUNCATE,"
               + " UPDATE/DELETE without WHERE, server files and opaque code are blocked; DDL needs approval"),
-      new DemoUser("bob", "bob@demo.gatehouse.dev", Set.of("analysts"),
+      new DemoUser("bob", "bob@demo.gatehouse.dev", Set.of("analysts"), READ_RESOURCE,
           "read-only: SELECT, cursors, EXPLAIN, COPY … TO STDOUT, transactions and session settings (not the planner's);"
-              + " any write or row lock is refused"),
-      new DemoUser("dana", "dana@demo.gatehouse.dev", Set.of("dba"),
+              + " any write or row lock is refused, and his resource signs in as a role that may only read"),
+      new DemoUser("dana", "dana@demo.gatehouse.dev", Set.of("dba"), RESOURCE,
           "a DBA: schema changes, server files, opaque code, large objects, GRANT allowed; still no UPDATE/DELETE without WHERE"),
-      new DemoUser("eve", "eve@demo.gatehouse.dev", Set.of("contractors"),
+      new DemoUser("eve", "eve@demo.gatehouse.dev", Set.of("contractors"), RESOURCE,
           "in no group the policy knows: refused at connection"));
 
   @Option(names = "--dir", defaultValue = "data/demo", description = "Where the demo keeps its files (default: ${DEFAULT-VALUE}).")
@@ -98,6 +101,7 @@ final class DemoCommand implements Callable<Integer> {
     try (DemoDatabase database = DemoDatabase.start(base.resolve("postgres"));
         DevelopmentIssuer issuer = DevelopmentIssuer.start(0)) {
       writePrivate(base.resolve("pg-demo.password"), database.password().reveal());
+      writePrivate(base.resolve("pg-demo-read.password"), database.readPassword().reveal());
       Files.writeString(base.resolve("policy.yaml"), PolicySource.demo().text());
       Files.writeString(base.resolve("masking-policy.yaml"), MASKING_POLICY);
       if (!Files.exists(base.resolve("masking.key"))) writePrivate(base.resolve("masking.key"), randomKey());
@@ -145,15 +149,25 @@ final class DemoCommand implements Callable<Integer> {
               displayName: preferred_username
               groupsClaim: groups
         sessions: {maxPerUser: 20, maxPerResource: 100}
+        # One resource per access level, each signing in as its own least-privileged role.
         resources:
           - name: %s
             type: postgres
             host: 127.0.0.1
             port: %d
             database: %s
-            user: %s
+            user: %s             # owns the demo tables
             password: ${file:pg-demo.password}
             tls: {mode: disable}   # the embedded target listens on loopback only
+            tags: {env: demo}
+          - name: %s
+            type: postgres
+            host: 127.0.0.1
+            port: %d
+            database: %s
+            user: %s        # may only read them
+            password: ${file:pg-demo-read.password}
+            tls: {mode: disable}
             tags: {env: demo}
         policy:
           files: [policy.yaml, masking-policy.yaml]
@@ -185,7 +199,8 @@ final class DemoCommand implements Callable<Integer> {
           durability: process
           signingKey: audit-signing.key
         """.formatted(port, controlPort, issuer.issuer(), AUDIENCE, RESOURCE, database.port(),
-        DemoDatabase.DATABASE, DemoDatabase.ROLE);
+        DemoDatabase.DATABASE, DemoDatabase.ROLE, READ_RESOURCE, database.port(), DemoDatabase.DATABASE,
+        DemoDatabase.READ_ROLE);
   }
 
   private void printInstructions(PrintStream out, Terminal t, Path base, Gatehouse gatehouse, Duration ttl) {
@@ -200,7 +215,8 @@ final class DemoCommand implements Callable<Integer> {
     out.println("  PostgreSQL listener   127.0.0.1:" + gatehouse.postgresPort() + "  (TLS; clients verify it against " + ca + ")");
     out.println("  Control plane         http://127.0.0.1:" + gatehouse.controlPlanePort() + "/readyz  and  /metrics");
     out.println("  Target                an embedded PostgreSQL 15 with database \"" + DemoDatabase.DATABASE
-        + "\" (customers, orders), reached as resource \"" + RESOURCE + "\"");
+        + "\" (customers, orders), reached as resource \"" + RESOURCE + "\" (as the tables' owner) or \""
+        + READ_RESOURCE + "\" (as a role that may only read them)");
     out.println("  Identity provider     a development issuer FOR DEMOS ONLY; tokens valid " + humanDuration(ttl) + " are in "
         + dirShown + "/tokens/");
     out.println("  Audit log             " + dirShown + "/gatehouse.db (hash-chained, signed); logs in " + dirShown + "/gatehouse.log");
@@ -210,7 +226,7 @@ final class DemoCommand implements Callable<Integer> {
       out.println();
       out.println("  " + t.bold(u.name()) + " " + t.dim("(" + String.join(", ", u.groups()) + ")") + ": " + u.can());
       out.println("    PGPASSWORD=$(cat " + dirShown + "/tokens/" + u.name() + ".token) psql \"host=localhost port="
-          + gatehouse.postgresPort() + " dbname=" + RESOURCE + " user=" + u.name() + " " + sslPart + "\"");
+          + gatehouse.postgresPort() + " dbname=" + u.resource() + " user=" + u.name() + " " + sslPart + "\"");
     }
     out.println();
     out.println(t.bold("Things to try") + " (as alice unless said otherwise):");
@@ -259,10 +275,10 @@ final class DemoCommand implements Callable<Integer> {
           mask: [email, card_number, phone]
 
         - name: analysts-see-masked-personal-data
-          description: Analysts too.
+          description: Analysts too, on the read-only resource they connect to.
           effect: mask
           subjects: {groups: [analysts]}
-          resources: {names: [pg-demo]}
+          resources: {names: [pg-demo-read]}
           mask: [email, card_number, phone]
       """;
 

@@ -22,9 +22,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The demo's target: an embedded PostgreSQL 15 (nothing to install but a JDK) holding a small shop
- * with personal data. The gateway logs in as {@code gatehouse_demo}, an unprivileged role that owns
- * the demo tables and must authenticate with SCRAM-SHA-256; its password is random per start and
- * known only to the gateway.
+ * with personal data. The gateway logs in as one of two roles, one per access level
+ * (docs/postgres.md, "The target role: least privilege"): {@code gatehouse_demo}, an unprivileged
+ * role that owns the demo tables (resource {@code pg-demo}), and {@code gatehouse_demo_read}, which
+ * may only read them (resource {@code pg-demo-read}, the analysts'). Both must authenticate with
+ * SCRAM-SHA-256; their passwords are random per start and known only to the gateway.
  *
  * <p>Its data directory is {@code DIR/postgres/data}, new at every start. A demo stopped with
  * {@code kill -9} cannot stop its PostgreSQL, so a watcher process ({@code sh}, started beside it)
@@ -48,14 +50,18 @@ final class DemoDatabase implements AutoCloseable {
       exit 0
       """;
   static final String ROLE = "gatehouse_demo";
+  /** The role that may only read the demo tables, and tables the owner role creates later. */
+  static final String READ_ROLE = "gatehouse_demo_read";
   static final String DATABASE = "shop";
 
   private final EmbeddedPostgres postgres;
   private final Secret password;
+  private final Secret readPassword;
 
-  private DemoDatabase(EmbeddedPostgres postgres, Secret password) {
+  private DemoDatabase(EmbeddedPostgres postgres, Secret password, Secret readPassword) {
     this.postgres = postgres;
     this.password = password;
+    this.readPassword = readPassword;
   }
 
   static DemoDatabase start(Path dir) throws IOException, SQLException {
@@ -98,10 +104,13 @@ final class DemoDatabase implements AutoCloseable {
     }
     watch(data, postmaster(data).map(ProcessHandle::pid));
     Secret password = randomSecret();
+    Secret readPassword = randomSecret();
     try (Connection c = connect(pg.getPort(), "postgres", "postgres", superuser);
         Statement s = c.createStatement()) {
-      // The password is hex, so quoting it as a literal is safe.
-      s.execute("CREATE ROLE " + ROLE + " LOGIN PASSWORD '" + password.reveal() + "' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS");
+      // The passwords are hex, so quoting them as literals is safe.
+      for (String[] role : new String[][] {{ROLE, password.reveal()}, {READ_ROLE, readPassword.reveal()}}) {
+        s.execute("CREATE ROLE " + role[0] + " LOGIN PASSWORD '" + role[1] + "' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS");
+      }
       s.execute("CREATE DATABASE " + DATABASE + " OWNER " + ROLE);
       // Set up: from now on the superuser cannot log in at all.
       s.execute("ALTER ROLE postgres PASSWORD NULL");
@@ -110,8 +119,14 @@ final class DemoDatabase implements AutoCloseable {
     try (Connection c = connect(pg.getPort(), DATABASE, ROLE, password);
         Statement s = c.createStatement()) {
       s.execute(resource("demo-data.sql"));
+      // The read role reads the tables, those made later through pg-demo too, and nothing more:
+      // no temporary tables either (PUBLIC may make them by default), nor CREATE in public
+      // (PostgreSQL 15 grants PUBLIC none).
+      s.execute("REVOKE TEMPORARY ON DATABASE " + DATABASE + " FROM PUBLIC");
+      s.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + READ_ROLE);
+      s.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO " + READ_ROLE);
     }
-    return new DemoDatabase(pg, password);
+    return new DemoDatabase(pg, password, readPassword);
   }
 
   /**
@@ -236,8 +251,14 @@ final class DemoDatabase implements AutoCloseable {
     return postgres.getPort();
   }
 
+  /** The owner role's password (resource pg-demo). */
   Secret password() {
     return password;
+  }
+
+  /** The read role's password (resource pg-demo-read). */
+  Secret readPassword() {
+    return readPassword;
   }
 
   private static Connection connect(int port, String database, String user, Secret password) throws SQLException {

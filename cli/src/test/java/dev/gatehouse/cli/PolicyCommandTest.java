@@ -128,7 +128,7 @@ class PolicyCommandTest {
     Files.writeString(masking, DemoCommand.MASKING_POLICY);
     java.util.function.Function<String, CliRun> asAnalyst = sql -> CliRun.inProcess("policy", "test",
         "--policy", demoPolicy.toString(), "--policy", masking.toString(),
-        "--as", "ann", "--group", "analysts", "--resource", "pg-demo", "--sql", sql);
+        "--as", "ann", "--group", "analysts", "--resource", "pg-demo-read", "--sql", sql);
 
     CliRun read = asAnalyst.apply("SELECT email FROM customers");
     assertThat(read.outLines()).contains("decision: allow (rule analysts-read-only)", "masks:    email, card_number, phone");
@@ -148,10 +148,13 @@ class PolicyCommandTest {
     CliRun stranger = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "mallory",
         "--resource", "pg-demo");
     CliRun analyst = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "ann",
+        "--group", "analysts", "--resource", "pg-demo-read");
+    CliRun analystAsOwner = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "ann",
         "--group", "analysts", "--resource", "pg-demo");
 
     assertThat(stranger.outLines()).contains("decision: deny (rule default-deny)");
-    assertThat(analyst.outLines()).contains("decision: allow (rule staff-connect)");
+    assertThat(analyst.outLines()).contains("decision: allow (rule analysts-connect)");
+    assertThat(analystAsOwner.outLines()).as("analysts reach the read-only resource only").contains("decision: deny (rule default-deny)");
   }
 
   @Test

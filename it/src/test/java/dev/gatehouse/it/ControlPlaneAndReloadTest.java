@@ -108,7 +108,10 @@ class ControlPlaneAndReloadTest {
       }
 
       // A valid edit that no longer lets analysts connect: bob's open session ends, new ones are refused.
-      Files.writeString(policy, original.replace("subjects: {groups: [developers, analysts, dba]}", "subjects: {groups: [developers, dba]}"));
+      String withoutAnalysts = original.replace("applies_to: [connect]\n    subjects: {groups: [analysts]}",
+          "applies_to: [connect]\n    subjects: {groups: [auditors]}");
+      assertThat(withoutAnalysts).as("the edit changes the analysts' connect rule").isNotEqualTo(original);
+      Files.writeString(policy, withoutAnalysts);
       await("readiness after the valid edit").atMost(Duration.ofSeconds(30)).until(() -> get("/readyz").statusCode() == 200);
       await("bob's session ended by the new policy").atMost(Duration.ofSeconds(30)).until(() -> {
         try {

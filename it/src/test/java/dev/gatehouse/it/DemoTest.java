@@ -30,8 +30,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DemoTest {
   private static final Pattern PSQL_LINE = Pattern.compile(
-      "^\\s*(PGPASSWORD=\\$\\(cat (\\S+)/tokens/(\\w+)\\.token\\) psql \"host=localhost port=(\\d+) dbname=pg-demo user=\\3"
+      "^\\s*(PGPASSWORD=\\$\\(cat (\\S+)/tokens/(\\w+)\\.token\\) psql \"host=localhost port=(\\d+) dbname=(pg-demo|pg-demo-read) user=\\3"
           + " sslmode=verify-full sslrootcert=(\\S+)\")\\s*$", Pattern.MULTILINE);
+  /** The group of {@link #PSQL_LINE} that holds the CA file. */
+  private static final int CA = 6;
 
   @TempDir Path dir;
 
@@ -41,9 +43,12 @@ class DemoTest {
     assertThat(r.exitCode()).as(r.out() + r.err()).isZero();
     Map<String, Matcher> lines = psqlLines(r.out());
     assertThat(lines).containsOnlyKeys("alice", "bob", "dana", "eve");
+    // One resource per access level: the analyst connects to the one that signs in as a read-only role.
+    assertThat(lines.get("bob").group(5)).isEqualTo("pg-demo-read");
+    assertThat(lines.get("alice").group(5)).isEqualTo("pg-demo");
     for (Matcher m : lines.values()) {
       assertThat(Integer.parseInt(m.group(4))).as("the port printed is the one bound").isPositive();
-      assertThat(Path.of(m.group(5))).as("the CA file the line verifies against").isRegularFile();
+      assertThat(Path.of(m.group(CA))).as("the CA file the line verifies against").isRegularFile();
       assertThat(Path.of(m.group(2)).resolve("tokens").resolve(m.group(3) + ".token")).isRegularFile();
     }
     assertThat(r.out()).contains("FOR DEMOS ONLY").contains("DELETE FROM orders;").contains("audit verify --config");
@@ -101,6 +106,13 @@ class DemoTest {
       Shell bobReads = shell(lines.get("bob").group(1), "SELECT email FROM customers ORDER BY id LIMIT 1");
       assertThat(bobReads.exit()).as(bobReads.toString()).isZero();
       assertThat(bobReads.out().strip()).as(bobReads.toString()).startsWith("email:").doesNotContain("@");
+      // ... and in the database too: his resource signs in as a role that may only read, so a write
+      // that got past policy (a statement schema code replaced) would still be refused there.
+      Shell bobsRole = shell(lines.get("bob").group(1),
+          "SELECT current_user, has_table_privilege('orders', 'UPDATE'), has_table_privilege('customers', 'INSERT'),"
+              + " has_database_privilege(current_database(), 'TEMPORARY')");
+      assertThat(bobsRole.exit()).as(bobsRole.toString()).isZero();
+      assertThat(bobsRole.out().strip()).as(bobsRole.toString()).isEqualTo("gatehouse_demo_read|f|f|f");
       for (String sql : List.of("SELECT setval('orders_id_seq', 1)", "SELECT id FROM orders WHERE id = 1 FOR UPDATE")) {
         Shell refused = shell(lines.get("bob").group(1), sql);
         assertThat(refused.exit()).as(refused.toString()).isNotZero();
