@@ -119,6 +119,12 @@ final class FrontendRelay {
    * whatever came behind. Client thread only; see {@link #awaitSettledParsing}.
    */
   private boolean settingsUnknown;
+  /**
+   * The sync point forwarded after the last message that may run code: once its ReadyForQuery has
+   * come, with the settings it reports checked, they are known again ({@link #settle}); {@code
+   * Long.MAX_VALUE} while no sync point followed. Client thread only.
+   */
+  private long settledBy = Long.MAX_VALUE;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -563,7 +569,7 @@ final class FrontendRelay {
     // SQL (#named), or when the Bind carries values: the server converts each to its parameter's
     // type, running a domain's CHECK, whatever the statement, an empty one too (red-team round 36:
     // a SHOW parsed with a parameter of a domain that had no CHECK yet).
-    if (!statementName.isEmpty() || values > 0) settingsUnknown = true;
+    if ((!statementName.isEmpty() || values > 0) && !aborted()) unsettle();
     Optional<Analysis> analysis = s.state.statement(statementName, this::flushUnchecked);
     // Only sessions that ran opaque code pay the second look-up.
     boolean replaceable = codeRan && analysis.isPresent() && s.state.replaceableByCode(statementName);
@@ -660,7 +666,7 @@ final class FrontendRelay {
       portal.get().execution.executeForwarded(); // running again, until the target answers
       forward(new Expected.ExecuteDone(Optional.of(portal.get().execution), Optional.empty(),
           Optional.ofNullable(portal.get().plan)), frame);
-      if (named(portalName, portal)) settingsUnknown = true;
+      if (named(portalName, portal)) unsettle();
       return;
     }
     if (portal.isEmpty() && s.state.portalEnded(portalName)) {
@@ -734,7 +740,7 @@ final class FrontendRelay {
     Expected.ExecuteDone done = new Expected.ExecuteDone(Optional.of(execution), Optional.empty(), plan);
     if (copies(statements) > 0) s.state.copyMayStart(done);
     forward(done, frame);
-    if (named(portalName, portal)) settingsUnknown = true;
+    if (named(portalName, portal)) unsettle();
   }
 
   /**
@@ -951,6 +957,13 @@ final class FrontendRelay {
   /** Waits until the target's settings are known ({@link #awaitSettledParsing}); empty when they are as Gatehouse reads. */
   private Optional<Unsettled> settle() {
     if (!settingsUnknown) return Optional.empty();
+    if (s.state.answered(settledBy)) {
+      // A sync point came after the last message that may have run code, and its ReadyForQuery
+      // reported the settings as they were then (pgjdbc's next query after an answered batch often
+      // opens with the Close of an earlier statement, which keeps its batch open: red-team round 40).
+      settingsUnknown = false;
+      return Optional.empty();
+    }
     if (s.state.awaitAllAnswered(this::flushUnchecked)) {
       settingsUnknown = false;
       return Optional.empty();
@@ -1105,23 +1118,29 @@ final class FrontendRelay {
     // write. Flushing it first cost a write and a wake-up of the target per extended-protocol
     // transaction, while a decision no longer waits for anything slow (the journal append is a copy;
     // only durability: machine waits for a sync).
+    // Code allowed before a statement in the same message may replace prepared statements under
+    // their names before it runs; the mark that code ran comes only once the message is decided.
+    // Kept as the statements are decided: rescanning what was allowed before each one was quadratic
+    // (red-team round 40: one query of 222,222 statements held a core for minutes).
+    boolean codeBefore = false;
     for (int i = 0; i < statements.size(); i++) {
-      Optional<ErrorResponse> refused = decide(statements.get(i), details, allowed);
+      int before = allowed.size();
+      Optional<ErrorResponse> refused = decide(statements.get(i), details, allowed, codeBefore);
       if (refused.isPresent()) {
         auditUnrun(statements, i + 1, details);
         return refused;
       }
+      for (int j = before; j < allowed.size() && !codeBefore; j++) codeBefore = runsOpaqueCode(allowed.get(j));
     }
     return Optional.empty();
   }
 
-  /** Decides one statement: adds its execution to {@code allowed}, or returns the client's error. */
-  private Optional<ErrorResponse> decide(ClassifiedStatement classified, Map<String, String> details, List<Execution> allowed)
-      throws IOException {
-    // Code allowed before it in the same message may replace prepared statements under their names
-    // before this statement runs; the mark that code ran comes only once the message is decided.
-    boolean codeBefore = false;
-    for (int i = 0; i < allowed.size() && !codeBefore; i++) codeBefore = runsOpaqueCode(allowed.get(i));
+  /**
+   * Decides one statement: adds its execution to {@code allowed}, or returns the client's error.
+   * {@code codeBefore}: an execution allowed before it in the same message runs opaque code.
+   */
+  private Optional<ErrorResponse> decide(ClassifiedStatement classified, Map<String, String> details, List<Execution> allowed,
+      boolean codeBefore) throws IOException {
     Seen seen = seen(classified, details, codeBefore);
     ClassifiedStatement statement = seen.statement();
     Command command = seen.command();
@@ -1360,7 +1379,40 @@ final class FrontendRelay {
     } else {
       target.write(frame);
     }
-    if (!settingsUnknown) settingsUnknown = mayRunCode(expected);
+    // Once unknown and not followed by a sync point, another message that may run code changes nothing.
+    if ((!settingsUnknown || settledBy != Long.MAX_VALUE) && mayRunCode(expected)
+        && !(runsNothingWhileAborted(expected) && aborted())) {
+      unsettle();
+    }
+    if (settingsUnknown && expected instanceof Expected.SyncPoint point) settledBy = point.number();
+  }
+
+  /** A message that may run code was, or is about to be, forwarded: the settings are unknown until answered. */
+  private void unsettle() {
+    settingsUnknown = true;
+    settledBy = Long.MAX_VALUE;
+  }
+
+  /**
+   * Whether the target takes the messages now forwarded in an aborted transaction: the last
+   * ReadyForQuery said {@code E} and every sync point is answered. pgjdbc's {@code rollback()} after
+   * a failed batch sends the Close of a portal or statement before its ROLLBACK (red-team round 40:
+   * probing there was answered {@code 25P02}, and the ROLLBACK refused). Only an Execute can end
+   * the transaction (of ROLLBACK, ROLLBACK TO SAVEPOINT, COMMIT or PREPARE TRANSACTION, none of
+   * them {@link #INERT}), and it makes the settings unknown whatever follows it in the batch.
+   */
+  private boolean aborted() {
+    return s.state.abortedAndAnswered();
+  }
+
+  /**
+   * Messages that in an aborted transaction are refused with {@code 25P02} before the server parses,
+   * analyses, binds or describes anything but a COMMIT or ROLLBACK (whose analysis runs no code), or
+   * that close a portal the abort already shut (its executor is not run to its end).
+   */
+  private static boolean runsNothingWhileAborted(Expected expected) {
+    return expected instanceof Expected.ParseDone || expected instanceof Expected.BindDone
+        || expected instanceof Expected.DescribeDone || expected instanceof Expected.CloseDone;
   }
 
   private void settleUnsent(Expected expected) {

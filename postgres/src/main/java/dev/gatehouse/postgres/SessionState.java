@@ -308,6 +308,14 @@ final class SessionState {
   private volatile int probes;
   /** How many Syncs are queued, unanswered; guarded by the lock. */
   private int pendingSyncs;
+  /**
+   * The number of the last sync point answered ({@link #readyForQuery}), written after {@link
+   * #answeredStatus}: the settings its ReadyForQuery reported were checked before (BackendRelay ends
+   * the session on a change). Written by the backend→client thread, read without the lock.
+   */
+  private volatile long answeredThrough;
+  /** That ReadyForQuery's transaction status. */
+  private volatile byte answeredStatus = 'I';
 
   /**
    * What the client→backend side knows of the target's COPY-in mode ({@code COPY … FROM STDIN}),
@@ -918,6 +926,8 @@ final class SessionState {
     try {
       skipping = false;
       transactionStatus = status;
+      answeredStatus = status;
+      answeredThrough = number;
       if (status == 'I') {
         // The transaction ended: every portal bound before this sync point is gone with it.
         if (!portals.isEmpty()) {
@@ -938,6 +948,24 @@ final class SessionState {
       lock.unlock();
       if (settle) settleUnexecuted();
     }
+  }
+
+  /**
+   * Whether the ReadyForQuery of sync point {@code number} has come: the settings it reported were
+   * as Gatehouse reads SQL. Client→backend thread, without the lock.
+   */
+  boolean answered(long number) {
+    return answeredThrough >= number;
+  }
+
+  /**
+   * Whether every sync point forwarded is answered and the last answer said the transaction is
+   * aborted (status {@code E}): until a statement that ends it runs, the target refuses every
+   * message with {@code 25P02} before it parses, analyses, binds or describes anything, so no code
+   * runs. Client→backend thread (the only one that counts sync points), without the lock.
+   */
+  boolean abortedAndAnswered() {
+    return answeredThrough == syncPoints && answeredStatus == 'E';
   }
 
   byte transactionStatus() {

@@ -1787,6 +1787,93 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void pgjdbcRollsBackAfterAFailedPreparedBatchThoughItsRollbackOpensWithTheCloseOfTheBatchsStatement() throws Exception {
+    // Red-team round 40: pgjdbc's rollback() after a failed batch of a PreparedStatement sends the
+    // Close of the batch's named statement, then Parse, Bind, Execute of ROLLBACK and a Sync. The
+    // batch's Sync was answered (status E), but the Close kept the new batch open, so Gatehouse
+    // probed the settings, which an aborted transaction answers 25P02: the ROLLBACK was refused,
+    // and so was every statement after it until a second rollback().
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS jdbc_rollback_batch (id int, v text)");
+    try (java.sql.Connection c = h.jdbc()) {
+      c.setAutoCommit(false);
+      try (java.sql.PreparedStatement ps = c.prepareStatement("UPDATE jdbc_rollback_batch SET nosuch = ? WHERE id = ?")) {
+        for (int i = 0; i < 2; i++) {
+          ps.setString(1, "x");
+          ps.setInt(2, i);
+          ps.addBatch();
+        }
+        assertThatThrownBy(ps::executeBatch).isInstanceOf(java.sql.BatchUpdateException.class)
+            .hasMessageContaining("nosuch");
+      }
+      c.rollback();
+      try (java.sql.Statement st = c.createStatement(); var rs = st.executeQuery("SELECT 42")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(42);
+      }
+      c.commit();
+    }
+  }
+
+  @Test
+  void codeInTheBatchAfterAnAnsweredOneStillHoldsTheTextBehindItAndAnAbortedTransactionsExemptionEndsAtAnExecute()
+      throws Exception {
+    // What round 40's fix relies on, checked from the other side: an answered sync point settles
+    // only what came before it, and in an aborted transaction only messages that run nothing go
+    // unprobed; an Execute may end the transaction (ROLLBACK TO SAVEPOINT), after which code runs.
+    createStringsOffFunction();
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("SELECT 1"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(new Close(Close.STATEMENT, "no_such_statement"), parse("", "SELECT strings_off()"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN; SAVEPOINT s"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(new Query("SELECT 1 / 0"));
+      List<BackendMessage> failed = c.untilReady();
+      assertThat(RawClient.firstError(failed)).get().extracting(ErrorResponse::sqlstate).isEqualTo("22012");
+      assertThat(failed).last().isEqualTo(new ReadyForQuery(ReadyForQuery.FAILED_TRANSACTION));
+      c.send(parse("", "ROLLBACK TO SAVEPOINT s"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT strings_off()"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
+  }
+
+  @Test
+  void pgjdbcRollsBackAfterAnErrorThoughItsRollbackOpensWithTheCloseOfAnEarlierCursorsPortal() throws Exception {
+    // The same with a portal: a result set read with a fetch size keeps its portal open; closed
+    // after the transaction failed, pgjdbc sends the portal's Close before its ROLLBACK. In an
+    // aborted transaction no message but one that ends it runs anything, so nothing is probed.
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS jdbc_rollback_portal (id int)");
+    h.pg.execute(h.database, "INSERT INTO jdbc_rollback_portal SELECT generate_series(1, 10)"
+        + " WHERE NOT EXISTS (SELECT 1 FROM jdbc_rollback_portal)");
+    try (java.sql.Connection c = h.jdbc()) {
+      c.setAutoCommit(false);
+      java.sql.PreparedStatement cursor = c.prepareStatement("SELECT id FROM jdbc_rollback_portal ORDER BY id");
+      cursor.setFetchSize(2);
+      java.sql.ResultSet rows = cursor.executeQuery();
+      assertThat(rows.next()).isTrue();
+      try (java.sql.Statement st = c.createStatement()) {
+        assertThatThrownBy(() -> st.execute("SELECT 1 / 0")).isInstanceOf(java.sql.SQLException.class)
+            .hasMessageContaining("division by zero");
+      }
+      rows.close();
+      cursor.close();
+      c.rollback();
+      try (java.sql.Statement st = c.createStatement(); var rs = st.executeQuery("SELECT count(*) FROM jdbc_rollback_portal")) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(10);
+      }
+      c.commit();
+    }
+  }
+
+  @Test
   void aMessageNamingAStatementThatIsNotAsciiBehindCodeThatChangedTheClientEncodingEndsTheSession() throws Exception {
     // The server reads statement and portal names in the client encoding too: read as SJIS, the
     // UTF-8 name "stmt_é" is another name. Behind code that may have changed it, such a name waits

@@ -50,26 +50,49 @@ public final class LibPgQueryClassifier implements SqlClassifier {
   static final int INLINE_BYTES = 1024;
   /** Longer texts are refused ({@code UNCLASSIFIED}): 2 MiB. */
   static final int MAX_BYTES = SqlClassifier.MAX_STATEMENT_BYTES;
-  /** Stack of the parser threads: 128 bytes per input byte plus a margin, enough for any text up to {@link #MAX_BYTES}. */
-  private static final long PARSER_STACK = 128L * MAX_BYTES + 16L * 1024 * 1024;
+  /** Texts up to this many UTF-8 bytes are parsed by {@link #MEDIUM_PARSES}, longer ones by {@link #LARGE_PARSES}. */
+  static final int MEDIUM_BYTES = 64 * 1024;
 
   /**
-   * Platform threads with a stack big enough for {@link #MAX_BYTES}, shared by the process (the
-   * native library is process-wide too). A native stack overflow would kill the JVM, so longer
-   * texts never run on a thread of unknown stack size. The caller waits without pinning: a virtual
-   * thread parks on the future. Idle threads end after 30 seconds.
+   * Platform threads with a stack big enough for {@link #MAX_BYTES} (128 bytes per input byte plus a
+   * margin), shared by the process (the native library is process-wide too). A native stack overflow
+   * would kill the JVM, so longer texts never run on a thread of unknown stack size. The caller waits
+   * without pinning: a virtual thread parks on the future. Idle threads end after 30 seconds.
    */
-  private static final ExecutorService LARGE_PARSES = new ThreadPoolExecutor(
-      0, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-        Thread t = new Thread(null, r, "gatehouse-pg_query-large", PARSER_STACK);
-        t.setDaemon(true);
-        return t;
-      });
+  private static final ExecutorService LARGE_PARSES = parserThreads("gatehouse-pg_query-large", MAX_BYTES);
+  /**
+   * The same for texts up to {@link #MEDIUM_BYTES}: an ORM's long query does not wait behind
+   * someone's megabytes of SQL, which take seconds each (red-team round 40: two sessions sending
+   * 2 MB queries held every other session's texts over 1 KiB for 2 to 4.6 s).
+   */
+  private static final ExecutorService MEDIUM_PARSES = parserThreads("gatehouse-pg_query-medium", MEDIUM_BYTES);
+
+  private static ExecutorService parserThreads(String name, int maxBytes) {
+    long stack = 128L * maxBytes + 16L * 1024 * 1024;
+    return new ThreadPoolExecutor(0, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(null, r, name, stack);
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * The longest parse tree, in bytes of the library's JSON, classified: 1/128 of the heap, at least
+   * 1 MiB (system property {@code gatehouse.libpg_query.max-tree-bytes} sets another). Read as a
+   * tree it takes about 13 times as much heap, and the JSON is 14 to 44 times the SQL text (a long
+   * target list the most): without a bound one 2 MiB statement took 1.3 GB of heap and seconds of
+   * CPU (red-team round 40). With both parser threads at their bound, a fifth of the heap. A longer
+   * tree is refused like any text Gatehouse cannot classify.
+   */
+  static final long MAX_TREE_BYTES = Long.getLong("gatehouse.libpg_query.max-tree-bytes",
+      Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 128));
 
   private final PgQueryLibrary.Api api;
+  private final long maxTreeBytes;
 
-  private LibPgQueryClassifier(PgQueryLibrary.Api api) {
+  private LibPgQueryClassifier(PgQueryLibrary.Api api, long maxTreeBytes) {
     this.api = api;
+    this.maxTreeBytes = maxTreeBytes;
   }
 
   /**
@@ -79,7 +102,12 @@ public final class LibPgQueryClassifier implements SqlClassifier {
    * @throws ClassifierException saying why, when it cannot be loaded
    */
   public static LibPgQueryClassifier create() {
-    return new LibPgQueryClassifier(PgQueryLibrary.api());
+    return new LibPgQueryClassifier(PgQueryLibrary.api(), MAX_TREE_BYTES);
+  }
+
+  /** As {@link #create}, classifying parse trees up to {@code maxTreeBytes} bytes of JSON (tests). */
+  static LibPgQueryClassifier create(long maxTreeBytes) {
+    return new LibPgQueryClassifier(PgQueryLibrary.api(), maxTreeBytes);
   }
 
   /** True when a libpg_query file sits in one of the usual install locations (loadable or not). */
@@ -128,7 +156,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
   }
 
   private Parsed onLargeStack(String sql, byte[] utf8, boolean withConstants) {
-    Future<Parsed> f = LARGE_PARSES.submit(() -> {
+    Future<Parsed> f = (utf8.length > MEDIUM_BYTES ? LARGE_PARSES : MEDIUM_PARSES).submit(() -> {
       try {
         return classify(sql, utf8, withConstants);
       } catch (RuntimeException | StackOverflowError | java.io.IOException e) {
@@ -147,7 +175,7 @@ public final class LibPgQueryClassifier implements SqlClassifier {
   }
 
   private Parsed classify(String sql, byte[] utf8, boolean withConstants) throws java.io.IOException {
-    PgQueryLibrary.Parse parse = PgQueryLibrary.parse(api, utf8);
+    PgQueryLibrary.Parse parse = PgQueryLibrary.parse(api, utf8, maxTreeBytes);
     if (parse.syntaxError()) {
       Analysis refused = unclassified(sql);
       SyntaxError error = new SyntaxError(parse.error(), Math.max(0, parse.cursorPosition()));

@@ -27,6 +27,24 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void aParseTreeLongerThanTheBoundIsNotClassifiedAndShorterOnesAre() {
+    // Red-team round 40: a 2 MB target list read as a tree took 1.3 GB of heap. Each `,1` is
+    // about 88 bytes of the library's JSON: 5,000 of them are over a 64 KiB bound, 100 are not.
+    LibPgQueryClassifier bounded = LibPgQueryClassifier.create(64 * 1024);
+    String wide = "SELECT 1" + ",1".repeat(5_000);
+    String narrow = "SELECT 1" + ",1".repeat(100);
+    assertThat(bounded.analyze(wide).statements()).singleElement()
+        .satisfies(st -> assertThat(st.classification().has(CommandFlag.UNCLASSIFIED)).isTrue());
+    assertThat(bounded.analyze(narrow).statements()).singleElement()
+        .satisfies(st -> assertThat(st.classification().kinds()).containsExactly("SELECT"));
+    // Over the medium parser threads' 64 KiB too (the large ones), and under the default bound.
+    String wider = "SELECT 1" + ",1".repeat(40_000);
+    assertThat(libpg.analyze(wider).statements()).singleElement()
+        .satisfies(st -> assertThat(st.classification().kinds()).containsExactly("SELECT"));
+    assertThat(LibPgQueryClassifier.MAX_TREE_BYTES).isEqualTo(Math.max(1L << 20, Runtime.getRuntime().maxMemory() / 128));
+  }
+
+  @Test
   void eachStatementKeepsItsExactSourceSliceWithoutTheSemicolon() {
     Analysis a = libpg.analyze("SELECT 'a;b' AS x;\n  /* why */ DELETE FROM t WHERE id = $$;$$ ;  ");
     assertThat(texts(a)).containsExactly("SELECT 'a;b' AS x", "/* why */ DELETE FROM t WHERE id = $$;$$");
