@@ -277,6 +277,12 @@ public abstract class AuditTamperContract {
     assertThat(store().search(AuditQuery.all(50).withResource(s.resource.name()).withTo(opened))).isEmpty();
     assertThat(store().search(AuditQuery.all(50).withResource(s.resource.name()).withFrom(opened))).hasSize(13);
     assertThat(store().search(AuditQuery.all(50).withResource(s.resource.name()).withText("no such text"))).isEmpty();
+    // By session (round 40: the session id in the log led nowhere in the audit), alone and with text.
+    assertThat(store().search(AuditQuery.all(50).withSession(s.session.id().value()))).hasSize(13)
+        .allSatisfy(e -> assertThat(e.body().sessionId()).contains(s.session.id().value()));
+    assertThat(store().search(AuditQuery.all(50).withSession(s.session.id().value()).withText("WHERE EMAIL")))
+        .extracting(AuditEvent::id).containsExactly(handle.eventId());
+    assertThat(store().search(AuditQuery.all(50).withSession(s.session.id().value() + "0"))).isEmpty();
 
     assertThat(store().tail(3)).extracting(AuditEvent::seq).containsExactly(13L, 14L, 15L);
     assertThat(store().after(AuditEvent.id(chainId, 12), 2)).extracting(AuditEvent::seq).containsExactly(13L, 14L);

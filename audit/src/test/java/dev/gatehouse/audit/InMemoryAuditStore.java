@@ -108,6 +108,7 @@ public final class InMemoryAuditStore implements AuditStore {
           && q.resource().map(r -> b.resource().filter(r::equals).isPresent()).orElse(true)
           && q.from().map(f -> !b.time().isBefore(f)).orElse(true)
           && q.to().map(t -> b.time().isBefore(t)).orElse(true)
+          && q.session().map(s -> b.sessionId().equals(Optional.of(s))).orElse(true)
           && q.text().map(t -> b.command().filter(c -> c.text().toLowerCase().contains(t.toLowerCase())).isPresent()).orElse(true);
     }).toList();
     return hits.subList(Math.max(0, hits.size() - q.limit()), hits.size());

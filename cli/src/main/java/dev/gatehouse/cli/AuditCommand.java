@@ -114,13 +114,14 @@ final class AuditCommand {
     }
   }
 
-  @Command(name = "search", mixinStandardHelpOptions = true, description = "Find events by principal, resource, time and text.")
+  @Command(name = "search", mixinStandardHelpOptions = true, description = "Find events by principal, resource, time, text and session.")
   static final class Search extends StoreOptions implements Callable<Integer> {
     @Option(names = "--principal", description = "Subject or display name.") String principal;
     @Option(names = "--resource", description = "Resource name.") String resource;
     @Option(names = "--from", description = "ISO-8601 instant, e.g. 2026-11-22T10:00:00Z.") String from;
     @Option(names = "--to", description = "ISO-8601 instant.") String to;
     @Option(names = "--text", description = "Text the command contains.") String text;
+    @Option(names = "--session", description = "Session id, as the gateway's log lines give it.") String session;
     @Option(names = "--limit", defaultValue = "100", description = "At most this many events (default: ${DEFAULT-VALUE}).") int limit;
 
     @Override
@@ -131,6 +132,7 @@ final class AuditCommand {
       if (from != null) q = q.withFrom(instant("--from", from));
       if (to != null) q = q.withTo(instant("--to", to));
       if (text != null) q = q.withText(text);
+      if (session != null) q = q.withSession(session);
       try (JdbcStore store = open()) {
         print(System.out, store.audit().search(q));
       }

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     name = "gatehouse",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
-    description = "Identity-aware access gateway: audit, guardrails, approvals, masking, recording.",
+    description = "Identity-aware access gateway: audit, guardrails and masking (approvals and session recording are planned).",
     subcommands = {ServeCommand.class, DemoCommand.class, AuditCommand.class, PolicyCommand.class, DevIssuerCommand.class})
 public final class Main {
   public static void main(String[] args) {

@@ -71,7 +71,11 @@ class ConfigErrorTest {
             VALID.replace("tls: {mode: auto}}", "tls: {mode: auto}, maxStartups: 8, maxStartupsPerSource: 9}"),
             "listeners.postgres.maxStartupsPerSource", "must be between 1 and listeners.postgres.maxStartups (8)"),
         Arguments.of("YAML that does not parse", VALID.replace("node: {id: 1, dataDir: data}", "node: {id: 1, dataDir: data}}"),
-            "", "not valid YAML"));
+            "", "not valid YAML"),
+        // Round 40: only SnakeYAML's context was kept ("while parsing a block mapping"), at the
+        // block's first line; the problem and the line it is on came after it.
+        Arguments.of("a key indented less than its siblings", VALID.replace("    port: 5432", "   port: 5432"),
+            "", "not valid YAML (line 15, column 4): expected <block end>, but found '<block mapping start>'"));
   }
 
   @ParameterizedTest(name = "{0}")

@@ -151,7 +151,9 @@ final class PolicyYaml {
     } catch (RuntimeException e) {
       if (e instanceof PolicyException) throw e;
       // SnakeYAML reports its limits (code points, nesting, aliases) with its own unchecked types.
-      throw new PolicyException(List.of(new PolicyError(source, 0, 0, "", "not valid YAML: " + firstLine(e.getMessage()))));
+      Optional<YamlSyntax.Problem> syntax = YamlSyntax.of(e);
+      throw new PolicyException(List.of(syntax.map(p -> new PolicyError(source, p.line(), p.column(), "", "not valid YAML: " + p.message()))
+          .orElseGet(() -> new PolicyError(source, 0, 0, "", "not valid YAML: " + firstLine(e.getMessage())))));
     }
     return new Locations(source, at, keys);
   }
@@ -162,6 +164,10 @@ final class PolicyYaml {
 
   /** Turns Jackson's exception into a located error with a key path and a sentence. */
   private static PolicyError bindingError(String source, JsonProcessingException e) {
+    Optional<YamlSyntax.Problem> syntax = YamlSyntax.of(e);
+    if (syntax.isPresent()) {
+      return new PolicyError(source, syntax.get().line(), syntax.get().column(), "", "not valid YAML: " + syntax.get().message());
+    }
     JsonLocation loc = e.getLocation();
     String path = "";
     String message = firstLine(e.getOriginalMessage());

@@ -41,6 +41,29 @@ class PolicyLoadingTest {
   }
 
   @Test
+  void aYamlSyntaxErrorSaysWhatIsWrongAndWhere() {
+    // Round 40: only SnakeYAML's context was kept ("while parsing a block collection"), and the
+    // place of the block it was in; the problem and its line came after it.
+    List<PolicyError> indent = errors("""
+        version: 1
+        rules:
+          - name: a
+            effect: allow
+           subjects: {groups: [x]}
+        """);
+    assertThat(indent).singleElement().satisfies(e -> {
+      assertThat(e.line()).isEqualTo(5);
+      assertThat(e.message()).isEqualTo("not valid YAML: expected <block end>, but found '<block mapping start>'"
+          + " (while parsing a block collection that starts at line 3)");
+    });
+    List<PolicyError> tab = errors("version: 1\nrules:\n\t- name: a\n");
+    assertThat(tab).singleElement().satisfies(e -> {
+      assertThat(e.line()).isEqualTo(3);
+      assertThat(e.message()).contains("found character '\\t(TAB)' that cannot start any token");
+    });
+  }
+
+  @Test
   void unknownKeysAreRejectedWithTheirLocationAndTheKeysAllowedThere() {
     List<PolicyError> errors = errors("""
         version: 1

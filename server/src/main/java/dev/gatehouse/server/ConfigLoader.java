@@ -79,9 +79,13 @@ public final class ConfigLoader {
     GatehouseConfig config;
     try {
       config = mapper().readValue(file.toFile(), GatehouseConfig.class);
-    } catch (JsonMappingException e) {
-      throw new ConfigException(name, path(e), problem(e, file));
     } catch (JsonProcessingException e) {
+      java.util.Optional<dev.gatehouse.policy.YamlSyntax.Problem> syntax = dev.gatehouse.policy.YamlSyntax.of(e);
+      if (syntax.isPresent()) {
+        throw new ConfigException(name, "", "not valid YAML (line " + syntax.get().line() + ", column "
+            + syntax.get().column() + "): " + syntax.get().message());
+      }
+      if (e instanceof JsonMappingException m) throw new ConfigException(name, path(m), problem(m, file));
       throw new ConfigException(name, "", "not valid YAML" + at(e.getLocation()) + ": " + e.getOriginalMessage());
     } catch (IOException e) {
       throw new ConfigException(name, "", "cannot read: " + e.getMessage());

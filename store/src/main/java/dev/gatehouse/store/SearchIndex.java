@@ -153,6 +153,7 @@ final class SearchIndex {
     if (q.resource().isPresent() && !b.resource().equals(q.resource())) return false;
     if (q.from().isPresent() && b.time().isBefore(q.from().get())) return false;
     if (q.to().isPresent() && !b.time().isBefore(q.to().get())) return false;
+    if (q.session().isPresent() && !b.sessionId().equals(q.session())) return false;
     return q.text().isEmpty() || b.command().filter(c -> foldedContains(c.text(), q.text().get())).isPresent();
   }
 
@@ -183,6 +184,7 @@ final class SearchIndex {
       List<byte[]> exact = new ArrayList<>();
       q.principal().ifPresent(p -> exact.add(p.getBytes(StandardCharsets.UTF_8)));
       q.resource().ifPresent(r -> exact.add(r.getBytes(StandardCharsets.UTF_8)));
+      q.session().ifPresent(s -> exact.add(s.getBytes(StandardCharsets.UTF_8)));
       return new Needles(exact, q.text().map(t -> fold(t.getBytes(StandardCharsets.UTF_8))).orElse(null));
     }
   }
