@@ -45,7 +45,7 @@ final class AuditCommand {
     boolean json;
 
     ConfigLoader.Loaded loaded() {
-      return new ConfigLoader(SecretRef.systemEnv()).load(config);
+      return ConfigLoader.forAuditReading(SecretRef.systemEnv()).load(config);
     }
 
     JdbcStore open() {

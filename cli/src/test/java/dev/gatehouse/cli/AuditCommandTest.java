@@ -93,6 +93,48 @@ class AuditCommandTest {
   }
 
   @Test
+  void auditCommandsReadTheLogWithoutTheTargetsPasswordsTheMaskingKeyOrThePolicyFiles() throws Exception {
+    // Round 40 (r40a F9): every secret of the gateway's configuration had to resolve, so an
+    // operator's shell without the service's environment, or an auditor with the public key only,
+    // could not read the log. The gateway's own configuration, read where none of them is at hand:
+    Path config = dir.resolve("gatehouse.yaml");
+    Files.writeString(config, """
+        node: {id: 0}
+        resources:
+          - name: pg-prod
+            type: postgres
+            host: db.internal
+            port: 5432
+            database: app
+            user: gatehouse_read
+            password: ${env:GATEHOUSE_TEST_SURELY_UNSET_PASSWORD}
+            tls: {mode: verify-full, ca: /nowhere/ca.crt}
+        policy:
+          files: [/nowhere/policy.yaml]
+        masking:
+          hashKey: ${file:/nowhere/masking.key}
+          rules:
+            - name: email
+              columns: ["public.customers.email"]
+              style: {type: hash}
+        """);
+    killedNodeJournal(dir.resolve("data/audit-journal/node-0"), (log, session) -> log.commandDecided(session,
+        new Command("sql", "SELECT 42", new Classification(List.of("SELECT"), Set.of(), Set.of(), Set.of()), Map.of()),
+        new Decision.Allow("developers", new Obligations(List.of()))));
+
+    CliRun tail = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "5");
+    assertThat(tail.exit()).as(tail.err()).isZero();
+    assertThat(tail.out()).contains("SELECT 42");
+    CliRun search = CliRun.inProcess("audit", "search", "--config", config.toString(), "--text", "select 42");
+    assertThat(search.exit()).as(search.err()).isZero();
+    assertThat(search.out()).contains("SELECT 42");
+    // The gateway itself still needs them all.
+    CliRun serve = CliRun.inProcess("serve", "--config", config.toString());
+    assertThat(serve.exit()).isNotZero();
+    assertThat(serve.err()).contains("resources[0].tls.ca: cannot read /nowhere/ca.crt");
+  }
+
+  @Test
   void aStatementWhoseSessionEndedBeforeTheTargetAnsweredIsShownAsUnknown() throws Exception {
     Path config = dir.resolve("gatehouse.yaml");
     Files.writeString(config, "node: {id: 0}\n");

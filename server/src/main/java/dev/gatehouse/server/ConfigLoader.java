@@ -49,9 +49,27 @@ public final class ConfigLoader {
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
 
   private final Function<String, String> env;
+  /** Reading the audit log only ({@link #forAuditReading}). */
+  private final boolean auditOnly;
 
   public ConfigLoader(Function<String, String> env) {
+    this(env, false);
+  }
+
+  private ConfigLoader(Function<String, String> env, boolean auditOnly) {
     this.env = env;
+    this.auditOnly = auditOnly;
+  }
+
+  /**
+   * A loader for the audit commands ({@code gatehouse audit tail|search|verify}): it resolves only
+   * what reading the audit log takes (the store's password), so that an operator's shell or an
+   * auditor needs neither the targets' passwords nor the masking key, nor the policy and TLS files
+   * (r40a F9: every one had to resolve). Its {@link Loaded} holds no resource passwords and no
+   * masking: never start a gateway with it.
+   */
+  public static ConfigLoader forAuditReading(Function<String, String> env) {
+    return new ConfigLoader(env, true);
   }
 
   /** A validated configuration with its secrets resolved and its paths made absolute. */
@@ -113,7 +131,7 @@ public final class ConfigLoader {
       if (!peerIds.add(peer.id())) throw new ConfigException(name, key + ".id", "duplicate peer id " + peer.id());
       if (peer.host().isBlank()) throw new ConfigException(name, key + ".host", "is required");
       if (peer.port() < 1 || peer.port() > 65535) throw new ConfigException(name, key + ".port", "must be 1..65535, was " + peer.port());
-      targetTls(name, key + ".tls", peer.tls(), base);
+      targetTls(name, key + ".tls", peer.tls(), auditOnly ? null : base);
       if (peer.tls().mode().equals("disable") && !loopback(peer.host())) {
         throw new ConfigException(name, key + ".tls.mode",
             "disable is allowed only towards a loopback address (host is " + peer.host() + "): cancel keys are secrets");
@@ -126,7 +144,7 @@ public final class ConfigLoader {
       throw new ConfigException(name, "listeners.postgres.tls.mode",
           "off is allowed only on a listener bound to loopback (bind is " + pg.bind() + "): tokens travel as passwords");
     }
-    if (pg.tls().mode() == GatehouseConfig.TlsMode.FILES) {
+    if (pg.tls().mode() == GatehouseConfig.TlsMode.FILES && !auditOnly) {
       existing(name, "listeners.postgres.tls.certificate", pg.tls().certificate(), base);
       existing(name, "listeners.postgres.tls.key", pg.tls().key(), base);
     }
@@ -199,10 +217,10 @@ public final class ConfigLoader {
       port(name, key + ".port", r.port());
       if (r.database().isBlank()) throw new ConfigException(name, key + ".database", "is required");
       if (r.user().isBlank()) throw new ConfigException(name, key + ".user", "is required");
-      targetTls(name, key + ".tls", r.tls(), base);
-      passwords.put(r.name(), secret(name, key + ".password", r.password(), base));
+      targetTls(name, key + ".tls", r.tls(), auditOnly ? null : base);
+      if (!auditOnly) passwords.put(r.name(), secret(name, key + ".password", r.password(), base));
     }
-    for (int i = 0; i < config.policy().files().size(); i++) {
+    for (int i = 0; i < config.policy().files().size() && !auditOnly; i++) {
       existing(name, "policy.files[" + i + "]", config.policy().files().get(i), base);
     }
     var audit = config.audit();
@@ -216,7 +234,7 @@ public final class ConfigLoader {
     Optional<Secret> auditPassword = audit.password() == null
         ? Optional.empty()
         : Optional.of(secret(name, "audit.password", audit.password(), base));
-    Masking masking = masking(name, config.masking(), base);
+    Masking masking = auditOnly ? Masking.none() : masking(name, config.masking(), base);
     return new Loaded(config, file, dataDir, Map.copyOf(passwords), auditPassword, masking);
   }
 
@@ -252,11 +270,12 @@ public final class ConfigLoader {
     }
   }
 
+  /** Checks a target's TLS settings, and that its CA file exists unless {@code base} is null (audit reading). */
   private static void targetTls(String file, String key, GatehouseConfig.TargetTlsConfig tls, Path base) {
     if (!Set.of("verify-full", "require", "disable").contains(tls.mode())) {
       throw new ConfigException(file, key + ".mode", "must be verify-full, require or disable, was " + tls.mode());
     }
-    if (!tls.ca().isEmpty()) existing(file, key + ".ca", tls.ca(), base);
+    if (!tls.ca().isEmpty() && base != null) existing(file, key + ".ca", tls.ca(), base);
   }
 
   private static void port(String file, String key, int port) {
