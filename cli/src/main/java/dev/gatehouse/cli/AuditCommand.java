@@ -148,6 +148,16 @@ final class AuditCommand {
     }
   }
 
+  /**
+   * The configured signing key, or its public half ({@code .pub}, written beside it) on a machine
+   * that does not hold the private key (round 40: verify said there was no key with the .pub beside it).
+   */
+  static Path configuredPublicKey(ConfigLoader.Loaded loaded) {
+    Path key = Gatehouse.signingKey(loaded);
+    Path pub = key.resolveSibling(key.getFileName() + ".pub");
+    return !Files.exists(key) && Files.exists(pub) ? pub : key;
+  }
+
   @Command(name = "verify", mixinStandardHelpOptions = true,
       description = "Check every chain: hashes, links, signed checkpoints, and the checkpoints witnessed outside the store "
           + "(the local witness file in the data directory, and --witness logs). Exit 1 and name the first broken link if any.")
@@ -166,7 +176,7 @@ final class AuditCommand {
     public Integer call() throws Exception {
       ConfigLoader.Loaded loaded = loaded();
       List<PublicKey> keys = new ArrayList<>();
-      for (Path keyFile : publicKeys.isEmpty() ? List.of(Gatehouse.signingKey(loaded)) : publicKeys) {
+      for (Path keyFile : publicKeys.isEmpty() ? List.of(configuredPublicKey(loaded)) : publicKeys) {
         if (!Files.exists(keyFile)) throw new IllegalArgumentException("no signing key at " + keyFile + ": cannot verify signatures");
         keys.add(AuditSigner.readPublicKey(keyFile));
       }

@@ -139,6 +139,19 @@ class AuditVerifyWitnessTest {
   }
 
   @Test
+  void verifyOnAMachineWithoutThePrivateKeyUsesThePublicHalfBesideIt() throws Exception {
+    // Round 40: with the private key moved away and its .pub left beside it, verify said there was
+    // no signing key at all.
+    serve(10);
+    Path key = data.resolve("audit-signing.key");
+    Files.move(key, dir.resolve("moved-away.key"));
+    assertThat(data.resolve("audit-signing.key.pub")).isRegularFile();
+    CliRun r = verify();
+    assertThat(r.exit()).as(r.out() + r.err()).isZero();
+    assertThat(r.out()).contains("audit log intact").contains("all covered by signed checkpoints");
+  }
+
+  @Test
   void aTailCutWithItsCheckpointsIsReportedAgainstTheWitnessLog() throws Exception {
     String chain = serve(20);
     List<SignedCheckpoint> logged = logged();

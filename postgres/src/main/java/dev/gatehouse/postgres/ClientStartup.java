@@ -298,9 +298,13 @@ final class ClientStartup {
     String resource = session.resource().name();
     Optional<PostgresTarget> target = gateway.targets().apply(resource);
     if (target.isEmpty()) {
-      log.error("resource \"{}\" is admitted by the catalog but has no PostgreSQL target configured", resource);
+      // Not configured, refused when inspected (a privileged role), or not inspectable now (down,
+      // or its TLS settings do not match the server's): the lines before say which (r40a F11: this
+      // said "no target configured" for a target whose TLS mode the server could not meet).
+      log.error("resource \"{}\" has no usable PostgreSQL target now (not configured, refused, or not inspectable;"
+          + " the lines before say why)", resource);
       refuse(Replies.cannotConnect(resource));
-      gateway.checkpoint().close(session, "no target configured for the resource");
+      gateway.checkpoint().close(session, "the resource's target is not available (see the gateway's log)");
       return Optional.empty();
     }
     BackendConnection backend;

@@ -20,8 +20,15 @@ import java.util.function.Supplier;
  * so that a web page cannot read it through DNS rebinding.
  */
 public final class ControlPlane implements AutoCloseable {
-  /** A named check; an empty answer means ready, otherwise the reason it is not. */
-  public record ReadinessCheck(String name, Supplier<Optional<String>> problem) {}
+  /**
+   * A named check; an empty answer means ready, otherwise the reason it is not. A check that does
+   * not {@code block} reports its problem without making the node unready: the node serves on.
+   */
+  public record ReadinessCheck(String name, Supplier<Optional<String>> problem, boolean blocks) {
+    public ReadinessCheck(String name, Supplier<Optional<String>> problem) {
+      this(name, problem, true);
+    }
+  }
 
   private final Javalin app;
 
@@ -102,7 +109,7 @@ public final class ControlPlane implements AutoCloseable {
         problem = Optional.of("check failed: " + e.getClass().getSimpleName());
       }
       results.put(check.name(), problem.orElse("ok"));
-      ready &= problem.isEmpty();
+      ready &= problem.isEmpty() || !check.blocks();
     }
     ctx.status(ready ? 200 : 503);
     ctx.json(Map.of("status", ready ? "ready" : "not ready", "checks", results));

@@ -190,8 +190,10 @@ public final class Gatehouse implements AutoCloseable {
     var cp = config.listeners().controlPlane();
     controlPlane = new ControlPlane(cp.bind(), cp.port(), metrics, List.of(
         new ControlPlane.ReadinessCheck("audit", audit::problem),
+        // A rejected change leaves the previous policy in force: the node serves on, and says so
+        // (r40a F10: 503 here took every node out of its load balancer over one typo).
         new ControlPlane.ReadinessCheck("policy", () -> policy.status().lastError()
-            .map(e -> "the last policy change was rejected, the previous policy stays in force: " + e)),
+            .map(e -> "the last policy change was rejected, the previous policy stays in force: " + e), false),
         new ControlPlane.ReadinessCheck("postgres", () -> postgres == null || postgres.port() > 0
             ? Optional.empty() : Optional.of("listener not bound"))));
     controlPlane.start();

@@ -83,7 +83,7 @@ final class InspectedTargets implements Function<String, Optional<PostgresTarget
             states.put(name, State.REFUSED);
             log.error("resource \"{}\" refused: {}", name, e.getMessage());
           } else {
-            log.warn("resource \"{}\" could not be inspected ({})", name, e.getMessage());
+            log.warn("resource \"{}\" could not be inspected, so it is not used ({})", name, e.getMessage());
           }
           return Optional.empty();
         }
