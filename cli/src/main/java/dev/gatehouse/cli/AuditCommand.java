@@ -45,7 +45,7 @@ final class AuditCommand {
     boolean json;
 
     ConfigLoader.Loaded loaded() {
-      return ConfigLoader.forAuditReading(SecretRef.systemEnv()).load(config);
+      return ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
     }
 
     JdbcStore open() {

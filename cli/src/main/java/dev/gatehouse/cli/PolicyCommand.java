@@ -70,11 +70,15 @@ final class PolicyCommand {
     @Override
     public Integer call() throws Exception {
       List<Path> files = policyFiles;
-      if (files == null || files.isEmpty()) {
-        if (config == null) throw new IllegalArgumentException("give --config FILE or --policy FILE");
-        ConfigLoader.Loaded loaded = new ConfigLoader(SecretRef.systemEnv()).load(config);
-        files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
+      // Which masking rules confine their columns, when the configuration says (--config).
+      Set<String> confining = null;
+      if (config != null) {
+        ConfigLoader.Loaded loaded = ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
+        confining = loaded.config().masking().rules().stream().filter(rule -> rule.confine())
+            .map(rule -> rule.name()).collect(java.util.stream.Collectors.toSet());
+        if (files == null || files.isEmpty()) files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
       }
+      if (files == null || files.isEmpty()) throw new IllegalArgumentException("give --config FILE or --policy FILE");
       PolicyEngine engine = new PolicyLoader().load(files);
       SqlClassifier classifier = fallback ? SqlClassifier.fallback() : SqlClassifier.load();
       Function<String, List<Command>> classify = text -> classifier.analyze(text).statements().stream()
@@ -111,6 +115,19 @@ final class PolicyCommand {
         if (r.decision() instanceof Decision.RequireApproval a) out.println("reason:   " + a.reason() + "; reviewers " + a.reviewers());
         if (r.decision() instanceof Decision.Allow a && !a.obligations().masks().isEmpty()) {
           out.println("masks:    " + String.join(", ", a.obligations().masks()));
+          // Confinement reads where each column is used, against the target's catalog: the gateway
+          // checks it when the statement runs, this test cannot (r40a F3: an allow here was a
+          // refusal there, with nothing said).
+          List<String> confined = confining == null ? List.of()
+              : a.obligations().masks().stream().filter(confining::contains).toList();
+          if (confining == null) {
+            out.println("note:     masking rules may confine these columns (masking.confine); the gateway checks that when the"
+                + " statement runs, against the target's catalog, and may refuse it: give --config to see which do");
+          } else if (!confined.isEmpty()) {
+            out.println("confine:  " + String.join(", ", confined) + ": their columns may only be selected as they are, and their"
+                + " tables not written; the gateway checks that when the statement runs, against the target's catalog,"
+                + " and refuses what breaks it: this test does not");
+          }
         }
         for (Command cmd : r.commands()) {
           var cl = cmd.classification();

@@ -132,6 +132,8 @@ class PolicyCommandTest {
 
     CliRun read = asAnalyst.apply("SELECT email FROM customers");
     assertThat(read.outLines()).contains("decision: allow (rule analysts-read-only)", "masks:    email, card_number, phone");
+    // Without the configuration it cannot say which rules confine: it says that it cannot.
+    assertThat(read.out()).contains("note:     masking rules may confine these columns");
     // A mask rule grants nothing: the reads that write or lock stay refused (they were allowed
     // while the demo's masks rode on an allow rule of their own).
     for (String sql : List.of("SELECT setval('orders_id_seq', 1)", "SELECT nextval('orders_id_seq')",
@@ -141,6 +143,40 @@ class PolicyCommandTest {
     CliRun dba = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--policy", masking.toString(),
         "--as", "dave", "--group", "dba", "--resource", "pg-demo", "--sql", "SELECT email FROM customers");
     assertThat(dba.outLines()).contains("decision: allow (rule developers-and-dbas-work)").noneMatch(l -> l.startsWith("masks:"));
+  }
+
+  @Test
+  void policyTestWithTheConfigurationNamesTheConfiningRulesItCannotCheckAndNeedsNoSecret() throws IOException {
+    // Round 40 (r40a F3): `SELECT upper(email) …` was "allow" here and refused by the gateway's
+    // confinement, with nothing said. And the configuration's secrets had to resolve, so a CI job
+    // needed the targets' passwords to test policy.
+    Path masking = dir.resolve("confine-masking-policy.yaml");
+    Files.writeString(masking, DemoCommand.MASKING_POLICY);
+    Path config = dir.resolve("confine-gatehouse.yaml");
+    Files.writeString(config, """
+        node: {id: 0}
+        resources:
+          - name: pg-demo
+            type: postgres
+            host: 127.0.0.1
+            port: 5432
+            database: shop
+            user: gatehouse_demo
+            password: ${env:GATEHOUSE_TEST_SURELY_UNSET_PASSWORD}
+        policy:
+          files: [%s, %s]
+        masking:
+          hashKey: ${env:GATEHOUSE_TEST_SURELY_UNSET_KEY}
+          rules:
+            - {name: email, columns: ["public.customers.email"], style: {type: hash}, confine: true}
+            - {name: card_number, columns: ["public.customers.card_number"], style: {type: keep_last, keep: 4}}
+            - {name: phone, columns: ["public.customers.phone"], style: {type: redact}, confine: true}
+        """.formatted(demoPolicy, masking));
+    CliRun run = CliRun.inProcess("policy", "test", "--config", config.toString(), "--as", "alice", "--group", "developers",
+        "--resource", "pg-demo", "--sql", "SELECT upper(email) FROM customers");
+    assertThat(run.exit()).as(run.err()).isZero();
+    assertThat(run.outLines()).contains("decision: allow (rule developers-and-dbas-work)")
+        .anySatisfy(line -> assertThat(line).startsWith("confine:  email, phone: their columns may only be selected as they are"));
   }
 
   @Test

@@ -49,7 +49,7 @@ public final class ConfigLoader {
   private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
 
   private final Function<String, String> env;
-  /** Reading the audit log only ({@link #forAuditReading}). */
+  /** For commands that read, not serve ({@link #forReading}). */
   private final boolean auditOnly;
 
   public ConfigLoader(Function<String, String> env) {
@@ -62,13 +62,14 @@ public final class ConfigLoader {
   }
 
   /**
-   * A loader for the audit commands ({@code gatehouse audit tail|search|verify}): it resolves only
-   * what reading the audit log takes (the store's password), so that an operator's shell or an
-   * auditor needs neither the targets' passwords nor the masking key, nor the policy and TLS files
-   * (r40a F9: every one had to resolve). Its {@link Loaded} holds no resource passwords and no
-   * masking: never start a gateway with it.
+   * A loader for the commands that read the gateway's configuration without serving ({@code gatehouse
+   * audit tail|search|verify}, {@code policy test}): it resolves only what reading the audit log
+   * takes (the store's password), so that an operator's shell, an auditor or a CI job needs neither
+   * the targets' passwords nor the masking key, nor the policy and TLS files (r40a F9: every one had
+   * to resolve). Its {@link Loaded} holds no resource passwords and no compiled masking (the
+   * configuration's masking rules are there as written): never start a gateway with it.
    */
-  public static ConfigLoader forAuditReading(Function<String, String> env) {
+  public static ConfigLoader forReading(Function<String, String> env) {
     return new ConfigLoader(env, true);
   }
 
