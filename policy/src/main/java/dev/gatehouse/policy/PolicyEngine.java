@@ -167,14 +167,20 @@ public final class PolicyEngine implements Policy {
   }
 
   /**
-   * A guardrail's message, with the calls that made the command opaque code when the rule refused
-   * it for that flag: "reserved to the dba group" alone does not say which function to take out.
+   * A guardrail's message, with what made the command opaque code when the rule refused it for that
+   * flag: "reserved to the dba group" alone does not say which function to take out, nor that an
+   * SQL {@code EXECUTE} (pg_dump's), or a fast-path call (psql's {@code \lo_export}), is the reason
+   * (review round 40).
    */
   private static String withOpaqueCalls(String message, CompiledRule rule, Facts facts) {
     if (facts.command.isEmpty() || !rule.names(CommandFlag.OPAQUE_CODE)) return message;
     var c = facts.command.get().classification();
-    if (!c.has(CommandFlag.OPAQUE_CODE) || c.opaqueCalls().isEmpty()) return message;
-    return message + " (opaque_code: " + calls(c.opaqueCalls()) + ")";
+    if (!c.has(CommandFlag.OPAQUE_CODE)) return message;
+    if (!c.opaqueCalls().isEmpty()) return message + " (opaque_code: " + calls(c.opaqueCalls()) + ")";
+    if (c.has(CommandFlag.FUNCTION_CALL)) return message + " (opaque_code: a fast-path function call, such as libpq's large-object functions make)";
+    if (c.kinds().contains("EXECUTE")) return message + " (opaque_code: EXECUTE of a prepared statement)";
+    if (c.kinds().isEmpty()) return message;
+    return message + " (opaque_code: " + String.join(", ", new java.util.LinkedHashSet<>(c.kinds())) + ")";
   }
 
   /** Rules that apply to commands and whose resource matcher can match this resource. */

@@ -466,11 +466,16 @@ class PolicyEngineTest {
     Decision denied = p.decide(session(user("alice", "developers"), PG_DEMO), call);
     assertThat(((Decision.Deny) denied).reason())
         .isEqualTo("code Gatehouse cannot see into is reserved to the dba group (opaque_code: calls g, public.f)");
-    // Opaque for another reason (a DO block): nothing to name.
+    // Opaque for another reason: the statement says which (round 40: an SQL EXECUTE, as pg_dump
+    // sends, was refused with nothing to tell it from a function).
     Command block = new Command("sql", "DO $$ … $$", new Classification(List.of("DO"), Set.of(), Set.of(),
         Set.of(CommandFlag.OPAQUE_CODE)), Map.of());
     assertThat(((Decision.Deny) p.decide(session(user("alice", "developers"), PG_DEMO), block)).reason())
-        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group");
+        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group (opaque_code: DO)");
+    Command execute = new Command("sql", "EXECUTE q(1)", new Classification(List.of("EXECUTE"), Set.of(), Set.of(),
+        Set.of(CommandFlag.OPAQUE_CODE)), Map.of());
+    assertThat(((Decision.Deny) p.decide(session(user("alice", "developers"), PG_DEMO), execute)).reason())
+        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group (opaque_code: EXECUTE of a prepared statement)");
   }
 
   @Test
