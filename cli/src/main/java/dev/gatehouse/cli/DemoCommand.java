@@ -95,6 +95,18 @@ final class DemoCommand implements Callable<Integer> {
   }
 
   private int run(Path base) throws Exception {
+    // Counted down once the gateway and the target are closed: the shutdown hook waits for it, or
+    // the JVM would halt as soon as the hook returned, in the middle of the gateway's close, and
+    // its sessions' closing events and the chain's close were lost (review round 40).
+    CountDownLatch closed = new CountDownLatch(1);
+    try {
+      return run(base, closed);
+    } finally {
+      closed.countDown();
+    }
+  }
+
+  private int run(Path base, CountDownLatch closed) throws Exception {
     PrintStream out = System.out;
     Terminal t = new Terminal();
     out.println(t.dim("Starting the embedded PostgreSQL 15 target (the first start unpacks it; a few seconds)..."));
@@ -119,7 +131,14 @@ final class DemoCommand implements Callable<Integer> {
         printInstructions(out, t, base, gatehouse, ttl);
         if (exitAfterStart) return 0;
         CountDownLatch stop = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "demo-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          stop.countDown();
+          try {
+            closed.await(60, java.util.concurrent.TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }, "demo-shutdown"));
         try {
           stop.await();
         } catch (InterruptedException e) {

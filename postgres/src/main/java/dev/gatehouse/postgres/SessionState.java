@@ -185,6 +185,8 @@ final class SessionState {
   static final long MAX_USER_CHARS = MAX_GATEWAY_CHARS / 4;
   private static final ConcurrentHashMap<String, AtomicLong> USER_CHARS =
       new ConcurrentHashMap<>();
+  /** Whose sessions' holdings are counted together (subject and issuer). */
+  private final String user;
   /** This session's user's count in {@link #USER_CHARS}. */
   private final AtomicLong userChars;
 
@@ -211,6 +213,53 @@ final class SessionState {
   /** What all sessions hold now (for tests: it must come back to where it was when they end). */
   static long gatewayChars() {
     return GATEWAY_CHARS.get();
+  }
+
+  /** A client message this large or larger, read whole, is counted while the session holds it ({@link #holdMessage}). */
+  static final int HELD_MESSAGE_BYTES = 1 << 20;
+  /** What all sessions may hold in such messages at once: a quarter of the JVM's maximum heap. */
+  static final long MAX_HELD_BYTES = Runtime.getRuntime().maxMemory() / 4;
+  /** What the sessions of one user may: half of that, two messages of the largest size a 1 GiB heap's gateway takes. */
+  static final long MAX_USER_HELD_BYTES = MAX_HELD_BYTES / 2;
+  private static final AtomicLong HELD_BYTES = new AtomicLong();
+  private static final ConcurrentHashMap<String, AtomicLong> USER_HELD_BYTES = new ConcurrentHashMap<>();
+
+  /**
+   * Counts a client message of {@code bytes} read whole (a Bind's parameter values, up to {@code
+   * maxMessageBytes}) while it is decided and written to the target, which may not read it for as
+   * long as a statement of the session runs (red-team round 40: ten sessions each holding a 60 MiB
+   * Bind behind a {@code pg_sleep} pinned 640 MB of heap). Release it with {@link #releaseMessage}.
+   *
+   * @throws PostgresGatewayException 54000, the session to be ended, when the gateway's or the user's
+   *     share would pass
+   */
+  void holdMessage(long bytes) {
+    AtomicLong user = USER_HELD_BYTES.computeIfAbsent(user(), u -> new AtomicLong());
+    if (user.addAndGet(bytes) > MAX_USER_HELD_BYTES) {
+      user.addAndGet(-bytes);
+      throw overHeld(bytes);
+    }
+    if (HELD_BYTES.addAndGet(bytes) > MAX_HELD_BYTES) {
+      HELD_BYTES.addAndGet(-bytes);
+      user.addAndGet(-bytes);
+      throw overHeld(bytes);
+    }
+  }
+
+  void releaseMessage(long bytes) {
+    HELD_BYTES.addAndGet(-bytes);
+    USER_HELD_BYTES.computeIfAbsent(user(), u -> new AtomicLong()).addAndGet(-bytes);
+  }
+
+  /** What all sessions hold in large messages now (for tests). */
+  static long heldBytes() {
+    return HELD_BYTES.get();
+  }
+
+  private static PostgresGatewayException overHeld(long bytes) {
+    return new PostgresGatewayException("54000", "a message of " + bytes + " bytes would take what your sessions together,"
+        + " or the gateway's, hold in messages the target has not taken yet past " + (MAX_USER_HELD_BYTES >> 20)
+        + " MiB for one user, " + (MAX_HELD_BYTES >> 20) + " MiB for all (a quarter of the gateway's heap); this session was ended");
   }
 
   private static PostgresGatewayException overGatewayBudget() {
@@ -249,7 +298,12 @@ final class SessionState {
   /** @param user whose sessions' holdings are counted together (subject and issuer) */
   SessionState(Consumer<Execution> onUnexecuted, String user) {
     this.onUnexecuted = onUnexecuted;
+    this.user = user;
     this.userChars = USER_CHARS.computeIfAbsent(user, u -> new AtomicLong());
+  }
+
+  private String user() {
+    return user;
   }
 
   /**
@@ -1138,6 +1192,16 @@ final class SessionState {
       closed = true;
       changed.signalAll();
       return !pending.isEmpty();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether the session is ending ({@link #shutdown}) or over. */
+  boolean ending() {
+    lock.lock();
+    try {
+      return closed;
     } finally {
       lock.unlock();
     }

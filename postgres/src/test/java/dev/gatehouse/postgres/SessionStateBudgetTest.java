@@ -31,6 +31,30 @@ class SessionStateBudgetTest {
   }
 
   @Test
+  void aLargeMessageHeldIsCountedUntilReleasedAndOnePastTheUsersShareEndsTheSession() {
+    // Red-team round 40: Binds of 60 MiB held while the target ran a statement were outside every
+    // budget (ten sessions pinned 640 MB).
+    SessionState state = new SessionState();
+    long before = SessionState.heldBytes();
+    state.holdMessage(8L << 20);
+    assertThat(SessionState.heldBytes() - before).isEqualTo(8L << 20);
+    assertThatThrownBy(() -> state.holdMessage(SessionState.MAX_USER_HELD_BYTES))
+        .isInstanceOfSatisfying(PostgresGatewayException.class, e -> {
+          assertThat(e.sqlstate()).isEqualTo("54000");
+          assertThat(e.getMessage()).contains("a message of " + SessionState.MAX_USER_HELD_BYTES + " bytes");
+        });
+    assertThat(SessionState.heldBytes() - before).as("nothing taken for the refused one").isEqualTo(8L << 20);
+    // Another user's session is not refused for what this one holds.
+    SessionState other = new SessionState(e -> { }, "someone-else");
+    other.holdMessage(SessionState.MAX_USER_HELD_BYTES - (8L << 20));
+    other.releaseMessage(SessionState.MAX_USER_HELD_BYTES - (8L << 20));
+    state.releaseMessage(8L << 20);
+    assertThat(SessionState.heldBytes()).isEqualTo(before);
+    state.close();
+    other.close();
+  }
+
+  @Test
   void aStatementReplacedAfterItsDescribeFreesItsTextAndItsDescription() {
     SessionState state = new SessionState();
     long before = SessionState.gatewayChars();
