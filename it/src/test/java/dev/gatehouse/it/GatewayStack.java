@@ -193,40 +193,36 @@ final class GatewayStack implements AutoCloseable {
             maxPerResource: 200
             tokenGrace: %ds
           resources:
-            - name: %s
-              type: postgres
-              host: %s
-              port: %d
-              database: %s
-              user: %s
-              password: ${file:target.password}
-              tls: {mode: %s%s}
-              tags: {env: it}
-            - name: %s
-              type: postgres
-              host: %s
-              port: %d
-              database: %s
-              user: %s
-              password: ${file:target.password}
-              tls: {mode: %s%s}
-              tags: {env: it}
+          %s%s\
           policy:
             files: [policy.yaml]
           audit:
             durability: %s
             checkpointEvery: 50
           """.formatted(settings.nodeId(), settings.peers(), settings.listenerTls(), settings.maxStartups(), ISSUER, oidc.issuer(ISSUER), AUDIENCE, settings.maxPerUser(), settings.tokenGrace().toSeconds(),
-          RESOURCE, target.host(), target.port(), target.database(), target.user(), target.tlsMode(),
-          target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse(""),
-          READ_RESOURCE, target.host(), target.port(), target.database(), target.user(), target.tlsMode(),
-          target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse(""), settings.durability());
+          resourceYaml(RESOURCE, target), resourceYaml(READ_RESOURCE, target), settings.durability());
       Path config = dir.resolve("gatehouse.yaml");
       Files.writeString(config, yaml);
       return config;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** One entry of {@code resources}, indented for the list in {@link #writeConfig}. */
+  private static String resourceYaml(String name, Target target) {
+    return """
+        - name: %s
+          type: postgres
+          host: %s
+          port: %d
+          database: %s
+          user: %s
+          password: ${file:target.password}
+          tls: {mode: %s%s}
+          tags: {env: it}
+        """.formatted(name, target.host(), target.port(), target.database(), target.user(), target.tlsMode(),
+        target.ca().map(ca -> ", ca: \"" + ca.toAbsolutePath() + "\"").orElse("")).indent(2);
   }
 
   Path config() {
