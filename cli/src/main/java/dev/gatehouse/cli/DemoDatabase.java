@@ -52,6 +52,9 @@ final class DemoDatabase implements AutoCloseable {
   static final String ROLE = "gatehouse_demo";
   /** The role that may only read the demo tables, and tables the owner role creates later. */
   static final String READ_ROLE = "gatehouse_demo_read";
+  /** The functions that create a large object, which PostgreSQL lets every role run. */
+  static final List<String> LARGE_OBJECT_MAKERS = List.of("lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)",
+      "lo_import(text)", "lo_import(text, oid)");
   static final String DATABASE = "shop";
 
   private final EmbeddedPostgres postgres;
@@ -112,6 +115,14 @@ final class DemoDatabase implements AutoCloseable {
         s.execute("CREATE ROLE " + role[0] + " LOGIN PASSWORD '" + role[1] + "' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS");
       }
       s.execute("CREATE DATABASE " + DATABASE + " OWNER " + ROLE);
+      // PostgreSQL lets every role create large objects: in the demo's database only the owner
+      // role may (red-team round 41: the read role created one). Only a superuser may revoke it.
+      try (Connection shop = connect(pg.getPort(), DATABASE, "postgres", superuser); Statement t = shop.createStatement()) {
+        for (String f : LARGE_OBJECT_MAKERS) {
+          t.execute("REVOKE EXECUTE ON FUNCTION " + f + " FROM PUBLIC");
+          t.execute("GRANT EXECUTE ON FUNCTION " + f + " TO " + ROLE);
+        }
+      }
       // Set up: from now on the superuser cannot log in at all.
       s.execute("ALTER ROLE postgres PASSWORD NULL");
     }

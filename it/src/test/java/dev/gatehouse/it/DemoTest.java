@@ -110,9 +110,10 @@ class DemoTest {
       // that got past policy (a statement schema code replaced) would still be refused there.
       Shell bobsRole = shell(lines.get("bob").group(1),
           "SELECT current_user, has_table_privilege('orders', 'UPDATE'), has_table_privilege('customers', 'INSERT'),"
-              + " has_database_privilege(current_database(), 'TEMPORARY')");
+              + " has_database_privilege(current_database(), 'TEMPORARY'),"
+              + " has_function_privilege('lo_from_bytea(oid, bytea)', 'EXECUTE')");
       assertThat(bobsRole.exit()).as(bobsRole.toString()).isZero();
-      assertThat(bobsRole.out().strip()).as(bobsRole.toString()).isEqualTo("gatehouse_demo_read|f|f|f");
+      assertThat(bobsRole.out().strip()).as(bobsRole.toString()).isEqualTo("gatehouse_demo_read|f|f|f|f");
       for (String sql : List.of("SELECT setval('orders_id_seq', 1)", "SELECT id FROM orders WHERE id = 1 FOR UPDATE")) {
         Shell refused = shell(lines.get("bob").group(1), sql);
         assertThat(refused.exit()).as(refused.toString()).isNotZero();

@@ -125,6 +125,11 @@ final class FrontendRelay {
    * Long.MAX_VALUE} while no sync point followed. Client thread only.
    */
   private long settledBy = Long.MAX_VALUE;
+  /**
+   * An Execute was forwarded since the last sync point: it may have ended an aborted transaction
+   * ({@link #aborted}), after which every message may run code again. Client thread only.
+   */
+  private boolean executedInBatch;
   /** The client's message being relayed in place ({@link #step}); this direction's thread only. */
   private final InPlaceMessage view = new InPlaceMessage();
   /** The portal and statement names the last messages read in place carried, reused while they repeat. */
@@ -1399,7 +1404,12 @@ final class FrontendRelay {
         && !(runsNothingWhileAborted(expected) && aborted())) {
       unsettle();
     }
-    if (settingsUnknown && expected instanceof Expected.SyncPoint point) settledBy = point.number();
+    if (expected instanceof Expected.SyncPoint point) {
+      executedInBatch = false;
+      if (settingsUnknown) settledBy = point.number();
+    } else if (expected instanceof Expected.ExecuteDone) {
+      executedInBatch = true;
+    }
   }
 
   /** A message that may run code was, or is about to be, forwarded: the settings are unknown until answered. */
@@ -1410,14 +1420,17 @@ final class FrontendRelay {
 
   /**
    * Whether the target takes the messages now forwarded in an aborted transaction: the last
-   * ReadyForQuery said {@code E} and every sync point is answered. pgjdbc's {@code rollback()} after
-   * a failed batch sends the Close of a portal or statement before its ROLLBACK (red-team round 40:
-   * probing there was answered {@code 25P02}, and the ROLLBACK refused). Only an Execute can end
-   * the transaction (of ROLLBACK, ROLLBACK TO SAVEPOINT, COMMIT or PREPARE TRANSACTION, none of
-   * them {@link #INERT}), and it makes the settings unknown whatever follows it in the batch.
+   * ReadyForQuery said {@code E}, every sync point is answered, and no Execute was forwarded since.
+   * pgjdbc's {@code rollback()} after a failed batch sends the Close of a portal or statement
+   * before its ROLLBACK (red-team round 40: probing there was answered {@code 25P02}, and the
+   * ROLLBACK refused). Only an Execute can end the transaction (of ROLLBACK, ROLLBACK TO SAVEPOINT,
+   * COMMIT or PREPARE TRANSACTION); after it, a Bind may run code again, even once a probe has
+   * settled the settings behind the Execute (red-team round 41: a Bind planning a row-level
+   * security policy's immutable function behind a ROLLBACK turned standard strings off, and the
+   * query behind it went unprobed).
    */
   private boolean aborted() {
-    return s.state.abortedAndAnswered();
+    return !executedInBatch && s.state.abortedAndAnswered();
   }
 
   /**

@@ -1842,6 +1842,21 @@ class GatewayProtocolTest {
           parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
       assertRefusedAsChanged(c.untilReady());
     }
+    // Round 41: behind the Execute that ended the aborted transaction, text probed and forwarded
+    // settles the settings; a Bind after it still counts as code. Here its planning folds an
+    // immutable operator whose function turns standard strings off, and the text behind it waits.
+    createStringsOffOperator("%%%%%");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN; SAVEPOINT s"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(new Query("SELECT 1 / 0"));
+      assertThat(c.untilReady()).last().isEqualTo(new ReadyForQuery(ReadyForQuery.FAILED_TRANSACTION));
+      c.send(parse("", "ROLLBACK TO SAVEPOINT s"), bind("", ""), new Execute("", 0),
+          parse("", "SELECT 1 WHERE (1 %%%%% 1) = 7"), bind("", ""),
+          parse("", "SELECT 'text behind the first statement'"), bind("", ""), new Execute("", 0), Sync.INSTANCE);
+      assertRefusedAsChanged(c.untilReady());
+    }
   }
 
   @Test
