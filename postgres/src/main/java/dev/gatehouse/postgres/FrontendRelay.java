@@ -837,7 +837,12 @@ final class FrontendRelay {
     Map<String, String> details = null;
     for (int i = 0; i < statements.size(); i++) {
       List<String> kinds = statements.get(i).classification().kinds();
-      if (kinds.isEmpty() || !ANALYSED_AT_PARSE.contains(kinds.getFirst())) continue;
+      // A statement Gatehouse could not classify (its parse tree over the classifier's bound) is
+      // valid SQL the server would analyse, taking its tables' locks (red-team round 41): decided
+      // here like the kinds below. One that does not parse goes on: PostgreSQL's own parser
+      // refuses it, before any analysis.
+      boolean unread = statements.get(i).classification().has(CommandFlag.UNCLASSIFIED) && analysis.syntaxError().isEmpty();
+      if (!unread && (kinds.isEmpty() || !ANALYSED_AT_PARSE.contains(kinds.getFirst()))) continue;
       if (details == null) details = Map.of("protocol", "extended", "statement", name, "decided_at", "parse");
       Command command = seen(statements.get(i), details).command();
       Optional<Decision> denial = s.checkpoint.policyDenial(s.session, command);

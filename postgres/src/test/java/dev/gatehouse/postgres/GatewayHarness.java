@@ -111,6 +111,9 @@ final class GatewayHarness implements AutoCloseable {
       if (command.classification().has(CommandFlag.OPAQUE_CODE) && command.text().contains("read-only caller")) {
         return new Decision.Deny("no-opaque-code", "a read-only caller may not run code Gatehouse cannot see into");
       }
+      if (command.classification().has(CommandFlag.UNCLASSIFIED) && command.text().contains("unread_parse_probe")) {
+        return new Decision.Deny("default-deny", "Gatehouse could not classify this command");
+      }
       if (command.classification().objects().stream().anyMatch(o -> o.endsWith("guarded"))) {
         return new Decision.Deny("no-guarded", "table guarded is not for this session");
       }

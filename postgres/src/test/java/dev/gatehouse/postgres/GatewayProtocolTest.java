@@ -1787,6 +1787,26 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void aParseGatehouseCannotClassifyIsRefusedBeforeTheServerAnalysesIt() throws Exception {
+    // Red-team round 41: a statement whose parse tree is over the classifier's bound (here 1/128 of
+    // the tests' 1 GiB heap) is valid SQL all the same; its Parse went to the server, which
+    // analysed it and took the locks of its tables before any decision. (The harness's policy
+    // refuses what it cannot classify for this table, as the reference policy does everywhere.)
+    h.pg.execute(h.database, "CREATE TABLE IF NOT EXISTS unread_parse_probe (x int)");
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("BEGIN"));
+      assertThat(RawClient.firstError(c.untilReady())).isEmpty();
+      c.send(parse("unread", "SELECT x FROM unread_parse_probe WHERE x = 1" + " OR x = 1".repeat(60_000)), Sync.INSTANCE);
+      List<BackendMessage> got = c.untilReady();
+      assertThat(got).noneMatch(ParseComplete.class::isInstance);
+      assertThat(RawClient.firstError(got)).get().extracting(ErrorResponse::sqlstate).isEqualTo("42501");
+      // Seen from another connection while the session's transaction is still open: no lock taken.
+      assertThat(count("SELECT count(*) FROM pg_locks WHERE relation = 'unread_parse_probe'::regclass")).isZero();
+    }
+  }
+
+  @Test
   void pgjdbcRollsBackAfterAFailedPreparedBatchThoughItsRollbackOpensWithTheCloseOfTheBatchsStatement() throws Exception {
     // Red-team round 40: pgjdbc's rollback() after a failed batch of a PreparedStatement sends the
     // Close of the batch's named statement, then Parse, Bind, Execute of ROLLBACK and a Sync. The
