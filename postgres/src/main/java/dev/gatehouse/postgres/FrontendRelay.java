@@ -1441,7 +1441,9 @@ final class FrontendRelay {
   /**
    * Messages that in an aborted transaction are refused with {@code 25P02} before the server parses,
    * analyses, binds or describes anything but a COMMIT or ROLLBACK (whose analysis runs no code), or
-   * that close a portal the abort already shut (its executor is not run to its end).
+   * that close a portal: one the abort shut, or, after a failed subtransaction, a portal bound before
+   * its SAVEPOINT, whose Close ends a SELECT's executor (a query that writes ran to its end at its
+   * first Execute), which runs no one's code (review round 42 read this path; none was found).
    */
   private static boolean runsNothingWhileAborted(Expected expected) {
     return expected instanceof Expected.ParseDone || expected instanceof Expected.BindDone
