@@ -151,8 +151,7 @@ final class PolicyYaml {
     } catch (RuntimeException e) {
       if (e instanceof PolicyException) throw e;
       // SnakeYAML reports its limits (code points, nesting, aliases) with its own unchecked types.
-      Optional<YamlSyntax.Problem> syntax = YamlSyntax.of(e);
-      throw new PolicyException(List.of(syntax.map(p -> new PolicyError(source, p.line(), p.column(), "", "not valid YAML: " + p.message()))
+      throw new PolicyException(List.of(YamlSyntax.of(e).map(p -> syntaxError(source, p))
           .orElseGet(() -> new PolicyError(source, 0, 0, "", "not valid YAML: " + firstLine(e.getMessage())))));
     }
     return new Locations(source, at, keys);
@@ -162,12 +161,15 @@ final class PolicyYaml {
     return new PolicyException(List.of(new PolicyError(source, line(loc), column(loc), path, message)));
   }
 
+  /** A YAML syntax problem as the file's error, at the problem's own line. */
+  private static PolicyError syntaxError(String source, YamlSyntax.Problem p) {
+    return new PolicyError(source, p.line(), p.column(), "", "not valid YAML: " + p.message());
+  }
+
   /** Turns Jackson's exception into a located error with a key path and a sentence. */
   private static PolicyError bindingError(String source, JsonProcessingException e) {
     Optional<YamlSyntax.Problem> syntax = YamlSyntax.of(e);
-    if (syntax.isPresent()) {
-      return new PolicyError(source, syntax.get().line(), syntax.get().column(), "", "not valid YAML: " + syntax.get().message());
-    }
+    if (syntax.isPresent()) return syntaxError(source, syntax.get());
     JsonLocation loc = e.getLocation();
     String path = "";
     String message = firstLine(e.getOriginalMessage());

@@ -185,8 +185,6 @@ final class SessionState {
   static final long MAX_USER_CHARS = MAX_GATEWAY_CHARS / 4;
   private static final ConcurrentHashMap<String, AtomicLong> USER_CHARS =
       new ConcurrentHashMap<>();
-  /** Whose sessions' holdings are counted together (subject and issuer). */
-  private final String user;
   /** This session's user's count in {@link #USER_CHARS}. */
   private final AtomicLong userChars;
 
@@ -223,6 +221,8 @@ final class SessionState {
   static final long MAX_USER_HELD_BYTES = MAX_HELD_BYTES / 2;
   private static final AtomicLong HELD_BYTES = new AtomicLong();
   private static final ConcurrentHashMap<String, AtomicLong> USER_HELD_BYTES = new ConcurrentHashMap<>();
+  /** This session's user's count in {@link #USER_HELD_BYTES}. */
+  private final AtomicLong userHeldBytes;
 
   /**
    * Counts a client message of {@code bytes} read whole (a Bind's parameter values, up to {@code
@@ -234,21 +234,20 @@ final class SessionState {
    *     share would pass
    */
   void holdMessage(long bytes) {
-    AtomicLong user = USER_HELD_BYTES.computeIfAbsent(user(), u -> new AtomicLong());
-    if (user.addAndGet(bytes) > MAX_USER_HELD_BYTES) {
-      user.addAndGet(-bytes);
+    if (userHeldBytes.addAndGet(bytes) > MAX_USER_HELD_BYTES) {
+      userHeldBytes.addAndGet(-bytes);
       throw overHeld(bytes);
     }
     if (HELD_BYTES.addAndGet(bytes) > MAX_HELD_BYTES) {
       HELD_BYTES.addAndGet(-bytes);
-      user.addAndGet(-bytes);
+      userHeldBytes.addAndGet(-bytes);
       throw overHeld(bytes);
     }
   }
 
   void releaseMessage(long bytes) {
     HELD_BYTES.addAndGet(-bytes);
-    USER_HELD_BYTES.computeIfAbsent(user(), u -> new AtomicLong()).addAndGet(-bytes);
+    userHeldBytes.addAndGet(-bytes);
   }
 
   /** What all sessions hold in large messages now (for tests). */
@@ -298,12 +297,8 @@ final class SessionState {
   /** @param user whose sessions' holdings are counted together (subject and issuer) */
   SessionState(Consumer<Execution> onUnexecuted, String user) {
     this.onUnexecuted = onUnexecuted;
-    this.user = user;
     this.userChars = USER_CHARS.computeIfAbsent(user, u -> new AtomicLong());
-  }
-
-  private String user() {
-    return user;
+    this.userHeldBytes = USER_HELD_BYTES.computeIfAbsent(user, u -> new AtomicLong());
   }
 
   /**

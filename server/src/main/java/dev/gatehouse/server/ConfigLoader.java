@@ -50,15 +50,15 @@ public final class ConfigLoader {
 
   private final Function<String, String> env;
   /** For commands that read, not serve ({@link #forReading}). */
-  private final boolean auditOnly;
+  private final boolean readOnly;
 
   public ConfigLoader(Function<String, String> env) {
     this(env, false);
   }
 
-  private ConfigLoader(Function<String, String> env, boolean auditOnly) {
+  private ConfigLoader(Function<String, String> env, boolean readOnly) {
     this.env = env;
-    this.auditOnly = auditOnly;
+    this.readOnly = readOnly;
   }
 
   /**
@@ -132,7 +132,7 @@ public final class ConfigLoader {
       if (!peerIds.add(peer.id())) throw new ConfigException(name, key + ".id", "duplicate peer id " + peer.id());
       if (peer.host().isBlank()) throw new ConfigException(name, key + ".host", "is required");
       if (peer.port() < 1 || peer.port() > 65535) throw new ConfigException(name, key + ".port", "must be 1..65535, was " + peer.port());
-      targetTls(name, key + ".tls", peer.tls(), auditOnly ? null : base);
+      targetTls(name, key + ".tls", peer.tls(), readOnly ? null : base);
       if (peer.tls().mode().equals("disable") && !loopback(peer.host())) {
         throw new ConfigException(name, key + ".tls.mode",
             "disable is allowed only towards a loopback address (host is " + peer.host() + "): cancel keys are secrets");
@@ -145,7 +145,7 @@ public final class ConfigLoader {
       throw new ConfigException(name, "listeners.postgres.tls.mode",
           "off is allowed only on a listener bound to loopback (bind is " + pg.bind() + "): tokens travel as passwords");
     }
-    if (pg.tls().mode() == GatehouseConfig.TlsMode.FILES && !auditOnly) {
+    if (pg.tls().mode() == GatehouseConfig.TlsMode.FILES && !readOnly) {
       existing(name, "listeners.postgres.tls.certificate", pg.tls().certificate(), base);
       existing(name, "listeners.postgres.tls.key", pg.tls().key(), base);
     }
@@ -218,10 +218,10 @@ public final class ConfigLoader {
       port(name, key + ".port", r.port());
       if (r.database().isBlank()) throw new ConfigException(name, key + ".database", "is required");
       if (r.user().isBlank()) throw new ConfigException(name, key + ".user", "is required");
-      targetTls(name, key + ".tls", r.tls(), auditOnly ? null : base);
-      if (!auditOnly) passwords.put(r.name(), secret(name, key + ".password", r.password(), base));
+      targetTls(name, key + ".tls", r.tls(), readOnly ? null : base);
+      if (!readOnly) passwords.put(r.name(), secret(name, key + ".password", r.password(), base));
     }
-    for (int i = 0; i < config.policy().files().size() && !auditOnly; i++) {
+    for (int i = 0; i < config.policy().files().size() && !readOnly; i++) {
       existing(name, "policy.files[" + i + "]", config.policy().files().get(i), base);
     }
     var audit = config.audit();
@@ -235,7 +235,7 @@ public final class ConfigLoader {
     Optional<Secret> auditPassword = audit.password() == null
         ? Optional.empty()
         : Optional.of(secret(name, "audit.password", audit.password(), base));
-    Masking masking = auditOnly ? Masking.none() : masking(name, config.masking(), base);
+    Masking masking = readOnly ? Masking.none() : masking(name, config.masking(), base);
     return new Loaded(config, file, dataDir, Map.copyOf(passwords), auditPassword, masking);
   }
 

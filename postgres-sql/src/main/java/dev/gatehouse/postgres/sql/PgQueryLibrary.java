@@ -77,14 +77,7 @@ final class PgQueryLibrary {
     boolean syntaxError() {
       return json == null && error != null && ("scan.l".equals(filename) || "gram.y".equals(filename));
     }
-
-    /** Whether the parse tree was longer than the caller reads. */
-    boolean tooLarge() {
-      return json == null && TOO_LARGE.equals(error) && filename == null;
-    }
   }
-
-  private static final String TOO_LARGE = "parse tree too large";
 
   private static final class Holder {
     private static final Object API = load();
@@ -132,7 +125,7 @@ final class PgQueryLibrary {
 
   /**
    * As above, with a parse tree longer than {@code maxJson} bytes of JSON not copied out of the
-   * library: its error says so ({@link Parse#tooLarge}).
+   * library: its error says so, and the text is not classified.
    */
   static Parse parse(Api api, byte[] utf8, long maxJson) {
     byte[] cString = new byte[utf8.length + 1];
@@ -147,7 +140,7 @@ final class PgQueryLibrary {
       }
       if (result.parse_tree == null) return new Parse(null, "no parse tree", 0);
       long length = result.parse_tree.indexOf(0, (byte) 0);
-      if (length < 0 || length > Math.min(maxJson, Integer.MAX_VALUE - 8)) return new Parse(null, TOO_LARGE, 0);
+      if (length < 0 || length > Math.min(maxJson, Integer.MAX_VALUE - 8)) return new Parse(null, "parse tree too large", 0);
       return new Parse(result.parse_tree.getByteArray(0, (int) length), null, 0);
     } finally {
       api.pg_query_free_parse_result(result);
