@@ -69,10 +69,12 @@ public final class MaskPlanner {
       }
       if (r.confine() && r.read(facts.outsideProjection())) {
         // Review round 40: pg_stat_activity was refused with a message about e-mail columns only.
-        String untraced = facts.outsideProjection() instanceof Reads.Unknown
-            ? "the statement reads what Gatehouse cannot trace to its columns (a statistics or activity view such as"
-                + " pg_stat_activity, whose text may hold any value, or SQL it cannot follow), which counts as using every"
-                + " masked column; " : "";
+        String untraced = facts.outsideProjection() instanceof Reads.Unknown u
+            ? (u.why().isEmpty()
+                ? "the statement reads what Gatehouse cannot trace to its columns (a statistics or activity view such as"
+                    + " pg_stat_activity, whose text may hold any value, or SQL it cannot follow)"
+                : u.why()) + ", which counts as using every masked column; "
+            : "";
         return Optional.of(new Refusal(r.name(), untraced + "columns masked by rule " + r.name()
             + " may only be selected as they are: not computed on, not used in WHERE, JOIN, ORDER BY, GROUP BY, aggregates,"
             + " CLUSTER or ANALYZE, their table not written (INSERT, UPDATE, MERGE, COPY FROM), and not read once the session has changed"

@@ -1,6 +1,7 @@
 package dev.gatehouse.masking;
 
 import dev.gatehouse.core.ColumnOrigin;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -9,8 +10,18 @@ import java.util.Set;
  */
 public sealed interface Reads {
 
-  /** Nothing is known: every rule in force is assumed to be read. Fail-closed and blunt. */
-  record Unknown() implements Reads {}
+  /**
+   * Nothing is known: every rule in force is assumed to be read. Fail-closed and blunt.
+   *
+   * @param why why nothing is known, for a refusal's message (a clause such as "the statement
+   *     changes the planner's settings"); empty when it is the statement's text itself that could not
+   *     be traced
+   */
+  record Unknown(String why) implements Reads {
+    public Unknown {
+      Objects.requireNonNull(why, "why == null");
+    }
+  }
 
   /**
    * The relations read, as names ({@code public.customers}, or {@code customers} when unqualified:
@@ -32,7 +43,12 @@ public sealed interface Reads {
   }
 
   static Reads unknown() {
-    return new Unknown();
+    return new Unknown("");
+  }
+
+  /** Nothing is known, for a reason a refusal names ({@link Unknown#why}). */
+  static Reads unknown(String why) {
+    return new Unknown(why);
   }
 
   static Reads nothing() {

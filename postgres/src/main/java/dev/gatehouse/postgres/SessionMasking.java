@@ -56,6 +56,18 @@ final class SessionMasking {
       "dblink", "dblink_exec", "dblink_send_query", "dblink_open", "dblink_fetch", "set_config", "pg_notify",
       "pg_logical_emit_message", "lo_from_bytea", "lo_put", "ts_stat", "ts_rewrite", "xpath_table", "setval");
 
+  /**
+   * Of {@link #LAUNDERING_FUNCTIONS}, those that keep or send the values they are given rather than
+   * run SQL given as text: they launder only what the statement reads from a relation. {@code
+   * set_config('work_mem', '64MB', false)} moves no masked value (it was refused as copying masked
+   * columns into an SQL string).
+   */
+  static final Set<String> VALUE_KEEPING_FUNCTIONS = Set.of(
+      "set_config", "pg_notify", "pg_logical_emit_message", "lo_from_bytea", "lo_put", "setval");
+
+  /** Why a statement that changes the planner's settings counts as reading every masked column. */
+  static final String STEERS_PLANNER = "the statement changes the planner's settings (enable_*, *_cost, work_mem …)";
+
   private static final Set<String> LAUNDERING_KINDS = Set.of(
       "CREATE TABLE AS", "CREATE MATERIALIZED VIEW", "REFRESH MATERIALIZED VIEW", "INSERT", "UPDATE", "MERGE",
       "SELECT INTO");
@@ -318,8 +330,11 @@ final class SessionMasking {
   private Facts factsOf(ClassifiedStatement statement) {
     Classification c = statement.classification();
     // Steering the planner lets a later plain SELECT show a confined column's order: confinement
-    // refuses it as it refuses CLUSTER, whatever the statement itself reads.
-    boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE) || statement.changesPlanning();
+    // refuses it as it refuses CLUSTER, whatever the statement itself reads. What it reads is still
+    // traced, for strict mode (a set_config of work_mem copied no masked column: it was refused as
+    // copying them into an SQL string).
+    boolean steers = statement.changesPlanning();
+    boolean unknown = c.has(CommandFlag.UNCLASSIFIED) || c.has(CommandFlag.OPAQUE_CODE);
     boolean launders = c.has(CommandFlag.OPAQUE_CODE) || c.has(CommandFlag.UNCLASSIFIED);
     boolean committing = false;
     boolean sorts = false;
@@ -335,23 +350,26 @@ final class SessionMasking {
     }
     for (String f : c.functions()) {
       String name = lastPart(f);
-      if (LAUNDERING_FUNCTIONS.contains(name) || name.startsWith("dblink")) launders = true;
+      if (LAUNDERING_FUNCTIONS.contains(name) && !(VALUE_KEEPING_FUNCTIONS.contains(name) && c.objects().isEmpty())
+          || name.startsWith("dblink")) {
+        launders = true;
+      }
       if (QUOTING_RELATIONS.contains(name) || statistics(name)) unknown = true;
     }
     for (String o : c.objects()) {
       if (QUOTING_RELATIONS.contains(lastPart(o)) || statistics(lastPart(o))) unknown = true;
     }
-    if (committing && !unknown) {
+    if (committing && !unknown && !steers) {
       StatementFacts runs = new StatementFacts(Reads.unknown(), Reads.nothing(), launders);
       return new Facts(runs, new StatementFacts(Reads.nothing(), Reads.nothing(), launders), runs);
     }
-    if (sorts && !unknown) {
+    if (sorts && !unknown && !steers) {
       Reads all = catalog.isEmpty() || c.objects().isEmpty() ? Reads.unknown() : catalog.get().reads(c.objects(), Optional.empty());
       StatementFacts sorted = new StatementFacts(Reads.nothing(), all, launders);
       return new Facts(sorted, sorted, new StatementFacts(all, all, launders));
     }
     Optional<ColumnUse> use = statement.columnUse();
-    if (unknown && !launders && fetchesOnly(c.kinds())) {
+    if ((unknown || steers) && !launders && fetchesOnly(c.kinds())) {
       // A FETCH or MOVE runs a query already screened where its cursor or portal was declared or
       // bound in this session (cursors made by opaque code cannot be: such code is refused wherever
       // it could read masked columns); it computes on nothing itself, so confinement has nothing to
@@ -366,14 +384,16 @@ final class SessionMasking {
       return new Facts(all, nothingOutside, all);
     }
     if (unknown || catalog.isEmpty() || use.isEmpty()) {
-      StatementFacts all = StatementFacts.unknown(launders);
+      Reads none = steers && !unknown ? Reads.unknown(STEERS_PLANNER) : Reads.unknown();
+      StatementFacts all = new StatementFacts(none, none, launders);
       return new Facts(all, all, all);
     }
     ColumnCatalog cat = catalog.get();
     Reads everything = cat.reads(c.objects(), Optional.empty());
     Set<String> aliases = use.get().outputNames();
     Reads reads = named(cat, c.objects(), use.get().read(), aliases);
-    Reads outside = writes ? everything
+    Reads outside = steers ? Reads.unknown(STEERS_PLANNER)
+        : writes ? everything
         : plannerSteered ? named(cat, c.objects(), union(use.get().read(), use.get().outsideProjection()), aliases)
         : named(cat, c.objects(), use.get().outsideProjection(), aliases);
     Reads written = named(cat, c.objects(), use.get().intoWrite(), aliases);
