@@ -159,6 +159,12 @@ identity:
     - name: bench-dev
       issuer: $GH_ISSUER_URL
       audiences: [gatehouse]
+    # The realistic policy pins its CI rule to this issuer (a rule may name only trusted issuers);
+    # no token of it comes, so it is never contacted.
+    - name: github
+      issuer: https://token.actions.githubusercontent.com
+      audiences: [gatehouse]
+      kind: machine
 sessions:
   maxPerUser: $maxsess
   maxPerResource: $maxsess

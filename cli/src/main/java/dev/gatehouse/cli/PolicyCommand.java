@@ -39,12 +39,25 @@ final class PolicyCommand {
   @picocli.CommandLine.Command(name = "check", mixinStandardHelpOptions = true,
       description = "Validate policy files; print each error with file and line. Exit 1 on any error.")
   static final class Check implements Callable<Integer> {
-    @Parameters(arity = "1..*", paramLabel = "FILE", description = "Policy files (validated together: rule names are unique across them).")
+    @Parameters(arity = "0..*", paramLabel = "FILE", description = "Policy files (validated together: rule names are unique across them).")
     List<Path> files;
+
+    @Option(names = {"-c", "--config"}, description = "Check against this configuration: its policy files (unless FILEs are"
+        + " given), and the issuers it trusts (a rule naming another is an error, as at start and at reload).")
+    Path config;
 
     @Override
     public Integer call() {
-      List<PolicyError> errors = PolicyChecker.check(files);
+      List<PolicyError> errors;
+      if (config != null) {
+        ConfigLoader.Loaded loaded = ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
+        if (files == null || files.isEmpty()) files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
+        if (files.isEmpty()) throw new IllegalArgumentException(config + " configures no policy files");
+        errors = PolicyChecker.check(files, issuerNames(loaded));
+      } else {
+        if (files == null || files.isEmpty()) throw new IllegalArgumentException("give policy FILEs or --config FILE");
+        errors = PolicyChecker.check(files);
+      }
       errors.forEach(e -> System.out.println(e));
       System.out.println(errors.isEmpty() ? "policy OK: " + files.size() + " file(s)" : errors.size() + " error(s)");
       return errors.isEmpty() ? 0 : 1;
@@ -72,14 +85,16 @@ final class PolicyCommand {
       List<Path> files = policyFiles;
       // Which masking rules confine their columns, when the configuration says (--config).
       Set<String> confining = null;
+      List<String> issuers = List.of();
       if (config != null) {
         ConfigLoader.Loaded loaded = ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
+        issuers = issuerNames(loaded);
         confining = loaded.config().masking().rules().stream().filter(rule -> rule.confine())
             .map(rule -> rule.name()).collect(java.util.stream.Collectors.toSet());
         if (files == null || files.isEmpty()) files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
       }
       if (files == null || files.isEmpty()) throw new IllegalArgumentException("give --config FILE or --policy FILE");
-      PolicyEngine engine = new PolicyLoader().load(files);
+      PolicyEngine engine = (config == null ? new PolicyLoader() : new PolicyLoader().withIssuers(issuers)).load(files);
       SqlClassifier classifier = fallback ? SqlClassifier.fallback() : SqlClassifier.load();
       Function<String, List<Command>> classify = text -> classifier.analyze(text).statements().stream()
           .map(s -> new Command("sql", s.redactedText(), s.classification(), Map.of()))
@@ -158,5 +173,10 @@ final class PolicyCommand {
       r.failure().ifPresent(f -> m.put("failure", f));
       return m;
     }
+  }
+
+  /** The names of the issuers a configuration trusts, which its policy's rules may name. */
+  static List<String> issuerNames(ConfigLoader.Loaded loaded) {
+    return loaded.config().identity().issuers().stream().map(issuer -> issuer.name()).toList();
   }
 }

@@ -180,6 +180,34 @@ class PolicyCommandTest {
   }
 
   @Test
+  void policyCheckWithTheConfigurationRefusesARuleNamingAnIssuerItDoesNotTrust() throws IOException {
+    Path policy = dir.resolve("pinned-policy.yaml");
+    Files.writeString(policy, """
+        version: 1
+        rules:
+          - name: partner-read-only
+            effect: deny
+            subjects: {issuers: [partner]}
+            commands: {flags: [data_modifying]}
+        """);
+    Path config = dir.resolve("pinned-gatehouse.yaml");
+    Files.writeString(config, """
+        node: {id: 0}
+        identity:
+          issuers:
+            - {name: corp, issuer: "https://login.example.com", audiences: [gatehouse]}
+        policy:
+          files: [%s]
+        """.formatted(policy));
+    CliRun run = CliRun.inProcess("policy", "check", "--config", config.toString());
+    assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(1);
+    assertThat(run.outLines()).contains(policy + ":5:26: rules[0].subjects.issuers[0]: unknown issuer \"partner\":"
+        + " identity.issuers defines corp (a rule pinned to an issuer no token comes from never matches)", "1 error(s)");
+    // The same file alone: nothing to compare the names with.
+    assertThat(CliRun.inProcess("policy", "check", policy.toString()).exit()).isZero();
+  }
+
+  @Test
   void policyTestWithoutSqlJudgesTheConnection() {
     CliRun stranger = CliRun.inProcess("policy", "test", "--policy", demoPolicy.toString(), "--as", "mallory",
         "--resource", "pg-demo");

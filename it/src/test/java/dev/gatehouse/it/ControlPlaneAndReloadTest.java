@@ -113,6 +113,18 @@ class ControlPlaneAndReloadTest {
             e -> assertThat(e.getSQLState()).isEqualTo("42501"));
       }
 
+      // A deny rule pinned to an issuer the configuration does not trust would guard nothing (no
+      // token comes from it): rejected as well, naming the issuer and the ones trusted.
+      String untrusted = original.replace("\n# DDL (ALTER", "\n  - name: partner-blocked\n    effect: deny\n"
+          + "    subjects: {issuers: [partner-idp]}\n\n# DDL (ALTER");
+      assertThat(untrusted).as("the edit adds a rule").isNotEqualTo(original);
+      Files.writeString(policy, untrusted);
+      await("readiness reports the untrusted issuer").atMost(Duration.ofSeconds(30))
+          .until(() -> JSON.readTree(get("/readyz").body()).path("checks").path("policy").asText().contains("partner-idp"));
+      assertThat(JSON.readTree(get("/readyz").body()).path("checks").path("policy").asText())
+          .contains("unknown issuer \"partner-idp\": identity.issuers defines corp").contains("rejected");
+      assertThat(count(bob)).as("bob's session under the previous policy").isEqualTo(3);
+
       // A valid edit that no longer lets analysts connect: bob's open session ends, new ones are refused.
       String withoutAnalysts = original.replace("applies_to: [connect]\n    subjects: {groups: [analysts]}",
           "applies_to: [connect]\n    subjects: {groups: [auditors]}");

@@ -20,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
@@ -41,6 +42,8 @@ final class PolicyCompiler {
   private static final Pattern TIME = Pattern.compile("([01]?\\d|2[0-3]):([0-5]\\d)(?::([0-5]\\d))?");
   private static final int MAX_VALUE = 256;
 
+  /** The issuer names the configuration trusts, when known: a rule naming another is an error. */
+  private final Optional<Set<String>> knownIssuers;
   private final List<PolicyError> errors = new ArrayList<>();
   private final List<CompiledRule> rules = new ArrayList<>();
   private final Map<String, String> seen = new HashMap<>();
@@ -48,6 +51,14 @@ final class PolicyCompiler {
   private PolicyDocument.NamedObjectDdl builtinSpec;
   private PolicyYaml.Locations builtinAt;
   private PolicyYaml.Locations at;
+
+  /**
+   * @param knownIssuers the names of the issuers the configuration trusts ({@code identity.issuers});
+   *     empty when the policy is read without a configuration
+   */
+  PolicyCompiler(Optional<Set<String>> knownIssuers) {
+    this.knownIssuers = knownIssuers.map(Set::copyOf);
+  }
 
   /** Adds one file's rules. */
   void add(PolicyYaml.Parsed<PolicyDocument> parsed) {
@@ -196,6 +207,18 @@ final class PolicyCompiler {
         if (values.isEmpty()) error(path + ".claims." + k, "claim \"" + k + "\" lists no values");
         claims.put(k, Set.copyOf(values));
       });
+    }
+    if (knownIssuers.isPresent() && s.issuers() != null) {
+      for (int i = 0; i < s.issuers().size(); i++) {
+        String issuer = s.issuers().get(i).strip();
+        if (!issuer.isEmpty() && !knownIssuers.get().contains(issuer)) {
+          // A rule pinned to an issuer no token comes from never matches: a deny rule with a typo in
+          // its issuer would guard nothing, silently.
+          error(path + ".issuers[" + i + "]", "unknown issuer \"" + issuer + "\": identity.issuers defines "
+              + (knownIssuers.get().isEmpty() ? "none" : String.join(", ", new TreeSet<>(knownIssuers.get())))
+              + " (a rule pinned to an issuer no token comes from never matches)");
+        }
+      }
     }
     SubjectMatcher m = new SubjectMatcher(Set.copyOf(strings(path + ".users", s.users())),
         Set.copyOf(strings(path + ".groups", s.groups())), Set.copyOf(strings(path + ".issuers", s.issuers())),

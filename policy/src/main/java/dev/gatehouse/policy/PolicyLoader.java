@@ -6,9 +6,12 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * Reads, validates and compiles policy files into a {@link PolicyEngine}. One or several files make
@@ -18,6 +21,7 @@ import java.util.Objects;
 public final class PolicyLoader {
   private final Clock clock;
   private final GrantLookup grants;
+  private final Optional<Set<String>> issuers;
   private final PolicyYaml yaml = new PolicyYaml();
 
   /**
@@ -25,8 +29,21 @@ public final class PolicyLoader {
    * @param grants answers {@code grant: required}; {@link GrantLookup#NONE} until approvals exist
    */
   public PolicyLoader(Clock clock, GrantLookup grants) {
+    this(clock, grants, Optional.empty());
+  }
+
+  private PolicyLoader(Clock clock, GrantLookup grants, Optional<Set<String>> issuers) {
     this.clock = Objects.requireNonNull(clock, "clock == null");
     this.grants = Objects.requireNonNull(grants, "grants == null");
+    this.issuers = issuers;
+  }
+
+  /**
+   * This loader, refusing a policy whose rules name an issuer other than these ({@code subjects:
+   * issuers:}): the names of the issuers the configuration trusts.
+   */
+  public PolicyLoader withIssuers(Collection<String> names) {
+    return new PolicyLoader(clock, grants, Optional.of(Set.copyOf(names)));
   }
 
   /** The system clock, no grants. */
@@ -61,7 +78,7 @@ public final class PolicyLoader {
    */
   public PolicyEngine compile(List<PolicySource> sources) {
     if (sources.isEmpty()) throw new PolicyException("no policy source given");
-    PolicyCompiler compiler = new PolicyCompiler();
+    PolicyCompiler compiler = new PolicyCompiler(issuers);
     List<PolicyError> errors = new ArrayList<>();
     for (PolicySource s : sources) {
       try {

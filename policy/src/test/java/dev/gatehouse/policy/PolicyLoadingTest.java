@@ -41,6 +41,31 @@ class PolicyLoadingTest {
   }
 
   @Test
+  void aRuleNamingAnIssuerTheConfigurationDoesNotTrustIsAnError() {
+    // A deny rule pinned to a misspelt issuer matched no token and guarded nothing, silently.
+    String yaml = """
+        version: 1
+        rules:
+          - name: ci-only-from-main
+            effect: deny
+            subjects:
+              issuers: [github-actions, githbu-actions]
+            commands: {sql: {kinds: [DROP]}}
+        """;
+    List<PolicySource> source = List.of(new PolicySource("p.yaml", yaml));
+    List<PolicyError> errors = loader.withIssuers(List.of("corp", "github-actions")).check(source);
+    assertThat(errors).singleElement().satisfies(e -> {
+      assertThat(e.line()).isEqualTo(6);
+      assertThat(e.path()).isEqualTo("rules[0].subjects.issuers[1]");
+      assertThat(e.message()).isEqualTo("unknown issuer \"githbu-actions\": identity.issuers defines corp, github-actions"
+          + " (a rule pinned to an issuer no token comes from never matches)");
+    });
+    // Without a configuration to compare with (policy check FILE), the names are not judged.
+    assertThat(loader.check(source)).isEmpty();
+    assertThat(loader.withIssuers(List.of("github-actions", "githbu-actions")).check(source)).isEmpty();
+  }
+
+  @Test
   void aYamlSyntaxErrorSaysWhatIsWrongAndWhere() {
     // Round 40: only SnakeYAML's context was kept ("while parsing a block collection"), and the
     // place of the block it was in; the problem and its line came after it.

@@ -108,7 +108,9 @@ public final class Gatehouse implements AutoCloseable {
         .withTimeouts(config.identity().connectTimeout(), config.identity().readTimeout()));
     started.push(authenticator);
 
-    policy = new ReloadingPolicy(new PolicyLoader(clock, (principal, resource, at) -> false),
+    // A rule pinned to an issuer the configuration does not trust is refused, at start and at reload.
+    policy = new ReloadingPolicy(new PolicyLoader(clock, (principal, resource, at) -> false)
+            .withIssuers(config.identity().issuers().stream().map(GatehouseConfig.IssuerConfig::name).toList()),
         config.policy().files().stream().map(loaded::resolve).toList(), clock);
     if (!config.policy().files().isEmpty()) started.push(PolicyWatcher.start(policy, Duration.ofMillis(300)));
     if (config.policy().files().isEmpty()) {
