@@ -58,7 +58,8 @@ final class SessionMasking {
 
   /**
    * Of {@link #LAUNDERING_FUNCTIONS}, those that keep or send the values they are given rather than
-   * run SQL given as text: they launder only what the statement reads from a relation. {@code
+   * run SQL given as text: they launder only what the statement reads from a relation or from
+   * something it cannot trace (a statistics function's text). {@code
    * set_config('work_mem', '64MB', false)} moves no masked value (it was refused as copying masked
    * columns into an SQL string).
    */
@@ -348,17 +349,19 @@ final class SessionMasking {
       if (LAUNDERING_KINDS.contains(k)) launders = true;
       if (k.equals("COPY") && (c.has(CommandFlag.FILE_ACCESS) || c.has(CommandFlag.COPY_PROGRAM))) launders = true;
     }
+    boolean keepsValues = false;
     for (String f : c.functions()) {
       String name = lastPart(f);
-      if (LAUNDERING_FUNCTIONS.contains(name) && !(VALUE_KEEPING_FUNCTIONS.contains(name) && c.objects().isEmpty())
-          || name.startsWith("dblink")) {
-        launders = true;
-      }
+      if (VALUE_KEEPING_FUNCTIONS.contains(name)) keepsValues = true;
+      else if (LAUNDERING_FUNCTIONS.contains(name) || name.startsWith("dblink")) launders = true;
       if (QUOTING_RELATIONS.contains(name) || statistics(name)) unknown = true;
     }
     for (String o : c.objects()) {
       if (QUOTING_RELATIONS.contains(lastPart(o)) || statistics(lastPart(o))) unknown = true;
     }
+    // A value kept from a statement that reads no relation and nothing untraceable holds no masked
+    // value; from pg_stat_get_backend_activity() (no relation, but any session's text) it may.
+    if (keepsValues && (unknown || !c.objects().isEmpty())) launders = true;
     if (committing && !unknown && !steers) {
       StatementFacts runs = new StatementFacts(Reads.unknown(), Reads.nothing(), launders);
       return new Facts(runs, new StatementFacts(Reads.nothing(), Reads.nothing(), launders), runs);
