@@ -178,7 +178,8 @@ public final class PolicyEngine implements Policy {
     if (!c.has(CommandFlag.OPAQUE_CODE)) return message;
     if (!c.opaqueCalls().isEmpty()) return message + " (opaque_code: " + calls(c.opaqueCalls()) + ")";
     if (c.has(CommandFlag.FUNCTION_CALL)) return message + " (opaque_code: a fast-path function call, such as libpq's large-object functions make)";
-    if (c.kinds().contains("EXECUTE")) return message + " (opaque_code: EXECUTE of a prepared statement)";
+    if (c.kinds().contains("EXECUTE")) return message + " (opaque_code: EXECUTE of a prepared statement; Gatehouse does not follow SQL-level PREPARE names:"
+        + " use a driver's prepared statements, which it does)";
     if (c.kinds().isEmpty()) return message;
     return message + " (opaque_code: " + String.join(", ", new java.util.LinkedHashSet<>(c.kinds())) + ")";
   }

@@ -475,7 +475,8 @@ class PolicyEngineTest {
     Command execute = new Command("sql", "EXECUTE q(1)", new Classification(List.of("EXECUTE"), Set.of(), Set.of(),
         Set.of(CommandFlag.OPAQUE_CODE)), Map.of());
     assertThat(((Decision.Deny) p.decide(session(user("alice", "developers"), PG_DEMO), execute)).reason())
-        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group (opaque_code: EXECUTE of a prepared statement)");
+        .isEqualTo("code Gatehouse cannot see into is reserved to the dba group (opaque_code: EXECUTE of a prepared statement;"
+            + " Gatehouse does not follow SQL-level PREPARE names: use a driver's prepared statements, which it does)");
   }
 
   @Test
