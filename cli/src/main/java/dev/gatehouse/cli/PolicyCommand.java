@@ -53,7 +53,16 @@ final class PolicyCommand {
         ConfigLoader.Loaded loaded = ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
         if (files == null || files.isEmpty()) files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
         if (files.isEmpty()) throw new IllegalArgumentException(config + " configures no policy files");
-        errors = PolicyChecker.check(files, issuerNames(loaded));
+        List<String> issuers = issuerNames(loaded);
+        errors = PolicyChecker.check(files, issuers);
+        if (errors.isEmpty() && issuers.size() > 1) {
+          List<String> unpinned = new PolicyLoader().withIssuers(issuers).load(files).unpinnedRules();
+          if (!unpinned.isEmpty()) {
+            System.out.println("warning: rules " + String.join(", ", unpinned) + " name users, groups or claims without"
+                + " subjects.issuers; with " + issuers.size() + " issuers trusted (" + String.join(", ", issuers)
+                + "), a token from any of them with those names matches: pin each rule to its issuer");
+          }
+        }
       } else {
         if (files == null || files.isEmpty()) throw new IllegalArgumentException("give policy FILEs or --config FILE");
         errors = PolicyChecker.check(files);

@@ -205,6 +205,32 @@ class PolicyCommandTest {
         + " identity.issuers defines corp (a rule pinned to an issuer no token comes from never matches)", "1 error(s)");
     // The same file alone: nothing to compare the names with.
     assertThat(CliRun.inProcess("policy", "check", policy.toString()).exit()).isZero();
+
+    // Two issuers trusted, and a rule that names a group without its issuer: valid, with a warning.
+    Files.writeString(policy, """
+        version: 1
+        rules:
+          - name: dba-connect
+            effect: allow
+            subjects: {groups: [dba]}
+          - name: partner-read-only
+            effect: deny
+            subjects: {issuers: [partner]}
+            commands: {flags: [data_modifying]}
+        """);
+    Files.writeString(config, """
+        node: {id: 0}
+        identity:
+          issuers:
+            - {name: corp, issuer: "https://login.example.com", audiences: [gatehouse]}
+            - {name: partner, issuer: "https://login.partner.example", audiences: [gatehouse]}
+        policy:
+          files: [%s]
+        """.formatted(policy));
+    CliRun warned = CliRun.inProcess("policy", "check", "--config", config.toString());
+    assertThat(warned.exit()).as(warned.out() + warned.err()).isZero();
+    assertThat(warned.outLines()).contains("warning: rules dba-connect name users, groups or claims without subjects.issuers;"
+        + " with 2 issuers trusted (corp, partner), a token from any of them with those names matches: pin each rule to its issuer");
   }
 
   @Test

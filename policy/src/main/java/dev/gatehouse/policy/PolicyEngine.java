@@ -86,6 +86,26 @@ public final class PolicyEngine implements Policy {
     return names;
   }
 
+  /**
+   * The rules that name users, groups or claims, in their subjects or their {@code unless}, without
+   * naming the issuers those names belong to: where several issuers are trusted, a token from any of
+   * them with the same subject, group or claim matches (docs/policy.md, subjects). Each entry is the
+   * rule's name, with {@code " (unless)"} when it is its exemption: there an unpinned name lets
+   * another issuer's principal out of a deny.
+   */
+  public List<String> unpinnedRules() {
+    List<String> names = new ArrayList<>();
+    for (CompiledRule r : rules) {
+      if (unpinned(r.match().subjects())) names.add(r.name());
+      if (r.unless().isPresent() && unpinned(r.unless().get().subjects())) names.add(r.name() + " (unless)");
+    }
+    return names;
+  }
+
+  private static boolean unpinned(SubjectMatcher s) {
+    return s.issuers().isEmpty() && (!s.users().isEmpty() || !s.groups().isEmpty() || !s.claims().isEmpty());
+  }
+
   /** Where a rule was written ({@code file:line}), for explanations. */
   public Optional<String> origin(String rule) {
     return rules.stream().filter(r -> r.name().equals(rule)).map(CompiledRule::origin).findFirst();

@@ -25,6 +25,30 @@ class PolicyEngineTest {
       """;
 
   @Test
+  void rulesNamingUsersGroupsOrClaimsWithoutTheirIssuerAreListedForAWarning() {
+    PolicyEngine p = policy("""
+        version: 1
+        rules:
+          - name: devs
+            effect: allow
+            subjects: {groups: [developers]}
+          - name: ci
+            effect: allow
+            subjects: {issuers: [github], claims: {repository: acme/api}}
+          - name: no-drop
+            effect: deny
+            subjects: {kinds: [human]}
+            commands: {sql: {kinds: [DROP]}}
+            unless:
+              subjects: {users: [dana]}
+          - name: machines
+            effect: allow
+            subjects: {kinds: [machine]}
+        """);
+    assertThat(p.unpinnedRules()).containsExactly("devs", "no-drop (unless)");
+  }
+
+  @Test
   void nothingMatchingIsDeniedByTheDefaultRule() {
     PolicyEngine p = policy(ALLOW_DEVS);
     Decision d = p.decide(session(user("mallory", "sales"), PG_DEMO), select("t"));

@@ -11,6 +11,7 @@ import dev.gatehouse.core.SessionLimits;
 import dev.gatehouse.identity.ClaimMapping;
 import dev.gatehouse.identity.OidcAuthenticator;
 import dev.gatehouse.identity.TrustedIssuer;
+import dev.gatehouse.policy.PolicyEngine;
 import dev.gatehouse.policy.PolicyLoader;
 import dev.gatehouse.policy.PolicyWatcher;
 import dev.gatehouse.policy.ReloadingPolicy;
@@ -116,6 +117,9 @@ public final class Gatehouse implements AutoCloseable {
     if (config.policy().files().isEmpty()) {
       log.warn("no policy files configured: every connection and statement is denied");
     }
+    List<String> issuerNames = config.identity().issuers().stream().map(GatehouseConfig.IssuerConfig::name).toList();
+    warnUnpinned(policy.current(), issuerNames);
+    policy.addListener((previous, current) -> warnUnpinned(current, issuerNames));
     List<String> undefinedMasks = loaded.masking().undefined(policy.current().maskNames());
     if (!undefinedMasks.isEmpty()) {
       throw new ConfigException(file, "policy.files",
@@ -261,6 +265,19 @@ public final class Gatehouse implements AutoCloseable {
     return new TargetTls(mode,
         tls.ca().isEmpty() ? Optional.empty() : Optional.of(loaded.resolve(tls.ca())),
         tls.serverName().isEmpty() ? Optional.empty() : Optional.of(tls.serverName()));
+  }
+
+  /**
+   * Warns of rules that name users, groups or claims without their issuers while several issuers
+   * are trusted: a token from any of them with the same names matches (docs/policy.md, subjects).
+   */
+  static void warnUnpinned(PolicyEngine engine, List<String> issuers) {
+    if (issuers.size() < 2) return;
+    List<String> unpinned = engine.unpinnedRules();
+    if (unpinned.isEmpty()) return;
+    log.warn("policy {}: rules {} name users, groups or claims without subjects.issuers; with {} issuers trusted ({}),"
+        + " a token from any of them with those names matches: pin each rule to its issuer (docs/policy.md)",
+        engine.version(), String.join(", ", unpinned), issuers.size(), String.join(", ", issuers));
   }
 
   static List<TrustedIssuer> issuers(GatehouseConfig config) {
