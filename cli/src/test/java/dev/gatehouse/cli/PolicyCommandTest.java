@@ -202,7 +202,7 @@ class PolicyCommandTest {
     CliRun run = CliRun.inProcess("policy", "check", "--config", config.toString());
     assertThat(run.exit()).as(run.out() + run.err()).isEqualTo(1);
     assertThat(run.outLines()).contains(policy + ":5:26: rules[0].subjects.issuers[0]: unknown issuer \"partner\":"
-        + " identity.issuers defines corp (a rule pinned to an issuer no token comes from never matches)", "1 error(s)");
+        + " identity.issuers defines corp (no token comes from it: subjects pinned to it never match, in a rule or its unless)", "1 error(s)");
     // The same file alone: nothing to compare the names with.
     assertThat(CliRun.inProcess("policy", "check", policy.toString()).exit()).isZero();
 

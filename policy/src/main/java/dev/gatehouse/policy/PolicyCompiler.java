@@ -216,7 +216,7 @@ final class PolicyCompiler {
           // its issuer would guard nothing, silently.
           error(path + ".issuers[" + i + "]", "unknown issuer \"" + issuer + "\": identity.issuers defines "
               + (knownIssuers.get().isEmpty() ? "none" : String.join(", ", new TreeSet<>(knownIssuers.get())))
-              + " (a rule pinned to an issuer no token comes from never matches)");
+              + " (no token comes from it: subjects pinned to it never match, in a rule or its unless)");
         }
       }
     }

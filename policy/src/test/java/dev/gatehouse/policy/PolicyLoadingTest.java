@@ -58,7 +58,7 @@ class PolicyLoadingTest {
       assertThat(e.line()).isEqualTo(6);
       assertThat(e.path()).isEqualTo("rules[0].subjects.issuers[1]");
       assertThat(e.message()).isEqualTo("unknown issuer \"githbu-actions\": identity.issuers defines corp, github-actions"
-          + " (a rule pinned to an issuer no token comes from never matches)");
+          + " (no token comes from it: subjects pinned to it never match, in a rule or its unless)");
     });
     // Without a configuration to compare with (policy check FILE), the names are not judged.
     assertThat(loader.check(source)).isEmpty();
