@@ -298,10 +298,15 @@ final class Functions {
   /** Setting names (lower-case) that change who the session acts as. */
   static final Set<String> ROLE_SETTINGS = Set.of("role", "session_authorization");
 
-  /** True when a setting's name suggests its value is a secret. */
+  /**
+   * True when a setting's name suggests its value is a secret: a password, secret, token, key
+   * ({@code my.api_key}, {@code app.apikey}: review round 44), credential, passphrase or private
+   * value. Over-redaction only hides a harmless value from the audit log (ssl_key_file's path).
+   */
   static boolean secretSetting(String name) {
     String n = name.toLowerCase(java.util.Locale.ROOT);
-    return n.contains("password") || n.contains("passwd") || n.contains("secret") || n.contains("token");
+    return n.contains("password") || n.contains("passwd") || n.contains("secret") || n.contains("token")
+        || n.contains("key") || n.contains("credential") || n.contains("passphrase") || n.contains("private");
   }
 
   /**

@@ -385,6 +385,15 @@ class LibPgQueryClassifierTest {
         .isEqualTo("ALTER ROLE CURRENT_USER SET my.secret TO '***'");
     assertThat(libpg.analyze("SET my.password = 424242").statements().get(0).redactedText())
         .isEqualTo("SET my.password = '***'");
+    // Round 44: keys, credentials and passphrases are secrets too.
+    assertThat(libpg.analyze("SELECT set_config('my.api_key', 'Sekret_AAA6', false)").statements().get(0).redactedText())
+        .isEqualTo("SELECT set_config('my.api_key', '***', false)");
+    assertThat(libpg.analyze("SET app.credentials TO 'Sekret_B'").statements().get(0).redactedText())
+        .isEqualTo("SET app.credentials TO '***'");
+    assertThat(libpg.analyze("SET app.signing_passphrase = Sekret_C").statements().get(0).redactedText())
+        .isEqualTo("SET app.signing_passphrase = '***'");
+    assertThat(libpg.analyze("SET app.region = 'eu-west'").statements().get(0).redactedText())
+        .isEqualTo("SET app.region = 'eu-west'");
     assertThat(libpg.analyze("EXECUTE pk('S3cretN', 7)").statements().get(0).redactedText())
         .isEqualTo("EXECUTE pk('***', '***')");
     assertThat(libpg.analyze("SELECT (('host=h password=S3cretA')::text).dblink_connect").statements().get(0).redactedText())
