@@ -477,7 +477,7 @@ final class BackendRelay {
       // PostgreSQL now ignores every message up to Sync (protocol docs, "Extended Query"). What it
       // skips failed for the error the client saw: a refusal's, not its stand-in's (round 24).
       skipCause = replacement.map(ErrorResponse::sqlstate).filter(c -> !c.isEmpty()).orElse(code);
-      s.state.startSkipping();
+      s.state.startSkipping(skipCause);
       s.state.drainSkipped(onSkipped);
     }
     if (replacement.isPresent()) {

@@ -734,7 +734,12 @@ final class FrontendRelay {
         }
       }
       if (refused.isPresent()) {
-        execution.completeRefused(s.checkpoint);
+        // The target skips to the client's Sync after an earlier error in the batch, the Describe
+        // with it: it skips this Execute as well, which is recorded as the statements it skips are
+        // (review round 44: REFUSED, as if Gatehouse had refused what policy allowed).
+        Optional<String> skippedFor = plan.isEmpty() ? s.state.skippedFor() : Optional.empty();
+        if (skippedFor.isPresent()) execution.completeError(s.checkpoint, skippedFor.get());
+        else execution.completeRefused(s.checkpoint);
         forward(new Expected.ExecuteDone(Optional.empty(), refused), DENIED_EXECUTE);
         return;
       }
@@ -1384,7 +1389,9 @@ final class FrontendRelay {
   }
 
   /** Why a COPY of masked data in another layout is refused. */
-  static final String COPY_LAYOUTS = "COPY of masked columns is masked only in the text and CSV formats with the"
+  static final String COPY_LAYOUTS = "COPY of masked columns, or of a query (COPY (SELECT …)), whose columns Gatehouse does"
+      + " not trace to their tables (of a table without masked columns, COPY the table itself), is masked only in the text"
+      + " and CSV formats with the"
       + " default delimiter, quoting and NULL string (HEADER may be on; no binary, DELIMITER, NULL, QUOTE, ESCAPE,"
       + " FORCE_QUOTE or ENCODING option)";
 

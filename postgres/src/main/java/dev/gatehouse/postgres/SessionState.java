@@ -351,6 +351,8 @@ final class SessionState {
    */
   private boolean batchOpen;
   private boolean skipping;
+  /** The SQLSTATE of the error that started the skip. */
+  private String skipCause = "";
   private boolean closed;
   private byte transactionStatus = 'I';
   /** How many settings probes are queued ({@link Expected.SettingsProbe}); changed under the lock, read without it. */
@@ -934,11 +936,16 @@ final class SessionState {
     }
   }
 
-  /** The server reported an error for an extended-protocol message: it skips everything up to Sync. */
-  void startSkipping() {
+  /**
+   * The server reported an error for an extended-protocol message: it skips everything up to Sync.
+   *
+   * @param cause the error's SQLSTATE, which the statements it skips are recorded with
+   */
+  void startSkipping(String cause) {
     lock.lock();
     try {
       skipping = true;
+      skipCause = cause;
       changed.signalAll(); // a wait for an answer the target now skips ends (awaitWhile)
     } finally {
       lock.unlock();
@@ -1090,6 +1097,19 @@ final class SessionState {
    */
   private boolean skippingThrough() {
     return skipping && pendingSyncs == 0;
+  }
+
+  /**
+   * The SQLSTATE of the error for which the target skips to a Sync the client has not sent yet
+   * ({@link #skippingThrough}); empty when it does not.
+   */
+  Optional<String> skippedFor() {
+    lock.lock();
+    try {
+      return skippingThrough() ? Optional.of(skipCause) : Optional.empty();
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**

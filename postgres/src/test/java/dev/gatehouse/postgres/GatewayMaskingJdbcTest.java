@@ -2,6 +2,7 @@ package dev.gatehouse.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gatehouse.core.Outcome;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.ErrorResponse;
@@ -142,6 +143,28 @@ class GatewayMaskingJdbcTest {
       assertThat(got.stream().map(m -> m.getClass().getSimpleName()).toList())
           .containsExactly("BindComplete", "DataRow", "DataRow", "CommandComplete", "ReadyForQuery");
     }
+  }
+
+  @Test
+  void aStatementTheTargetSkipsAfterAnEarlierErrorIsRecordedWithThatErrorNotAsRefused() throws Exception {
+    // Review round 44: for a masked user, Gatehouse's own Describe of the second portal was skipped
+    // with it, and the statement was recorded REFUSED, as if Gatehouse had refused what policy allowed.
+    try (RawClient raw = new RawClient(h.relay.port())) {
+      raw.login(MaskingHarness.ALICE, Map.of("database", MaskingHarness.RESOURCE));
+      raw.send(new Parse("", "SELECT 1/0 AS skip_first", new int[0]),
+          new Bind("", "", new short[0], List.of(), new short[0]), new Execute("", 0),
+          new Parse("s_skipped", "SELECT email AS skip_second FROM customers ORDER BY id", new int[0]),
+          new Bind("p_skipped", "s_skipped", new short[0], List.of(), new short[0]), new Execute("p_skipped", 0),
+          Sync.INSTANCE);
+      var got = raw.untilReady();
+      assertThat(got.stream().map(m -> m.getClass().getSimpleName()).toList())
+          .containsExactly("ParseComplete", "ErrorResponse", "ReadyForQuery"); // 1/0 fails as it is planned, at its Bind
+    }
+    assertThat(GatewayHarness.eventually(() -> h.audit.outcomeOf("skip_second").isPresent())).isTrue();
+    Outcome skipped = h.audit.outcomeOf("skip_second").orElseThrow();
+    assertThat(skipped.status()).isEqualTo(Outcome.Status.ERROR);
+    assertThat(skipped.errorCode()).contains("22012");
+    assertThat(h.audit.outcomeOf("skip_first").orElseThrow().errorCode()).contains("22012");
   }
 
   @Test
