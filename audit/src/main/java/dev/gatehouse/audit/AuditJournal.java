@@ -654,8 +654,9 @@ final class AuditJournal implements AutoCloseable {
 
   /**
    * Reads every chain journaled in a node folder that no process holds (the caller holds its lock).
-   * Reading a chain stops at the first record that is incomplete, fails its CRC, does not decode, or
-   * does not continue the chain (seq + 1, previous hash); what follows is reported as damage.
+   * Reading a chain stops at the first record that is incomplete or does not continue the chain (seq
+   * + 1, previous hash); a whole record that fails its CRC or does not decode is skipped, leaving a
+   * gap in the events read. Both are reported as damage.
    */
   static List<Recovered> read(Path nodeDir) throws IOException {
     List<Path> files;
@@ -685,6 +686,11 @@ final class AuditJournal implements AutoCloseable {
     List<AuditEvent> events = new ArrayList<>();
     String chainId = null;
     Optional<String> damage = Optional.empty();
+    // A whole record (its length read, its bytes present) that fails its checksum or does not decode
+    // is skipped, and the whole records after it are read on (review round 44: one flipped bit
+    // dropped every acknowledged event after it, and verify said intact). The event lost leaves a
+    // gap in the chain, which verification reports; the next event read need not link to it.
+    boolean gap = false;
     outer:
     for (Path file : files) {
       byte[] all = Files.readAllBytes(file);
@@ -722,17 +728,18 @@ final class AuditJournal implements AutoCloseable {
           // cut short by a kill (its checksum and part of its payload, the length not yet written)
           // are no such record: that copy was never acknowledged, and the journal ends cleanly.
           if (isZero(all, at) || !wholeRecordAfter(all, at)) break;
-          damage = Optional.of(file.getFileName() + ": a record at byte " + at + " is missing and data follows it");
+          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": a record at byte " + at
+              + " is missing and data follows it");
           break outer;
         }
         if (in.remaining() < HEADER) {
-          damage = Optional.of(file.getFileName() + ": incomplete record header at byte " + at);
+          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": incomplete record header at byte " + at);
           break outer;
         }
         int length = in.getInt();
         int expected = in.getInt();
         if (length < 0 || length > MAX_RECORD || in.remaining() < length) {
-          damage = Optional.of(file.getFileName() + ": incomplete record at byte " + at);
+          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": incomplete record at byte " + at);
           break outer;
         }
         byte[] payload = new byte[length];
@@ -741,8 +748,10 @@ final class AuditJournal implements AutoCloseable {
         CRC32C crc = new CRC32C();
         crc.update(payload);
         if ((int) crc.getValue() != expected) {
-          damage = Optional.of(file.getFileName() + ": record at byte " + at + " fails its checksum");
-          break outer;
+          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": record at byte " + at
+              + " fails its checksum");
+          gap = true;
+          continue;
         }
         AuditEvent e;
         try {
@@ -750,17 +759,21 @@ final class AuditJournal implements AutoCloseable {
           e = CanonicalEncoding.decodeEvent(segmentChain, payload, null);
           if (v3 != (e.format() == CanonicalEncoding.FORMAT_V2)) throw new IllegalArgumentException("an event of format " + e.format());
         } catch (RuntimeException bad) {
-          damage = Optional.of(file.getFileName() + ": record at byte " + at + " does not decode: " + bad.getMessage());
-          break outer;
+          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": record at byte " + at
+              + " does not decode: " + bad.getMessage());
+          gap = true;
+          continue;
         }
         if (chainId == null) chainId = e.chainId();
         AuditEvent prev = events.isEmpty() ? null : events.getLast();
         boolean continues = e.chainId().equals(chainId)
-            && (prev == null || (e.seq() == prev.seq() + 1 && e.prevHash().equals(prev.hash())));
+            && (prev == null || (gap ? e.seq() > prev.seq() : e.seq() == prev.seq() + 1 && e.prevHash().equals(prev.hash())));
         if (!continues) {
-          damage = Optional.of(file.getFileName() + ": record at byte " + at + " (seq " + e.seq() + ") does not continue the chain");
+          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": record at byte " + at
+              + " (seq " + e.seq() + ") does not continue the chain");
           break outer;
         }
+        gap = false;
         events.add(e);
       }
     }

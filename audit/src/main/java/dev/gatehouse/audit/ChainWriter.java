@@ -818,8 +818,9 @@ final class ChainWriter implements Runnable {
       }
       if (signer.isEmpty()) continue; // kept for the gateway, which signs it
       if (r.damage().isPresent()) {
-        LOG.error("the audit journal of chain {} ends in damage after seq {}: {}; its files are kept as *.damaged",
-            r.chainId(), r.events().isEmpty() ? 0 : r.events().getLast().seq(), r.damage().get());
+        LOG.error("the audit journal of chain {} is damaged: {}; its whole records were stored, up to seq {} (an event lost"
+            + " to damage before that is a gap that `gatehouse audit verify` reports), and its files are kept as *.damaged",
+            r.chainId(), r.damage().get(), r.events().isEmpty() ? 0 : r.events().getLast().seq());
         for (Path f : r.files()) Files.move(f, f.resolveSibling(f.getFileName() + ".damaged"));
       } else {
         for (Path f : r.files()) Files.deleteIfExists(f);

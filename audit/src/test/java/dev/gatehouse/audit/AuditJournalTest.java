@@ -150,6 +150,51 @@ class AuditJournalTest {
   }
 
   @Test
+  void aDamagedRecordInTheMiddleLosesOnlyItsOwnEventAndVerificationReportsTheGap() throws Exception {
+    // Review round 44: one flipped bit in a record followed by whole ones dropped every event after
+    // it (acknowledged statements among them), the chain was signed short, and verify said intact.
+    Path live = tmp.resolve("live");
+    Path crashed = tmp.resolve("crashed");
+    String chain;
+    CountingHold hold = new CountingHold();
+    try (AuditLog log = AuditLog.start(store, config(live), signer, Clock.systemUTC())) {
+      log.flush();
+      hold.hold(store);
+      log.sessionOpened(s.session);
+      for (int i = 0; i < 5; i++) log.commandDecided(s.session, s.command("SELECT " + i + " AS marker"), s.allow);
+      chain = log.chainId().orElseThrow();
+      crashCopy(live.resolve("gw-1"), crashed);
+      hold.release();
+    }
+    store.tamper().deleteEventsFrom(chain, 2);
+    Path segment = segments(crashed.resolve("gw-1")).getFirst();
+    byte[] bytes = Files.readAllBytes(segment);
+    int at = indexOf(bytes, "SELECT 2 AS marker".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(at).as("the third statement's record").isPositive();
+    bytes[at] ^= 0x20; // one bit of the payload: the record fails its checksum, whole records follow
+    Files.write(segment, bytes);
+
+    AuditLog.start(store, config(crashed), signer, Clock.systemUTC()).close();
+    assertThat(events(chain)).extracting(AuditEvent::seq).as("every whole record stored; seq 5 lost to the damage")
+        .containsExactly(1L, 2L, 3L, 4L, 6L, 7L);
+    assertThat(events(chain).stream().map(e -> new String(AuditStore.canonicalBytes(e), java.nio.charset.StandardCharsets.UTF_8))
+        .collect(java.util.stream.Collectors.joining("\n")))
+        .contains("SELECT 4 AS marker").doesNotContain("SELECT 2 AS marker");
+    assertThat(Files.exists(segment.resolveSibling(segment.getFileName() + ".damaged"))).isTrue();
+    ChainReport report = new AuditVerifier(store, List.of(signer.publicKey())).verify(chain);
+    assertThat(report.status()).as(report.describe()).isNotEqualTo(ChainReport.Status.INTACT);
+  }
+
+  private static int indexOf(byte[] haystack, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= haystack.length; i++) {
+      for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
+      return i;
+    }
+    return -1;
+  }
+
+  @Test
   void onlyTheGatewaysUserCanReadTheJournal() throws Exception {
     Path journal = tmp.resolve("journal");
     try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {
