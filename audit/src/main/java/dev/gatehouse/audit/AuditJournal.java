@@ -382,12 +382,20 @@ final class AuditJournal implements AutoCloseable {
   /** Under prepareLock: creates, preallocates and maps the next segment, for at least {@code needed} bytes of records. */
   private Segment newSegment(int needed) throws IOException {
     int capacity = Math.max(nextCapacity, header.length + needed);
-    nextCapacity = (int) Math.min(segmentBytes, 2L * nextCapacity);
-    Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment++) + SUFFIX);
+    Path file = dir.resolve(fileStem(chainId) + "." + String.format("%06d", nextSegment) + SUFFIX);
     Segment reused = reuse(file, capacity);
-    if (reused != null) return reused;
-    FileChannel ch = FileChannel.open(file,
-        Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
+    if (reused != null) {
+      madeSegment();
+      return reused;
+    }
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(file,
+          Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE), OWNER_ONLY_FILE);
+    } catch (IOException e) {
+      if (Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) nextSegment++; // the name is taken: the next one
+      throw e;
+    }
     try {
       // Zeros first, the magic last: a file killed while being preallocated starts with zeros and
       // is read as unused.
@@ -400,6 +408,7 @@ final class AuditJournal implements AutoCloseable {
       MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, capacity);
       Segment s = new Segment(file, ch, map, capacity, header.length);
       s.forced = machine ? header.length : 0;
+      madeSegment();
       return s;
     } catch (IOException | RuntimeException e) {
       try {
@@ -408,8 +417,18 @@ final class AuditJournal implements AutoCloseable {
       } catch (IOException again) {
         e.addSuppressed(again);
       }
+      // The next attempt asks for the same size under the same number (review round 44: each failed
+      // attempt doubled the size, up to 64 MiB, so freeing the room that sufficed did not bring the
+      // journal back); another number only when the failed file could not be removed.
+      if (Files.exists(file)) nextSegment++;
       throw e;
     }
+  }
+
+  /** Under prepareLock: a segment was made; the next one is numbered after it and doubles in size (up to the bound). */
+  private void madeSegment() {
+    nextSegment++;
+    nextCapacity = (int) Math.min(segmentBytes, 2L * nextCapacity);
   }
 
   /**

@@ -227,6 +227,10 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   public Optional<String> problem() {
     Optional<RuntimeException> failure = writer.storeFailure();
     if (failure.isPresent()) return Optional.of("the audit store is not accepting events: statements are refused");
+    Optional<String> journal = writer.journalFailure();
+    if (journal.isPresent()) {
+      return Optional.of("the audit journal cannot be written (" + journal.get() + "): statements are refused");
+    }
     if (!writer.available()) return Optional.of("the audit journal is not accepting events: statements are refused");
     if (!thread.isAlive()) return Optional.of("the audit indexer is not running; events stay in the journal");
     Duration stalled = writer.stalledFor();

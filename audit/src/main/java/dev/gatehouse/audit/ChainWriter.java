@@ -92,6 +92,12 @@ final class ChainWriter implements Runnable {
   private volatile long indexedSeq;
   private volatile RuntimeException storeFailure;
   private volatile boolean journalBroken;
+  /**
+   * Why the last write to the journal failed while the journal stays open (a new segment finds no
+   * room on its disk), or null once a write succeeded again: readiness reports it (review round 44:
+   * every statement was refused and {@code /readyz} said ok).
+   */
+  private volatile String journalFailing;
   private volatile Thread indexer;
   /** System.nanoTime() when the indexer last had nothing waiting or stored a batch: a stall's start. */
   private volatile long progressNanos = System.nanoTime();
@@ -364,13 +370,16 @@ final class ChainWriter implements Runnable {
         lostPending = 0;
       }
       AuditEvent sealed = journalLocked(body, unplaced);
+      if (journalFailing != null) journalFailing = null;
       id = sealed.id();
       mySeq = sealed.seq();
       ticket = journal.written();
       wake = backlog.size() == config.maxBatch();
     } catch (IOException e) {
       journalBroken = !journal.isOpen();
-      LOG.warn("cannot write the audit journal: {}", e.toString());
+      if (journalFailing == null) LOG.error("cannot write the audit journal, so statements are refused: {}", e.toString());
+      else LOG.warn("cannot write the audit journal: {}", e.toString());
+      journalFailing = e.getMessage() == null ? e.toString() : e.getMessage();
       if (durable) throw new AuditUnavailableException("cannot write the audit journal: " + e.getMessage(), e);
       lostPending++;
       lostTotal.incrementAndGet();
@@ -486,7 +495,12 @@ final class ChainWriter implements Runnable {
   }
 
   boolean available() {
-    return storeFailure == null && !journalBroken && !closed;
+    return storeFailure == null && !journalBroken && journalFailing == null && !closed;
+  }
+
+  /** Why the last write to the journal failed, while it is not written again ({@link #journalFailing}). */
+  Optional<String> journalFailure() {
+    return Optional.ofNullable(journalFailing);
   }
 
   long lost() {

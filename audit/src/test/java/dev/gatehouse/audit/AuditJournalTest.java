@@ -195,6 +195,41 @@ class AuditJournalTest {
   }
 
   @Test
+  void aJournalThatCannotMakeItsNextSegmentIsReportedAndRecoversWithTheSizeThatWasDue() throws Exception {
+    // Review round 44: while the journal's disk was full, /readyz said ok, and each failed attempt
+    // doubled the next segment's size (to 64 MiB), so freeing the room that sufficed brought nothing back.
+    Path journal = tmp.resolve("journal");
+    try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {
+      Path node = journal.resolve("gw-1");
+      Path first = segments(node).getFirst();
+      // The next names taken (directories): each attempt to make a segment fails, as on a full disk.
+      assertThat(first.getFileName().toString()).endsWith(".000000" + AuditJournal.SUFFIX);
+      for (int n = 1; n <= 5; n++) Files.createDirectory(first.resolveSibling(first.getFileName().toString()
+          .replace(".000000" + AuditJournal.SUFFIX, String.format(".%06d", n) + AuditJournal.SUFFIX)));
+      String filler = "x".repeat(400);
+      int refused = 0;
+      Optional<String> problem = Optional.empty();
+      for (int i = 0; i < 20_000 && (refused == 0 || problem.isPresent()); i++) {
+        try {
+          log.commandDecided(s.session, s.command("SELECT '" + filler + "' AS n" + i), s.allow);
+          if (refused > 0) problem = log.problem();
+        } catch (AuditUnavailableException e) {
+          refused++;
+          problem = log.problem();
+          assertThat(problem).as("readiness while the journal cannot be written")
+              .hasValueSatisfying(p -> assertThat(p).startsWith("the audit journal cannot be written ("));
+        }
+      }
+      assertThat(refused).as("statements refused while no segment could be made").isPositive();
+      assertThat(problem).as("readiness once a segment was made").isEmpty();
+      Path made = segments(node).getLast();
+      assertThat(made.getFileName().toString()).endsWith(".000006" + AuditJournal.SUFFIX);
+      assertThat(Files.size(made)).as("the size that was due, not doubled by each failed attempt")
+          .isEqualTo(2L * AuditJournal.FIRST_SEGMENT_BYTES);
+    }
+  }
+
+  @Test
   void onlyTheGatewaysUserCanReadTheJournal() throws Exception {
     Path journal = tmp.resolve("journal");
     try (AuditLog log = AuditLog.start(store, config(journal), signer, Clock.systemUTC())) {
