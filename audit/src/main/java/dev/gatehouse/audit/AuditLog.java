@@ -155,7 +155,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   @Override
   public void admissionRefused(Optional<Principal> principal, String resourceName, ClientInfo client, String rule, String reason) {
-    durable(new Builder(EventType.ADMISSION_REFUSED, Map.of())
+    evidence(new Builder(EventType.ADMISSION_REFUSED, Map.of())
         .principal(principal)
         .resource(resourceName)
         .client(client)
@@ -178,10 +178,10 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
       }
     };
     Builder event = sessionEvent(EventType.COMMAND_DECIDED, session, attrs);
-    String id = durable(event.command(event.parts.record(command))
-        .decision(ruling)
-        .build());
-    return new AuditHandle(id);
+    EventBody body = event.command(event.parts.record(command)).decision(ruling).build();
+    if (decision instanceof Decision.Allow) return new AuditHandle(durable(body));
+    // A refusal runs nothing: it is evidence, journaled while the store fails too, or counted lost.
+    return evidence(body).map(AuditHandle::new).orElse(AuditHandle.UNAUDITED);
   }
 
   @Override
@@ -199,7 +199,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
   @Override
   public void sessionClosed(Session session, String reason) {
     try {
-      durable(sessionEvent(EventType.SESSION_CLOSED, session, Map.of("reason", reason)).build());
+      evidence(sessionEvent(EventType.SESSION_CLOSED, session, Map.of("reason", reason)).build());
     } finally {
       sessions.remove(session.id().value());
       int slot = System.identityHashCode(session) & (RECENT - 1);
@@ -295,6 +295,18 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   private String durable(EventBody body) {
     return writer.append(body, true).orElseThrow();
+  }
+
+  /**
+   * An event that must not hold anything up: a refusal, a session's close. Journaled while the store
+   * fails too, to be stored once it is back (review round 44: refusals and closes during a store
+   * outage left no trace); when the journal cannot take it either, counted lost and recorded as an
+   * {@link EventType#EVENTS_LOST} event.
+   */
+  private Optional<String> evidence(EventBody body) {
+    Optional<String> id = writer.append(body, false);
+    if (id.isEmpty()) LOG.warn("audit {} event could not be recorded; it is counted as lost", body.type());
+    return id;
   }
 
   private Builder sessionEvent(EventType type, Session session, Map<String, String> attributes) {

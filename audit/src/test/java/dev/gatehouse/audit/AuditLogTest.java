@@ -11,6 +11,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -164,6 +165,36 @@ class AuditLogTest {
       assertThat(log.available()).isFalse();
       store.failWith(null);
     }
+  }
+
+  @Test
+  void whileTheStoreFailsRefusalsAndClosesAreJournaledAndStoredOnceItIsBack() throws Exception {
+    // Review round 44: during a store outage a refused connection, a refused statement and a
+    // session's close left no event, and no count of lost events either.
+    String chainId;
+    try (AuditLog log = start(config())) {
+      chainId = log.chainId().orElseThrow();
+      log.sessionOpened(s.session);
+      log.flush();
+      store.failWith(new IllegalStateException("disk full"));
+      log.commandDecided(s.session, s.command("SELECT 1"), s.allow); // journaled; the store fails behind it
+      assertThatThrownBy(log::flush).isInstanceOf(AuditUnavailableException.class);
+      assertThatThrownBy(() -> log.commandDecided(s.session, s.command("SELECT 2"), s.allow))
+          .as("what would run still needs the store").isInstanceOf(AuditUnavailableException.class);
+      AuditHandle refused = log.commandDecided(s.session, s.command("DROP TABLE customers"), s.deny);
+      assertThat(refused).isNotEqualTo(AuditHandle.UNAUDITED);
+      log.admissionRefused(Optional.empty(), "pg-prod", s.session.client(), "default-deny", "no rule admits mallory");
+      log.sessionClosed(s.session, "client closed the connection");
+      store.failWith(null);
+      await(log::available); // the indexer retried, with back-off
+      log.flush();
+    }
+    assertThat(events(chainId)).extracting(AuditEvent::type).containsSubsequence(
+        EventType.COMMAND_DECIDED, EventType.COMMAND_DECIDED, EventType.ADMISSION_REFUSED, EventType.SESSION_CLOSED);
+    assertThat(events(chainId).stream().filter(e -> e.type() == EventType.COMMAND_DECIDED).count())
+        .as("SELECT 1 and the DROP, not the SELECT 2 refused for want of a store").isEqualTo(2);
+    VerificationReport report = verify();
+    assertThat(report.intact()).as(report.chains().toString()).isTrue();
   }
 
   @Test

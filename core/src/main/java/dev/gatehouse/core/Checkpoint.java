@@ -145,6 +145,12 @@ public final class Checkpoint {
       release(perResource, resource.name());
       Admission.Refused refused = new Admission.Refused(Admission.Reason.UNAVAILABLE, RULE_AUDIT,
           "the audit log is unavailable, so no session can be opened; try again later");
+      try {
+        // Recorded where the journal still takes events (the store fails): who tried, meanwhile.
+        audit.admissionRefused(Optional.of(principal), resource.name(), client, RULE_AUDIT, refused.message());
+      } catch (AuditUnavailableException again) {
+        // counted lost by the log
+      }
       notify(l -> l.admissionRefused(resourceName, client, refused));
       return refused;
     }
@@ -185,8 +191,16 @@ public final class Checkpoint {
       handle = audit.commandDecided(session, command, decision);
     } catch (AuditUnavailableException e) {
       Decision refused = new Decision.Deny(RULE_AUDIT, "the audit log is unavailable; the statement was not run");
+      // The refusal itself, where the journal still takes events (the store fails): evidence of
+      // what was tried meanwhile (review round 44).
+      AuditHandle recorded;
+      try {
+        recorded = audit.commandDecided(session, command, refused);
+      } catch (AuditUnavailableException again) {
+        recorded = AuditHandle.UNAUDITED;
+      }
       notify(l -> l.commandDecided(session, command, refused));
-      return new Verdict(session, command, refused, AuditHandle.UNAUDITED, now);
+      return new Verdict(session, command, refused, recorded, now);
     }
     // Every statement's path: the listeners are called without a lambda made for the call.
     for (int i = 0; i < listeners.size(); i++) {
