@@ -667,7 +667,8 @@ final class ChainWriter implements Runnable {
         // VirtualMachineError: the heap ran out (another session's doing, most likely); the batch
         // stays pending and is retried like any failed append, and the indexer lives on.
         if (storeFailure == null) {
-          LOG.warn("audit store append failed; {} events wait in the journal and are retried: {}", pending.size(), e.toString());
+          LOG.error("audit store append failed, so statements are refused; {} events wait in the journal and are retried: {}",
+              pending.size(), e.toString());
         }
         storeFailure = e instanceof RuntimeException r ? r : new IllegalStateException("audit store append failed: " + e, e);
         signalStoreWaiters();

@@ -29,6 +29,10 @@ final class Replies {
    */
   static ErrorResponse denial(Decision decision) {
     return switch (decision) {
+      // An audit log that cannot record is no policy's doing: the text says so (review round 44), the
+      // SQLSTATE stays the documented one.
+      case Decision.Deny deny when deny.rule().equals(dev.gatehouse.core.Checkpoint.RULE_AUDIT) ->
+          ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE, "refused by Gatehouse: " + deny.reason() + " (rule " + deny.rule() + ")");
       case Decision.Deny deny -> ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
           "permission denied by Gatehouse policy: " + deny.reason() + " (rule " + deny.rule() + ")");
       case Decision.RequireApproval approval -> ErrorResponse.of("ERROR", INSUFFICIENT_PRIVILEGE,
