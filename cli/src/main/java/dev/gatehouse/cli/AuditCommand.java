@@ -97,6 +97,7 @@ final class AuditCommand {
 
     @Override
     public Integer call() throws Exception {
+      if (lines < 1) throw new IllegalArgumentException("-n/--lines must be at least 1, not " + lines);
       try (JdbcStore store = open()) {
         List<AuditEvent> events = store.audit().tail(lines);
         print(System.out, events);
@@ -126,6 +127,9 @@ final class AuditCommand {
 
     @Override
     public Integer call() throws Exception {
+      if (limit < 1 || limit > AuditQuery.MAX_LIMIT) {
+        throw new IllegalArgumentException("--limit must be between 1 and " + AuditQuery.MAX_LIMIT + ", not " + limit);
+      }
       AuditQuery q = AuditQuery.all(limit);
       if (principal != null) q = q.withPrincipal(principal);
       if (resource != null) q = q.withResource(resource);
@@ -134,7 +138,9 @@ final class AuditCommand {
       if (text != null) q = q.withText(text);
       if (session != null) q = q.withSession(session);
       try (JdbcStore store = open()) {
-        print(System.out, store.audit().search(q));
+        List<AuditEvent> found = store.audit().search(q);
+        print(System.out, found);
+        if (found.isEmpty() && !json) System.err.println("gatehouse audit: no events matched");
       }
       return 0;
     }

@@ -128,6 +128,17 @@ class AuditCommandTest {
     CliRun search = CliRun.inProcess("audit", "search", "--config", config.toString(), "--text", "select 42");
     assertThat(search.exit()).as(search.err()).isZero();
     assertThat(search.out()).contains("SELECT 42");
+    // Review round 44: an empty result printed nothing, and a bad count named no option.
+    CliRun none = CliRun.inProcess("audit", "search", "--config", config.toString(), "--text", "no such statement");
+    assertThat(none.exit()).isZero();
+    assertThat(none.out()).isEmpty();
+    assertThat(none.err()).contains("gatehouse audit: no events matched");
+    CliRun tooMany = CliRun.inProcess("audit", "search", "--config", config.toString(), "--limit", "20000");
+    assertThat(tooMany.exit()).isNotZero();
+    assertThat(tooMany.err()).contains("--limit must be between 1 and 10000, not 20000");
+    CliRun negative = CliRun.inProcess("audit", "tail", "--config", config.toString(), "-n", "-5");
+    assertThat(negative.exit()).isNotZero();
+    assertThat(negative.err()).contains("-n/--lines must be at least 1, not -5");
     // The gateway itself still needs them all.
     CliRun serve = CliRun.inProcess("serve", "--config", config.toString());
     assertThat(serve.exit()).isNotZero();
