@@ -120,22 +120,31 @@ class AuditJournalTest {
     assertThat(old.status()).as(old.describe()).isEqualTo(ChainReport.Status.INTACT);
   }
 
-  @Test
-  void aTornLastRecordIsLeftOutAndTheJournalIsKeptAsDamaged() throws Exception {
-    Path live = tmp.resolve("live");
-    Path crashed = tmp.resolve("crashed");
+  /**
+   * What a gateway killed after a session's opening and {@code statements} decisions ({@code SELECT
+   * i AS marker}) leaves in {@code crashed}, while the store holds only its first two events.
+   * Returns the chain's id.
+   */
+  private String crashedWith(Path crashed, int statements) throws Exception {
     String chain;
     CountingHold hold = new CountingHold();
-    try (AuditLog log = AuditLog.start(store, config(live), signer, Clock.systemUTC())) {
+    try (AuditLog log = AuditLog.start(store, config(tmp.resolve("live")), signer, Clock.systemUTC())) {
       log.flush();
       hold.hold(store);
       log.sessionOpened(s.session);
-      log.commandDecided(s.session, s.command("SELECT 1"), s.allow);
+      for (int i = 0; i < statements; i++) log.commandDecided(s.session, s.command("SELECT " + i + " AS marker"), s.allow);
       chain = log.chainId().orElseThrow();
-      crashCopy(live.resolve("gw-1"), crashed);
+      crashCopy(tmp.resolve("live").resolve("gw-1"), crashed);
       hold.release();
     }
     store.tamper().deleteEventsFrom(chain, 2);
+    return chain;
+  }
+
+  @Test
+  void aTornLastRecordIsLeftOutAndTheJournalIsKeptAsDamaged() throws Exception {
+    Path crashed = tmp.resolve("crashed");
+    String chain = crashedWith(crashed, 1);
     Path segment = segments(crashed.resolve("gw-1")).getFirst();
     try (RandomAccessFile f = new RandomAccessFile(segment.toFile(), "rw")) {
       f.setLength(recordsEnd(segment) - 3); // the last record cut short, as by a crash of the machine
@@ -153,20 +162,8 @@ class AuditJournalTest {
   void aDamagedRecordInTheMiddleLosesOnlyItsOwnEventAndVerificationReportsTheGap() throws Exception {
     // Review round 44: one flipped bit in a record followed by whole ones dropped every event after
     // it (acknowledged statements among them), the chain was signed short, and verify said intact.
-    Path live = tmp.resolve("live");
     Path crashed = tmp.resolve("crashed");
-    String chain;
-    CountingHold hold = new CountingHold();
-    try (AuditLog log = AuditLog.start(store, config(live), signer, Clock.systemUTC())) {
-      log.flush();
-      hold.hold(store);
-      log.sessionOpened(s.session);
-      for (int i = 0; i < 5; i++) log.commandDecided(s.session, s.command("SELECT " + i + " AS marker"), s.allow);
-      chain = log.chainId().orElseThrow();
-      crashCopy(live.resolve("gw-1"), crashed);
-      hold.release();
-    }
-    store.tamper().deleteEventsFrom(chain, 2);
+    String chain = crashedWith(crashed, 5);
     Path segment = segments(crashed.resolve("gw-1")).getFirst();
     byte[] bytes = Files.readAllBytes(segment);
     int at = indexOf(bytes, "SELECT 2 AS marker".getBytes(java.nio.charset.StandardCharsets.UTF_8));
