@@ -22,10 +22,18 @@ public final class AuditFormatter {
 
   private AuditFormatter() {}
 
-  /** One line, no trailing newline, safe to print to a terminal. */
+  /** What a line starts with when the event's contents do not match its hash: it was altered. */
+  static final String ALTERED = "ALTERED (fails its hash; run gatehouse audit verify) ";
+
+  /**
+   * One line, no trailing newline, safe to print to a terminal. An event whose contents do not
+   * match its hash starts with {@link #ALTERED}, so an altered row is not quoted as genuine (review
+   * round 44: only verify showed it).
+   */
   public static String line(AuditEvent e) {
     EventBody b = e.body();
     StringBuilder s = new StringBuilder(160);
+    if (!e.hashMatches()) s.append(ALTERED);
     s.append(TIME.format(b.time())).append(' ').append(b.type().name()).append(' ').append(escape(e.id()));
     b.sessionId().ifPresent(v -> field(s, "session", v));
     b.principal().ifPresent(p -> {
@@ -98,6 +106,7 @@ public final class AuditFormatter {
     if (!b.attributes().isEmpty()) m.put("attributes", new LinkedHashMap<>(b.attributes()));
     m.put("prev_hash", e.prevHash());
     m.put("hash", e.hash());
+    if (!e.hashMatches()) m.put("altered", true); // its contents do not match its hash
     return m;
   }
 

@@ -21,6 +21,20 @@ class AuditFormatterTest {
   }
 
   @Test
+  void anEventWhoseContentsDoNotMatchItsHashIsMarkedAltered() {
+    AuditEvent genuine = event("alice", "SELECT 'hello'");
+    assertThat(AuditFormatter.line(genuine)).startsWith("2025-03-01T10:00:00.500Z COMMAND_DECIDED");
+    assertThat(AuditFormatter.toMap(genuine)).doesNotContainKey("altered");
+    // The text edited in the store, the hash left as it was (review round 44: shown as genuine).
+    AuditEvent edited = event("alice", "SELECT 'HELLO'");
+    AuditEvent altered = new AuditEvent(edited.chainId(), edited.seq(), edited.prevHash(), edited.body(), genuine.hash(),
+        edited.format());
+    assertThat(AuditFormatter.line(altered)).startsWith("ALTERED (fails its hash; run gatehouse audit verify) 2025-03-01T10:00:00.500Z")
+        .contains("HELLO");
+    assertThat(AuditFormatter.toMap(altered)).containsEntry("altered", true);
+  }
+
+  @Test
   void aNameWithANewlineCannotForgeASecondLine() {
     String line = AuditFormatter.line(event("mallory\n2025-03-01T10:00:01Z COMMAND_DECIDED gw-1:00:3 principal=\"admin\"", "SELECT 1"));
     assertThat(line).doesNotContain("\n").contains("mallory\\n2025").contains("principal=\\\"admin\\\"");
