@@ -64,6 +64,10 @@ class ControlPlaneAndReloadTest {
     assertThat(metrics.body()).contains("gatehouse_commands_decided_total{decision=\"allow\",resource=\"pg-demo\"}")
         .contains("gatehouse_audit_unindexed_events").contains("gatehouse_audit_lost_events 0.0")
         .contains("gatehouse_classifier_template_hits_total").contains("gatehouse_classifier_cached_texts");
+    // Each of Gatehouse's own metrics says what it counts (review round 44: every HELP line was empty).
+    assertThat(metrics.body()).contains("# HELP gatehouse_sessions_opened_total Sessions admitted, by resource")
+        .contains("# HELP gatehouse_audit_lost_events Audit events that could not be recorded")
+        .doesNotContainPattern("# HELP gatehouse_\\w+ *\n");
     assertThat(metrics.body()).doesNotContain(stack.credentials().getLast().reveal());
   }
 

@@ -29,6 +29,8 @@ import dev.gatehouse.store.JdbcStore;
 import dev.gatehouse.store.StoreConfig;
 import dev.gatehouse.tls.CertificateAuthority;
 import dev.gatehouse.tls.ServerTls;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Tag;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -140,8 +142,10 @@ public final class Gatehouse implements AutoCloseable {
     PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(metrics);
     // Events journaled but not yet in the store (the indexer's lag), and outcomes that could not be recorded.
-    metrics.gauge("gatehouse_audit_unindexed_events", audit, AuditLog::unindexed);
-    metrics.gauge("gatehouse_audit_lost_events", audit, AuditLog::lostEvents);
+    Gauge.builder("gatehouse_audit_unindexed_events", audit, AuditLog::unindexed)
+        .description("Audit events in the journal not yet in the store (the indexer's lag)").register(metrics);
+    Gauge.builder("gatehouse_audit_lost_events", audit, AuditLog::lostEvents)
+        .description("Audit events that could not be recorded since the start (each recorded as EVENTS_LOST)").register(metrics);
     new JvmThreadMetrics().bindTo(metrics);
     JvmGcMetrics gc = new JvmGcMetrics();
     gc.bindTo(metrics);
@@ -155,8 +159,10 @@ public final class Gatehouse implements AutoCloseable {
     if (pg.enabled()) {
       CachingClassifier classifier = new CachingClassifier(SqlClassifier.load());
       log.info("PostgreSQL statements are classified by {}", classifier.name());
-      metrics.gauge("gatehouse_classifier_cached_texts", classifier, CachingClassifier::size);
-      metrics.more().counter("gatehouse_classifier_template_hits", List.of(), classifier, CachingClassifier::templateHits);
+      Gauge.builder("gatehouse_classifier_cached_texts", classifier, CachingClassifier::size)
+          .description("Statement texts whose classification is cached").register(metrics);
+      FunctionCounter.builder("gatehouse_classifier_template_hits", classifier, CachingClassifier::templateHits)
+          .description("Statements classified from a cached template of their text with other literals").register(metrics);
       List<PeerNode> peers = config.node().peers().stream()
           .map(p -> new PeerNode(p.id(), p.host(), p.port(), targetTls(p.tls()))).toList();
       postgres = new PostgresGateway(
@@ -177,8 +183,9 @@ public final class Gatehouse implements AutoCloseable {
             peers.stream().map(p -> "node " + p.id() + " at " + p.address() + " (TLS " + p.tls().mode() + ")").toList());
       }
       for (CancelOutcome outcome : CancelOutcome.values()) {
-        metrics.more().counter("gatehouse_cancel_requests", List.of(Tag.of("outcome", outcome.tag())), postgres,
-            g -> g.cancelRequests(outcome));
+        FunctionCounter.builder("gatehouse_cancel_requests", postgres, g -> g.cancelRequests(outcome))
+            .tags(List.of(Tag.of("outcome", outcome.tag())))
+            .description("PostgreSQL cancel requests, by outcome").register(metrics);
       }
       log.info("PostgreSQL listener on {}:{} (TLS {})", pg.bind(), postgres.port(), pg.tls().mode().name().toLowerCase());
     }

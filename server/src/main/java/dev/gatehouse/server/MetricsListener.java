@@ -8,6 +8,7 @@ import dev.gatehouse.core.Decision;
 import dev.gatehouse.core.Outcome;
 import dev.gatehouse.core.Session;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.Locale;
@@ -34,18 +35,21 @@ public final class MetricsListener implements CheckpointListener {
 
   public MetricsListener(MeterRegistry registry) {
     this.registry = registry;
-    registry.gauge("gatehouse_sessions_live", live);
+    Gauge.builder("gatehouse_sessions_live", live, AtomicInteger::get)
+        .description("Sessions open through this gateway now").register(registry);
   }
 
   @Override
   public void sessionOpened(Session session) {
     live.incrementAndGet();
-    Counter.builder("gatehouse_sessions_opened").tag("resource", session.resource().name()).register(registry).increment();
+    Counter.builder("gatehouse_sessions_opened").description("Sessions admitted, by resource")
+        .tag("resource", session.resource().name()).register(registry).increment();
   }
 
   @Override
   public void admissionRefused(String resourceName, ClientInfo client, Admission.Refused refusal) {
     Counter.builder("gatehouse_admissions_refused")
+        .description("Connections refused, by reason (invalid token, unknown resource, forbidden, too many, audit unavailable)")
         .tag("reason", refusal.reason().name().toLowerCase(Locale.ROOT))
         .register(registry)
         .increment();
@@ -93,7 +97,8 @@ public final class MetricsListener implements CheckpointListener {
       Counter c = decided.get(effect);
       if (c == null) {
         // Two threads may both register: the registry returns the same meter to both.
-        c = Counter.builder("gatehouse_commands_decided").tag("resource", resource).tag("decision", EFFECTS[effect]).register(registry);
+        c = Counter.builder("gatehouse_commands_decided").description("Statements decided, by resource and decision")
+            .tag("resource", resource).tag("decision", EFFECTS[effect]).register(registry);
         decided.set(effect, c);
       }
       return c;
@@ -103,6 +108,7 @@ public final class MetricsListener implements CheckpointListener {
       Timer t = durations.get(status.ordinal());
       if (t == null) {
         t = Timer.builder("gatehouse_command_duration")
+            .description("Time from a statement's decision to its outcome, by resource and outcome status")
             .tag("resource", resource)
             .tag("status", status.name().toLowerCase(Locale.ROOT))
             .register(registry);
