@@ -694,6 +694,11 @@ final class AuditJournal implements AutoCloseable {
     return chains;
   }
 
+  /** The damage found so far, with one more finding. */
+  private static Optional<String> more(Optional<String> damage, String finding) {
+    return Optional.of(damage.map(d -> d + "; " + finding).orElse(finding));
+  }
+
   private static String stem(Path file) {
     String name = file.getFileName().toString();
     String noSuffix = name.substring(0, name.length() - SUFFIX.length());
@@ -747,18 +752,18 @@ final class AuditJournal implements AutoCloseable {
           // cut short by a kill (its checksum and part of its payload, the length not yet written)
           // are no such record: that copy was never acknowledged, and the journal ends cleanly.
           if (isZero(all, at) || !wholeRecordAfter(all, at)) break;
-          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": a record at byte " + at
+          damage = more(damage, file.getFileName() + ": a record at byte " + at
               + " is missing and data follows it");
           break outer;
         }
         if (in.remaining() < HEADER) {
-          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": incomplete record header at byte " + at);
+          damage = more(damage, file.getFileName() + ": incomplete record header at byte " + at);
           break outer;
         }
         int length = in.getInt();
         int expected = in.getInt();
         if (length < 0 || length > MAX_RECORD || in.remaining() < length) {
-          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": incomplete record at byte " + at);
+          damage = more(damage, file.getFileName() + ": incomplete record at byte " + at);
           break outer;
         }
         byte[] payload = new byte[length];
@@ -767,7 +772,7 @@ final class AuditJournal implements AutoCloseable {
         CRC32C crc = new CRC32C();
         crc.update(payload);
         if ((int) crc.getValue() != expected) {
-          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": record at byte " + at
+          damage = more(damage, file.getFileName() + ": record at byte " + at
               + " fails its checksum");
           gap = true;
           continue;
@@ -778,7 +783,7 @@ final class AuditJournal implements AutoCloseable {
           e = CanonicalEncoding.decodeEvent(segmentChain, payload, null);
           if (v3 != (e.format() == CanonicalEncoding.FORMAT_V2)) throw new IllegalArgumentException("an event of format " + e.format());
         } catch (RuntimeException bad) {
-          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": record at byte " + at
+          damage = more(damage, file.getFileName() + ": record at byte " + at
               + " does not decode: " + bad.getMessage());
           gap = true;
           continue;
@@ -788,7 +793,7 @@ final class AuditJournal implements AutoCloseable {
         boolean continues = e.chainId().equals(chainId)
             && (prev == null || (gap ? e.seq() > prev.seq() : e.seq() == prev.seq() + 1 && e.prevHash().equals(prev.hash())));
         if (!continues) {
-          damage = Optional.of(damage.map(d -> d + "; ").orElse("") + file.getFileName() + ": record at byte " + at
+          damage = more(damage, file.getFileName() + ": record at byte " + at
               + " (seq " + e.seq() + ") does not continue the chain");
           break outer;
         }

@@ -8,6 +8,7 @@ import dev.gatehouse.core.ResourceType;
 import dev.gatehouse.policy.PolicyChecker;
 import dev.gatehouse.policy.PolicyEngine;
 import dev.gatehouse.policy.PolicyError;
+import dev.gatehouse.policy.PolicyException;
 import dev.gatehouse.policy.PolicyLoader;
 import dev.gatehouse.policy.PolicyTestCase;
 import dev.gatehouse.policy.PolicyTestReport;
@@ -53,15 +54,13 @@ final class PolicyCommand {
         ConfigLoader.Loaded loaded = ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
         if (files == null || files.isEmpty()) files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
         if (files.isEmpty()) throw new IllegalArgumentException(config + " configures no policy files");
-        List<String> issuers = issuerNames(loaded);
-        errors = PolicyChecker.check(files, issuers);
-        if (errors.isEmpty() && issuers.size() > 1) {
-          List<String> unpinned = new PolicyLoader().withIssuers(issuers).load(files).unpinnedRules();
-          if (!unpinned.isEmpty()) {
-            System.out.println("warning: rules " + String.join(", ", unpinned) + " name users, groups or claims without"
-                + " subjects.issuers; with " + issuers.size() + " issuers trusted (" + String.join(", ", issuers)
-                + "), a token from any of them with those names matches: pin each rule to its issuer");
-          }
+        List<String> issuers = loaded.config().identity().issuerNames();
+        try {
+          new PolicyLoader().withIssuers(issuers).load(files).unpinnedWarning(issuers)
+              .ifPresent(w -> System.out.println("warning: " + w));
+          errors = List.of();
+        } catch (PolicyException e) {
+          errors = e.errors();
         }
       } else {
         if (files == null || files.isEmpty()) throw new IllegalArgumentException("give policy FILEs or --config FILE");
@@ -97,7 +96,7 @@ final class PolicyCommand {
       List<String> issuers = List.of();
       if (config != null) {
         ConfigLoader.Loaded loaded = ConfigLoader.forReading(SecretRef.systemEnv()).load(config);
-        issuers = issuerNames(loaded);
+        issuers = loaded.config().identity().issuerNames();
         confining = loaded.config().masking().rules().stream().filter(rule -> rule.confine())
             .map(rule -> rule.name()).collect(java.util.stream.Collectors.toSet());
         if (files == null || files.isEmpty()) files = loaded.config().policy().files().stream().map(loaded::resolve).toList();
@@ -182,10 +181,5 @@ final class PolicyCommand {
       r.failure().ifPresent(f -> m.put("failure", f));
       return m;
     }
-  }
-
-  /** The names of the issuers a configuration trusts, which its policy's rules may name. */
-  static List<String> issuerNames(ConfigLoader.Loaded loaded) {
-    return loaded.config().identity().issuers().stream().map(issuer -> issuer.name()).toList();
   }
 }

@@ -1,7 +1,6 @@
 package dev.gatehouse.policy;
 
 import java.nio.file.Path;
-import java.util.Collection;
 import java.util.List;
 
 /**
@@ -13,17 +12,8 @@ public final class PolicyChecker {
 
   /** Every error in these files, in file order; empty when they form a valid policy. */
   public static List<PolicyError> check(List<Path> files) {
-    return check(files, new PolicyLoader());
-  }
-
-  /** As {@link #check(List)}, with rules naming an issuer other than {@code issuers} reported too. */
-  public static List<PolicyError> check(List<Path> files, Collection<String> issuers) {
-    return check(files, new PolicyLoader().withIssuers(issuers));
-  }
-
-  private static List<PolicyError> check(List<Path> files, PolicyLoader loader) {
     try {
-      loader.load(files);
+      new PolicyLoader().load(files);
       return List.of();
     } catch (PolicyException e) {
       return e.errors();

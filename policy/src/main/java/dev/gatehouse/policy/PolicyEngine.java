@@ -102,6 +102,19 @@ public final class PolicyEngine implements Policy {
     return names;
   }
 
+  /**
+   * The warning for {@link #unpinnedRules} while {@code issuers} (two or more) are trusted; empty
+   * with fewer, or when every rule that names users, groups or claims is pinned.
+   */
+  public Optional<String> unpinnedWarning(List<String> issuers) {
+    if (issuers.size() < 2) return Optional.empty();
+    List<String> unpinned = unpinnedRules();
+    if (unpinned.isEmpty()) return Optional.empty();
+    return Optional.of("rules " + String.join(", ", unpinned) + " name users, groups or claims without subjects.issuers;"
+        + " with " + issuers.size() + " issuers trusted (" + String.join(", ", issuers) + "), a token from any of them with"
+        + " those names matches: pin each rule to its issuer (docs/policy.md)");
+  }
+
   private static boolean unpinned(SubjectMatcher s) {
     return s.issuers().isEmpty() && (!s.users().isEmpty() || !s.groups().isEmpty() || !s.claims().isEmpty());
   }

@@ -990,7 +990,7 @@ final class FrontendRelay {
       return Optional.empty();
     }
     Expected.SettingsProbe probe = null;
-    if (!s.state.skippingToSync()) {
+    if (s.state.skippedFor().isEmpty()) {
       probe = new Expected.SettingsProbe();
       s.state.expect(probe, this::flushUnchecked);
       try {

@@ -1112,19 +1112,6 @@ final class SessionState {
     }
   }
 
-  /**
-   * Whether the target skips to a Sync the client has not sent yet ({@link #skippingThrough}):
-   * whatever is forwarded now is skipped unread.
-   */
-  boolean skippingToSync() {
-    lock.lock();
-    try {
-      return skippingThrough();
-    } finally {
-      lock.unlock();
-    }
-  }
-
   /** Under the lock: an expectation left the queue; a COPY it was resolves as over (or never begun). */
   private void popped(Expected e) {
     if (e instanceof Expected.SettingsProbe) probes--;

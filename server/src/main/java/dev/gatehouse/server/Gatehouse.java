@@ -112,14 +112,13 @@ public final class Gatehouse implements AutoCloseable {
     started.push(authenticator);
 
     // A rule pinned to an issuer the configuration does not trust is refused, at start and at reload.
-    policy = new ReloadingPolicy(new PolicyLoader(clock, (principal, resource, at) -> false)
-            .withIssuers(config.identity().issuers().stream().map(GatehouseConfig.IssuerConfig::name).toList()),
+    List<String> issuerNames = config.identity().issuerNames();
+    policy = new ReloadingPolicy(new PolicyLoader(clock, (principal, resource, at) -> false).withIssuers(issuerNames),
         config.policy().files().stream().map(loaded::resolve).toList(), clock);
     if (!config.policy().files().isEmpty()) started.push(PolicyWatcher.start(policy, Duration.ofMillis(300)));
     if (config.policy().files().isEmpty()) {
       log.warn("no policy files configured: every connection and statement is denied");
     }
-    List<String> issuerNames = config.identity().issuers().stream().map(GatehouseConfig.IssuerConfig::name).toList();
     warnUnpinned(policy.current(), issuerNames);
     policy.addListener((previous, current) -> warnUnpinned(current, issuerNames));
     List<String> undefinedMasks = loaded.masking().undefined(policy.current().maskNames());
@@ -279,12 +278,7 @@ public final class Gatehouse implements AutoCloseable {
    * are trusted: a token from any of them with the same names matches (docs/policy.md, subjects).
    */
   static void warnUnpinned(PolicyEngine engine, List<String> issuers) {
-    if (issuers.size() < 2) return;
-    List<String> unpinned = engine.unpinnedRules();
-    if (unpinned.isEmpty()) return;
-    log.warn("policy {}: rules {} name users, groups or claims without subjects.issuers; with {} issuers trusted ({}),"
-        + " a token from any of them with those names matches: pin each rule to its issuer (docs/policy.md)",
-        engine.version(), String.join(", ", unpinned), issuers.size(), String.join(", ", issuers));
+    engine.unpinnedWarning(issuers).ifPresent(w -> log.warn("policy {}: {}", engine.version(), w));
   }
 
   static List<TrustedIssuer> issuers(GatehouseConfig config) {

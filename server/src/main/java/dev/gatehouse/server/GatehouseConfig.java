@@ -141,6 +141,11 @@ public record GatehouseConfig(
       connectTimeout = connectTimeout == null ? Duration.ofSeconds(2) : connectTimeout;
       readTimeout = readTimeout == null ? Duration.ofSeconds(3) : readTimeout;
     }
+
+    /** The trusted issuers' names: what a policy's {@code subjects.issuers} may name. */
+    public List<String> issuerNames() {
+      return issuers.stream().map(IssuerConfig::name).toList();
+    }
   }
 
   /**
