@@ -230,7 +230,7 @@ class PolicyCommandTest {
     CliRun warned = CliRun.inProcess("policy", "check", "--config", config.toString());
     assertThat(warned.exit()).as(warned.out() + warned.err()).isZero();
     assertThat(warned.outLines()).contains("warning: rules dba-connect name users, groups or claims without subjects.issuers;"
-        + " with 2 issuers trusted (corp, partner), a token from any of them with those names matches: pin each rule to its issuer");
+        + " with 2 issuers trusted (corp, partner), a token from any of them with those names matches: pin each rule to its issuer (docs/policy.md)");
   }
 
   @Test
