@@ -74,6 +74,10 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   private static final int RECENT = 256;
 
+  /** Records the ends a killed or crashed process left open; null when there are none. */
+  private volatile Thread cutOffEnds;
+  private volatile boolean stopping;
+
   private AuditLog(AuditConfig config, Clock clock, ChainWriter writer) {
     this.config = config;
     this.clock = clock;
@@ -100,7 +104,42 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
     Objects.requireNonNull(clock, "clock == null");
     AuditLog log = new AuditLog(config, clock, ChainWriter.open(store, config, signer, clock));
     log.thread.start();
+    log.endCutOff(store);
     return log;
+  }
+
+  /**
+   * Records, in the new chain, the ends of what earlier processes of this node left open when they
+   * were killed or crashed ({@link CutOffEnds}): on a thread of its own, since it reads the whole of
+   * each such chain from the store, and the gateway serves meanwhile. {@link #close()} stops it.
+   */
+  private void endCutOff(AuditStore store) {
+    List<ChainWriter.CutOff> cut = writer.cutOff();
+    if (cut.isEmpty()) return;
+    cutOffEnds = Thread.ofPlatform().name("gatehouse-audit-cut-off").daemon(true).start(() -> {
+      for (ChainWriter.CutOff c : cut) {
+        try {
+          List<EventBody> ends = CutOffEnds.of(store, c, clock.instant(), () -> stopping).orElse(List.of());
+          int recorded = 0;
+          for (EventBody e : ends) {
+            if (stopping) break;
+            if (evidence(e).isPresent()) recorded++;
+          }
+          if (stopping) {
+            LOG.warn("the gateway stopped before it recorded the ends of what chain {} left open (killed or crashed): "
+                + "{} recorded, the rest of its open sessions and statements without an outcome stay without an end",
+                c.chainId(), recorded);
+            return;
+          }
+          long sessions = ends.stream().filter(e -> e.type() == EventType.SESSION_CLOSED).count();
+          LOG.info("chain {} ended without closing (the gateway was killed or crashed): recorded the end of its {} open "
+              + "sessions and {} statements without an outcome (UNKNOWN); {} of {} events recorded", c.chainId(), sessions,
+              ends.size() - sessions, recorded, ends.size());
+        } catch (RuntimeException e) {
+          LOG.warn("cannot record the ends of what chain {} left open (killed or crashed): {}", c.chainId(), e.toString());
+        }
+      }
+    });
   }
 
   /**
@@ -280,6 +319,15 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
    */
   @Override
   public void close() {
+    stopping = true;
+    Thread ends = cutOffEnds;
+    if (ends != null) {
+      try {
+        ends.join(config.durableTimeout().toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     writer.shutdown();
     try {
       thread.join(config.durableTimeout().multipliedBy(4));

@@ -153,6 +153,8 @@ final class ChainWriter implements Runnable {
   private long backoffNanos;
   private String lastIndexedHash = AuditEvent.GENESIS;
   private long closingSince;
+  /** Set once by {@link #open}. */
+  private List<CutOff> cutOff = List.of();
 
   private ChainWriter(AuditStore store, AuditConfig config, AuditSigner signer, Clock clock, AuditJournal journal,
       String chainId) {
@@ -187,6 +189,7 @@ final class ChainWriter implements Runnable {
       String chainId = config.nodeId() + ":" + HexFormat.of().formatHex(start);
       AuditJournal journal = AuditJournal.create(node, chainId, store.durability() == Durability.MACHINE);
       ChainWriter w = new ChainWriter(store, config, signer, clock, journal, chainId);
+      w.cutOff = recovered.cutOff();
       w.append(w.chainStarted(previous), true);
       return w;
     } catch (IOException e) {
@@ -764,7 +767,18 @@ final class ChainWriter implements Runnable {
    * What {@link #recover} did: the events it stored, and, when it signed, the checkpoint it signed at
    * the end of each chain's journal, by chain id.
    */
-  record Recovery(long stored, Map<String, SignedCheckpoint> ends, List<JournalEnd> journalEnds) {}
+  record Recovery(long stored, Map<String, SignedCheckpoint> ends, List<JournalEnd> journalEnds, List<CutOff> cutOff) {}
+
+  /**
+   * A chain of an earlier process of this node that ended without its {@link EventType#CHAIN_CLOSED}
+   * event (the process was killed or crashed), and the last event its journal held.
+   */
+  record CutOff(String chainId, AuditEvent last) {}
+
+  /** The chains that earlier processes of this node left without closing them (found at {@link #open}). */
+  List<CutOff> cutOff() {
+    return cutOff;
+  }
 
   /**
    * Moves the events journaled by earlier processes of a node into the store: for each chain, the
@@ -781,12 +795,14 @@ final class ChainWriter implements Runnable {
     long total = 0;
     Map<String, SignedCheckpoint> ends = new TreeMap<>();
     List<JournalEnd> journalEnds = new ArrayList<>();
+    List<CutOff> cutOff = new ArrayList<>();
     for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
       long stored = store.lastSeq(r.chainId()).orElse(0);
       List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
       if (!r.events().isEmpty()) {
         AuditEvent last = r.events().getLast();
         journalEnds.add(new JournalEnd(r.chainId(), last.seq(), last.hash(), nodeDir.toString()));
+        if (last.body().type() != EventType.CHAIN_CLOSED) cutOff.add(new CutOff(r.chainId(), last));
         // The store's event where the journal's overlap ends must be the journal's: the chain's links
         // then vouch for every stored event before it.
         long upTo = Math.min(stored, last.seq());
@@ -841,6 +857,6 @@ final class ChainWriter implements Runnable {
         for (Path f : r.files()) Files.deleteIfExists(f);
       }
     }
-    return new Recovery(total, ends, journalEnds);
+    return new Recovery(total, ends, journalEnds, cutOff);
   }
 }

@@ -1,0 +1,86 @@
+package dev.gatehouse.audit;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * The ends that a gateway killed or crashed could not record, recorded by the node's next start in
+ * its new chain (review round 44, F5: an auditor found sessions with no {@link
+ * EventType#SESSION_CLOSED} and forwarded statements with no {@link EventType#COMMAND_COMPLETED},
+ * and could not tell them from ones still running).
+ *
+ * <p>For a chain that ended without {@link EventType#CHAIN_CLOSED}, reads its stored events (after
+ * recovery the store holds all of them, up to the journal's last) and finds the sessions opened and
+ * not closed, and the allowed {@link EventType#COMMAND_DECIDED} events with no outcome. For each
+ * session it makes a {@code SESSION_CLOSED} event, and for each such statement a {@code
+ * COMMAND_COMPLETED} event with status {@code UNKNOWN} (forwarded, so it may have taken effect; the
+ * target rolled back what was uncommitted when the connection dropped), both with the session's
+ * parts copied from the event they close, a {@code ref} to it, and a {@code reason} saying what
+ * happened. A statement whose outcome was counted lost ({@link EventType#EVENTS_LOST}) is among them
+ * too: its outcome is as unknown.
+ *
+ * <p>What the stored chain says is taken as it is: the events are not verified here (that is {@code
+ * gatehouse audit verify}'s task, which reports any tampering with them). Events stored after the
+ * journal's last one are someone else's additions and are passed over.
+ */
+final class CutOffEnds {
+  /** Why a cut-off session ended. */
+  static final String SESSION_REASON = "the gateway stopped without closing the session, killed or crashed";
+  /** What a cut-off statement's outcome says. */
+  static final String COMMAND_REASON = "forwarded, and no outcome was recorded before the gateway stopped, killed or crashed:"
+      + " it may have taken effect";
+
+  private CutOffEnds() {}
+
+  /**
+   * The events that end what {@code cut} left open, timed {@code now}; empty when {@code stopping}
+   * turned true before the chain was read to its end.
+   */
+  static Optional<List<EventBody>> of(AuditStore store, ChainWriter.CutOff cut, Instant now, BooleanSupplier stopping) {
+    Map<String, AuditEvent> sessions = new LinkedHashMap<>();
+    Map<String, AuditEvent> commands = new LinkedHashMap<>();
+    long lastSeq = cut.last().seq();
+    try (Stream<AuditEvent> events = store.events(cut.chainId())) {
+      var it = events.iterator();
+      while (it.hasNext()) {
+        if (stopping.getAsBoolean()) return Optional.empty();
+        AuditEvent e = it.next();
+        if (e.seq() > lastSeq) break;
+        EventBody b = e.body();
+        switch (b.type()) {
+          case SESSION_OPENED -> b.sessionId().ifPresent(id -> sessions.put(id, e));
+          case SESSION_CLOSED -> b.sessionId().ifPresent(sessions::remove);
+          case COMMAND_DECIDED -> {
+            if (b.decision().map(d -> d.effect() == EventBody.Ruling.Effect.ALLOW).orElse(false)) commands.put(e.id(), e);
+          }
+          case COMMAND_COMPLETED -> b.ref().ifPresent(commands::remove);
+          default -> {}
+        }
+      }
+    }
+    String where = " (chain " + cut.chainId() + " ends at seq " + lastSeq + ", " + cut.last().body().time()
+        + "; recorded by the node's next start)";
+    List<EventBody> ends = new ArrayList<>(commands.size() + sessions.size());
+    // Outcomes first, as a session's own close follows its statements'.
+    for (AuditEvent d : commands.values()) {
+      EventBody b = d.body();
+      long ranMillis = Math.max(0, Duration.between(b.time(), cut.last().body().time()).toMillis());
+      ends.add(new EventBody(EventType.COMMAND_COMPLETED, now, b.sessionId(), b.principal(), b.resource(), b.client(),
+          Optional.empty(), Optional.empty(), Optional.of(new EventBody.Result("UNKNOWN", -1, Optional.empty(), ranMillis)),
+          Optional.of(d.id()), Map.of("reason", COMMAND_REASON + where)));
+    }
+    for (AuditEvent o : sessions.values()) {
+      EventBody b = o.body();
+      ends.add(new EventBody(EventType.SESSION_CLOSED, now, b.sessionId(), b.principal(), b.resource(), b.client(),
+          Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(o.id()), Map.of("reason", SESSION_REASON + where)));
+    }
+    return Optional.of(ends);
+  }
+}
