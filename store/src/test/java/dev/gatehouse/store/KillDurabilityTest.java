@@ -2,10 +2,12 @@ package dev.gatehouse.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.gatehouse.audit.AuditEvent;
 import dev.gatehouse.audit.AuditSigner;
 import dev.gatehouse.audit.AuditStore;
 import dev.gatehouse.audit.AuditVerifier;
 import dev.gatehouse.audit.ChainReport;
+import dev.gatehouse.audit.EventType;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -13,7 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -84,13 +89,41 @@ class KillDurabilityTest {
     return new Result(chainId, acks, key);
   }
 
+  /** The refs of a chain's COMMAND_COMPLETED events. */
+  private static Set<String> outcomes(AuditStore store, String chainId) {
+    try (Stream<AuditEvent> events = store.events(chainId)) {
+      return events.filter(e -> e.body().type() == EventType.COMMAND_COMPLETED).map(e -> e.body().ref().orElseThrow())
+          .collect(Collectors.toSet());
+    }
+  }
+
   /**
    * What the next start of the node does before anything else: store what the killed process left
    * in its journal (under a checkpoint signed with the node's key).
    */
-  private static void check(AuditStore store, Result r) {
-    dev.gatehouse.audit.AuditLog.start(store,
-        dev.gatehouse.audit.AuditConfig.defaults("kill-node", r.key()), java.time.Clock.systemUTC()).close();
+  private static void check(AuditStore store, Result r) throws InterruptedException {
+    try (dev.gatehouse.audit.AuditLog log = dev.gatehouse.audit.AuditLog.start(store,
+        dev.gatehouse.audit.AuditConfig.defaults("kill-node", r.key()), java.time.Clock.systemUTC())) {
+      // Then it records, in its own chain, an UNKNOWN outcome for each statement the killed one
+      // forwarded without recording how it ended, read back from this store: every acknowledged
+      // statement has exactly one outcome, its own or that one.
+      Set<String> completed = outcomes(store, r.chainId());
+      Set<String> inFlight;
+      try (Stream<AuditEvent> events = store.events(r.chainId())) {
+        inFlight = events.filter(e -> e.body().type() == EventType.COMMAND_DECIDED).map(AuditEvent::id)
+            .filter(id -> !completed.contains(id)).collect(Collectors.toSet());
+      }
+      assertThat(inFlight).as("at most one statement per thread of the child between its decision and its outcome").hasSizeLessThanOrEqualTo(4);
+      String chain = log.chainId().orElseThrow();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      Set<String> unknown;
+      do { // once at least: none must come when none is due
+        Thread.sleep(500);
+        log.flush();
+        unknown = outcomes(store, chain);
+      } while (!unknown.equals(inFlight) && System.nanoTime() < deadline);
+      assertThat(unknown).as("ended UNKNOWN by the next start: the statements without an outcome, and only those").isEqualTo(inFlight);
+    }
     List<String> lost = r.acknowledged().stream().filter(id -> store.find(id).isEmpty()).toList();
     assertThat(lost).as("acknowledged events missing after kill -9").isEmpty();
     assertThat(r.acknowledged()).allMatch(id -> id.startsWith(r.chainId() + ":"));
