@@ -134,7 +134,10 @@ public final class AuditVerifier {
       // The journal's last event is its chain's last: what the store holds after it was added later.
       w.vouched("the journal in " + end.source(), end.seq(), end.hash(), true, store);
     }
-    return new VerificationReport(walks.values().stream().map(Walk::report).toList(), rejected);
+    // Oldest chain first (a node's starts in the order they happened), chains without a start last, by id.
+    return new VerificationReport(walks.values().stream()
+        .sorted(java.util.Comparator.comparing((Walk w) -> w.started, java.util.Comparator.nullsLast(java.util.Comparator.naturalOrder())))
+        .map(Walk::report).toList(), rejected);
   }
 
   /** Verifies one chain (without the cross-chain checks; witnesses that do not verify are passed over). */
@@ -204,6 +207,8 @@ public final class AuditVerifier {
     /** Whether the chain's start names its predecessor's last event ({@link ChainAttributes#PREVIOUS_LAST}). */
     boolean previousLast;
     boolean startAnchoredPending;
+    /** When the chain started (its first event's time), if its first event is there: the order chains are reported in. */
+    java.time.Instant started;
 
     Walk(String chainId) {
       this.chainId = chainId;
@@ -268,7 +273,10 @@ public final class AuditVerifier {
               + " and its hashes recomputed");
         } else {
           if (c != null) anchored = s;
-          if (s == 1 && e.type() == EventType.CHAIN_STARTED) readPolicy(e.body().attributes());
+          if (s == 1 && e.type() == EventType.CHAIN_STARTED) {
+            readPolicy(e.body().attributes());
+            started = e.body().time();
+          }
           if (e.type() == EventType.CHAIN_CLOSED) closed = true;
         }
       }

@@ -32,7 +32,7 @@ public record VerificationReport(List<ChainReport> chains, List<RejectedWitness>
 
     /** One line for people. */
     public String describe() {
-      return "witness " + source + ": REJECTED: " + reason + "; it is not trusted";
+      return "witness " + source + ": REJECTED: " + reason + "; it vouches for nothing";
     }
   }
 

@@ -69,6 +69,22 @@ class AuditLogTest {
   }
 
   @Test
+  void verifyReportsANodesChainsInTheOrderTheyStartedNotByTheirRandomIds() throws Exception {
+    List<String> started = new ArrayList<>();
+    // Chain ids end in random hex: start chains until two of them sort against their order.
+    for (int i = 0; i < 12 && started.stream().sorted().toList().equals(started); i++) {
+      try (AuditLog log = start(config())) {
+        started.add(log.chainId().orElseThrow());
+      }
+      Thread.sleep(2);
+    }
+    assertThat(started.stream().sorted().toList()).as("ids out of start order").isNotEqualTo(started);
+    VerificationReport report = verify();
+    assertThat(report.intact()).as(report.chains().toString()).isTrue();
+    assertThat(report.chains()).extracting(ChainReport::chainId).containsExactlyElementsOf(started);
+  }
+
+  @Test
   void aDurableCallReturnsOnceTheJournalHoldsItEvenWhileTheStoreIsHeld() throws Exception {
     try (AuditLog log = start(config())) {
       CountDownLatch gate = store.hold();
