@@ -48,6 +48,48 @@ class PgjdbcTest {
     if (e2e != null) e2e.close();
   }
 
+  /**
+   * A migration tool through the gateway under the reference policy (review round 45): Flyway sets
+   * the connection's role back to the one it connected as after each migration ({@code SET ROLE
+   * '<the target's role>'}), which {@code no-role-change} refused, so no migration ran. A return to
+   * the role Gatehouse signs in as is no role change; any other role still is.
+   */
+  @Test
+  void flywayMigratesThroughTheGatewayAndOnlyTheRoleItSignedInAsIsNoRoleChange() throws Exception {
+    Path migrations = dir.resolve("flyway");
+    java.nio.file.Files.createDirectories(migrations);
+    java.nio.file.Files.writeString(migrations.resolve("V1__probe.sql"), "CREATE TABLE flyway_probe (id int PRIMARY KEY, note text);\n");
+    java.nio.file.Files.writeString(migrations.resolve("V2__rows.sql"), "INSERT INTO flyway_probe VALUES (1, 'one'), (2, 'two');\n");
+    javax.sql.DataSource viaGateway = new org.postgresql.ds.PGSimpleDataSource() {
+      @Override
+      public Connection getConnection() throws SQLException {
+        return stack.jdbc(DANA);
+      }
+    };
+    var result = org.flywaydb.core.Flyway.configure().dataSource(viaGateway).baselineOnMigrate(true).baselineVersion("0")
+        .locations("filesystem:" + migrations).load().migrate();
+    assertThat(result.success).isTrue();
+    assertThat(result.migrationsExecuted).isEqualTo(2);
+    assertThat(e2e.target().count("flyway_probe")).as("read on the target, not through the gateway").isEqualTo(2);
+    assertThat(stack.events()).as("Flyway's SET ROLE back to the gateway's own role, allowed")
+        .anySatisfy(e -> {
+          assertThat(e.body().type()).isEqualTo(EventType.COMMAND_DECIDED);
+          assertThat(e.body().command().orElseThrow().text()).isEqualTo("SET ROLE '" + e2e.target().role() + "'");
+          assertThat(e.body().decision().orElseThrow().effect().name()).isEqualTo("ALLOW");
+        });
+    try (Connection c = stack.jdbc(DANA); Statement st = c.createStatement()) {
+      st.execute("RESET ROLE");
+      assertThatThrownBy(() -> st.execute("SET ROLE pg_monitor")).isInstanceOf(SQLException.class)
+          .hasMessageContaining("no-role-change").satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("42501"));
+      assertThatThrownBy(() -> st.execute("SET ROLE \"" + e2e.target().role().toUpperCase(java.util.Locale.ROOT) + "\""))
+          .as("another spelling is another role").isInstanceOf(SQLException.class).hasMessageContaining("no-role-change");
+      try (ResultSet rs = st.executeQuery("SELECT current_user")) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo(e2e.target().role());
+      }
+    }
+  }
+
   @Test
   void preparedStatementPastThePrepareThresholdWithBinaryTransferReturnsTheRightValuesAndAuditsEachExecution() throws SQLException {
     Properties p = new Properties();

@@ -1298,6 +1298,7 @@ final class FrontendRelay {
    * message, so the statement an {@code EXECUTE} names may be another by then.
    */
   private Seen seen(ClassifiedStatement classified, Map<String, String> details, boolean codeBefore) {
+    if (classified.roleSet().isPresent()) classified = asLoginRole(classified);
     Optional<ColumnUse.Cursor> named = classified.columnUse().isPresent() ? classified.columnUse().get().cursor() : Optional.empty();
     if (named.isPresent() && named.get().kind() == ColumnUse.Cursor.Kind.EXECUTE) {
       Optional<Analysis> known = codeBefore ? Optional.empty() : executedStatement(named.get().name());
@@ -1313,6 +1314,22 @@ final class FrontendRelay {
     Map<String, String> recorded = new java.util.TreeMap<>(details);
     recorded.put("opaque_code", hidden.get());
     return new Seen(opaque, new Command("sql", opaque.redactedText(), opaque.classification(), recorded));
+  }
+
+  /**
+   * A {@code SET ROLE} or {@code SET SESSION AUTHORIZATION} naming the role this session signs in to
+   * the target as (the resource's {@code user}, exactly) makes the session act as no one but whom it
+   * started as: no {@code ROLE_CHANGE} (review round 45: Flyway sets the connection's role back to
+   * the one it connected as after every migration, {@code SET ROLE 'gatehouse_demo'}, and {@code
+   * no-role-change} refused it, so no migration ran). Any other role stays a role change.
+   */
+  private ClassifiedStatement asLoginRole(ClassifiedStatement c) {
+    if (!c.classification().has(CommandFlag.ROLE_CHANGE) || !c.roleSet().orElseThrow().equals(s.loginRole())) return c;
+    Classification k = c.classification();
+    java.util.EnumSet<CommandFlag> flags = java.util.EnumSet.noneOf(CommandFlag.class);
+    flags.addAll(k.flags());
+    flags.remove(CommandFlag.ROLE_CHANGE);
+    return c.withClassification(new Classification(k.kinds(), k.objects(), k.functions(), flags, k.opaqueCalls()));
   }
 
   /**

@@ -72,6 +72,11 @@ final class ProxySession {
   /** Sends the cancel of the backend's work when the session ends with work outstanding. */
   private final BackendConnector connector;
   private final PostgresTarget target;
+
+  /** The role this session signs in to its target as (the resource's {@code user}). */
+  String loginRole() {
+    return target.user();
+  }
   /** A portal bound (and decided) but never executed ends with nothing run: completed with no rows. */
   final SessionState state;
   /** How results are masked for this session's principal on this resource. */

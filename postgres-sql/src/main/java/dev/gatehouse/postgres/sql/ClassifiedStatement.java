@@ -39,10 +39,18 @@ import java.util.Set;
  *     "Query Planning" settings, {@code work_mem}; SET, SET LOCAL, set_config with such a name or a
  *     name that is not a constant): a plan forced through an index returns rows in that index's
  *     order, which masking's confinement must not let show (red-team round 24)
+ * @param roleSet for a statement that is a SET or RESET of {@code role} or {@code
+ *     session_authorization}: whom the session acts as afterwards, {@link #LOGIN_ROLE} for the role
+ *     it signed in with ({@code RESET ROLE}, {@code SET ROLE NONE}, {@code … DEFAULT}: then the
+ *     classification has no {@code ROLE_CHANGE}), else the role's name as the parser gives it;
+ *     empty for every other statement, and when the value is not a constant
  */
 public record ClassifiedStatement(
     String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
-    Set<String> roles, Set<String> unqualifiedBuiltins, boolean changesPlanning) {
+    Set<String> roles, Set<String> unqualifiedBuiltins, boolean changesPlanning, Optional<String> roleSet) {
+  /** {@link #roleSet} for the role the session signed in with. */
+  public static final String LOGIN_ROLE = "<login role>";
+
   /** {@link #roles} entry for the keyword {@code CURRENT_USER} (also {@code USER}). */
   public static final String CURRENT_USER = "<current_user>";
   /** {@link #roles} entry for the keyword {@code SESSION_USER}. */
@@ -59,6 +67,18 @@ public record ClassifiedStatement(
     Objects.requireNonNull(columnUse, "columnUse == null");
     roles = Set.copyOf(roles);
     unqualifiedBuiltins = Set.copyOf(unqualifiedBuiltins);
+    Objects.requireNonNull(roleSet, "roleSet == null");
+  }
+
+  public ClassifiedStatement(
+      String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
+      Set<String> roles, Set<String> unqualifiedBuiltins, boolean changesPlanning) {
+    this(text, redactedText, classification, changesParsing, columnUse, roles, unqualifiedBuiltins, changesPlanning, Optional.empty());
+  }
+
+  /** This statement with another classification (its other facts kept). */
+  public ClassifiedStatement withClassification(Classification c) {
+    return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, unqualifiedBuiltins, changesPlanning, roleSet);
   }
 
   public ClassifiedStatement(
@@ -84,7 +104,7 @@ public record ClassifiedStatement(
     flags.addAll(classification.flags());
     Classification c = new Classification(classification.kinds(), classification.objects(), classification.functions(), flags,
         classification.opaqueCalls());
-    return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, Set.of(), changesPlanning);
+    return new ClassifiedStatement(text, redactedText, c, changesParsing, columnUse, roles, Set.of(), changesPlanning, roleSet);
   }
 
   public ClassifiedStatement(String text, String redactedText, Classification classification, boolean changesParsing) {

@@ -206,7 +206,8 @@ public final class LibPgQueryClassifier implements SqlClassifier {
       }
       String redacted = Redaction.redact(text, redactAt, facts.redactAllStrings, facts.redactCodeBodies);
       out.add(new ClassifiedStatement(text, redacted, facts.classification(), facts.changesParsing,
-          java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt"))), facts.roles, facts.unqualifiedBuiltins, facts.changesPlanning));
+          java.util.Optional.of(ColumnUseWalker.walk(raw.path("stmt"))), facts.roles, facts.unqualifiedBuiltins, facts.changesPlanning,
+          java.util.Optional.ofNullable(facts.roleSet)));
       if (constants != null) {
         Optional<List<ConstantWalker.Constant>> found = ConstantWalker.walk(raw.path("stmt"));
         if (found.isEmpty()) {

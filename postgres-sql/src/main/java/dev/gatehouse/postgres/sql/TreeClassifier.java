@@ -58,6 +58,8 @@ final class TreeClassifier {
     final LinkedHashSet<String> roles = new LinkedHashSet<>();
     /** {@link ClassifiedStatement#unqualifiedBuiltins}. */
     final LinkedHashSet<String> unqualifiedBuiltins = new LinkedHashSet<>();
+    /** {@link ClassifiedStatement#roleSet}; null when none. */
+    String roleSet;
 
     Classification classification() {
       return new Classification(new ArrayList<>(kinds), objects, functions, flags, opaqueCalls);
@@ -595,6 +597,7 @@ final class TreeClassifier {
         kind(k.startsWith("VAR_RESET") ? "RESET" : "SET");
         boolean parsedBefore = facts.changesParsing;
         setting(b, false);
+        if (depth == 0) roleSet(b, k);
         // SET client_encoding = 'UTF8' and SET standard_conforming_strings = on change nothing: the
         // session has those values from its start (and a SET LOCAL's end restores them).
         if (!parsedBefore && keepsFixedValue(b)) facts.changesParsing = false;
@@ -963,6 +966,31 @@ final class TreeClassifier {
         }
       }
     }
+  }
+
+  /**
+   * A statement that is a SET or RESET of {@code role} or {@code session_authorization}: whom the
+   * session acts as afterwards ({@link ClassifiedStatement#roleSet}). A return to the role the
+   * session signed in with ({@code RESET ROLE}, {@code SET ROLE NONE}, {@code SET role TO DEFAULT},
+   * {@code SET SESSION AUTHORIZATION DEFAULT}, {@code RESET SESSION AUTHORIZATION}) changes no one's
+   * identity beyond what the session started with, so it is no {@code ROLE_CHANGE} (review round 45:
+   * Flyway restores the connection's role after each migration, and {@code no-role-change} refused
+   * it). A role named by a constant is recorded for the gateway, which alone knows whether it is the
+   * one the session signed in as.
+   */
+  private void roleSet(JsonNode b, String kind) {
+    String name = b.path("name").asText("").toLowerCase(Locale.ROOT);
+    if (!Functions.ROLE_SETTINGS.contains(name)) return;
+    JsonNode args = b.path("args");
+    if (kind.equals("VAR_RESET") || kind.equals("VAR_SET_DEFAULT")) {
+      facts.roleSet = ClassifiedStatement.LOGIN_ROLE;
+    } else if (kind.equals("VAR_SET_VALUE") && args.size() == 1) {
+      String value = constantString(args.get(0));
+      if (value == null) return;
+      // Only "none" exactly: PostgreSQL looks 'NONE' up as a role's name.
+      facts.roleSet = name.equals("role") && value.equals("none") ? ClassifiedStatement.LOGIN_ROLE : value;
+    }
+    if (ClassifiedStatement.LOGIN_ROLE.equals(facts.roleSet)) facts.flags.remove(ROLE_CHANGE);
   }
 
   private void settingHolder(JsonNode b, String kind) {

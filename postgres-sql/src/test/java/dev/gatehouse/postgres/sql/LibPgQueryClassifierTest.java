@@ -44,6 +44,25 @@ class LibPgQueryClassifierTest {
   }
 
   @Test
+  void aSetOfTheRoleSaysWhomTheSessionActsAsAfterwards() {
+    java.util.function.Function<String, java.util.Optional<String>> roleSet =
+        sql -> libpg.analyze(sql).statements().getFirst().roleSet();
+    assertThat(roleSet.apply("SET ROLE 'gatehouse_demo'")).contains("gatehouse_demo");
+    assertThat(roleSet.apply("SET ROLE Gatehouse_Demo")).as("unquoted: folded").contains("gatehouse_demo");
+    assertThat(roleSet.apply("SET LOCAL role = \"Ops\"")).contains("Ops");
+    assertThat(roleSet.apply("SET SESSION AUTHORIZATION app")).contains("app");
+    assertThat(roleSet.apply("SET ROLE 'NONE'")).contains("NONE");
+    for (String back : List.of("RESET ROLE", "SET ROLE NONE", "SET role TO DEFAULT", "SET SESSION AUTHORIZATION DEFAULT",
+        "RESET SESSION AUTHORIZATION")) {
+      assertThat(roleSet.apply(back)).as(back).contains(ClassifiedStatement.LOGIN_ROLE);
+    }
+    for (String other : List.of("SET search_path = public", "SELECT set_config('role', 'x', false)", "ALTER ROLE app SET role = 'x'",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET role TO DEFAULT AS 'SELECT 1'", "DISCARD ALL")) {
+      assertThat(roleSet.apply(other)).as(other).isEmpty();
+    }
+  }
+
+  @Test
   void eachStatementKeepsItsExactSourceSliceWithoutTheSemicolon() {
     Analysis a = libpg.analyze("SELECT 'a;b' AS x;\n  /* why */ DELETE FROM t WHERE id = $$;$$ ;  ");
     assertThat(texts(a)).containsExactly("SELECT 'a;b' AS x", "/* why */ DELETE FROM t WHERE id = $$;$$");
