@@ -142,13 +142,25 @@ final class Execution {
   /**
    * Its portal ended (its transaction ended, it was closed, the session ended) without the target
    * completing it: never executed, or suspended by an Execute's row limit and not fetched to the
-   * end. That one ran, so it is OK, its row count unknown (a DML statement's RETURNING ran whole at
-   * its first Execute, whatever the client fetched; red-team round 18b: such a portal had no
-   * outcome at all).
+   * end. That one ran, so it is OK (red-team round 18b: such a portal had no outcome at all), with
+   * {@link #endedRows the rows the client received}.
    */
   void portalEnded(Checkpoint checkpoint) {
-    if (suspended) finish(checkpoint, Outcome.Status.OK, -1, Optional.empty());
+    if (suspended) finish(checkpoint, Outcome.Status.OK, endedRows(), Optional.empty());
     else completeUnexecuted(checkpoint);
+  }
+
+  /**
+   * The row count of a portal that ended before the target completed it: the rows it sent the client
+   * (review round 45: a reader who stopped one row short of the end had the rows it read recorded
+   * as -1, unknown); -1 for a write with RETURNING, which wrote all its rows at its first Execute,
+   * however many the client fetched.
+   */
+  private long endedRows() {
+    for (Verdict v : verdicts) {
+      if (v.command().classification().has(dev.gatehouse.core.CommandFlag.DATA_MODIFYING)) return -1;
+    }
+    return rows;
   }
 
   /**
@@ -160,7 +172,7 @@ final class Execution {
   void suspendedAnswered(Checkpoint checkpoint) {
     if (unanswered.decrementAndGet() > 0) return; // a later Execute of it is still running
     suspended = true;
-    if (portalGone) finish(checkpoint, Outcome.Status.OK, -1, Optional.empty());
+    if (portalGone) finish(checkpoint, Outcome.Status.OK, endedRows(), Optional.empty());
   }
 
   /** An Execute of it is forwarded (client→target thread): it runs until the target answers that. */
