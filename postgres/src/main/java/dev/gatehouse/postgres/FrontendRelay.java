@@ -80,6 +80,8 @@ final class FrontendRelay {
   static final String RULE_SYNTAX_ERROR = "syntax-error";
   /** Text of the stand-in for a refused Parse: fails in the server's raw parser, as DENIED_QUERY's does. */
   static final String DENIED_PARSE_TEXT = "GATEHOUSE_DENIED_THIS_STATEMENT";
+  /** What refuses an Execute of a portal that code may have replaced since its Bind ({@link #refuseForgotten}). */
+  static final String RULE_PORTAL_REPLACEABLE = "portal-replaceable";
   /** What refuses a query message holding more than one COPY statement. */
   static final String RULE_ONE_COPY = "one-copy-per-query";
   /** Rule named when statement text follows, in the same batch, code that may have changed how the server reads SQL. */
@@ -643,6 +645,25 @@ final class FrontendRelay {
   }
 
   /**
+   * Records the refusal of an Execute of a portal that code Gatehouse cannot see into may have
+   * replaced since its Bind (review round 45: a job fetching a cursor in batches and calling a
+   * function per row failed at its second fetch with 34000, and the log said nothing of it). Its
+   * statements are what the portal was bound from; nothing ran.
+   */
+  private void refuseForgotten(String portalName, SessionState.Portal portal) {
+    Decision.Deny refusal = new Decision.Deny(RULE_PORTAL_REPLACEABLE, "portal \"" + StartupParameters.sanitizeName(portalName)
+        + "\" may have been closed, and another of its name opened, since its Bind (by SQL such as CLOSE or DECLARE, or"
+        + " by code Gatehouse cannot see into, a DO block or a function); the Execute was answered 34000 and not forwarded"
+        + " (bind it again)");
+    List<ClassifiedStatement> statements = portal.analysis.isPresent() ? portal.analysis.get().statements()
+        : List.of(unknownStatement(portalName, Optional.of(portal)));
+    Map<String, String> details = details(portalName, Optional.of(portal.statement));
+    for (ClassifiedStatement statement : statements) {
+      s.checkpoint.refuse(s.session, new Command("sql", statement.redactedText(), statement.classification(), details), refusal);
+    }
+  }
+
+  /**
    * An extended-protocol execution's details: the same immutable map as last time when the portal and
    * statement names are the same (a prepared statement executed again), so that neither the map nor
    * the audit record of the command is made again ({@code AuditLog} compares details first by identity).
@@ -666,6 +687,7 @@ final class FrontendRelay {
       // Its Bind was refused or failed (the target may hold an older portal of that name), or SQL
       // may have ended it and made another (CLOSE, DECLARE, COMMIT AND CHAIN, ROLLBACK TO): what
       // the target would run is unknown, so the stand-in goes instead and nothing runs.
+      if (portal.get().forgotten && !portal.get().denied) refuseForgotten(portalName, portal.get());
       forward(new Expected.ExecuteDone(Optional.empty(), Optional.of(Replies.portalUnknown(portalName))), DENIED_EXECUTE);
       return;
     }

@@ -256,6 +256,12 @@ class GatewayMaskingTest {
       assertThat(RawClient.firstError(c.untilReady())).isEmpty();
       executingPortalCRunsNothing(c);
     }
+    // The refused Execute is on record, with what the portal was bound from (review round 45).
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).anySatisfy(d -> {
+      assertThat(d.command().text()).isEqualTo("SELECT 'a', 'b', 'c', 'd' FROM generate_series(1, 3)");
+      assertThat(d.decision()).isInstanceOfSatisfying(dev.gatehouse.core.Decision.Deny.class,
+          deny -> assertThat(deny.rule()).isEqualTo(FrontendRelay.RULE_PORTAL_REPLACEABLE));
+    });
   }
 
   @Test
