@@ -225,7 +225,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
 
   @Override
   public void commandCompleted(Session session, AuditHandle handle, Outcome outcome) {
-    EventBody body = sessionEvent(EventType.COMMAND_COMPLETED, session, Map.of())
+    EventBody body = sessionEvent(EventType.COMMAND_COMPLETED, session, outcome.notes())
         .outcome(new EventBody.Result(outcome.status().name(), outcome.rows(), outcome.errorCode().map(AuditLog::clean),
             outcome.duration().toMillis()))
         .ref(handle.eventId())

@@ -178,13 +178,28 @@ public final class Checkpoint {
    * (fail closed), so the caller handles one shape of refusal.
    */
   public Verdict decide(Session session, Command command) {
-    Instant now = clock.instant();
-    Decision decision;
-    if (!now.isBefore(session.deadline())) {
-      decision = new Decision.Deny(RULE_EXPIRED, "the session's token expired; reconnect with a fresh token");
-    } else {
-      decision = decideByPolicy(session, command);
+    return record(session, command, judge(session, command));
+  }
+
+  /**
+   * What {@link #decide} decides, neither audited nor told to listeners: for a gateway that has
+   * refusals of its own to weigh after policy's (masking's, say), so that the one decision audited
+   * is the one that stands. {@link #record} must follow, before anything is forwarded.
+   */
+  public Decision judge(Session session, Command command) {
+    if (!clock.instant().isBefore(session.deadline())) {
+      return new Decision.Deny(RULE_EXPIRED, "the session's token expired; reconnect with a fresh token");
     }
+    return decideByPolicy(session, command);
+  }
+
+  /**
+   * Audits a decision {@link #judge} made (or a denial the gateway made of it) and tells the
+   * listeners: as {@link #decide}, whose second half it is. The returned verdict's audit event is
+   * durable; when the audit trail is down the verdict is a {@link Decision.Deny}.
+   */
+  public Verdict record(Session session, Command command, Decision decision) {
+    Instant now = clock.instant();
     // Step 3 of the data path: the event is durable before anything is forwarded.
     AuditHandle handle;
     try {

@@ -10,8 +10,11 @@ import java.util.Optional;
  * @param rows rows returned or affected, -1 when unknown
  * @param errorCode the target's native error code (SQLSTATE, MySQL code, exit status), if any
  * @param duration from forwarding to completion
+ * @param notes what else the audit should say of it, by name: which rule of the gateway's own
+ *     refused it and why ({@code rule}, {@code reason}), or withheld its rows ({@code withheld_by},
+ *     {@code reason}); empty for most
  */
-public record Outcome(Status status, long rows, Optional<String> errorCode, Duration duration) {
+public record Outcome(Status status, long rows, Optional<String> errorCode, Duration duration, java.util.Map<String, String> notes) {
   public enum Status {
     /** The target completed it. */
     OK,
@@ -45,6 +48,11 @@ public record Outcome(Status status, long rows, Optional<String> errorCode, Dura
     Objects.requireNonNull(status, "status == null");
     Objects.requireNonNull(errorCode, "errorCode == null");
     Objects.requireNonNull(duration, "duration == null");
+    notes = java.util.Map.copyOf(notes);
+  }
+
+  public Outcome(Status status, long rows, Optional<String> errorCode, Duration duration) {
+    this(status, rows, errorCode, duration, java.util.Map.of());
   }
 
   public static Outcome ok(long rows, Duration duration) {

@@ -381,21 +381,22 @@ final class BackendRelay {
       s.masking.schemaChanged();
       schemaChanged = true;
     }
+    Refusal withheld = withholding;
     switch (head) {
       case Expected.ExecuteDone x -> {
-        if (completed.isPresent()) complete(completed.get(), tagRows, rolledBack); // no lambda per statement
+        if (completed.isPresent()) complete(completed.get(), tagRows, rolledBack, withheld); // no lambda per statement
         s.state.answered();
       }
       case Expected.QueryDone q -> {
-        if (completed.isPresent()) complete(completed.get(), tagRows, rolledBack);
+        if (completed.isPresent()) complete(completed.get(), tagRows, rolledBack, withheld);
         q.advance();
       }
       case null, default -> { }
     }
     current = null;
-    if (withholding != null) {
+    if (withheld != null) {
       // The rows were withheld: the client learns why instead of how many.
-      Refusal refusal = withholding;
+      Refusal refusal = withheld;
       withholding = null;
       if (frame == null) skip();
       client.write(Replies.maskingRefused(refusal));
@@ -404,9 +405,12 @@ final class BackendRelay {
     relayOrWrite(frame);
   }
 
-  private void complete(Execution execution, Optional<Long> tagRows, boolean rolledBack) {
+  /** {@code withheld}: the refusal its rows were withheld for (the client gets it instead), or null. */
+  private void complete(Execution execution, Optional<Long> tagRows, boolean rolledBack, Refusal withheld) {
     if (rolledBack) execution.completeRolledBack(s.checkpoint, tagRows);
-    else execution.completeOk(s.checkpoint, tagRows);
+    else if (withheld != null) {
+      execution.completeWithheld(s.checkpoint, tagRows, FrontendRelay.MASKING_RULE + withheld.rule(), withheld.reason());
+    } else execution.completeOk(s.checkpoint, tagRows);
   }
 
   private void error(Frame frame) throws IOException {

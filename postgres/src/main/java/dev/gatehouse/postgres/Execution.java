@@ -134,6 +134,27 @@ final class Execution {
     finish(checkpoint, Outcome.Status.REFUSED, -1, Optional.empty());
   }
 
+  /**
+   * Gatehouse did not forward it after all, refused by a rule of its own that only the result's
+   * shape could decide (masking's, once a Describe told the columns): the client got {@code 42501},
+   * and the audit names the rule and why (review round 45: an outcome REFUSED named neither).
+   */
+  void completeRefused(Checkpoint checkpoint, String rule, String reason) {
+    finish(checkpoint, Outcome.Status.REFUSED, -1, Optional.of(Replies.INSUFFICIENT_PRIVILEGE),
+        java.util.Map.of("rule", rule, "reason", reason));
+  }
+
+  /**
+   * The target completed it, and Gatehouse withheld its rows from the client, who got {@code 42501}
+   * instead (a column masking refuses showed in the result): OK with the target's count, and the
+   * masking rule and why (review round 45).
+   */
+  void completeWithheld(Checkpoint checkpoint, Optional<Long> tagRows, String rule, String reason) {
+    long counted = rows;
+    long reported = tagRows.isPresent() ? Math.max(tagRows.get(), counted) : counted > 0 ? counted : -1L;
+    finish(checkpoint, Outcome.Status.OK, reported, Optional.empty(), java.util.Map.of("withheld_by", rule, "reason", reason));
+  }
+
   /** Bound but never executed: its portal ended first. */
   void completeUnexecuted(Checkpoint checkpoint) {
     finish(checkpoint, Outcome.Status.UNEXECUTED, 0, Optional.empty());
@@ -217,8 +238,13 @@ final class Execution {
 
   /** Completes it once; false when it was completed already. */
   private boolean finish(Checkpoint checkpoint, Outcome.Status status, long rowCount, Optional<String> code) {
+    return finish(checkpoint, status, rowCount, code, java.util.Map.of());
+  }
+
+  private boolean finish(Checkpoint checkpoint, Outcome.Status status, long rowCount, Optional<String> code,
+      java.util.Map<String, String> notes) {
     if (!DONE.compareAndSet(this, false, true)) return false;
-    Outcome outcome = new Outcome(status, rowCount, code, Duration.ofNanos(System.nanoTime() - startNanos));
+    Outcome outcome = new Outcome(status, rowCount, code, Duration.ofNanos(System.nanoTime() - startNanos), notes);
     for (Verdict verdict : verdicts) {
       try {
         checkpoint.complete(verdict, outcome);

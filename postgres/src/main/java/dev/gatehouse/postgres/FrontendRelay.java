@@ -82,6 +82,12 @@ final class FrontendRelay {
   static final String DENIED_PARSE_TEXT = "GATEHOUSE_DENIED_THIS_STATEMENT";
   /** What refuses an Execute of a portal that code may have replaced since its Bind ({@link #refuseForgotten}). */
   static final String RULE_PORTAL_REPLACEABLE = "portal-replaceable";
+  /** What refuses a statement that may change the settings Gatehouse reads text with. */
+  static final String RULE_PARSING_SETTINGS = "parsing-settings";
+  /** What refuses a statement whose result masking could not plan. */
+  static final String RULE_MASKING_UNAVAILABLE = "masking-unavailable";
+  /** How the rule of a masking refusal is named in the audit log: this, then the masking rule's name. */
+  static final String MASKING_RULE = "masking:";
   /** What refuses a query message holding more than one COPY statement. */
   static final String RULE_ONE_COPY = "one-copy-per-query";
   /** Rule named when statement text follows, in the same batch, code that may have changed how the server reads SQL. */
@@ -733,10 +739,10 @@ final class FrontendRelay {
     Optional<MaskPlan> plan = Optional.empty();
     if (masking.isPresent()) {
       // Never relay a row before its plan exists: learn the result's shape before the Execute goes.
-      Optional<ErrorResponse> refused = Optional.empty();
+      Optional<Refusal> refused = Optional.empty();
       if (portal.isEmpty()) {
-        refused = Optional.of(Replies.maskingRefused(new Refusal(masking.get().planner().rules().get(0),
-            "portal \"" + portalName + "\" was not bound through this connection, so the shape of its rows is unknown")));
+        refused = Optional.of(new Refusal(masking.get().planner().rules().get(0),
+            "portal \"" + portalName + "\" was not bound through this connection, so the shape of its rows is unknown"));
       } else {
         Optional<SessionState.Shape> shape = s.state.shape(portal.get());
         if (shape.isEmpty()) {
@@ -746,12 +752,12 @@ final class FrontendRelay {
           shape = s.state.awaitShape(portal.get(), this::flushUnchecked);
         }
         if (shape.isEmpty()) {
-          refused = Optional.of(Replies.maskingRefused(new Refusal(masking.get().planner().rules().get(0),
-              "the shape of the rows of portal \"" + portalName + "\" could not be learnt, so they cannot be masked")));
+          refused = Optional.of(new Refusal(masking.get().planner().rules().get(0),
+              "the shape of the rows of portal \"" + portalName + "\" could not be learnt, so they cannot be masked"));
         } else if (shape.get().rows().isPresent()) {
           MaskPlan p = masking.get().plan(shape.get().rows().get(),
               shape.get().formatsKnown() ? new short[0] : portal.get().resultFormats);
-          if (p.refusal().isPresent()) refused = Optional.of(Replies.maskingRefused(p.refusal().get()));
+          refused = p.refusal();
           plan = Optional.of(p);
         }
       }
@@ -761,8 +767,8 @@ final class FrontendRelay {
         // (review round 44: REFUSED, as if Gatehouse had refused what policy allowed).
         Optional<String> skippedFor = plan.isEmpty() ? s.state.skippedFor() : Optional.empty();
         if (skippedFor.isPresent()) execution.completeError(s.checkpoint, skippedFor.get());
-        else execution.completeRefused(s.checkpoint);
-        forward(new Expected.ExecuteDone(Optional.empty(), refused), DENIED_EXECUTE);
+        else execution.completeRefused(s.checkpoint, MASKING_RULE + refused.get().rule(), refused.get().reason());
+        forward(new Expected.ExecuteDone(Optional.empty(), Optional.of(Replies.maskingRefused(refused.get()))), DENIED_EXECUTE);
         return;
       }
     }
@@ -1206,14 +1212,43 @@ final class FrontendRelay {
         return Optional.of(Replies.denial(refusal));
       }
     }
-    Verdict verdict = s.checkpoint.decide(s.session, command);
-    if (!verdict.allowed()) {
-      return Optional.of(Replies.denial(verdict.decision()));
+    // Policy first, then the gateway's own refusals of what policy allowed; the one decision that
+    // stands is audited (review round 45: a masking or parsing-settings refusal was recorded as
+    // policy's ALLOW with an outcome REFUSED, naming no rule and no reason).
+    Decision decision = s.checkpoint.judge(s.session, command);
+    ErrorResponse reply = null;
+    Optional<StatementMasking> masking = Optional.empty();
+    if (decision instanceof Decision.Allow) {
+      if (statement.changesParsing()) {
+        boolean unknown = isUnknownStatement(statement);
+        reply = unknown ? Replies.unknownStatementRefused(statement.text().substring(1, statement.text().length() - 1))
+            : Replies.parsingSettingRefused();
+        decision = new Decision.Deny(RULE_PARSING_SETTINGS, unknown
+            ? "its SQL is unknown to Gatehouse, and a statement Gatehouse cannot read may change the settings it reads text with"
+            : "client_encoding, standard_conforming_strings and backslash_quote are fixed for the session, and a statement"
+                + " that may change them is refused");
+      } else {
+        try {
+          masking = s.masking.statement(decision, statement);
+        } catch (MaskingException | PostgresGatewayException e) {
+          reply = Replies.maskingUnavailable(e.getMessage());
+          decision = new Decision.Deny(RULE_MASKING_UNAVAILABLE, "the statement's result could not be masked, so it was not run: "
+              + e.getMessage());
+        }
+        if (reply == null && masking.isPresent()) {
+          StatementMasking m = masking.get();
+          Optional<Refusal> refusal = m.screen().or(() -> copyRefusal(statement, m));
+          if (refusal.isPresent()) {
+            reply = Replies.maskingRefused(refusal.get());
+            decision = new Decision.Deny(MASKING_RULE + refusal.get().rule(), refusal.get().reason());
+          }
+        }
+      }
     }
-    if (statement.changesParsing()) {
-      new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-      return Optional.of(isUnknownStatement(statement) ? Replies.unknownStatementRefused(statement.text().substring(1,
-          statement.text().length() - 1)) : Replies.parsingSettingRefused());
+    Verdict verdict = s.checkpoint.record(s.session, command, decision);
+    if (!verdict.allowed()) {
+      // Our own refusal's reply, unless the audit log turned it into its own.
+      return Optional.of(reply != null && verdict.decision() == decision ? reply : Replies.denial(verdict.decision()));
     }
     boolean ddl = statement.classification().has(CommandFlag.DDL);
     if (ddl) s.masking.schemaChanged();
@@ -1222,20 +1257,6 @@ final class FrontendRelay {
     // other opaque code (a function called from a SELECT that creates a trigger: red-team round 30).
     boolean mayChangeSchema = ddl || runsCode(statement.classification().kinds())
         || statement.classification().has(CommandFlag.OPAQUE_CODE);
-    Optional<StatementMasking> masking;
-    try {
-      masking = s.masking.statement(verdict.decision(), statement);
-    } catch (MaskingException | PostgresGatewayException e) {
-      new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-      return Optional.of(Replies.maskingUnavailable(e.getMessage()));
-    }
-    // No capturing lambda when nothing masks (every statement's path).
-    Optional<Refusal> refusal = masking.isEmpty() ? Optional.empty()
-        : masking.get().screen().or(() -> copyRefusal(statement, masking.get()));
-    if (refusal.isPresent()) {
-      new Execution(List.of(verdict)).completeRefused(s.checkpoint);
-      return Optional.of(Replies.maskingRefused(refusal.get()));
-    }
     if (masking.isPresent() && masking.get().touchesMasked()) s.masking.touched(s.state.nextSyncPoint());
     if (statement.changesPlanning()) s.masking.plannerSteered();
     Execution execution = new Execution(List.of(verdict), masking, mayChangeSchema);

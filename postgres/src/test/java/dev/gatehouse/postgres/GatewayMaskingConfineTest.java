@@ -36,6 +36,13 @@ class GatewayMaskingConfineTest {
     assertThat(r.succeeded()).as("should be refused: " + sql + "\n" + r.stdout()).isFalse();
     assertThat(r.sqlState()).contains("42501");
     assertThat(r.stderr()).contains("may only be selected");
+    // On record as masking's refusal, by its rule and with its reason, and nothing ran (review
+    // round 45: it was recorded as policy's ALLOW and an outcome REFUSED naming neither).
+    assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).as(sql).filteredOn(d -> d.command().text().equals(sql))
+        .last().satisfies(d -> assertThat(d.decision()).isInstanceOfSatisfying(dev.gatehouse.core.Decision.Deny.class, deny -> {
+          assertThat(deny.rule()).isEqualTo(FrontendRelay.MASKING_RULE + "email");
+          assertThat(deny.reason()).contains("may only be selected");
+        }));
   }
 
   private static String allowed(String sql) {

@@ -142,6 +142,13 @@ class GatewayMaskingTest {
         + " FROM customers AS c(id, n1, name, k) ORDER BY id");
     assertThat(r.sqlState()).contains("42501");
     assertThat(r.stderr()).contains("ssn");
+    // The result's columns showed ssn's, whose rule denies: the statement ran and its rows were
+    // withheld. On record with the masking rule and why (review round 45: OK with the target's
+    // count, as if the client had had the rows).
+    assertThat(h.audit.outcomeOf("SELECT id, 'x' || c.name AS e")).hasValueSatisfying(o -> {
+      assertThat(o.status()).isEqualTo(dev.gatehouse.core.Outcome.Status.OK);
+      assertThat(o.notes()).containsEntry("withheld_by", FrontendRelay.MASKING_RULE + "ssn").containsKey("reason");
+    });
     // A join's column aliases rename its columns the same way.
     Psql.Result join = aliceFails("SELECT 'x' || j.c4 FROM (customers JOIN orders ON orders.customer_id = customers.id)"
         + " AS j(c1, c2, c3, c4)");

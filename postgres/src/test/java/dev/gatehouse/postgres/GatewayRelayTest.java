@@ -139,6 +139,14 @@ class GatewayRelayTest {
       assertThat(refused.sqlState()).as(sql).contains("42501");
       assertThat(refused.stderr()).as(sql).contains("client_encoding", "standard_conforming_strings", "backslash_quote",
           "rule parsing-settings");
+      // On record as a refusal by that rule, not as policy's allow (review round 45).
+      assertThat(h.audit.all(GatewayHarness.Event.Decided.class)).as(sql)
+          .filteredOn(d -> d.command().text().equals(sql)).singleElement().satisfies(d ->
+              assertThat(d.decision()).isInstanceOfSatisfying(Decision.Deny.class, deny -> {
+                assertThat(deny.rule()).isEqualTo("parsing-settings");
+                assertThat(deny.reason()).contains("fixed for the session");
+              }));
+      assertThat(h.audit.outcomeOf(sql)).as("nothing ran, so no outcome").isEmpty();
     }
   }
 
