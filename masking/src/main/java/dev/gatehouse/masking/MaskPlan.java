@@ -265,7 +265,7 @@ public final class MaskPlan {
         case TEXT -> Detectors.Replacement.TEXT;
         case JSON -> Detectors.Replacement.JSON;
         case COMPOSITE, OTHER -> Detectors.Replacement.DIGITS;
-        case INTEGER, DECIMAL -> binary ? null : Detectors.Replacement.DIGITS;
+        case INTEGER, DECIMAL, NUMERIC -> binary ? null : Detectors.Replacement.DIGITS;
         // Booleans, dates, times, UUIDs cannot hold what detectors look for; bytea is not scanned.
         case BOOLEAN, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, UUID, BYTEA -> null;
       };

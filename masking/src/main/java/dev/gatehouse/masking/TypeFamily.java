@@ -4,7 +4,7 @@ package dev.gatehouse.masking;
  * What a result column holds, as coarse as masking needs it to keep a masked value valid for the
  * client's parser. The protocol module maps its type identifiers here (PostgreSQL: {@code text},
  * {@code varchar}, {@code bpchar}, {@code name}, {@code citext} → {@link #TEXT}; {@code int2/4/8} →
- * {@link #INTEGER}; {@code numeric}, {@code float4/8} → {@link #DECIMAL}; {@code date} → {@link
+ * {@link #INTEGER}; {@code numeric} → {@link #NUMERIC}; {@code float4/8} → {@link #DECIMAL}; {@code date} → {@link
  * #DATE}; {@code json}, {@code jsonb} → {@link #JSON}; a whole-row value → {@link #COMPOSITE};
  * arrays, ranges, {@code money}, {@code xml}, {@code inet} and everything unlisted → {@link #OTHER}).
  * docs/masking.md has the table of what each family's masked value is.
@@ -14,8 +14,13 @@ public enum TypeFamily {
   TEXT,
   /** Fixed-width integers (2, 4 or 8 bytes in binary, big-endian two's complement). */
   INTEGER,
-  /** Arbitrary-precision and floating-point numbers. */
+  /** Floating-point numbers (4 or 8 bytes in binary). */
   DECIMAL,
+  /**
+   * Arbitrary-precision numbers ({@code numeric}; in binary: digit count, weight, sign and scale,
+   * then base-10000 digits).
+   */
+  NUMERIC,
   BOOLEAN,
   DATE,
   /** Time of day, with or without a zone. */

@@ -78,7 +78,11 @@ final class ValueMasker {
         else maskNumberText(b, off, len, out);
       }
       case DECIMAL -> {
-        if (binary) out.fill(0, Math.min(len, 8)); // 0 for float4/float8; numeric's 8-byte header with no digits is 0
+        if (binary) out.fill(0, len); // 0 for float4/float8
+        else maskNumberText(b, off, len, out);
+      }
+      case NUMERIC -> {
+        if (binary) maskBinaryNumeric(b, off, len, out);
         else maskNumberText(b, off, len, out);
       }
       case BOOLEAN -> {
@@ -214,6 +218,70 @@ final class ValueMasker {
     for (int i = start; i < out.length(); i++) masked = masked * 10 + (out.array()[i] - '0');
     out.truncate(start);
     for (int i = len - 1; i >= 0; i--) out.write((int) (masked >>> (8 * i)));
+  }
+
+  /**
+   * A binary {@code numeric}: zero (its 8-byte header with no digits), or under {@code hash} the
+   * number the hash of its text form gives (review round 45: 0 in binary against the hashed number
+   * in text, so one row's masked value changed when pgjdbc switched to binary transfer). The text
+   * form is PostgreSQL's own ({@code numeric_out}: every digit of the integer part, exactly {@code
+   * dscale} after the point); NaN and the infinities, whose text masks to 0, are 0.
+   */
+  private void maskBinaryNumeric(byte[] b, int off, int len, MaskOutput out) {
+    if (len < 8) throw new MaskingException("a binary numeric of " + len + " bytes cannot be masked");
+    int ndigits = u16(b, off), weight = (short) u16(b, off + 2), sign = u16(b, off + 4), dscale = u16(b, off + 6);
+    if (len != 8 + 2 * ndigits) throw new MaskingException("a binary numeric of " + len + " bytes cannot hold " + ndigits + " digits");
+    if (!(style instanceof MaskStyle.Hash) || (sign != 0 && sign != 0x4000)) {
+      out.fill(0, 8);
+      return;
+    }
+    byte[] text = new byte[2 + 4 * Math.max(weight + 1, 1) + dscale + 4];
+    int p = 0;
+    if (sign == 0x4000) text[p++] = '-';
+    if (weight < 0) {
+      text[p++] = '0';
+    } else {
+      for (int d = 0; d <= weight; d++) {
+        int digit = d < ndigits ? u16(b, off + 8 + 2 * d) : 0;
+        // The first digit without its leading zeros, the others with all four.
+        for (int k = 1000; k > 0; k /= 10) {
+          if (d > 0 || digit >= k || k == 1) text[p++] = (byte) ('0' + digit / k % 10);
+        }
+      }
+    }
+    if (dscale > 0) {
+      text[p++] = '.';
+      for (int d = weight + 1, written = 0; written < dscale; d++) {
+        int digit = d >= 0 && d < ndigits ? u16(b, off + 8 + 2 * d) : 0;
+        for (int k = 1000; k > 0 && written < dscale; k /= 10, written++) text[p++] = (byte) ('0' + digit / k % 10);
+      }
+    }
+    int start = out.length();
+    maskNumberText(text, 0, p, out);
+    long masked = 0;
+    for (int i = start; i < out.length(); i++) masked = masked * 10 + (out.array()[i] - '0');
+    out.truncate(start);
+    // The same number in numeric's binary form: base-10000 digits, no leading or trailing zero digit, scale 0.
+    int groups = 0;
+    long[] digits = new long[5];
+    for (long v = masked; v != 0; v /= 10_000) digits[groups++] = v % 10_000;
+    int last = 0;
+    while (last < groups && digits[last] == 0) last++; // trailing zero groups (stored least significant first here)
+    int n = groups - last;
+    writeU16(out, n);
+    writeU16(out, groups == 0 ? 0 : groups - 1);
+    writeU16(out, 0);
+    writeU16(out, 0);
+    for (int i = groups - 1; i >= last; i--) writeU16(out, (int) digits[i]);
+  }
+
+  private static int u16(byte[] b, int at) {
+    return ((b[at] & 0xff) << 8) | (b[at + 1] & 0xff);
+  }
+
+  private static void writeU16(MaskOutput out, int v) {
+    out.write(v >>> 8);
+    out.write(v);
   }
 
   private void writeDecimal(long n, MaskOutput out) {

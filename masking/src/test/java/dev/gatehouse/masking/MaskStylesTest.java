@@ -99,6 +99,46 @@ class MaskStylesTest {
       assertThat(Long.toString(v)).isEqualTo(write(oneColumn(Style.hash(16, ""), TypeFamily.INTEGER, TEXT), "123456"));
     }
 
+    /** numeric's binary form: digit count, weight, sign, scale, then base-10000 digits. */
+    private static byte[] numeric(int weight, int sign, int dscale, int... digits) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 2 * digits.length);
+      b.putShort((short) digits.length).putShort((short) weight).putShort((short) sign).putShort((short) dscale);
+      for (int d : digits) b.putShort((short) d);
+      return b.array();
+    }
+
+    /** The number a binary numeric holds (scale 0, as masking writes it). */
+    private static String numericValue(byte[] v) {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(v);
+      int n = b.getShort(), weight = b.getShort(), sign = b.getShort(), dscale = b.getShort();
+      assertThat(sign).isZero();
+      assertThat(dscale).isZero();
+      java.math.BigInteger x = java.math.BigInteger.ZERO;
+      for (int i = 0; i < n; i++) x = x.multiply(java.math.BigInteger.valueOf(10_000)).add(java.math.BigInteger.valueOf(b.getShort()));
+      return x.multiply(java.math.BigInteger.valueOf(10_000).pow(Math.max(0, weight - n + 1))).toString();
+    }
+
+    @Test
+    void aHashedBinaryNumericMatchesTheHashedTextOfTheSameValue() {
+      // Review round 45: a hashed numeric was the hashed number in text and 0 in binary.
+      MaskPlan binary = oneColumn(Style.hash(16, ""), TypeFamily.NUMERIC, BINARY);
+      MaskPlan text = oneColumn(Style.hash(16, ""), TypeFamily.NUMERIC, TEXT);
+      java.util.Map<String, byte[]> values = new java.util.LinkedHashMap<>();
+      values.put("5387.00", numeric(0, 0, 2, 5387));
+      values.put("123456789.5", numeric(2, 0, 1, 1, 2345, 6789, 5000));
+      values.put("-42", numeric(0, 0x4000, 0, 42));
+      values.put("100000000", numeric(2, 0, 0, 1)); // trailing zero digits are not stored
+      values.put("0.0001", numeric(-1, 0, 4, 1));
+      values.put("0.00", numeric(0, 0, 2));
+      values.put("12.3400", numeric(0, 0, 4, 12, 3400));
+      values.forEach((t, v) -> assertThat(numericValue(write(binary, v))).as(t).isEqualTo(write(text, t)));
+      assertThat(write(text, "5387.00")).isNotEqualTo("0");
+      // NaN and the infinities mask to 0 in text, and so in binary.
+      assertThat(numericValue(write(binary, numeric(0, 0xC000, 0)))).isEqualTo("0").isEqualTo(write(text, "NaN"));
+      assertThat(write(oneColumn(Style.redact(), TypeFamily.NUMERIC, BINARY), numeric(0, 0, 2, 5387))).containsExactly(0, 0, 0, 0, 0, 0, 0, 0);
+      assertThatThrownBy(() -> write(binary, bytes(0, 2, 0, 0, 0, 0, 0, 0, 0, 1))).isInstanceOf(MaskingException.class);
+    }
+
     @Test
     void aBinaryIntegerOfAnOddWidthIsRefusedNotGuessed() {
       MaskPlan plan = oneColumn(Style.redact(), TypeFamily.INTEGER, BINARY);
@@ -111,7 +151,8 @@ class MaskStylesTest {
       MaskPlan plan = oneColumn(Style.redact(), TypeFamily.DECIMAL, BINARY);
       assertThat(write(plan, bytes(0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18))).containsExactly(0, 0, 0, 0, 0, 0, 0, 0);
       // numeric 12345.678: a longer value becomes the 8-byte header of zero
-      assertThat(write(plan, bytes(0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c))).hasSize(8).containsOnly(0);
+      MaskPlan numeric = oneColumn(Style.redact(), TypeFamily.NUMERIC, BINARY);
+      assertThat(write(numeric, bytes(0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c))).hasSize(8).containsOnly(0);
     }
   }
 

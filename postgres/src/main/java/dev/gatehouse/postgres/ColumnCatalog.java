@@ -414,7 +414,7 @@ final class ColumnCatalog implements AutoCloseable {
       Map.entry(25, TypeFamily.TEXT), Map.entry(1043, TypeFamily.TEXT), Map.entry(1042, TypeFamily.TEXT),
       Map.entry(19, TypeFamily.TEXT), Map.entry(18, TypeFamily.TEXT), Map.entry(705, TypeFamily.TEXT),
       Map.entry(21, TypeFamily.INTEGER), Map.entry(23, TypeFamily.INTEGER), Map.entry(20, TypeFamily.INTEGER),
-      Map.entry(1700, TypeFamily.DECIMAL), Map.entry(700, TypeFamily.DECIMAL), Map.entry(701, TypeFamily.DECIMAL),
+      Map.entry(1700, TypeFamily.NUMERIC), Map.entry(700, TypeFamily.DECIMAL), Map.entry(701, TypeFamily.DECIMAL),
       Map.entry(16, TypeFamily.BOOLEAN), Map.entry(1082, TypeFamily.DATE), Map.entry(1083, TypeFamily.TIME),
       Map.entry(1266, TypeFamily.TIME), Map.entry(1114, TypeFamily.TIMESTAMP), Map.entry(1184, TypeFamily.TIMESTAMPTZ),
       Map.entry(2950, TypeFamily.UUID), Map.entry(114, TypeFamily.JSON), Map.entry(3802, TypeFamily.JSON),

@@ -3,6 +3,7 @@ package dev.gatehouse.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.gatehouse.core.Outcome;
+import dev.gatehouse.masking.MaskingRules;
 import dev.gatehouse.postgres.wire.Bind;
 import dev.gatehouse.postgres.wire.DataRow;
 import dev.gatehouse.postgres.wire.ErrorResponse;
@@ -89,6 +90,39 @@ class GatewayMaskingJdbcTest {
           assertThat(warning.getMessage()).contains("Gatehouse returns NULL for \"l\" (column 2)");
           assertThat(warning.getNextWarning() == null).as("once per execution").isTrue();
         }
+      }
+    }
+  }
+
+  @Test
+  void aHashedNumericIsTheSameNumberInTextAndInBinary() throws Exception {
+    // Review round 45: pgjdbc switches to binary results at its prepare threshold, and a hashed
+    // numeric then changed from the hashed number to 0 in the middle of a stream.
+    MaskingRules rules = new MaskingRules(List.of(new MaskingRules.Rule("salary", null, null, List.of("*.payroll.salary"),
+        MaskingRules.Style.hash(12, ""), null, null, null, null)));
+    try (MaskingHarness own = new MaskingHarness(rules)) {
+      own.admin("CREATE TABLE payroll (id int PRIMARY KEY, salary numeric(12,2)); INSERT INTO payroll VALUES (1, 98765.43), (2, 120000.00)");
+      List<java.math.BigDecimal> text = new ArrayList<>();
+      List<java.math.BigDecimal> binary = new ArrayList<>();
+      Properties p = new Properties();
+      p.setProperty("prepareThreshold", "3");
+      p.setProperty("binaryTransfer", "true");
+      try (Connection c = own.jdbc(MaskingHarness.ALICE, p);
+          PreparedStatement ps = c.prepareStatement("SELECT salary FROM payroll ORDER BY id")) {
+        for (int i = 0; i < 6; i++) { // text until the threshold, binary after it
+          try (ResultSet rs = ps.executeQuery()) {
+            List<java.math.BigDecimal> into = ps.unwrap(org.postgresql.PGStatement.class).isUseServerPrepare() ? binary : text;
+            while (rs.next()) into.add(rs.getBigDecimal(1).stripTrailingZeros());
+          }
+        }
+      }
+      assertThat(text).isNotEmpty();
+      assertThat(binary).isNotEmpty();
+      java.math.BigDecimal first = text.getFirst(), second = text.get(1);
+      assertThat(first).isNotEqualByComparingTo("98765.43").isNotEqualByComparingTo("0");
+      assertThat(second).isNotEqualByComparingTo("120000").isNotEqualByComparingTo("0");
+      for (int i = 0; i < binary.size(); i++) {
+        assertThat(binary.get(i)).as("execution in binary, row " + (i % 2 + 1)).isEqualByComparingTo(i % 2 == 0 ? first : second);
       }
     }
   }
