@@ -354,12 +354,15 @@ final class FrontendRelay {
         if (copying()) target.write(frame);
       }
       case CopyDone done -> {
-        if (copying()) target.write(frame);
+        // Marked ended before it is written: until then the COPY cannot complete (SessionState.copyingIn).
+        boolean copying = copying();
         s.state.copyEnded();
+        if (copying) target.write(frame);
       }
       case CopyFail fail -> {
-        if (copying()) target.write(frame);
+        boolean copying = copying();
         s.state.copyEnded();
+        if (copying) target.write(frame);
       }
       case FunctionCall call -> functionCall(frame, call);
       case Terminate t -> {

@@ -371,9 +371,12 @@ final class ProxySession {
     if (running.decrementAndGet() != 0) return;
     Ending end = ending.get();
     String reason = end == null ? "connection closed" : end.reason();
-    // Forwarded and never answered: rolled back if the target ended the session with an error;
-    // otherwise cancelled (end()), but it may have completed first, and no answer says so.
-    Consumer<Execution> unanswered = targetEnded ? e -> e.completeAborted(checkpoint) : e -> e.completeUnknown(checkpoint);
+    // Forwarded and never answered: rolled back if the target ended the session with an error, or
+    // if it was still reading COPY data the client had not ended (nothing after it ran, and the
+    // COPY cannot have completed); otherwise cancelled (end()), but it may have completed first,
+    // and no answer says so.
+    boolean undone = targetEnded || state.copyingIn();
+    Consumer<Execution> unanswered = undone ? e -> e.completeAborted(checkpoint) : e -> e.completeUnknown(checkpoint);
     List<Expected> outstanding = state.close();
     if (!outstanding.isEmpty()) cancelAtTarget(); // if no end() came first
     for (Expected left : outstanding) {

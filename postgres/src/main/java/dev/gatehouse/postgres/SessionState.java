@@ -1168,6 +1168,22 @@ final class SessionState {
   }
 
   /**
+   * Whether the target reads COPY data that the client has not ended: it answered CopyInResponse,
+   * and no CopyDone or CopyFail has been forwarded (the client side marks the end before it writes
+   * one). The target takes messages in order, so nothing forwarded since can have run, nor can the
+   * COPY complete: a session ending now ends all of it undone (review round 45: recorded UNKNOWN).
+   */
+  boolean copyingIn() {
+    if (!copyPossible) return false;
+    lock.lock();
+    try {
+      return copyIn == CopyIn.ACTIVE;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
    * The client sent CopyDone or CopyFail: a target reading COPY data stops with it, one that is not
    * drops it; either way, what follows means what it says.
    */

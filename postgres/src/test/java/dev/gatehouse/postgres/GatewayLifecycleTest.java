@@ -151,6 +151,25 @@ class GatewayLifecycleTest {
   }
 
   @Test
+  void aCopyFromStdinWhoseDataTheClientNeverEndedIsRecordedAbortedWhenTheClientLeaves() throws Exception {
+    // Review round 45: such a COPY, cut off by the session's end before the client's CopyDone, was
+    // recorded UNKNOWN, although the target cannot complete a COPY whose data never ended.
+    try (RawClient c = new RawClient(h.gateway.port())) {
+      c.login(GatewayHarness.TOKEN);
+      c.send(new Query("COPY t (id, v) FROM STDIN /* never-ended-copy */"));
+      assertThat(GatewayHarness.eventually(() -> backendsRunning("never-ended-copy") > 0)).isTrue();
+      c.send(new dev.gatehouse.postgres.wire.CopyData("182\tpartial\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+      Thread.sleep(200);
+    } // gone without CopyDone
+    assertThat(GatewayHarness.eventually(() -> h.audit.outcomeOf("never-ended-copy").isPresent())).isTrue();
+    assertThat(h.audit.outcomeOf("never-ended-copy")).get().extracting(Outcome::status).isEqualTo(Outcome.Status.ABORTED);
+    try (Connection admin = h.admin(); ResultSet rs = admin.createStatement().executeQuery("SELECT count(*) FROM t WHERE id = 182")) {
+      rs.next();
+      assertThat(rs.getLong(1)).as("the target kept none of it").isZero();
+    }
+  }
+
+  @Test
   void aStatementRunningWhenTheSessionExpiresIsCancelledAtTheTarget() throws Exception {
     try (Connection c = h.jdbc(); Statement s = c.createStatement()) {
       // Gatehouse reads the target's catalog for the first statement calling a built-in (slow on a
