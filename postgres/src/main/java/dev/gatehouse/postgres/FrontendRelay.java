@@ -175,7 +175,7 @@ final class FrontendRelay {
       for (int reads = 0; reads < RelayLoop.READS_PER_RUN; reads++) {
         int read = in.now(s.clientReader::readAvailable);
         boolean full = s.clientReader.room() == 0;
-        while (read < 0 || s.clientReader.nextBuffered()) {
+        while (read < 0 || s.clientReader.nextBuffered() || invalidTypeBuffered()) {
           if (!step()) return false;
         }
         if (read <= 0 || !full) break; // the socket had no more than the buffer took
@@ -190,9 +190,33 @@ final class FrontendRelay {
     }
   }
 
+  /**
+   * Whether the next message's type byte, already buffered, is no message a session may send: it is
+   * refused then, without waiting for the length and body it declares (review round 45: the
+   * session waited, silent, for up to maxMessageBytes of a message it would refuse, and held them).
+   */
+  private boolean invalidTypeBuffered() {
+    int type = s.clientReader.bufferedType();
+    return type != -1 && !FrontendCodec.isSessionMessageType((byte) type);
+  }
+
+  private static void checkType(byte type) {
+    if (!FrontendCodec.isSessionMessageType(type)) {
+      throw ProtocolException.violation("invalid frontend message type " + typeName(type));
+    }
+  }
+
   /** Relays one client message; false when the session is over (the client left or said goodbye). */
   private boolean step() throws IOException {
     FrameReader reader = s.clientReader;
+    // The type byte first (waited for in thread mode): one no session sends is refused before its
+    // length and body arrive.
+    int first = reader.buffered() > 0 ? reader.bufferedType() : reader.peek().orElse(-1);
+    if (first == -1) {
+      s.end("client disconnected", Optional.empty());
+      return false;
+    }
+    checkType((byte) first);
     int whole = reader.wholeMessage(s.config.maxMessageLength());
     if (whole > 0 && view.read(reader.array(), reader.position(), whole)) {
       // A prepared statement's Bind, Describe, Execute or Sync, whole in the buffer: handled where

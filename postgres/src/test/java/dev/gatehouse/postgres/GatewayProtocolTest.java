@@ -796,6 +796,35 @@ class GatewayProtocolTest {
   }
 
   @Test
+  void anUnknownMessageTypeIsRefusedBeforeTheBodyItDeclares() throws Exception {
+    // Review round 45: the session waited, silent, for the whole declared body of a message it would
+    // refuse (up to maxMessageBytes, held in memory), where PostgreSQL answers the type byte at once.
+    // The body never comes here: an answer at all is the proof.
+    byte[] ssl = ByteBuffer.allocate(8).putInt(8).putInt(ProtocolVersion.SSL_REQUEST_CODE).array();
+    List<byte[]> sends = List.of(new byte[] {'z', 0, 0, 0x03, (byte) 0xe8}, new byte[] {'z'}, ssl, new byte[] {'p', 0, 0, 0x10, 0});
+    for (String relay : new String[] {"loop", "threads"}) {
+      if (relay.equals("threads")) System.setProperty("gatehouse.postgres.relay", "threads");
+      try (GatewayHarness own = new GatewayHarness()) {
+        System.clearProperty("gatehouse.postgres.relay");
+        for (byte[] send : sends) {
+          try (RawClient c = new RawClient(own.gateway.port())) {
+            c.login(GatewayHarness.TOKEN);
+            c.sendBytes(send);
+            assertThat(RawClient.firstError(c.untilClosed())).as(relay + " " + java.util.Arrays.toString(send)).get()
+                .satisfies(e -> {
+                  assertThat(e.severity()).isEqualTo("FATAL");
+                  assertThat(e.sqlstate()).isEqualTo("08P01");
+                  assertThat(e.message()).contains("invalid frontend message type");
+                });
+          }
+        }
+      } finally {
+        System.clearProperty("gatehouse.postgres.relay");
+      }
+    }
+  }
+
+  @Test
   void aRepeatedSslRequestIsRefused() throws Exception {
     try (RawClient c = new RawClient(h.gateway.port())) {
       byte[] ssl = ByteBuffer.allocate(8).putInt(8).putInt(ProtocolVersion.SSL_REQUEST_CODE).array();

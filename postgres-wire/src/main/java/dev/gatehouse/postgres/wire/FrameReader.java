@@ -218,6 +218,11 @@ public final class FrameReader {
     return length >= 4 && length <= maxLength && n - 1 >= length ? length + 1 : 0;
   }
 
+  /** The type byte of the next message when at least that much is buffered and no header is pending; -1 otherwise. */
+  public int bufferedType() {
+    return pending == null && limit > pos ? buf[pos] & 0xff : -1;
+  }
+
   /** The buffer, for reading the message {@link #wholeMessage} measured in place; valid until the next read. */
   public byte[] array() {
     return buf;

@@ -34,6 +34,20 @@ public final class FrontendCodec {
    *     UTF-8; 0A000 for a protocol version other than 3.x; 42602 for a user or database name
    *     longer than {@link #MAX_NAME_BYTES} bytes
    */
+  /**
+   * Whether {@code type} names a message a client may send once its session has started, as
+   * PostgreSQL's own loop takes them (Query, Parse, Bind, Execute, FunctionCall, Close, Describe,
+   * Flush, Sync, Terminate, CopyData, CopyDone, CopyFail). Any other type byte is a protocol
+   * violation as soon as it is read, before its length or body: PostgreSQL answers it at once.
+   */
+  public static boolean isSessionMessageType(byte type) {
+    return switch (type) {
+      case Query.TYPE, Parse.TYPE, Bind.TYPE, Execute.TYPE, FunctionCall.TYPE, Close.TYPE, Describe.TYPE, Flush.TYPE,
+          Sync.TYPE, Terminate.TYPE, CopyData.TYPE, CopyDone.TYPE, CopyFail.TYPE -> true;
+      default -> false;
+    };
+  }
+
   public static FrontendMessage decode(Frame frame) {
     Objects.requireNonNull(frame, "frame == null");
     try {
