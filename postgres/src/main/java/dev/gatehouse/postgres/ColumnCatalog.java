@@ -1113,22 +1113,38 @@ final class ColumnCatalog implements AutoCloseable {
 
   private <T> T locked(Call<T> call) {
     return underLock(() -> {
-      if (connection == null || connection.isClosed()) connection = connect.get();
+      boolean fresh = connection == null || connection.isClosed();
+      if (fresh) connection = connect.get();
       try {
-        return call.run(new CatalogClient(connection));
+        return attempt(call);
       } catch (PostgresGatewayException e) {
-        if (!e.sqlstate().equals("XX000")) {
-          // The connection is in an unknown state: drop it, the next lookup reconnects.
-          connection.abort();
-          connection = null;
-        }
-        throw e;
-      } catch (RuntimeException e) {
-        connection.abort();
-        connection = null;
-        throw new PostgresGatewayException("XX000", "catalog lookup failed: " + e.getMessage(), e);
+        // A connection kept from an earlier look may have been closed by the target since (a
+        // restart, a failover, an idle-connection reaper, pg_terminate_backend): found only now, at
+        // its use. The catalog's queries only read, so they run once more on a new one, rather than
+        // refusing statements policy allows as if the resource were unreachable (review round 45).
+        if (fresh || !e.sqlstate().equals("08006")) throw e;
+        connection = connect.get();
+        return attempt(call);
       }
     });
+  }
+
+  /** Runs {@code call} on the current connection (held under the lock); drops the connection when it fails. */
+  private <T> T attempt(Call<T> call) {
+    try {
+      return call.run(new CatalogClient(connection));
+    } catch (PostgresGatewayException e) {
+      if (!e.sqlstate().equals("XX000")) {
+        // The connection is in an unknown state: drop it, the next lookup reconnects.
+        connection.abort();
+        connection = null;
+      }
+      throw e;
+    } catch (RuntimeException e) {
+      connection.abort();
+      connection = null;
+      throw new PostgresGatewayException("XX000", "catalog lookup failed: " + e.getMessage(), e);
+    }
   }
 
   @Override

@@ -112,6 +112,31 @@ class ColumnCatalogTest {
     }
   }
 
+  /**
+   * Review round 45: after the target ended the catalog's kept connection (a restart, a failover,
+   * pg_terminate_backend), the next look failed at its use, and for five seconds every statement
+   * calling a built-in by its bare name was refused as possibly someone's code. A look now tries a
+   * new connection once first.
+   */
+  @Test
+  void aKeptConnectionTheTargetEndedIsReplacedAtItsNextUse() throws Exception {
+    TestClock clock = new TestClock(Instant.parse("2026-11-25T12:00:00Z"));
+    BackendConnector connector = new BackendConnector();
+    PostgresTarget target = new PostgresTarget(fixture.host(), fixture.port(), database, fixture.superuser(),
+        Secret.of(""), TargetTls.disabled(), false);
+    try (ColumnCatalog catalog = new ColumnCatalog(() -> connector.connect(target, Map.of("application_name", "gatehouse-kept")),
+        Duration.ofMinutes(1), clock, sql -> false);
+        Connection admin = fixture.connect(database);
+        Statement s = admin.createStatement()) {
+      assertThat(catalog.shadowed(Set.of("lower"))).isEmpty();
+      s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse-kept'");
+      // Past the hazards' cache, so the catalog is asked again, on the connection the target ended.
+      clock.advance(Duration.ofMinutes(2));
+      assertThat(catalog.shadowed(Set.of("lower"))).as("answered, not failed closed").isEmpty();
+      assertThat(catalog.hazardQueries()).isEqualTo(2);
+    }
+  }
+
   /** A clock the test moves. */
   private static final class TestClock extends Clock {
     private volatile Instant now;
