@@ -131,12 +131,21 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
                 c.chainId(), recorded);
             return;
           }
+          if (recorded < ends.size()) {
+            LOG.warn("{} of the {} ends of what chain {} left open could not be recorded (the audit journal refused them);"
+                + " the next start tries again", ends.size() - recorded, ends.size(), c.chainId());
+            continue;
+          }
+          // Recorded, and stored as the store's durability promises: no later start need look again.
+          flush();
+          writer.endsRecorded(c.chainId());
           long sessions = ends.stream().filter(e -> e.type() == EventType.SESSION_CLOSED).count();
           LOG.info("chain {} ended without closing (the gateway was killed or crashed): recorded the end of its {} open "
               + "sessions and {} statements without an outcome (UNKNOWN); {} of {} events recorded", c.chainId(), sessions,
               ends.size() - sessions, recorded, ends.size());
         } catch (RuntimeException e) {
-          LOG.warn("cannot record the ends of what chain {} left open (killed or crashed): {}", c.chainId(), e.toString());
+          LOG.warn("cannot record the ends of what chain {} left open (killed or crashed): {}; the next start tries again",
+              c.chainId(), e.toString());
         }
       }
     });

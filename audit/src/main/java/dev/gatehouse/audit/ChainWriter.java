@@ -781,6 +781,65 @@ final class ChainWriter implements Runnable {
   }
 
   /**
+   * The file in a node's journal folder naming the cut-off chains whose open ends are not recorded
+   * yet, one {@code <chain id> <last seq>} per line: written before recovery removes such a chain's
+   * journal, and a chain is taken out once its ends are recorded ({@link #endsRecorded}), so that a
+   * start killed before then leaves them to the next (review round 46: they were lost for good).
+   */
+  static final String PENDING_ENDS = "cut-off-ends.pending";
+
+  /** Reads {@link #PENDING_ENDS}: chain id to last seq; empty when there is none or it cannot be read. */
+  static Map<String, Long> pendingEnds(Path nodeDir) {
+    Map<String, Long> out = new TreeMap<>();
+    Path file = nodeDir.resolve(PENDING_ENDS);
+    if (!Files.isRegularFile(file)) return out;
+    try {
+      for (String line : Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8)) {
+        int space = line.lastIndexOf(' ');
+        if (space <= 0) continue;
+        try {
+          out.put(line.substring(0, space), Long.parseLong(line.substring(space + 1)));
+        } catch (NumberFormatException e) {
+          LOG.warn("{}: ignoring a line that is not '<chain id> <seq>'", file);
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read {}: {}", file, e.toString());
+    }
+    return out;
+  }
+
+  private static void writePendingEnds(Path nodeDir, Map<String, Long> pending) throws IOException {
+    Path file = nodeDir.resolve(PENDING_ENDS);
+    if (pending.isEmpty()) {
+      Files.deleteIfExists(file);
+      return;
+    }
+    StringBuilder text = new StringBuilder();
+    pending.forEach((chain, seq) -> text.append(chain).append(' ').append(seq).append('\n'));
+    Path temp = nodeDir.resolve(PENDING_ENDS + ".tmp");
+    Files.writeString(temp, text, java.nio.charset.StandardCharsets.UTF_8);
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(temp, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(temp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** The ends of what {@code chainId} left open are recorded: it leaves {@link #PENDING_ENDS}. */
+  void endsRecorded(String chainId) {
+    synchronized (ChainWriter.class) {
+      Map<String, Long> pending = pendingEnds(config.journalDir().resolve(config.nodeId()));
+      if (pending.remove(chainId) == null) return;
+      try {
+        writePendingEnds(config.journalDir().resolve(config.nodeId()), pending);
+      } catch (IOException e) {
+        LOG.warn("cannot update {}: {}; the next start looks at chain {} again (and records nothing twice)", PENDING_ENDS,
+            e.toString(), chainId);
+      }
+    }
+  }
+
+  /**
    * Moves the events journaled by earlier processes of a node into the store: for each chain, the
    * events after the newest one the store holds, in batches. With a {@code signer} (the gateway's
    * start), the journal's last event is then signed, whether recovery or someone else (a {@code
@@ -796,6 +855,7 @@ final class ChainWriter implements Runnable {
     Map<String, SignedCheckpoint> ends = new TreeMap<>();
     List<JournalEnd> journalEnds = new ArrayList<>();
     List<CutOff> cutOff = new ArrayList<>();
+    Map<String, Long> pending = signer.isPresent() ? pendingEnds(nodeDir) : new TreeMap<>();
     for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
       long stored = store.lastSeq(r.chainId()).orElse(0);
       List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
@@ -848,6 +908,10 @@ final class ChainWriter implements Runnable {
             missing.size(), r.chainId(), missing.getFirst().seq(), missing.getLast().seq());
       }
       if (signer.isEmpty()) continue; // kept for the gateway, which signs it
+      if (!r.events().isEmpty() && r.events().getLast().body().type() != EventType.CHAIN_CLOSED
+          && pending.putIfAbsent(r.chainId(), r.events().getLast().seq()) == null) {
+        writePendingEnds(nodeDir, pending); // before the journal goes
+      }
       if (r.damage().isPresent()) {
         LOG.error("the audit journal of chain {} is damaged: {}; its whole records were stored, up to seq {} (an event lost"
             + " to damage before that is a gap that `gatehouse audit verify` reports), and its files are kept as *.damaged",
@@ -856,6 +920,14 @@ final class ChainWriter implements Runnable {
       } else {
         for (Path f : r.files()) Files.deleteIfExists(f);
       }
+    }
+    // Chains an earlier start found cut off and was itself cut off before it recorded their ends.
+    for (Map.Entry<String, Long> p : pending.entrySet()) {
+      if (cutOff.stream().anyMatch(c -> c.chainId().equals(p.getKey()))) continue;
+      Optional<AuditEvent> last = store.find(AuditEvent.id(p.getKey(), p.getValue()));
+      if (last.isPresent()) cutOff.add(new CutOff(p.getKey(), last.get()));
+      else LOG.warn("{} names event {} of chain {}, which the store does not hold: its open ends are not recorded",
+          PENDING_ENDS, p.getValue(), p.getKey());
     }
     return new Recovery(total, ends, journalEnds, cutOff);
   }

@@ -37,7 +37,34 @@ final class CutOffEnds {
   static final String COMMAND_REASON = "forwarded, and no outcome was recorded before the gateway stopped, killed or crashed:"
       + " it may have taken effect";
 
+  /** How the reason of every event made here ends. */
+  static final String RECORDED_BY = "; recorded by the node's next start)";
+
   private CutOffEnds() {}
+
+  /**
+   * The chains of the same node that started after {@code chainId}, each naming the one before it as
+   * its predecessor ({@link ChainAttributes#PREVIOUS_CHAIN}), in the store.
+   */
+  private static List<String> followers(AuditStore store, String chainId) {
+    String node = chainId.substring(0, chainId.lastIndexOf(':') + 1);
+    Map<String, List<String>> next = new java.util.HashMap<>(); // predecessor -> the chains naming it
+    for (String id : store.chainIds()) {
+      if (!id.startsWith(node) || id.equals(chainId)) continue;
+      store.find(AuditEvent.id(id, 1)).filter(e -> e.body().type() == EventType.CHAIN_STARTED)
+          .map(e -> e.body().attributes().get(ChainAttributes.PREVIOUS_CHAIN))
+          .ifPresent(p -> next.computeIfAbsent(p, k -> new ArrayList<>()).add(id));
+    }
+    List<String> out = new ArrayList<>();
+    java.util.ArrayDeque<String> todo = new java.util.ArrayDeque<>(next.getOrDefault(chainId, List.of()));
+    while (!todo.isEmpty()) {
+      String c = todo.poll();
+      if (out.contains(c)) continue;
+      out.add(c);
+      todo.addAll(next.getOrDefault(c, List.of()));
+    }
+    return out;
+  }
 
   /**
    * The events that end what {@code cut} left open, timed {@code now}; empty when {@code stopping}
@@ -65,8 +92,22 @@ final class CutOffEnds {
         }
       }
     }
+    // What a later start recorded already, when it was itself cut off before it was done (review
+    // round 46: the ends were lost for good): its chain follows this one on the node.
+    for (String follower : followers(store, cut.chainId())) {
+      if (stopping.getAsBoolean()) return Optional.empty();
+      try (Stream<AuditEvent> events = store.events(follower)) {
+        var it = events.iterator();
+        while (it.hasNext()) {
+          EventBody b = it.next().body();
+          if (b.ref().isEmpty() || !b.attributes().getOrDefault("reason", "").endsWith(RECORDED_BY)) continue;
+          if (b.type() == EventType.SESSION_CLOSED) sessions.values().removeIf(o -> o.id().equals(b.ref().get()));
+          else if (b.type() == EventType.COMMAND_COMPLETED) commands.remove(b.ref().get());
+        }
+      }
+    }
     String where = " (chain " + cut.chainId() + " ends at seq " + lastSeq + ", " + cut.last().body().time()
-        + "; recorded by the node's next start)";
+        + RECORDED_BY;
     List<EventBody> ends = new ArrayList<>(commands.size() + sessions.size());
     // Outcomes first, as a session's own close follows its statements'.
     for (AuditEvent d : commands.values()) {

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -58,12 +59,60 @@ class CutOffEndsTest {
     });
     assertThat(new AuditVerifier(store, List.of(AuditSigner.loadOrCreate(key).publicKey())).verify().intact()).isTrue();
 
-    // The new chain closed cleanly: the start after it has nothing to end.
+    // The new chain closed cleanly, and the killed chain's journal went once its ends were
+    // recorded: the start after it has nothing to end.
+    try (Stream<Path> left = Files.list(journal.resolve("cut-node"))) {
+      assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(AuditJournal.SUFFIX));
+    }
     try (AuditLog log = AuditLog.start(store, config, Clock.systemUTC())) {
       String third = log.chainId().orElseThrow();
       Thread.sleep(500);
       log.flush();
       assertThat(ends(store, third)).isEmpty();
+    }
+  }
+
+  /**
+   * Review round 46: a start killed while it recorded those ends (recovery had already removed the
+   * killed chain's journal) left them unrecorded for good. The chain is now named in a file of the
+   * node's journal folder until its ends are recorded, so a start after one cut off that way looks
+   * again, and records only what no start before it did.
+   */
+  @Test
+  void aStartCutOffBeforeItWasDoneLeavesTheEndsToTheNextWithoutRecordingAnyTwice() throws Exception {
+    Path journal = tmp.resolve("journal");
+    Path key = tmp.resolve("audit.key");
+    String[] ids = runAndKill(journal, key);
+    String running = ids[0];
+    String killedChain = running.substring(0, running.lastIndexOf(':'));
+    Path pending = journal.resolve("cut-node").resolve(ChainWriter.PENDING_ENDS);
+    InMemoryAuditStore store = new InMemoryAuditStore();
+    AuditConfig config = AuditConfig.defaults("cut-node", key).withJournal(journal);
+    String second;
+    try (AuditLog log = AuditLog.start(store, config, Clock.systemUTC())) {
+      second = log.chainId().orElseThrow();
+      await(() -> ends(store, second).size() == 4);
+      await(() -> !Files.exists(pending));
+    }
+    long lastSeq = store.lastSeq(killedChain).orElseThrow();
+    // As if that start had been killed after it recorded the ends, before it said so.
+    Files.writeString(pending, killedChain + " " + lastSeq + "\n");
+    try (AuditLog log = AuditLog.start(store, config, Clock.systemUTC())) {
+      String third = log.chainId().orElseThrow();
+      await(() -> !Files.exists(pending));
+      log.flush();
+      assertThat(ends(store, third)).as("ended once, by the chain before").isEmpty();
+    }
+    // And as if it had been killed before it recorded any: the next start records them all.
+    InMemoryAuditStore fresh = new InMemoryAuditStore();
+    try (Stream<AuditEvent> events = store.events(killedChain)) {
+      fresh.append(events.toList(), Optional.empty());
+    }
+    Files.writeString(pending, killedChain + " " + lastSeq + "\n");
+    try (AuditLog log = AuditLog.start(fresh, config, Clock.systemUTC())) {
+      String fourth = log.chainId().orElseThrow();
+      await(() -> ends(fresh, fourth).size() == 4);
+      await(() -> !Files.exists(pending));
     }
   }
 

@@ -48,8 +48,12 @@ import java.util.Set;
 public record ClassifiedStatement(
     String text, String redactedText, Classification classification, boolean changesParsing, Optional<ColumnUse> columnUse,
     Set<String> roles, Set<String> unqualifiedBuiltins, boolean changesPlanning, Optional<String> roleSet) {
-  /** {@link #roleSet} for the role the session signed in with. */
-  public static final String LOGIN_ROLE = "<login role>";
+  /**
+   * {@link #roleSet} for the role the session signed in with: the empty string, which no role can be
+   * named (review round 46: a marker that was a possible role's name let {@code SET ROLE "<login
+   * role>"} pass as a return to the login role).
+   */
+  public static final String LOGIN_ROLE = "";
 
   /** {@link #roles} entry for the keyword {@code CURRENT_USER} (also {@code USER}). */
   public static final String CURRENT_USER = "<current_user>";

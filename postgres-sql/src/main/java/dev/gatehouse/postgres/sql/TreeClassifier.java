@@ -986,7 +986,7 @@ final class TreeClassifier {
       facts.roleSet = ClassifiedStatement.LOGIN_ROLE;
     } else if (kind.equals("VAR_SET_VALUE") && args.size() == 1) {
       String value = constantString(args.get(0));
-      if (value == null) return;
+      if (value == null || value.isEmpty()) return; // no role has an empty name: PostgreSQL refuses it
       // Only "none" exactly: PostgreSQL looks 'NONE' up as a role's name.
       facts.roleSet = name.equals("role") && value.equals("none") ? ClassifiedStatement.LOGIN_ROLE : value;
     }

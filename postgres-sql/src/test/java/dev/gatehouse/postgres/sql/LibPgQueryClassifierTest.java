@@ -52,6 +52,11 @@ class LibPgQueryClassifierTest {
     assertThat(roleSet.apply("SET LOCAL role = \"Ops\"")).contains("Ops");
     assertThat(roleSet.apply("SET SESSION AUTHORIZATION app")).contains("app");
     assertThat(roleSet.apply("SET ROLE 'NONE'")).contains("NONE");
+    // Review round 46: names that look like the marker are names.
+    assertThat(roleSet.apply("SET ROLE \"<login role>\"")).contains("<login role>");
+    assertThat(libpg.analyze("SET ROLE \"<login role>\"").statements().getFirst().classification().flags())
+        .contains(dev.gatehouse.core.CommandFlag.ROLE_CHANGE);
+    assertThat(roleSet.apply("SET ROLE ''")).as("no role's name").isEmpty();
     for (String back : List.of("RESET ROLE", "SET ROLE NONE", "SET role TO DEFAULT", "SET SESSION AUTHORIZATION DEFAULT",
         "RESET SESSION AUTHORIZATION")) {
       assertThat(roleSet.apply(back)).as(back).contains(ClassifiedStatement.LOGIN_ROLE);
