@@ -686,8 +686,8 @@ final class FrontendRelay {
   private void refuseForgotten(String portalName, SessionState.Portal portal) {
     Decision.Deny refusal = new Decision.Deny(RULE_PORTAL_REPLACEABLE, "portal \"" + StartupParameters.sanitizeName(portalName)
         + "\" may have been closed, and another of its name opened, since its Bind (by SQL such as CLOSE or DECLARE, or"
-        + " by code Gatehouse cannot see into, a DO block or a function); the Execute was answered 34000 and not forwarded"
-        + " (bind it again)");
+        + " by code Gatehouse cannot see into, a DO block or a function); the Execute was not forwarded, and its answer is"
+        + " 34000 (bind it again), unless an earlier error in its batch skips it to the Sync");
     List<ClassifiedStatement> statements = portal.analysis.isPresent() ? portal.analysis.get().statements()
         : List.of(unknownStatement(portalName, Optional.of(portal)));
     Map<String, String> details = details(portalName, Optional.of(portal.statement));
