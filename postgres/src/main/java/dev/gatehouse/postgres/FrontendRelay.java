@@ -147,6 +147,7 @@ final class FrontendRelay {
   FrontendRelay(ProxySession session) {
     this.s = session;
     this.target = session.backend.writer();
+    target.beforeHandOff(session.state::handingOff);
   }
 
   /** Thread mode: relays until the session ends. */

@@ -377,14 +377,18 @@ final class ProxySession {
     // and no answer says so.
     boolean undone = targetEnded || state.copyingIn();
     Consumer<Execution> unanswered = undone ? e -> e.completeAborted(checkpoint) : e -> e.completeUnknown(checkpoint);
+    // The newest of them never left Gatehouse's buffer for the target: they did not run.
+    Consumer<Execution> unsent = e -> e.completeAborted(checkpoint);
+    int neverSent = state.neverSent();
     List<Expected> outstanding = state.close();
     if (!outstanding.isEmpty()) cancelAtTarget(); // if no end() came first
-    for (Expected left : outstanding) {
-      switch (left) {
-        case Expected.ExecuteDone x -> x.execution().ifPresent(unanswered);
-        case Expected.BindDone b -> b.decided().ifPresent(unanswered);
-        case Expected.QueryDone q -> q.remaining().forEach(unanswered);
-        case Expected.FunctionCallDone f -> f.execution().ifPresent(unanswered);
+    for (int i = 0; i < outstanding.size(); i++) {
+      Consumer<Execution> settle = i >= outstanding.size() - neverSent ? unsent : unanswered;
+      switch (outstanding.get(i)) {
+        case Expected.ExecuteDone x -> x.execution().ifPresent(settle);
+        case Expected.BindDone b -> b.decided().ifPresent(settle);
+        case Expected.QueryDone q -> q.remaining().forEach(settle);
+        case Expected.FunctionCallDone f -> f.execution().ifPresent(settle);
         default -> { }
       }
     }

@@ -442,6 +442,36 @@ final class SessionState {
       batchOpen = !(expected instanceof Expected.SyncPoint);
       queuedChars += chars;
       pending.addLast(expected);
+      queuedTotal++;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Expectations ever queued; written by the client→backend thread, under the lock. */
+  private long queuedTotal;
+  /** {@link #queuedTotal} when the target's writer last began handing bytes to its socket. */
+  private volatile long handedOff;
+
+  /**
+   * The target's writer begins to hand what was written so far to the socket (client→backend
+   * thread): every message forwarded until now may reach the target; those forwarded after it, until
+   * the next hand-off, are in the writer's buffer only.
+   */
+  void handingOff() {
+    handedOff = queuedTotal;
+  }
+
+  /**
+   * How many of the answers still expected, the newest, are for messages that never left the
+   * target's writer (review round 45: a statement still in its buffer when a later message of the
+   * same read ended the session was recorded UNKNOWN, though the target never saw it). Call when
+   * the session ends, before {@link #close}, with no message being forwarded.
+   */
+  int neverSent() {
+    lock.lock();
+    try {
+      return (int) Math.min(pending.size(), Math.max(0, queuedTotal - handedOff));
     } finally {
       lock.unlock();
     }

@@ -170,6 +170,39 @@ class GatewayLifecycleTest {
   }
 
   @Test
+  void aStatementAMalformedMessageOfTheSameReadKeptFromTheTargetIsRecordedAborted() throws Exception {
+    // Review round 45 (r45b F3): the INSERT was decided, then a malformed Sync in the same read ended
+    // the session before Gatehouse's buffer for the target was flushed; the target never saw the
+    // INSERT, and it was recorded UNKNOWN.
+    for (String relay : new String[] {"loop", "threads"}) {
+      if (relay.equals("threads")) System.setProperty("gatehouse.postgres.relay", "threads");
+      try (GatewayHarness own = new GatewayHarness()) {
+        System.clearProperty("gatehouse.postgres.relay");
+        String marker = "kept-from-target-" + relay;
+        try (RawClient c = new RawClient(own.gateway.port())) {
+          c.login(GatewayHarness.TOKEN);
+          byte[] insert = RawClient.bytes(new Query("INSERT INTO t VALUES (183, '" + marker + "')"));
+          byte[] badSync = {'S', 0, 0, 0, 5, 0}; // a Sync with a byte too many
+          byte[] both = java.util.Arrays.copyOf(insert, insert.length + badSync.length);
+          System.arraycopy(badSync, 0, both, insert.length, badSync.length);
+          c.sendBytes(both);
+          assertThat(RawClient.firstError(c.untilClosed())).as(relay).get()
+              .satisfies(e -> assertThat(e.sqlstate()).isEqualTo("08P01"));
+        }
+        assertThat(GatewayHarness.eventually(() -> own.audit.outcomeOf(marker).isPresent())).as(relay).isTrue();
+        assertThat(own.audit.outcomeOf(marker)).as(relay).get().extracting(Outcome::status).isEqualTo(Outcome.Status.ABORTED);
+        try (Connection admin = own.admin();
+            ResultSet rs = admin.createStatement().executeQuery("SELECT count(*) FROM t WHERE v = '" + marker + "'")) {
+          rs.next();
+          assertThat(rs.getLong(1)).as(relay + ": the target never ran it").isZero();
+        }
+      } finally {
+        System.clearProperty("gatehouse.postgres.relay");
+      }
+    }
+  }
+
+  @Test
   void aStatementRunningWhenTheSessionExpiresIsCancelledAtTheTarget() throws Exception {
     try (Connection c = h.jdbc(); Statement s = c.createStatement()) {
       // Gatehouse reads the target's catalog for the first statement calling a built-in (slow on a

@@ -34,6 +34,23 @@ public final class MessageWriter {
     this.out = Objects.requireNonNull(out, "out == null");
   }
 
+  /** Runs before bytes written so far are handed to the stream; null for none. */
+  private Runnable beforeHandOff;
+
+  /**
+   * Sets what runs each time, before the bytes written so far start going to the stream: from then
+   * on the peer may receive every message written before it, while later ones, still buffered, are
+   * lost with the writer if it is abandoned.
+   */
+  public void beforeHandOff(Runnable action) {
+    beforeHandOff = action;
+  }
+
+  private void handingOff() {
+    Runnable r = beforeHandOff;
+    if (r != null) r.run();
+  }
+
   /** Writes a frame as is: type byte (none for a startup packet), length, body. */
   public void write(Frame frame) throws IOException {
     int at = buffer.beginMessage(frame.type());
@@ -42,6 +59,7 @@ public final class MessageWriter {
       // Large bodies go straight to the stream instead of through the buffer.
       patchLength(at, body.length);
       drain();
+      handingOff();
       out.write(body);
       return;
     }
@@ -90,6 +108,7 @@ public final class MessageWriter {
       drainIfFull();
     } else {
       drain();
+      handingOff();
       reader.copyBody(header, out);
     }
   }
@@ -123,6 +142,7 @@ public final class MessageWriter {
 
   private void drain() throws IOException {
     if (buffer.size() > 0) {
+      handingOff();
       out.write(buffer.array(), 0, buffer.size());
       buffer.reset();
     }
