@@ -141,8 +141,7 @@ public final class AuditLog implements AuditTrail, AutoCloseable {
           writer.endsRecorded(c.chainId());
           long sessions = ends.stream().filter(e -> e.type() == EventType.SESSION_CLOSED).count();
           LOG.info("chain {} ended without closing (the gateway was killed or crashed): recorded the end of its {} open "
-              + "sessions and {} statements without an outcome (UNKNOWN); {} of {} events recorded", c.chainId(), sessions,
-              ends.size() - sessions, recorded, ends.size());
+              + "sessions and {} statements without an outcome (UNKNOWN)", c.chainId(), sessions, ends.size() - sessions);
         } catch (RuntimeException e) {
           LOG.warn("cannot record the ends of what chain {} left open (killed or crashed): {}; the next start tries again",
               c.chainId(), e.toString());

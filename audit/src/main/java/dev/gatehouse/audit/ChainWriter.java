@@ -859,10 +859,15 @@ final class ChainWriter implements Runnable {
     for (AuditJournal.Recovered r : AuditJournal.read(nodeDir)) {
       long stored = store.lastSeq(r.chainId()).orElse(0);
       List<AuditEvent> missing = r.events().stream().filter(e -> e.seq() > stored).toList();
+      // The chain's last event, when the process that wrote it did not close it: killed or crashed.
+      AuditEvent cutAt = null;
       if (!r.events().isEmpty()) {
         AuditEvent last = r.events().getLast();
         journalEnds.add(new JournalEnd(r.chainId(), last.seq(), last.hash(), nodeDir.toString()));
-        if (last.body().type() != EventType.CHAIN_CLOSED) cutOff.add(new CutOff(r.chainId(), last));
+        if (last.body().type() != EventType.CHAIN_CLOSED) {
+          cutAt = last;
+          cutOff.add(new CutOff(r.chainId(), last));
+        }
         // The store's event where the journal's overlap ends must be the journal's: the chain's links
         // then vouch for every stored event before it.
         long upTo = Math.min(stored, last.seq());
@@ -908,8 +913,7 @@ final class ChainWriter implements Runnable {
             missing.size(), r.chainId(), missing.getFirst().seq(), missing.getLast().seq());
       }
       if (signer.isEmpty()) continue; // kept for the gateway, which signs it
-      if (!r.events().isEmpty() && r.events().getLast().body().type() != EventType.CHAIN_CLOSED
-          && pending.putIfAbsent(r.chainId(), r.events().getLast().seq()) == null) {
+      if (cutAt != null && pending.putIfAbsent(r.chainId(), cutAt.seq()) == null) {
         writePendingEnds(nodeDir, pending); // before the journal goes
       }
       if (r.damage().isPresent()) {

@@ -94,15 +94,14 @@ final class CutOffEnds {
     }
     // What a later start recorded already, when it was itself cut off before it was done (review
     // round 46: the ends were lost for good): its chain follows this one on the node.
+    java.util.Set<String> ended = new java.util.HashSet<>();
     for (String follower : followers(store, cut.chainId())) {
       if (stopping.getAsBoolean()) return Optional.empty();
       try (Stream<AuditEvent> events = store.events(follower)) {
         var it = events.iterator();
         while (it.hasNext()) {
           EventBody b = it.next().body();
-          if (b.ref().isEmpty() || !b.attributes().getOrDefault("reason", "").endsWith(RECORDED_BY)) continue;
-          if (b.type() == EventType.SESSION_CLOSED) sessions.values().removeIf(o -> o.id().equals(b.ref().get()));
-          else if (b.type() == EventType.COMMAND_COMPLETED) commands.remove(b.ref().get());
+          if (b.attributes().getOrDefault("reason", "").endsWith(RECORDED_BY)) b.ref().ifPresent(ended::add);
         }
       }
     }
@@ -111,6 +110,7 @@ final class CutOffEnds {
     List<EventBody> ends = new ArrayList<>(commands.size() + sessions.size());
     // Outcomes first, as a session's own close follows its statements'.
     for (AuditEvent d : commands.values()) {
+      if (ended.contains(d.id())) continue;
       EventBody b = d.body();
       long ranMillis = Math.max(0, Duration.between(b.time(), cut.last().body().time()).toMillis());
       ends.add(new EventBody(EventType.COMMAND_COMPLETED, now, b.sessionId(), b.principal(), b.resource(), b.client(),
@@ -118,6 +118,7 @@ final class CutOffEnds {
           Optional.of(d.id()), Map.of("reason", COMMAND_REASON + where)));
     }
     for (AuditEvent o : sessions.values()) {
+      if (ended.contains(o.id())) continue;
       EventBody b = o.body();
       ends.add(new EventBody(EventType.SESSION_CLOSED, now, b.sessionId(), b.principal(), b.resource(), b.client(),
           Optional.empty(), Optional.empty(), Optional.empty(), Optional.of(o.id()), Map.of("reason", SESSION_REASON + where)));

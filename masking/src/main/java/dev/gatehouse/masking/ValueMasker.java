@@ -212,12 +212,21 @@ final class ValueMasker {
     v = (v << (64 - 8 * len)) >> (64 - 8 * len); // sign-extend
     // Hash the decimal text so that binary and text results of one value mask alike.
     int n = writeDecimalTo(v, scratch);
+    long masked = hashedNumber(scratch, scratch.length - n, n, out);
+    for (int i = len - 1; i >= 0; i--) out.write((int) (masked >>> (8 * i)));
+  }
+
+  /**
+   * The number {@link #maskNumberText} makes of the decimal text {@code b[off, off+len)}, as a value
+   * rather than text (for a binary result); {@code out} is used as scratch and left as it was.
+   */
+  private long hashedNumber(byte[] b, int off, int len, MaskOutput out) {
     int start = out.length();
-    maskNumberText(scratch, scratch.length - n, n, out);
+    maskNumberText(b, off, len, out);
     long masked = 0;
     for (int i = start; i < out.length(); i++) masked = masked * 10 + (out.array()[i] - '0');
     out.truncate(start);
-    for (int i = len - 1; i >= 0; i--) out.write((int) (masked >>> (8 * i)));
+    return masked;
   }
 
   /**
@@ -256,11 +265,7 @@ final class ValueMasker {
         for (int k = 1000; k > 0 && written < dscale; k /= 10, written++) text[p++] = (byte) ('0' + digit / k % 10);
       }
     }
-    int start = out.length();
-    maskNumberText(text, 0, p, out);
-    long masked = 0;
-    for (int i = start; i < out.length(); i++) masked = masked * 10 + (out.array()[i] - '0');
-    out.truncate(start);
+    long masked = hashedNumber(text, 0, p, out);
     // The same number in numeric's binary form: base-10000 digits, no leading or trailing zero digit, scale 0.
     int groups = 0;
     long[] digits = new long[5];

@@ -409,7 +409,7 @@ final class BackendRelay {
   private void complete(Execution execution, Optional<Long> tagRows, boolean rolledBack, Refusal withheld) {
     if (rolledBack) execution.completeRolledBack(s.checkpoint, tagRows);
     else if (withheld != null) {
-      execution.completeWithheld(s.checkpoint, tagRows, FrontendRelay.MASKING_RULE + withheld.rule(), withheld.reason());
+      execution.completeWithheld(s.checkpoint, tagRows, FrontendRelay.maskingRule(withheld), withheld.reason());
     } else execution.completeOk(s.checkpoint, tagRows);
   }
 

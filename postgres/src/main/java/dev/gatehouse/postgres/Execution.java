@@ -101,9 +101,7 @@ final class Execution {
 
   /** The target completed it; {@code tagRows} from the CommandComplete tag, when it has a count. */
   void completeOk(Checkpoint checkpoint, Optional<Long> tagRows) {
-    long counted = rows;
-    long reported = tagRows.isPresent() ? Math.max(tagRows.get(), counted) : counted > 0 ? counted : -1L;
-    if (!finish(checkpoint, Outcome.Status.OK, reported, Optional.empty())) return;
+    if (!finish(checkpoint, Outcome.Status.OK, reportedRows(tagRows), Optional.empty())) return;
     Runnable action = onOk;
     if (action != null) action.run();
   }
@@ -150,9 +148,13 @@ final class Execution {
    * masking rule and why (review round 45).
    */
   void completeWithheld(Checkpoint checkpoint, Optional<Long> tagRows, String rule, String reason) {
+    finish(checkpoint, Outcome.Status.OK, reportedRows(tagRows), Optional.empty(), java.util.Map.of("withheld_by", rule, "reason", reason));
+  }
+
+  /** The rows of a completed execution: its CommandComplete tag's count, or the DataRows counted when more or without one. */
+  private long reportedRows(Optional<Long> tagRows) {
     long counted = rows;
-    long reported = tagRows.isPresent() ? Math.max(tagRows.get(), counted) : counted > 0 ? counted : -1L;
-    finish(checkpoint, Outcome.Status.OK, reported, Optional.empty(), java.util.Map.of("withheld_by", rule, "reason", reason));
+    return tagRows.isPresent() ? Math.max(tagRows.get(), counted) : counted > 0 ? counted : -1L;
   }
 
   /** Bound but never executed: its portal ended first. */

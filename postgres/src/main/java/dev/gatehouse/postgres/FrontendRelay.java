@@ -88,6 +88,11 @@ final class FrontendRelay {
   static final String RULE_MASKING_UNAVAILABLE = "masking-unavailable";
   /** How the rule of a masking refusal is named in the audit log: this, then the masking rule's name. */
   static final String MASKING_RULE = "masking:";
+
+  /** The audit log's rule for {@code refusal}: {@link #MASKING_RULE} and the masking rule's name. */
+  static String maskingRule(Refusal refusal) {
+    return MASKING_RULE + refusal.rule();
+  }
   /** What refuses a query message holding more than one COPY statement. */
   static final String RULE_ONE_COPY = "one-copy-per-query";
   /** Rule named when statement text follows, in the same batch, code that may have changed how the server reads SQL. */
@@ -795,7 +800,7 @@ final class FrontendRelay {
         // (review round 44: REFUSED, as if Gatehouse had refused what policy allowed).
         Optional<String> skippedFor = plan.isEmpty() ? s.state.skippedFor() : Optional.empty();
         if (skippedFor.isPresent()) execution.completeError(s.checkpoint, skippedFor.get());
-        else execution.completeRefused(s.checkpoint, MASKING_RULE + refused.get().rule(), refused.get().reason());
+        else execution.completeRefused(s.checkpoint, maskingRule(refused.get()), refused.get().reason());
         forward(new Expected.ExecuteDone(Optional.empty(), Optional.of(Replies.maskingRefused(refused.get()))), DENIED_EXECUTE);
         return;
       }
@@ -1268,7 +1273,7 @@ final class FrontendRelay {
           Optional<Refusal> refusal = m.screen().or(() -> copyRefusal(statement, m));
           if (refusal.isPresent()) {
             reply = Replies.maskingRefused(refusal.get());
-            decision = new Decision.Deny(MASKING_RULE + refusal.get().rule(), refusal.get().reason());
+            decision = new Decision.Deny(maskingRule(refusal.get()), refusal.get().reason());
           }
         }
       }

@@ -375,15 +375,14 @@ final class ProxySession {
     // if it was still reading COPY data the client had not ended (nothing after it ran, and the
     // COPY cannot have completed); otherwise cancelled (end()), but it may have completed first,
     // and no answer says so.
-    boolean undone = targetEnded || state.copyingIn();
-    Consumer<Execution> unanswered = undone ? e -> e.completeAborted(checkpoint) : e -> e.completeUnknown(checkpoint);
+    Consumer<Execution> aborted = e -> e.completeAborted(checkpoint);
+    Consumer<Execution> unanswered = targetEnded || state.copyingIn() ? aborted : e -> e.completeUnknown(checkpoint);
     // The newest of them never left Gatehouse's buffer for the target: they did not run.
-    Consumer<Execution> unsent = e -> e.completeAborted(checkpoint);
     int neverSent = state.neverSent();
     List<Expected> outstanding = state.close();
     if (!outstanding.isEmpty()) cancelAtTarget(); // if no end() came first
     for (int i = 0; i < outstanding.size(); i++) {
-      Consumer<Execution> settle = i >= outstanding.size() - neverSent ? unsent : unanswered;
+      Consumer<Execution> settle = i >= outstanding.size() - neverSent ? aborted : unanswered;
       switch (outstanding.get(i)) {
         case Expected.ExecuteDone x -> x.execution().ifPresent(settle);
         case Expected.BindDone b -> b.decided().ifPresent(settle);
