@@ -14,7 +14,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLSession;
-import javax.net.ssl.SSLSocket;
 
 /**
  * An authenticated connection to a PostgreSQL target, positioned right after the first
@@ -31,21 +30,25 @@ import javax.net.ssl.SSLSocket;
  */
 public final class BackendConnection implements AutoCloseable {
   private final Socket socket;
+  /** TLS over {@link #socket} when the connection is encrypted. */
+  private final Optional<TlsStreams> tls;
   private final FrameReader reader;
   private MessageWriter writer;
-  /** The channel's stream once the connection is relayed by the event loop ({@link #useChannel}). */
-  private ChannelStreams.Input channelInput;
+  /** What {@link #relayInput} reads once the event loop relays the connection ({@link #useChannel}). */
+  private InputStream loopInput;
   private final Optional<BackendKeyData> backendKey;
   private final Map<String, String> parameterStatus;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   BackendConnection(
       Socket socket,
+      Optional<TlsStreams> tls,
       FrameReader reader,
       MessageWriter writer,
       Optional<BackendKeyData> backendKey,
       Map<String, String> parameterStatus) {
     this.socket = Objects.requireNonNull(socket, "socket == null");
+    this.tls = Objects.requireNonNull(tls, "tls == null");
     this.reader = Objects.requireNonNull(reader, "reader == null");
     this.writer = Objects.requireNonNull(writer, "writer == null");
     this.backendKey = Objects.requireNonNull(backendKey, "backendKey == null");
@@ -62,28 +65,45 @@ public final class BackendConnection implements AutoCloseable {
    * the socket's stream, read in large slices. After this call {@link #reader()} must not be used.
    */
   BackendInput relayInput(BackendInput.BeforeRead beforeRead) throws IOException {
-    InputStream in = channelInput != null ? channelInput : socket.getInputStream();
+    InputStream in = loopInput != null ? loopInput : tls.isPresent() ? tls.get().input() : socket.getInputStream();
     return new BackendInput(in, reader.takeBuffered(), beforeRead);
   }
 
-  /** The channel under the socket when the connection is plaintext (the event loop can relay it). */
-  Optional<SocketChannel> plainChannel() {
-    return socket instanceof SSLSocket ? Optional.empty() : Optional.ofNullable(socket.getChannel());
+  /** The channel under the socket, when it has one (the event loop can relay it then). */
+  Optional<SocketChannel> channel() {
+    return Optional.ofNullable(socket.getChannel());
   }
 
   /**
    * Event-loop mode, before the relays start: the channel becomes non-blocking, {@link #writer()}
-   * writes through it and {@link #relayInput} reads from it.
+   * writes through it and {@link #relayInput} reads from it (through TLS when the connection is
+   * encrypted).
    *
-   * @return the stream {@link #relayInput} will read, for the loop's reads of what is there now
+   * @return the channel's stream, for the loop's reads of what is there now
    */
   ChannelStreams.Input useChannel() throws IOException {
-    SocketChannel channel = plainChannel().orElseThrow(() -> new IllegalStateException("not a plaintext channel"));
+    SocketChannel channel = channel().orElseThrow(() -> new IllegalStateException("no channel"));
     writer.flush();
     channel.configureBlocking(false);
-    channelInput = new ChannelStreams.Input(channel, new byte[0]);
-    writer = new MessageWriter(new ChannelStreams.Output(channel));
-    return channelInput;
+    ChannelStreams.Input in = new ChannelStreams.Input(channel, new byte[0]);
+    ChannelStreams.Output out = new ChannelStreams.Output(channel);
+    if (tls.isPresent()) {
+      tls.get().transport(channel, in, out, new byte[0]);
+      loopInput = tls.get().input();
+      writer = new MessageWriter(tls.get().output());
+    } else {
+      loopInput = in;
+      writer = new MessageWriter(out);
+    }
+    return in;
+  }
+
+  /**
+   * Whether TLS holds plaintext from the server that the relay did not read yet (see {@link
+   * TlsStreams#pending()}); reader's thread.
+   */
+  boolean pending() {
+    return tls.isPresent() && tls.get().pending();
   }
 
   /** Messages to the server; nothing leaves before {@link MessageWriter#flush()}. */
@@ -112,7 +132,7 @@ public final class BackendConnection implements AutoCloseable {
 
   /** The TLS session towards the target, when the connection is encrypted. */
   public Optional<SSLSession> tlsSession() {
-    return socket instanceof SSLSocket tls ? Optional.of(tls.getSession()) : Optional.empty();
+    return tls.map(TlsStreams::session);
   }
 
   /** The target's address as connected. */
@@ -148,6 +168,7 @@ public final class BackendConnection implements AutoCloseable {
   }
 
   private void closeSocket() {
+    tls.ifPresent(TlsStreams::closeQuietly);
     try {
       socket.close();
     } catch (IOException e) {
@@ -157,6 +178,6 @@ public final class BackendConnection implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "BackendConnection[" + socket.getRemoteSocketAddress() + (socket instanceof SSLSocket ? ", tls" : "") + "]";
+    return "BackendConnection[" + socket.getRemoteSocketAddress() + (tls.isPresent() ? ", tls" : "") + "]";
   }
 }

@@ -49,7 +49,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -145,12 +144,12 @@ public final class BackendConnector {
     // watch that closes the socket: a socket timeout would leave it non-blocking for the session.
     Deadlines.Watch watch = Deadlines.after(startupTimeout, () -> closeQuietly(socket));
     try {
-      Socket channel = target.tls().enabled() ? startTls(socket, target) : socket;
-      FrameReader reader = new FrameReader(channel.getInputStream());
-      MessageWriter writer = new MessageWriter(channel.getOutputStream());
+      Optional<TlsStreams> tls = target.tls().enabled() ? Optional.of(startTls(socket, target)) : Optional.empty();
+      FrameReader reader = new FrameReader(tls.isPresent() ? tls.get().input() : socket.getInputStream());
+      MessageWriter writer = new MessageWriter(tls.isPresent() ? tls.get().output() : socket.getOutputStream());
       writer.write(StartupMessage.of(parameters));
       writer.flush();
-      BackendConnection connection = new Startup(target, channel, reader, writer).run();
+      BackendConnection connection = new Startup(target, socket, tls, reader, writer).run();
       if (!watch.disarm()) throw new SocketTimeoutException("startup deadline passed");
       return connection; // from here on a query may legitimately run for hours
     } catch (SocketTimeoutException e) {
@@ -249,12 +248,12 @@ public final class BackendConnector {
   private void sendCancel(String host, int port, TargetTls tls, String what, CancelRequest request) throws IOException {
     Socket socket = open(host, port, what);
     try {
-      Socket channel = tls.enabled() ? startTls(socket, host, port, tls, what) : socket;
-      MessageWriter writer = new MessageWriter(channel.getOutputStream());
+      Optional<TlsStreams> encrypted = tls.enabled() ? Optional.of(startTls(socket, host, port, tls, what)) : Optional.empty();
+      MessageWriter writer = new MessageWriter(encrypted.isPresent() ? encrypted.get().output() : socket.getOutputStream());
       writer.write(request);
       writer.flush();
       // The server closes the connection once it has processed the request (libpq waits too).
-      InputStream in = channel.getInputStream();
+      InputStream in = encrypted.isPresent() ? encrypted.get().input() : socket.getInputStream();
       while (in.read() >= 0) {
         // nothing is expected; drain until close
       }
@@ -310,11 +309,11 @@ public final class BackendConnector {
    * buffer: bytes a man in the middle injects after 'S' must reach the TLS engine (which rejects
    * them), never be taken as the server's messages (libpq CVE-2021-23222).
    */
-  private static Socket startTls(Socket socket, PostgresTarget target) throws IOException {
+  private static TlsStreams startTls(Socket socket, PostgresTarget target) throws IOException {
     return startTls(socket, target.host(), target.port(), target.tls(), "target " + target.address());
   }
 
-  private static Socket startTls(Socket socket, String host, int port, TargetTls tls, String what) throws IOException {
+  private static TlsStreams startTls(Socket socket, String host, int port, TargetTls tls, String what) throws IOException {
     MessageWriter writer = new MessageWriter(socket.getOutputStream());
     writer.write(SSLRequest.INSTANCE);
     writer.flush();
@@ -396,7 +395,8 @@ public final class BackendConnector {
   /** The startup conversation of one connection: a small state machine, one thread. */
   private final class Startup {
     private final PostgresTarget target;
-    private final Socket channel;
+    private final Socket socket;
+    private final Optional<TlsStreams> tls;
     private final FrameReader reader;
     private final MessageWriter writer;
     private final Map<String, String> parameterStatus = new LinkedHashMap<>();
@@ -404,9 +404,10 @@ public final class BackendConnector {
     private ScramClient scram;
     private boolean authenticated;
 
-    Startup(PostgresTarget target, Socket channel, FrameReader reader, MessageWriter writer) {
+    Startup(PostgresTarget target, Socket socket, Optional<TlsStreams> tls, FrameReader reader, MessageWriter writer) {
       this.target = target;
-      this.channel = channel;
+      this.socket = socket;
+      this.tls = tls;
       this.reader = reader;
       this.writer = writer;
     }
@@ -443,7 +444,7 @@ public final class BackendConnector {
           case ReadyForQuery ready -> {
             requireAuthenticated("ReadyForQuery");
             log.debug("connected to target {} as {}", target.address(), target.user());
-            return new BackendConnection(channel, reader, writer, backendKey, parameterStatus);
+            return new BackendConnection(socket, tls, reader, writer, backendKey, parameterStatus);
           }
           default -> throw violation("unexpected " + message.getClass().getSimpleName() + " during startup");
         }
@@ -463,8 +464,7 @@ public final class BackendConnector {
 
     private void cleartext() throws IOException {
       requireNotAuthenticated("AuthenticationCleartextPassword");
-      boolean encrypted = channel instanceof SSLSocket;
-      if (!cleartextAllowed(target.tls().mode(), encrypted, channel.getInetAddress())) {
+      if (!cleartextAllowed(target.tls().mode(), tls.isPresent(), socket.getInetAddress())) {
         throw new PostgresGatewayException(
             "28000",
             "target "
@@ -492,9 +492,8 @@ public final class BackendConnector {
     private void saslStart(AuthenticationSASL request) throws IOException {
       requireNotAuthenticated("AuthenticationSASL");
       if (scram != null) throw violation("second AuthenticationSASL in one startup");
-      boolean encrypted = channel instanceof SSLSocket;
       boolean offersPlus = request.mechanisms().contains(ScramClient.SCRAM_SHA_256_PLUS);
-      Optional<byte[]> binding = encrypted && offersPlus ? channelBinding() : Optional.empty();
+      Optional<byte[]> binding = tls.isPresent() && offersPlus ? channelBinding() : Optional.empty();
       if (binding.isEmpty() && !request.mechanisms().contains(ScramClient.SCRAM_SHA_256)) {
         throw new PostgresGatewayException(
             "28000",
@@ -503,7 +502,7 @@ public final class BackendConnector {
       }
       // "y" only when the server did not offer PLUS over TLS: if it then claims to support binding,
       // someone removed the offer. When it offered PLUS but we could not bind, "n" is the truth.
-      boolean tlsWithoutPlus = encrypted && !offersPlus;
+      boolean tlsWithoutPlus = tls.isPresent() && !offersPlus;
       scram = new ScramClient(target.password().revealBytes(), binding, tlsWithoutPlus, random);
       log.debug("authenticating to target {} with {}", target.address(), scram.mechanism());
       writer.write(new SASLInitialResponse(scram.mechanism(), scram.clientFirstMessage()));
@@ -523,7 +522,7 @@ public final class BackendConnector {
 
     private Optional<byte[]> channelBinding() {
       try {
-        Certificate[] chain = ((SSLSocket) channel).getSession().getPeerCertificates();
+        Certificate[] chain = tls.orElseThrow().session().getPeerCertificates();
         if (chain.length > 0 && chain[0] instanceof X509Certificate certificate) {
           Optional<byte[]> hash = TargetTls.tlsServerEndPoint(certificate);
           if (hash.isEmpty()) {

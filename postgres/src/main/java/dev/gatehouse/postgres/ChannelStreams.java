@@ -83,6 +83,17 @@ final class ChannelStreams {
       }
     }
 
+    /** Reads what the channel has now, never waiting: 0 when it has nothing, whatever the mode. */
+    int readNow(byte[] b, int off, int len) throws IOException {
+      boolean was = now;
+      now = true;
+      try {
+        return read(b, off, len);
+      } finally {
+        now = was;
+      }
+    }
+
     @Override
     public int available() {
       return ahead.length - aheadPos;

@@ -26,8 +26,9 @@ import dev.gatehouse.postgres.wire.ProtocolVersion;
 import dev.gatehouse.postgres.wire.ReadyForQuery;
 import dev.gatehouse.postgres.wire.SSLRequest;
 import dev.gatehouse.postgres.wire.StartupMessage;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -42,7 +43,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLEngine;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -110,8 +111,8 @@ final class ClientStartup {
       Consumer<CancelOutcome> cancelled,
       StartupSources sources) {}
 
-  /** The connection switched to TLS, or refused to; the reader and writer are the current ones. */
-  private Socket channel;
+  /** TLS with the client, once negotiated; the reader and writer below are over it then. */
+  private Optional<TlsStreams> tls = Optional.empty();
   private WatchedStreams.ClientInput input;
   private FrameReader reader;
   private WatchedStreams.ClientOutput output;
@@ -143,7 +144,7 @@ final class ClientStartup {
       socket.setKeepAlive(true);
       Instant until = gateway.clock().instant().plus(gateway.config().startupTimeout());
       watch = Optional.of(Deadlines.after(gateway.config().startupTimeout(), this::shutInput));
-      useChannel(socket, Optional.of(until));
+      useStreams(socket.getInputStream(), socket.getOutputStream(), Optional.of(until));
       InetSocketAddress peer = (InetSocketAddress) socket.getRemoteSocketAddress();
       clientAddress = format(peer);
       if (gateway.config().proxyProtocolFrom().contains(peer.getAddress().getHostAddress())) {
@@ -351,7 +352,7 @@ final class ClientStartup {
         .map(key -> gateway.cancelKeys().mint(target, key))
         .orElseGet(ClientStartup::unregisteredKey);
     ProxySession proxy = new ProxySession(session, gateway.checkpoint(), gateway.classifier(), gateway.config(),
-        channel, socket, reader, input, writer, output, backend, gateway.connector(), target, gateway.cancelKeys(), minted, gateway.clock(),
+        tls, socket, reader, input, writer, output, backend, gateway.connector(), target, gateway.cancelKeys(), minted, gateway.clock(),
         gateway.closed(), gateway.masking().apply(session, target), gateway.loop());
     // Tracked before the client hears it is in, so a gateway shutdown cannot miss it.
     gateway.opened().accept(proxy);
@@ -434,8 +435,7 @@ final class ClientStartup {
       return false;
     }
     startTls(reader.takeBuffered());
-    String protocol = ((SSLSocket) channel).getApplicationProtocol();
-    if (!ALPN.equals(protocol)) {
+    if (!tls.orElseThrow().applicationProtocol().equals(Optional.of(ALPN))) {
       // PostgreSQL requires ALPN "postgresql" on direct TLS, so a TLS client of another protocol
       // cannot be talked into sending its data here; the client hears why, over the TLS it started.
       throw ProtocolException.violation(
@@ -444,29 +444,34 @@ final class ClientStartup {
     return true;
   }
 
-  /** Runs the server side of the TLS handshake on the connection; {@code consumed} were read already. */
+  /**
+   * Runs the server side of the TLS handshake on the connection; {@code consumed} were read already.
+   * An {@link SSLEngine} over the socket's streams rather than an {@code SSLSocket}: the event loop
+   * can take the session's TLS over with its channel ({@link TlsStreams}).
+   */
   private void startTls(byte[] consumed) throws IOException {
     SSLContext context = gateway.config().tls().orElseThrow();
-    SSLSocket tls = consumed == null
-        ? (SSLSocket) context.getSocketFactory().createSocket(socket, null, socket.getPort(), true)
-        : (SSLSocket) context.getSocketFactory().createSocket(socket, new ByteArrayInputStream(consumed), true);
-    tls.setUseClientMode(false);
-    SSLParameters parameters = tls.getSSLParameters();
+    SSLEngine engine = context.createSSLEngine();
+    engine.setUseClientMode(false);
+    SSLParameters parameters = engine.getSSLParameters();
     parameters.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
     parameters.setApplicationProtocols(new String[] {ALPN});
-    tls.setSSLParameters(parameters);
+    engine.setSSLParameters(parameters);
     input.armTimeout();
-    tls.startHandshake();
+    // The socket's own streams below TLS: the deadline is the plaintext input's (its watch shuts
+    // the socket's input, which ends a handshake that is still waiting).
+    TlsStreams started = TlsStreams.accept(engine, socket.getInputStream(), socket.getOutputStream(),
+        consumed == null ? new byte[0] : consumed);
+    tls = Optional.of(started);
     encrypted = true;
-    useChannel(tls, deadline);
+    useStreams(started.input(), started.output(), deadline);
   }
 
-  private void useChannel(Socket s, Optional<Instant> until) throws IOException {
+  private void useStreams(InputStream in, OutputStream out, Optional<Instant> until) {
     deadline = until;
-    channel = s;
-    input = new WatchedStreams.ClientInput(s.getInputStream(), gateway.clock(), until, watch);
+    input = new WatchedStreams.ClientInput(in, gateway.clock(), until, watch);
     reader = new FrameReader(input);
-    output = new WatchedStreams.ClientOutput(s.getOutputStream());
+    output = new WatchedStreams.ClientOutput(out);
     writer = new MessageWriter(output);
   }
 
@@ -489,7 +494,6 @@ final class ClientStartup {
 
   private void close() {
     try {
-      if (channel != null) channel.close();
       socket.close();
     } catch (IOException e) {
       // nothing left to do

@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A platform thread per connection for startup (at most {@link PostgresListenerConfig#maxStartups()}
  * at once), with blocking sockets and no socket timeouts (startup deadlines are {@link Deadlines});
- * then an admitted plaintext session is relayed by the event loop ({@link RelayLoop}; by default), a TLS
- * session by a platform thread per direction (see {@link ProxySession#run()}). {@link #start()} binds and
+ * then an admitted session, plaintext or TLS, is relayed by the event loop ({@link RelayLoop}; by
+ * default; see {@link ProxySession#run()}). {@link #start()} binds and
  * starts accepting; {@link #close()} stops accepting and ends every session with a FATAL message,
  * closing it in the Checkpoint (audited).
  *
@@ -63,7 +63,7 @@ public final class PostgresGateway implements AutoCloseable {
   private final Map<String, ColumnCatalog> catalogs = new ConcurrentHashMap<>();
   private volatile ServerSocket server;
   private volatile Thread acceptor;
-  /** Relays the plaintext sessions (TLS sessions run on threads); absent when configured off. */
+  /** Relays the sessions, plaintext and TLS; absent when configured off (sessions run on threads then). */
   private final Optional<RelayLoop> loop;
   private volatile boolean closed;
   /** CancelRequests received, by {@link CancelOutcome#ordinal()}. */
@@ -140,7 +140,7 @@ public final class PostgresGateway implements AutoCloseable {
   /**
    * The event loop, with one selector per core, unless the system property {@code
    * gatehouse.postgres.relay} is {@code threads} (every session then runs on two threads, as TLS
-   * sessions do); {@code gatehouse.postgres.loop-threads} sets another number of selectors, {@code
+   * sessions did before session 31); {@code gatehouse.postgres.loop-threads} sets another number of selectors, {@code
    * gatehouse.postgres.loop-stall-ms} another time after which the watchdog takes a busy loop
    * thread to be waiting.
    */

@@ -20,7 +20,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -28,9 +27,9 @@ import org.slf4j.MDC;
 /**
  * One admitted client connection relayed to its target by {@link FrontendRelay} (client→target,
  * the only writer of the target socket) and {@link BackendRelay} (target→client, the only writer
- * of the client socket), sharing a {@link SessionState}. A plaintext session runs on the {@link
- * RelayLoop}: each direction's handler runs when its socket has bytes (see {@link #run()}). A TLS
- * session runs on two platform threads, one per direction.
+ * of the client socket), sharing a {@link SessionState}. A session runs on the {@link RelayLoop},
+ * plaintext or TLS: each direction's handler runs when its socket has bytes (see {@link #run()});
+ * with the loop configured off, on two platform threads, one per direction.
  *
  * <p>Ending: whoever first notices the end (a direction of the session, the expiry watcher, the
  * gateway shutting down) records why with {@link #end}, and wakes the target→client direction (by
@@ -60,9 +59,10 @@ final class ProxySession {
   final Checkpoint checkpoint;
   final SqlClassifier classifier;
   final PostgresListenerConfig config;
-  final Socket clientSocket;
-  /** The TCP connection under {@link #clientSocket} (the same socket when the client is not on TLS). */
-  private final Socket clientTransport;
+  /** TLS with the client, when the client is on TLS: {@link #clientReader} and {@link #clientWriter} are over it. */
+  private final Optional<TlsStreams> clientTls;
+  /** The client's TCP connection. */
+  private final Socket clientSocket;
   // Replaced by streams over the channels when the event loop relays the session (before it starts).
   FrameReader clientReader;
   WatchedStreams.ClientInput clientInput;
@@ -103,8 +103,8 @@ final class ProxySession {
       Checkpoint checkpoint,
       SqlClassifier classifier,
       PostgresListenerConfig config,
+      Optional<TlsStreams> clientTls,
       Socket clientSocket,
-      Socket clientTransport,
       FrameReader clientReader,
       WatchedStreams.ClientInput clientInput,
       MessageWriter clientWriter,
@@ -124,8 +124,8 @@ final class ProxySession {
     this.checkpoint = checkpoint;
     this.classifier = classifier;
     this.config = config;
+    this.clientTls = clientTls;
     this.clientSocket = clientSocket;
-    this.clientTransport = clientTransport;
     this.clientReader = clientReader;
     this.clientInput = clientInput;
     this.clientWriter = clientWriter;
@@ -142,16 +142,15 @@ final class ProxySession {
   }
 
   /**
-   * Runs the session: on the event loop when both connections are plaintext channels ({@link
-   * #startOnLoop}; returns at once, true), else on threads ({@link #runOnThreads}; returns when the
-   * session ended, false).
+   * Runs the session: on the event loop when there is one ({@link #startOnLoop}; returns at once,
+   * true), else on threads ({@link #runOnThreads}; returns when the session ended, false).
+   * Plaintext and TLS alike: both connections are channels' sockets.
    *
    * @return whether the session goes on after this call (the caller must leave its sockets open)
    */
   boolean run() {
-    Optional<SocketChannel> clientChannel = clientSocket instanceof SSLSocket
-        ? Optional.empty() : Optional.ofNullable(clientSocket.getChannel());
-    Optional<SocketChannel> backendChannel = backend.plainChannel();
+    Optional<SocketChannel> clientChannel = Optional.ofNullable(clientSocket.getChannel());
+    Optional<SocketChannel> backendChannel = backend.channel();
     if (loop.isPresent() && clientChannel.isPresent() && backendChannel.isPresent()) {
       startOnLoop(loop.get(), clientChannel.get(), backendChannel.get());
       return true;
@@ -163,7 +162,10 @@ final class ProxySession {
   /**
    * Event-loop mode: both channels become non-blocking and are registered with one group of the
    * loop, which runs {@link FrontendRelay#ready} when the client has bytes and {@link
-   * BackendRelay#ready} when the target has. Either returns false when its direction is over.
+   * BackendRelay#ready} when the target has. Either returns false when its direction is over. A
+   * connection on TLS keeps its {@link TlsStreams}, which from now on read and write the channel;
+   * its handler runs again at once when TLS holds plaintext it did not take ({@link
+   * TlsStreams#pending()}), as no byte on the socket would wake it.
    */
   private void startOnLoop(RelayLoop relayLoop, SocketChannel clientChannel, SocketChannel backendChannel) {
     String id = session.id().value();
@@ -174,11 +176,19 @@ final class ProxySession {
       // The target first: a session ended meanwhile (end() aborts the target) fails here, while the
       // client's stream still blocks and can be told why.
       backendIn = backend.useChannel();
-      clientIn = new ChannelStreams.Input(clientChannel, clientReader.takeBuffered());
+      byte[] ahead = clientReader.takeBuffered();
       clientChannel.configureBlocking(false);
-      clientInput = new WatchedStreams.ClientInput(clientIn, clock, Optional.empty(), Optional.empty());
+      if (clientTls.isPresent()) {
+        clientIn = new ChannelStreams.Input(clientChannel, new byte[0]);
+        clientTls.get().transport(clientChannel, clientIn, new ChannelStreams.Output(clientChannel), ahead);
+        clientInput = new WatchedStreams.ClientInput(clientTls.get().input(), clock, Optional.empty(), Optional.empty());
+        clientOutput = new WatchedStreams.ClientOutput(clientTls.get().output());
+      } else {
+        clientIn = new ChannelStreams.Input(clientChannel, ahead);
+        clientInput = new WatchedStreams.ClientInput(clientIn, clock, Optional.empty(), Optional.empty());
+        clientOutput = new WatchedStreams.ClientOutput(new ChannelStreams.Output(clientChannel));
+      }
       clientReader = new FrameReader(clientInput);
-      clientOutput = new WatchedStreams.ClientOutput(new ChannelStreams.Output(clientChannel));
       clientWriter = new MessageWriter(clientOutput);
       back = new BackendRelay(this); // writes through the new client stream
       back.start();
@@ -202,8 +212,29 @@ final class ProxySession {
     watcher = Thread.ofVirtual().name("pg-expiry-" + id).start(this::watchDeadline);
     RelayLoop.Group group = relayLoop.group();
     // The client's side first in a batch: its statements give the target work (RelayLoop).
-    clientPump = group.register(clientChannel, () -> direction(id, () -> front.ready(clientIn)), true);
-    backendPump = group.register(backendChannel, () -> direction(id, () -> back.ready(backendIn)));
+    ChannelStreams.Input clientRaw = clientIn;
+    clientPump = group.register(clientChannel, new RelayLoop.Handler() {
+      @Override
+      public boolean ready() {
+        return direction(id, () -> front.ready(clientRaw));
+      }
+
+      @Override
+      public boolean pending() {
+        return clientTls.isPresent() && clientTls.get().pending();
+      }
+    }, true);
+    backendPump = group.register(backendChannel, new RelayLoop.Handler() {
+      @Override
+      public boolean ready() {
+        return direction(id, () -> back.ready(backendIn));
+      }
+
+      @Override
+      public boolean pending() {
+        return backend.pending();
+      }
+    });
     if (ending.get() != null) poke(); // ended while registering: the pokes in end() may have found no pump
   }
 
@@ -227,7 +258,7 @@ final class ProxySession {
   }
 
   /**
-   * Thread mode (a TLS session, or no event loop): client→target on the calling thread (the connection's startup thread, a
+   * Thread mode (the event loop configured off): client→target on the calling thread (the connection's startup thread, a
    * platform thread), target→client on one more platform thread; returns when both ended. Platform
    * threads because each direction blocks in a read for every statement and for every batch of rows
    * a result streams: a platform thread is woken by the kernel directly, where a virtual thread goes
@@ -334,18 +365,10 @@ final class ProxySession {
   }
 
   void closeClient() {
-    // TLS: SSLSocket.close() sends close_notify under the socket's write lock, which a thread
-    // blocked writing to a client that stopped reading holds for as long as it stays blocked
-    // (red-team round 9: sessions outlived their tokens). Closing the TCP connection first fails
-    // that write and frees the lock.
-    if (clientTransport != clientSocket) {
-      try {
-        clientTransport.setSoLinger(true, 0);
-        clientTransport.close();
-      } catch (IOException e) {
-        // closing is all we wanted
-      }
-    }
+    // close_notify only when it cannot wait: a writer blocked on a client that stopped reading
+    // must not keep the session open (red-team round 9: sessions outlived their tokens); closing
+    // the TCP connection fails that write.
+    clientTls.ifPresent(TlsStreams::closeQuietly);
     try {
       clientSocket.close();
     } catch (IOException e) {

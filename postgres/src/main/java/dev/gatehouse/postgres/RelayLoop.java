@@ -132,6 +132,15 @@ final class RelayLoop implements AutoCloseable {
   interface Handler {
     /** @return false when the channel is done: its handler never runs again */
     boolean ready();
+
+    /**
+     * Whether the handler has input it did not take although its channel has no byte for it (TLS
+     * holding decrypted plaintext): it then runs again soon, as the selector would not wake it.
+     * Asked after a run that returned true, on the same thread.
+     */
+    default boolean pending() {
+      return false;
+    }
   }
 
   /** One selector, the sessions registered with it, and the threads that take turns leading it. */
@@ -249,7 +258,9 @@ final class RelayLoop implements AutoCloseable {
       Consumer<SelectionKey> collect = k -> (k.attachment() instanceof Pump p && p.first ? firsts : rest).add(k);
       while (true) {
         Runnable task;
-        while (t.leading && (task = tasks.poll()) != null) {
+        // Only the tasks queued so far: a handler that runs again at once (Handler#pending) queues
+        // itself anew, and must take turns with the channels the selector finds ready.
+        for (int n = tasks.isEmpty() ? 0 : tasks.size(); n > 0 && t.leading && (task = tasks.poll()) != null; n--) {
           // A task is a batch of its own for the watchdog: a registration runs the channel's
           // handler once, which may wait unannounced as any run may.
           turn++;
@@ -501,6 +512,7 @@ final class RelayLoop implements AutoCloseable {
       try {
         interest(SelectionKey.OP_READ);
         if (!handler.ready()) cancel();
+        else if (handler.pending()) group.execute(this::dispatch);
       } catch (RuntimeException e) {
         log.error("internal error in a relay handler", e);
       } finally {

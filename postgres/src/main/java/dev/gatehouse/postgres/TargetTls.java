@@ -12,7 +12,7 @@ import java.util.Objects;
 import java.util.Optional;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
 
@@ -83,23 +83,23 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
 
   /**
    * Runs the TLS handshake over an already connected socket (after PostgreSQL answered 'S' to
-   * SSLRequest) and returns the TLS socket. In {@link Mode#VERIFY_FULL} the tls module's {@link
+   * SSLRequest) and returns TLS over the socket's streams, which the event loop can later run over
+   * the socket's channel ({@link TlsStreams}). In {@link Mode#VERIFY_FULL} the tls module's {@link
    * ClientTls} verifies the chain against {@link #caFile} (or the system trust store) and the
    * certificate against {@link #serverName} (or {@code host}) during the handshake; {@link
    * Mode#REQUIRE} encrypts without verifying. The CA file is read on every call, so a replaced
    * file takes effect for the next connection. Any failure is a {@link PostgresGatewayException}
    * with SQLSTATE 08001.
    */
-  SSLSocket handshake(Socket plain, String host, int port, String what) {
+  TlsStreams handshake(Socket plain, String host, int port, String what) {
     if (mode == Mode.DISABLE) throw new IllegalStateException("tls mode is DISABLE");
     String verifiedName = serverName.orElse(host);
     try {
       // trust() reports an unusable caFile as such (not as a failed handshake) before any TLS byte.
-      SSLSocket socket = mode == Mode.VERIFY_FULL
-          ? trust().wrap(plain, verifiedName, port, ClientTls.Verification.FULL)
-          : unverified(plain, verifiedName, port);
-      socket.startHandshake();
-      return socket;
+      SSLEngine engine = mode == Mode.VERIFY_FULL
+          ? trust().engine(verifiedName, port, ClientTls.Verification.FULL)
+          : unverified(verifiedName, port);
+      return TlsStreams.connect(engine, plain.getInputStream(), plain.getOutputStream());
     } catch (IOException | GeneralSecurityException | TlsException e) {
       throw new PostgresGatewayException(
           "08001",
@@ -144,16 +144,16 @@ public record TargetTls(Mode mode, Optional<Path> caFile, Optional<String> serve
    * BackendConnector#cleartextAllowed}), and SCRAM-SHA-256-PLUS, used whenever the server offers it,
    * fails against a man in the middle that presents its own certificate.
    */
-  private static SSLSocket unverified(Socket plain, String host, int port) throws IOException, GeneralSecurityException {
+  private static SSLEngine unverified(String host, int port) throws GeneralSecurityException {
     SSLContext context = SSLContext.getInstance("TLS");
     context.init(null, new TrustManager[] {new AcceptAnyServer()}, null);
-    SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(plain, host, port, true);
-    SSLParameters parameters = socket.getSSLParameters();
+    SSLEngine engine = context.createSSLEngine(host, port);
+    engine.setUseClientMode(true);
+    SSLParameters parameters = engine.getSSLParameters();
     // PostgreSQL accepts TLS 1.2 and 1.3 only by default (ssl_min_protocol_version); so do we.
     parameters.setProtocols(new String[] {"TLSv1.3", "TLSv1.2"});
-    socket.setSSLParameters(parameters);
-    socket.setUseClientMode(true);
-    return socket;
+    engine.setSSLParameters(parameters);
+    return engine;
   }
 
   /** Accepts every server certificate: that is what REQUIRE means. */

@@ -141,6 +141,16 @@ final class GatewayHarness implements AutoCloseable {
 
   /** With another policy, and listeners of the Checkpoint (to act at a moment of a session's startup). */
   GatewayHarness(PostgresListenerConfig config, Policy policy, List<dev.gatehouse.core.CheckpointListener> listeners) {
+    this(config, policy, listeners, Optional.empty());
+  }
+
+  /** With the resource's target elsewhere: {@code target} (a TLS one, say) instead of a database of the shared server. */
+  GatewayHarness(PostgresListenerConfig config, PostgresTarget target) {
+    this(config, new DenyDrops(), List.of(), Optional.of(target));
+  }
+
+  private GatewayHarness(PostgresListenerConfig config, Policy policy, List<dev.gatehouse.core.CheckpointListener> listeners,
+      Optional<PostgresTarget> elsewhere) {
     database = pg.createDatabase("gw");
     pg.execute(database, "CREATE TABLE t (id int primary key, v text)");
     tokens.put(TOKEN, Instant.now().plus(Duration.ofHours(1)));
@@ -153,8 +163,8 @@ final class GatewayHarness implements AutoCloseable {
     Resource resource = new Resource(RESOURCE, ResourceType.POSTGRES, pg.host() + ":" + pg.port(), Map.of());
     checkpoint = new Checkpoint(authenticator, name -> name.equals(RESOURCE) ? Optional.of(resource) : Optional.empty(),
         policy, audit, SessionLimits.DEFAULT, Clock.systemUTC(), listeners);
-    PostgresTarget target = new PostgresTarget(pg.host(), pg.port(), database, pg.superuser(), Secret.of(""),
-        TargetTls.disabled(), true);
+    PostgresTarget target = elsewhere.orElseGet(() -> new PostgresTarget(pg.host(), pg.port(), database, pg.superuser(),
+        Secret.of(""), TargetTls.disabled(), true));
     gateway = new PostgresGateway(config, checkpoint,
         name -> name.equals(RESOURCE) ? Optional.of(target) : Optional.empty(), SqlClassifier.load(),
         new BackendConnector());

@@ -12,6 +12,7 @@ import java.util.Locale;
 import java.util.Objects;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
@@ -133,6 +134,19 @@ public final class ClientTls {
     } catch (IOException e) {
       throw new TlsException("cannot start TLS towards " + host + ":" + port + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * A client-mode {@link SSLEngine} for connecting to {@code host}, with the parameters of {@link
+   * #parameters}: for TLS over streams a caller drives itself (an event loop's non-blocking
+   * channel). The handshake verifies as {@link #wrap}'s does.
+   */
+  public SSLEngine engine(String host, int port, Verification verification) {
+    Objects.requireNonNull(host, "host == null");
+    SSLEngine engine = context.createSSLEngine(stripBrackets(host), port);
+    engine.setUseClientMode(true);
+    engine.setSSLParameters(parameters(host, verification));
+    return engine;
   }
 
   @Override
