@@ -106,6 +106,28 @@ final class TlsStreams {
   }
 
   private void handshake() throws IOException {
+    try {
+      handshakeSteps();
+    } catch (SSLException e) {
+      sendAlert(); // the peer hears why (a certificate it does not trust, no common protocol), as from an SSLSocket
+      throw e;
+    }
+  }
+
+  /** After a failed handshake: the alert the engine holds, written if it can be. Never throws. */
+  private void sendAlert() {
+    try {
+      engine.closeOutbound();
+      netOut.clear();
+      engine.wrap(EMPTY, netOut);
+      if (netOut.position() > 0) rawOut.write(netOut.array(), netOut.arrayOffset(), netOut.position());
+      rawOut.flush();
+    } catch (IOException | RuntimeException e) {
+      // the peer is gone, or the engine has nothing to say: the handshake's failure stands
+    }
+  }
+
+  private void handshakeSteps() throws IOException {
     engine.beginHandshake();
     HandshakeStatus status = engine.getHandshakeStatus();
     while (status != HandshakeStatus.FINISHED && status != HandshakeStatus.NOT_HANDSHAKING) {
@@ -389,15 +411,13 @@ final class TlsStreams {
     while (true) {
       netOut.clear();
       SSLEngineResult result = engine.wrap(from, netOut);
-      switch (result.getStatus()) {
-        case BUFFER_OVERFLOW -> {
-          netOut = ByteBuffer.allocate(Math.max(netOut.capacity() * 2, engine.getSession().getPacketBufferSize()));
-          continue;
-        }
-        case CLOSED -> throw new SSLException("TLS to the peer is closed");
-        default -> { }
+      if (result.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+        netOut = ByteBuffer.allocate(Math.max(netOut.capacity() * 2, engine.getSession().getPacketBufferSize()));
+        continue;
       }
+      // Written even when the engine closed: what it made then is an alert the peer should read.
       if (netOut.position() > 0) rawOut.write(netOut.array(), netOut.arrayOffset(), netOut.position());
+      if (result.getStatus() == SSLEngineResult.Status.CLOSED) throw new SSLException("TLS to the peer is closed");
       HandshakeStatus status = result.getHandshakeStatus();
       if (handshaken && status == HandshakeStatus.NEED_TASK) {
         runTasks();

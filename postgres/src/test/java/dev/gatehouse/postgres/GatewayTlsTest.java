@@ -337,4 +337,22 @@ class GatewayTlsTest {
     }
   }
 
+  @Test
+  void aClientOfferingAnotherAlpnProtocolHearsWhyTheHandshakeFailed() throws Exception {
+    try (Socket plain = new Socket("127.0.0.1", h.gateway.port())) {
+      plain.setSoTimeout(30_000);
+      plain.getOutputStream().write(new byte[] {0, 0, 0, 8, 4, (byte) 0xd2, 0x16, 0x2f});
+      assertThat(plain.getInputStream().read()).isEqualTo('S');
+      try (SSLSocket tls = (SSLSocket) client.getSocketFactory().createSocket(plain, "localhost", plain.getPort(), true)) {
+        SSLParameters params = tls.getSSLParameters();
+        params.setApplicationProtocols(new String[] {"h2"});
+        tls.setSSLParameters(params);
+        // The TLS alert, as PostgreSQL and an SSLSocket send it, not a bare close.
+        org.assertj.core.api.Assertions.assertThatThrownBy(tls::startHandshake)
+            .isInstanceOf(javax.net.ssl.SSLHandshakeException.class)
+            .hasMessageContaining("no_application_protocol");
+      }
+    }
+    GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0);
+  }
 }
