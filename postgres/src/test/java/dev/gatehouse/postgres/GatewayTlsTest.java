@@ -158,9 +158,36 @@ class GatewayTlsTest {
 
   @Test
   void aSessionEndedWhileItsClientStopsReadingClosesOverTlsToo() throws Exception {
+    endSessionWhoseClientStopsReading(h);
+  }
+
+  @Test
+  void onThreadsTooTlsSessionsRunAndEndWhileTheirClientStopsReading() throws Exception {
+    // The thread-per-direction relay (gatehouse.postgres.relay=threads) keeps TLS over the
+    // socket's blocking streams for the whole session.
+    System.setProperty("gatehouse.postgres.relay", "threads");
+    try (GatewayHarness threads = new GatewayHarness(PostgresListenerConfig.loopback(0).withTls(Optional.of(server), true))) {
+      System.clearProperty("gatehouse.postgres.relay");
+      try (RawClient c = RawClient.tls(threads.gateway.port(), client)) {
+        c.login(GatewayHarness.TOKEN);
+        c.send(new dev.gatehouse.postgres.wire.Query("SELECT repeat('t', 100000) FROM generate_series(1, 20)"));
+        List<dev.gatehouse.postgres.wire.BackendMessage> got = c.untilReady();
+        assertThat(RawClient.firstError(got)).isEmpty();
+        assertThat(got.stream().filter(dev.gatehouse.postgres.wire.DataRow.class::isInstance).count()).isEqualTo(20);
+        assertThat(Thread.getAllStackTraces().keySet().stream().anyMatch(t -> t.getName().startsWith("pg-backend-")))
+            .as("the session's target side on a thread of its own").isTrue();
+      }
+      endSessionWhoseClientStopsReading(threads);
+    } finally {
+      System.clearProperty("gatehouse.postgres.relay");
+    }
+  }
+
+  private void endSessionWhoseClientStopsReading(GatewayHarness h) throws Exception {
     // The relay blocks writing a result the client does not read; ending the session (here: a
     // protocol violation) must still close it within the close grace. Over TLS, closing waited
     // for the blocked writer's lock (red-team round 9: sessions outlived their tokens).
+    GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0);
     try (RawClient c = RawClient.tls(h.gateway.port(), client)) {
       c.login(GatewayHarness.TOKEN);
       assertThat(h.gateway.sessionCount()).isEqualTo(1);
