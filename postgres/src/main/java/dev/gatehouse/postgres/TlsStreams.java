@@ -65,6 +65,8 @@ final class TlsStreams {
   private boolean inboundClosed;
   /** The transport ended (read once more, it would say so again; a non-blocking channel's may not). */
   private boolean transportEnded;
+  /** A read returned the end of the stream. */
+  private boolean endRead;
   private boolean handshaken;
 
   private TlsStreams(SSLEngine engine, InputStream rawIn, OutputStream rawOut, byte[] consumed) {
@@ -136,7 +138,7 @@ final class TlsStreams {
           runTasks();
           status = engine.getHandshakeStatus();
         }
-        case NEED_WRAP -> status = wrapAndWrite(EMPTY);
+        case NEED_WRAP -> status = wrapAndWrite(EMPTY).getHandshakeStatus();
         case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
           SSLEngineResult result = unwrap();
           if (result.getStatus() == SSLEngineResult.Status.CLOSED) {
@@ -200,8 +202,11 @@ final class TlsStreams {
    */
   boolean pending() {
     if (appIn.hasRemaining()) return true;
+    // The peer's close_notify, decrypted while plaintext before it was returned: the end is still
+    // to be read, and a peer that keeps its TCP connection open would not wake the loop for it.
+    if (inboundClosed) return !endRead;
     int held = netIn.position();
-    if (held < RECORD_HEADER || inboundClosed) return false;
+    if (held < RECORD_HEADER) return false;
     int length = ((netIn.get(3) & 0xff) << 8) | (netIn.get(4) & 0xff);
     return held >= RECORD_HEADER + length;
   }
@@ -249,7 +254,11 @@ final class TlsStreams {
           total += n;
           if (total == len) return total;
         }
-        if (inboundClosed || transportEnded) return total > 0 ? total : -1;
+        if (inboundClosed || transportEnded) {
+          if (total > 0) return total;
+          endRead = true;
+          return -1;
+        }
         if (netIn.position() > 0 && decrypt()) continue;
         // With plaintext to return, a read must not wait: a blocking transport is not read then,
         // the loop's channel is read without waiting, until the caller's buffer is full or the
@@ -260,7 +269,9 @@ final class TlsStreams {
         int read = total > 0 ? readTransport(channel.get()) : readTransport();
         if (read < 0) {
           transportEnded = true; // the peer closed, with or without close_notify: the end
-          return total > 0 ? total : -1;
+          if (total > 0) return total;
+          endRead = true;
+          return -1;
         }
         if (read == 0) return total; // a non-blocking transport with nothing now
       }
@@ -284,10 +295,9 @@ final class TlsStreams {
       writing.lock();
       try {
         while (from.hasRemaining()) {
-          int before = from.remaining();
-          wrapAndWrite(from);
-          // Nothing taken: the engine wants a handshake first, which only a renegotiation would start.
-          if (from.remaining() == before) throw new SSLException("TLS renegotiation is not supported by Gatehouse");
+          // Nothing taken and nothing made: the engine waits for a handshake, which only a
+          // renegotiation would start. (A KeyUpdate's answer is made without taking plaintext.)
+          if (wrapAndWrite(from).bytesProduced() == 0) throw new SSLException("TLS renegotiation is not supported by Gatehouse");
         }
       } finally {
         writing.unlock();
@@ -339,7 +349,7 @@ final class TlsStreams {
         case NEED_WRAP -> {
           writing.lock();
           try {
-            status = wrapAndWrite(EMPTY);
+            status = wrapAndWrite(EMPTY).getHandshakeStatus();
           } finally {
             writing.unlock();
           }
@@ -406,8 +416,12 @@ final class TlsStreams {
     return read;
   }
 
-  /** Encrypts from {@code from} once and writes what that made. Under {@link #writing}. */
-  private HandshakeStatus wrapAndWrite(ByteBuffer from) throws IOException {
+  /**
+   * Encrypts from {@code from} once and writes what that made. Under {@link #writing}.
+   *
+   * @return the engine's result; its handshake status is the engine's after any tasks ran
+   */
+  private SSLEngineResult wrapAndWrite(ByteBuffer from) throws IOException {
     while (true) {
       netOut.clear();
       SSLEngineResult result = engine.wrap(from, netOut);
@@ -418,12 +432,12 @@ final class TlsStreams {
       // Written even when the engine closed: what it made then is an alert the peer should read.
       if (netOut.position() > 0) rawOut.write(netOut.array(), netOut.arrayOffset(), netOut.position());
       if (result.getStatus() == SSLEngineResult.Status.CLOSED) throw new SSLException("TLS to the peer is closed");
-      HandshakeStatus status = result.getHandshakeStatus();
-      if (handshaken && status == HandshakeStatus.NEED_TASK) {
+      if (handshaken && result.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
         runTasks();
-        status = engine.getHandshakeStatus();
+        return new SSLEngineResult(result.getStatus(), engine.getHandshakeStatus(), result.bytesConsumed(),
+            result.bytesProduced());
       }
-      return status;
+      return result;
     }
   }
 

@@ -139,7 +139,7 @@ class GatewayTlsTest {
         assertThat(rs.getInt(1)).isEqualTo(7);
       }
       Thread canceller = Thread.ofVirtual().start(() -> {
-        GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0);
+        assertThat(GatewayHarness.eventually(() -> GatewayRelayTest.runningSleepsIn(h) > 0)).isTrue();
         try {
           s.cancel();
         } catch (SQLException e) {
@@ -187,7 +187,7 @@ class GatewayTlsTest {
     // The relay blocks writing a result the client does not read; ending the session (here: a
     // protocol violation) must still close it within the close grace. Over TLS, closing waited
     // for the blocked writer's lock (red-team round 9: sessions outlived their tokens).
-    GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0);
+    assertThat(GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0)).isTrue();
     try (RawClient c = RawClient.tls(h.gateway.port(), client)) {
       c.login(GatewayHarness.TOKEN);
       assertThat(h.gateway.sessionCount()).isEqualTo(1);
@@ -295,7 +295,7 @@ class GatewayTlsTest {
       });
       assertThat(ended).as("the connection ended, rather than leaving the client waiting")
           .isNotInstanceOf(java.net.SocketTimeoutException.class);
-      GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0);
+      assertThat(GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0)).isTrue();
     }
     Psql.Result r = psql("require").withArgs("-At").command("SELECT 'still serving'");
     assertThat(r.stderr()).isEmpty();
@@ -380,6 +380,32 @@ class GatewayTlsTest {
             .hasMessageContaining("no_application_protocol");
       }
     }
-    GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0);
+    assertThat(GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0)).isTrue();
+  }
+
+  @Test
+  void aCloseNotifyArrivingWithTheLastQueryEndsTheSessionThoughTcpStaysOpen() throws Exception {
+    // The client's last query and its close_notify in one segment, its TCP connection left open:
+    // the end decrypted along with the query wakes no selector, and must still end the session.
+    try (Socket plain = new Socket("127.0.0.1", h.gateway.port())) {
+      plain.setSoTimeout(30_000);
+      plain.getOutputStream().write(new byte[] {0, 0, 0, 8, 4, (byte) 0xd2, 0x16, 0x2f});
+      assertThat(plain.getInputStream().read()).isEqualTo('S');
+      javax.net.ssl.SSLEngine engine = client.createSSLEngine("localhost", h.gateway.port());
+      engine.setUseClientMode(true);
+      TlsStreams tls = TlsStreams.connect(engine, plain.getInputStream(), plain.getOutputStream());
+      RawClient c = new RawClient(plain, tls.input(), tls.output());
+      c.login(GatewayHarness.TOKEN);
+      assertThat(GatewayHarness.eventually(() -> h.gateway.sessionCount() == 1)).isTrue();
+      ByteBuffer records = ByteBuffer.allocate(4 * engine.getSession().getPacketBufferSize());
+      engine.wrap(ByteBuffer.wrap(RawClient.bytes(new dev.gatehouse.postgres.wire.Query("SELECT 'last'"))), records);
+      engine.closeOutbound();
+      engine.wrap(ByteBuffer.allocate(0), records);
+      plain.getOutputStream().write(records.array(), 0, records.position());
+      List<dev.gatehouse.postgres.wire.BackendMessage> answer = c.untilReady();
+      assertThat(RawClient.firstError(answer)).isEmpty();
+      assertThat(answer).anySatisfy(m -> assertThat(m).isInstanceOf(dev.gatehouse.postgres.wire.DataRow.class));
+      assertThat(GatewayHarness.eventually(() -> h.gateway.sessionCount() == 0)).isTrue();
+    }
   }
 }

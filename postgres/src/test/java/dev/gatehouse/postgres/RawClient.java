@@ -45,6 +45,16 @@ final class RawClient implements AutoCloseable {
     writer = new MessageWriter(out);
   }
 
+  /** Over {@code in} and {@code out}, streams above {@code socket} (TLS the test drives itself). */
+  RawClient(Socket socket, InputStream in, OutputStream out) throws IOException {
+    this.socket = socket;
+    socket.setSoTimeout(30_000);
+    this.out = out;
+    this.in = in;
+    reader = new FrameReader(in);
+    writer = new MessageWriter(out);
+  }
+
   private RawClient(Socket socket) throws IOException {
     this.socket = socket;
     socket.setSoTimeout(30_000);
