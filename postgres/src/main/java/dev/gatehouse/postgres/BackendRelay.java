@@ -194,7 +194,7 @@ final class BackendRelay {
           s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
       case IOException e -> {
         if (s.clientOutput.failed()) {
-          s.end("client connection lost", Optional.empty());
+          s.end(ProxySession.clientLost(e), Optional.empty());
         } else {
           s.end(e.getMessage() == null ? "connection to resource lost" : "connection to resource lost: " + e.getMessage(), fatalRelayed
               ? Optional.empty() : Optional.of(Replies.resourceLost(s.session.resource().name())));

@@ -302,8 +302,8 @@ final class FrontendRelay {
       case PostgresGatewayException e ->
           s.end(e.getMessage(), Optional.of(Replies.fatal(e.sqlstate(), e.getMessage())));
       case SessionState.Closed e -> { } // ended elsewhere; the reason is recorded already
-      case IOException e -> lost();
-      case UncheckedIOException e -> lost();
+      case IOException e -> lost(e);
+      case UncheckedIOException e -> lost(e.getCause());
       default -> {
         log.error("internal error relaying client messages", failure);
         s.end("internal error: " + failure, Optional.of(Replies.fatal("XX000", "internal error in Gatehouse; the session was ended")));
@@ -311,9 +311,9 @@ final class FrontendRelay {
     }
   }
 
-  private void lost() {
+  private void lost(IOException e) {
     if (s.clientInput.failed()) {
-      s.end("client connection lost", Optional.empty());
+      s.end(ProxySession.clientLost(e), Optional.empty());
     } else {
       s.end("connection to resource lost while sending", Optional.of(Replies.resourceLost(s.session.resource().name())));
     }

@@ -360,6 +360,17 @@ final class ProxySession {
     return new NotificationResponse(mintedKey.processId(), n.channel(), n.payload());
   }
 
+  /**
+   * Why a session ends whose client connection failed: the TLS failure when TLS was what failed (a
+   * refused renegotiation, a record that does not decrypt), so an operator can tell it from a
+   * network drop. The engine's messages name protocol faults, never keys or data.
+   */
+  static String clientLost(IOException failure) {
+    return failure instanceof javax.net.ssl.SSLException tls
+        ? "client connection lost: TLS failed: " + tls.getMessage()
+        : "client connection lost";
+  }
+
   Optional<Ending> ending() {
     return Optional.ofNullable(ending.get());
   }
