@@ -58,12 +58,7 @@ final class ChannelStreams {
 
     @Override
     public int read() throws IOException {
-      byte[] one = new byte[1];
-      int n;
-      do {
-        n = read(one, 0, 1);
-      } while (n == 0);
-      return n < 0 ? -1 : one[0] & 0xff;
+      return readByte(this);
     }
 
     @Override
@@ -143,6 +138,19 @@ final class ChannelStreams {
       w.clear().position(off).limit(off + len);
       return w;
     }
+  }
+
+  /**
+   * One byte from a stream whose reads may return 0 (nothing now: a non-blocking channel's, or TLS
+   * over one), as {@link InputStream#read()} must: read again until a byte or the end.
+   */
+  static int readByte(InputStream in) throws IOException {
+    byte[] one = new byte[1];
+    int n;
+    do {
+      n = in.read(one, 0, 1);
+    } while (n == 0);
+    return n < 0 ? -1 : one[0] & 0xff;
   }
 
   /** Waits until {@code channel} is ready for {@code op}; the loop gets another leader first. */

@@ -19,6 +19,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -213,33 +214,28 @@ final class ProxySession {
     RelayLoop.Group group = relayLoop.group();
     // The client's side first in a batch: its statements give the target work (RelayLoop).
     ChannelStreams.Input clientRaw = clientIn;
-    clientPump = group.register(clientChannel, new RelayLoop.Handler() {
-      @Override
-      public boolean ready() {
-        return direction(id, () -> front.ready(clientRaw));
-      }
-
-      @Override
-      public boolean pending() {
-        return clientTls.isPresent() && clientTls.get().pending();
-      }
-    }, true);
-    backendPump = group.register(backendChannel, new RelayLoop.Handler() {
-      @Override
-      public boolean ready() {
-        return direction(id, () -> back.ready(backendIn));
-      }
-
-      @Override
-      public boolean pending() {
-        return backend.pending();
-      }
-    });
+    clientPump = group.register(clientChannel, new LoopHandler(() -> direction(id, () -> front.ready(clientRaw)),
+        () -> clientTls.isPresent() && clientTls.get().pending()), true);
+    backendPump = group.register(backendChannel, new LoopHandler(() -> direction(id, () -> back.ready(backendIn)),
+        backend::pending));
     if (ending.get() != null) poke(); // ended while registering: the pokes in end() may have found no pump
   }
 
+  /** A direction's handler on the loop: its run, and whether TLS holds input for it (see {@link RelayLoop.Handler#pending}). */
+  private record LoopHandler(BooleanSupplier run, BooleanSupplier holdsInput) implements RelayLoop.Handler {
+    @Override
+    public boolean ready() {
+      return run.getAsBoolean();
+    }
+
+    @Override
+    public boolean pending() {
+      return holdsInput.getAsBoolean();
+    }
+  }
+
   /** One run of a direction's handler on the loop, with the session's id in the logs. */
-  private boolean direction(String id, java.util.function.BooleanSupplier handler) {
+  private boolean direction(String id, BooleanSupplier handler) {
     boolean kept = RelayLoop.logSession(id); // a loop thread keeps it until its batch ends
     try {
       if (handler.getAsBoolean()) return true;

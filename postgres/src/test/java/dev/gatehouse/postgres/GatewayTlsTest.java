@@ -89,6 +89,15 @@ class GatewayTlsTest {
         .withPassword(Secret.of(GatewayHarness.TOKEN));
   }
 
+  /** pgjdbc over TLS, verifying the gateway (sslmode=verify-full). */
+  private static Connection verifiedJdbc() throws SQLException {
+    Properties p = new Properties();
+    p.setProperty("sslmode", "verify-full");
+    p.setProperty("sslrootcert", certificate.toString());
+    return java.sql.DriverManager.getConnection("jdbc:postgresql://localhost:" + h.gateway.port() + "/"
+        + GatewayHarness.RESOURCE + "?user=alice&password=" + GatewayHarness.TOKEN, p);
+  }
+
   @Test
   void psqlConnectsWithSslmodeRequire() {
     Psql.Result r = psql("require").script("\\conninfo\n");
@@ -127,13 +136,7 @@ class GatewayTlsTest {
 
   @Test
   void pgjdbcOverTlsRunsQueriesAndCancels() throws Exception {
-    Properties p = new Properties();
-    p.setProperty("sslmode", "verify-full");
-    p.setProperty("sslrootcert", certificate.toString());
-    try (Connection c = java.sql.DriverManager.getConnection(
-        "jdbc:postgresql://localhost:" + h.gateway.port() + "/" + GatewayHarness.RESOURCE + "?user=alice&password="
-            + GatewayHarness.TOKEN, p);
-        Statement s = c.createStatement()) {
+    try (Connection c = verifiedJdbc(); Statement s = c.createStatement()) {
       try (ResultSet rs = s.executeQuery("SELECT 7")) {
         assertThat(rs.next()).isTrue();
         assertThat(rs.getInt(1)).isEqualTo(7);
@@ -309,13 +312,7 @@ class GatewayTlsTest {
   void aLargeBatchAndCopyOverTlsArriveWhole() throws Exception {
     // Much more than one TLS record at a time: the loop must come back for plaintext TLS decrypted
     // but its handler did not take, although the socket has no byte left to wake it.
-    Properties p = new Properties();
-    p.setProperty("sslmode", "verify-full");
-    p.setProperty("sslrootcert", certificate.toString());
-    try (Connection c = java.sql.DriverManager.getConnection(
-        "jdbc:postgresql://localhost:" + h.gateway.port() + "/" + GatewayHarness.RESOURCE + "?user=alice&password="
-            + GatewayHarness.TOKEN, p);
-        Statement s = c.createStatement()) {
+    try (Connection c = verifiedJdbc(); Statement s = c.createStatement()) {
       s.execute("CREATE TEMP TABLE tls_batch (n int, filler text)");
       try (java.sql.PreparedStatement insert = c.prepareStatement("INSERT INTO tls_batch VALUES (?, ?)")) {
         for (int i = 0; i < 5_000; i++) {
