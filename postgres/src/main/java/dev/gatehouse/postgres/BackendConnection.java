@@ -88,7 +88,7 @@ public final class BackendConnection implements AutoCloseable {
     ChannelStreams.Input in = new ChannelStreams.Input(channel, new byte[0]);
     ChannelStreams.Output out = new ChannelStreams.Output(channel);
     if (tls.isPresent()) {
-      tls.get().transport(channel, in, out, new byte[0]);
+      tls.get().transport(in, out, new byte[0]);
       loopInput = tls.get().input();
       writer = new MessageWriter(tls.get().output());
     } else {

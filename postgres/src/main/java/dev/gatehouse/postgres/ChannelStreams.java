@@ -78,6 +78,11 @@ final class ChannelStreams {
       }
     }
 
+    /** The channel read. */
+    SocketChannel channel() {
+      return channel;
+    }
+
     /** Reads what the channel has now, never waiting: 0 when it has nothing, whatever the mode. */
     int readNow(byte[] b, int off, int len) throws IOException {
       boolean was = now;

@@ -181,7 +181,7 @@ final class ProxySession {
       clientChannel.configureBlocking(false);
       if (clientTls.isPresent()) {
         clientIn = new ChannelStreams.Input(clientChannel, new byte[0]);
-        clientTls.get().transport(clientChannel, clientIn, new ChannelStreams.Output(clientChannel), ahead);
+        clientTls.get().transport(clientIn, new ChannelStreams.Output(clientChannel), ahead);
         clientInput = new WatchedStreams.ClientInput(clientTls.get().input(), clock, Optional.empty(), Optional.empty());
         clientOutput = new WatchedStreams.ClientOutput(clientTls.get().output());
       } else {

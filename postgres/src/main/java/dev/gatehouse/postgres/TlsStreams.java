@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLEngine;
@@ -52,10 +51,12 @@ final class TlsStreams {
   // The transport; replaced once, before the relay starts (transport()).
   private volatile InputStream rawIn;
   private volatile OutputStream rawOut;
-  /** The transport's channel when it is non-blocking: what {@link #closeQuietly} writes close_notify to. */
-  private volatile Optional<SocketChannel> nonBlocking = Optional.empty();
-  /** The loop's stream of that channel (the transport's input then): read without waiting when there is plaintext to return. */
-  private Optional<ChannelStreams.Input> loopInput = Optional.empty();
+  /**
+   * The event loop's stream of the connection's non-blocking channel, once it is the transport:
+   * read without waiting when there is plaintext to return, and its channel is what {@link
+   * #closeQuietly} writes close_notify to.
+   */
+  private volatile Optional<ChannelStreams.Input> loopInput = Optional.empty();
   /** Ciphertext read, not yet decrypted; write mode (position = bytes held). Reader's. */
   private ByteBuffer netIn;
   /** Plaintext decrypted, not yet read; read mode. Reader's. */
@@ -67,7 +68,6 @@ final class TlsStreams {
   private boolean transportEnded;
   /** A read returned the end of the stream. */
   private boolean endRead;
-  private boolean handshaken;
 
   private TlsStreams(SSLEngine engine, InputStream rawIn, OutputStream rawOut, byte[] consumed) {
     this.engine = engine;
@@ -152,7 +152,6 @@ final class TlsStreams {
         default -> throw new SSLHandshakeException("unexpected TLS handshake status " + status);
       }
     }
-    handshaken = true;
   }
 
   /** The plaintext from the peer. One reader at a time. */
@@ -183,11 +182,10 @@ final class TlsStreams {
    * @param plaintextAhead plaintext taken back from a reader above {@link #input()} after it read
    *     ahead, served before anything else
    */
-  void transport(SocketChannel channel, ChannelStreams.Input in, ChannelStreams.Output out, byte[] plaintextAhead) {
+  void transport(ChannelStreams.Input in, ChannelStreams.Output out, byte[] plaintextAhead) {
     rawIn = in;
     rawOut = out;
     loopInput = Optional.of(in);
-    nonBlocking = Optional.of(channel);
     if (plaintextAhead.length > 0) {
       ByteBuffer joined = ByteBuffer.allocate(Math.max(appIn.capacity(), plaintextAhead.length + appIn.remaining()));
       joined.put(plaintextAhead).put(appIn).flip();
@@ -202,9 +200,9 @@ final class TlsStreams {
    */
   boolean pending() {
     if (appIn.hasRemaining()) return true;
-    // The peer's close_notify, decrypted while plaintext before it was returned: the end is still
-    // to be read, and a peer that keeps its TCP connection open would not wake the loop for it.
-    if (inboundClosed) return !endRead;
+    // The end (a close_notify, or the transport's end) met while plaintext before it was returned:
+    // it is still to be read, and a peer that keeps its TCP connection open would not wake the loop.
+    if (inboundClosed || transportEnded) return !endRead;
     int held = netIn.position();
     if (held < RECORD_HEADER) return false;
     int length = ((netIn.get(3) & 0xff) << 8) | (netIn.get(4) & 0xff);
@@ -216,16 +214,16 @@ final class TlsStreams {
    * write is under way (a peer that stopped reading keeps a writer blocked). Never throws.
    */
   void closeQuietly() {
-    Optional<SocketChannel> channel = nonBlocking;
-    if (channel.isEmpty() || !writing.tryLock()) return;
+    Optional<ChannelStreams.Input> loop = loopInput;
+    if (loop.isEmpty() || !writing.tryLock()) return;
     try {
       engine.closeOutbound();
       netOut.clear();
       engine.wrap(EMPTY, netOut);
       netOut.flip();
-      channel.get().write(netOut); // once: what does not fit is not waited for
+      loop.get().channel().write(netOut); // once: what does not fit is not waited for
     } catch (IOException | RuntimeException e) {
-      // the client is gone; closing is all that is left
+      // the peer is gone; closing is all that is left
     } finally {
       writing.unlock();
     }
@@ -379,15 +377,9 @@ final class TlsStreams {
         }
         case BUFFER_UNDERFLOW -> {
           if (netIn.hasRemaining()) return result;
-          // Full, and no whole record in it: a record longer than the buffer.
-          int need = Math.max(engine.getSession().getPacketBufferSize(), netIn.capacity());
-          if (need <= netIn.capacity()) {
-            if (netIn.capacity() >= MAX_RECORD) throw new SSLException("TLS record longer than " + MAX_RECORD + " bytes");
-            need = MAX_RECORD;
-          }
-          ByteBuffer grown = ByteBuffer.allocate(need);
-          netIn.flip();
-          netIn = grown.put(netIn);
+          // Full, and no whole record in it: a record longer than the buffer, up to the longest TLS allows.
+          if (netIn.capacity() >= MAX_RECORD) throw new SSLException("TLS record longer than " + MAX_RECORD + " bytes");
+          netIn = ByteBuffer.allocate(MAX_RECORD).put(netIn.flip());
           return result;
         }
         default -> {
@@ -427,7 +419,7 @@ final class TlsStreams {
       // Written even when the engine closed: what it made then is an alert the peer should read.
       if (netOut.position() > 0) rawOut.write(netOut.array(), netOut.arrayOffset(), netOut.position());
       if (result.getStatus() == SSLEngineResult.Status.CLOSED) throw new SSLException("TLS to the peer is closed");
-      if (handshaken && result.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
+      if (result.getHandshakeStatus() == HandshakeStatus.NEED_TASK) {
         runTasks();
         return new SSLEngineResult(result.getStatus(), engine.getHandshakeStatus(), result.bytesConsumed(),
             result.bytesProduced());

@@ -93,11 +93,7 @@ class GatewayTargetTlsTest {
     // Bursts of Syncs: the target answers each with a ReadyForQuery, many to a TLS record, and sends
     // nothing more until the next burst; answers decrypted but not yet relayed wake no selector.
     int count = 40_000;
-    byte[] burst = new byte[count * 5];
-    for (int i = 0; i < count; i++) {
-      burst[i * 5] = 'S';
-      burst[i * 5 + 4] = 4;
-    }
+    byte[] burst = RawClient.syncs(count);
     try (RawClient c = new RawClient(h.gateway.port())) {
       c.login(GatewayHarness.TOKEN);
       for (int round = 0; round < 5; round++) {

@@ -56,25 +56,36 @@ final class RawClient implements AutoCloseable {
   }
 
   private RawClient(Socket socket) throws IOException {
-    this.socket = socket;
-    socket.setSoTimeout(30_000);
-    out = socket.getOutputStream();
-    in = socket.getInputStream();
-    reader = new FrameReader(in);
-    writer = new MessageWriter(out);
+    this(socket, socket.getInputStream(), socket.getOutputStream());
   }
 
   /** Over TLS: an SSLRequest, then the handshake with {@code context} (which must trust the gateway). */
   static RawClient tls(int port, javax.net.ssl.SSLContext context) throws IOException {
+    Socket plain = sslRequested(port);
+    javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket(plain, "localhost", port, true);
+    tls.startHandshake();
+    return new RawClient(tls);
+  }
+
+  /** A connection to {@code port} whose SSLRequest the gateway answered 'S': the next bytes are the client's TLS. */
+  static Socket sslRequested(int port) throws IOException {
     Socket plain = new Socket("127.0.0.1", port);
     plain.setSoTimeout(30_000);
     plain.getOutputStream().write(new byte[] {0, 0, 0, 8, 4, (byte) 0xd2, 0x16, 0x2f});
     plain.getOutputStream().flush();
     int answer = plain.getInputStream().read();
     if (answer != 'S') throw new IllegalStateException("SSLRequest answered " + answer);
-    javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) context.getSocketFactory().createSocket(plain, "localhost", port, true);
-    tls.startHandshake();
-    return new RawClient(tls);
+    return plain;
+  }
+
+  /** {@code count} Sync messages, to send in one write. */
+  static byte[] syncs(int count) {
+    byte[] burst = new byte[count * 5];
+    for (int i = 0; i < count; i++) {
+      burst[i * 5] = 'S';
+      burst[i * 5 + 4] = 4;
+    }
+    return burst;
   }
 
   RawClient send(FrontendMessage... messages) throws IOException {
